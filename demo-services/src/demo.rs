@@ -1,0 +1,208 @@
+//! All demo services together: what `switchboard demo` runs and what the app starts in-process.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::StartError;
+use crate::broker::{DEFAULT_AMQP_URL, Topology};
+use crate::order_service::{self, OrderServiceConfig, OrderServiceHandle, UserCheck};
+use crate::user_service::{self, UserServiceConfig, UserServiceHandle};
+
+/// Addresses and broker of the whole demo.
+#[derive(Debug, Clone)]
+pub struct DemoConfig {
+    pub user_http_addr: SocketAddr,
+    pub user_grpc_addr: SocketAddr,
+    pub order_http_addr: SocketAddr,
+    pub amqp_url: String,
+    pub topology: Topology,
+    pub user_check: UserCheck,
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        Self {
+            user_http_addr: SocketAddr::from(([127, 0, 0, 1], 8081)),
+            user_grpc_addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            order_http_addr: SocketAddr::from(([127, 0, 0, 1], 8082)),
+            amqp_url: DEFAULT_AMQP_URL.to_string(),
+            topology: Topology::default(),
+            user_check: UserCheck::Grpc,
+        }
+    }
+}
+
+impl DemoConfig {
+    /// Every service on an ephemeral loopback port (for tests).
+    pub fn ephemeral() -> Self {
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        Self {
+            user_http_addr: any,
+            user_grpc_addr: any,
+            order_http_addr: any,
+            ..Self::default()
+        }
+    }
+}
+
+/// Whether the broker answered when the demo started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BrokerProbe {
+    Reachable,
+    Unreachable(String),
+}
+
+/// The running demo.
+#[derive(Debug)]
+pub struct DemoServices {
+    pub user: UserServiceHandle,
+    pub order: OrderServiceHandle,
+    pub broker: BrokerProbe,
+    pub config: DemoConfig,
+}
+
+/// Checks that the broker accepts a connection (within 3 s) and declares the demo's topology,
+/// so that exchanges and queues exist as soon as the demo is up.
+pub async fn probe_broker(url: &str, topology: &Topology) -> BrokerProbe {
+    let props = lapin::ConnectionProperties::default().with_connection_name("demo setup".into());
+    let setup = async {
+        let conn = lapin::Connection::connect(url, props).await?;
+        let declared = async {
+            let channel = conn.create_channel().await?;
+            topology.declare(&channel).await
+        }
+        .await;
+        let _ = conn.close(200, "setup done".into()).await;
+        declared
+    };
+    match tokio::time::timeout(Duration::from_secs(5), setup).await {
+        Ok(Ok(())) => BrokerProbe::Reachable,
+        Ok(Err(err)) => BrokerProbe::Unreachable(err.to_string()),
+        Err(_) => BrokerProbe::Unreachable("timed out".to_string()),
+    }
+}
+
+impl DemoServices {
+    /// Starts the User Service and the Order Service. If the broker is unreachable the HTTP and
+    /// gRPC parts still run; the consumer keeps retrying and orders are refused until it is up.
+    pub async fn start(config: DemoConfig) -> Result<Self, StartError> {
+        let broker = probe_broker(&config.amqp_url, &config.topology).await;
+        let user = user_service::start(UserServiceConfig {
+            http_addr: config.user_http_addr,
+            grpc_addr: config.user_grpc_addr,
+            amqp_url: Some(config.amqp_url.clone()),
+            topology: config.topology.clone(),
+            latency_ms: 0,
+            failure_rate: 0.0,
+        })
+        .await?;
+        let order = order_service::start(OrderServiceConfig {
+            http_addr: config.order_http_addr,
+            user_http_url: format!("http://{}", user.http_addr),
+            user_grpc_url: format!("http://{}", user.grpc_addr),
+            user_check: config.user_check,
+            amqp_url: Some(config.amqp_url.clone()),
+            topology: config.topology.clone(),
+            latency_ms: 0,
+            failure_rate: 0.0,
+        })
+        .await;
+        let order = match order {
+            Ok(order) => order,
+            Err(err) => {
+                user.stop().await;
+                return Err(err);
+            }
+        };
+        Ok(Self {
+            user,
+            order,
+            broker,
+            config,
+        })
+    }
+
+    /// Human-readable lines saying where each service listens.
+    pub fn describe(&self) -> Vec<String> {
+        let mut lines = vec![
+            format!(
+                "User Service   HTTP  http://{}/user/{{id}}   (users 1..{})",
+                self.user.http_addr,
+                crate::users::SEEDED_USERS
+            ),
+            format!(
+                "User Service   gRPC  {}  user.UserService/GetUserInfo (+ reflection, health)",
+                self.user.grpc_addr
+            ),
+            format!(
+                "Order Service  HTTP  POST http://{}/orders   (checks users over {})",
+                self.order.http_addr,
+                self.order.user_check()
+            ),
+        ];
+        match &self.broker {
+            BrokerProbe::Reachable => lines.push(format!(
+                "Broker         AMQP  {}  exchange '{}' (topic) -> queue '{}' ({}), dead letters -> '{}'",
+                redact_url(&self.config.amqp_url),
+                self.config.topology.exchange,
+                self.config.topology.queue,
+                self.config.topology.binding,
+                self.config.topology.dead_letter_queue,
+            )),
+            BrokerProbe::Unreachable(why) => lines.push(format!(
+                "Broker         AMQP  {} is unreachable ({why}): the order flow is off. Start RabbitMQ \
+                 (`rabbitmq-server -detached`, or `apt-get install rabbitmq-server`); the services \
+                 retry and pick it up.",
+                redact_url(&self.config.amqp_url)
+            )),
+        }
+        lines
+    }
+
+    pub async fn stop(self) {
+        self.order.stop().await;
+        self.user.stop().await;
+    }
+}
+
+/// Hides the password of an AMQP URL: `amqp://guest:***@host`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}{path}")
+        }
+        None => url.to_string(),
+    }
+}
+
+/// Runs the demo in the foreground until Ctrl-C, printing where each service listens.
+pub async fn run_foreground(config: DemoConfig) -> anyhow::Result<()> {
+    let demo = DemoServices::start(config).await?;
+    for line in demo.describe() {
+        println!("{line}");
+    }
+    println!("Press Ctrl-C to stop.");
+    tokio::signal::ctrl_c().await?;
+    println!("Stopping...");
+    demo.stop().await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_url("amqp://guest:guest@127.0.0.1:5672/%2f"),
+            "amqp://guest:***@127.0.0.1:5672/%2f"
+        );
+        assert_eq!(redact_url("amqp://127.0.0.1"), "amqp://127.0.0.1");
+    }
+}

@@ -1,0 +1,424 @@
+//! The Order Service: `POST /orders` checks the user synchronously against the User Service
+//! (gRPC by default, HTTP selectable) and publishes an `OrderCreated` event with confirms.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties};
+use serde::Deserialize;
+use tokio::sync::{Mutex, watch};
+use tokio::task::JoinHandle;
+
+use crate::broker::{DEFAULT_AMQP_URL, Item, OrderCreated, Topology, unix_ms};
+use crate::knobs::{Knobs, Verdict};
+use crate::proto::UserRequest;
+use crate::proto::user_service_client::UserServiceClient;
+use crate::user_service::{local_addr, stopped};
+use crate::{StartError, bind_loopback};
+
+/// How the Order Service checks that a user exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UserCheck {
+    #[default]
+    Grpc,
+    Http,
+}
+
+impl std::fmt::Display for UserCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Grpc => "gRPC",
+            Self::Http => "HTTP",
+        })
+    }
+}
+
+/// Where and how the Order Service runs.
+#[derive(Debug, Clone)]
+pub struct OrderServiceConfig {
+    pub http_addr: SocketAddr,
+    /// Base URL of the User Service's HTTP API, e.g. `http://127.0.0.1:8081`.
+    pub user_http_url: String,
+    /// URL of the User Service's gRPC endpoint, e.g. `http://127.0.0.1:50051`.
+    pub user_grpc_url: String,
+    pub user_check: UserCheck,
+    /// Broker to publish to; `None` turns the order flow off (orders are refused with 503).
+    pub amqp_url: Option<String>,
+    pub topology: Topology,
+    pub latency_ms: u64,
+    pub failure_rate: f64,
+}
+
+impl Default for OrderServiceConfig {
+    fn default() -> Self {
+        Self {
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 8082)),
+            user_http_url: "http://127.0.0.1:8081".to_string(),
+            user_grpc_url: "http://127.0.0.1:50051".to_string(),
+            user_check: UserCheck::Grpc,
+            amqp_url: Some(DEFAULT_AMQP_URL.to_string()),
+            topology: Topology::default(),
+            latency_ms: 0,
+            failure_rate: 0.0,
+        }
+    }
+}
+
+/// A running Order Service.
+#[derive(Debug)]
+pub struct OrderServiceHandle {
+    pub http_addr: SocketAddr,
+    pub knobs: Arc<Knobs>,
+    check_over_http: Arc<AtomicBool>,
+    shutdown: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl OrderServiceHandle {
+    pub fn user_check(&self) -> UserCheck {
+        if self.check_over_http.load(Ordering::Relaxed) {
+            UserCheck::Http
+        } else {
+            UserCheck::Grpc
+        }
+    }
+
+    /// Switches how the next orders check the user.
+    pub fn set_user_check(&self, check: UserCheck) {
+        self.check_over_http
+            .store(check == UserCheck::Http, Ordering::Relaxed);
+    }
+
+    pub async fn stop(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for OrderServiceHandle {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+struct Shared {
+    knobs: Arc<Knobs>,
+    check_over_http: Arc<AtomicBool>,
+    user_http_url: String,
+    grpc: UserServiceClient<tonic::transport::Channel>,
+    http: reqwest::Client,
+    amqp_url: Option<String>,
+    topology: Topology,
+    publisher: Mutex<Option<(Connection, Channel)>>,
+}
+
+/// Starts the Order Service.
+pub async fn start(config: OrderServiceConfig) -> Result<OrderServiceHandle, StartError> {
+    let listener = bind_loopback(config.http_addr).await?;
+    let http_addr = local_addr(&listener, config.http_addr)?;
+    let endpoint = tonic::transport::Endpoint::from_shared(config.user_grpc_url.clone())
+        .map_err(|e| StartError::Reflection(format!("bad user gRPC URL: {e}")))?
+        .connect_timeout(Duration::from_secs(3))
+        .timeout(Duration::from_secs(10));
+    let knobs = Arc::new(Knobs::new(config.latency_ms, config.failure_rate));
+    let check_over_http = Arc::new(AtomicBool::new(config.user_check == UserCheck::Http));
+    let shared = Arc::new(Shared {
+        knobs: knobs.clone(),
+        check_over_http: check_over_http.clone(),
+        user_http_url: config.user_http_url.trim_end_matches('/').to_string(),
+        grpc: UserServiceClient::new(endpoint.connect_lazy()),
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap_or_default(),
+        amqp_url: config.amqp_url.clone(),
+        topology: config.topology.clone(),
+        publisher: Mutex::new(None),
+    });
+    let app = Router::new()
+        .route("/orders", post(create_order))
+        .route("/health", axum::routing::get(|| async { "ok" }))
+        .with_state(shared);
+    let (shutdown, rx) = watch::channel(false);
+    let task = tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(stopped(rx))
+            .await;
+        if let Err(err) = served {
+            tracing::error!(%err, "order service HTTP server failed");
+        }
+    });
+    tracing::info!(%http_addr, "order service started");
+    Ok(OrderServiceHandle {
+        http_addr,
+        knobs,
+        check_over_http,
+        shutdown,
+        task: Some(task),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct OrderRequest {
+    user_id: serde_json::Value,
+    #[serde(default)]
+    items: Option<Vec<Item>>,
+    #[serde(default)]
+    amount: Option<f64>,
+}
+
+struct CheckedUser {
+    id: String,
+    name: String,
+    email: String,
+}
+
+fn json_error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(serde_json::json!({ "error": message.into() }))).into_response()
+}
+
+async fn create_order(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if shared.knobs.apply().await == Verdict::InjectedFailure {
+        return json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "injected failure (failure rate {:.0}%)",
+                shared.knobs.failure_rate() * 100.0
+            ),
+        );
+    }
+    let request: OrderRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(err) => {
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "invalid order JSON: {err}; expected {{\"user_id\": \"1\", \"items\": [{{\"sku\": \"book\"}}]}} or {{\"user_id\": \"1\", \"amount\": 9.5}}"
+                ),
+            );
+        }
+    };
+    let user_id = match &request.user_id {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Number(n) => n.to_string(),
+        other => {
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                format!("user_id must be a string or a number, not {other}"),
+            );
+        }
+    };
+    if request.items.as_ref().is_none_or(|items| items.is_empty()) && request.amount.is_none() {
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            "an order needs \"items\" (non-empty) or an \"amount\"",
+        );
+    }
+    let user = match check_user(&shared, &user_id).await {
+        Ok(user) => user,
+        Err(response) => return response,
+    };
+    let order = OrderCreated {
+        event: "OrderCreated".to_string(),
+        order_id: uuid::Uuid::new_v4().to_string(),
+        user_id: user.id.clone(),
+        user_name: user.name.clone(),
+        items: request.items.unwrap_or_default(),
+        amount: request.amount,
+        created_at_ms: unix_ms(),
+    };
+    let correlation_id = headers
+        .get("x-correlation-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 200)
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    if let Err(err) = publish(&shared, &order, &correlation_id).await {
+        return json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("user {} checked, but the order flow is off: {err}", user.id),
+        );
+    }
+    let body = serde_json::json!({
+        "order_id": order.order_id,
+        "correlation_id": correlation_id,
+        "user": { "id": user.id, "name": user.name, "email": user.email },
+        "checked_over": shared_check(&shared).to_string(),
+        "published": { "exchange": shared.topology.exchange, "routing_key": shared.topology.routing_key },
+        "event": order,
+    });
+    (StatusCode::CREATED, Json(body)).into_response()
+}
+
+fn shared_check(shared: &Shared) -> UserCheck {
+    if shared.check_over_http.load(Ordering::Relaxed) {
+        UserCheck::Http
+    } else {
+        UserCheck::Grpc
+    }
+}
+
+async fn check_user(shared: &Shared, user_id: &str) -> Result<CheckedUser, Response> {
+    match shared_check(shared) {
+        UserCheck::Grpc => {
+            let mut client = shared.grpc.clone();
+            let request = UserRequest {
+                user_id: user_id.to_string(),
+            };
+            match client.get_user_info(request).await {
+                Ok(response) => {
+                    let info = response.into_inner();
+                    Ok(CheckedUser {
+                        id: info.id,
+                        name: info.name,
+                        email: info.email,
+                    })
+                }
+                Err(status) => Err(match status.code() {
+                    tonic::Code::NotFound => {
+                        json_error(StatusCode::NOT_FOUND, status.message().to_string())
+                    }
+                    tonic::Code::InvalidArgument => {
+                        json_error(StatusCode::BAD_REQUEST, status.message().to_string())
+                    }
+                    code => json_error(
+                        StatusCode::BAD_GATEWAY,
+                        format!(
+                            "user service unavailable over gRPC ({code:?}): {}",
+                            status.message()
+                        ),
+                    ),
+                }),
+            }
+        }
+        UserCheck::Http => {
+            let url = format!("{}/user/{}", shared.user_http_url, user_id);
+            let response = shared.http.get(&url).send().await.map_err(|e| {
+                json_error(
+                    StatusCode::BAD_GATEWAY,
+                    format!("user service unavailable over HTTP: {e}"),
+                )
+            })?;
+            let status = response.status();
+            let body: serde_json::Value = response.json().await.unwrap_or_default();
+            let field = |name: &str| {
+                body.get(name)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            match status {
+                s if s.is_success() => Ok(CheckedUser {
+                    id: field("id"),
+                    name: field("name"),
+                    email: field("email"),
+                }),
+                StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST => {
+                    Err(json_error(status, field("error")))
+                }
+                s => Err(json_error(
+                    StatusCode::BAD_GATEWAY,
+                    format!("user service answered {s} over HTTP: {}", field("error")),
+                )),
+            }
+        }
+    }
+}
+
+async fn publish(
+    shared: &Shared,
+    order: &OrderCreated,
+    correlation_id: &str,
+) -> Result<(), String> {
+    let Some(url) = &shared.amqp_url else {
+        return Err("no broker configured".to_string());
+    };
+    let payload = serde_json::to_vec(order).map_err(|e| e.to_string())?;
+    let mut publisher = shared.publisher.lock().await;
+    let healthy = publisher
+        .as_ref()
+        .is_some_and(|(conn, channel)| conn.status().connected() && channel.status().connected());
+    if !healthy {
+        *publisher = Some(connect_publisher(url, &shared.topology).await?);
+    }
+    let Some((_, channel)) = publisher.as_ref() else {
+        return Err("no broker channel".to_string());
+    };
+    let mut headers = FieldTable::default();
+    headers.insert(
+        "x-source".into(),
+        AMQPValue::LongString("order-service".into()),
+    );
+    let properties = BasicProperties::default()
+        .with_content_type("application/json".into())
+        .with_message_id(order.order_id.as_str().into())
+        .with_correlation_id(correlation_id.into())
+        .with_timestamp(order.created_at_ms / 1000)
+        .with_delivery_mode(2)
+        .with_type("OrderCreated".into())
+        .with_app_id("demo-order-service".into())
+        .with_headers(headers);
+    let result = async {
+        channel
+            .basic_publish(
+                shared.topology.exchange.as_str().into(),
+                shared.topology.routing_key.as_str().into(),
+                BasicPublishOptions::default(),
+                &payload,
+                properties,
+            )
+            .await?
+            .await
+    };
+    let confirmation = tokio::time::timeout(Duration::from_secs(10), result).await;
+    match confirmation {
+        Ok(Ok(Confirmation::Ack(_))) => Ok(()),
+        Ok(Ok(Confirmation::Nack(_))) => Err("the broker refused the event (nack)".to_string()),
+        Ok(Ok(Confirmation::NotRequested)) => Ok(()),
+        Ok(Err(err)) => {
+            *publisher = None;
+            Err(format!("publish failed: {err}"))
+        }
+        Err(_) => {
+            *publisher = None;
+            Err("timed out waiting for the broker's confirm".to_string())
+        }
+    }
+}
+
+async fn connect_publisher(
+    url: &str,
+    topology: &Topology,
+) -> Result<(Connection, Channel), String> {
+    let props = ConnectionProperties::default().with_connection_name("demo order-service".into());
+    let conn = tokio::time::timeout(Duration::from_secs(5), Connection::connect(url, props))
+        .await
+        .map_err(|_| "timed out connecting to the broker".to_string())?
+        .map_err(|e| format!("broker unreachable ({e})"))?;
+    let channel = conn.create_channel().await.map_err(|e| e.to_string())?;
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    topology
+        .declare(&channel)
+        .await
+        .map_err(|e| format!("cannot declare the order topology: {e}"))?;
+    Ok((conn, channel))
+}

@@ -1,0 +1,395 @@
+//! The User Service: HTTP `GET /user/{id}`, gRPC `user.UserService/GetUserInfo` (with reflection
+//! and health), and a consumer of `order_queue` whose answers reflect the orders it has seen.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use futures_util::StreamExt;
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions, BasicRejectOptions};
+use lapin::types::FieldTable;
+use lapin::{Connection, ConnectionProperties};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::broker::{DEFAULT_AMQP_URL, OrderCreated, Topology};
+use crate::knobs::{Knobs, Verdict};
+use crate::proto::user_service_server::{UserService, UserServiceServer};
+use crate::proto::{UserInfo, UserRequest};
+use crate::users::{LookupError, UserStore};
+use crate::{StartError, bind_loopback};
+
+/// Where and how the User Service runs.
+#[derive(Debug, Clone)]
+pub struct UserServiceConfig {
+    pub http_addr: SocketAddr,
+    pub grpc_addr: SocketAddr,
+    /// Broker to consume orders from; `None` disables the consumer.
+    pub amqp_url: Option<String>,
+    pub topology: Topology,
+    pub latency_ms: u64,
+    pub failure_rate: f64,
+}
+
+impl Default for UserServiceConfig {
+    fn default() -> Self {
+        Self {
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 8081)),
+            grpc_addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            amqp_url: Some(DEFAULT_AMQP_URL.to_string()),
+            topology: Topology::default(),
+            latency_ms: 0,
+            failure_rate: 0.0,
+        }
+    }
+}
+
+impl UserServiceConfig {
+    /// Both listeners on an ephemeral loopback port (for tests).
+    pub fn ephemeral() -> Self {
+        Self {
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            grpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            ..Self::default()
+        }
+    }
+}
+
+/// State of the User Service's `order_queue` consumer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsumerState {
+    /// No broker configured.
+    Disabled,
+    Connecting,
+    /// Consuming; counts of messages handled so far.
+    Consuming {
+        consumed: u64,
+        dead_lettered: u64,
+    },
+    /// The broker is unreachable or the channel failed; retrying with backoff.
+    Down(String),
+}
+
+/// A running User Service. Dropping it without [`UserServiceHandle::stop`] stops it too, but
+/// without waiting.
+#[derive(Debug)]
+pub struct UserServiceHandle {
+    pub http_addr: SocketAddr,
+    pub grpc_addr: SocketAddr,
+    pub knobs: Arc<Knobs>,
+    pub store: Arc<UserStore>,
+    consumer: watch::Receiver<ConsumerState>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl UserServiceHandle {
+    pub fn consumer_state(&self) -> ConsumerState {
+        self.consumer.borrow().clone()
+    }
+
+    /// A receiver that sees every consumer state change.
+    pub fn consumer_updates(&self) -> watch::Receiver<ConsumerState> {
+        self.consumer.clone()
+    }
+
+    /// Stops every listener and the consumer, and waits until they are gone.
+    pub async fn stop(mut self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for UserServiceHandle {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+/// Resolves when `shutdown` becomes true (or its sender is gone).
+pub(crate) async fn stopped(mut shutdown: watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+#[derive(Clone)]
+struct Shared {
+    store: Arc<UserStore>,
+    knobs: Arc<Knobs>,
+}
+
+/// Starts the User Service.
+pub async fn start(config: UserServiceConfig) -> Result<UserServiceHandle, StartError> {
+    let http_listener = bind_loopback(config.http_addr).await?;
+    let grpc_listener = bind_loopback(config.grpc_addr).await?;
+    let http_addr = local_addr(&http_listener, config.http_addr)?;
+    let grpc_addr = local_addr(&grpc_listener, config.grpc_addr)?;
+    let shared = Shared {
+        store: Arc::new(UserStore::default()),
+        knobs: Arc::new(Knobs::new(config.latency_ms, config.failure_rate)),
+    };
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+
+    let app = Router::new()
+        .route("/user/{id}", get(get_user))
+        .route("/health", get(|| async { "ok" }))
+        .with_state(shared.clone());
+    let rx = shutdown_rx.clone();
+    tasks.push(tokio::spawn(async move {
+        let served = axum::serve(http_listener, app)
+            .with_graceful_shutdown(stopped(rx))
+            .await;
+        if let Err(err) = served {
+            tracing::error!(%err, "user service HTTP server failed");
+        }
+    }));
+
+    let grpc = grpc_router(shared.clone()).await?;
+    let rx = shutdown_rx.clone();
+    tasks.push(tokio::spawn(async move {
+        // Like tonic's own listener: no Nagle delay on small replies.
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(grpc_listener).map(|conn| {
+            conn.inspect(|stream| {
+                let _ = stream.set_nodelay(true);
+            })
+        });
+        if let Err(err) = grpc
+            .serve_with_incoming_shutdown(incoming, stopped(rx))
+            .await
+        {
+            tracing::error!(%err, "user service gRPC server failed");
+        }
+    }));
+
+    let (consumer_tx, consumer) = watch::channel(ConsumerState::Disabled);
+    if let Some(url) = config.amqp_url.clone() {
+        let _ = consumer_tx.send(ConsumerState::Connecting);
+        let rx = shutdown_rx.clone();
+        let store = shared.store.clone();
+        let topology = config.topology.clone();
+        tasks.push(tokio::spawn(consume_loop(
+            url,
+            topology,
+            store,
+            consumer_tx,
+            rx,
+        )));
+    }
+    tracing::info!(%http_addr, %grpc_addr, "user service started");
+    Ok(UserServiceHandle {
+        http_addr,
+        grpc_addr,
+        knobs: shared.knobs,
+        store: shared.store,
+        consumer,
+        shutdown,
+        tasks,
+    })
+}
+
+pub(crate) fn local_addr(
+    listener: &tokio::net::TcpListener,
+    requested: SocketAddr,
+) -> Result<SocketAddr, StartError> {
+    listener.local_addr().map_err(|source| StartError::Bind {
+        addr: requested,
+        source,
+    })
+}
+
+fn json_error(status: StatusCode, message: String) -> Response {
+    (status, Json(serde_json::json!({ "error": message }))).into_response()
+}
+
+async fn get_user(State(shared): State<Shared>, Path(id): Path<String>) -> Response {
+    if shared.knobs.apply().await == Verdict::InjectedFailure {
+        return json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "injected failure (failure rate {:.0}%)",
+                shared.knobs.failure_rate() * 100.0
+            ),
+        );
+    }
+    match shared.store.get(&id) {
+        Ok(user) => Json(user).into_response(),
+        Err(err @ LookupError::Malformed(_)) => {
+            json_error(StatusCode::BAD_REQUEST, err.to_string())
+        }
+        Err(err @ LookupError::NotFound(_)) => json_error(StatusCode::NOT_FOUND, err.to_string()),
+    }
+}
+
+struct UserGrpc(Shared);
+
+#[tonic::async_trait]
+impl UserService for UserGrpc {
+    async fn get_user_info(
+        &self,
+        request: tonic::Request<UserRequest>,
+    ) -> Result<tonic::Response<UserInfo>, tonic::Status> {
+        let shared = &self.0;
+        if shared.knobs.apply().await == Verdict::InjectedFailure {
+            return Err(tonic::Status::unavailable(format!(
+                "injected failure (failure rate {:.0}%)",
+                shared.knobs.failure_rate() * 100.0
+            )));
+        }
+        match shared.store.get(&request.get_ref().user_id) {
+            Ok(user) => Ok(tonic::Response::new(UserInfo {
+                id: user.id,
+                name: user.name,
+                email: user.email,
+                order_count: user.order_count,
+            })),
+            Err(err @ LookupError::Malformed(_)) => {
+                Err(tonic::Status::invalid_argument(err.to_string()))
+            }
+            Err(err @ LookupError::NotFound(_)) => Err(tonic::Status::not_found(err.to_string())),
+        }
+    }
+}
+
+async fn grpc_router(shared: Shared) -> Result<tonic::transport::server::Router, StartError> {
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let v1 = reflection()
+        .build_v1()
+        .map_err(|e| StartError::Reflection(e.to_string()))?;
+    let v1alpha = reflection()
+        .build_v1alpha()
+        .map_err(|e| StartError::Reflection(e.to_string()))?;
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    // The overall status ("") starts as SERVING; mark our service too.
+    health_reporter
+        .set_serving::<UserServiceServer<UserGrpc>>()
+        .await;
+    Ok(tonic::transport::Server::builder()
+        .add_service(UserServiceServer::new(UserGrpc(shared)))
+        .add_service(health)
+        .add_service(v1)
+        .add_service(v1alpha))
+}
+
+async fn consume_loop(
+    url: String,
+    topology: Topology,
+    store: Arc<UserStore>,
+    state: watch::Sender<ConsumerState>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let mut backoff = Duration::from_millis(250);
+    loop {
+        let _ = state.send(ConsumerState::Connecting);
+        let run = consume_once(&url, &topology, &store, &state, shutdown.clone());
+        match run.await {
+            Ok(()) => return,
+            Err(err) => {
+                tracing::warn!(%err, "order consumer down; retrying in {backoff:?}");
+                let _ = state.send(ConsumerState::Down(err));
+            }
+        }
+        tokio::select! {
+            _ = stopped(shutdown.clone()) => return,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// Consumes until shutdown (`Ok`) or until the broker fails (`Err` with the reason).
+async fn consume_once(
+    url: &str,
+    topology: &Topology,
+    store: &UserStore,
+    state: &watch::Sender<ConsumerState>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), String> {
+    let props = ConnectionProperties::default().with_connection_name("demo user-service".into());
+    let conn = tokio::time::timeout(Duration::from_secs(10), Connection::connect(url, props))
+        .await
+        .map_err(|_| "timed out connecting to the broker".to_string())?
+        .map_err(|e| format!("cannot connect to the broker: {e}"))?;
+    let channel = conn.create_channel().await.map_err(|e| e.to_string())?;
+    topology
+        .declare(&channel)
+        .await
+        .map_err(|e| format!("cannot declare the order topology: {e}"))?;
+    channel
+        .basic_qos(64, BasicQosOptions::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut consumer = channel
+        .basic_consume(
+            topology.queue.as_str().into(),
+            "user-service".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    let (mut consumed, mut dead_lettered) = (0u64, 0u64);
+    let _ = state.send(ConsumerState::Consuming {
+        consumed,
+        dead_lettered,
+    });
+    let stop = stopped(shutdown);
+    tokio::pin!(stop);
+    loop {
+        let delivery = tokio::select! {
+            _ = &mut stop => {
+                let _ = conn.close(200, "user service stopping".into()).await;
+                return Ok(());
+            }
+            delivery = consumer.next() => delivery,
+        };
+        let delivery = match delivery {
+            Some(Ok(delivery)) => delivery,
+            Some(Err(err)) => return Err(format!("consumer failed: {err}")),
+            None => return Err("the broker closed the consumer".to_string()),
+        };
+        match parse_order(&delivery.data) {
+            Ok(order) => {
+                if !store.record_order(&order.user_id, &order.order_id) {
+                    tracing::warn!(user_id = %order.user_id, "order for an unknown user");
+                }
+                delivery
+                    .ack(BasicAckOptions::default())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                consumed += 1;
+            }
+            Err(reason) => {
+                tracing::warn!(
+                    %reason,
+                    routing_key = %delivery.routing_key,
+                    "rejecting an unreadable order message to the dead-letter queue"
+                );
+                delivery
+                    .reject(BasicRejectOptions { requeue: false })
+                    .await
+                    .map_err(|e| e.to_string())?;
+                dead_lettered += 1;
+            }
+        }
+        let _ = state.send(ConsumerState::Consuming {
+            consumed,
+            dead_lettered,
+        });
+    }
+}
+
+fn parse_order(body: &[u8]) -> Result<OrderCreated, String> {
+    let text = std::str::from_utf8(body).map_err(|_| "body is not UTF-8".to_string())?;
+    serde_json::from_str(text).map_err(|e| format!("not an OrderCreated JSON event: {e}"))
+}

@@ -1,0 +1,179 @@
+//! Command-line arguments.
+
+use std::net::SocketAddr;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Explore how microservices talk: HTTP, gRPC and AMQP exchanges with real timelines.
+///
+/// Without a subcommand, opens the app with the demo services running in-process.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "switchboard", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Do not start the demo services in-process.
+    #[arg(long, global = true)]
+    pub no_demo: bool,
+    /// Broker the demo services and editors use.
+    #[arg(long, global = true, default_value = demo_services::broker::DEFAULT_AMQP_URL)]
+    pub amqp_url: String,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Send one request and print its exchange with the timeline.
+    #[command(subcommand)]
+    Send(Send),
+    /// Publish a message to an AMQP exchange (with publisher confirms).
+    Publish(PublishArgs),
+    /// Watch a queue (consuming) or tap an exchange (without taking messages from others).
+    Watch(WatchArgs),
+    /// Run the demo User Service and Order Service in the foreground.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Send {
+    /// An HTTP request: `send http [METHOD] URL`.
+    Http(HttpArgs),
+    /// A unary gRPC call: `send grpc ADDR package.Service/Method --data JSON`.
+    Grpc(GrpcArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HttpArgs {
+    /// `[METHOD] URL`; the method defaults to GET (POST with --body).
+    #[arg(required = true, num_args = 1..=2, value_name = "[METHOD] URL")]
+    pub method_and_url: Vec<String>,
+    /// A header, `-H 'Name: value'` (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// Request body: TEXT, @FILE or @- for standard input.
+    #[arg(long, value_name = "TEXT|@FILE")]
+    pub body: Option<String>,
+    /// Print one JSON object per exchange.
+    #[arg(long)]
+    pub json: bool,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+    pub timeout: f64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GrpcArgs {
+    /// `host:port`, `http://host:port` or `https://host:port`.
+    pub addr: String,
+    /// `package.Service/Method`.
+    #[arg(default_value = crate::engine::grpc::DEFAULT_METHOD)]
+    pub method: String,
+    /// Request message in proto3 JSON: TEXT, @FILE or @-.
+    #[arg(short = 'd', long, value_name = "JSON|@FILE")]
+    pub data: Option<String>,
+    /// Metadata, `-H 'name: value'` (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+    pub timeout: f64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PublishArgs {
+    /// Broker URL, e.g. amqp://guest:guest@127.0.0.1:5672/%2f
+    pub url: String,
+    /// Exchange ("" for the default exchange).
+    #[arg(long)]
+    pub exchange: String,
+    #[arg(long)]
+    pub routing_key: String,
+    /// Message body: TEXT, @FILE or @-.
+    #[arg(long, value_name = "TEXT|@FILE")]
+    pub body: String,
+    /// A header, `--header key=value` (repeatable).
+    #[arg(long = "header", value_name = "KEY=VALUE")]
+    pub headers: Vec<String>,
+    /// content_type (default: application/json if the body is JSON, else text/plain).
+    #[arg(long)]
+    pub content_type: Option<String>,
+    #[arg(long)]
+    pub message_id: Option<String>,
+    #[arg(long)]
+    pub correlation_id: Option<String>,
+    /// delivery_mode 2 (persistent).
+    #[arg(long)]
+    pub persistent: bool,
+    /// Do not treat a message that reaches no queue as an error.
+    #[arg(long)]
+    pub allow_unroutable: bool,
+    /// Publish this many copies on one connection.
+    #[arg(long, default_value_t = 1)]
+    pub count: u32,
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+    pub timeout: f64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WatchArgs {
+    /// Broker URL.
+    pub url: String,
+    /// Consume this existing queue (messages are taken and acknowledged).
+    #[arg(
+        long,
+        conflicts_with = "exchange",
+        required_unless_present = "exchange"
+    )]
+    pub queue: Option<String>,
+    /// Tap this exchange through an exclusive auto-delete queue.
+    #[arg(long)]
+    pub exchange: Option<String>,
+    /// Binding key of the tap.
+    #[arg(long, default_value = "#", requires = "exchange")]
+    pub binding: String,
+    /// Stop after this many messages (fails if the timeout comes first).
+    #[arg(long)]
+    pub count: Option<u64>,
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum UserCheckArg {
+    Grpc,
+    Http,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    pub user_http: SocketAddr,
+    #[arg(long, default_value = "127.0.0.1:50051")]
+    pub user_grpc: SocketAddr,
+    #[arg(long, default_value = "127.0.0.1:8082")]
+    pub order_http: SocketAddr,
+    /// How the Order Service checks users.
+    #[arg(long, value_enum, default_value = "grpc")]
+    pub user_check: UserCheckArg,
+}
+
+impl DemoArgs {
+    pub fn config(&self, amqp_url: &str) -> demo_services::DemoConfig {
+        demo_services::DemoConfig {
+            user_http_addr: self.user_http,
+            user_grpc_addr: self.user_grpc,
+            order_http_addr: self.order_http,
+            amqp_url: amqp_url.to_string(),
+            topology: demo_services::Topology::default(),
+            user_check: match self.user_check {
+                UserCheckArg::Grpc => demo_services::UserCheck::Grpc,
+                UserCheckArg::Http => demo_services::UserCheck::Http,
+            },
+        }
+    }
+}

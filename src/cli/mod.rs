@@ -1,0 +1,248 @@
+//! The headless front end: `switchboard send|publish|watch|demo`.
+
+mod args;
+mod print;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+
+pub use args::{Cli, Command};
+
+use crate::engine::amqp::{self, Properties, PublishRequest, Watch, WatchSource};
+use crate::engine::grpc::{self, GrpcRequest};
+use crate::engine::http::{self, HttpRequest};
+use crate::engine::{Exchange, Header};
+
+/// Parses the command line and runs it. Without a subcommand, `launch` is called (the app).
+pub fn main_with(launch: impl FnOnce(&Cli) -> anyhow::Result<()>) -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let Some(command) = cli.command.clone() else {
+        return match launch(&cli) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => fail(&format!("{err:#}")),
+        };
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(err) => return fail(&format!("cannot start the async runtime: {err}")),
+    };
+    match runtime.block_on(run(command, &cli.amqp_url)) {
+        Ok(code) => code,
+        Err(err) => fail(&format!("{err:#}")),
+    }
+}
+
+fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,lapin=off".into()),
+        )
+        .try_init();
+}
+
+/// Prints one error line on stderr and returns the failure exit code.
+pub fn fail(message: &str) -> ExitCode {
+    eprintln!("error: {}", message.replace('\n', " "));
+    ExitCode::FAILURE
+}
+
+/// Runs one subcommand.
+pub async fn run(command: Command, amqp_url: &str) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Send(args::Send::Http(a)) => {
+            let (method, url) = match a.method_and_url.as_slice() {
+                [url] => (
+                    if a.body.is_some() { "POST" } else { "GET" }.to_string(),
+                    url.clone(),
+                ),
+                [method, url] => (method.clone(), url.clone()),
+                _ => anyhow::bail!("expected [METHOD] URL"),
+            };
+            let headers = parse_headers(&a.headers)?;
+            let body = match &a.body {
+                Some(body) => read_body(body)?,
+                None => Vec::new(),
+            };
+            let request = HttpRequest {
+                method,
+                url,
+                headers,
+                body,
+                timeout: Duration::from_secs_f64(a.timeout),
+                max_body_bytes: http::DEFAULT_MAX_BODY_BYTES,
+            };
+            let exchange = http::send(&request).await;
+            Ok(report(&[exchange], a.json))
+        }
+        Command::Send(args::Send::Grpc(a)) => {
+            let pool = grpc::builtin_pool()?;
+            let request = GrpcRequest {
+                addr: a.addr,
+                method: a.method,
+                metadata: parse_headers(&a.headers)?,
+                json: match &a.data {
+                    Some(data) => String::from_utf8(read_body(data)?)
+                        .map_err(|_| anyhow::anyhow!("--data is not UTF-8 JSON"))?,
+                    None => "{}".to_string(),
+                },
+                timeout: Duration::from_secs_f64(a.timeout),
+            };
+            let exchange = grpc::call(&request, &pool).await;
+            Ok(report(&[exchange], a.json))
+        }
+        Command::Publish(a) => {
+            let body = read_body(&a.body)?;
+            let mut headers = Vec::new();
+            for h in &a.headers {
+                let (k, v) = h
+                    .split_once('=')
+                    .ok_or_else(|| anyhow::anyhow!("header {h:?} is not of the form key=value"))?;
+                headers.push(Header::new(k.trim(), v.trim()));
+            }
+            let content_type = a.content_type.clone().or_else(|| {
+                Some(
+                    if serde_json::from_slice::<serde_json::Value>(&body).is_ok() {
+                        "application/json".to_string()
+                    } else {
+                        "text/plain".to_string()
+                    },
+                )
+            });
+            let request = PublishRequest {
+                properties: Properties {
+                    content_type,
+                    message_id: a.message_id.clone(),
+                    correlation_id: a.correlation_id.clone(),
+                    timestamp: Some(crate::engine::recorder::unix_ms() / 1000),
+                    delivery_mode: a.persistent.then_some(2),
+                    ..Properties::default()
+                },
+                headers,
+                mandatory: !a.allow_unroutable,
+                count: a.count.max(1),
+                timeout: Duration::from_secs_f64(a.timeout),
+                ..PublishRequest::new(a.url, a.exchange, a.routing_key, body)
+            };
+            let exchanges = amqp::publish(&request).await;
+            Ok(report(&exchanges, a.json))
+        }
+        Command::Watch(a) => watch(a).await,
+        Command::Demo(a) => {
+            demo_services::demo::run_foreground(a.config(amqp_url)).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn parse_headers(lines: &[String]) -> anyhow::Result<Vec<Header>> {
+    lines
+        .iter()
+        .map(|l| http::parse_header_line(l).map_err(anyhow::Error::from))
+        .collect()
+}
+
+/// `TEXT`, `@FILE`, or `@-` for standard input.
+fn read_body(spec: &str) -> anyhow::Result<Vec<u8>> {
+    match spec.strip_prefix('@') {
+        Some("-") => {
+            let mut buf = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)?;
+            Ok(buf)
+        }
+        Some(path) => std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {path}: {e}")),
+        None => Ok(spec.as_bytes().to_vec()),
+    }
+}
+
+/// Prints exchanges and picks the exit code: success only if every exchange is ok.
+fn report(exchanges: &[Exchange], json: bool) -> ExitCode {
+    let mut all_ok = true;
+    for exchange in exchanges {
+        if json {
+            println!("{}", exchange.to_json_line());
+        } else {
+            print!("{}", print::exchange_text(exchange));
+        }
+        if let Some(error) = &exchange.error {
+            eprintln!("error: {}", error.to_string().replace('\n', " "));
+        }
+        all_ok &= exchange.ok;
+    }
+    if all_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+async fn watch(a: args::WatchArgs) -> anyhow::Result<ExitCode> {
+    let source = match (&a.queue, &a.exchange) {
+        (Some(queue), None) => WatchSource::Queue(queue.clone()),
+        (None, Some(exchange)) => WatchSource::Tap {
+            exchange: exchange.clone(),
+            binding: a.binding.clone(),
+        },
+        _ => anyhow::bail!("give either --queue NAME or --exchange NAME"),
+    };
+    let open_timeout = Duration::from_secs_f64(a.timeout.unwrap_or(30.0).clamp(0.1, 30.0));
+    let mut watch = Watch::open(&a.url, &source, open_timeout).await?;
+    if !a.json {
+        let what = match &source {
+            WatchSource::Queue(q) => format!("queue {q:?} (consuming: messages are taken)"),
+            WatchSource::Tap { exchange, binding } => {
+                format!(
+                    "exchange {exchange:?} with binding {binding:?} (tap queue {})",
+                    watch.queue
+                )
+            }
+        };
+        eprintln!("watching {what}; Ctrl-C to stop");
+    }
+    let deadline = a
+        .timeout
+        .map(|secs| tokio::time::Instant::now() + Duration::from_secs_f64(secs));
+    let sleep_until = async {
+        match deadline {
+            Some(d) => tokio::time::sleep_until(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(sleep_until);
+    let mut received: u64 = 0;
+    let outcome = loop {
+        if a.count.is_some_and(|n| received >= n) {
+            break Ok(());
+        }
+        tokio::select! {
+            _ = &mut sleep_until => {
+                break match a.count {
+                    Some(n) => Err(format!("timed out after {}s: received {received} of {n} messages", a.timeout.unwrap_or_default())),
+                    None => Ok(()),
+                };
+            }
+            _ = tokio::signal::ctrl_c() => break Ok(()),
+            next = watch.next() => match next {
+                Some(Ok(message)) => {
+                    received += 1;
+                    if a.json {
+                        println!("{}", serde_json::to_string(&message).unwrap_or_default());
+                    } else {
+                        print!("{}", print::message_text(&message));
+                    }
+                }
+                Some(Err(err)) => break Err(err.to_string()),
+                None => break Err("the broker ended the watch".to_string()),
+            }
+        }
+    };
+    watch.close().await;
+    match outcome {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(message) => Ok(fail(&message)),
+    }
+}

@@ -1,0 +1,119 @@
+//! Readable text for exchanges and watched messages.
+
+use crate::engine::amqp::WatchedMessage;
+use crate::engine::{Exchange, Header};
+
+/// `1.234 ms`, or `850 µs` below a millisecond.
+pub fn format_us(us: u64) -> String {
+    if us < 1000 {
+        format!("{us} µs")
+    } else if us < 10_000_000 {
+        format!("{:.3} ms", us as f64 / 1000.0)
+    } else {
+        format!("{:.2} s", us as f64 / 1_000_000.0)
+    }
+}
+
+const BAR_WIDTH: usize = 40;
+
+/// The exchange, its timeline as a text waterfall, and the response.
+pub fn exchange_text(e: &Exchange) -> String {
+    let mut out = String::new();
+    out.push_str(&format!("{} {}\n", e.transport.label(), e.target));
+    let status = e.status.as_deref().unwrap_or("no answer");
+    out.push_str(&format!(
+        "{} {status}  total {}  sent {} B, received {} B\n",
+        if e.ok { "✔" } else { "✘" },
+        format_us(e.total_us),
+        e.request.size_bytes,
+        e.response.as_ref().map_or(0, |r| r.size_bytes),
+    ));
+    let total = e.total_us.max(1);
+    let origin = e.timeline.iter().map(|p| p.start_us).min().unwrap_or(0);
+    for phase in &e.timeline {
+        let start =
+            ((phase.start_us - origin) as u128 * BAR_WIDTH as u128 / total as u128) as usize;
+        let len = ((phase.duration_us() as u128 * BAR_WIDTH as u128).div_ceil(total as u128)
+            as usize)
+            .max(1);
+        let bar: String = " ".repeat(start.min(BAR_WIDTH))
+            + &"█".repeat(len.min(BAR_WIDTH + 1 - start.min(BAR_WIDTH)));
+        out.push_str(&format!(
+            "  {:<17} {:>11} +{:>11}  {:<w$} {}{}\n",
+            phase.phase.label(),
+            format_us(phase.start_us),
+            format_us(phase.duration_us()),
+            bar,
+            if phase.failed { "FAILED " } else { "" },
+            phase.detail.as_deref().unwrap_or(""),
+            w = BAR_WIDTH + 1,
+        ));
+    }
+    if let Some(error) = &e.error {
+        out.push_str(&format!("  error: {error}\n"));
+    }
+    if let Some(response) = &e.response {
+        if !response.line.is_empty() {
+            out.push_str(&format!("{}\n", response.line));
+        }
+        push_headers(&mut out, &response.headers);
+        let body = response.body.display_text();
+        if !body.is_empty() {
+            out.push('\n');
+            out.push_str(body.trim_end());
+            out.push('\n');
+            if response.body.truncated {
+                out.push_str(&format!(
+                    "… (body truncated; {} bytes in all)\n",
+                    response.size_bytes
+                ));
+            }
+        }
+        if !response.trailers.is_empty() {
+            out.push_str("trailers:\n");
+            push_headers(&mut out, &response.trailers);
+        }
+    }
+    out.push('\n');
+    out
+}
+
+fn push_headers(out: &mut String, headers: &[Header]) {
+    for h in headers {
+        out.push_str(&format!("  {}: {}\n", h.name, h.value));
+    }
+}
+
+/// One watched message: a summary line, then the body.
+pub fn message_text(m: &WatchedMessage) -> String {
+    let p = &m.properties;
+    let mut out = format!(
+        "{} {} {}{} {} B",
+        m.received_at_ms,
+        if m.exchange.is_empty() {
+            "(default)"
+        } else {
+            &m.exchange
+        },
+        m.routing_key,
+        if m.redelivered { " [redelivered]" } else { "" },
+        m.size_bytes,
+    );
+    for (name, value) in [
+        ("content_type", &p.content_type),
+        ("message_id", &p.message_id),
+        ("correlation_id", &p.correlation_id),
+    ] {
+        if let Some(value) = value {
+            out.push_str(&format!(" {name}={value}"));
+        }
+    }
+    out.push('\n');
+    let body = m.body.display_text();
+    for line in body.trim_end().lines() {
+        out.push_str("  ");
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,704 @@
+//! AMQP 0-9-1 (RabbitMQ) through lapin: publishing with a timeline (connect, channel open,
+//! declare/bind, publish, broker confirm) and watching a queue or tapping an exchange.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use futures_util::StreamExt;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
+    ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, ShortString};
+use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties};
+use serde::{Deserialize, Serialize};
+
+use super::exchange::{ErrorKind, Exchange, ExchangeError, Header, Message, Transport};
+use super::payload::Body;
+use super::recorder::{Outcome, Recorder, unix_ms};
+use super::timeline::PhaseKind;
+
+/// The demo's broker.
+pub const DEFAULT_AMQP_URL: &str = demo_services::broker::DEFAULT_AMQP_URL;
+
+/// The AMQP basic properties Switchboard shows and sets.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Properties {
+    #[serde(default)]
+    pub content_type: Option<String>,
+    #[serde(default)]
+    pub content_encoding: Option<String>,
+    #[serde(default)]
+    pub message_id: Option<String>,
+    #[serde(default)]
+    pub correlation_id: Option<String>,
+    /// Seconds since the Unix epoch.
+    #[serde(default)]
+    pub timestamp: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_mode: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<u8>,
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration: Option<String>,
+}
+
+fn short(value: &Option<String>, field: &str) -> Result<Option<ShortString>, ExchangeError> {
+    value
+        .as_ref()
+        .map(|v| {
+            ShortString::try_new(v.clone()).map_err(|e| {
+                ExchangeError::invalid_input(format!("property {field} is too long: {e}"))
+            })
+        })
+        .transpose()
+}
+
+impl Properties {
+    fn to_lapin(&self, headers: FieldTable) -> Result<BasicProperties, ExchangeError> {
+        let mut p = BasicProperties::default().with_headers(headers);
+        if let Some(v) = short(&self.content_type, "content_type")? {
+            p = p.with_content_type(v);
+        }
+        if let Some(v) = short(&self.content_encoding, "content_encoding")? {
+            p = p.with_content_encoding(v);
+        }
+        if let Some(v) = short(&self.message_id, "message_id")? {
+            p = p.with_message_id(v);
+        }
+        if let Some(v) = short(&self.correlation_id, "correlation_id")? {
+            p = p.with_correlation_id(v);
+        }
+        if let Some(v) = short(&self.kind, "type")? {
+            p = p.with_type(v);
+        }
+        if let Some(v) = short(&self.app_id, "app_id")? {
+            p = p.with_app_id(v);
+        }
+        if let Some(v) = short(&self.user_id, "user_id")? {
+            p = p.with_user_id(v);
+        }
+        if let Some(v) = short(&self.reply_to, "reply_to")? {
+            p = p.with_reply_to(v);
+        }
+        if let Some(v) = short(&self.expiration, "expiration")? {
+            p = p.with_expiration(v);
+        }
+        if let Some(v) = self.timestamp {
+            p = p.with_timestamp(v);
+        }
+        if let Some(v) = self.delivery_mode {
+            p = p.with_delivery_mode(v);
+        }
+        if let Some(v) = self.priority {
+            p = p.with_priority(v);
+        }
+        Ok(p)
+    }
+
+    fn from_lapin(p: &BasicProperties) -> Self {
+        let s = |v: &Option<ShortString>| v.as_ref().map(|v| v.as_str().to_string());
+        Self {
+            content_type: s(p.content_type()),
+            content_encoding: s(p.content_encoding()),
+            message_id: s(p.message_id()),
+            correlation_id: s(p.correlation_id()),
+            timestamp: *p.timestamp(),
+            delivery_mode: *p.delivery_mode(),
+            priority: *p.priority(),
+            kind: s(p.kind()),
+            app_id: s(p.app_id()),
+            user_id: s(p.user_id()),
+            reply_to: s(p.reply_to()),
+            expiration: s(p.expiration()),
+        }
+    }
+
+    /// The set properties as name/value pairs, for display.
+    pub fn as_headers(&self) -> Vec<Header> {
+        let mut out = Vec::new();
+        let mut add = |name: &str, value: Option<String>| {
+            if let Some(value) = value {
+                out.push(Header::new(name, value));
+            }
+        };
+        add("content_type", self.content_type.clone());
+        add("content_encoding", self.content_encoding.clone());
+        add("message_id", self.message_id.clone());
+        add("correlation_id", self.correlation_id.clone());
+        add("timestamp", self.timestamp.map(|t| t.to_string()));
+        add("delivery_mode", self.delivery_mode.map(|t| t.to_string()));
+        add("priority", self.priority.map(|t| t.to_string()));
+        add("type", self.kind.clone());
+        add("app_id", self.app_id.clone());
+        add("user_id", self.user_id.clone());
+        add("reply_to", self.reply_to.clone());
+        add("expiration", self.expiration.clone());
+        out
+    }
+}
+
+/// An AMQP field value as JSON.
+pub fn amqp_to_json(value: &AMQPValue) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        AMQPValue::Boolean(b) => Value::Bool(*b),
+        AMQPValue::ShortShortInt(n) => (*n).into(),
+        AMQPValue::ShortShortUInt(n) => (*n).into(),
+        AMQPValue::ShortInt(n) => (*n).into(),
+        AMQPValue::ShortUInt(n) => (*n).into(),
+        AMQPValue::LongInt(n) => (*n).into(),
+        AMQPValue::LongUInt(n) => (*n).into(),
+        AMQPValue::LongLongInt(n) => (*n).into(),
+        AMQPValue::Float(f) => {
+            serde_json::Number::from_f64(f64::from(*f)).map_or(Value::Null, Value::Number)
+        }
+        AMQPValue::Double(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+        AMQPValue::DecimalValue(d) => {
+            let v = f64::from(d.value) / 10f64.powi(i32::from(d.scale));
+            serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number)
+        }
+        AMQPValue::ShortString(s) => Value::String(s.as_str().to_string()),
+        AMQPValue::LongString(s) => match std::str::from_utf8(s.as_bytes()) {
+            Ok(text) => Value::String(text.to_string()),
+            Err(_) => Value::String(base64::engine::general_purpose::STANDARD.encode(s.as_bytes())),
+        },
+        AMQPValue::FieldArray(a) => Value::Array(a.as_slice().iter().map(amqp_to_json).collect()),
+        AMQPValue::Timestamp(t) => (*t).into(),
+        AMQPValue::FieldTable(t) => table_to_json(t),
+        AMQPValue::ByteArray(b) => {
+            Value::String(base64::engine::general_purpose::STANDARD.encode(b.as_slice()))
+        }
+        AMQPValue::Void => Value::Null,
+    }
+}
+
+/// An AMQP table as a JSON object.
+pub fn table_to_json(table: &FieldTable) -> serde_json::Value {
+    serde_json::Value::Object(
+        table
+            .inner()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), amqp_to_json(v)))
+            .collect(),
+    )
+}
+
+fn headers_table(headers: &[Header]) -> Result<FieldTable, ExchangeError> {
+    let mut table = FieldTable::default();
+    for header in headers {
+        let key = ShortString::try_new(header.name.clone()).map_err(|e| {
+            ExchangeError::invalid_input(format!("header name {:?} is too long: {e}", header.name))
+        })?;
+        table.insert(key, AMQPValue::LongString(header.value.as_str().into()));
+    }
+    Ok(table)
+}
+
+/// Hides the password of an AMQP URL.
+pub fn redact_url(url: &str) -> String {
+    demo_services::demo::redact_url(url)
+}
+
+/// What to publish.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublishRequest {
+    pub url: String,
+    pub exchange: String,
+    pub routing_key: String,
+    pub properties: Properties,
+    pub headers: Vec<Header>,
+    pub body: Vec<u8>,
+    /// Ask the broker to return the message if no queue is bound for it.
+    pub mandatory: bool,
+    /// How many copies to publish (at least 1).
+    pub count: u32,
+    pub timeout: Duration,
+}
+
+impl PublishRequest {
+    pub fn new(
+        url: impl Into<String>,
+        exchange: impl Into<String>,
+        routing_key: impl Into<String>,
+        body: impl Into<Vec<u8>>,
+    ) -> Self {
+        Self {
+            url: url.into(),
+            exchange: exchange.into(),
+            routing_key: routing_key.into(),
+            properties: Properties::default(),
+            headers: Vec::new(),
+            body: body.into(),
+            mandatory: true,
+            count: 1,
+            timeout: Duration::from_secs(30),
+        }
+    }
+
+    fn target(&self) -> String {
+        let exchange = if self.exchange.is_empty() {
+            "(default)"
+        } else {
+            &self.exchange
+        };
+        format!(
+            "{exchange} → {} @ {}",
+            self.routing_key,
+            redact_url(&self.url)
+        )
+    }
+}
+
+/// Names a lapin error for a user.
+pub fn classify_lapin(err: &lapin::Error, url: &str) -> (ErrorKind, String) {
+    let text = err.to_string();
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("access_refused")
+        || lower.contains("access refused")
+        || lower.contains("authentication")
+        || lower.contains("login was refused")
+    {
+        return (
+            ErrorKind::Auth,
+            format!(
+                "the broker refused the credentials of {}: {text}",
+                redact_url(url)
+            ),
+        );
+    }
+    if lower.contains("connection refused") {
+        return (
+            ErrorKind::ConnectionRefused,
+            format!(
+                "broker unreachable at {}: connection refused — start RabbitMQ (`rabbitmq-server -detached`)",
+                redact_url(url)
+            ),
+        );
+    }
+    if lower.contains("not_found") || lower.contains("no exchange") || lower.contains("no queue") {
+        return (ErrorKind::Refused, format!("the broker said: {text}"));
+    }
+    if lower.contains("invalid") && lower.contains("uri") {
+        return (
+            ErrorKind::InvalidInput,
+            format!("malformed AMQP URL {}: {text}", redact_url(url)),
+        );
+    }
+    (ErrorKind::Protocol, format!("broker error: {text}"))
+}
+
+/// Connects and opens a channel, recording `connect` and `channel_open`.
+async fn connect(
+    rec: &mut Recorder,
+    url: &str,
+    confirms: bool,
+) -> Result<(Connection, Channel), ExchangeError> {
+    if let Err(e) = url.parse::<lapin::uri::AMQPUri>() {
+        return Err(ExchangeError::invalid_input(format!(
+            "malformed AMQP URL {}: {e} (expected amqp://user:password@host:5672/vhost)",
+            redact_url(url)
+        )));
+    }
+    let props = ConnectionProperties::default().with_connection_name("switchboard".into());
+    let conn = rec
+        .step(PhaseKind::Connect, Connection::connect(url, props), |e| {
+            classify_lapin(&e, url)
+        })
+        .await?;
+    rec.detail(redact_url(url));
+    let open = async {
+        let channel = conn.create_channel().await?;
+        if confirms {
+            channel
+                .confirm_select(ConfirmSelectOptions::default())
+                .await?;
+        }
+        Ok::<_, lapin::Error>(channel)
+    };
+    let channel = rec
+        .step(PhaseKind::ChannelOpen, open, |e| classify_lapin(&e, url))
+        .await?;
+    if confirms {
+        rec.detail("publisher confirms on");
+    }
+    Ok((conn, channel))
+}
+
+/// Publishes `count` messages; one exchange per message (the first one carries the connect and
+/// channel phases).
+pub async fn publish(req: &PublishRequest) -> Vec<Exchange> {
+    let mut out = Vec::new();
+    let mut rec = Recorder::new(req.timeout);
+    let request_msg = request_message(req);
+    let prepared = headers_table(&req.headers).and_then(|h| req.properties.to_lapin(h));
+    let properties = match prepared {
+        Ok(p) => p,
+        Err(error) => {
+            out.push(rec.finish(
+                Transport::Amqp,
+                req.target(),
+                request_msg,
+                Outcome::Failed {
+                    error,
+                    response: None,
+                },
+            ));
+            return out;
+        }
+    };
+    let (conn, channel) = match connect(&mut rec, &req.url, true).await {
+        Ok(pair) => pair,
+        Err(error) => {
+            out.push(rec.finish(
+                Transport::Amqp,
+                req.target(),
+                request_msg,
+                Outcome::Failed {
+                    error,
+                    response: None,
+                },
+            ));
+            return out;
+        }
+    };
+    for _ in 0..req.count.max(1) {
+        let outcome = publish_one(&mut rec, req, &channel, properties.clone()).await;
+        let failed = matches!(outcome, Outcome::Failed { .. });
+        out.push(rec.finish(Transport::Amqp, req.target(), request_msg.clone(), outcome));
+        if failed && !channel.status().connected() {
+            break;
+        }
+        rec = Recorder::new(req.timeout);
+    }
+    let _ = conn.close(200, "bye".into()).await;
+    out
+}
+
+fn request_message(req: &PublishRequest) -> Message {
+    let mut headers = req.properties.as_headers();
+    headers.extend(req.headers.iter().cloned());
+    Message {
+        line: format!(
+            "basic.publish exchange={:?} routing_key={:?}",
+            req.exchange, req.routing_key
+        ),
+        headers,
+        body: Body::new(req.body.clone()),
+        size_bytes: req.body.len() as u64,
+        ..Message::default()
+    }
+}
+
+async fn publish_one(
+    rec: &mut Recorder,
+    req: &PublishRequest,
+    channel: &Channel,
+    properties: BasicProperties,
+) -> Outcome {
+    let options = BasicPublishOptions {
+        mandatory: req.mandatory,
+        immediate: false,
+    };
+    let exchange = match ShortString::try_new(req.exchange.clone()) {
+        Ok(e) => e,
+        Err(e) => {
+            return Outcome::Failed {
+                error: ExchangeError::invalid_input(format!("exchange name too long: {e}")),
+                response: None,
+            };
+        }
+    };
+    let routing_key = match ShortString::try_new(req.routing_key.clone()) {
+        Ok(k) => k,
+        Err(e) => {
+            return Outcome::Failed {
+                error: ExchangeError::invalid_input(format!("routing key too long: {e}")),
+                response: None,
+            };
+        }
+    };
+    let url = req.url.clone();
+    let published = rec
+        .step(
+            PhaseKind::Publish,
+            channel.basic_publish(exchange, routing_key, options, &req.body, properties),
+            |e| classify_lapin(&e, &url),
+        )
+        .await;
+    let confirm = match published {
+        Ok(confirm) => confirm,
+        Err(error) => {
+            return Outcome::Failed {
+                error,
+                response: None,
+            };
+        }
+    };
+    rec.detail(format!("{} bytes", req.body.len()));
+    let start = Instant::now();
+    let confirmation = tokio::time::timeout_at(rec.deadline, confirm).await;
+    let end = Instant::now();
+    let response = |line: &str| Message {
+        line: line.to_string(),
+        ..Message::default()
+    };
+    match confirmation {
+        Ok(Ok(Confirmation::Ack(None))) | Ok(Ok(Confirmation::NotRequested)) => {
+            rec.push(PhaseKind::Confirm, start, end, Some("ack".to_string()));
+            Outcome::Answered {
+                ok: true,
+                status: "ack".to_string(),
+                response: response("basic.ack"),
+            }
+        }
+        Ok(Ok(Confirmation::Ack(Some(returned)))) => {
+            let error = rec.fail(
+                PhaseKind::Confirm,
+                start,
+                ErrorKind::Unroutable,
+                format!(
+                    "no queue is bound to exchange {:?} for routing key {:?}: the broker returned the message ({} {})",
+                    req.exchange, req.routing_key, returned.reply_code, returned.reply_text
+                ),
+            );
+            Outcome::Failed {
+                error,
+                response: Some(response(&format!(
+                    "basic.return {} {}",
+                    returned.reply_code, returned.reply_text
+                ))),
+            }
+        }
+        Ok(Ok(Confirmation::Nack(_))) => {
+            let error = rec.fail(
+                PhaseKind::Confirm,
+                start,
+                ErrorKind::Refused,
+                "the broker refused the message (nack)",
+            );
+            Outcome::Failed {
+                error,
+                response: Some(response("basic.nack")),
+            }
+        }
+        Ok(Err(e)) => {
+            let (kind, message) = classify_lapin(&e, &req.url);
+            Outcome::Failed {
+                error: rec.fail(PhaseKind::Confirm, start, kind, message),
+                response: None,
+            }
+        }
+        Err(_) => {
+            let message = rec.timeout_message();
+            Outcome::Failed {
+                error: rec.fail(PhaseKind::Confirm, start, ErrorKind::Timeout, message),
+                response: None,
+            }
+        }
+    }
+}
+
+/// What to watch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WatchSource {
+    /// Consume from an existing queue (messages are taken and acknowledged).
+    Queue(String),
+    /// Bind an exclusive, auto-delete, server-named queue to an exchange: other consumers are
+    /// untouched.
+    Tap { exchange: String, binding: String },
+}
+
+/// A message seen by a watch, the shape `switchboard watch --json` prints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WatchedMessage {
+    /// Receive time, milliseconds since the Unix epoch.
+    pub received_at_ms: u64,
+    pub exchange: String,
+    pub routing_key: String,
+    pub redelivered: bool,
+    pub properties: Properties,
+    pub headers: serde_json::Value,
+    #[serde(flatten)]
+    pub body: Body,
+    pub size_bytes: u64,
+}
+
+/// A running watch.
+pub struct Watch {
+    conn: Connection,
+    consumer: lapin::Consumer,
+    acks: bool,
+    /// The queue consumed (server-named for a tap).
+    pub queue: String,
+}
+
+impl Watch {
+    /// Connects and starts consuming. A missing queue or exchange is an error: a watch never
+    /// creates what it was asked to watch.
+    pub async fn open(
+        url: &str,
+        source: &WatchSource,
+        timeout: Duration,
+    ) -> Result<Self, ExchangeError> {
+        let mut rec = Recorder::new(timeout);
+        let (conn, channel) = connect(&mut rec, url, false).await?;
+        let passive_queue = QueueDeclareOptions {
+            passive: true,
+            ..QueueDeclareOptions::default()
+        };
+        let (queue, acks) = match source {
+            WatchSource::Queue(name) => {
+                let name_ss = ShortString::try_new(name.clone()).map_err(|e| {
+                    ExchangeError::invalid_input(format!("queue name too long: {e}"))
+                })?;
+                rec.step(PhaseKind::Declare, channel.queue_declare(name_ss, passive_queue, FieldTable::default()), |e| {
+                    let (kind, message) = classify_lapin(&e, url);
+                    if kind == ErrorKind::Refused {
+                        (kind, format!("queue {name:?} does not exist (a watch never creates the queue it watches)"))
+                    } else {
+                        (kind, message)
+                    }
+                })
+                .await?;
+                (name.clone(), true)
+            }
+            WatchSource::Tap { exchange, binding } => {
+                let exchange_ss = ShortString::try_new(exchange.clone()).map_err(|e| {
+                    ExchangeError::invalid_input(format!("exchange name too long: {e}"))
+                })?;
+                let passive = ExchangeDeclareOptions {
+                    passive: true,
+                    ..ExchangeDeclareOptions::default()
+                };
+                rec.step(
+                    PhaseKind::Declare,
+                    channel.exchange_declare(
+                        exchange_ss.clone(),
+                        lapin::ExchangeKind::Topic,
+                        passive,
+                        FieldTable::default(),
+                    ),
+                    |e| {
+                        let (kind, message) = classify_lapin(&e, url);
+                        if kind == ErrorKind::Refused {
+                            (kind, format!("exchange {exchange:?} does not exist"))
+                        } else {
+                            (kind, message)
+                        }
+                    },
+                )
+                .await?;
+                let tap = QueueDeclareOptions {
+                    exclusive: true,
+                    auto_delete: true,
+                    ..QueueDeclareOptions::default()
+                };
+                let queue = rec
+                    .step(
+                        PhaseKind::Declare,
+                        channel.queue_declare("".into(), tap, FieldTable::default()),
+                        |e| classify_lapin(&e, url),
+                    )
+                    .await?;
+                let name = queue.name().as_str().to_string();
+                let binding_ss = ShortString::try_new(binding.clone()).map_err(|e| {
+                    ExchangeError::invalid_input(format!("binding key too long: {e}"))
+                })?;
+                rec.step(
+                    PhaseKind::Bind,
+                    channel.queue_bind(
+                        name.as_str().into(),
+                        exchange_ss,
+                        binding_ss,
+                        QueueBindOptions::default(),
+                        FieldTable::default(),
+                    ),
+                    |e| classify_lapin(&e, url),
+                )
+                .await?;
+                (name, false)
+            }
+        };
+        rec.step(
+            PhaseKind::Consume,
+            channel.basic_qos(500, BasicQosOptions::default()),
+            |e| classify_lapin(&e, url),
+        )
+        .await?;
+        let consume = BasicConsumeOptions {
+            no_ack: !acks,
+            ..BasicConsumeOptions::default()
+        };
+        let consumer = rec
+            .step(
+                PhaseKind::Consume,
+                channel.basic_consume(
+                    queue.as_str().into(),
+                    "switchboard-watch".into(),
+                    consume,
+                    FieldTable::default(),
+                ),
+                |e| classify_lapin(&e, url),
+            )
+            .await?;
+        Ok(Self {
+            conn,
+            consumer,
+            acks,
+            queue,
+        })
+    }
+
+    /// The next message; `None` when the broker ended the consumer.
+    pub async fn next(&mut self) -> Option<Result<WatchedMessage, ExchangeError>> {
+        let delivery = match self.consumer.next().await? {
+            Ok(delivery) => delivery,
+            Err(e) => {
+                return Some(Err(ExchangeError {
+                    kind: ErrorKind::Protocol,
+                    phase: Some(PhaseKind::Delivery),
+                    message: format!("the watch broke off: {e}"),
+                }));
+            }
+        };
+        if self.acks
+            && let Err(e) = delivery.ack(BasicAckOptions::default()).await
+        {
+            return Some(Err(ExchangeError {
+                kind: ErrorKind::Protocol,
+                phase: Some(PhaseKind::Delivery),
+                message: format!("cannot acknowledge a message: {e}"),
+            }));
+        }
+        let headers = delivery
+            .properties
+            .headers()
+            .as_ref()
+            .map(table_to_json)
+            .unwrap_or_else(|| serde_json::Value::Object(serde_json::Map::new()));
+        Some(Ok(WatchedMessage {
+            received_at_ms: unix_ms(),
+            exchange: delivery.exchange.as_str().to_string(),
+            routing_key: delivery.routing_key.as_str().to_string(),
+            redelivered: delivery.redelivered,
+            properties: Properties::from_lapin(&delivery.properties),
+            headers,
+            size_bytes: delivery.data.len() as u64,
+            body: Body::new(delivery.data),
+        }))
+    }
+
+    /// Closes the connection (a tap's queue goes with it).
+    pub async fn close(self) {
+        let _ = self.conn.close(200, "watch closed".into()).await;
+    }
+}

@@ -1,0 +1,148 @@
+//! The one data type every front end shares: an [`Exchange`] is a request, its response, a
+//! timeline of phases and an error if any.
+
+use serde::{Deserialize, Serialize};
+
+use super::payload::Body;
+use super::timeline::Phase;
+
+/// Which protocol carried an exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    Http,
+    Grpc,
+    Amqp,
+}
+
+impl Transport {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Http => "HTTP",
+            Self::Grpc => "gRPC",
+            Self::Amqp => "AMQP",
+        }
+    }
+}
+
+/// A header, metadata entry, trailer or AMQP property, in the order it was sent or received.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Header {
+    pub name: String,
+    pub value: String,
+}
+
+impl Header {
+    pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+}
+
+/// One side of an exchange: what was sent or what came back.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Message {
+    /// The first line: `GET /user/1 HTTP/1.1`, `HTTP/1.1 200 OK`, `POST /user.UserService/GetUserInfo`,
+    /// `publish orders order.created`…
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub line: String,
+    #[serde(default)]
+    pub headers: Vec<Header>,
+    /// gRPC trailers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trailers: Vec<Header>,
+    #[serde(flatten)]
+    pub body: Body,
+    /// Size of the body on the wire in bytes (for gRPC: the encoded protobuf message).
+    pub size_bytes: u64,
+}
+
+/// How an exchange failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// Malformed URL, invalid JSON, unknown method, bad header…: nothing was sent.
+    InvalidInput,
+    Dns,
+    ConnectionRefused,
+    Timeout,
+    Tls,
+    /// The peer spoke, but not the expected protocol (or closed the connection).
+    Protocol,
+    /// Wrong credentials or not allowed.
+    Auth,
+    /// The broker or server refused what was asked (missing exchange or queue, nack…).
+    Refused,
+    /// A published message matched no queue.
+    Unroutable,
+    Io,
+    Cancelled,
+}
+
+/// An error, placed in the phase where it happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExchangeError {
+    pub kind: ErrorKind,
+    /// The phase that failed (`None` when nothing was attempted).
+    pub phase: Option<super::timeline::PhaseKind>,
+    pub message: String,
+}
+
+impl std::fmt::Display for ExchangeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.phase {
+            Some(phase) => write!(f, "{} failed: {}", phase.label(), self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for ExchangeError {}
+
+impl ExchangeError {
+    pub fn invalid_input(message: impl Into<String>) -> Self {
+        Self {
+            kind: ErrorKind::InvalidInput,
+            phase: None,
+            message: message.into(),
+        }
+    }
+}
+
+/// A request, its response and where the time went.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Exchange {
+    pub transport: Transport,
+    /// What was addressed: a URL, `addr service/method`, or `exchange → routing key`.
+    pub target: String,
+    /// Wall-clock start, milliseconds since the Unix epoch (for display and history only; all
+    /// durations come from the monotonic clock).
+    pub started_at_ms: u64,
+    /// True when the exchange completed and the peer reported success (HTTP 1xx–3xx, gRPC `OK`,
+    /// broker ack).
+    pub ok: bool,
+    /// `200 OK`, `NOT_FOUND`, `ack`…; `None` when no answer came.
+    pub status: Option<String>,
+    pub error: Option<ExchangeError>,
+    /// Microseconds from the start of the first phase to the end of the last.
+    pub total_us: u64,
+    pub timeline: Vec<Phase>,
+    pub request: Message,
+    pub response: Option<Message>,
+}
+
+impl Exchange {
+    /// Sum of bytes sent and received (bodies only).
+    pub fn size_bytes(&self) -> u64 {
+        self.request.size_bytes + self.response.as_ref().map_or(0, |r| r.size_bytes)
+    }
+
+    /// One JSON line, the shape `--json` prints.
+    pub fn to_json_line(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|e| {
+            format!("{{\"ok\":false,\"error\":{{\"message\":\"cannot serialize: {e}\"}}}}")
+        })
+    }
+}

@@ -1,0 +1,498 @@
+//! gRPC unary calls with a timeline: connect (and TLS), request sent, response headers, message,
+//! trailers. Messages are encoded from JSON through a descriptor pool (proto3 JSON mapping).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hyper_util::rt::TokioIo;
+use prost::Message as _;
+use prost_reflect::{DescriptorPool, DynamicMessage, MethodDescriptor, SerializeOptions};
+
+use super::codec::DynamicCodec;
+use super::exchange::{ErrorKind, Exchange, ExchangeError, Header, Message, Transport};
+use super::net;
+use super::payload::Body;
+use super::recorder::{Outcome, Recorder};
+use super::timed_io::{IoMarks, TimedIo};
+use super::timeline::PhaseKind;
+
+/// The demo's method, the default of every gRPC editor.
+pub const DEFAULT_METHOD: &str = "user.UserService/GetUserInfo";
+
+/// A unary gRPC call to make.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GrpcRequest {
+    /// `host:port`, `http://host:port` or `https://host:port`.
+    pub addr: String,
+    /// `package.Service/Method`.
+    pub method: String,
+    pub metadata: Vec<Header>,
+    /// The request message in proto3 JSON.
+    pub json: String,
+    pub timeout: Duration,
+}
+
+/// The descriptors of the bundled `proto/user.proto` (plus nothing else yet).
+pub fn builtin_pool() -> Result<DescriptorPool, ExchangeError> {
+    DescriptorPool::decode(demo_services::proto::FILE_DESCRIPTOR_SET)
+        .map_err(|e| ExchangeError::invalid_input(format!("bundled descriptors are corrupt: {e}")))
+}
+
+/// Finds `package.Service/Method` in `pool`.
+pub fn find_method(pool: &DescriptorPool, method: &str) -> Result<MethodDescriptor, ExchangeError> {
+    let known = || {
+        pool.services()
+            .flat_map(|s| {
+                s.methods()
+                    .map(|m| format!("{}/{}", s.full_name(), m.name()))
+                    .collect::<Vec<_>>()
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let trimmed = method.trim().trim_start_matches('/');
+    let (service, name) = trimmed
+        .rsplit_once('/')
+        .or_else(|| trimmed.rsplit_once('.'))
+        .ok_or_else(|| {
+            ExchangeError::invalid_input(format!(
+                "method {method:?} is not of the form package.Service/Method (known: {})",
+                known()
+            ))
+        })?;
+    let service_desc = pool.get_service_by_name(service).ok_or_else(|| {
+        ExchangeError::invalid_input(format!(
+            "unknown service {service:?} (known methods: {})",
+            known()
+        ))
+    })?;
+    service_desc
+        .methods()
+        .find(|m| m.name() == name)
+        .ok_or_else(|| {
+            ExchangeError::invalid_input(format!(
+                "unknown method {name:?} in {service} (known methods: {})",
+                known()
+            ))
+        })
+}
+
+/// Serializes a message in proto3 JSON, keeping fields that have their default value.
+pub fn message_to_json(message: &DynamicMessage) -> String {
+    let options = SerializeOptions::new().skip_default_fields(false);
+    let mut out = Vec::new();
+    let mut serializer = serde_json::Serializer::new(&mut out);
+    match message.serialize_with_options(&mut serializer, &options) {
+        Ok(()) => String::from_utf8(out).unwrap_or_default(),
+        Err(e) => format!("{{\"error\":\"cannot render message: {e}\"}}"),
+    }
+}
+
+/// Parses proto3 JSON into a message of the method's input type.
+pub fn json_to_message(
+    method: &MethodDescriptor,
+    json: &str,
+) -> Result<DynamicMessage, ExchangeError> {
+    let input = method.input();
+    let text = if json.trim().is_empty() { "{}" } else { json };
+    let mut de = serde_json::Deserializer::from_str(text);
+    let message = DynamicMessage::deserialize(input.clone(), &mut de)
+        .and_then(|m| de.end().map(|()| m))
+        .map_err(|e| {
+            ExchangeError::invalid_input(format!(
+                "invalid request JSON for {}: {e}",
+                input.full_name()
+            ))
+        })?;
+    Ok(message)
+}
+
+struct Addr {
+    uri: String,
+    host: String,
+    port: u16,
+    tls: bool,
+}
+
+fn parse_addr(addr: &str) -> Result<Addr, ExchangeError> {
+    let addr = addr.trim();
+    let (tls, rest) = if let Some(rest) = addr.strip_prefix("https://") {
+        (true, rest)
+    } else if let Some(rest) = addr.strip_prefix("http://") {
+        (false, rest)
+    } else if addr.contains("://") {
+        return Err(ExchangeError::invalid_input(format!(
+            "unsupported gRPC address {addr:?}: use host:port, http://host:port or https://host:port"
+        )));
+    } else {
+        (false, addr)
+    };
+    let rest = rest.trim_end_matches('/');
+    let url = url::Url::parse(&format!("{}://{rest}", if tls { "https" } else { "http" }))
+        .map_err(|e| {
+            ExchangeError::invalid_input(format!("malformed gRPC address {addr:?}: {e}"))
+        })?;
+    let host = url
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| ExchangeError::invalid_input(format!("gRPC address {addr:?} has no host")))?
+        .to_string();
+    if url.path() != "/" && !url.path().is_empty() {
+        return Err(ExchangeError::invalid_input(format!(
+            "gRPC address {addr:?} must not have a path; put the method in the method field"
+        )));
+    }
+    let port = url
+        .port_or_known_default()
+        .unwrap_or(if tls { 443 } else { 80 });
+    Ok(Addr {
+        uri: format!(
+            "{}://{}:{port}",
+            if tls { "https" } else { "http" },
+            url.host_str().unwrap_or(&host)
+        ),
+        host,
+        port,
+        tls,
+    })
+}
+
+fn metadata_list(map: &tonic::metadata::MetadataMap) -> Vec<Header> {
+    map.clone()
+        .into_headers()
+        .iter()
+        .map(|(k, v)| Header::new(k.as_str(), String::from_utf8_lossy(v.as_bytes())))
+        .collect()
+}
+
+/// Makes one unary call on a fresh connection and records its timeline.
+pub async fn call(req: &GrpcRequest, pool: &DescriptorPool) -> Exchange {
+    let mut rec = Recorder::new(req.timeout);
+    let target = format!("{} {}", req.addr.trim(), req.method.trim());
+    let mut request_msg = Message {
+        line: format!("POST /{}", req.method.trim().trim_start_matches('/')),
+        headers: req.metadata.clone(),
+        body: Body::new(req.json.clone().into_bytes()),
+        ..Message::default()
+    };
+    let outcome = match run(&mut rec, req, pool, &mut request_msg).await {
+        Ok(outcome) => outcome,
+        Err((error, response)) => Outcome::Failed { error, response },
+    };
+    rec.finish(Transport::Grpc, target, request_msg, outcome)
+}
+
+type Failure = (ExchangeError, Option<Message>);
+
+async fn run(
+    rec: &mut Recorder,
+    req: &GrpcRequest,
+    pool: &DescriptorPool,
+    request_msg: &mut Message,
+) -> Result<Outcome, Failure> {
+    let addr = parse_addr(&req.addr).map_err(|e| (e, None))?;
+    let method = find_method(pool, &req.method).map_err(|e| (e, None))?;
+    if method.is_client_streaming() || method.is_server_streaming() {
+        return Err((
+            ExchangeError::invalid_input(format!(
+                "{} is a streaming method; this version calls unary methods only",
+                method.full_name()
+            )),
+            None,
+        ));
+    }
+    let message = json_to_message(&method, &req.json).map_err(|e| (e, None))?;
+    request_msg.body = Body::new(message_to_json(&message).into_bytes());
+    request_msg.size_bytes = message.encoded_len() as u64;
+    let mut metadata = tonic::metadata::MetadataMap::new();
+    for header in &req.metadata {
+        let key = tonic::metadata::AsciiMetadataKey::from_bytes(
+            header.name.to_ascii_lowercase().as_bytes(),
+        )
+        .map_err(|_| {
+            (
+                ExchangeError::invalid_input(format!("invalid metadata name {:?}", header.name)),
+                None,
+            )
+        })?;
+        let value = header.value.parse().map_err(|_| {
+            (
+                ExchangeError::invalid_input(format!(
+                    "invalid metadata value for {}: {:?}",
+                    header.name, header.value
+                )),
+                None,
+            )
+        })?;
+        metadata.append(key, value);
+    }
+
+    // Connect through our own connector so DNS, TCP and TLS are timed.
+    let marks = Arc::new(IoMarks::default());
+    let opened = net::open(
+        rec,
+        &addr.host,
+        addr.port,
+        addr.tls.then_some(&[b"h2".as_slice()][..]),
+    )
+    .await
+    .map_err(|e| (e, None))?;
+    let slot = Arc::new(Mutex::new(Some(TimedIo::new(opened.stream, marks.clone()))));
+    let connector = tower::service_fn(move |_: http::Uri| {
+        let io = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+        async move {
+            io.map(TokioIo::new).ok_or_else(|| {
+                std::io::Error::new(std::io::ErrorKind::NotConnected, "connection already used")
+            })
+        }
+    });
+    let endpoint = tonic::transport::Endpoint::from_shared(addr.uri.clone()).map_err(|e| {
+        (
+            ExchangeError::invalid_input(format!("bad gRPC address: {e}")),
+            None,
+        )
+    })?;
+    let handshake_start = Instant::now();
+    let channel =
+        match tokio::time::timeout_at(rec.deadline, endpoint.connect_with_connector(connector))
+            .await
+        {
+            Ok(Ok(channel)) => channel,
+            Ok(Err(e)) => {
+                return Err((
+                    rec.fail(
+                        PhaseKind::Connect,
+                        handshake_start,
+                        ErrorKind::Protocol,
+                        format!("HTTP/2 connection setup failed: {e}"),
+                    ),
+                    None,
+                ));
+            }
+            Err(_) => {
+                let message = rec.timeout_message();
+                return Err((
+                    rec.fail(
+                        PhaseKind::Connect,
+                        handshake_start,
+                        ErrorKind::Timeout,
+                        message,
+                    ),
+                    None,
+                ));
+            }
+        };
+    rec.extend_last("HTTP/2");
+
+    let path = http::uri::PathAndQuery::from_maybe_shared(format!(
+        "/{}/{}",
+        method.parent_service().full_name(),
+        method.name()
+    ))
+    .map_err(|e| {
+        (
+            ExchangeError::invalid_input(format!("bad method path: {e}")),
+            None,
+        )
+    })?;
+    let mut grpc = tonic::client::Grpc::new(channel);
+    let mut request = tonic::Request::from_parts(metadata, tonic::Extensions::default(), message);
+    let remaining = rec
+        .deadline
+        .saturating_duration_since(tokio::time::Instant::now());
+    request.set_timeout(remaining);
+    let codec = DynamicCodec::new(method.output());
+
+    marks.arm();
+    let request_start = Instant::now();
+    let call = async {
+        grpc.ready()
+            .await
+            .map_err(|e| tonic::Status::unavailable(format!("channel not ready: {e}")))?;
+        grpc.server_streaming(request, path, codec).await
+    };
+    let result = tokio::time::timeout_at(rec.deadline, call).await;
+    let headers_at = Instant::now();
+    let m = marks.snapshot();
+    let sent_end = m.last_write.unwrap_or(request_start);
+    if m.last_write.is_some() {
+        rec.push(
+            PhaseKind::RequestSent,
+            request_start,
+            sent_end,
+            Some(format!("{} bytes on the wire", m.bytes_written)),
+        );
+    }
+    let mut response_msg = Message::default();
+    let status_outcome = |status: &tonic::Status, mut response_msg: Message| {
+        let code = format!("{:?}", status.code());
+        response_msg.trailers = metadata_list(status.metadata());
+        if !response_msg
+            .trailers
+            .iter()
+            .any(|h| h.name == "grpc-status")
+        {
+            response_msg.trailers.push(Header::new(
+                "grpc-status",
+                (status.code() as i32).to_string(),
+            ));
+            if !status.message().is_empty() {
+                response_msg
+                    .trailers
+                    .push(Header::new("grpc-message", status.message()));
+            }
+        }
+        response_msg.line = format!(
+            "grpc-status {} {}",
+            status.code() as i32,
+            code_name(status.code())
+        );
+        (code_name(status.code()).to_string(), code, response_msg)
+    };
+    let response = match result {
+        Ok(Ok(response)) => response,
+        Ok(Err(status)) => {
+            // A trailers-only answer (e.g. NOT_FOUND) or a transport failure.
+            if is_transport_failure(&status) {
+                let phase = if m.last_write.is_some() {
+                    PhaseKind::ResponseHeaders
+                } else {
+                    PhaseKind::RequestSent
+                };
+                return Err((
+                    rec.fail(
+                        phase,
+                        sent_end,
+                        ErrorKind::Protocol,
+                        format!("the call failed: {}", status.message()),
+                    ),
+                    None,
+                ));
+            }
+            rec.push(
+                PhaseKind::ResponseHeaders,
+                sent_end,
+                headers_at,
+                Some("trailers-only".to_string()),
+            );
+            let (name, _, msg) = status_outcome(&status, response_msg);
+            return Ok(Outcome::Answered {
+                ok: false,
+                status: name,
+                response: msg,
+            });
+        }
+        Err(_) => {
+            let message = rec.timeout_message();
+            return Err((
+                rec.fail(
+                    PhaseKind::ResponseHeaders,
+                    sent_end,
+                    ErrorKind::Timeout,
+                    message,
+                ),
+                None,
+            ));
+        }
+    };
+    rec.push(PhaseKind::ResponseHeaders, sent_end, headers_at, None);
+    let (headers, mut stream, _) = response.into_parts();
+    response_msg.headers = metadata_list(&headers);
+
+    let message = tokio::time::timeout_at(rec.deadline, stream.message()).await;
+    let message_at = Instant::now();
+    match message {
+        Ok(Ok(Some(reply))) => {
+            let size = reply.encoded_len() as u64;
+            response_msg.body = Body::new(message_to_json(&reply).into_bytes());
+            response_msg.size_bytes = size;
+            rec.push(
+                PhaseKind::Message,
+                headers_at,
+                message_at,
+                Some(format!("{size} bytes")),
+            );
+        }
+        Ok(Ok(None)) => {}
+        Ok(Err(status)) => {
+            rec.push(PhaseKind::Trailers, headers_at, message_at, None);
+            let (name, _, msg) = status_outcome(&status, response_msg);
+            return Ok(Outcome::Answered {
+                ok: false,
+                status: name,
+                response: msg,
+            });
+        }
+        Err(_) => {
+            let message = rec.timeout_message();
+            return Err((
+                rec.fail(PhaseKind::Message, headers_at, ErrorKind::Timeout, message),
+                Some(response_msg),
+            ));
+        }
+    }
+    let trailers = tokio::time::timeout_at(rec.deadline, stream.trailers()).await;
+    let trailers_at = Instant::now();
+    match trailers {
+        Ok(Ok(trailers)) => {
+            rec.push(PhaseKind::Trailers, message_at, trailers_at, None);
+            let mut trailer_list = trailers.as_ref().map(metadata_list).unwrap_or_default();
+            if !trailer_list.iter().any(|h| h.name == "grpc-status") {
+                trailer_list.insert(0, Header::new("grpc-status", "0"));
+            }
+            response_msg.trailers = trailer_list;
+            response_msg.line = "grpc-status 0 OK".to_string();
+            Ok(Outcome::Answered {
+                ok: true,
+                status: "OK".to_string(),
+                response: response_msg,
+            })
+        }
+        Ok(Err(status)) => {
+            rec.push(PhaseKind::Trailers, message_at, trailers_at, None);
+            let (name, _, msg) = status_outcome(&status, response_msg);
+            Ok(Outcome::Answered {
+                ok: false,
+                status: name,
+                response: msg,
+            })
+        }
+        Err(_) => {
+            let message = rec.timeout_message();
+            Err((
+                rec.fail(PhaseKind::Trailers, message_at, ErrorKind::Timeout, message),
+                Some(response_msg),
+            ))
+        }
+    }
+}
+
+/// True when a status was made up by the client because the transport failed.
+fn is_transport_failure(status: &tonic::Status) -> bool {
+    use std::error::Error as _;
+    status.code() == tonic::Code::Unavailable && status.source().is_some()
+}
+
+/// The canonical upper-case name of a gRPC status code.
+pub fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code::*;
+    match code {
+        Ok => "OK",
+        Cancelled => "CANCELLED",
+        Unknown => "UNKNOWN",
+        InvalidArgument => "INVALID_ARGUMENT",
+        DeadlineExceeded => "DEADLINE_EXCEEDED",
+        NotFound => "NOT_FOUND",
+        AlreadyExists => "ALREADY_EXISTS",
+        PermissionDenied => "PERMISSION_DENIED",
+        ResourceExhausted => "RESOURCE_EXHAUSTED",
+        FailedPrecondition => "FAILED_PRECONDITION",
+        Aborted => "ABORTED",
+        OutOfRange => "OUT_OF_RANGE",
+        Unimplemented => "UNIMPLEMENTED",
+        Internal => "INTERNAL",
+        Unavailable => "UNAVAILABLE",
+        DataLoss => "DATA_LOSS",
+        Unauthenticated => "UNAUTHENTICATED",
+    }
+}

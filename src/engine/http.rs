@@ -1,0 +1,388 @@
+//! HTTP exchanges over hyper, phase by phase: DNS, connect, TLS, request sent, first byte, body.
+//!
+//! reqwest does not expose these instants, so the engine opens the connection itself
+//! ([`super::net`]), wraps it in [`TimedIo`] and drives hyper's connection API.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+
+use super::exchange::{ErrorKind, Exchange, ExchangeError, Header, Message, Transport};
+use super::net;
+use super::payload::Body;
+use super::recorder::{Outcome, Recorder};
+use super::timed_io::{IoMarks, TimedIo};
+use super::timeline::PhaseKind;
+
+/// Default cap on the response body kept in memory (the rest is counted, not stored).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+
+/// An HTTP request to send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<Header>,
+    pub body: Vec<u8>,
+    pub timeout: Duration,
+    pub max_body_bytes: usize,
+}
+
+impl HttpRequest {
+    pub fn get(url: impl Into<String>) -> Self {
+        Self {
+            method: "GET".to_string(),
+            url: url.into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            timeout: Duration::from_secs(30),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
+/// Parses `Name: value` into a header.
+pub fn parse_header_line(line: &str) -> Result<Header, ExchangeError> {
+    let (name, value) = line.split_once(':').ok_or_else(|| {
+        ExchangeError::invalid_input(format!("header {line:?} is not of the form 'Name: value'"))
+    })?;
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(ExchangeError::invalid_input(format!(
+            "header {line:?} has no name"
+        )));
+    }
+    Ok(Header::new(name, value.trim()))
+}
+
+struct Prepared {
+    method: http::Method,
+    url: url::Url,
+    host: String,
+    port: u16,
+    tls: bool,
+    headers: http::HeaderMap,
+}
+
+fn prepare(req: &HttpRequest) -> Result<Prepared, ExchangeError> {
+    let method = http::Method::from_bytes(req.method.trim().to_ascii_uppercase().as_bytes())
+        .map_err(|_| {
+            ExchangeError::invalid_input(format!("unknown HTTP method {:?}", req.method))
+        })?;
+    let url = url::Url::parse(req.url.trim()).map_err(|e| {
+        ExchangeError::invalid_input(format!(
+            "malformed URL {:?}: {e} (expected e.g. http://127.0.0.1:8081/user/1)",
+            req.url
+        ))
+    })?;
+    let tls = match url.scheme() {
+        "http" => false,
+        "https" => true,
+        other => {
+            return Err(ExchangeError::invalid_input(format!(
+                "unsupported URL scheme {other:?}: use http:// or https://"
+            )));
+        }
+    };
+    let host = url
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| ExchangeError::invalid_input(format!("URL {:?} has no host", req.url)))?
+        .to_string();
+    let port = url
+        .port_or_known_default()
+        .unwrap_or(if tls { 443 } else { 80 });
+    let mut headers = http::HeaderMap::new();
+    for header in &req.headers {
+        let name = http::HeaderName::from_bytes(header.name.as_bytes()).map_err(|_| {
+            ExchangeError::invalid_input(format!("invalid header name {:?}", header.name))
+        })?;
+        let value = http::HeaderValue::from_str(&header.value).map_err(|_| {
+            ExchangeError::invalid_input(format!(
+                "invalid value for header {}: {:?}",
+                header.name, header.value
+            ))
+        })?;
+        headers.append(name, value);
+    }
+    Ok(Prepared {
+        method,
+        url,
+        host,
+        port,
+        tls,
+        headers,
+    })
+}
+
+fn headers_list(map: &http::HeaderMap) -> Vec<Header> {
+    map.iter()
+        .map(|(k, v)| Header::new(k.as_str(), String::from_utf8_lossy(v.as_bytes())))
+        .collect()
+}
+
+enum Sender {
+    H1(hyper::client::conn::http1::SendRequest<Full<Bytes>>),
+    H2(hyper::client::conn::http2::SendRequest<Full<Bytes>>),
+}
+
+/// Sends one HTTP request on a fresh connection and records its timeline.
+pub async fn send(req: &HttpRequest) -> Exchange {
+    let mut rec = Recorder::new(req.timeout);
+    let mut request_msg = Message {
+        line: format!(
+            "{} {}",
+            req.method.trim().to_ascii_uppercase(),
+            req.url.trim()
+        ),
+        headers: req.headers.clone(),
+        body: Body::new(req.body.clone()),
+        size_bytes: req.body.len() as u64,
+        ..Message::default()
+    };
+    let prepared = match prepare(req) {
+        Ok(p) => p,
+        Err(error) => {
+            return rec.finish(
+                Transport::Http,
+                req.url.clone(),
+                request_msg,
+                Outcome::Failed {
+                    error,
+                    response: None,
+                },
+            );
+        }
+    };
+    let target = prepared.url.to_string();
+    let outcome = run(&mut rec, req, prepared, &mut request_msg).await;
+    rec.finish(Transport::Http, target, request_msg, outcome)
+}
+
+async fn run(
+    rec: &mut Recorder,
+    req: &HttpRequest,
+    p: Prepared,
+    request_msg: &mut Message,
+) -> Outcome {
+    match exchange(rec, req, p, request_msg).await {
+        Ok(outcome) => outcome,
+        Err((error, response)) => Outcome::Failed { error, response },
+    }
+}
+
+async fn exchange(
+    rec: &mut Recorder,
+    req: &HttpRequest,
+    p: Prepared,
+    request_msg: &mut Message,
+) -> Result<Outcome, (ExchangeError, Option<Message>)> {
+    let alpn: &[&[u8]] = &[b"h2", b"http/1.1"];
+    let opened = net::open(rec, &p.host, p.port, p.tls.then_some(alpn))
+        .await
+        .map_err(|e| (e, None))?;
+    let marks = Arc::new(IoMarks::default());
+    let io = TokioIo::new(TimedIo::new(opened.stream, marks.clone()));
+    let use_h2 = opened.alpn.as_deref() == Some(b"h2");
+    let handshake_start = Instant::now();
+    let protocol_error =
+        |e: hyper::Error| (ErrorKind::Protocol, format!("HTTP handshake failed: {e}"));
+    let mut sender = if use_h2 {
+        let (sender, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
+            .await
+            .map_err(|e| {
+                let (kind, message) = protocol_error(e);
+                (
+                    rec.fail(PhaseKind::Connect, handshake_start, kind, message),
+                    None,
+                )
+            })?;
+        rec.extend_last("HTTP/2");
+        tokio::spawn(conn);
+        Sender::H2(sender)
+    } else {
+        let (sender, conn) = hyper::client::conn::http1::handshake(io)
+            .await
+            .map_err(|e| {
+                let (kind, message) = protocol_error(e);
+                (
+                    rec.fail(PhaseKind::Connect, handshake_start, kind, message),
+                    None,
+                )
+            })?;
+        tokio::spawn(conn);
+        Sender::H1(sender)
+    };
+
+    // Build the request as it goes on the wire.
+    let path = match p.url.query() {
+        Some(q) => format!("{}?{q}", p.url.path()),
+        None => p.url.path().to_string(),
+    };
+    let uri_text = if use_h2 {
+        p.url.to_string()
+    } else {
+        path.clone()
+    };
+    let mut builder = http::Request::builder()
+        .method(p.method.clone())
+        .uri(uri_text.as_str());
+    let host_header = match p.url.port() {
+        Some(port) => format!("{}:{port}", p.host),
+        None => p.host.clone(),
+    };
+    let mut headers = p.headers.clone();
+    if !use_h2
+        && !headers.contains_key(http::header::HOST)
+        && let Ok(v) = http::HeaderValue::from_str(&host_header)
+    {
+        headers.insert(http::header::HOST, v);
+    }
+    if !headers.contains_key(http::header::USER_AGENT) {
+        headers.insert(
+            http::header::USER_AGENT,
+            http::HeaderValue::from_static(concat!("switchboard/", env!("CARGO_PKG_VERSION"))),
+        );
+    }
+    if !req.body.is_empty() && !headers.contains_key(http::header::CONTENT_LENGTH) {
+        headers.insert(http::header::CONTENT_LENGTH, req.body.len().into());
+    }
+    if let Some(h) = builder.headers_mut() {
+        *h = headers.clone();
+    }
+    request_msg.headers = headers_list(&headers);
+    let version = if use_h2 { "HTTP/2" } else { "HTTP/1.1" };
+    request_msg.line = format!("{} {} {version}", p.method, path);
+    let request = builder
+        .body(Full::new(Bytes::from(req.body.clone())))
+        .map_err(|e| {
+            (
+                ExchangeError::invalid_input(format!("cannot build request: {e}")),
+                None,
+            )
+        })?;
+
+    marks.arm();
+    let request_start = Instant::now();
+    let sent = async {
+        match &mut sender {
+            Sender::H1(s) => s.send_request(request).await,
+            Sender::H2(s) => s.send_request(request).await,
+        }
+    };
+    let result = tokio::time::timeout_at(rec.deadline, sent).await;
+    let headers_at = Instant::now();
+    let m = marks.snapshot();
+    let failed_phase = if m.first_read.is_some() {
+        PhaseKind::Body
+    } else if m.last_write.is_some() {
+        PhaseKind::FirstByte
+    } else {
+        PhaseKind::RequestSent
+    };
+    // Record what happened on the wire so far.
+    if let Some(last_write) = m.last_write {
+        rec.push(
+            PhaseKind::RequestSent,
+            request_start,
+            last_write,
+            Some(format!("{} bytes", m.bytes_written)),
+        );
+        if let Some(first_read) = m.first_read {
+            rec.push(PhaseKind::FirstByte, last_write, first_read, None);
+        }
+    }
+    let fail_start = m.first_read.or(m.last_write).unwrap_or(request_start);
+    let response = match result {
+        Ok(Ok(response)) => response,
+        Ok(Err(e)) => {
+            let message = if e.is_incomplete_message() || e.is_closed() {
+                format!("the server closed the connection before answering: {e}")
+            } else {
+                format!("HTTP error: {e}")
+            };
+            return Err((
+                rec.fail(failed_phase, fail_start, ErrorKind::Protocol, message),
+                None,
+            ));
+        }
+        Err(_) => {
+            let message = rec.timeout_message();
+            return Err((
+                rec.fail(failed_phase, fail_start, ErrorKind::Timeout, message),
+                None,
+            ));
+        }
+    };
+    let (parts, mut incoming) = response.into_parts();
+    let first_byte_at = marks.snapshot().first_read.unwrap_or(headers_at);
+    let status_line = format!(
+        "{} {}",
+        parts.status.as_u16(),
+        parts.status.canonical_reason().unwrap_or("")
+    )
+    .trim_end()
+    .to_string();
+    let mut response_msg = Message {
+        line: format!("{version} {status_line}"),
+        headers: headers_list(&parts.headers),
+        ..Message::default()
+    };
+
+    // Body: keep up to max_body_bytes, count the rest.
+    let mut bytes = Vec::new();
+    let mut size = 0u64;
+    let mut truncated = false;
+    let read_body = async {
+        while let Some(frame) = incoming.frame().await {
+            let frame = frame?;
+            if let Ok(data) = frame.into_data() {
+                size += data.len() as u64;
+                let room = req.max_body_bytes.saturating_sub(bytes.len());
+                if data.len() > room {
+                    truncated = true;
+                }
+                bytes.extend_from_slice(&data[..data.len().min(room)]);
+            }
+        }
+        Ok::<_, hyper::Error>(())
+    };
+    let body_result = tokio::time::timeout_at(rec.deadline, read_body).await;
+    let body_end = Instant::now();
+    response_msg.body = Body { bytes, truncated };
+    response_msg.size_bytes = size;
+    match body_result {
+        Ok(Ok(())) => {
+            rec.push(
+                PhaseKind::Body,
+                first_byte_at,
+                body_end,
+                Some(format!("{size} bytes")),
+            );
+            Ok(Outcome::Answered {
+                ok: parts.status.as_u16() < 400,
+                status: status_line,
+                response: response_msg,
+            })
+        }
+        Ok(Err(e)) => Err((
+            rec.fail(
+                PhaseKind::Body,
+                first_byte_at,
+                ErrorKind::Protocol,
+                format!("the body broke off after {size} bytes: {e}"),
+            ),
+            Some(response_msg),
+        )),
+        Err(_) => {
+            let message = rec.timeout_message();
+            Err((
+                rec.fail(PhaseKind::Body, first_byte_at, ErrorKind::Timeout, message),
+                Some(response_msg),
+            ))
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! The headless engine: transports, timelines, payloads. No egui here — the CLI, tests and
+//! benchmarks drive it directly, and the UI sends it commands.
+
+pub mod amqp;
+pub mod codec;
+pub mod exchange;
+pub mod grpc;
+pub mod http;
+pub mod net;
+pub mod payload;
+pub mod recorder;
+pub mod timed_io;
+pub mod timeline;
+
+pub use exchange::{ErrorKind, Exchange, ExchangeError, Header, Message, Transport};
+pub use payload::{Body, BodyView};
+pub use timeline::{Phase, PhaseKind};

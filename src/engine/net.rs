@@ -1,0 +1,140 @@
+//! Opening a connection phase by phase: DNS, TCP connect, TLS — each timed.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::rustls;
+use tokio_util::either::Either;
+
+use super::exchange::{ErrorKind, ExchangeError};
+use super::recorder::{Recorder, classify_io};
+use super::timeline::PhaseKind;
+
+/// A plain or TLS stream.
+pub type Stream = Either<TcpStream, Box<TlsStream<TcpStream>>>;
+
+/// An open connection and the protocol TLS negotiated (ALPN), if any.
+pub struct Opened {
+    pub stream: Stream,
+    pub alpn: Option<Vec<u8>>,
+    pub peer: SocketAddr,
+}
+
+fn tls_config(alpn: &[&[u8]]) -> Arc<rustls::ClientConfig> {
+    static ROOTS: OnceLock<Arc<rustls::RootCertStore>> = OnceLock::new();
+    let roots = ROOTS.get_or_init(|| {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        Arc::new(roots)
+    });
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap_or_else(|_| rustls::ClientConfig::builder());
+    let mut config = builder
+        .with_root_certificates(roots.clone())
+        .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Arc::new(config)
+}
+
+/// Resolves `host`, connects to the first address that accepts, and does TLS if `alpn` is
+/// given, recording `dns` (skipped for IP literals), `connect` and `tls` phases.
+pub async fn open(
+    rec: &mut Recorder,
+    host: &str,
+    port: u16,
+    alpn: Option<&[&[u8]]>,
+) -> Result<Opened, ExchangeError> {
+    let bare_host = host.trim_start_matches('[').trim_end_matches(']');
+    let addrs: Vec<SocketAddr> = match bare_host.parse::<std::net::IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, port)],
+        Err(_) => {
+            let lookup = tokio::net::lookup_host((bare_host.to_string(), port));
+            let addrs: Vec<SocketAddr> = rec
+                .step(PhaseKind::Dns, lookup, |e| {
+                    (
+                        ErrorKind::Dns,
+                        format!("cannot resolve host {bare_host:?}: {e}"),
+                    )
+                })
+                .await?
+                .collect();
+            if addrs.is_empty() {
+                let start = Instant::now();
+                return Err(rec.fail(
+                    PhaseKind::Dns,
+                    start,
+                    ErrorKind::Dns,
+                    format!("host {bare_host:?} has no addresses"),
+                ));
+            }
+            let list: Vec<String> = addrs.iter().map(|a| a.ip().to_string()).collect();
+            rec.detail(list.join(", "));
+            addrs
+        }
+    };
+
+    let connect = async {
+        let mut last_err = None;
+        for addr in &addrs {
+            match TcpStream::connect(addr).await {
+                Ok(stream) => return Ok((stream, *addr)),
+                Err(err) => last_err = Some((err, *addr)),
+            }
+        }
+        Err(last_err.unwrap_or_else(|| {
+            (
+                std::io::Error::new(std::io::ErrorKind::NotFound, "no address"),
+                SocketAddr::from(([0, 0, 0, 0], port)),
+            )
+        }))
+    };
+    let (tcp, peer) = rec
+        .step(PhaseKind::Connect, connect, |(e, addr)| {
+            classify_io(&e, &addr.to_string())
+        })
+        .await?;
+    rec.detail(peer.to_string());
+    let _ = tcp.set_nodelay(true);
+
+    let Some(alpn) = alpn else {
+        return Ok(Opened {
+            stream: Either::Left(tcp),
+            alpn: None,
+            peer,
+        });
+    };
+    let server_name = rustls::pki_types::ServerName::try_from(bare_host.to_string())
+        .map_err(|e| ExchangeError::invalid_input(format!("invalid TLS server name: {e}")))?;
+    let connector = TlsConnector::from(tls_config(alpn));
+    let tls = rec
+        .step(PhaseKind::Tls, connector.connect(server_name, tcp), |e| {
+            (
+                ErrorKind::Tls,
+                format!("TLS handshake with {host} failed: {e}"),
+            )
+        })
+        .await?;
+    let (_, session) = tls.get_ref();
+    let version = session
+        .protocol_version()
+        .and_then(|v| v.as_str())
+        .unwrap_or("TLS")
+        .to_string();
+    let negotiated = session.alpn_protocol().map(<[u8]>::to_vec);
+    let alpn_label = negotiated
+        .as_deref()
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .unwrap_or_else(|| "no ALPN".to_string());
+    rec.detail(format!("{version}, {alpn_label}"));
+    Ok(Opened {
+        stream: Either::Right(Box::new(tls)),
+        alpn: negotiated,
+        peer,
+    })
+}

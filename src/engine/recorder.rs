@@ -1,0 +1,188 @@
+//! Records the phases of one exchange as it runs, with a deadline for the whole of it.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use super::exchange::{ErrorKind, Exchange, ExchangeError, Message, Transport};
+use super::timeline::{Clock, Phase, PhaseKind, total_us};
+
+/// The running record of an exchange: a clock, a deadline and the phases so far.
+#[derive(Debug)]
+pub struct Recorder {
+    pub clock: Clock,
+    pub deadline: tokio::time::Instant,
+    pub timeout: Duration,
+    pub phases: Vec<Phase>,
+    started_at_ms: u64,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl Recorder {
+    pub fn new(timeout: Duration) -> Self {
+        let clock = Clock::start();
+        Self {
+            deadline: tokio::time::Instant::from_std(clock.origin()) + timeout,
+            clock,
+            timeout,
+            phases: Vec::new(),
+            started_at_ms: unix_ms(),
+        }
+    }
+
+    /// Adds a completed phase measured between two instants.
+    pub fn push(&mut self, phase: PhaseKind, start: Instant, end: Instant, detail: Option<String>) {
+        self.phases.push(Phase {
+            phase,
+            start_us: self.clock.offset_us(start),
+            end_us: self.clock.offset_us(end.max(start)),
+            detail,
+            failed: false,
+        });
+    }
+
+    /// Adds the failed phase `phase` (from `start` to now) and returns the error placed in it.
+    pub fn fail(
+        &mut self,
+        phase: PhaseKind,
+        start: Instant,
+        kind: ErrorKind,
+        message: impl Into<String>,
+    ) -> ExchangeError {
+        self.phases.push(Phase {
+            phase,
+            start_us: self.clock.offset_us(start),
+            end_us: self.clock.now_us(),
+            detail: None,
+            failed: true,
+        });
+        ExchangeError {
+            kind,
+            phase: Some(phase),
+            message: message.into(),
+        }
+    }
+
+    pub fn timeout_message(&self) -> String {
+        format!(
+            "timed out after {:.1} s (the request timeout)",
+            self.timeout.as_secs_f64()
+        )
+    }
+
+    /// Runs one phase under the deadline. On error, `classify` names the failure.
+    pub async fn step<T, E>(
+        &mut self,
+        phase: PhaseKind,
+        fut: impl Future<Output = Result<T, E>>,
+        classify: impl FnOnce(E) -> (ErrorKind, String),
+    ) -> Result<T, ExchangeError> {
+        let start = Instant::now();
+        match tokio::time::timeout_at(self.deadline, fut).await {
+            Ok(Ok(value)) => {
+                self.push(phase, start, Instant::now(), None);
+                Ok(value)
+            }
+            Ok(Err(err)) => {
+                let (kind, message) = classify(err);
+                Err(self.fail(phase, start, kind, message))
+            }
+            Err(_) => {
+                let message = self.timeout_message();
+                Err(self.fail(phase, start, ErrorKind::Timeout, message))
+            }
+        }
+    }
+
+    /// Extends the last phase to now (e.g. `connect` to cover the HTTP/2 handshake).
+    pub fn extend_last(&mut self, extra_detail: &str) {
+        let now = self.clock.now_us();
+        if let Some(last) = self.phases.last_mut() {
+            last.end_us = last.end_us.max(now);
+            last.detail = Some(match last.detail.take() {
+                Some(detail) => format!("{detail}, {extra_detail}"),
+                None => extra_detail.to_string(),
+            });
+        }
+    }
+
+    /// Sets the detail of the last phase.
+    pub fn detail(&mut self, detail: impl Into<String>) {
+        if let Some(last) = self.phases.last_mut() {
+            last.detail = Some(detail.into());
+        }
+    }
+
+    /// Builds the exchange.
+    pub fn finish(
+        self,
+        transport: Transport,
+        target: String,
+        request: Message,
+        outcome: Outcome,
+    ) -> Exchange {
+        let mut phases = self.phases;
+        phases.sort_by_key(|p| (p.start_us, p.end_us));
+        let (ok, status, error, response) = match outcome {
+            Outcome::Answered {
+                ok,
+                status,
+                response,
+            } => (ok, Some(status), None, Some(response)),
+            Outcome::Failed { error, response } => (false, None, Some(error), response),
+        };
+        Exchange {
+            transport,
+            target,
+            started_at_ms: self.started_at_ms,
+            ok,
+            status,
+            error,
+            total_us: total_us(&phases),
+            timeline: phases,
+            request,
+            response,
+        }
+    }
+}
+
+/// How an exchange ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The peer answered (successfully or not).
+    Answered {
+        ok: bool,
+        status: String,
+        response: Message,
+    },
+    /// No complete answer: the error, and whatever part of a response arrived.
+    Failed {
+        error: ExchangeError,
+        response: Option<Message>,
+    },
+}
+
+/// Names an I/O error for a user: what happened and what to do next.
+pub fn classify_io(err: &std::io::Error, what: &str) -> (ErrorKind, String) {
+    use std::io::ErrorKind as Io;
+    match err.kind() {
+        Io::ConnectionRefused => (
+            ErrorKind::ConnectionRefused,
+            format!(
+                "connection refused by {what}: nothing listens there — is the service running?"
+            ),
+        ),
+        Io::TimedOut => (ErrorKind::Timeout, format!("{what} timed out: {err}")),
+        Io::ConnectionReset | Io::ConnectionAborted | Io::UnexpectedEof | Io::BrokenPipe => (
+            ErrorKind::Protocol,
+            format!("{what} closed the connection: {err}"),
+        ),
+        _ => (ErrorKind::Io, format!("{what}: {err}")),
+    }
+}

@@ -1,0 +1,8 @@
+//! Switchboard: explore how microservices talk — HTTP, gRPC and AMQP exchanges with real
+//! timelines.
+//!
+//! - [`engine`]: transports, timelines and payloads, with no UI dependency.
+//! - [`cli`]: the headless front end.
+
+pub mod cli;
+pub mod engine;

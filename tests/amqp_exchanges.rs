@@ -1,0 +1,307 @@
+//! AMQP publishing and watching through the engine against the real broker, and the demo's
+//! order flow (POST /orders → exchange → tap and order_queue's consumer).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{amqp_url, assert_timeline_sane, eventually, phase_names, start_demo, wait_consuming};
+use demo_services::ConsumerState;
+use switchboard::engine::amqp::{self, PublishRequest, Watch, WatchSource};
+use switchboard::engine::{BodyView, ErrorKind, PhaseKind};
+
+const SECS: Duration = Duration::from_secs(10);
+
+async fn next_message(watch: &mut Watch) -> amqp::WatchedMessage {
+    tokio::time::timeout(SECS, watch.next())
+        .await
+        .expect("a message within 10 s")
+        .expect("watch still open")
+        .expect("no watch error")
+}
+
+#[tokio::test]
+async fn an_order_reaches_a_tap_and_the_user_service_consumer() {
+    let demo = start_demo().await;
+    wait_consuming(&demo).await;
+    let topology = demo.config.topology.clone();
+    let tap = WatchSource::Tap {
+        exchange: topology.exchange.clone(),
+        binding: "#".to_string(),
+    };
+    let mut watch = Watch::open(&amqp_url(), &tap, SECS).await.unwrap();
+
+    let response = reqwest::Client::new()
+        .post(format!("http://{}/orders", demo.order.http_addr))
+        .header("x-correlation-id", "corr-123")
+        .body(r#"{"user_id": "2", "items": [{"sku": "book", "quantity": 2}]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let created: serde_json::Value = response.json().await.unwrap();
+    let order_id = created["order_id"].as_str().unwrap().to_string();
+    assert_eq!(created["user"]["name"], "Jane Roe");
+    assert_eq!(created["checked_over"], "gRPC");
+
+    let message = next_message(&mut watch).await;
+    assert_eq!(message.exchange, topology.exchange);
+    assert_eq!(message.routing_key, "order.created");
+    assert!(!message.redelivered);
+    assert_eq!(
+        message.properties.content_type.as_deref(),
+        Some("application/json")
+    );
+    assert_eq!(
+        message.properties.message_id.as_deref(),
+        Some(order_id.as_str())
+    );
+    assert_eq!(
+        message.properties.correlation_id.as_deref(),
+        Some("corr-123")
+    );
+    assert!(message.properties.timestamp.unwrap() > 1_700_000_000);
+    let BodyView::Json(body) = message.body.view() else {
+        panic!()
+    };
+    assert_eq!(body["event"], "OrderCreated");
+    assert_eq!(body["user_id"], "2");
+
+    // The tap took nothing away: the User Service consumed the order too.
+    let user_url = format!("http://{}/user/2", demo.user.http_addr);
+    eventually(10, "the user service to count the order", || {
+        let url = user_url.clone();
+        let order_id = order_id.clone();
+        async move {
+            let user: serde_json::Value = reqwest::get(&url).await.ok()?.json().await.ok()?;
+            (user["order_count"] == 1 && user["recent_orders"][0] == order_id.as_str())
+                .then_some(())
+        }
+    })
+    .await;
+    watch.close().await;
+    demo.stop().await;
+}
+
+#[tokio::test]
+async fn the_order_service_can_check_users_over_http_and_refuses_unknown_users() {
+    let demo = start_demo().await;
+    demo.order.set_user_check(demo_services::UserCheck::Http);
+    let client = reqwest::Client::new();
+    let url = format!("http://{}/orders", demo.order.http_addr);
+    let ok = client
+        .post(&url)
+        .body(r#"{"user_id": 3, "amount": 9.5}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 201);
+    let created: serde_json::Value = ok.json().await.unwrap();
+    assert_eq!(created["checked_over"], "HTTP");
+    assert_eq!(created["user"]["name"], "Ada Lovelace");
+
+    let unknown = client
+        .post(&url)
+        .body(r#"{"user_id": "99", "amount": 1}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    let bad = client.post(&url).body("not json").send().await.unwrap();
+    assert_eq!(bad.status(), 400);
+    let empty = client
+        .post(&url)
+        .body(r#"{"user_id": "1"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(empty.status(), 400);
+
+    // With the User Service stopped, the synchronous check fails: 502, nothing published.
+    demo.order.set_user_check(demo_services::UserCheck::Grpc);
+    let demo_services::DemoServices { user, order, .. } = demo;
+    user.stop().await;
+    let down = client
+        .post(&url)
+        .body(r#"{"user_id": "1", "amount": 1}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(down.status(), 502);
+    order.stop().await;
+}
+
+#[tokio::test]
+async fn orders_wait_in_the_queue_while_the_consumer_is_down_and_unreadable_ones_are_dead_lettered()
+{
+    let demo = start_demo().await;
+    wait_consuming(&demo).await;
+    let topology = demo.config.topology.clone();
+    let url = amqp_url();
+
+    // Plain text, like older producers: rejected to the dead-letter queue, consumer keeps going.
+    let mut plain = PublishRequest::new(
+        &url,
+        &topology.exchange,
+        "order.created",
+        "Order data for user 1",
+    );
+    plain.properties.content_type = Some("text/plain".to_string());
+    let published = amqp::publish(&plain).await;
+    assert!(published[0].ok, "{:?}", published[0].error);
+    let binary = PublishRequest::new(
+        &url,
+        &topology.exchange,
+        "order.created",
+        vec![0xff, 0xfe, 0x00],
+    );
+    assert!(amqp::publish(&binary).await[0].ok);
+
+    let mut dead = Watch::open(
+        &url,
+        &WatchSource::Queue(topology.dead_letter_queue.clone()),
+        SECS,
+    )
+    .await
+    .unwrap();
+    let first = next_message(&mut dead).await;
+    assert_eq!(first.body.bytes, b"Order data for user 1");
+    let second = next_message(&mut dead).await;
+    assert_eq!(second.body.bytes, vec![0xff, 0xfe, 0x00]);
+    assert_eq!(second.body.view(), BodyView::Binary);
+    dead.close().await;
+    let state = demo.user.consumer_state();
+    assert!(
+        matches!(
+            state,
+            ConsumerState::Consuming {
+                dead_lettered: 2,
+                ..
+            }
+        ),
+        "{state:?}"
+    );
+    demo.stop().await;
+}
+
+#[tokio::test]
+async fn publish_has_amqp_phases_and_a_watch_on_a_queue_consumes() {
+    let demo = start_demo().await;
+    let topology = demo.config.topology.clone();
+    let url = amqp_url();
+    // Stop the User Service so the order queue keeps what is published.
+    let demo_services::DemoServices { user, order, .. } = demo;
+    user.stop().await;
+
+    let mut request = PublishRequest::new(&url, &topology.exchange, "order.created", r#"{"n":1}"#);
+    request.count = 3;
+    request.headers = vec![switchboard::engine::Header::new("x-test", "yes")];
+    let exchanges = amqp::publish(&request).await;
+    assert_eq!(exchanges.len(), 3);
+    assert_eq!(
+        phase_names(&exchanges[0]),
+        ["connect", "channel open", "publish", "broker confirm"]
+    );
+    assert_eq!(phase_names(&exchanges[2]), ["publish", "broker confirm"]);
+    for e in &exchanges {
+        assert!(e.ok, "{:?}", e.error);
+        assert_eq!(e.status.as_deref(), Some("ack"));
+        assert_timeline_sane(e);
+    }
+
+    let mut watch = Watch::open(&url, &WatchSource::Queue(topology.queue.clone()), SECS)
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        let m = next_message(&mut watch).await;
+        assert_eq!(m.headers["x-test"], "yes");
+        assert_eq!(m.routing_key, "order.created");
+    }
+    watch.close().await;
+    // Consumed (acked): a second watch finds the queue empty.
+    let mut again = Watch::open(&url, &WatchSource::Queue(topology.queue.clone()), SECS)
+        .await
+        .unwrap();
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), again.next())
+            .await
+            .is_err()
+    );
+    again.close().await;
+    order.stop().await;
+}
+
+#[tokio::test]
+async fn broker_errors_land_in_the_right_phase() {
+    let url = amqp_url();
+    let bad_password = url.replacen("guest:guest", "guest:wrong-password", 1);
+    let e = &amqp::publish(&PublishRequest::new(&bad_password, "amq.topic", "x", "x")).await[0];
+    let error = e.error.as_ref().unwrap();
+    assert_eq!(error.kind, ErrorKind::Auth, "{error:?}");
+    assert_eq!(error.phase, Some(PhaseKind::Connect));
+    assert!(
+        !error.message.contains("wrong-password"),
+        "password leaked: {}",
+        error.message
+    );
+
+    let e = &amqp::publish(&PublishRequest::new(
+        "amqp://guest:guest@127.0.0.1:1/%2f",
+        "amq.topic",
+        "x",
+        "x",
+    ))
+    .await[0];
+    let error = e.error.as_ref().unwrap();
+    assert_eq!(error.kind, ErrorKind::ConnectionRefused);
+    assert_eq!(error.phase, Some(PhaseKind::Connect));
+
+    let e = &amqp::publish(&PublishRequest::new(
+        &url,
+        "amq.topic",
+        "sbtest.nobody.listens",
+        "x",
+    ))
+    .await[0];
+    let error = e.error.as_ref().unwrap();
+    assert_eq!(error.kind, ErrorKind::Unroutable);
+    assert_eq!(error.phase, Some(PhaseKind::Confirm));
+
+    let e = &amqp::publish(&PublishRequest::new(
+        &url,
+        "sbtest-no-such-exchange",
+        "x",
+        "x",
+    ))
+    .await[0];
+    let error = e.error.as_ref().unwrap();
+    assert_eq!(error.kind, ErrorKind::Refused);
+    assert!(error.message.contains("no exchange"), "{}", error.message);
+
+    let e = &amqp::publish(&PublishRequest::new("amqp://[bad", "x", "x", "x")).await[0];
+    assert_eq!(e.error.as_ref().unwrap().kind, ErrorKind::InvalidInput);
+
+    let missing = Watch::open(
+        &url,
+        &WatchSource::Queue("sbtest-no-such-queue".to_string()),
+        SECS,
+    )
+    .await;
+    let error = missing.err().unwrap();
+    assert!(
+        error.message.contains("does not exist"),
+        "{}",
+        error.message
+    );
+    let missing = Watch::open(
+        &url,
+        &WatchSource::Tap {
+            exchange: "sbtest-no-such-exchange".to_string(),
+            binding: "#".to_string(),
+        },
+        SECS,
+    )
+    .await;
+    assert!(missing.err().unwrap().message.contains("does not exist"));
+}

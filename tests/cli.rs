@@ -1,0 +1,296 @@
+//! The `switchboard` binary: `--json` output shapes, exit codes and one-line errors.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::{amqp_url, start_demo};
+
+fn switchboard(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(args)
+        .output()
+        .expect("run switchboard")
+}
+
+/// Runs the binary off the async runtime's worker threads.
+async fn run(args: Vec<String>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        switchboard(&args)
+    })
+    .await
+    .unwrap()
+}
+
+fn json_lines(output: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8(output.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+fn assert_exchange_shape(e: &serde_json::Value) {
+    for key in [
+        "transport",
+        "ok",
+        "status",
+        "error",
+        "total_us",
+        "timeline",
+        "request",
+        "response",
+    ] {
+        assert!(e.get(key).is_some(), "missing {key}: {e}");
+    }
+    for phase in e["timeline"].as_array().unwrap() {
+        assert!(
+            phase["phase"].is_string() && phase["start_us"].is_u64() && phase["end_us"].is_u64(),
+            "{phase}"
+        );
+    }
+    for side in ["request", "response"] {
+        assert!(e[side]["headers"].is_array(), "{side} headers: {e}");
+        assert!(e[side].get("body").is_some(), "{side} body: {e}");
+    }
+}
+
+#[tokio::test]
+async fn send_http_and_grpc_print_exchanges_as_json() {
+    let demo = start_demo().await;
+    let url = format!("http://{}/user/1", demo.user.http_addr);
+    let out = run(vec![
+        "send".into(),
+        "http".into(),
+        url.clone(),
+        "--json".into(),
+        "-H".into(),
+        "X-Trace: 7".into(),
+    ])
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 1);
+    let e = &lines[0];
+    assert_exchange_shape(e);
+    assert_eq!(e["transport"], "http");
+    assert_eq!(e["ok"], true);
+    assert_eq!(e["status"], "200 OK");
+    assert_eq!(
+        e["response"]["body"]["name"], "John Doe",
+        "JSON bodies are embedded as JSON"
+    );
+    assert!(
+        e["request"]["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["name"] == "x-trace" && h["value"] == "7")
+    );
+
+    let grpc_addr = demo.user.grpc_addr.to_string();
+    let out = run(vec![
+        "send".into(),
+        "grpc".into(),
+        grpc_addr.clone(),
+        "user.UserService/GetUserInfo".into(),
+        "--data".into(),
+        r#"{"user_id":"1"}"#.into(),
+        "--json".into(),
+    ])
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let e = &json_lines(&out)[0];
+    assert_exchange_shape(e);
+    assert_eq!(e["transport"], "grpc");
+    assert_eq!(e["status"], "OK");
+    assert_eq!(e["response"]["body"]["email"], "john@example.com");
+    assert_eq!(
+        e["request"]["body"]["userId"], "1",
+        "the request as sent, in proto3 JSON"
+    );
+    let phases: Vec<_> = e["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["phase"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            "connect",
+            "request_sent",
+            "response_headers",
+            "message",
+            "trailers"
+        ]
+    );
+
+    // Not found: still a JSON exchange on stdout, non-zero exit.
+    let out = run(vec![
+        "send".into(),
+        "grpc".into(),
+        grpc_addr,
+        "--data".into(),
+        r#"{"user_id":"99"}"#.into(),
+        "--json".into(),
+    ])
+    .await;
+    assert!(!out.status.success());
+    assert_eq!(json_lines(&out)[0]["status"], "NOT_FOUND");
+
+    // Readable output shows the timeline.
+    let out = run(vec!["send".into(), "http".into(), url]).await;
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("200 OK") && text.contains("first byte") && text.contains("John Doe"),
+        "{text}"
+    );
+    demo.stop().await;
+}
+
+#[tokio::test]
+async fn errors_are_one_line_on_stderr_with_a_non_zero_exit() {
+    for args in [
+        vec!["send", "http", "http//bad"],
+        vec!["send", "http", "http://127.0.0.1:1/user/1"],
+        vec!["send", "grpc", "127.0.0.1:1", "--data", "{oops"],
+        vec![
+            "publish",
+            "amqp://guest:guest@127.0.0.1:1/%2f",
+            "--exchange",
+            "x",
+            "--routing-key",
+            "y",
+            "--body",
+            "z",
+        ],
+        vec![
+            "watch",
+            "amqp://guest:guest@127.0.0.1:5672/%2f",
+            "--queue",
+            "sbtest-no-such-queue",
+            "--count",
+            "1",
+            "--timeout",
+            "2",
+        ],
+    ] {
+        let out = switchboard(&args);
+        assert!(!out.status.success(), "{args:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        let lines: Vec<_> = stderr
+            .lines()
+            .filter(|l| l.starts_with("error: "))
+            .collect();
+        assert_eq!(lines.len(), 1, "{args:?}: {stderr}");
+    }
+}
+
+#[tokio::test]
+async fn publish_and_watch_round_trip_as_json() {
+    let demo = start_demo().await;
+    let topology = demo.config.topology.clone();
+    let url = amqp_url();
+    let watch = {
+        let args = vec![
+            "watch".to_string(),
+            url.clone(),
+            "--exchange".into(),
+            topology.exchange.clone(),
+            "--binding".into(),
+            "order.*".into(),
+            "--count".into(),
+            "2".into(),
+            "--timeout".into(),
+            "20".into(),
+            "--json".into(),
+        ];
+        tokio::spawn(run(args))
+    };
+    // Publish until the tap is bound and has seen two (messages before the bind are not tapped).
+    let mut published = 0;
+    while !watch.is_finished() && published < 200 {
+        let out = run(vec![
+            "publish".into(),
+            url.clone(),
+            "--exchange".into(),
+            topology.exchange.clone(),
+            "--routing-key".into(),
+            "order.created".into(),
+            "--body".into(),
+            r#"{"n": 1}"#.into(),
+            "--header".into(),
+            "k=v".into(),
+            "--correlation-id".into(),
+            "c-1".into(),
+            "--json".into(),
+        ])
+        .await;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let e = &json_lines(&out)[0];
+        assert_exchange_shape(e);
+        assert_eq!(e["status"], "ack");
+        published += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let out = watch.await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let messages = json_lines(&out);
+    assert_eq!(messages.len(), 2);
+    for m in &messages {
+        for key in [
+            "exchange",
+            "routing_key",
+            "redelivered",
+            "properties",
+            "headers",
+            "body",
+        ] {
+            assert!(m.get(key).is_some(), "missing {key}: {m}");
+        }
+        assert_eq!(m["exchange"], topology.exchange.as_str());
+        assert_eq!(m["properties"]["correlation_id"], "c-1");
+        assert_eq!(m["properties"]["content_type"], "application/json");
+        assert!(m["properties"].get("message_id").is_some());
+        assert!(m["properties"]["timestamp"].is_u64());
+        assert_eq!(m["headers"]["k"], "v");
+        assert_eq!(m["body"]["n"], 1);
+    }
+
+    // A count not reached before the timeout is a failure.
+    let out = run(vec![
+        "watch".into(),
+        url,
+        "--exchange".into(),
+        topology.exchange.clone(),
+        "--binding".into(),
+        "nothing.here".into(),
+        "--count".into(),
+        "1".into(),
+        "--timeout".into(),
+        "0.5".into(),
+    ])
+    .await;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("received 0 of 1"));
+    demo.stop().await;
+}

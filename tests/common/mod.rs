@@ -1,0 +1,91 @@
+//! Shared helpers for integration tests: demo services on port 0 with a unique topology on the
+//! real broker, and waiting for conditions with a deadline.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::future::Future;
+use std::time::Duration;
+
+use demo_services::{DemoConfig, DemoServices, Topology};
+
+/// The broker the tests use (`SWITCHBOARD_TEST_AMQP_URL` overrides).
+pub fn amqp_url() -> String {
+    std::env::var("SWITCHBOARD_TEST_AMQP_URL")
+        .unwrap_or_else(|_| demo_services::broker::DEFAULT_AMQP_URL.to_string())
+}
+
+/// A topology with unique names that the broker deletes a minute after the test is gone.
+pub fn unique_topology() -> Topology {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let mut topology = Topology::named(&format!("sbtest-{id}"), &format!("sbtest-{id}-orders"));
+    topology.expires_ms = Some(60_000);
+    topology
+}
+
+/// Starts every demo service on ephemeral ports with a unique topology.
+pub async fn start_demo() -> DemoServices {
+    let config = DemoConfig {
+        amqp_url: amqp_url(),
+        topology: unique_topology(),
+        ..DemoConfig::ephemeral()
+    };
+    DemoServices::start(config)
+        .await
+        .expect("demo services start")
+}
+
+/// Waits until the User Service consumes from its queue.
+pub async fn wait_consuming(demo: &DemoServices) {
+    let mut updates = demo.user.consumer_updates();
+    let consuming =
+        updates.wait_for(|s| matches!(s, demo_services::ConsumerState::Consuming { .. }));
+    tokio::time::timeout(Duration::from_secs(20), consuming)
+        .await
+        .expect("the user service starts consuming within 20 s")
+        .expect("consumer state channel open");
+}
+
+/// Polls `check` until it returns `Some`, failing the test after `secs` seconds.
+pub async fn eventually<T, F, Fut>(secs: u64, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Phases of an exchange, by name.
+pub fn phase_names(exchange: &switchboard::engine::Exchange) -> Vec<&'static str> {
+    exchange.timeline.iter().map(|p| p.phase.label()).collect()
+}
+
+/// Asserts the timeline invariants: ordered, end ≥ start, durations sum ≤ total.
+pub fn assert_timeline_sane(exchange: &switchboard::engine::Exchange) {
+    let mut previous_start = 0;
+    let mut sum = 0;
+    for phase in &exchange.timeline {
+        assert!(phase.end_us >= phase.start_us, "{phase:?}");
+        assert!(
+            phase.start_us >= previous_start,
+            "phases out of order: {:?}",
+            exchange.timeline
+        );
+        previous_start = phase.start_us;
+        sum += phase.duration_us();
+    }
+    assert!(
+        sum <= exchange.total_us,
+        "sum {sum} > total {}: {:?}",
+        exchange.total_us,
+        exchange.timeline
+    );
+}

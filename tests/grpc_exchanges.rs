@@ -1,0 +1,233 @@
+//! gRPC calls through the engine against the demo User Service, plus its reflection and health.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{assert_timeline_sane, phase_names, start_demo};
+use switchboard::engine::grpc::{self, GrpcRequest};
+use switchboard::engine::{BodyView, ErrorKind, PhaseKind};
+
+fn request(addr: std::net::SocketAddr, json: &str) -> GrpcRequest {
+    GrpcRequest {
+        addr: addr.to_string(),
+        method: grpc::DEFAULT_METHOD.to_string(),
+        metadata: vec![switchboard::engine::Header::new("x-request-id", "t-1")],
+        json: json.to_string(),
+        timeout: Duration::from_secs(10),
+    }
+}
+
+#[tokio::test]
+async fn lookup_found_has_grpc_phases_and_proto3_json() {
+    let demo = start_demo().await;
+    let pool = grpc::builtin_pool().unwrap();
+    let exchange = grpc::call(&request(demo.user.grpc_addr, r#"{"user_id":"1"}"#), &pool).await;
+    assert!(exchange.ok, "{exchange:?}");
+    assert_eq!(exchange.status.as_deref(), Some("OK"));
+    assert_eq!(
+        phase_names(&exchange),
+        [
+            "connect",
+            "request sent",
+            "response headers",
+            "message",
+            "trailers"
+        ]
+    );
+    assert_timeline_sane(&exchange);
+    let response = exchange.response.as_ref().unwrap();
+    let BodyView::Json(body) = response.body.view() else {
+        panic!()
+    };
+    assert_eq!(body["id"], "1");
+    assert_eq!(body["name"], "John Doe");
+    assert_eq!(body["email"], "john@example.com");
+    assert_eq!(body["orderCount"], 0, "defaults are shown");
+    assert!(response.size_bytes > 0);
+    assert!(
+        response
+            .trailers
+            .iter()
+            .any(|h| h.name == "grpc-status" && h.value == "0")
+    );
+    assert!(
+        response
+            .headers
+            .iter()
+            .any(|h| h.name == "content-type" && h.value.starts_with("application/grpc"))
+    );
+    // "userId" and "user_id" are both accepted (proto3 JSON).
+    let camel = grpc::call(&request(demo.user.grpc_addr, r#"{"userId":"2"}"#), &pool).await;
+    assert!(camel.ok);
+    demo.stop().await;
+}
+
+#[tokio::test]
+async fn not_found_and_malformed_ids_are_status_codes() {
+    let demo = start_demo().await;
+    let pool = grpc::builtin_pool().unwrap();
+    let not_found = grpc::call(&request(demo.user.grpc_addr, r#"{"user_id":"99"}"#), &pool).await;
+    assert!(!not_found.ok);
+    assert!(not_found.error.is_none());
+    assert_eq!(not_found.status.as_deref(), Some("NOT_FOUND"));
+    let trailers = &not_found.response.as_ref().unwrap().trailers;
+    assert!(
+        trailers
+            .iter()
+            .any(|h| h.name == "grpc-message" && h.value.contains("user 99 not found")),
+        "{trailers:?}"
+    );
+
+    let malformed = grpc::call(&request(demo.user.grpc_addr, r#"{"user_id":"x"}"#), &pool).await;
+    assert_eq!(malformed.status.as_deref(), Some("INVALID_ARGUMENT"));
+    demo.stop().await;
+}
+
+#[tokio::test]
+async fn bad_input_unknown_method_and_closed_port_give_clear_errors() {
+    let pool = grpc::builtin_pool().unwrap();
+    let addr: std::net::SocketAddr = "127.0.0.1:1".parse().unwrap();
+    for (json, needle) in [
+        ("{not json", "invalid request JSON"),
+        (r#"{"user_id": 5}"#, "expected a string"),
+        (r#"{"nope": "1"}"#, "nope"),
+    ] {
+        let exchange = grpc::call(&request(addr, json), &pool).await;
+        let error = exchange.error.unwrap();
+        assert_eq!(error.kind, ErrorKind::InvalidInput);
+        assert!(error.message.contains(needle), "{}", error.message);
+    }
+    let unknown = GrpcRequest {
+        method: "user.UserService/Nope".to_string(),
+        ..request(addr, "{}")
+    };
+    let error = grpc::call(&unknown, &pool).await.error.unwrap();
+    assert!(
+        error.message.contains("unknown method \"Nope\""),
+        "{}",
+        error.message
+    );
+    assert!(
+        error.message.contains("user.UserService/GetUserInfo"),
+        "lists known methods"
+    );
+
+    // Port 1 on loopback refuses.
+    let refused = grpc::call(&request(addr, r#"{"user_id":"1"}"#), &pool).await;
+    let error = refused.error.unwrap();
+    assert_eq!(error.kind, ErrorKind::ConnectionRefused);
+    assert_eq!(error.phase, Some(PhaseKind::Connect));
+}
+
+#[tokio::test]
+async fn a_failing_service_answers_unavailable_and_a_slow_one_hits_the_deadline() {
+    let demo = start_demo().await;
+    let pool = grpc::builtin_pool().unwrap();
+    demo.user.knobs.set_failure_rate(1.0);
+    let failing = grpc::call(&request(demo.user.grpc_addr, r#"{"user_id":"1"}"#), &pool).await;
+    assert_eq!(failing.status.as_deref(), Some("UNAVAILABLE"));
+    demo.user.knobs.set_failure_rate(0.0);
+    demo.user.knobs.set_latency_ms(2_000);
+    let impatient = GrpcRequest {
+        timeout: Duration::from_millis(200),
+        ..request(demo.user.grpc_addr, r#"{"user_id":"1"}"#)
+    };
+    let slow = grpc::call(&impatient, &pool).await;
+    assert!(!slow.ok);
+    // Either the client deadline or the server's grpc-timeout fires (tonic servers answer
+    // CANCELLED "Timeout expired"); both end in the response headers phase.
+    let failed = slow.timeline.last().unwrap();
+    assert_eq!(
+        failed.phase,
+        PhaseKind::ResponseHeaders,
+        "{:?}",
+        slow.timeline
+    );
+    assert!(
+        matches!(
+            slow.status.as_deref(),
+            Some("DEADLINE_EXCEEDED" | "CANCELLED")
+        ) || slow
+            .error
+            .as_ref()
+            .is_some_and(|e| e.kind == ErrorKind::Timeout),
+        "{slow:?}"
+    );
+    demo.stop().await;
+}
+
+#[tokio::test]
+async fn reflection_v1_and_v1alpha_and_health_are_served() {
+    use tonic_reflection::pb::{v1, v1alpha};
+    let demo = start_demo().await;
+    let url = format!("http://{}", demo.user.grpc_addr);
+    let channel = tonic::transport::Endpoint::from_shared(url)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+
+    let mut client = v1::server_reflection_client::ServerReflectionClient::new(channel.clone());
+    let req = v1::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(v1::server_reflection_request::MessageRequest::ListServices(
+            String::new(),
+        )),
+    };
+    let mut stream = client
+        .server_reflection_info(tokio_stream_once(req))
+        .await
+        .unwrap()
+        .into_inner();
+    let reply = stream.message().await.unwrap().unwrap();
+    let Some(v1::server_reflection_response::MessageResponse::ListServicesResponse(list)) =
+        reply.message_response
+    else {
+        panic!("{reply:?}")
+    };
+    let names: Vec<_> = list.service.iter().map(|s| s.name.as_str()).collect();
+    assert!(names.contains(&"user.UserService"), "{names:?}");
+    assert!(names.contains(&"grpc.health.v1.Health"), "{names:?}");
+
+    let mut alpha = v1alpha::server_reflection_client::ServerReflectionClient::new(channel.clone());
+    let req = v1alpha::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(
+            v1alpha::server_reflection_request::MessageRequest::FileContainingSymbol(
+                "user.UserService".to_string(),
+            ),
+        ),
+    };
+    let mut stream = alpha
+        .server_reflection_info(tokio_stream_once(req))
+        .await
+        .unwrap()
+        .into_inner();
+    let reply = stream.message().await.unwrap().unwrap();
+    assert!(matches!(
+        reply.message_response,
+        Some(v1alpha::server_reflection_response::MessageResponse::FileDescriptorResponse(_))
+    ));
+
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    let status = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "user.UserService".to_string(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        status.status(),
+        tonic_health::pb::health_check_response::ServingStatus::Serving
+    );
+    demo.stop().await;
+}
+
+fn tokio_stream_once<T: Send + 'static>(
+    item: T,
+) -> impl futures_util::Stream<Item = T> + Send + 'static {
+    futures_util::stream::iter([item])
+}
