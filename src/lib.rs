@@ -3,6 +3,8 @@
 //!
 //! - [`engine`]: transports, timelines and payloads, with no UI dependency.
 //! - [`cli`]: the headless front end.
+//! - [`ui`]: the desktop front end (egui).
 
 pub mod cli;
 pub mod engine;
+pub mod ui;

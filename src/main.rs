@@ -1,21 +1,33 @@
-//! `switchboard`: the app, or one of its headless commands.
+//! `switchboard`: the desktop app, or one of its headless commands.
 
 use std::process::ExitCode;
 
+use switchboard::cli::{Cli, ScriptArg};
+use switchboard::ui::{self, AppOptions, Script};
+
 fn main() -> ExitCode {
-    switchboard::cli::main_with(|cli| {
-        // Until the desktop window lands, the launch command runs the demo services.
-        let runtime = tokio::runtime::Runtime::new()?;
-        if cli.no_demo {
-            anyhow::bail!(
-                "the desktop window is not built yet; run `switchboard demo` or a subcommand (see --help)"
-            );
-        }
-        runtime.block_on(demo_services::demo::run_foreground(
-            demo_services::DemoConfig {
-                amqp_url: cli.amqp_url.clone(),
-                ..demo_services::DemoConfig::default()
-            },
-        ))
-    })
+    switchboard::cli::main_with(launch)
+}
+
+/// Opens the window with the demo services running in-process (unless `--no-demo`).
+fn launch(cli: &Cli) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("switchboard-io")
+        .enable_all()
+        .build()?;
+    let demo = (!cli.no_demo).then(|| demo_services::DemoConfig {
+        amqp_url: cli.amqp_url.clone(),
+        ..demo_services::DemoConfig::default()
+    });
+    let options = AppOptions {
+        backend: ui::backend::BackendOptions {
+            demo,
+            amqp_url: cli.amqp_url.clone(),
+        },
+        script: cli.script.map(|s| match s {
+            ScriptArg::Lookup => Script::Lookup,
+        }),
+    };
+    ui::run(&runtime, options)
 }

@@ -18,6 +18,15 @@ pub struct Cli {
     /// Broker the demo services and editors use.
     #[arg(long, global = true, default_value = demo_services::broker::DEFAULT_AMQP_URL)]
     pub amqp_url: String,
+    /// Scripted action after start (`lookup`: an HTTP and a gRPC lookup, then prints
+    /// `script: done`). Used by scripts/screenshot.
+    #[arg(long, hide = true, value_enum)]
+    pub script: Option<ScriptArg>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScriptArg {
+    Lookup,
 }
 
 #[derive(Debug, Clone, Subcommand)]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
-pub use args::{Cli, Command};
+pub use args::{Cli, Command, ScriptArg};
 
 use crate::engine::amqp::{self, Properties, PublishRequest, Watch, WatchSource};
 use crate::engine::grpc::{self, GrpcRequest};

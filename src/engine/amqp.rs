@@ -251,7 +251,7 @@ impl PublishRequest {
             &self.exchange
         };
         format!(
-            "{exchange} → {} @ {}",
+            "{exchange} -> {} @ {}",
             self.routing_key,
             redact_url(&self.url)
         )

@@ -9,9 +9,11 @@ pub mod http;
 pub mod net;
 pub mod payload;
 pub mod recorder;
+pub mod request;
 pub mod timed_io;
 pub mod timeline;
 
 pub use exchange::{ErrorKind, Exchange, ExchangeError, Header, Message, Transport};
 pub use payload::{Body, BodyView};
+pub use request::RequestSpec;
 pub use timeline::{Phase, PhaseKind};

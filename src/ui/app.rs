@@ -1,0 +1,773 @@
+//! The Switchboard window: services strip, transport editors, history, and the selected
+//! exchange (timeline waterfall + request/response side by side) or two compared.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use demo_services::ConsumerState;
+use demo_services::supervisor::{ServiceId, ServiceStatus};
+use egui::{Color32, RichText};
+
+use super::backend::{self, BackendHandle, BackendOptions, BrokerState, Command, Event};
+use super::editors;
+use super::payload_view::message_ui;
+use super::settings::{Settings, TransportTab};
+use super::timeline_view::{format_us, waterfall_ui};
+use crate::engine::http::HttpRequest;
+use crate::engine::{ErrorKind, Exchange, Header};
+
+/// Most exchanges kept in this session's history.
+pub const HISTORY_LIMIT: usize = 1000;
+
+/// How the app is started.
+#[derive(Debug, Clone)]
+pub struct AppOptions {
+    pub backend: BackendOptions,
+    /// A scripted action for screenshots and smoke tests.
+    pub script: Option<Script>,
+}
+
+/// Scripted actions (`--script`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Script {
+    /// Once the demo is up: an HTTP lookup and a gRPC lookup; show the HTTP one; print
+    /// `script: done` on stdout once it is on screen.
+    Lookup,
+}
+
+/// One exchange in the history.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub seq: u64,
+    pub request_id: u64,
+    pub exchange: Exchange,
+}
+
+/// What the last send from an editor came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EditorOutcome {
+    Sent(String),
+    Failed(String),
+}
+
+#[derive(Debug, Clone)]
+struct InFlight {
+    id: u64,
+    started: Instant,
+}
+
+/// Status of the in-process demo.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DemoState {
+    Off,
+    Starting,
+    Up { notes: Vec<String> },
+    Failed(String),
+}
+
+pub struct SwitchboardApp {
+    pub settings: Settings,
+    backend: BackendHandle,
+    pub history: Vec<Entry>,
+    pub selected: Option<u64>,
+    pub pinned: Vec<u64>,
+    pub compare: bool,
+    next_id: u64,
+    next_seq: u64,
+    in_flight: HashMap<TransportTab, InFlight>,
+    request_tabs: HashMap<u64, TransportTab>,
+    pub outcomes: HashMap<TransportTab, EditorOutcome>,
+    pub demo: DemoState,
+    pub services: Vec<ServiceStatus>,
+    knob_edits: HashMap<ServiceId, (u64, f64)>,
+    pub broker: BrokerState,
+    pub consumer: Option<ConsumerState>,
+    service_error: Option<String>,
+    script: Option<Script>,
+    script_frames: Option<u32>,
+    applied_theme: Option<bool>,
+}
+
+impl SwitchboardApp {
+    /// Builds the app, starting its backend on `runtime`.
+    pub fn new(
+        cc: &eframe::CreationContext<'_>,
+        runtime: &tokio::runtime::Handle,
+        options: AppOptions,
+    ) -> Self {
+        let settings: Settings = cc
+            .storage
+            .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
+            .unwrap_or_default();
+        let ctx = cc.egui_ctx.clone();
+        let repaint: Arc<dyn Fn() + Send + Sync> = Arc::new(move || ctx.request_repaint());
+        let demo = if options.backend.demo.is_some() {
+            DemoState::Starting
+        } else {
+            DemoState::Off
+        };
+        let backend = backend::spawn(runtime, options.backend, repaint);
+        Self {
+            settings,
+            backend,
+            history: Vec::new(),
+            selected: None,
+            pinned: Vec::new(),
+            compare: false,
+            next_id: 1,
+            next_seq: 1,
+            in_flight: HashMap::new(),
+            request_tabs: HashMap::new(),
+            outcomes: HashMap::new(),
+            demo,
+            services: Vec::new(),
+            knob_edits: HashMap::new(),
+            broker: BrokerState::Unknown,
+            consumer: None,
+            service_error: None,
+            script: options.script,
+            script_frames: None,
+            applied_theme: None,
+        }
+    }
+
+    /// True while a request from `tab` is running.
+    pub fn is_busy(&self, tab: TransportTab) -> bool {
+        self.in_flight.contains_key(&tab)
+    }
+
+    pub fn selected_entry(&self) -> Option<&Entry> {
+        let seq = self.selected?;
+        self.history.iter().find(|e| e.seq == seq)
+    }
+
+    fn entry(&self, seq: u64) -> Option<&Entry> {
+        self.history.iter().find(|e| e.seq == seq)
+    }
+
+    /// Sends what `tab`'s editor describes.
+    pub fn send_current(&mut self, tab: TransportTab) {
+        let spec = self.settings.request(tab);
+        let id = self.next_id;
+        if self.backend.send(Command::Send {
+            id,
+            spec: Box::new(spec),
+        }) {
+            self.start(tab, id);
+        } else {
+            self.outcomes.insert(
+                tab,
+                EditorOutcome::Failed(
+                    "the background worker is busy or gone; try again".to_string(),
+                ),
+            );
+        }
+    }
+
+    /// Places an order through the Order Service and follows its event.
+    pub fn place_order(&mut self) {
+        let a = &self.settings.amqp;
+        let request = HttpRequest {
+            method: "POST".to_string(),
+            headers: vec![Header::new("Content-Type", "application/json")],
+            body: a.order_body.clone().into_bytes(),
+            timeout: self.settings.timeout(),
+            ..HttpRequest::get(a.order_url.clone())
+        };
+        let id = self.next_id;
+        if self.backend.send(Command::PlaceOrder {
+            id,
+            request: Box::new(request),
+        }) {
+            self.start(TransportTab::Amqp, id);
+        }
+    }
+
+    fn start(&mut self, tab: TransportTab, id: u64) {
+        self.next_id += 1;
+        self.in_flight.insert(
+            tab,
+            InFlight {
+                id,
+                started: Instant::now(),
+            },
+        );
+        self.request_tabs.insert(id, tab);
+        self.outcomes.remove(&tab);
+    }
+
+    pub fn cancel(&mut self, tab: TransportTab) {
+        if let Some(flight) = self.in_flight.get(&tab) {
+            self.backend.send(Command::Cancel { id: flight.id });
+        }
+    }
+
+    /// Sets a demo service's added latency and failure rate.
+    pub fn set_knobs(&mut self, service: ServiceId, latency_ms: u64, failure_rate: f64) {
+        self.knob_edits.insert(service, (latency_ms, failure_rate));
+        self.command(Command::SetKnobs {
+            service,
+            latency_ms,
+            failure_rate,
+        });
+    }
+
+    fn command(&mut self, command: Command) {
+        if !self.backend.send(command) {
+            self.service_error = Some("the background worker is busy; try again".to_string());
+        }
+    }
+
+    /// Applies every pending backend event (called once per frame).
+    pub fn drain_events(&mut self) {
+        while let Ok(event) = self.backend.events.try_recv() {
+            self.apply(event);
+        }
+    }
+
+    fn apply(&mut self, event: Event) {
+        match event {
+            Event::DemoStarted { config, notes } => {
+                self.settings.retarget_demo(&config);
+                self.demo = DemoState::Up { notes };
+                if self.script == Some(Script::Lookup) {
+                    self.settings.http = Default::default();
+                    self.settings.grpc = Default::default();
+                    self.settings.retarget_demo(&config);
+                    self.send_current(TransportTab::Grpc);
+                    self.send_current(TransportTab::Http);
+                    self.settings.transport = TransportTab::Http;
+                }
+            }
+            Event::DemoFailed(message) => self.demo = DemoState::Failed(message),
+            Event::Services(services) => {
+                for s in &services {
+                    self.knob_edits.insert(s.id, (s.latency_ms, s.failure_rate));
+                }
+                self.services = services;
+            }
+            Event::ServiceError(message) => self.service_error = Some(message),
+            Event::Broker(state) => self.broker = state,
+            Event::Consumer(state) => self.consumer = state,
+            Event::Exchanges { id, exchanges } => {
+                let tab = self.request_tabs.get(&id).copied();
+                for exchange in exchanges {
+                    if let Some(tab) = tab {
+                        self.outcomes.insert(tab, outcome_of(&exchange));
+                    }
+                    let seq = self.next_seq;
+                    self.next_seq += 1;
+                    self.history.push(Entry {
+                        seq,
+                        request_id: id,
+                        exchange,
+                    });
+                    self.selected = Some(seq);
+                }
+                if self.history.len() > HISTORY_LIMIT {
+                    let excess = self.history.len() - HISTORY_LIMIT;
+                    let gone: Vec<u64> = self.history.drain(..excess).map(|e| e.seq).collect();
+                    self.pinned.retain(|p| !gone.contains(p));
+                }
+                if self.script == Some(Script::Lookup) {
+                    let transports: Vec<_> =
+                        self.history.iter().map(|e| e.exchange.transport).collect();
+                    if transports.contains(&crate::engine::Transport::Http)
+                        && transports.contains(&crate::engine::Transport::Grpc)
+                    {
+                        self.selected = self
+                            .history
+                            .iter()
+                            .find(|e| e.exchange.transport == crate::engine::Transport::Http)
+                            .map(|e| e.seq);
+                        self.script_frames.get_or_insert(0);
+                    }
+                }
+            }
+            Event::Done { id, cancelled } => {
+                if let Some(tab) = self.request_tabs.remove(&id) {
+                    self.in_flight.retain(|_, f| f.id != id);
+                    if cancelled {
+                        self.outcomes
+                            .insert(tab, EditorOutcome::Failed("cancelled".to_string()));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Pins or unpins an exchange for comparison (at most two; the oldest pin goes).
+    pub fn toggle_pin(&mut self, seq: u64) {
+        if let Some(i) = self.pinned.iter().position(|p| *p == seq) {
+            self.pinned.remove(i);
+        } else {
+            self.pinned.push(seq);
+            if self.pinned.len() > 2 {
+                self.pinned.remove(0);
+            }
+        }
+        if self.pinned.len() < 2 {
+            self.compare = false;
+        }
+    }
+
+    fn top_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.label(RichText::new("Switchboard").heading().strong());
+            ui.separator();
+            ui.label("Timeout");
+            ui.add(
+                egui::DragValue::new(&mut self.settings.timeout_secs)
+                    .range(0.1..=600.0)
+                    .speed(0.5)
+                    .suffix(" s"),
+            )
+            .on_hover_text("Every request gives up after this long");
+            ui.separator();
+            let theme = if self.settings.dark_mode {
+                "Light theme"
+            } else {
+                "Dark theme"
+            };
+            if ui.button(theme).clicked() {
+                self.settings.dark_mode = !self.settings.dark_mode;
+            }
+        });
+        self.services_ui(ui);
+    }
+
+    fn services_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal_wrapped(|ui| {
+            match &self.demo {
+                DemoState::Off => {
+                    ui.label(RichText::new("Demo services off (--no-demo)").weak());
+                }
+                DemoState::Starting => {
+                    ui.spinner();
+                    ui.label("Starting the demo services…");
+                }
+                DemoState::Failed(message) => {
+                    ui.colored_label(ui.visuals().error_fg_color, format!("Demo services failed to start: {message}"));
+                }
+                DemoState::Up { .. } => {}
+            }
+            let services = self.services.clone();
+            for service in &services {
+                ui.group(|ui| {
+                    status_dot(ui, if service.running { Health::Up } else { Health::Down });
+                    ui.label(RichText::new(service.id.name()).strong());
+                    ui.label(RichText::new(&service.addrs).small().weak());
+                    if service.running {
+                        if ui.small_button("Stop").on_hover_text("Stop it and watch callers fail").clicked() {
+                            self.command(Command::StopService(service.id));
+                        }
+                    } else if ui.small_button("Start").clicked() {
+                        self.command(Command::StartService(service.id));
+                    }
+                    let (mut latency_ms, mut failure_rate) = self.knob_edits.get(&service.id).copied().unwrap_or_default();
+                    let mut percent = failure_rate * 100.0;
+                    let a = ui
+                        .add(egui::DragValue::new(&mut latency_ms).range(0..=60_000).speed(5).prefix("+").suffix(" ms"))
+                        .on_hover_text("Added latency");
+                    let b = ui
+                        .add(egui::DragValue::new(&mut percent).range(0.0..=100.0).speed(1).suffix("% fail"))
+                        .on_hover_text("Failure rate (503 / UNAVAILABLE)");
+                    failure_rate = percent / 100.0;
+                    if a.changed() || b.changed() {
+                        self.set_knobs(service.id, latency_ms, failure_rate);
+                    }
+                });
+            }
+            ui.group(|ui| {
+                let (health, text) = match &self.broker {
+                    BrokerState::Unknown => (Health::Starting, "checking…".to_string()),
+                    BrokerState::Up => (Health::Up, "up".to_string()),
+                    BrokerState::Down(why) => (Health::Down, format!("down ({why}) — start it: rabbitmq-server -detached")),
+                };
+                status_dot(ui, health);
+                ui.label(RichText::new("RabbitMQ").strong());
+                ui.label(RichText::new(text).small());
+                if let Some(consumer) = &self.consumer {
+                    let text = match consumer {
+                        ConsumerState::Disabled => "consumer off".to_string(),
+                        ConsumerState::Connecting => "consumer connecting…".to_string(),
+                        ConsumerState::Consuming { consumed, dead_lettered } => {
+                            format!("order_queue consumer: {consumed} consumed, {dead_lettered} dead-lettered")
+                        }
+                        ConsumerState::Down(why) => format!("consumer down: {why}"),
+                    };
+                    ui.label(RichText::new(text).small().weak());
+                }
+            });
+            if let DemoState::Up { notes } = &self.demo {
+                for note in notes {
+                    ui.colored_label(ui.visuals().warn_fg_color, note);
+                }
+            }
+            if let Some(error) = self.service_error.clone() {
+                ui.colored_label(ui.visuals().error_fg_color, error);
+                if ui.small_button("dismiss").clicked() {
+                    self.service_error = None;
+                }
+            }
+        });
+    }
+
+    fn history_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.heading("History");
+            ui.label(RichText::new(format!("{}", self.history.len())).weak());
+            if !self.history.is_empty() && ui.small_button("Clear").clicked() {
+                self.history.clear();
+                self.selected = None;
+                self.pinned.clear();
+                self.compare = false;
+            }
+        });
+        let pins = self.pinned.len();
+        ui.horizontal(|ui| {
+            ui.add_enabled_ui(pins == 2, |ui| {
+                ui.toggle_value(&mut self.compare, "Compare pinned")
+                    .on_hover_text("Pin two exchanges to compare their timelines and payloads");
+            });
+            ui.label(RichText::new(format!("{pins}/2 pinned")).small().weak());
+        });
+        ui.separator();
+        let mut toggle = None;
+        let mut select = None;
+        egui::ScrollArea::vertical()
+            .auto_shrink([false, false])
+            .show(ui, |ui| {
+                for entry in self.history.iter().rev() {
+                    let e = &entry.exchange;
+                    let selected = self.selected == Some(entry.seq);
+                    let pinned = self.pinned.contains(&entry.seq);
+                    ui.horizontal(|ui| {
+                        if ui
+                            .selectable_label(pinned, "pin")
+                            .on_hover_text("Pin for compare (two pinned exchanges can be compared)")
+                            .clicked()
+                        {
+                            toggle = Some(entry.seq);
+                        }
+                        let status = e.status.clone().unwrap_or_else(|| "failed".to_string());
+                        let color = if e.ok {
+                            ui.visuals().text_color()
+                        } else {
+                            ui.visuals().error_fg_color
+                        };
+                        let text = RichText::new(format!(
+                            "{} {} · {}",
+                            e.transport.label(),
+                            status,
+                            format_us(e.total_us)
+                        ))
+                        .color(color);
+                        let response = ui.selectable_label(selected, text).on_hover_text(&e.target);
+                        if response.clicked() {
+                            select = Some(entry.seq);
+                        }
+                    });
+                    ui.label(RichText::new(truncate(&e.target, 44)).small().weak());
+                }
+            });
+        if let Some(seq) = toggle {
+            self.toggle_pin(seq);
+        }
+        if let Some(seq) = select {
+            self.selected = Some(seq);
+            self.compare = false;
+        }
+    }
+
+    fn editor_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            for tab in TransportTab::ALL {
+                let selected = self.settings.transport == tab;
+                if ui
+                    .selectable_label(selected, RichText::new(tab.label()).strong())
+                    .clicked()
+                {
+                    self.settings.transport = tab;
+                }
+            }
+        });
+        ui.separator();
+        let tab = self.settings.transport;
+        match tab {
+            TransportTab::Http => editors::http_ui(ui, &mut self.settings.http),
+            TransportTab::Grpc => editors::grpc_ui(ui, &mut self.settings.grpc),
+            TransportTab::Amqp => editors::amqp_ui(ui, &mut self.settings.amqp),
+        }
+        let shortcut = ui.input_mut(|i| {
+            i.consume_shortcut(&egui::KeyboardShortcut::new(
+                egui::Modifiers::COMMAND,
+                egui::Key::Enter,
+            ))
+        });
+        ui.horizontal(|ui| {
+            let busy = self.in_flight.get(&tab).cloned();
+            let send_label = if tab == TransportTab::Amqp { "Publish" } else { "Send" };
+            let send = ui
+                .add_enabled(busy.is_none(), egui::Button::new(RichText::new(send_label).strong()))
+                .on_hover_text("Ctrl+Enter");
+            if send.clicked() || (shortcut && busy.is_none()) {
+                self.send_current(tab);
+            }
+            if tab == TransportTab::Amqp
+                && ui
+                    .add_enabled(busy.is_none(), egui::Button::new("Place order"))
+                    .on_hover_text("POST the order to the Order Service: see its synchronous user check and the queue message it publishes")
+                    .clicked()
+            {
+                self.place_order();
+            }
+            if let Some(flight) = busy {
+                ui.spinner();
+                ui.label(format!("{:.1} s", flight.started.elapsed().as_secs_f64()));
+                if ui.button("Cancel").clicked() {
+                    self.cancel(tab);
+                }
+                // The elapsed time ticks while waiting.
+                ui.ctx().request_repaint_after(std::time::Duration::from_millis(100));
+            }
+            match self.outcomes.get(&tab) {
+                Some(EditorOutcome::Sent(summary)) => {
+                    ui.label(RichText::new(summary).weak());
+                }
+                Some(EditorOutcome::Failed(message)) => {
+                    ui.colored_label(ui.visuals().error_fg_color, message);
+                }
+                None => {}
+            }
+        });
+    }
+
+    fn result_ui(&mut self, ui: &mut egui::Ui) {
+        if self.compare && self.pinned.len() == 2 {
+            let (Some(a), Some(b)) = (
+                self.entry(self.pinned[0]).cloned(),
+                self.entry(self.pinned[1]).cloned(),
+            ) else {
+                return;
+            };
+            compare_ui(ui, &a.exchange, &b.exchange);
+            return;
+        }
+        let Some(entry) = self.selected_entry().cloned() else {
+            ui.add_space(20.0);
+            ui.label(RichText::new("Send a request to see where its time goes.").weak());
+            return;
+        };
+        let e = &entry.exchange;
+        ui.horizontal_wrapped(|ui| {
+            let color = if e.ok {
+                Color32::from_rgb(0x5c, 0xb8, 0x5c)
+            } else {
+                ui.visuals().error_fg_color
+            };
+            ui.label(
+                RichText::new(e.status.clone().unwrap_or_else(|| "no answer".to_string()))
+                    .color(color)
+                    .strong()
+                    .size(16.0),
+            );
+            ui.label(RichText::new(format!("{} {}", e.transport.label(), e.target)).monospace());
+            ui.label(format!("total {}", format_us(e.total_us)));
+            ui.label(
+                RichText::new(format!(
+                    "sent {} B · received {} B",
+                    e.request.size_bytes,
+                    e.response.as_ref().map_or(0, |r| r.size_bytes)
+                ))
+                .weak(),
+            );
+            let pinned = self.pinned.contains(&entry.seq);
+            if ui.selectable_label(pinned, "Pin").clicked() {
+                self.toggle_pin(entry.seq);
+            }
+            if ui.small_button("Copy as JSON").clicked() {
+                ui.ctx().copy_text(e.to_json_line());
+            }
+        });
+        ui.add_space(4.0);
+        waterfall_ui(ui, &[("", e)]);
+        ui.separator();
+        ui.columns(2, |cols| {
+            message_ui(&mut cols[0], "request", "Request", Some(&e.request));
+            message_ui(&mut cols[1], "response", "Response", e.response.as_ref());
+        });
+    }
+
+    /// Draws one frame (everything but event draining).
+    pub fn frame_ui(&mut self, ui: &mut egui::Ui) {
+        if self.applied_theme != Some(self.settings.dark_mode) {
+            ui.ctx().set_theme(if self.settings.dark_mode {
+                egui::Theme::Dark
+            } else {
+                egui::Theme::Light
+            });
+            self.applied_theme = Some(self.settings.dark_mode);
+        }
+        egui::Panel::top("top").show(ui, |ui| self.top_ui(ui));
+        egui::Panel::left("history")
+            .resizable(true)
+            .default_size(280.0)
+            .min_size(200.0)
+            .show(ui, |ui| self.history_ui(ui));
+        egui::CentralPanel::default_margins().show(ui, |ui| {
+            egui::ScrollArea::vertical()
+                .auto_shrink([false, false])
+                .show(ui, |ui| {
+                    self.editor_ui(ui);
+                    ui.separator();
+                    self.result_ui(ui);
+                });
+        });
+        if let Some(frames) = self.script_frames.as_mut() {
+            *frames += 1;
+            if *frames == 3 {
+                println!("script: done");
+            }
+            if *frames <= 3 {
+                ui.ctx().request_repaint();
+            }
+        }
+    }
+}
+
+impl eframe::App for SwitchboardApp {
+    fn logic(&mut self, _ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        self.drain_events();
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.frame_ui(ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, eframe::APP_KEY, &self.settings);
+    }
+
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        self.backend.send(Command::Shutdown);
+    }
+}
+
+fn outcome_of(e: &Exchange) -> EditorOutcome {
+    match &e.error {
+        None => EditorOutcome::Sent(format!(
+            "{} in {}",
+            e.status.clone().unwrap_or_default(),
+            format_us(e.total_us)
+        )),
+        Some(error) => {
+            let hint = match error.kind {
+                ErrorKind::ConnectionRefused => {
+                    " — start the service in the strip above, or check the address"
+                }
+                ErrorKind::Timeout => {
+                    " — raise the timeout at the top, or check the service's added latency"
+                }
+                ErrorKind::InvalidInput => " — fix the field and send again",
+                ErrorKind::Auth => " — check the user and password in the broker URL",
+                _ => "",
+            };
+            EditorOutcome::Failed(format!("{error}{hint}"))
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Health {
+    Up,
+    Down,
+    Starting,
+}
+
+fn status_dot(ui: &mut egui::Ui, health: Health) {
+    let (rect, response) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
+    let (color, text) = match health {
+        Health::Up => (Color32::from_rgb(0x4c, 0xc3, 0x5c), "up"),
+        Health::Down => (Color32::from_rgb(0xe0, 0x4f, 0x4f), "down"),
+        Health::Starting => (Color32::from_rgb(0xe0, 0xb0, 0x3c), "starting"),
+    };
+    ui.painter().circle_filled(rect.center(), 5.0, color);
+    response.on_hover_text(text);
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        text.to_string()
+    } else {
+        let mut out: String = text.chars().take(max_chars - 1).collect();
+        out.push('…');
+        out
+    }
+}
+
+/// Two exchanges: a summary table, their timelines on one axis, their payloads side by side.
+fn compare_ui(ui: &mut egui::Ui, a: &Exchange, b: &Exchange) {
+    ui.heading("Compare");
+    egui::Grid::new("compare-summary")
+        .striped(true)
+        .num_columns(3)
+        .show(ui, |ui| {
+            ui.label("");
+            ui.label(RichText::new("A").strong());
+            ui.label(RichText::new("B").strong());
+            ui.end_row();
+            type Cell = Box<dyn Fn(&Exchange) -> String>;
+            let rows: [(&str, Cell); 5] = [
+                (
+                    "target",
+                    Box::new(|e: &Exchange| format!("{} {}", e.transport.label(), e.target)),
+                ),
+                (
+                    "status",
+                    Box::new(|e: &Exchange| {
+                        e.status.clone().unwrap_or_else(|| "no answer".to_string())
+                    }),
+                ),
+                ("total", Box::new(|e: &Exchange| format_us(e.total_us))),
+                (
+                    "request body",
+                    Box::new(|e: &Exchange| format!("{} B", e.request.size_bytes)),
+                ),
+                (
+                    "response body",
+                    Box::new(|e: &Exchange| {
+                        format!("{} B", e.response.as_ref().map_or(0, |r| r.size_bytes))
+                    }),
+                ),
+            ];
+            for (name, value) in rows {
+                ui.label(RichText::new(name).weak());
+                ui.label(value(a));
+                ui.label(value(b));
+                ui.end_row();
+            }
+        });
+    ui.add_space(6.0);
+    waterfall_ui(ui, &[("A", a), ("B", b)]);
+    ui.separator();
+    ui.columns(2, |cols| {
+        message_ui(
+            &mut cols[0],
+            "a-response",
+            "A · Response",
+            a.response.as_ref(),
+        );
+        message_ui(
+            &mut cols[1],
+            "b-response",
+            "B · Response",
+            b.response.as_ref(),
+        );
+    });
+    ui.columns(2, |cols| {
+        message_ui(&mut cols[0], "a-request", "A · Request", Some(&a.request));
+        message_ui(&mut cols[1], "b-request", "B · Request", Some(&b.request));
+    });
+}

@@ -1,0 +1,490 @@
+//! The app's background side: runs requests and the demo services on the tokio runtime, and
+//! reports back through a bounded event channel, requesting a repaint after each event.
+//! The UI only sends [`Command`]s (never blocking) and drains [`Event`]s once per frame.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use demo_services::demo::BrokerProbe;
+use demo_services::supervisor::{ServiceId, ServiceStatus, Supervisor};
+use demo_services::{ConsumerState, DemoConfig};
+use tokio::sync::{broadcast, mpsc};
+use tokio::task::JoinHandle;
+
+use crate::engine::amqp::{Watch, WatchSource, WatchedMessage};
+use crate::engine::http::{self, HttpRequest};
+use crate::engine::recorder::unix_ms;
+use crate::engine::timeline::{Clock, Phase, PhaseKind};
+use crate::engine::{Exchange, Header, Message, RequestSpec, Transport};
+
+/// UI -> backend.
+#[derive(Debug, Clone)]
+pub enum Command {
+    Send {
+        id: u64,
+        spec: Box<RequestSpec>,
+    },
+    /// `POST` an order to the Order Service, then wait for its event on the app's tap.
+    PlaceOrder {
+        id: u64,
+        request: Box<HttpRequest>,
+    },
+    Cancel {
+        id: u64,
+    },
+    StopService(ServiceId),
+    StartService(ServiceId),
+    SetKnobs {
+        service: ServiceId,
+        latency_ms: u64,
+        failure_rate: f64,
+    },
+    Shutdown,
+}
+
+/// Whether the broker answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BrokerState {
+    Unknown,
+    Up,
+    Down(String),
+}
+
+/// Backend -> UI.
+#[derive(Debug, Clone)]
+pub enum Event {
+    DemoStarted {
+        config: Box<DemoConfig>,
+        notes: Vec<String>,
+    },
+    DemoFailed(String),
+    Services(Vec<ServiceStatus>),
+    ServiceError(String),
+    Broker(BrokerState),
+    Consumer(Option<ConsumerState>),
+    /// Results of request `id` (several for a multi-message publish or an order + its delivery).
+    Exchanges {
+        id: u64,
+        exchanges: Vec<Exchange>,
+    },
+    /// Request `id` is over (finished or cancelled).
+    Done {
+        id: u64,
+        cancelled: bool,
+    },
+}
+
+/// What the UI holds: a command sender and an event receiver, both bounded.
+pub struct BackendHandle {
+    commands: mpsc::Sender<Command>,
+    pub events: mpsc::Receiver<Event>,
+}
+
+impl BackendHandle {
+    /// Queues a command without blocking; returns false if the backend is gone or saturated.
+    pub fn send(&self, command: Command) -> bool {
+        self.commands.try_send(command).is_ok()
+    }
+}
+
+/// Options for the backend.
+#[derive(Debug, Clone)]
+pub struct BackendOptions {
+    /// Start the demo services in-process with this configuration.
+    pub demo: Option<DemoConfig>,
+    /// Broker to watch for status (and the tap for "Place order").
+    pub amqp_url: String,
+}
+
+#[derive(Clone)]
+struct Outbox {
+    events: mpsc::Sender<Event>,
+    repaint: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl Outbox {
+    async fn send(&self, event: Event) {
+        if self.events.send(event).await.is_ok() {
+            (self.repaint)();
+        }
+    }
+}
+
+/// Starts the backend on `runtime`. `repaint` is called after every event.
+pub fn spawn(
+    runtime: &tokio::runtime::Handle,
+    options: BackendOptions,
+    repaint: Arc<dyn Fn() + Send + Sync>,
+) -> BackendHandle {
+    let (commands, command_rx) = mpsc::channel(64);
+    let (event_tx, events) = mpsc::channel(256);
+    let outbox = Outbox {
+        events: event_tx,
+        repaint,
+    };
+    runtime.spawn(run(options, command_rx, outbox));
+    BackendHandle { commands, events }
+}
+
+async fn run(options: BackendOptions, mut commands: mpsc::Receiver<Command>, outbox: Outbox) {
+    let mut supervisor = None;
+    let (deliveries, _) = broadcast::channel::<(Instant, WatchedMessage)>(1024);
+    let mut tap_exchange = None;
+    if let Some(config) = options.demo.clone() {
+        match Supervisor::start(config, true).await {
+            Ok(s) => {
+                let config = s.config().clone();
+                tap_exchange = Some(config.topology.exchange.clone());
+                outbox
+                    .send(Event::DemoStarted {
+                        config: Box::new(config),
+                        notes: s.notes.clone(),
+                    })
+                    .await;
+                let broker = match &s.broker {
+                    BrokerProbe::Reachable => BrokerState::Up,
+                    BrokerProbe::Unreachable(why) => BrokerState::Down(why.clone()),
+                };
+                outbox.send(Event::Broker(broker)).await;
+                outbox.send(Event::Services(s.status())).await;
+                supervisor = Some(s);
+            }
+            Err(err) => outbox.send(Event::DemoFailed(err.to_string())).await,
+        }
+    }
+    let broker_task = tokio::spawn(watch_broker(options.amqp_url.clone(), outbox.clone()));
+    let tap_task = tap_exchange.map(|exchange| {
+        tokio::spawn(keep_tap(
+            options.amqp_url.clone(),
+            exchange,
+            deliveries.clone(),
+        ))
+    });
+    let mut consumer_task = forward_consumer(supervisor.as_ref(), &outbox);
+
+    let pool = crate::engine::grpc::builtin_pool().ok();
+    let mut running: HashMap<u64, JoinHandle<()>> = HashMap::new();
+    while let Some(command) = commands.recv().await {
+        running.retain(|_, task| !task.is_finished());
+        match command {
+            Command::Send { id, spec } => {
+                let outbox = outbox.clone();
+                let pool = pool.clone();
+                running.insert(
+                    id,
+                    tokio::spawn(async move {
+                        let exchanges = match &pool {
+                            Some(pool) => spec.execute(pool).await,
+                            None => Vec::new(),
+                        };
+                        outbox.send(Event::Exchanges { id, exchanges }).await;
+                        outbox
+                            .send(Event::Done {
+                                id,
+                                cancelled: false,
+                            })
+                            .await;
+                    }),
+                );
+            }
+            Command::PlaceOrder { id, request } => {
+                let outbox = outbox.clone();
+                let deliveries = deliveries.subscribe();
+                running.insert(
+                    id,
+                    tokio::spawn(async move {
+                        place_order(id, request, deliveries, &outbox).await;
+                        outbox
+                            .send(Event::Done {
+                                id,
+                                cancelled: false,
+                            })
+                            .await;
+                    }),
+                );
+            }
+            Command::Cancel { id } => {
+                if let Some(task) = running.remove(&id) {
+                    task.abort();
+                    outbox
+                        .send(Event::Done {
+                            id,
+                            cancelled: true,
+                        })
+                        .await;
+                }
+            }
+            Command::StopService(service) => {
+                if let Some(s) = supervisor.as_mut() {
+                    s.stop_service(service).await;
+                    outbox.send(Event::Services(s.status())).await;
+                    if service == ServiceId::User {
+                        outbox.send(Event::Consumer(None)).await;
+                    }
+                }
+            }
+            Command::StartService(service) => {
+                if let Some(s) = supervisor.as_mut() {
+                    if let Err(err) = s.start_service(service).await {
+                        outbox
+                            .send(Event::ServiceError(format!(
+                                "cannot start the {}: {err}",
+                                service.name()
+                            )))
+                            .await;
+                    }
+                    outbox.send(Event::Services(s.status())).await;
+                    if service == ServiceId::User {
+                        if let Some(task) = consumer_task.take() {
+                            task.abort();
+                        }
+                        consumer_task = forward_consumer(Some(s), &outbox);
+                    }
+                }
+            }
+            Command::SetKnobs {
+                service,
+                latency_ms,
+                failure_rate,
+            } => {
+                if let Some(s) = supervisor.as_mut() {
+                    s.set_knobs(service, latency_ms, failure_rate);
+                    outbox.send(Event::Services(s.status())).await;
+                }
+            }
+            Command::Shutdown => break,
+        }
+    }
+    for task in running.into_values() {
+        task.abort();
+    }
+    broker_task.abort();
+    if let Some(task) = tap_task {
+        task.abort();
+    }
+    if let Some(task) = consumer_task {
+        task.abort();
+    }
+    if let Some(s) = supervisor {
+        s.shutdown().await;
+    }
+}
+
+/// Forwards the User Service consumer's state changes as events.
+fn forward_consumer(supervisor: Option<&Supervisor>, outbox: &Outbox) -> Option<JoinHandle<()>> {
+    let mut updates = supervisor?.user()?.consumer_updates();
+    let outbox = outbox.clone();
+    Some(tokio::spawn(async move {
+        loop {
+            let state = updates.borrow_and_update().clone();
+            outbox.send(Event::Consumer(Some(state))).await;
+            if updates.changed().await.is_err() {
+                return;
+            }
+        }
+    }))
+}
+
+/// Checks every few seconds whether the broker's port answers; reports changes.
+async fn watch_broker(amqp_url: String, outbox: Outbox) {
+    let Some(addr) = broker_addr(&amqp_url) else {
+        outbox
+            .send(Event::Broker(BrokerState::Down(format!(
+                "cannot read the broker address of {}",
+                crate::engine::amqp::redact_url(&amqp_url)
+            ))))
+            .await;
+        return;
+    };
+    let mut last = BrokerState::Unknown;
+    loop {
+        let state = match tokio::time::timeout(
+            Duration::from_secs(2),
+            tokio::net::TcpStream::connect(&addr),
+        )
+        .await
+        {
+            Ok(Ok(_)) => BrokerState::Up,
+            Ok(Err(e)) => BrokerState::Down(format!("{addr}: {e}")),
+            Err(_) => BrokerState::Down(format!("{addr}: no answer")),
+        };
+        if state != last {
+            outbox.send(Event::Broker(state.clone())).await;
+            last = state;
+        }
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+}
+
+fn broker_addr(url: &str) -> Option<String> {
+    let uri: lapin::uri::AMQPUri = url.parse().ok()?;
+    Some(format!("{}:{}", uri.authority.host, uri.authority.port))
+}
+
+/// Keeps a tap on the demo's exchange, reconnecting with backoff, and broadcasts deliveries.
+async fn keep_tap(
+    url: String,
+    exchange: String,
+    deliveries: broadcast::Sender<(Instant, WatchedMessage)>,
+) {
+    let source = WatchSource::Tap {
+        exchange,
+        binding: "#".to_string(),
+    };
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        if let Ok(mut watch) = Watch::open(&url, &source, Duration::from_secs(5)).await {
+            backoff = Duration::from_millis(500);
+            while let Some(Ok(message)) = watch.next().await {
+                let _ = deliveries.send((Instant::now(), message));
+            }
+            watch.close().await;
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// Posts the order, then waits for the event with the order's id on the tap and reports it as
+/// an AMQP delivery exchange timed from the moment the order was sent.
+async fn place_order(
+    id: u64,
+    request: Box<HttpRequest>,
+    mut deliveries: broadcast::Receiver<(Instant, WatchedMessage)>,
+    outbox: &Outbox,
+) {
+    let clock = Clock::start();
+    let started_at_ms = unix_ms();
+    let order = http::send(&request).await;
+    let order_id = order
+        .response
+        .as_ref()
+        .and_then(|r| serde_json::from_slice::<serde_json::Value>(&r.body.bytes).ok())
+        .and_then(|v| {
+            v.get("order_id")
+                .and_then(|o| o.as_str())
+                .map(str::to_string)
+        });
+    let ok = order.ok;
+    outbox
+        .send(Event::Exchanges {
+            id,
+            exchanges: vec![order],
+        })
+        .await;
+    let (Some(order_id), true) = (order_id, ok) else {
+        return;
+    };
+    let wait = async {
+        loop {
+            match deliveries.recv().await {
+                Ok((at, message))
+                    if message.properties.message_id.as_deref() == Some(order_id.as_str()) =>
+                {
+                    return Some((at, message));
+                }
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    };
+    let delivered = tokio::time::timeout(request.timeout, wait)
+        .await
+        .ok()
+        .flatten();
+    let target = format!("tap {} -> order {order_id}", request.url);
+    let delivery = match delivered {
+        Some((at, message)) => {
+            delivery_exchange(&clock, started_at_ms, at, target, &request.body, message)
+        }
+        None => Exchange {
+            transport: Transport::Amqp,
+            target,
+            started_at_ms,
+            ok: false,
+            status: None,
+            error: Some(crate::engine::ExchangeError {
+                kind: crate::engine::ErrorKind::Timeout,
+                phase: Some(PhaseKind::Delivery),
+                message:
+                    "the order's event did not reach the app's tap in time — is the broker up?"
+                        .to_string(),
+            }),
+            total_us: clock.now_us(),
+            timeline: vec![Phase {
+                phase: PhaseKind::Delivery,
+                start_us: 0,
+                end_us: clock.now_us(),
+                detail: None,
+                failed: true,
+            }],
+            request: Message::default(),
+            response: None,
+        },
+    };
+    outbox
+        .send(Event::Exchanges {
+            id,
+            exchanges: vec![delivery],
+        })
+        .await;
+}
+
+fn delivery_exchange(
+    clock: &Clock,
+    started_at_ms: u64,
+    at: Instant,
+    target: String,
+    order_body: &[u8],
+    message: WatchedMessage,
+) -> Exchange {
+    let end_us = clock.offset_us(at);
+    let mut headers = message.properties.as_headers();
+    if let serde_json::Value::Object(map) = &message.headers {
+        headers.extend(map.iter().map(|(k, v)| {
+            Header::new(
+                k.clone(),
+                v.as_str().map_or_else(|| v.to_string(), str::to_string),
+            )
+        }));
+    }
+    Exchange {
+        transport: Transport::Amqp,
+        target,
+        started_at_ms,
+        ok: true,
+        status: Some("delivered".to_string()),
+        error: None,
+        total_us: end_us,
+        timeline: vec![Phase {
+            phase: PhaseKind::Delivery,
+            start_us: 0,
+            end_us,
+            detail: Some("order sent -> event delivered on the tap".to_string()),
+            failed: false,
+        }],
+        request: Message {
+            line: "POST /orders (the order that caused it)".to_string(),
+            body: crate::engine::Body::new(order_body.to_vec()),
+            size_bytes: order_body.len() as u64,
+            ..Message::default()
+        },
+        response: Some(Message {
+            line: format!(
+                "basic.deliver exchange={:?} routing_key={:?}{}",
+                message.exchange,
+                message.routing_key,
+                if message.redelivered {
+                    " redelivered"
+                } else {
+                    ""
+                }
+            ),
+            headers,
+            size_bytes: message.size_bytes,
+            body: message.body,
+            ..Message::default()
+        }),
+    }
+}

@@ -1,0 +1,175 @@
+//! The request editors, one per transport, pre-filled with working examples against the demo.
+
+use egui::RichText;
+
+use super::settings::{AmqpEditor, GrpcEditor, HTTP_METHODS, HttpEditor, KeyValue};
+
+/// A labelled single-line field (the label names it for screen readers and UI tests).
+fn field(ui: &mut egui::Ui, label: &str, value: &mut String, hint: &str) -> egui::Response {
+    let label = ui.label(label);
+    ui.add(
+        egui::TextEdit::singleline(value)
+            .hint_text(hint)
+            .desired_width(f32::INFINITY)
+            .font(egui::TextStyle::Monospace),
+    )
+    .labelled_by(label.id)
+}
+
+/// A labelled multi-line code field.
+fn code_field(ui: &mut egui::Ui, label: &str, value: &mut String, rows: usize) {
+    let label = ui.label(RichText::new(label).strong());
+    ui.add(
+        egui::TextEdit::multiline(value)
+            .code_editor()
+            .desired_rows(rows)
+            .desired_width(f32::INFINITY),
+    )
+    .labelled_by(label.id);
+}
+
+/// A table of name/value rows with enable toggles, remove buttons and an add button.
+pub fn key_value_ui(ui: &mut egui::Ui, id: &str, title: &str, rows: &mut Vec<KeyValue>) {
+    egui::CollapsingHeader::new(format!(
+        "{title} ({})",
+        rows.iter()
+            .filter(|r| r.enabled && !r.key.is_empty())
+            .count()
+    ))
+    .id_salt(id)
+    .default_open(true)
+    .show(ui, |ui| {
+        let mut remove = None;
+        egui::Grid::new(id)
+            .num_columns(4)
+            .spacing([6.0, 2.0])
+            .show(ui, |ui| {
+                for (i, row) in rows.iter_mut().enumerate() {
+                    ui.checkbox(&mut row.enabled, "")
+                        .on_hover_text("Send this row");
+                    ui.add_sized(
+                        [200.0, 20.0],
+                        egui::TextEdit::singleline(&mut row.key)
+                            .hint_text("name")
+                            .font(egui::TextStyle::Monospace),
+                    );
+                    ui.add_sized(
+                        [360.0, 20.0],
+                        egui::TextEdit::singleline(&mut row.value)
+                            .hint_text("value")
+                            .font(egui::TextStyle::Monospace),
+                    );
+                    if ui.small_button("Remove").clicked() {
+                        remove = Some(i);
+                    }
+                    ui.end_row();
+                }
+            });
+        if let Some(i) = remove {
+            rows.remove(i);
+        }
+        if ui
+            .small_button(format!(
+                "+ Add {}",
+                title.to_lowercase().trim_end_matches('s')
+            ))
+            .clicked()
+        {
+            rows.push(KeyValue::default());
+        }
+    });
+}
+
+pub fn http_ui(ui: &mut egui::Ui, e: &mut HttpEditor) {
+    ui.horizontal(|ui| {
+        let label = ui.label("Method");
+        egui::ComboBox::from_id_salt("http-method")
+            .selected_text(RichText::new(&e.method).strong())
+            .width(90.0)
+            .show_ui(ui, |ui| {
+                for m in HTTP_METHODS {
+                    ui.selectable_value(&mut e.method, m.to_string(), m);
+                }
+            })
+            .response
+            .labelled_by(label.id);
+        field(ui, "URL", &mut e.url, "http://127.0.0.1:8081/user/1");
+    });
+    key_value_ui(ui, "http-headers", "Headers", &mut e.headers);
+    if e.method != "GET" && e.method != "HEAD" || !e.body.is_empty() {
+        code_field(ui, "Body", &mut e.body, 4);
+    }
+}
+
+pub fn grpc_ui(ui: &mut egui::Ui, e: &mut GrpcEditor) {
+    ui.horizontal(|ui| {
+        ui.scope(|ui| {
+            ui.set_max_width(260.0);
+            field(ui, "Address", &mut e.addr, "127.0.0.1:50051");
+        });
+        field(ui, "Method", &mut e.method, "package.Service/Method");
+    });
+    key_value_ui(ui, "grpc-metadata", "Metadata", &mut e.metadata);
+    code_field(ui, "Request (JSON)", &mut e.json, 3);
+}
+
+pub fn amqp_ui(ui: &mut egui::Ui, e: &mut AmqpEditor) {
+    field(
+        ui,
+        "Broker URL",
+        &mut e.url,
+        "amqp://guest:guest@127.0.0.1:5672/%2f",
+    );
+    ui.horizontal(|ui| {
+        ui.scope(|ui| {
+            ui.set_max_width(300.0);
+            field(
+                ui,
+                "Exchange",
+                &mut e.exchange,
+                "orders (empty: default exchange)",
+            );
+        });
+        field(ui, "Routing key", &mut e.routing_key, "order.created");
+    });
+    egui::CollapsingHeader::new("Properties")
+        .id_salt("amqp-props")
+        .default_open(false)
+        .show(ui, |ui| {
+            egui::Grid::new("amqp-props-grid")
+                .num_columns(2)
+                .show(ui, |ui| {
+                    for (label, value, hint) in [
+                        ("content_type", &mut e.content_type, "application/json"),
+                        ("message_id", &mut e.message_id, "(none)"),
+                        ("correlation_id", &mut e.correlation_id, "(none)"),
+                    ] {
+                        let l = ui.label(label);
+                        ui.add(
+                            egui::TextEdit::singleline(value)
+                                .hint_text(hint)
+                                .desired_width(300.0),
+                        )
+                        .labelled_by(l.id);
+                        ui.end_row();
+                    }
+                    ui.label("delivery_mode");
+                    ui.checkbox(&mut e.persistent, "persistent (2)");
+                    ui.end_row();
+                });
+        });
+    key_value_ui(ui, "amqp-headers", "Headers", &mut e.headers);
+    code_field(ui, "Body", &mut e.body, 3);
+    egui::CollapsingHeader::new("Place order (through the Order Service)")
+        .id_salt("amqp-order")
+        .default_open(false)
+        .show(ui, |ui| {
+            field(
+                ui,
+                "Order URL",
+                &mut e.order_url,
+                "http://127.0.0.1:8082/orders",
+            );
+            code_field(ui, "Order", &mut e.order_body, 1);
+        });
+}

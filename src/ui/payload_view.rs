@@ -1,0 +1,158 @@
+//! One side of an exchange: status line, headers (and trailers), body as pretty JSON (a
+//! collapsible tree when large), text, or hex; sizes; copy buttons.
+
+use egui::RichText;
+
+use crate::engine::payload::hex_dump;
+use crate::engine::{BodyView, Header, Message};
+
+/// Bodies longer than this many pretty-printed lines are shown as a collapsible tree.
+const TREE_THRESHOLD_LINES: usize = 60;
+/// At most this much of a binary body is hex-dumped on screen.
+const HEX_LIMIT_BYTES: usize = 64 * 1024;
+
+pub fn message_ui(ui: &mut egui::Ui, id: &str, title: &str, message: Option<&Message>) {
+    ui.push_id(id, |ui| {
+        ui.horizontal(|ui| {
+            ui.heading(title);
+            if let Some(m) = message {
+                ui.label(RichText::new(format!("{} B body", m.size_bytes)).weak());
+            }
+        });
+        let Some(message) = message else {
+            ui.label(RichText::new("(no response)").weak());
+            return;
+        };
+        if !message.line.is_empty() {
+            ui.horizontal(|ui| {
+                ui.label(RichText::new(&message.line).monospace().strong());
+                if ui
+                    .small_button("Copy")
+                    .on_hover_text("Copy the status line")
+                    .clicked()
+                {
+                    ui.ctx().copy_text(message.line.clone());
+                }
+            });
+        }
+        headers_ui(ui, "Headers", &message.headers);
+        if !message.trailers.is_empty() {
+            headers_ui(ui, "Trailers", &message.trailers);
+        }
+        body_ui(ui, message);
+    });
+}
+
+fn headers_ui(ui: &mut egui::Ui, title: &str, headers: &[Header]) {
+    egui::CollapsingHeader::new(format!("{title} ({})", headers.len()))
+        .default_open(headers.len() <= 8)
+        .show(ui, |ui| {
+            egui::Grid::new(title)
+                .num_columns(2)
+                .striped(true)
+                .show(ui, |ui| {
+                    for h in headers {
+                        ui.label(RichText::new(&h.name).monospace().weak());
+                        ui.label(RichText::new(&h.value).monospace());
+                        ui.end_row();
+                    }
+                });
+            if !headers.is_empty() && ui.small_button("Copy headers").clicked() {
+                let text: Vec<String> = headers
+                    .iter()
+                    .map(|h| format!("{}: {}", h.name, h.value))
+                    .collect();
+                ui.ctx().copy_text(text.join("\n"));
+            }
+        });
+}
+
+fn body_ui(ui: &mut egui::Ui, message: &Message) {
+    let view = message.body.view();
+    let kind = match &view {
+        BodyView::Empty => "empty",
+        BodyView::Json(_) => "JSON",
+        BodyView::Text(_) => "text",
+        BodyView::Binary => "binary",
+    };
+    ui.horizontal(|ui| {
+        ui.label(RichText::new(format!("Body · {kind}")).strong());
+        if message.body.truncated {
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                format!("truncated: {} B kept", message.body.bytes.len()),
+            );
+        }
+        if !message.body.is_empty() && ui.small_button("Copy body").clicked() {
+            ui.ctx().copy_text(message.body.display_text());
+        }
+    });
+    match view {
+        BodyView::Empty => {
+            ui.label(RichText::new("(no body)").weak());
+        }
+        BodyView::Json(value) => {
+            let pretty = serde_json::to_string_pretty(&value).unwrap_or_default();
+            if pretty.lines().count() > TREE_THRESHOLD_LINES {
+                json_tree_ui(ui, "$", &value, true);
+            } else {
+                code_ui(ui, &pretty);
+            }
+        }
+        BodyView::Text(text) => code_ui(ui, &text),
+        BodyView::Binary => {
+            let bytes = &message.body.bytes;
+            let shown = &bytes[..bytes.len().min(HEX_LIMIT_BYTES)];
+            code_ui(ui, &hex_dump(shown));
+            if bytes.len() > shown.len() {
+                ui.label(
+                    RichText::new(format!(
+                        "… {} more bytes (copy to get them all)",
+                        bytes.len() - shown.len()
+                    ))
+                    .weak(),
+                );
+            }
+        }
+    }
+}
+
+fn code_ui(ui: &mut egui::Ui, text: &str) {
+    let mut text = text;
+    ui.add(
+        egui::TextEdit::multiline(&mut text)
+            .code_editor()
+            .desired_width(f32::INFINITY)
+            .desired_rows(1),
+    );
+}
+
+/// A JSON value as nested collapsing headers.
+fn json_tree_ui(ui: &mut egui::Ui, key: &str, value: &serde_json::Value, open: bool) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            egui::CollapsingHeader::new(format!("{key} {{{}}}", map.len()))
+                .id_salt(ui.next_auto_id())
+                .default_open(open)
+                .show(ui, |ui| {
+                    for (k, v) in map {
+                        json_tree_ui(ui, k, v, false);
+                    }
+                });
+        }
+        Value::Array(items) => {
+            egui::CollapsingHeader::new(format!("{key} [{}]", items.len()))
+                .id_salt(ui.next_auto_id())
+                .default_open(open)
+                .show(ui, |ui| {
+                    for (i, v) in items.iter().enumerate() {
+                        json_tree_ui(ui, &i.to_string(), v, false);
+                    }
+                });
+        }
+        leaf => {
+            ui.label(RichText::new(format!("{key}: {leaf}")).monospace());
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! The timeline waterfall: one bar per phase on a shared time axis, labelled with its duration;
+//! hover a bar for exact microseconds. Several exchanges can share one axis (compare).
+
+use egui::{Align2, Color32, FontId, Rect, Sense, Stroke, StrokeKind, pos2, vec2};
+
+use crate::engine::{Exchange, PhaseKind};
+
+const ROW_HEIGHT: f32 = 20.0;
+const LABEL_WIDTH: f32 = 130.0;
+const DURATION_WIDTH: f32 = 90.0;
+
+/// `1.234 ms`, or `850 µs` below a millisecond.
+pub fn format_us(us: u64) -> String {
+    if us < 1000 {
+        format!("{us} µs")
+    } else if us < 10_000_000 {
+        format!("{:.2} ms", us as f64 / 1000.0)
+    } else {
+        format!("{:.2} s", us as f64 / 1_000_000.0)
+    }
+}
+
+/// The colour of a phase: connection set-up warm, sending blue, waiting green, receiving teal.
+pub fn phase_color(kind: PhaseKind) -> Color32 {
+    match kind {
+        PhaseKind::Dns => Color32::from_rgb(0x26, 0xa6, 0x9a),
+        PhaseKind::Connect | PhaseKind::ChannelOpen => Color32::from_rgb(0xf0, 0x9a, 0x3e),
+        PhaseKind::Tls => Color32::from_rgb(0xab, 0x6c, 0xe0),
+        PhaseKind::RequestSent
+        | PhaseKind::Publish
+        | PhaseKind::Declare
+        | PhaseKind::Bind
+        | PhaseKind::Consume => Color32::from_rgb(0x4f, 0x8f, 0xe8),
+        PhaseKind::FirstByte | PhaseKind::ResponseHeaders | PhaseKind::Confirm => {
+            Color32::from_rgb(0x5c, 0xb8, 0x5c)
+        }
+        PhaseKind::Body | PhaseKind::Message | PhaseKind::Trailers | PhaseKind::Delivery => {
+            Color32::from_rgb(0x3d, 0xb5, 0xd6)
+        }
+    }
+}
+
+/// Draws the waterfalls of `exchanges` on one axis whose end is the longest total.
+pub fn waterfall_ui(ui: &mut egui::Ui, exchanges: &[(&str, &Exchange)]) {
+    let axis_us = exchanges
+        .iter()
+        .flat_map(|(_, e)| e.timeline.iter().map(|p| p.end_us))
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let width = ui
+        .available_width()
+        .max(LABEL_WIDTH + DURATION_WIDTH + 100.0);
+    let bar_width = width - LABEL_WIDTH - DURATION_WIDTH;
+    axis_ui(ui, width, bar_width, axis_us);
+    for (name, exchange) in exchanges {
+        if exchanges.len() > 1 {
+            ui.label(
+                egui::RichText::new(format!(
+                    "{name}: {}  ({})",
+                    exchange.target,
+                    format_us(exchange.total_us)
+                ))
+                .strong(),
+            );
+        }
+        if exchange.timeline.is_empty() {
+            let text = match &exchange.error {
+                Some(error) => format!("nothing was sent: {}", error.message),
+                None => "no phases recorded".to_string(),
+            };
+            ui.colored_label(ui.visuals().error_fg_color, text);
+            continue;
+        }
+        for (i, phase) in exchange.timeline.iter().enumerate() {
+            let (rect, response) = ui.allocate_exact_size(vec2(width, ROW_HEIGHT), Sense::hover());
+            let painter = ui.painter_at(rect);
+            let text_color = ui.visuals().text_color();
+            painter.text(
+                pos2(rect.left() + 4.0, rect.center().y),
+                Align2::LEFT_CENTER,
+                phase.phase.label(),
+                FontId::proportional(13.0),
+                text_color,
+            );
+            let x = |us: u64| rect.left() + LABEL_WIDTH + bar_width * (us as f32 / axis_us as f32);
+            let bar = Rect::from_min_max(
+                pos2(x(phase.start_us), rect.top() + 3.0),
+                pos2(
+                    x(phase.end_us).max(x(phase.start_us) + 2.0),
+                    rect.bottom() - 3.0,
+                ),
+            );
+            let color = if phase.failed {
+                ui.visuals().error_fg_color
+            } else {
+                phase_color(phase.phase)
+            };
+            painter.rect_filled(bar, 2.0, color);
+            if phase.failed {
+                painter.rect_stroke(bar, 2.0, Stroke::new(1.0, text_color), StrokeKind::Outside);
+            }
+            painter.text(
+                pos2(rect.right() - 4.0, rect.center().y),
+                Align2::RIGHT_CENTER,
+                format_us(phase.duration_us()),
+                FontId::monospace(12.0),
+                text_color,
+            );
+            let mut tip = format!(
+                "{}\nstart {} µs\nend {} µs\nduration {} µs",
+                phase.phase.label(),
+                phase.start_us,
+                phase.end_us,
+                phase.duration_us()
+            );
+            if let Some(detail) = &phase.detail {
+                tip.push_str(&format!("\n{detail}"));
+            }
+            if phase.failed
+                && let Some(error) = &exchange.error
+            {
+                tip.push_str(&format!("\nFAILED: {}", error.message));
+            }
+            let label = format!(
+                "phase {} {}",
+                phase.phase.label(),
+                format_us(phase.duration_us())
+            );
+            response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, &label));
+            response.on_hover_text(tip);
+            // The failing phase carries the error right under it.
+            if phase.failed
+                && i + 1 == exchange.timeline.len()
+                && let Some(error) = &exchange.error
+            {
+                ui.horizontal_wrapped(|ui| {
+                    ui.add_space(LABEL_WIDTH);
+                    ui.colored_label(ui.visuals().error_fg_color, error.message.clone());
+                });
+            }
+        }
+    }
+}
+
+fn axis_ui(ui: &mut egui::Ui, width: f32, bar_width: f32, axis_us: u64) {
+    let (rect, _) = ui.allocate_exact_size(vec2(width, 16.0), Sense::hover());
+    let painter = ui.painter_at(rect);
+    let color = ui.visuals().weak_text_color();
+    for i in 0..=4 {
+        let frac = i as f32 / 4.0;
+        let x = rect.left() + LABEL_WIDTH + bar_width * frac;
+        painter.line_segment(
+            [pos2(x, rect.bottom() - 4.0), pos2(x, rect.bottom())],
+            Stroke::new(1.0, color),
+        );
+        let align = if i == 4 {
+            Align2::RIGHT_BOTTOM
+        } else {
+            Align2::CENTER_BOTTOM
+        };
+        painter.text(
+            pos2(x, rect.bottom() - 4.0),
+            align,
+            format_us((axis_us as f64 * f64::from(frac)) as u64),
+            FontId::proportional(11.0),
+            color,
+        );
+    }
+}
