@@ -87,6 +87,10 @@ pub struct SwitchboardApp {
     script: Option<Script>,
     script_frames: Option<u32>,
     applied_theme: Option<bool>,
+    /// The demo as actually bound (its ports may differ from the defaults).
+    demo_config: Option<demo_services::DemoConfig>,
+    /// `SWITCHBOARD_BENCH` set: print `bench: first frame` on the first frame (scripts/bench).
+    report_first_frame: bool,
 }
 
 impl SwitchboardApp {
@@ -129,6 +133,8 @@ impl SwitchboardApp {
             script: options.script,
             script_frames: None,
             applied_theme: None,
+            demo_config: None,
+            report_first_frame: std::env::var_os("SWITCHBOARD_BENCH").is_some(),
         }
     }
 
@@ -229,16 +235,19 @@ impl SwitchboardApp {
     fn apply(&mut self, event: Event) {
         match event {
             Event::DemoStarted { config, notes } => {
-                self.settings.retarget_demo(&config);
+                self.settings
+                    .retarget_demo(&demo_services::DemoConfig::default(), &config);
                 self.demo = DemoState::Up { notes };
                 if self.script == Some(Script::Lookup) {
                     self.settings.http = Default::default();
                     self.settings.grpc = Default::default();
-                    self.settings.retarget_demo(&config);
+                    self.settings
+                        .retarget_demo(&demo_services::DemoConfig::default(), &config);
                     self.send_current(TransportTab::Grpc);
                     self.send_current(TransportTab::Http);
                     self.settings.transport = TransportTab::Http;
                 }
+                self.demo_config = Some(*config);
             }
             Event::DemoFailed(message) => self.demo = DemoState::Failed(message),
             Event::Services(services) => {
@@ -625,6 +634,10 @@ impl SwitchboardApp {
                     self.result_ui(ui);
                 });
         });
+        if self.report_first_frame {
+            self.report_first_frame = false;
+            println!("bench: first frame");
+        }
         if let Some(frames) = self.script_frames.as_mut() {
             *frames += 1;
             if *frames == 3 {
@@ -647,7 +660,13 @@ impl eframe::App for SwitchboardApp {
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
-        eframe::set_value(storage, eframe::APP_KEY, &self.settings);
+        // Editors pointing at this run's demo are saved pointing at the default demo, so that
+        // the next launch (which may get other ports) retargets them again.
+        let mut settings = self.settings.clone();
+        if let Some(config) = &self.demo_config {
+            settings.retarget_demo(config, &demo_services::DemoConfig::default());
+        }
+        eframe::set_value(storage, eframe::APP_KEY, &settings);
     }
 
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {

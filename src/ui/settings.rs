@@ -220,34 +220,55 @@ impl Settings {
         }
     }
 
-    /// Points editors still at the default demo addresses to where the demo actually listens.
-    pub fn retarget_demo(&mut self, config: &demo_services::DemoConfig) {
-        let defaults = demo_services::DemoConfig::default();
+    /// Points editors that address the demo as configured in `from` to the demo in `to` (e.g.
+    /// from the default ports to the ones actually bound, and back before saving).
+    pub fn retarget_demo(
+        &mut self,
+        from: &demo_services::DemoConfig,
+        to: &demo_services::DemoConfig,
+    ) {
         let swap = |text: &mut String, from: std::net::SocketAddr, to: std::net::SocketAddr| {
             if from != to {
                 *text = text.replace(&from.to_string(), &to.to_string());
             }
         };
-        swap(
-            &mut self.http.url,
-            defaults.user_http_addr,
-            config.user_http_addr,
-        );
-        swap(
-            &mut self.grpc.addr,
-            defaults.user_grpc_addr,
-            config.user_grpc_addr,
-        );
+        swap(&mut self.http.url, from.user_http_addr, to.user_http_addr);
+        swap(&mut self.grpc.addr, from.user_grpc_addr, to.user_grpc_addr);
         swap(
             &mut self.amqp.order_url,
-            defaults.order_http_addr,
-            config.order_http_addr,
+            from.order_http_addr,
+            to.order_http_addr,
         );
-        if self.amqp.exchange == defaults.topology.exchange {
-            self.amqp.exchange = config.topology.exchange.clone();
+        if self.amqp.exchange == from.topology.exchange {
+            self.amqp.exchange = to.topology.exchange.clone();
         }
-        if self.amqp.url == defaults.amqp_url {
-            self.amqp.url = config.amqp_url.clone();
+        if self.amqp.url == from.amqp_url {
+            self.amqp.url = to.amqp_url.clone();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retargeting_there_and_back_restores_the_defaults() {
+        let defaults = demo_services::DemoConfig::default();
+        let bound = demo_services::DemoConfig {
+            user_http_addr: "127.0.0.1:40001".parse().unwrap(),
+            user_grpc_addr: "127.0.0.1:40002".parse().unwrap(),
+            order_http_addr: "127.0.0.1:40003".parse().unwrap(),
+            topology: demo_services::Topology::named("orders-x", "q-x"),
+            ..Default::default()
+        };
+        let mut settings = Settings::default();
+        settings.retarget_demo(&defaults, &bound);
+        assert_eq!(settings.http.url, "http://127.0.0.1:40001/user/1");
+        assert_eq!(settings.grpc.addr, "127.0.0.1:40002");
+        assert_eq!(settings.amqp.order_url, "http://127.0.0.1:40003/orders");
+        assert_eq!(settings.amqp.exchange, "orders-x");
+        settings.retarget_demo(&bound, &defaults);
+        assert_eq!(settings, Settings::default());
     }
 }
