@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use demo_services::DemoConfig;
 use demo_services::supervisor::ServiceId;
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use switchboard::engine::Transport;
 use switchboard::ui::app::{DemoState, EditorOutcome};
 use switchboard::ui::backend::BackendOptions;
@@ -82,6 +82,21 @@ impl TestApp {
     }
 
     fn assert_shown(&self, label: &str) {
+        if self
+            .harness
+            .query_all_by_label_contains(label)
+            .next()
+            .is_none()
+        {
+            for node in self.harness.query_all_by_label_contains("refused") {
+                eprintln!(
+                    "on screen: {:?} {:?} {:?}",
+                    node.accesskit_node().role(),
+                    node.accesskit_node().label(),
+                    node.accesskit_node().value()
+                );
+            }
+        }
         assert!(
             self.harness
                 .query_all_by_label_contains(label)
@@ -225,7 +240,7 @@ fn a_stopped_service_shows_its_error_where_the_user_sent() {
         .clone();
     assert!(e.error.is_some());
     app.assert_shown("connection refused");
-    app.assert_shown("start the service in the strip above");
+    app.assert_shown("start it in the services strip above");
     app.assert_shown("phase connect");
 
     // Start it again: the same address answers.

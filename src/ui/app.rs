@@ -541,16 +541,14 @@ impl SwitchboardApp {
                 // The elapsed time ticks while waiting.
                 ui.ctx().request_repaint_after(std::time::Duration::from_millis(100));
             }
-            match self.outcomes.get(&tab) {
-                Some(EditorOutcome::Sent(summary)) => {
-                    ui.label(RichText::new(summary).weak());
-                }
-                Some(EditorOutcome::Failed(message)) => {
-                    ui.colored_label(ui.visuals().error_fg_color, message);
-                }
-                None => {}
+            if let Some(EditorOutcome::Sent(summary)) = self.outcomes.get(&tab) {
+                ui.label(RichText::new(summary).weak());
             }
         });
+        // Errors get their own (wrapping) line under the button that caused them.
+        if let Some(EditorOutcome::Failed(message)) = self.outcomes.get(&tab) {
+            ui.colored_label(ui.visuals().error_fg_color, message);
+        }
     }
 
     fn result_ui(&mut self, ui: &mut egui::Ui) {
@@ -684,7 +682,7 @@ fn outcome_of(e: &Exchange) -> EditorOutcome {
         Some(error) => {
             let hint = match error.kind {
                 ErrorKind::ConnectionRefused => {
-                    " — start the service in the strip above, or check the address"
+                    " (start it in the services strip above, or check the address)"
                 }
                 ErrorKind::Timeout => {
                     " — raise the timeout at the top, or check the service's added latency"
