@@ -81,29 +81,26 @@ impl TestApp {
         });
     }
 
+    /// Asserts a widget whose label (or text) contains `label` is on screen; on failure,
+    /// lists the texts that are.
     fn assert_shown(&self, label: &str) {
         if self
             .harness
             .query_all_by_label_contains(label)
             .next()
-            .is_none()
+            .is_some()
         {
-            for node in self.harness.query_all_by_label_contains("refused") {
-                eprintln!(
-                    "on screen: {:?} {:?} {:?}",
-                    node.accesskit_node().role(),
-                    node.accesskit_node().label(),
-                    node.accesskit_node().value()
-                );
-            }
+            return;
         }
-        assert!(
-            self.harness
-                .query_all_by_label_contains(label)
-                .next()
-                .is_some(),
-            "{label:?} is not on screen"
-        );
+        let shown: Vec<String> = self
+            .harness
+            .query_all_by_label_contains("")
+            .filter_map(|n| {
+                let node = n.accesskit_node();
+                node.label().or(node.value()).map(|t| t.to_string())
+            })
+            .collect();
+        panic!("{label:?} is not on screen; shown: {shown:#?}");
     }
 }
 
