@@ -126,23 +126,29 @@ pub struct PublishArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Modes:\n  tap      binds a private auto-delete queue to --exchange: you see every matching message, other consumers still get all of them (default with --exchange)\n  peek     gets up to --count messages (default 100) from --queue and puts them back: marked redelivered, may move to the back of the queue\n  consume  consumes --queue with acks: messages are TAKEN from the queue (default with --queue)\n\nA tap or consume survives a broker restart: it reconnects with backoff and says so on stderr."
+)]
 pub struct WatchArgs {
     /// Broker URL.
     pub url: String,
-    /// Consume this existing queue (messages are taken and acknowledged).
+    /// The queue to peek or consume.
     #[arg(
         long,
         conflicts_with = "exchange",
         required_unless_present = "exchange"
     )]
     pub queue: Option<String>,
-    /// Tap this exchange through an exclusive auto-delete queue.
+    /// The exchange to tap.
     #[arg(long)]
     pub exchange: Option<String>,
     /// Binding key of the tap.
     #[arg(long, default_value = "#", requires = "exchange")]
     pub binding: String,
-    /// Stop after this many messages (fails if the timeout comes first).
+    /// tap (with --exchange), peek or consume (with --queue).
+    #[arg(long, value_enum)]
+    pub mode: Option<ModeArg>,
+    /// Stop after this many messages (fails if the timeout comes first); for peek, how many.
     #[arg(long)]
     pub count: Option<u64>,
     /// Stop after this many seconds.
@@ -150,6 +156,13 @@ pub struct WatchArgs {
     pub timeout: Option<f64>,
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    Tap,
+    Peek,
+    Consume,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

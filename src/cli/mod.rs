@@ -10,7 +10,7 @@ use clap::Parser;
 
 pub use args::{Cli, Command, ScriptArg};
 
-use crate::engine::amqp::{self, Properties, PublishRequest, Watch, WatchSource};
+use crate::engine::amqp::{self, Properties, PublishRequest};
 use crate::engine::grpc::{self, GrpcRequest};
 use crate::engine::http::{self, HttpRequest};
 use crate::engine::{Exchange, Header};
@@ -181,28 +181,28 @@ fn report(exchanges: &[Exchange], json: bool) -> ExitCode {
 }
 
 async fn watch(a: args::WatchArgs) -> anyhow::Result<ExitCode> {
-    let source = match (&a.queue, &a.exchange) {
-        (Some(queue), None) => WatchSource::Queue(queue.clone()),
-        (None, Some(exchange)) => WatchSource::Tap {
-            exchange: exchange.clone(),
-            binding: a.binding.clone(),
+    use crate::engine::watch::{self, WatchEvent, WatchMode, WatchSpec};
+    use args::ModeArg;
+    let spec = match (&a.queue, &a.exchange, a.mode) {
+        (None, Some(exchange), None | Some(ModeArg::Tap)) => {
+            WatchSpec::tap(&a.url, exchange, &a.binding)
+        }
+        (Some(queue), None, None | Some(ModeArg::Consume)) => {
+            WatchSpec::queue(&a.url, WatchMode::Consume, queue)
+        }
+        (Some(queue), None, Some(ModeArg::Peek)) => WatchSpec {
+            peek_limit: u32::try_from(a.count.unwrap_or(100)).unwrap_or(u32::MAX),
+            ..WatchSpec::queue(&a.url, WatchMode::Peek, queue)
         },
+        (_, Some(_), Some(_)) => {
+            anyhow::bail!("--exchange is tapped; peek and consume need --queue")
+        }
+        (Some(_), _, Some(ModeArg::Tap)) => anyhow::bail!("tap needs --exchange, not --queue"),
         _ => anyhow::bail!("give either --queue NAME or --exchange NAME"),
     };
-    let open_timeout = Duration::from_secs_f64(a.timeout.unwrap_or(30.0).clamp(0.1, 30.0));
-    let mut watch = Watch::open(&a.url, &source, open_timeout).await?;
-    if !a.json {
-        let what = match &source {
-            WatchSource::Queue(q) => format!("queue {q:?} (consuming: messages are taken)"),
-            WatchSource::Tap { exchange, binding } => {
-                format!(
-                    "exchange {exchange:?} with binding {binding:?} (tap queue {})",
-                    watch.queue
-                )
-            }
-        };
-        eprintln!("watching {what}; Ctrl-C to stop");
-    }
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(watch::run(spec.clone(), tx, cancel.clone()));
     let deadline = a
         .timeout
         .map(|secs| tokio::time::Instant::now() + Duration::from_secs_f64(secs));
@@ -214,20 +214,46 @@ async fn watch(a: args::WatchArgs) -> anyhow::Result<ExitCode> {
     };
     tokio::pin!(sleep_until);
     let mut received: u64 = 0;
-    let outcome = loop {
-        if a.count.is_some_and(|n| received >= n) {
+    let mut lost_at: Option<std::time::Instant> = None;
+    let wanted = if spec.mode == WatchMode::Peek {
+        None
+    } else {
+        a.count
+    };
+    let outcome: Result<(), String> = 'watch: loop {
+        if wanted.is_some_and(|n| received >= n) {
             break Ok(());
         }
-        tokio::select! {
+        let event = tokio::select! {
             _ = &mut sleep_until => {
-                break match a.count {
+                break match wanted {
                     Some(n) => Err(format!("timed out after {}s: received {received} of {n} messages", a.timeout.unwrap_or_default())),
                     None => Ok(()),
                 };
             }
             _ = tokio::signal::ctrl_c() => break Ok(()),
-            next = watch.next() => match next {
-                Some(Ok(message)) => {
+            event = rx.recv() => event,
+        };
+        match event {
+            Some(WatchEvent::Connected { queue, reconnected }) => {
+                if reconnected {
+                    let gap = lost_at.take().map_or(0.0, |t| t.elapsed().as_secs_f64());
+                    eprintln!(
+                        "watch: reconnected after a {gap:.1} s gap; {received} messages so far"
+                    );
+                } else if !a.json {
+                    eprintln!(
+                        "watching: {} (queue {queue}) — {}; Ctrl-C to stop",
+                        spec.describe(),
+                        spec.mode.explanation()
+                    );
+                }
+            }
+            Some(WatchEvent::Messages(batch)) => {
+                for message in batch {
+                    if wanted.is_some_and(|n| received >= n) {
+                        break 'watch Ok(());
+                    }
                     received += 1;
                     if a.json {
                         println!("{}", serde_json::to_string(&message).unwrap_or_default());
@@ -235,12 +261,26 @@ async fn watch(a: args::WatchArgs) -> anyhow::Result<ExitCode> {
                         print!("{}", print::message_text(&message));
                     }
                 }
-                Some(Err(err)) => break Err(err.to_string()),
-                None => break Err("the broker ended the watch".to_string()),
             }
+            Some(WatchEvent::Lost { reason, retry_in }) => {
+                lost_at.get_or_insert_with(std::time::Instant::now);
+                eprintln!(
+                    "watch: connection lost ({reason}); reconnecting in {:.2} s",
+                    retry_in.as_secs_f64()
+                );
+            }
+            Some(WatchEvent::PeekDone { count }) => {
+                if !a.json {
+                    eprintln!("peeked {count} messages and put them back (now marked redelivered)");
+                }
+                break Ok(());
+            }
+            Some(WatchEvent::Failed(error)) => break Err(error.to_string()),
+            None => break Err("the watch ended".to_string()),
         }
     };
-    watch.close().await;
+    cancel.cancel();
+    let _ = task.await;
     match outcome {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(message) => Ok(fail(&message)),

@@ -4,18 +4,14 @@
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use futures_util::StreamExt;
-use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
-    ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
-};
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties};
 use serde::{Deserialize, Serialize};
 
 use super::exchange::{ErrorKind, Exchange, ExchangeError, Header, Message, Transport};
 use super::payload::Body;
-use super::recorder::{Outcome, Recorder, unix_ms};
+use super::recorder::{Outcome, Recorder};
 use super::timeline::PhaseKind;
 
 /// The demo's broker.
@@ -104,7 +100,7 @@ impl Properties {
         Ok(p)
     }
 
-    fn from_lapin(p: &BasicProperties) -> Self {
+    pub(crate) fn from_lapin(p: &BasicProperties) -> Self {
         let s = |v: &Option<ShortString>| v.as_ref().map(|v| v.as_str().to_string());
         Self {
             content_type: s(p.content_type()),
@@ -297,7 +293,7 @@ pub fn classify_lapin(err: &lapin::Error, url: &str) -> (ErrorKind, String) {
 }
 
 /// Connects and opens a channel, recording `connect` and `channel_open`.
-async fn connect(
+pub(crate) async fn connect(
     rec: &mut Recorder,
     url: &str,
     confirms: bool,
@@ -507,198 +503,4 @@ async fn publish_one(
     }
 }
 
-/// What to watch.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WatchSource {
-    /// Consume from an existing queue (messages are taken and acknowledged).
-    Queue(String),
-    /// Bind an exclusive, auto-delete, server-named queue to an exchange: other consumers are
-    /// untouched.
-    Tap { exchange: String, binding: String },
-}
-
-/// A message seen by a watch, the shape `switchboard watch --json` prints.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WatchedMessage {
-    /// Receive time, milliseconds since the Unix epoch.
-    pub received_at_ms: u64,
-    pub exchange: String,
-    pub routing_key: String,
-    pub redelivered: bool,
-    pub properties: Properties,
-    pub headers: serde_json::Value,
-    #[serde(flatten)]
-    pub body: Body,
-    pub size_bytes: u64,
-}
-
-/// A running watch.
-pub struct Watch {
-    conn: Connection,
-    consumer: lapin::Consumer,
-    acks: bool,
-    /// The queue consumed (server-named for a tap).
-    pub queue: String,
-}
-
-impl Watch {
-    /// Connects and starts consuming. A missing queue or exchange is an error: a watch never
-    /// creates what it was asked to watch.
-    pub async fn open(
-        url: &str,
-        source: &WatchSource,
-        timeout: Duration,
-    ) -> Result<Self, ExchangeError> {
-        let mut rec = Recorder::new(timeout);
-        let (conn, channel) = connect(&mut rec, url, false).await?;
-        let passive_queue = QueueDeclareOptions {
-            passive: true,
-            ..QueueDeclareOptions::default()
-        };
-        let (queue, acks) = match source {
-            WatchSource::Queue(name) => {
-                let name_ss = ShortString::try_new(name.clone()).map_err(|e| {
-                    ExchangeError::invalid_input(format!("queue name too long: {e}"))
-                })?;
-                rec.step(PhaseKind::Declare, channel.queue_declare(name_ss, passive_queue, FieldTable::default()), |e| {
-                    let (kind, message) = classify_lapin(&e, url);
-                    if kind == ErrorKind::Refused {
-                        (kind, format!("queue {name:?} does not exist (a watch never creates the queue it watches)"))
-                    } else {
-                        (kind, message)
-                    }
-                })
-                .await?;
-                (name.clone(), true)
-            }
-            WatchSource::Tap { exchange, binding } => {
-                let exchange_ss = ShortString::try_new(exchange.clone()).map_err(|e| {
-                    ExchangeError::invalid_input(format!("exchange name too long: {e}"))
-                })?;
-                let passive = ExchangeDeclareOptions {
-                    passive: true,
-                    ..ExchangeDeclareOptions::default()
-                };
-                rec.step(
-                    PhaseKind::Declare,
-                    channel.exchange_declare(
-                        exchange_ss.clone(),
-                        lapin::ExchangeKind::Topic,
-                        passive,
-                        FieldTable::default(),
-                    ),
-                    |e| {
-                        let (kind, message) = classify_lapin(&e, url);
-                        if kind == ErrorKind::Refused {
-                            (kind, format!("exchange {exchange:?} does not exist"))
-                        } else {
-                            (kind, message)
-                        }
-                    },
-                )
-                .await?;
-                let tap = QueueDeclareOptions {
-                    exclusive: true,
-                    auto_delete: true,
-                    ..QueueDeclareOptions::default()
-                };
-                let queue = rec
-                    .step(
-                        PhaseKind::Declare,
-                        channel.queue_declare("".into(), tap, FieldTable::default()),
-                        |e| classify_lapin(&e, url),
-                    )
-                    .await?;
-                let name = queue.name().as_str().to_string();
-                let binding_ss = ShortString::try_new(binding.clone()).map_err(|e| {
-                    ExchangeError::invalid_input(format!("binding key too long: {e}"))
-                })?;
-                rec.step(
-                    PhaseKind::Bind,
-                    channel.queue_bind(
-                        name.as_str().into(),
-                        exchange_ss,
-                        binding_ss,
-                        QueueBindOptions::default(),
-                        FieldTable::default(),
-                    ),
-                    |e| classify_lapin(&e, url),
-                )
-                .await?;
-                (name, false)
-            }
-        };
-        rec.step(
-            PhaseKind::Consume,
-            channel.basic_qos(500, BasicQosOptions::default()),
-            |e| classify_lapin(&e, url),
-        )
-        .await?;
-        let consume = BasicConsumeOptions {
-            no_ack: !acks,
-            ..BasicConsumeOptions::default()
-        };
-        let consumer = rec
-            .step(
-                PhaseKind::Consume,
-                channel.basic_consume(
-                    queue.as_str().into(),
-                    "switchboard-watch".into(),
-                    consume,
-                    FieldTable::default(),
-                ),
-                |e| classify_lapin(&e, url),
-            )
-            .await?;
-        Ok(Self {
-            conn,
-            consumer,
-            acks,
-            queue,
-        })
-    }
-
-    /// The next message; `None` when the broker ended the consumer.
-    pub async fn next(&mut self) -> Option<Result<WatchedMessage, ExchangeError>> {
-        let delivery = match self.consumer.next().await? {
-            Ok(delivery) => delivery,
-            Err(e) => {
-                return Some(Err(ExchangeError {
-                    kind: ErrorKind::Protocol,
-                    phase: Some(PhaseKind::Delivery),
-                    message: format!("the watch broke off: {e}"),
-                }));
-            }
-        };
-        if self.acks
-            && let Err(e) = delivery.ack(BasicAckOptions::default()).await
-        {
-            return Some(Err(ExchangeError {
-                kind: ErrorKind::Protocol,
-                phase: Some(PhaseKind::Delivery),
-                message: format!("cannot acknowledge a message: {e}"),
-            }));
-        }
-        let headers = delivery
-            .properties
-            .headers()
-            .as_ref()
-            .map(table_to_json)
-            .unwrap_or_else(|| serde_json::Value::Object(serde_json::Map::new()));
-        Some(Ok(WatchedMessage {
-            received_at_ms: unix_ms(),
-            exchange: delivery.exchange.as_str().to_string(),
-            routing_key: delivery.routing_key.as_str().to_string(),
-            redelivered: delivery.redelivered,
-            properties: Properties::from_lapin(&delivery.properties),
-            headers,
-            size_bytes: delivery.data.len() as u64,
-            body: Body::new(delivery.data),
-        }))
-    }
-
-    /// Closes the connection (a tap's queue goes with it).
-    pub async fn close(self) {
-        let _ = self.conn.close(200, "watch closed".into()).await;
-    }
-}
+pub use super::watch::{Watch, WatchSource, WatchedMessage};

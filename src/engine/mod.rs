@@ -10,8 +10,10 @@ pub mod net;
 pub mod payload;
 pub mod recorder;
 pub mod request;
+pub mod store;
 pub mod timed_io;
 pub mod timeline;
+pub mod watch;
 
 pub use exchange::{ErrorKind, Exchange, ExchangeError, Header, Message, Transport};
 pub use payload::{Body, BodyView};

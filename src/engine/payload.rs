@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 
 /// A body as bytes. In JSON it is embedded as JSON when it parses as a JSON object, array,
 /// number, boolean or null; as a string when it is UTF-8 text; else as base64 under
-/// `body_base64`. An empty body is `"body": null`.
+/// `body_base64`. An empty body is `"body": null`. When an embedded JSON body would not
+/// re-serialize to the very same bytes (whitespace, number formatting), the exact text is kept
+/// under `body_raw` too, so that exports re-import byte for byte.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(from = "BodyRepr", into = "BodyRepr")]
 pub struct Body {
@@ -92,15 +94,23 @@ struct BodyRepr {
     body: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     body_base64: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    body_raw: Option<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     body_truncated: bool,
 }
 
 impl From<Body> for BodyRepr {
     fn from(body: Body) -> Self {
+        let mut raw = None;
         let (value, base64) = match body.view() {
             BodyView::Empty => (None, None),
-            BodyView::Json(value) => (Some(value), None),
+            BodyView::Json(value) => {
+                if serde_json::to_vec(&value).ok().as_deref() != Some(body.bytes.as_slice()) {
+                    raw = Some(String::from_utf8_lossy(&body.bytes).into_owned());
+                }
+                (Some(value), None)
+            }
             BodyView::Text(text) => (Some(serde_json::Value::String(text)), None),
             BodyView::Binary => (
                 None,
@@ -110,6 +120,7 @@ impl From<Body> for BodyRepr {
         Self {
             body: value,
             body_base64: base64,
+            body_raw: raw,
             body_truncated: body.truncated,
         }
     }
@@ -118,6 +129,7 @@ impl From<Body> for BodyRepr {
 impl From<BodyRepr> for Body {
     fn from(repr: BodyRepr) -> Self {
         let bytes = match (repr.body_base64, repr.body) {
+            _ if repr.body_raw.is_some() => repr.body_raw.unwrap_or_default().into_bytes(),
             (Some(b64), _) => base64::engine::general_purpose::STANDARD
                 .decode(b64.as_bytes())
                 .unwrap_or_default(),
@@ -164,6 +176,20 @@ mod tests {
             serde_json::json!({"body": null, "body_base64": "/wD+"})
         );
         assert_eq!(back, binary);
+
+        // Pretty or reordered JSON is embedded and kept exactly.
+        let pretty = Body::new(b"{\n  \"b\": 1,\n  \"a\": 2.50\n}".to_vec());
+        let (json, back) = round_trip(&pretty);
+        assert_eq!(json["body"]["a"], 2.5);
+        assert!(json["body_raw"].is_string());
+        assert_eq!(back, pretty);
+        let compact = Body::new(br#"{"b":1,"a":[true,null]}"#.to_vec());
+        let (json, back) = round_trip(&compact);
+        assert!(
+            json.get("body_raw").is_none(),
+            "compact JSON needs no raw copy: {json}"
+        );
+        assert_eq!(back, compact);
 
         let (json, back) = round_trip(&Body::default());
         assert_eq!(json, serde_json::json!({"body": null}));

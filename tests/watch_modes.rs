@@ -1,0 +1,382 @@
+//! Watch modes against the real broker: a tap takes nothing away, peek leaves the queue as it
+//! was, consume empties it, and a watch survives its connection being cut (through a proxy the
+//! test controls, so other tests on the broker are untouched).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{amqp_url, eventually, start_demo, wait_consuming};
+use demo_services::ConsumerState;
+use switchboard::engine::BodyView;
+use switchboard::engine::amqp::{self, PublishRequest};
+use switchboard::engine::watch::{self, WatchEvent, WatchMode, WatchSpec, WatchedMessage};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// A TCP proxy to the broker whose live connections the test can cut.
+struct Proxy {
+    port: u16,
+    live: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let live: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
+        let tasks = live.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let task = tokio::spawn(async move {
+                    if let Ok(mut upstream) = tokio::net::TcpStream::connect("127.0.0.1:5672").await
+                    {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                    }
+                });
+                tasks.lock().unwrap().push(task);
+            }
+        });
+        Self { port, live, accept }
+    }
+
+    fn url(&self) -> String {
+        amqp_url().replace("127.0.0.1:5672", &format!("127.0.0.1:{}", self.port))
+    }
+
+    /// Drops every connection through the proxy, as a broker restart would.
+    fn cut(&self) {
+        for task in self.live.lock().unwrap().drain(..) {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.cut();
+        self.accept.abort();
+    }
+}
+
+fn start(spec: WatchSpec) -> (mpsc::Receiver<WatchEvent>, CancellationToken) {
+    let (tx, rx) = mpsc::channel(64);
+    let cancel = CancellationToken::new();
+    tokio::spawn(watch::run(spec, tx, cancel.clone()));
+    (rx, cancel)
+}
+
+async fn next_event(rx: &mut mpsc::Receiver<WatchEvent>) -> WatchEvent {
+    tokio::time::timeout(Duration::from_secs(20), rx.recv())
+        .await
+        .expect("an event within 20 s")
+        .expect("watch alive")
+}
+
+/// Collects messages until `n` arrived (other events must not be failures).
+async fn collect(rx: &mut mpsc::Receiver<WatchEvent>, n: usize) -> Vec<WatchedMessage> {
+    let mut out = Vec::new();
+    while out.len() < n {
+        match next_event(rx).await {
+            WatchEvent::Messages(batch) => out.extend(batch),
+            WatchEvent::Failed(e) => panic!("watch failed: {e}"),
+            _ => {}
+        }
+    }
+    out
+}
+
+async fn publish(url: &str, exchange: &str, routing_key: &str, body: impl Into<Vec<u8>>) {
+    let e = amqp::publish(&PublishRequest::new(url, exchange, routing_key, body)).await;
+    assert!(e[0].ok, "{:?}", e[0].error);
+}
+
+async fn queue_depth(queue: &str) -> u32 {
+    let conn = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = conn.create_channel().await.unwrap();
+    let options = lapin::options::QueueDeclareOptions {
+        passive: true,
+        ..Default::default()
+    };
+    let q = channel
+        .queue_declare(queue.into(), options, lapin::types::FieldTable::default())
+        .await
+        .unwrap();
+    let _ = conn.close(200, "bye".into()).await;
+    q.message_count()
+}
+
+fn order_event(i: usize) -> Vec<u8> {
+    format!(r#"{{"event":"OrderCreated","order_id":"o-{i}","user_id":"1","created_at_ms":0}}"#)
+        .into_bytes()
+}
+
+#[tokio::test]
+async fn a_tap_sees_every_message_and_the_queue_consumer_still_gets_all() {
+    let demo = start_demo().await;
+    wait_consuming(&demo).await;
+    let topology = demo.config.topology.clone();
+    let (mut rx, cancel) = start(WatchSpec::tap(amqp_url(), &topology.exchange, "#"));
+    assert!(matches!(
+        next_event(&mut rx).await,
+        WatchEvent::Connected {
+            reconnected: false,
+            ..
+        }
+    ));
+    for i in 0..50 {
+        publish(
+            &amqp_url(),
+            &topology.exchange,
+            "order.created",
+            order_event(i),
+        )
+        .await;
+    }
+    publish(
+        &amqp_url(),
+        &topology.exchange,
+        "order.binary",
+        vec![0xff, 0x00, 0xc3],
+    )
+    .await;
+    let seen = collect(&mut rx, 51).await;
+    assert_eq!(seen.len(), 51);
+    for (i, m) in seen.iter().take(50).enumerate() {
+        let BodyView::Json(v) = m.body.view() else {
+            panic!()
+        };
+        assert_eq!(v["order_id"], format!("o-{i}"), "in order, none missing");
+    }
+    assert_eq!(seen[50].body.view(), BodyView::Binary);
+    // The User Service consumed all 50 orders (and dead-lettered the binary one).
+    eventually(10, "the consumer to take all orders", || {
+        let state = demo.user.consumer_state();
+        async move {
+            matches!(
+                state,
+                ConsumerState::Consuming {
+                    consumed: 50,
+                    dead_lettered: 1
+                }
+            )
+            .then_some(())
+        }
+    })
+    .await;
+    cancel.cancel();
+    demo.stop().await;
+}
+
+#[tokio::test]
+async fn peek_leaves_the_queue_as_it_was_and_consume_empties_it() {
+    let demo = start_demo().await;
+    let topology = demo.config.topology.clone();
+    let demo_services::DemoServices { user, order, .. } = demo;
+    user.stop().await; // nobody consumes order_queue now
+    for i in 0..5 {
+        publish(
+            &amqp_url(),
+            &topology.exchange,
+            "order.created",
+            order_event(i),
+        )
+        .await;
+    }
+    eventually(10, "five messages in the queue", || async {
+        (queue_depth(&topology.queue).await == 5).then_some(())
+    })
+    .await;
+
+    let spec = WatchSpec {
+        peek_limit: 3,
+        ..WatchSpec::queue(amqp_url(), WatchMode::Peek, &topology.queue)
+    };
+    let (mut rx, _cancel) = start(spec);
+    let peeked = collect(&mut rx, 3).await;
+    assert!(matches!(
+        next_event(&mut rx).await,
+        WatchEvent::PeekDone { count: 3 }
+    ));
+    assert_eq!(peeked.len(), 3);
+    assert!(peeked.iter().all(|m| !m.redelivered));
+    assert_eq!(
+        queue_depth(&topology.queue).await,
+        5,
+        "peek puts everything back"
+    );
+
+    // A second peek sees them again, now marked redelivered.
+    let spec = WatchSpec {
+        peek_limit: 10,
+        ..WatchSpec::queue(amqp_url(), WatchMode::Peek, &topology.queue)
+    };
+    let (mut rx, _cancel) = start(spec);
+    let again = collect(&mut rx, 5).await;
+    assert!(again.iter().any(|m| m.redelivered));
+    assert_eq!(queue_depth(&topology.queue).await, 5);
+
+    let (mut rx, cancel) = start(WatchSpec::queue(
+        amqp_url(),
+        WatchMode::Consume,
+        &topology.queue,
+    ));
+    let consumed = collect(&mut rx, 5).await;
+    assert_eq!(consumed.len(), 5);
+    cancel.cancel();
+    eventually(10, "an empty queue", || async {
+        (queue_depth(&topology.queue).await == 0).then_some(())
+    })
+    .await;
+    order.stop().await;
+}
+
+#[tokio::test]
+async fn a_tap_survives_a_cut_connection_and_gets_everything_after_the_reconnect() {
+    let demo = start_demo().await;
+    let topology = demo.config.topology.clone();
+    let proxy = Proxy::start().await;
+    let (mut rx, cancel) = start(WatchSpec::tap(proxy.url(), &topology.exchange, "#"));
+    assert!(matches!(
+        next_event(&mut rx).await,
+        WatchEvent::Connected {
+            reconnected: false,
+            ..
+        }
+    ));
+    for i in 0..3 {
+        publish(
+            &amqp_url(),
+            &topology.exchange,
+            "order.created",
+            order_event(i),
+        )
+        .await;
+    }
+    assert_eq!(collect(&mut rx, 3).await.len(), 3);
+
+    proxy.cut();
+    let mut lost = false;
+    loop {
+        match next_event(&mut rx).await {
+            WatchEvent::Lost { .. } => lost = true,
+            WatchEvent::Connected {
+                reconnected: true, ..
+            } => break,
+            WatchEvent::Failed(e) => panic!("the watch gave up: {e}"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(lost, "the gap is reported");
+    for i in 10..15 {
+        publish(
+            &amqp_url(),
+            &topology.exchange,
+            "order.created",
+            order_event(i),
+        )
+        .await;
+    }
+    let after = collect(&mut rx, 5).await;
+    let ids: Vec<_> = after
+        .iter()
+        .map(|m| match m.body.view() {
+            BodyView::Json(v) => v["order_id"].as_str().unwrap().to_string(),
+            _ => panic!(),
+        })
+        .collect();
+    assert_eq!(ids, ["o-10", "o-11", "o-12", "o-13", "o-14"]);
+    cancel.cancel();
+    demo.stop().await;
+}
+
+#[tokio::test]
+async fn the_cli_watch_survives_a_cut_connection_and_counts_across_the_gap() {
+    use std::io::BufRead;
+    let demo = start_demo().await;
+    let topology = demo.config.topology.clone();
+    let proxy = Proxy::start().await;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args([
+            "watch",
+            &proxy.url(),
+            "--exchange",
+            &topology.exchange,
+            "--count",
+            "4",
+            "--timeout",
+            "30",
+            "--json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, mut lines) = mpsc::channel::<String>(64);
+    std::thread::Builder::new()
+        .name("cli-stderr".into())
+        .spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = tx.blocking_send(line);
+            }
+        })
+        .unwrap();
+    // Publish until the tap is bound and has seen two.
+    let url = amqp_url();
+    eventually(20, "the watch to be bound", || {
+        let (url, exchange) = (url.clone(), topology.exchange.clone());
+        async move {
+            let e = amqp::publish(&PublishRequest::new(
+                &url,
+                &exchange,
+                "order.created",
+                order_event(0),
+            ))
+            .await;
+            e[0].ok.then_some(())
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    proxy.cut();
+    let mut stderr_text = String::new();
+    while !stderr_text.contains("reconnected") {
+        let line = tokio::time::timeout(Duration::from_secs(20), lines.recv())
+            .await
+            .expect("stderr within 20 s")
+            .expect("open");
+        stderr_text.push_str(&line);
+        stderr_text.push('\n');
+    }
+    assert!(stderr_text.contains("connection lost"), "{stderr_text}");
+    for i in 0..4 {
+        publish(
+            &url,
+            &topology.exchange,
+            "order.created",
+            order_event(100 + i),
+        )
+        .await;
+    }
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(output.status.success(), "{stderr_text}");
+    let printed: Vec<serde_json::Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(printed.len(), 4, "counted across the gap");
+    demo.stop().await;
+}
