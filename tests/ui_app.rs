@@ -14,6 +14,7 @@ use switchboard::engine::Transport;
 use switchboard::ui::app::{DemoState, EditorOutcome};
 use switchboard::ui::backend::BackendOptions;
 use switchboard::ui::settings::TransportTab;
+use switchboard::ui::viewer::TabStatus;
 use switchboard::ui::{AppOptions, SwitchboardApp};
 
 struct TestApp {
@@ -318,4 +319,160 @@ fn compare_shows_two_pinned_exchanges_on_one_axis() {
     // Both timelines: HTTP's first byte and gRPC's trailers on the same axis.
     app.assert_shown("phase first byte");
     app.assert_shown("phase trailers");
+}
+
+fn imported_messages(n: usize) -> Vec<switchboard::engine::watch::WatchedMessage> {
+    use switchboard::engine::Body;
+    use switchboard::engine::amqp::Properties;
+    (0..n)
+        .map(|i| switchboard::engine::watch::WatchedMessage {
+            received_at_ms: 1_795_000_000_000 + i as u64,
+            exchange: "orders".to_string(),
+            routing_key: if i % 2 == 0 {
+                "order.created".to_string()
+            } else {
+                "order.cancelled".to_string()
+            },
+            redelivered: false,
+            properties: Properties {
+                message_id: Some(format!("msg-{i}")),
+                content_type: Some("application/json".to_string()),
+                ..Properties::default()
+            },
+            headers: serde_json::json!({ "x-shard": if i % 3 == 0 { "a" } else { "b" } }),
+            size_bytes: 0,
+            body: Body::new(
+                format!(r#"{{"order_id":"o-{i}","user_id":"{}"}}"#, i % 5 + 1).into_bytes(),
+            ),
+        })
+        .collect()
+}
+
+#[test]
+fn the_viewer_filters_without_dropping_and_shows_the_selected_message() {
+    let mut app = start_app();
+    app.harness
+        .state_mut()
+        .open_imported("fixture.jsonl", imported_messages(30));
+    app.harness.step();
+    app.assert_shown("30 shown");
+    let tab_id = app.harness.state().viewer.active.unwrap();
+
+    app.harness.get_by_label("Filter").click();
+    app.harness.step();
+    app.harness
+        .get_by_label("Filter")
+        .type_text("order.cancelled");
+    app.harness.step();
+    app.assert_shown("15 shown");
+    let tab = app
+        .harness
+        .state()
+        .viewer
+        .tabs
+        .iter()
+        .find(|t| t.id == tab_id)
+        .unwrap();
+    assert_eq!(
+        tab.store.len(),
+        30,
+        "the filter narrows the table, the store keeps everything"
+    );
+
+    app.harness.get_by_label("Filter").type_text(" x-shard=a");
+    app.harness.step();
+    // Odd indices divisible by 3: 3, 9, 15, 21, 27.
+    app.assert_shown("5 shown");
+
+    // Click the first row's message id: the detail pane shows its properties and body.
+    app.harness.get_by_label("msg-3").click();
+    app.harness.step();
+    app.harness.step();
+    app.assert_shown("#3");
+    app.assert_shown("Properties (2)");
+    app.assert_shown("Body · JSON");
+
+    // Republish opens it in the AMQP editor.
+    app.click("Republish…");
+    let settings = &app.harness.state().settings;
+    assert_eq!(settings.transport, TransportTab::Amqp);
+    assert_eq!(settings.amqp.routing_key, "order.cancelled");
+    assert_eq!(settings.amqp.message_id, "msg-3");
+    assert!(settings.amqp.body.contains("\"o-3\""));
+}
+
+#[test]
+fn live_tail_pauses_counts_new_messages_and_jumps_back() {
+    let mut app = start_app();
+    app.harness
+        .state_mut()
+        .open_imported("tail.jsonl", imported_messages(200));
+    app.harness.step();
+    let id = app.harness.state().viewer.active.unwrap();
+    assert!(app.harness.state().viewer.tabs[0].live_tail);
+    // The user scrolls up over the table: the tail pauses.
+    app.harness.run_steps(3);
+    app.harness.get_by_label("msg-199").hover();
+    app.harness.step();
+    app.harness.event(egui::Event::MouseWheel {
+        unit: egui::MouseWheelUnit::Point,
+        delta: egui::vec2(0.0, 400.0),
+        phase: egui::TouchPhase::Move,
+        source: egui::MouseWheelSource::Unknown,
+        modifiers: egui::Modifiers::NONE,
+    });
+    for _ in 0..10 {
+        app.harness.step();
+    }
+    assert!(
+        !app.harness.state().viewer.tabs[0].live_tail,
+        "scrolling up pauses the live tail"
+    );
+    let more = imported_messages(7);
+    app.harness
+        .state_mut()
+        .viewer
+        .tab_mut(id)
+        .unwrap()
+        .ingest(more);
+    app.harness.step();
+    app.assert_shown("7 new — jump to newest");
+    app.click("7 new — jump to newest");
+    app.harness.step();
+    let tab = &app.harness.state().viewer.tabs[0];
+    assert!(tab.live_tail);
+    assert_eq!(tab.new_since_pause, 0);
+    assert_eq!(tab.view.len(), 207);
+}
+
+#[test]
+fn a_live_tap_in_the_viewer_receives_published_messages() {
+    let mut app = start_app();
+    let exchange = app.harness.state().settings.watch_form.exchange.clone();
+    assert!(
+        exchange.starts_with("sbtest-"),
+        "the form follows the demo's exchange: {exchange}"
+    );
+    app.click("Messages");
+    app.click("Start watch");
+    app.wait_until("the tap to be bound", |a| {
+        matches!(
+            a.viewer.tabs.first().map(|t| &t.status),
+            Some(TabStatus::Watching { .. })
+        )
+    });
+    let url = common::amqp_url();
+    app._runtime.block_on(async {
+        for i in 0..3 {
+            let r = switchboard::engine::amqp::PublishRequest::new(
+                &url,
+                &exchange,
+                "order.created",
+                format!("{{\"n\":{i}}}"),
+            );
+            assert!(switchboard::engine::amqp::publish(&r).await[0].ok);
+        }
+    });
+    app.wait_until("three messages", |a| a.viewer.tabs[0].store.received == 3);
+    app.assert_shown("received 3");
 }

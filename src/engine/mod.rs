@@ -4,6 +4,7 @@
 pub mod amqp;
 pub mod codec;
 pub mod exchange;
+pub mod fsutil;
 pub mod grpc;
 pub mod http;
 pub mod net;

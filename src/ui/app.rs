@@ -9,12 +9,16 @@ use demo_services::ConsumerState;
 use demo_services::supervisor::{ServiceId, ServiceStatus};
 use egui::{Color32, RichText};
 
+use super::backend::PathPurpose;
 use super::backend::{self, BackendHandle, BackendOptions, BrokerState, Command, Event};
 use super::editors;
 use super::payload_view::message_ui;
-use super::settings::{Settings, TransportTab};
+use super::settings::{KeyValue, MainView, Settings, TransportTab};
 use super::timeline_view::{format_us, waterfall_ui};
+use super::viewer::{TabStatus, Viewer, ViewerAction, ViewerTab, viewer_ui};
 use crate::engine::http::HttpRequest;
+use crate::engine::store::DEFAULT_CAPACITY;
+use crate::engine::watch::{WatchSpec, WatchedMessage};
 use crate::engine::{ErrorKind, Exchange, Header};
 
 /// Most exchanges kept in this session's history.
@@ -91,6 +95,9 @@ pub struct SwitchboardApp {
     demo_config: Option<demo_services::DemoConfig>,
     /// `SWITCHBOARD_BENCH` set: print `bench: first frame` on the first frame (scripts/bench).
     report_first_frame: bool,
+    pub viewer: Viewer,
+    /// Capacity of each new viewer tab's store.
+    pub store_capacity: usize,
 }
 
 impl SwitchboardApp {
@@ -135,6 +142,8 @@ impl SwitchboardApp {
             applied_theme: None,
             demo_config: None,
             report_first_frame: std::env::var_os("SWITCHBOARD_BENCH").is_some(),
+            viewer: Viewer::default(),
+            store_capacity: DEFAULT_CAPACITY,
         }
     }
 
@@ -294,6 +303,39 @@ impl SwitchboardApp {
                     }
                 }
             }
+            Event::Watch { id, event } => {
+                if let Some(tab) = self.viewer.tab_mut(id) {
+                    tab.apply(event);
+                }
+            }
+            Event::PickedPath { purpose, path } => {
+                match path {
+                    Some(path) => {
+                        self.viewer.path_text = path.display().to_string();
+                        if purpose == PathPurpose::Import {
+                            self.command(Command::Import { path });
+                        }
+                    }
+                    None => {
+                        self.viewer.notice = Some(Err("no file chosen (or no file dialog on this system): type a path in File".to_string()));
+                    }
+                }
+            }
+            Event::Exported { path, result } => {
+                self.viewer.notice = Some(match result {
+                    Ok(n) => Ok(format!("exported {n} messages to {}", path.display())),
+                    Err(e) => Err(format!("export failed: {e}")),
+                });
+            }
+            Event::Imported { path, result } => match result {
+                Ok(messages) => {
+                    let n = messages.len();
+                    self.open_imported(&path.display().to_string(), messages);
+                    self.viewer.notice =
+                        Some(Ok(format!("imported {n} messages from {}", path.display())));
+                }
+                Err(e) => self.viewer.notice = Some(Err(format!("import failed: {e}"))),
+            },
             Event::Done { id, cancelled } => {
                 if let Some(tab) = self.request_tabs.remove(&id) {
                     self.in_flight.retain(|_, f| f.id != id);
@@ -303,6 +345,88 @@ impl SwitchboardApp {
                     }
                 }
             }
+        }
+    }
+
+    /// Starts a watch in a new viewer tab.
+    pub fn start_watch(&mut self, spec: WatchSpec) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let tab = ViewerTab::new(id, spec.describe(), Some(spec.clone()), self.store_capacity);
+        if self.backend.send(Command::StartWatch {
+            id,
+            spec: Box::new(spec),
+        }) {
+            self.viewer.tabs.push(tab);
+            self.viewer.active = Some(id);
+        } else {
+            self.viewer.notice = Some(Err("the background worker is busy; try again".to_string()));
+        }
+    }
+
+    /// Opens messages (from a `watch --json` file) in a new, non-live tab.
+    pub fn open_imported(&mut self, name: &str, messages: Vec<WatchedMessage>) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let title = std::path::Path::new(name)
+            .file_name()
+            .map_or(name.to_string(), |f| f.to_string_lossy().into_owned());
+        let mut tab = ViewerTab::new(id, title, None, self.store_capacity.max(messages.len()));
+        tab.ingest(messages);
+        tab.status = TabStatus::Imported(name.to_string());
+        self.viewer.tabs.push(tab);
+        self.viewer.active = Some(id);
+        self.settings.view = MainView::Messages;
+    }
+
+    /// Opens a message in the AMQP editor to edit and publish again.
+    pub fn republish(&mut self, m: &WatchedMessage) {
+        let a = &mut self.settings.amqp;
+        a.exchange = m.exchange.clone();
+        a.routing_key = m.routing_key.clone();
+        a.content_type = m.properties.content_type.clone().unwrap_or_default();
+        a.message_id = m.properties.message_id.clone().unwrap_or_default();
+        a.correlation_id = m.properties.correlation_id.clone().unwrap_or_default();
+        a.persistent = m.properties.delivery_mode == Some(2);
+        a.headers = match &m.headers {
+            serde_json::Value::Object(map) => map
+                .iter()
+                .map(|(k, v)| {
+                    KeyValue::new(k, &v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        a.body = String::from_utf8_lossy(&m.body.bytes).into_owned();
+        self.settings.transport = TransportTab::Amqp;
+        self.settings.view = MainView::Requests;
+        if std::str::from_utf8(&m.body.bytes).is_err() {
+            self.outcomes.insert(TransportTab::Amqp, EditorOutcome::Failed("the message body is binary: the editor shows it as text with replacement characters".to_string()));
+        }
+    }
+
+    fn viewer_action(&mut self, action: ViewerAction) {
+        match action {
+            ViewerAction::Start(spec) => self.start_watch(spec),
+            ViewerAction::Stop(id) => {
+                self.command(Command::StopWatch { id });
+                if let Some(tab) = self.viewer.tab_mut(id) {
+                    tab.status = TabStatus::Stopped;
+                }
+            }
+            ViewerAction::Close(id) => {
+                self.command(Command::StopWatch { id });
+                self.viewer.tabs.retain(|t| t.id != id);
+                if self.viewer.active == Some(id) {
+                    self.viewer.active = self.viewer.tabs.last().map(|t| t.id);
+                }
+            }
+            ViewerAction::PickPath(purpose) => self.command(Command::PickPath { purpose }),
+            ViewerAction::Export(path, messages) => {
+                self.command(Command::Export { path, messages })
+            }
+            ViewerAction::Import(path) => self.command(Command::Import { path }),
+            ViewerAction::Republish(m) => self.republish(&m),
         }
     }
 
@@ -324,6 +448,23 @@ impl SwitchboardApp {
     fn top_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
             ui.label(RichText::new("Switchboard").heading().strong());
+            ui.separator();
+            ui.selectable_value(
+                &mut self.settings.view,
+                MainView::Requests,
+                RichText::new("Requests").strong(),
+            );
+            let live = self.viewer.tabs.iter().filter(|t| t.is_live()).count();
+            let messages = if live > 0 {
+                format!("Messages ({live} live)")
+            } else {
+                "Messages".to_string()
+            };
+            ui.selectable_value(
+                &mut self.settings.view,
+                MainView::Messages,
+                RichText::new(messages).strong(),
+            );
             ui.separator();
             ui.label("Timeout");
             ui.add(
@@ -623,14 +764,23 @@ impl SwitchboardApp {
             .default_size(280.0)
             .min_size(200.0)
             .show(ui, |ui| self.history_ui(ui));
-        egui::CentralPanel::default_margins().show(ui, |ui| {
-            egui::ScrollArea::vertical()
-                .auto_shrink([false, false])
-                .show(ui, |ui| {
-                    self.editor_ui(ui);
-                    ui.separator();
-                    self.result_ui(ui);
-                });
+        egui::CentralPanel::default_margins().show(ui, |ui| match self.settings.view {
+            MainView::Requests => {
+                egui::ScrollArea::vertical()
+                    .auto_shrink([false, false])
+                    .show(ui, |ui| {
+                        self.editor_ui(ui);
+                        ui.separator();
+                        self.result_ui(ui);
+                    });
+            }
+            MainView::Messages => {
+                let url = self.settings.amqp.url.clone();
+                let actions = viewer_ui(ui, &mut self.viewer, &mut self.settings.watch_form, &url);
+                for action in actions {
+                    self.viewer_action(action);
+                }
+            }
         });
         if self.report_first_frame {
             self.report_first_frame = false;

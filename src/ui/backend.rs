@@ -12,10 +12,15 @@ use demo_services::{ConsumerState, DemoConfig};
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 
+use std::path::PathBuf;
+
+use tokio_util::sync::CancellationToken;
+
 use crate::engine::amqp::{Watch, WatchSource, WatchedMessage};
 use crate::engine::http::{self, HttpRequest};
 use crate::engine::recorder::unix_ms;
 use crate::engine::timeline::{Clock, Phase, PhaseKind};
+use crate::engine::watch::{WatchEvent, WatchSpec};
 use crate::engine::{Exchange, Header, Message, RequestSpec, Transport};
 
 /// UI -> backend.
@@ -40,7 +45,34 @@ pub enum Command {
         latency_ms: u64,
         failure_rate: f64,
     },
+    StartWatch {
+        id: u64,
+        spec: Box<WatchSpec>,
+    },
+    StopWatch {
+        id: u64,
+    },
+    /// Ask the user for a file (rfd); answered by [`Event::PickedPath`].
+    PickPath {
+        purpose: PathPurpose,
+    },
+    /// Write messages as JSON Lines, atomically.
+    Export {
+        path: PathBuf,
+        messages: Vec<WatchedMessage>,
+    },
+    /// Read a `watch --json` file into a new viewer tab.
+    Import {
+        path: PathBuf,
+    },
     Shutdown,
+}
+
+/// Why a file is being picked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathPurpose {
+    Export,
+    Import,
 }
 
 /// Whether the broker answers.
@@ -72,6 +104,24 @@ pub enum Event {
     Done {
         id: u64,
         cancelled: bool,
+    },
+    /// Something happened to watch `id`.
+    Watch {
+        id: u64,
+        event: WatchEvent,
+    },
+    /// `None`: cancelled, or no file dialog on this system (type a path instead).
+    PickedPath {
+        purpose: PathPurpose,
+        path: Option<PathBuf>,
+    },
+    Exported {
+        path: PathBuf,
+        result: Result<usize, String>,
+    },
+    Imported {
+        path: PathBuf,
+        result: Result<Vec<WatchedMessage>, String>,
     },
 }
 
@@ -165,6 +215,7 @@ async fn run(options: BackendOptions, mut commands: mpsc::Receiver<Command>, out
 
     let pool = crate::engine::grpc::builtin_pool().ok();
     let mut running: HashMap<u64, JoinHandle<()>> = HashMap::new();
+    let mut watches: HashMap<u64, CancellationToken> = HashMap::new();
     while let Some(command) = commands.recv().await {
         running.retain(|_, task| !task.is_finished());
         match command {
@@ -253,8 +304,67 @@ async fn run(options: BackendOptions, mut commands: mpsc::Receiver<Command>, out
                     outbox.send(Event::Services(s.status())).await;
                 }
             }
+            Command::StartWatch { id, spec } => {
+                let cancel = CancellationToken::new();
+                watches.insert(id, cancel.clone());
+                let (tx, mut rx) = mpsc::channel(16);
+                tokio::spawn(crate::engine::watch::run(*spec, tx, cancel));
+                let outbox = outbox.clone();
+                tokio::spawn(async move {
+                    while let Some(event) = rx.recv().await {
+                        outbox.send(Event::Watch { id, event }).await;
+                    }
+                });
+            }
+            Command::StopWatch { id } => {
+                if let Some(cancel) = watches.remove(&id) {
+                    cancel.cancel();
+                }
+            }
+            Command::PickPath { purpose } => {
+                let outbox = outbox.clone();
+                tokio::spawn(async move {
+                    let dialog = rfd::AsyncFileDialog::new()
+                        .add_filter("JSON Lines", &["jsonl", "json", "txt"]);
+                    let picked = match purpose {
+                        PathPurpose::Export => {
+                            dialog.set_file_name("messages.jsonl").save_file().await
+                        }
+                        PathPurpose::Import => dialog.pick_file().await,
+                    };
+                    let path = picked.map(|f| f.path().to_path_buf());
+                    outbox.send(Event::PickedPath { purpose, path }).await;
+                });
+            }
+            Command::Export { path, messages } => {
+                let outbox = outbox.clone();
+                tokio::spawn(async move {
+                    let target = path.clone();
+                    let result = tokio::task::spawn_blocking(move || export(&target, &messages))
+                        .await
+                        .unwrap_or_else(|e| Err(e.to_string()));
+                    outbox.send(Event::Exported { path, result }).await;
+                });
+            }
+            Command::Import { path } => {
+                let outbox = outbox.clone();
+                tokio::spawn(async move {
+                    let source = path.clone();
+                    let result = tokio::task::spawn_blocking(move || {
+                        let file = std::fs::File::open(&source)
+                            .map_err(|e| format!("cannot open {}: {e}", source.display()))?;
+                        crate::engine::store::import_jsonl(std::io::BufReader::new(file))
+                    })
+                    .await
+                    .unwrap_or_else(|e| Err(e.to_string()));
+                    outbox.send(Event::Imported { path, result }).await;
+                });
+            }
             Command::Shutdown => break,
         }
+    }
+    for cancel in watches.into_values() {
+        cancel.cancel();
     }
     for task in running.into_values() {
         task.abort();
@@ -487,4 +597,16 @@ fn delivery_exchange(
             ..Message::default()
         }),
     }
+}
+
+/// Writes JSON Lines atomically: a temporary file next to the target, fsync, rename.
+fn export(path: &std::path::Path, messages: &[WatchedMessage]) -> Result<usize, String> {
+    let mut out = Vec::new();
+    for m in messages {
+        serde_json::to_writer(&mut out, m).map_err(|e| e.to_string())?;
+        out.push(b'\n');
+    }
+    crate::engine::fsutil::write_atomic(path, &out)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(messages.len())
 }

@@ -7,6 +7,7 @@ pub mod editors;
 pub mod payload_view;
 pub mod settings;
 pub mod timeline_view;
+pub mod viewer;
 
 pub use app::{AppOptions, Script, SwitchboardApp};
 

@@ -39,11 +39,11 @@ pub fn message_ui(ui: &mut egui::Ui, id: &str, title: &str, message: Option<&Mes
         if !message.trailers.is_empty() {
             headers_ui(ui, "Trailers", &message.trailers);
         }
-        body_ui(ui, message);
+        body_ui(ui, &message.body, message.size_bytes);
     });
 }
 
-fn headers_ui(ui: &mut egui::Ui, title: &str, headers: &[Header]) {
+pub fn headers_ui(ui: &mut egui::Ui, title: &str, headers: &[Header]) {
     egui::CollapsingHeader::new(format!("{title} ({})", headers.len()))
         .default_open(headers.len() <= 8)
         .show(ui, |ui| {
@@ -67,8 +67,9 @@ fn headers_ui(ui: &mut egui::Ui, title: &str, headers: &[Header]) {
         });
 }
 
-fn body_ui(ui: &mut egui::Ui, message: &Message) {
-    let view = message.body.view();
+/// A body: its kind, a copy button, and pretty JSON / a JSON tree / text / a hex dump.
+pub fn body_ui(ui: &mut egui::Ui, body: &crate::engine::Body, size_bytes: u64) {
+    let view = body.view();
     let kind = match &view {
         BodyView::Empty => "empty",
         BodyView::Json(_) => "JSON",
@@ -77,14 +78,14 @@ fn body_ui(ui: &mut egui::Ui, message: &Message) {
     };
     ui.horizontal(|ui| {
         ui.label(RichText::new(format!("Body · {kind}")).strong());
-        if message.body.truncated {
+        if body.truncated {
             ui.colored_label(
                 ui.visuals().warn_fg_color,
-                format!("truncated: {} B kept", message.body.bytes.len()),
+                format!("truncated: {} of {size_bytes} B kept", body.bytes.len()),
             );
         }
-        if !message.body.is_empty() && ui.small_button("Copy body").clicked() {
-            ui.ctx().copy_text(message.body.display_text());
+        if !body.is_empty() && ui.small_button("Copy body").clicked() {
+            ui.ctx().copy_text(body.display_text());
         }
     });
     match view {
@@ -101,7 +102,7 @@ fn body_ui(ui: &mut egui::Ui, message: &Message) {
         }
         BodyView::Text(text) => code_ui(ui, &text),
         BodyView::Binary => {
-            let bytes = &message.body.bytes;
+            let bytes = &body.bytes;
             let shown = &bytes[..bytes.len().min(HEX_LIMIT_BYTES)];
             code_ui(ui, &hex_dump(shown));
             if bytes.len() > shown.len() {

@@ -142,10 +142,20 @@ impl Default for AmqpEditor {
     }
 }
 
+/// Which half of the app is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum MainView {
+    #[default]
+    Requests,
+    Messages,
+}
+
 /// Everything persisted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
+    pub view: MainView,
+    pub watch_form: super::viewer::WatchForm,
     pub transport: TransportTab,
     pub http: HttpEditor,
     pub grpc: GrpcEditor,
@@ -157,6 +167,8 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
+            view: MainView::Requests,
+            watch_form: Default::default(),
             transport: TransportTab::Http,
             http: HttpEditor::default(),
             grpc: GrpcEditor::default(),
@@ -241,6 +253,12 @@ impl Settings {
         );
         if self.amqp.exchange == from.topology.exchange {
             self.amqp.exchange = to.topology.exchange.clone();
+        }
+        if self.watch_form.exchange == from.topology.exchange {
+            self.watch_form.exchange = to.topology.exchange.clone();
+        }
+        if self.watch_form.queue == from.topology.dead_letter_queue {
+            self.watch_form.queue = to.topology.dead_letter_queue.clone();
         }
         if self.amqp.url == from.amqp_url {
             self.amqp.url = to.amqp_url.clone();

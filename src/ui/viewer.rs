@@ -1,0 +1,763 @@
+//! The live queue message viewer: several watches in tabs, each with counters, a filter, a
+//! virtualized table with live tail, a detail pane, export/import and republish.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use egui::RichText;
+use egui_extras::{Column, TableBuilder};
+use serde::{Deserialize, Serialize};
+
+use super::backend::PathPurpose;
+use super::payload_view::{body_ui, headers_ui};
+use crate::engine::Header;
+use crate::engine::store::{Entry, Filter, MessageStore, StoredMessage};
+use crate::engine::watch::{WatchEvent, WatchMode, WatchSpec, WatchedMessage};
+
+/// The "new watch" form (persisted).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WatchForm {
+    pub mode: WatchMode,
+    pub exchange: String,
+    pub binding: String,
+    pub queue: String,
+    pub peek_limit: u32,
+}
+
+impl Default for WatchForm {
+    fn default() -> Self {
+        Self {
+            mode: WatchMode::Tap,
+            exchange: "orders".to_string(),
+            binding: "#".to_string(),
+            queue: "order_queue.dead".to_string(),
+            peek_limit: 100,
+        }
+    }
+}
+
+/// Where a tab's watch stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TabStatus {
+    Connecting,
+    Watching { queue: String },
+    Reconnecting(String),
+    PeekDone(usize),
+    Failed(String),
+    Stopped,
+    Imported(String),
+}
+
+/// Columns of the message table, also the sort keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    Time,
+    Exchange,
+    RoutingKey,
+    MessageId,
+    CorrelationId,
+    ContentType,
+    Size,
+    Redelivered,
+}
+
+const COLUMNS: [(SortKey, &str); 8] = [
+    (SortKey::Time, "received"),
+    (SortKey::Exchange, "exchange"),
+    (SortKey::RoutingKey, "routing key"),
+    (SortKey::MessageId, "message id"),
+    (SortKey::CorrelationId, "correlation id"),
+    (SortKey::ContentType, "content type"),
+    (SortKey::Size, "size"),
+    (SortKey::Redelivered, "redelivered"),
+];
+
+/// One watch (or imported file) and what it has collected.
+pub struct ViewerTab {
+    pub id: u64,
+    pub title: String,
+    pub spec: Option<WatchSpec>,
+    pub status: TabStatus,
+    pub store: MessageStore,
+    pub filter_text: String,
+    filter: Filter,
+    /// Sequence numbers shown, in display order.
+    pub view: Vec<u64>,
+    scanned_to: u64,
+    pub selected: Option<u64>,
+    pub live_tail: bool,
+    /// Matching messages that arrived while live tail was paused.
+    pub new_since_pause: usize,
+    sort: Option<(SortKey, bool)>,
+    sort_dirty: bool,
+    rate_samples: VecDeque<(Instant, u64)>,
+    scroll_to_end: bool,
+    last_offset: f32,
+}
+
+impl ViewerTab {
+    pub fn new(id: u64, title: String, spec: Option<WatchSpec>, capacity: usize) -> Self {
+        Self {
+            id,
+            title,
+            spec,
+            status: TabStatus::Connecting,
+            store: MessageStore::with_capacity(capacity),
+            filter_text: String::new(),
+            filter: Filter::default(),
+            view: Vec::new(),
+            scanned_to: 0,
+            selected: None,
+            live_tail: true,
+            new_since_pause: 0,
+            sort: None,
+            sort_dirty: false,
+            rate_samples: VecDeque::new(),
+            scroll_to_end: false,
+            last_offset: 0.0,
+        }
+    }
+
+    pub fn is_live(&self) -> bool {
+        matches!(
+            self.status,
+            TabStatus::Connecting | TabStatus::Watching { .. } | TabStatus::Reconnecting(_)
+        )
+    }
+
+    /// Applies an event of this tab's watch.
+    pub fn apply(&mut self, event: WatchEvent) {
+        match event {
+            WatchEvent::Connected { queue, reconnected } => {
+                if reconnected {
+                    self.store.push_gap(
+                        crate::engine::recorder::unix_ms(),
+                        "reconnected after a lost connection",
+                    );
+                    self.refresh();
+                }
+                self.status = TabStatus::Watching { queue };
+            }
+            WatchEvent::Messages(batch) => self.ingest(batch),
+            WatchEvent::Lost { reason, retry_in } => {
+                self.status = TabStatus::Reconnecting(format!(
+                    "{reason}; retrying in {:.1} s",
+                    retry_in.as_secs_f64()
+                ));
+            }
+            WatchEvent::PeekDone { count } => self.status = TabStatus::PeekDone(count),
+            WatchEvent::Failed(error) => self.status = TabStatus::Failed(error.to_string()),
+        }
+    }
+
+    pub fn ingest(&mut self, batch: Vec<WatchedMessage>) {
+        for message in batch {
+            self.store.push(message);
+        }
+        self.refresh();
+        let now = Instant::now();
+        self.rate_samples.push_back((now, self.store.received));
+        while self.rate_samples.len() > 2
+            && self
+                .rate_samples
+                .front()
+                .is_some_and(|(t, _)| now.duration_since(*t).as_secs_f64() > 2.0)
+        {
+            self.rate_samples.pop_front();
+        }
+    }
+
+    /// Messages per second over the last couple of seconds.
+    pub fn rate(&self) -> f64 {
+        let (Some((t0, n0)), Some((t1, n1))) =
+            (self.rate_samples.front(), self.rate_samples.back())
+        else {
+            return 0.0;
+        };
+        let secs = t1.duration_since(*t0).as_secs_f64();
+        if secs < 0.05 || t1.elapsed().as_secs_f64() > 2.0 {
+            0.0
+        } else {
+            (n1 - n0) as f64 / secs
+        }
+    }
+
+    /// Brings `view` up to date with the store (new entries, evictions).
+    fn refresh(&mut self) {
+        let first = self.store.first_seq();
+        let added = self
+            .store
+            .matching_from(self.scanned_to.max(first), &self.filter);
+        if !self.live_tail {
+            self.new_since_pause += added.len();
+        }
+        self.view.extend(added);
+        self.scanned_to = self.store.next_seq();
+        if self.view.first().is_some_and(|s| *s < first) {
+            if self.sort.is_none() {
+                let keep_from = self.view.partition_point(|s| *s < first);
+                self.view.drain(..keep_from);
+            } else {
+                self.view.retain(|s| *s >= first);
+            }
+        }
+        if self.sort.is_some() {
+            self.sort_dirty = true;
+        }
+    }
+
+    pub fn set_filter(&mut self, text: &str) {
+        self.filter_text = text.to_string();
+        self.filter = Filter::parse(text);
+        self.view = self
+            .store
+            .matching_from(self.store.first_seq(), &self.filter);
+        self.scanned_to = self.store.next_seq();
+        self.sort_dirty = self.sort.is_some();
+        // The table shrinks or grows: that is not the user scrolling.
+        self.last_offset = 0.0;
+    }
+
+    pub fn message(&self, seq: u64) -> Option<&StoredMessage> {
+        match self.store.get(seq)? {
+            Entry::Message(m) => Some(m),
+            Entry::Gap(_) => None,
+        }
+    }
+
+    /// The messages the view shows (filtered), in order.
+    pub fn visible_messages(&self) -> Vec<WatchedMessage> {
+        self.view
+            .iter()
+            .filter_map(|s| self.message(*s))
+            .map(StoredMessage::to_watched)
+            .collect()
+    }
+
+    /// Resumes the live tail and jumps to the newest message.
+    pub fn jump_to_end(&mut self) {
+        self.live_tail = true;
+        self.new_since_pause = 0;
+        self.scroll_to_end = true;
+    }
+
+    fn sort_view(&mut self) {
+        let Some((key, ascending)) = self.sort else {
+            return;
+        };
+        let store = &self.store;
+        let text_key = |seq: u64| -> String {
+            match store.get(seq) {
+                Some(Entry::Message(m)) => match key {
+                    SortKey::Exchange => m.exchange.to_string(),
+                    SortKey::RoutingKey => m.routing_key.to_string(),
+                    SortKey::MessageId => m.properties().message_id.unwrap_or_default(),
+                    SortKey::CorrelationId => m.properties().correlation_id.unwrap_or_default(),
+                    SortKey::ContentType => m.properties().content_type.unwrap_or_default(),
+                    _ => String::new(),
+                },
+                _ => String::new(),
+            }
+        };
+        match key {
+            SortKey::Time => self.view.sort_unstable(),
+            SortKey::Size => self.view.sort_by_key(|s| match store.get(*s) {
+                Some(Entry::Message(m)) => m.body.len(),
+                _ => 0,
+            }),
+            SortKey::Redelivered => self
+                .view
+                .sort_by_key(|s| matches!(store.get(*s), Some(Entry::Message(m)) if m.redelivered)),
+            _ => self.view.sort_by_cached_key(|s| text_key(*s)),
+        }
+        if !ascending {
+            self.view.reverse();
+        }
+        self.sort_dirty = false;
+    }
+}
+
+/// What the viewer asks the app to do.
+#[derive(Debug, Clone)]
+pub enum ViewerAction {
+    Start(WatchSpec),
+    Stop(u64),
+    Close(u64),
+    PickPath(PathPurpose),
+    Export(PathBuf, Vec<WatchedMessage>),
+    Import(PathBuf),
+    Republish(Box<WatchedMessage>),
+}
+
+/// All watch tabs and the form to add one.
+#[derive(Default)]
+pub struct Viewer {
+    pub tabs: Vec<ViewerTab>,
+    pub active: Option<u64>,
+    /// Typed path for export/import (filled by the file dialog when there is one).
+    pub path_text: String,
+    pub notice: Option<Result<String, String>>,
+}
+
+impl Viewer {
+    pub fn tab_mut(&mut self, id: u64) -> Option<&mut ViewerTab> {
+        self.tabs.iter_mut().find(|t| t.id == id)
+    }
+
+    pub fn active_tab(&self) -> Option<&ViewerTab> {
+        let id = self.active?;
+        self.tabs.iter().find(|t| t.id == id)
+    }
+
+    pub fn active_tab_mut(&mut self) -> Option<&mut ViewerTab> {
+        let id = self.active?;
+        self.tab_mut(id)
+    }
+}
+
+fn format_time(ms: u64) -> String {
+    let secs = ms / 1000;
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        (secs / 3600) % 24,
+        (secs / 60) % 60,
+        secs % 60,
+        ms % 1000
+    )
+}
+
+fn format_bytes(n: u64) -> String {
+    if n < 10 * 1024 {
+        format!("{n} B")
+    } else if n < 10 * 1024 * 1024 {
+        format!("{:.1} KiB", n as f64 / 1024.0)
+    } else {
+        format!("{:.1} MiB", n as f64 / (1024.0 * 1024.0))
+    }
+}
+
+/// The whole viewer: form, tabs, and the active tab.
+pub fn viewer_ui(
+    ui: &mut egui::Ui,
+    viewer: &mut Viewer,
+    form: &mut WatchForm,
+    url: &str,
+) -> Vec<ViewerAction> {
+    let mut actions = Vec::new();
+    form_ui(ui, form, url, &mut actions);
+    ui.horizontal(|ui| {
+        let label = ui.label("File");
+        ui.add(
+            egui::TextEdit::singleline(&mut viewer.path_text)
+                .hint_text("messages.jsonl")
+                .desired_width(260.0),
+        )
+        .labelled_by(label.id);
+        if ui
+            .button("Browse…")
+            .on_hover_text("Pick a file (typing a path works too)")
+            .clicked()
+        {
+            actions.push(ViewerAction::PickPath(PathPurpose::Export));
+        }
+        if ui
+            .button("Import")
+            .on_hover_text("Open a `switchboard watch --json` file in a new tab")
+            .clicked()
+        {
+            if viewer.path_text.trim().is_empty() {
+                actions.push(ViewerAction::PickPath(PathPurpose::Import));
+            } else {
+                actions.push(ViewerAction::Import(PathBuf::from(viewer.path_text.trim())));
+            }
+        }
+        match &viewer.notice {
+            Some(Ok(text)) => {
+                ui.label(RichText::new(text).weak());
+            }
+            Some(Err(text)) => {
+                ui.colored_label(ui.visuals().error_fg_color, text);
+            }
+            None => {}
+        }
+    });
+    ui.separator();
+    if viewer.tabs.is_empty() {
+        ui.label(RichText::new("Start a watch to see messages as they flow.").weak());
+        return actions;
+    }
+    ui.horizontal_wrapped(|ui| {
+        for tab in &viewer.tabs {
+            let text = format!("{} ({})", tab.title, tab.store.received);
+            if ui
+                .selectable_label(viewer.active == Some(tab.id), text)
+                .clicked()
+            {
+                viewer.active = Some(tab.id);
+            }
+        }
+    });
+    let path = viewer.path_text.trim().to_string();
+    if let Some(tab) = viewer.active_tab_mut() {
+        tab_ui(ui, tab, &path, &mut actions);
+    }
+    actions
+}
+
+fn form_ui(ui: &mut egui::Ui, form: &mut WatchForm, url: &str, actions: &mut Vec<ViewerAction>) {
+    ui.horizontal(|ui| {
+        let label = ui.label("Mode");
+        egui::ComboBox::from_id_salt("watch-mode")
+            .selected_text(form.mode.label())
+            .show_ui(ui, |ui| {
+                for mode in WatchMode::ALL {
+                    ui.selectable_value(&mut form.mode, mode, mode.label())
+                        .on_hover_text(mode.explanation());
+                }
+            })
+            .response
+            .labelled_by(label.id);
+        match form.mode {
+            WatchMode::Tap => {
+                let l = ui.label("Exchange");
+                ui.add(egui::TextEdit::singleline(&mut form.exchange).desired_width(180.0))
+                    .labelled_by(l.id);
+                let l = ui.label("Binding");
+                ui.add(egui::TextEdit::singleline(&mut form.binding).desired_width(120.0))
+                    .labelled_by(l.id);
+            }
+            WatchMode::Peek | WatchMode::Consume => {
+                let l = ui.label("Queue");
+                ui.add(egui::TextEdit::singleline(&mut form.queue).desired_width(200.0))
+                    .labelled_by(l.id);
+                if form.mode == WatchMode::Peek {
+                    let l = ui.label("Up to");
+                    ui.add(egui::DragValue::new(&mut form.peek_limit).range(1..=100_000))
+                        .labelled_by(l.id);
+                }
+            }
+        }
+        if ui.button(RichText::new("Start watch").strong()).clicked() {
+            let spec = WatchSpec {
+                url: url.to_string(),
+                mode: form.mode,
+                exchange: form.exchange.trim().to_string(),
+                binding: if form.binding.trim().is_empty() {
+                    "#".to_string()
+                } else {
+                    form.binding.trim().to_string()
+                },
+                queue: form.queue.trim().to_string(),
+                peek_limit: form.peek_limit.max(1),
+            };
+            actions.push(ViewerAction::Start(spec));
+        }
+    });
+    let color = if form.mode == WatchMode::Consume {
+        ui.visuals().warn_fg_color
+    } else {
+        ui.visuals().weak_text_color()
+    };
+    ui.colored_label(
+        color,
+        format!("{}: {}", form.mode.label(), form.mode.explanation()),
+    );
+}
+
+fn tab_ui(ui: &mut egui::Ui, tab: &mut ViewerTab, path: &str, actions: &mut Vec<ViewerAction>) {
+    ui.horizontal_wrapped(|ui| {
+        let (text, error) = match &tab.status {
+            TabStatus::Connecting => ("connecting…".to_string(), false),
+            TabStatus::Watching { queue } => (format!("watching (queue {queue})"), false),
+            TabStatus::Reconnecting(why) => (format!("connection lost — {why}"), true),
+            TabStatus::PeekDone(n) => (format!("peeked {n} and put them back"), false),
+            TabStatus::Failed(why) => (format!("failed: {why}"), true),
+            TabStatus::Stopped => ("stopped".to_string(), false),
+            TabStatus::Imported(file) => (format!("imported from {file}"), false),
+        };
+        if error {
+            ui.colored_label(ui.visuals().error_fg_color, text);
+        } else {
+            ui.label(RichText::new(text).strong());
+        }
+        ui.separator();
+        ui.label(format!("received {}", tab.store.received));
+        ui.label(format!("{:.0} msg/s", tab.rate()));
+        ui.label(format_bytes(tab.store.received_bytes));
+        ui.label(format!(
+            "stored {}/{}",
+            tab.store.len(),
+            tab.store.capacity()
+        ));
+        if tab.store.evicted > 0 {
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                format!("evicted {}", tab.store.evicted),
+            );
+        }
+        ui.separator();
+        if tab.is_live() && ui.button("Stop").clicked() {
+            actions.push(ViewerAction::Stop(tab.id));
+        }
+        if ui.button("Close tab").clicked() {
+            actions.push(ViewerAction::Close(tab.id));
+        }
+    });
+    ui.horizontal(|ui| {
+        let label = ui.label("Filter");
+        let mut text = tab.filter_text.clone();
+        let response = ui
+            .add(
+                egui::TextEdit::singleline(&mut text)
+                    .hint_text("text in body, routing key, headers; key=value matches a header")
+                    .desired_width(340.0),
+            )
+            .labelled_by(label.id);
+        if response.changed() {
+            tab.set_filter(&text);
+        }
+        ui.label(RichText::new(format!("{} shown", tab.view.len())).weak());
+        if ui.checkbox(&mut tab.live_tail, "Live tail").changed() && tab.live_tail {
+            tab.jump_to_end();
+        }
+        if !tab.live_tail
+            && tab.new_since_pause > 0
+            && ui
+                .button(format!("{} new — jump to newest", tab.new_since_pause))
+                .clicked()
+        {
+            tab.jump_to_end();
+        }
+        let target = if path.is_empty() {
+            None
+        } else {
+            Some(PathBuf::from(path))
+        };
+        let export_hint = "Write JSON Lines (the `watch --json` shape) to the file above";
+        if ui
+            .add_enabled(
+                target.is_some() && !tab.view.is_empty(),
+                egui::Button::new("Export shown"),
+            )
+            .on_hover_text(export_hint)
+            .clicked()
+            && let Some(target) = target.clone()
+        {
+            actions.push(ViewerAction::Export(target, tab.visible_messages()));
+        }
+        let selected = tab
+            .selected
+            .and_then(|s| tab.message(s))
+            .map(StoredMessage::to_watched);
+        if ui
+            .add_enabled(
+                target.is_some() && selected.is_some(),
+                egui::Button::new("Export selected"),
+            )
+            .on_hover_text(export_hint)
+            .clicked()
+            && let (Some(target), Some(m)) = (target, selected.clone())
+        {
+            actions.push(ViewerAction::Export(target, vec![m]));
+        }
+        if ui
+            .add_enabled(selected.is_some(), egui::Button::new("Republish…"))
+            .on_hover_text("Open it in the AMQP editor")
+            .clicked()
+            && let Some(m) = selected
+        {
+            actions.push(ViewerAction::Republish(Box::new(m)));
+        }
+    });
+    if tab.sort_dirty {
+        tab.sort_view();
+    }
+    let table_height = (ui.available_height() * 0.55).max(120.0);
+    // A bounded box, so the column lines stop where the table does.
+    let width = ui.available_width();
+    ui.allocate_ui(egui::vec2(width, table_height + 24.0), |ui| {
+        table_ui(ui, tab, table_height)
+    });
+    ui.separator();
+    egui::ScrollArea::vertical()
+        .id_salt("detail")
+        .auto_shrink([false, false])
+        .show(ui, |ui| match tab.selected.and_then(|s| tab.message(s)) {
+            Some(m) => detail_ui(ui, m),
+            None => {
+                ui.label(
+                    RichText::new("Select a message to see its properties, headers and body.")
+                        .weak(),
+                );
+            }
+        });
+}
+
+fn table_ui(ui: &mut egui::Ui, tab: &mut ViewerTab, height: f32) {
+    let mut clicked_header = None;
+    let mut clicked_row = None;
+    let rows = tab.view.len();
+    let mut builder = TableBuilder::new(ui)
+        .id_salt(("messages", tab.id))
+        .striped(true)
+        .resizable(true)
+        .sense(egui::Sense::click())
+        .stick_to_bottom(tab.live_tail)
+        .min_scrolled_height(height)
+        .max_scroll_height(height)
+        .column(Column::exact(96.0))
+        .column(Column::initial(110.0).clip(true))
+        .column(Column::initial(130.0).clip(true))
+        .column(Column::initial(150.0).clip(true))
+        .column(Column::initial(130.0).clip(true))
+        .column(Column::initial(120.0).clip(true))
+        .column(Column::initial(70.0))
+        .column(Column::remainder());
+    if tab.scroll_to_end && rows > 0 {
+        builder = builder.scroll_to_row(rows - 1, Some(egui::Align::BOTTOM));
+        tab.scroll_to_end = false;
+    }
+    let output = builder
+        .header(20.0, |mut header| {
+            for (key, name) in COLUMNS {
+                header.col(|ui| {
+                    let arrow = match tab.sort {
+                        Some((k, true)) if k == key => " ^",
+                        Some((k, false)) if k == key => " v",
+                        _ => "",
+                    };
+                    if ui
+                        .button(RichText::new(format!("{name}{arrow}")).strong())
+                        .on_hover_text("Sort")
+                        .clicked()
+                    {
+                        clicked_header = Some(key);
+                    }
+                });
+            }
+        })
+        .body(|body| {
+            body.rows(18.0, rows, |mut row| {
+                let seq = tab.view[row.index()];
+                row.set_selected(tab.selected == Some(seq));
+                match tab.store.get(seq) {
+                    Some(Entry::Message(m)) => {
+                        let p = m.properties();
+                        let cells = [
+                            format_time(m.received_at_ms),
+                            if m.exchange.is_empty() {
+                                "(default)".to_string()
+                            } else {
+                                m.exchange.to_string()
+                            },
+                            m.routing_key.to_string(),
+                            p.message_id.unwrap_or_default(),
+                            p.correlation_id.unwrap_or_default(),
+                            p.content_type.unwrap_or_default(),
+                            format_bytes(m.body.len() as u64),
+                            if m.redelivered {
+                                "yes".to_string()
+                            } else {
+                                String::new()
+                            },
+                        ];
+                        for cell in cells {
+                            row.col(|ui| {
+                                ui.add(
+                                    egui::Label::new(RichText::new(cell).monospace().size(12.0))
+                                        .selectable(false),
+                                );
+                            });
+                        }
+                    }
+                    Some(Entry::Gap(g)) => {
+                        row.col(|ui| {
+                            ui.label(RichText::new(format_time(g.at_ms)).monospace().size(12.0));
+                        });
+                        row.col(|ui| {
+                            ui.colored_label(
+                                ui.visuals().warn_fg_color,
+                                format!("-- gap: {} --", g.reason),
+                            );
+                        });
+                        for _ in 0..6 {
+                            row.col(|_| {});
+                        }
+                    }
+                    None => {}
+                }
+                if row.response().clicked() {
+                    clicked_row = Some(seq);
+                }
+            });
+        });
+    // The user scrolled up (the offset went back; stick-to-bottom and jumps only move it
+    // forward): pause the live tail, and count what arrives meanwhile.
+    let offset = output.state.clamped_offset().y;
+    if tab.live_tail && offset + 1.0 < tab.last_offset {
+        tab.live_tail = false;
+        tab.new_since_pause = 0;
+    }
+    tab.last_offset = offset;
+    if let Some(seq) = clicked_row {
+        tab.selected = Some(seq);
+    }
+    if let Some(key) = clicked_header {
+        tab.sort = match tab.sort {
+            Some((k, true)) if k == key => Some((key, false)),
+            Some((k, false)) if k == key && key == SortKey::Time => None,
+            _ => Some((key, true)),
+        };
+        if tab.sort == Some((SortKey::Time, true)) {
+            tab.sort = None;
+        }
+        tab.view.sort_unstable();
+        tab.sort_dirty = tab.sort.is_some();
+    }
+}
+
+fn detail_ui(ui: &mut egui::Ui, m: &StoredMessage) {
+    ui.horizontal_wrapped(|ui| {
+        ui.label(RichText::new(format!("#{}", m.seq)).strong());
+        ui.label(
+            RichText::new(format!(
+                "{} -> {}",
+                if m.exchange.is_empty() {
+                    "(default)"
+                } else {
+                    &m.exchange
+                },
+                m.routing_key
+            ))
+            .monospace(),
+        );
+        ui.label(format!("received {}", format_time(m.received_at_ms)));
+        if m.redelivered {
+            ui.colored_label(ui.visuals().warn_fg_color, "redelivered");
+        }
+        ui.label(RichText::new(format!("{} B", m.body.len())).weak());
+        if ui.small_button("Copy as JSON").clicked() {
+            ui.ctx()
+                .copy_text(serde_json::to_string(&m.to_watched()).unwrap_or_default());
+        }
+    });
+    ui.columns(2, |cols| {
+        headers_ui(&mut cols[0], "Properties", &m.properties().as_headers());
+        let headers: Vec<Header> = match m.headers() {
+            serde_json::Value::Object(map) => map
+                .iter()
+                .map(|(k, v)| {
+                    Header::new(
+                        k.clone(),
+                        v.as_str().map_or_else(|| v.to_string(), str::to_string),
+                    )
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        headers_ui(&mut cols[1], "Headers", &headers);
+    });
+    body_ui(ui, &m.body(), m.body.len() as u64);
+}
