@@ -82,20 +82,25 @@ impl TestApp {
         });
     }
 
-    /// Asserts a widget whose label (or text) contains `label` is on screen; on failure,
-    /// lists the texts that are.
+    /// Asserts a widget whose label or value (text fields) contains `label` is on screen; on
+    /// failure, lists the texts that are.
     fn assert_shown(&self, label: &str) {
-        if self
-            .harness
-            .query_all_by_label_contains(label)
-            .next()
-            .is_some()
-        {
+        let found = egui_kittest::kittest::by()
+            .include_labels()
+            .predicate(move |n| {
+                n.label().is_some_and(|t| t.contains(label))
+                    || n.value().is_some_and(|v| v.contains(label))
+            });
+        if self.harness.query_all(found).next().is_some() {
             return;
         }
         let shown: Vec<String> = self
             .harness
-            .query_all_by_label_contains("")
+            .query_all(
+                egui_kittest::kittest::by()
+                    .include_labels()
+                    .predicate(|n| n.label().is_some() || n.value().is_some()),
+            )
             .filter_map(|n| {
                 let node = n.accesskit_node();
                 node.label().or(node.value()).map(|t| t.to_string())
@@ -475,4 +480,32 @@ fn a_live_tap_in_the_viewer_receives_published_messages() {
     });
     app.wait_until("three messages", |a| a.viewer.tabs[0].store.received == 3);
     app.assert_shown("received 3");
+}
+
+#[test]
+fn publish_many_shows_progress_and_the_result() {
+    let mut app = start_app();
+    app.click("AMQP");
+    app.harness.state_mut().settings.amqp.many_count = 40;
+    app.harness.step();
+    app.click("Publish 40");
+    app.wait_until("publish many to finish", |a| {
+        matches!(&a.many, Some((_, Ok(p))) if p.done) && !a.is_busy(TransportTab::Amqp)
+    });
+    app.assert_shown("40 published, 40 confirmed, 0 failed");
+}
+
+#[test]
+fn binary_bodies_show_as_hex_in_the_viewer() {
+    let mut app = start_app();
+    let mut messages = imported_messages(1);
+    messages[0].body = switchboard::engine::Body::new(vec![0xff, 0x00, 0xfe, b'A']);
+    app.harness
+        .state_mut()
+        .open_imported("binary.jsonl", messages);
+    app.harness.run_steps(2);
+    app.harness.get_by_label("msg-0").click();
+    app.harness.run_steps(2);
+    app.assert_shown("Body · binary");
+    app.assert_shown("00000000  ff 00 fe 41");
 }

@@ -59,7 +59,7 @@ fn short(value: &Option<String>, field: &str) -> Result<Option<ShortString>, Exc
 }
 
 impl Properties {
-    fn to_lapin(&self, headers: FieldTable) -> Result<BasicProperties, ExchangeError> {
+    pub(crate) fn to_lapin(&self, headers: FieldTable) -> Result<BasicProperties, ExchangeError> {
         let mut p = BasicProperties::default().with_headers(headers);
         if let Some(v) = short(&self.content_type, "content_type")? {
             p = p.with_content_type(v);
@@ -188,7 +188,7 @@ pub fn table_to_json(table: &FieldTable) -> serde_json::Value {
     )
 }
 
-fn headers_table(headers: &[Header]) -> Result<FieldTable, ExchangeError> {
+pub(crate) fn headers_table(headers: &[Header]) -> Result<FieldTable, ExchangeError> {
     let mut table = FieldTable::default();
     for header in headers {
         let key = ShortString::try_new(header.name.clone()).map_err(|e| {

@@ -9,6 +9,7 @@ pub mod grpc;
 pub mod http;
 pub mod net;
 pub mod payload;
+pub mod publish_many;
 pub mod recorder;
 pub mod request;
 pub mod store;

@@ -96,6 +96,8 @@ pub struct SwitchboardApp {
     /// `SWITCHBOARD_BENCH` set: print `bench: first frame` on the first frame (scripts/bench).
     report_first_frame: bool,
     pub viewer: Viewer,
+    /// The running or last publish-many: its request id and progress, or why it failed.
+    pub many: Option<(u64, Result<crate::engine::publish_many::Progress, String>)>,
     /// Capacity of each new viewer tab's store.
     pub store_capacity: usize,
 }
@@ -143,6 +145,7 @@ impl SwitchboardApp {
             demo_config: None,
             report_first_frame: std::env::var_os("SWITCHBOARD_BENCH").is_some(),
             viewer: Viewer::default(),
+            many: None,
             store_capacity: DEFAULT_CAPACITY,
         }
     }
@@ -177,6 +180,29 @@ impl SwitchboardApp {
                     "the background worker is busy or gone; try again".to_string(),
                 ),
             );
+        }
+    }
+
+    /// Publishes the AMQP editor's message many times (copies, rate and numbering from the editor).
+    pub fn publish_many(&mut self) {
+        let crate::engine::RequestSpec::Amqp(request) = self.settings.request(TransportTab::Amqp)
+        else {
+            return;
+        };
+        let a = &self.settings.amqp;
+        let job = crate::engine::publish_many::PublishMany {
+            request: *request,
+            count: a.many_count.max(1),
+            rate_per_sec: a.many_rate.max(0.0),
+            numbered: a.many_numbered,
+        };
+        let id = self.next_id;
+        if self.backend.send(Command::PublishMany {
+            id,
+            job: Box::new(job),
+        }) {
+            self.start(TransportTab::Amqp, id);
+            self.many = Some((id, Ok(Default::default())));
         }
     }
 
@@ -301,6 +327,16 @@ impl SwitchboardApp {
                             .map(|e| e.seq);
                         self.script_frames.get_or_insert(0);
                     }
+                }
+            }
+            Event::PublishProgress { id, progress } => {
+                if self.many.as_ref().is_some_and(|(m, _)| *m == id) {
+                    self.many = Some((id, Ok(progress)));
+                }
+            }
+            Event::PublishFailed { id, message } => {
+                if self.many.as_ref().is_some_and(|(m, _)| *m == id) {
+                    self.many = Some((id, Err(message)));
                 }
             }
             Event::Watch { id, event } => {
@@ -673,6 +709,14 @@ impl SwitchboardApp {
             {
                 self.place_order();
             }
+            if tab == TransportTab::Amqp
+                && ui
+                    .add_enabled(busy.is_none(), egui::Button::new(format!("Publish {}", self.settings.amqp.many_count)))
+                    .on_hover_text("Publish many copies (see Publish many above) with pipelined confirms")
+                    .clicked()
+            {
+                self.publish_many();
+            }
             if let Some(flight) = busy {
                 ui.spinner();
                 ui.label(format!("{:.1} s", flight.started.elapsed().as_secs_f64()));
@@ -686,9 +730,54 @@ impl SwitchboardApp {
                 ui.label(RichText::new(summary).weak());
             }
         });
+        if tab == TransportTab::Amqp {
+            self.many_ui(ui);
+        }
         // Errors get their own (wrapping) line under the button that caused them.
         if let Some(EditorOutcome::Failed(message)) = self.outcomes.get(&tab) {
             ui.colored_label(ui.visuals().error_fg_color, message);
+        }
+    }
+
+    fn many_ui(&self, ui: &mut egui::Ui) {
+        let Some((id, state)) = &self.many else {
+            return;
+        };
+        let running = self
+            .in_flight
+            .get(&TransportTab::Amqp)
+            .is_some_and(|f| f.id == *id);
+        match state {
+            Ok(p) => {
+                let total = self.settings.amqp.many_count.max(1);
+                let fraction = p.confirmed as f32 / total as f32;
+                let text = format!(
+                    "{} published, {} confirmed, {} failed in {:.2} s ({:.0} msg/s){}",
+                    p.published,
+                    p.confirmed,
+                    p.failed,
+                    p.elapsed.as_secs_f64(),
+                    p.rate(),
+                    if p.done {
+                        ""
+                    } else if running {
+                        " …"
+                    } else {
+                        " (stopped)"
+                    }
+                );
+                ui.add(
+                    egui::ProgressBar::new(fraction)
+                        .text(text)
+                        .desired_width(ui.available_width().min(600.0)),
+                );
+            }
+            Err(message) => {
+                ui.colored_label(
+                    ui.visuals().error_fg_color,
+                    format!("publish many failed: {message}"),
+                );
+            }
         }
     }
 

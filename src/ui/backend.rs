@@ -52,6 +52,10 @@ pub enum Command {
     StopWatch {
         id: u64,
     },
+    PublishMany {
+        id: u64,
+        job: Box<crate::engine::publish_many::PublishMany>,
+    },
     /// Ask the user for a file (rfd); answered by [`Event::PickedPath`].
     PickPath {
         purpose: PathPurpose,
@@ -104,6 +108,15 @@ pub enum Event {
     Done {
         id: u64,
         cancelled: bool,
+    },
+    /// Progress of publish-many `id` (the last one has `done`).
+    PublishProgress {
+        id: u64,
+        progress: crate::engine::publish_many::Progress,
+    },
+    PublishFailed {
+        id: u64,
+        message: String,
     },
     /// Something happened to watch `id`.
     Watch {
@@ -315,6 +328,44 @@ async fn run(options: BackendOptions, mut commands: mpsc::Receiver<Command>, out
                         outbox.send(Event::Watch { id, event }).await;
                     }
                 });
+            }
+            Command::PublishMany { id, job } => {
+                let outbox = outbox.clone();
+                running.insert(
+                    id,
+                    tokio::spawn(async move {
+                        let (tx, mut rx) = mpsc::channel(8);
+                        let forward = {
+                            let outbox = outbox.clone();
+                            tokio::spawn(async move {
+                                while let Some(progress) = rx.recv().await {
+                                    outbox.send(Event::PublishProgress { id, progress }).await;
+                                }
+                            })
+                        };
+                        let result = crate::engine::publish_many::publish_many(
+                            &job,
+                            Some(tx),
+                            CancellationToken::new(),
+                        )
+                        .await;
+                        let _ = forward.await;
+                        if let Err(e) = result {
+                            outbox
+                                .send(Event::PublishFailed {
+                                    id,
+                                    message: e.to_string(),
+                                })
+                                .await;
+                        }
+                        outbox
+                            .send(Event::Done {
+                                id,
+                                cancelled: false,
+                            })
+                            .await;
+                    }),
+                );
             }
             Command::StopWatch { id } => {
                 if let Some(cancel) = watches.remove(&id) {

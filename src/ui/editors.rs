@@ -160,6 +160,31 @@ pub fn amqp_ui(ui: &mut egui::Ui, e: &mut AmqpEditor) {
         });
     key_value_ui(ui, "amqp-headers", "Headers", &mut e.headers);
     code_field(ui, "Body", &mut e.body, 3);
+    egui::CollapsingHeader::new("Publish many")
+        .id_salt("amqp-many")
+        .default_open(false)
+        .show(ui, |ui| {
+            ui.horizontal(|ui| {
+                let l = ui.label("Copies");
+                ui.add(
+                    egui::DragValue::new(&mut e.many_count)
+                        .range(1..=10_000_000)
+                        .speed(10),
+                )
+                .labelled_by(l.id);
+                let l = ui.label("Rate");
+                ui.add(
+                    egui::DragValue::new(&mut e.many_rate)
+                        .range(0.0..=1_000_000.0)
+                        .speed(10)
+                        .suffix(" msg/s"),
+                )
+                .labelled_by(l.id)
+                .on_hover_text("0 = as fast as the broker confirms");
+                ui.checkbox(&mut e.many_numbered, "Numbered")
+                    .on_hover_text("Replace {n} in the body and message_id with 1, 2, 3…");
+            });
+        });
     egui::CollapsingHeader::new("Place order (through the Order Service)")
         .id_salt("amqp-order")
         .default_open(false)

@@ -122,6 +122,10 @@ pub struct AmqpEditor {
     /// "Place order" goes through the Order Service.
     pub order_url: String,
     pub order_body: String,
+    /// Publish many: how many, how fast (msg/s, 0 = as fast as confirms allow), numbered.
+    pub many_count: u64,
+    pub many_rate: f64,
+    pub many_numbered: bool,
 }
 
 impl Default for AmqpEditor {
@@ -138,6 +142,9 @@ impl Default for AmqpEditor {
             body: "{\n  \"event\": \"OrderCreated\",\n  \"order_id\": \"manual-1\",\n  \"user_id\": \"1\",\n  \"items\": [{\"sku\": \"book\", \"quantity\": 1}],\n  \"created_at_ms\": 0\n}".to_string(),
             order_url: "http://127.0.0.1:8082/orders".to_string(),
             order_body: "{\"user_id\": \"1\", \"items\": [{\"sku\": \"book\", \"quantity\": 1}]}".to_string(),
+            many_count: 1000,
+            many_rate: 0.0,
+            many_numbered: true,
         }
     }
 }

@@ -1,0 +1,156 @@
+//! Publishing many messages for load experiments: N copies (or a numbered series) at a chosen
+//! rate on one connection, with pipelined publisher confirms and progress reports.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use lapin::options::BasicPublishOptions;
+use lapin::types::ShortString;
+use lapin::{Confirmation, PublisherConfirm};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::amqp::{PublishRequest, classify_lapin, connect, headers_table};
+use super::exchange::ExchangeError;
+use super::recorder::Recorder;
+
+/// How many messages may await their confirm at once.
+const IN_FLIGHT: usize = 1000;
+
+/// What to publish many of.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublishMany {
+    pub request: PublishRequest,
+    pub count: u64,
+    /// Messages per second; 0 = as fast as confirms allow.
+    pub rate_per_sec: f64,
+    /// Replace `{n}` in the body and message id with the message's number (1-based).
+    pub numbered: bool,
+}
+
+/// Progress so far (sent every ~100 ms and at the end).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Progress {
+    pub published: u64,
+    pub confirmed: u64,
+    /// Nacked or returned (unroutable) messages.
+    pub failed: u64,
+    pub elapsed: Duration,
+    pub done: bool,
+}
+
+impl Progress {
+    pub fn rate(&self) -> f64 {
+        let secs = self.elapsed.as_secs_f64();
+        if secs > 0.0 {
+            self.confirmed as f64 / secs
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Publishes `job.count` messages; reports progress on `progress` (if given) and returns the
+/// final count, or the error that stopped it.
+pub async fn publish_many(
+    job: &PublishMany,
+    progress: Option<mpsc::Sender<Progress>>,
+    cancel: CancellationToken,
+) -> Result<Progress, ExchangeError> {
+    let req = &job.request;
+    let mut rec = Recorder::new(req.timeout);
+    let (conn, channel) = connect(&mut rec, &req.url, true).await?;
+    let headers = headers_table(&req.headers)?;
+    let exchange = ShortString::try_new(req.exchange.clone())
+        .map_err(|e| ExchangeError::invalid_input(format!("exchange name too long: {e}")))?;
+    let routing_key = ShortString::try_new(req.routing_key.clone())
+        .map_err(|e| ExchangeError::invalid_input(format!("routing key too long: {e}")))?;
+    let template = String::from_utf8(req.body.clone())
+        .ok()
+        .filter(|_| job.numbered);
+    let start = Instant::now();
+    let mut state = Progress::default();
+    let mut pending: VecDeque<PublisherConfirm> = VecDeque::new();
+    let mut last_report = Instant::now();
+    let options = BasicPublishOptions {
+        mandatory: req.mandatory,
+        immediate: false,
+    };
+    let settle = |c: Result<Confirmation, lapin::Error>,
+                  state: &mut Progress|
+     -> Result<(), ExchangeError> {
+        match c {
+            Ok(Confirmation::Ack(None)) | Ok(Confirmation::NotRequested) => state.confirmed += 1,
+            Ok(_) => state.failed += 1,
+            Err(e) => {
+                let (kind, message) = classify_lapin(&e, &req.url);
+                return Err(ExchangeError {
+                    kind,
+                    phase: Some(super::timeline::PhaseKind::Confirm),
+                    message,
+                });
+            }
+        }
+        Ok(())
+    };
+    let result: Result<(), ExchangeError> = async {
+        for n in 1..=job.count {
+            if cancel.is_cancelled() {
+                break;
+            }
+            if job.rate_per_sec > 0.0 {
+                let due = start + Duration::from_secs_f64((n - 1) as f64 / job.rate_per_sec);
+                tokio::time::sleep_until(tokio::time::Instant::from_std(due)).await;
+            }
+            let mut properties = req.properties.clone();
+            let body = match &template {
+                Some(t) => {
+                    if let Some(id) = &properties.message_id {
+                        properties.message_id = Some(id.replace("{n}", &n.to_string()));
+                    }
+                    t.replace("{n}", &n.to_string()).into_bytes()
+                }
+                None => req.body.clone(),
+            };
+            let props = properties.to_lapin(headers.clone())?;
+            let confirm = channel
+                .basic_publish(exchange.clone(), routing_key.clone(), options, &body, props)
+                .await
+                .map_err(|e| {
+                    let (kind, message) = classify_lapin(&e, &req.url);
+                    ExchangeError {
+                        kind,
+                        phase: Some(super::timeline::PhaseKind::Publish),
+                        message,
+                    }
+                })?;
+            state.published += 1;
+            pending.push_back(confirm);
+            while pending.len() >= IN_FLIGHT {
+                if let Some(oldest) = pending.pop_front() {
+                    settle(oldest.await, &mut state)?;
+                }
+            }
+            if last_report.elapsed() >= Duration::from_millis(100) {
+                last_report = Instant::now();
+                state.elapsed = start.elapsed();
+                if let Some(p) = &progress {
+                    let _ = p.try_send(state);
+                }
+            }
+        }
+        while let Some(confirm) = pending.pop_front() {
+            settle(confirm.await, &mut state)?;
+        }
+        Ok(())
+    }
+    .await;
+    let _ = conn.close(200, "bye".into()).await;
+    result?;
+    state.elapsed = start.elapsed();
+    state.done = true;
+    if let Some(p) = &progress {
+        let _ = p.send(state).await;
+    }
+    Ok(state)
+}
