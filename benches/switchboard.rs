@@ -7,7 +7,15 @@
 //! - `app_rss_after_lookup_mb`: resident memory of Switchboard after its first lookup (HTTP and
 //!   gRPC against the in-process demo), against the empty window's after its first frame.
 //!
-//! Needs a display (scripts/bench starts Xvfb). Flags: `--quick` (fewer runs), `--json` (one
+//! - `amqp_watch_ingest_rate`: messages/s a viewer tab ingests into its store, consuming a
+//!   pre-filled queue with the UI drawing 60 frames a second (headless egui_kittest harness), against a
+//!   bare lapin consumer (qos 1000, one multiple-ack per batch) draining the same queue.
+//! - `viewer_frame_p50_ms_1m`, `viewer_frame_p99_ms_1m`: frame time of the app showing a viewer
+//!   tab with 1,000,000 messages stored and live tail on, while 100 more arrive per frame.
+//! - `viewer_rss_1m_mb`, `viewer_bytes_per_message`: resident memory with those 1,000,000
+//!   messages stored, and the growth per message over the empty app.
+//!
+//! Needs a display (scripts/bench starts Xvfb) and RabbitMQ on 127.0.0.1:5672. Flags: `--quick` (fewer runs), `--json` (one
 //! JSON object per figure: name, value, unit, baseline, ratio, min, max, runs).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -107,12 +115,304 @@ fn run_window(bin: &str, args: &[&str], ready_line: &str) -> WindowRun {
     }
 }
 
+const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+fn self_rss_mb() -> f64 {
+    rss_mb(std::process::id())
+}
+
+/// A demo-like order event of ≈170 bytes, numbered.
+fn order_message(i: usize) -> switchboard::engine::watch::WatchedMessage {
+    use switchboard::engine::Body;
+    use switchboard::engine::amqp::Properties;
+    switchboard::engine::watch::WatchedMessage {
+        received_at_ms: 1_795_000_000_000 + i as u64,
+        exchange: "orders".to_string(),
+        routing_key: "order.created".to_string(),
+        redelivered: false,
+        properties: Properties {
+            content_type: Some("application/json".to_string()),
+            message_id: Some(format!("{i:08x}-4f0c-4b7e-9d2a-{i:012x}")),
+            correlation_id: Some(format!("corr-{i}")),
+            timestamp: Some(1_795_000_000),
+            delivery_mode: Some(2),
+            ..Properties::default()
+        },
+        headers: serde_json::json!({ "x-source": "order-service" }),
+        size_bytes: 0,
+        body: Body::new(
+            format!(
+                r#"{{"event":"OrderCreated","order_id":"{i:08x}-4f0c-4b7e-9d2a","user_id":"{}","items":[{{"sku":"book","quantity":1}}],"created_at_ms":1795000000000}}"#,
+                i % 5 + 1
+            )
+            .into_bytes(),
+        ),
+    }
+}
+
+async fn fill_queue(queue: &str, n: u64) {
+    use switchboard::engine::amqp::PublishRequest;
+    use switchboard::engine::publish_many::{PublishMany, publish_many};
+    let body = order_message(0).body.bytes;
+    let request = PublishRequest::new(AMQP_URL, "", queue, body);
+    let job = PublishMany {
+        request,
+        count: n,
+        rate_per_sec: 0.0,
+        numbered: false,
+    };
+    let done = publish_many(&job, None, tokio_util::sync::CancellationToken::new())
+        .await
+        .expect("fill the bench queue");
+    assert_eq!(done.confirmed, n);
+}
+
+async fn declare_queue(queue: &str) -> lapin::Connection {
+    let conn = lapin::Connection::connect(AMQP_URL, lapin::ConnectionProperties::default())
+        .await
+        .expect("broker");
+    let channel = conn.create_channel().await.unwrap();
+    let mut args = lapin::types::FieldTable::default();
+    args.insert(
+        "x-expires".into(),
+        lapin::types::AMQPValue::LongUInt(120_000),
+    );
+    channel
+        .queue_declare(
+            queue.into(),
+            lapin::options::QueueDeclareOptions::default(),
+            args,
+        )
+        .await
+        .unwrap();
+    conn
+}
+
+/// A bare lapin consumer draining `n` messages: messages per second.
+async fn bare_consume(queue: &str, n: u64) -> f64 {
+    use futures_util::StreamExt;
+    let conn = lapin::Connection::connect(AMQP_URL, lapin::ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = conn.create_channel().await.unwrap();
+    channel
+        .basic_qos(1000, lapin::options::BasicQosOptions::default())
+        .await
+        .unwrap();
+    let mut consumer = channel
+        .basic_consume(
+            queue.into(),
+            "bench".into(),
+            lapin::options::BasicConsumeOptions::default(),
+            lapin::types::FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    let start = Instant::now();
+    let mut got = 0;
+    while got < n {
+        let d = consumer.next().await.unwrap().unwrap();
+        got += 1;
+        if got % 100 == 0 || got == n {
+            channel
+                .basic_ack(
+                    d.delivery_tag,
+                    lapin::options::BasicAckOptions { multiple: true },
+                )
+                .await
+                .unwrap();
+        }
+    }
+    let rate = n as f64 / start.elapsed().as_secs_f64();
+    let _ = conn.close(200, "bye".into()).await;
+    rate
+}
+
+type AppHarness = egui_kittest::Harness<'static, switchboard::ui::SwitchboardApp>;
+
+fn app_harness(runtime: &tokio::runtime::Runtime) -> AppHarness {
+    use switchboard::ui::backend::BackendOptions;
+    use switchboard::ui::{AppOptions, SwitchboardApp};
+    let options = AppOptions {
+        backend: BackendOptions {
+            demo: None,
+            amqp_url: AMQP_URL.to_string(),
+        },
+        script: None,
+    };
+    let handle = runtime.handle().clone();
+    egui_kittest::Harness::builder()
+        .with_size([1280.0, 800.0])
+        .build_eframe(move |cc| SwitchboardApp::new(cc, &handle, options))
+}
+
+/// The viewer consuming `n` messages with the UI drawing each frame: messages per second.
+fn viewer_consume(runtime: &tokio::runtime::Runtime, queue: &str, n: u64) -> f64 {
+    use switchboard::engine::watch::{WatchMode, WatchSpec};
+    let mut harness = app_harness(runtime);
+    harness.state_mut().settings.view = switchboard::ui::settings::MainView::Messages;
+    harness.step();
+    let start = Instant::now();
+    harness
+        .state_mut()
+        .start_watch(WatchSpec::queue(AMQP_URL, WatchMode::Consume, queue));
+    let deadline = start + Duration::from_secs(120);
+    // Frames at 60 per second, like a real window with vsync (an unpaced loop would redraw
+    // thousands of times a second and take the CPU from the connection).
+    let frame = Duration::from_micros(16_667);
+    let mut next_frame = Instant::now();
+    loop {
+        harness.step();
+        next_frame += frame;
+        std::thread::sleep(next_frame.saturating_duration_since(Instant::now()));
+        let received = harness
+            .state()
+            .viewer
+            .tabs
+            .first()
+            .map_or(0, |t| t.store.received);
+        if received >= n {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the viewer ingested only {received} of {n} in 120 s"
+        );
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+struct FrameFigures {
+    frames_ms: Vec<f64>,
+    rss_mb: f64,
+    bytes_per_message: f64,
+}
+
+/// Frame times with 1,000,000 messages stored and live tail on, 100 arriving per frame.
+fn viewer_frames(runtime: &tokio::runtime::Runtime, frames: usize) -> FrameFigures {
+    const STORED: usize = 1_000_000;
+    let mut harness = app_harness(runtime);
+    harness.step();
+    let rss_before = self_rss_mb();
+    // Fill in chunks, as a live watch would, so no 1M-message transient inflates the RSS.
+    harness.state_mut().store_capacity = STORED;
+    harness.state_mut().open_imported("bench", Vec::new());
+    let id = harness.state().viewer.active.expect("a tab");
+    for chunk in 0..STORED / 10_000 {
+        let batch: Vec<_> = (chunk * 10_000..(chunk + 1) * 10_000)
+            .map(order_message)
+            .collect();
+        if let Some(tab) = harness.state_mut().viewer.tab_mut(id) {
+            tab.ingest(batch);
+        }
+    }
+    harness.run_steps(3);
+    let rss = self_rss_mb();
+    let mut frames_ms = Vec::with_capacity(frames);
+    let mut next = STORED;
+    for _ in 0..frames {
+        let batch: Vec<_> = (next..next + 100).map(order_message).collect();
+        next += 100;
+        let start = Instant::now();
+        if let Some(tab) = harness.state_mut().viewer.tab_mut(id) {
+            tab.ingest(batch);
+        }
+        harness.step();
+        frames_ms.push(start.elapsed().as_secs_f64() * 1000.0);
+    }
+    let tab = harness.state().viewer.tabs.iter().find(|t| t.id == id);
+    assert!(
+        tab.is_some_and(|t| t.live_tail && t.store.len() == STORED),
+        "live tail on, store full"
+    );
+    FrameFigures {
+        frames_ms,
+        rss_mb: rss,
+        bytes_per_message: (rss - rss_before) * 1024.0 * 1024.0 / STORED as f64,
+    }
+}
+
+fn percentile(samples: &[f64], p: f64) -> f64 {
+    let mut s = samples.to_vec();
+    s.sort_by(f64::total_cmp);
+    if s.is_empty() {
+        return f64::NAN;
+    }
+    s[((s.len() - 1) as f64 * p).round() as usize]
+}
+
+fn viewer_figures(quick: bool, runs: usize) -> Vec<Figure> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let n: u64 = if quick { 20_000 } else { 100_000 };
+    let queue = format!("sbbench-{}", std::process::id());
+    let setup = runtime.block_on(declare_queue(&queue));
+    let (mut bare, mut viewer) = (Vec::new(), Vec::new());
+    for _ in 0..runs.min(3) {
+        runtime.block_on(fill_queue(&queue, n));
+        bare.push(runtime.block_on(bare_consume(&queue, n)));
+        runtime.block_on(fill_queue(&queue, n));
+        viewer.push(viewer_consume(&runtime, &queue, n));
+    }
+    runtime.block_on(async {
+        if let Ok(channel) = setup.create_channel().await {
+            let _ = channel
+                .queue_delete(
+                    queue.as_str().into(),
+                    lapin::options::QueueDeleteOptions::default(),
+                )
+                .await;
+        }
+        let _ = setup.close(200, "bye".into()).await;
+    });
+    let frames = viewer_frames(&runtime, if quick { 60 } else { 300 });
+    vec![
+        Figure {
+            name: "amqp_watch_ingest_rate",
+            unit: "msg/s",
+            samples: viewer,
+            baseline: Some(bare),
+        },
+        Figure {
+            name: "viewer_frame_p50_ms_1m",
+            unit: "ms",
+            samples: vec![percentile(&frames.frames_ms, 0.5)],
+            baseline: None,
+        },
+        Figure {
+            name: "viewer_frame_p99_ms_1m",
+            unit: "ms",
+            samples: vec![percentile(&frames.frames_ms, 0.99)],
+            baseline: None,
+        },
+        Figure {
+            name: "viewer_rss_1m_mb",
+            unit: "MB",
+            samples: vec![frames.rss_mb],
+            baseline: None,
+        },
+        Figure {
+            name: "viewer_bytes_per_message",
+            unit: "B",
+            samples: vec![frames.bytes_per_message],
+            baseline: None,
+        },
+    ]
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let json = args.iter().any(|a| a == "--json");
     let quick = args.iter().any(|a| a == "--quick");
+    // `scripts/bench viewer` or `scripts/bench app` runs one group.
+    let only = |group: &str| {
+        !args.iter().any(|a| a == "app" || a == "viewer") || args.iter().any(|a| a == group)
+    };
     let runs = if quick { 3 } else { 7 };
-    if std::env::var_os("DISPLAY").is_none() {
+    if only("app") && std::env::var_os("DISPLAY").is_none() {
         eprintln!("bench: no DISPLAY; run it through scripts/bench (which starts Xvfb)");
         std::process::exit(2);
     }
@@ -121,25 +421,30 @@ fn main() {
 
     let mut app_runs = Vec::new();
     let mut empty_runs = Vec::new();
-    for _ in 0..runs {
+    let app_runs_wanted = if only("app") { runs } else { 0 };
+    for _ in 0..app_runs_wanted {
         // Interleave so that drift on a noisy machine hits both alike.
         empty_runs.push(run_window(empty, &[], "bench: first frame"));
         app_runs.push(run_window(app, &["--script", "lookup"], "script: done"));
     }
-    let figures = vec![
-        Figure {
+    let mut figures = Vec::new();
+    if only("app") {
+        figures.push(Figure {
             name: "app_first_frame_ms",
             unit: "ms",
             samples: app_runs.iter().map(|r| r.first_frame_ms).collect(),
             baseline: Some(empty_runs.iter().map(|r| r.first_frame_ms).collect()),
-        },
-        Figure {
+        });
+        figures.push(Figure {
             name: "app_rss_after_lookup_mb",
             unit: "MB",
             samples: app_runs.iter().map(|r| r.rss_mb).collect(),
             baseline: Some(empty_runs.iter().map(|r| r.rss_mb).collect()),
-        },
-    ];
+        });
+    }
+    if only("viewer") {
+        figures.extend(viewer_figures(quick, runs));
+    }
     report(&figures, json);
 }
 

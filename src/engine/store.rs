@@ -1,11 +1,11 @@
 //! The bounded message store behind each watch: a ring buffer of compact messages and gap
 //! markers, with a filter, and JSON Lines export/import in the `watch --json` shape.
 //!
-//! Memory: each stored message costs `size_of::<Entry>()` (80 bytes) plus its body, plus its
-//! properties and headers as compact JSON (typically 100–300 bytes), plus two small allocations'
-//! overhead; exchange and routing-key strings are shared between messages. A small demo order
-//! event (≈200 B body) therefore takes ≈ 500 B: 1,000,000 of them ≈ 0.5 GB.
-//! `scripts/bench` measures the real figure.
+//! Memory: each stored message costs one `Entry` in the ring (≈ 96 bytes), its body, and its set
+//! properties and headers as compact JSON (≈ 150–250 bytes for a demo order event), plus two
+//! allocations' overhead; exchange and routing-key strings are shared between messages.
+//! Measured by `scripts/bench`: 1,000,000 demo order events (≈ 165 B bodies) take ≈ 665 B each,
+//! ≈ 0.7 GB resident in all — the default capacity (1,000,000) fits any desktop.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, Write};
@@ -31,12 +31,111 @@ pub struct StoredMessage {
     pub body: Box<[u8]>,
 }
 
-#[derive(serde::Serialize, serde::Deserialize, Default)]
+#[derive(serde::Deserialize, Default)]
 struct Meta {
     #[serde(default)]
     p: Properties,
     #[serde(default)]
     h: serde_json::Value,
+}
+
+/// The stored form of properties: only the set ones (missing fields read back as `None`).
+#[derive(serde::Serialize)]
+struct MetaOut<'a> {
+    p: PropsOut<'a>,
+    #[serde(skip_serializing_if = "is_empty_object")]
+    h: &'a serde_json::Value,
+}
+
+fn is_empty_object(v: &&serde_json::Value) -> bool {
+    v.as_object().is_some_and(serde_json::Map::is_empty) || v.is_null()
+}
+
+#[derive(serde::Serialize)]
+struct PropsOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content_type: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content_encoding: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    correlation_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timestamp: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delivery_mode: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    priority: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none", rename = "type")]
+    kind: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    app_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reply_to: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expiration: Option<&'a str>,
+}
+
+fn meta_json(p: &Properties, headers: &serde_json::Value) -> Box<str> {
+    let out = MetaOut {
+        p: PropsOut {
+            content_type: p.content_type.as_deref(),
+            content_encoding: p.content_encoding.as_deref(),
+            message_id: p.message_id.as_deref(),
+            correlation_id: p.correlation_id.as_deref(),
+            timestamp: p.timestamp,
+            delivery_mode: p.delivery_mode,
+            priority: p.priority,
+            kind: p.kind.as_deref(),
+            app_id: p.app_id.as_deref(),
+            user_id: p.user_id.as_deref(),
+            reply_to: p.reply_to.as_deref(),
+            expiration: p.expiration.as_deref(),
+        },
+        h: headers,
+    };
+    serde_json::to_string(&out)
+        .unwrap_or_default()
+        .into_boxed_str()
+}
+
+/// Shares exchange and routing-key strings between messages.
+#[derive(Debug, Default)]
+pub struct Interner(HashMap<Box<str>, Arc<str>>);
+
+impl Interner {
+    pub fn get(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.0.get(s) {
+            return a.clone();
+        }
+        if self.0.len() > 10_000 {
+            self.0.clear();
+        }
+        let a: Arc<str> = Arc::from(s);
+        self.0.insert(s.into(), a.clone());
+        a
+    }
+}
+
+/// A message converted to its stored form, ready to push (the work can be done off the UI thread).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prepared(StoredMessage);
+
+impl Prepared {
+    pub fn new(message: WatchedMessage, interner: &mut Interner) -> Self {
+        Self(StoredMessage {
+            seq: 0,
+            received_at_ms: message.received_at_ms,
+            exchange: interner.get(&message.exchange),
+            routing_key: interner.get(&message.routing_key),
+            redelivered: message.redelivered,
+            meta: meta_json(&message.properties, &message.headers),
+            body: message.body.bytes.into_boxed_slice(),
+        })
+    }
 }
 
 impl StoredMessage {
@@ -119,7 +218,7 @@ pub struct MessageStore {
     pub received_bytes: u64,
     /// Entries dropped to stay within capacity.
     pub evicted: u64,
-    interned: HashMap<Box<str>, Arc<str>>,
+    interned: Interner,
 }
 
 impl Default for MessageStore {
@@ -137,7 +236,7 @@ impl MessageStore {
             received: 0,
             received_bytes: 0,
             evicted: 0,
-            interned: HashMap::new(),
+            interned: Interner::default(),
         }
     }
 
@@ -178,18 +277,6 @@ impl MessageStore {
         self.entries.iter().skip(skip)
     }
 
-    fn intern(&mut self, s: &str) -> Arc<str> {
-        if let Some(a) = self.interned.get(s) {
-            return a.clone();
-        }
-        if self.interned.len() > 10_000 {
-            self.interned.clear();
-        }
-        let a: Arc<str> = Arc::from(s);
-        self.interned.insert(s.into(), a.clone());
-        a
-    }
-
     fn push_entry(&mut self, entry: Entry) {
         if self.entries.len() >= self.capacity {
             self.entries.pop_front();
@@ -200,22 +287,13 @@ impl MessageStore {
     }
 
     pub fn push(&mut self, message: WatchedMessage) {
-        let meta = Meta {
-            p: message.properties,
-            h: message.headers,
-        };
-        let meta = serde_json::to_string(&meta)
-            .unwrap_or_default()
-            .into_boxed_str();
-        let stored = StoredMessage {
-            seq: self.next_seq,
-            received_at_ms: message.received_at_ms,
-            exchange: self.intern(&message.exchange),
-            routing_key: self.intern(&message.routing_key),
-            redelivered: message.redelivered,
-            meta,
-            body: message.body.bytes.into_boxed_slice(),
-        };
+        let prepared = Prepared::new(message, &mut self.interned);
+        self.push_prepared(prepared);
+    }
+
+    pub fn push_prepared(&mut self, prepared: Prepared) {
+        let mut stored = prepared.0;
+        stored.seq = self.next_seq;
         self.received += 1;
         self.received_bytes += stored.body.len() as u64;
         self.push_entry(Entry::Message(stored));

@@ -339,6 +339,11 @@ impl SwitchboardApp {
                     self.many = Some((id, Err(message)));
                 }
             }
+            Event::WatchMessages { id, batch } => {
+                if let Some(tab) = self.viewer.tab_mut(id) {
+                    tab.ingest_prepared(batch);
+                }
+            }
             Event::Watch { id, event } => {
                 if let Some(tab) = self.viewer.tab_mut(id) {
                     tab.apply(event);

@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::engine::amqp::{Watch, WatchSource, WatchedMessage};
 use crate::engine::http::{self, HttpRequest};
 use crate::engine::recorder::unix_ms;
+use crate::engine::store::Prepared;
 use crate::engine::timeline::{Clock, Phase, PhaseKind};
 use crate::engine::watch::{WatchEvent, WatchSpec};
 use crate::engine::{Exchange, Header, Message, RequestSpec, Transport};
@@ -117,6 +118,11 @@ pub enum Event {
     PublishFailed {
         id: u64,
         message: String,
+    },
+    /// Messages for watch `id`, ready to store.
+    WatchMessages {
+        id: u64,
+        batch: Vec<Prepared>,
     },
     /// Something happened to watch `id`.
     Watch {
@@ -324,8 +330,20 @@ async fn run(options: BackendOptions, mut commands: mpsc::Receiver<Command>, out
                 tokio::spawn(crate::engine::watch::run(*spec, tx, cancel));
                 let outbox = outbox.clone();
                 tokio::spawn(async move {
+                    // Messages are converted to their stored form here, off the UI thread.
+                    let mut interner = crate::engine::store::Interner::default();
                     while let Some(event) = rx.recv().await {
-                        outbox.send(Event::Watch { id, event }).await;
+                        let event = match event {
+                            WatchEvent::Messages(batch) => Event::WatchMessages {
+                                id,
+                                batch: batch
+                                    .into_iter()
+                                    .map(|m| Prepared::new(m, &mut interner))
+                                    .collect(),
+                            },
+                            event => Event::Watch { id, event },
+                        };
+                        outbox.send(event).await;
                     }
                 });
             }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::backend::PathPurpose;
 use super::payload_view::{body_ui, headers_ui};
 use crate::engine::Header;
-use crate::engine::store::{Entry, Filter, MessageStore, StoredMessage};
+use crate::engine::store::{Entry, Filter, MessageStore, Prepared, StoredMessage};
 use crate::engine::watch::{WatchEvent, WatchMode, WatchSpec, WatchedMessage};
 
 /// The "new watch" form (persisted).
@@ -156,6 +156,18 @@ impl ViewerTab {
         for message in batch {
             self.store.push(message);
         }
+        self.after_ingest();
+    }
+
+    /// Stores messages already converted off the UI thread.
+    pub fn ingest_prepared(&mut self, batch: Vec<Prepared>) {
+        for message in batch {
+            self.store.push_prepared(message);
+        }
+        self.after_ingest();
+    }
+
+    fn after_ingest(&mut self) {
         self.refresh();
         let now = Instant::now();
         self.rate_samples.push_back((now, self.store.received));
