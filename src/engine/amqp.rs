@@ -293,10 +293,13 @@ pub fn classify_lapin(err: &lapin::Error, url: &str) -> (ErrorKind, String) {
 }
 
 /// Connects and opens a channel, recording `connect` and `channel_open`.
+/// `name` is the client-provided connection name the broker shows (management UI,
+/// `rabbitmqctl list_connections client_properties`).
 pub(crate) async fn connect(
     rec: &mut Recorder,
     url: &str,
     confirms: bool,
+    name: &str,
 ) -> Result<(Connection, Channel), ExchangeError> {
     if let Err(e) = url.parse::<lapin::uri::AMQPUri>() {
         return Err(ExchangeError::invalid_input(format!(
@@ -304,7 +307,7 @@ pub(crate) async fn connect(
             redact_url(url)
         )));
     }
-    let props = ConnectionProperties::default().with_connection_name("switchboard".into());
+    let props = ConnectionProperties::default().with_connection_name(name.into());
     let conn = rec
         .step(PhaseKind::Connect, Connection::connect(url, props), |e| {
             classify_lapin(&e, url)
@@ -351,7 +354,7 @@ pub async fn publish(req: &PublishRequest) -> Vec<Exchange> {
             return out;
         }
     };
-    let (conn, channel) = match connect(&mut rec, &req.url, true).await {
+    let (conn, channel) = match connect(&mut rec, &req.url, true, "switchboard publish").await {
         Ok(pair) => pair,
         Err(error) => {
             out.push(rec.finish(

@@ -59,7 +59,7 @@ pub async fn publish_many(
 ) -> Result<Progress, ExchangeError> {
     let req = &job.request;
     let mut rec = Recorder::new(req.timeout);
-    let (conn, channel) = connect(&mut rec, &req.url, true).await?;
+    let (conn, channel) = connect(&mut rec, &req.url, true, "switchboard publish many").await?;
     let headers = headers_table(&req.headers)?;
     let exchange = ShortString::try_new(req.exchange.clone())
         .map_err(|e| ExchangeError::invalid_input(format!("exchange name too long: {e}")))?;

@@ -174,7 +174,13 @@ impl Watch {
         timeout: Duration,
     ) -> Result<Self, ExchangeError> {
         let mut rec = Recorder::new(timeout);
-        let (conn, channel) = connect(&mut rec, url, false).await?;
+        let name = match source {
+            WatchSource::Queue(q) => format!("switchboard watch {q}"),
+            WatchSource::Tap { exchange, binding } => {
+                format!("switchboard tap {exchange} {binding}")
+            }
+        };
+        let (conn, channel) = connect(&mut rec, url, false, &name).await?;
         let (queue, acks) = match source {
             WatchSource::Queue(name) => {
                 check_queue(&mut rec, &channel, url, name).await?;
@@ -336,7 +342,8 @@ pub async fn peek(
     timeout: Duration,
 ) -> Result<Vec<WatchedMessage>, ExchangeError> {
     let mut rec = Recorder::new(timeout);
-    let (conn, channel) = connect(&mut rec, url, false).await?;
+    let (conn, channel) =
+        connect(&mut rec, url, false, &format!("switchboard peek {queue}")).await?;
     check_queue(&mut rec, &channel, url, queue).await?;
     let mut out = Vec::new();
     let mut last_tag = None;

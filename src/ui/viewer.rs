@@ -95,6 +95,8 @@ pub struct ViewerTab {
     rate_samples: VecDeque<(Instant, u64)>,
     scroll_to_end: bool,
     last_offset: f32,
+    /// Since when (Unix ms) and why the watch is disconnected.
+    lost: Option<(u64, String)>,
 }
 
 impl ViewerTab {
@@ -117,6 +119,7 @@ impl ViewerTab {
             rate_samples: VecDeque::new(),
             scroll_to_end: false,
             last_offset: 0.0,
+            lost: None,
         }
     }
 
@@ -132,16 +135,30 @@ impl ViewerTab {
         match event {
             WatchEvent::Connected { queue, reconnected } => {
                 if reconnected {
-                    self.store.push_gap(
-                        crate::engine::recorder::unix_ms(),
-                        "reconnected after a lost connection",
-                    );
+                    let now = crate::engine::recorder::unix_ms();
+                    let consequence = match self.spec.as_ref().map(|s| s.mode) {
+                        Some(WatchMode::Tap) => {
+                            "messages published meanwhile were not seen by this tap"
+                        }
+                        _ => "messages that waited in the queue arrive now",
+                    };
+                    let reason = match self.lost.take() {
+                        Some((since, why)) => format!(
+                            "connection lost for {:.1} s ({why}); {consequence}",
+                            now.saturating_sub(since) as f64 / 1000.0
+                        ),
+                        None => "reconnected after a lost connection".to_string(),
+                    };
+                    self.store.push_gap(now, reason);
                     self.refresh();
                 }
                 self.status = TabStatus::Watching { queue };
             }
             WatchEvent::Messages(batch) => self.ingest(batch),
             WatchEvent::Lost { reason, retry_in } => {
+                if self.lost.is_none() {
+                    self.lost = Some((crate::engine::recorder::unix_ms(), reason.clone()));
+                }
                 self.status = TabStatus::Reconnecting(format!(
                     "{reason}; retrying in {:.1} s",
                     retry_in.as_secs_f64()
@@ -686,15 +703,29 @@ fn table_ui(ui: &mut egui::Ui, tab: &mut ViewerTab, height: f32) {
                     }
                     Some(Entry::Gap(g)) => {
                         row.col(|ui| {
-                            ui.label(RichText::new(format_time(g.at_ms)).monospace().size(12.0));
-                        });
-                        row.col(|ui| {
-                            ui.colored_label(
+                            ui.add(
+                                egui::Label::new(
+                                    RichText::new(format_time(g.at_ms)).monospace().size(12.0),
+                                )
+                                .selectable(false),
+                            );
+                            // The note spans the row: paint it past this cell's clip.
+                            let cell = ui.max_rect();
+                            let clip = egui::Rect::from_x_y_ranges(
+                                cell.left()..=f32::INFINITY,
+                                ui.clip_rect().y_range(),
+                            );
+                            let painter =
+                                ui.ctx().layer_painter(ui.layer_id()).with_clip_rect(clip);
+                            painter.text(
+                                egui::pos2(cell.right() + 8.0, cell.center().y),
+                                egui::Align2::LEFT_CENTER,
+                                format!("-- gap -- {}", g.reason),
+                                egui::FontId::proportional(12.0),
                                 ui.visuals().warn_fg_color,
-                                format!("-- gap: {} --", g.reason),
                             );
                         });
-                        for _ in 0..6 {
+                        for _ in 0..7 {
                             row.col(|_| {});
                         }
                     }
@@ -772,4 +803,37 @@ fn detail_ui(ui: &mut egui::Ui, m: &StoredMessage) {
         headers_ui(&mut cols[1], "Headers", &headers);
     });
     body_ui(ui, &m.body(), m.body.len() as u64);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reconnect_after_a_loss_leaves_a_gap_that_says_how_long() {
+        let mut tab = ViewerTab::new(1, "t".into(), None, 10);
+        tab.apply(WatchEvent::Connected {
+            queue: "q".into(),
+            reconnected: false,
+        });
+        tab.apply(WatchEvent::Lost {
+            reason: "CONNECTION_FORCED".into(),
+            retry_in: std::time::Duration::from_millis(250),
+        });
+        assert!(matches!(tab.status, TabStatus::Reconnecting(_)));
+        tab.apply(WatchEvent::Connected {
+            queue: "q2".into(),
+            reconnected: true,
+        });
+        let Some(Entry::Gap(gap)) = tab.store.get(0) else {
+            panic!("{:?}", tab.store.get(0))
+        };
+        assert!(
+            gap.reason.starts_with("connection lost for"),
+            "{}",
+            gap.reason
+        );
+        assert!(gap.reason.contains("CONNECTION_FORCED"));
+        assert_eq!(tab.view, [0]);
+    }
 }
