@@ -231,3 +231,28 @@ fn tokio_stream_once<T: Send + 'static>(
 ) -> impl futures_util::Stream<Item = T> + Send + 'static {
     futures_util::stream::iter([item])
 }
+
+#[tokio::test]
+async fn a_client_reuses_its_channel() {
+    let demo = start_demo().await;
+    let pool = grpc::builtin_pool().unwrap();
+    let client = grpc::GrpcClient::default();
+    let req = request(demo.user.grpc_addr, r#"{"user_id":"3"}"#);
+    let first = client.call(&req, &pool).await;
+    let second = client.call(&req, &pool).await;
+    assert_eq!(phase_names(&first)[0], "connect");
+    assert_eq!(
+        phase_names(&second),
+        ["request sent", "response headers", "message", "trailers"]
+    );
+    assert!(
+        second.timeline[0]
+            .detail
+            .as_deref()
+            .unwrap()
+            .starts_with("reused channel")
+    );
+    assert_eq!(second.status.as_deref(), Some("OK"));
+    assert_timeline_sane(&second);
+    demo.stop().await;
+}

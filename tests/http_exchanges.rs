@@ -193,3 +193,38 @@ async fn axum_like_server(listener: tokio::net::TcpListener) {
     socket.write_all(&body).await.unwrap();
     socket.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_client_reuses_its_connection_and_the_timeline_says_so() {
+    let demo = start_demo().await;
+    let client = http::HttpClient::default();
+    let url = format!("http://{}/user/1", demo.user.http_addr);
+    let first = client.send(&HttpRequest::get(&url)).await;
+    let second = client.send(&HttpRequest::get(&url)).await;
+    assert_eq!(
+        phase_names(&first),
+        ["connect", "request sent", "first byte", "body"]
+    );
+    assert_eq!(phase_names(&second), ["request sent", "first byte", "body"]);
+    assert!(
+        second.timeline[0]
+            .detail
+            .as_deref()
+            .unwrap()
+            .starts_with("reused connection")
+    );
+    assert_eq!(second.status.as_deref(), Some("200 OK"));
+    assert_timeline_sane(&second);
+
+    // The service goes away: the idle connection is dropped and a fresh connect fails cleanly.
+    demo.stop().await;
+    let after = client.send(&HttpRequest::get(&url)).await;
+    let error = after.error.expect("the service is gone");
+    assert!(
+        matches!(
+            error.kind,
+            ErrorKind::ConnectionRefused | ErrorKind::Protocol
+        ),
+        "{error:?}"
+    );
+}

@@ -167,6 +167,14 @@ fn metadata_list(map: &tonic::metadata::MetadataMap) -> Vec<Header> {
 
 /// Makes one unary call on a fresh connection and records its timeline.
 pub async fn call(req: &GrpcRequest, pool: &DescriptorPool) -> Exchange {
+    call_with(req, pool, None).await
+}
+
+async fn call_with(
+    req: &GrpcRequest,
+    pool: &DescriptorPool,
+    client: Option<&GrpcClient>,
+) -> Exchange {
     let mut rec = Recorder::new(req.timeout);
     let target = format!("{} {}", req.addr.trim(), req.method.trim());
     let mut request_msg = Message {
@@ -175,59 +183,23 @@ pub async fn call(req: &GrpcRequest, pool: &DescriptorPool) -> Exchange {
         body: Body::new(req.json.clone().into_bytes()),
         ..Message::default()
     };
-    let outcome = match run(&mut rec, req, pool, &mut request_msg).await {
+    let outcome = match run(&mut rec, req, pool, &mut request_msg, client).await {
         Ok(outcome) => outcome,
-        Err((error, response)) => Outcome::Failed { error, response },
+        Err((error, response)) => {
+            // A channel that failed is not reused.
+            if let (Some(c), Ok(addr)) = (client, parse_addr(&req.addr)) {
+                c.forget(&addr.uri);
+            }
+            Outcome::Failed { error, response }
+        }
     };
     rec.finish(Transport::Grpc, target, request_msg, outcome)
 }
 
 type Failure = (ExchangeError, Option<Message>);
 
-async fn run(
-    rec: &mut Recorder,
-    req: &GrpcRequest,
-    pool: &DescriptorPool,
-    request_msg: &mut Message,
-) -> Result<Outcome, Failure> {
-    let addr = parse_addr(&req.addr).map_err(|e| (e, None))?;
-    let method = find_method(pool, &req.method).map_err(|e| (e, None))?;
-    if method.is_client_streaming() || method.is_server_streaming() {
-        return Err((
-            ExchangeError::invalid_input(format!(
-                "{} is a streaming method; this version calls unary methods only",
-                method.full_name()
-            )),
-            None,
-        ));
-    }
-    let message = json_to_message(&method, &req.json).map_err(|e| (e, None))?;
-    request_msg.body = Body::new(message_to_json(&message).into_bytes());
-    request_msg.size_bytes = message.encoded_len() as u64;
-    let mut metadata = tonic::metadata::MetadataMap::new();
-    for header in &req.metadata {
-        let key = tonic::metadata::AsciiMetadataKey::from_bytes(
-            header.name.to_ascii_lowercase().as_bytes(),
-        )
-        .map_err(|_| {
-            (
-                ExchangeError::invalid_input(format!("invalid metadata name {:?}", header.name)),
-                None,
-            )
-        })?;
-        let value = header.value.parse().map_err(|_| {
-            (
-                ExchangeError::invalid_input(format!(
-                    "invalid metadata value for {}: {:?}",
-                    header.name, header.value
-                )),
-                None,
-            )
-        })?;
-        metadata.append(key, value);
-    }
-
-    // Connect through our own connector so DNS, TCP and TLS are timed.
+/// Connects through our own connector, so DNS, TCP and TLS are timed, then sets up HTTP/2.
+async fn open_channel(rec: &mut Recorder, addr: &Addr) -> Result<OpenChannel, Failure> {
     let marks = Arc::new(IoMarks::default());
     let opened = net::open(
         rec,
@@ -283,6 +255,110 @@ async fn run(
             }
         };
     rec.extend_last("HTTP/2");
+    Ok((channel, marks))
+}
+
+/// A connected channel and the marks of its connection.
+type OpenChannel = (tonic::transport::Channel, Arc<IoMarks>);
+
+/// A client that keeps one HTTP/2 channel per address and multiplexes calls on it: a reused
+/// channel's timeline has no connect phase. Cloning shares the channels.
+#[derive(Clone, Default)]
+pub struct GrpcClient {
+    channels: Arc<Mutex<std::collections::HashMap<String, OpenChannel>>>,
+}
+
+impl std::fmt::Debug for GrpcClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GrpcClient").finish_non_exhaustive()
+    }
+}
+
+impl GrpcClient {
+    fn get(&self, uri: &str) -> Option<OpenChannel> {
+        self.channels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(uri)
+            .cloned()
+    }
+
+    fn put(&self, uri: &str, pair: OpenChannel) {
+        self.channels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(uri.to_string(), pair);
+    }
+
+    fn forget(&self, uri: &str) {
+        self.channels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(uri);
+    }
+
+    /// Makes one unary call, reusing this address's channel when there is one.
+    pub async fn call(&self, req: &GrpcRequest, pool: &DescriptorPool) -> Exchange {
+        call_with(req, pool, Some(self)).await
+    }
+}
+
+async fn run(
+    rec: &mut Recorder,
+    req: &GrpcRequest,
+    pool: &DescriptorPool,
+    request_msg: &mut Message,
+    client: Option<&GrpcClient>,
+) -> Result<Outcome, Failure> {
+    let addr = parse_addr(&req.addr).map_err(|e| (e, None))?;
+    let method = find_method(pool, &req.method).map_err(|e| (e, None))?;
+    if method.is_client_streaming() || method.is_server_streaming() {
+        return Err((
+            ExchangeError::invalid_input(format!(
+                "{} is a streaming method; this version calls unary methods only",
+                method.full_name()
+            )),
+            None,
+        ));
+    }
+    let message = json_to_message(&method, &req.json).map_err(|e| (e, None))?;
+    request_msg.body = Body::new(message_to_json(&message).into_bytes());
+    request_msg.size_bytes = message.encoded_len() as u64;
+    let mut metadata = tonic::metadata::MetadataMap::new();
+    for header in &req.metadata {
+        let key = tonic::metadata::AsciiMetadataKey::from_bytes(
+            header.name.to_ascii_lowercase().as_bytes(),
+        )
+        .map_err(|_| {
+            (
+                ExchangeError::invalid_input(format!("invalid metadata name {:?}", header.name)),
+                None,
+            )
+        })?;
+        let value = header.value.parse().map_err(|_| {
+            (
+                ExchangeError::invalid_input(format!(
+                    "invalid metadata value for {}: {:?}",
+                    header.name, header.value
+                )),
+                None,
+            )
+        })?;
+        metadata.append(key, value);
+    }
+
+    let cached = client.and_then(|c| c.get(&addr.uri));
+    let reused = cached.is_some();
+    let (channel, marks) = match cached {
+        Some(pair) => pair,
+        None => {
+            let pair = open_channel(rec, &addr).await?;
+            if let Some(c) = client {
+                c.put(&addr.uri, pair.clone());
+            }
+            pair
+        }
+    };
 
     let path = http::uri::PathAndQuery::from_maybe_shared(format!(
         "/{}/{}",
@@ -320,7 +396,11 @@ async fn run(
             PhaseKind::RequestSent,
             request_start,
             sent_end,
-            Some(format!("{} bytes on the wire", m.bytes_written)),
+            Some(if reused {
+                format!("reused channel, {} bytes on the wire", m.bytes_written)
+            } else {
+                format!("{} bytes on the wire", m.bytes_written)
+            }),
         );
     }
     let mut response_msg = Message::default();

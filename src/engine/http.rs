@@ -129,8 +129,81 @@ enum Sender {
     H2(hyper::client::conn::http2::SendRequest<Full<Bytes>>),
 }
 
+impl Sender {
+    fn is_closed(&self) -> bool {
+        match self {
+            Self::H1(s) => s.is_closed(),
+            Self::H2(s) => s.is_closed(),
+        }
+    }
+}
+
+/// An open connection kept for reuse.
+struct Pooled {
+    sender: Sender,
+    marks: Arc<IoMarks>,
+    http2: bool,
+}
+
+type PoolKey = (bool, String, u16);
+
+/// A client that keeps connections alive between requests (keep-alive), like browsers and
+/// Postman do: a reused connection's timeline has no DNS, connect or TLS phase, and its
+/// `request sent` phase says "reused connection". Cloning shares the pool.
+#[derive(Clone, Default)]
+pub struct HttpClient {
+    pool: Arc<std::sync::Mutex<std::collections::HashMap<PoolKey, Vec<Pooled>>>>,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient").finish_non_exhaustive()
+    }
+}
+
+impl HttpClient {
+    fn take(&self, key: &PoolKey) -> Option<Pooled> {
+        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+        let idle = pool.get_mut(key)?;
+        while let Some(conn) = idle.pop() {
+            if !conn.sender.is_closed() {
+                // An HTTP/2 connection can carry many requests at once: keep sharing it.
+                if let Sender::H2(h2) = &conn.sender {
+                    idle.push(Pooled {
+                        sender: Sender::H2(h2.clone()),
+                        marks: conn.marks.clone(),
+                        http2: true,
+                    });
+                }
+                return Some(conn);
+            }
+        }
+        None
+    }
+
+    fn put(&self, key: PoolKey, conn: Pooled) {
+        if conn.http2 {
+            return; // the pool kept a clone
+        }
+        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+        let idle = pool.entry(key).or_default();
+        if idle.len() < 64 {
+            idle.push(conn);
+        }
+    }
+
+    /// Sends `req`, reusing an idle connection to the same origin when there is one.
+    pub async fn send(&self, req: &HttpRequest) -> Exchange {
+        send_with(req, Some(self)).await
+    }
+}
+
 /// Sends one HTTP request on a fresh connection and records its timeline.
 pub async fn send(req: &HttpRequest) -> Exchange {
+    send_with(req, None).await
+}
+
+async fn send_with(req: &HttpRequest, client: Option<&HttpClient>) -> Exchange {
     let mut rec = Recorder::new(req.timeout);
     let mut request_msg = Message {
         line: format!(
@@ -158,7 +231,7 @@ pub async fn send(req: &HttpRequest) -> Exchange {
         }
     };
     let target = prepared.url.to_string();
-    let outcome = run(&mut rec, req, prepared, &mut request_msg).await;
+    let outcome = run(&mut rec, req, prepared, &mut request_msg, client).await;
     rec.finish(Transport::Http, target, request_msg, outcome)
 }
 
@@ -167,8 +240,9 @@ async fn run(
     req: &HttpRequest,
     p: Prepared,
     request_msg: &mut Message,
+    client: Option<&HttpClient>,
 ) -> Outcome {
-    match exchange(rec, req, p, request_msg).await {
+    match exchange(rec, req, p, request_msg, client).await {
         Ok(outcome) => outcome,
         Err((error, response)) => Outcome::Failed { error, response },
     }
@@ -179,7 +253,46 @@ async fn exchange(
     req: &HttpRequest,
     p: Prepared,
     request_msg: &mut Message,
+    client: Option<&HttpClient>,
 ) -> Result<Outcome, (ExchangeError, Option<Message>)> {
+    let key: PoolKey = (p.tls, p.host.clone(), p.port);
+    let (mut sender, marks, use_h2, reused) = match client.and_then(|c| c.take(&key)) {
+        Some(conn) => (conn.sender, conn.marks, conn.http2, true),
+        None => {
+            let (sender, marks, use_h2) = open_connection(rec, &p).await?;
+            (sender, marks, use_h2, false)
+        }
+    };
+    let outcome = send_on(
+        rec,
+        req,
+        &p,
+        request_msg,
+        &mut sender,
+        &marks,
+        use_h2,
+        reused,
+    )
+    .await;
+    if let (Some(client), Ok(Outcome::Answered { .. })) = (client, &outcome) {
+        client.put(
+            key,
+            Pooled {
+                sender,
+                marks,
+                http2: use_h2,
+            },
+        );
+    }
+    outcome
+}
+
+type Failure = (ExchangeError, Option<Message>);
+
+async fn open_connection(
+    rec: &mut Recorder,
+    p: &Prepared,
+) -> Result<(Sender, Arc<IoMarks>, bool), Failure> {
     let alpn: &[&[u8]] = &[b"h2", b"http/1.1"];
     let opened = net::open(rec, &p.host, p.port, p.tls.then_some(alpn))
         .await
@@ -190,7 +303,7 @@ async fn exchange(
     let handshake_start = Instant::now();
     let protocol_error =
         |e: hyper::Error| (ErrorKind::Protocol, format!("HTTP handshake failed: {e}"));
-    let mut sender = if use_h2 {
+    let sender = if use_h2 {
         let (sender, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
             .await
             .map_err(|e| {
@@ -216,7 +329,20 @@ async fn exchange(
         tokio::spawn(conn);
         Sender::H1(sender)
     };
+    Ok((sender, marks, use_h2))
+}
 
+#[allow(clippy::too_many_arguments)]
+async fn send_on(
+    rec: &mut Recorder,
+    req: &HttpRequest,
+    p: &Prepared,
+    request_msg: &mut Message,
+    sender: &mut Sender,
+    marks: &IoMarks,
+    use_h2: bool,
+    reused: bool,
+) -> Result<Outcome, Failure> {
     // Build the request as it goes on the wire.
     let path = match p.url.query() {
         Some(q) => format!("{}?{q}", p.url.path()),
@@ -268,9 +394,15 @@ async fn exchange(
     marks.arm();
     let request_start = Instant::now();
     let sent = async {
-        match &mut sender {
-            Sender::H1(s) => s.send_request(request).await,
-            Sender::H2(s) => s.send_request(request).await,
+        match sender {
+            Sender::H1(s) => {
+                s.ready().await?;
+                s.send_request(request).await
+            }
+            Sender::H2(s) => {
+                s.ready().await?;
+                s.send_request(request).await
+            }
         }
     };
     let result = tokio::time::timeout_at(rec.deadline, sent).await;
@@ -289,7 +421,11 @@ async fn exchange(
             PhaseKind::RequestSent,
             request_start,
             last_write,
-            Some(format!("{} bytes", m.bytes_written)),
+            Some(if reused {
+                format!("reused connection, {} bytes", m.bytes_written)
+            } else {
+                format!("{} bytes", m.bytes_written)
+            }),
         );
         if let Some(first_read) = m.first_read {
             rec.push(PhaseKind::FirstByte, last_write, first_read, None);
