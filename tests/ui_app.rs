@@ -509,3 +509,20 @@ fn binary_bodies_show_as_hex_in_the_viewer() {
     app.assert_shown("Body · binary");
     app.assert_shown("00000000  ff 00 fe 41");
 }
+
+#[test]
+fn a_load_run_shows_throughput_and_percentiles() {
+    let mut app = start_app();
+    app.click("HTTP");
+    app.click("Load test");
+    app.harness.state_mut().settings.load.requests = 120;
+    app.harness.state_mut().settings.load.concurrency = 4;
+    app.harness.step();
+    app.click("Run load");
+    app.wait_until("the load run", |a| {
+        a.load.as_ref().is_some_and(|l| l.result.is_some()) && !a.is_busy(TransportTab::Http)
+    });
+    app.assert_shown("120 requests in");
+    app.assert_shown("120 ok, 0 failed");
+    app.assert_shown("p99");
+}

@@ -38,6 +38,9 @@ pub enum Command {
     Publish(PublishArgs),
     /// Watch a queue (consuming) or tap an exchange (without taking messages from others).
     Watch(WatchArgs),
+    /// Fire one request many times at a chosen concurrency: throughput, errors, latency histogram.
+    #[command(subcommand)]
+    Load(Load),
     /// Run the demo User Service and Order Service in the foreground.
     Demo(DemoArgs),
 }
@@ -48,6 +51,45 @@ pub enum Send {
     Http(HttpArgs),
     /// A unary gRPC call: `send grpc ADDR package.Service/Method --data JSON`.
     Grpc(GrpcArgs),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Load {
+    /// `load http [METHOD] URL ...` on kept-alive connections (one per concurrent request).
+    Http {
+        #[command(flatten)]
+        request: HttpArgs,
+        #[command(flatten)]
+        load: LoadOpts,
+    },
+    /// `load grpc ADDR METHOD --data JSON ...`: concurrent calls on one HTTP/2 channel.
+    Grpc {
+        #[command(flatten)]
+        request: GrpcArgs,
+        #[command(flatten)]
+        load: LoadOpts,
+    },
+    /// `load amqp URL --exchange X --routing-key K --body B`: one connection per concurrent
+    /// publisher, each awaiting its confirm.
+    Amqp {
+        #[command(flatten)]
+        request: PublishArgs,
+        #[command(flatten)]
+        load: LoadOpts,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LoadOpts {
+    /// How many requests in all (default 1000).
+    #[arg(short = 'n', long, conflicts_with = "duration")]
+    pub requests: Option<u64>,
+    /// Run for this many seconds instead.
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+    /// Requests in flight at once.
+    #[arg(short = 'c', long, default_value_t = 10)]
+    pub concurrency: usize,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -13,7 +13,7 @@ pub use args::{Cli, Command, ScriptArg};
 use crate::engine::amqp::{self, Properties, PublishRequest};
 use crate::engine::grpc::{self, GrpcRequest};
 use crate::engine::http::{self, HttpRequest};
-use crate::engine::{Exchange, Header};
+use crate::engine::{Exchange, Header, RequestSpec};
 
 /// Parses the command line and runs it. Without a subcommand, `launch` is called (the app).
 pub fn main_with(launch: impl FnOnce(&Cli) -> anyhow::Result<()>) -> ExitCode {
@@ -55,88 +55,156 @@ pub fn fail(message: &str) -> ExitCode {
 pub async fn run(command: Command, amqp_url: &str) -> anyhow::Result<ExitCode> {
     match command {
         Command::Send(args::Send::Http(a)) => {
-            let (method, url) = match a.method_and_url.as_slice() {
-                [url] => (
-                    if a.body.is_some() { "POST" } else { "GET" }.to_string(),
-                    url.clone(),
-                ),
-                [method, url] => (method.clone(), url.clone()),
-                _ => anyhow::bail!("expected [METHOD] URL"),
-            };
-            let headers = parse_headers(&a.headers)?;
-            let body = match &a.body {
-                Some(body) => read_body(body)?,
-                None => Vec::new(),
-            };
-            let request = HttpRequest {
-                method,
-                url,
-                headers,
-                body,
-                timeout: Duration::from_secs_f64(a.timeout),
-                max_body_bytes: http::DEFAULT_MAX_BODY_BYTES,
-            };
-            let exchange = http::send(&request).await;
+            let exchange = http::send(&http_request(&a)?).await;
             Ok(report(&[exchange], a.json))
         }
         Command::Send(args::Send::Grpc(a)) => {
             let pool = grpc::builtin_pool()?;
-            let request = GrpcRequest {
-                addr: a.addr,
-                method: a.method,
-                metadata: parse_headers(&a.headers)?,
-                json: match &a.data {
-                    Some(data) => String::from_utf8(read_body(data)?)
-                        .map_err(|_| anyhow::anyhow!("--data is not UTF-8 JSON"))?,
-                    None => "{}".to_string(),
-                },
-                timeout: Duration::from_secs_f64(a.timeout),
-            };
-            let exchange = grpc::call(&request, &pool).await;
+            let exchange = grpc::call(&grpc_request(&a)?, &pool).await;
             Ok(report(&[exchange], a.json))
         }
         Command::Publish(a) => {
-            let body = read_body(&a.body)?;
-            let mut headers = Vec::new();
-            for h in &a.headers {
-                let (k, v) = h
-                    .split_once('=')
-                    .ok_or_else(|| anyhow::anyhow!("header {h:?} is not of the form key=value"))?;
-                headers.push(Header::new(k.trim(), v.trim()));
-            }
-            let content_type = a.content_type.clone().or_else(|| {
-                Some(
-                    if serde_json::from_slice::<serde_json::Value>(&body).is_ok() {
-                        "application/json".to_string()
-                    } else {
-                        "text/plain".to_string()
-                    },
-                )
-            });
-            let request = PublishRequest {
-                properties: Properties {
-                    content_type,
-                    message_id: a.message_id.clone(),
-                    correlation_id: a.correlation_id.clone(),
-                    timestamp: Some(crate::engine::recorder::unix_ms() / 1000),
-                    delivery_mode: a.persistent.then_some(2),
-                    ..Properties::default()
-                },
-                headers,
-                mandatory: !a.allow_unroutable,
-                count: a.count.max(1),
-                timeout: Duration::from_secs_f64(a.timeout),
-                ..PublishRequest::new(a.url, a.exchange, a.routing_key, body)
-            };
-            let exchanges = amqp::publish(&request).await;
+            let exchanges = amqp::publish(&publish_request(&a)?).await;
             Ok(report(&exchanges, a.json))
         }
         Command::Watch(a) => watch(a).await,
+        Command::Load(l) => {
+            let (spec, opts, json) = match l {
+                args::Load::Http { request, load } => (
+                    RequestSpec::Http(http_request(&request)?),
+                    load,
+                    request.json,
+                ),
+                args::Load::Grpc { request, load } => (
+                    RequestSpec::Grpc(grpc_request(&request)?),
+                    load,
+                    request.json,
+                ),
+                args::Load::Amqp { request, load } => (
+                    RequestSpec::Amqp(Box::new(publish_request(&request)?)),
+                    load,
+                    request.json,
+                ),
+            };
+            load(spec, opts, json).await
+        }
         Command::Demo(a) => {
             demo_services::demo::run_foreground(a.config(amqp_url)).await?;
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn http_request(a: &args::HttpArgs) -> anyhow::Result<HttpRequest> {
+    let (method, url) = match a.method_and_url.as_slice() {
+        [url] => (
+            if a.body.is_some() { "POST" } else { "GET" }.to_string(),
+            url.clone(),
+        ),
+        [method, url] => (method.clone(), url.clone()),
+        _ => anyhow::bail!("expected [METHOD] URL"),
+    };
+    Ok(HttpRequest {
+        method,
+        url,
+        headers: parse_headers(&a.headers)?,
+        body: match &a.body {
+            Some(body) => read_body(body)?,
+            None => Vec::new(),
+        },
+        timeout: Duration::from_secs_f64(a.timeout),
+        max_body_bytes: http::DEFAULT_MAX_BODY_BYTES,
+    })
+}
+
+fn grpc_request(a: &args::GrpcArgs) -> anyhow::Result<GrpcRequest> {
+    Ok(GrpcRequest {
+        addr: a.addr.clone(),
+        method: a.method.clone(),
+        metadata: parse_headers(&a.headers)?,
+        json: match &a.data {
+            Some(data) => String::from_utf8(read_body(data)?)
+                .map_err(|_| anyhow::anyhow!("--data is not UTF-8 JSON"))?,
+            None => "{}".to_string(),
+        },
+        timeout: Duration::from_secs_f64(a.timeout),
+    })
+}
+
+fn publish_request(a: &args::PublishArgs) -> anyhow::Result<PublishRequest> {
+    let body = read_body(&a.body)?;
+    let mut headers = Vec::new();
+    for h in &a.headers {
+        let (k, v) = h
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("header {h:?} is not of the form key=value"))?;
+        headers.push(Header::new(k.trim(), v.trim()));
+    }
+    let content_type = a.content_type.clone().or_else(|| {
+        Some(
+            if serde_json::from_slice::<serde_json::Value>(&body).is_ok() {
+                "application/json".to_string()
+            } else {
+                "text/plain".to_string()
+            },
+        )
+    });
+    Ok(PublishRequest {
+        properties: Properties {
+            content_type,
+            message_id: a.message_id.clone(),
+            correlation_id: a.correlation_id.clone(),
+            timestamp: Some(crate::engine::recorder::unix_ms() / 1000),
+            delivery_mode: a.persistent.then_some(2),
+            ..Properties::default()
+        },
+        headers,
+        mandatory: !a.allow_unroutable,
+        count: a.count.max(1),
+        timeout: Duration::from_secs_f64(a.timeout),
+        ..PublishRequest::new(
+            a.url.clone(),
+            a.exchange.clone(),
+            a.routing_key.clone(),
+            body,
+        )
+    })
+}
+
+async fn load(spec: RequestSpec, opts: args::LoadOpts, json: bool) -> anyhow::Result<ExitCode> {
+    use crate::engine::load::{LoadLimit, LoadSpec, run_load};
+    let limit = match (opts.requests, opts.duration) {
+        (Some(n), None) => LoadLimit::Requests(n),
+        (None, Some(secs)) if secs > 0.0 => LoadLimit::Duration(Duration::from_secs_f64(secs)),
+        (None, None) => LoadLimit::Requests(1000),
+        _ => anyhow::bail!("give --requests N or --duration SECS, not both"),
+    };
+    let pool = grpc::builtin_pool()?;
+    let spec = LoadSpec {
+        request: spec,
+        limit,
+        concurrency: opts.concurrency,
+    };
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let stop = cancel.clone();
+    let ctrl_c = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            stop.cancel();
+        }
+    });
+    let report = run_load(&spec, &pool, None, cancel).await;
+    ctrl_c.abort();
+    let report = report?;
+    if json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", print::load_text(&report));
+    }
+    Ok(if report.ok == report.requests {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn parse_headers(lines: &[String]) -> anyhow::Result<Vec<Header>> {

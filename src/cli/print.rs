@@ -117,3 +117,39 @@ pub fn message_text(m: &WatchedMessage) -> String {
     }
     out
 }
+
+/// A load report: throughput, errors by kind, latency percentiles and a text histogram.
+pub fn load_text(r: &crate::engine::load::LoadReport) -> String {
+    let mut out = format!(
+        "{} requests in {:.2} s: {:.1} req/s, {} ok, {} failed\n",
+        r.requests,
+        r.elapsed.as_secs_f64(),
+        r.throughput(),
+        r.ok,
+        r.requests - r.ok
+    );
+    for (kind, n) in &r.errors {
+        out.push_str(&format!("  {n:>8}  {kind}\n"));
+    }
+    if r.requests == 0 {
+        return out;
+    }
+    out.push_str("latency:\n");
+    for (name, us) in [
+        ("min", r.latency_us.min()),
+        ("p50", r.percentile_us(50.0)),
+        ("p90", r.percentile_us(90.0)),
+        ("p99", r.percentile_us(99.0)),
+        ("p99.9", r.percentile_us(99.9)),
+        ("max", r.latency_us.max()),
+    ] {
+        out.push_str(&format!("  {name:<6} {:>12}\n", format_us(us)));
+    }
+    let rows = r.buckets();
+    let widest = rows.iter().map(|(_, c)| *c).max().unwrap_or(1).max(1);
+    for (end, count) in rows {
+        let bar = "#".repeat(((count * 40).div_ceil(widest)) as usize);
+        out.push_str(&format!("  < {:>11} {count:>8} {bar}\n", format_us(end)));
+    }
+    out
+}

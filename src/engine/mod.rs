@@ -7,6 +7,7 @@ pub mod exchange;
 pub mod fsutil;
 pub mod grpc;
 pub mod http;
+pub mod load;
 pub mod net;
 pub mod payload;
 pub mod publish_many;

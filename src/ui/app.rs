@@ -40,6 +40,15 @@ pub enum Script {
     Lookup,
 }
 
+/// A load run from the editor.
+#[derive(Debug, Clone)]
+pub struct LoadRun {
+    pub id: u64,
+    pub tab: TransportTab,
+    pub progress: crate::engine::load::LoadProgress,
+    pub result: Option<Result<Box<crate::engine::load::LoadReport>, String>>,
+}
+
 /// One exchange in the history.
 #[derive(Debug, Clone)]
 pub struct Entry {
@@ -96,6 +105,8 @@ pub struct SwitchboardApp {
     /// `SWITCHBOARD_BENCH` set: print `bench: first frame` on the first frame (scripts/bench).
     report_first_frame: bool,
     pub viewer: Viewer,
+    /// The running or last load run.
+    pub load: Option<LoadRun>,
     /// The running or last publish-many: its request id and progress, or why it failed.
     pub many: Option<(u64, Result<crate::engine::publish_many::Progress, String>)>,
     /// Capacity of each new viewer tab's store.
@@ -146,6 +157,7 @@ impl SwitchboardApp {
             report_first_frame: std::env::var_os("SWITCHBOARD_BENCH").is_some(),
             viewer: Viewer::default(),
             many: None,
+            load: None,
             store_capacity: DEFAULT_CAPACITY,
         }
     }
@@ -203,6 +215,36 @@ impl SwitchboardApp {
         }) {
             self.start(TransportTab::Amqp, id);
             self.many = Some((id, Ok(Default::default())));
+        }
+    }
+
+    /// Runs the current editor's request as a load test (count, duration and concurrency from
+    /// the load form).
+    pub fn run_load(&mut self, tab: TransportTab) {
+        use crate::engine::load::{LoadLimit, LoadSpec};
+        let form = &self.settings.load;
+        let limit = if form.duration_secs > 0.0 {
+            LoadLimit::Duration(std::time::Duration::from_secs_f64(form.duration_secs))
+        } else {
+            LoadLimit::Requests(form.requests.max(1))
+        };
+        let spec = LoadSpec {
+            request: self.settings.request(tab),
+            limit,
+            concurrency: form.concurrency.max(1),
+        };
+        let id = self.next_id;
+        if self.backend.send(Command::Load {
+            id,
+            spec: Box::new(spec),
+        }) {
+            self.start(tab, id);
+            self.load = Some(LoadRun {
+                id,
+                tab,
+                progress: Default::default(),
+                result: None,
+            });
         }
     }
 
@@ -332,6 +374,16 @@ impl SwitchboardApp {
             Event::PublishProgress { id, progress } => {
                 if self.many.as_ref().is_some_and(|(m, _)| *m == id) {
                     self.many = Some((id, Ok(progress)));
+                }
+            }
+            Event::LoadProgress { id, progress } => {
+                if let Some(run) = self.load.as_mut().filter(|r| r.id == id) {
+                    run.progress = progress;
+                }
+            }
+            Event::LoadDone { id, result } => {
+                if let Some(run) = self.load.as_mut().filter(|r| r.id == id) {
+                    run.result = Some(result);
                 }
             }
             Event::PublishFailed { id, message } => {
@@ -738,9 +790,60 @@ impl SwitchboardApp {
         if tab == TransportTab::Amqp {
             self.many_ui(ui);
         }
+        self.load_ui(ui, tab);
         // Errors get their own (wrapping) line under the button that caused them.
         if let Some(EditorOutcome::Failed(message)) = self.outcomes.get(&tab) {
             ui.colored_label(ui.visuals().error_fg_color, message);
+        }
+    }
+
+    fn load_ui(&mut self, ui: &mut egui::Ui, tab: TransportTab) {
+        let busy = self.is_busy(tab);
+        let mut run = false;
+        egui::CollapsingHeader::new("Load test")
+            .id_salt("load")
+            .default_open(false)
+            .show(ui, |ui| {
+                ui.horizontal(|ui| {
+                    let form = &mut self.settings.load;
+                    let l = ui.label("Requests");
+                    ui.add_enabled(
+                        form.duration_secs <= 0.0,
+                        egui::DragValue::new(&mut form.requests)
+                            .range(1..=100_000_000)
+                            .speed(10),
+                    )
+                    .labelled_by(l.id);
+                    let l = ui.label("or for");
+                    ui.add(
+                        egui::DragValue::new(&mut form.duration_secs)
+                            .range(0.0..=3600.0)
+                            .speed(0.5)
+                            .suffix(" s"),
+                    )
+                    .labelled_by(l.id)
+                    .on_hover_text("0 s: stop after the number of requests");
+                    let l = ui.label("Concurrency");
+                    ui.add(egui::DragValue::new(&mut form.concurrency).range(1..=1000))
+                        .labelled_by(l.id);
+                    run = ui
+                        .add_enabled(!busy, egui::Button::new(RichText::new("Run load").strong()))
+                        .on_hover_text(
+                            "Send the request above many times on kept-alive connections",
+                        )
+                        .clicked();
+                });
+                if let Some(load) = self.load.as_ref().filter(|l| l.tab == tab) {
+                    load_result_ui(
+                        ui,
+                        load,
+                        &self.settings.load,
+                        self.in_flight.get(&tab).is_some_and(|f| f.id == load.id),
+                    );
+                }
+            });
+        if run {
+            self.run_load(tab);
         }
     }
 
@@ -1031,4 +1134,106 @@ fn compare_ui(ui: &mut egui::Ui, a: &Exchange, b: &Exchange) {
         message_ui(&mut cols[0], "a-request", "A · Request", Some(&a.request));
         message_ui(&mut cols[1], "b-request", "B · Request", Some(&b.request));
     });
+}
+
+/// Progress while a load runs; then throughput, errors, percentiles and the latency histogram.
+fn load_result_ui(
+    ui: &mut egui::Ui,
+    load: &LoadRun,
+    form: &super::settings::LoadForm,
+    running: bool,
+) {
+    match &load.result {
+        None => {
+            let p = load.progress;
+            let fraction = if form.duration_secs > 0.0 {
+                (p.elapsed.as_secs_f64() / form.duration_secs) as f32
+            } else {
+                p.done as f32 / form.requests.max(1) as f32
+            };
+            let text = format!(
+                "{} done, {} failed, {:.1} s{}",
+                p.done,
+                p.failed,
+                p.elapsed.as_secs_f64(),
+                if running { "" } else { " (stopped)" }
+            );
+            ui.add(
+                egui::ProgressBar::new(fraction.clamp(0.0, 1.0))
+                    .text(text)
+                    .desired_width(ui.available_width().min(600.0)),
+            );
+        }
+        Some(Err(message)) => {
+            ui.colored_label(
+                ui.visuals().error_fg_color,
+                format!("load failed: {message}"),
+            );
+        }
+        Some(Ok(r)) => {
+            ui.label(
+                RichText::new(format!(
+                    "{} requests in {:.2} s: {:.1} req/s, {} ok, {} failed",
+                    r.requests,
+                    r.elapsed.as_secs_f64(),
+                    r.throughput(),
+                    r.ok,
+                    r.requests - r.ok
+                ))
+                .strong(),
+            );
+            for (kind, n) in &r.errors {
+                ui.colored_label(ui.visuals().error_fg_color, format!("{n} × {kind}"));
+            }
+            if r.requests == 0 {
+                return;
+            }
+            ui.horizontal_wrapped(|ui| {
+                for (name, us) in [
+                    ("p50", r.percentile_us(50.0)),
+                    ("p90", r.percentile_us(90.0)),
+                    ("p99", r.percentile_us(99.0)),
+                    ("p99.9", r.percentile_us(99.9)),
+                    ("max", r.latency_us.max()),
+                ] {
+                    ui.label(format!("{name} {}", format_us(us)));
+                    ui.separator();
+                }
+            });
+            let buckets = r.buckets();
+            let labels: Vec<String> = buckets
+                .iter()
+                .map(|(end, _)| format!("< {}", format_us(*end)))
+                .collect();
+            let bars: Vec<egui_plot::Bar> = buckets
+                .iter()
+                .enumerate()
+                .map(|(i, (_, count))| {
+                    egui_plot::Bar::new(i as f64, *count as f64)
+                        .width(0.85)
+                        .name(&labels[i])
+                        .fill(super::timeline_view::phase_color(
+                            crate::engine::PhaseKind::FirstByte,
+                        ))
+                })
+                .collect();
+            egui_plot::Plot::new(("latency-histogram", load.id))
+                .height(160.0)
+                .allow_zoom(false)
+                .allow_drag(false)
+                .allow_scroll(false)
+                .x_axis_formatter(move |mark, _range| {
+                    let i = mark.value.round();
+                    if (mark.value - i).abs() < 1e-6 && i >= 0.0 {
+                        labels.get(i as usize).cloned().unwrap_or_default()
+                    } else {
+                        String::new()
+                    }
+                })
+                .y_axis_label("requests")
+                .show(ui, |plot| {
+                    plot.bar_chart(egui_plot::BarChart::new("latency", bars))
+                });
+        }
+    }
 }

@@ -57,6 +57,10 @@ pub enum Command {
         id: u64,
         job: Box<crate::engine::publish_many::PublishMany>,
     },
+    Load {
+        id: u64,
+        spec: Box<crate::engine::load::LoadSpec>,
+    },
     /// Ask the user for a file (rfd); answered by [`Event::PickedPath`].
     PickPath {
         purpose: PathPurpose,
@@ -118,6 +122,14 @@ pub enum Event {
     PublishFailed {
         id: u64,
         message: String,
+    },
+    LoadProgress {
+        id: u64,
+        progress: crate::engine::load::LoadProgress,
+    },
+    LoadDone {
+        id: u64,
+        result: Result<Box<crate::engine::load::LoadReport>, String>,
     },
     /// Messages for watch `id`, ready to store.
     WatchMessages {
@@ -376,6 +388,41 @@ async fn run(options: BackendOptions, mut commands: mpsc::Receiver<Command>, out
                                 })
                                 .await;
                         }
+                        outbox
+                            .send(Event::Done {
+                                id,
+                                cancelled: false,
+                            })
+                            .await;
+                    }),
+                );
+            }
+            Command::Load { id, spec } => {
+                let outbox = outbox.clone();
+                let pool = pool.clone();
+                running.insert(
+                    id,
+                    tokio::spawn(async move {
+                        let Some(pool) = pool else { return };
+                        let (tx, mut rx) = mpsc::channel(8);
+                        let forward = {
+                            let outbox = outbox.clone();
+                            tokio::spawn(async move {
+                                while let Some(progress) = rx.recv().await {
+                                    outbox.send(Event::LoadProgress { id, progress }).await;
+                                }
+                            })
+                        };
+                        let result = crate::engine::load::run_load(
+                            &spec,
+                            &pool,
+                            Some(tx),
+                            CancellationToken::new(),
+                        )
+                        .await;
+                        forward.abort();
+                        let result = result.map(Box::new).map_err(|e| e.to_string());
+                        outbox.send(Event::LoadDone { id, result }).await;
                         outbox
                             .send(Event::Done {
                                 id,

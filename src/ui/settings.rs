@@ -169,6 +169,27 @@ pub struct Settings {
     pub amqp: AmqpEditor,
     pub timeout_secs: f64,
     pub dark_mode: bool,
+    pub load: LoadForm,
+}
+
+/// The load-mode form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LoadForm {
+    pub requests: u64,
+    /// Seconds; when above zero the run is time-bound instead of count-bound.
+    pub duration_secs: f64,
+    pub concurrency: usize,
+}
+
+impl Default for LoadForm {
+    fn default() -> Self {
+        Self {
+            requests: 1000,
+            duration_secs: 0.0,
+            concurrency: 10,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -182,6 +203,7 @@ impl Default for Settings {
             amqp: AmqpEditor::default(),
             timeout_secs: 10.0,
             dark_mode: true,
+            load: LoadForm::default(),
         }
     }
 }
