@@ -12,6 +12,13 @@
 //!   bare lapin consumer (qos 1000, one multiple-ack per batch) draining the same queue.
 //! - `viewer_frame_p50_ms_1m`, `viewer_frame_p99_ms_1m`: frame time of the app showing a viewer
 //!   tab with 1,000,000 messages stored and live tail on, while 100 more arrive per frame.
+//! - `viewer_frame_p99_ms_ingest`: p99 UI time per frame while the viewer ingests at full speed.
+//! - `http_rtt_p50/p99`, `grpc_rtt_p50/p99`: a lookup through the engine (kept-alive connection,
+//!   timeline captured) against bare reqwest / a bare tonic client on one connection, in µs.
+//! - `http_load_rate`, `grpc_load_rate`: load mode (16 concurrent) against a bare 16-task loop.
+//! - `amqp_publish_confirm_rate`: publish-many (1000 confirms in flight) against bare lapin.
+//! - `app_rss_idle_mb`, `app_rss_1000_exchanges_mb`: the app with its demo services idle, and
+//!   after 1,000 lookups in its history, against the empty window.
 //! - `viewer_rss_1m_mb`, `viewer_bytes_per_message`: resident memory with those 1,000,000
 //!   messages stored, and the growth per message over the empty app.
 //!
@@ -105,6 +112,9 @@ fn run_window(bin: &str, args: &[&str], ready_line: &str) -> WindowRun {
             break;
         }
     }
+    // Resident memory keeps growing for a moment after the first frames (GL buffers, font
+    // atlas): read it after the same settling time for every window, baseline included.
+    std::thread::sleep(Duration::from_millis(1500));
     let rss = rss_mb(child.id());
     let _ = child.kill();
     let _ = child.wait();
@@ -247,7 +257,8 @@ fn app_harness(runtime: &tokio::runtime::Runtime) -> AppHarness {
 }
 
 /// The viewer consuming `n` messages with the UI drawing each frame: messages per second.
-fn viewer_consume(runtime: &tokio::runtime::Runtime, queue: &str, n: u64) -> f64 {
+/// ... and the UI time of each frame meanwhile (ms).
+fn viewer_consume(runtime: &tokio::runtime::Runtime, queue: &str, n: u64) -> (f64, Vec<f64>) {
     use switchboard::engine::watch::{WatchMode, WatchSpec};
     let mut harness = app_harness(runtime);
     harness.state_mut().settings.view = switchboard::ui::settings::MainView::Messages;
@@ -261,8 +272,11 @@ fn viewer_consume(runtime: &tokio::runtime::Runtime, queue: &str, n: u64) -> f64
     // thousands of times a second and take the CPU from the connection).
     let frame = Duration::from_micros(16_667);
     let mut next_frame = Instant::now();
+    let mut frames_ms = Vec::new();
     loop {
+        let frame_start = Instant::now();
         harness.step();
+        frames_ms.push(frame_start.elapsed().as_secs_f64() * 1000.0);
         next_frame += frame;
         std::thread::sleep(next_frame.saturating_duration_since(Instant::now()));
         let received = harness
@@ -279,7 +293,7 @@ fn viewer_consume(runtime: &tokio::runtime::Runtime, queue: &str, n: u64) -> f64
             "the viewer ingested only {received} of {n} in 120 s"
         );
     }
-    n as f64 / start.elapsed().as_secs_f64()
+    (n as f64 / start.elapsed().as_secs_f64(), frames_ms)
 }
 
 struct FrameFigures {
@@ -332,6 +346,319 @@ fn viewer_frames(runtime: &tokio::runtime::Runtime, frames: usize) -> FrameFigur
     }
 }
 
+/// Demo services on free ports with their own topology.
+async fn bench_demo() -> demo_services::DemoServices {
+    let mut topology = demo_services::Topology::named(
+        &format!("sbbench-{}", std::process::id()),
+        &format!("sbbench-{}-q", std::process::id()),
+    );
+    topology.expires_ms = Some(60_000);
+    let config = demo_services::DemoConfig {
+        topology,
+        ..demo_services::DemoConfig::ephemeral()
+    };
+    demo_services::DemoServices::start(config)
+        .await
+        .expect("demo services")
+}
+
+/// A bare reqwest GET that reads the whole body; true on a 2xx.
+async fn bare_get(client: &reqwest::Client, url: &str) -> bool {
+    match client.get(url).send().await {
+        Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// Round trips in µs of `n` sequential calls of `f`.
+async fn round_trips<F, Fut>(n: usize, mut f: F) -> Vec<f64>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let start = Instant::now();
+        assert!(f().await, "a benchmark request failed");
+        out.push(start.elapsed().as_secs_f64() * 1_000_000.0);
+    }
+    out
+}
+
+/// Requests per second of `concurrency` workers doing `n` requests in all with `f`.
+async fn load_loop<F, Fut>(n: usize, concurrency: usize, f: F) -> f64
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let start = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..concurrency {
+        let (f, next) = (f.clone(), next.clone());
+        tasks.spawn(async move {
+            while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < n {
+                assert!(f().await, "a load request failed");
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+/// HTTP and gRPC round trips and load, and AMQP publish confirms: the engine against bare
+/// reqwest / tonic / lapin in the same run.
+fn net_figures(quick: bool, runs: usize) -> Vec<Figure> {
+    use switchboard::engine::RequestSpec;
+    use switchboard::engine::grpc::{GrpcClient, GrpcRequest};
+    use switchboard::engine::http::{HttpClient, HttpRequest};
+    use switchboard::engine::load::{LoadLimit, LoadSpec, run_load};
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let n = if quick { 300 } else { 3000 };
+    let load_n = if quick { 2000 } else { 20_000 };
+    let confirms_n = if quick { 5_000 } else { 50_000 };
+    runtime.block_on(async {
+        let demo = bench_demo().await;
+        let url = format!("http://{}/user/1", demo.user.http_addr);
+        let grpc_url = format!("http://{}", demo.user.grpc_addr);
+        let pool = switchboard::engine::grpc::builtin_pool().unwrap();
+        let (mut http_p50, mut http_p99, mut http_base_p50, mut http_base_p99) =
+            (vec![], vec![], vec![], vec![]);
+        let (mut grpc_p50, mut grpc_p99, mut grpc_base_p50, mut grpc_base_p99) =
+            (vec![], vec![], vec![], vec![]);
+        let (mut http_load, mut http_load_base, mut grpc_load, mut grpc_load_base) =
+            (vec![], vec![], vec![], vec![]);
+        let (mut confirms, mut confirms_base) = (vec![], vec![]);
+        for _ in 0..runs {
+            // HTTP round trip on one kept-alive connection.
+            let bare = reqwest::Client::new();
+            let _ = bare.get(&url).send().await.unwrap().bytes().await;
+            let b = round_trips(n, || {
+                let (bare, url) = (bare.clone(), url.clone());
+                async move { bare_get(&bare, &url).await }
+            })
+            .await;
+            let client = HttpClient::default();
+            let req = HttpRequest::get(&url);
+            let _ = client.send(&req).await;
+            let e = round_trips(n, || {
+                let (client, req) = (client.clone(), req.clone());
+                async move { client.send(&req).await.ok }
+            })
+            .await;
+            http_p50.push(percentile(&e, 0.5));
+            http_p99.push(percentile(&e, 0.99));
+            http_base_p50.push(percentile(&b, 0.5));
+            http_base_p99.push(percentile(&b, 0.99));
+
+            // gRPC unary round trip on one channel.
+            let channel = tonic::transport::Endpoint::from_shared(grpc_url.clone())
+                .unwrap()
+                .connect()
+                .await
+                .unwrap();
+            let tonic_client =
+                demo_services::proto::user_service_client::UserServiceClient::new(channel);
+            let b = round_trips(n, || {
+                let mut c = tonic_client.clone();
+                async move {
+                    c.get_user_info(demo_services::proto::UserRequest {
+                        user_id: "1".into(),
+                    })
+                    .await
+                    .is_ok()
+                }
+            })
+            .await;
+            let gclient = GrpcClient::default();
+            let greq = GrpcRequest {
+                addr: demo.user.grpc_addr.to_string(),
+                method: switchboard::engine::grpc::DEFAULT_METHOD.to_string(),
+                metadata: vec![],
+                json: r#"{"user_id":"1"}"#.to_string(),
+                timeout: Duration::from_secs(10),
+            };
+            let _ = gclient.call(&greq, &pool).await;
+            let e = round_trips(n, || {
+                let (c, r, p) = (gclient.clone(), greq.clone(), pool.clone());
+                async move { c.call(&r, &p).await.ok }
+            })
+            .await;
+            grpc_p50.push(percentile(&e, 0.5));
+            grpc_p99.push(percentile(&e, 0.99));
+            grpc_base_p50.push(percentile(&b, 0.5));
+            grpc_base_p99.push(percentile(&b, 0.99));
+
+            // Load: 16 concurrent, engine load mode vs a bare loop.
+            http_load_base.push(
+                load_loop(load_n, 16, {
+                    let (bare, url) = (bare.clone(), url.clone());
+                    move || {
+                        let (bare, url) = (bare.clone(), url.clone());
+                        async move { bare_get(&bare, &url).await }
+                    }
+                })
+                .await,
+            );
+            let spec = LoadSpec {
+                request: RequestSpec::Http(req.clone()),
+                limit: LoadLimit::Requests(load_n as u64),
+                concurrency: 16,
+            };
+            let r = run_load(
+                &spec,
+                &pool,
+                None,
+                tokio_util::sync::CancellationToken::new(),
+            )
+            .await
+            .unwrap();
+            assert_eq!(r.ok, load_n as u64);
+            http_load.push(r.throughput());
+            grpc_load_base.push(
+                load_loop(load_n, 16, {
+                    let c = tonic_client.clone();
+                    move || {
+                        let mut c = c.clone();
+                        async move {
+                            c.get_user_info(demo_services::proto::UserRequest {
+                                user_id: "1".into(),
+                            })
+                            .await
+                            .is_ok()
+                        }
+                    }
+                })
+                .await,
+            );
+            let spec = LoadSpec {
+                request: RequestSpec::Grpc(greq.clone()),
+                limit: LoadLimit::Requests(load_n as u64),
+                concurrency: 16,
+            };
+            let r = run_load(
+                &spec,
+                &pool,
+                None,
+                tokio_util::sync::CancellationToken::new(),
+            )
+            .await
+            .unwrap();
+            assert_eq!(r.ok, load_n as u64);
+            grpc_load.push(r.throughput());
+
+            // AMQP publish with confirms, 1000 in flight: engine vs bare lapin.
+            confirms_base.push(bare_publish_confirms(confirms_n).await);
+            confirms.push(engine_publish_confirms(confirms_n).await);
+        }
+        demo.stop().await;
+        vec![
+            Figure {
+                name: "http_rtt_p50",
+                unit: "us",
+                samples: http_p50,
+                baseline: Some(http_base_p50),
+            },
+            Figure {
+                name: "http_rtt_p99",
+                unit: "us",
+                samples: http_p99,
+                baseline: Some(http_base_p99),
+            },
+            Figure {
+                name: "grpc_rtt_p50",
+                unit: "us",
+                samples: grpc_p50,
+                baseline: Some(grpc_base_p50),
+            },
+            Figure {
+                name: "grpc_rtt_p99",
+                unit: "us",
+                samples: grpc_p99,
+                baseline: Some(grpc_base_p99),
+            },
+            Figure {
+                name: "http_load_rate",
+                unit: "req/s",
+                samples: http_load,
+                baseline: Some(http_load_base),
+            },
+            Figure {
+                name: "grpc_load_rate",
+                unit: "req/s",
+                samples: grpc_load,
+                baseline: Some(grpc_load_base),
+            },
+            Figure {
+                name: "amqp_publish_confirm_rate",
+                unit: "msg/s",
+                samples: confirms,
+                baseline: Some(confirms_base),
+            },
+        ]
+    })
+}
+
+/// Bare lapin: publish `n` to a queue-less routing key with up to 1000 confirms in flight.
+async fn bare_publish_confirms(n: u64) -> f64 {
+    let conn = lapin::Connection::connect(AMQP_URL, lapin::ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = conn.create_channel().await.unwrap();
+    channel
+        .confirm_select(lapin::options::ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    let start = Instant::now();
+    let mut pending = std::collections::VecDeque::new();
+    for _ in 0..n {
+        let c = channel
+            .basic_publish(
+                "amq.topic".into(),
+                "sbbench.none".into(),
+                lapin::options::BasicPublishOptions::default(),
+                b"{}",
+                lapin::BasicProperties::default(),
+            )
+            .await
+            .unwrap();
+        pending.push_back(c);
+        if pending.len() >= 1000
+            && let Some(c) = pending.pop_front()
+        {
+            c.await.unwrap();
+        }
+    }
+    for c in pending {
+        c.await.unwrap();
+    }
+    let rate = n as f64 / start.elapsed().as_secs_f64();
+    let _ = conn.close(200, "bye".into()).await;
+    rate
+}
+
+async fn engine_publish_confirms(n: u64) -> f64 {
+    use switchboard::engine::amqp::PublishRequest;
+    use switchboard::engine::publish_many::{PublishMany, publish_many};
+    let mut request = PublishRequest::new(AMQP_URL, "amq.topic", "sbbench.none", "{}");
+    request.mandatory = false;
+    let job = PublishMany {
+        request,
+        count: n,
+        rate_per_sec: 0.0,
+        numbered: false,
+    };
+    let done = publish_many(&job, None, tokio_util::sync::CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(done.confirmed, n);
+    n as f64 / done.elapsed.as_secs_f64()
+}
+
 fn percentile(samples: &[f64], p: f64) -> f64 {
     let mut s = samples.to_vec();
     s.sort_by(f64::total_cmp);
@@ -350,12 +677,14 @@ fn viewer_figures(quick: bool, runs: usize) -> Vec<Figure> {
     let n: u64 = if quick { 20_000 } else { 100_000 };
     let queue = format!("sbbench-{}", std::process::id());
     let setup = runtime.block_on(declare_queue(&queue));
-    let (mut bare, mut viewer) = (Vec::new(), Vec::new());
+    let (mut bare, mut viewer, mut ingest_frames) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..runs.min(3) {
         runtime.block_on(fill_queue(&queue, n));
         bare.push(runtime.block_on(bare_consume(&queue, n)));
         runtime.block_on(fill_queue(&queue, n));
-        viewer.push(viewer_consume(&runtime, &queue, n));
+        let (rate, frames) = viewer_consume(&runtime, &queue, n);
+        viewer.push(rate);
+        ingest_frames.push(percentile(&frames, 0.99));
     }
     runtime.block_on(async {
         if let Ok(channel) = setup.create_channel().await {
@@ -375,6 +704,12 @@ fn viewer_figures(quick: bool, runs: usize) -> Vec<Figure> {
             unit: "msg/s",
             samples: viewer,
             baseline: Some(bare),
+        },
+        Figure {
+            name: "viewer_frame_p99_ms_ingest",
+            unit: "ms",
+            samples: ingest_frames,
+            baseline: None,
         },
         Figure {
             name: "viewer_frame_p50_ms_1m",
@@ -409,7 +744,10 @@ fn main() {
     let quick = args.iter().any(|a| a == "--quick");
     // `scripts/bench viewer` or `scripts/bench app` runs one group.
     let only = |group: &str| {
-        !args.iter().any(|a| a == "app" || a == "viewer") || args.iter().any(|a| a == group)
+        !args
+            .iter()
+            .any(|a| a == "app" || a == "viewer" || a == "net")
+            || args.iter().any(|a| a == group)
     };
     let runs = if quick { 3 } else { 7 };
     if only("app") && std::env::var_os("DISPLAY").is_none() {
@@ -421,14 +759,39 @@ fn main() {
 
     let mut app_runs = Vec::new();
     let mut empty_runs = Vec::new();
+    let mut idle_runs = Vec::new();
+    let mut thousand_runs = Vec::new();
     let app_runs_wanted = if only("app") { runs } else { 0 };
-    for _ in 0..app_runs_wanted {
+    for i in 0..app_runs_wanted {
         // Interleave so that drift on a noisy machine hits both alike.
         empty_runs.push(run_window(empty, &[], "bench: first frame"));
         app_runs.push(run_window(app, &["--script", "lookup"], "script: done"));
+        idle_runs.push(run_window(app, &["--script", "idle"], "script: done"));
+        if i < 3 {
+            thousand_runs.push(run_window(
+                app,
+                &["--script", "lookups1000"],
+                "script: done",
+            ));
+        }
     }
     let mut figures = Vec::new();
+    if only("net") {
+        figures.extend(net_figures(quick, if quick { 2 } else { 5 }));
+    }
     if only("app") {
+        figures.push(Figure {
+            name: "app_rss_idle_mb",
+            unit: "MB",
+            samples: idle_runs.iter().map(|r| r.rss_mb).collect(),
+            baseline: Some(empty_runs.iter().map(|r| r.rss_mb).collect()),
+        });
+        figures.push(Figure {
+            name: "app_rss_1000_exchanges_mb",
+            unit: "MB",
+            samples: thousand_runs.iter().map(|r| r.rss_mb).collect(),
+            baseline: Some(empty_runs.iter().map(|r| r.rss_mb).collect()),
+        });
         figures.push(Figure {
             name: "app_first_frame_ms",
             unit: "ms",

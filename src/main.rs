@@ -27,6 +27,8 @@ fn launch(cli: &Cli) -> anyhow::Result<()> {
         },
         script: cli.script.map(|s| match s {
             ScriptArg::Lookup => Script::Lookup,
+            ScriptArg::Idle => Script::Idle,
+            ScriptArg::Lookups1000 => Script::Lookups1000,
         }),
     };
     ui::run(&runtime, options)

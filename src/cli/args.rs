@@ -27,6 +27,8 @@ pub struct Cli {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ScriptArg {
     Lookup,
+    Idle,
+    Lookups1000,
 }
 
 #[derive(Debug, Clone, Subcommand)]

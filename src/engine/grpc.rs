@@ -372,11 +372,9 @@ async fn run(
         )
     })?;
     let mut grpc = tonic::client::Grpc::new(channel);
-    let mut request = tonic::Request::from_parts(metadata, tonic::Extensions::default(), message);
-    let remaining = rec
-        .deadline
-        .saturating_duration_since(tokio::time::Instant::now());
-    request.set_timeout(remaining);
+    let request = tonic::Request::from_parts(metadata, tonic::Extensions::default(), message);
+    // The deadline is enforced here (timeout_at below), not sent as grpc-timeout: like
+    // grpcurl without -max-time, the server is not asked to keep a timer per call.
     let codec = DynamicCodec::new(method.output());
 
     marks.arm();
@@ -574,5 +572,121 @@ pub fn code_name(code: tonic::Code) -> &'static str {
         Unavailable => "UNAVAILABLE",
         DataLoss => "DATA_LOSS",
         Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+/// A unary call prepared once and made many times (load mode): the request is parsed and the
+/// method looked up up front, and the reply is only checked for its status, not rendered.
+#[derive(Debug, Clone)]
+pub struct PreparedCall {
+    addr: String,
+    uri: String,
+    path: http::uri::PathAndQuery,
+    output: prost_reflect::MessageDescriptor,
+    message: DynamicMessage,
+    metadata: tonic::metadata::MetadataMap,
+    timeout: Duration,
+}
+
+impl PreparedCall {
+    pub fn new(req: &GrpcRequest, pool: &DescriptorPool) -> Result<Self, ExchangeError> {
+        let addr = parse_addr(&req.addr)?;
+        let method = find_method(pool, &req.method)?;
+        if method.is_client_streaming() || method.is_server_streaming() {
+            return Err(ExchangeError::invalid_input(format!(
+                "{} is a streaming method; load mode calls unary methods only",
+                method.full_name()
+            )));
+        }
+        let message = json_to_message(&method, &req.json)?;
+        let mut metadata = tonic::metadata::MetadataMap::new();
+        for header in &req.metadata {
+            let key = tonic::metadata::AsciiMetadataKey::from_bytes(
+                header.name.to_ascii_lowercase().as_bytes(),
+            )
+            .map_err(|_| {
+                ExchangeError::invalid_input(format!("invalid metadata name {:?}", header.name))
+            })?;
+            let value = header.value.parse().map_err(|_| {
+                ExchangeError::invalid_input(format!(
+                    "invalid metadata value for {}: {:?}",
+                    header.name, header.value
+                ))
+            })?;
+            metadata.append(key, value);
+        }
+        let path = http::uri::PathAndQuery::from_maybe_shared(format!(
+            "/{}/{}",
+            method.parent_service().full_name(),
+            method.name()
+        ))
+        .map_err(|e| ExchangeError::invalid_input(format!("bad method path: {e}")))?;
+        Ok(Self {
+            addr: req.addr.clone(),
+            uri: addr.uri,
+            path,
+            output: method.output(),
+            message,
+            metadata,
+            timeout: req.timeout,
+        })
+    }
+}
+
+impl GrpcClient {
+    /// Makes a prepared call on this client's channel (connecting first if needed); returns the
+    /// failure kind (`NOT_FOUND`, `connection_refused`…) or `None` for `OK`.
+    pub async fn call_prepared(&self, call: &PreparedCall) -> Option<String> {
+        let channel = match self.get(&call.uri) {
+            Some((channel, _)) => channel,
+            None => {
+                let mut rec = Recorder::new(call.timeout);
+                let addr = match parse_addr(&call.addr) {
+                    Ok(a) => a,
+                    Err(e) => return Some(format!("{:?}", e.kind)),
+                };
+                match open_channel(&mut rec, &addr).await {
+                    Ok(pair) => {
+                        self.put(&call.uri, pair.clone());
+                        pair.0
+                    }
+                    Err((e, _)) => {
+                        return Some(
+                            serde_json::to_value(e.kind)
+                                .ok()
+                                .and_then(|v| v.as_str().map(str::to_string))
+                                .unwrap_or_default(),
+                        );
+                    }
+                }
+            }
+        };
+        let mut grpc = tonic::client::Grpc::new(channel);
+        let request = tonic::Request::from_parts(
+            call.metadata.clone(),
+            tonic::Extensions::default(),
+            call.message.clone(),
+        );
+        let result = async {
+            grpc.ready()
+                .await
+                .map_err(|e| tonic::Status::unavailable(format!("channel not ready: {e}")))?;
+            grpc.unary(
+                request,
+                call.path.clone(),
+                DynamicCodec::new(call.output.clone()),
+            )
+            .await
+        };
+        match tokio::time::timeout(call.timeout, result).await {
+            Ok(Ok(_)) => None,
+            Ok(Err(status)) => {
+                if is_transport_failure(&status) {
+                    self.forget(&call.uri);
+                }
+                Some(code_name(status.code()).to_string())
+            }
+            Err(_) => Some("timeout".to_string()),
+        }
     }
 }

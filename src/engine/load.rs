@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::amqp::{PublishRequest, classify_lapin, connect, headers_table};
 use super::exchange::{Exchange, ExchangeError};
-use super::grpc::GrpcClient;
+use super::grpc::{GrpcClient, PreparedCall};
 use super::http::HttpClient;
 use super::recorder::Recorder;
 use super::request::RequestSpec;
@@ -217,10 +217,11 @@ pub async fn run_load(
                     }
                 }
                 RequestSpec::Grpc(req) => {
+                    let call = PreparedCall::new(req, &pool)?;
                     while shared.claim().is_some() {
                         let started = Instant::now();
-                        let e = grpc.call(req, &pool).await;
-                        shared.record(&mut tally, started, failure_kind(&e));
+                        let failure = grpc.call_prepared(&call).await;
+                        shared.record(&mut tally, started, failure);
                     }
                 }
                 RequestSpec::Amqp(req) => amqp_worker(req, &shared, &mut tally).await?,

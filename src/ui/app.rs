@@ -38,6 +38,10 @@ pub enum Script {
     /// Once the demo is up: an HTTP lookup and a gRPC lookup; show the HTTP one; print
     /// `script: done` on stdout once it is on screen.
     Lookup,
+    /// Print `script: done` once the demo is up (an idle window, for memory figures).
+    Idle,
+    /// 1,000 HTTP lookups one after another into the history, then `script: done`.
+    Lookups1000,
 }
 
 /// A load run from the editor.
@@ -324,6 +328,18 @@ impl SwitchboardApp {
                     self.send_current(TransportTab::Http);
                     self.settings.transport = TransportTab::Http;
                 }
+                match self.script {
+                    Some(Script::Idle) => {
+                        self.script_frames.get_or_insert(0);
+                    }
+                    Some(Script::Lookups1000) => {
+                        self.settings.http = Default::default();
+                        self.settings
+                            .retarget_demo(&demo_services::DemoConfig::default(), &config);
+                        self.send_current(TransportTab::Http);
+                    }
+                    _ => {}
+                }
                 self.demo_config = Some(*config);
             }
             Event::DemoFailed(message) => self.demo = DemoState::Failed(message),
@@ -355,6 +371,13 @@ impl SwitchboardApp {
                     let excess = self.history.len() - HISTORY_LIMIT;
                     let gone: Vec<u64> = self.history.drain(..excess).map(|e| e.seq).collect();
                     self.pinned.retain(|p| !gone.contains(p));
+                }
+                if self.script == Some(Script::Lookups1000) {
+                    if self.history.len() >= 1000 {
+                        self.script_frames.get_or_insert(0);
+                    } else {
+                        self.send_current(TransportTab::Http);
+                    }
                 }
                 if self.script == Some(Script::Lookup) {
                     let transports: Vec<_> =
