@@ -40,6 +40,9 @@ pub enum Command {
     Publish(PublishArgs),
     /// Watch a queue (consuming) or tap an exchange (without taking messages from others).
     Watch(WatchArgs),
+    /// Discover gRPC services: `grpc list ADDR [SERVICE]`, `grpc describe ADDR SYMBOL`.
+    #[command(subcommand)]
+    Grpc(GrpcCommand),
     /// Fire one request many times at a chosen concurrency: throughput, errors, latency histogram.
     #[command(subcommand)]
     Load(Load),
@@ -123,6 +126,8 @@ pub struct GrpcArgs {
     /// Request message in proto3 JSON: TEXT, @FILE or @-.
     #[arg(short = 'd', long, value_name = "JSON|@FILE")]
     pub data: Option<String>,
+    #[command(flatten)]
+    pub protos: ProtoOpts,
     /// Metadata, `-H 'name: value'` (repeatable).
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
     pub headers: Vec<String>,
@@ -130,6 +135,38 @@ pub struct GrpcArgs {
     pub json: bool,
     #[arg(long, default_value_t = 30.0, value_name = "SECS")]
     pub timeout: f64,
+}
+
+/// Where message types come from (default: the server's reflection service).
+#[derive(Debug, Clone, Args, Default)]
+pub struct ProtoOpts {
+    /// Use these .proto files instead of reflection (repeatable).
+    #[arg(long = "proto", value_name = "FILE")]
+    pub proto: Vec<std::path::PathBuf>,
+    /// Import path for --proto (repeatable).
+    #[arg(short = 'I', long = "import-path", value_name = "DIR")]
+    pub import_path: Vec<std::path::PathBuf>,
+    /// Use a compiled descriptor set instead of reflection.
+    #[arg(long, value_name = "FILE", conflicts_with = "proto")]
+    pub protoset: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum GrpcCommand {
+    /// List the services of a server (or the methods of one), like `grpcurl list`.
+    List {
+        addr: String,
+        service: Option<String>,
+        #[command(flatten)]
+        protos: ProtoOpts,
+    },
+    /// Describe a service, method, message or enum, like `grpcurl describe`.
+    Describe {
+        addr: String,
+        symbol: String,
+        #[command(flatten)]
+        protos: ProtoOpts,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

@@ -59,8 +59,15 @@ pub async fn run(command: Command, amqp_url: &str) -> anyhow::Result<ExitCode> {
             Ok(report(&[exchange], a.json))
         }
         Command::Send(args::Send::Grpc(a)) => {
-            let pool = grpc::builtin_pool()?;
-            let exchange = grpc::call(&grpc_request(&a)?, &pool).await;
+            let request = grpc_request(&a)?;
+            let pool = grpc_pool(
+                &request.addr,
+                Some(&request.method),
+                &a.protos,
+                request.timeout,
+            )
+            .await?;
+            let exchange = grpc::call(&request, &pool).await;
             Ok(report(&[exchange], a.json))
         }
         Command::Publish(a) => {
@@ -68,25 +75,63 @@ pub async fn run(command: Command, amqp_url: &str) -> anyhow::Result<ExitCode> {
             Ok(report(&exchanges, a.json))
         }
         Command::Watch(a) => watch(a).await,
+        Command::Grpc(args::GrpcCommand::List {
+            addr,
+            service,
+            protos,
+        }) => {
+            let pool = grpc_pool(&addr, None, &protos, Duration::from_secs(10)).await?;
+            match service {
+                None => {
+                    for name in crate::engine::descriptors::services(&pool) {
+                        println!("{name}");
+                    }
+                }
+                Some(service) => {
+                    let found = pool.get_service_by_name(&service).ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "service {service:?} not found (services: {})",
+                            crate::engine::descriptors::services(&pool).join(", ")
+                        )
+                    })?;
+                    for m in found.methods() {
+                        println!("{}.{}", found.full_name(), m.name());
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Grpc(args::GrpcCommand::Describe {
+            addr,
+            symbol,
+            protos,
+        }) => {
+            let pool = grpc_pool(&addr, None, &protos, Duration::from_secs(10)).await?;
+            print!("{}", crate::engine::descriptors::describe(&pool, &symbol)?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Load(l) => {
+            let mut pool = None;
             let (spec, opts, json) = match l {
                 args::Load::Http { request, load } => (
                     RequestSpec::Http(http_request(&request)?),
                     load,
                     request.json,
                 ),
-                args::Load::Grpc { request, load } => (
-                    RequestSpec::Grpc(grpc_request(&request)?),
-                    load,
-                    request.json,
-                ),
+                args::Load::Grpc { request, load } => {
+                    let r = grpc_request(&request)?;
+                    pool = Some(
+                        grpc_pool(&r.addr, Some(&r.method), &request.protos, r.timeout).await?,
+                    );
+                    (RequestSpec::Grpc(r), load, request.json)
+                }
                 args::Load::Amqp { request, load } => (
                     RequestSpec::Amqp(Box::new(publish_request(&request)?)),
                     load,
                     request.json,
                 ),
             };
-            load(spec, opts, json).await
+            load(spec, opts, json, pool).await
         }
         Command::Demo(a) => {
             demo_services::demo::run_foreground(a.config(amqp_url)).await?;
@@ -115,6 +160,37 @@ fn http_request(a: &args::HttpArgs) -> anyhow::Result<HttpRequest> {
         timeout: Duration::from_secs_f64(a.timeout),
         max_body_bytes: http::DEFAULT_MAX_BODY_BYTES,
     })
+}
+
+/// The descriptors to call `addr` with: `--proto` files, a `--protoset`, or the server's
+/// reflection — falling back to the bundled `user.proto` when the server offers no reflection
+/// and the method is one of the demo's.
+async fn grpc_pool(
+    addr: &str,
+    method: Option<&str>,
+    protos: &args::ProtoOpts,
+    timeout: Duration,
+) -> anyhow::Result<prost_reflect::DescriptorPool> {
+    use crate::engine::descriptors;
+    if !protos.proto.is_empty() {
+        return Ok(descriptors::compile_protos(
+            &protos.proto,
+            &protos.import_path,
+        )?);
+    }
+    if let Some(protoset) = &protos.protoset {
+        return Ok(descriptors::load_protoset(protoset)?);
+    }
+    match descriptors::reflect(addr, timeout).await {
+        Ok(found) => Ok(found.pool),
+        Err(error) => {
+            let builtin = grpc::builtin_pool()?;
+            match method {
+                Some(m) if grpc::find_method(&builtin, m).is_ok() => Ok(builtin),
+                _ => Err(error.into()),
+            }
+        }
+    }
 }
 
 fn grpc_request(a: &args::GrpcArgs) -> anyhow::Result<GrpcRequest> {
@@ -171,7 +247,12 @@ fn publish_request(a: &args::PublishArgs) -> anyhow::Result<PublishRequest> {
     })
 }
 
-async fn load(spec: RequestSpec, opts: args::LoadOpts, json: bool) -> anyhow::Result<ExitCode> {
+async fn load(
+    spec: RequestSpec,
+    opts: args::LoadOpts,
+    json: bool,
+    pool: Option<prost_reflect::DescriptorPool>,
+) -> anyhow::Result<ExitCode> {
     use crate::engine::load::{LoadLimit, LoadSpec, run_load};
     let limit = match (opts.requests, opts.duration) {
         (Some(n), None) => LoadLimit::Requests(n),
@@ -179,7 +260,10 @@ async fn load(spec: RequestSpec, opts: args::LoadOpts, json: bool) -> anyhow::Re
         (None, None) => LoadLimit::Requests(1000),
         _ => anyhow::bail!("give --requests N or --duration SECS, not both"),
     };
-    let pool = grpc::builtin_pool()?;
+    let pool = match pool {
+        Some(pool) => pool,
+        None => grpc::builtin_pool()?,
+    };
     let spec = LoadSpec {
         request: spec,
         limit,

@@ -107,14 +107,14 @@ pub fn json_to_message(
     Ok(message)
 }
 
-struct Addr {
+pub(crate) struct Addr {
     uri: String,
     host: String,
     port: u16,
     tls: bool,
 }
 
-fn parse_addr(addr: &str) -> Result<Addr, ExchangeError> {
+pub(crate) fn parse_addr(addr: &str) -> Result<Addr, ExchangeError> {
     let addr = addr.trim();
     let (tls, rest) = if let Some(rest) = addr.strip_prefix("https://") {
         (true, rest)
@@ -199,7 +199,7 @@ async fn call_with(
 type Failure = (ExchangeError, Option<Message>);
 
 /// Connects through our own connector, so DNS, TCP and TLS are timed, then sets up HTTP/2.
-async fn open_channel(rec: &mut Recorder, addr: &Addr) -> Result<OpenChannel, Failure> {
+pub(crate) async fn open_channel(rec: &mut Recorder, addr: &Addr) -> Result<OpenChannel, Failure> {
     let marks = Arc::new(IoMarks::default());
     let opened = net::open(
         rec,

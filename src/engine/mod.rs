@@ -3,6 +3,7 @@
 
 pub mod amqp;
 pub mod codec;
+pub mod descriptors;
 pub mod exchange;
 pub mod fsutil;
 pub mod grpc;

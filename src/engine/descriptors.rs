@@ -1,0 +1,429 @@
+//! Where gRPC message types come from: the server itself (reflection, `grpc.reflection.v1` with
+//! a fallback to `v1alpha`), `.proto` files compiled at run time (protox, with import paths and
+//! the Google well-known types), or a compiled descriptor set (`.protoset`).
+
+use std::collections::{BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use prost::Message as _;
+use prost_reflect::{DescriptorPool, Kind, MessageDescriptor};
+use prost_types::FileDescriptorProto;
+use tokio::sync::mpsc;
+use tokio_stream_shim::ReceiverStream;
+
+use super::exchange::{ErrorKind, ExchangeError};
+use super::grpc::{open_channel, parse_addr};
+use super::recorder::Recorder;
+
+/// A bounded channel as a stream (the request side of the reflection call).
+mod tokio_stream_shim {
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    pub struct ReceiverStream<T>(pub tokio::sync::mpsc::Receiver<T>);
+
+    impl<T> futures_util::Stream for ReceiverStream<T> {
+        type Item = T;
+        fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+            self.0.poll_recv(cx)
+        }
+    }
+}
+
+/// Which reflection protocol answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReflectionVersion {
+    V1,
+    V1Alpha,
+}
+
+/// Descriptors found by reflection.
+#[derive(Debug, Clone)]
+pub struct Reflected {
+    pub pool: DescriptorPool,
+    pub services: Vec<String>,
+    pub version: ReflectionVersion,
+}
+
+fn reflection_error(message: impl Into<String>) -> ExchangeError {
+    ExchangeError {
+        kind: ErrorKind::Refused,
+        phase: None,
+        message: message.into(),
+    }
+}
+
+macro_rules! reflect_with {
+    ($module:path, $channel:expr, $timeout:expr) => {{
+        use pb::server_reflection_request::MessageRequest;
+        use pb::server_reflection_response::MessageResponse;
+        use $module as pb;
+        let mut client = pb::server_reflection_client::ServerReflectionClient::new($channel);
+        let (tx, rx) = mpsc::channel::<pb::ServerReflectionRequest>(16);
+        let ask = |request: MessageRequest| pb::ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(request),
+        };
+        let _ = tx
+            .send(ask(MessageRequest::ListServices(String::new())))
+            .await;
+        let outcome: Result<(Vec<String>, Vec<FileDescriptorProto>), tonic::Status> =
+            tokio::time::timeout($timeout, async {
+                let mut responses = client
+                    .server_reflection_info(ReceiverStream(rx))
+                    .await?
+                    .into_inner();
+                let mut services = Vec::new();
+                let mut files: Vec<FileDescriptorProto> = Vec::new();
+                let mut known: HashSet<String> = HashSet::new();
+                let mut asked: BTreeSet<String> = BTreeSet::new();
+                let mut outstanding = 1usize;
+                while outstanding > 0 {
+                    let Some(reply) = responses.message().await? else {
+                        break;
+                    };
+                    outstanding -= 1;
+                    match reply.message_response {
+                        Some(MessageResponse::ListServicesResponse(list)) => {
+                            for service in list.service {
+                                if service.name.starts_with("grpc.reflection.") {
+                                    continue;
+                                }
+                                services.push(service.name.clone());
+                                outstanding += 1;
+                                let _ = tx
+                                    .send(ask(MessageRequest::FileContainingSymbol(service.name)))
+                                    .await;
+                            }
+                        }
+                        Some(MessageResponse::FileDescriptorResponse(found)) => {
+                            for bytes in found.file_descriptor_proto {
+                                let file =
+                                    FileDescriptorProto::decode(bytes.as_slice()).map_err(|e| {
+                                        tonic::Status::internal(format!(
+                                            "the server sent a bad descriptor: {e}"
+                                        ))
+                                    })?;
+                                let name = file.name.clone().unwrap_or_default();
+                                if known.insert(name) {
+                                    for dep in &file.dependency {
+                                        if !known.contains(dep) && asked.insert(dep.clone()) {
+                                            outstanding += 1;
+                                            let _ = tx
+                                                .send(ask(MessageRequest::FileByFilename(
+                                                    dep.clone(),
+                                                )))
+                                                .await;
+                                        }
+                                    }
+                                    files.push(file);
+                                }
+                            }
+                        }
+                        Some(MessageResponse::ErrorResponse(e)) => {
+                            return Err(tonic::Status::new(
+                                tonic::Code::from_i32(e.error_code),
+                                e.error_message,
+                            ));
+                        }
+                        _ => {}
+                    }
+                }
+                Ok((services, files))
+            })
+            .await
+            .unwrap_or_else(|_| {
+                Err(tonic::Status::deadline_exceeded(
+                    "the reflection service did not answer in time",
+                ))
+            });
+        outcome
+    }};
+}
+
+/// Asks the server at `addr` for its services and their descriptors, trying reflection v1 and
+/// then v1alpha.
+pub async fn reflect(addr: &str, timeout: Duration) -> Result<Reflected, ExchangeError> {
+    let parsed = parse_addr(addr)?;
+    let mut rec = Recorder::new(timeout);
+    let (channel, _) = open_channel(&mut rec, &parsed).await.map_err(|(e, _)| e)?;
+    let mut version = ReflectionVersion::V1;
+    let mut result = reflect_with!(tonic_reflection::pb::v1, channel.clone(), timeout);
+    if matches!(&result, Err(status) if status.code() == tonic::Code::Unimplemented) {
+        version = ReflectionVersion::V1Alpha;
+        result = reflect_with!(tonic_reflection::pb::v1alpha, channel, timeout);
+    }
+    let (mut services, files) = match result {
+        Ok(found) => found,
+        Err(status) if status.code() == tonic::Code::Unimplemented => {
+            return Err(reflection_error(format!(
+                "{addr} does not offer gRPC server reflection (v1 or v1alpha): pass --proto FILE [-I DIR] or --protoset FILE"
+            )));
+        }
+        Err(status) => {
+            return Err(reflection_error(format!(
+                "reflection on {addr} failed: {} ({:?})",
+                status.message(),
+                status.code()
+            )));
+        }
+    };
+    let mut pool = DescriptorPool::new();
+    pool.add_file_descriptor_protos(files).map_err(|e| {
+        reflection_error(format!(
+            "the descriptors {addr} sent do not fit together: {e}"
+        ))
+    })?;
+    services.sort();
+    Ok(Reflected {
+        pool,
+        services,
+        version,
+    })
+}
+
+/// Compiles `.proto` files (imports resolved from `includes`, else from each file's folder; the
+/// Google well-known types are built in). Errors name the file and line.
+pub fn compile_protos(
+    files: &[PathBuf],
+    includes: &[PathBuf],
+) -> Result<DescriptorPool, ExchangeError> {
+    let mut includes: Vec<PathBuf> = includes.to_vec();
+    let mut relative = Vec::new();
+    for file in files {
+        let found = includes
+            .iter()
+            .find_map(|dir| file.strip_prefix(dir).ok().map(Path::to_path_buf));
+        match found {
+            Some(rel) => relative.push(rel),
+            None if file.is_relative() && includes.iter().any(|dir| dir.join(file).exists()) => {
+                relative.push(file.clone())
+            }
+            None => {
+                let dir = file
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."))
+                    .to_path_buf();
+                relative.push(PathBuf::from(file.file_name().unwrap_or_default()));
+                if !includes.contains(&dir) {
+                    includes.push(dir);
+                }
+            }
+        }
+    }
+    let fds = protox::compile(&relative, &includes).map_err(|e| {
+        ExchangeError::invalid_input(format!(
+            "cannot compile the .proto files: {}",
+            protox_error(&e)
+        ))
+    })?;
+    DescriptorPool::from_file_descriptor_set(fds)
+        .map_err(|e| ExchangeError::invalid_input(format!("bad descriptors: {e}")))
+}
+
+/// `file:line:column: message` for a protox error when it has a location.
+fn protox_error(e: &protox::Error) -> String {
+    use miette::Diagnostic;
+    let located = (|| {
+        let label = e.labels()?.next()?;
+        let source = e.source_code()?;
+        let contents = source.read_span(label.inner(), 0, 0).ok()?;
+        let file = e
+            .file()
+            .map(str::to_string)
+            .or_else(|| contents.name().map(str::to_string))?;
+        Some(format!(
+            "{file}:{}:{}: {e}",
+            contents.line() + 1,
+            contents.column() + 1
+        ))
+    })();
+    located.unwrap_or_else(|| match e.file() {
+        Some(file) => format!("{file}: {e}"),
+        None => e.to_string(),
+    })
+}
+
+/// Reads a compiled descriptor set (`protoc --descriptor_set_out`, `buf build -o`).
+pub fn load_protoset(path: &Path) -> Result<DescriptorPool, ExchangeError> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        ExchangeError::invalid_input(format!("cannot read {}: {e}", path.display()))
+    })?;
+    DescriptorPool::decode(bytes.as_slice()).map_err(|e| {
+        ExchangeError::invalid_input(format!("{} is not a descriptor set: {e}", path.display()))
+    })
+}
+
+/// A JSON request template for a message: every field, nested messages, enums by name, one
+/// element in lists and maps; recursion stops after a few levels.
+pub fn json_template(message: &MessageDescriptor) -> serde_json::Value {
+    template(message, 0)
+}
+
+fn template(message: &MessageDescriptor, depth: usize) -> serde_json::Value {
+    use serde_json::{Value, json};
+    match message.full_name() {
+        "google.protobuf.Timestamp" => return json!("1970-01-01T00:00:00Z"),
+        "google.protobuf.Duration" => return json!("0s"),
+        "google.protobuf.Struct" => return json!({}),
+        "google.protobuf.Value" => return Value::Null,
+        "google.protobuf.ListValue" => return json!([]),
+        "google.protobuf.Empty" => return json!({}),
+        "google.protobuf.FieldMask" => return json!(""),
+        "google.protobuf.Any" => return json!({"@type": ""}),
+        name if name.starts_with("google.protobuf.") && name.ends_with("Value") => {
+            return match message.get_field_by_name("value").map(|f| f.kind()) {
+                Some(kind) => scalar(&kind, depth),
+                None => Value::Null,
+            };
+        }
+        _ => {}
+    }
+    let mut out = serde_json::Map::new();
+    if depth > 3 {
+        return Value::Object(out);
+    }
+    for field in message.fields() {
+        let value = if field.is_map() {
+            let entry = match field.kind() {
+                Kind::Message(m) => m,
+                _ => continue,
+            };
+            let value = entry.map_entry_value_field();
+            json!({ "key": scalar(&value.kind(), depth + 1) })
+        } else if field.is_list() {
+            Value::Array(vec![scalar(&field.kind(), depth + 1)])
+        } else {
+            scalar(&field.kind(), depth + 1)
+        };
+        out.insert(field.json_name().to_string(), value);
+    }
+    Value::Object(out)
+}
+
+fn scalar(kind: &Kind, depth: usize) -> serde_json::Value {
+    use serde_json::json;
+    match kind {
+        Kind::Double | Kind::Float => json!(0.0),
+        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 | Kind::Uint32 | Kind::Fixed32 => json!(0),
+        // 64-bit integers are strings in proto3 JSON.
+        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 | Kind::Uint64 | Kind::Fixed64 => json!("0"),
+        Kind::Bool => json!(false),
+        Kind::String => json!(""),
+        Kind::Bytes => json!(""),
+        Kind::Enum(e) => json!(
+            e.values()
+                .next()
+                .map(|v| v.name().to_string())
+                .unwrap_or_default()
+        ),
+        Kind::Message(m) => template(m, depth),
+    }
+}
+
+/// `grpcurl describe`-like text for a service, method or message.
+pub fn describe(pool: &DescriptorPool, symbol: &str) -> Result<String, ExchangeError> {
+    let symbol = symbol.trim().trim_start_matches('.');
+    if let Some(service) = pool.get_service_by_name(symbol) {
+        let mut out = format!(
+            "{} is a service:\nservice {} {{\n",
+            service.full_name(),
+            service.name()
+        );
+        for m in service.methods() {
+            out.push_str(&format!("  {};\n", method_line(&m)));
+        }
+        out.push_str("}\n");
+        return Ok(out);
+    }
+    if let Some((service, name)) = symbol.rsplit_once(['/', '.'])
+        && let Some(method) = pool
+            .get_service_by_name(service)
+            .and_then(|s| s.methods().find(|m| m.name() == name))
+    {
+        let template =
+            serde_json::to_string_pretty(&json_template(&method.input())).unwrap_or_default();
+        return Ok(format!(
+            "{symbol} is a method:\n{}\n\nrequest template:\n{template}\n",
+            method_line(&method)
+        ));
+    }
+    if let Some(message) = pool.get_message_by_name(symbol) {
+        let mut out = format!(
+            "{} is a message:\nmessage {} {{\n",
+            message.full_name(),
+            message.name()
+        );
+        for f in message.fields() {
+            let label = if f.is_map() {
+                "map "
+            } else if f.is_list() {
+                "repeated "
+            } else {
+                ""
+            };
+            out.push_str(&format!(
+                "  {label}{} {} = {};\n",
+                kind_name(&f.kind()),
+                f.name(),
+                f.number()
+            ));
+        }
+        out.push_str("}\n\ntemplate:\n");
+        out.push_str(&serde_json::to_string_pretty(&json_template(&message)).unwrap_or_default());
+        out.push('\n');
+        return Ok(out);
+    }
+    if let Some(e) = pool.get_enum_by_name(symbol) {
+        let values: Vec<String> = e
+            .values()
+            .map(|v| format!("  {} = {};", v.name(), v.number()))
+            .collect();
+        return Ok(format!(
+            "{} is an enum:\nenum {} {{\n{}\n}}\n",
+            e.full_name(),
+            e.name(),
+            values.join("\n")
+        ));
+    }
+    Err(ExchangeError::invalid_input(format!(
+        "symbol {symbol:?} not found (services: {})",
+        services(pool).join(", ")
+    )))
+}
+
+fn kind_name(kind: &Kind) -> String {
+    match kind {
+        Kind::Message(m) => format!(".{}", m.full_name()),
+        Kind::Enum(e) => format!(".{}", e.full_name()),
+        other => format!("{other:?}").to_ascii_lowercase(),
+    }
+}
+
+fn method_line(m: &prost_reflect::MethodDescriptor) -> String {
+    format!(
+        "rpc {} ( {}.{} ) returns ( {}.{} )",
+        m.name(),
+        if m.is_client_streaming() {
+            "stream "
+        } else {
+            ""
+        },
+        m.input().full_name(),
+        if m.is_server_streaming() {
+            "stream "
+        } else {
+            ""
+        },
+        m.output().full_name()
+    )
+}
+
+/// The services in a pool, sorted.
+pub fn services(pool: &DescriptorPool) -> Vec<String> {
+    let mut names: Vec<String> = pool.services().map(|s| s.full_name().to_string()).collect();
+    names.sort();
+    names
+}
