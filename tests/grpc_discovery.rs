@@ -273,3 +273,156 @@ async fn the_cli_lists_describes_and_sends_by_reflection_or_proto() {
     );
     demo.stop().await;
 }
+
+#[tokio::test]
+async fn all_four_call_types_work_against_the_demo_with_per_message_phases() {
+    use switchboard::engine::PhaseKind;
+    let demo = start_demo().await;
+    let pool = grpc::builtin_pool().unwrap();
+    let addr = demo.user.grpc_addr;
+
+    // Client streaming, messages fed one by one; dropping the sender half-closes.
+    let method = grpc::find_method(&pool, "user.UserService/CountUsers").unwrap();
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let feeder = tokio::spawn(async move {
+        for id in ["1", "2", "404"] {
+            tx.send(grpc::json_to_message(&method, &format!(r#"{{"user_id":"{id}"}}"#)).unwrap())
+                .await
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    let e = grpc::call_streaming(
+        &call(addr, "user.UserService/CountUsers", ""),
+        &pool,
+        None,
+        Some(rx),
+        None,
+    )
+    .await;
+    feeder.await.unwrap();
+    assert!(e.ok, "{:?}", e.error);
+    let sent: Vec<_> = e
+        .timeline
+        .iter()
+        .filter(|p| p.phase == PhaseKind::MessageSent)
+        .collect();
+    assert_eq!(sent.len(), 3);
+    assert!(
+        sent[2].end_us - sent[0].end_us >= 30_000,
+        "messages went out as they were fed: {sent:?}"
+    );
+    let BodyView::Json(body) = e.response.as_ref().unwrap().body.view() else {
+        panic!()
+    };
+    assert_eq!(
+        body,
+        serde_json::json!({"found": 2, "missing": 1, "names": ["John Doe", "Jane Roe"]})
+    );
+    let BodyView::Json(request) = e.request.body.view() else {
+        panic!()
+    };
+    assert_eq!(request.as_array().unwrap().len(), 3);
+
+    // Bidirectional: every id answered, in order.
+    let e = grpc::call(
+        &call(
+            addr,
+            "user.UserService/LookupStream",
+            r#"{"user_id":"3"} {"user_id":"9"} {"user_id":"5"}"#,
+        ),
+        &pool,
+    )
+    .await;
+    assert!(e.ok, "{:?}", e.error);
+    let BodyView::Json(answers) = e.response.as_ref().unwrap().body.view() else {
+        panic!()
+    };
+    let names: Vec<_> = answers
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["Ada Lovelace", "", "Alan Turing"]);
+    assert_eq!(
+        e.timeline
+            .iter()
+            .filter(|p| p.phase == PhaseKind::Message)
+            .count(),
+        3
+    );
+
+    // Server streaming: what was seen, then live orders as they are consumed.
+    demo.user.store.record_order("2", "before-call");
+    let (tx, mut live) = tokio::sync::mpsc::channel(8);
+    let store = demo.user.store.clone();
+    let watcher = tokio::spawn(async move {
+        let first = live.recv().await.unwrap();
+        store.record_order("2", "during-call");
+        let second = live.recv().await.unwrap();
+        (first, second)
+    });
+    let req = GrpcRequest {
+        timeout: Duration::from_millis(800),
+        ..call(addr, "user.UserService/WatchOrders", r#"{"user_id":"2"}"#)
+    };
+    let e = grpc::call_streaming(&req, &pool, None, None, Some(tx)).await;
+    let (first, second) = watcher.await.unwrap();
+    assert!(
+        first.json.contains("before-call") && first.json.contains("seen"),
+        "{first:?}"
+    );
+    assert!(
+        second.json.contains("during-call") && second.json.contains("consumed"),
+        "{second:?}"
+    );
+    assert!(second.at_us > first.at_us);
+    // An endless stream ends at the deadline, in a message phase, keeping what arrived.
+    let error = e.error.as_ref().unwrap();
+    assert_eq!(
+        (error.kind, error.phase),
+        (ErrorKind::Timeout, Some(PhaseKind::Message))
+    );
+    let BodyView::Json(events) = e.response.as_ref().unwrap().body.view() else {
+        panic!()
+    };
+    assert_eq!(events.as_array().unwrap().len(), 2);
+    demo.stop().await;
+}
+
+#[tokio::test]
+async fn the_cli_streams_stdin_lines_to_a_client_stream() {
+    use std::io::Write;
+    let demo = start_demo().await;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args([
+            "send",
+            "grpc",
+            &demo.user.grpc_addr.to_string(),
+            "user.UserService/CountUsers",
+            "-d",
+            "@-",
+            "--json",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, r#"{{"user_id":"4"}}"#).unwrap();
+    writeln!(stdin, r#"{{"user_id":"5"}}"#).unwrap();
+    drop(stdin);
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(out.status.success());
+    let e: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(e["response"]["body"]["found"], 2);
+    assert_eq!(
+        e["response"]["body"]["names"],
+        serde_json::json!(["Grace Hopper", "Alan Turing"])
+    );
+    demo.stop().await;
+}

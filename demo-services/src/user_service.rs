@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 use crate::broker::{DEFAULT_AMQP_URL, OrderCreated, Topology};
 use crate::knobs::{Knobs, Verdict};
 use crate::proto::user_service_server::{UserService, UserServiceServer};
-use crate::proto::{UserInfo, UserRequest};
+use crate::proto::{OrderEvent, UserCount, UserInfo, UserRequest};
 use crate::users::{LookupError, UserStore};
 use crate::{StartError, bind_loopback};
 
@@ -229,8 +229,109 @@ async fn get_user(State(shared): State<Shared>, Path(id): Path<String>) -> Respo
 
 struct UserGrpc(Shared);
 
+type GrpcStream<T> =
+    std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<T, tonic::Status>> + Send>>;
+
+fn user_info(user: crate::users::User) -> UserInfo {
+    UserInfo {
+        id: user.id,
+        name: user.name,
+        email: user.email,
+        order_count: user.order_count,
+    }
+}
+
 #[tonic::async_trait]
 impl UserService for UserGrpc {
+    type WatchOrdersStream = GrpcStream<OrderEvent>;
+    type LookupStreamStream = GrpcStream<UserInfo>;
+
+    async fn watch_orders(
+        &self,
+        request: tonic::Request<UserRequest>,
+    ) -> Result<tonic::Response<Self::WatchOrdersStream>, tonic::Status> {
+        let shared = &self.0;
+        if shared.knobs.apply().await == Verdict::InjectedFailure {
+            return Err(tonic::Status::unavailable("injected failure"));
+        }
+        let user_id = request.into_inner().user_id;
+        let live = shared.store.subscribe_orders();
+        let user = match shared.store.get(&user_id) {
+            Ok(user) => user,
+            Err(err @ LookupError::Malformed(_)) => {
+                return Err(tonic::Status::invalid_argument(err.to_string()));
+            }
+            Err(err @ LookupError::NotFound(_)) => {
+                return Err(tonic::Status::not_found(err.to_string()));
+            }
+        };
+        let seen: Vec<Result<OrderEvent, tonic::Status>> = user
+            .recent_orders
+            .iter()
+            .map(|order_id| {
+                Ok(OrderEvent {
+                    order_id: order_id.clone(),
+                    user_id: user.id.clone(),
+                    kind: "seen".to_string(),
+                })
+            })
+            .collect();
+        let wanted = user.id.clone();
+        let live = tokio_stream::wrappers::BroadcastStream::new(live).filter_map(move |seen| {
+            let wanted = wanted.clone();
+            async move {
+                match seen {
+                    Ok((user_id, order_id)) if user_id == wanted => Some(Ok(OrderEvent {
+                        order_id,
+                        user_id,
+                        kind: "consumed".to_string(),
+                    })),
+                    _ => None,
+                }
+            }
+        });
+        Ok(tonic::Response::new(Box::pin(
+            futures_util::stream::iter(seen).chain(live),
+        )))
+    }
+
+    async fn count_users(
+        &self,
+        request: tonic::Request<tonic::Streaming<UserRequest>>,
+    ) -> Result<tonic::Response<UserCount>, tonic::Status> {
+        let mut requests = request.into_inner();
+        let mut count = UserCount::default();
+        while let Some(req) = requests.message().await? {
+            match self.0.store.get(&req.user_id) {
+                Ok(user) => {
+                    count.found += 1;
+                    count.names.push(user.name);
+                }
+                Err(_) => count.missing += 1,
+            }
+        }
+        Ok(tonic::Response::new(count))
+    }
+
+    async fn lookup_stream(
+        &self,
+        request: tonic::Request<tonic::Streaming<UserRequest>>,
+    ) -> Result<tonic::Response<Self::LookupStreamStream>, tonic::Status> {
+        let store = self.0.store.clone();
+        let requests = request.into_inner();
+        let answers = requests.map(move |req| {
+            let req = req?;
+            match store.get(&req.user_id) {
+                Ok(user) => Ok(user_info(user)),
+                Err(_) => Ok(UserInfo {
+                    id: req.user_id,
+                    ..UserInfo::default()
+                }),
+            }
+        });
+        Ok(tonic::Response::new(Box::pin(answers)))
+    }
+
     async fn get_user_info(
         &self,
         request: tonic::Request<UserRequest>,
@@ -243,12 +344,7 @@ impl UserService for UserGrpc {
             )));
         }
         match shared.store.get(&request.get_ref().user_id) {
-            Ok(user) => Ok(tonic::Response::new(UserInfo {
-                id: user.id,
-                name: user.name,
-                email: user.email,
-                order_count: user.order_count,
-            })),
+            Ok(user) => Ok(tonic::Response::new(user_info(user))),
             Err(err @ LookupError::Malformed(_)) => {
                 Err(tonic::Status::invalid_argument(err.to_string()))
             }

@@ -40,10 +40,14 @@ pub enum LookupError {
     NotFound(String),
 }
 
+/// An order the consumer recorded: `(user id, order id)`.
+pub type OrderSeen = (String, String);
+
 /// The user table, shared by the HTTP and gRPC fronts and the order consumer.
 #[derive(Debug)]
 pub struct UserStore {
     users: Mutex<BTreeMap<u64, User>>,
+    orders: tokio::sync::broadcast::Sender<OrderSeen>,
 }
 
 impl Default for UserStore {
@@ -65,6 +69,7 @@ impl Default for UserStore {
             .collect();
         Self {
             users: Mutex::new(users),
+            orders: tokio::sync::broadcast::channel(256).0,
         }
     }
 }
@@ -104,7 +109,13 @@ impl UserStore {
         if user.recent_orders.len() > RECENT_ORDERS {
             user.recent_orders.remove(0);
         }
+        let _ = self.orders.send((user.id.clone(), order_id.to_string()));
         true
+    }
+
+    /// Every order recorded from now on.
+    pub fn subscribe_orders(&self) -> tokio::sync::broadcast::Receiver<OrderSeen> {
+        self.orders.subscribe()
     }
 }
 

@@ -58,18 +58,7 @@ pub async fn run(command: Command, amqp_url: &str) -> anyhow::Result<ExitCode> {
             let exchange = http::send(&http_request(&a)?).await;
             Ok(report(&[exchange], a.json))
         }
-        Command::Send(args::Send::Grpc(a)) => {
-            let request = grpc_request(&a)?;
-            let pool = grpc_pool(
-                &request.addr,
-                Some(&request.method),
-                &a.protos,
-                request.timeout,
-            )
-            .await?;
-            let exchange = grpc::call(&request, &pool).await;
-            Ok(report(&[exchange], a.json))
-        }
+        Command::Send(args::Send::Grpc(a)) => send_grpc(a).await,
         Command::Publish(a) => {
             let exchanges = amqp::publish(&publish_request(&a)?).await;
             Ok(report(&exchanges, a.json))
@@ -160,6 +149,91 @@ fn http_request(a: &args::HttpArgs) -> anyhow::Result<HttpRequest> {
         timeout: Duration::from_secs_f64(a.timeout),
         max_body_bytes: http::DEFAULT_MAX_BODY_BYTES,
     })
+}
+
+/// `send grpc`: unary calls print the exchange; a server stream also prints each message as it
+/// arrives (unless `--json`); a client stream reads `-d @-` line by line, sending each JSON line
+/// as it is read and half-closing at end of input.
+async fn send_grpc(a: args::GrpcArgs) -> anyhow::Result<ExitCode> {
+    let stdin_stream = a.data.as_deref() == Some("@-");
+    let mut request = if stdin_stream {
+        grpc_request(&args::GrpcArgs {
+            data: None,
+            ..a.clone()
+        })?
+    } else {
+        grpc_request(&a)?
+    };
+    let pool = grpc_pool(
+        &request.addr,
+        Some(&request.method),
+        &a.protos,
+        request.timeout,
+    )
+    .await?;
+    let method = grpc::find_method(&pool, &request.method).ok();
+    let client_streaming = method.as_ref().is_some_and(|m| m.is_client_streaming());
+    let server_streaming = method.as_ref().is_some_and(|m| m.is_server_streaming());
+    let mut input = None;
+    if stdin_stream {
+        if client_streaming && let Some(method) = method.clone() {
+            let (tx, rx) = tokio::sync::mpsc::channel(64);
+            std::thread::Builder::new()
+                .name("grpc-stdin".into())
+                .spawn(move || {
+                    use std::io::BufRead;
+                    for (i, line) in std::io::stdin()
+                        .lock()
+                        .lines()
+                        .map_while(Result::ok)
+                        .enumerate()
+                    {
+                        if line.trim().is_empty() {
+                            continue;
+                        }
+                        match grpc::json_to_message(&method, &line) {
+                            Ok(m) => {
+                                if tx.blocking_send(m).is_err() {
+                                    return;
+                                }
+                            }
+                            Err(e) => {
+                                eprintln!("error: stdin line {}: {}", i + 1, e.message);
+                                return;
+                            }
+                        }
+                    }
+                })?;
+            input = Some(rx);
+        } else {
+            request.json = String::from_utf8(read_body("@-")?)
+                .map_err(|_| anyhow::anyhow!("standard input is not UTF-8 JSON"))?;
+        }
+    }
+    let mut printer = None;
+    let observer = if server_streaming && !a.json {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<grpc::Received>(256);
+        printer = Some(tokio::spawn(async move {
+            let mut n = 0;
+            while let Some(m) = rx.recv().await {
+                n += 1;
+                println!(
+                    "<- #{n} at {} ({} B): {}",
+                    print::format_us(m.at_us),
+                    m.size_bytes,
+                    m.json
+                );
+            }
+        }));
+        Some(tx)
+    } else {
+        None
+    };
+    let exchange = grpc::call_streaming(&request, &pool, None, input, observer).await;
+    if let Some(printer) = printer {
+        let _ = printer.await;
+    }
+    Ok(report(&[exchange], a.json))
 }
 
 /// The descriptors to call `addr` with: `--proto` files, a `--protoset`, or the server's

@@ -10,7 +10,7 @@ use prost::Message as _;
 use prost_reflect::{DescriptorPool, Kind, MessageDescriptor};
 use prost_types::FileDescriptorProto;
 use tokio::sync::mpsc;
-use tokio_stream_shim::ReceiverStream;
+pub(crate) use tokio_stream_shim::ReceiverStream;
 
 use super::exchange::{ErrorKind, ExchangeError};
 use super::grpc::{open_channel, parse_addr};

@@ -4,6 +4,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use tokio::sync::mpsc;
+
 use hyper_util::rt::TokioIo;
 use prost::Message as _;
 use prost_reflect::{DescriptorPool, DynamicMessage, MethodDescriptor, SerializeOptions};
@@ -175,6 +177,29 @@ async fn call_with(
     pool: &DescriptorPool,
     client: Option<&GrpcClient>,
 ) -> Exchange {
+    call_streaming(req, pool, client, None, None).await
+}
+
+/// A message received on a stream, as it arrives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Received {
+    /// Microseconds from the start of the call.
+    pub at_us: u64,
+    pub size_bytes: u64,
+    /// The message in proto3 JSON.
+    pub json: String,
+}
+
+/// Makes a call of any kind. For streaming methods, request messages come from `input` (sent
+/// as they arrive; the stream half-closes when the sender is dropped) or else from the JSON,
+/// and each response message is also sent to `observer` as it arrives.
+pub async fn call_streaming(
+    req: &GrpcRequest,
+    pool: &DescriptorPool,
+    client: Option<&GrpcClient>,
+    input: Option<mpsc::Receiver<DynamicMessage>>,
+    observer: Option<mpsc::Sender<Received>>,
+) -> Exchange {
     let mut rec = Recorder::new(req.timeout);
     let target = format!("{} {}", req.addr.trim(), req.method.trim());
     let mut request_msg = Message {
@@ -183,7 +208,17 @@ async fn call_with(
         body: Body::new(req.json.clone().into_bytes()),
         ..Message::default()
     };
-    let outcome = match run(&mut rec, req, pool, &mut request_msg, client).await {
+    let outcome = match run(
+        &mut rec,
+        req,
+        pool,
+        &mut request_msg,
+        client,
+        input,
+        observer,
+    )
+    .await
+    {
         Ok(outcome) => outcome,
         Err((error, response)) => {
             // A channel that failed is not reused.
@@ -309,21 +344,26 @@ async fn run(
     pool: &DescriptorPool,
     request_msg: &mut Message,
     client: Option<&GrpcClient>,
+    input: Option<mpsc::Receiver<DynamicMessage>>,
+    observer: Option<mpsc::Sender<Received>>,
 ) -> Result<Outcome, Failure> {
     let addr = parse_addr(&req.addr).map_err(|e| (e, None))?;
     let method = find_method(pool, &req.method).map_err(|e| (e, None))?;
-    if method.is_client_streaming() || method.is_server_streaming() {
-        return Err((
-            ExchangeError::invalid_input(format!(
-                "{} is a streaming method; this version calls unary methods only",
-                method.full_name()
-            )),
-            None,
-        ));
+    let streaming = method.is_client_streaming() || method.is_server_streaming();
+    // Streaming calls take their request messages from `input` when given, else from the JSON
+    // (one value for a single request; any number, one after another, for client streams).
+    let mut messages = Vec::new();
+    let mut message = None;
+    if streaming {
+        if input.is_none() {
+            messages = json_to_messages(&method, &req.json).map_err(|e| (e, None))?;
+        }
+    } else {
+        let m = json_to_message(&method, &req.json).map_err(|e| (e, None))?;
+        request_msg.body = Body::new(message_to_json(&m).into_bytes());
+        request_msg.size_bytes = m.encoded_len() as u64;
+        message = Some(m);
     }
-    let message = json_to_message(&method, &req.json).map_err(|e| (e, None))?;
-    request_msg.body = Body::new(message_to_json(&message).into_bytes());
-    request_msg.size_bytes = message.encoded_len() as u64;
     let mut metadata = tonic::metadata::MetadataMap::new();
     for header in &req.metadata {
         let key = tonic::metadata::AsciiMetadataKey::from_bytes(
@@ -371,6 +411,23 @@ async fn run(
             None,
         )
     })?;
+    let Some(message) = message else {
+        let input = match input {
+            Some(input) => Input::Channel(input),
+            None => Input::Messages(messages),
+        };
+        return streaming_call(
+            rec,
+            &method,
+            path,
+            channel,
+            metadata,
+            input,
+            observer,
+            request_msg,
+        )
+        .await;
+    };
     let mut grpc = tonic::client::Grpc::new(channel);
     let request = tonic::Request::from_parts(metadata, tonic::Extensions::default(), message);
     // The deadline is enforced here (timeout_at below), not sent as grpc-timeout: like
@@ -687,6 +744,251 @@ impl GrpcClient {
                 Some(code_name(status.code()).to_string())
             }
             Err(_) => Some("timeout".to_string()),
+        }
+    }
+}
+
+/// Parses one JSON value after another (a client stream's messages).
+pub fn json_to_messages(
+    method: &MethodDescriptor,
+    json: &str,
+) -> Result<Vec<DynamicMessage>, ExchangeError> {
+    let mut out = Vec::new();
+    let mut stream = serde_json::Deserializer::from_str(json).into_iter::<serde_json::Value>();
+    for (i, value) in stream.by_ref().enumerate() {
+        let value = value.map_err(|e| {
+            ExchangeError::invalid_input(format!("invalid request JSON (message {}): {e}", i + 1))
+        })?;
+        let message = json_to_message(method, &value.to_string()).map_err(|e| {
+            ExchangeError::invalid_input(format!("message {}: {}", i + 1, e.message))
+        })?;
+        out.push(message);
+    }
+    if out.is_empty() && !method.is_client_streaming() {
+        out.push(DynamicMessage::new(method.input()));
+    }
+    Ok(out)
+}
+
+/// Where a streaming call's request messages come from.
+enum Input {
+    Messages(Vec<DynamicMessage>),
+    Channel(mpsc::Receiver<DynamicMessage>),
+}
+
+/// A call of a streaming method: every message sent and received gets its own phase.
+#[allow(clippy::too_many_arguments)]
+async fn streaming_call(
+    rec: &mut Recorder,
+    method: &MethodDescriptor,
+    path: http::uri::PathAndQuery,
+    channel: tonic::transport::Channel,
+    metadata: tonic::metadata::MetadataMap,
+    input: Input,
+    observer: Option<mpsc::Sender<Received>>,
+    request_msg: &mut Message,
+) -> Result<Outcome, Failure> {
+    use futures_util::StreamExt;
+    let sent: Arc<Mutex<Vec<(Instant, u64, String)>>> = Arc::default();
+    let log = sent.clone();
+    let record = move |m: DynamicMessage| {
+        let entry = (Instant::now(), m.encoded_len() as u64, message_to_json(&m));
+        log.lock().unwrap_or_else(|p| p.into_inner()).push(entry);
+        m
+    };
+    let requests: std::pin::Pin<Box<dyn futures_util::Stream<Item = DynamicMessage> + Send>> =
+        match input {
+            Input::Messages(list) => Box::pin(futures_util::stream::iter(list).map(record)),
+            Input::Channel(rx) => Box::pin(super::descriptors::ReceiverStream(rx).map(record)),
+        };
+    let mut grpc = tonic::client::Grpc::new(channel);
+    let request = tonic::Request::from_parts(metadata, tonic::Extensions::default(), requests);
+    let start = Instant::now();
+    let call = async {
+        grpc.ready()
+            .await
+            .map_err(|e| tonic::Status::unavailable(format!("channel not ready: {e}")))?;
+        grpc.streaming(request, path, DynamicCodec::new(method.output()))
+            .await
+    };
+    let result = tokio::time::timeout_at(rec.deadline, call).await;
+    let headers_at = Instant::now();
+    let mut response_msg = Message::default();
+    let mut received: Vec<String> = Vec::new();
+    let mut received_bytes = 0u64;
+    let finish_request = |rec: &mut Recorder, request_msg: &mut Message| {
+        let sent = sent.lock().unwrap_or_else(|p| p.into_inner());
+        let mut previous = start;
+        for (i, (at, size, _)) in sent.iter().enumerate() {
+            rec.push(
+                PhaseKind::MessageSent,
+                previous.min(*at),
+                *at,
+                Some(format!("#{} {size} bytes", i + 1)),
+            );
+            previous = *at;
+        }
+        let jsons: Vec<&str> = sent.iter().map(|(_, _, j)| j.as_str()).collect();
+        request_msg.body = Body::new(format!("[{}]", jsons.join(",")).into_bytes());
+        request_msg.size_bytes = sent.iter().map(|(_, s, _)| s).sum();
+    };
+    let status_outcome = |status: &tonic::Status, mut msg: Message, received: &[String]| {
+        msg.trailers = metadata_list(status.metadata());
+        if !msg.trailers.iter().any(|h| h.name == "grpc-status") {
+            msg.trailers.push(Header::new(
+                "grpc-status",
+                (status.code() as i32).to_string(),
+            ));
+            if !status.message().is_empty() {
+                msg.trailers
+                    .push(Header::new("grpc-message", status.message()));
+            }
+        }
+        msg.line = format!(
+            "grpc-status {} {}",
+            status.code() as i32,
+            code_name(status.code())
+        );
+        if !received.is_empty() {
+            msg.body = Body::new(format!("[{}]", received.join(",")).into_bytes());
+        }
+        Outcome::Answered {
+            ok: false,
+            status: code_name(status.code()).to_string(),
+            response: msg,
+        }
+    };
+    let response = match result {
+        Ok(Ok(response)) => response,
+        Ok(Err(status)) => {
+            finish_request(rec, request_msg);
+            if is_transport_failure(&status) {
+                return Err((
+                    rec.fail(
+                        PhaseKind::ResponseHeaders,
+                        start,
+                        ErrorKind::Protocol,
+                        format!("the call failed: {}", status.message()),
+                    ),
+                    None,
+                ));
+            }
+            rec.push(
+                PhaseKind::ResponseHeaders,
+                start,
+                headers_at,
+                Some("trailers-only".to_string()),
+            );
+            return Ok(status_outcome(&status, response_msg, &received));
+        }
+        Err(_) => {
+            finish_request(rec, request_msg);
+            let message = rec.timeout_message();
+            return Err((
+                rec.fail(
+                    PhaseKind::ResponseHeaders,
+                    start,
+                    ErrorKind::Timeout,
+                    message,
+                ),
+                None,
+            ));
+        }
+    };
+    // Waiting for the answer starts once the last message before it was handed over (in a bidi
+    // call messages can keep going out meanwhile: those phases overlap).
+    let waiting_since = sent
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .map(|(at, _, _)| *at)
+        .filter(|at| *at <= headers_at)
+        .max()
+        .unwrap_or(start);
+    rec.push(PhaseKind::ResponseHeaders, waiting_since, headers_at, None);
+    let (headers, mut stream, _) = response.into_parts();
+    response_msg.headers = metadata_list(&headers);
+    let mut previous = headers_at;
+    loop {
+        let next = tokio::time::timeout_at(rec.deadline, stream.message()).await;
+        let at = Instant::now();
+        match next {
+            Ok(Ok(Some(reply))) => {
+                let size = reply.encoded_len() as u64;
+                let json = message_to_json(&reply);
+                rec.push(
+                    PhaseKind::Message,
+                    previous,
+                    at,
+                    Some(format!("#{} {size} bytes", received.len() + 1)),
+                );
+                previous = at;
+                received_bytes += size;
+                if let Some(observer) = &observer {
+                    let _ = observer
+                        .send(Received {
+                            at_us: rec.clock.offset_us(at),
+                            size_bytes: size,
+                            json: json.clone(),
+                        })
+                        .await;
+                }
+                received.push(json);
+            }
+            Ok(Ok(None)) => break,
+            Ok(Err(status)) => {
+                finish_request(rec, request_msg);
+                rec.push(PhaseKind::Trailers, previous, at, None);
+                response_msg.size_bytes = received_bytes;
+                return Ok(status_outcome(&status, response_msg, &received));
+            }
+            Err(_) => {
+                finish_request(rec, request_msg);
+                response_msg.size_bytes = received_bytes;
+                response_msg.body = Body::new(format!("[{}]", received.join(",")).into_bytes());
+                let message = rec.timeout_message();
+                return Err((
+                    rec.fail(PhaseKind::Message, previous, ErrorKind::Timeout, message),
+                    Some(response_msg),
+                ));
+            }
+        }
+    }
+    let trailers = tokio::time::timeout_at(rec.deadline, stream.trailers()).await;
+    let at = Instant::now();
+    finish_request(rec, request_msg);
+    response_msg.size_bytes = received_bytes;
+    let body = if method.is_server_streaming() {
+        format!("[{}]", received.join(","))
+    } else {
+        received.first().cloned().unwrap_or_default()
+    };
+    response_msg.body = Body::new(body.into_bytes());
+    match trailers {
+        Ok(Ok(trailers)) => {
+            rec.push(PhaseKind::Trailers, previous, at, None);
+            let mut list = trailers.as_ref().map(metadata_list).unwrap_or_default();
+            if !list.iter().any(|h| h.name == "grpc-status") {
+                list.insert(0, Header::new("grpc-status", "0"));
+            }
+            response_msg.trailers = list;
+            response_msg.line = format!("grpc-status 0 OK · {} messages", received.len());
+            Ok(Outcome::Answered {
+                ok: true,
+                status: "OK".to_string(),
+                response: response_msg,
+            })
+        }
+        Ok(Err(status)) => {
+            rec.push(PhaseKind::Trailers, previous, at, None);
+            Ok(status_outcome(&status, response_msg, &received))
+        }
+        Err(_) => {
+            let message = rec.timeout_message();
+            Err((
+                rec.fail(PhaseKind::Trailers, previous, ErrorKind::Timeout, message),
+                Some(response_msg),
+            ))
         }
     }
 }

@@ -24,6 +24,8 @@ pub enum PhaseKind {
     Body,
     /// gRPC: a response message arrived.
     Message,
+    /// gRPC streaming: a request message was handed to the connection.
+    MessageSent,
     /// gRPC: trailers (status) arrived.
     Trailers,
     /// AMQP: opening a channel (and enabling confirms).
@@ -53,6 +55,7 @@ impl PhaseKind {
             Self::ResponseHeaders => "response headers",
             Self::Body => "body",
             Self::Message => "message",
+            Self::MessageSent => "message sent",
             Self::Trailers => "trailers",
             Self::ChannelOpen => "channel open",
             Self::Declare => "declare",

@@ -27,6 +27,7 @@ pub fn phase_color(kind: PhaseKind) -> Color32 {
         PhaseKind::Connect | PhaseKind::ChannelOpen => Color32::from_rgb(0xf0, 0x9a, 0x3e),
         PhaseKind::Tls => Color32::from_rgb(0xab, 0x6c, 0xe0),
         PhaseKind::RequestSent
+        | PhaseKind::MessageSent
         | PhaseKind::Publish
         | PhaseKind::Declare
         | PhaseKind::Bind
