@@ -526,3 +526,38 @@ fn a_load_run_shows_throughput_and_percentiles() {
     app.assert_shown("120 ok, 0 failed");
     app.assert_shown("p99");
 }
+
+#[test]
+fn the_grpc_method_browser_discovers_by_reflection_and_fills_a_template() {
+    let mut app = start_app();
+    app.click("gRPC");
+    app.click("Discover methods");
+    app.wait_until(
+        "the methods",
+        |a| matches!(&a.grpc_methods, Some((_, Ok(m))) if m.len() == 6),
+    );
+    app.assert_shown("Methods of");
+    app.assert_shown("client stream");
+    app.click("user.UserService/CountUsers");
+    let g = app.harness.state().settings.grpc.clone();
+    assert_eq!(g.method, "user.UserService/CountUsers");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&g.json).unwrap(),
+        serde_json::json!({"userId": ""})
+    );
+
+    // A client stream from the editor: two messages, one summary back.
+    app.harness.state_mut().settings.grpc.json = r#"{"userId":"1"} {"userId":"3"}"#.to_string();
+    app.harness.step();
+    app.send_and_wait("Send");
+    let e = app
+        .harness
+        .state()
+        .selected_entry()
+        .unwrap()
+        .exchange
+        .clone();
+    assert_eq!(e.status.as_deref(), Some("OK"), "{:?}", e.error);
+    app.assert_shown("phase message sent");
+    app.assert_shown("Ada Lovelace");
+}

@@ -427,3 +427,72 @@ pub fn services(pool: &DescriptorPool) -> Vec<String> {
     names.sort();
     names
 }
+
+/// Where to get descriptors from, as the app's gRPC editor offers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DescriptorSource {
+    /// Ask the server (reflection v1, then v1alpha).
+    Reflection,
+    /// Compile these `.proto` files with these import paths.
+    Protos {
+        files: Vec<PathBuf>,
+        includes: Vec<PathBuf>,
+    },
+    /// The bundled `proto/user.proto`.
+    Builtin,
+}
+
+/// A method as the method browser lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MethodInfo {
+    /// `package.Service/Method`.
+    pub path: String,
+    /// `unary`, `server stream`, `client stream` or `bidi stream`.
+    pub kind: &'static str,
+    pub input: String,
+    pub output: String,
+    /// A pretty JSON template of the input message.
+    pub template: String,
+}
+
+/// Loads descriptors from `source` (reflection asks the server at `addr`).
+pub async fn load(
+    source: &DescriptorSource,
+    addr: &str,
+    timeout: Duration,
+) -> Result<DescriptorPool, ExchangeError> {
+    match source {
+        DescriptorSource::Reflection => Ok(reflect(addr, timeout).await?.pool),
+        DescriptorSource::Protos { files, includes } => {
+            if files.is_empty() {
+                return Err(ExchangeError::invalid_input(
+                    "give at least one .proto file",
+                ));
+            }
+            compile_protos(files, includes)
+        }
+        DescriptorSource::Builtin => super::grpc::builtin_pool(),
+    }
+}
+
+/// Every method of every service in the pool, sorted, with its kind and a request template.
+pub fn methods(pool: &DescriptorPool) -> Vec<MethodInfo> {
+    let mut out: Vec<MethodInfo> = pool
+        .services()
+        .flat_map(|s| s.methods().collect::<Vec<_>>())
+        .map(|m| MethodInfo {
+            path: format!("{}/{}", m.parent_service().full_name(), m.name()),
+            kind: match (m.is_client_streaming(), m.is_server_streaming()) {
+                (false, false) => "unary",
+                (false, true) => "server stream",
+                (true, false) => "client stream",
+                (true, true) => "bidi stream",
+            },
+            input: m.input().full_name().to_string(),
+            output: m.output().full_name().to_string(),
+            template: serde_json::to_string_pretty(&json_template(&m.input())).unwrap_or_default(),
+        })
+        .collect();
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
+}

@@ -111,6 +111,12 @@ pub struct SwitchboardApp {
     pub viewer: Viewer,
     /// The running or last load run.
     pub load: Option<LoadRun>,
+    /// Methods found for a gRPC address (by the editor's descriptor source), or why not.
+    pub grpc_methods: Option<(
+        String,
+        Result<Vec<crate::engine::descriptors::MethodInfo>, String>,
+    )>,
+    pub discovering: bool,
     /// The running or last publish-many: its request id and progress, or why it failed.
     pub many: Option<(u64, Result<crate::engine::publish_many::Progress, String>)>,
     /// Capacity of each new viewer tab's store.
@@ -162,6 +168,8 @@ impl SwitchboardApp {
             viewer: Viewer::default(),
             many: None,
             load: None,
+            grpc_methods: None,
+            discovering: false,
             store_capacity: DEFAULT_CAPACITY,
         }
     }
@@ -219,6 +227,100 @@ impl SwitchboardApp {
         }) {
             self.start(TransportTab::Amqp, id);
             self.many = Some((id, Ok(Default::default())));
+        }
+    }
+
+    /// Loads the gRPC editor's descriptors (reflection, .proto files or built-in) for its address.
+    pub fn discover(&mut self) {
+        let g = &self.settings.grpc;
+        let command = Command::Discover {
+            addr: g.addr.trim().to_string(),
+            source: g.descriptor_source(),
+        };
+        if self.backend.send(command) {
+            self.discovering = true;
+        }
+    }
+
+    fn grpc_browser_ui(&mut self, ui: &mut egui::Ui) {
+        use super::settings::GrpcSource;
+        ui.horizontal(|ui| {
+            ui.label("Types from");
+            let g = &mut self.settings.grpc;
+            ui.selectable_value(&mut g.source, GrpcSource::Reflection, "server reflection");
+            ui.selectable_value(&mut g.source, GrpcSource::ProtoFiles, ".proto files");
+            ui.selectable_value(&mut g.source, GrpcSource::Builtin, "built-in user.proto");
+            if ui
+                .add_enabled(!self.discovering, egui::Button::new("Discover methods"))
+                .clicked()
+            {
+                self.discover();
+            }
+            if self.discovering {
+                ui.spinner();
+            }
+        });
+        if self.settings.grpc.source == GrpcSource::ProtoFiles {
+            ui.horizontal(|ui| {
+                let g = &mut self.settings.grpc;
+                let l = ui.label("Files");
+                ui.add(
+                    egui::TextEdit::singleline(&mut g.proto_files)
+                        .hint_text("api/shop.proto other.proto")
+                        .desired_width(320.0),
+                )
+                .labelled_by(l.id);
+                let l = ui.label("Import paths");
+                ui.add(
+                    egui::TextEdit::singleline(&mut g.import_paths)
+                        .hint_text("api third_party")
+                        .desired_width(220.0),
+                )
+                .labelled_by(l.id);
+            });
+        }
+        let mut chosen = None;
+        match &self.grpc_methods {
+            Some((addr, Ok(methods))) => {
+                egui::CollapsingHeader::new(format!("Methods of {addr} ({})", methods.len()))
+                    .id_salt("grpc-methods")
+                    .default_open(true)
+                    .show(ui, |ui| {
+                        egui::Grid::new("grpc-methods-grid")
+                            .striped(true)
+                            .num_columns(3)
+                            .show(ui, |ui| {
+                                for m in methods {
+                                    let selected = self.settings.grpc.method == m.path;
+                                    if ui
+                                        .selectable_label(
+                                            selected,
+                                            RichText::new(&m.path).monospace(),
+                                        )
+                                        .on_hover_text("Use it, with a request template")
+                                        .clicked()
+                                    {
+                                        chosen = Some(m.clone());
+                                    }
+                                    ui.label(RichText::new(m.kind).weak());
+                                    ui.label(
+                                        RichText::new(format!("{} -> {}", m.input, m.output))
+                                            .small()
+                                            .weak(),
+                                    );
+                                    ui.end_row();
+                                }
+                            });
+                    });
+            }
+            Some((_, Err(message))) => {
+                ui.colored_label(ui.visuals().error_fg_color, message);
+            }
+            None => {}
+        }
+        if let Some(m) = chosen {
+            self.settings.grpc.method = m.path;
+            self.settings.grpc.json = m.template;
         }
     }
 
@@ -398,6 +500,10 @@ impl SwitchboardApp {
                 if self.many.as_ref().is_some_and(|(m, _)| *m == id) {
                     self.many = Some((id, Ok(progress)));
                 }
+            }
+            Event::Discovered { addr, result } => {
+                self.discovering = false;
+                self.grpc_methods = Some((addr, result));
             }
             Event::LoadProgress { id, progress } => {
                 if let Some(run) = self.load.as_mut().filter(|r| r.id == id) {
@@ -763,7 +869,10 @@ impl SwitchboardApp {
         let tab = self.settings.transport;
         match tab {
             TransportTab::Http => editors::http_ui(ui, &mut self.settings.http),
-            TransportTab::Grpc => editors::grpc_ui(ui, &mut self.settings.grpc),
+            TransportTab::Grpc => {
+                editors::grpc_ui(ui, &mut self.settings.grpc);
+                self.grpc_browser_ui(ui);
+            }
             TransportTab::Amqp => editors::amqp_ui(ui, &mut self.settings.amqp),
         }
         let shortcut = ui.input_mut(|i| {

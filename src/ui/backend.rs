@@ -61,6 +61,11 @@ pub enum Command {
         id: u64,
         spec: Box<crate::engine::load::LoadSpec>,
     },
+    /// Load descriptors for `addr` (used by later gRPC sends to that address).
+    Discover {
+        addr: String,
+        source: crate::engine::descriptors::DescriptorSource,
+    },
     /// Ask the user for a file (rfd); answered by [`Event::PickedPath`].
     PickPath {
         purpose: PathPurpose,
@@ -126,6 +131,10 @@ pub enum Event {
     LoadProgress {
         id: u64,
         progress: crate::engine::load::LoadProgress,
+    },
+    Discovered {
+        addr: String,
+        result: Result<Vec<crate::engine::descriptors::MethodInfo>, String>,
     },
     LoadDone {
         id: u64,
@@ -245,6 +254,17 @@ async fn run(options: BackendOptions, mut commands: mpsc::Receiver<Command>, out
     let mut consumer_task = forward_consumer(supervisor.as_ref(), &outbox);
 
     let pool = crate::engine::grpc::builtin_pool().ok();
+    // Descriptors discovered per gRPC address; sends to other addresses use the bundled proto.
+    let pools: Arc<std::sync::Mutex<HashMap<String, prost_reflect::DescriptorPool>>> =
+        Arc::default();
+    let pool_for = |addr: &str, builtin: &Option<prost_reflect::DescriptorPool>| {
+        let known = pools
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(addr.trim())
+            .cloned();
+        known.or_else(|| builtin.clone())
+    };
     let mut running: HashMap<u64, JoinHandle<()>> = HashMap::new();
     let mut watches: HashMap<u64, CancellationToken> = HashMap::new();
     while let Some(command) = commands.recv().await {
@@ -252,7 +272,10 @@ async fn run(options: BackendOptions, mut commands: mpsc::Receiver<Command>, out
         match command {
             Command::Send { id, spec } => {
                 let outbox = outbox.clone();
-                let pool = pool.clone();
+                let pool = match spec.as_ref() {
+                    RequestSpec::Grpc(g) => pool_for(&g.addr, &pool),
+                    _ => pool.clone(),
+                };
                 running.insert(
                     id,
                     tokio::spawn(async move {
@@ -399,7 +422,10 @@ async fn run(options: BackendOptions, mut commands: mpsc::Receiver<Command>, out
             }
             Command::Load { id, spec } => {
                 let outbox = outbox.clone();
-                let pool = pool.clone();
+                let pool = match &spec.request {
+                    RequestSpec::Grpc(g) => pool_for(&g.addr, &pool),
+                    _ => pool.clone(),
+                };
                 running.insert(
                     id,
                     tokio::spawn(async move {
@@ -431,6 +457,26 @@ async fn run(options: BackendOptions, mut commands: mpsc::Receiver<Command>, out
                             .await;
                     }),
                 );
+            }
+            Command::Discover { addr, source } => {
+                let (outbox, pools) = (outbox.clone(), pools.clone());
+                tokio::spawn(async move {
+                    let loaded =
+                        crate::engine::descriptors::load(&source, &addr, Duration::from_secs(10))
+                            .await;
+                    let result = match loaded {
+                        Ok(found) => {
+                            let methods = crate::engine::descriptors::methods(&found);
+                            pools
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .insert(addr.trim().to_string(), found);
+                            Ok(methods)
+                        }
+                        Err(e) => Err(e.message),
+                    };
+                    outbox.send(Event::Discovered { addr, result }).await;
+                });
             }
             Command::StopWatch { id } => {
                 if let Some(cancel) = watches.remove(&id) {

@@ -94,6 +94,38 @@ pub struct GrpcEditor {
     pub method: String,
     pub metadata: Vec<KeyValue>,
     pub json: String,
+    /// Where the method browser gets message types.
+    pub source: GrpcSource,
+    /// `.proto` files and import paths (space separated) for [`GrpcSource::ProtoFiles`].
+    pub proto_files: String,
+    pub import_paths: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum GrpcSource {
+    #[default]
+    Reflection,
+    ProtoFiles,
+    Builtin,
+}
+
+impl GrpcEditor {
+    pub fn descriptor_source(&self) -> crate::engine::descriptors::DescriptorSource {
+        use crate::engine::descriptors::DescriptorSource;
+        let paths = |s: &str| {
+            s.split_whitespace()
+                .map(std::path::PathBuf::from)
+                .collect::<Vec<_>>()
+        };
+        match self.source {
+            GrpcSource::Reflection => DescriptorSource::Reflection,
+            GrpcSource::Builtin => DescriptorSource::Builtin,
+            GrpcSource::ProtoFiles => DescriptorSource::Protos {
+                files: paths(&self.proto_files),
+                includes: paths(&self.import_paths),
+            },
+        }
+    }
 }
 
 impl Default for GrpcEditor {
@@ -103,6 +135,9 @@ impl Default for GrpcEditor {
             method: crate::engine::grpc::DEFAULT_METHOD.to_string(),
             metadata: vec![KeyValue::new("x-request-id", "switchboard-1")],
             json: "{\n  \"user_id\": \"1\"\n}".to_string(),
+            source: GrpcSource::Reflection,
+            proto_files: String::new(),
+            import_paths: String::new(),
         }
     }
 }
