@@ -561,3 +561,52 @@ fn the_grpc_method_browser_discovers_by_reflection_and_fills_a_template() {
     app.assert_shown("phase message sent");
     app.assert_shown("Ada Lovelace");
 }
+
+#[test]
+fn a_live_server_stream_shows_messages_as_they_arrive_and_stops_on_cancel() {
+    let mut app = start_app();
+    app.click("gRPC");
+    {
+        let g = &mut app.harness.state_mut().settings.grpc;
+        g.method = "user.UserService/WatchOrders".to_string();
+        g.json = r#"{"userId":"3"}"#.to_string();
+    }
+    app.harness.state_mut().settings.timeout_secs = 60.0;
+    app.harness.step();
+    app.click("Send");
+    app.wait_until("the stream to open", |a| a.is_busy(TransportTab::Grpc));
+    // An order placed now is consumed by the User Service and streamed to us.
+    let order_url = app.harness.state().settings.amqp.order_url.clone();
+    app._runtime.block_on(async {
+        let response = reqwest::Client::new()
+            .post(&order_url)
+            .body(r#"{"user_id":"3","amount":2}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+    });
+    app.wait_until("the streamed order", |a| {
+        a.stream_view.as_ref().is_some_and(|(_, m)| m.len() == 1)
+    });
+    app.assert_shown("Response stream: 1 messages (live");
+    app.assert_shown("\"kind\":\"consumed\"");
+    app.click("Cancel");
+    app.wait_until("the stream to stop", |a| !a.is_busy(TransportTab::Grpc));
+    let e = app
+        .harness
+        .state()
+        .selected_entry()
+        .unwrap()
+        .exchange
+        .clone();
+    assert_eq!(
+        e.error.as_ref().unwrap().kind,
+        switchboard::engine::ErrorKind::Cancelled
+    );
+    let switchboard::engine::BodyView::Json(events) = e.response.as_ref().unwrap().body.view()
+    else {
+        panic!()
+    };
+    assert_eq!(events.as_array().unwrap().len(), 1, "what arrived is kept");
+}

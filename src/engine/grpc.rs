@@ -200,6 +200,27 @@ pub async fn call_streaming(
     input: Option<mpsc::Receiver<DynamicMessage>>,
     observer: Option<mpsc::Sender<Received>>,
 ) -> Exchange {
+    call_streaming_until(
+        req,
+        pool,
+        client,
+        input,
+        observer,
+        tokio_util::sync::CancellationToken::new(),
+    )
+    .await
+}
+
+/// [`call_streaming`] that `cancel` ends gracefully: the exchange keeps what was sent and
+/// received, and ends with a `cancelled` error in the phase that was running.
+pub async fn call_streaming_until(
+    req: &GrpcRequest,
+    pool: &DescriptorPool,
+    client: Option<&GrpcClient>,
+    input: Option<mpsc::Receiver<DynamicMessage>>,
+    observer: Option<mpsc::Sender<Received>>,
+    cancel: tokio_util::sync::CancellationToken,
+) -> Exchange {
     let mut rec = Recorder::new(req.timeout);
     let target = format!("{} {}", req.addr.trim(), req.method.trim());
     let mut request_msg = Message {
@@ -216,6 +237,7 @@ pub async fn call_streaming(
         client,
         input,
         observer,
+        cancel,
     )
     .await
     {
@@ -338,6 +360,7 @@ impl GrpcClient {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run(
     rec: &mut Recorder,
     req: &GrpcRequest,
@@ -346,6 +369,7 @@ async fn run(
     client: Option<&GrpcClient>,
     input: Option<mpsc::Receiver<DynamicMessage>>,
     observer: Option<mpsc::Sender<Received>>,
+    cancel: tokio_util::sync::CancellationToken,
 ) -> Result<Outcome, Failure> {
     let addr = parse_addr(&req.addr).map_err(|e| (e, None))?;
     let method = find_method(pool, &req.method).map_err(|e| (e, None))?;
@@ -425,6 +449,7 @@ async fn run(
             input,
             observer,
             request_msg,
+            cancel,
         )
         .await;
     };
@@ -787,6 +812,7 @@ async fn streaming_call(
     input: Input,
     observer: Option<mpsc::Sender<Received>>,
     request_msg: &mut Message,
+    cancel: tokio_util::sync::CancellationToken,
 ) -> Result<Outcome, Failure> {
     use futures_util::StreamExt;
     let sent: Arc<Mutex<Vec<(Instant, u64, String)>>> = Arc::default();
@@ -910,7 +936,21 @@ async fn streaming_call(
     response_msg.headers = metadata_list(&headers);
     let mut previous = headers_at;
     loop {
-        let next = tokio::time::timeout_at(rec.deadline, stream.message()).await;
+        let next = tokio::select! {
+            _ = cancel.cancelled() => {
+                finish_request(rec, request_msg);
+                response_msg.size_bytes = received_bytes;
+                response_msg.body = Body::new(format!("[{}]", received.join(",")).into_bytes());
+                let error = rec.fail(
+                    PhaseKind::Message,
+                    previous,
+                    ErrorKind::Cancelled,
+                    format!("stopped by the user after {} messages", received.len()),
+                );
+                return Err((error, Some(response_msg)));
+            }
+            next = tokio::time::timeout_at(rec.deadline, stream.message()) => next,
+        };
         let at = Instant::now();
         match next {
             Ok(Ok(Some(reply))) => {

@@ -116,6 +116,8 @@ pub struct SwitchboardApp {
         String,
         Result<Vec<crate::engine::descriptors::MethodInfo>, String>,
     )>,
+    /// Messages of the running or last gRPC response stream, live.
+    pub stream_view: Option<(u64, Vec<crate::engine::grpc::Received>)>,
     pub discovering: bool,
     /// The running or last publish-many: its request id and progress, or why it failed.
     pub many: Option<(u64, Result<crate::engine::publish_many::Progress, String>)>,
@@ -169,6 +171,7 @@ impl SwitchboardApp {
             many: None,
             load: None,
             grpc_methods: None,
+            stream_view: None,
             discovering: false,
             store_capacity: DEFAULT_CAPACITY,
         }
@@ -240,6 +243,54 @@ impl SwitchboardApp {
         if self.backend.send(command) {
             self.discovering = true;
         }
+    }
+
+    /// The messages of a gRPC response stream as they arrive (virtualized: fine with 100,000).
+    fn stream_ui(&self, ui: &mut egui::Ui) {
+        let Some((id, messages)) = &self.stream_view else {
+            return;
+        };
+        let live = self
+            .in_flight
+            .get(&TransportTab::Grpc)
+            .is_some_and(|f| f.id == *id);
+        ui.label(
+            RichText::new(format!(
+                "Response stream: {} messages{}",
+                messages.len(),
+                if live {
+                    " (live — Cancel stops it and keeps them)"
+                } else {
+                    ""
+                }
+            ))
+            .strong(),
+        );
+        let row_height = ui.text_style_height(&egui::TextStyle::Monospace) + 2.0;
+        egui::ScrollArea::vertical()
+            .id_salt("stream-messages")
+            .max_height(180.0)
+            .auto_shrink([false, true])
+            .stick_to_bottom(true)
+            .show_rows(ui, row_height, messages.len(), |ui, rows| {
+                for i in rows {
+                    let m = &messages[i];
+                    ui.add(
+                        egui::Label::new(
+                            RichText::new(format!(
+                                "#{:<5} {:>11} {:>6} B  {}",
+                                i + 1,
+                                format_us(m.at_us),
+                                m.size_bytes,
+                                m.json
+                            ))
+                            .monospace()
+                            .size(12.0),
+                        )
+                        .truncate(),
+                    );
+                }
+            });
     }
 
     fn grpc_browser_ui(&mut self, ui: &mut egui::Ui) {
@@ -501,6 +552,10 @@ impl SwitchboardApp {
                     self.many = Some((id, Ok(progress)));
                 }
             }
+            Event::StreamMessage { id, message } => match &mut self.stream_view {
+                Some((current, messages)) if *current == id => messages.push(message),
+                _ => self.stream_view = Some((id, vec![message])),
+            },
             Event::Discovered { addr, result } => {
                 self.discovering = false;
                 self.grpc_methods = Some((addr, result));
@@ -921,6 +976,9 @@ impl SwitchboardApp {
         });
         if tab == TransportTab::Amqp {
             self.many_ui(ui);
+        }
+        if tab == TransportTab::Grpc {
+            self.stream_ui(ui);
         }
         self.load_ui(ui, tab);
         // Errors get their own (wrapping) line under the button that caused them.

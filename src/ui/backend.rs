@@ -145,6 +145,11 @@ pub enum Event {
         id: u64,
         batch: Vec<Prepared>,
     },
+    /// A message of gRPC call `id`'s response stream, as it arrived.
+    StreamMessage {
+        id: u64,
+        message: crate::engine::grpc::Received,
+    },
     /// Something happened to watch `id`.
     Watch {
         id: u64,
@@ -267,8 +272,10 @@ async fn run(options: BackendOptions, mut commands: mpsc::Receiver<Command>, out
     };
     let mut running: HashMap<u64, JoinHandle<()>> = HashMap::new();
     let mut watches: HashMap<u64, CancellationToken> = HashMap::new();
+    let mut stream_cancels: HashMap<u64, CancellationToken> = HashMap::new();
     while let Some(command) = commands.recv().await {
         running.retain(|_, task| !task.is_finished());
+        stream_cancels.retain(|id, _| running.contains_key(id));
         match command {
             Command::Send { id, spec } => {
                 let outbox = outbox.clone();
@@ -276,12 +283,40 @@ async fn run(options: BackendOptions, mut commands: mpsc::Receiver<Command>, out
                     RequestSpec::Grpc(g) => pool_for(&g.addr, &pool),
                     _ => pool.clone(),
                 };
+                // gRPC calls report streamed messages as they arrive and stop gracefully.
+                let cancel = CancellationToken::new();
+                if matches!(spec.as_ref(), RequestSpec::Grpc(_)) {
+                    stream_cancels.insert(id, cancel.clone());
+                }
                 running.insert(
                     id,
                     tokio::spawn(async move {
-                        let exchanges = match &pool {
-                            Some(pool) => spec.execute(pool).await,
-                            None => Vec::new(),
+                        let exchanges = match (&pool, spec.as_ref()) {
+                            (Some(pool), RequestSpec::Grpc(req)) => {
+                                let (tx, mut rx) =
+                                    mpsc::channel::<crate::engine::grpc::Received>(64);
+                                let forward = {
+                                    let outbox = outbox.clone();
+                                    tokio::spawn(async move {
+                                        while let Some(message) = rx.recv().await {
+                                            outbox.send(Event::StreamMessage { id, message }).await;
+                                        }
+                                    })
+                                };
+                                let e = crate::engine::grpc::call_streaming_until(
+                                    req,
+                                    pool,
+                                    None,
+                                    None,
+                                    Some(tx),
+                                    cancel,
+                                )
+                                .await;
+                                let _ = forward.await;
+                                vec![e]
+                            }
+                            (Some(pool), _) => spec.execute(pool).await,
+                            (None, _) => Vec::new(),
                         };
                         outbox.send(Event::Exchanges { id, exchanges }).await;
                         outbox
@@ -310,7 +345,10 @@ async fn run(options: BackendOptions, mut commands: mpsc::Receiver<Command>, out
                 );
             }
             Command::Cancel { id } => {
-                if let Some(task) = running.remove(&id) {
+                if let Some(cancel) = stream_cancels.remove(&id) {
+                    // The call ends itself and reports what it got.
+                    cancel.cancel();
+                } else if let Some(task) = running.remove(&id) {
                     task.abort();
                     outbox
                         .send(Event::Done {
