@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use crate::StartError;
 use crate::broker::{DEFAULT_AMQP_URL, Topology};
-use crate::order_service::{self, OrderServiceConfig, OrderServiceHandle, UserCheck};
-use crate::user_service::{self, UserServiceConfig, UserServiceHandle};
+use crate::order_service::{self, OrderServiceHandle, UserCheck};
+use crate::supervisor::{order_config, user_config};
+use crate::user_service::{self, UserServiceHandle};
 
 /// Addresses and broker of the whole demo.
 #[derive(Debug, Clone)]
@@ -85,28 +86,13 @@ pub async fn probe_broker(url: &str, topology: &Topology) -> BrokerProbe {
 impl DemoServices {
     /// Starts the User Service and the Order Service. If the broker is unreachable the HTTP and
     /// gRPC parts still run; the consumer keeps retrying and orders are refused until it is up.
-    pub async fn start(config: DemoConfig) -> Result<Self, StartError> {
+    pub async fn start(mut config: DemoConfig) -> Result<Self, StartError> {
         let broker = probe_broker(&config.amqp_url, &config.topology).await;
-        let user = user_service::start(UserServiceConfig {
-            http_addr: config.user_http_addr,
-            grpc_addr: config.user_grpc_addr,
-            amqp_url: Some(config.amqp_url.clone()),
-            topology: config.topology.clone(),
-            latency_ms: 0,
-            failure_rate: 0.0,
-        })
-        .await?;
-        let order = order_service::start(OrderServiceConfig {
-            http_addr: config.order_http_addr,
-            user_http_url: format!("http://{}", user.http_addr),
-            user_grpc_url: format!("http://{}", user.grpc_addr),
-            user_check: config.user_check,
-            amqp_url: Some(config.amqp_url.clone()),
-            topology: config.topology.clone(),
-            latency_ms: 0,
-            failure_rate: 0.0,
-        })
-        .await;
+        let user = user_service::start(user_config(&config, (0, 0.0))).await?;
+        // The Order Service calls the User Service where it actually listens.
+        config.user_http_addr = user.http_addr;
+        config.user_grpc_addr = user.grpc_addr;
+        let order = order_service::start(order_config(&config, (0, 0.0))).await;
         let order = match order {
             Ok(order) => order,
             Err(err) => {
@@ -114,6 +100,7 @@ impl DemoServices {
                 return Err(err);
             }
         };
+        config.order_http_addr = order.http_addr;
         Ok(Self {
             user,
             order,

@@ -201,7 +201,8 @@ impl Supervisor {
     }
 }
 
-fn user_config(config: &DemoConfig, knobs: (u64, f64)) -> UserServiceConfig {
+/// The User Service's configuration within the demo, with `(latency_ms, failure_rate)`.
+pub(crate) fn user_config(config: &DemoConfig, knobs: (u64, f64)) -> UserServiceConfig {
     UserServiceConfig {
         http_addr: config.user_http_addr,
         grpc_addr: config.user_grpc_addr,
@@ -212,7 +213,9 @@ fn user_config(config: &DemoConfig, knobs: (u64, f64)) -> UserServiceConfig {
     }
 }
 
-fn order_config(config: &DemoConfig, knobs: (u64, f64)) -> OrderServiceConfig {
+/// The Order Service's configuration within the demo, calling the User Service at the
+/// addresses in `config`.
+pub(crate) fn order_config(config: &DemoConfig, knobs: (u64, f64)) -> OrderServiceConfig {
     OrderServiceConfig {
         http_addr: config.order_http_addr,
         user_http_url: format!("http://{}", config.user_http_addr),

@@ -3,16 +3,7 @@
 use crate::engine::amqp::WatchedMessage;
 use crate::engine::{Exchange, Header};
 
-/// `1.234 ms`, or `850 µs` below a millisecond.
-pub fn format_us(us: u64) -> String {
-    if us < 1000 {
-        format!("{us} µs")
-    } else if us < 10_000_000 {
-        format!("{:.3} ms", us as f64 / 1000.0)
-    } else {
-        format!("{:.2} s", us as f64 / 1_000_000.0)
-    }
-}
+pub use crate::engine::timeline::format_us;
 
 const BAR_WIDTH: usize = 40;
 

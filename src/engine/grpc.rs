@@ -388,28 +388,7 @@ async fn run(
         request_msg.size_bytes = m.encoded_len() as u64;
         message = Some(m);
     }
-    let mut metadata = tonic::metadata::MetadataMap::new();
-    for header in &req.metadata {
-        let key = tonic::metadata::AsciiMetadataKey::from_bytes(
-            header.name.to_ascii_lowercase().as_bytes(),
-        )
-        .map_err(|_| {
-            (
-                ExchangeError::invalid_input(format!("invalid metadata name {:?}", header.name)),
-                None,
-            )
-        })?;
-        let value = header.value.parse().map_err(|_| {
-            (
-                ExchangeError::invalid_input(format!(
-                    "invalid metadata value for {}: {:?}",
-                    header.name, header.value
-                )),
-                None,
-            )
-        })?;
-        metadata.append(key, value);
-    }
+    let metadata = metadata_map(&req.metadata).map_err(|e| (e, None))?;
 
     let cached = client.and_then(|c| c.get(&addr.uri));
     let reused = cached.is_some();
@@ -681,22 +660,7 @@ impl PreparedCall {
             )));
         }
         let message = json_to_message(&method, &req.json)?;
-        let mut metadata = tonic::metadata::MetadataMap::new();
-        for header in &req.metadata {
-            let key = tonic::metadata::AsciiMetadataKey::from_bytes(
-                header.name.to_ascii_lowercase().as_bytes(),
-            )
-            .map_err(|_| {
-                ExchangeError::invalid_input(format!("invalid metadata name {:?}", header.name))
-            })?;
-            let value = header.value.parse().map_err(|_| {
-                ExchangeError::invalid_input(format!(
-                    "invalid metadata value for {}: {:?}",
-                    header.name, header.value
-                ))
-            })?;
-            metadata.append(key, value);
-        }
+        let metadata = metadata_map(&req.metadata)?;
         let path = http::uri::PathAndQuery::from_maybe_shared(format!(
             "/{}/{}",
             method.parent_service().full_name(),
@@ -1031,4 +995,25 @@ async fn streaming_call(
             ))
         }
     }
+}
+
+/// Request metadata from name/value pairs (names lower-cased; ASCII values).
+fn metadata_map(headers: &[Header]) -> Result<tonic::metadata::MetadataMap, ExchangeError> {
+    let mut metadata = tonic::metadata::MetadataMap::new();
+    for header in headers {
+        let key = tonic::metadata::AsciiMetadataKey::from_bytes(
+            header.name.to_ascii_lowercase().as_bytes(),
+        )
+        .map_err(|_| {
+            ExchangeError::invalid_input(format!("invalid metadata name {:?}", header.name))
+        })?;
+        let value = header.value.parse().map_err(|_| {
+            ExchangeError::invalid_input(format!(
+                "invalid metadata value for {}: {:?}",
+                header.name, header.value
+            ))
+        })?;
+        metadata.append(key, value);
+    }
+    Ok(metadata)
 }

@@ -127,3 +127,14 @@ pub fn total_us(phases: &[Phase]) -> u64 {
     let end = phases.iter().map(|p| p.end_us).max().unwrap_or(0);
     end.saturating_sub(start)
 }
+
+/// `1.23 ms`, `850 µs` below a millisecond, `12.30 s` from ten seconds.
+pub fn format_us(us: u64) -> String {
+    if us < 1000 {
+        format!("{us} µs")
+    } else if us < 10_000_000 {
+        format!("{:.2} ms", us as f64 / 1000.0)
+    } else {
+        format!("{:.2} s", us as f64 / 1_000_000.0)
+    }
+}

@@ -9,16 +9,7 @@ const ROW_HEIGHT: f32 = 20.0;
 const LABEL_WIDTH: f32 = 130.0;
 const DURATION_WIDTH: f32 = 90.0;
 
-/// `1.234 ms`, or `850 µs` below a millisecond.
-pub fn format_us(us: u64) -> String {
-    if us < 1000 {
-        format!("{us} µs")
-    } else if us < 10_000_000 {
-        format!("{:.2} ms", us as f64 / 1000.0)
-    } else {
-        format!("{:.2} s", us as f64 / 1_000_000.0)
-    }
-}
+pub use crate::engine::timeline::format_us;
 
 /// The colour of a phase: connection set-up warm, sending blue, waiting green, receiving teal.
 pub fn phase_color(kind: PhaseKind) -> Color32 {
