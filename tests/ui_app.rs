@@ -610,3 +610,57 @@ fn a_live_server_stream_shows_messages_as_they_arrive_and_stops_on_cancel() {
     };
     assert_eq!(events.as_array().unwrap().len(), 1, "what arrived is kept");
 }
+
+#[test]
+fn a_bidi_stream_sends_messages_one_by_one_and_half_closes() {
+    let mut app = start_app();
+    app.click("gRPC");
+    app.click("Discover methods");
+    app.wait_until("the methods", |a| {
+        matches!(&a.grpc_methods, Some((_, Ok(_))))
+    });
+    app.click("user.UserService/LookupStream");
+    app.click("Open stream");
+    app.wait_until("the stream to open", |a| {
+        a.open_stream.is_some() && a.is_busy(TransportTab::Grpc)
+    });
+    for (i, id) in ["1", "4"].iter().enumerate() {
+        app.harness.state_mut().settings.grpc.json = format!(r#"{{"userId":"{id}"}}"#);
+        app.harness.step();
+        app.click("Send message");
+        app.wait_until("the answer", |a| {
+            a.stream_view
+                .as_ref()
+                .is_some_and(|(_, m)| m.len() == i + 1)
+        });
+    }
+    app.assert_shown("Stream open: 2 sent");
+    app.assert_shown("Grace Hopper");
+    // Invalid JSON is refused where the user acted, and the stream stays open.
+    app.harness.state_mut().settings.grpc.json = "{oops".to_string();
+    app.harness.step();
+    app.click("Send message");
+    app.wait_until("the refusal", |a| {
+        matches!(
+            a.outcomes.get(&TransportTab::Grpc),
+            Some(EditorOutcome::Failed(_))
+        )
+    });
+    app.assert_shown("message not sent: invalid request JSON");
+    app.click("Half-close");
+    app.wait_until("the call to end", |a| !a.is_busy(TransportTab::Grpc));
+    let e = app
+        .harness
+        .state()
+        .selected_entry()
+        .unwrap()
+        .exchange
+        .clone();
+    assert_eq!(e.status.as_deref(), Some("OK"), "{:?}", e.error);
+    let sent = e
+        .timeline
+        .iter()
+        .filter(|p| p.phase == switchboard::engine::PhaseKind::MessageSent)
+        .count();
+    assert_eq!(sent, 2);
+}

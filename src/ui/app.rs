@@ -116,6 +116,8 @@ pub struct SwitchboardApp {
         String,
         Result<Vec<crate::engine::descriptors::MethodInfo>, String>,
     )>,
+    /// An open interactive stream: its request id and how many messages were sent on it.
+    pub open_stream: Option<(u64, usize)>,
     /// Messages of the running or last gRPC response stream, live.
     pub stream_view: Option<(u64, Vec<crate::engine::grpc::Received>)>,
     pub discovering: bool,
@@ -172,6 +174,7 @@ impl SwitchboardApp {
             load: None,
             grpc_methods: None,
             stream_view: None,
+            open_stream: None,
             discovering: false,
             store_capacity: DEFAULT_CAPACITY,
         }
@@ -243,6 +246,80 @@ impl SwitchboardApp {
         if self.backend.send(command) {
             self.discovering = true;
         }
+    }
+
+    /// The call type of the gRPC editor's method, when the method browser knows it.
+    pub fn grpc_method_kind(&self) -> Option<&'static str> {
+        let (_, Ok(methods)) = self.grpc_methods.as_ref()? else {
+            return None;
+        };
+        methods
+            .iter()
+            .find(|m| m.path == self.settings.grpc.method.trim())
+            .map(|m| m.kind)
+    }
+
+    /// Opens a stream to send request messages one by one.
+    pub fn open_stream(&mut self) {
+        let crate::engine::RequestSpec::Grpc(request) = self.settings.request(TransportTab::Grpc)
+        else {
+            return;
+        };
+        let id = self.next_id;
+        if self.backend.send(Command::OpenStream {
+            id,
+            request: Box::new(request),
+        }) {
+            self.start(TransportTab::Grpc, id);
+            self.open_stream = Some((id, 0));
+            self.stream_view = Some((id, Vec::new()));
+        }
+    }
+
+    fn interactive_stream_ui(&mut self, ui: &mut egui::Ui) {
+        let streaming_in = matches!(
+            self.grpc_method_kind(),
+            Some("client stream" | "bidi stream")
+        );
+        let open = self.open_stream.filter(|(id, _)| {
+            self.in_flight
+                .get(&TransportTab::Grpc)
+                .is_some_and(|f| f.id == *id)
+        });
+        if !streaming_in && open.is_none() {
+            return;
+        }
+        ui.horizontal(|ui| match open {
+            None => {
+                if ui
+                    .button("Open stream")
+                    .on_hover_text(
+                        "Start the call, then send the editor's JSON as messages one by one",
+                    )
+                    .clicked()
+                {
+                    self.open_stream();
+                }
+            }
+            Some((id, sent)) => {
+                ui.label(RichText::new(format!("Stream open: {sent} sent")).strong());
+                if ui
+                    .button("Send message")
+                    .on_hover_text("Send the request JSON above as the next message")
+                    .clicked()
+                {
+                    let json = self.settings.grpc.json.clone();
+                    self.command(Command::StreamSend { id, json });
+                }
+                if ui
+                    .button("Half-close")
+                    .on_hover_text("No more messages: the server answers or ends its stream")
+                    .clicked()
+                {
+                    self.command(Command::HalfClose { id });
+                }
+            }
+        });
     }
 
     /// The messages of a gRPC response stream as they arrive (virtualized: fine with 100,000).
@@ -552,6 +629,21 @@ impl SwitchboardApp {
                     self.many = Some((id, Ok(progress)));
                 }
             }
+            Event::StreamSent { id, result } => match result {
+                Ok(()) => {
+                    if let Some((_, sent)) =
+                        self.open_stream.as_mut().filter(|(open, _)| *open == id)
+                    {
+                        *sent += 1;
+                    }
+                }
+                Err(e) => {
+                    self.outcomes.insert(
+                        TransportTab::Grpc,
+                        EditorOutcome::Failed(format!("message not sent: {e}")),
+                    );
+                }
+            },
             Event::StreamMessage { id, message } => match &mut self.stream_view {
                 Some((current, messages)) if *current == id => messages.push(message),
                 _ => self.stream_view = Some((id, vec![message])),
@@ -978,6 +1070,7 @@ impl SwitchboardApp {
             self.many_ui(ui);
         }
         if tab == TransportTab::Grpc {
+            self.interactive_stream_ui(ui);
             self.stream_ui(ui);
         }
         self.load_ui(ui, tab);

@@ -61,6 +61,20 @@ pub enum Command {
         id: u64,
         spec: Box<crate::engine::load::LoadSpec>,
     },
+    /// Start a streaming gRPC call whose request messages come one by one (`StreamSend`).
+    OpenStream {
+        id: u64,
+        request: Box<crate::engine::grpc::GrpcRequest>,
+    },
+    /// Send one request message (JSON) on open stream `id`.
+    StreamSend {
+        id: u64,
+        json: String,
+    },
+    /// No more request messages on stream `id`.
+    HalfClose {
+        id: u64,
+    },
     /// Load descriptors for `addr` (used by later gRPC sends to that address).
     Discover {
         addr: String,
@@ -144,6 +158,11 @@ pub enum Event {
     WatchMessages {
         id: u64,
         batch: Vec<Prepared>,
+    },
+    /// A message was sent on open stream `id`, or could not be (invalid JSON…).
+    StreamSent {
+        id: u64,
+        result: Result<(), String>,
     },
     /// A message of gRPC call `id`'s response stream, as it arrived.
     StreamMessage {
@@ -273,6 +292,13 @@ async fn run(options: BackendOptions, mut commands: mpsc::Receiver<Command>, out
     let mut running: HashMap<u64, JoinHandle<()>> = HashMap::new();
     let mut watches: HashMap<u64, CancellationToken> = HashMap::new();
     let mut stream_cancels: HashMap<u64, CancellationToken> = HashMap::new();
+    let mut open_streams: HashMap<
+        u64,
+        (
+            mpsc::Sender<prost_reflect::DynamicMessage>,
+            prost_reflect::MethodDescriptor,
+        ),
+    > = HashMap::new();
     while let Some(command) = commands.recv().await {
         running.retain(|_, task| !task.is_finished());
         stream_cancels.retain(|id, _| running.contains_key(id));
@@ -345,6 +371,7 @@ async fn run(options: BackendOptions, mut commands: mpsc::Receiver<Command>, out
                 );
             }
             Command::Cancel { id } => {
+                open_streams.remove(&id);
                 if let Some(cancel) = stream_cancels.remove(&id) {
                     // The call ends itself and reports what it got.
                     cancel.cancel();
@@ -495,6 +522,88 @@ async fn run(options: BackendOptions, mut commands: mpsc::Receiver<Command>, out
                             .await;
                     }),
                 );
+            }
+            Command::OpenStream { id, request } => {
+                let Some(pool) = pool_for(&request.addr, &pool) else {
+                    continue;
+                };
+                let method = match crate::engine::grpc::find_method(&pool, &request.method) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        outbox
+                            .send(Event::StreamSent {
+                                id,
+                                result: Err(e.message),
+                            })
+                            .await;
+                        outbox
+                            .send(Event::Done {
+                                id,
+                                cancelled: false,
+                            })
+                            .await;
+                        continue;
+                    }
+                };
+                let (tx, rx) = mpsc::channel(64);
+                open_streams.insert(id, (tx, method));
+                let cancel = CancellationToken::new();
+                stream_cancels.insert(id, cancel.clone());
+                let outbox = outbox.clone();
+                running.insert(
+                    id,
+                    tokio::spawn(async move {
+                        let (seen_tx, mut seen_rx) =
+                            mpsc::channel::<crate::engine::grpc::Received>(64);
+                        let forward = {
+                            let outbox = outbox.clone();
+                            tokio::spawn(async move {
+                                while let Some(message) = seen_rx.recv().await {
+                                    outbox.send(Event::StreamMessage { id, message }).await;
+                                }
+                            })
+                        };
+                        let e = crate::engine::grpc::call_streaming_until(
+                            &request,
+                            &pool,
+                            None,
+                            Some(rx),
+                            Some(seen_tx),
+                            cancel,
+                        )
+                        .await;
+                        let _ = forward.await;
+                        outbox
+                            .send(Event::Exchanges {
+                                id,
+                                exchanges: vec![e],
+                            })
+                            .await;
+                        outbox
+                            .send(Event::Done {
+                                id,
+                                cancelled: false,
+                            })
+                            .await;
+                    }),
+                );
+            }
+            Command::StreamSend { id, json } => {
+                let result = match open_streams.get(&id) {
+                    None => Err("the stream is closed".to_string()),
+                    Some((tx, method)) => match crate::engine::grpc::json_to_message(method, &json)
+                    {
+                        Ok(message) => tx
+                            .send(message)
+                            .await
+                            .map_err(|_| "the call has ended".to_string()),
+                        Err(e) => Err(e.message),
+                    },
+                };
+                outbox.send(Event::StreamSent { id, result }).await;
+            }
+            Command::HalfClose { id } => {
+                open_streams.remove(&id);
             }
             Command::Discover { addr, source } => {
                 let (outbox, pools) = (outbox.clone(), pools.clone());
