@@ -481,6 +481,7 @@ fn net_figures(quick: bool, runs: usize) -> Vec<Figure> {
                 metadata: vec![],
                 json: r#"{"user_id":"1"}"#.to_string(),
                 timeout: Duration::from_secs(10),
+                tls: Default::default(),
             };
             let _ = gclient.call(&greq, &pool).await;
             let e = round_trips(n, || {

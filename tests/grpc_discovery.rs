@@ -60,6 +60,7 @@ fn call(addr: impl ToString, method: &str, json: &str) -> GrpcRequest {
         metadata: vec![],
         json: json.to_string(),
         timeout: SECS,
+        tls: Default::default(),
     }
 }
 

@@ -16,6 +16,7 @@ fn request(addr: std::net::SocketAddr, json: &str) -> GrpcRequest {
         metadata: vec![switchboard::engine::Header::new("x-request-id", "t-1")],
         json: json.to_string(),
         timeout: Duration::from_secs(10),
+        tls: Default::default(),
     }
 }
 

@@ -55,6 +55,7 @@ async fn http_and_grpc_loads_count_every_request_and_sort_errors_by_kind() {
         metadata: Vec::new(),
         json: r#"{"user_id":"99"}"#.to_string(),
         timeout: Duration::from_secs(10),
+        tls: Default::default(),
     });
     let not_found = load(grpc, LoadLimit::Duration(Duration::from_millis(300)), 4).await;
     assert!(not_found.requests > 0);

@@ -108,6 +108,8 @@ pub struct HttpArgs {
     /// Request body: TEXT, @FILE or @- for standard input.
     #[arg(long, value_name = "TEXT|@FILE")]
     pub body: Option<String>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// Print one JSON object per exchange.
     #[arg(long)]
     pub json: bool,
@@ -128,6 +130,8 @@ pub struct GrpcArgs {
     pub data: Option<String>,
     #[command(flatten)]
     pub protos: ProtoOpts,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// Metadata, `-H 'name: value'` (repeatable).
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
     pub headers: Vec<String>,
@@ -135,6 +139,30 @@ pub struct GrpcArgs {
     pub json: bool,
     #[arg(long, default_value_t = 30.0, value_name = "SECS")]
     pub timeout: f64,
+}
+
+/// TLS beyond the public roots (PEM files).
+#[derive(Debug, Clone, Args, Default)]
+pub struct TlsArgs {
+    /// Also trust this CA (or self-signed certificate).
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<std::path::PathBuf>,
+    /// Client certificate chain for mutual TLS (with --key).
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<std::path::PathBuf>,
+    /// Client private key for mutual TLS (with --cert).
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<std::path::PathBuf>,
+}
+
+impl TlsArgs {
+    pub fn options(&self) -> crate::engine::net::TlsOptions {
+        crate::engine::net::TlsOptions {
+            ca_file: self.cacert.clone(),
+            cert_file: self.cert.clone(),
+            key_file: self.key.clone(),
+        }
+    }
 }
 
 /// Where message types come from (default: the server's reflection service).

@@ -148,6 +148,7 @@ fn http_request(a: &args::HttpArgs) -> anyhow::Result<HttpRequest> {
         },
         timeout: Duration::from_secs_f64(a.timeout),
         max_body_bytes: http::DEFAULT_MAX_BODY_BYTES,
+        tls: a.tls.options(),
     })
 }
 
@@ -278,6 +279,7 @@ fn grpc_request(a: &args::GrpcArgs) -> anyhow::Result<GrpcRequest> {
             None => "{}".to_string(),
         },
         timeout: Duration::from_secs_f64(a.timeout),
+        tls: a.tls.options(),
     })
 }
 

@@ -147,7 +147,9 @@ macro_rules! reflect_with {
 pub async fn reflect(addr: &str, timeout: Duration) -> Result<Reflected, ExchangeError> {
     let parsed = parse_addr(addr)?;
     let mut rec = Recorder::new(timeout);
-    let (channel, _) = open_channel(&mut rec, &parsed).await.map_err(|(e, _)| e)?;
+    let (channel, _) = open_channel(&mut rec, &parsed, &Default::default())
+        .await
+        .map_err(|(e, _)| e)?;
     let mut version = ReflectionVersion::V1;
     let mut result = reflect_with!(tonic_reflection::pb::v1, channel.clone(), timeout);
     if matches!(&result, Err(status) if status.code() == tonic::Code::Unimplemented) {

@@ -32,6 +32,8 @@ pub struct GrpcRequest {
     /// The request message in proto3 JSON.
     pub json: String,
     pub timeout: Duration,
+    /// Extra CA, client certificate (for `https://` addresses).
+    pub tls: super::net::TlsOptions,
 }
 
 /// The descriptors of the bundled `proto/user.proto` (plus nothing else yet).
@@ -256,13 +258,18 @@ pub async fn call_streaming_until(
 type Failure = (ExchangeError, Option<Message>);
 
 /// Connects through our own connector, so DNS, TCP and TLS are timed, then sets up HTTP/2.
-pub(crate) async fn open_channel(rec: &mut Recorder, addr: &Addr) -> Result<OpenChannel, Failure> {
+pub(crate) async fn open_channel(
+    rec: &mut Recorder,
+    addr: &Addr,
+    tls: &net::TlsOptions,
+) -> Result<OpenChannel, Failure> {
     let marks = Arc::new(IoMarks::default());
     let opened = net::open(
         rec,
         &addr.host,
         addr.port,
         addr.tls.then_some(&[b"h2".as_slice()][..]),
+        tls,
     )
     .await
     .map_err(|e| (e, None))?;
@@ -395,7 +402,7 @@ async fn run(
     let (channel, marks) = match cached {
         Some(pair) => pair,
         None => {
-            let pair = open_channel(rec, &addr).await?;
+            let pair = open_channel(rec, &addr, &req.tls).await?;
             if let Some(c) = client {
                 c.put(&addr.uri, pair.clone());
             }
@@ -503,7 +510,7 @@ async fn run(
                         phase,
                         sent_end,
                         ErrorKind::Protocol,
-                        format!("the call failed: {}", status.message()),
+                        transport_failure_message(&status),
                     ),
                     None,
                 ));
@@ -607,9 +614,23 @@ async fn run(
 }
 
 /// True when a status was made up by the client because the transport failed.
+/// (A status decoded from the server's trailers has no source error; one tonic makes up for a
+/// broken connection, a refused TLS client certificate… does.)
 fn is_transport_failure(status: &tonic::Status) -> bool {
     use std::error::Error as _;
-    status.code() == tonic::Code::Unavailable && status.source().is_some()
+    status.source().is_some()
+}
+
+/// What went wrong on the connection, with the underlying causes.
+fn transport_failure_message(status: &tonic::Status) -> String {
+    use std::error::Error as _;
+    let mut message = format!("the call failed: {}", status.message());
+    let mut source = status.source();
+    while let Some(cause) = source {
+        message.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    message
 }
 
 /// The canonical upper-case name of a gRPC status code.
@@ -647,6 +668,7 @@ pub struct PreparedCall {
     message: DynamicMessage,
     metadata: tonic::metadata::MetadataMap,
     timeout: Duration,
+    tls: net::TlsOptions,
 }
 
 impl PreparedCall {
@@ -675,6 +697,7 @@ impl PreparedCall {
             message,
             metadata,
             timeout: req.timeout,
+            tls: req.tls.clone(),
         })
     }
 }
@@ -691,7 +714,7 @@ impl GrpcClient {
                     Ok(a) => a,
                     Err(e) => return Some(format!("{:?}", e.kind)),
                 };
-                match open_channel(&mut rec, &addr).await {
+                match open_channel(&mut rec, &addr, &call.tls).await {
                     Ok(pair) => {
                         self.put(&call.uri, pair.clone());
                         pair.0
@@ -858,7 +881,7 @@ async fn streaming_call(
                         PhaseKind::ResponseHeaders,
                         start,
                         ErrorKind::Protocol,
-                        format!("the call failed: {}", status.message()),
+                        transport_failure_message(&status),
                     ),
                     None,
                 ));

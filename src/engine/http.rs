@@ -29,6 +29,8 @@ pub struct HttpRequest {
     pub body: Vec<u8>,
     pub timeout: Duration,
     pub max_body_bytes: usize,
+    /// Extra CA, client certificate (https only).
+    pub tls: super::net::TlsOptions,
 }
 
 impl HttpRequest {
@@ -40,6 +42,7 @@ impl HttpRequest {
             body: Vec::new(),
             timeout: Duration::from_secs(30),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            tls: Default::default(),
         }
     }
 }
@@ -59,6 +62,7 @@ pub fn parse_header_line(line: &str) -> Result<Header, ExchangeError> {
 }
 
 struct Prepared {
+    tls_options: net::TlsOptions,
     method: http::Method,
     url: url::Url,
     host: String,
@@ -109,6 +113,7 @@ fn prepare(req: &HttpRequest) -> Result<Prepared, ExchangeError> {
         headers.append(name, value);
     }
     Ok(Prepared {
+        tls_options: req.tls.clone(),
         method,
         url,
         host,
@@ -294,7 +299,7 @@ async fn open_connection(
     p: &Prepared,
 ) -> Result<(Sender, Arc<IoMarks>, bool), Failure> {
     let alpn: &[&[u8]] = &[b"h2", b"http/1.1"];
-    let opened = net::open(rec, &p.host, p.port, p.tls.then_some(alpn))
+    let opened = net::open(rec, &p.host, p.port, p.tls.then_some(alpn), &p.tls_options)
         .await
         .map_err(|e| (e, None))?;
     let marks = Arc::new(IoMarks::default());

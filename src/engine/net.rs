@@ -24,22 +24,76 @@ pub struct Opened {
     pub peer: SocketAddr,
 }
 
-fn tls_config(alpn: &[&[u8]]) -> Arc<rustls::ClientConfig> {
+/// TLS settings beyond the defaults: an extra trusted CA, and a client certificate (mTLS).
+/// Files are PEM.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct TlsOptions {
+    /// Trust this CA (or self-signed certificate) besides the public roots.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Present this certificate chain to servers that ask for one…
+    pub cert_file: Option<std::path::PathBuf>,
+    /// …with this private key.
+    pub key_file: Option<std::path::PathBuf>,
+}
+
+fn tls_config(
+    alpn: &[&[u8]],
+    options: &TlsOptions,
+) -> Result<Arc<rustls::ClientConfig>, ExchangeError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     static ROOTS: OnceLock<Arc<rustls::RootCertStore>> = OnceLock::new();
-    let roots = ROOTS.get_or_init(|| {
+    let public = ROOTS.get_or_init(|| {
         let mut roots = rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         Arc::new(roots)
     });
+    let bad = |what: &str, path: &std::path::Path, e: &dyn std::fmt::Display| {
+        ExchangeError::invalid_input(format!("cannot use {what} {}: {e}", path.display()))
+    };
+    let roots = match &options.ca_file {
+        None => public.clone(),
+        Some(path) => {
+            let mut roots = (**public).clone();
+            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+                .map_err(|e| bad("the CA file", path, &e))?
+                .collect::<Result<_, _>>()
+                .map_err(|e| bad("the CA file", path, &e))?;
+            if certs.is_empty() {
+                return Err(bad("the CA file", path, &"no PEM certificate in it"));
+            }
+            for cert in certs {
+                roots.add(cert).map_err(|e| bad("the CA file", path, &e))?;
+            }
+            Arc::new(roots)
+        }
+    };
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .unwrap_or_else(|_| rustls::ClientConfig::builder());
-    let mut config = builder
-        .with_root_certificates(roots.clone())
-        .with_no_client_auth();
+        .unwrap_or_else(|_| rustls::ClientConfig::builder())
+        .with_root_certificates(roots);
+    let mut config = match (&options.cert_file, &options.key_file) {
+        (None, None) => builder.with_no_client_auth(),
+        (Some(cert), Some(key)) => {
+            let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+                .map_err(|e| bad("the client certificate", cert, &e))?
+                .collect::<Result<_, _>>()
+                .map_err(|e| bad("the client certificate", cert, &e))?;
+            let key_der =
+                PrivateKeyDer::from_pem_file(key).map_err(|e| bad("the client key", key, &e))?;
+            builder
+                .with_client_auth_cert(chain, key_der)
+                .map_err(|e| bad("the client certificate", cert, &e))?
+        }
+        _ => {
+            return Err(ExchangeError::invalid_input(
+                "a client certificate needs both --cert and --key",
+            ));
+        }
+    };
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    Arc::new(config)
+    Ok(Arc::new(config))
 }
 
 /// Resolves `host`, connects to the first address that accepts, and does TLS if `alpn` is
@@ -49,6 +103,7 @@ pub async fn open(
     host: &str,
     port: u16,
     alpn: Option<&[&[u8]]>,
+    tls: &TlsOptions,
 ) -> Result<Opened, ExchangeError> {
     let bare_host = host.trim_start_matches('[').trim_end_matches(']');
     let addrs: Vec<SocketAddr> = match bare_host.parse::<std::net::IpAddr>() {
@@ -111,7 +166,7 @@ pub async fn open(
     };
     let server_name = rustls::pki_types::ServerName::try_from(bare_host.to_string())
         .map_err(|e| ExchangeError::invalid_input(format!("invalid TLS server name: {e}")))?;
-    let connector = TlsConnector::from(tls_config(alpn));
+    let connector = TlsConnector::from(tls_config(alpn, tls)?);
     let tls = rec
         .step(PhaseKind::Tls, connector.connect(server_name, tcp), |e| {
             (

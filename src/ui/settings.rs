@@ -264,6 +264,7 @@ impl Settings {
                 body: self.http.body.clone().into_bytes(),
                 timeout,
                 max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+                tls: Default::default(),
             }),
             TransportTab::Grpc => RequestSpec::Grpc(GrpcRequest {
                 addr: self.grpc.addr.clone(),
@@ -271,6 +272,7 @@ impl Settings {
                 metadata: headers(&self.grpc.metadata),
                 json: self.grpc.json.clone(),
                 timeout,
+                tls: Default::default(),
             }),
             TransportTab::Amqp => {
                 let a = &self.amqp;
