@@ -257,3 +257,21 @@ async fn a_client_reuses_its_channel() {
     assert_timeline_sane(&second);
     demo.stop().await;
 }
+
+#[tokio::test]
+async fn rich_error_details_are_decoded() {
+    let demo = start_demo().await;
+    let pool = grpc::builtin_pool().unwrap();
+    let e = grpc::call(&request(demo.user.grpc_addr, r#"{"user_id":"abc"}"#), &pool).await;
+    assert_eq!(e.status.as_deref(), Some("INVALID_ARGUMENT"));
+    let trailers = &e.response.as_ref().unwrap().trailers;
+    let detail = trailers
+        .iter()
+        .find(|h| h.name == "error-detail")
+        .unwrap_or_else(|| panic!("{trailers:?}"));
+    assert!(
+        detail.value.contains("BadRequest") && detail.value.contains("user_id"),
+        "{detail:?}"
+    );
+    demo.stop().await;
+}

@@ -33,10 +33,10 @@ pub mod proto {
 /// Errors starting a demo service.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("cannot listen on {addr}: {source} (is another instance running? pick another port)")]
+    #[error("cannot listen on {addr}: {io} (is another instance running? pick another port)")]
     Bind {
         addr: std::net::SocketAddr,
-        source: std::io::Error,
+        io: std::io::Error,
     },
     #[error("gRPC reflection setup failed: {0}")]
     Reflection(String),
@@ -49,7 +49,7 @@ pub(crate) async fn bind_loopback(
     if !addr.ip().is_loopback() {
         return Err(StartError::Bind {
             addr,
-            source: std::io::Error::new(
+            io: std::io::Error::new(
                 std::io::ErrorKind::PermissionDenied,
                 "demo services bind loopback addresses only",
             ),
@@ -57,5 +57,5 @@ pub(crate) async fn bind_loopback(
     }
     tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|source| StartError::Bind { addr, source })
+        .map_err(|io| StartError::Bind { addr, io })
 }

@@ -56,7 +56,7 @@ fn ephemeral(addr: SocketAddr) -> SocketAddr {
 }
 
 fn addr_in_use(err: &StartError) -> bool {
-    matches!(err, StartError::Bind { source, .. } if source.kind() == std::io::ErrorKind::AddrInUse)
+    matches!(err, StartError::Bind { io, .. } if io.kind() == std::io::ErrorKind::AddrInUse)
 }
 
 impl Supervisor {

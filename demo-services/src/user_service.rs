@@ -198,9 +198,9 @@ pub(crate) fn local_addr(
     listener: &tokio::net::TcpListener,
     requested: SocketAddr,
 ) -> Result<SocketAddr, StartError> {
-    listener.local_addr().map_err(|source| StartError::Bind {
+    listener.local_addr().map_err(|io| StartError::Bind {
         addr: requested,
-        source,
+        io,
     })
 }
 
@@ -345,9 +345,16 @@ impl UserService for UserGrpc {
         }
         match shared.store.get(&request.get_ref().user_id) {
             Ok(user) => Ok(tonic::Response::new(user_info(user))),
-            Err(err @ LookupError::Malformed(_)) => {
-                Err(tonic::Status::invalid_argument(err.to_string()))
-            }
+            Err(err @ LookupError::Malformed(_)) => Err(
+                <tonic::Status as tonic_types::StatusExt>::with_error_details(
+                    tonic::Code::InvalidArgument,
+                    err.to_string(),
+                    tonic_types::ErrorDetails::with_bad_request_violation(
+                        "user_id",
+                        "must be a positive decimal number, e.g. \"1\"",
+                    ),
+                ),
+            ),
             Err(err @ LookupError::NotFound(_)) => Err(tonic::Status::not_found(err.to_string())),
         }
     }

@@ -472,7 +472,7 @@ async fn run(
     let mut response_msg = Message::default();
     let status_outcome = |status: &tonic::Status, mut response_msg: Message| {
         let code = format!("{:?}", status.code());
-        response_msg.trailers = metadata_list(status.metadata());
+        response_msg.trailers = status_trailers(status);
         if !response_msg
             .trailers
             .iter()
@@ -846,7 +846,7 @@ async fn streaming_call(
         request_msg.size_bytes = sent.iter().map(|(_, s, _)| s).sum();
     };
     let status_outcome = |status: &tonic::Status, mut msg: Message, received: &[String]| {
-        msg.trailers = metadata_list(status.metadata());
+        msg.trailers = status_trailers(status);
         if !msg.trailers.iter().any(|h| h.name == "grpc-status") {
             msg.trailers.push(Header::new(
                 "grpc-status",
@@ -1039,4 +1039,16 @@ fn metadata_map(headers: &[Header]) -> Result<tonic::metadata::MetadataMap, Exch
         metadata.append(key, value);
     }
     Ok(metadata)
+}
+
+/// A status's trailers, plus its rich error details (`google.rpc.Status` in
+/// `grpc-status-details-bin`: bad request violations, error info, retry info…) decoded, one
+/// `error-detail` entry each.
+fn status_trailers(status: &tonic::Status) -> Vec<Header> {
+    use tonic_types::StatusExt;
+    let mut trailers = metadata_list(status.metadata());
+    for detail in status.get_error_details_vec() {
+        trailers.push(Header::new("error-detail", format!("{detail:?}")));
+    }
+    trailers
 }
