@@ -69,7 +69,14 @@ pub async fn run(command: Command, amqp_url: &str) -> anyhow::Result<ExitCode> {
             service,
             protos,
         }) => {
-            let pool = grpc_pool(&addr, None, &protos, Duration::from_secs(10)).await?;
+            let pool = grpc_pool(
+                &addr,
+                None,
+                &protos,
+                Duration::from_secs(10),
+                &Default::default(),
+            )
+            .await?;
             match service {
                 None => {
                     for name in crate::engine::descriptors::services(&pool) {
@@ -95,7 +102,14 @@ pub async fn run(command: Command, amqp_url: &str) -> anyhow::Result<ExitCode> {
             symbol,
             protos,
         }) => {
-            let pool = grpc_pool(&addr, None, &protos, Duration::from_secs(10)).await?;
+            let pool = grpc_pool(
+                &addr,
+                None,
+                &protos,
+                Duration::from_secs(10),
+                &Default::default(),
+            )
+            .await?;
             print!("{}", crate::engine::descriptors::describe(&pool, &symbol)?);
             Ok(ExitCode::SUCCESS)
         }
@@ -110,7 +124,8 @@ pub async fn run(command: Command, amqp_url: &str) -> anyhow::Result<ExitCode> {
                 args::Load::Grpc { request, load } => {
                     let r = grpc_request(&request)?;
                     pool = Some(
-                        grpc_pool(&r.addr, Some(&r.method), &request.protos, r.timeout).await?,
+                        grpc_pool(&r.addr, Some(&r.method), &request.protos, r.timeout, &r.tls)
+                            .await?,
                     );
                     (RequestSpec::Grpc(r), load, request.json)
                 }
@@ -170,6 +185,7 @@ async fn send_grpc(a: args::GrpcArgs) -> anyhow::Result<ExitCode> {
         Some(&request.method),
         &a.protos,
         request.timeout,
+        &request.tls,
     )
     .await?;
     let method = grpc::find_method(&pool, &request.method).ok();
@@ -245,6 +261,7 @@ async fn grpc_pool(
     method: Option<&str>,
     protos: &args::ProtoOpts,
     timeout: Duration,
+    tls: &crate::engine::net::TlsOptions,
 ) -> anyhow::Result<prost_reflect::DescriptorPool> {
     use crate::engine::descriptors;
     if !protos.proto.is_empty() {
@@ -256,7 +273,7 @@ async fn grpc_pool(
     if let Some(protoset) = &protos.protoset {
         return Ok(descriptors::load_protoset(protoset)?);
     }
-    match descriptors::reflect(addr, timeout).await {
+    match descriptors::reflect_with_tls(addr, timeout, tls).await {
         Ok(found) => Ok(found.pool),
         Err(error) => {
             let builtin = grpc::builtin_pool()?;

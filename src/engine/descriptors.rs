@@ -14,6 +14,7 @@ pub(crate) use tokio_stream_shim::ReceiverStream;
 
 use super::exchange::{ErrorKind, ExchangeError};
 use super::grpc::{open_channel, parse_addr};
+use super::net::TlsOptions;
 use super::recorder::Recorder;
 
 /// A bounded channel as a stream (the request side of the reflection call).
@@ -145,9 +146,18 @@ macro_rules! reflect_with {
 /// Asks the server at `addr` for its services and their descriptors, trying reflection v1 and
 /// then v1alpha.
 pub async fn reflect(addr: &str, timeout: Duration) -> Result<Reflected, ExchangeError> {
+    reflect_with_tls(addr, timeout, &TlsOptions::default()).await
+}
+
+/// [`reflect`] with a custom CA or a client certificate.
+pub async fn reflect_with_tls(
+    addr: &str,
+    timeout: Duration,
+    tls: &TlsOptions,
+) -> Result<Reflected, ExchangeError> {
     let parsed = parse_addr(addr)?;
     let mut rec = Recorder::new(timeout);
-    let (channel, _) = open_channel(&mut rec, &parsed, &Default::default())
+    let (channel, _) = open_channel(&mut rec, &parsed, tls)
         .await
         .map_err(|(e, _)| e)?;
     let mut version = ReflectionVersion::V1;
@@ -440,6 +450,8 @@ pub enum DescriptorSource {
         files: Vec<PathBuf>,
         includes: Vec<PathBuf>,
     },
+    /// A compiled descriptor set.
+    Protoset(PathBuf),
     /// The bundled `proto/user.proto`.
     Builtin,
 }
@@ -462,9 +474,11 @@ pub async fn load(
     source: &DescriptorSource,
     addr: &str,
     timeout: Duration,
+    tls: &TlsOptions,
 ) -> Result<DescriptorPool, ExchangeError> {
     match source {
-        DescriptorSource::Reflection => Ok(reflect(addr, timeout).await?.pool),
+        DescriptorSource::Reflection => Ok(reflect_with_tls(addr, timeout, tls).await?.pool),
+        DescriptorSource::Protoset(path) => load_protoset(path),
         DescriptorSource::Protos { files, includes } => {
             if files.is_empty() {
                 return Err(ExchangeError::invalid_input(

@@ -242,6 +242,7 @@ impl SwitchboardApp {
         let command = Command::Discover {
             addr: g.addr.trim().to_string(),
             source: g.descriptor_source(),
+            tls: g.tls(),
         };
         if self.backend.send(command) {
             self.discovering = true;
@@ -377,6 +378,7 @@ impl SwitchboardApp {
             let g = &mut self.settings.grpc;
             ui.selectable_value(&mut g.source, GrpcSource::Reflection, "server reflection");
             ui.selectable_value(&mut g.source, GrpcSource::ProtoFiles, ".proto files");
+            ui.selectable_value(&mut g.source, GrpcSource::Protoset, "protoset");
             ui.selectable_value(&mut g.source, GrpcSource::Builtin, "built-in user.proto");
             if ui
                 .add_enabled(!self.discovering, egui::Button::new("Discover methods"))
@@ -407,6 +409,49 @@ impl SwitchboardApp {
                 .labelled_by(l.id);
             });
         }
+        if self.settings.grpc.source == GrpcSource::Protoset {
+            ui.horizontal(|ui| {
+                let l = ui.label("Protoset");
+                ui.add(
+                    egui::TextEdit::singleline(&mut self.settings.grpc.protoset)
+                        .hint_text("api.protoset")
+                        .desired_width(320.0),
+                )
+                .labelled_by(l.id);
+            });
+        }
+        egui::CollapsingHeader::new("TLS (https:// addresses)")
+            .id_salt("grpc-tls")
+            .default_open(false)
+            .show(ui, |ui| {
+                egui::Grid::new("grpc-tls-grid")
+                    .num_columns(2)
+                    .show(ui, |ui| {
+                        let g = &mut self.settings.grpc;
+                        for (label, value, hint) in [
+                            (
+                                "CA certificate",
+                                &mut g.ca_file,
+                                "ca.pem (besides the public roots)",
+                            ),
+                            (
+                                "Client certificate",
+                                &mut g.cert_file,
+                                "client.pem (mutual TLS)",
+                            ),
+                            ("Client key", &mut g.key_file, "client.key"),
+                        ] {
+                            let l = ui.label(label);
+                            ui.add(
+                                egui::TextEdit::singleline(value)
+                                    .hint_text(hint)
+                                    .desired_width(320.0),
+                            )
+                            .labelled_by(l.id);
+                            ui.end_row();
+                        }
+                    });
+            });
         let mut chosen = None;
         match &self.grpc_methods {
             Some((addr, Ok(methods))) => {

@@ -79,6 +79,7 @@ pub enum Command {
     Discover {
         addr: String,
         source: crate::engine::descriptors::DescriptorSource,
+        tls: crate::engine::net::TlsOptions,
     },
     /// Ask the user for a file (rfd); answered by [`Event::PickedPath`].
     PickPath {
@@ -605,12 +606,16 @@ async fn run(options: BackendOptions, mut commands: mpsc::Receiver<Command>, out
             Command::HalfClose { id } => {
                 open_streams.remove(&id);
             }
-            Command::Discover { addr, source } => {
+            Command::Discover { addr, source, tls } => {
                 let (outbox, pools) = (outbox.clone(), pools.clone());
                 tokio::spawn(async move {
-                    let loaded =
-                        crate::engine::descriptors::load(&source, &addr, Duration::from_secs(10))
-                            .await;
+                    let loaded = crate::engine::descriptors::load(
+                        &source,
+                        &addr,
+                        Duration::from_secs(10),
+                        &tls,
+                    )
+                    .await;
                     let result = match loaded {
                         Ok(found) => {
                             let methods = crate::engine::descriptors::methods(&found);

@@ -99,6 +99,11 @@ pub struct GrpcEditor {
     /// `.proto` files and import paths (space separated) for [`GrpcSource::ProtoFiles`].
     pub proto_files: String,
     pub import_paths: String,
+    pub protoset: String,
+    /// TLS for `https://` addresses: extra CA, client certificate and key (PEM paths).
+    pub ca_file: String,
+    pub cert_file: String,
+    pub key_file: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -106,6 +111,7 @@ pub enum GrpcSource {
     #[default]
     Reflection,
     ProtoFiles,
+    Protoset,
     Builtin,
 }
 
@@ -124,6 +130,16 @@ impl GrpcEditor {
                 files: paths(&self.proto_files),
                 includes: paths(&self.import_paths),
             },
+            GrpcSource::Protoset => DescriptorSource::Protoset(self.protoset.trim().into()),
+        }
+    }
+
+    pub fn tls(&self) -> crate::engine::net::TlsOptions {
+        let path = |s: &str| (!s.trim().is_empty()).then(|| std::path::PathBuf::from(s.trim()));
+        crate::engine::net::TlsOptions {
+            ca_file: path(&self.ca_file),
+            cert_file: path(&self.cert_file),
+            key_file: path(&self.key_file),
         }
     }
 }
@@ -138,6 +154,10 @@ impl Default for GrpcEditor {
             source: GrpcSource::Reflection,
             proto_files: String::new(),
             import_paths: String::new(),
+            protoset: String::new(),
+            ca_file: String::new(),
+            cert_file: String::new(),
+            key_file: String::new(),
         }
     }
 }
@@ -272,7 +292,7 @@ impl Settings {
                 metadata: headers(&self.grpc.metadata),
                 json: self.grpc.json.clone(),
                 timeout,
-                tls: Default::default(),
+                tls: self.grpc.tls(),
             }),
             TransportTab::Amqp => {
                 let a = &self.amqp;
