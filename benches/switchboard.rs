@@ -12,6 +12,8 @@
 //!   bare lapin consumer (qos 1000, one multiple-ack per batch) draining the same queue.
 //! - `viewer_frame_p50_ms_1m`, `viewer_frame_p99_ms_1m`: frame time of the app showing a viewer
 //!   tab with 1,000,000 messages stored and live tail on, while 100 more arrive per frame.
+//! - `grpc_stream_frame_p99_ms_100k`: frame time of the gRPC editor with a 100,000-message
+//!   response stream listed and its exchange selected.
 //! - `viewer_frame_p99_ms_ingest`: p99 UI time per frame while the viewer ingests at full speed.
 //! - `http_rtt_p50/p99`, `grpc_rtt_p50/p99`: a lookup through the engine (kept-alive connection,
 //!   timeline captured) against bare reqwest / a bare tonic client on one connection, in µs.
@@ -660,6 +662,70 @@ async fn engine_publish_confirms(n: u64) -> f64 {
     n as f64 / done.elapsed.as_secs_f64()
 }
 
+/// Frame times of the gRPC editor showing a 100,000-message response stream: its live list and
+/// the exchange (one phase per message, a 5 MB JSON body) selected.
+fn stream_frames(runtime: &tokio::runtime::Runtime, frames: usize) -> Vec<f64> {
+    use switchboard::engine::grpc::Received;
+    use switchboard::engine::timeline::{Phase, PhaseKind};
+    use switchboard::engine::{Body, Exchange, Message, Transport};
+    const N: u64 = 100_000;
+    let mut harness = app_harness(runtime);
+    let json =
+        r#"{"orderId":"95a1b355-0cbd-4ee2-a4d1-b9f6b78cd60c","userId":"2","kind":"consumed"}"#;
+    let received: Vec<Received> = (0..N)
+        .map(|i| Received {
+            at_us: i * 10,
+            size_bytes: 51,
+            json: json.to_string(),
+        })
+        .collect();
+    let timeline: Vec<Phase> = (0..N)
+        .map(|i| Phase {
+            phase: PhaseKind::Message,
+            start_us: i * 10,
+            end_us: i * 10 + 10,
+            detail: Some(format!("#{} 51 bytes", i + 1)),
+            failed: false,
+        })
+        .collect();
+    let body = format!("[{}]", vec![json; N as usize].join(","));
+    let exchange = Exchange {
+        transport: Transport::Grpc,
+        target: "127.0.0.1:50051 user.UserService/WatchOrders".to_string(),
+        started_at_ms: 0,
+        ok: true,
+        status: Some("OK".to_string()),
+        error: None,
+        total_us: N * 10,
+        timeline,
+        request: Message::default(),
+        response: Some(Message {
+            body: Body::new(body.into_bytes()),
+            size_bytes: N * 51,
+            ..Message::default()
+        }),
+    };
+    {
+        let app = harness.state_mut();
+        app.settings.transport = switchboard::ui::settings::TransportTab::Grpc;
+        app.history.push(switchboard::ui::app::Entry {
+            seq: 1,
+            request_id: 1,
+            exchange,
+        });
+        app.selected = Some(1);
+        app.stream_view = Some((1, received));
+    }
+    harness.run_steps(3);
+    (0..frames)
+        .map(|_| {
+            let start = Instant::now();
+            harness.step();
+            start.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect()
+}
+
 fn percentile(samples: &[f64], p: f64) -> f64 {
     let mut s = samples.to_vec();
     s.sort_by(f64::total_cmp);
@@ -699,12 +765,19 @@ fn viewer_figures(quick: bool, runs: usize) -> Vec<Figure> {
         let _ = setup.close(200, "bye".into()).await;
     });
     let frames = viewer_frames(&runtime, if quick { 60 } else { 300 });
+    let stream = stream_frames(&runtime, if quick { 30 } else { 120 });
     vec![
         Figure {
             name: "amqp_watch_ingest_rate",
             unit: "msg/s",
             samples: viewer,
             baseline: Some(bare),
+        },
+        Figure {
+            name: "grpc_stream_frame_p99_ms_100k",
+            unit: "ms",
+            samples: vec![percentile(&stream, 0.99)],
+            baseline: None,
         },
         Figure {
             name: "viewer_frame_p99_ms_ingest",

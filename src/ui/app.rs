@@ -1219,16 +1219,15 @@ impl SwitchboardApp {
 
     fn result_ui(&mut self, ui: &mut egui::Ui) {
         if self.compare && self.pinned.len() == 2 {
-            let (Some(a), Some(b)) = (
-                self.entry(self.pinned[0]).cloned(),
-                self.entry(self.pinned[1]).cloned(),
-            ) else {
-                return;
-            };
-            compare_ui(ui, &a.exchange, &b.exchange);
+            if let (Some(a), Some(b)) = (self.entry(self.pinned[0]), self.entry(self.pinned[1])) {
+                compare_ui(ui, &a.exchange, &b.exchange);
+            }
             return;
         }
-        let Some(entry) = self.selected_entry().cloned() else {
+        // Drawn from a borrow (an exchange can hold a 100,000-message stream): the pin toggle
+        // is applied afterwards.
+        let mut toggle_pin = None;
+        let Some(entry) = self.selected_entry() else {
             ui.add_space(20.0);
             ui.label(RichText::new("Send a request to see where its time goes.").weak());
             return;
@@ -1258,7 +1257,7 @@ impl SwitchboardApp {
             );
             let pinned = self.pinned.contains(&entry.seq);
             if ui.selectable_label(pinned, "Pin").clicked() {
-                self.toggle_pin(entry.seq);
+                toggle_pin = Some(entry.seq);
             }
             if ui.small_button("Copy as JSON").clicked() {
                 ui.ctx().copy_text(e.to_json_line());
@@ -1271,6 +1270,9 @@ impl SwitchboardApp {
             message_ui(&mut cols[0], "request", "Request", Some(&e.request));
             message_ui(&mut cols[1], "response", "Response", e.response.as_ref());
         });
+        if let Some(seq) = toggle_pin {
+            self.toggle_pin(seq);
+        }
     }
 
     /// Draws one frame (everything but event draining).

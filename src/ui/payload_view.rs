@@ -8,6 +8,8 @@ use crate::engine::{BodyView, Header, Message};
 
 /// Bodies longer than this many pretty-printed lines are shown as a collapsible tree.
 const TREE_THRESHOLD_LINES: usize = 60;
+/// Bodies larger than this are shown as their start only.
+const LARGE_BODY_BYTES: usize = 64 * 1024;
 /// At most this much of a binary body is hex-dumped on screen.
 const HEX_LIMIT_BYTES: usize = 64 * 1024;
 
@@ -69,6 +71,32 @@ pub fn headers_ui(ui: &mut egui::Ui, title: &str, headers: &[Header]) {
 
 /// A body: its kind, a copy button, and pretty JSON / a JSON tree / text / a hex dump.
 pub fn body_ui(ui: &mut egui::Ui, body: &crate::engine::Body, size_bytes: u64) {
+    if body.bytes.len() > LARGE_BODY_BYTES {
+        // Parsing and laying out megabytes every frame would stall the window: show the start.
+        ui.horizontal(|ui| {
+            ui.label(
+                RichText::new(format!(
+                    "Body · {} bytes, the first {} KiB shown",
+                    body.bytes.len(),
+                    LARGE_BODY_BYTES / 1024
+                ))
+                .strong(),
+            );
+            if ui.small_button("Copy body").clicked() {
+                ui.ctx()
+                    .copy_text(String::from_utf8_lossy(&body.bytes).into_owned());
+            }
+        });
+        let head = &body.bytes[..LARGE_BODY_BYTES];
+        match std::str::from_utf8(head) {
+            Ok(text) => code_ui(ui, text),
+            Err(e) if e.valid_up_to() > head.len() - 4 => {
+                code_ui(ui, &String::from_utf8_lossy(&head[..e.valid_up_to()]))
+            }
+            Err(_) => code_ui(ui, &hex_dump(&head[..head.len().min(HEX_LIMIT_BYTES)])),
+        }
+        return;
+    }
     let view = body.view();
     let kind = match &view {
         BodyView::Empty => "empty",

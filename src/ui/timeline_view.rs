@@ -1,13 +1,15 @@
 //! The timeline waterfall: one bar per phase on a shared time axis, labelled with its duration;
 //! hover a bar for exact microseconds. Several exchanges can share one axis (compare).
 
-use egui::{Align2, Color32, FontId, Rect, Sense, Stroke, StrokeKind, pos2, vec2};
+use egui::{Align2, Color32, FontId, Rect, RichText, Sense, Stroke, StrokeKind, pos2, vec2};
 
 use crate::engine::{Exchange, PhaseKind};
 
 const ROW_HEIGHT: f32 = 20.0;
 const LABEL_WIDTH: f32 = 130.0;
 const DURATION_WIDTH: f32 = 90.0;
+/// Phases drawn at most per exchange (a long stream has one per message).
+const MAX_DRAWN_PHASES: usize = 160;
 
 pub use crate::engine::timeline::format_us;
 
@@ -64,7 +66,21 @@ pub fn waterfall_ui(ui: &mut egui::Ui, exchanges: &[(&str, &Exchange)]) {
             ui.colored_label(ui.visuals().error_fg_color, text);
             continue;
         }
+        let phases = exchange.timeline.len();
         for (i, phase) in exchange.timeline.iter().enumerate() {
+            // A long stream has a phase per message: draw the first and the last ones.
+            if phases > MAX_DRAWN_PHASES && i >= MAX_DRAWN_PHASES - 40 && i < phases - 40 {
+                if i == MAX_DRAWN_PHASES - 40 {
+                    ui.label(
+                        RichText::new(format!(
+                            "… {} more phases (all of them are in Copy as JSON)",
+                            phases - MAX_DRAWN_PHASES
+                        ))
+                        .weak(),
+                    );
+                }
+                continue;
+            }
             let (rect, response) = ui.allocate_exact_size(vec2(width, ROW_HEIGHT), Sense::hover());
             let painter = ui.painter_at(rect);
             let text_color = ui.visuals().text_color();
