@@ -219,6 +219,23 @@ struct Outbox {
 }
 
 impl Outbox {
+    /// A bounded sender whose items reach the UI as `event(item)`, and the task forwarding them
+    /// (it ends when the sender is dropped).
+    fn forwarder<T: Send + 'static>(
+        &self,
+        capacity: usize,
+        event: impl Fn(T) -> Event + Send + 'static,
+    ) -> (mpsc::Sender<T>, JoinHandle<()>) {
+        let (tx, mut rx) = mpsc::channel(capacity);
+        let outbox = self.clone();
+        let task = tokio::spawn(async move {
+            while let Some(item) = rx.recv().await {
+                outbox.send(event(item)).await;
+            }
+        });
+        (tx, task)
+    }
+
     async fn send(&self, event: Event) {
         if self.events.send(event).await.is_ok() {
             (self.repaint)();
@@ -320,16 +337,9 @@ async fn run(options: BackendOptions, mut commands: mpsc::Receiver<Command>, out
                     tokio::spawn(async move {
                         let exchanges = match (&pool, spec.as_ref()) {
                             (Some(pool), RequestSpec::Grpc(req)) => {
-                                let (tx, mut rx) =
-                                    mpsc::channel::<crate::engine::grpc::Received>(64);
-                                let forward = {
-                                    let outbox = outbox.clone();
-                                    tokio::spawn(async move {
-                                        while let Some(message) = rx.recv().await {
-                                            outbox.send(Event::StreamMessage { id, message }).await;
-                                        }
-                                    })
-                                };
+                                let (tx, forward) = outbox.forwarder(64, move |message| {
+                                    Event::StreamMessage { id, message }
+                                });
                                 let e = crate::engine::grpc::call_streaming_until(
                                     req,
                                     pool,
@@ -453,15 +463,8 @@ async fn run(options: BackendOptions, mut commands: mpsc::Receiver<Command>, out
                 running.insert(
                     id,
                     tokio::spawn(async move {
-                        let (tx, mut rx) = mpsc::channel(8);
-                        let forward = {
-                            let outbox = outbox.clone();
-                            tokio::spawn(async move {
-                                while let Some(progress) = rx.recv().await {
-                                    outbox.send(Event::PublishProgress { id, progress }).await;
-                                }
-                            })
-                        };
+                        let (tx, forward) = outbox
+                            .forwarder(8, move |progress| Event::PublishProgress { id, progress });
                         let result = crate::engine::publish_many::publish_many(
                             &job,
                             Some(tx),
@@ -496,15 +499,8 @@ async fn run(options: BackendOptions, mut commands: mpsc::Receiver<Command>, out
                     id,
                     tokio::spawn(async move {
                         let Some(pool) = pool else { return };
-                        let (tx, mut rx) = mpsc::channel(8);
-                        let forward = {
-                            let outbox = outbox.clone();
-                            tokio::spawn(async move {
-                                while let Some(progress) = rx.recv().await {
-                                    outbox.send(Event::LoadProgress { id, progress }).await;
-                                }
-                            })
-                        };
+                        let (tx, forward) = outbox
+                            .forwarder(8, move |progress| Event::LoadProgress { id, progress });
                         let result = crate::engine::load::run_load(
                             &spec,
                             &pool,
@@ -554,16 +550,8 @@ async fn run(options: BackendOptions, mut commands: mpsc::Receiver<Command>, out
                 running.insert(
                     id,
                     tokio::spawn(async move {
-                        let (seen_tx, mut seen_rx) =
-                            mpsc::channel::<crate::engine::grpc::Received>(64);
-                        let forward = {
-                            let outbox = outbox.clone();
-                            tokio::spawn(async move {
-                                while let Some(message) = seen_rx.recv().await {
-                                    outbox.send(Event::StreamMessage { id, message }).await;
-                                }
-                            })
-                        };
+                        let (seen_tx, forward) = outbox
+                            .forwarder(64, move |message| Event::StreamMessage { id, message });
                         let e = crate::engine::grpc::call_streaming_until(
                             &request,
                             &pool,
