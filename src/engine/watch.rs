@@ -528,19 +528,8 @@ pub async fn run(spec: WatchSpec, events: mpsc::Sender<WatchEvent>, cancel: Canc
                     let _ = events.send(WatchEvent::Failed(error)).await;
                     return;
                 }
-                if events
-                    .send(WatchEvent::Lost {
-                        reason: error.message,
-                        retry_in: backoff,
-                    })
-                    .await
-                    .is_err()
-                {
+                if !report_gap(&events, &cancel, error.message, backoff).await {
                     return;
-                }
-                tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    _ = tokio::time::sleep(backoff) => {}
                 }
                 backoff = (backoff * 2).min(Duration::from_secs(5));
                 continue;
@@ -578,19 +567,29 @@ pub async fn run(spec: WatchSpec, events: mpsc::Sender<WatchEvent>, cancel: Canc
             }
         };
         reconnected = true;
-        if events
-            .send(WatchEvent::Lost {
-                reason,
-                retry_in: backoff,
-            })
-            .await
-            .is_err()
-        {
+        if !report_gap(&events, &cancel, reason, backoff).await {
             return;
         }
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(backoff) => {}
-        }
+    }
+}
+
+/// Reports a lost connection and waits `retry_in` before the next attempt; false when the
+/// watch should end instead (cancelled, or nobody listens any more).
+async fn report_gap(
+    events: &mpsc::Sender<WatchEvent>,
+    cancel: &CancellationToken,
+    reason: String,
+    retry_in: Duration,
+) -> bool {
+    if events
+        .send(WatchEvent::Lost { reason, retry_in })
+        .await
+        .is_err()
+    {
+        return false;
+    }
+    tokio::select! {
+        _ = cancel.cancelled() => false,
+        _ = tokio::time::sleep(retry_in) => true,
     }
 }
