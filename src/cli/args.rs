@@ -48,6 +48,88 @@ pub enum Command {
     Load(Load),
     /// Run the demo User Service and Order Service in the foreground.
     Demo(DemoArgs),
+    /// Send the requests of a collection folder in order and check their expectations; exits
+    /// non-zero if any fails (for CI, like Newman).
+    Run(RunArgs),
+    /// Bring requests into a collection folder: `import postman FILE DIR`,
+    /// `import curl 'CMD' DIR`, `import grpcurl 'CMD' DIR`.
+    #[command(subcommand)]
+    Import(Import),
+    /// Print a saved request as a command line: `export curl FILE`, `export grpcurl FILE`.
+    #[command(subcommand)]
+    Export(Export),
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Variables: `{{name}}` takes its value from --var, then the environment variable SWITCHBOARD_VAR_<NAME>, then the local secret store, then the --env environment file, then collection.json.\n\nExit status: 0 when every request passed, 1 when any failed or could not be sent."
+)]
+pub struct RunArgs {
+    /// The collection folder.
+    pub dir: std::path::PathBuf,
+    /// Only these requests or folders (by name or path; all when none given).
+    pub names: Vec<String>,
+    /// The environment (a file in DIR/environments/, without `.json`).
+    #[arg(short = 'e', long = "env", value_name = "NAME")]
+    pub env: Option<String>,
+    /// A variable, `--var NAME=VALUE` (repeatable); overrides every other source.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// Print one JSON object per exchange (the `send --json` shape plus `file`, `name`,
+    /// `passed` and `checks`).
+    #[arg(long)]
+    pub json: bool,
+    /// Timeout for requests that set none, in seconds.
+    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+    pub timeout: f64,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Import {
+    /// A Postman collection v2.1 export (requests, folders, variables).
+    Postman {
+        file: std::path::PathBuf,
+        /// The collection folder to write into (created if missing).
+        dir: std::path::PathBuf,
+    },
+    /// A curl command line, quoted as one argument.
+    Curl(ImportLine),
+    /// A grpcurl command line, quoted as one argument.
+    Grpcurl(ImportLine),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ImportLine {
+    /// The whole command line: 'curl -H "Accept: application/json" http://127.0.0.1:8081/user/1'.
+    pub command: String,
+    /// The collection folder to write into (created if missing).
+    pub dir: std::path::PathBuf,
+    /// Name of the new request (default: from the method and path).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Sub-folder of the collection to put it in.
+    #[arg(long, default_value = "")]
+    pub folder: String,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Export {
+    /// An HTTP request as a curl command line.
+    Curl(ExportArgs),
+    /// A gRPC request as a grpcurl command line.
+    Grpcurl(ExportArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    /// The saved request file.
+    pub file: std::path::PathBuf,
+    /// Fill in variables from this environment (otherwise `{{name}}` stays as written).
+    #[arg(short = 'e', long = "env", value_name = "NAME")]
+    pub env: Option<String>,
+    /// Fill in a variable, `--var NAME=VALUE` (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
 }
 
 #[derive(Debug, Clone, Subcommand)]

@@ -1,6 +1,7 @@
-//! The headless front end: `switchboard send|publish|watch|demo`.
+//! The headless front end: `switchboard send|publish|watch|grpc|load|demo|run|import|export`.
 
 mod args;
+mod collections;
 mod print;
 
 use std::process::ExitCode;
@@ -141,6 +142,9 @@ pub async fn run(command: Command, amqp_url: &str) -> anyhow::Result<ExitCode> {
             demo_services::demo::run_foreground(a.config(amqp_url)).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Run(a) => collections::run(a).await,
+        Command::Import(i) => collections::import(i),
+        Command::Export(e) => collections::export(e),
     }
 }
 

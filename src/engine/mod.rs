@@ -3,10 +3,12 @@
 
 pub mod amqp;
 pub mod codec;
+pub mod collection;
 pub mod descriptors;
 pub mod exchange;
 pub mod fsutil;
 pub mod grpc;
+pub mod history;
 pub mod http;
 pub mod load;
 pub mod net;

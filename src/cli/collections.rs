@@ -1,0 +1,224 @@
+//! `switchboard run`, `import` and `export`: collections from the command line.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use super::args;
+use super::print::format_us;
+use crate::engine::collection::{
+    self, COLLECTION_FILE, Collection, Loaded, SavedRequest, SecretStore, import,
+    run::{RunOptions, RunResult},
+};
+
+fn parse_vars(vars: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    vars.iter()
+        .map(|v| {
+            v.split_once('=')
+                .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+                .filter(|(k, _)| !k.is_empty())
+                .ok_or_else(|| anyhow::anyhow!("--var {v:?} is not of the form NAME=VALUE"))
+        })
+        .collect()
+}
+
+fn secrets() -> anyhow::Result<SecretStore> {
+    Ok(SecretStore::load(&SecretStore::default_path())?)
+}
+
+pub async fn run(a: args::RunArgs) -> anyhow::Result<ExitCode> {
+    let collection = Collection::load(&a.dir)?;
+    if let Loaded::Broken { reason } = &collection.settings {
+        anyhow::bail!("{}: {reason}", a.dir.join(COLLECTION_FILE).display());
+    }
+    let options = RunOptions {
+        environment: a.env.clone(),
+        vars: parse_vars(&a.vars)?,
+        names: a.names.clone(),
+        timeout: Duration::from_secs_f64(a.timeout.clamp(0.001, 86_400.0)),
+    };
+    let json = a.json;
+    let results = collection::run::run(&collection, &secrets()?, &options, |r| {
+        if json {
+            print_json(r);
+        } else {
+            print!("{}", result_text(r));
+        }
+    })
+    .await?;
+    let failed = results.iter().filter(|r| !r.passed).count();
+    let skipped = results.iter().filter(|r| r.skipped.is_some()).count();
+    let passed = results.len() - failed - skipped;
+    eprintln!(
+        "{}: {passed} passed, {failed} failed{}",
+        collection.name(),
+        if skipped > 0 {
+            format!(", {skipped} skipped")
+        } else {
+            String::new()
+        }
+    );
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// One JSON line per exchange: the exchange's own fields, then which request and how it did.
+fn print_json(r: &RunResult) {
+    let summary = serde_json::to_value(r).unwrap_or_default();
+    if r.exchanges.is_empty() {
+        println!("{summary}");
+        return;
+    }
+    for exchange in &r.exchanges {
+        let mut value = serde_json::to_value(exchange).unwrap_or_default();
+        if let (Some(obj), serde_json::Value::Object(extra)) = (value.as_object_mut(), &summary) {
+            for (k, v) in extra {
+                obj.insert(k.clone(), v.clone());
+            }
+        }
+        println!("{value}");
+    }
+}
+
+fn result_text(r: &RunResult) -> String {
+    let mark = if r.skipped.is_some() {
+        "-"
+    } else if r.passed {
+        "✔"
+    } else {
+        "✘"
+    };
+    let mut out = format!("{mark} {}  ({})", r.name, r.file);
+    if let Some(x) = r.exchanges.first() {
+        out.push_str(&format!(
+            "  {} {} → {} in {}",
+            x.transport.label(),
+            x.target,
+            x.status.as_deref().unwrap_or("no answer"),
+            format_us(x.total_us)
+        ));
+        if r.exchanges.len() > 1 {
+            out.push_str(&format!(" (+{} more)", r.exchanges.len() - 1));
+        }
+    }
+    out.push('\n');
+    if let Some(error) = &r.error {
+        out.push_str(&format!("    error: {}\n", error.replace('\n', " ")));
+    }
+    if let Some(skipped) = &r.skipped {
+        out.push_str(&format!("    skipped: {skipped}\n"));
+    }
+    for c in &r.checks {
+        out.push_str(&format!(
+            "    {} {}{}\n",
+            if c.passed { "✔" } else { "✘" },
+            c.what,
+            c.found
+                .as_ref()
+                .map(|f| format!(" (got {f})"))
+                .unwrap_or_default()
+        ));
+    }
+    out
+}
+
+pub fn import(i: args::Import) -> anyhow::Result<ExitCode> {
+    let mut secrets = secrets()?;
+    let (dir, imported) = match i {
+        args::Import::Postman { file, dir } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            (dir, import::postman(&text)?)
+        }
+        args::Import::Curl(line) => (line.dir.clone(), one(import::curl(&line.command)?, &line)),
+        args::Import::Grpcurl(line) => (
+            line.dir.clone(),
+            one(import::grpcurl(&line.command)?, &line),
+        ),
+    };
+    for warning in &imported.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let written = import::write_into(&dir, &imported, &mut secrets)?;
+    for rel in &written {
+        println!("{}", dir.join(rel).display());
+    }
+    eprintln!(
+        "imported {} request(s) into {}",
+        written.len(),
+        dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn one(mut request: SavedRequest, line: &args::ImportLine) -> import::Imported {
+    if let Some(name) = &line.name {
+        request.name = name.clone();
+    }
+    import::Imported {
+        name: String::new(),
+        variables: Vec::new(),
+        requests: vec![(line.folder.trim_matches('/').to_string(), request)],
+        warnings: Vec::new(),
+    }
+}
+
+/// The collection a request file belongs to: the nearest folder above it with a
+/// `collection.json`, else its own folder.
+fn collection_root(file: &Path) -> PathBuf {
+    let dir = file.parent().unwrap_or(Path::new("."));
+    dir.ancestors()
+        .find(|d| d.join(COLLECTION_FILE).is_file())
+        .unwrap_or(dir)
+        .to_path_buf()
+}
+
+pub fn export(e: args::Export) -> anyhow::Result<ExitCode> {
+    let (a, curl) = match e {
+        args::Export::Curl(a) => (a, true),
+        args::Export::Grpcurl(a) => (a, false),
+    };
+    let raw =
+        std::fs::read(&a.file).with_context(|| format!("cannot read {}", a.file.display()))?;
+    let text = std::str::from_utf8(&raw)
+        .map_err(|_| anyhow::anyhow!("{} is not UTF-8 text", a.file.display()))?;
+    let mut request: SavedRequest = serde_json::from_str(text)
+        .map_err(|err| anyhow::anyhow!("{} is not a saved request: {err}", a.file.display()))?;
+    if request.version != collection::FORMAT_VERSION {
+        anyhow::bail!(
+            "{}: format version {} is not supported",
+            a.file.display(),
+            request.version
+        );
+    }
+    if a.env.is_some() || !a.vars.is_empty() {
+        let root = collection_root(&a.file);
+        let loaded = Collection::load(&root)?;
+        let mut vars = loaded.vars(a.env.as_deref(), &secrets()?)?;
+        for (k, v) in parse_vars(&a.vars)? {
+            vars.set(k, v);
+        }
+        request.spec = request.substituted(&vars).map_err(|names| {
+            anyhow::anyhow!(
+                "unresolved variables: {}",
+                names
+                    .iter()
+                    .map(|n| format!("{{{{{n}}}}}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?;
+    }
+    let line = if curl {
+        import::export_curl(&request)?
+    } else {
+        import::export_grpcurl(&request)?
+    };
+    println!("{line}");
+    Ok(ExitCode::SUCCESS)
+}

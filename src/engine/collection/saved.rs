@@ -1,0 +1,519 @@
+//! The saved request file: what a request looks like on disk, and how it becomes something the
+//! engine runs once its `{{variables}}` are filled in.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::FORMAT_VERSION;
+use super::expect::Expect;
+use super::vars::{Vars, only_references};
+use crate::engine::amqp::{Properties, PublishRequest};
+use crate::engine::descriptors::DescriptorSource;
+use crate::engine::grpc::GrpcRequest;
+use crate::engine::http::{DEFAULT_MAX_BODY_BYTES, HttpRequest};
+use crate::engine::net::TlsOptions;
+use crate::engine::watch::{WatchMode, WatchSpec};
+use crate::engine::{ExchangeError, Header, RequestSpec};
+
+/// One saved request file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedRequest {
+    pub version: u32,
+    pub name: String,
+    #[serde(flatten)]
+    pub spec: SavedSpec,
+    #[serde(default, skip_serializing_if = "Expect::is_empty")]
+    pub expect: Expect,
+}
+
+/// What kind of request, and its fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum SavedSpec {
+    Http(SavedHttp),
+    Grpc(SavedGrpc),
+    Amqp(SavedAmqp),
+    Watch(SavedWatch),
+}
+
+impl SavedSpec {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Http(_) => "HTTP",
+            Self::Grpc(_) => "gRPC",
+            Self::Amqp(_) => "AMQP",
+            Self::Watch(_) => "watch",
+        }
+    }
+}
+
+/// A header or metadata row; a disabled row is kept but not sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedHeader {
+    pub name: String,
+    pub value: String,
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+impl SavedHeader {
+    pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            value: value.into(),
+            enabled: true,
+        }
+    }
+}
+
+fn sent(rows: &[SavedHeader]) -> Vec<Header> {
+    rows.iter()
+        .filter(|r| r.enabled && !r.name.trim().is_empty())
+        .map(|r| Header::new(r.name.trim(), r.value.trim()))
+        .collect()
+}
+
+/// A body as written in the file: JSON embedded as JSON when the text is exactly its pretty
+/// form (so diffs read well and the round trip is exact), any other text as a string.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SavedBody {
+    Text(String),
+    Json(serde_json::Value),
+}
+
+impl SavedBody {
+    pub fn from_text(text: &str) -> Option<Self> {
+        if text.is_empty() {
+            return None;
+        }
+        if let Ok(value @ (serde_json::Value::Object(_) | serde_json::Value::Array(_))) =
+            serde_json::from_str::<serde_json::Value>(text)
+            && serde_json::to_string_pretty(&value).is_ok_and(|pretty| pretty == text)
+        {
+            return Some(Self::Json(value));
+        }
+        Some(Self::Text(text.to_string()))
+    }
+
+    pub fn to_text(&self) -> String {
+        match self {
+            Self::Text(text) => text.clone(),
+            Self::Json(value) => serde_json::to_string_pretty(value).unwrap_or_default(),
+        }
+    }
+}
+
+fn body_text(body: &Option<SavedBody>) -> String {
+    body.as_ref().map(SavedBody::to_text).unwrap_or_default()
+}
+
+/// TLS files, relative to the collection folder or absolute.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SavedTls {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub ca_file: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cert_file: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub key_file: String,
+}
+
+impl SavedTls {
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
+
+    fn options(&self, root: &Path) -> TlsOptions {
+        let path = |s: &str| (!s.trim().is_empty()).then(|| root.join(s.trim()));
+        TlsOptions {
+            ca_file: path(&self.ca_file),
+            cert_file: path(&self.cert_file),
+            key_file: path(&self.key_file),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedHttp {
+    pub method: String,
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<SavedHeader>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<SavedBody>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "SavedTls::is_empty")]
+    pub tls: SavedTls,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedGrpc {
+    pub addr: String,
+    pub method: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metadata: Vec<SavedHeader>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<SavedBody>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    /// Where message types come from: reflection unless `.proto` files or a protoset are given
+    /// (paths relative to the collection folder).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub protos: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub import_paths: Vec<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub protoset: String,
+    #[serde(default, skip_serializing_if = "SavedTls::is_empty")]
+    pub tls: SavedTls,
+}
+
+impl SavedGrpc {
+    pub fn descriptor_source(&self, root: &Path) -> DescriptorSource {
+        if !self.protos.is_empty() {
+            DescriptorSource::Protos {
+                files: self.protos.iter().map(|p| root.join(p)).collect(),
+                includes: self.import_paths.iter().map(|p| root.join(p)).collect(),
+            }
+        } else if !self.protoset.is_empty() {
+            DescriptorSource::Protoset(root.join(&self.protoset))
+        } else {
+            DescriptorSource::Reflection
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedAmqp {
+    pub url: String,
+    pub exchange: String,
+    pub routing_key: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub content_type: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message_id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub correlation_id: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub persistent: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<SavedHeader>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<SavedBody>,
+    /// Ask the broker to return the message when no queue is bound (default true).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub mandatory: bool,
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub count: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedWatch {
+    pub url: String,
+    pub mode: WatchMode,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub exchange: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub binding: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub queue: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peek_limit: Option<u32>,
+}
+
+/// What a saved request becomes once resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Runnable {
+    Request(RequestSpec),
+    Watch(WatchSpec),
+}
+
+/// Header names whose values are credentials.
+pub fn is_sensitive_header(name: &str) -> bool {
+    let name = name.trim().to_ascii_lowercase();
+    matches!(
+        name.as_str(),
+        "authorization" | "proxy-authorization" | "cookie" | "set-cookie"
+    ) || [
+        "token",
+        "secret",
+        "password",
+        "api-key",
+        "apikey",
+        "x-api-key",
+    ]
+    .iter()
+    .any(|s| name.contains(s))
+}
+
+/// Splits `scheme://user:password@host/...` into (before the password, password, after).
+fn url_password(url: &str) -> Option<(&str, &str, &str)> {
+    let start = url.find("://")? + 3;
+    let authority_end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    let at = url[start..authority_end].rfind('@')? + start;
+    let colon = url[start..at].find(':')? + start;
+    Some((&url[..colon + 1], &url[colon + 1..at], &url[at..]))
+}
+
+/// Replaces a literal password in a URL with `{{name}}`; returns the password.
+fn take_url_password(url: &mut String, name: &str) -> Option<String> {
+    let (before, password, after) = url_password(url)?;
+    if password.is_empty() || only_references(password) {
+        return None;
+    }
+    let password = password.to_string();
+    *url = format!("{before}{{{{{name}}}}}{after}");
+    Some(password)
+}
+
+/// The variable name for a secret of this request: `get_user_authorization`.
+fn secret_name(request: &str, what: &str) -> String {
+    let mut out = super::slug(request).replace('-', "_");
+    out.push('_');
+    out.push_str(&super::slug(what).replace('-', "_"));
+    out
+}
+
+impl SavedRequest {
+    pub fn new(name: impl Into<String>, spec: SavedSpec) -> Self {
+        Self {
+            version: FORMAT_VERSION,
+            name: name.into(),
+            spec,
+            expect: Expect::default(),
+        }
+    }
+
+    /// Moves literal credentials out of the request: sensitive header values and URL
+    /// passwords become `{{request_header}}` references; returns (variable, value) pairs for
+    /// the secret store. A value that is only references already is left alone.
+    pub fn extract_secrets(&mut self) -> Vec<(String, String)> {
+        let mut found = Vec::new();
+        let name = self.name.clone();
+        let headers = |rows: &mut Vec<SavedHeader>, found: &mut Vec<(String, String)>| {
+            for row in rows.iter_mut() {
+                if is_sensitive_header(&row.name)
+                    && !row.value.trim().is_empty()
+                    && !only_references(&row.value)
+                {
+                    let var = secret_name(&name, &row.name);
+                    found.push((var.clone(), std::mem::take(&mut row.value)));
+                    row.value = format!("{{{{{var}}}}}");
+                }
+            }
+        };
+        match &mut self.spec {
+            SavedSpec::Http(h) => {
+                headers(&mut h.headers, &mut found);
+                let var = secret_name(&name, "password");
+                if let Some(p) = take_url_password(&mut h.url, &var) {
+                    found.push((var, p));
+                }
+            }
+            SavedSpec::Grpc(g) => headers(&mut g.metadata, &mut found),
+            SavedSpec::Amqp(a) => {
+                headers(&mut a.headers, &mut found);
+                let var = secret_name(&name, "amqp password");
+                if let Some(p) = take_url_password(&mut a.url, &var) {
+                    found.push((var, p));
+                }
+            }
+            SavedSpec::Watch(w) => {
+                let var = secret_name(&name, "amqp password");
+                if let Some(p) = take_url_password(&mut w.url, &var) {
+                    found.push((var, p));
+                }
+            }
+        }
+        found
+    }
+
+    /// The spec with every `{{variable}}` filled in, or the names that have no value.
+    pub fn substituted(&self, vars: &Vars) -> Result<SavedSpec, Vec<String>> {
+        let mut value = serde_json::to_value(&self.spec).map_err(|e| vec![e.to_string()])?;
+        let mut unresolved = Vec::new();
+        fill(&mut value, vars, &mut unresolved);
+        if !unresolved.is_empty() {
+            return Err(unresolved);
+        }
+        serde_json::from_value(value).map_err(|e| vec![e.to_string()])
+    }
+
+    /// The `{{names}}` this request uses that `vars` cannot fill.
+    pub fn unresolved(&self, vars: &Vars) -> Vec<String> {
+        self.substituted(vars).err().unwrap_or_default()
+    }
+
+    /// What to run: variables filled in, relative paths taken from `root`.
+    pub fn resolve(
+        &self,
+        vars: &Vars,
+        root: &Path,
+        default_timeout: Duration,
+    ) -> Result<Runnable, ExchangeError> {
+        let spec = self.substituted(vars).map_err(|names| {
+            ExchangeError::invalid_input(format!(
+                "unresolved variable{} {}: set {} in the environment, or pass --var NAME=VALUE",
+                if names.len() == 1 { "" } else { "s" },
+                names
+                    .iter()
+                    .map(|n| format!("{{{{{n}}}}}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if names.len() == 1 { "it" } else { "them" },
+            ))
+        })?;
+        spec.to_runnable(root, default_timeout)
+    }
+}
+
+impl SavedSpec {
+    /// What the engine runs (variables must already be filled in).
+    pub fn to_runnable(
+        &self,
+        root: &Path,
+        default_timeout: Duration,
+    ) -> Result<Runnable, ExchangeError> {
+        let timeout = |ms: Option<u64>| ms.map_or(default_timeout, Duration::from_millis);
+        Ok(match self {
+            Self::Http(h) => Runnable::Request(RequestSpec::Http(HttpRequest {
+                method: h.method.trim().to_ascii_uppercase(),
+                url: h.url.trim().to_string(),
+                headers: sent(&h.headers),
+                body: body_text(&h.body).into_bytes(),
+                timeout: timeout(h.timeout_ms),
+                max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+                tls: h.tls.options(root),
+            })),
+            Self::Grpc(g) => Runnable::Request(RequestSpec::Grpc(GrpcRequest {
+                addr: g.addr.trim().to_string(),
+                method: g.method.trim().to_string(),
+                metadata: sent(&g.metadata),
+                json: match &g.message {
+                    Some(m) => m.to_text(),
+                    None => "{}".to_string(),
+                },
+                timeout: timeout(g.timeout_ms),
+                tls: g.tls.options(root),
+            })),
+            Self::Amqp(a) => {
+                let none_if_empty = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
+                Runnable::Request(RequestSpec::Amqp(Box::new(PublishRequest {
+                    properties: Properties {
+                        content_type: none_if_empty(&a.content_type),
+                        message_id: none_if_empty(&a.message_id),
+                        correlation_id: none_if_empty(&a.correlation_id),
+                        timestamp: Some(crate::engine::recorder::unix_ms() / 1000),
+                        delivery_mode: a.persistent.then_some(2),
+                        ..Properties::default()
+                    },
+                    headers: sent(&a.headers),
+                    mandatory: a.mandatory,
+                    count: a.count.max(1),
+                    timeout: timeout(a.timeout_ms),
+                    ..PublishRequest::new(
+                        a.url.trim(),
+                        a.exchange.trim(),
+                        a.routing_key.trim(),
+                        body_text(&a.body).into_bytes(),
+                    )
+                })))
+            }
+            Self::Watch(w) => Runnable::Watch(WatchSpec {
+                url: w.url.trim().to_string(),
+                mode: w.mode,
+                exchange: w.exchange.clone(),
+                binding: if w.binding.is_empty() {
+                    "#".to_string()
+                } else {
+                    w.binding.clone()
+                },
+                queue: w.queue.clone(),
+                peek_limit: w.peek_limit.unwrap_or(100),
+            }),
+        })
+    }
+}
+
+/// Substitutes variables in every string of a JSON value.
+fn fill(value: &mut serde_json::Value, vars: &Vars, unresolved: &mut Vec<String>) {
+    match value {
+        serde_json::Value::String(s) if s.contains("{{") => {
+            *s = vars.substitute(s, unresolved);
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                fill(item, vars, unresolved);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for (_, item) in map.iter_mut() {
+                fill(item, vars, unresolved);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_passwords_are_found_and_replaced() {
+        let mut url = "amqp://guest:s3cr%40t@127.0.0.1:5672/%2f".to_string();
+        assert_eq!(
+            take_url_password(&mut url, "amqp_password").as_deref(),
+            Some("s3cr%40t")
+        );
+        assert_eq!(url, "amqp://guest:{{amqp_password}}@127.0.0.1:5672/%2f");
+        assert_eq!(take_url_password(&mut url, "x"), None);
+        let mut plain = "amqp://127.0.0.1:5672/%2f".to_string();
+        assert_eq!(take_url_password(&mut plain, "x"), None);
+        let mut at_in_path = "http://host/a@b".to_string();
+        assert_eq!(take_url_password(&mut at_in_path, "x"), None);
+    }
+
+    #[test]
+    fn bodies_keep_their_exact_text() {
+        for text in [
+            "{\n  \"user_id\": \"1\"\n}",
+            "{\"user_id\": \"1\"}",
+            "plain",
+            "[1,2]",
+        ] {
+            let body = SavedBody::from_text(text).unwrap();
+            let json = serde_json::to_string(&body).unwrap();
+            let back: SavedBody = serde_json::from_str(&json).unwrap();
+            assert_eq!(back.to_text(), text, "{json}");
+        }
+        assert!(matches!(
+            SavedBody::from_text("{\n  \"a\": 1\n}"),
+            Some(SavedBody::Json(_))
+        ));
+    }
+}

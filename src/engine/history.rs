@@ -1,0 +1,281 @@
+//! The persisted history of sent exchanges: a JSON-lines file in the data directory, bounded
+//! by count and size, owner-only.
+//!
+//! Appends are one line each; when the file holds a fifth more lines than the bound (or grows
+//! past the size cap) it is rewritten atomically with the newest entries. A torn last line
+//! (a crash mid-append) or any unreadable line is skipped on load and counted.
+
+use std::collections::VecDeque;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::collection::SavedRequest;
+use super::exchange::Exchange;
+use super::fsutil;
+
+/// One sent exchange and, to re-open it, the request it came from (before variables were
+/// filled in).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub exchange: Exchange,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<SavedRequest>,
+}
+
+impl HistoryEntry {
+    /// True when `query` (lower-case) appears in the target, status, error or bodies.
+    pub fn matches(&self, query: &str) -> bool {
+        if query.is_empty() {
+            return true;
+        }
+        let x = &self.exchange;
+        let has = |s: &str| s.to_lowercase().contains(query);
+        has(&x.target)
+            || x.status.as_deref().is_some_and(has)
+            || x.error.as_ref().is_some_and(|e| has(&e.message))
+            || has(x.transport.label())
+            || self.request.as_ref().is_some_and(|r| has(&r.name))
+            || has(&x.request.line)
+            || has(&String::from_utf8_lossy(&x.request.body.bytes))
+            || x.response
+                .as_ref()
+                .is_some_and(|r| has(&String::from_utf8_lossy(&r.body.bytes)))
+    }
+}
+
+/// Bounds of the history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_entries: usize,
+    pub max_bytes: u64,
+    /// Bodies above this are cut (and marked truncated) in the history.
+    pub max_body_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_entries: 1000,
+            max_bytes: 64 * 1024 * 1024,
+            max_body_bytes: 256 * 1024,
+        }
+    }
+}
+
+/// The history file and its entries, oldest first.
+#[derive(Debug)]
+pub struct History {
+    path: PathBuf,
+    limits: Limits,
+    entries: VecDeque<HistoryEntry>,
+    /// Sizes of the entries' lines, parallel to `entries`.
+    line_bytes: VecDeque<u64>,
+    file_lines: usize,
+    file_bytes: u64,
+}
+
+/// What loading found besides the entries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadReport {
+    pub skipped_lines: usize,
+}
+
+impl History {
+    pub fn default_path() -> PathBuf {
+        super::collection::vars::data_dir().join("history.jsonl")
+    }
+
+    /// Opens (or starts) the history at `path`.
+    pub fn open(path: &Path, limits: Limits) -> std::io::Result<(Self, LoadReport)> {
+        let mut history = Self {
+            path: path.to_path_buf(),
+            limits,
+            entries: VecDeque::new(),
+            line_bytes: VecDeque::new(),
+            file_lines: 0,
+            file_bytes: 0,
+        };
+        let mut report = LoadReport::default();
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                history.file_bytes = bytes.len() as u64;
+                for line in bytes.split(|&b| b == b'\n') {
+                    if line.iter().all(u8::is_ascii_whitespace) {
+                        continue;
+                    }
+                    history.file_lines += 1;
+                    match serde_json::from_slice::<HistoryEntry>(line) {
+                        Ok(entry) => history.remember(entry, line.len() as u64 + 1),
+                        Err(_) => report.skipped_lines += 1,
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        Ok((history, report))
+    }
+
+    fn remember(&mut self, entry: HistoryEntry, bytes: u64) {
+        self.entries.push_back(entry);
+        self.line_bytes.push_back(bytes);
+        while self.entries.len() > self.limits.max_entries
+            || self.line_bytes.iter().sum::<u64>() > self.limits.max_bytes && self.entries.len() > 1
+        {
+            self.entries.pop_front();
+            self.line_bytes.pop_front();
+        }
+    }
+
+    pub fn entries(&self) -> &VecDeque<HistoryEntry> {
+        &self.entries
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends an entry (bodies cut to the limit) and compacts the file when due.
+    pub fn push(&mut self, mut entry: HistoryEntry) -> std::io::Result<()> {
+        let cap = self.limits.max_body_bytes;
+        for body in std::iter::once(&mut entry.exchange.request.body)
+            .chain(entry.exchange.response.as_mut().map(|r| &mut r.body))
+        {
+            if body.bytes.len() > cap {
+                body.bytes.truncate(cap);
+                body.truncated = true;
+            }
+        }
+        let mut line = serde_json::to_vec(&entry).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut file = fsutil::open_append_private(&self.path)?;
+        file.write_all(&line)?;
+        self.file_lines += 1;
+        self.file_bytes += line.len() as u64;
+        self.remember(entry, line.len() as u64);
+        if self.file_lines > self.limits.max_entries + self.limits.max_entries / 5
+            || self.file_bytes > self.limits.max_bytes
+        {
+            self.compact()?;
+        }
+        Ok(())
+    }
+
+    /// Rewrites the file with just the kept entries.
+    pub fn compact(&mut self) -> std::io::Result<()> {
+        let mut out = Vec::new();
+        for entry in &self.entries {
+            serde_json::to_writer(&mut out, entry).map_err(std::io::Error::other)?;
+            out.push(b'\n');
+        }
+        fsutil::write_atomic_private(&self.path, &out)?;
+        self.file_lines = self.entries.len();
+        self.file_bytes = out.len() as u64;
+        Ok(())
+    }
+
+    /// Forgets everything, on disk too.
+    pub fn clear(&mut self) -> std::io::Result<()> {
+        self.entries.clear();
+        self.line_bytes.clear();
+        match std::fs::remove_file(&self.path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        self.file_lines = 0;
+        self.file_bytes = 0;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Message, Transport};
+
+    fn exchange(i: usize, body: &[u8]) -> Exchange {
+        Exchange {
+            transport: Transport::Http,
+            target: format!("http://127.0.0.1:8081/user/{i}"),
+            started_at_ms: i as u64,
+            ok: true,
+            status: Some("200 OK".into()),
+            error: None,
+            total_us: 1000,
+            timeline: Vec::new(),
+            request: Message::default(),
+            response: Some(Message {
+                body: crate::engine::Body::new(body.to_vec()),
+                ..Message::default()
+            }),
+        }
+    }
+
+    fn temp_path() -> PathBuf {
+        std::env::temp_dir()
+            .join(format!(
+                "sb-history-{}-{}",
+                std::process::id(),
+                crate::engine::recorder::unix_ms()
+            ))
+            .join("history.jsonl")
+    }
+
+    #[test]
+    fn keeps_the_newest_entries_across_restarts_and_skips_torn_lines() {
+        let path = temp_path();
+        let limits = Limits {
+            max_entries: 10,
+            max_bytes: 1 << 20,
+            max_body_bytes: 16,
+        };
+        let (mut history, _) = History::open(&path, limits).unwrap();
+        for i in 0..25 {
+            history
+                .push(HistoryEntry {
+                    exchange: exchange(i, b"{\"name\": \"a rather long body\"}"),
+                    request: None,
+                })
+                .unwrap();
+        }
+        assert_eq!(history.entries().len(), 10);
+        assert_eq!(history.entries()[0].exchange.started_at_ms, 15);
+        let body = &history.entries()[9]
+            .exchange
+            .response
+            .as_ref()
+            .unwrap()
+            .body;
+        assert!(body.truncated && body.bytes.len() == 16);
+        // The file was compacted: at most 20 % more lines than the bound.
+        let lines = std::fs::read_to_string(&path).unwrap().lines().count();
+        assert!(lines <= 12, "{lines} lines");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        // A crash mid-append leaves a torn line: it is skipped, the rest loads.
+        let mut file = fsutil::open_append_private(&path).unwrap();
+        file.write_all(b"{\"exchange\": {\"transport\": \"ht")
+            .unwrap();
+        drop(file);
+        let (reopened, report) = History::open(&path, limits).unwrap();
+        assert_eq!(report.skipped_lines, 1);
+        assert_eq!(reopened.entries().len(), 10);
+        assert_eq!(reopened.entries()[9].exchange.started_at_ms, 24);
+        assert!(reopened.entries()[9].matches("/user/24"));
+        assert!(!reopened.entries()[9].matches("/user/23"));
+        let mut reopened = reopened;
+        reopened.clear().unwrap();
+        assert!(!path.exists());
+        assert!(History::open(&path, limits).unwrap().0.entries().is_empty());
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+}

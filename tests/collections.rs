@@ -1,0 +1,739 @@
+//! Collections on disk: round trips, corrupt and unknown-version files, crashes mid-save,
+//! conflicts, secrets kept out of the folder, imports that run, and `switchboard run`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use switchboard::engine::collection::saved::{
+    SavedAmqp, SavedGrpc, SavedHttp, SavedTls, SavedWatch,
+};
+use switchboard::engine::collection::{
+    self, Collection, Environment, Expect, JsonExpect, Loaded, OnDisk, SavedBody, SavedHeader,
+    SavedRequest, SavedSpec, SecretStore, Variable, import,
+};
+use switchboard::engine::fsutil::Staged;
+use switchboard::engine::watch::WatchMode;
+
+/// A fresh folder for one test, with its own data directory (secrets, history).
+struct Sandbox {
+    dir: PathBuf,
+}
+
+impl Sandbox {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("sb-coll-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(dir.join("data")).unwrap();
+        Self { dir }
+    }
+
+    fn collection(&self) -> PathBuf {
+        let c = self.dir.join("collection");
+        std::fs::create_dir_all(&c).unwrap();
+        c
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    fn secrets(&self) -> SecretStore {
+        SecretStore::load(&self.data().join("secrets.json")).unwrap()
+    }
+
+    /// Runs the binary with this sandbox's data directory.
+    fn switchboard(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(args)
+            .env("SWITCHBOARD_DATA_DIR", self.data())
+            .output()
+            .expect("run switchboard")
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Every file under `dir`, with its bytes.
+fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files(&path));
+        } else {
+            out.push((path.clone(), std::fs::read(&path).unwrap()));
+        }
+    }
+    out
+}
+
+fn assert_nowhere_in(dir: &Path, secret: &str) {
+    for (path, bytes) in files(dir) {
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(secret),
+            "{secret:?} written into {}",
+            path.display()
+        );
+    }
+}
+
+fn one_of_each() -> Vec<SavedRequest> {
+    let http = SavedRequest {
+        expect: Expect {
+            status: Some(200.into()),
+            json: vec![JsonExpect {
+                pointer: "/name".into(),
+                equals: "John Doe".into(),
+            }],
+            max_total_ms: Some(500),
+        },
+        ..SavedRequest::new(
+            "Get user",
+            SavedSpec::Http(SavedHttp {
+                method: "POST".into(),
+                url: "{{base_url}}/user/{{user_id}}".into(),
+                headers: vec![
+                    SavedHeader::new("Accept", "application/json"),
+                    SavedHeader {
+                        enabled: false,
+                        ..SavedHeader::new("X-Off", "1")
+                    },
+                ],
+                body: SavedBody::from_text("{\n  \"a\": [\n    1,\n    2\n  ]\n}"),
+                timeout_ms: Some(1500),
+                tls: SavedTls {
+                    ca_file: "certs/ca.pem".into(),
+                    ..Default::default()
+                },
+            }),
+        )
+    };
+    let grpc = SavedRequest::new(
+        "Get user info",
+        SavedSpec::Grpc(SavedGrpc {
+            addr: "{{grpc_addr}}".into(),
+            method: "user.UserService/GetUserInfo".into(),
+            metadata: vec![SavedHeader::new("x-request-id", "7")],
+            message: SavedBody::from_text("{\"user_id\": \"1\"}"),
+            timeout_ms: None,
+            protos: vec!["proto/user.proto".into()],
+            import_paths: vec!["proto".into()],
+            protoset: String::new(),
+            tls: SavedTls::default(),
+        }),
+    );
+    let amqp = SavedRequest::new(
+        "Publish",
+        SavedSpec::Amqp(SavedAmqp {
+            url: "{{amqp_url}}".into(),
+            exchange: "orders".into(),
+            routing_key: "order.created".into(),
+            content_type: "application/json".into(),
+            message_id: "m-1".into(),
+            correlation_id: String::new(),
+            persistent: true,
+            headers: vec![SavedHeader::new("x-source", "test")],
+            body: SavedBody::from_text("binary-ish \u{1} text"),
+            mandatory: false,
+            count: 3,
+            timeout_ms: Some(2000),
+        }),
+    );
+    let watch = SavedRequest::new(
+        "Watch dead letters",
+        SavedSpec::Watch(SavedWatch {
+            url: "{{amqp_url}}".into(),
+            mode: WatchMode::Peek,
+            exchange: String::new(),
+            binding: String::new(),
+            queue: "order_queue.dead".into(),
+            peek_limit: Some(10),
+        }),
+    );
+    vec![http, grpc, amqp, watch]
+}
+
+#[test]
+fn every_request_kind_round_trips_through_its_file() {
+    let sandbox = Sandbox::new();
+    let root = sandbox.collection();
+    let mut secrets = sandbox.secrets();
+    let mut raws = Vec::new();
+    for (i, request) in one_of_each().iter().enumerate() {
+        let rel = collection::free_rel(&root, &format!("folder{i}"), &request.name);
+        let (saved, bytes) =
+            collection::save_request(&root, &rel, request, OnDisk::Nothing, &mut secrets).unwrap();
+        assert_eq!(&saved, request, "nothing secret here, nothing changed");
+        raws.push((rel, bytes));
+    }
+    let loaded = Collection::load(&root).unwrap();
+    assert_eq!(loaded.items.len(), 4);
+    for ((rel, bytes), request) in raws.iter().zip(one_of_each()) {
+        let item = loaded.item(rel).unwrap();
+        assert_eq!(item.file.ok(), Some(&request), "{rel}");
+        assert_eq!(item.file.raw(), Some(bytes.as_slice()));
+        // Saving again what was loaded writes the very same bytes (stable diffs).
+        assert_eq!(collection::to_file_bytes(&request), *bytes);
+    }
+    let text = String::from_utf8(raws[0].1.clone()).unwrap();
+    assert!(
+        text.starts_with("{\n  \"version\": 1,\n  \"name\": \"Get user\",\n  \"kind\": \"http\""),
+        "{text}"
+    );
+    assert!(text.ends_with("}\n"));
+}
+
+#[test]
+fn corrupt_and_unknown_version_files_are_reported_and_left_intact() {
+    let sandbox = Sandbox::new();
+    let root = sandbox.collection();
+    let torn = b"{\n  \"version\": 1,\n  \"name\": \"half a fi".to_vec();
+    let future =
+        b"{\"version\": 9, \"name\": \"from the future\", \"kind\": \"teleport\"}\n".to_vec();
+    std::fs::write(root.join("torn.json"), &torn).unwrap();
+    std::fs::write(root.join("future.json"), &future).unwrap();
+    let loaded = Collection::load(&root).unwrap();
+    let reason = |rel: &str| match &loaded.item(rel).unwrap().file {
+        Loaded::Broken { reason } => reason.clone(),
+        other => panic!("{rel} loaded: {other:?}"),
+    };
+    assert!(
+        reason("torn.json").contains("not valid JSON"),
+        "{}",
+        reason("torn.json")
+    );
+    assert!(
+        reason("future.json").contains("version 9"),
+        "{}",
+        reason("future.json")
+    );
+    // Saving over them is refused: the app only writes where it knows what is on disk.
+    let mut secrets = sandbox.secrets();
+    let request = one_of_each().remove(0);
+    for rel in ["torn.json", "future.json"] {
+        let err = collection::save_request(&root, rel, &request, OnDisk::Nothing, &mut secrets)
+            .unwrap_err();
+        assert!(err.to_string().contains("already exists"), "{err}");
+    }
+    // A run reports them as failures.
+    let out = sandbox.switchboard(&["run", root.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("cannot read torn.json"), "{stdout}");
+    assert_eq!(std::fs::read(root.join("torn.json")).unwrap(), torn);
+    assert_eq!(std::fs::read(root.join("future.json")).unwrap(), future);
+}
+
+#[test]
+fn a_crash_between_write_and_rename_keeps_the_old_content() {
+    let sandbox = Sandbox::new();
+    let root = sandbox.collection();
+    let mut secrets = sandbox.secrets();
+    let request = one_of_each().remove(1);
+    let (_, old) =
+        collection::save_request(&root, "call.json", &request, OnDisk::Nothing, &mut secrets)
+            .unwrap();
+    let mut changed = request.clone();
+    changed.name = "Changed".into();
+    // The new content is written and synced to the temporary file, then the process "dies"
+    // before the rename.
+    let staged = Staged::write(
+        &root.join("call.json"),
+        &collection::to_file_bytes(&changed),
+        None,
+    )
+    .unwrap();
+    std::mem::forget(staged);
+    assert_eq!(std::fs::read(root.join("call.json")).unwrap(), old);
+    let leftovers: Vec<_> = files(&root)
+        .into_iter()
+        .filter(|(p, _)| p.file_name().unwrap().to_string_lossy().contains(".tmp-"))
+        .collect();
+    assert_eq!(leftovers.len(), 1, "the crash leaves its temporary file");
+    let loaded = Collection::load(&root).unwrap();
+    assert_eq!(loaded.items.len(), 1, "the leftover is not a request");
+    assert_eq!(loaded.items[0].file.ok(), Some(&request));
+}
+
+#[test]
+fn a_file_changed_on_disk_is_not_clobbered() {
+    let sandbox = Sandbox::new();
+    let root = sandbox.collection();
+    let mut secrets = sandbox.secrets();
+    let request = one_of_each().remove(0);
+    let (_, loaded_bytes) =
+        collection::save_request(&root, "r.json", &request, OnDisk::Nothing, &mut secrets).unwrap();
+    // Another instance saves its own edit.
+    let mut theirs = request.clone();
+    theirs.name = "Theirs".into();
+    let (_, their_bytes) = collection::save_request(
+        &root,
+        "r.json",
+        &theirs,
+        OnDisk::Bytes(&loaded_bytes),
+        &mut secrets,
+    )
+    .unwrap();
+    // Ours, based on what we loaded, is refused…
+    let mut ours = request.clone();
+    ours.name = "Ours".into();
+    let err = collection::save_request(
+        &root,
+        "r.json",
+        &ours,
+        OnDisk::Bytes(&loaded_bytes),
+        &mut secrets,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, collection::CollectionError::Conflict { .. }),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(root.join("r.json")).unwrap(), their_bytes);
+    // …and so are a rename and a delete based on the stale content.
+    assert!(collection::move_file(&root, "r.json", "s.json", &loaded_bytes).is_err());
+    assert!(collection::delete_file(&root, "r.json", &loaded_bytes).is_err());
+    assert!(root.join("r.json").exists());
+    // Overwriting is an explicit choice.
+    collection::save_request(&root, "r.json", &ours, OnDisk::Any, &mut secrets).unwrap();
+    collection::move_file(
+        &root,
+        "r.json",
+        "sub/s.json",
+        &std::fs::read(root.join("r.json")).unwrap(),
+    )
+    .unwrap();
+    let loaded = Collection::load(&root).unwrap();
+    assert_eq!(loaded.folders, vec!["sub".to_string()]);
+    assert_eq!(loaded.items[0].rel, "sub/s.json");
+    assert_eq!(loaded.items[0].name(), "Ours");
+}
+
+#[test]
+fn secrets_never_reach_the_collection_folder() {
+    let sandbox = Sandbox::new();
+    let root = sandbox.collection();
+    let mut secrets = sandbox.secrets();
+    let mut requests = one_of_each();
+    if let SavedSpec::Http(h) = &mut requests[0].spec {
+        h.headers
+            .push(SavedHeader::new("Authorization", "Bearer h77p-5ecret"));
+    }
+    if let SavedSpec::Grpc(g) = &mut requests[1].spec {
+        g.metadata
+            .push(SavedHeader::new("x-api-key", "gRPC-5ecret"));
+    }
+    if let SavedSpec::Amqp(a) = &mut requests[2].spec {
+        a.url = "amqp://app:amqp-5ecret@127.0.0.1:5672/%2f".into();
+    }
+    if let SavedSpec::Watch(w) = &mut requests[3].spec {
+        w.url = "amqp://app:watch-5ecret@127.0.0.1:5672/%2f".into();
+    }
+    let mut saved = Vec::new();
+    for request in &requests {
+        let rel = collection::free_rel(&root, "", &request.name);
+        let (written, _) =
+            collection::save_request(&root, &rel, request, OnDisk::Nothing, &mut secrets).unwrap();
+        saved.push(written);
+    }
+    collection::save_environment(
+        &root,
+        "staging",
+        &[
+            Variable::new("base_url", "http://127.0.0.1:1"),
+            Variable {
+                name: "db_password".into(),
+                value: "env-5ecret".into(),
+                secret: true,
+            },
+        ],
+        OnDisk::Nothing,
+        &mut secrets,
+    )
+    .unwrap();
+    for secret in [
+        "h77p-5ecret",
+        "gRPC-5ecret",
+        "amqp-5ecret",
+        "watch-5ecret",
+        "env-5ecret",
+    ] {
+        assert_nowhere_in(&root, secret);
+    }
+    // They are in the owner-only secret store, and resolve when running.
+    let store_path = sandbox.data().join("secrets.json");
+    let store_text = std::fs::read_to_string(&store_path).unwrap();
+    assert!(store_text.contains("amqp-5ecret") && store_text.contains("env-5ecret"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&store_path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let loaded = Collection::load(&root).unwrap();
+    let vars = loaded
+        .vars(Some("staging"), &SecretStore::load(&store_path).unwrap())
+        .unwrap();
+    assert_eq!(vars.get("db_password").as_deref(), Some("env-5ecret"));
+    let SavedSpec::Amqp(amqp) = &saved[2].spec else {
+        panic!()
+    };
+    assert_eq!(
+        amqp.url,
+        "amqp://app:{{publish_amqp_password}}@127.0.0.1:5672/%2f"
+    );
+    let mut vars = vars;
+    vars.set("amqp_url", "unused");
+    let resolved = saved[0].substituted(&{
+        let mut v = vars.clone();
+        v.set("base_url", "http://h");
+        v.set("user_id", "1");
+        v
+    });
+    let SavedSpec::Http(h) = resolved.unwrap() else {
+        panic!()
+    };
+    assert!(h.headers.iter().any(|h| h.value == "Bearer h77p-5ecret"));
+    // The environment file lists the secret by name only.
+    let env: Environment =
+        serde_json::from_slice(&std::fs::read(root.join("environments/staging.json")).unwrap())
+            .unwrap();
+    assert_eq!(env.variables[1], Variable::secret("db_password"));
+}
+
+#[test]
+fn unresolved_variables_are_named_before_anything_is_sent() {
+    let sandbox = Sandbox::new();
+    let root = sandbox.collection();
+    let mut secrets = sandbox.secrets();
+    collection::save_request(
+        &root,
+        "r.json",
+        &one_of_each().remove(0),
+        OnDisk::Nothing,
+        &mut secrets,
+    )
+    .unwrap();
+    let out = sandbox.switchboard(&["run", root.to_str().unwrap(), "--var", "user_id=1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("unresolved variable {{base_url}}"),
+        "{stdout}"
+    );
+}
+
+/// Collection variables pointing at the demo as bound for this test.
+fn demo_vars(demo: &demo_services::DemoServices) -> Vec<String> {
+    vec![
+        format!("base_url=http://{}", demo.config.user_http_addr),
+        format!("grpc_addr={}", demo.config.user_grpc_addr),
+        format!("order_url=http://{}", demo.config.order_http_addr),
+        format!("amqp_url={}", common::amqp_url()),
+        format!("orders_exchange={}", demo.config.topology.exchange),
+    ]
+}
+
+fn with_vars(mut args: Vec<String>, vars: &[String]) -> Vec<String> {
+    for v in vars {
+        args.push("--var".into());
+        args.push(v.clone());
+    }
+    args
+}
+
+async fn run_cli(sandbox_data: PathBuf, args: Vec<String>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(&args)
+            .env("SWITCHBOARD_DATA_DIR", sandbox_data)
+            .output()
+            .expect("run switchboard")
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sample_collection_passes_and_fails_when_a_service_stops() {
+    let sandbox = Sandbox::new();
+    let demo = common::start_demo().await;
+    let vars = demo_vars(&demo);
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/collections/demo");
+    let args = with_vars(
+        vec![
+            "run".into(),
+            sample.into(),
+            "--env".into(),
+            "local".into(),
+            "--json".into(),
+        ],
+        &vars,
+    );
+    let out = run_cli(sandbox.data(), args.clone()).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // Six requests and one watch definition (skipped).
+    assert_eq!(lines.len(), 7, "{stdout}");
+    let by_file = |file: &str| {
+        lines
+            .iter()
+            .find(|l| l["file"] == file)
+            .unwrap_or_else(|| panic!("no line for {file}: {stdout}"))
+    };
+    let john = by_file("01-user-service/03-john-doe.json");
+    assert_eq!(john["passed"], true);
+    assert_eq!(john["status"], "200 OK");
+    assert!(john["timeline"].as_array().unwrap().len() >= 3);
+    assert_eq!(john["request"]["line"], "GET /user/1 HTTP/1.1");
+    assert_eq!(john["checks"][1]["what"], "/name equals \"John Doe\"");
+    assert_eq!(
+        by_file("01-user-service/04-unknown-user.json")["status"],
+        "NOT_FOUND"
+    );
+    assert_eq!(
+        by_file("02-order-service/02-publish-order-created.json")["status"],
+        "ack"
+    );
+    assert!(by_file("02-order-service/03-tap-orders.json")["skipped"].is_string());
+    assert!(stderr.contains("6 passed, 0 failed, 1 skipped"), "{stderr}");
+
+    // With the other environment, user 4 is looked up.
+    let grace = run_cli(
+        sandbox.data(),
+        with_vars(
+            vec![
+                "run".into(),
+                sample.into(),
+                "--env=grace".into(),
+                "--json".into(),
+                "01-user-service/01-get-user-http.json".into(),
+            ],
+            &vars,
+        ),
+    )
+    .await;
+    let line: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&grace.stdout).trim()).unwrap();
+    assert_eq!(line["request"]["line"], "GET /user/4 HTTP/1.1");
+
+    // Stop the User Service: lookups fail, the run exits 1 and says which.
+    let demo_services::DemoServices { user, order, .. } = demo;
+    user.stop().await;
+    let out = run_cli(
+        sandbox.data(),
+        with_vars(
+            vec!["run".into(), sample.into(), "01-user-service".into()],
+            &vars,
+        ),
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("✘ Get user (HTTP)"), "{stdout}");
+    assert!(stdout.contains("connection refused"), "{stdout}");
+    order.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postman_curl_and_grpcurl_imports_run_against_the_demo() {
+    let sandbox = Sandbox::new();
+    let demo = common::start_demo().await;
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/import");
+    let root = sandbox.collection();
+    let root_s = root.to_str().unwrap().to_string();
+
+    // Postman: folders, variables, bearer auth (kept as a secret), an unsupported body.
+    let out = run_cli(
+        sandbox.data(),
+        vec![
+            "import".into(),
+            "postman".into(),
+            fixtures
+                .join("demo.postman_collection.json")
+                .to_str()
+                .unwrap()
+                .into(),
+            root_s.clone(),
+        ],
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("formdata bodies are not supported"),
+        "{stderr}"
+    );
+    let loaded = Collection::load(&root).unwrap();
+    let rels: Vec<&str> = loaded.items.iter().map(|i| i.rel.as_str()).collect();
+    assert_eq!(
+        rels,
+        [
+            "orders/create-order.json",
+            "orders/upload-receipt.json",
+            "users/get-user-2.json",
+            "users/get-user-by-string-url.json"
+        ]
+    );
+    assert_eq!(loaded.name(), "Demo services (Postman)");
+    let SavedSpec::Http(get2) = &loaded
+        .item("users/get-user-2.json")
+        .unwrap()
+        .file
+        .ok()
+        .unwrap()
+        .spec
+    else {
+        panic!()
+    };
+    assert!(!get2.headers[1].enabled, "disabled headers stay disabled");
+    assert_eq!(get2.headers[2].value, "{{get_user_2_authorization}}");
+
+    // curl and grpcurl command lines, pointed at this test's demo.
+    let curl = std::fs::read_to_string(fixtures.join("place-order.curl"))
+        .unwrap()
+        .replace("127.0.0.1:8082", &demo.config.order_http_addr.to_string());
+    let grpcurl = std::fs::read_to_string(fixtures.join("get-user.grpcurl"))
+        .unwrap()
+        .replace("127.0.0.1:50051", &demo.config.user_grpc_addr.to_string());
+    for (tool, line) in [("curl", curl), ("grpcurl", grpcurl)] {
+        let out = run_cli(
+            sandbox.data(),
+            vec![
+                "import".into(),
+                tool.into(),
+                line,
+                root_s.clone(),
+                "--folder".into(),
+                "pasted".into(),
+            ],
+        )
+        .await;
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for secret in ["tok-postman-5ecret", "curl-5ecret-token"] {
+        assert_nowhere_in(&root, secret);
+    }
+
+    let vars = vec![
+        format!("base_url=http://{}", demo.config.user_http_addr),
+        format!("order_url=http://{}", demo.config.order_http_addr),
+    ];
+    let out = run_cli(
+        sandbox.data(),
+        with_vars(
+            vec![
+                "run".into(),
+                root_s.clone(),
+                "--json".into(),
+                "users".into(),
+                "orders/create-order.json".into(),
+                "pasted".into(),
+            ],
+            &vars,
+        ),
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 5, "{stdout}");
+    let statuses: Vec<&str> = lines
+        .iter()
+        .map(|l| l["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["201 Created", "OK", "201 Created", "200 OK", "200 OK"],
+        "{stdout}"
+    );
+    // The bearer token came back from the secret store.
+    let get2 = lines
+        .iter()
+        .find(|l| l["file"] == "users/get-user-2.json")
+        .unwrap();
+    let auth = get2["request"]["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| {
+            h["name"]
+                .as_str()
+                .unwrap()
+                .eq_ignore_ascii_case("authorization")
+        })
+        .unwrap();
+    assert_eq!(auth["value"], "Bearer tok-postman-5ecret");
+    let grpc = lines.iter().find(|l| l["transport"] == "grpc").unwrap();
+    assert_eq!(grpc["response"]["body"]["name"], "Grace Hopper");
+
+    // Export gives back command lines that import to the same requests.
+    let exported = run_cli(
+        sandbox.data(),
+        vec![
+            "export".into(),
+            "curl".into(),
+            root.join("pasted/post-orders.json")
+                .to_str()
+                .unwrap()
+                .into(),
+        ],
+    )
+    .await;
+    let line = String::from_utf8(exported.stdout).unwrap();
+    assert!(
+        line.starts_with("curl -X POST") || line.starts_with("curl \\"),
+        "{line}"
+    );
+    let again = import::curl(&line).unwrap();
+    let original = Collection::load(&root).unwrap();
+    assert_eq!(
+        &again.spec,
+        &original
+            .item("pasted/post-orders.json")
+            .unwrap()
+            .file
+            .ok()
+            .unwrap()
+            .spec
+    );
+    let wrong = run_cli(
+        sandbox.data(),
+        vec![
+            "export".into(),
+            "grpcurl".into(),
+            root.join("pasted/post-orders.json")
+                .to_str()
+                .unwrap()
+                .into(),
+        ],
+    )
+    .await;
+    assert_eq!(wrong.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&wrong.stderr).lines().count(), 1);
+    demo.stop().await;
+}
