@@ -249,6 +249,7 @@ fn app_harness(runtime: &tokio::runtime::Runtime) -> AppHarness {
         backend: BackendOptions {
             demo: None,
             amqp_url: AMQP_URL.to_string(),
+            data_dir: std::env::temp_dir().join(format!("sb-bench-{}", std::process::id())),
         },
         script: None,
     };
@@ -712,6 +713,7 @@ fn stream_frames(runtime: &tokio::runtime::Runtime, frames: usize) -> Vec<f64> {
             seq: 1,
             request_id: 1,
             exchange,
+            request: None,
         });
         app.selected = Some(1);
         app.stream_view = Some((1, received));

@@ -24,6 +24,7 @@ fn launch(cli: &Cli) -> anyhow::Result<()> {
         backend: ui::backend::BackendOptions {
             demo,
             amqp_url: cli.amqp_url.clone(),
+            data_dir: switchboard::engine::collection::vars::data_dir(),
         },
         script: cli.script.map(|s| match s {
             ScriptArg::Lookup => Script::Lookup,

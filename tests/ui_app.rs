@@ -13,7 +13,7 @@ use egui_kittest::kittest::{NodeT, Queryable};
 use switchboard::engine::Transport;
 use switchboard::ui::app::{DemoState, EditorOutcome};
 use switchboard::ui::backend::BackendOptions;
-use switchboard::ui::settings::TransportTab;
+use switchboard::ui::settings::{EditorKind, TransportTab};
 use switchboard::ui::viewer::TabStatus;
 use switchboard::ui::{AppOptions, SwitchboardApp};
 
@@ -22,7 +22,18 @@ struct TestApp {
     _runtime: tokio::runtime::Runtime,
 }
 
+/// A fresh data directory (history, secrets, the sample collection) for one app.
+fn temp_data_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("sb-ui-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 fn start_app() -> TestApp {
+    start_app_in(temp_data_dir())
+}
+
+fn start_app_in(data_dir: std::path::PathBuf) -> TestApp {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -37,6 +48,7 @@ fn start_app() -> TestApp {
         backend: BackendOptions {
             demo: Some(config),
             amqp_url: common::amqp_url(),
+            data_dir: data_dir.clone(),
         },
         script: None,
     };
@@ -48,9 +60,15 @@ fn start_app() -> TestApp {
         harness,
         _runtime: runtime,
     };
-    app.wait_until("the demo services to start", |a| {
-        matches!(a.demo, DemoState::Up { .. }) && !a.services.is_empty()
-    });
+    app.wait_until(
+        "the demo services to start and the sample collection to load",
+        |a| {
+            matches!(a.demo, DemoState::Up { .. })
+                && !a.services.is_empty()
+                && a.collections.opened.iter().all(|o| o.collection.is_some())
+                && !a.collections.opened.is_empty()
+        },
+    );
     app
 }
 
@@ -71,6 +89,8 @@ impl TestApp {
 
     fn click(&mut self, label: &str) {
         self.harness.get_by_label(label).click();
+        self.harness.step();
+        // Popups and dialogs lay themselves out in the frame after they open.
         self.harness.step();
     }
 
@@ -663,4 +683,249 @@ fn a_bidi_stream_sends_messages_one_by_one_and_half_closes() {
         .filter(|p| p.phase == switchboard::engine::PhaseKind::MessageSent)
         .count();
     assert_eq!(sent, 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Collections
+
+impl TestApp {
+    /// Replaces a text field's content (select all, then type).
+    fn replace_text(&mut self, label: &str, text: &str) {
+        self.harness.get_by_label(label).click();
+        self.harness.step();
+        self.harness
+            .key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+        self.harness.step();
+        self.harness.get_by_label(label).type_text(text);
+        self.harness.step();
+    }
+
+    /// Types at the end of a text field.
+    fn type_into(&mut self, label: &str, text: &str) {
+        self.harness.get_by_label(label).click();
+        self.harness.step();
+        self.harness.get_by_label(label).type_text(text);
+        self.harness.step();
+        // The bar above the editor is drawn before the editor: it shows the edit next frame.
+        self.harness.step();
+    }
+
+    fn demo_collection(&self) -> std::path::PathBuf {
+        self.harness.state().collections.opened[0].root.clone()
+    }
+
+    fn active_rel(&self, kind: EditorKind) -> Option<String> {
+        self.harness
+            .state()
+            .collections
+            .active
+            .get(&kind)
+            .map(|a| a.rel.clone())
+    }
+
+    fn assert_not_shown(&self, label: &str) {
+        let found = egui_kittest::kittest::by()
+            .include_labels()
+            .predicate(move |n| n.label().is_some_and(|t| t.contains(label)));
+        assert!(
+            self.harness.query_all(found).next().is_none(),
+            "{label:?} is still on screen"
+        );
+    }
+}
+
+fn saved_file(path: &std::path::Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+#[test]
+fn save_writes_the_editor_to_a_file_marks_unsaved_changes_and_asks_on_conflict() {
+    let mut app = start_app();
+    let root = app.demo_collection();
+    app.click("HTTP");
+    app.click("Save to collection…");
+    app.replace_text("Request name", "My lookup");
+    app.click("Save");
+    app.wait_until("the request to be saved", |a| {
+        a.collections.active.contains_key(&EditorKind::Http)
+    });
+    assert_eq!(
+        app.active_rel(EditorKind::Http).as_deref(),
+        Some("my-lookup.json")
+    );
+    let file = root.join("my-lookup.json");
+    let saved = saved_file(&file);
+    assert_eq!(saved["version"], 1);
+    assert_eq!(saved["name"], "My lookup");
+    assert_eq!(saved["kind"], "http");
+    assert_eq!(saved["headers"][0]["name"], "Accept");
+    app.assert_shown("My lookup");
+    app.assert_not_shown("* unsaved");
+
+    // An edit marks the editor unsaved; Save writes it and clears the marker.
+    app.type_into("URL", "?x=1");
+    app.assert_shown("* unsaved");
+    app.click("Save");
+    app.wait_until("the edit to be saved", |a| !a.is_dirty(EditorKind::Http));
+    assert!(
+        saved_file(&file)["url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/user/1?x=1")
+    );
+    app.assert_not_shown("* unsaved");
+
+    // Another program changes the file: saving over it asks first.
+    let mut theirs = saved_file(&file);
+    theirs["name"] = "Changed elsewhere".into();
+    std::fs::write(&file, serde_json::to_vec_pretty(&theirs).unwrap()).unwrap();
+    app.type_into("URL", "&y=2");
+    app.click("Save");
+    app.wait_until("the conflict dialog", |a| {
+        matches!(
+            a.collections.dialog,
+            Some(switchboard::ui::collections::Dialog::Conflict { .. })
+        )
+    });
+    app.assert_shown("Changed on disk");
+    assert_eq!(
+        saved_file(&file)["name"],
+        "Changed elsewhere",
+        "nothing clobbered yet"
+    );
+    app.click("Overwrite");
+    app.wait_until("the overwrite", |a| !a.is_dirty(EditorKind::Http));
+    let ours = saved_file(&file);
+    assert_eq!(ours["name"], "My lookup");
+    assert!(ours["url"].as_str().unwrap().ends_with("?x=1&y=2"));
+}
+
+#[test]
+fn rename_renames_the_request_and_its_file() {
+    let mut app = start_app();
+    let root = app.demo_collection();
+    let old = root.join("01-user-service/03-john-doe.json");
+    let before = saved_file(&old);
+    app.click("User 1 is John Doe");
+    assert_eq!(
+        app.active_rel(EditorKind::Http).as_deref(),
+        Some("01-user-service/03-john-doe.json")
+    );
+    app.click("Rename…");
+    app.replace_text("New name", "First user");
+    app.click("Rename");
+    app.wait_until("the rename", |a| {
+        a.collections
+            .active
+            .get(&EditorKind::Http)
+            .is_some_and(|x| x.rel == "01-user-service/first-user.json")
+    });
+    assert!(!old.exists(), "the old file is gone");
+    let renamed = saved_file(&root.join("01-user-service/first-user.json"));
+    assert_eq!(renamed["name"], "First user");
+    // Everything else is kept, expectations included.
+    assert_eq!(renamed["expect"], before["expect"]);
+    assert_eq!(renamed["url"], before["url"]);
+    app.wait_until("the tree to show the new name", |a| {
+        a.collections.opened[0]
+            .collection
+            .as_ref()
+            .and_then(|c| c.as_ref().ok())
+            .is_some_and(|c| c.items.iter().any(|i| i.name() == "First user"))
+    });
+    app.assert_shown("First user");
+    app.assert_not_shown("User 1 is John Doe");
+}
+
+#[test]
+fn the_environment_switcher_changes_what_is_sent_and_unresolved_variables_block_sending() {
+    use egui::accesskit::Role;
+    let mut app = start_app();
+    let root = app.demo_collection();
+    app.click("Get user (HTTP)");
+    assert_eq!(
+        app.harness.state().settings.http.url,
+        "{{base_url}}/user/{{user_id}}"
+    );
+    // `local` is chosen by default: user 1 (base_url points at this test's demo).
+    app.send_and_wait("Send");
+    let target = |app: &TestApp| {
+        app.harness
+            .state()
+            .selected_entry()
+            .unwrap()
+            .exchange
+            .target
+            .clone()
+    };
+    assert!(target(&app).ends_with("/user/1"), "{}", target(&app));
+    assert_eq!(
+        app.harness
+            .state()
+            .selected_entry()
+            .unwrap()
+            .exchange
+            .status
+            .as_deref(),
+        Some("200 OK")
+    );
+
+    app.harness
+        .get_by_role_and_label(Role::ComboBox, "Environment")
+        .click();
+    app.harness.step();
+    app.harness.step();
+    app.click("grace");
+    assert_eq!(
+        app.harness.state().environment_of(&root).as_deref(),
+        Some("grace")
+    );
+    app.send_and_wait("Send");
+    assert!(target(&app).ends_with("/user/4"), "{}", target(&app));
+    app.assert_shown("Grace Hopper");
+
+    // A variable nobody defines is flagged, and nothing is sent.
+    app.type_into("URL", "?token={{api_token}}");
+    app.assert_shown("Unresolved: {{api_token}}");
+    let before = app.harness.state().history.len();
+    app.click("Send");
+    app.harness.step();
+    assert_eq!(app.harness.state().history.len(), before);
+    match app.harness.state().outcomes.get(&TransportTab::Http) {
+        Some(EditorOutcome::Failed(m)) => assert!(m.contains("{{api_token}}"), "{m}"),
+        other => panic!("expected the unresolved variable to be reported: {other:?}"),
+    }
+}
+
+#[test]
+fn history_survives_a_restart_and_reopens_its_request() {
+    let data = temp_data_dir();
+    {
+        let mut app = start_app_in(data.clone());
+        app.click("User 1 is John Doe");
+        app.send_and_wait("Send");
+        // The writer thread appends it to the history file.
+        let path = data.join("history.jsonl");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::fs::read_to_string(&path).map_or(0, |t| t.lines().count()) < 1 {
+            assert!(Instant::now() < deadline, "history never written");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let mut app = start_app_in(data);
+    app.wait_until("the history to load", |a| a.history.len() == 1);
+    let entry = app.harness.state().history[0].clone();
+    assert!(entry.exchange.target.ends_with("/user/1"));
+    assert_eq!(entry.request.as_ref().unwrap().name, "User 1 is John Doe");
+    // Searchable…
+    app.type_into("Search", "no such thing");
+    app.assert_not_shown("HTTP 200 OK");
+    app.replace_text("Search", "user/1");
+    app.assert_shown("HTTP 200 OK");
+    // …and re-openable: the request goes back into the editor.
+    app.harness.state_mut().settings.http.url = "http://elsewhere/".into();
+    app.harness.state_mut().selected = Some(entry.seq);
+    app.harness.step();
+    app.click("Open in editor");
+    assert_eq!(app.harness.state().settings.http.url, "{{base_url}}/user/1");
 }

@@ -16,10 +16,16 @@ use super::payload_view::message_ui;
 use super::settings::{KeyValue, MainView, Settings, TransportTab};
 use super::timeline_view::{format_us, waterfall_ui};
 use super::viewer::{TabStatus, Viewer, ViewerAction, ViewerTab, viewer_ui};
+use crate::engine::collection::SavedRequest;
+use crate::engine::collection::saved::Runnable;
+use crate::engine::history::HistoryEntry;
 use crate::engine::http::HttpRequest;
 use crate::engine::store::DEFAULT_CAPACITY;
 use crate::engine::watch::{WatchSpec, WatchedMessage};
-use crate::engine::{ErrorKind, Exchange, Header};
+use crate::engine::{ErrorKind, Exchange, Header, RequestSpec};
+
+use super::collections::{CollectionsState, Dialog};
+use super::settings::EditorKind;
 
 /// Most exchanges kept in this session's history.
 pub const HISTORY_LIMIT: usize = 1000;
@@ -59,6 +65,8 @@ pub struct Entry {
     pub seq: u64,
     pub request_id: u64,
     pub exchange: Exchange,
+    /// The editor's request that produced it (variables unresolved), to open it again.
+    pub request: Option<SavedRequest>,
 }
 
 /// What the last send from an editor came to.
@@ -125,6 +133,13 @@ pub struct SwitchboardApp {
     pub many: Option<(u64, Result<crate::engine::publish_many::Progress, String>)>,
     /// Capacity of each new viewer tab's store.
     pub store_capacity: usize,
+    pub collections: CollectionsState,
+    /// The editor request behind each request id (for the history).
+    request_sources: HashMap<u64, SavedRequest>,
+    /// Filter of the history list.
+    pub history_query: String,
+    /// Something to say about the persisted history (unreadable lines…).
+    pub history_note: Option<String>,
 }
 
 impl SwitchboardApp {
@@ -145,8 +160,9 @@ impl SwitchboardApp {
         } else {
             DemoState::Off
         };
+        let collections = CollectionsState::new(&options.backend.data_dir);
         let backend = backend::spawn(runtime, options.backend, repaint);
-        Self {
+        let mut app = Self {
             settings,
             backend,
             history: Vec::new(),
@@ -177,6 +193,54 @@ impl SwitchboardApp {
             open_stream: None,
             discovering: false,
             store_capacity: DEFAULT_CAPACITY,
+            collections,
+            request_sources: HashMap::new(),
+            history_query: String::new(),
+            history_note: None,
+        };
+        app.open_collections_at_start();
+        app
+    }
+
+    /// Sends a command to the backend (the UI never blocks on it).
+    pub(crate) fn backend_command(&mut self, command: Command) {
+        self.command(command);
+    }
+
+    /// The demo as actually bound, once it is up.
+    pub fn demo_config(&self) -> Option<&demo_services::DemoConfig> {
+        self.demo_config.as_ref()
+    }
+
+    /// Forgets the history, on disk too.
+    pub fn clear_history(&mut self) {
+        self.history.clear();
+        self.selected = None;
+        self.pinned.clear();
+        self.compare = false;
+        self.command(Command::ClearHistory);
+    }
+
+    /// What the editor of `tab` describes, with its variables filled in; the unresolved ones
+    /// (or invalid input) are reported under the editor and nothing is sent.
+    pub fn resolved_request(&mut self, tab: TransportTab) -> Option<RequestSpec> {
+        let kind = EditorKind::from(tab);
+        let saved = self.editor_request(kind);
+        let vars = self.vars_for(kind);
+        let root = self
+            .collections
+            .scope_root(kind)
+            .unwrap_or_else(|| std::path::PathBuf::from("."));
+        match saved.resolve(&vars, &root, self.settings.timeout()) {
+            Ok(Runnable::Request(spec)) => Some(spec),
+            Ok(Runnable::Watch(_)) => None,
+            Err(e) => {
+                self.outcomes.insert(
+                    tab,
+                    EditorOutcome::Failed(format!("not sent: {}", e.message)),
+                );
+                None
+            }
         }
     }
 
@@ -196,12 +260,16 @@ impl SwitchboardApp {
 
     /// Sends what `tab`'s editor describes.
     pub fn send_current(&mut self, tab: TransportTab) {
-        let spec = self.settings.request(tab);
+        let Some(spec) = self.resolved_request(tab) else {
+            return;
+        };
         let id = self.next_id;
         if self.backend.send(Command::Send {
             id,
             spec: Box::new(spec),
         }) {
+            self.request_sources
+                .insert(id, self.editor_request(EditorKind::from(tab)));
             self.start(tab, id);
         } else {
             self.outcomes.insert(
@@ -215,7 +283,8 @@ impl SwitchboardApp {
 
     /// Publishes the AMQP editor's message many times (copies, rate and numbering from the editor).
     pub fn publish_many(&mut self) {
-        let crate::engine::RequestSpec::Amqp(request) = self.settings.request(TransportTab::Amqp)
+        let Some(crate::engine::RequestSpec::Amqp(request)) =
+            self.resolved_request(TransportTab::Amqp)
         else {
             return;
         };
@@ -262,7 +331,8 @@ impl SwitchboardApp {
 
     /// Opens a stream to send request messages one by one.
     pub fn open_stream(&mut self) {
-        let crate::engine::RequestSpec::Grpc(request) = self.settings.request(TransportTab::Grpc)
+        let Some(crate::engine::RequestSpec::Grpc(request)) =
+            self.resolved_request(TransportTab::Grpc)
         else {
             return;
         };
@@ -507,8 +577,12 @@ impl SwitchboardApp {
         } else {
             LoadLimit::Requests(form.requests.max(1))
         };
+        let Some(request) = self.resolved_request(tab) else {
+            return;
+        };
+        let form = &self.settings.load;
         let spec = LoadSpec {
-            request: self.settings.request(tab),
+            request,
             limit,
             concurrency: form.concurrency.max(1),
         };
@@ -635,10 +709,16 @@ impl SwitchboardApp {
                     }
                     let seq = self.next_seq;
                     self.next_seq += 1;
+                    let request = self.request_sources.get(&id).cloned();
+                    self.command(Command::RecordHistory(Box::new(HistoryEntry {
+                        exchange: exchange.clone(),
+                        request: request.clone(),
+                    })));
                     self.history.push(Entry {
                         seq,
                         request_id: id,
                         exchange,
+                        request,
                     });
                     self.selected = Some(seq);
                 }
@@ -750,7 +830,67 @@ impl SwitchboardApp {
                 }
                 Err(e) => self.viewer.notice = Some(Err(format!("import failed: {e}"))),
             },
+            Event::Collection {
+                root,
+                op,
+                result,
+                collection,
+                secrets,
+            } => self.collection_done(root, *op, result, collection.map(|c| *c), *secrets),
+            Event::SampleInstalled(result) => {
+                self.settings.collections_initialized = true;
+                match result {
+                    Ok(root) => self.open_collection(root),
+                    Err(e) => {
+                        self.collections.notice =
+                            Some(Err(format!("cannot install the sample collection: {e}")))
+                    }
+                }
+            }
+            Event::PickedFolder(path) => match (path, self.collections.dialog.as_mut()) {
+                (Some(path), Some(Dialog::OpenFolder { path: field })) => {
+                    *field = path.display().to_string();
+                }
+                (Some(path), _) => self.open_collection(path),
+                (None, _) => {
+                    self.collections.notice = Some(Err(
+                        "no folder chosen (or no file dialog on this system): type its path"
+                            .to_string(),
+                    ))
+                }
+            },
+            Event::PickedPostman(path) => {
+                if let (Some(path), Some(Dialog::Import { text, .. })) =
+                    (path, self.collections.dialog.as_mut())
+                {
+                    *text = path.display().to_string();
+                }
+            }
+            Event::HistoryLoaded { entries, note } => {
+                // Persisted entries go before this session's.
+                let mut loaded: Vec<Entry> = entries
+                    .into_iter()
+                    .map(|h| Entry {
+                        seq: 0,
+                        request_id: 0,
+                        exchange: h.exchange,
+                        request: h.request,
+                    })
+                    .collect();
+                loaded.append(&mut self.history);
+                for entry in &mut loaded {
+                    if entry.seq == 0 {
+                        entry.seq = self.next_seq;
+                        self.next_seq += 1;
+                    }
+                }
+                let excess = loaded.len().saturating_sub(HISTORY_LIMIT);
+                loaded.drain(..excess);
+                self.history = loaded;
+                self.history_note = note;
+            }
             Event::Done { id, cancelled } => {
+                self.request_sources.remove(&id);
                 if let Some(tab) = self.request_tabs.remove(&id) {
                     self.in_flight.retain(|_, f| f.id != id);
                     if cancelled {
@@ -821,7 +961,31 @@ impl SwitchboardApp {
 
     fn viewer_action(&mut self, action: ViewerAction) {
         match action {
-            ViewerAction::Start(spec) => self.start_watch(spec),
+            ViewerAction::Start(spec) => {
+                // Saved watches may use {{variables}} (the sample's broker URL, exchange…).
+                let vars = self.vars_for(EditorKind::Watch);
+                let mut missing = Vec::new();
+                let spec = WatchSpec {
+                    url: vars.substitute(&spec.url, &mut missing),
+                    exchange: vars.substitute(&spec.exchange, &mut missing),
+                    binding: vars.substitute(&spec.binding, &mut missing),
+                    queue: vars.substitute(&spec.queue, &mut missing),
+                    ..spec
+                };
+                if missing.is_empty() {
+                    self.start_watch(spec);
+                } else {
+                    self.viewer.notice = Some(Err(format!(
+                        "not started: unresolved {}",
+                        missing
+                            .iter()
+                            .map(|n| format!("{{{{{n}}}}}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                }
+            }
+            ViewerAction::SaveWatch => self.save_active(EditorKind::Watch),
             ViewerAction::Stop(id) => {
                 self.command(Command::StopWatch { id });
                 if let Some(tab) = self.viewer.tab_mut(id) {
@@ -982,13 +1146,26 @@ impl SwitchboardApp {
         ui.horizontal(|ui| {
             ui.heading("History");
             ui.label(RichText::new(format!("{}", self.history.len())).weak());
-            if !self.history.is_empty() && ui.small_button("Clear").clicked() {
-                self.history.clear();
-                self.selected = None;
-                self.pinned.clear();
-                self.compare = false;
+            if !self.history.is_empty() && ui.small_button("Clear…").clicked() {
+                self.collections.dialog = Some(Dialog::ClearHistory);
             }
         });
+        ui.horizontal(|ui| {
+            let l = ui.label("Search");
+            ui.add(
+                egui::TextEdit::singleline(&mut self.history_query)
+                    .hint_text("URL, status, body…")
+                    .desired_width(f32::INFINITY),
+            )
+            .labelled_by(l.id);
+        });
+        if let Some(note) = &self.history_note {
+            ui.label(
+                RichText::new(note)
+                    .small()
+                    .color(ui.visuals().warn_fg_color),
+            );
+        }
         let pins = self.pinned.len();
         ui.horizontal(|ui| {
             ui.add_enabled_ui(pins == 2, |ui| {
@@ -1000,10 +1177,22 @@ impl SwitchboardApp {
         ui.separator();
         let mut toggle = None;
         let mut select = None;
+        let query = self.history_query.trim().to_lowercase();
         egui::ScrollArea::vertical()
+            .id_salt("history-list")
             .auto_shrink([false, false])
             .show(ui, |ui| {
-                for entry in self.history.iter().rev() {
+                for entry in self.history.iter().rev().filter(|e| {
+                    query.is_empty()
+                        || HistoryEntry {
+                            exchange: e.exchange.clone(),
+                            request: None,
+                        }
+                        .matches(&query)
+                        || e.request
+                            .as_ref()
+                            .is_some_and(|r| r.name.to_lowercase().contains(&query))
+                }) {
                     let e = &entry.exchange;
                     let selected = self.selected == Some(entry.seq);
                     let pinned = self.pinned.contains(&entry.seq);
@@ -1227,6 +1416,7 @@ impl SwitchboardApp {
         // Drawn from a borrow (an exchange can hold a 100,000-message stream): the pin toggle
         // is applied afterwards.
         let mut toggle_pin = None;
+        let mut reopen = None;
         let Some(entry) = self.selected_entry() else {
             ui.add_space(20.0);
             ui.label(RichText::new("Send a request to see where its time goes.").weak());
@@ -1262,6 +1452,14 @@ impl SwitchboardApp {
             if ui.small_button("Copy as JSON").clicked() {
                 ui.ctx().copy_text(e.to_json_line());
             }
+            if entry.request.is_some()
+                && ui
+                    .small_button("Open in editor")
+                    .on_hover_text("Put the request that produced this exchange back in its editor")
+                    .clicked()
+            {
+                reopen = entry.request.clone();
+            }
         });
         ui.add_space(4.0);
         waterfall_ui(ui, &[("", e)]);
@@ -1272,6 +1470,13 @@ impl SwitchboardApp {
         });
         if let Some(seq) = toggle_pin {
             self.toggle_pin(seq);
+        }
+        if let Some(request) = reopen {
+            // A snapshot from the history, not the saved file: the editor is detached.
+            self.collections
+                .active
+                .remove(&EditorKind::of(&request.spec));
+            self.settings.apply_saved(&request);
         }
     }
 
@@ -1288,11 +1493,22 @@ impl SwitchboardApp {
         egui::Panel::top("top").show(ui, |ui| self.top_ui(ui));
         egui::Panel::left("history")
             .resizable(true)
-            .default_size(280.0)
+            .default_size(300.0)
             .min_size(200.0)
-            .show(ui, |ui| self.history_ui(ui));
+            .show(ui, |ui| {
+                let height = ui.available_height();
+                egui::ScrollArea::vertical()
+                    .id_salt("collections-tree")
+                    .max_height(height * 0.5)
+                    .auto_shrink([false, true])
+                    .show(ui, |ui| self.collections_panel_ui(ui));
+                ui.separator();
+                self.history_ui(ui);
+            });
         egui::CentralPanel::default_margins().show(ui, |ui| match self.settings.view {
             MainView::Requests => {
+                self.request_bar_ui(ui);
+                ui.separator();
                 egui::ScrollArea::vertical()
                     .auto_shrink([false, false])
                     .show(ui, |ui| {
@@ -1302,6 +1518,10 @@ impl SwitchboardApp {
                     });
             }
             MainView::Messages => {
+                if self.collections.active.contains_key(&EditorKind::Watch) {
+                    self.request_bar_ui(ui);
+                    ui.separator();
+                }
                 let url = self.settings.amqp.url.clone();
                 let actions = viewer_ui(ui, &mut self.viewer, &mut self.settings.watch_form, &url);
                 for action in actions {
@@ -1309,6 +1529,7 @@ impl SwitchboardApp {
                 }
             }
         });
+        self.collection_dialog_ui(&ui.ctx().clone());
         if self.report_first_frame {
             self.report_first_frame = false;
             println!("bench: first frame");

@@ -17,12 +17,16 @@ use std::path::PathBuf;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::amqp::{Watch, WatchSource, WatchedMessage};
+use crate::engine::collection::{Collection, SecretStore};
+use crate::engine::history::HistoryEntry;
 use crate::engine::http::{self, HttpRequest};
 use crate::engine::recorder::unix_ms;
 use crate::engine::store::Prepared;
 use crate::engine::timeline::{Clock, Phase, PhaseKind};
 use crate::engine::watch::{WatchEvent, WatchSpec};
 use crate::engine::{Exchange, Header, Message, RequestSpec, Transport};
+
+use super::files::{CollectionOp, Files, OpDone, OpError};
 
 /// UI -> backend.
 #[derive(Debug, Clone)]
@@ -94,6 +98,20 @@ pub enum Command {
     Import {
         path: PathBuf,
     },
+    /// Change or (re)load the collection at `root`; answered by [`Event::Collection`].
+    Collection {
+        root: PathBuf,
+        op: Box<CollectionOp>,
+    },
+    /// Write the sample collection into the data directory (first launch).
+    InstallSample,
+    /// Ask the user for a collection folder; answered by [`Event::PickedFolder`].
+    PickFolder,
+    /// Ask the user for a Postman export; answered by [`Event::PickedPostman`].
+    PickPostman,
+    /// Keep a sent exchange in the persisted history.
+    RecordHistory(Box<HistoryEntry>),
+    ClearHistory,
     Shutdown,
 }
 
@@ -188,6 +206,23 @@ pub enum Event {
         path: PathBuf,
         result: Result<Vec<WatchedMessage>, String>,
     },
+    /// An operation on the collection at `root` ended; the collection as now on disk and the
+    /// secrets to resolve its variables come with it.
+    Collection {
+        root: PathBuf,
+        op: Box<CollectionOp>,
+        result: Result<OpDone, OpError>,
+        collection: Result<Box<Collection>, String>,
+        secrets: Box<SecretStore>,
+    },
+    SampleInstalled(Result<PathBuf, String>),
+    PickedFolder(Option<PathBuf>),
+    PickedPostman(Option<PathBuf>),
+    /// The persisted history, oldest first, and anything worth saying about it.
+    HistoryLoaded {
+        entries: Vec<HistoryEntry>,
+        note: Option<String>,
+    },
 }
 
 /// What the UI holds: a command sender and an event receiver, both bounded.
@@ -210,6 +245,8 @@ pub struct BackendOptions {
     pub demo: Option<DemoConfig>,
     /// Broker to watch for status (and the tap for "Place order").
     pub amqp_url: String,
+    /// Where history, secrets and new collections are kept.
+    pub data_dir: PathBuf,
 }
 
 #[derive(Clone)]
@@ -294,6 +331,8 @@ async fn run(options: BackendOptions, mut commands: mpsc::Receiver<Command>, out
         ))
     });
     let mut consumer_task = forward_consumer(supervisor.as_ref(), &outbox);
+    let files = Arc::new(std::sync::Mutex::new(Files::new(&options.data_dir)));
+    let history = spawn_history(&options.data_dir, outbox.clone());
 
     let pool = crate::engine::grpc::builtin_pool().ok();
     // Descriptors discovered per gRPC address; sends to other addresses use the bundled proto.
@@ -662,6 +701,77 @@ async fn run(options: BackendOptions, mut commands: mpsc::Receiver<Command>, out
                     outbox.send(Event::Imported { path, result }).await;
                 });
             }
+            Command::Collection { root, op } => {
+                let outbox = outbox.clone();
+                let files = files.clone();
+                tokio::spawn(async move {
+                    let event = tokio::task::spawn_blocking(move || {
+                        let mut files = files.lock().unwrap_or_else(|p| p.into_inner());
+                        let result = files.apply(&root, &op);
+                        let collection = files.load(&root).map(Box::new);
+                        Event::Collection {
+                            root,
+                            op,
+                            result,
+                            collection,
+                            secrets: Box::new(files.secrets()),
+                        }
+                    })
+                    .await;
+                    if let Ok(event) = event {
+                        outbox.send(event).await;
+                    }
+                });
+            }
+            Command::InstallSample => {
+                let outbox = outbox.clone();
+                let files = files.clone();
+                tokio::spawn(async move {
+                    let result = tokio::task::spawn_blocking(move || {
+                        files
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .install_sample()
+                    })
+                    .await
+                    .unwrap_or_else(|e| Err(e.to_string()));
+                    outbox.send(Event::SampleInstalled(result)).await;
+                });
+            }
+            Command::PickFolder => {
+                let outbox = outbox.clone();
+                tokio::spawn(async move {
+                    let picked = rfd::AsyncFileDialog::new()
+                        .set_title("Open a collection folder")
+                        .pick_folder()
+                        .await;
+                    let path = picked.map(|f| f.path().to_path_buf());
+                    outbox.send(Event::PickedFolder(path)).await;
+                });
+            }
+            Command::PickPostman => {
+                let outbox = outbox.clone();
+                tokio::spawn(async move {
+                    let picked = rfd::AsyncFileDialog::new()
+                        .set_title("Import a Postman collection (v2.1)")
+                        .add_filter("Postman collection", &["json"])
+                        .pick_file()
+                        .await;
+                    let path = picked.map(|f| f.path().to_path_buf());
+                    outbox.send(Event::PickedPostman(path)).await;
+                });
+            }
+            Command::RecordHistory(entry) => {
+                if let Some(tx) = &history {
+                    // Dropped rather than blocking when the writer is far behind.
+                    let _ = tx.try_send(HistoryOp::Push(entry));
+                }
+            }
+            Command::ClearHistory => {
+                if let Some(tx) = &history {
+                    let _ = tx.try_send(HistoryOp::Clear);
+                }
+            }
             Command::Shutdown => break,
         }
     }
@@ -911,4 +1021,44 @@ fn export(path: &std::path::Path, messages: &[WatchedMessage]) -> Result<usize, 
     crate::engine::fsutil::write_atomic(path, &out)
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(messages.len())
+}
+
+enum HistoryOp {
+    Push(Box<HistoryEntry>),
+    Clear,
+}
+
+/// The history writer: a thread that owns the history file, loads it first (reporting the
+/// entries to the UI), then appends what it is sent, in order.
+fn spawn_history(
+    data_dir: &std::path::Path,
+    outbox: Outbox,
+) -> Option<std::sync::mpsc::SyncSender<HistoryOp>> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<HistoryOp>(1024);
+    let data_dir = data_dir.to_path_buf();
+    let spawned = std::thread::Builder::new()
+        .name("switchboard-history".into())
+        .spawn(move || {
+            let (mut history, entries, note) = super::files::open_history(&data_dir);
+            if outbox
+                .events
+                .blocking_send(Event::HistoryLoaded { entries, note })
+                .is_ok()
+            {
+                (outbox.repaint)();
+            }
+            while let Ok(op) = rx.recv() {
+                let Some(h) = history.as_mut() else {
+                    continue;
+                };
+                let result = match op {
+                    HistoryOp::Push(entry) => h.push(*entry),
+                    HistoryOp::Clear => h.clear(),
+                };
+                if let Err(e) = result {
+                    tracing::warn!("history: {e}");
+                }
+            }
+        });
+    spawned.ok().map(|_| tx)
 }

@@ -3,7 +3,9 @@
 
 pub mod app;
 pub mod backend;
+pub mod collections;
 pub mod editors;
+pub mod files;
 pub mod payload_view;
 pub mod settings;
 pub mod timeline_view;

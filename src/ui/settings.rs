@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::engine::amqp::{Properties, PublishRequest};
+use crate::engine::collection::saved::{SavedAmqp, SavedGrpc, SavedHttp, SavedTls, SavedWatch};
+use crate::engine::collection::{SavedBody, SavedHeader, SavedRequest, SavedSpec};
 use crate::engine::grpc::GrpcRequest;
 use crate::engine::http::{DEFAULT_MAX_BODY_BYTES, HttpRequest};
 use crate::engine::{Header, RequestSpec};
@@ -204,6 +206,70 @@ impl Default for AmqpEditor {
     }
 }
 
+/// Which editor a saved request belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EditorKind {
+    Http,
+    Grpc,
+    Amqp,
+    Watch,
+}
+
+impl EditorKind {
+    pub fn of(spec: &SavedSpec) -> Self {
+        match spec {
+            SavedSpec::Http(_) => Self::Http,
+            SavedSpec::Grpc(_) => Self::Grpc,
+            SavedSpec::Amqp(_) => Self::Amqp,
+            SavedSpec::Watch(_) => Self::Watch,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Http => "HTTP",
+            Self::Grpc => "gRPC",
+            Self::Amqp => "AMQP",
+            Self::Watch => "watch",
+        }
+    }
+}
+
+impl From<TransportTab> for EditorKind {
+    fn from(tab: TransportTab) -> Self {
+        match tab {
+            TransportTab::Http => Self::Http,
+            TransportTab::Grpc => Self::Grpc,
+            TransportTab::Amqp => Self::Amqp,
+        }
+    }
+}
+
+fn saved_rows(rows: &[KeyValue]) -> Vec<SavedHeader> {
+    rows.iter()
+        .filter(|r| !(r.key.is_empty() && r.value.is_empty()))
+        .map(|r| SavedHeader {
+            name: r.key.clone(),
+            value: r.value.clone(),
+            enabled: r.enabled,
+        })
+        .collect()
+}
+
+fn editor_rows(rows: &[SavedHeader]) -> Vec<KeyValue> {
+    rows.iter()
+        .map(|r| KeyValue {
+            enabled: r.enabled,
+            key: r.name.clone(),
+            value: r.value.clone(),
+        })
+        .collect()
+}
+
+fn text_of(body: &Option<SavedBody>) -> String {
+    body.as_ref().map(SavedBody::to_text).unwrap_or_default()
+}
+
 /// Which half of the app is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum MainView {
@@ -225,6 +291,12 @@ pub struct Settings {
     pub timeout_secs: f64,
     pub dark_mode: bool,
     pub load: LoadForm,
+    /// Collection folders open in the side panel.
+    pub collection_roots: Vec<std::path::PathBuf>,
+    /// True once the sample collection has been offered (so closing it sticks).
+    pub collections_initialized: bool,
+    /// The environment chosen per collection folder.
+    pub environments: std::collections::BTreeMap<String, String>,
 }
 
 /// The load-mode form.
@@ -259,6 +331,9 @@ impl Default for Settings {
             timeout_secs: 10.0,
             dark_mode: true,
             load: LoadForm::default(),
+            collection_roots: Vec::new(),
+            collections_initialized: false,
+            environments: Default::default(),
         }
     }
 }
@@ -315,6 +390,197 @@ impl Settings {
                     )
                 }))
             }
+        }
+    }
+
+    /// The request an editor describes, as it would be saved. Fields the editor does not show
+    /// (expectations, per-request timeouts, TLS files of HTTP requests, publish count…) are
+    /// kept from `base` when it is of the same kind.
+    pub fn to_saved(
+        &self,
+        kind: EditorKind,
+        name: &str,
+        base: Option<&SavedRequest>,
+    ) -> SavedRequest {
+        let spec = match kind {
+            EditorKind::Http => {
+                let e = &self.http;
+                let mut h = SavedHttp {
+                    method: e.method.clone(),
+                    url: e.url.clone(),
+                    headers: saved_rows(&e.headers),
+                    body: SavedBody::from_text(&e.body),
+                    timeout_ms: None,
+                    tls: Default::default(),
+                };
+                if let Some(SavedSpec::Http(b)) = base.map(|b| &b.spec) {
+                    h.timeout_ms = b.timeout_ms;
+                    h.tls = b.tls.clone();
+                }
+                SavedSpec::Http(h)
+            }
+            EditorKind::Grpc => {
+                let e = &self.grpc;
+                let words = |s: &str| s.split_whitespace().map(str::to_string).collect();
+                let mut g = SavedGrpc {
+                    addr: e.addr.clone(),
+                    method: e.method.clone(),
+                    metadata: saved_rows(&e.metadata),
+                    message: SavedBody::from_text(&e.json),
+                    timeout_ms: None,
+                    protos: if e.source == GrpcSource::ProtoFiles {
+                        words(&e.proto_files)
+                    } else {
+                        Vec::new()
+                    },
+                    import_paths: if e.source == GrpcSource::ProtoFiles {
+                        words(&e.import_paths)
+                    } else {
+                        Vec::new()
+                    },
+                    protoset: if e.source == GrpcSource::Protoset {
+                        e.protoset.trim().to_string()
+                    } else {
+                        String::new()
+                    },
+                    tls: SavedTls {
+                        ca_file: e.ca_file.trim().to_string(),
+                        cert_file: e.cert_file.trim().to_string(),
+                        key_file: e.key_file.trim().to_string(),
+                    },
+                };
+                if let Some(SavedSpec::Grpc(b)) = base.map(|b| &b.spec) {
+                    g.timeout_ms = b.timeout_ms;
+                }
+                SavedSpec::Grpc(g)
+            }
+            EditorKind::Amqp => {
+                let e = &self.amqp;
+                let mut a = SavedAmqp {
+                    url: e.url.clone(),
+                    exchange: e.exchange.clone(),
+                    routing_key: e.routing_key.clone(),
+                    content_type: e.content_type.clone(),
+                    message_id: e.message_id.clone(),
+                    correlation_id: e.correlation_id.clone(),
+                    persistent: e.persistent,
+                    headers: saved_rows(&e.headers),
+                    body: SavedBody::from_text(&e.body),
+                    mandatory: true,
+                    count: 1,
+                    timeout_ms: None,
+                };
+                if let Some(SavedSpec::Amqp(b)) = base.map(|b| &b.spec) {
+                    a.mandatory = b.mandatory;
+                    a.count = b.count;
+                    a.timeout_ms = b.timeout_ms;
+                }
+                SavedSpec::Amqp(a)
+            }
+            EditorKind::Watch => {
+                let w = &self.watch_form;
+                let tap = w.mode == crate::engine::watch::WatchMode::Tap;
+                SavedSpec::Watch(SavedWatch {
+                    url: self.amqp.url.clone(),
+                    mode: w.mode,
+                    exchange: if tap {
+                        w.exchange.clone()
+                    } else {
+                        String::new()
+                    },
+                    binding: if tap {
+                        w.binding.clone()
+                    } else {
+                        String::new()
+                    },
+                    queue: if tap { String::new() } else { w.queue.clone() },
+                    peek_limit: (w.mode == crate::engine::watch::WatchMode::Peek)
+                        .then_some(w.peek_limit),
+                })
+            }
+        };
+        let mut saved = SavedRequest::new(name, spec);
+        if let Some(base) = base {
+            saved.expect = base.expect.clone();
+        }
+        saved
+    }
+
+    /// Puts a saved request into its editor and shows that editor.
+    pub fn apply_saved(&mut self, saved: &SavedRequest) {
+        match &saved.spec {
+            SavedSpec::Http(h) => {
+                self.http = HttpEditor {
+                    method: h.method.clone(),
+                    url: h.url.clone(),
+                    headers: editor_rows(&h.headers),
+                    body: text_of(&h.body),
+                };
+                self.transport = TransportTab::Http;
+                self.view = MainView::Requests;
+            }
+            SavedSpec::Grpc(g) => {
+                let e = &mut self.grpc;
+                e.addr = g.addr.clone();
+                e.method = g.method.clone();
+                e.metadata = editor_rows(&g.metadata);
+                e.json = text_of(&g.message);
+                if !g.protos.is_empty() {
+                    e.source = GrpcSource::ProtoFiles;
+                    e.proto_files = g.protos.join(" ");
+                    e.import_paths = g.import_paths.join(" ");
+                } else if !g.protoset.is_empty() {
+                    e.source = GrpcSource::Protoset;
+                    e.protoset = g.protoset.clone();
+                } else if e.source != GrpcSource::Builtin {
+                    e.source = GrpcSource::Reflection;
+                }
+                e.ca_file = g.tls.ca_file.clone();
+                e.cert_file = g.tls.cert_file.clone();
+                e.key_file = g.tls.key_file.clone();
+                self.transport = TransportTab::Grpc;
+                self.view = MainView::Requests;
+            }
+            SavedSpec::Amqp(a) => {
+                let e = &mut self.amqp;
+                e.url = a.url.clone();
+                e.exchange = a.exchange.clone();
+                e.routing_key = a.routing_key.clone();
+                e.content_type = a.content_type.clone();
+                e.message_id = a.message_id.clone();
+                e.correlation_id = a.correlation_id.clone();
+                e.persistent = a.persistent;
+                e.headers = editor_rows(&a.headers);
+                e.body = text_of(&a.body);
+                self.transport = TransportTab::Amqp;
+                self.view = MainView::Requests;
+            }
+            SavedSpec::Watch(w) => {
+                self.amqp.url = w.url.clone();
+                let f = &mut self.watch_form;
+                f.mode = w.mode;
+                if !w.exchange.is_empty() {
+                    f.exchange = w.exchange.clone();
+                }
+                if !w.binding.is_empty() {
+                    f.binding = w.binding.clone();
+                }
+                if !w.queue.is_empty() {
+                    f.queue = w.queue.clone();
+                }
+                if let Some(limit) = w.peek_limit {
+                    f.peek_limit = limit;
+                }
+                self.view = MainView::Messages;
+            }
+        }
+    }
+
+    /// The editor shown now.
+    pub fn current_kind(&self) -> EditorKind {
+        match self.view {
+            MainView::Messages => EditorKind::Watch,
+            MainView::Requests => self.transport.into(),
         }
     }
 

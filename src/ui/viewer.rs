@@ -318,6 +318,8 @@ pub enum ViewerAction {
     Export(PathBuf, Vec<WatchedMessage>),
     Import(PathBuf),
     Republish(Box<WatchedMessage>),
+    /// Save the watch form in a collection.
+    SaveWatch,
 }
 
 /// All watch tabs and the form to add one.
@@ -482,6 +484,13 @@ fn form_ui(ui: &mut egui::Ui, form: &mut WatchForm, url: &str, actions: &mut Vec
                 peek_limit: form.peek_limit.max(1),
             };
             actions.push(ViewerAction::Start(spec));
+        }
+        if ui
+            .button("Save watch…")
+            .on_hover_text("Keep this watch definition in a collection")
+            .clicked()
+        {
+            actions.push(ViewerAction::SaveWatch);
         }
     });
     let color = if form.mode == WatchMode::Consume {

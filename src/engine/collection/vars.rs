@@ -108,6 +108,15 @@ impl Vars {
         self.values.get(name).cloned()
     }
 
+    /// Rewrites values (e.g. to point the sample collection at the demo as actually bound).
+    pub fn map_values(&mut self, f: impl Fn(&str) -> Option<String>) {
+        for value in self.values.values_mut() {
+            if let Some(new) = f(value) {
+                *value = new;
+            }
+        }
+    }
+
     /// All names with a value (not counting the process environment).
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.values.keys().map(String::as_str)
