@@ -929,3 +929,73 @@ fn history_survives_a_restart_and_reopens_its_request() {
     app.click("Open in editor");
     assert_eq!(app.harness.state().settings.http.url, "{{base_url}}/user/1");
 }
+
+#[test]
+fn move_and_delete_act_on_the_files_and_delete_asks_first() {
+    let mut app = start_app();
+    let root = app.demo_collection();
+    app.click("Get user (gRPC)");
+    assert_eq!(
+        app.active_rel(EditorKind::Grpc).as_deref(),
+        Some("01-user-service/02-get-user-grpc.json")
+    );
+    app.click("Move…");
+    app.replace_text("Folder", "02-order-service");
+    app.click("Move");
+    app.wait_until("the move", |a| {
+        a.collections
+            .active
+            .get(&EditorKind::Grpc)
+            .is_some_and(|x| x.rel == "02-order-service/02-get-user-grpc.json")
+    });
+    assert!(!root.join("01-user-service/02-get-user-grpc.json").exists());
+    let moved = root.join("02-order-service/02-get-user-grpc.json");
+    assert!(moved.exists());
+
+    app.click("Delete…");
+    app.assert_shown("Delete “Get user (gRPC)”?");
+    assert!(moved.exists(), "nothing deleted before confirming");
+    app.click("Delete");
+    app.wait_until("the delete", |a| {
+        !a.collections.active.contains_key(&EditorKind::Grpc)
+    });
+    assert!(!moved.exists());
+    // The editor keeps what it held, now as an unsaved request.
+    assert_eq!(
+        app.harness.state().settings.grpc.method,
+        "user.UserService/GetUserInfo"
+    );
+    app.assert_shown("Unsaved gRPC request");
+}
+
+#[test]
+fn a_saved_watch_opens_in_the_viewer_and_starts_with_its_variables() {
+    let mut app = start_app();
+    app.click("Tap order events");
+    assert_eq!(
+        app.harness.state().settings.view,
+        switchboard::ui::settings::MainView::Messages
+    );
+    assert_eq!(
+        app.harness.state().settings.watch_form.exchange,
+        "{{orders_exchange}}"
+    );
+    app.click("Start watch");
+    // {{orders_exchange}} became this test's exchange, {{amqp_url}} the broker.
+    let exchange = app
+        .harness
+        .state()
+        .demo_config()
+        .unwrap()
+        .topology
+        .exchange
+        .clone();
+    app.wait_until("the tap to connect", |a| {
+        a.viewer
+            .tabs
+            .last()
+            .is_some_and(|t| matches!(t.status, TabStatus::Watching { .. }))
+    });
+    let tab = app.harness.state().viewer.tabs.last().unwrap();
+    assert_eq!(tab.title, format!("tap {exchange} order.#"));
+}

@@ -658,7 +658,7 @@ impl SwitchboardApp {
                     if !folder.is_empty() {
                         path.push_str(&format!(" / {}", folder));
                     }
-                    ui.label(RichText::new(path).weak());
+                    ui.label(RichText::new(path).small().weak());
                     ui.label(RichText::new(&a.baseline.name).strong())
                         .on_hover_text(a.root.join(&a.rel).display().to_string());
                     if dirty {
@@ -666,34 +666,34 @@ impl SwitchboardApp {
                             .on_hover_text("The editor differs from the saved file");
                     }
                     if ui
-                        .add_enabled(dirty, egui::Button::new("Save"))
+                        .add_enabled(dirty, egui::Button::new("Save").small())
                         .on_hover_text("Write the editor over the saved file (Ctrl+S)")
                         .clicked()
                     {
                         self.save_active(kind);
                     }
-                    if ui.button("Save as…").clicked() {
+                    if ui.small_button("Save as…").clicked() {
                         self.start_save_as(kind);
                     }
-                    if ui.button("Rename…").clicked() {
+                    if ui.small_button("Rename…").clicked() {
                         self.collections.dialog = Some(Dialog::Rename {
                             kind,
                             name: a.baseline.name.clone(),
                         });
                     }
-                    if ui.button("Duplicate").clicked() {
+                    if ui.small_button("Duplicate").clicked() {
                         self.collection_op(
                             a.root.clone(),
                             CollectionOp::Duplicate { rel: a.rel.clone() },
                         );
                     }
-                    if ui.button("Move…").clicked() {
+                    if ui.small_button("Move…").clicked() {
                         self.collections.dialog = Some(Dialog::Move {
                             kind,
                             folder: folder.to_string(),
                         });
                     }
-                    if ui.button("Delete…").clicked() {
+                    if ui.small_button("Delete…").clicked() {
                         self.collections.dialog = Some(Dialog::Delete { kind });
                     }
                     if ui
@@ -854,7 +854,8 @@ impl SwitchboardApp {
             ui.set_width(480.0);
             keep = self.dialog_body(ui, &mut dialog);
         });
-        if modal.should_close() {
+        // Escape closes; a click outside does not (the click that opened a dialog would).
+        if modal.should_close() && ctx.input(|i| i.key_pressed(egui::Key::Escape)) {
             keep = false;
         }
         // The body may have opened another dialog (a conflict, discard…).
@@ -880,9 +881,7 @@ impl SwitchboardApp {
             } => {
                 ui.heading(format!("Save {} request", kind.label()));
                 let l = ui.label("Request name");
-                ui.text_edit_singleline(name)
-                    .labelled_by(l.id)
-                    .request_focus();
+                ui.text_edit_singleline(name).labelled_by(l.id);
                 collection_picker(ui, &self.collections, root);
                 folder_picker(ui, &folders(self, root), folder);
                 let mut done = false;
@@ -921,9 +920,7 @@ impl SwitchboardApp {
             Dialog::Rename { kind, name } => {
                 ui.heading("Rename request");
                 let l = ui.label("New name");
-                ui.text_edit_singleline(name)
-                    .labelled_by(l.id)
-                    .request_focus();
+                ui.text_edit_singleline(name).labelled_by(l.id);
                 let mut done = false;
                 ui.horizontal(|ui| {
                     if ui
@@ -1209,14 +1206,13 @@ impl SwitchboardApp {
                     ui.label(RichText::new("secret").weak());
                     ui.end_row();
                     for (i, v) in variables.iter_mut().enumerate() {
-                        ui.add(
-                            egui::TextEdit::singleline(&mut v.name)
-                                .desired_width(140.0)
-                                .hint_text("name"),
+                        ui.add_sized(
+                            [140.0, 20.0],
+                            egui::TextEdit::singleline(&mut v.name).hint_text("name"),
                         );
-                        ui.add(
+                        ui.add_sized(
+                            [220.0, 20.0],
                             egui::TextEdit::singleline(&mut v.value)
-                                .desired_width(220.0)
                                 .password(v.secret)
                                 .hint_text("value"),
                         );
@@ -1441,7 +1437,7 @@ fn tree_ui(
                             *open = Some((root.to_path_buf(), item.rel.clone()));
                             ui.close();
                         }
-                        if ui.button("Duplicate").clicked() {
+                        if ui.small_button("Duplicate").clicked() {
                             ops.push((
                                 root.to_path_buf(),
                                 TreeOp::Backend(CollectionOp::Duplicate {
@@ -1456,7 +1452,7 @@ fn tree_ui(
                             ops.push((root.to_path_buf(), TreeOp::Copy(line)));
                             ui.close();
                         }
-                        if ui.button("Delete…").clicked() {
+                        if ui.small_button("Delete…").clicked() {
                             // Deleting works on the open request: open it, then ask.
                             *open = Some((root.to_path_buf(), item.rel.clone()));
                             ops.push((

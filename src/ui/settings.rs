@@ -641,4 +641,32 @@ mod tests {
         settings.retarget_demo(&bound, &defaults);
         assert_eq!(settings, Settings::default());
     }
+
+    #[test]
+    fn every_editor_round_trips_through_a_saved_request() {
+        let mut settings = Settings::default();
+        settings.http.method = "POST".into();
+        settings.http.body = "{\n  \"a\": 1\n}".into();
+        settings.http.headers.push(KeyValue {
+            enabled: false,
+            ..KeyValue::new("X-Off", "1")
+        });
+        settings.grpc.source = GrpcSource::ProtoFiles;
+        settings.grpc.proto_files = "a.proto b.proto".into();
+        settings.grpc.import_paths = "inc".into();
+        settings.watch_form.mode = crate::engine::watch::WatchMode::Peek;
+        settings.watch_form.peek_limit = 7;
+        for kind in [
+            EditorKind::Http,
+            EditorKind::Grpc,
+            EditorKind::Amqp,
+            EditorKind::Watch,
+        ] {
+            let saved = settings.to_saved(kind, "r", None);
+            let mut other = Settings::default();
+            other.apply_saved(&saved);
+            assert_eq!(other.to_saved(kind, "r", None), saved, "{kind:?}");
+            assert_eq!(other.current_kind(), kind);
+        }
+    }
 }
