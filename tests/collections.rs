@@ -221,11 +221,28 @@ fn corrupt_and_unknown_version_files_are_reported_and_left_intact() {
             .unwrap_err();
         assert!(err.to_string().contains("already exists"), "{err}");
     }
-    // A run reports them as failures.
+    // A run reports them as failures (and a corrupt secret store is a warning, not a stop).
+    let secrets_file = sandbox.data().join("secrets.json");
+    std::fs::write(&secrets_file, b"{ not json").unwrap();
     let out = sandbox.switchboard(&["run", root.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("cannot read torn.json"), "{stdout}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("warning: secrets not used"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Writing credentials with a corrupt store is refused, and the store is left as it was.
+    let out = sandbox.switchboard(&[
+        "import",
+        "curl",
+        "curl -u a:b http://127.0.0.1:1/x",
+        root.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
+    assert_eq!(std::fs::read(&secrets_file).unwrap(), b"{ not json");
     assert_eq!(std::fs::read(root.join("torn.json")).unwrap(), torn);
     assert_eq!(std::fs::read(root.join("future.json")).unwrap(), future);
 }

@@ -999,3 +999,31 @@ fn a_saved_watch_opens_in_the_viewer_and_starts_with_its_variables() {
     let tab = app.harness.state().viewer.tabs.last().unwrap();
     assert_eq!(tab.title, format!("tap {exchange} order.#"));
 }
+
+#[test]
+fn collections_in_the_data_directory_open_at_start_and_broken_files_are_shown_as_such() {
+    let data = temp_data_dir();
+    let team = data.join("collections").join("team");
+    std::fs::create_dir_all(&team).unwrap();
+    std::fs::write(
+        team.join("collection.json"),
+        b"{\"version\": 1, \"name\": \"Team APIs\"}\n",
+    )
+    .unwrap();
+    let broken = b"{\"version\": 1, \"name\": \"half".to_vec();
+    std::fs::write(team.join("broken.json"), &broken).unwrap();
+    let mut app = start_app_in(data);
+    app.wait_until("both collections", |a| {
+        a.collections.opened.len() == 2
+            && a.collections.opened.iter().all(|o| o.collection.is_some())
+    });
+    app.assert_shown("Team APIs");
+    app.assert_shown("Demo: User Service and Order Service");
+    app.assert_shown("(broken) broken.json");
+    app.click("(broken) broken.json");
+    match &app.harness.state().collections.notice {
+        Some(Err(m)) => assert!(m.contains("cannot be opened"), "{m}"),
+        other => panic!("expected an error notice, got {other:?}"),
+    }
+    assert_eq!(std::fs::read(team.join("broken.json")).unwrap(), broken);
+}

@@ -28,6 +28,15 @@ fn secrets() -> anyhow::Result<SecretStore> {
     Ok(SecretStore::load(&SecretStore::default_path())?)
 }
 
+/// The secrets for reading only: an unreadable store is a warning (variables from it stay
+/// unresolved), not a reason to refuse running.
+fn secrets_or_empty() -> SecretStore {
+    SecretStore::load(&SecretStore::default_path()).unwrap_or_else(|e| {
+        eprintln!("warning: secrets not used: {e}");
+        SecretStore::default()
+    })
+}
+
 pub async fn run(a: args::RunArgs) -> anyhow::Result<ExitCode> {
     let collection = Collection::load(&a.dir)?;
     if let Loaded::Broken { reason } = &collection.settings {
@@ -40,7 +49,7 @@ pub async fn run(a: args::RunArgs) -> anyhow::Result<ExitCode> {
         timeout: Duration::from_secs_f64(a.timeout.clamp(0.001, 86_400.0)),
     };
     let json = a.json;
-    let results = collection::run::run(&collection, &secrets()?, &options, |r| {
+    let results = collection::run::run(&collection, &secrets_or_empty(), &options, |r| {
         if json {
             print_json(r);
         } else {
@@ -199,7 +208,7 @@ pub fn export(e: args::Export) -> anyhow::Result<ExitCode> {
     if a.env.is_some() || !a.vars.is_empty() {
         let root = collection_root(&a.file);
         let loaded = Collection::load(&root)?;
-        let mut vars = loaded.vars(a.env.as_deref(), &secrets()?)?;
+        let mut vars = loaded.vars(a.env.as_deref(), &secrets_or_empty())?;
         for (k, v) in parse_vars(&a.vars)? {
             vars.set(k, v);
         }

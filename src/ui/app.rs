@@ -837,13 +837,22 @@ impl SwitchboardApp {
                 collection,
                 secrets,
             } => self.collection_done(root, *op, result, collection.map(|c| *c), *secrets),
-            Event::SampleInstalled(result) => {
+            Event::CollectionsFound(result) => {
                 self.settings.collections_initialized = true;
                 match result {
-                    Ok(root) => self.open_collection(root),
+                    Ok(roots) => {
+                        for root in roots {
+                            if !self.settings.closed_collections.contains(&root)
+                                && !self.collections.opened.iter().any(|o| o.root == root)
+                            {
+                                self.open_collection(root);
+                            }
+                        }
+                    }
                     Err(e) => {
-                        self.collections.notice =
-                            Some(Err(format!("cannot install the sample collection: {e}")))
+                        self.collections.notice = Some(Err(format!(
+                            "cannot list the collections in the data directory: {e}"
+                        )))
                     }
                 }
             }

@@ -103,8 +103,11 @@ pub enum Command {
         root: PathBuf,
         op: Box<CollectionOp>,
     },
-    /// Write the sample collection into the data directory (first launch).
-    InstallSample,
+    /// List the collections in the data directory, writing the sample there first on the
+    /// first launch; answered by [`Event::CollectionsFound`].
+    FindCollections {
+        install_sample: bool,
+    },
     /// Ask the user for a collection folder; answered by [`Event::PickedFolder`].
     PickFolder,
     /// Ask the user for a Postman export; answered by [`Event::PickedPostman`].
@@ -215,7 +218,7 @@ pub enum Event {
         collection: Result<Box<Collection>, String>,
         secrets: Box<SecretStore>,
     },
-    SampleInstalled(Result<PathBuf, String>),
+    CollectionsFound(Result<Vec<PathBuf>, String>),
     PickedFolder(Option<PathBuf>),
     PickedPostman(Option<PathBuf>),
     /// The persisted history, oldest first, and anything worth saying about it.
@@ -723,7 +726,7 @@ async fn run(options: BackendOptions, mut commands: mpsc::Receiver<Command>, out
                     }
                 });
             }
-            Command::InstallSample => {
+            Command::FindCollections { install_sample } => {
                 let outbox = outbox.clone();
                 let files = files.clone();
                 tokio::spawn(async move {
@@ -731,11 +734,11 @@ async fn run(options: BackendOptions, mut commands: mpsc::Receiver<Command>, out
                         files
                             .lock()
                             .unwrap_or_else(|p| p.into_inner())
-                            .install_sample()
+                            .startup(install_sample)
                     })
                     .await
                     .unwrap_or_else(|e| Err(e.to_string()));
-                    outbox.send(Event::SampleInstalled(result)).await;
+                    outbox.send(Event::CollectionsFound(result)).await;
                 });
             }
             Command::PickFolder => {

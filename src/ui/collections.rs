@@ -154,14 +154,15 @@ fn kind_badge(item: &Item) -> String {
 
 impl SwitchboardApp {
     /// Opens the collections remembered in the settings (or installs the sample on first run).
+    /// Opens the collections remembered in the settings and those in the data directory (the
+    /// sample is written there on first launch).
     pub(crate) fn open_collections_at_start(&mut self) {
-        if !self.settings.collections_initialized {
-            self.backend_command(Command::InstallSample);
-            return;
-        }
         for root in self.settings.collection_roots.clone() {
             self.open_collection(root);
         }
+        self.backend_command(Command::FindCollections {
+            install_sample: !self.settings.collections_initialized,
+        });
     }
 
     /// Opens (or reloads) a collection folder in the side panel.
@@ -175,10 +176,15 @@ impl SwitchboardApp {
         if !self.settings.collection_roots.contains(&root) {
             self.settings.collection_roots.push(root.clone());
         }
+        self.settings.closed_collections.retain(|r| r != &root);
         self.collection_op(root, CollectionOp::Open);
     }
 
     pub fn close_collection(&mut self, root: &Path) {
+        // Closing sticks, even for the collections in the data directory.
+        if !self.settings.closed_collections.iter().any(|r| r == root) {
+            self.settings.closed_collections.push(root.to_path_buf());
+        }
         self.collections.opened.retain(|o| o.root != root);
         self.settings.collection_roots.retain(|r| r != root);
         self.collections.active.retain(|_, a| a.root != root);
@@ -1416,13 +1422,20 @@ fn tree_ui(
             );
             match &item.file {
                 Loaded::Broken { reason } => {
-                    ui.colored_label(
-                        ui.visuals().error_fg_color,
-                        format!("(broken) {}", item.rel.rsplit('/').next().unwrap_or(&item.rel)),
-                    )
-                    .on_hover_text(format!(
-                        "{reason}\nThe file is shown as is and never overwritten or deleted by Switchboard."
-                    ));
+                    let text = RichText::new(format!(
+                        "(broken) {}",
+                        item.rel.rsplit('/').next().unwrap_or(&item.rel)
+                    ))
+                    .color(ui.visuals().error_fg_color);
+                    if ui
+                        .selectable_label(false, text)
+                        .on_hover_text(format!(
+                            "{reason}\nThe file is shown as is and never overwritten or deleted by Switchboard."
+                        ))
+                        .clicked()
+                    {
+                        *open = Some((root.to_path_buf(), item.rel.clone()));
+                    }
                 }
                 Loaded::Ok { value, raw } => {
                     let selected = active.iter().any(|(r, rel)| r == root && *rel == item.rel);

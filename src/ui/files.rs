@@ -216,6 +216,27 @@ impl Files {
         Ok(root)
     }
 
+    /// The collection folders in the data directory (`collections/*`), sorted; with the sample
+    /// written there first when `install_sample` (first launch).
+    pub fn startup(&self, install_sample: bool) -> Result<Vec<PathBuf>, String> {
+        if install_sample {
+            self.install_sample()?;
+        }
+        let dir = self.collections_dir();
+        let mut found: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries
+                .flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+                .map(|e| e.path())
+                .collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(format!("{}: {e}", dir.display())),
+        };
+        found.sort();
+        Ok(found)
+    }
+
     /// A copy of the secrets for resolving variables (empty when the store is unreadable).
     pub fn secrets(&self) -> SecretStore {
         self.secrets.clone().unwrap_or_default()

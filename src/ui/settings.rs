@@ -293,8 +293,10 @@ pub struct Settings {
     pub load: LoadForm,
     /// Collection folders open in the side panel.
     pub collection_roots: Vec<std::path::PathBuf>,
-    /// True once the sample collection has been offered (so closing it sticks).
+    /// True once the sample collection has been offered (so deleting it sticks).
     pub collections_initialized: bool,
+    /// Collections the user closed (those in the data directory are opened otherwise).
+    pub closed_collections: Vec<std::path::PathBuf>,
     /// The environment chosen per collection folder.
     pub environments: std::collections::BTreeMap<String, String>,
 }
@@ -333,6 +335,7 @@ impl Default for Settings {
             load: LoadForm::default(),
             collection_roots: Vec::new(),
             collections_initialized: false,
+            closed_collections: Vec::new(),
             environments: Default::default(),
         }
     }
