@@ -213,14 +213,7 @@ pub fn export(e: args::Export) -> anyhow::Result<ExitCode> {
             vars.set(k, v);
         }
         request.spec = request.substituted(&vars).map_err(|names| {
-            anyhow::anyhow!(
-                "unresolved variables: {}",
-                names
-                    .iter()
-                    .map(|n| format!("{{{{{n}}}}}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
+            anyhow::anyhow!("unresolved variables: {}", collection::vars::braced(&names))
         })?;
     }
     let line = if curl {

@@ -986,11 +986,7 @@ impl SwitchboardApp {
                 } else {
                     self.viewer.notice = Some(Err(format!(
                         "not started: unresolved {}",
-                        missing
-                            .iter()
-                            .map(|n| format!("{{{{{n}}}}}"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        crate::engine::collection::vars::braced(&missing)
                     )));
                 }
             }

@@ -838,11 +838,7 @@ impl SwitchboardApp {
                     ui.visuals().warn_fg_color,
                     format!(
                         "Unresolved: {}",
-                        unresolved
-                            .iter()
-                            .map(|n| format!("{{{{{n}}}}}"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        crate::engine::collection::vars::braced(&unresolved)
                     ),
                 )
                 .on_hover_text("Define them in the environment or collection, or set SWITCHBOARD_VAR_<NAME>; the request is not sent until they resolve");
@@ -896,7 +892,6 @@ impl SwitchboardApp {
                     if ui.add_enabled(ok, egui::Button::new("Save")).clicked()
                         && let Some(root) = root.clone()
                     {
-                        let rel = free_rel_hint(&self.collections, &root, folder, name);
                         let base = self
                             .collections
                             .active
@@ -905,10 +900,9 @@ impl SwitchboardApp {
                         let request = self.settings.to_saved(*kind, name.trim(), base.as_ref());
                         self.collection_op(
                             root,
-                            CollectionOp::Save {
-                                rel,
+                            CollectionOp::SaveNew {
+                                folder: folder.clone(),
                                 request: Box::new(request),
-                                expected: Expected::Nothing,
                             },
                         );
                     }
@@ -1301,35 +1295,6 @@ fn default_name(app: &SwitchboardApp, kind: EditorKind) -> String {
             .to_string(),
         EditorKind::Amqp => format!("Publish {}", s.amqp.routing_key),
         EditorKind::Watch => format!("Watch {}", s.watch_form.exchange),
-    }
-}
-
-/// `folder/slug.json`, checked against the loaded collection (the backend refuses to write
-/// over an existing file anyway).
-fn free_rel_hint(state: &CollectionsState, root: &Path, folder: &str, name: &str) -> String {
-    let taken = |rel: &str| {
-        state
-            .collection(root)
-            .is_some_and(|c| c.items.iter().any(|i| i.rel == rel))
-            || root.join(rel).exists()
-    };
-    let base = crate::engine::collection::slug(name);
-    let prefix = if folder.trim_matches('/').is_empty() {
-        String::new()
-    } else {
-        format!("{}/", folder.trim_matches('/'))
-    };
-    let mut n = 1;
-    loop {
-        let rel = if n == 1 {
-            format!("{prefix}{base}.json")
-        } else {
-            format!("{prefix}{base}-{n}.json")
-        };
-        if !taken(&rel) {
-            return rel;
-        }
-        n += 1;
     }
 }
 

@@ -48,6 +48,11 @@ pub enum CollectionOp {
         request: Box<SavedRequest>,
         expected: Expected,
     },
+    /// Save as a new file in `folder`, named after the request (a free name is picked).
+    SaveNew {
+        folder: String,
+        request: Box<SavedRequest>,
+    },
     /// Give a request a new name (and the file a matching one, in the same folder).
     Rename {
         rel: String,
@@ -287,6 +292,17 @@ impl Files {
                     request: Box::new(request),
                     raw,
                 })
+            }
+            CollectionOp::SaveNew { folder, request } => {
+                let rel = collection::free_rel(root, folder.trim_matches('/'), &request.name);
+                self.apply(
+                    root,
+                    &CollectionOp::Save {
+                        rel,
+                        request: request.clone(),
+                        expected: Expected::Nothing,
+                    },
+                )
             }
             CollectionOp::Rename {
                 rel,

@@ -3,12 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::amqp::{Properties, PublishRequest};
 use crate::engine::collection::saved::{SavedAmqp, SavedGrpc, SavedHttp, SavedTls, SavedWatch};
 use crate::engine::collection::{SavedBody, SavedHeader, SavedRequest, SavedSpec};
-use crate::engine::grpc::GrpcRequest;
-use crate::engine::http::{DEFAULT_MAX_BODY_BYTES, HttpRequest};
-use crate::engine::{Header, RequestSpec};
 
 /// The transport picker's choice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -58,13 +54,6 @@ impl KeyValue {
             value: value.to_string(),
         }
     }
-}
-
-fn headers(rows: &[KeyValue]) -> Vec<Header> {
-    rows.iter()
-        .filter(|r| r.enabled && !r.key.trim().is_empty())
-        .map(|r| Header::new(r.key.trim(), r.value.trim()))
-        .collect()
 }
 
 pub const HTTP_METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
@@ -341,59 +330,9 @@ impl Default for Settings {
     }
 }
 
-fn none_if_empty(s: &str) -> Option<String> {
-    let s = s.trim();
-    (!s.is_empty()).then(|| s.to_string())
-}
-
 impl Settings {
     pub fn timeout(&self) -> std::time::Duration {
         std::time::Duration::from_secs_f64(self.timeout_secs.clamp(0.1, 3600.0))
-    }
-
-    /// The request the current editor describes.
-    pub fn request(&self, tab: TransportTab) -> RequestSpec {
-        let timeout = self.timeout();
-        match tab {
-            TransportTab::Http => RequestSpec::Http(HttpRequest {
-                method: self.http.method.clone(),
-                url: self.http.url.clone(),
-                headers: headers(&self.http.headers),
-                body: self.http.body.clone().into_bytes(),
-                timeout,
-                max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-                tls: Default::default(),
-            }),
-            TransportTab::Grpc => RequestSpec::Grpc(GrpcRequest {
-                addr: self.grpc.addr.clone(),
-                method: self.grpc.method.clone(),
-                metadata: headers(&self.grpc.metadata),
-                json: self.grpc.json.clone(),
-                timeout,
-                tls: self.grpc.tls(),
-            }),
-            TransportTab::Amqp => {
-                let a = &self.amqp;
-                RequestSpec::Amqp(Box::new(PublishRequest {
-                    properties: Properties {
-                        content_type: none_if_empty(&a.content_type),
-                        message_id: none_if_empty(&a.message_id),
-                        correlation_id: none_if_empty(&a.correlation_id),
-                        timestamp: Some(crate::engine::recorder::unix_ms() / 1000),
-                        delivery_mode: a.persistent.then_some(2),
-                        ..Properties::default()
-                    },
-                    headers: headers(&a.headers),
-                    timeout,
-                    ..PublishRequest::new(
-                        a.url.clone(),
-                        a.exchange.clone(),
-                        a.routing_key.clone(),
-                        a.body.clone().into_bytes(),
-                    )
-                }))
-            }
-        }
     }
 
     /// The request an editor describes, as it would be saved. Fields the editor does not show

@@ -379,11 +379,7 @@ impl SavedRequest {
             ExchangeError::invalid_input(format!(
                 "unresolved variable{} {}: set {} in the environment, or pass --var NAME=VALUE",
                 if names.len() == 1 { "" } else { "s" },
-                names
-                    .iter()
-                    .map(|n| format!("{{{{{n}}}}}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                super::vars::braced(&names),
                 if names.len() == 1 { "it" } else { "them" },
             ))
         })?;

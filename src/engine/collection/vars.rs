@@ -148,6 +148,15 @@ impl Vars {
     }
 }
 
+/// Names as they are written in requests: `{{a}}, {{b}}`.
+pub fn braced(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| format!("{{{{{n}}}}}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The `{{names}}` used in `text`, in order of first use.
 pub fn references(text: &str) -> Vec<String> {
     let mut unresolved = Vec::new();
