@@ -25,24 +25,29 @@ pub struct HistoryEntry {
 }
 
 impl HistoryEntry {
-    /// True when `query` (lower-case) appears in the target, status, error or bodies.
+    /// True when `query` (lower-case) appears in the target, status, error, request name or
+    /// bodies.
     pub fn matches(&self, query: &str) -> bool {
-        if query.is_empty() {
-            return true;
-        }
-        let x = &self.exchange;
-        let has = |s: &str| s.to_lowercase().contains(query);
-        has(&x.target)
-            || x.status.as_deref().is_some_and(has)
-            || x.error.as_ref().is_some_and(|e| has(&e.message))
-            || has(x.transport.label())
-            || self.request.as_ref().is_some_and(|r| has(&r.name))
-            || has(&x.request.line)
-            || has(&String::from_utf8_lossy(&x.request.body.bytes))
-            || x.response
-                .as_ref()
-                .is_some_and(|r| has(&String::from_utf8_lossy(&r.body.bytes)))
+        matches(&self.exchange, self.request.as_ref(), query)
     }
+}
+
+/// [`HistoryEntry::matches`] without owning the entry.
+pub fn matches(x: &Exchange, request: Option<&SavedRequest>, query: &str) -> bool {
+    if query.is_empty() {
+        return true;
+    }
+    let has = |s: &str| s.to_lowercase().contains(query);
+    has(&x.target)
+        || x.status.as_deref().is_some_and(has)
+        || x.error.as_ref().is_some_and(|e| has(&e.message))
+        || has(x.transport.label())
+        || request.is_some_and(|r| has(&r.name))
+        || has(&x.request.line)
+        || has(&String::from_utf8_lossy(&x.request.body.bytes))
+        || x.response
+            .as_ref()
+            .is_some_and(|r| has(&String::from_utf8_lossy(&r.body.bytes)))
 }
 
 /// Bounds of the history.

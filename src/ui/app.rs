@@ -140,6 +140,8 @@ pub struct SwitchboardApp {
     pub history_query: String,
     /// Something to say about the persisted history (unreadable lines…).
     pub history_note: Option<String>,
+    /// The entries the search matches, for (query, length, last seq).
+    history_matches: Option<((String, usize, u64), std::collections::HashSet<u64>)>,
 }
 
 impl SwitchboardApp {
@@ -197,6 +199,7 @@ impl SwitchboardApp {
             request_sources: HashMap::new(),
             history_query: String::new(),
             history_note: None,
+            history_matches: None,
         };
         app.open_collections_at_start();
         app
@@ -1183,21 +1186,34 @@ impl SwitchboardApp {
         let mut toggle = None;
         let mut select = None;
         let query = self.history_query.trim().to_lowercase();
+        // The search runs when the query or the history changes, not every frame.
+        let key = (
+            query.clone(),
+            self.history.len(),
+            self.history.last().map_or(0, |e| e.seq),
+        );
+        if self.history_matches.as_ref().map(|(k, _)| k) != Some(&key) {
+            let seqs = self
+                .history
+                .iter()
+                .filter(|e| {
+                    crate::engine::history::matches(&e.exchange, e.request.as_ref(), &query)
+                })
+                .map(|e| e.seq)
+                .collect::<std::collections::HashSet<u64>>();
+            self.history_matches = Some((key, seqs));
+        }
+        let shown = self.history_matches.as_ref().map(|(_, s)| s);
         egui::ScrollArea::vertical()
             .id_salt("history-list")
             .auto_shrink([false, false])
             .show(ui, |ui| {
-                for entry in self.history.iter().rev().filter(|e| {
-                    query.is_empty()
-                        || HistoryEntry {
-                            exchange: e.exchange.clone(),
-                            request: None,
-                        }
-                        .matches(&query)
-                        || e.request
-                            .as_ref()
-                            .is_some_and(|r| r.name.to_lowercase().contains(&query))
-                }) {
+                for entry in self
+                    .history
+                    .iter()
+                    .rev()
+                    .filter(|e| shown.is_none_or(|s| s.contains(&e.seq)))
+                {
                     let e = &entry.exchange;
                     let selected = self.selected == Some(entry.seq);
                     let pinned = self.pinned.contains(&entry.seq);

@@ -760,8 +760,19 @@ impl SwitchboardApp {
         let root = self.collections.scope_root(kind);
         let unresolved = self.editor_request(kind).unresolved(&self.vars_for(kind));
         ui.horizontal_wrapped(|ui| {
+            // Only names are copied each frame; the environment itself when it is edited.
+            let names = root.as_ref().and_then(|r| {
+                let c = self.collections.collection(r)?;
+                Some((
+                    c.name(),
+                    c.environments
+                        .iter()
+                        .map(|e| e.name.clone())
+                        .collect::<Vec<_>>(),
+                ))
+            });
             if let Some(root) = root.clone()
-                && let Some(collection) = self.collections.collection(&root).cloned()
+                && let Some((collection_name, environments)) = names
             {
                 let current = self.environment_of(&root);
                 let label = ui.label("Environment");
@@ -772,23 +783,28 @@ impl SwitchboardApp {
                         if ui.selectable_label(current.is_none(), "(none)").clicked() {
                             chosen = Some(None);
                         }
-                        for env in &collection.environments {
-                            let selected = current.as_deref() == Some(env.name.as_str());
-                            if ui.selectable_label(selected, &env.name).clicked() {
-                                chosen = Some(Some(env.name.clone()));
+                        for env in &environments {
+                            let selected = current.as_deref() == Some(env.as_str());
+                            if ui.selectable_label(selected, env).clicked() {
+                                chosen = Some(Some(env.clone()));
                             }
                         }
                     })
                     .response
                     .labelled_by(label.id)
-                    .on_hover_text(format!("Variables of {}", collection.name()));
+                    .on_hover_text(format!("Variables of {collection_name}"));
                 if let Some(choice) = chosen {
                     self.set_environment(&root, choice);
                 }
                 if let Some(name) = current.clone()
                     && ui.small_button("Edit…").on_hover_text("Edit this environment's variables").clicked()
                 {
-                    let env = collection.environment(&name);
+                    let env = self
+                        .collections
+                        .collection(&root)
+                        .and_then(|c| c.environment(&name))
+                        .cloned();
+                    let env = env.as_ref();
                     let mut variables = env
                         .and_then(|e| e.file.ok())
                         .map(|e| e.variables.clone())
