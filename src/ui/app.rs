@@ -1580,6 +1580,7 @@ impl eframe::App for SwitchboardApp {
         // Editors pointing at this run's demo are saved pointing at the default demo, so that
         // the next launch (which may get other ports) retargets them again.
         let mut settings = self.settings.clone();
+        settings.open_requests = self.open_requests();
         if let Some(config) = &self.demo_config {
             settings.retarget_demo(config, &demo_services::DemoConfig::default());
         }

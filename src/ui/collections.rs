@@ -108,6 +108,8 @@ pub struct CollectionsState {
     pending_open: Option<(PathBuf, String)>,
     /// Open the next imported request.
     open_imported: bool,
+    /// Editors' links from the last session, waiting for their collections to load.
+    relink: Vec<super::settings::OpenRequest>,
 }
 
 impl CollectionsState {
@@ -157,6 +159,7 @@ impl SwitchboardApp {
     /// Opens the collections remembered in the settings and those in the data directory (the
     /// sample is written there on first launch).
     pub(crate) fn open_collections_at_start(&mut self) {
+        self.collections.relink = self.settings.open_requests.clone();
         for root in self.settings.collection_roots.clone() {
             self.open_collection(root);
         }
@@ -198,6 +201,56 @@ impl SwitchboardApp {
             root,
             op: Box::new(op),
         });
+    }
+
+    /// Which saved request each editor holds, to remember between launches.
+    pub fn open_requests(&self) -> Vec<super::settings::OpenRequest> {
+        let mut out: Vec<_> = self
+            .collections
+            .active
+            .iter()
+            .map(|(kind, a)| super::settings::OpenRequest {
+                kind: *kind,
+                root: a.root.clone(),
+                rel: a.rel.clone(),
+            })
+            .collect();
+        out.sort_by_key(|o| o.kind.label());
+        out
+    }
+
+    /// Reattaches editors to the files they held last session, keeping the editors' content
+    /// (which may have unsaved changes).
+    fn relink(&mut self, root: &Path) {
+        let waiting = std::mem::take(&mut self.collections.relink);
+        for link in waiting {
+            if link.root != root {
+                self.collections.relink.push(link);
+                continue;
+            }
+            let found = self
+                .collections
+                .collection(root)
+                .and_then(|c| c.item(&link.rel))
+                .and_then(|i| match &i.file {
+                    Loaded::Ok { value, raw } => Some((value.clone(), raw.clone())),
+                    Loaded::Broken { .. } => None,
+                });
+            if let Some((baseline, raw)) = found
+                && EditorKind::of(&baseline.spec) == link.kind
+                && !self.collections.active.contains_key(&link.kind)
+            {
+                self.collections.active.insert(
+                    link.kind,
+                    Active {
+                        root: root.to_path_buf(),
+                        rel: link.rel,
+                        baseline,
+                        raw,
+                    },
+                );
+            }
+        }
     }
 
     /// The variables an editor of `kind` resolves against: its collection with the chosen
@@ -410,6 +463,7 @@ impl SwitchboardApp {
                 .find(|(_, a)| a.root == root && a.rel == rel)
                 .map(|(k, _)| *k)
         };
+        self.relink(&root);
         match result {
             Ok(OpDone::Opened) => {
                 if let Some((r, rel)) = self.collections.pending_open.take() {
@@ -651,94 +705,72 @@ impl SwitchboardApp {
         let kind = self.settings.current_kind();
         let active = self.collections.active.get(&kind).cloned();
         let dirty = self.is_dirty(kind);
-        ui.horizontal_wrapped(|ui| {
-            match &active {
-                Some(a) => {
-                    let collection = self
-                        .collections
-                        .collection(&a.root)
-                        .map(Collection::name)
-                        .unwrap_or_default();
-                    let folder = a.rel.rsplit_once('/').map_or("", |(f, _)| f);
-                    let mut path = collection;
-                    if !folder.is_empty() {
-                        path.push_str(&format!(" / {}", folder));
-                    }
-                    ui.label(RichText::new(path).small().weak());
-                    ui.label(RichText::new(&a.baseline.name).strong())
-                        .on_hover_text(a.root.join(&a.rel).display().to_string());
-                    if dirty {
-                        ui.label(RichText::new("* unsaved").color(ui.visuals().warn_fg_color))
-                            .on_hover_text("The editor differs from the saved file");
-                    }
-                    if ui
-                        .add_enabled(dirty, egui::Button::new("Save").small())
-                        .on_hover_text("Write the editor over the saved file (Ctrl+S)")
-                        .clicked()
-                    {
-                        self.save_active(kind);
-                    }
-                    if ui.small_button("Save as…").clicked() {
-                        self.start_save_as(kind);
-                    }
-                    if ui.small_button("Rename…").clicked() {
-                        self.collections.dialog = Some(Dialog::Rename {
-                            kind,
-                            name: a.baseline.name.clone(),
-                        });
-                    }
-                    if ui.small_button("Duplicate").clicked() {
-                        self.collection_op(
-                            a.root.clone(),
-                            CollectionOp::Duplicate { rel: a.rel.clone() },
-                        );
-                    }
-                    if ui.small_button("Move…").clicked() {
-                        self.collections.dialog = Some(Dialog::Move {
-                            kind,
-                            folder: folder.to_string(),
-                        });
-                    }
-                    if ui.small_button("Delete…").clicked() {
-                        self.collections.dialog = Some(Dialog::Delete { kind });
-                    }
-                    if ui
-                        .small_button("New")
-                        .on_hover_text("Detach the editor from this file (keeps its content)")
-                        .clicked()
-                    {
-                        self.collections.active.remove(&kind);
-                    }
+        ui.horizontal_wrapped(|ui| match &active {
+            Some(a) => {
+                let collection = self
+                    .collections
+                    .collection(&a.root)
+                    .map(Collection::name)
+                    .unwrap_or_default();
+                let folder = a.rel.rsplit_once('/').map_or("", |(f, _)| f);
+                let mut path = collection;
+                if !folder.is_empty() {
+                    path.push_str(&format!(" / {}", folder));
                 }
-                None => {
-                    ui.label(RichText::new(format!("Unsaved {} request", kind.label())).weak());
-                    if ui
-                        .button("Save to collection…")
-                        .on_hover_text("Keep this request in a collection folder (Ctrl+S)")
-                        .clicked()
-                    {
-                        self.start_save_as(kind);
-                    }
+                ui.label(RichText::new(path).small().weak());
+                ui.label(RichText::new(&a.baseline.name).strong())
+                    .on_hover_text(a.root.join(&a.rel).display().to_string());
+                if dirty {
+                    ui.label(RichText::new("* unsaved").color(ui.visuals().warn_fg_color))
+                        .on_hover_text("The editor differs from the saved file");
                 }
-            }
-            if matches!(kind, EditorKind::Http | EditorKind::Grpc) {
-                let what = if kind == EditorKind::Http {
-                    "curl"
-                } else {
-                    "grpcurl"
-                };
                 if ui
-                    .small_button(format!("Copy as {what}"))
-                    .on_hover_text("The request as a command line ({{variables}} as written)")
+                    .add_enabled(dirty, egui::Button::new("Save").small())
+                    .on_hover_text("Write the editor over the saved file (Ctrl+S)")
                     .clicked()
                 {
-                    match import::export(&self.editor_request(kind)) {
-                        Ok(line) => {
-                            ui.ctx().copy_text(line);
-                            self.collections.notice = Some(Ok(format!("copied as {what}")));
-                        }
-                        Err(e) => self.collections.notice = Some(Err(e.to_string())),
-                    }
+                    self.save_active(kind);
+                }
+                if ui.small_button("Save as…").clicked() {
+                    self.start_save_as(kind);
+                }
+                if ui.small_button("Rename…").clicked() {
+                    self.collections.dialog = Some(Dialog::Rename {
+                        kind,
+                        name: a.baseline.name.clone(),
+                    });
+                }
+                if ui.small_button("Duplicate").clicked() {
+                    self.collection_op(
+                        a.root.clone(),
+                        CollectionOp::Duplicate { rel: a.rel.clone() },
+                    );
+                }
+                if ui.small_button("Move…").clicked() {
+                    self.collections.dialog = Some(Dialog::Move {
+                        kind,
+                        folder: folder.to_string(),
+                    });
+                }
+                if ui.small_button("Delete…").clicked() {
+                    self.collections.dialog = Some(Dialog::Delete { kind });
+                }
+                if ui
+                    .small_button("New")
+                    .on_hover_text("Detach the editor from this file (keeps its content)")
+                    .clicked()
+                {
+                    self.collections.active.remove(&kind);
+                }
+            }
+            None => {
+                ui.label(RichText::new(format!("Unsaved {} request", kind.label())).weak());
+                if ui
+                    .button("Save to collection…")
+                    .on_hover_text("Keep this request in a collection folder (Ctrl+S)")
+                    .clicked()
+                {
+                    self.start_save_as(kind);
                 }
             }
         });
@@ -848,6 +880,26 @@ impl SwitchboardApp {
                 // Same height as the switcher, so the editor does not jump when it appears.
                 ui.label("Environment");
                 ui.label(RichText::new("no collection open").weak());
+            }
+            if matches!(kind, EditorKind::Http | EditorKind::Grpc) {
+                let what = if kind == EditorKind::Http {
+                    "curl"
+                } else {
+                    "grpcurl"
+                };
+                if ui
+                    .small_button(format!("Copy as {what}"))
+                    .on_hover_text("The request as a command line ({{variables}} as written)")
+                    .clicked()
+                {
+                    match import::export(&self.editor_request(kind)) {
+                        Ok(line) => {
+                            ui.ctx().copy_text(line);
+                            self.collections.notice = Some(Ok(format!("copied as {what}")));
+                        }
+                        Err(e) => self.collections.notice = Some(Err(e.to_string())),
+                    }
+                }
             }
             if !unresolved.is_empty() {
                 ui.colored_label(

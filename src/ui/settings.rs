@@ -196,7 +196,7 @@ impl Default for AmqpEditor {
 }
 
 /// Which editor a saved request belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum EditorKind {
     Http,
     Grpc,
@@ -288,6 +288,16 @@ pub struct Settings {
     pub closed_collections: Vec<std::path::PathBuf>,
     /// The environment chosen per collection folder.
     pub environments: std::collections::BTreeMap<String, String>,
+    /// Which saved request each editor held (reattached when its collection loads).
+    pub open_requests: Vec<OpenRequest>,
+}
+
+/// An editor's link to its saved request file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenRequest {
+    pub kind: EditorKind,
+    pub root: std::path::PathBuf,
+    pub rel: String,
 }
 
 /// The load-mode form.
@@ -325,6 +335,7 @@ impl Default for Settings {
             collection_roots: Vec::new(),
             collections_initialized: false,
             closed_collections: Vec::new(),
+            open_requests: Vec::new(),
             environments: Default::default(),
         }
     }
