@@ -69,14 +69,14 @@ impl Default for Limits {
     }
 }
 
-/// The history file and its entries, oldest first.
+/// The history file. Entries are not kept here (the UI holds them): only the sizes of the
+/// lines that count, to know when to compact.
 #[derive(Debug)]
 pub struct History {
     path: PathBuf,
     limits: Limits,
-    entries: VecDeque<HistoryEntry>,
-    /// Sizes of the entries' lines, parallel to `entries`.
-    line_bytes: VecDeque<u64>,
+    /// Sizes of the kept entries' lines, oldest first.
+    kept: VecDeque<u64>,
     file_lines: usize,
     file_bytes: u64,
 }
@@ -87,59 +87,84 @@ pub struct LoadReport {
     pub skipped_lines: usize,
 }
 
+/// The lines of a history file that hold entries, with the entries, newest within the bounds;
+/// and how many lines were unreadable.
+fn read_lines(bytes: &[u8], limits: &Limits) -> (Vec<(Vec<u8>, HistoryEntry)>, usize) {
+    let mut skipped = 0;
+    let mut lines: VecDeque<(Vec<u8>, HistoryEntry)> = VecDeque::new();
+    let mut total = 0u64;
+    for line in bytes.split(|&b| b == b'\n') {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match serde_json::from_slice::<HistoryEntry>(line) {
+            Ok(entry) => {
+                total += line.len() as u64 + 1;
+                lines.push_back((line.to_vec(), entry));
+                while lines.len() > limits.max_entries
+                    || total > limits.max_bytes && lines.len() > 1
+                {
+                    if let Some((gone, _)) = lines.pop_front() {
+                        total -= gone.len() as u64 + 1;
+                    }
+                }
+            }
+            Err(_) => skipped += 1,
+        }
+    }
+    (lines.into(), skipped)
+}
+
 impl History {
     pub fn default_path() -> PathBuf {
         super::collection::vars::data_dir().join("history.jsonl")
     }
 
-    /// Opens (or starts) the history at `path`.
-    pub fn open(path: &Path, limits: Limits) -> std::io::Result<(Self, LoadReport)> {
+    /// Opens (or starts) the history at `path`; returns it with its entries, oldest first.
+    pub fn open(
+        path: &Path,
+        limits: Limits,
+    ) -> std::io::Result<(Self, Vec<HistoryEntry>, LoadReport)> {
         let mut history = Self {
             path: path.to_path_buf(),
             limits,
-            entries: VecDeque::new(),
-            line_bytes: VecDeque::new(),
+            kept: VecDeque::new(),
             file_lines: 0,
             file_bytes: 0,
         };
         let mut report = LoadReport::default();
+        let mut entries = Vec::new();
         match std::fs::read(path) {
             Ok(bytes) => {
                 history.file_bytes = bytes.len() as u64;
-                for line in bytes.split(|&b| b == b'\n') {
-                    if line.iter().all(u8::is_ascii_whitespace) {
-                        continue;
-                    }
-                    history.file_lines += 1;
-                    match serde_json::from_slice::<HistoryEntry>(line) {
-                        Ok(entry) => history.remember(entry, line.len() as u64 + 1),
-                        Err(_) => report.skipped_lines += 1,
-                    }
+                history.file_lines = bytes
+                    .split(|&b| b == b'\n')
+                    .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+                    .count();
+                let (lines, skipped) = read_lines(&bytes, &limits);
+                report.skipped_lines = skipped;
+                for (line, entry) in lines {
+                    history.kept.push_back(line.len() as u64 + 1);
+                    entries.push(entry);
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
-        Ok((history, report))
-    }
-
-    fn remember(&mut self, entry: HistoryEntry, bytes: u64) {
-        self.entries.push_back(entry);
-        self.line_bytes.push_back(bytes);
-        while self.entries.len() > self.limits.max_entries
-            || self.line_bytes.iter().sum::<u64>() > self.limits.max_bytes && self.entries.len() > 1
-        {
-            self.entries.pop_front();
-            self.line_bytes.pop_front();
-        }
-    }
-
-    pub fn entries(&self) -> &VecDeque<HistoryEntry> {
-        &self.entries
+        Ok((history, entries, report))
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// How many entries count (at most the bound).
+    pub fn len(&self) -> usize {
+        self.kept.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.kept.is_empty()
     }
 
     /// Appends an entry (bodies cut to the limit) and compacts the file when due.
@@ -162,7 +187,10 @@ impl History {
         file.write_all(&line)?;
         self.file_lines += 1;
         self.file_bytes += line.len() as u64;
-        self.remember(entry, line.len() as u64);
+        self.kept.push_back(line.len() as u64);
+        while self.kept.len() > self.limits.max_entries {
+            self.kept.pop_front();
+        }
         if self.file_lines > self.limits.max_entries + self.limits.max_entries / 5
             || self.file_bytes > self.limits.max_bytes
         {
@@ -171,23 +199,35 @@ impl History {
         Ok(())
     }
 
-    /// Rewrites the file with just the kept entries.
+    /// Rewrites the file with just the entries that count (the newest, within the bounds).
     pub fn compact(&mut self) -> std::io::Result<()> {
-        let mut out = Vec::new();
-        for entry in &self.entries {
-            serde_json::to_writer(&mut out, entry).map_err(std::io::Error::other)?;
+        let bytes = match std::fs::read(&self.path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        // Down to four fifths of the size cap, so the next appends do not compact again.
+        let target = Limits {
+            max_bytes: self.limits.max_bytes / 5 * 4,
+            ..self.limits
+        };
+        let (lines, _) = read_lines(&bytes, &target);
+        let mut out = Vec::with_capacity(bytes.len());
+        self.kept.clear();
+        for (line, _) in &lines {
+            out.extend_from_slice(line);
             out.push(b'\n');
+            self.kept.push_back(line.len() as u64 + 1);
         }
         fsutil::write_atomic_private(&self.path, &out)?;
-        self.file_lines = self.entries.len();
+        self.file_lines = lines.len();
         self.file_bytes = out.len() as u64;
         Ok(())
     }
 
     /// Forgets everything, on disk too.
     pub fn clear(&mut self) -> std::io::Result<()> {
-        self.entries.clear();
-        self.line_bytes.clear();
+        self.kept.clear();
         match std::fs::remove_file(&self.path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
             _ => {}
@@ -239,7 +279,7 @@ mod tests {
             max_bytes: 1 << 20,
             max_body_bytes: 16,
         };
-        let (mut history, _) = History::open(&path, limits).unwrap();
+        let (mut history, _, _) = History::open(&path, limits).unwrap();
         for i in 0..25 {
             history
                 .push(HistoryEntry {
@@ -248,14 +288,11 @@ mod tests {
                 })
                 .unwrap();
         }
-        assert_eq!(history.entries().len(), 10);
-        assert_eq!(history.entries()[0].exchange.started_at_ms, 15);
-        let body = &history.entries()[9]
-            .exchange
-            .response
-            .as_ref()
-            .unwrap()
-            .body;
+        assert_eq!(history.len(), 10);
+        let (_, entries, _) = History::open(&path, limits).unwrap();
+        assert_eq!(entries.len(), 10);
+        assert_eq!(entries[0].exchange.started_at_ms, 15);
+        let body = &entries[9].exchange.response.as_ref().unwrap().body;
         assert!(body.truncated && body.bytes.len() == 16);
         // The file was compacted: at most 20 % more lines than the bound.
         let lines = std::fs::read_to_string(&path).unwrap().lines().count();
@@ -271,16 +308,15 @@ mod tests {
         file.write_all(b"{\"exchange\": {\"transport\": \"ht")
             .unwrap();
         drop(file);
-        let (reopened, report) = History::open(&path, limits).unwrap();
+        let (mut reopened, entries, report) = History::open(&path, limits).unwrap();
         assert_eq!(report.skipped_lines, 1);
-        assert_eq!(reopened.entries().len(), 10);
-        assert_eq!(reopened.entries()[9].exchange.started_at_ms, 24);
-        assert!(reopened.entries()[9].matches("/user/24"));
-        assert!(!reopened.entries()[9].matches("/user/23"));
-        let mut reopened = reopened;
+        assert_eq!(entries.len(), 10);
+        assert_eq!(entries[9].exchange.started_at_ms, 24);
+        assert!(entries[9].matches("/user/24"));
+        assert!(!entries[9].matches("/user/23"));
         reopened.clear().unwrap();
         assert!(!path.exists());
-        assert!(History::open(&path, limits).unwrap().0.entries().is_empty());
+        assert!(History::open(&path, limits).unwrap().1.is_empty());
         let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }
 }

@@ -436,8 +436,7 @@ fn single(request: SavedRequest, folder: &str) -> import::Imported {
 pub fn open_history(data_dir: &Path) -> (Option<History>, Vec<HistoryEntry>, Option<String>) {
     let path = data_dir.join("history.jsonl");
     match History::open(&path, Limits::default()) {
-        Ok((history, report)) => {
-            let entries = history.entries().iter().cloned().collect();
+        Ok((history, entries, report)) => {
             let note = (report.skipped_lines > 0).then(|| {
                 format!(
                     "{} unreadable history line(s) skipped in {}",
