@@ -1027,3 +1027,73 @@ fn collections_in_the_data_directory_open_at_start_and_broken_files_are_shown_as
     }
     assert_eq!(std::fs::read(team.join("broken.json")).unwrap(), broken);
 }
+
+#[test]
+fn a_pasted_curl_command_is_imported_opened_and_its_token_kept_out_of_the_folder() {
+    let mut app = start_app();
+    let root = app.demo_collection();
+    let order = app.harness.state().demo_config().unwrap().order_http_addr;
+    app.click("Import…");
+    app.type_into(
+        "Command line",
+        &format!(
+            "curl -X POST http://{order}/orders -H 'Authorization: Bearer ui-5ecret' -H 'Content-Type: application/json' -d '{{\"user_id\": \"2\", \"items\": [{{\"sku\": \"pen\", \"quantity\": 1}}]}}'"
+        ),
+    );
+    app.click("Import");
+    app.wait_until("the imported request to open", |a| {
+        a.collections.active.contains_key(&EditorKind::Http)
+    });
+    assert_eq!(
+        app.active_rel(EditorKind::Http).as_deref(),
+        Some("post-orders.json")
+    );
+    let text = std::fs::read_to_string(root.join("post-orders.json")).unwrap();
+    assert!(!text.contains("ui-5ecret"), "{text}");
+    assert!(text.contains("{{post_orders_authorization}}"), "{text}");
+    // Sent, the reference resolves from the secret store.
+    app.send_and_wait("Send");
+    let exchange = app
+        .harness
+        .state()
+        .selected_entry()
+        .unwrap()
+        .exchange
+        .clone();
+    assert_eq!(exchange.status.as_deref(), Some("201 Created"));
+    assert!(
+        exchange
+            .request
+            .headers
+            .iter()
+            .any(|h| h.value == "Bearer ui-5ecret")
+    );
+}
+
+#[test]
+fn the_http_editor_has_tls_files_and_uses_them() {
+    let mut app = start_app();
+    // A real listener (plain HTTP): the connection opens, then TLS needs the CA file.
+    let addr = app.harness.state().demo_config().unwrap().user_http_addr;
+    app.harness.state_mut().settings.http.url = format!("https://{addr}/user/1");
+    app.harness.step();
+    app.click("TLS");
+    app.type_into("CA certificate", "/nonexistent/private-ca.pem");
+    match app.harness.state_mut().resolved_request(TransportTab::Http) {
+        Some(switchboard::engine::RequestSpec::Http(h)) => assert_eq!(
+            h.tls.ca_file.as_deref(),
+            Some(std::path::Path::new("/nonexistent/private-ca.pem"))
+        ),
+        other => panic!("expected an HTTP request, got {other:?}"),
+    }
+    app.send_and_wait("Send");
+    let exchange = app
+        .harness
+        .state()
+        .selected_entry()
+        .unwrap()
+        .exchange
+        .clone();
+    let error = exchange.error.expect("an unreadable CA file is an error");
+    assert!(error.message.contains("private-ca.pem"), "{error}");
+}

@@ -493,38 +493,13 @@ impl SwitchboardApp {
                 .labelled_by(l.id);
             });
         }
-        egui::CollapsingHeader::new("TLS (https:// addresses)")
-            .id_salt("grpc-tls")
-            .default_open(false)
-            .show(ui, |ui| {
-                egui::Grid::new("grpc-tls-grid")
-                    .num_columns(2)
-                    .show(ui, |ui| {
-                        let g = &mut self.settings.grpc;
-                        for (label, value, hint) in [
-                            (
-                                "CA certificate",
-                                &mut g.ca_file,
-                                "ca.pem (besides the public roots)",
-                            ),
-                            (
-                                "Client certificate",
-                                &mut g.cert_file,
-                                "client.pem (mutual TLS)",
-                            ),
-                            ("Client key", &mut g.key_file, "client.key"),
-                        ] {
-                            let l = ui.label(label);
-                            ui.add(
-                                egui::TextEdit::singleline(value)
-                                    .hint_text(hint)
-                                    .desired_width(320.0),
-                            )
-                            .labelled_by(l.id);
-                            ui.end_row();
-                        }
-                    });
-            });
+        let g = &mut self.settings.grpc;
+        editors::tls_ui(
+            ui,
+            "grpc-tls",
+            "TLS (https:// addresses)",
+            [&mut g.ca_file, &mut g.cert_file, &mut g.key_file],
+        );
         let mut chosen = None;
         match &self.grpc_methods {
             Some((addr, Ok(methods))) => {

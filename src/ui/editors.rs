@@ -80,6 +80,39 @@ pub fn key_value_ui(ui: &mut egui::Ui, id: &str, title: &str, rows: &mut Vec<Key
     });
 }
 
+/// TLS files: extra CA, client certificate and key (PEM paths).
+pub fn tls_ui(ui: &mut egui::Ui, id: &str, title: &str, [ca, cert, key]: [&mut String; 3]) {
+    let set = [&*ca, &*cert, &*key]
+        .iter()
+        .filter(|v| !v.trim().is_empty())
+        .count();
+    egui::CollapsingHeader::new(if set > 0 {
+        format!("{title} ({set} set)")
+    } else {
+        title.to_string()
+    })
+    .id_salt(id)
+    .default_open(false)
+    .show(ui, |ui| {
+        egui::Grid::new((id, "grid")).num_columns(2).show(ui, |ui| {
+            for (label, value, hint) in [
+                ("CA certificate", ca, "ca.pem (besides the public roots)"),
+                ("Client certificate", cert, "client.pem (mutual TLS)"),
+                ("Client key", key, "client.key"),
+            ] {
+                let l = ui.label(label);
+                ui.add(
+                    egui::TextEdit::singleline(value)
+                        .hint_text(hint)
+                        .desired_width(320.0),
+                )
+                .labelled_by(l.id);
+                ui.end_row();
+            }
+        });
+    });
+}
+
 pub fn http_ui(ui: &mut egui::Ui, e: &mut HttpEditor) {
     ui.horizontal(|ui| {
         let label = ui.label("Method");
@@ -98,6 +131,18 @@ pub fn http_ui(ui: &mut egui::Ui, e: &mut HttpEditor) {
     key_value_ui(ui, "http-headers", "Headers", &mut e.headers);
     if e.method != "GET" && e.method != "HEAD" || !e.body.is_empty() {
         code_field(ui, "Body", &mut e.body, 4);
+    }
+    if e.url.trim_start().starts_with("https://")
+        || [&e.ca_file, &e.cert_file, &e.key_file]
+            .iter()
+            .any(|v| !v.is_empty())
+    {
+        tls_ui(
+            ui,
+            "http-tls",
+            "TLS",
+            [&mut e.ca_file, &mut e.cert_file, &mut e.key_file],
+        );
     }
 }
 

@@ -65,6 +65,10 @@ pub struct HttpEditor {
     pub url: String,
     pub headers: Vec<KeyValue>,
     pub body: String,
+    /// TLS for `https://` URLs: extra CA, client certificate and key (PEM paths).
+    pub ca_file: String,
+    pub cert_file: String,
+    pub key_file: String,
 }
 
 impl Default for HttpEditor {
@@ -74,6 +78,9 @@ impl Default for HttpEditor {
             url: "http://127.0.0.1:8081/user/1".to_string(),
             headers: vec![KeyValue::new("Accept", "application/json")],
             body: String::new(),
+            ca_file: String::new(),
+            cert_file: String::new(),
+            key_file: String::new(),
         }
     }
 }
@@ -364,11 +371,14 @@ impl Settings {
                     headers: saved_rows(&e.headers),
                     body: SavedBody::from_text(&e.body),
                     timeout_ms: None,
-                    tls: Default::default(),
+                    tls: SavedTls {
+                        ca_file: e.ca_file.trim().to_string(),
+                        cert_file: e.cert_file.trim().to_string(),
+                        key_file: e.key_file.trim().to_string(),
+                    },
                 };
                 if let Some(SavedSpec::Http(b)) = base.map(|b| &b.spec) {
                     h.timeout_ms = b.timeout_ms;
-                    h.tls = b.tls.clone();
                 }
                 SavedSpec::Http(h)
             }
@@ -468,6 +478,9 @@ impl Settings {
                     url: h.url.clone(),
                     headers: editor_rows(&h.headers),
                     body: text_of(&h.body),
+                    ca_file: h.tls.ca_file.clone(),
+                    cert_file: h.tls.cert_file.clone(),
+                    key_file: h.tls.key_file.clone(),
                 };
                 self.transport = TransportTab::Http;
                 self.view = MainView::Requests;
@@ -599,6 +612,7 @@ mod tests {
     fn every_editor_round_trips_through_a_saved_request() {
         let mut settings = Settings::default();
         settings.http.method = "POST".into();
+        settings.http.ca_file = "certs/ca.pem".into();
         settings.http.body = "{\n  \"a\": 1\n}".into();
         settings.http.headers.push(KeyValue {
             enabled: false,
