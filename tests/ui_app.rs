@@ -1097,3 +1097,40 @@ fn the_http_editor_has_tls_files_and_uses_them() {
     let error = exchange.error.expect("an unreadable CA file is an error");
     assert!(error.message.contains("private-ca.pem"), "{error}");
 }
+
+#[test]
+fn run_all_checks_the_sample_collection_and_reports_failures_when_a_service_stops() {
+    let mut app = start_app();
+    let root = app.demo_collection();
+    let done = |a: &SwitchboardApp| a.collections.runs.values().next().is_some_and(|r| r.done);
+    app.click("Run all");
+    app.wait_until("the run", done);
+    app.assert_shown("6 passed, 0 failed, 1 skipped");
+    let run = &app.harness.state().collections.runs[&root];
+    assert_eq!(run.results.len(), 7);
+    // Each exchange went to the history, linked to its saved request.
+    let history = &app.harness.state().history;
+    assert_eq!(history.len(), 6);
+    assert!(history.iter().all(|e| e.request.is_some()));
+
+    // The services strip's first Stop is the User Service's.
+    app.harness.get_all_by_label("Stop").next().unwrap().click();
+    app.wait_until("the User Service to stop", |a| {
+        a.services
+            .iter()
+            .any(|s| s.id == ServiceId::User && !s.running)
+    });
+    app.click("Run all");
+    app.wait_until("the second run", done);
+    let run = &app.harness.state().collections.runs[&root];
+    let failed: Vec<&str> = run
+        .results
+        .iter()
+        .filter(|(r, _)| !r.passed)
+        .map(|(r, _)| r.name.as_str())
+        .collect();
+    assert!(failed.contains(&"Get user (HTTP)"), "{failed:?}");
+    assert!(failed.contains(&"Get user (gRPC)"), "{failed:?}");
+    app.assert_shown("failed, 1 skipped");
+    app.assert_shown("FAIL");
+}

@@ -205,6 +205,44 @@ impl SwitchboardApp {
         app
     }
 
+    /// A fresh request id.
+    pub(crate) fn next_request_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    /// Adds exchanges to the history (and the persisted one); returns their sequence numbers.
+    fn record(
+        &mut self,
+        id: u64,
+        exchanges: Vec<Exchange>,
+        request: Option<SavedRequest>,
+    ) -> Vec<u64> {
+        let mut seqs = Vec::new();
+        for exchange in exchanges {
+            let seq = self.next_seq;
+            self.next_seq += 1;
+            self.command(Command::RecordHistory(Box::new(HistoryEntry {
+                exchange: exchange.clone(),
+                request: request.clone(),
+            })));
+            self.history.push(Entry {
+                seq,
+                request_id: id,
+                exchange,
+                request: request.clone(),
+            });
+            seqs.push(seq);
+        }
+        if self.history.len() > HISTORY_LIMIT {
+            let excess = self.history.len() - HISTORY_LIMIT;
+            let gone: Vec<u64> = self.history.drain(..excess).map(|e| e.seq).collect();
+            self.pinned.retain(|p| !gone.contains(p));
+        }
+        seqs
+    }
+
     /// Sends a command to the backend (the UI never blocks on it).
     pub(crate) fn backend_command(&mut self, command: Command) {
         self.command(command);
@@ -681,29 +719,12 @@ impl SwitchboardApp {
             Event::Consumer(state) => self.consumer = state,
             Event::Exchanges { id, exchanges } => {
                 let tab = self.request_tabs.get(&id).copied();
-                for exchange in exchanges {
-                    if let Some(tab) = tab {
-                        self.outcomes.insert(tab, outcome_of(&exchange));
-                    }
-                    let seq = self.next_seq;
-                    self.next_seq += 1;
-                    let request = self.request_sources.get(&id).cloned();
-                    self.command(Command::RecordHistory(Box::new(HistoryEntry {
-                        exchange: exchange.clone(),
-                        request: request.clone(),
-                    })));
-                    self.history.push(Entry {
-                        seq,
-                        request_id: id,
-                        exchange,
-                        request,
-                    });
-                    self.selected = Some(seq);
+                if let (Some(tab), Some(last)) = (tab, exchanges.last()) {
+                    self.outcomes.insert(tab, outcome_of(last));
                 }
-                if self.history.len() > HISTORY_LIMIT {
-                    let excess = self.history.len() - HISTORY_LIMIT;
-                    let gone: Vec<u64> = self.history.drain(..excess).map(|e| e.seq).collect();
-                    self.pinned.retain(|p| !gone.contains(p));
+                let request = self.request_sources.get(&id).cloned();
+                if let Some(&seq) = self.record(id, exchanges, request).last() {
+                    self.selected = Some(seq);
                 }
                 if self.script == Some(Script::Lookups1000) {
                     if self.history.len() >= 1000 {
@@ -876,7 +897,44 @@ impl SwitchboardApp {
                 self.history = loaded;
                 self.history_note = note;
             }
+            Event::RunResult { id, result } => {
+                let Some(root) = self
+                    .collections
+                    .runs
+                    .iter()
+                    .find(|(_, r)| r.id == id)
+                    .map(|(root, _)| root.clone())
+                else {
+                    return;
+                };
+                match result {
+                    Ok(mut r) => {
+                        let request = self
+                            .collections
+                            .collection(&root)
+                            .and_then(|c| c.item(&r.file))
+                            .and_then(|i| i.file.ok().cloned());
+                        let exchanges = std::mem::take(&mut r.exchanges);
+                        let seqs = self.record(id, exchanges, request);
+                        if let Some(&seq) = seqs.last() {
+                            self.selected = Some(seq);
+                        }
+                        if let Some(run) = self.collections.runs.get_mut(&root) {
+                            run.results.push((*r, seqs));
+                        }
+                    }
+                    Err(e) => {
+                        self.collections.notice = Some(Err(format!("run failed: {e}")));
+                    }
+                }
+            }
             Event::Done { id, cancelled } => {
+                for run in self.collections.runs.values_mut().filter(|r| r.id == id) {
+                    run.done = true;
+                    if cancelled {
+                        self.collections.notice = Some(Err("run stopped".to_string()));
+                    }
+                }
                 self.request_sources.remove(&id);
                 if let Some(tab) = self.request_tabs.remove(&id) {
                     self.in_flight.retain(|_, f| f.id != id);

@@ -103,6 +103,13 @@ pub enum Command {
         root: PathBuf,
         op: Box<CollectionOp>,
     },
+    /// Run every request of the collection at `root`; answered by [`Event::RunResult`]s and
+    /// [`Event::Done`].
+    RunCollection {
+        id: u64,
+        root: PathBuf,
+        options: Box<crate::engine::collection::run::RunOptions>,
+    },
     /// List the collections in the data directory, writing the sample there first on the
     /// first launch; answered by [`Event::CollectionsFound`].
     FindCollections {
@@ -219,6 +226,11 @@ pub enum Event {
         secrets: Box<SecretStore>,
     },
     CollectionsFound(Result<Vec<PathBuf>, String>),
+    /// One request of collection run `id` is done (or the run could not start: `Err`).
+    RunResult {
+        id: u64,
+        result: Result<Box<crate::engine::collection::run::RunResult>, String>,
+    },
     PickedFolder(Option<PathBuf>),
     PickedPostman(Option<PathBuf>),
     /// The persisted history, oldest first, and anything worth saying about it.
@@ -725,6 +737,58 @@ async fn run(options: BackendOptions, mut commands: mpsc::Receiver<Command>, out
                         outbox.send(event).await;
                     }
                 });
+            }
+            Command::RunCollection { id, root, options } => {
+                let outbox = outbox.clone();
+                let files = files.clone();
+                running.insert(
+                    id,
+                    tokio::spawn(async move {
+                        let loaded = tokio::task::spawn_blocking(move || {
+                            let files = files.lock().unwrap_or_else(|p| p.into_inner());
+                            files.load(&root).map(|c| (c, files.secrets()))
+                        })
+                        .await
+                        .unwrap_or_else(|e| Err(e.to_string()));
+                        match loaded {
+                            Err(e) => outbox.send(Event::RunResult { id, result: Err(e) }).await,
+                            Ok((collection, secrets)) => {
+                                let (tx, forward) =
+                                    outbox.forwarder(collection.items.len() + 1, move |r| {
+                                        Event::RunResult {
+                                            id,
+                                            result: Ok(Box::new(r)),
+                                        }
+                                    });
+                                let result = crate::engine::collection::run::run(
+                                    &collection,
+                                    &secrets,
+                                    &options,
+                                    |r| {
+                                        let _ = tx.try_send(r.clone());
+                                    },
+                                )
+                                .await;
+                                drop(tx);
+                                let _ = forward.await;
+                                if let Err(e) = result {
+                                    outbox
+                                        .send(Event::RunResult {
+                                            id,
+                                            result: Err(e.to_string()),
+                                        })
+                                        .await;
+                                }
+                            }
+                        }
+                        outbox
+                            .send(Event::Done {
+                                id,
+                                cancelled: false,
+                            })
+                            .await;
+                    }),
+                );
             }
             Command::FindCollections { install_sample } => {
                 let outbox = outbox.clone();

@@ -110,6 +110,19 @@ pub struct CollectionsState {
     open_imported: bool,
     /// Editors' links from the last session, waiting for their collections to load.
     relink: Vec<super::settings::OpenRequest>,
+    /// The last run of each collection.
+    pub runs: HashMap<PathBuf, CollectionRun>,
+}
+
+/// A run of a whole collection from the app.
+#[derive(Debug, Clone)]
+pub struct CollectionRun {
+    pub id: u64,
+    /// Requests in the collection when it started.
+    pub total: usize,
+    /// Each request's result and the history entries of its exchanges.
+    pub results: Vec<(crate::engine::collection::run::RunResult, Vec<u64>)>,
+    pub done: bool,
 }
 
 impl CollectionsState {
@@ -256,48 +269,86 @@ impl SwitchboardApp {
     /// The variables an editor of `kind` resolves against: its collection with the chosen
     /// environment and the secrets, pointed at the demo as actually bound.
     pub fn vars_for(&self, kind: EditorKind) -> Vars {
-        let Some(root) = self.collections.scope_root(kind) else {
+        match self.collections.scope_root(kind) {
+            Some(root) => self.vars_for_root(&root),
+            None => Vars::new(),
+        }
+    }
+
+    /// The variables of the collection at `root` with its chosen environment and the secrets,
+    /// pointed at the demo as actually bound.
+    pub fn vars_for_root(&self, root: &Path) -> Vars {
+        let Some(collection) = self.collections.collection(root) else {
             return Vars::new();
         };
-        let Some(collection) = self.collections.collection(&root) else {
-            return Vars::new();
-        };
-        let env = self.environment_of(&root);
+        let env = self.environment_of(root);
         let mut vars = collection
             .vars(env.as_deref(), &self.collections.secrets)
             .or_else(|_| collection.vars(None, &self.collections.secrets))
             .unwrap_or_else(|_| Vars::new());
-        if let Some(bound) = self.demo_config() {
-            let defaults = demo_services::DemoConfig::default();
-            let pairs = [
-                (
-                    defaults.user_http_addr.to_string(),
-                    bound.user_http_addr.to_string(),
-                ),
-                (
-                    defaults.user_grpc_addr.to_string(),
-                    bound.user_grpc_addr.to_string(),
-                ),
-                (
-                    defaults.order_http_addr.to_string(),
-                    bound.order_http_addr.to_string(),
-                ),
-            ];
-            let exchange = (
-                defaults.topology.exchange.clone(),
-                bound.topology.exchange.clone(),
-            );
-            vars.map_values(|v| {
-                if v == exchange.0 && exchange.0 != exchange.1 {
-                    return Some(exchange.1.clone());
-                }
-                pairs
-                    .iter()
-                    .find(|(from, to)| from != to && v.contains(from.as_str()))
-                    .map(|(from, to)| v.replace(from.as_str(), to))
-            });
-        }
+        vars.map_values(|v| self.demo_retarget(v));
         vars
+    }
+
+    /// A value that names the demo at its default address or exchange, rewritten to where the
+    /// demo actually runs (`None`: unchanged).
+    fn demo_retarget(&self, value: &str) -> Option<String> {
+        let bound = self.demo_config()?;
+        let defaults = demo_services::DemoConfig::default();
+        if value == defaults.topology.exchange
+            && defaults.topology.exchange != bound.topology.exchange
+        {
+            return Some(bound.topology.exchange.clone());
+        }
+        [
+            (defaults.user_http_addr, bound.user_http_addr),
+            (defaults.user_grpc_addr, bound.user_grpc_addr),
+            (defaults.order_http_addr, bound.order_http_addr),
+        ]
+        .iter()
+        .map(|(from, to)| (from.to_string(), to.to_string()))
+        .find(|(from, to)| from != to && value.contains(from.as_str()))
+        .map(|(from, to)| value.replace(from.as_str(), &to))
+    }
+
+    /// Runs every request of a collection, in order, with its expectations (like
+    /// `switchboard run`); results land in the history and under the collection.
+    pub fn run_collection(&mut self, root: &Path) {
+        let Some(collection) = self.collections.collection(root) else {
+            return;
+        };
+        let env = self.environment_of(root);
+        // Only the values rewritten for the bound demo are passed explicitly.
+        let overrides = collection
+            .vars(env.as_deref(), &self.collections.secrets)
+            .map(|v| {
+                v.iter()
+                    .filter_map(|(k, v)| self.demo_retarget(v).map(|new| (k.to_string(), new)))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        let total = collection.items.len();
+        let options = crate::engine::collection::run::RunOptions {
+            environment: env,
+            vars: overrides,
+            names: Vec::new(),
+            timeout: self.settings.timeout(),
+        };
+        let id = self.next_request_id();
+        self.backend_command(Command::RunCollection {
+            id,
+            root: root.to_path_buf(),
+            options: Box::new(options),
+        });
+        self.collections.runs.insert(
+            root.to_path_buf(),
+            CollectionRun {
+                id,
+                total,
+                results: Vec::new(),
+                done: false,
+            },
+        );
     }
 
     /// The environment chosen for a collection (none chosen: `local` when there is one).
@@ -613,6 +664,7 @@ impl SwitchboardApp {
         let mut open = None;
         let mut close = None;
         let mut ops = Vec::new();
+        let mut run_action = None;
         let active: Vec<(PathBuf, String)> = self
             .collections
             .active
@@ -644,19 +696,8 @@ impl SwitchboardApp {
                         }
                     }
                     Some(Ok(c)) => {
-                        ui.horizontal(|ui| {
-                            ui.label(RichText::new(root_key(&root)).small().weak())
-                                .on_hover_text(
-                                    "The collection's folder: one JSON file per request",
-                                );
-                            if ui
-                                .small_button("Close")
-                                .on_hover_text("Close (the files stay)")
-                                .clicked()
-                            {
-                                close = Some(root.clone());
-                            }
-                        });
+                        ui.label(RichText::new(root_key(&root)).small().weak())
+                            .on_hover_text("The collection's folder: one JSON file per request");
                         if let Loaded::Broken { reason } = &c.settings {
                             ui.colored_label(
                                 ui.visuals().error_fg_color,
@@ -671,6 +712,28 @@ impl SwitchboardApp {
                                 );
                             }
                         }
+                        ui.horizontal_wrapped(|ui| {
+                            run_ui(
+                                ui,
+                                c,
+                                &root,
+                                self.collections.runs.get(&root),
+                                &mut run_action,
+                            );
+                            if ui
+                                .small_button("Close")
+                                .on_hover_text("Close (the files stay)")
+                                .clicked()
+                            {
+                                close = Some(root.clone());
+                            }
+                        });
+                        run_results_ui(
+                            ui,
+                            &root,
+                            self.collections.runs.get(&root),
+                            &mut run_action,
+                        );
                         tree_ui(ui, c, "", &root, &active, &mut open, &mut ops);
                         if c.items.is_empty() {
                             ui.label(
@@ -684,6 +747,16 @@ impl SwitchboardApp {
         }
         if let Some((root, rel)) = open {
             self.open_request(&root, &rel);
+        }
+        match run_action {
+            Some(RunAction::Start(root)) => self.run_collection(&root),
+            Some(RunAction::Stop(id)) => self.backend_command(Command::Cancel { id }),
+            Some(RunAction::Show(seq)) => {
+                self.selected = Some(seq);
+                self.compare = false;
+                self.settings.view = super::settings::MainView::Requests;
+            }
+            None => {}
         }
         if let Some(root) = close {
             self.close_collection(&root);
@@ -1418,6 +1491,124 @@ fn folder_picker(ui: &mut egui::Ui, folders: &[String], folder: &mut String) {
                 }
             });
     });
+}
+
+enum RunAction {
+    Start(PathBuf),
+    Stop(u64),
+    Show(u64),
+}
+
+/// The collection's Run button or progress, and the last run's summary.
+fn run_ui(
+    ui: &mut egui::Ui,
+    c: &Collection,
+    root: &Path,
+    run: Option<&CollectionRun>,
+    action: &mut Option<RunAction>,
+) {
+    {
+        match run {
+            Some(r) if !r.done => {
+                ui.spinner();
+                ui.label(format!("running {}/{}", r.results.len(), r.total));
+                if ui.small_button("Stop").clicked() {
+                    *action = Some(RunAction::Stop(r.id));
+                }
+            }
+            _ => {
+                if ui
+                    .add_enabled(!c.items.is_empty(), egui::Button::new("Run all").small())
+                    .on_hover_text(
+                        "Send every request in order and check its expectations (like `switchboard run`)",
+                    )
+                    .clicked()
+                {
+                    *action = Some(RunAction::Start(root.to_path_buf()));
+                }
+            }
+        }
+        if let Some(r) = run {
+            let failed = r.results.iter().filter(|(x, _)| !x.passed).count();
+            let skipped = r
+                .results
+                .iter()
+                .filter(|(x, _)| x.skipped.is_some())
+                .count();
+            let passed = r.results.len() - failed - skipped;
+            let text = format!("{passed} passed, {failed} failed, {skipped} skipped");
+            if failed > 0 {
+                ui.colored_label(ui.visuals().error_fg_color, RichText::new(text).small());
+            } else {
+                ui.label(RichText::new(text).small());
+            }
+        }
+    }
+}
+
+/// The last run's results, one line each (click one to show its exchange).
+fn run_results_ui(
+    ui: &mut egui::Ui,
+    root: &Path,
+    run: Option<&CollectionRun>,
+    action: &mut Option<RunAction>,
+) {
+    let Some(r) = run.filter(|r| !r.results.is_empty()) else {
+        return;
+    };
+    egui::CollapsingHeader::new("Last run")
+        .id_salt(("last-run", root))
+        .default_open(true)
+        .show(ui, |ui| {
+            for (result, seqs) in &r.results {
+                let (mark, color) = if result.skipped.is_some() {
+                    ("skip", ui.visuals().weak_text_color())
+                } else if result.passed {
+                    ("pass", egui::Color32::from_rgb(0x5c, 0xb8, 0x5c))
+                } else {
+                    ("FAIL", ui.visuals().error_fg_color)
+                };
+                let why = result
+                    .error
+                    .clone()
+                    .or_else(|| result.skipped.clone())
+                    .or_else(|| {
+                        let failed: Vec<String> = result
+                            .checks
+                            .iter()
+                            .filter(|c| !c.passed)
+                            .map(|c| match &c.found {
+                                Some(f) => format!("{} (got {f})", c.what),
+                                None => c.what.clone(),
+                            })
+                            .collect();
+                        (!failed.is_empty()).then(|| failed.join("; "))
+                    })
+                    .unwrap_or_else(|| "all checks passed".to_string());
+                ui.horizontal(|ui| {
+                    ui.add_sized(
+                        [34.0, 16.0],
+                        egui::Label::new(RichText::new(mark).small().monospace().color(color)),
+                    );
+
+                    let response = ui
+                        .selectable_label(false, RichText::new(&result.name).small())
+                        .on_hover_text(&why);
+                    if response.clicked()
+                        && let Some(&seq) = seqs.last()
+                    {
+                        *action = Some(RunAction::Show(seq));
+                    }
+                });
+                if !result.passed {
+                    ui.label(
+                        RichText::new(why)
+                            .small()
+                            .color(ui.visuals().error_fg_color),
+                    );
+                }
+            }
+        });
 }
 
 enum TreeOp {

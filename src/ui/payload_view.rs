@@ -26,8 +26,10 @@ pub fn message_ui(ui: &mut egui::Ui, id: &str, title: &str, message: Option<&Mes
             return;
         };
         if !message.line.is_empty() {
-            ui.horizontal(|ui| {
-                ui.label(RichText::new(&message.line).monospace().strong());
+            // Wraps inside its column (an AMQP publish line is long) instead of running into
+            // the other side.
+            ui.horizontal_wrapped(|ui| {
+                ui.add(egui::Label::new(RichText::new(&message.line).monospace().strong()).wrap());
                 if ui
                     .small_button("Copy")
                     .on_hover_text("Copy the status line")

@@ -117,6 +117,11 @@ impl Vars {
         }
     }
 
+    /// Every name with its value (not counting the process environment).
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.values.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// All names with a value (not counting the process environment).
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.values.keys().map(String::as_str)
