@@ -1019,6 +1019,8 @@ fn collections_in_the_data_directory_open_at_start_and_broken_files_are_shown_as
     });
     app.assert_shown("Team APIs");
     app.assert_shown("Demo: User Service and Order Service");
+    // Fold the sample away so the team's collection is in view.
+    app.click("Demo: User Service and Order Service");
     app.assert_shown("(broken) broken.json");
     app.click("(broken) broken.json");
     match &app.harness.state().collections.notice {
