@@ -818,10 +818,10 @@ fn rename_renames_the_request_and_its_file() {
         a.collections
             .active
             .get(&EditorKind::Http)
-            .is_some_and(|x| x.rel == "01-user-service/first-user.json")
+            .is_some_and(|x| x.rel == "01-user-service/03-first-user.json")
     });
     assert!(!old.exists(), "the old file is gone");
-    let renamed = saved_file(&root.join("01-user-service/first-user.json"));
+    let renamed = saved_file(&root.join("01-user-service/03-first-user.json"));
     assert_eq!(renamed["name"], "First user");
     // Everything else is kept, expectations included.
     assert_eq!(renamed["expect"], before["expect"]);

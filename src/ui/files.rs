@@ -315,10 +315,12 @@ impl Files {
                     return Err(OpError::Failed("a request needs a name".to_string()));
                 }
                 let folder = rel.rsplit_once('/').map_or("", |(f, _)| f);
-                let to = if collection::slug(name) == collection::slug(&file_stem(rel)) {
+                // The file keeps its order prefix (`03-`): runs go in file order.
+                let file_name = format!("{}{name}", order_prefix(rel));
+                let to = if collection::slug(&file_name) == collection::slug(&file_stem(rel)) {
                     rel.clone()
                 } else {
-                    collection::free_rel(root, folder, name)
+                    collection::free_rel(root, folder, &file_name)
                 };
                 let raw = collection::write_file(
                     &collection::resolve(root, rel)?,
@@ -342,7 +344,11 @@ impl Files {
                 let mut request = parse_request(root, rel, &raw)?;
                 request.name = format!("{} copy", request.name);
                 let folder = rel.rsplit_once('/').map_or("", |(f, _)| f);
-                let to = collection::free_rel(root, folder, &request.name);
+                let to = collection::free_rel(
+                    root,
+                    folder,
+                    &format!("{}{}", order_prefix(rel), request.name),
+                );
                 collection::write_file(
                     &collection::resolve(root, &to)?,
                     &request,
@@ -413,6 +419,15 @@ impl Files {
     }
 }
 
+/// A file's leading order number with its dash (`03-`), or nothing.
+fn order_prefix(rel: &str) -> String {
+    file_stem(rel)
+        .split_once('-')
+        .filter(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+        .map(|(n, _)| format!("{n}-"))
+        .unwrap_or_default()
+}
+
 fn file_stem(rel: &str) -> String {
     let file = rel.rsplit('/').next().unwrap_or(rel);
     file.strip_suffix(".json").unwrap_or(file).to_string()
@@ -454,5 +469,74 @@ pub fn open_history(data_dir: &Path) -> (Option<History>, Vec<HistoryEntry>, Opt
                 path.display()
             )),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rename_and_duplicate_keep_the_order_prefix() {
+        let dir = std::env::temp_dir().join(format!(
+            "sb-files-{}-{}",
+            std::process::id(),
+            crate::engine::recorder::unix_ms()
+        ));
+        let root = dir.join("c");
+        std::fs::create_dir_all(&root).unwrap();
+        let mut files = Files::new(&dir);
+        let request = SavedRequest::new(
+            "Get user",
+            crate::engine::collection::SavedSpec::Http(
+                crate::engine::collection::saved::SavedHttp {
+                    method: "GET".into(),
+                    url: "http://h/".into(),
+                    headers: Vec::new(),
+                    body: None,
+                    timeout_ms: None,
+                    tls: Default::default(),
+                },
+            ),
+        );
+        let Ok(OpDone::Saved { raw, .. }) = files.apply(
+            &root,
+            &CollectionOp::Save {
+                rel: "02-get-user.json".into(),
+                request: Box::new(request),
+                expected: Expected::Nothing,
+            },
+        ) else {
+            panic!("save failed");
+        };
+        let done = files
+            .apply(
+                &root,
+                &CollectionOp::Duplicate {
+                    rel: "02-get-user.json".into(),
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            done,
+            OpDone::Duplicated {
+                rel: "02-get-user-copy.json".into()
+            }
+        );
+        let Ok(OpDone::Moved { to, request, .. }) = files.apply(
+            &root,
+            &CollectionOp::Rename {
+                rel: "02-get-user.json".into(),
+                name: "Look up a user".into(),
+                expected: raw,
+            },
+        ) else {
+            panic!("rename failed");
+        };
+        assert_eq!(to, "02-look-up-a-user.json");
+        assert_eq!(request.name, "Look up a user");
+        assert!(!root.join("02-get-user.json").exists());
+        assert_eq!(order_prefix("a/b/no-number.json"), "");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
