@@ -288,6 +288,15 @@ impl Outbox {
         (tx, task)
     }
 
+    /// Request `id` is over.
+    async fn done(&self, id: u64) {
+        self.send(Event::Done {
+            id,
+            cancelled: false,
+        })
+        .await;
+    }
+
     async fn send(&self, event: Event) {
         if self.events.send(event).await.is_ok() {
             (self.repaint)();
@@ -410,12 +419,7 @@ async fn run(options: BackendOptions, mut commands: mpsc::Receiver<Command>, out
                             (None, _) => Vec::new(),
                         };
                         outbox.send(Event::Exchanges { id, exchanges }).await;
-                        outbox
-                            .send(Event::Done {
-                                id,
-                                cancelled: false,
-                            })
-                            .await;
+                        outbox.done(id).await;
                     }),
                 );
             }
@@ -426,12 +430,7 @@ async fn run(options: BackendOptions, mut commands: mpsc::Receiver<Command>, out
                     id,
                     tokio::spawn(async move {
                         place_order(id, request, deliveries, &outbox).await;
-                        outbox
-                            .send(Event::Done {
-                                id,
-                                cancelled: false,
-                            })
-                            .await;
+                        outbox.done(id).await;
                     }),
                 );
             }
@@ -534,12 +533,7 @@ async fn run(options: BackendOptions, mut commands: mpsc::Receiver<Command>, out
                                 })
                                 .await;
                         }
-                        outbox
-                            .send(Event::Done {
-                                id,
-                                cancelled: false,
-                            })
-                            .await;
+                        outbox.done(id).await;
                     }),
                 );
             }
@@ -565,12 +559,7 @@ async fn run(options: BackendOptions, mut commands: mpsc::Receiver<Command>, out
                         forward.abort();
                         let result = result.map(Box::new).map_err(|e| e.to_string());
                         outbox.send(Event::LoadDone { id, result }).await;
-                        outbox
-                            .send(Event::Done {
-                                id,
-                                cancelled: false,
-                            })
-                            .await;
+                        outbox.done(id).await;
                     }),
                 );
             }
@@ -587,12 +576,7 @@ async fn run(options: BackendOptions, mut commands: mpsc::Receiver<Command>, out
                                 result: Err(e.message),
                             })
                             .await;
-                        outbox
-                            .send(Event::Done {
-                                id,
-                                cancelled: false,
-                            })
-                            .await;
+                        outbox.done(id).await;
                         continue;
                     }
                 };
@@ -622,12 +606,7 @@ async fn run(options: BackendOptions, mut commands: mpsc::Receiver<Command>, out
                                 exchanges: vec![e],
                             })
                             .await;
-                        outbox
-                            .send(Event::Done {
-                                id,
-                                cancelled: false,
-                            })
-                            .await;
+                        outbox.done(id).await;
                     }),
                 );
             }
@@ -781,12 +760,7 @@ async fn run(options: BackendOptions, mut commands: mpsc::Receiver<Command>, out
                                 }
                             }
                         }
-                        outbox
-                            .send(Event::Done {
-                                id,
-                                cancelled: false,
-                            })
-                            .await;
+                        outbox.done(id).await;
                     }),
                 );
             }
