@@ -1136,3 +1136,32 @@ fn run_all_checks_the_sample_collection_and_reports_failures_when_a_service_stop
     app.assert_shown("failed, 1 skipped");
     app.assert_shown("FAIL");
 }
+
+#[test]
+fn a_postman_file_is_imported_from_the_app() {
+    let mut app = start_app();
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/import/demo.postman_collection.json"
+    );
+    app.click("Import…");
+    app.click("Postman v2.1 file");
+    app.type_into("File", fixture);
+    app.click("Import");
+    app.wait_until(
+        "the import",
+        |a| matches!(&a.collections.notice, Some(Ok(m)) if m.starts_with("imported")),
+    );
+    match &app.harness.state().collections.notice {
+        Some(Ok(m)) => {
+            assert!(m.contains("imported 4 request(s)"), "{m}");
+            assert!(m.contains("formdata bodies are not supported"), "{m}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Postman folders became sub-folders of the collection, in the tree.
+    app.assert_shown("Get user 2");
+    app.assert_shown("Create order");
+    let root = app.demo_collection();
+    assert!(root.join("users/get-user-2.json").exists());
+}
