@@ -1165,3 +1165,27 @@ fn a_postman_file_is_imported_from_the_app() {
     let root = app.demo_collection();
     assert!(root.join("users/get-user-2.json").exists());
 }
+
+#[test]
+fn reload_picks_up_changes_made_outside_and_follows_them_in_a_clean_editor() {
+    let mut app = start_app();
+    let root = app.demo_collection();
+    app.click("User 1 is John Doe");
+    let file = root.join("01-user-service/03-john-doe.json");
+    let mut changed = saved_file(&file);
+    changed["name"] = "User 2 is Jane Roe".into();
+    changed["url"] = "{{base_url}}/user/2".into();
+    std::fs::write(&file, serde_json::to_vec_pretty(&changed).unwrap()).unwrap();
+    std::fs::write(
+        root.join("01-user-service/05-pulled.json"),
+        b"{\"version\": 1, \"name\": \"Pulled from git\", \"kind\": \"http\", \"method\": \"GET\", \"url\": \"{{base_url}}/user/3\"}\n",
+    )
+    .unwrap();
+    app.click("Reload");
+    app.wait_until("the reload", |a| {
+        a.settings.http.url == "{{base_url}}/user/2"
+    });
+    app.assert_shown("Pulled from git");
+    app.assert_shown("User 2 is Jane Roe");
+    assert!(!app.harness.state().is_dirty(EditorKind::Http));
+}

@@ -232,6 +232,50 @@ impl SwitchboardApp {
         out
     }
 
+    /// After a reload: editors without unsaved changes follow their files' new content; a file
+    /// that is gone detaches its editor (which keeps its content). Editors with unsaved changes
+    /// keep them (saving then asks, as the file changed).
+    fn refresh_actives(&mut self, root: &Path) {
+        let kinds: Vec<EditorKind> = self
+            .collections
+            .active
+            .iter()
+            .filter(|(_, a)| a.root == root)
+            .map(|(k, _)| *k)
+            .collect();
+        for kind in kinds {
+            let Some(active) = self.collections.active.get(&kind).cloned() else {
+                continue;
+            };
+            let now = self
+                .collections
+                .collection(root)
+                .and_then(|c| c.item(&active.rel))
+                .map(|i| i.file.clone());
+            match now {
+                None => {
+                    self.collections.active.remove(&kind);
+                }
+                Some(Loaded::Ok { value, raw }) if raw != active.raw && !self.is_dirty(kind) => {
+                    // Refreshed in place: the shown editor stays the shown one.
+                    let (view, transport) = (self.settings.view, self.settings.transport);
+                    self.settings.apply_saved(&value);
+                    self.settings.view = view;
+                    self.settings.transport = transport;
+                    self.collections.active.insert(
+                        kind,
+                        Active {
+                            baseline: value,
+                            raw,
+                            ..active
+                        },
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+
     /// Reattaches editors to the files they held last session, keeping the editors' content
     /// (which may have unsaved changes).
     fn relink(&mut self, root: &Path) {
@@ -517,6 +561,7 @@ impl SwitchboardApp {
         self.relink(&root);
         match result {
             Ok(OpDone::Opened) => {
+                self.refresh_actives(&root);
                 if let Some((r, rel)) = self.collections.pending_open.take() {
                     if r == root {
                         self.force_open(&root, &rel);
@@ -665,6 +710,7 @@ impl SwitchboardApp {
         let mut close = None;
         let mut ops = Vec::new();
         let mut run_action = None;
+        let mut reload = None;
         let active: Vec<(PathBuf, String)> = self
             .collections
             .active
@@ -721,6 +767,15 @@ impl SwitchboardApp {
                                 &mut run_action,
                             );
                             if ui
+                                .small_button("Reload")
+                                .on_hover_text(
+                                    "Read the folder again (after a git pull, another editor…)",
+                                )
+                                .clicked()
+                            {
+                                reload = Some(root.clone());
+                            }
+                            if ui
                                 .small_button("Close")
                                 .on_hover_text("Close (the files stay)")
                                 .clicked()
@@ -760,6 +815,9 @@ impl SwitchboardApp {
         }
         if let Some(root) = close {
             self.close_collection(&root);
+        }
+        if let Some(root) = reload {
+            self.collection_op(root, CollectionOp::Open);
         }
         for (root, op) in ops {
             match op {
