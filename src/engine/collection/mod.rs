@@ -33,6 +33,9 @@ pub use vars::{Environment, SecretStore, Variable, Vars};
 pub const FORMAT_VERSION: u32 = 1;
 pub const COLLECTION_FILE: &str = "collection.json";
 pub const ENVIRONMENTS_DIR: &str = "environments";
+/// Bounds of what a collection folder may hold.
+pub const MAX_ENTRIES: usize = 10_000;
+pub const MAX_DEPTH: usize = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CollectionError {
@@ -237,6 +240,15 @@ impl Collection {
     }
 
     fn walk(&mut self, dir: &Path, rel: &str) -> Result<(), CollectionError> {
+        // A folder picked by mistake (a home directory, `/`) is refused, not crawled.
+        if rel.matches('/').count() >= MAX_DEPTH
+            || self.items.len() + self.folders.len() > MAX_ENTRIES
+        {
+            return Err(CollectionError::Invalid(format!(
+                "{} holds more than {MAX_ENTRIES} files or is nested deeper than {MAX_DEPTH} folders: is it really a collection?",
+                self.root.display()
+            )));
+        }
         let entries = std::fs::read_dir(dir).map_err(|e| CollectionError::io(dir, e))?;
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -258,6 +270,12 @@ impl Collection {
                 self.folders.push(child_rel.clone());
                 self.walk(&entry.path(), &child_rel)?;
             } else if name.ends_with(".json") && !(rel.is_empty() && name == COLLECTION_FILE) {
+                if self.items.len() >= MAX_ENTRIES {
+                    return Err(CollectionError::Invalid(format!(
+                        "{} holds more than {MAX_ENTRIES} files: is it really a collection?",
+                        self.root.display()
+                    )));
+                }
                 self.items.push(Item {
                     rel: child_rel,
                     file: load_file(&entry.path()),
@@ -557,4 +575,38 @@ pub fn save_environment(
     }
     let path = root.join(ENVIRONMENTS_DIR).join(format!("{name}.json"));
     write_file(&path, &env, expected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_folder_nested_too_deep_is_refused_not_crawled() {
+        let root = std::env::temp_dir().join(format!(
+            "sb-deep-{}-{}",
+            std::process::id(),
+            crate::engine::recorder::unix_ms()
+        ));
+        let mut deep = root.clone();
+        for i in 0..(MAX_DEPTH + 2) {
+            deep = deep.join(format!("d{i}"));
+        }
+        std::fs::create_dir_all(&deep).unwrap();
+        let err = Collection::load(&root).unwrap_err();
+        assert!(
+            err.to_string().contains("is it really a collection"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn slugs_and_paths_stay_inside() {
+        assert_eq!(slug("Get user (HTTP)"), "get-user-http");
+        assert_eq!(slug("***"), "request");
+        assert!(resolve(Path::new("/c"), "../x.json").is_err());
+        assert!(resolve(Path::new("/c"), "/etc/passwd").is_err());
+        assert!(resolve(Path::new("/c"), "a/b.json").is_ok());
+    }
 }
