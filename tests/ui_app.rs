@@ -723,6 +723,16 @@ impl TestApp {
             .map(|a| a.rel.clone())
     }
 
+    /// Waits until the editor of `kind` holds the saved request at `rel`.
+    fn wait_for_rel(&mut self, kind: EditorKind, rel: &str) {
+        self.wait_until(&format!("the {kind:?} editor to hold {rel}"), |a| {
+            a.collections
+                .active
+                .get(&kind)
+                .is_some_and(|x| x.rel == rel)
+        });
+    }
+
     fn assert_not_shown(&self, label: &str) {
         let found = egui_kittest::kittest::by()
             .include_labels()
@@ -814,12 +824,7 @@ fn rename_renames_the_request_and_its_file() {
     app.click("Rename…");
     app.replace_text("New name", "First user");
     app.click("Rename");
-    app.wait_until("the rename", |a| {
-        a.collections
-            .active
-            .get(&EditorKind::Http)
-            .is_some_and(|x| x.rel == "01-user-service/03-first-user.json")
-    });
+    app.wait_for_rel(EditorKind::Http, "01-user-service/03-first-user.json");
     assert!(!old.exists(), "the old file is gone");
     let renamed = saved_file(&root.join("01-user-service/03-first-user.json"));
     assert_eq!(renamed["name"], "First user");
@@ -942,12 +947,7 @@ fn move_and_delete_act_on_the_files_and_delete_asks_first() {
     app.click("Move…");
     app.replace_text("Folder", "02-order-service");
     app.click("Move");
-    app.wait_until("the move", |a| {
-        a.collections
-            .active
-            .get(&EditorKind::Grpc)
-            .is_some_and(|x| x.rel == "02-order-service/02-get-user-grpc.json")
-    });
+    app.wait_for_rel(EditorKind::Grpc, "02-order-service/02-get-user-grpc.json");
     assert!(!root.join("01-user-service/02-get-user-grpc.json").exists());
     let moved = root.join("02-order-service/02-get-user-grpc.json");
     assert!(moved.exists());

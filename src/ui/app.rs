@@ -801,6 +801,10 @@ impl SwitchboardApp {
                     tab.apply(event);
                 }
             }
+            Event::PickedPath {
+                purpose: purpose @ (PathPurpose::CollectionFolder | PathPurpose::Postman),
+                path,
+            } => self.picked_for_collections(purpose, path),
             Event::PickedPath { purpose, path } => {
                 match path {
                     Some(path) => {
@@ -853,25 +857,6 @@ impl SwitchboardApp {
                             "cannot list the collections in the data directory: {e}"
                         )))
                     }
-                }
-            }
-            Event::PickedFolder(path) => match (path, self.collections.dialog.as_mut()) {
-                (Some(path), Some(Dialog::OpenFolder { path: field })) => {
-                    *field = path.display().to_string();
-                }
-                (Some(path), _) => self.open_collection(path),
-                (None, _) => {
-                    self.collections.notice = Some(Err(
-                        "no folder chosen (or no file dialog on this system): type its path"
-                            .to_string(),
-                    ))
-                }
-            },
-            Event::PickedPostman(path) => {
-                if let (Some(path), Some(Dialog::Import { text, .. })) =
-                    (path, self.collections.dialog.as_mut())
-                {
-                    *text = path.display().to_string();
                 }
             }
             Event::HistoryLoaded { entries, note } => {
@@ -1006,24 +991,23 @@ impl SwitchboardApp {
 
     fn viewer_action(&mut self, action: ViewerAction) {
         match action {
-            ViewerAction::Start(spec) => {
-                // Saved watches may use {{variables}} (the sample's broker URL, exchange…).
+            ViewerAction::Start => {
+                // The form is resolved like a saved watch: its {{variables}} filled in.
                 let vars = self.vars_for(EditorKind::Watch);
-                let mut missing = Vec::new();
-                let spec = WatchSpec {
-                    url: vars.substitute(&spec.url, &mut missing),
-                    exchange: vars.substitute(&spec.exchange, &mut missing),
-                    binding: vars.substitute(&spec.binding, &mut missing),
-                    queue: vars.substitute(&spec.queue, &mut missing),
-                    ..spec
-                };
-                if missing.is_empty() {
-                    self.start_watch(spec);
-                } else {
-                    self.viewer.notice = Some(Err(format!(
-                        "not started: unresolved {}",
-                        crate::engine::collection::vars::braced(&missing)
-                    )));
+                let root = self
+                    .collections
+                    .scope_root(EditorKind::Watch)
+                    .unwrap_or_else(|| std::path::PathBuf::from("."));
+                match self.editor_request(EditorKind::Watch).resolve(
+                    &vars,
+                    &root,
+                    self.settings.timeout(),
+                ) {
+                    Ok(Runnable::Watch(spec)) => self.start_watch(spec),
+                    Ok(Runnable::Request(_)) => {}
+                    Err(e) => {
+                        self.viewer.notice = Some(Err(format!("not started: {}", e.message)));
+                    }
                 }
             }
             ViewerAction::SaveWatch => self.save_active(EditorKind::Watch),
@@ -1576,8 +1560,7 @@ impl SwitchboardApp {
                     self.request_bar_ui(ui);
                     ui.separator();
                 }
-                let url = self.settings.amqp.url.clone();
-                let actions = viewer_ui(ui, &mut self.viewer, &mut self.settings.watch_form, &url);
+                let actions = viewer_ui(ui, &mut self.viewer, &mut self.settings.watch_form);
                 for action in actions {
                     self.viewer_action(action);
                 }

@@ -115,10 +115,6 @@ pub enum Command {
     FindCollections {
         install_sample: bool,
     },
-    /// Ask the user for a collection folder; answered by [`Event::PickedFolder`].
-    PickFolder,
-    /// Ask the user for a Postman export; answered by [`Event::PickedPostman`].
-    PickPostman,
     /// Keep a sent exchange in the persisted history.
     RecordHistory(Box<HistoryEntry>),
     ClearHistory,
@@ -128,8 +124,14 @@ pub enum Command {
 /// Why a file is being picked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PathPurpose {
+    /// Where to export viewer messages.
     Export,
+    /// A `watch --json` file to open in the viewer.
     Import,
+    /// A collection folder to open.
+    CollectionFolder,
+    /// A Postman collection to import.
+    Postman,
 }
 
 /// Whether the broker answers.
@@ -231,8 +233,6 @@ pub enum Event {
         id: u64,
         result: Result<Box<crate::engine::collection::run::RunResult>, String>,
     },
-    PickedFolder(Option<PathBuf>),
-    PickedPostman(Option<PathBuf>),
     /// The persisted history, oldest first, and anything worth saying about it.
     HistoryLoaded {
         entries: Vec<HistoryEntry>,
@@ -659,13 +659,30 @@ async fn run(options: BackendOptions, mut commands: mpsc::Receiver<Command>, out
             Command::PickPath { purpose } => {
                 let outbox = outbox.clone();
                 tokio::spawn(async move {
-                    let dialog = rfd::AsyncFileDialog::new()
-                        .add_filter("JSON Lines", &["jsonl", "json", "txt"]);
+                    let dialog = rfd::AsyncFileDialog::new();
+                    let messages = || {
+                        dialog
+                            .clone()
+                            .add_filter("JSON Lines", &["jsonl", "json", "txt"])
+                    };
                     let picked = match purpose {
                         PathPurpose::Export => {
-                            dialog.set_file_name("messages.jsonl").save_file().await
+                            messages().set_file_name("messages.jsonl").save_file().await
                         }
-                        PathPurpose::Import => dialog.pick_file().await,
+                        PathPurpose::Import => messages().pick_file().await,
+                        PathPurpose::CollectionFolder => {
+                            dialog
+                                .set_title("Open a collection folder")
+                                .pick_folder()
+                                .await
+                        }
+                        PathPurpose::Postman => {
+                            dialog
+                                .set_title("Import a Postman collection (v2.1)")
+                                .add_filter("Postman collection", &["json"])
+                                .pick_file()
+                                .await
+                        }
                     };
                     let path = picked.map(|f| f.path().to_path_buf());
                     outbox.send(Event::PickedPath { purpose, path }).await;
@@ -777,29 +794,6 @@ async fn run(options: BackendOptions, mut commands: mpsc::Receiver<Command>, out
                     .await
                     .unwrap_or_else(|e| Err(e.to_string()));
                     outbox.send(Event::CollectionsFound(result)).await;
-                });
-            }
-            Command::PickFolder => {
-                let outbox = outbox.clone();
-                tokio::spawn(async move {
-                    let picked = rfd::AsyncFileDialog::new()
-                        .set_title("Open a collection folder")
-                        .pick_folder()
-                        .await;
-                    let path = picked.map(|f| f.path().to_path_buf());
-                    outbox.send(Event::PickedFolder(path)).await;
-                });
-            }
-            Command::PickPostman => {
-                let outbox = outbox.clone();
-                tokio::spawn(async move {
-                    let picked = rfd::AsyncFileDialog::new()
-                        .set_title("Import a Postman collection (v2.1)")
-                        .add_filter("Postman collection", &["json"])
-                        .pick_file()
-                        .await;
-                    let path = picked.map(|f| f.path().to_path_buf());
-                    outbox.send(Event::PickedPostman(path)).await;
                 });
             }
             Command::RecordHistory(entry) => {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use egui::RichText;
 
 use super::app::SwitchboardApp;
-use super::backend::Command;
+use super::backend::{Command, PathPurpose};
 use super::files::{CollectionOp, Expected, ImportSource, OpDone, OpError};
 use super::settings::EditorKind;
 use crate::engine::collection::{
@@ -112,6 +112,31 @@ pub struct CollectionsState {
     relink: Vec<super::settings::OpenRequest>,
     /// The last run of each collection.
     pub runs: HashMap<PathBuf, CollectionRun>,
+    /// Bumped whenever a collection or the secrets come back from the backend.
+    generation: u64,
+    /// The bar's unsaved marker and unresolved variables, and what they were computed from.
+    status: Option<(StatusInputs, bool, Vec<String>)>,
+}
+
+/// What an editor's status depends on. Compared every frame (cheap); the status itself —
+/// which converts the editor to a saved request and fills its variables — is recomputed only
+/// when these change.
+#[derive(Debug, Clone, PartialEq)]
+struct StatusInputs {
+    editor: EditorSnapshot,
+    active: Option<Active>,
+    root: Option<PathBuf>,
+    environment: Option<String>,
+    generation: u64,
+    demo_bound: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum EditorSnapshot {
+    Http(super::settings::HttpEditor),
+    Grpc(super::settings::GrpcEditor),
+    Amqp(super::settings::AmqpEditor),
+    Watch(super::viewer::WatchForm, String),
 }
 
 /// A run of a whole collection from the app.
@@ -179,6 +204,27 @@ impl SwitchboardApp {
         self.backend_command(Command::FindCollections {
             install_sample: !self.settings.collections_initialized,
         });
+    }
+
+    /// A folder or Postman file the file dialog answered with: it fills the open dialog's field.
+    pub(crate) fn picked_for_collections(&mut self, purpose: PathPurpose, path: Option<PathBuf>) {
+        let Some(path) = path else {
+            if purpose == PathPurpose::CollectionFolder {
+                self.collections.notice = Some(Err(
+                    "no folder chosen (or no file dialog on this system): type its path"
+                        .to_string(),
+                ));
+            }
+            return;
+        };
+        match (purpose, self.collections.dialog.as_mut()) {
+            (PathPurpose::CollectionFolder, Some(Dialog::OpenFolder { path: field }))
+            | (PathPurpose::Postman, Some(Dialog::Import { text: field, .. })) => {
+                *field = path.display().to_string();
+            }
+            (PathPurpose::CollectionFolder, _) => self.open_collection(path),
+            _ => {}
+        }
     }
 
     /// Opens (or reloads) a collection folder in the side panel.
@@ -421,6 +467,61 @@ impl SwitchboardApp {
             .to_saved(kind, &name, active.map(|a| &a.baseline))
     }
 
+    /// Whether the editor of `kind` differs from its file, and the variables it uses that
+    /// nothing defines; cached until the editor, its file, the collection or the environment
+    /// change (the bar asks every frame).
+    pub(crate) fn editor_status(&mut self, kind: EditorKind) -> (bool, Vec<String>) {
+        let root = self.collections.scope_root(kind);
+        let environment = root.as_deref().and_then(|r| self.environment_of(r));
+        let same = self.collections.status.as_ref().is_some_and(|(c, _, _)| {
+            let editor_same = match &c.editor {
+                EditorSnapshot::Http(e) => kind == EditorKind::Http && *e == self.settings.http,
+                EditorSnapshot::Grpc(e) => kind == EditorKind::Grpc && *e == self.settings.grpc,
+                EditorSnapshot::Amqp(e) => kind == EditorKind::Amqp && *e == self.settings.amqp,
+                EditorSnapshot::Watch(f, url) => {
+                    kind == EditorKind::Watch
+                        && *f == self.settings.watch_form
+                        && *url == self.settings.amqp.url
+                }
+            };
+            editor_same
+                && c.active.as_ref() == self.collections.active.get(&kind)
+                && c.root == root
+                && c.environment == environment
+                && c.generation == self.collections.generation
+                && c.demo_bound == self.demo_config().is_some()
+        });
+        if !same {
+            let request = self.editor_request(kind);
+            let active = self.collections.active.get(&kind).cloned();
+            let dirty = active.as_ref().is_some_and(|a| request != a.baseline);
+            let unresolved = request.unresolved(&self.vars_for(kind));
+            let s = &self.settings;
+            let editor = match kind {
+                EditorKind::Http => EditorSnapshot::Http(s.http.clone()),
+                EditorKind::Grpc => EditorSnapshot::Grpc(s.grpc.clone()),
+                EditorKind::Amqp => EditorSnapshot::Amqp(s.amqp.clone()),
+                EditorKind::Watch => {
+                    EditorSnapshot::Watch(s.watch_form.clone(), s.amqp.url.clone())
+                }
+            };
+            let inputs = StatusInputs {
+                editor,
+                active,
+                root,
+                environment,
+                generation: self.collections.generation,
+                demo_bound: self.demo_config().is_some(),
+            };
+            self.collections.status = Some((inputs, dirty, unresolved));
+        }
+        self.collections
+            .status
+            .as_ref()
+            .map(|(_, dirty, unresolved)| (*dirty, unresolved.clone()))
+            .unwrap_or_default()
+    }
+
     /// True when the editor differs from its saved request.
     pub fn is_dirty(&self, kind: EditorKind) -> bool {
         self.collections
@@ -537,6 +638,7 @@ impl SwitchboardApp {
         secrets: SecretStore,
     ) {
         self.collections.secrets = secrets;
+        self.collections.generation += 1;
         match self.collections.opened.iter_mut().find(|o| o.root == root) {
             Some(o) => o.collection = Some(collection),
             None => {
@@ -835,7 +937,7 @@ impl SwitchboardApp {
     pub(crate) fn request_bar_ui(&mut self, ui: &mut egui::Ui) {
         let kind = self.settings.current_kind();
         let active = self.collections.active.get(&kind).cloned();
-        let dirty = self.is_dirty(kind);
+        let (dirty, _) = self.editor_status(kind);
         ui.horizontal_wrapped(|ui| match &active {
             Some(a) => {
                 let collection = self
@@ -921,7 +1023,7 @@ impl SwitchboardApp {
 
     fn environment_bar_ui(&mut self, ui: &mut egui::Ui, kind: EditorKind) {
         let root = self.collections.scope_root(kind);
-        let unresolved = self.editor_request(kind).unresolved(&self.vars_for(kind));
+        let (_, unresolved) = self.editor_status(kind);
         ui.horizontal_wrapped(|ui| {
             // Only names are copied each frame; the environment itself when it is edited.
             let names = root.as_ref().and_then(|r| {
@@ -972,11 +1074,16 @@ impl SwitchboardApp {
                         .and_then(|e| e.file.ok())
                         .map(|e| e.variables.clone())
                         .unwrap_or_default();
+                    let key = self
+                        .collections
+                        .collection(&root)
+                        .map(|c| c.secret_key.clone())
+                        .unwrap_or_default();
                     for v in variables.iter_mut().filter(|v| v.secret) {
                         v.value = self
                             .collections
                             .secrets
-                            .get(&root, &name, &v.name)
+                            .get(&key, &name, &v.name)
                             .unwrap_or_default()
                             .to_string();
                     }
@@ -1268,7 +1375,9 @@ impl SwitchboardApp {
                             ui.add(egui::TextEdit::singleline(text).desired_width(300.0))
                                 .labelled_by(l.id);
                             if ui.button("Browse…").clicked() {
-                                self.backend_command(Command::PickPostman);
+                                self.backend_command(Command::PickPath {
+                                    purpose: PathPurpose::Postman,
+                                });
                             }
                         });
                     }
@@ -1324,7 +1433,9 @@ impl SwitchboardApp {
                     ui.add(egui::TextEdit::singleline(path).desired_width(300.0))
                         .labelled_by(l.id);
                     if ui.button("Browse…").clicked() {
-                        self.backend_command(Command::PickFolder);
+                        self.backend_command(Command::PickPath {
+                            purpose: PathPurpose::CollectionFolder,
+                        });
                     }
                 });
                 let mut done = false;

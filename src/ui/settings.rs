@@ -623,6 +623,9 @@ mod tests {
         settings.grpc.import_paths = "inc".into();
         settings.watch_form.mode = crate::engine::watch::WatchMode::Peek;
         settings.watch_form.peek_limit = 7;
+        settings.amqp.routing_key = "order.cancelled".into();
+        settings.amqp.persistent = false;
+        settings.amqp.body = "not json".into();
         for kind in [
             EditorKind::Http,
             EditorKind::Grpc,

@@ -311,7 +311,8 @@ impl ViewerTab {
 /// What the viewer asks the app to do.
 #[derive(Debug, Clone)]
 pub enum ViewerAction {
-    Start(WatchSpec),
+    /// Start the watch the form describes.
+    Start,
     Stop(u64),
     Close(u64),
     PickPath(PathPurpose),
@@ -374,10 +375,9 @@ pub fn viewer_ui(
     ui: &mut egui::Ui,
     viewer: &mut Viewer,
     form: &mut WatchForm,
-    url: &str,
 ) -> Vec<ViewerAction> {
     let mut actions = Vec::new();
-    form_ui(ui, form, url, &mut actions);
+    form_ui(ui, form, &mut actions);
     ui.horizontal(|ui| {
         let label = ui.label("File");
         ui.add(
@@ -437,7 +437,7 @@ pub fn viewer_ui(
     actions
 }
 
-fn form_ui(ui: &mut egui::Ui, form: &mut WatchForm, url: &str, actions: &mut Vec<ViewerAction>) {
+fn form_ui(ui: &mut egui::Ui, form: &mut WatchForm, actions: &mut Vec<ViewerAction>) {
     ui.horizontal(|ui| {
         let label = ui.label("Mode");
         egui::ComboBox::from_id_salt("watch-mode")
@@ -471,19 +471,7 @@ fn form_ui(ui: &mut egui::Ui, form: &mut WatchForm, url: &str, actions: &mut Vec
             }
         }
         if ui.button(RichText::new("Start watch").strong()).clicked() {
-            let spec = WatchSpec {
-                url: url.to_string(),
-                mode: form.mode,
-                exchange: form.exchange.trim().to_string(),
-                binding: if form.binding.trim().is_empty() {
-                    "#".to_string()
-                } else {
-                    form.binding.trim().to_string()
-                },
-                queue: form.queue.trim().to_string(),
-                peek_limit: form.peek_limit.max(1),
-            };
-            actions.push(ViewerAction::Start(spec));
+            actions.push(ViewerAction::Start);
         }
         if ui
             .button("Save watch…")

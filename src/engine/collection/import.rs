@@ -289,12 +289,9 @@ fn pretty_json(text: &str) -> Option<SavedBody> {
 }
 
 fn parse_header(line: &str) -> Result<SavedHeader, CollectionError> {
-    let (name, value) = line.split_once(':').ok_or_else(|| {
-        err(format!(
-            "header {line:?} is not of the form \"Name: value\""
-        ))
-    })?;
-    Ok(SavedHeader::new(name.trim(), value.trim()))
+    let h = crate::engine::http::parse_header_line(line)
+        .map_err(|e| CollectionError::Invalid(e.message))?;
+    Ok(SavedHeader::new(h.name, h.value))
 }
 
 /// A request name from a method and URL: `GET /user/1`.
@@ -727,7 +724,7 @@ pub fn write_into(
         changed = true;
         if v.secret {
             if !v.value.is_empty() {
-                secrets.set(dir, ALL_ENVIRONMENTS, &v.name, &v.value);
+                secrets.set(&SecretStore::key(dir), ALL_ENVIRONMENTS, &v.name, &v.value);
                 secrets_changed = true;
             }
             settings.variables.push(Variable::secret(&v.name));

@@ -140,6 +140,8 @@ pub struct EnvironmentFile {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Collection {
     pub root: PathBuf,
+    /// Where its secrets are kept in the [`SecretStore`] (the canonical root).
+    pub secret_key: String,
     pub settings: Loaded<CollectionSettings>,
     /// Sorted by path.
     pub items: Vec<Item>,
@@ -212,6 +214,7 @@ impl Collection {
         };
         let mut collection = Self {
             root: root.to_path_buf(),
+            secret_key: SecretStore::key(root),
             settings,
             items: Vec::new(),
             folders: Vec::new(),
@@ -312,7 +315,7 @@ impl Collection {
         secrets: &SecretStore,
     ) -> Result<Vars, CollectionError> {
         let mut vars = Vars::new();
-        vars.add_weak(&secrets.variables(&self.root, environment));
+        vars.add_weak(&secrets.variables(&self.secret_key, environment));
         if let Some(name) = environment {
             let env = self.environment(name).ok_or_else(|| {
                 CollectionError::Invalid(format!(
@@ -490,7 +493,7 @@ pub fn save_request(
     let found = request.extract_secrets();
     if !found.is_empty() {
         for (name, value) in &found {
-            secrets.set(root, vars::ALL_ENVIRONMENTS, name, value);
+            secrets.set(&SecretStore::key(root), vars::ALL_ENVIRONMENTS, name, value);
         }
         secrets.save()?;
     }
@@ -561,7 +564,7 @@ pub fn save_environment(
         }
         if v.secret {
             if !v.value.is_empty() {
-                secrets.set(root, name, &v.name, &v.value);
+                secrets.set(&SecretStore::key(root), name, &v.name, &v.value);
                 secrets_changed = true;
             }
             env.variables.push(Variable::secret(v.name.trim()));

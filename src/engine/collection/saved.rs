@@ -442,14 +442,14 @@ impl SavedSpec {
             Self::Watch(w) => Runnable::Watch(WatchSpec {
                 url: w.url.trim().to_string(),
                 mode: w.mode,
-                exchange: w.exchange.clone(),
-                binding: if w.binding.is_empty() {
+                exchange: w.exchange.trim().to_string(),
+                binding: if w.binding.trim().is_empty() {
                     "#".to_string()
                 } else {
-                    w.binding.clone()
+                    w.binding.trim().to_string()
                 },
-                queue: w.queue.clone(),
-                peek_limit: w.peek_limit.unwrap_or(100),
+                queue: w.queue.trim().to_string(),
+                peek_limit: w.peek_limit.unwrap_or(100).max(1),
             }),
         })
     }

@@ -283,25 +283,27 @@ impl SecretStore {
             .map_err(|e| CollectionError::io(path, e))
     }
 
-    fn key(root: &Path) -> String {
+    /// The key of a collection in the store: its canonical path. It touches the file system,
+    /// so it is computed once per collection load or write ([`super::Collection::secret_key`]).
+    pub fn key(root: &Path) -> String {
         std::fs::canonicalize(root)
             .unwrap_or_else(|_| root.to_path_buf())
             .to_string_lossy()
             .into_owned()
     }
 
-    pub fn set(&mut self, root: &Path, scope: &str, name: &str, value: &str) {
+    pub fn set(&mut self, key: &str, scope: &str, name: &str, value: &str) {
         self.collections
-            .entry(Self::key(root))
+            .entry(key.to_string())
             .or_default()
             .entry(scope.to_string())
             .or_default()
             .insert(name.to_string(), value.to_string());
     }
 
-    pub fn get(&self, root: &Path, scope: &str, name: &str) -> Option<&str> {
+    pub fn get(&self, key: &str, scope: &str, name: &str) -> Option<&str> {
         self.collections
-            .get(&Self::key(root))?
+            .get(key)?
             .get(scope)?
             .get(name)
             .map(String::as_str)
@@ -309,8 +311,8 @@ impl SecretStore {
 
     /// The secrets of a collection for one environment: that environment's first, then the
     /// collection-wide ones.
-    pub fn variables(&self, root: &Path, environment: Option<&str>) -> Vec<Variable> {
-        let Some(scopes) = self.collections.get(&Self::key(root)) else {
+    pub fn variables(&self, key: &str, environment: Option<&str>) -> Vec<Variable> {
+        let Some(scopes) = self.collections.get(key) else {
             return Vec::new();
         };
         let mut out = Vec::new();
