@@ -442,3 +442,189 @@ async fn publish_many_sends_a_numbered_series_with_confirms() {
     );
     order.stop().await;
 }
+
+/// A queue of this test's own (gone a minute after the test), filled with `n` messages.
+async fn filled_queue(n: usize) -> String {
+    let name = format!("sbtest-{}-q", uuid::Uuid::new_v4().simple());
+    let conn = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = conn.create_channel().await.unwrap();
+    let mut args = lapin::types::FieldTable::default();
+    args.insert(
+        "x-expires".into(),
+        lapin::types::AMQPValue::LongUInt(60_000),
+    );
+    channel
+        .queue_declare(name.as_str().into(), Default::default(), args)
+        .await
+        .unwrap();
+    let _ = conn.close(200, "bye".into()).await;
+    let mut request = PublishRequest::new(amqp_url(), "", &name, order_event(0));
+    request.count = n as u32;
+    let published = amqp::publish(&request).await;
+    assert!(published.iter().all(|e| e.ok), "{:?}", published[0].error);
+    eventually(10, "the queue to fill", || async {
+        (queue_depth(&name).await as usize == n).then_some(())
+    })
+    .await;
+    name
+}
+
+/// Regression (#11.1): `watch --queue Q --count 5` printed 5 and emptied a queue of 100.
+#[tokio::test]
+async fn a_cli_consume_with_a_count_takes_only_what_it_prints() {
+    let queue = filled_queue(100).await;
+    let (url, name) = (amqp_url(), queue.clone());
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args([
+                "watch",
+                &url,
+                "--queue",
+                &name,
+                "--count",
+                "5",
+                "--timeout",
+                "10",
+                "--json",
+            ])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(String::from_utf8(output.stdout).unwrap().lines().count(), 5);
+    eventually(10, "the 95 others back in the queue", || async {
+        (queue_depth(&queue).await == 95).then_some(())
+    })
+    .await;
+}
+
+/// A consume whose user received only some of what was handed over acks only those; the rest,
+/// and everything when the user side is gone, goes back to the queue.
+#[tokio::test]
+async fn a_consume_acks_only_what_reached_the_user() {
+    let queue = filled_queue(50).await;
+    let (tx, mut rx) = mpsc::channel(64);
+    let cancel = CancellationToken::new();
+    let (delivered, counter) = watch::delivery_counter();
+    let task = tokio::spawn(watch::run_confirmed(
+        WatchSpec::queue(amqp_url(), WatchMode::Consume, &queue),
+        tx,
+        cancel.clone(),
+        Some(counter),
+    ));
+    assert!(collect(&mut rx, 3).await.len() >= 3);
+    // The user saw 3 of them, then stopped.
+    delivered.send_replace(3);
+    cancel.cancel();
+    drop(rx);
+    task.await.unwrap();
+    eventually(10, "the 47 others back in the queue", || async {
+        (queue_depth(&queue).await == 47).then_some(())
+    })
+    .await;
+
+    // The viewer tab closed (its counter dropped) before storing anything: nothing is taken.
+    let (tx, mut rx) = mpsc::channel(64);
+    let (delivered, counter) = watch::delivery_counter();
+    let task = tokio::spawn(watch::run_confirmed(
+        WatchSpec::queue(amqp_url(), WatchMode::Consume, &queue),
+        tx,
+        CancellationToken::new(),
+        Some(counter),
+    ));
+    collect(&mut rx, 1).await;
+    drop(delivered);
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("the watch ends when its user is gone")
+        .unwrap();
+    eventually(10, "all 47 still in the queue", || async {
+        (queue_depth(&queue).await == 47).then_some(())
+    })
+    .await;
+}
+
+async fn exchange_op(exchange: &str, declare: bool) {
+    let conn = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = conn.create_channel().await.unwrap();
+    if declare {
+        channel
+            .exchange_declare(
+                exchange.into(),
+                lapin::ExchangeKind::Topic,
+                lapin::options::ExchangeDeclareOptions {
+                    auto_delete: true,
+                    ..Default::default()
+                },
+                lapin::types::FieldTable::default(),
+            )
+            .await
+            .unwrap();
+    } else {
+        channel
+            .exchange_delete(exchange.into(), Default::default())
+            .await
+            .unwrap();
+    }
+    let _ = conn.close(200, "bye".into()).await;
+}
+
+/// Regression (#11.6): a tap whose transient exchange is briefly missing after a broker restart
+/// waits for it to come back instead of ending.
+#[tokio::test]
+async fn a_tap_waits_for_its_exchange_to_come_back_after_a_restart() {
+    let exchange = format!("sbtest-{}-transient", uuid::Uuid::new_v4().simple());
+    exchange_op(&exchange, true).await;
+    let proxy = Proxy::start().await;
+    let (mut rx, cancel) = start(WatchSpec::tap(proxy.url(), &exchange, "#"));
+    assert!(matches!(
+        next_event(&mut rx).await,
+        WatchEvent::Connected {
+            reconnected: false,
+            ..
+        }
+    ));
+    // "Restart": the transient exchange is gone and the connection drops.
+    exchange_op(&exchange, false).await;
+    proxy.cut();
+    let waiting = loop {
+        match next_event(&mut rx).await {
+            WatchEvent::Lost { reason, .. } if reason.contains("waiting for it") => break reason,
+            WatchEvent::Lost { .. } => {}
+            WatchEvent::Failed(e) => panic!("the tap gave up: {e}"),
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert!(waiting.contains(&exchange), "{waiting}");
+    // Its owner declares it again.
+    exchange_op(&exchange, true).await;
+    loop {
+        match next_event(&mut rx).await {
+            WatchEvent::Connected {
+                reconnected: true, ..
+            } => break,
+            WatchEvent::Lost { .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    publish(&amqp_url(), &exchange, "order.created", order_event(7)).await;
+    assert_eq!(collect(&mut rx, 1).await.len(), 1);
+    cancel.cancel();
+    exchange_op(&exchange, false).await;
+}
+
+/// The first start still fails at once on a missing exchange.
+#[tokio::test]
+async fn a_tap_on_a_missing_exchange_fails_at_the_first_start() {
+    let (mut rx, _cancel) = start(WatchSpec::tap(amqp_url(), "sbtest-no-such-exchange", "#"));
+    match next_event(&mut rx).await {
+        WatchEvent::Failed(e) => assert!(e.message.contains("does not exist"), "{e}"),
+        other => panic!("unexpected {other:?}"),
+    }
+}

@@ -1,6 +1,7 @@
 //! Command-line arguments.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -80,8 +81,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub json: bool,
     /// Timeout for requests that set none, in seconds.
-    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
-    pub timeout: f64,
+    #[arg(long, default_value = "30", value_name = "SECS", value_parser = parse_secs)]
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -169,13 +170,13 @@ pub enum Load {
 #[derive(Debug, Clone, Args)]
 pub struct LoadOpts {
     /// How many requests in all (default 1000).
-    #[arg(short = 'n', long, conflicts_with = "duration")]
+    #[arg(short = 'n', long, conflicts_with = "duration", value_parser = clap::value_parser!(u64).range(1..))]
     pub requests: Option<u64>,
     /// Run for this many seconds instead.
-    #[arg(long, value_name = "SECS")]
-    pub duration: Option<f64>,
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    pub duration: Option<Duration>,
     /// Requests in flight at once.
-    #[arg(short = 'c', long, default_value_t = 10)]
+    #[arg(short = 'c', long, default_value_t = 10, value_parser = parse_concurrency)]
     pub concurrency: usize,
 }
 
@@ -195,9 +196,9 @@ pub struct HttpArgs {
     /// Print one JSON object per exchange.
     #[arg(long)]
     pub json: bool,
-    /// Give up after this many seconds.
-    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
-    pub timeout: f64,
+    /// Give up after this many seconds (the whole exchange).
+    #[arg(long, default_value = "30", value_name = "SECS", value_parser = parse_secs)]
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -219,8 +220,9 @@ pub struct GrpcArgs {
     pub headers: Vec<String>,
     #[arg(long)]
     pub json: bool,
-    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
-    pub timeout: f64,
+    /// Give up after this many seconds (the whole exchange, discovery included).
+    #[arg(long, default_value = "30", value_name = "SECS", value_parser = parse_secs)]
+    pub timeout: Duration,
 }
 
 /// TLS beyond the public roots (PEM files).
@@ -307,13 +309,14 @@ pub struct PublishArgs {
     /// Do not treat a message that reaches no queue as an error.
     #[arg(long)]
     pub allow_unroutable: bool,
-    /// Publish this many copies on one connection.
-    #[arg(long, default_value_t = 1)]
+    /// Publish this many copies on one connection (at least 1).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub count: u32,
     #[arg(long)]
     pub json: bool,
-    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
-    pub timeout: f64,
+    /// Give up after this many seconds (the whole exchange, discovery included).
+    #[arg(long, default_value = "30", value_name = "SECS", value_parser = parse_secs)]
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -339,12 +342,13 @@ pub struct WatchArgs {
     /// tap (with --exchange), peek or consume (with --queue).
     #[arg(long, value_enum)]
     pub mode: Option<ModeArg>,
-    /// Stop after this many messages (fails if the timeout comes first); for peek, how many.
-    #[arg(long)]
+    /// Stop after this many messages (at least 1; fails if the timeout comes first); for peek,
+    /// how many. A consume takes exactly this many from the queue and leaves the rest there.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
-    /// Stop after this many seconds.
-    #[arg(long, value_name = "SECS")]
-    pub timeout: Option<f64>,
+    /// Stop after this many seconds (default: run until Ctrl-C or --count).
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    pub timeout: Option<Duration>,
     #[arg(long)]
     pub json: bool,
 }
@@ -387,6 +391,113 @@ impl DemoArgs {
                 UserCheckArg::Grpc => demo_services::UserCheck::Grpc,
                 UserCheckArg::Http => demo_services::UserCheck::Http,
             },
+        }
+    }
+}
+
+/// The longest duration accepted on the command line (a year): anything longer is a typo, and
+/// deadlines that far away overflow the clock.
+pub const MAX_SECS: f64 = 365.0 * 24.0 * 3600.0;
+
+/// Parses a duration in seconds (`30`, `0.5`, `1e-3`): a finite number above 0 and at most a
+/// year. `0`, negatives, `nan` and `inf` are refused with a message saying why. The one parser
+/// for every `--timeout`/`--duration`.
+pub fn parse_secs(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds (e.g. 30 or 0.5)"))?;
+    if !secs.is_finite() {
+        return Err(format!("{text:?} is not a finite number of seconds"));
+    }
+    if secs <= 0.0 {
+        return Err(format!(
+            "{text:?}: give a number of seconds above 0 (leave the option out for the default)"
+        ));
+    }
+    if secs > MAX_SECS {
+        return Err(format!(
+            "{text:?} seconds is more than a year; give at most {MAX_SECS}"
+        ));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("{text:?}: {e}"))
+}
+
+fn parse_concurrency(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if (1..=10_000).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{text:?}: give a number of requests in flight from 1 to 10000"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_are_parsed_once_with_clear_errors() {
+        assert_eq!(parse_secs("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_secs("0.25"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_secs(" 1e-3 "), Ok(Duration::from_millis(1)));
+        for bad in [
+            "-1", "nan", "NaN", "inf", "-inf", "1e300", "0", "0.0", "", "abc", "1s",
+        ] {
+            let err = parse_secs(bad).expect_err(bad);
+            assert!(err.contains(&format!("{bad:?}")), "{bad}: {err}");
+        }
+        assert!(parse_secs(&MAX_SECS.to_string()).is_ok());
+    }
+
+    #[test]
+    fn zero_counts_are_refused_by_the_command_line() {
+        for args in [
+            &[
+                "switchboard",
+                "publish",
+                "amqp://x",
+                "--exchange",
+                "",
+                "--routing-key",
+                "k",
+                "--body",
+                "b",
+                "--count",
+                "0",
+            ][..],
+            &[
+                "switchboard",
+                "watch",
+                "amqp://x",
+                "--queue",
+                "q",
+                "--count",
+                "0",
+            ][..],
+            &[
+                "switchboard",
+                "watch",
+                "amqp://x",
+                "--queue",
+                "q",
+                "--timeout",
+                "nan",
+            ][..],
+            &["switchboard", "load", "http", "http://x", "-n", "0"][..],
+            &["switchboard", "load", "http", "http://x", "-c", "0"][..],
+            &[
+                "switchboard",
+                "load",
+                "http",
+                "http://x",
+                "--duration",
+                "inf",
+            ][..],
+            &["switchboard", "send", "http", "http://x", "--timeout=-1"][..],
+            &["switchboard", "run", "dir", "--timeout", "1e300"][..],
+        ] {
+            assert!(Cli::try_parse_from(args).is_err(), "{args:?} was accepted");
         }
     }
 }

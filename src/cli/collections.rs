@@ -2,7 +2,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context as _;
 
@@ -46,7 +45,7 @@ pub async fn run(a: args::RunArgs) -> anyhow::Result<ExitCode> {
         environment: a.env.clone(),
         vars: parse_vars(&a.vars)?,
         names: a.names.clone(),
-        timeout: Duration::from_secs_f64(a.timeout.clamp(0.001, 86_400.0)),
+        timeout: a.timeout,
     };
     let json = a.json;
     let results = collection::run::run(&collection, &secrets_or_empty(), &options, |r| {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
-pub use args::{Cli, Command, ScriptArg};
+pub use args::{Cli, Command, MAX_SECS, ScriptArg, parse_secs};
 
 use crate::engine::amqp::{self, Properties, PublishRequest};
 use crate::engine::grpc::{self, GrpcRequest};
@@ -165,7 +165,7 @@ fn http_request(a: &args::HttpArgs) -> anyhow::Result<HttpRequest> {
             Some(body) => read_body(body)?,
             None => Vec::new(),
         },
-        timeout: Duration::from_secs_f64(a.timeout),
+        timeout: a.timeout,
         max_body_bytes: http::DEFAULT_MAX_BODY_BYTES,
         tls: a.tls.options(),
     })
@@ -184,14 +184,28 @@ async fn send_grpc(a: args::GrpcArgs) -> anyhow::Result<ExitCode> {
     } else {
         grpc_request(&a)?
     };
+    // One deadline for the whole exchange: discovery by reflection spends part of the timeout
+    // and the call gets what is left.
+    let timeout = request.timeout;
+    let started = tokio::time::Instant::now();
+    let deadline = started + timeout;
     let pool = grpc_pool(
         &request.addr,
         Some(&request.method),
         &a.protos,
-        request.timeout,
+        timeout,
         &request.tls,
     )
     .await?;
+    let discovery = started.elapsed();
+    request.timeout = deadline.saturating_duration_since(tokio::time::Instant::now());
+    if request.timeout.is_zero() {
+        anyhow::bail!(
+            "timed out after {:.1} s (the request timeout) while discovering the types of {} by server reflection; pass --proto or --protoset to skip discovery",
+            timeout.as_secs_f64(),
+            request.addr
+        );
+    }
     let method = grpc::find_method(&pool, &request.method).ok();
     let client_streaming = method.as_ref().is_some_and(|m| m.is_client_streaming());
     let server_streaming = method.as_ref().is_some_and(|m| m.is_server_streaming());
@@ -250,7 +264,16 @@ async fn send_grpc(a: args::GrpcArgs) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    let exchange = grpc::call_streaming(&request, &pool, None, input, observer).await;
+    let mut exchange = grpc::call_streaming(&request, &pool, None, input, observer).await;
+    if let Some(error) = &mut exchange.error
+        && error.kind == crate::engine::ErrorKind::Timeout
+    {
+        error.message = format!(
+            "timed out after {:.1} s (the request timeout; discovery took {} ms of it)",
+            timeout.as_secs_f64(),
+            discovery.as_millis()
+        );
+    }
     if let Some(printer) = printer {
         let _ = printer.await;
     }
@@ -299,7 +322,7 @@ fn grpc_request(a: &args::GrpcArgs) -> anyhow::Result<GrpcRequest> {
                 .map_err(|_| anyhow::anyhow!("--data is not UTF-8 JSON"))?,
             None => "{}".to_string(),
         },
-        timeout: Duration::from_secs_f64(a.timeout),
+        timeout: a.timeout,
         tls: a.tls.options(),
     })
 }
@@ -334,7 +357,7 @@ fn publish_request(a: &args::PublishArgs) -> anyhow::Result<PublishRequest> {
         headers,
         mandatory: !a.allow_unroutable,
         count: a.count.max(1),
-        timeout: Duration::from_secs_f64(a.timeout),
+        timeout: a.timeout,
         ..PublishRequest::new(
             a.url.clone(),
             a.exchange.clone(),
@@ -353,9 +376,9 @@ async fn load(
     use crate::engine::load::{LoadLimit, LoadSpec, run_load};
     let limit = match (opts.requests, opts.duration) {
         (Some(n), None) => LoadLimit::Requests(n),
-        (None, Some(secs)) if secs > 0.0 => LoadLimit::Duration(Duration::from_secs_f64(secs)),
+        (None, Some(duration)) => LoadLimit::Duration(duration),
         (None, None) => LoadLimit::Requests(1000),
-        _ => anyhow::bail!("give --requests N or --duration SECS, not both"),
+        (Some(_), Some(_)) => anyhow::bail!("give --requests N or --duration SECS, not both"),
     };
     let pool = match pool {
         Some(pool) => pool,
@@ -449,12 +472,26 @@ async fn watch(a: args::WatchArgs) -> anyhow::Result<ExitCode> {
         (Some(_), _, Some(ModeArg::Tap)) => anyhow::bail!("tap needs --exchange, not --queue"),
         _ => anyhow::bail!("give either --queue NAME or --exchange NAME"),
     };
+    let wanted = if spec.mode == WatchMode::Peek {
+        None
+    } else {
+        a.count
+    };
+    let spec = WatchSpec {
+        limit: wanted,
+        ..spec
+    };
     let (tx, mut rx) = tokio::sync::mpsc::channel(64);
     let cancel = tokio_util::sync::CancellationToken::new();
-    let task = tokio::spawn(watch::run(spec.clone(), tx, cancel.clone()));
-    let deadline = a
-        .timeout
-        .map(|secs| tokio::time::Instant::now() + Duration::from_secs_f64(secs));
+    // A consume acknowledges only what was printed; the rest stays in (or goes back to) the queue.
+    let (delivered, delivered_rx) = watch::delivery_counter();
+    let task = tokio::spawn(watch::run_confirmed(
+        spec.clone(),
+        tx,
+        cancel.clone(),
+        Some(delivered_rx),
+    ));
+    let deadline = a.timeout.map(|t| tokio::time::Instant::now() + t);
     let sleep_until = async {
         match deadline {
             Some(d) => tokio::time::sleep_until(d).await,
@@ -464,11 +501,6 @@ async fn watch(a: args::WatchArgs) -> anyhow::Result<ExitCode> {
     tokio::pin!(sleep_until);
     let mut received: u64 = 0;
     let mut lost_at: Option<std::time::Instant> = None;
-    let wanted = if spec.mode == WatchMode::Peek {
-        None
-    } else {
-        a.count
-    };
     let outcome: Result<(), String> = 'watch: loop {
         if wanted.is_some_and(|n| received >= n) {
             break Ok(());
@@ -476,7 +508,7 @@ async fn watch(a: args::WatchArgs) -> anyhow::Result<ExitCode> {
         let event = tokio::select! {
             _ = &mut sleep_until => {
                 break match wanted {
-                    Some(n) => Err(format!("timed out after {}s: received {received} of {n} messages", a.timeout.unwrap_or_default())),
+                    Some(n) => Err(format!("timed out after {}s: received {received} of {n} messages", a.timeout.unwrap_or_default().as_secs_f64())),
                     None => Ok(()),
                 };
             }
@@ -499,17 +531,27 @@ async fn watch(a: args::WatchArgs) -> anyhow::Result<ExitCode> {
                 }
             }
             Some(WatchEvent::Messages(batch)) => {
+                let mut out = std::io::stdout().lock();
                 for message in batch {
                     if wanted.is_some_and(|n| received >= n) {
-                        break 'watch Ok(());
+                        break;
+                    }
+                    let line = if a.json {
+                        format!("{}\n", serde_json::to_string(&message).unwrap_or_default())
+                    } else {
+                        print::message_text(&message)
+                    };
+                    // Only what was written counts as shown (and is acknowledged).
+                    if let Err(e) = std::io::Write::write_all(&mut out, line.as_bytes()) {
+                        delivered.send_replace(received);
+                        break 'watch Err(format!("cannot write to standard output: {e}"));
                     }
                     received += 1;
-                    if a.json {
-                        println!("{}", serde_json::to_string(&message).unwrap_or_default());
-                    } else {
-                        print!("{}", print::message_text(&message));
-                    }
                 }
+                if let Err(e) = std::io::Write::flush(&mut out) {
+                    break 'watch Err(format!("cannot write to standard output: {e}"));
+                }
+                delivered.send_replace(received);
             }
             Some(WatchEvent::Lost { reason, retry_in }) => {
                 lost_at.get_or_insert_with(std::time::Instant::now);
@@ -529,6 +571,8 @@ async fn watch(a: args::WatchArgs) -> anyhow::Result<ExitCode> {
         }
     };
     cancel.cancel();
+    // Messages still on their way were not shown: they are not acknowledged and go back.
+    drop(rx);
     let _ = task.await;
     match outcome {
         Ok(()) => Ok(ExitCode::SUCCESS),

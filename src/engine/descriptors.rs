@@ -56,7 +56,7 @@ fn reflection_error(message: impl Into<String>) -> ExchangeError {
 }
 
 macro_rules! reflect_with {
-    ($module:path, $channel:expr, $timeout:expr) => {{
+    ($module:path, $channel:expr, $deadline:expr) => {{
         use pb::server_reflection_request::MessageRequest;
         use pb::server_reflection_response::MessageResponse;
         use $module as pb;
@@ -70,7 +70,7 @@ macro_rules! reflect_with {
             .send(ask(MessageRequest::ListServices(String::new())))
             .await;
         let outcome: Result<(Vec<String>, Vec<FileDescriptorProto>), tonic::Status> =
-            tokio::time::timeout($timeout, async {
+            tokio::time::timeout_at($deadline, async {
                 let mut responses = client
                     .server_reflection_info(ReceiverStream(rx))
                     .await?
@@ -161,10 +161,10 @@ pub async fn reflect_with_tls(
         .await
         .map_err(|(e, _)| e)?;
     let mut version = ReflectionVersion::V1;
-    let mut result = reflect_with!(tonic_reflection::pb::v1, channel.clone(), timeout);
+    let mut result = reflect_with!(tonic_reflection::pb::v1, channel.clone(), rec.deadline);
     if matches!(&result, Err(status) if status.code() == tonic::Code::Unimplemented) {
         version = ReflectionVersion::V1Alpha;
-        result = reflect_with!(tonic_reflection::pb::v1alpha, channel, timeout);
+        result = reflect_with!(tonic_reflection::pb::v1alpha, channel, rec.deadline);
     }
     let (mut services, files) = match result {
         Ok(found) => found,

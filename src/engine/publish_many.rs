@@ -99,7 +99,9 @@ pub async fn publish_many(
                 break;
             }
             if job.rate_per_sec > 0.0 {
-                let due = start + Duration::from_secs_f64((n - 1) as f64 / job.rate_per_sec);
+                // At most a day ahead: a tiny rate must not overflow the clock.
+                let wait_secs = ((n - 1) as f64 / job.rate_per_sec).min(86_400.0);
+                let due = start + Duration::from_secs_f64(wait_secs);
                 tokio::time::sleep_until(tokio::time::Instant::from_std(due)).await;
             }
             let mut properties = req.properties.clone();

@@ -3,6 +3,7 @@
 //! message back), or **consume** a queue (manual acks: destructive). [`run`] keeps a watch alive
 //! across broker restarts, reporting the gap.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use futures_util::{FutureExt, StreamExt};
@@ -155,6 +156,22 @@ async fn check_queue(
     Ok(())
 }
 
+/// Messages taken in one go by [`Watch::next_batch`].
+#[derive(Debug)]
+pub struct Taken {
+    pub messages: Vec<WatchedMessage>,
+    /// When consuming: each message's delivery tag, to ack once it reached the user.
+    pub tags: Vec<u64>,
+}
+
+fn broke(e: lapin::Error) -> ExchangeError {
+    ExchangeError {
+        kind: ErrorKind::Protocol,
+        phase: Some(PhaseKind::Delivery),
+        message: format!("the watch broke off: {e}"),
+    }
+}
+
 /// One connection's worth of watching (tap or consume).
 pub struct Watch {
     conn: Connection,
@@ -172,6 +189,17 @@ impl Watch {
         url: &str,
         source: &WatchSource,
         timeout: Duration,
+    ) -> Result<Self, ExchangeError> {
+        Self::open_with_prefetch(url, source, timeout, PREFETCH).await
+    }
+
+    /// [`Watch::open`] with at most `prefetch` unacknowledged messages on their way: a consume
+    /// that wants N messages asks for no more than N.
+    pub async fn open_with_prefetch(
+        url: &str,
+        source: &WatchSource,
+        timeout: Duration,
+        prefetch: u16,
     ) -> Result<Self, ExchangeError> {
         let mut rec = Recorder::new(timeout);
         let name = match source {
@@ -240,7 +268,7 @@ impl Watch {
         };
         rec.step(
             PhaseKind::Consume,
-            channel.basic_qos(1000, BasicQosOptions::default()),
+            channel.basic_qos(prefetch.max(1), BasicQosOptions::default()),
             |e| classify_lapin(&e, url),
         )
         .await?;
@@ -269,42 +297,44 @@ impl Watch {
         })
     }
 
-    /// The next message; `None` when the broker ended the consumer.
+    /// The next message; `None` when the broker ended the consumer. A consumed message is
+    /// acknowledged at once (the caller has it).
     pub async fn next(&mut self) -> Option<Result<WatchedMessage, ExchangeError>> {
         match self.next_batch(1).await? {
-            Ok(mut batch) => batch.pop().map(Ok),
+            Ok(mut taken) => {
+                if let Some(&tag) = taken.tags.last()
+                    && let Err(e) = self.ack(tag).await
+                {
+                    return Some(Err(e));
+                }
+                taken.messages.pop().map(Ok)
+            }
             Err(e) => Some(Err(e)),
         }
     }
 
-    /// Waits for a message, then takes up to `max` that are already here; acknowledges the batch
-    /// with one `multiple` ack when consuming. `None` when the broker ended the consumer.
-    pub async fn next_batch(
-        &mut self,
-        max: usize,
-    ) -> Option<Result<Vec<WatchedMessage>, ExchangeError>> {
-        let broke = |e: lapin::Error| ExchangeError {
-            kind: ErrorKind::Protocol,
-            phase: Some(PhaseKind::Delivery),
-            message: format!("the watch broke off: {e}"),
-        };
+    /// Waits for a message, then takes up to `max` that are already here. Nothing is
+    /// acknowledged: when consuming, the caller acks (with [`Watch::ack`]) what it delivered,
+    /// and whatever it does not ack goes back to the queue when the watch closes.
+    /// `None` when the broker ended the consumer.
+    pub async fn next_batch(&mut self, max: usize) -> Option<Result<Taken, ExchangeError>> {
         let first = match self.consumer.next().await? {
             Ok(d) => d,
             Err(e) => return Some(Err(broke(e))),
         };
-        let mut last_tag = first.delivery_tag;
-        let mut batch = vec![WatchedMessage::from_delivery(
+        let mut tags = vec![first.delivery_tag];
+        let mut messages = vec![WatchedMessage::from_delivery(
             first.exchange.as_str(),
             first.routing_key.as_str(),
             first.redelivered,
             &first.properties,
             first.data,
         )];
-        while batch.len() < max {
+        while messages.len() < max {
             match self.consumer.next().now_or_never() {
                 Some(Some(Ok(d))) => {
-                    last_tag = d.delivery_tag;
-                    batch.push(WatchedMessage::from_delivery(
+                    tags.push(d.delivery_tag);
+                    messages.push(WatchedMessage::from_delivery(
                         d.exchange.as_str(),
                         d.routing_key.as_str(),
                         d.redelivered,
@@ -316,15 +346,18 @@ impl Watch {
                 Some(None) | None => break,
             }
         }
-        if self.acks
-            && let Err(e) = self
-                .channel
-                .basic_ack(last_tag, BasicAckOptions { multiple: true })
-                .await
-        {
-            return Some(Err(broke(e)));
-        }
-        Some(Ok(batch))
+        Some(Ok(Taken {
+            messages,
+            tags: if self.acks { tags } else { Vec::new() },
+        }))
+    }
+
+    /// Acknowledges every delivery up to `tag` (one `multiple` ack).
+    pub async fn ack(&self, tag: u64) -> Result<(), ExchangeError> {
+        self.channel
+            .basic_ack(tag, BasicAckOptions { multiple: true })
+            .await
+            .map_err(broke)
     }
 
     /// Closes the connection (a tap's queue goes with it).
@@ -403,6 +436,9 @@ pub struct WatchSpec {
     pub queue: String,
     /// Peek: at most this many messages.
     pub peek_limit: u32,
+    /// Tap and consume: stop after this many messages. A consume never takes more than this
+    /// from the queue (what was prefetched beyond it goes back).
+    pub limit: Option<u64>,
 }
 
 impl WatchSpec {
@@ -418,6 +454,7 @@ impl WatchSpec {
             binding: binding.into(),
             queue: String::new(),
             peek_limit: 100,
+            limit: None,
         }
     }
 
@@ -475,10 +512,33 @@ pub enum WatchEvent {
 pub const BATCH: usize = 512;
 const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How many messages the watch's user has received so far (printed, or stored in the viewer),
+/// counted from the start of the watch. A consume acknowledges only those: the rest go back to
+/// the queue when the watch ends.
+pub type Delivered = tokio::sync::watch::Receiver<u64>;
+
+/// A counter for [`run_confirmed`]: the user side sends its running count of messages received.
+pub fn delivery_counter() -> (tokio::sync::watch::Sender<u64>, Delivered) {
+    tokio::sync::watch::channel(0)
+}
+
 /// Runs a watch until `cancel` fires, the receiver is dropped, or it fails. Once it has
 /// connected, a lost connection is retried with backoff (250 ms doubling to 5 s); each attempt
 /// re-establishes the tap. Errors of the first attempt end the watch.
+///
+/// A consume acknowledges messages once they are in `events`; use [`run_confirmed`] when the
+/// receiving side may drop messages it was handed (a user who stops early).
 pub async fn run(spec: WatchSpec, events: mpsc::Sender<WatchEvent>, cancel: CancellationToken) {
+    run_confirmed(spec, events, cancel, None).await;
+}
+
+/// [`run`] where a consume acknowledges only what `delivered` says reached the user.
+pub async fn run_confirmed(
+    spec: WatchSpec,
+    events: mpsc::Sender<WatchEvent>,
+    cancel: CancellationToken,
+    mut delivered: Option<Delivered>,
+) {
     if spec.mode == WatchMode::Peek {
         let result = tokio::select! {
             _ = cancel.cancelled() => return,
@@ -507,28 +567,44 @@ pub async fn run(spec: WatchSpec, events: mpsc::Sender<WatchEvent>, cancel: Canc
     let source = spec.source();
     let mut reconnected = false;
     let mut backoff = Duration::from_millis(250);
+    // Messages handed to `events` so far, over every connection.
+    let mut sent: u64 = 0;
     loop {
+        let remaining = spec.limit.map(|limit| limit.saturating_sub(sent));
+        if remaining == Some(0) {
+            return;
+        }
+        let prefetch = remaining.map_or(PREFETCH, |r| {
+            u16::try_from(r).unwrap_or(PREFETCH).min(PREFETCH)
+        });
         let opened = tokio::select! {
             _ = cancel.cancelled() => return,
-            w = Watch::open(&spec.url, &source, OPEN_TIMEOUT) => w,
+            w = Watch::open_with_prefetch(&spec.url, &source, OPEN_TIMEOUT, prefetch) => w,
         };
         let mut watch = match opened {
             Ok(watch) => watch,
             Err(error) => {
-                // Only a lost broker is worth waiting for; anything else (and any first failure)
-                // ends the watch.
+                // A lost broker is worth waiting for, and so is a source that went missing
+                // after it was there once (a transient exchange is declared again by its owner
+                // after a restart). Anything else, and any first failure, ends the watch.
                 let transient = matches!(
                     error.kind,
                     ErrorKind::ConnectionRefused
                         | ErrorKind::Timeout
                         | ErrorKind::Protocol
                         | ErrorKind::Io
+                        | ErrorKind::Refused
                 );
                 if !reconnected || !transient {
                     let _ = events.send(WatchEvent::Failed(error)).await;
                     return;
                 }
-                if !report_gap(&events, &cancel, error.message, backoff).await {
+                let reason = if error.kind == ErrorKind::Refused {
+                    format!("{}; waiting for it to come back", error.message)
+                } else {
+                    error.message
+                };
+                if !report_gap(&events, &cancel, reason, backoff).await {
                     return;
                 }
                 backoff = (backoff * 2).min(Duration::from_secs(5));
@@ -547,19 +623,57 @@ pub async fn run(spec: WatchSpec, events: mpsc::Sender<WatchEvent>, cancel: Canc
             watch.close().await;
             return;
         }
+        // Consume: (the message's number since the watch started, its delivery tag), not acked.
+        let mut unacked: VecDeque<(u64, u64)> = VecDeque::new();
         let reason = loop {
+            let want = spec.limit.map_or(BATCH, |limit| {
+                (limit.saturating_sub(sent) as usize).min(BATCH)
+            });
+            if want == 0 {
+                // Everything asked for was handed over: wait until it reached the user, then
+                // ack it and end; the rest goes back to the queue.
+                settle(&watch, &mut unacked, &mut delivered, &cancel).await;
+                watch.close().await;
+                return;
+            }
             let next = tokio::select! {
                 _ = cancel.cancelled() => {
+                    let _ = ack_delivered(&watch, &mut unacked, delivered.as_ref()).await;
                     watch.close().await;
                     return;
                 }
-                n = watch.next_batch(BATCH) => n,
-            };
-            match next {
-                Some(Ok(batch)) => {
-                    if events.send(WatchEvent::Messages(batch)).await.is_err() {
+                changed = changed(&mut delivered), if !unacked.is_empty() => {
+                    if !changed {
+                        // The user side is gone: nothing more will reach it.
                         watch.close().await;
                         return;
+                    }
+                    if let Err(e) = ack_delivered(&watch, &mut unacked, delivered.as_ref()).await {
+                        break e.message;
+                    }
+                    continue;
+                }
+                n = watch.next_batch(want) => n,
+            };
+            match next {
+                Some(Ok(taken)) => {
+                    let count = taken.messages.len() as u64;
+                    if events
+                        .send(WatchEvent::Messages(taken.messages))
+                        .await
+                        .is_err()
+                    {
+                        // Nobody takes this batch: ack what did reach the user, the rest goes
+                        // back to the queue with the connection.
+                        let _ = ack_delivered(&watch, &mut unacked, delivered.as_ref()).await;
+                        watch.close().await;
+                        return;
+                    }
+                    sent += count;
+                    let first = sent - count;
+                    unacked.extend(taken.tags.iter().zip(first + 1..).map(|(&tag, n)| (n, tag)));
+                    if let Err(e) = ack_delivered(&watch, &mut unacked, delivered.as_ref()).await {
+                        break e.message;
                     }
                 }
                 Some(Err(e)) => break e.message,
@@ -569,6 +683,65 @@ pub async fn run(spec: WatchSpec, events: mpsc::Sender<WatchEvent>, cancel: Canc
         reconnected = true;
         if !report_gap(&events, &cancel, reason, backoff).await {
             return;
+        }
+    }
+}
+
+/// Unacknowledged messages at once (per consumer).
+const PREFETCH: u16 = 1000;
+
+/// Waits for the next change of `delivered`; false when its sender is gone. Without a counter,
+/// never returns (everything handed over counts as delivered).
+async fn changed(delivered: &mut Option<Delivered>) -> bool {
+    match delivered {
+        Some(d) => d.changed().await.is_ok(),
+        None => std::future::pending().await,
+    }
+}
+
+/// Acks the batches the user has received (all of them without a counter).
+async fn ack_delivered(
+    watch: &Watch,
+    unacked: &mut VecDeque<(u64, u64)>,
+    delivered: Option<&Delivered>,
+) -> Result<(), ExchangeError> {
+    let reached = delivered.map_or(u64::MAX, |d| *d.borrow());
+    let mut last = None;
+    while let Some(&(upto, tag)) = unacked.front() {
+        if upto > reached {
+            break;
+        }
+        last = Some(tag);
+        unacked.pop_front();
+    }
+    match last {
+        Some(tag) => watch.ack(tag).await,
+        None => Ok(()),
+    }
+}
+
+/// Acks what reaches the user until everything handed over did, the user side is gone, or the
+/// watch is cancelled.
+async fn settle(
+    watch: &Watch,
+    unacked: &mut VecDeque<(u64, u64)>,
+    delivered: &mut Option<Delivered>,
+    cancel: &CancellationToken,
+) {
+    loop {
+        if ack_delivered(watch, unacked, delivered.as_ref())
+            .await
+            .is_err()
+            || unacked.is_empty()
+        {
+            return;
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => {
+                let _ = ack_delivered(watch, unacked, delivered.as_ref()).await;
+                return;
+            }
+            alive = changed(delivered) => if !alive { return },
         }
     }
 }

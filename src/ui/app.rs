@@ -589,7 +589,9 @@ impl SwitchboardApp {
         use crate::engine::load::{LoadLimit, LoadSpec};
         let form = &self.settings.load;
         let limit = if form.duration_secs > 0.0 {
-            LoadLimit::Duration(std::time::Duration::from_secs_f64(form.duration_secs))
+            LoadLimit::Duration(std::time::Duration::from_secs_f64(
+                form.duration_secs.min(crate::cli::MAX_SECS),
+            ))
         } else {
             LoadLimit::Requests(form.requests.max(1))
         };
@@ -936,10 +938,12 @@ impl SwitchboardApp {
     pub fn start_watch(&mut self, spec: WatchSpec) {
         let id = self.next_id;
         self.next_id += 1;
-        let tab = ViewerTab::new(id, spec.describe(), Some(spec.clone()), self.store_capacity);
+        let mut tab = ViewerTab::new(id, spec.describe(), Some(spec.clone()), self.store_capacity);
+        let delivered = tab.delivery_counter();
         if self.backend.send(Command::StartWatch {
             id,
             spec: Box::new(spec),
+            delivered,
         }) {
             self.viewer.tabs.push(tab);
             self.viewer.active = Some(id);

@@ -53,6 +53,8 @@ pub enum Command {
     StartWatch {
         id: u64,
         spec: Box<WatchSpec>,
+        /// How many messages the tab stored (a consume acks only those).
+        delivered: crate::engine::watch::Delivered,
     },
     StopWatch {
         id: u64,
@@ -487,11 +489,20 @@ async fn run(options: BackendOptions, mut commands: mpsc::Receiver<Command>, out
                     outbox.send(Event::Services(s.status())).await;
                 }
             }
-            Command::StartWatch { id, spec } => {
+            Command::StartWatch {
+                id,
+                spec,
+                delivered,
+            } => {
                 let cancel = CancellationToken::new();
                 watches.insert(id, cancel.clone());
                 let (tx, mut rx) = mpsc::channel(16);
-                tokio::spawn(crate::engine::watch::run(*spec, tx, cancel));
+                tokio::spawn(crate::engine::watch::run_confirmed(
+                    *spec,
+                    tx,
+                    cancel,
+                    Some(delivered),
+                ));
                 let outbox = outbox.clone();
                 tokio::spawn(async move {
                     // Messages are converted to their stored form here, off the UI thread.

@@ -97,6 +97,8 @@ pub struct ViewerTab {
     last_offset: f32,
     /// Since when (Unix ms) and why the watch is disconnected.
     lost: Option<(u64, String)>,
+    /// Tells the watch how many messages this tab has stored: a consume acks only those.
+    delivered: Option<tokio::sync::watch::Sender<u64>>,
 }
 
 impl ViewerTab {
@@ -120,7 +122,16 @@ impl ViewerTab {
             scroll_to_end: false,
             last_offset: 0.0,
             lost: None,
+            delivered: None,
         }
+    }
+
+    /// The counter a consuming watch waits on before it acknowledges messages (see
+    /// [`crate::engine::watch::run_confirmed`]).
+    pub fn delivery_counter(&mut self) -> crate::engine::watch::Delivered {
+        let (tx, rx) = crate::engine::watch::delivery_counter();
+        self.delivered = Some(tx);
+        rx
     }
 
     pub fn is_live(&self) -> bool {
@@ -180,6 +191,9 @@ impl ViewerTab {
     pub fn ingest_prepared(&mut self, batch: Vec<Prepared>) {
         for message in batch {
             self.store.push_prepared(message);
+        }
+        if let Some(delivered) = &self.delivered {
+            delivered.send_replace(self.store.received);
         }
         self.after_ingest();
     }

@@ -450,6 +450,7 @@ impl SavedSpec {
                 },
                 queue: w.queue.trim().to_string(),
                 peek_limit: w.peek_limit.unwrap_or(100).max(1),
+                limit: None,
             }),
         })
     }
