@@ -418,15 +418,42 @@ fn parse_headers(lines: &[String]) -> anyhow::Result<Vec<Header>> {
         .collect()
 }
 
-/// `TEXT`, `@FILE`, or `@-` for standard input.
+/// The largest request body or message the command line sends (64 MiB).
+pub const MAX_REQUEST_BODY_BYTES: u64 = 64 * 1024 * 1024;
+
+/// `TEXT`, `@FILE`, or `@-` for standard input; at most [`MAX_REQUEST_BODY_BYTES`].
 fn read_body(spec: &str) -> anyhow::Result<Vec<u8>> {
-    match spec.strip_prefix('@') {
-        Some("-") => {
-            let mut buf = Vec::new();
-            std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)?;
-            Ok(buf)
+    let too_big = |what: &str| {
+        anyhow::anyhow!(
+            "{what} is larger than the {} MiB limit for request bodies",
+            MAX_REQUEST_BODY_BYTES / (1024 * 1024)
+        )
+    };
+    let read_capped = |reader: &mut dyn std::io::Read, what: &str| -> anyhow::Result<Vec<u8>> {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(reader, MAX_REQUEST_BODY_BYTES + 1),
+            &mut buf,
+        )
+        .map_err(|e| anyhow::anyhow!("cannot read {what}: {e}"))?;
+        if buf.len() as u64 > MAX_REQUEST_BODY_BYTES {
+            return Err(too_big(what));
         }
-        Some(path) => std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {path}: {e}")),
+        Ok(buf)
+    };
+    match spec.strip_prefix('@') {
+        Some("-") => read_capped(&mut std::io::stdin().lock(), "standard input"),
+        Some(path) => {
+            let mut file = std::fs::File::open(path)
+                .map_err(|e| anyhow::anyhow!("cannot read {path}: {e}"))?;
+            if file
+                .metadata()
+                .is_ok_and(|m| m.is_file() && m.len() > MAX_REQUEST_BODY_BYTES)
+            {
+                return Err(too_big(path));
+            }
+            read_capped(&mut file, path)
+        }
         None => Ok(spec.as_bytes().to_vec()),
     }
 }

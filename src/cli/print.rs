@@ -48,11 +48,16 @@ pub fn exchange_text(e: &Exchange) -> String {
             out.push_str(&format!("{}\n", response.line));
         }
         push_headers(&mut out, &response.headers);
-        let body = response.body.display_text();
+        let (body, omitted) = response.body.preview_text();
         if !body.is_empty() {
             out.push('\n');
             out.push_str(body.trim_end());
             out.push('\n');
+            if omitted > 0 {
+                out.push_str(&format!(
+                    "… ({omitted} more bytes not shown; --json has the whole body)\n"
+                ));
+            }
             if response.body.truncated {
                 out.push_str(&format!(
                     "… (body truncated; {} bytes in all)\n",
@@ -100,11 +105,16 @@ pub fn message_text(m: &WatchedMessage) -> String {
         }
     }
     out.push('\n');
-    let body = m.body.display_text();
+    let (body, omitted) = m.body.preview_text();
     for line in body.trim_end().lines() {
         out.push_str("  ");
         out.push_str(line);
         out.push('\n');
+    }
+    if omitted > 0 {
+        out.push_str(&format!(
+            "  … ({omitted} more bytes not shown; --json has the whole body)\n"
+        ));
     }
     out
 }

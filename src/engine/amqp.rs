@@ -283,6 +283,15 @@ pub fn classify_lapin(err: &lapin::Error, url: &str) -> (ErrorKind, String) {
     if lower.contains("not_found") || lower.contains("no exchange") || lower.contains("no queue") {
         return (ErrorKind::Refused, format!("the broker said: {text}"));
     }
+    if lower.contains("parsing error") || lower.contains("parsererror") {
+        return (
+            ErrorKind::Protocol,
+            format!(
+                "the peer at {} is not an AMQP 0-9-1 broker: it answered with something else (an HTTP server?)",
+                redact_url(url)
+            ),
+        );
+    }
     if lower.contains("invalid") && lower.contains("uri") {
         return (
             ErrorKind::InvalidInput,

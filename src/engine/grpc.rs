@@ -627,10 +627,24 @@ fn transport_failure_message(status: &tonic::Status) -> String {
     let mut message = format!("the call failed: {}", status.message());
     let mut source = status.source();
     while let Some(cause) = source {
-        message.push_str(&format!(": {cause}"));
+        let text = cause.to_string();
+        // tonic and hyper repeat their causes in their own messages.
+        if !message.contains(&text) {
+            message.push_str(&format!(": {text}"));
+        }
         source = cause.source();
     }
-    message
+    if message.contains("frame with invalid size") || message.contains("invalid HTTP/2 preface") {
+        format!(
+            "the peer is not an HTTP/2 server: its answer is not HTTP/2 (an HTTP/1.x server answers like this; gRPC needs HTTP/2) — {message}"
+        )
+    } else if message.contains("connection already used") {
+        // Our connector hands out its one connection once: being asked again means the peer
+        // closed it during the HTTP/2 handshake.
+        "the peer is not an HTTP/2 server: it closed the connection during the HTTP/2 handshake (is it a gRPC server?)".to_string()
+    } else {
+        message
+    }
 }
 
 /// The canonical upper-case name of a gRPC status code.

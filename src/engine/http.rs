@@ -413,7 +413,12 @@ async fn send_on(
     let result = tokio::time::timeout_at(rec.deadline, sent).await;
     let headers_at = Instant::now();
     let m = marks.snapshot();
-    let failed_phase = if m.first_read.is_some() {
+    // Bytes came back that are not an HTTP response head: the peer is not an HTTP server, and
+    // that is found in the first byte, not in a body.
+    let not_http = matches!(&result, Ok(Err(e)) if e.is_parse() || e.is_parse_status());
+    let failed_phase = if not_http {
+        PhaseKind::FirstByte
+    } else if m.first_read.is_some() {
         PhaseKind::Body
     } else if m.last_write.is_some() {
         PhaseKind::FirstByte
@@ -432,15 +437,25 @@ async fn send_on(
                 format!("{} bytes", m.bytes_written)
             }),
         );
-        if let Some(first_read) = m.first_read {
+        if let Some(first_read) = m.first_read
+            && !not_http
+        {
             rec.push(PhaseKind::FirstByte, last_write, first_read, None);
         }
     }
-    let fail_start = m.first_read.or(m.last_write).unwrap_or(request_start);
+    let fail_start = if not_http {
+        m.last_write.unwrap_or(request_start)
+    } else {
+        m.first_read.or(m.last_write).unwrap_or(request_start)
+    };
     let response = match result {
         Ok(Ok(response)) => response,
         Ok(Err(e)) => {
-            let message = if e.is_incomplete_message() || e.is_closed() {
+            let message = if not_http {
+                format!(
+                    "the peer is not an HTTP server: what it answered is not an HTTP/1.x response ({e})"
+                )
+            } else if e.is_incomplete_message() || e.is_closed() {
                 format!("the server closed the connection before answering: {e}")
             } else {
                 format!("HTTP error: {e}")

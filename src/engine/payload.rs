@@ -50,6 +50,32 @@ impl Body {
         }
     }
 
+    /// [`Body::display_text`] of at most the first [`PREVIEW_BYTES`] (binary: [`PREVIEW_BINARY_BYTES`]),
+    /// and how many bytes were left out: what a terminal can show of a huge body.
+    pub fn preview_text(&self) -> (String, usize) {
+        if self.bytes.len() <= PREVIEW_BYTES {
+            let text = self.display_text();
+            if !matches!(self.view(), BodyView::Binary) || self.bytes.len() <= PREVIEW_BINARY_BYTES
+            {
+                return (text, 0);
+            }
+        }
+        let head = &self.bytes[..self.bytes.len().min(PREVIEW_BYTES)];
+        let text = match std::str::from_utf8(head) {
+            Ok(text) => text.to_string(),
+            // Cut inside a character: keep the valid start.
+            Err(e) if e.valid_up_to() + 4 >= head.len() && e.valid_up_to() > 0 => {
+                String::from_utf8_lossy(&head[..e.valid_up_to()]).into_owned()
+            }
+            Err(_) => {
+                let head = &self.bytes[..self.bytes.len().min(PREVIEW_BINARY_BYTES)];
+                return (hex_dump(head), self.bytes.len() - head.len());
+            }
+        };
+        let omitted = self.bytes.len() - text.len();
+        (text, omitted)
+    }
+
     /// Pretty JSON, the text itself, or a hex dump for binary bodies.
     pub fn display_text(&self) -> String {
         match self.view() {
@@ -60,6 +86,11 @@ impl Body {
         }
     }
 }
+
+/// The most of a text body a terminal preview shows.
+pub const PREVIEW_BYTES: usize = 64 * 1024;
+/// The most of a binary body a terminal preview shows (as a hex dump, ~4.5× as long).
+pub const PREVIEW_BINARY_BYTES: usize = 4 * 1024;
 
 /// A classic hex dump: offset, 16 bytes in hex, the printable ASCII.
 pub fn hex_dump(bytes: &[u8]) -> String {
@@ -194,6 +225,28 @@ mod tests {
         let (json, back) = round_trip(&Body::default());
         assert_eq!(json, serde_json::json!({"body": null}));
         assert!(back.is_empty());
+    }
+
+    #[test]
+    fn previews_of_huge_bodies_are_bounded() {
+        let (text, omitted) = Body::new(vec![b'a'; 10]).preview_text();
+        assert_eq!((text.as_str(), omitted), ("aaaaaaaaaa", 0));
+        let big = Body::new(vec![b'x'; 10 * PREVIEW_BYTES]);
+        let (text, omitted) = big.preview_text();
+        assert_eq!(text.len(), PREVIEW_BYTES);
+        assert_eq!(omitted, 9 * PREVIEW_BYTES);
+        let binary = Body::new(vec![0xffu8; 32 * 1024 * 1024]);
+        let (text, omitted) = binary.preview_text();
+        assert!(text.len() < 5 * PREVIEW_BINARY_BYTES, "{}", text.len());
+        assert_eq!(omitted, 32 * 1024 * 1024 - PREVIEW_BINARY_BYTES);
+        let small_binary = Body::new(vec![0xffu8; 100]);
+        assert_eq!(small_binary.preview_text().1, 0);
+        // A multi-byte character cut at the limit.
+        let mut cut = vec![b'a'; PREVIEW_BYTES - 1];
+        cut.extend("é".repeat(10).as_bytes());
+        let (text, omitted) = Body::new(cut).preview_text();
+        assert_eq!(text.len(), PREVIEW_BYTES - 1);
+        assert_eq!(omitted, 20);
     }
 
     #[test]
