@@ -460,6 +460,9 @@ async fn filled_queue(n: usize) -> String {
         .await
         .unwrap();
     let _ = conn.close(200, "bye".into()).await;
+    if n == 0 {
+        return name;
+    }
     let mut request = PublishRequest::new(amqp_url(), "", &name, order_event(0));
     request.count = n as u32;
     let published = amqp::publish(&request).await;
@@ -627,4 +630,62 @@ async fn a_tap_on_a_missing_exchange_fails_at_the_first_start() {
         WatchEvent::Failed(e) => assert!(e.message.contains("does not exist"), "{e}"),
         other => panic!("unexpected {other:?}"),
     }
+}
+
+/// Fault (#11): the connection cut in the middle of a publish-many. The confirmed count never
+/// claims more than the broker holds, and a numbered series without a message id is numbered.
+#[tokio::test]
+async fn a_publish_many_cut_midway_never_overstates_what_the_broker_holds() {
+    use switchboard::engine::publish_many::{PublishMany, publish_many};
+    let queue = filled_queue(0).await;
+    let proxy = Proxy::start().await;
+    let job = PublishMany {
+        request: PublishRequest::new(proxy.url(), "", &queue, r#"{"n":{n}}"#),
+        count: 200_000,
+        rate_per_sec: 0.0,
+        numbered: true,
+    };
+    let (tx, mut progress) = mpsc::channel(1024);
+    let running =
+        tokio::spawn(async move { publish_many(&job, Some(tx), CancellationToken::new()).await });
+    let mut last = switchboard::engine::publish_many::Progress::default();
+    while last.confirmed < 2000 {
+        last = tokio::time::timeout(Duration::from_secs(20), progress.recv())
+            .await
+            .expect("progress within 20 s")
+            .expect("publishing");
+    }
+    proxy.cut();
+    let result = running.await.unwrap();
+    while let Ok(p) = progress.try_recv() {
+        last = p;
+    }
+    let confirmed = match result {
+        Ok(done) => done.confirmed,
+        Err(e) => {
+            assert!(!e.message.is_empty());
+            last.confirmed
+        }
+    };
+    let held = queue_depth(&queue).await as u64;
+    assert!(confirmed >= 2000);
+    assert!(
+        confirmed <= held,
+        "{confirmed} reported confirmed, the broker holds {held}"
+    );
+    assert!(
+        held <= last.published.max(confirmed) + 1000,
+        "held {held}, published {}",
+        last.published
+    );
+
+    // The first message is numbered 1, in its body and its message id.
+    let (mut rx, cancel) = start(WatchSpec {
+        peek_limit: 1,
+        ..WatchSpec::queue(amqp_url(), WatchMode::Peek, &queue)
+    });
+    let first = collect(&mut rx, 1).await;
+    cancel.cancel();
+    assert_eq!(first[0].body.bytes, br#"{"n":1}"#);
+    assert_eq!(first[0].properties.message_id.as_deref(), Some("1"));
 }

@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
 use lapin::options::BasicPublishOptions;
 use lapin::types::ShortString;
 use lapin::{Confirmation, PublisherConfirm};
@@ -105,14 +106,20 @@ pub async fn publish_many(
                 tokio::time::sleep_until(tokio::time::Instant::from_std(due)).await;
             }
             let mut properties = req.properties.clone();
-            let body = match &template {
-                Some(t) => {
-                    if let Some(id) = &properties.message_id {
-                        properties.message_id = Some(id.replace("{n}", &n.to_string()));
-                    }
-                    t.replace("{n}", &n.to_string()).into_bytes()
+            let body = if job.numbered {
+                // The series is numbered even when nothing says where: the message id is
+                // then the number itself.
+                properties.message_id = Some(match &properties.message_id {
+                    Some(id) if id.contains("{n}") => id.replace("{n}", &n.to_string()),
+                    Some(id) if !id.is_empty() => format!("{id}-{n}"),
+                    _ => n.to_string(),
+                });
+                match &template {
+                    Some(t) => t.replace("{n}", &n.to_string()).into_bytes(),
+                    None => req.body.clone(),
                 }
-                None => req.body.clone(),
+            } else {
+                req.body.clone()
             };
             let props = properties.to_lapin(headers.clone())?;
             let confirm = channel
@@ -128,6 +135,16 @@ pub async fn publish_many(
                 })?;
             state.published += 1;
             pending.push_back(confirm);
+            // Count the confirms that already came, so progress shows what the broker holds.
+            while let Some(front) = pending.front_mut() {
+                match front.now_or_never() {
+                    Some(c) => {
+                        pending.pop_front();
+                        settle(c, &mut state)?;
+                    }
+                    None => break,
+                }
+            }
             while pending.len() >= IN_FLIGHT {
                 if let Some(oldest) = pending.pop_front() {
                     settle(oldest.await, &mut state)?;
