@@ -121,11 +121,10 @@ impl Clock {
     }
 }
 
-/// Total duration of a timeline: from the first start to the last end.
+/// Total duration of a timeline on its own clock: from the clock's zero (the start of the
+/// exchange) to the end of the last phase, so that every phase ends at or before it.
 pub fn total_us(phases: &[Phase]) -> u64 {
-    let start = phases.iter().map(|p| p.start_us).min().unwrap_or(0);
-    let end = phases.iter().map(|p| p.end_us).max().unwrap_or(0);
-    end.saturating_sub(start)
+    phases.iter().map(|p| p.end_us).max().unwrap_or(0)
 }
 
 /// `1.23 ms`, `850 µs` below a millisecond, `12.30 s` from ten seconds.

@@ -68,12 +68,18 @@ pub fn phase_names(exchange: &switchboard::engine::Exchange) -> Vec<&'static str
     exchange.timeline.iter().map(|p| p.phase.label()).collect()
 }
 
-/// Asserts the timeline invariants: ordered, end ≥ start, durations sum ≤ total.
+/// Asserts the timeline invariants: ordered, end ≥ start, every phase ends at or before
+/// `total_us` (one clock, one zero), durations sum ≤ total.
 pub fn assert_timeline_sane(exchange: &switchboard::engine::Exchange) {
     let mut previous_start = 0;
     let mut sum = 0;
     for phase in &exchange.timeline {
         assert!(phase.end_us >= phase.start_us, "{phase:?}");
+        assert!(
+            phase.end_us <= exchange.total_us,
+            "{phase:?} ends after total {}",
+            exchange.total_us
+        );
         assert!(
             phase.start_us >= previous_start,
             "phases out of order: {:?}",
