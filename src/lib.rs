@@ -6,5 +6,6 @@
 //! - [`ui`]: the desktop front end (egui).
 
 pub mod cli;
-pub mod engine;
+/// The headless engine, its own crate (`crates/engine`): no egui, no demo servers.
+pub use switchboard_engine as engine;
 pub mod ui;

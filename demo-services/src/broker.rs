@@ -6,7 +6,7 @@ use lapin::{Channel, ExchangeKind};
 use serde::{Deserialize, Serialize};
 
 /// Default broker URL (RabbitMQ on loopback, guest/guest).
-pub const DEFAULT_AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+pub const DEFAULT_AMQP_URL: &str = demo_contract::DEFAULT_AMQP_URL;
 
 /// Names of the exchanges and queues the demo uses. Tests use unique names so that parallel
 /// runs on one broker do not share a queue.
@@ -31,7 +31,7 @@ pub struct Topology {
 
 impl Default for Topology {
     fn default() -> Self {
-        Self::named("orders", "order_queue")
+        Self::named(demo_contract::ORDERS_EXCHANGE, demo_contract::ORDER_QUEUE)
     }
 }
 

@@ -24,10 +24,8 @@ pub use user_service::{ConsumerState, UserServiceConfig, UserServiceHandle};
 pub mod proto {
     tonic::include_proto!("user");
 
-    /// The encoded `FileDescriptorSet` of `proto/user.proto` (served by gRPC reflection, used by
-    /// Switchboard's dynamic gRPC codec).
-    pub const FILE_DESCRIPTOR_SET: &[u8] =
-        include_bytes!(concat!(env!("OUT_DIR"), "/user_descriptor.bin"));
+    /// The encoded `FileDescriptorSet` of `proto/user.proto` (served by gRPC reflection).
+    pub const FILE_DESCRIPTOR_SET: &[u8] = demo_contract::USER_PROTO_DESCRIPTOR_SET;
 }
 
 /// Errors starting a demo service.

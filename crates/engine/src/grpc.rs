@@ -19,7 +19,7 @@ use super::timed_io::{IoMarks, TimedIo};
 use super::timeline::PhaseKind;
 
 /// The demo's method, the default of every gRPC editor.
-pub const DEFAULT_METHOD: &str = "user.UserService/GetUserInfo";
+pub const DEFAULT_METHOD: &str = demo_contract::GET_USER_METHOD;
 
 /// A unary gRPC call to make.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,7 +38,7 @@ pub struct GrpcRequest {
 
 /// The descriptors of the bundled `proto/user.proto` (plus nothing else yet).
 pub fn builtin_pool() -> Result<DescriptorPool, ExchangeError> {
-    DescriptorPool::decode(demo_services::proto::FILE_DESCRIPTOR_SET)
+    DescriptorPool::decode(demo_contract::USER_PROTO_DESCRIPTOR_SET)
         .map_err(|e| ExchangeError::invalid_input(format!("bundled descriptors are corrupt: {e}")))
 }
 

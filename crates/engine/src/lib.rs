@@ -1,4 +1,5 @@
-//! The headless engine: transports, timelines, payloads. No egui here — the CLI, tests and
+//! The headless engine: transports, timelines, payloads, collections. No egui and no demo
+//! servers here (the compiler sees to it: neither is a dependency) — the CLI, tests and
 //! benchmarks drive it directly, and the UI sends it commands.
 
 pub mod amqp;
@@ -25,3 +26,7 @@ pub use exchange::{ErrorKind, Exchange, ExchangeError, Header, Message, Transpor
 pub use payload::{Body, BodyView};
 pub use request::RequestSpec;
 pub use timeline::{Phase, PhaseKind};
+
+/// Paths written `crate::engine::…` inside the engine (from when it was a module of the app)
+/// keep resolving.
+use crate as engine;

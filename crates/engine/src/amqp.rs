@@ -15,7 +15,7 @@ use super::recorder::{Outcome, Recorder};
 use super::timeline::PhaseKind;
 
 /// The demo's broker.
-pub const DEFAULT_AMQP_URL: &str = demo_services::broker::DEFAULT_AMQP_URL;
+pub const DEFAULT_AMQP_URL: &str = demo_contract::DEFAULT_AMQP_URL;
 
 /// The AMQP basic properties Switchboard shows and sets.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -199,9 +199,19 @@ pub(crate) fn headers_table(headers: &[Header]) -> Result<FieldTable, ExchangeEr
     Ok(table)
 }
 
-/// Hides the password of an AMQP URL.
+/// Hides the password of a URL (`amqp://guest:***@host/vhost`).
 pub fn redact_url(url: &str) -> String {
-    demo_services::demo::redact_url(url)
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}{path}")
+        }
+        None => url.to_string(),
+    }
 }
 
 /// What to publish.

@@ -1,0 +1,24 @@
+//! The contract the demo services keep, and nothing else: the names, addresses and message
+//! types that clients written for the classic User Service / Order Service setup rely on.
+//!
+//! A leaf crate: the demo services implement it, and the front ends pass its defaults to the
+//! engine — so the engine (a client library) never links the demo servers.
+
+/// The encoded `FileDescriptorSet` of `proto/user.proto`.
+pub const USER_PROTO_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/user_descriptor.bin"));
+
+/// The broker the demo uses (RabbitMQ's defaults).
+pub const DEFAULT_AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+/// The User Service's HTTP address (`GET /user/{id}`).
+pub const USER_HTTP_ADDR: &str = "127.0.0.1:8081";
+/// The User Service's gRPC address.
+pub const USER_GRPC_ADDR: &str = "127.0.0.1:50051";
+/// The Order Service's HTTP address (`POST /orders`).
+pub const ORDER_HTTP_ADDR: &str = "127.0.0.1:8082";
+/// The User Service's lookup method.
+pub const GET_USER_METHOD: &str = "user.UserService/GetUserInfo";
+/// The exchange order events are published to.
+pub const ORDERS_EXCHANGE: &str = "orders";
+/// The queue the User Service consumes order events from.
+pub const ORDER_QUEUE: &str = "order_queue";
