@@ -106,7 +106,7 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     fn mode(path: &Path) -> u32 {
-        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+        std::fs::metadata(path).map_or(0, |m| m.permissions().mode() & 0o777)
     }
 
     #[test]
@@ -131,8 +131,10 @@ mod tests {
         std::fs::set_permissions(&window, std::fs::Permissions::from_mode(0o644)).unwrap();
         window_state_path(&dir, None);
         assert_eq!(mode(&window), 0o600);
-        let mut settings = Settings::default();
-        settings.timeout_secs = 3.0;
+        let settings = Settings {
+            timeout_secs: 3.0,
+            ..Settings::default()
+        };
         save_settings(&dir, &settings).unwrap();
         assert_eq!(mode(&dir.join(SETTINGS_FILE)), 0o600);
         assert_eq!(load_settings(&dir), Some(settings));
