@@ -294,3 +294,45 @@ async fn publish_and_watch_round_trip_as_json() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("received 0 of 1"));
     demo.stop().await;
 }
+
+#[tokio::test]
+async fn printed_exchanges_mask_credentials_unless_asked() {
+    let demo = start_demo().await;
+    let url = format!("http://bob:cli-url-5ecret@{}/user/1", demo.user.http_addr);
+    let args = |extra: &[&str]| {
+        let mut args: Vec<String> = ["send", "http", url.as_str(), "-H"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        args.push("Authorization: Bearer cli-bearer-5ecret".into());
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
+    for extra in [&["--json"][..], &[][..]] {
+        let out = run(args(extra)).await;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(!text.contains("5ecret"), "{text}");
+    }
+    let masked = json_lines(&run(args(&["--json"])).await);
+    assert!(
+        masked[0]["request"]["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["value"] == "Bearer •••• (redacted)"),
+        "{}",
+        masked[0]
+    );
+    let clear = run(args(&["--json", "--show-credentials"])).await;
+    let text = String::from_utf8_lossy(&clear.stdout);
+    assert!(
+        text.contains("cli-bearer-5ecret") && text.contains("cli-url-5ecret"),
+        "{text}"
+    );
+    demo.stop().await;
+}

@@ -659,6 +659,8 @@ async fn postman_curl_and_grpcurl_imports_run_against_the_demo() {
                 "run".into(),
                 root_s.clone(),
                 "--json".into(),
+                // To see that the token came back from the secret store as sent.
+                "--show-credentials".into(),
                 "users".into(),
                 "orders/create-order.json".into(),
                 "pasted".into(),

@@ -19,6 +19,10 @@ pub struct Cli {
     /// Broker the demo services and editors use.
     #[arg(long, global = true, default_value = demo_services::broker::DEFAULT_AMQP_URL)]
     pub amqp_url: String,
+    /// Print credentials (Authorization, Cookie, API-key headers, URL passwords) as sent;
+    /// exchanges are printed with them masked otherwise (text and --json).
+    #[arg(long, global = true)]
+    pub show_credentials: bool,
     /// Scripted action after start (`lookup`: an HTTP and a gRPC lookup, then prints
     /// `script: done`). Used by scripts/screenshot.
     #[arg(long, hide = true, value_enum)]

@@ -36,7 +36,7 @@ fn secrets_or_empty() -> SecretStore {
     })
 }
 
-pub async fn run(a: args::RunArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(a: args::RunArgs, show_credentials: bool) -> anyhow::Result<ExitCode> {
     let collection = Collection::load(&a.dir)?;
     if let Loaded::Broken { reason } = &collection.settings {
         anyhow::bail!("{}: {reason}", a.dir.join(COLLECTION_FILE).display());
@@ -49,6 +49,20 @@ pub async fn run(a: args::RunArgs) -> anyhow::Result<ExitCode> {
     };
     let json = a.json;
     let results = collection::run::run(&collection, &secrets_or_empty(), &options, |r| {
+        let masked;
+        let r = if show_credentials {
+            r
+        } else {
+            masked = RunResult {
+                exchanges: r
+                    .exchanges
+                    .iter()
+                    .map(|x| super::shown(x, false).into_owned())
+                    .collect(),
+                ..r.clone()
+            };
+            &masked
+        };
         if json {
             print_json(r);
         } else {

@@ -30,7 +30,7 @@ pub fn main_with(launch: impl FnOnce(&Cli) -> anyhow::Result<()>) -> ExitCode {
         Ok(rt) => rt,
         Err(err) => return fail(&format!("cannot start the async runtime: {err}")),
     };
-    match runtime.block_on(run(command, &cli.amqp_url)) {
+    match runtime.block_on(run(command, &cli.amqp_url, cli.show_credentials)) {
         Ok(code) => code,
         Err(err) => fail(&format!("{err:#}")),
     }
@@ -52,17 +52,22 @@ pub fn fail(message: &str) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// Runs one subcommand.
-pub async fn run(command: Command, amqp_url: &str) -> anyhow::Result<ExitCode> {
+/// Runs one subcommand; exchanges are printed with their credentials masked unless
+/// `show_credentials`.
+pub async fn run(
+    command: Command,
+    amqp_url: &str,
+    show_credentials: bool,
+) -> anyhow::Result<ExitCode> {
     match command {
         Command::Send(args::Send::Http(a)) => {
             let exchange = http::send(&http_request(&a)?).await;
-            Ok(report(&[exchange], a.json))
+            Ok(report(&[exchange], a.json, show_credentials))
         }
-        Command::Send(args::Send::Grpc(a)) => send_grpc(a).await,
+        Command::Send(args::Send::Grpc(a)) => send_grpc(a, show_credentials).await,
         Command::Publish(a) => {
             let exchanges = amqp::publish(&publish_request(&a)?).await;
-            Ok(report(&exchanges, a.json))
+            Ok(report(&exchanges, a.json, show_credentials))
         }
         Command::Watch(a) => watch(a).await,
         Command::Grpc(args::GrpcCommand::List {
@@ -142,7 +147,7 @@ pub async fn run(command: Command, amqp_url: &str) -> anyhow::Result<ExitCode> {
             demo_services::demo::run_foreground(a.config(amqp_url)).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run(a) => collections::run(a).await,
+        Command::Run(a) => collections::run(a, show_credentials).await,
         Command::Import(i) => collections::import(i),
         Command::Export(e) => collections::export(e),
     }
@@ -174,7 +179,7 @@ fn http_request(a: &args::HttpArgs) -> anyhow::Result<HttpRequest> {
 /// `send grpc`: unary calls print the exchange; a server stream also prints each message as it
 /// arrives (unless `--json`); a client stream reads `-d @-` line by line, sending each JSON line
 /// as it is read and half-closing at end of input.
-async fn send_grpc(a: args::GrpcArgs) -> anyhow::Result<ExitCode> {
+async fn send_grpc(a: args::GrpcArgs, show_credentials: bool) -> anyhow::Result<ExitCode> {
     let stdin_stream = a.data.as_deref() == Some("@-");
     let mut request = if stdin_stream {
         grpc_request(&args::GrpcArgs {
@@ -277,7 +282,7 @@ async fn send_grpc(a: args::GrpcArgs) -> anyhow::Result<ExitCode> {
     if let Some(printer) = printer {
         let _ = printer.await;
     }
-    Ok(report(&[exchange], a.json))
+    Ok(report(&[exchange], a.json, show_credentials))
 }
 
 /// The descriptors to call `addr` with: `--proto` files, a `--protoset`, or the server's
@@ -458,10 +463,21 @@ fn read_body(spec: &str) -> anyhow::Result<Vec<u8>> {
     }
 }
 
+/// The exchange as printed: credentials masked unless `show_credentials`.
+pub(crate) fn shown(exchange: &Exchange, show_credentials: bool) -> std::borrow::Cow<'_, Exchange> {
+    use crate::engine::credentials::Redact;
+    if show_credentials {
+        std::borrow::Cow::Borrowed(exchange)
+    } else {
+        std::borrow::Cow::Owned(exchange.redacted())
+    }
+}
+
 /// Prints exchanges and picks the exit code: success only if every exchange is ok.
-fn report(exchanges: &[Exchange], json: bool) -> ExitCode {
+fn report(exchanges: &[Exchange], json: bool, show_credentials: bool) -> ExitCode {
     let mut all_ok = true;
     for exchange in exchanges {
+        let exchange = &shown(exchange, show_credentials);
         if json {
             println!("{}", exchange.to_json_line());
         } else {

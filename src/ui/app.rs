@@ -13,11 +13,12 @@ use super::backend::PathPurpose;
 use super::backend::{self, BackendHandle, BackendOptions, BrokerState, Command, Event};
 use super::editors;
 use super::payload_view::message_ui;
-use super::settings::{KeyValue, MainView, Settings, TransportTab};
+use super::settings::{EditorCredentials, KeyValue, MainView, Settings, TransportTab};
 use super::timeline_view::{format_us, waterfall_ui};
 use super::viewer::{TabStatus, Viewer, ViewerAction, ViewerTab, viewer_ui};
 use crate::engine::collection::SavedRequest;
 use crate::engine::collection::saved::Runnable;
+use crate::engine::credentials::Redact;
 use crate::engine::history::HistoryEntry;
 use crate::engine::http::HttpRequest;
 use crate::engine::store::DEFAULT_CAPACITY;
@@ -142,6 +143,10 @@ pub struct SwitchboardApp {
     pub history_note: Option<String>,
     /// The entries the search matches, for (query, length, last seq).
     history_matches: Option<((String, usize, u64), std::collections::HashSet<u64>)>,
+    /// Where the state, history and secrets are kept.
+    data_dir: std::path::PathBuf,
+    /// The Settings window is open.
+    pub show_settings: bool,
 }
 
 impl SwitchboardApp {
@@ -151,9 +156,16 @@ impl SwitchboardApp {
         runtime: &tokio::runtime::Handle,
         options: AppOptions,
     ) -> Self {
-        let settings: Settings = cc
-            .storage
-            .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
+        let data_dir = options.backend.data_dir.clone();
+        if let Err(e) = super::state::prepare_data_dir(&data_dir) {
+            tracing::warn!("data directory {}: {e}", data_dir.display());
+        }
+        // Older versions kept the settings in eframe's file: read once, then moved out.
+        let mut settings: Settings = super::state::load_settings(&data_dir)
+            .or_else(|| {
+                cc.storage
+                    .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
+            })
             .unwrap_or_default();
         let ctx = cc.egui_ctx.clone();
         let repaint: Arc<dyn Fn() + Send + Sync> = Arc::new(move || ctx.request_repaint());
@@ -164,6 +176,13 @@ impl SwitchboardApp {
         };
         let collections = CollectionsState::new(&options.backend.data_dir);
         let backend = backend::spawn(runtime, options.backend, repaint);
+        settings.restore_credentials(
+            &backend
+                .files
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .editor_secrets(),
+        );
         let mut app = Self {
             settings,
             backend,
@@ -200,6 +219,8 @@ impl SwitchboardApp {
             history_query: String::new(),
             history_note: None,
             history_matches: None,
+            data_dir,
+            show_settings: false,
         };
         app.open_collections_at_start();
         app
@@ -223,10 +244,16 @@ impl SwitchboardApp {
         for exchange in exchanges {
             let seq = self.next_seq;
             self.next_seq += 1;
-            self.command(Command::RecordHistory(Box::new(HistoryEntry {
+            // The history file gets the credentials masked (unless asked otherwise); this
+            // session keeps them, so that the exchange and *Open in editor* stay whole.
+            let mut kept = HistoryEntry {
                 exchange: exchange.clone(),
                 request: request.clone(),
-            })));
+            };
+            if !self.settings.credentials.history_in_clear {
+                kept.redact();
+            }
+            self.command(Command::RecordHistory(Box::new(kept)));
             self.history.push(Entry {
                 seq,
                 request_id: id,
@@ -1090,6 +1117,13 @@ impl SwitchboardApp {
             if ui.button(theme).clicked() {
                 self.settings.dark_mode = !self.settings.dark_mode;
             }
+            if ui
+                .selectable_label(self.show_settings, "Settings")
+                .on_hover_text("What is kept of credentials, and where")
+                .clicked()
+            {
+                self.show_settings = !self.show_settings;
+            }
         });
         self.services_ui(ui);
     }
@@ -1491,8 +1525,21 @@ impl SwitchboardApp {
             if ui.selectable_label(pinned, "Pin").clicked() {
                 toggle_pin = Some(entry.seq);
             }
-            if ui.small_button("Copy as JSON").clicked() {
-                ui.ctx().copy_text(e.to_json_line());
+            let copy_in_clear = self.settings.credentials.copy_in_clear;
+            if ui
+                .small_button("Copy as JSON")
+                .on_hover_text(if copy_in_clear {
+                    "Credentials are copied as sent (Settings)"
+                } else {
+                    "Credentials are masked (Settings can include them)"
+                })
+                .clicked()
+            {
+                ui.ctx().copy_text(if copy_in_clear {
+                    e.to_json_line()
+                } else {
+                    e.redacted().to_json_line()
+                });
             }
             if entry.request.is_some()
                 && ui
@@ -1519,6 +1566,109 @@ impl SwitchboardApp {
                 .active
                 .remove(&EditorKind::of(&request.spec));
             self.settings.apply_saved(&request);
+            if crate::engine::credentials::is_redacted(&request) {
+                self.outcomes.insert(
+                    self.settings.transport,
+                    EditorOutcome::Failed(
+                        "the history kept this request with its credentials masked (••••): type them again before sending".to_string(),
+                    ),
+                );
+            }
+        }
+    }
+
+    /// The Settings window: what is kept of credentials, and where.
+    fn settings_window_ui(&mut self, ctx: &egui::Context) {
+        let mut open = true;
+        let data_dir = self.data_dir.display().to_string();
+        let c = &mut self.settings.credentials;
+        egui::Window::new("Settings")
+            .open(&mut open)
+            .collapsible(false)
+            .resizable(false)
+            .default_width(520.0)
+            .show(ctx, |ui| {
+                ui.heading("Credentials at rest");
+                ui.label(
+                    "Authorization, Proxy-Authorization, Cookie, API-key and token headers \
+                     (gRPC metadata too) and passwords in URLs.",
+                );
+                ui.add_space(6.0);
+                ui.label(RichText::new("Typed into the editors, when the app closes").strong());
+                ui.radio_value(
+                    &mut c.editors,
+                    EditorCredentials::SecretStore,
+                    "Keep them in the secret store (secrets.json, owner-only)",
+                )
+                .on_hover_text(
+                    "settings.json holds a {{reference}}; the editor gets the value back at the next launch",
+                );
+                ui.radio_value(
+                    &mut c.editors,
+                    EditorCredentials::Forget,
+                    "Forget them (type them again after a restart)",
+                );
+                ui.add_space(6.0);
+                ui.label(RichText::new("History and copies").strong());
+                ui.checkbox(
+                    &mut c.history_in_clear,
+                    "Keep credentials in clear in the history file",
+                )
+                .on_hover_text(
+                    "Off: history.jsonl gets them masked (Bearer •••• (redacted), user:••••@host); this session still shows them as sent",
+                );
+                ui.checkbox(&mut c.copy_in_clear, "Copy as JSON includes credentials")
+                    .on_hover_text("Off: the copied exchange has them masked");
+                ui.add_space(6.0);
+                ui.label(
+                    RichText::new(format!(
+                        "Kept in {data_dir} (owner-only): settings.json, app.ron (window), history.jsonl, secrets.json"
+                    ))
+                    .small()
+                    .weak(),
+                );
+            });
+        if !open {
+            self.show_settings = false;
+        }
+    }
+
+    /// Writes the settings file (owner-only) with the editors' credentials moved to the
+    /// secret store, or dropped, as the user chose.
+    pub fn save_state(&mut self) {
+        // Editors pointing at this run's demo are saved pointing at the default demo, so that
+        // the next launch (which may get other ports) retargets them again.
+        let mut settings = self.settings.clone();
+        settings.open_requests = self.open_requests();
+        if let Some(config) = &self.demo_config {
+            settings.retarget_demo(config, &demo_services::DemoConfig::default());
+        }
+        let mut forgetting = settings.clone();
+        forgetting.forget_credentials();
+        let mut keeping = settings;
+        let secrets = match keeping.credentials.editors {
+            EditorCredentials::SecretStore => keeping.take_credentials(),
+            EditorCredentials::Forget => Default::default(),
+        };
+        let stored = self
+            .backend
+            .files
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .set_editor_secrets(secrets);
+        let settings = match (keeping.credentials.editors, stored) {
+            (EditorCredentials::SecretStore, Ok(())) => keeping,
+            (_, Err(e)) => {
+                tracing::warn!("{e}");
+                forgetting
+            }
+            (EditorCredentials::Forget, Ok(())) => forgetting,
+        };
+        if let Err(e) = super::state::save_settings(&self.data_dir, &settings) {
+            tracing::warn!(
+                "cannot save the settings in {}: {e}",
+                self.data_dir.display()
+            );
         }
     }
 
@@ -1571,6 +1721,9 @@ impl SwitchboardApp {
             }
         });
         self.collection_dialog_ui(&ui.ctx().clone());
+        if self.show_settings {
+            self.settings_window_ui(&ui.ctx().clone());
+        }
         if self.report_first_frame {
             self.report_first_frame = false;
             println!("bench: first frame");
@@ -1597,14 +1750,11 @@ impl eframe::App for SwitchboardApp {
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
-        // Editors pointing at this run's demo are saved pointing at the default demo, so that
-        // the next launch (which may get other ports) retargets them again.
-        let mut settings = self.settings.clone();
-        settings.open_requests = self.open_requests();
-        if let Some(config) = &self.demo_config {
-            settings.retarget_demo(config, &demo_services::DemoConfig::default());
+        self.save_state();
+        // Older versions kept the settings (credentials included) in eframe's file.
+        if storage.get_string(eframe::APP_KEY).is_some() {
+            storage.remove_string(eframe::APP_KEY);
         }
-        eframe::set_value(storage, eframe::APP_KEY, &settings);
     }
 
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {

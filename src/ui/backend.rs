@@ -246,7 +246,13 @@ pub enum Event {
 pub struct BackendHandle {
     commands: mpsc::Sender<Command>,
     pub events: mpsc::Receiver<Event>,
+    /// The file side, shared so that the app can keep its editors' credentials in the secret
+    /// store when it saves its state (under the same lock as every other secret write).
+    pub files: SharedFiles,
 }
+
+/// [`Files`] behind the lock every user of the secret store takes.
+pub type SharedFiles = Arc<std::sync::Mutex<Files>>;
 
 impl BackendHandle {
     /// Queues a command without blocking; returns false if the backend is gone or saturated.
@@ -318,11 +324,21 @@ pub fn spawn(
         events: event_tx,
         repaint,
     };
-    runtime.spawn(run(options, command_rx, outbox));
-    BackendHandle { commands, events }
+    let files = Arc::new(std::sync::Mutex::new(Files::new(&options.data_dir)));
+    runtime.spawn(run(options, command_rx, outbox, files.clone()));
+    BackendHandle {
+        commands,
+        events,
+        files,
+    }
 }
 
-async fn run(options: BackendOptions, mut commands: mpsc::Receiver<Command>, outbox: Outbox) {
+async fn run(
+    options: BackendOptions,
+    mut commands: mpsc::Receiver<Command>,
+    outbox: Outbox,
+    files: SharedFiles,
+) {
     let mut supervisor = None;
     let (deliveries, _) = broadcast::channel::<(Instant, WatchedMessage)>(1024);
     let mut tap_exchange = None;
@@ -357,7 +373,6 @@ async fn run(options: BackendOptions, mut commands: mpsc::Receiver<Command>, out
         ))
     });
     let mut consumer_task = forward_consumer(supervisor.as_ref(), &outbox);
-    let files = Arc::new(std::sync::Mutex::new(Files::new(&options.data_dir)));
     let history = spawn_history(&options.data_dir, outbox.clone());
 
     let pool = crate::engine::grpc::builtin_pool().ok();

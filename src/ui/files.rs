@@ -256,6 +256,38 @@ impl Files {
         })
     }
 
+    /// The credentials the app's editors had when it last saved its state.
+    pub fn editor_secrets(&self) -> std::collections::BTreeMap<String, String> {
+        self.secrets
+            .as_ref()
+            .map(|s| {
+                s.scope(
+                    collection::vars::EDITORS_KEY,
+                    collection::vars::ALL_ENVIRONMENTS,
+                )
+            })
+            .unwrap_or_default()
+    }
+
+    /// Keeps the editors' credentials (all of them: the previous ones go); writes the store
+    /// only when they changed. An unreadable store is never written over.
+    pub fn set_editor_secrets(
+        &mut self,
+        values: std::collections::BTreeMap<String, String>,
+    ) -> Result<(), String> {
+        let store = self.secrets.as_mut().map_err(|reason| {
+            format!("the secret store is unreadable ({reason}); editor credentials not kept")
+        })?;
+        if store.set_scope(
+            collection::vars::EDITORS_KEY,
+            collection::vars::ALL_ENVIRONMENTS,
+            values,
+        ) {
+            store.save().map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
     pub fn load(&self, root: &Path) -> Result<Collection, String> {
         Collection::load(root).map_err(|e| e.to_string())
     }

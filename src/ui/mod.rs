@@ -8,6 +8,7 @@ pub mod editors;
 pub mod files;
 pub mod payload_view;
 pub mod settings;
+pub mod state;
 pub mod timeline_view;
 pub mod viewer;
 
@@ -15,7 +16,16 @@ pub use app::{AppOptions, Script, SwitchboardApp};
 
 /// Opens the window; returns when it is closed.
 pub fn run(runtime: &tokio::runtime::Runtime, options: AppOptions) -> anyhow::Result<()> {
+    // eframe's own state file goes into the (owner-only) data directory; with the default data
+    // directory, a file older versions left at eframe's default place moves in.
+    let legacy = std::env::var_os("SWITCHBOARD_DATA_DIR")
+        .filter(|d| !d.is_empty())
+        .is_none()
+        .then(|| eframe::storage_dir("switchboard").map(|d| d.join(state::WINDOW_FILE)))
+        .flatten();
+    let persistence_path = state::window_state_path(&options.backend.data_dir, legacy);
     let native = eframe::NativeOptions {
+        persistence_path: Some(persistence_path),
         viewport: egui::ViewportBuilder::default()
             .with_title("Switchboard")
             .with_app_id("switchboard")

@@ -297,6 +297,41 @@ pub struct Settings {
     pub environments: std::collections::BTreeMap<String, String>,
     /// Which saved request each editor held (reattached when its collection loads).
     pub open_requests: Vec<OpenRequest>,
+    /// What is kept of credentials (Settings window).
+    pub credentials: CredentialSettings,
+}
+
+/// What happens to credentials typed into the editors when the app saves its state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum EditorCredentials {
+    /// Moved to the owner-only secret store; the state file holds a `{{reference}}` and the
+    /// editor gets the value back at the next launch.
+    #[default]
+    SecretStore,
+    /// Not kept: the next launch shows the header with an empty value, the URL without its
+    /// password.
+    Forget,
+}
+
+/// Where credentials may be kept (see the README, "Credentials at rest").
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CredentialSettings {
+    pub editors: EditorCredentials,
+    /// The history file keeps credentials as sent instead of masked.
+    pub history_in_clear: bool,
+    /// *Copy as JSON* copies credentials as sent instead of masked.
+    pub copy_in_clear: bool,
+}
+
+/// The prefix of the `{{references}}` the state file holds instead of the editors' credentials.
+pub const EDITOR_SECRET_PREFIX: &str = "switchboard_editor_";
+
+/// A place in the editors that may hold a credential.
+enum Slot<'a> {
+    /// A header or metadata row: (its name, its value).
+    Row(&'a str, &'a mut String),
+    Url(&'a mut String),
 }
 
 /// An editor's link to its saved request file.
@@ -344,6 +379,7 @@ impl Default for Settings {
             closed_collections: Vec::new(),
             open_requests: Vec::new(),
             environments: Default::default(),
+            credentials: CredentialSettings::default(),
         }
     }
 }
@@ -542,6 +578,136 @@ impl Settings {
         }
     }
 
+    /// Every field of the editors that may hold a credential, with the editor it belongs to.
+    fn credential_slots(&mut self) -> Vec<(&'static str, Slot<'_>)> {
+        let mut slots = Vec::new();
+        fn rows<'a>(
+            editor: &'static str,
+            rows: &'a mut [KeyValue],
+            slots: &mut Vec<(&'static str, Slot<'a>)>,
+        ) {
+            for KeyValue { key, value, .. } in rows.iter_mut() {
+                slots.push((editor, Slot::Row(key.as_str(), value)));
+            }
+        }
+        slots.push(("http", Slot::Url(&mut self.http.url)));
+        rows("http", &mut self.http.headers, &mut slots);
+        slots.push(("grpc", Slot::Url(&mut self.grpc.addr)));
+        rows("grpc", &mut self.grpc.metadata, &mut slots);
+        slots.push(("amqp", Slot::Url(&mut self.amqp.url)));
+        slots.push(("order", Slot::Url(&mut self.amqp.order_url)));
+        rows("amqp", &mut self.amqp.headers, &mut slots);
+        slots
+    }
+
+    /// Moves every literal credential of the editors out: each becomes a
+    /// `{{switchboard_editor_…}}` reference, and the values are returned (for the secret
+    /// store). Values that are only `{{references}}` already stay.
+    pub fn take_credentials(&mut self) -> std::collections::BTreeMap<String, String> {
+        use crate::engine::credentials::{take_named_secret, take_url_password};
+        let mut taken = std::collections::BTreeMap::new();
+        let name_for =
+            |editor: &str, what: &str, taken: &std::collections::BTreeMap<String, String>| {
+                let slug: String = what
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() {
+                            c.to_ascii_lowercase()
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect();
+                let base = format!("{EDITOR_SECRET_PREFIX}{editor}_{slug}");
+                let mut name = base.clone();
+                let mut n = 2;
+                while taken.contains_key(&name) {
+                    name = format!("{base}_{n}");
+                    n += 1;
+                }
+                name
+            };
+        for (editor, slot) in self.credential_slots() {
+            match slot {
+                Slot::Row(key, value) => {
+                    let name = name_for(editor, key, &taken);
+                    if let Some(secret) = take_named_secret(key, value, &name) {
+                        taken.insert(name, secret);
+                    }
+                }
+                Slot::Url(url) => {
+                    let name = name_for(editor, "password", &taken);
+                    if let Some(secret) = take_url_password(url, &name) {
+                        taken.insert(name, secret);
+                    }
+                }
+            }
+        }
+        taken
+    }
+
+    /// Drops every literal credential of the editors: sensitive header values become empty,
+    /// URLs lose their password.
+    pub fn forget_credentials(&mut self) {
+        for (_, slot) in self.credential_slots() {
+            match slot {
+                Slot::Row(key, value) => {
+                    if take_named_secret_probe(key, value) {
+                        value.clear();
+                    }
+                }
+                Slot::Url(url) => {
+                    if let Some((before, _, after)) = crate::engine::credentials::url_password(url)
+                        && !crate::engine::collection::vars::only_references(
+                            &url[before.len()..url.len() - after.len()],
+                        )
+                    {
+                        // `user:` loses its colon too: `amqp://user@host`.
+                        *url = format!("{}{after}", before.trim_end_matches(':'));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Puts back the credentials [`Settings::take_credentials`] moved out: each field that is
+    /// exactly a `{{switchboard_editor_…}}` reference found in `secrets` gets its value.
+    pub fn restore_credentials(&mut self, secrets: &std::collections::BTreeMap<String, String>) {
+        let fill = |text: &mut String| {
+            let mut rest = text.as_str();
+            let mut out = String::new();
+            let mut changed = false;
+            while let Some(start) = rest.find("{{") {
+                let Some(len) = rest[start + 2..].find("}}") else {
+                    break;
+                };
+                let name = &rest[start + 2..start + 2 + len];
+                out.push_str(&rest[..start]);
+                match secrets
+                    .get(name)
+                    .filter(|_| name.starts_with(EDITOR_SECRET_PREFIX))
+                {
+                    Some(value) => {
+                        out.push_str(value);
+                        changed = true;
+                    }
+                    None => out.push_str(&rest[start..start + 4 + len]),
+                }
+                rest = &rest[start + 4 + len..];
+            }
+            if changed {
+                out.push_str(rest);
+                *text = out;
+            }
+        };
+        for (_, slot) in self.credential_slots() {
+            match slot {
+                Slot::Row(_, value) => fill(value),
+                Slot::Url(url) => fill(url),
+            }
+        }
+    }
+
     /// The editor shown now.
     pub fn current_kind(&self) -> EditorKind {
         match self.view {
@@ -582,6 +748,13 @@ impl Settings {
             self.amqp.url = to.amqp_url.clone();
         }
     }
+}
+
+/// True when a row's value is a literal credential (what [`Settings::forget_credentials`]
+/// drops).
+fn take_named_secret_probe(key: &str, value: &str) -> bool {
+    let mut copy = value.to_string();
+    crate::engine::credentials::take_named_secret(key, &mut copy, "x").is_some()
 }
 
 #[cfg(test)]
@@ -638,5 +811,52 @@ mod tests {
             assert_eq!(other.to_saved(kind, "r", None), saved, "{kind:?}");
             assert_eq!(other.current_kind(), kind);
         }
+    }
+
+    #[test]
+    fn editor_credentials_move_out_and_come_back() {
+        let mut settings = Settings::default();
+        settings.http.url = "http://bob:pw-http@127.0.0.1:8081/user/1".into();
+        settings
+            .http
+            .headers
+            .push(KeyValue::new("Authorization", "Bearer tok-1"));
+        settings
+            .http
+            .headers
+            .push(KeyValue::new("authorization", "Basic dTpw"));
+        settings
+            .http
+            .headers
+            .push(KeyValue::new("X-Api-Key", "{{api_key}}"));
+        settings
+            .grpc
+            .metadata
+            .push(KeyValue::new("authorization", "Bearer tok-2"));
+        settings.amqp.url = "amqp://guest:pw-amqp@127.0.0.1:5672/%2f".into();
+        settings
+            .amqp
+            .headers
+            .push(KeyValue::new("Cookie", "sid=c-3"));
+        let original = settings.clone();
+        let mut kept = settings.clone();
+        let secrets = kept.take_credentials();
+        let text = serde_json::to_string(&kept).unwrap();
+        for secret in ["pw-http", "tok-1", "dTpw", "tok-2", "pw-amqp", "c-3"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+            assert!(secrets.values().any(|v| v.contains(secret)), "{secret}");
+        }
+        assert_eq!(secrets.len(), 6, "{secrets:?}");
+        assert_eq!(kept.http.headers[3].value, "{{api_key}}");
+        kept.restore_credentials(&secrets);
+        assert_eq!(kept, original);
+
+        let mut forgot = settings;
+        forgot.forget_credentials();
+        assert_eq!(forgot.http.url, "http://bob@127.0.0.1:8081/user/1");
+        assert_eq!(forgot.amqp.url, "amqp://guest@127.0.0.1:5672/%2f");
+        assert_eq!(forgot.http.headers[1].value, "");
+        assert_eq!(forgot.http.headers[3].value, "{{api_key}}");
+        assert_eq!(forgot.http.headers[0].value, "application/json");
     }
 }

@@ -5,6 +5,7 @@
 pub mod amqp;
 pub mod codec;
 pub mod collection;
+pub mod credentials;
 pub mod descriptors;
 pub mod exchange;
 pub mod fsutil;

@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use super::FORMAT_VERSION;
 use super::expect::Expect;
-use super::vars::{Vars, only_references};
+use super::vars::Vars;
 use crate::engine::amqp::{Properties, PublishRequest};
+use crate::engine::credentials::{take_named_secret, take_url_password};
 use crate::engine::descriptors::DescriptorSource;
 use crate::engine::grpc::GrpcRequest;
 use crate::engine::http::{DEFAULT_MAX_BODY_BYTES, HttpRequest};
@@ -250,46 +251,6 @@ pub enum Runnable {
     Watch(WatchSpec),
 }
 
-/// Header names whose values are credentials.
-pub fn is_sensitive_header(name: &str) -> bool {
-    let name = name.trim().to_ascii_lowercase();
-    matches!(
-        name.as_str(),
-        "authorization" | "proxy-authorization" | "cookie" | "set-cookie"
-    ) || [
-        "token",
-        "secret",
-        "password",
-        "api-key",
-        "apikey",
-        "x-api-key",
-    ]
-    .iter()
-    .any(|s| name.contains(s))
-}
-
-/// Splits `scheme://user:password@host/...` into (before the password, password, after).
-fn url_password(url: &str) -> Option<(&str, &str, &str)> {
-    let start = url.find("://")? + 3;
-    let authority_end = url[start..]
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |i| start + i);
-    let at = url[start..authority_end].rfind('@')? + start;
-    let colon = url[start..at].find(':')? + start;
-    Some((&url[..colon + 1], &url[colon + 1..at], &url[at..]))
-}
-
-/// Replaces a literal password in a URL with `{{name}}`; returns the password.
-fn take_url_password(url: &mut String, name: &str) -> Option<String> {
-    let (before, password, after) = url_password(url)?;
-    if password.is_empty() || only_references(password) {
-        return None;
-    }
-    let password = password.to_string();
-    *url = format!("{before}{{{{{name}}}}}{after}");
-    Some(password)
-}
-
 /// The variable name for a secret of this request: `get_user_authorization`.
 fn secret_name(request: &str, what: &str) -> String {
     let mut out = super::slug(request).replace('-', "_");
@@ -316,13 +277,9 @@ impl SavedRequest {
         let name = self.name.clone();
         let headers = |rows: &mut Vec<SavedHeader>, found: &mut Vec<(String, String)>| {
             for row in rows.iter_mut() {
-                if is_sensitive_header(&row.name)
-                    && !row.value.trim().is_empty()
-                    && !only_references(&row.value)
-                {
-                    let var = secret_name(&name, &row.name);
-                    found.push((var.clone(), std::mem::take(&mut row.value)));
-                    row.value = format!("{{{{{var}}}}}");
+                let var = secret_name(&name, &row.name);
+                if let Some(value) = take_named_secret(&row.name, &mut row.value, &var) {
+                    found.push((var, value));
                 }
             }
         };
@@ -479,21 +436,6 @@ fn fill(value: &mut serde_json::Value, vars: &Vars, unresolved: &mut Vec<String>
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn url_passwords_are_found_and_replaced() {
-        let mut url = "amqp://guest:s3cr%40t@127.0.0.1:5672/%2f".to_string();
-        assert_eq!(
-            take_url_password(&mut url, "amqp_password").as_deref(),
-            Some("s3cr%40t")
-        );
-        assert_eq!(url, "amqp://guest:{{amqp_password}}@127.0.0.1:5672/%2f");
-        assert_eq!(take_url_password(&mut url, "x"), None);
-        let mut plain = "amqp://127.0.0.1:5672/%2f".to_string();
-        assert_eq!(take_url_password(&mut plain, "x"), None);
-        let mut at_in_path = "http://host/a@b".to_string();
-        assert_eq!(take_url_password(&mut at_in_path, "x"), None);
-    }
 
     #[test]
     fn bodies_keep_their_exact_text() {

@@ -234,6 +234,10 @@ fn format_version() -> u32 {
 /// The scope of secrets that belong to the collection rather than to one environment.
 pub const ALL_ENVIRONMENTS: &str = "*";
 
+/// Where the app keeps the credentials typed into its editors (not a collection folder), so
+/// that its saved state holds only `{{references}}` to them.
+pub const EDITORS_KEY: &str = "switchboard:editors";
+
 impl SecretStore {
     pub fn default_path() -> PathBuf {
         data_dir().join("secrets.json")
@@ -299,6 +303,33 @@ impl SecretStore {
             .entry(scope.to_string())
             .or_default()
             .insert(name.to_string(), value.to_string());
+    }
+
+    /// Every secret of one scope (empty when there is none).
+    pub fn scope(&self, key: &str, scope: &str) -> BTreeMap<String, String> {
+        self.collections
+            .get(key)
+            .and_then(|scopes| scopes.get(scope))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Replaces every secret of one scope (an empty map removes it); true when that changed
+    /// anything.
+    pub fn set_scope(&mut self, key: &str, scope: &str, values: BTreeMap<String, String>) -> bool {
+        if self.scope(key, scope) == values {
+            return false;
+        }
+        let scopes = self.collections.entry(key.to_string()).or_default();
+        if values.is_empty() {
+            scopes.remove(scope);
+        } else {
+            scopes.insert(scope.to_string(), values);
+        }
+        if scopes.is_empty() {
+            self.collections.remove(key);
+        }
+        true
     }
 
     pub fn get(&self, key: &str, scope: &str, name: &str) -> Option<&str> {

@@ -1,0 +1,610 @@
+//! Credentials inside requests: which values are secret, moving them out into the secret store
+//! (collections, the app's saved editors) and masking them where a request is kept or shown
+//! (history, exports). One detector for every transport: HTTP headers, gRPC metadata, AMQP
+//! headers and URLs today; NATS and Kafka settings (user/password, tokens, SASL) go through the
+//! same [`redact`] with [`Field::Named`] when those transports land.
+
+use super::collection::vars::only_references;
+use super::collection::{SavedHeader, SavedRequest, SavedSpec};
+use super::exchange::{Exchange, Header, Message};
+use super::history::HistoryEntry;
+
+/// What a masked secret shows instead of its value.
+pub const MASK: &str = "••••";
+
+/// Appended to a masked header value, so nobody mistakes it for the real one.
+pub const REDACTED: &str = "(redacted)";
+
+/// Exact names (lower case, `_`/`.` read as `-`) whose values are credentials.
+const SENSITIVE_NAMES: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "auth",
+    "pass",
+    "sasl-password",
+];
+
+/// Parts of a name that make its value a credential (`x-api-key`, `x-auth-token`,
+/// `client_secret`, Kafka `sasl.password`, NATS `nkey`…).
+const SENSITIVE_PARTS: &[&str] = &[
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "api-key",
+    "apikey",
+    "access-key",
+    "session",
+    "credential",
+    "nkey",
+    "jwt",
+    "private-key",
+];
+
+/// True when a header, gRPC metadata key, AMQP header or named setting holds a credential.
+pub fn is_sensitive_name(name: &str) -> bool {
+    let name: String = name
+        .trim()
+        .chars()
+        .map(|c| match c {
+            '_' | '.' => '-',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect();
+    SENSITIVE_NAMES.contains(&name.as_str()) || SENSITIVE_PARTS.iter().any(|s| name.contains(s))
+}
+
+/// What kind of value is being redacted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field<'a> {
+    /// A header, gRPC metadata entry, AMQP/NATS/Kafka message header, or a named setting
+    /// (NATS `token`/`password`, Kafka `sasl.password`): masked when [`is_sensitive_name`].
+    /// An auth scheme (`Bearer`, `Basic`) and cookie names are kept.
+    Named(&'a str),
+    /// A URL, an address, or any text that may hold URLs (an error message, a request line):
+    /// the password of every `scheme://user:password@host` is masked, and so is the token of
+    /// `nats://TOKEN@host`.
+    Url,
+}
+
+/// The redaction rule, in one place: `value` as it may be kept or shown, or `None` when it
+/// holds no literal credential (variables like `{{token}}` are not credentials).
+///
+/// `Authorization: Bearer abc` → `Bearer •••• (redacted)`; `Cookie: a=1; b=2` →
+/// `a=••••; b=•••• (redacted)`; `amqp://user:pw@host` → `amqp://user:••••@host`.
+pub fn redact(field: Field<'_>, value: &str) -> Option<String> {
+    redact_collecting(field, value, &mut Vec::new())
+}
+
+/// [`redact`], also collecting the literal secrets it masked (to scrub copies of them
+/// elsewhere: an error message, a body that echoes a header).
+fn redact_collecting(field: Field<'_>, value: &str, found: &mut Vec<String>) -> Option<String> {
+    match field {
+        Field::Named(name) => redact_named(name, value, found),
+        Field::Url => redact_urls(value, found),
+    }
+}
+
+fn is_literal(secret: &str) -> bool {
+    let secret = secret.trim();
+    !secret.is_empty() && !only_references(secret) && !secret.contains(MASK)
+}
+
+fn redact_named(name: &str, value: &str, found: &mut Vec<String>) -> Option<String> {
+    if !is_sensitive_name(name) || value.trim().ends_with(REDACTED) {
+        return None;
+    }
+    let lower = name.trim().to_ascii_lowercase();
+    if lower == "cookie" || lower == "set-cookie" {
+        // `name=value` pairs; for Set-Cookie only the first is the cookie, the rest are
+        // attributes (Path, HttpOnly…).
+        let mut any = false;
+        let pairs: Vec<String> = value
+            .split(';')
+            .enumerate()
+            .map(|(i, pair)| match pair.split_once('=') {
+                Some((k, v)) if (lower == "cookie" || i == 0) && is_literal(v) => {
+                    any = true;
+                    found.push(v.trim().to_string());
+                    format!("{}={MASK}", k.trim())
+                }
+                _ => pair.trim().to_string(),
+            })
+            .collect();
+        return any.then(|| format!("{} {REDACTED}", pairs.join("; ")));
+    }
+    let trimmed = value.trim();
+    // `Bearer TOKEN`, `Basic B64`, `Digest …`: the scheme is not secret.
+    if let Some((scheme, credential)) = trimmed.split_once(' ')
+        && !scheme.is_empty()
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && lower.contains("authorization")
+    {
+        if !is_literal(credential) {
+            return None;
+        }
+        found.push(credential.trim().to_string());
+        return Some(format!("{scheme} {MASK} {REDACTED}"));
+    }
+    if !is_literal(trimmed) {
+        return None;
+    }
+    found.push(trimmed.to_string());
+    Some(format!("{MASK} {REDACTED}"))
+}
+
+/// Where the userinfo of the URL whose `://` is at `sep` sits: (start, end of the part to
+/// mask, is it a password). `None` when there is no userinfo or nothing secret in it.
+fn userinfo_secret(text: &str, sep: usize) -> Option<(usize, usize)> {
+    let scheme_start = text[..sep]
+        .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+        .map_or(0, |i| i + 1);
+    let scheme = text[scheme_start..sep].to_ascii_lowercase();
+    let start = sep + 3;
+    let end = text[start..]
+        .find(|c: char| {
+            matches!(c, '/' | '?' | '#' | '"' | '\'' | '<' | '>' | '`') || c.is_whitespace()
+        })
+        .map_or(text.len(), |i| start + i);
+    let at = text[start..end].rfind('@')? + start;
+    match text[start..at].find(':') {
+        Some(colon) => Some((start + colon + 1, at)),
+        // `nats://TOKEN@host`: a lone user is the token.
+        None if scheme.starts_with("nats") => Some((start, at)),
+        None => None,
+    }
+}
+
+fn redact_urls(text: &str, found: &mut Vec<String>) -> Option<String> {
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut from = 0;
+    while let Some(i) = text[from..].find("://") {
+        let sep = from + i;
+        from = sep + 3;
+        let Some((start, end)) = userinfo_secret(text, sep) else {
+            continue;
+        };
+        let secret = &text[start..end];
+        if !is_literal(secret) {
+            continue;
+        }
+        found.push(secret.to_string());
+        out.push_str(&text[copied..start]);
+        out.push_str(MASK);
+        copied = end;
+        from = end;
+    }
+    if copied == 0 {
+        return None;
+    }
+    out.push_str(&text[copied..]);
+    Some(out)
+}
+
+/// Splits `scheme://user:password@host/...` into (before the password, password, after).
+pub fn url_password(url: &str) -> Option<(&str, &str, &str)> {
+    let sep = url.find("://")?;
+    let (start, end) = userinfo_secret(url, sep)?;
+    // Only a real `user:password` (not a NATS token) moves to the secret store as a password.
+    url[sep + 3..start].ends_with(':').then_some(())?;
+    Some((&url[..start], &url[start..end], &url[end..]))
+}
+
+/// Replaces a literal password in a URL with `{{name}}`; returns the password.
+pub fn take_url_password(url: &mut String, name: &str) -> Option<String> {
+    let (before, password, after) = url_password(url)?;
+    if password.is_empty() || only_references(password) {
+        return None;
+    }
+    let password = password.to_string();
+    *url = format!("{before}{{{{{name}}}}}{after}");
+    Some(password)
+}
+
+/// Replaces a literal credential in a sensitive header (or setting) value with `{{name}}`;
+/// returns the value. A value that is only references already is left alone.
+pub fn take_named_secret(header: &str, value: &mut String, name: &str) -> Option<String> {
+    if !is_sensitive_name(header) || value.trim().is_empty() || only_references(value) {
+        return None;
+    }
+    let secret = std::mem::replace(value, format!("{{{{{name}}}}}"));
+    Some(secret)
+}
+
+/// Something that can be kept or shown without its credentials.
+pub trait Redact {
+    /// Masks every credential in place.
+    fn redact(&mut self);
+
+    /// A copy with every credential masked.
+    fn redacted(&self) -> Self
+    where
+        Self: Clone,
+    {
+        let mut copy = self.clone();
+        copy.redact();
+        copy
+    }
+}
+
+fn redact_headers(headers: &mut [Header], found: &mut Vec<String>) {
+    for h in headers {
+        if let Some(v) = redact_collecting(Field::Named(&h.name), &h.value, found) {
+            h.value = v;
+        }
+    }
+}
+
+fn redact_text(text: &mut String, found: &mut Vec<String>) {
+    if let Some(t) = redact_collecting(Field::Url, text, found) {
+        *text = t;
+    }
+}
+
+/// Secrets long enough to be replaced wherever they appear without hitting unrelated text.
+fn scrub_list(found: &mut Vec<String>) {
+    found.retain(|s| s.chars().count() >= 4);
+    found.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    found.dedup();
+}
+
+fn scrub_text(text: &mut String, secrets: &[String]) {
+    for s in secrets {
+        if text.contains(s.as_str()) {
+            *text = text.replace(s.as_str(), MASK);
+        }
+    }
+}
+
+fn scrub_bytes(bytes: &mut Vec<u8>, secrets: &[String]) {
+    for s in secrets {
+        let needle = s.as_bytes();
+        if memchr::memmem::find(bytes, needle).is_none() {
+            continue;
+        }
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut rest: &[u8] = bytes;
+        while let Some(i) = memchr::memmem::find(rest, needle) {
+            out.extend_from_slice(&rest[..i]);
+            out.extend_from_slice(MASK.as_bytes());
+            rest = &rest[i + needle.len()..];
+        }
+        out.extend_from_slice(rest);
+        *bytes = out;
+    }
+}
+
+fn scrub_message(m: &mut Message, secrets: &[String]) {
+    scrub_text(&mut m.line, secrets);
+    for h in m.headers.iter_mut().chain(m.trailers.iter_mut()) {
+        scrub_text(&mut h.value, secrets);
+    }
+    scrub_bytes(&mut m.body.bytes, secrets);
+}
+
+impl Redact for Exchange {
+    /// Sensitive headers, metadata and trailers both ways, URL passwords in the target,
+    /// request line, error and phase details; then any copy of those secrets left elsewhere
+    /// (an error quoting a header, a body echoing it) is masked too.
+    fn redact(&mut self) {
+        let mut found = Vec::new();
+        let messages = std::iter::once(&mut self.request).chain(self.response.as_mut());
+        for m in messages {
+            redact_headers(&mut m.headers, &mut found);
+            redact_headers(&mut m.trailers, &mut found);
+            redact_text(&mut m.line, &mut found);
+        }
+        redact_text(&mut self.target, &mut found);
+        if let Some(e) = self.error.as_mut() {
+            redact_text(&mut e.message, &mut found);
+        }
+        for p in &mut self.timeline {
+            if let Some(d) = p.detail.as_mut() {
+                redact_text(d, &mut found);
+            }
+        }
+        scrub_list(&mut found);
+        if found.is_empty() {
+            return;
+        }
+        scrub_text(&mut self.target, &found);
+        if let Some(e) = self.error.as_mut() {
+            scrub_text(&mut e.message, &found);
+        }
+        for p in &mut self.timeline {
+            if let Some(d) = p.detail.as_mut() {
+                scrub_text(d, &found);
+            }
+        }
+        scrub_message(&mut self.request, &found);
+        if let Some(r) = self.response.as_mut() {
+            scrub_message(r, &found);
+        }
+    }
+}
+
+fn redact_rows(rows: &mut [SavedHeader]) {
+    for row in rows {
+        if let Some(v) = redact(Field::Named(&row.name), &row.value) {
+            row.value = v;
+        }
+    }
+}
+
+fn redact_url_field(url: &mut String) {
+    if let Some(u) = redact(Field::Url, url) {
+        *url = u;
+    }
+}
+
+impl Redact for SavedRequest {
+    /// Sensitive header/metadata values and URL passwords; `{{variables}}` stay as they are.
+    fn redact(&mut self) {
+        match &mut self.spec {
+            SavedSpec::Http(h) => {
+                redact_rows(&mut h.headers);
+                redact_url_field(&mut h.url);
+            }
+            SavedSpec::Grpc(g) => {
+                redact_rows(&mut g.metadata);
+                redact_url_field(&mut g.addr);
+            }
+            SavedSpec::Amqp(a) => {
+                redact_rows(&mut a.headers);
+                redact_url_field(&mut a.url);
+            }
+            SavedSpec::Watch(w) => redact_url_field(&mut w.url),
+        }
+    }
+}
+
+impl Redact for HistoryEntry {
+    fn redact(&mut self) {
+        self.exchange.redact();
+        if let Some(r) = self.request.as_mut() {
+            r.redact();
+        }
+    }
+}
+
+/// True when a request was kept with its credentials masked (it cannot be sent as it is).
+pub fn is_redacted(request: &SavedRequest) -> bool {
+    serde_json::to_string(&request.spec).is_ok_and(|s| s.contains(MASK))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::collection::saved::{SavedAmqp, SavedHttp};
+    use crate::engine::{Body, ErrorKind, ExchangeError, Transport};
+
+    fn named(name: &str, value: &str) -> Option<String> {
+        redact(Field::Named(name), value)
+    }
+
+    fn url(text: &str) -> Option<String> {
+        redact(Field::Url, text)
+    }
+
+    #[test]
+    fn authorization_keeps_its_scheme() {
+        assert_eq!(
+            named("Authorization", "Bearer abc.def").as_deref(),
+            Some("Bearer •••• (redacted)")
+        );
+        assert_eq!(
+            named("proxy-authorization", "Basic dXNlcjpwYXNz").as_deref(),
+            Some("Basic •••• (redacted)")
+        );
+        assert_eq!(
+            named("authorization", "rawtoken").as_deref(),
+            Some("•••• (redacted)")
+        );
+        // gRPC metadata keys are lower case; same rule.
+        assert_eq!(
+            named("authorization", "Bearer x1").as_deref(),
+            Some("Bearer •••• (redacted)")
+        );
+        // Already redacted, empty or only variables: nothing to hide.
+        assert_eq!(named("Authorization", "Bearer •••• (redacted)"), None);
+        assert_eq!(named("Authorization", ""), None);
+        assert_eq!(named("Authorization", "Bearer {{token}}"), None);
+        assert_eq!(named("Authorization", "{{auth}}"), None);
+    }
+
+    #[test]
+    fn cookies_keep_their_names() {
+        assert_eq!(
+            named("Cookie", "sid=abc123; theme=dark").as_deref(),
+            Some("sid=••••; theme=•••• (redacted)")
+        );
+        assert_eq!(
+            named("set-cookie", "sid=abc123; Path=/; HttpOnly").as_deref(),
+            Some("sid=••••; Path=/; HttpOnly (redacted)")
+        );
+    }
+
+    #[test]
+    fn api_keys_tokens_and_settings_are_sensitive() {
+        for name in [
+            "X-Api-Key",
+            "x-api-key",
+            "api_key",
+            "X-Auth-Token",
+            "client_secret",
+            "sasl.password",
+            "sasl_password",
+            "password",
+            "token",
+            "nkey_seed",
+            "X-Session-Id",
+            "auth",
+        ] {
+            assert!(is_sensitive_name(name), "{name}");
+            assert_eq!(
+                named(name, "v4lue").as_deref(),
+                Some("•••• (redacted)"),
+                "{name}"
+            );
+        }
+        for name in ["Accept", "Content-Type", "x-request-id", "user", "x-source"] {
+            assert!(!is_sensitive_name(name), "{name}");
+            assert_eq!(named(name, "v4lue"), None);
+        }
+    }
+
+    #[test]
+    fn url_passwords_are_masked_in_every_scheme_and_in_text() {
+        for (from, to) in [
+            (
+                "http://bob:pw1@127.0.0.1:8081/user/1",
+                "http://bob:••••@127.0.0.1:8081/user/1",
+            ),
+            (
+                "amqp://guest:s3cr%40t@127.0.0.1:5672/%2f",
+                "amqp://guest:••••@127.0.0.1:5672/%2f",
+            ),
+            ("nats://u:p@h:4222", "nats://u:••••@h:4222"),
+            ("nats://s3cretToken@h:4222", "nats://••••@h:4222"),
+            ("kafka://u:p@broker:9092", "kafka://u:••••@broker:9092"),
+            (
+                "malformed URL \"https://a:b@h\" then amqp://c:d@e/",
+                "malformed URL \"https://a:••••@h\" then amqp://c:••••@e/",
+            ),
+        ] {
+            assert_eq!(url(from).as_deref(), Some(to), "{from}");
+        }
+        for same in [
+            "http://127.0.0.1/user/1",
+            "http://host/a@b",
+            "http://bob@host/",
+            "amqp://u:{{amqp_password}}@h/",
+            "amqp://u:••••@h/",
+            "127.0.0.1:50051",
+        ] {
+            assert_eq!(url(same), None, "{same}");
+        }
+    }
+
+    #[test]
+    fn url_passwords_are_found_and_replaced() {
+        let mut url = "amqp://guest:s3cr%40t@127.0.0.1:5672/%2f".to_string();
+        assert_eq!(
+            take_url_password(&mut url, "amqp_password").as_deref(),
+            Some("s3cr%40t")
+        );
+        assert_eq!(url, "amqp://guest:{{amqp_password}}@127.0.0.1:5672/%2f");
+        assert_eq!(take_url_password(&mut url, "x"), None);
+        let mut plain = "amqp://127.0.0.1:5672/%2f".to_string();
+        assert_eq!(take_url_password(&mut plain, "x"), None);
+        let mut at_in_path = "http://host/a@b".to_string();
+        assert_eq!(take_url_password(&mut at_in_path, "x"), None);
+    }
+
+    #[test]
+    fn an_exchange_loses_its_credentials_everywhere() {
+        let mut x = Exchange {
+            transport: Transport::Http,
+            target: "http://bob:hunter22@127.0.0.1:8081/user/1".into(),
+            started_at_ms: 0,
+            ok: false,
+            status: None,
+            error: Some(ExchangeError {
+                kind: ErrorKind::InvalidInput,
+                phase: None,
+                message: "invalid value for header Authorization: \"Bearer tok-123\\n\"".into(),
+            }),
+            total_us: 0,
+            timeline: Vec::new(),
+            request: Message {
+                line: "GET http://bob:hunter22@127.0.0.1:8081/user/1".into(),
+                headers: vec![
+                    Header::new("Authorization", "Bearer tok-123"),
+                    Header::new("Accept", "application/json"),
+                ],
+                ..Message::default()
+            },
+            response: Some(Message {
+                headers: vec![Header::new("Set-Cookie", "sid=cookie-9; Path=/")],
+                body: Body::new(b"{\"echo\": \"Bearer tok-123\"}".to_vec()),
+                ..Message::default()
+            }),
+        };
+        x.redact();
+        let json = x.to_json_line();
+        for secret in ["hunter22", "tok-123", "cookie-9"] {
+            assert!(!json.contains(secret), "{secret} in {json}");
+        }
+        assert_eq!(x.request.headers[0].value, "Bearer •••• (redacted)");
+        assert_eq!(x.request.headers[1].value, "application/json");
+        assert_eq!(x.target, "http://bob:••••@127.0.0.1:8081/user/1");
+        // Idempotent.
+        let again = x.redacted();
+        assert_eq!(again, x);
+    }
+
+    #[test]
+    fn a_saved_request_keeps_its_variables_and_loses_its_literals() {
+        let mut r = SavedRequest::new(
+            "r",
+            SavedSpec::Http(SavedHttp {
+                method: "GET".into(),
+                url: "http://u:pw-1@h/".into(),
+                headers: vec![
+                    SavedHeader::new("Authorization", "Basic dTpw"),
+                    SavedHeader::new("X-Api-Key", "{{key}}"),
+                ],
+                body: None,
+                timeout_ms: None,
+                tls: Default::default(),
+            }),
+        );
+        assert!(!is_redacted(&r));
+        r.redact();
+        let SavedSpec::Http(h) = &r.spec else {
+            unreachable!()
+        };
+        assert_eq!(h.url, "http://u:••••@h/");
+        assert_eq!(h.headers[0].value, "Basic •••• (redacted)");
+        assert_eq!(h.headers[1].value, "{{key}}");
+        assert!(is_redacted(&r));
+        let mut a = SavedRequest::new(
+            "a",
+            SavedSpec::Amqp(SavedAmqp {
+                url: "amqp://guest:pw-2@h/".into(),
+                exchange: String::new(),
+                routing_key: String::new(),
+                content_type: String::new(),
+                message_id: String::new(),
+                correlation_id: String::new(),
+                persistent: false,
+                headers: vec![SavedHeader::new("token", "t-3")],
+                body: None,
+                mandatory: true,
+                count: 1,
+                timeout_ms: None,
+            }),
+        );
+        a.redact();
+        let text = serde_json::to_string(&a).unwrap();
+        assert!(!text.contains("pw-2") && !text.contains("t-3"), "{text}");
+    }
+
+    #[test]
+    fn named_secrets_move_to_variables() {
+        let mut value = "Bearer abc".to_string();
+        assert_eq!(
+            take_named_secret("Authorization", &mut value, "r_authorization").as_deref(),
+            Some("Bearer abc")
+        );
+        assert_eq!(value, "{{r_authorization}}");
+        assert_eq!(take_named_secret("Authorization", &mut value, "x"), None);
+        let mut accept = "application/json".to_string();
+        assert_eq!(take_named_secret("Accept", &mut accept, "x"), None);
+    }
+}

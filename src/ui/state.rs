@@ -1,0 +1,143 @@
+//! Where the app keeps its state between launches, owner-only, in the data directory:
+//! `settings.json` (the editors and choices, [`Settings`], with credentials moved to the secret
+//! store or dropped) and eframe's `app.ron` (window size and widget layout only). The data
+//! directory itself is made owner-only (0700), since it also holds the history and secrets.
+
+use std::path::{Path, PathBuf};
+
+use super::settings::Settings;
+use crate::engine::fsutil;
+
+/// The app's own state file in the data directory.
+pub const SETTINGS_FILE: &str = "settings.json";
+
+/// eframe's state file (window geometry, egui memory) in the data directory.
+pub const WINDOW_FILE: &str = "app.ron";
+
+/// Creates the data directory owner-only (0700), or makes an existing one so.
+pub fn prepare_data_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        if !dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?;
+        }
+        let mode = std::fs::metadata(dir)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(dir)
+}
+
+/// Where eframe keeps the window state: `app.ron` in the data directory, made owner-only
+/// before eframe writes it (eframe truncates and rewrites the file, which keeps its mode).
+/// `legacy` is eframe's default state file (older versions wrote there): it is moved in.
+pub fn window_state_path(data_dir: &Path, legacy: Option<PathBuf>) -> PathBuf {
+    let path = data_dir.join(WINDOW_FILE);
+    if let Err(e) = prepare_window_state(&path, legacy) {
+        tracing::warn!("window state {}: {e}", path.display());
+    }
+    path
+}
+
+fn prepare_window_state(path: &Path, legacy: Option<PathBuf>) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        prepare_data_dir(dir)?;
+    }
+    if !path.exists() {
+        // An empty RON map until eframe writes it, created owner-only.
+        let content = legacy
+            .as_ref()
+            .filter(|old| old.as_path() != path)
+            .and_then(|old| std::fs::read(old).ok())
+            .unwrap_or_else(|| b"{}".to_vec());
+        fsutil::write_atomic_private(path, &content)?;
+        if let Some(old) = legacy.filter(|old| old.as_path() != path && old.exists()) {
+            // It held the editors in clear (older versions): it goes.
+            std::fs::remove_file(old)?;
+        }
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(())
+}
+
+/// The settings saved at the last exit, if any (an unreadable file is ignored: defaults).
+pub fn load_settings(data_dir: &Path) -> Option<Settings> {
+    let path = data_dir.join(SETTINGS_FILE);
+    let bytes = std::fs::read(&path).ok()?;
+    match serde_json::from_slice(&bytes) {
+        Ok(settings) => Some(settings),
+        Err(e) => {
+            tracing::warn!("{}: {e}; starting with defaults", path.display());
+            None
+        }
+    }
+}
+
+/// Writes the settings owner-only and atomically, unless the file already holds exactly
+/// them. `settings` must already be free of credentials.
+pub fn save_settings(data_dir: &Path, settings: &Settings) -> std::io::Result<()> {
+    let mut text = serde_json::to_vec_pretty(settings).map_err(std::io::Error::other)?;
+    text.push(b'\n');
+    let path = data_dir.join(SETTINGS_FILE);
+    if std::fs::read(&path).is_ok_and(|old| old == text) {
+        return Ok(());
+    }
+    prepare_data_dir(data_dir)?;
+    fsutil::write_atomic_private(&path, &text)
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).map_or(0, |m| m.permissions().mode() & 0o777)
+    }
+
+    #[test]
+    fn the_state_files_and_their_directory_are_owner_only() {
+        let dir = std::env::temp_dir().join(format!(
+            "sb-state-{}-{}",
+            std::process::id(),
+            crate::engine::recorder::unix_ms()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let legacy = dir.join("old").join(WINDOW_FILE);
+        std::fs::create_dir_all(legacy.parent().unwrap()).unwrap();
+        std::fs::write(&legacy, b"{\"window\": \"()\"}").unwrap();
+        let window = window_state_path(&dir, Some(legacy.clone()));
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&window), 0o600);
+        // The old file moved in.
+        assert_eq!(std::fs::read(&window).unwrap(), b"{\"window\": \"()\"}");
+        assert!(!legacy.exists());
+        // A file someone made readable is tightened again.
+        std::fs::set_permissions(&window, std::fs::Permissions::from_mode(0o644)).unwrap();
+        window_state_path(&dir, None);
+        assert_eq!(mode(&window), 0o600);
+        let settings = Settings {
+            timeout_secs: 3.0,
+            ..Settings::default()
+        };
+        save_settings(&dir, &settings).unwrap();
+        assert_eq!(mode(&dir.join(SETTINGS_FILE)), 0o600);
+        assert_eq!(load_settings(&dir), Some(settings));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
