@@ -754,3 +754,76 @@ async fn postman_curl_and_grpcurl_imports_run_against_the_demo() {
     assert_eq!(String::from_utf8_lossy(&wrong.stderr).lines().count(), 1);
     demo.stop().await;
 }
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Runs the binary so that a folder without permissions cannot be read: directly when this
+/// process is bound by permissions, else (root) as `nobody`.
+#[cfg(unix)]
+#[test]
+fn an_unreadable_folder_is_one_broken_entry_and_the_rest_still_runs() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let sandbox = Sandbox::new();
+    let root = sandbox.collection();
+    // Everyone may read the sandbox (it is run as another user when we are root).
+    for dir in [&sandbox.dir, &root, &sandbox.data()] {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::Builder::new()
+        .name("one-reply".into())
+        .spawn(move || {
+            use std::io::{Read, Write};
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            let n = stream.read(&mut buf).unwrap();
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                .unwrap();
+            String::from_utf8_lossy(&buf[..n]).into_owned()
+        })
+        .unwrap();
+    let mut secrets = sandbox.secrets();
+    let request = import::curl(&format!("curl http://{addr}/after")).unwrap();
+    collection::save_request(
+        &root,
+        "z-after.json",
+        &request,
+        OnDisk::Nothing,
+        &mut secrets,
+    )
+    .unwrap();
+    let locked = root.join("a-locked");
+    std::fs::create_dir_all(&locked).unwrap();
+    std::fs::write(locked.join("hidden.json"), b"{}").unwrap();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let bypassed = std::fs::read_dir(&locked).is_ok();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+    command
+        .args(["run", root.to_str().unwrap()])
+        .env("SWITCHBOARD_DATA_DIR", sandbox.data());
+    if bypassed {
+        command.uid(65534).gid(65534);
+    }
+    let out = command.output().unwrap();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("cannot read a-locked: folder not readable: Permission denied"),
+        "{stdout}\n{stderr}"
+    );
+    assert_eq!(
+        stdout.matches("Permission denied").count(),
+        1,
+        "said once: {stdout}"
+    );
+    assert!(stdout.contains("✔ GET /after"), "{stdout}\n{stderr}");
+    assert!(stderr.contains("1 passed, 1 failed"), "{stderr}");
+    assert!(server.join().unwrap().starts_with("GET /after"));
+}

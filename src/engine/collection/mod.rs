@@ -41,10 +41,12 @@ pub const MAX_DEPTH: usize = 16;
 pub enum CollectionError {
     #[error("{}: {reason}", path.display())]
     Corrupt { path: PathBuf, reason: String },
-    #[error("{}: {source}", path.display())]
+    /// The I/O error is part of the message, not a separate `source`: printed with its chain
+    /// (`{:#}`), it would otherwise appear twice.
+    #[error("{}: {error}", path.display())]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{} changed on disk since it was loaded", path.display())]
     Conflict { path: PathBuf },
@@ -55,10 +57,10 @@ pub enum CollectionError {
 }
 
 impl CollectionError {
-    pub fn io(path: &Path, source: std::io::Error) -> Self {
+    pub fn io(path: &Path, error: std::io::Error) -> Self {
         Self::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         }
     }
 }
@@ -242,7 +244,8 @@ impl Collection {
         Ok(collection)
     }
 
-    fn walk(&mut self, dir: &Path, rel: &str) -> Result<(), CollectionError> {
+    /// Reads one folder into `self`; false when it could not be read (then it is a broken item).
+    fn walk(&mut self, dir: &Path, rel: &str) -> Result<bool, CollectionError> {
         // A folder picked by mistake (a home directory, `/`) is refused, not crawled.
         if rel.matches('/').count() >= MAX_DEPTH
             || self.items.len() + self.folders.len() > MAX_ENTRIES
@@ -252,7 +255,21 @@ impl Collection {
                 self.root.display()
             )));
         }
-        let entries = std::fs::read_dir(dir).map_err(|e| CollectionError::io(dir, e))?;
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            // Only an unreadable root stops the load; an unreadable sub-folder is one broken
+            // entry, like an unreadable file, and the rest of the collection still loads.
+            Err(e) if rel.is_empty() => return Err(CollectionError::io(dir, e)),
+            Err(e) => {
+                self.items.push(Item {
+                    rel: rel.to_string(),
+                    file: Loaded::Broken {
+                        reason: format!("folder not readable: {e}"),
+                    },
+                });
+                return Ok(false);
+            }
+        };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             if name.starts_with('.') || fsutil::is_temporary(&name) {
@@ -270,8 +287,10 @@ impl Collection {
                 if rel.is_empty() && name == ENVIRONMENTS_DIR {
                     continue;
                 }
-                self.folders.push(child_rel.clone());
-                self.walk(&entry.path(), &child_rel)?;
+                // A folder that could not be read is listed as its broken entry only.
+                if self.walk(&entry.path(), &child_rel)? {
+                    self.folders.push(child_rel);
+                }
             } else if name.ends_with(".json") && !(rel.is_empty() && name == COLLECTION_FILE) {
                 if self.items.len() >= MAX_ENTRIES {
                     return Err(CollectionError::Invalid(format!(
@@ -285,7 +304,7 @@ impl Collection {
                 });
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     pub fn name(&self) -> String {
