@@ -615,7 +615,7 @@ async fn postman_curl_and_grpcurl_imports_run_against_the_demo() {
         panic!()
     };
     assert!(!get2.headers[1].enabled, "disabled headers stay disabled");
-    assert_eq!(get2.headers[2].value, "{{get_user_2_authorization}}");
+    assert_eq!(get2.headers[2].value, "{{users_get_user_2_authorization}}");
 
     // curl and grpcurl command lines, pointed at this test's demo.
     let curl = std::fs::read_to_string(fixtures.join("place-order.curl"))

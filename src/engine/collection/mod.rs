@@ -499,7 +499,8 @@ pub fn write_file<T: Serialize>(
 }
 
 /// Saves a request at `rel`, moving literal secrets into `secrets` first (see
-/// [`SavedRequest::extract_secrets`]). Returns the bytes written.
+/// [`SavedRequest::extract_secrets_named`]: named after the file, never replacing another
+/// value). Returns the bytes written.
 pub fn save_request(
     root: &Path,
     rel: &str,
@@ -508,16 +509,34 @@ pub fn save_request(
     secrets: &mut SecretStore,
 ) -> Result<(SavedRequest, Vec<u8>), CollectionError> {
     let path = resolve(root, rel)?;
-    let mut request = request.clone();
-    let found = request.extract_secrets();
-    if !found.is_empty() {
-        for (name, value) in &found {
-            secrets.set(&SecretStore::key(root), vars::ALL_ENVIRONMENTS, name, value);
-        }
+    let (request, moved) = move_secrets_out(&SecretStore::key(root), rel, request, secrets);
+    if moved {
         secrets.save()?;
     }
     let bytes = write_file(&path, &request, expected)?;
     Ok((request, bytes))
+}
+
+/// The request with its literal credentials moved into `secrets` (in memory; the caller saves
+/// the store), as variables named after its file (`users/get-user.json` →
+/// `users_get_user_authorization`); true when any was moved.
+fn move_secrets_out(
+    key: &str,
+    rel: &str,
+    request: &SavedRequest,
+    secrets: &mut SecretStore,
+) -> (SavedRequest, bool) {
+    let mut request = request.clone();
+    let prefix = rel.strip_suffix(".json").unwrap_or(rel);
+    let found = request.extract_secrets_named(prefix, &|name, value| {
+        secrets
+            .get(key, vars::ALL_ENVIRONMENTS, name)
+            .is_some_and(|have| have != value)
+    });
+    for (name, value) in &found {
+        secrets.set(key, vars::ALL_ENVIRONMENTS, name, value);
+    }
+    (request, !found.is_empty())
 }
 
 /// Moves a request file (rename or move to another folder) after checking it is unchanged.
