@@ -755,8 +755,333 @@ async fn postman_curl_and_grpcurl_imports_run_against_the_demo() {
     demo.stop().await;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Import and run fidelity: what is imported is what the server receives.
+
+use common::echo::Echo;
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn loaded_http(root: &Path, rel: &str) -> SavedHttp {
+    let loaded = Collection::load(root).unwrap();
+    let item = loaded
+        .item(rel)
+        .unwrap_or_else(|| panic!("no {rel} in {:?}", loaded.items));
+    match &item.file.ok().unwrap().spec {
+        SavedSpec::Http(h) => h.clone(),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn curl_sends_the_explicit_authorization_and_each_request_keeps_its_own_secret() {
+    let sandbox = Sandbox::new();
+    let echo = Echo::start().await;
+    let root = sandbox.collection();
+    let root_s = root.to_str().unwrap();
+    let base = echo.base_url();
+    for line in [
+        format!("curl -H 'Authorization: Bearer SECRET123' -u user:PASS456 {base}/user/1"),
+        // Same derived name, another credential: it must not replace the first one.
+        format!("curl -H 'Authorization: Bearer OTHER789' {base}/user/1"),
+    ] {
+        let out = run_cli(sandbox.data(), args(&["import", "curl", &line, root_s])).await;
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    let first = loaded_http(&root, "get-user-1.json");
+    let second = loaded_http(&root, "get-user-1-2.json");
+    assert_eq!(first.headers.len(), 1, "{first:?}");
+    assert_ne!(first.headers[0].value, second.headers[0].value);
+    for secret in ["SECRET123", "PASS456", "OTHER789"] {
+        assert_nowhere_in(&root, secret);
+    }
+    let out = run_cli(sandbox.data(), args(&["run", root_s])).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let received = echo.received();
+    assert_eq!(received.len(), 2, "{received:#?}");
+    // In file order: get-user-1-2.json, then get-user-1.json.
+    assert_eq!(received[0].all("authorization"), ["Bearer OTHER789"]);
+    assert_eq!(received[1].all("authorization"), ["Bearer SECRET123"]);
+
+    // A request saved twice with two credentials of one name gets two variables.
+    let mut secrets = sandbox.secrets();
+    let mut twice = import::curl(&format!("curl {base}/cookies")).unwrap();
+    if let SavedSpec::Http(h) = &mut twice.spec {
+        h.headers.push(SavedHeader::new("Cookie", "a=1"));
+        h.headers.push(SavedHeader::new("Cookie", "b=2"));
+    }
+    let (saved, _) =
+        collection::save_request(&root, "cookies.json", &twice, OnDisk::Nothing, &mut secrets)
+            .unwrap();
+    let SavedSpec::Http(h) = &saved.spec else {
+        panic!()
+    };
+    assert_eq!(h.headers[0].value, "{{cookies_cookie}}");
+    assert_eq!(h.headers[1].value, "{{cookies_cookie_2}}");
+    let store = sandbox.secrets();
+    let key = SecretStore::key(&root);
+    assert_eq!(store.get(&key, "*", "cookies_cookie"), Some("a=1"));
+    assert_eq!(store.get(&key, "*", "cookies_cookie_2"), Some("b=2"));
+    assert_eq!(
+        store.get(&key, "*", "get_user_1_authorization"),
+        Some("Bearer SECRET123")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn curl_glued_options_and_url_encoded_data_are_sent_as_curl_sends_them() {
+    let sandbox = Sandbox::new();
+    let echo = Echo::start().await;
+    let root = sandbox.collection();
+    let root_s = root.to_str().unwrap();
+    let base = echo.base_url();
+    for line in [
+        format!("curl -XPOST '-HX-Glued: yes' -dkey=value {base}/glued"),
+        format!("curl -sXPUT {base}/put"),
+        format!(
+            "curl {base}/sms --data-urlencode 'To=+15551234567' --data-urlencode 'Body=a&b c' -d 'raw=+kept'"
+        ),
+        format!("curl -XPOST {base}/sms-var --data-urlencode 'To={{{{phone}}}}'"),
+    ] {
+        let out = run_cli(sandbox.data(), args(&["import", "curl", &line, root_s])).await;
+        assert_eq!(out.status.code(), Some(0), "{line}: {}", text(&out.stderr));
+    }
+    let out = run_cli(
+        sandbox.data(),
+        args(&["run", root_s, "--var", "phone=+1 555&x"]),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let glued = echo.one("/glued");
+    assert!(glued.line.starts_with("POST "), "{glued:?}");
+    assert_eq!(glued.all("x-glued"), ["yes"]);
+    assert_eq!(glued.body_text(), "key=value");
+    assert!(echo.one("/put").line.starts_with("PUT "));
+    assert_eq!(
+        echo.one("/sms").body_text(),
+        "To=%2B15551234567&Body=a%26b%20c&raw=+kept"
+    );
+    // A value from a variable is encoded when it is filled in.
+    assert_eq!(echo.one("/sms-var").body_text(), "To=%2B1%20555%26x");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postman_v2_0_auth_parts_forms_json_scripts_and_secret_variables_import_and_run() {
+    let sandbox = Sandbox::new();
+    let echo = Echo::start().await;
+    let root = sandbox.collection();
+    let root_s = root.to_str().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/import/fidelity-v2.0.postman_collection.json");
+    let out = run_cli(
+        sandbox.data(),
+        args(&["import", "postman", fixture.to_str().unwrap(), root_s]),
+    )
+    .await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    // Scripts: one warning each, counted in the summary, noted in the requests.
+    assert!(
+        stderr.contains("the collection: pre-request script not imported"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("\"Bearer from a variable\": test script not imported"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("imported 7 request(s)") && stderr.contains("2 Postman script(s)"),
+        "{stderr}"
+    );
+    let loaded = Collection::load(&root).unwrap();
+    let token_request = loaded.item("bearer-from-a-variable.json").unwrap();
+    assert_eq!(token_request.file.ok().unwrap().notes.len(), 2);
+    // Secret-looking collection variables went to the store, by name only in the folder.
+    for secret in [
+        "fid-client-5ecret",
+        "fid-apikey-5ecret",
+        "fid-bearer-5ecret",
+        "fid-basic-5ecret",
+    ] {
+        assert_nowhere_in(&root, secret);
+    }
+    let settings = std::fs::read_to_string(root.join("collection.json")).unwrap();
+    assert!(
+        settings.contains("fid-client\""),
+        "client-id is not secret: {settings}"
+    );
+    // Stored as Postman would send them.
+    let parts = loaded_http(&root, "url-from-parts.json");
+    assert_eq!(parts.url, "{{base_url}}/v20/parts/x?a=1&flag");
+    let json = loaded_http(&root, "json-body.json");
+    assert!(
+        json.headers
+            .contains(&SavedHeader::new("Content-Type", "application/json")),
+        "{json:?}"
+    );
+    let basic_vars = loaded_http(&root, "basic-from-variables.json");
+    assert_eq!(
+        basic_vars.headers[0].value,
+        "Basic {{client-id}}:{{client-secret}}"
+    );
+
+    // Without {{token}} and {{phone}}, the requests that use them are not sent.
+    let base = format!("base_url={}", echo.base_url());
+    let out = run_cli(sandbox.data(), args(&["run", root_s, "--var", &base])).await;
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("unresolved variable {{token}}"), "{stdout}");
+    assert!(stdout.contains("unresolved variable {{phone}}"), "{stdout}");
+    assert!(
+        echo.received()
+            .iter()
+            .all(|r| !r.target().contains("token"))
+    );
+
+    let out = run_cli(
+        sandbox.data(),
+        args(&[
+            "run",
+            root_s,
+            "--var",
+            &base,
+            "--var",
+            "token=tok-from-var",
+            "--var",
+            "phone=+1 (555)",
+        ]),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let latest = |path: &str| {
+        echo.received()
+            .into_iter()
+            .rev()
+            .find(|r| r.target().starts_with(path))
+            .unwrap_or_else(|| panic!("nothing received at {path}"))
+    };
+    assert_eq!(
+        latest("/v20/bearer").all("authorization"),
+        ["Bearer fid-bearer-5ecret"]
+    );
+    use base64::Engine as _;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    assert_eq!(
+        latest("/v20/basic").all("authorization"),
+        [format!("Basic {}", b64("alice:fid-basic-5ecret"))]
+    );
+    assert_eq!(
+        latest("/v20/basic-vars").all("authorization"),
+        [format!("Basic {}", b64("fid-client:fid-client-5ecret"))]
+    );
+    assert_eq!(
+        latest("/v20/token").all("authorization"),
+        ["Bearer tok-from-var"]
+    );
+    assert_eq!(latest("/v20/parts").target(), "/v20/parts/x?a=1&flag");
+    let form = latest("/v20/form");
+    assert_eq!(form.body_text(), "To=%2B1%20%28555%29&Body=a%2Bb%20%26%20c");
+    assert_eq!(
+        form.all("content-type"),
+        ["application/x-www-form-urlencoded"]
+    );
+    let json = latest("/v20/json");
+    assert_eq!(json.all("content-type"), ["application/json"]);
+    assert_eq!(json.body_text(), "{\"a\": 1}");
+
+    // Exported, the JSON request keeps its content type.
+    let out = sandbox.switchboard(&[
+        "export",
+        "curl",
+        root.join("json-body.json").to_str().unwrap(),
+    ]);
+    assert!(
+        text(&out.stdout).contains("-H 'Content-Type: application/json'"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn a_postman_collection_that_imports_nothing_is_an_error() {
+    let sandbox = Sandbox::new();
+    let root = sandbox.dir.join("empty-import");
+    let file = sandbox.dir.join("nothing.json");
+    std::fs::write(
+        &file,
+        r#"{"info": {"name": "N", "schema": "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"},
+            "item": [{"name": "no url", "request": {"method": "GET", "url": {}}}]}"#,
+    )
+    .unwrap();
+    let out = sandbox.switchboard(&[
+        "import",
+        "postman",
+        file.to_str().unwrap(),
+        root.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("nothing imported") && stderr.contains("no url: no URL"),
+        "{stderr}"
+    );
+    assert!(!root.exists(), "nothing written");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exported_curl_urls_are_encoded_as_switchboard_sends_them() {
+    let sandbox = Sandbox::new();
+    let echo = Echo::start().await;
+    let root = sandbox.collection();
+    let mut secrets = sandbox.secrets();
+    let request = SavedRequest::new(
+        "Filter",
+        SavedSpec::Http(SavedHttp {
+            method: "GET".into(),
+            url: format!(
+                "{}/odata/Customers?$filter=(address eq 'Main St')&$top=5",
+                echo.base_url()
+            ),
+            headers: Vec::new(),
+            body: None,
+            timeout_ms: None,
+            tls: SavedTls::default(),
+        }),
+    );
+    collection::save_request(
+        &root,
+        "filter.json",
+        &request,
+        OnDisk::Nothing,
+        &mut secrets,
+    )
+    .unwrap();
+    let out = run_cli(sandbox.data(), args(&["run", root.to_str().unwrap()])).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let sent = echo.one("/odata/Customers").target().to_string();
+    let exported =
+        sandbox.switchboard(&["export", "curl", root.join("filter.json").to_str().unwrap()]);
+    let line = text(&exported.stdout);
+    let again = import::curl(&line).unwrap();
+    let SavedSpec::Http(h) = &again.spec else {
+        panic!()
+    };
+    assert!(!h.url.contains([' ', '\'']), "{line}");
+    assert_eq!(h.url, format!("{}{sent}", echo.base_url()), "{line}");
+    // Real curl accepts it, when there is one to ask.
+    if let Ok(status) = Command::new("curl")
+        .args(["-sS", "-o", "/dev/null", "--globoff", &h.url])
+        .status()
+    {
+        assert!(status.success(), "curl refused {}", h.url);
+        assert_eq!(echo.received().len(), 2);
+    }
 }
 
 /// Runs the binary so that a folder without permissions cannot be read: directly when this
