@@ -1152,3 +1152,56 @@ fn an_unreadable_folder_is_one_broken_entry_and_the_rest_still_runs() {
     assert!(stderr.contains("1 passed, 1 failed"), "{stderr}");
     assert!(server.join().unwrap().starts_with("GET /after"));
 }
+
+/// A real-sized Postman collection (2,000 requests, each with a credential and a script)
+/// imports in well under the 2 s budget: the secret store is written once, not per request,
+/// and the files are synced after all are written. (Debug build on a shared machine: the
+/// bound leaves room; the release CLI takes a fraction of it.)
+#[test]
+fn a_two_thousand_request_postman_collection_imports_quickly() {
+    let sandbox = Sandbox::new();
+    let root = sandbox.dir.join("big");
+    let folders: Vec<serde_json::Value> = (0..20)
+        .map(|f| {
+            let items: Vec<serde_json::Value> = (0..100)
+                .map(|i| {
+                    serde_json::json!({
+                        "name": format!("Request {i}"),
+                        "event": [{"listen": "test", "script": {"exec": ["pm.test('ok')"]}}],
+                        "request": {
+                            "method": "POST",
+                            "auth": {"type": "bearer", "bearer": [{"key": "token", "value": format!("tok-{f}-{i}")}]},
+                            "header": [{"key": "X-Api-Key", "value": format!("key-{f}-{i}")}],
+                            "body": {"mode": "raw", "raw": "{\"a\": 1}", "options": {"raw": {"language": "json"}}},
+                            "url": {"host": ["{{base_url}}"], "path": ["f", f.to_string(), "r", i.to_string()]}
+                        }
+                    })
+                })
+                .collect();
+            serde_json::json!({"name": format!("Folder {f}"), "item": items})
+        })
+        .collect();
+    let collection = serde_json::json!({
+        "info": {"name": "Big", "schema": "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"},
+        "item": folders,
+    });
+    let started = std::time::Instant::now();
+    let imported = import::postman(&collection.to_string()).unwrap();
+    let mut secrets = sandbox.secrets();
+    let written = import::write_into(&root, &imported, &mut secrets).unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(written.len(), 2000);
+    assert_eq!(imported.scripts_dropped, 2000);
+    assert!(
+        elapsed < std::time::Duration::from_secs(4),
+        "2,000 requests imported in {elapsed:?}"
+    );
+    eprintln!("2,000 requests imported in {elapsed:?}");
+    let store = sandbox.secrets();
+    let key = SecretStore::key(&root);
+    assert_eq!(
+        store.get(&key, "*", "folder_19_request_99_x_api_key"),
+        Some("key-19-99")
+    );
+    assert_eq!(Collection::load(&root).unwrap().items.len(), 2000);
+}

@@ -11,8 +11,8 @@ use super::saved::{
 };
 use super::vars::{ALL_ENVIRONMENTS, Variable, is_secret_name};
 use super::{
-    COLLECTION_FILE, CollectionError, CollectionSettings, Loaded, OnDisk, SecretStore, free_rel,
-    save_request, slug, write_file,
+    COLLECTION_FILE, CollectionError, CollectionSettings, Loaded, OnDisk, SecretStore,
+    save_new_requests, slug, write_file,
 };
 
 /// Requests read from somewhere else, ready to be written into a collection folder.
@@ -1034,13 +1034,7 @@ pub fn write_into(
         };
         write_file(&settings_path, &settings, expected)?;
     }
-    let mut written = Vec::new();
-    for (folder, request) in &imported.requests {
-        let rel = free_rel(dir, folder, &request.name);
-        save_request(dir, &rel, request, OnDisk::Nothing, secrets)?;
-        written.push(rel);
-    }
-    Ok(written)
+    save_new_requests(dir, &imported.requests, secrets)
 }
 
 #[cfg(test)]

@@ -430,21 +430,33 @@ pub fn resolve(root: &Path, rel: &str) -> Result<PathBuf, CollectionError> {
 
 /// A free `folder/slug.json` (adding `-2`, `-3`… when taken).
 pub fn free_rel(root: &Path, folder: &str, name: &str) -> String {
+    free_rel_after(root, folder, name, 1, &|_| false).0
+}
+
+/// A free `folder/slug.json`, trying numbers from `first` on and skipping the paths `claimed`
+/// says are spoken for (not yet written); returns it with its number.
+fn free_rel_after(
+    root: &Path,
+    folder: &str,
+    name: &str,
+    first: usize,
+    claimed: &dyn Fn(&str) -> bool,
+) -> (String, usize) {
     let base = slug(name);
     let prefix = if folder.is_empty() {
         String::new()
     } else {
         format!("{}/", folder.trim_matches('/'))
     };
-    let mut n = 1;
+    let mut n = first.max(1);
     loop {
         let rel = if n == 1 {
             format!("{prefix}{base}.json")
         } else {
             format!("{prefix}{base}-{n}.json")
         };
-        if !root.join(&rel).exists() {
-            return rel;
+        if !claimed(&rel) && !root.join(&rel).exists() {
+            return (rel, n);
         }
         n += 1;
     }
@@ -537,6 +549,56 @@ fn move_secrets_out(
         secrets.set(key, vars::ALL_ENVIRONMENTS, name, value);
     }
     (request, !found.is_empty())
+}
+
+/// Writes many new requests (an import): every file gets a free name, the secrets of all of
+/// them are stored with one (synced) write of the store before any file refers to them, then
+/// the files are written together ([`fsutil::write_new_files`]). Returns the relative paths,
+/// in order.
+pub fn save_new_requests(
+    root: &Path,
+    requests: &[(String, SavedRequest)],
+    secrets: &mut SecretStore,
+) -> Result<Vec<String>, CollectionError> {
+    let key = SecretStore::key(root);
+    let mut claimed = std::collections::HashSet::new();
+    // Per folder and name, the next number to try: many requests of one name stay linear.
+    let mut next = std::collections::HashMap::<(String, String), usize>::new();
+    let mut prepared = Vec::with_capacity(requests.len());
+    let mut moved_any = false;
+    for (folder, request) in requests {
+        let folder = folder.trim_matches('/');
+        let first = next
+            .get(&(folder.to_string(), slug(&request.name)))
+            .copied()
+            .unwrap_or(1);
+        let (rel, n) = free_rel_after(root, folder, &request.name, first, &|rel| {
+            claimed.contains(rel)
+        });
+        next.insert((folder.to_string(), slug(&request.name)), n + 1);
+        let path = resolve(root, &rel)?;
+        claimed.insert(rel.clone());
+        let (request, moved) = move_secrets_out(&key, &rel, request, secrets);
+        moved_any |= moved;
+        prepared.push((rel, path, request));
+    }
+    if moved_any {
+        secrets.save()?;
+    }
+    let mut files = Vec::with_capacity(prepared.len());
+    let mut dirs = std::collections::HashSet::new();
+    for (_, path, request) in &prepared {
+        check_on_disk(path, OnDisk::Nothing)?;
+        if let Some(dir) = path.parent()
+            && dirs.insert(dir)
+        {
+            std::fs::create_dir_all(dir).map_err(|e| CollectionError::io(dir, e))?;
+        }
+        files.push((path.as_path(), to_file_bytes(request)));
+    }
+    let borrowed: Vec<(&Path, &[u8])> = files.iter().map(|(p, b)| (*p, b.as_slice())).collect();
+    fsutil::write_new_files(&borrowed).map_err(|e| CollectionError::io(root, e))?;
+    Ok(prepared.into_iter().map(|(rel, _, _)| rel).collect())
 }
 
 /// Moves a request file (rename or move to another folder) after checking it is unchanged.
