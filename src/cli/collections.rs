@@ -171,9 +171,13 @@ pub fn import(i: args::Import) -> anyhow::Result<ExitCode> {
         println!("{}", dir.join(rel).display());
     }
     eprintln!(
-        "imported {} request(s) into {}",
+        "imported {} request(s) into {}{}",
         written.len(),
-        dir.display()
+        dir.display(),
+        match imported.scripts_dropped {
+            0 => String::new(),
+            n => format!("; {n} Postman script(s) not imported (see the warnings above)"),
+        }
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -183,10 +187,8 @@ fn one(mut request: SavedRequest, line: &args::ImportLine) -> import::Imported {
         request.name = name.clone();
     }
     import::Imported {
-        name: String::new(),
-        variables: Vec::new(),
         requests: vec![(line.folder.trim_matches('/').to_string(), request)],
-        warnings: Vec::new(),
+        ..Default::default()
     }
 }
 

@@ -390,7 +390,7 @@ impl Settings {
     }
 
     /// The request an editor describes, as it would be saved. Fields the editor does not show
-    /// (expectations, per-request timeouts, TLS files of HTTP requests, publish count…) are
+    /// (expectations, notes, per-request timeouts, TLS files of HTTP requests, publish count…) are
     /// kept from `base` when it is of the same kind.
     pub fn to_saved(
         &self,
@@ -501,6 +501,7 @@ impl Settings {
         let mut saved = SavedRequest::new(name, spec);
         if let Some(base) = base {
             saved.expect = base.expect.clone();
+            saved.notes = base.notes.clone();
         }
         saved
     }

@@ -2,6 +2,8 @@
 //! real broker, and waiting for conditions with a deadline.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod echo;
+
 use std::future::Future;
 use std::time::Duration;
 

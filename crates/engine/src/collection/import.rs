@@ -3,16 +3,16 @@
 
 use std::path::Path;
 
-use base64::Engine as _;
 use serde_json::Value;
 
 use super::saved::{
-    SavedBody, SavedGrpc, SavedHeader, SavedHttp, SavedRequest, SavedSpec, SavedTls,
+    SavedBody, SavedGrpc, SavedHeader, SavedHttp, SavedRequest, SavedSpec, SavedTls, basic_auth,
+    clear_basic_credentials, form_encode,
 };
-use super::vars::{ALL_ENVIRONMENTS, Variable};
+use super::vars::{ALL_ENVIRONMENTS, Variable, is_secret_name};
 use super::{
-    COLLECTION_FILE, CollectionError, CollectionSettings, Loaded, OnDisk, SecretStore, free_rel,
-    save_request, slug, write_file,
+    COLLECTION_FILE, CollectionError, CollectionSettings, Loaded, OnDisk, SecretStore,
+    save_new_requests, slug, write_file,
 };
 
 /// Requests read from somewhere else, ready to be written into a collection folder.
@@ -24,6 +24,9 @@ pub struct Imported {
     pub requests: Vec<(String, SavedRequest)>,
     /// What could not be carried over.
     pub warnings: Vec<String>,
+    /// Postman pre-request and test scripts left behind (each is also a warning and a note
+    /// in the requests it applied to).
+    pub scripts_dropped: usize,
 }
 
 fn err(message: impl Into<String>) -> CollectionError {
@@ -33,7 +36,7 @@ fn err(message: impl Into<String>) -> CollectionError {
 // ---------------------------------------------------------------------------------------------
 // Postman
 
-/// Reads a Postman collection v2.1 (or v2.0) export.
+/// Reads a Postman collection v2.1 or v2.0 export (they differ in the shape of `auth`).
 pub fn postman(text: &str) -> Result<Imported, CollectionError> {
     let root: Value =
         serde_json::from_str(text).map_err(|e| err(format!("not a JSON file: {e}")))?;
@@ -43,7 +46,7 @@ pub fn postman(text: &str) -> Result<Imported, CollectionError> {
     let schema = info.get("schema").and_then(Value::as_str).unwrap_or("");
     if !schema.contains("v2.1") && !schema.contains("v2.0") {
         return Err(err(format!(
-            "not a Postman v2.1 collection (schema {schema:?}); export it from Postman as Collection v2.1"
+            "not a Postman v2.1 or v2.0 collection (schema {schema:?}); export it from Postman as Collection v2.1"
         )));
     }
     let mut out = Imported {
@@ -66,14 +69,20 @@ pub fn postman(text: &str) -> Result<Imported, CollectionError> {
         out.variables.push(Variable {
             name: name.to_string(),
             value: scalar(v.get("value")),
-            secret: v.get("type").and_then(Value::as_str) == Some("secret"),
+            // Credentials go to the secret store, whether Postman marked them or not.
+            secret: v.get("type").and_then(Value::as_str) == Some("secret") || is_secret_name(name),
         });
     }
+    let notes = scripts_of(&root, "the collection", &mut out);
     let auth = root.get("auth");
-    postman_items(&root, "", auth, &mut out);
+    postman_items(&root, "", auth, &notes, &mut out);
     if out.requests.is_empty() {
-        out.warnings
-            .push("the collection holds no requests".to_string());
+        let why = if out.warnings.is_empty() {
+            "it holds no requests".to_string()
+        } else {
+            out.warnings.join("; ")
+        };
+        return Err(err(format!("nothing imported from {:?}: {why}", out.name)));
     }
     Ok(out)
 }
@@ -86,7 +95,55 @@ fn scalar(v: Option<&Value>) -> String {
     }
 }
 
-fn postman_items(node: &Value, folder: &str, auth: Option<&Value>, out: &mut Imported) {
+fn disabled(v: &Value) -> bool {
+    v.get("disabled").and_then(Value::as_bool).unwrap_or(false)
+}
+
+/// The pre-request and test scripts of a collection, folder or request (`whose`): each is
+/// counted and warned about; returns the notes for the requests they applied to.
+fn scripts_of(node: &Value, whose: &str, out: &mut Imported) -> Vec<String> {
+    let mut notes = Vec::new();
+    for event in node
+        .get("event")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|e| !disabled(e))
+    {
+        let kind = match event.get("listen").and_then(Value::as_str) {
+            Some("prerequest") => "pre-request script",
+            Some("test") => "test script",
+            _ => continue,
+        };
+        let code = match event.get("script").and_then(|s| s.get("exec")) {
+            Some(Value::Array(lines)) => lines
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join("\n"),
+            other => scalar(other),
+        };
+        if code.trim().is_empty() {
+            continue;
+        }
+        out.scripts_dropped += 1;
+        out.warnings.push(format!(
+            "{whose}: {kind} not imported (Switchboard does not run scripts)"
+        ));
+        notes.push(format!(
+            "Postman {kind} of {whose} not imported: variables it set must be given another way"
+        ));
+    }
+    notes
+}
+
+fn postman_items(
+    node: &Value,
+    folder: &str,
+    auth: Option<&Value>,
+    notes: &[String],
+    out: &mut Imported,
+) {
     for item in node
         .get("item")
         .and_then(Value::as_array)
@@ -105,14 +162,89 @@ fn postman_items(node: &Value, folder: &str, auth: Option<&Value>, out: &mut Imp
             } else {
                 format!("{folder}/{}", slug(&name))
             };
-            postman_items(item, &sub, auth, out);
+            let mut notes = notes.to_vec();
+            notes.extend(scripts_of(item, &format!("folder {name:?}"), out));
+            postman_items(item, &sub, auth, &notes, out);
         } else if let Some(request) = item.get("request") {
+            let mut notes = notes.to_vec();
+            notes.extend(scripts_of(item, &format!("{name:?}"), out));
             match postman_request(&name, request, auth, &mut out.warnings) {
-                Some(r) => out.requests.push((folder.to_string(), r)),
+                Some(mut r) => {
+                    r.notes = notes;
+                    out.requests.push((folder.to_string(), r));
+                }
                 None => out.warnings.push(format!("{name}: no URL, not imported")),
             }
         }
     }
+}
+
+/// A Postman URL: its `raw` text, or (when there is none) built from its parts as Postman
+/// does: `protocol://host.parts:port/path/parts?query#hash`.
+fn postman_url(url: &Value) -> Option<String> {
+    if let Some(raw) = url.as_str() {
+        return (!raw.trim().is_empty()).then(|| raw.trim().to_string());
+    }
+    if let Some(raw) = url.get("raw").and_then(Value::as_str)
+        && !raw.trim().is_empty()
+    {
+        return Some(raw.trim().to_string());
+    }
+    let part = |v: &Value| match v {
+        Value::Object(_) => scalar(v.get("value")),
+        other => scalar(Some(other)),
+    };
+    let joined = |key: &str, sep: &str| match url.get(key) {
+        Some(Value::Array(parts)) => parts.iter().map(part).collect::<Vec<_>>().join(sep),
+        other => scalar(other),
+    };
+    let host = joined("host", ".");
+    let path = joined("path", "/");
+    if host.is_empty() && path.is_empty() {
+        return None;
+    }
+    let mut out = String::new();
+    if let Some(protocol) = url.get("protocol").and_then(Value::as_str) {
+        out.push_str(protocol.trim_end_matches("://").trim_end_matches(':'));
+        out.push_str("://");
+    }
+    out.push_str(&host);
+    let port = scalar(url.get("port"));
+    if !port.is_empty() {
+        out.push(':');
+        out.push_str(&port);
+    }
+    if !path.is_empty() {
+        out.push('/');
+        out.push_str(path.trim_start_matches('/'));
+    }
+    let query: Vec<String> = url
+        .get("query")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|q| !disabled(q))
+        .map(|q| match q.get("value") {
+            Some(Value::Null) | None => scalar(q.get("key")),
+            value => format!("{}={}", scalar(q.get("key")), scalar(value)),
+        })
+        .collect();
+    if !query.is_empty() {
+        out.push('?');
+        out.push_str(&query.join("&"));
+    }
+    let hash = scalar(url.get("hash"));
+    if !hash.is_empty() {
+        out.push('#');
+        out.push_str(&hash);
+    }
+    Some(out)
+}
+
+fn has_header(headers: &[SavedHeader], name: &str) -> bool {
+    headers
+        .iter()
+        .any(|h| h.enabled && h.name.trim().eq_ignore_ascii_case(name))
 }
 
 fn postman_request(
@@ -125,50 +257,72 @@ fn postman_request(
     if let Some(url) = request.as_str() {
         return Some(http_request(name, "GET", url, Vec::new(), None));
     }
-    let url = match request.get("url")? {
-        Value::String(s) => s.clone(),
-        u => u.get("raw").and_then(Value::as_str)?.to_string(),
-    };
+    let url = postman_url(request.get("url")?)?;
     let method = request
         .get("method")
         .and_then(Value::as_str)
         .unwrap_or("GET")
         .to_ascii_uppercase();
-    let mut headers: Vec<SavedHeader> = request
-        .get("header")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|h| {
-            Some(SavedHeader {
-                name: h.get("key")?.as_str()?.to_string(),
-                value: scalar(h.get("value")),
-                enabled: !h.get("disabled").and_then(Value::as_bool).unwrap_or(false),
+    let mut headers: Vec<SavedHeader> = match request.get("header") {
+        // v2.0 allows the headers as one block of `Name: value` lines.
+        Some(Value::String(block)) => block
+            .lines()
+            .filter_map(|line| parse_header(line).ok())
+            .collect(),
+        other => other
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|h| {
+                Some(SavedHeader {
+                    name: h.get("key")?.as_str()?.to_string(),
+                    value: scalar(h.get("value")),
+                    enabled: !disabled(h),
+                })
             })
-        })
-        .collect();
+            .collect(),
+    };
     let auth = request.get("auth").or(auth);
-    if let Some(header) = auth.and_then(|a| postman_auth(name, a, warnings)) {
+    if let Some(header) = auth.and_then(|a| postman_auth(name, a, warnings))
+        && !has_header(&headers, &header.name)
+    {
         headers.push(header);
     }
     let mut body = None;
-    if let Some(b) = request.get("body") {
+    if let Some(b) = request.get("body").filter(|b| !disabled(b)) {
         match b.get("mode").and_then(Value::as_str) {
-            Some("raw") => body = SavedBody::from_text(&scalar(b.get("raw"))),
+            Some("raw") => {
+                body = SavedBody::from_text(&scalar(b.get("raw")));
+                let language = b
+                    .pointer("/options/raw/language")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                // Postman sends a body marked JSON as application/json.
+                if body.is_some()
+                    && language.eq_ignore_ascii_case("json")
+                    && !has_header(&headers, "content-type")
+                {
+                    headers.push(SavedHeader::new("Content-Type", "application/json"));
+                }
+            }
             Some("urlencoded") => {
+                // Literal text is encoded now; values from variables when they are filled.
                 let pairs: Vec<String> = b
                     .get("urlencoded")
                     .and_then(Value::as_array)
                     .into_iter()
                     .flatten()
-                    .filter(|p| !p.get("disabled").and_then(Value::as_bool).unwrap_or(false))
-                    .map(|p| format!("{}={}", scalar(p.get("key")), scalar(p.get("value"))))
+                    .filter(|p| !disabled(p))
+                    .map(|p| {
+                        format!(
+                            "{}={}",
+                            encode_keeping_references(&scalar(p.get("key"))),
+                            encode_keeping_references(&scalar(p.get("value")))
+                        )
+                    })
                     .collect();
                 body = SavedBody::from_text(&pairs.join("&"));
-                if !headers
-                    .iter()
-                    .any(|h| h.name.eq_ignore_ascii_case("content-type"))
-                {
+                if !has_header(&headers, "content-type") {
                     headers.push(SavedHeader::new(
                         "Content-Type",
                         "application/x-www-form-urlencoded",
@@ -189,6 +343,9 @@ fn postman_request(
                     )
                     .unwrap_or_default(),
                 );
+                if !has_header(&headers, "content-type") {
+                    headers.push(SavedHeader::new("Content-Type", "application/json"));
+                }
             }
             Some(mode @ ("formdata" | "file")) => warnings.push(format!(
                 "{name}: {mode} bodies are not supported; body left empty"
@@ -199,40 +356,97 @@ fn postman_request(
     Some(http_request(name, &method, &url, headers, body))
 }
 
+/// Postman auth as a header. v2.1 lists the fields as `[{"key", "value"}]`, v2.0 as an
+/// object (`{"token": …}`); both are read.
 fn postman_auth(name: &str, auth: &Value, warnings: &mut Vec<String>) -> Option<SavedHeader> {
     let kind = auth.get("type").and_then(Value::as_str)?;
     let field = |key: &str| -> String {
-        auth.get(kind)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .find(|p| p.get("key").and_then(Value::as_str) == Some(key))
-            .map(|p| scalar(p.get("value")))
-            .unwrap_or_default()
+        match auth.get(kind) {
+            Some(Value::Array(fields)) => fields
+                .iter()
+                .find(|p| p.get("key").and_then(Value::as_str) == Some(key))
+                .map(|p| scalar(p.get("value")))
+                .unwrap_or_default(),
+            Some(fields @ Value::Object(_)) => scalar(fields.get(key)),
+            _ => String::new(),
+        }
+    };
+    let bearer = |token: String, warnings: &mut Vec<String>| {
+        if token.trim().is_empty() {
+            warnings.push(format!(
+                "{name}: {kind} authentication without a token: not imported"
+            ));
+            None
+        } else {
+            Some(SavedHeader::new("Authorization", format!("Bearer {token}")))
+        }
     };
     match kind {
         "noauth" => None,
-        "bearer" => Some(SavedHeader::new(
-            "Authorization",
-            format!("Bearer {}", field("token")),
-        )),
+        "bearer" => bearer(field("token"), warnings),
+        "oauth2" => {
+            let header = bearer(field("accessToken"), warnings);
+            if header.is_some() {
+                warnings.push(format!(
+                    "{name}: OAuth 2.0 kept as its current access token (Bearer); it is not refreshed"
+                ));
+            }
+            header
+        }
         "basic" => Some(SavedHeader::new(
             "Authorization",
-            basic_auth(&format!("{}:{}", field("username"), field("password"))),
+            basic(&field("username"), &field("password")),
         )),
-        "apikey" if field("in") != "query" => Some(SavedHeader::new(field("key"), field("value"))),
+        "apikey" if field("in") != "query" => {
+            let key = field("key");
+            if key.trim().is_empty() {
+                warnings.push(format!(
+                    "{name}: API key authentication without a header name: not imported"
+                ));
+                return None;
+            }
+            Some(SavedHeader::new(key, field("value")))
+        }
         other => {
-            warnings.push(format!("{name}: {other} authentication is not supported"));
+            warnings.push(format!(
+                "{name}: {other} authentication is not supported{}",
+                if other == "apikey" {
+                    " in the query; add the key to the URL"
+                } else {
+                    ""
+                }
+            ));
             None
         }
     }
 }
 
-fn basic_auth(user_pass: &str) -> String {
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(user_pass)
-    )
+/// A Basic `Authorization` value. Made of variables, it is kept in clear
+/// (`Basic {{id}}:{{secret}}`) and encoded when sent, once the variables are filled.
+fn basic(user: &str, password: &str) -> String {
+    let user_password = format!("{user}:{password}");
+    if user_password.contains("{{") {
+        format!("Basic {user_password}")
+    } else {
+        basic_auth(&user_password)
+    }
+}
+
+/// Form-encodes the literal text of a form field, leaving `{{references}}` to be encoded
+/// when they are filled.
+fn encode_keeping_references(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        let Some(len) = rest[start + 2..].find("}}") else {
+            break;
+        };
+        out.push_str(&form_encode(&rest[..start]));
+        out.push_str(&rest[start..start + 4 + len]);
+        rest = &rest[start + 4 + len..];
+    }
+    out.push_str(&form_encode(rest));
+    out
 }
 
 fn http_request(
@@ -304,17 +518,64 @@ fn name_for(method: &str, url: &str) -> String {
     format!("{method} {path}")
 }
 
+/// curl's short options that take a value; it may be glued to the flag (`-XPOST`,
+/// `-HAccept: x`, `-dDATA`) or follow flags without a value (`-sXPOST`).
+const CURL_SHORT_WITH_VALUE: &str = "XHduAebmowEF";
+/// curl's short options without a value, which may be bundled (`-sSL`).
+const CURL_SHORT_FLAGS: &str = "sSLkvifN#gIG";
+
+/// `-sXPOST` as `-s -X POST`; `None` for anything that is not a bundle of short options.
+fn split_short_options(arg: &str) -> Result<Option<Vec<String>>, CollectionError> {
+    if arg.starts_with("--") || !arg.starts_with('-') || arg.chars().count() <= 2 {
+        return Ok(None);
+    }
+    let mut out = Vec::new();
+    let mut rest = &arg[1..];
+    while let Some(c) = rest.chars().next() {
+        rest = &rest[c.len_utf8()..];
+        if CURL_SHORT_WITH_VALUE.contains(c) {
+            out.push(format!("-{c}"));
+            if !rest.is_empty() {
+                out.push(rest.to_string());
+            }
+            break;
+        } else if CURL_SHORT_FLAGS.contains(c) {
+            out.push(format!("-{c}"));
+        } else {
+            return Err(err(format!("unsupported curl option -{c} (in {arg})")));
+        }
+    }
+    Ok(Some(out))
+}
+
+/// What curl's `--data-urlencode` sends for `content`: `name=value` with the value encoded,
+/// `=value` and `value` encoded whole (`{{references}}` are encoded when filled).
+fn data_urlencode(content: &str) -> Result<String, CollectionError> {
+    match content.find(['=', '@']) {
+        Some(i) if content.as_bytes()[i] == b'@' => Err(err(format!(
+            "curl --data-urlencode {content}: reading the value from a file is not supported; paste it instead"
+        ))),
+        Some(0) => Ok(encode_keeping_references(&content[1..])),
+        Some(i) => Ok(format!(
+            "{}={}",
+            &content[..i],
+            encode_keeping_references(&content[i + 1..])
+        )),
+        None => Ok(encode_keeping_references(content)),
+    }
+}
+
 /// Reads a curl command line.
 pub fn curl(command: &str) -> Result<SavedRequest, CollectionError> {
-    let args = words(command, "curl")?;
+    let mut args: std::collections::VecDeque<String> = words(command, "curl")?.into();
     let mut method: Option<String> = None;
     let mut url: Option<String> = None;
     let mut headers = Vec::new();
+    let mut user: Option<String> = None;
     let mut data: Vec<String> = Vec::new();
     let mut get = false;
     let mut timeout_ms = None;
     let mut tls = SavedTls::default();
-    let mut i = 0;
     let no_value = [
         "-s",
         "--silent",
@@ -350,19 +611,23 @@ pub fn curl(command: &str) -> Result<SavedRequest, CollectionError> {
         "--connect-timeout",
         "--max-redirs",
     ];
-    while i < args.len() {
-        let arg = args[i].as_str();
+    while let Some(arg) = args.pop_front() {
+        if let Some(split) = split_short_options(&arg)? {
+            for a in split.into_iter().rev() {
+                args.push_front(a);
+            }
+            continue;
+        }
+        let arg = arg.as_str();
         let mut value = || -> Result<String, CollectionError> {
-            i += 1;
-            args.get(i)
-                .cloned()
+            args.pop_front()
                 .ok_or_else(|| err(format!("curl option {arg} needs a value")))
         };
         match arg {
             "-X" | "--request" => method = Some(value()?.to_ascii_uppercase()),
             "-H" | "--header" => headers.push(parse_header(&value()?)?),
-            "-d" | "--data" | "--data-raw" | "--data-binary" | "--data-ascii"
-            | "--data-urlencode" => {
+            "--data-urlencode" => data.push(data_urlencode(&value()?)?),
+            "-d" | "--data" | "--data-raw" | "--data-binary" | "--data-ascii" => {
                 let d = value()?;
                 if d.starts_with('@') && arg != "--data-raw" {
                     return Err(err(format!(
@@ -377,17 +642,12 @@ pub fn curl(command: &str) -> Result<SavedRequest, CollectionError> {
                     ("Content-Type", "application/json"),
                     ("Accept", "application/json"),
                 ] {
-                    if !headers
-                        .iter()
-                        .any(|h: &SavedHeader| h.name.eq_ignore_ascii_case(name))
-                    {
+                    if !has_header(&headers, name) {
                         headers.push(SavedHeader::new(name, v));
                     }
                 }
             }
-            "-u" | "--user" => {
-                headers.push(SavedHeader::new("Authorization", basic_auth(&value()?)))
-            }
+            "-u" | "--user" => user = Some(value()?),
             "-A" | "--user-agent" => headers.push(SavedHeader::new("User-Agent", value()?)),
             "-e" | "--referer" => headers.push(SavedHeader::new("Referer", value()?)),
             "-b" | "--cookie" => headers.push(SavedHeader::new("Cookie", value()?)),
@@ -398,21 +658,23 @@ pub fn curl(command: &str) -> Result<SavedRequest, CollectionError> {
                 let v = value()?;
                 let secs: f64 = v
                     .parse()
-                    .map_err(|_| err(format!("curl {arg} {v}: not a number of seconds")))?;
+                    .ok()
+                    .filter(|s: &f64| s.is_finite() && *s >= 0.0)
+                    .ok_or_else(|| err(format!("curl {arg} {v}: not a number of seconds")))?;
                 timeout_ms = Some((secs * 1000.0) as u64);
             }
             "--cacert" => tls.ca_file = value()?,
             "-E" | "--cert" => tls.cert_file = value()?,
             "--key" => tls.key_file = value()?,
+            "-F" | "--form" => {
+                return Err(err(
+                    "curl -F (multipart form) is not supported yet; only -d/--data bodies are",
+                ));
+            }
             a if no_value.contains(&a) => {}
             a if ignored_value.contains(&a) => {
                 value()?;
             }
-            // Bundled short flags: -sSL, -sk…
-            a if a.starts_with('-')
-                && !a.starts_with("--")
-                && a.len() > 2
-                && a[1..].chars().all(|c| "sSLkvifN#g".contains(c)) => {}
             a if a.starts_with('-') && a.len() > 1 => {
                 return Err(err(format!("unsupported curl option {a}")));
             }
@@ -425,10 +687,17 @@ pub fn curl(command: &str) -> Result<SavedRequest, CollectionError> {
                 url = Some(a.to_string());
             }
         }
-        i += 1;
+    }
+    // Like curl: -u makes a Basic Authorization header unless one is given with -H.
+    if let Some(user) = user
+        && !has_header(&headers, "authorization")
+    {
+        let (name, password) = user.split_once(':').unwrap_or((&user, ""));
+        headers.push(SavedHeader::new("Authorization", basic(name, password)));
     }
     let mut url = url.ok_or_else(|| err("the curl command has no URL"))?;
-    if !url.contains("://") {
+    // A URL starting with a variable (`{{base_url}}/x`) takes its scheme from it.
+    if !url.contains("://") && !url.starts_with("{{") {
         url = format!("http://{url}");
     }
     let mut body = None;
@@ -437,10 +706,7 @@ pub fn curl(command: &str) -> Result<SavedRequest, CollectionError> {
         url.push_str(&data.join("&"));
     } else if !data.is_empty() {
         body = SavedBody::from_text(&data.join("&"));
-        if !headers
-            .iter()
-            .any(|h| h.name.eq_ignore_ascii_case("content-type"))
-        {
+        if !has_header(&headers, "content-type") {
             headers.push(SavedHeader::new(
                 "Content-Type",
                 "application/x-www-form-urlencoded",
@@ -605,12 +871,22 @@ pub fn export_curl(request: &SavedRequest) -> Result<String, CollectionError> {
     } else if method != "GET" || h.body.is_some() && method != "POST" {
         parts.push(format!("-X {}", quote(&method)));
     }
-    parts.push(quote(h.url.trim()));
+    let url = curl_url(h.url.trim());
+    // curl reads {} and [] in a URL as patterns unless told not to.
+    if url.contains(['{', '}', '[', ']']) {
+        parts.push("--globoff".to_string());
+    }
+    parts.push(quote(&url));
     for header in h.headers.iter().filter(|h| h.enabled) {
-        parts.push(format!(
-            "-H {}",
-            quote(&format!("{}: {}", header.name, header.value))
-        ));
+        match clear_basic_credentials(&header.name, &header.value) {
+            Some(user_password) if header.name.trim().eq_ignore_ascii_case("authorization") => {
+                parts.push(format!("-u {}", quote(user_password)));
+            }
+            _ => parts.push(format!(
+                "-H {}",
+                quote(&format!("{}: {}", header.name, header.value))
+            )),
+        }
     }
     if let Some(body) = &h.body {
         parts.push(format!("--data-raw {}", quote(&body.to_text())));
@@ -628,6 +904,22 @@ pub fn export_curl(request: &SavedRequest) -> Result<String, CollectionError> {
         }
     }
     Ok(parts.join(" \\\n  "))
+}
+
+/// A URL as curl accepts it: percent-encoded the way Switchboard's sender encodes it (spaces,
+/// quotes… in the path and query), unchanged when it needs nothing or does not parse (a URL
+/// still holding `{{variables}}`).
+fn curl_url(url: &str) -> String {
+    let needs_encoding = url
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || !c.is_ascii() || "\"<>\\^`|".contains(c));
+    if !needs_encoding || url.contains("{{") {
+        return url.to_string();
+    }
+    match url::Url::parse(url) {
+        Ok(parsed) => parsed.as_str().to_string(),
+        Err(_) => url.to_string(),
+    }
 }
 
 /// A gRPC request as a grpcurl command line.
@@ -742,13 +1034,7 @@ pub fn write_into(
         };
         write_file(&settings_path, &settings, expected)?;
     }
-    let mut written = Vec::new();
-    for (folder, request) in &imported.requests {
-        let rel = free_rel(dir, folder, &request.name);
-        save_request(dir, &rel, request, OnDisk::Nothing, secrets)?;
-        written.push(rel);
-    }
-    Ok(written)
+    save_new_requests(dir, &imported.requests, secrets)
 }
 
 #[cfg(test)]
@@ -780,6 +1066,114 @@ mod tests {
         );
         assert!(curl("wget http://x").is_err());
         assert!(curl("curl 'http://x").is_err());
+    }
+
+    fn http(r: &SavedRequest) -> &SavedHttp {
+        match &r.spec {
+            SavedSpec::Http(h) => h,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn curl_glued_short_options_and_explicit_authorization() {
+        let r = curl("curl -sSXPOST -HAccept:\\ x -dA=1 -m5 http://h/p").unwrap();
+        let h = http(&r);
+        assert_eq!(h.method, "POST");
+        assert_eq!(h.headers[0], SavedHeader::new("Accept", "x"));
+        assert_eq!(h.body.as_ref().unwrap().to_text(), "A=1");
+        assert_eq!(h.timeout_ms, Some(5000));
+        assert!(curl("curl -XGET -Z http://h").is_err());
+        // -d's value is never read as options.
+        let r = curl("curl -d -sX http://h").unwrap();
+        assert_eq!(http(&r).body.as_ref().unwrap().to_text(), "-sX");
+        // As curl does: an explicit Authorization wins over -u.
+        let r = curl("curl -H 'Authorization: Bearer T' -u u:p http://h").unwrap();
+        assert_eq!(
+            http(&r).headers,
+            vec![SavedHeader::new("Authorization", "Bearer T")]
+        );
+        let r = curl("curl -u u:p http://h").unwrap();
+        assert_eq!(http(&r).headers[0].value, "Basic dTpw");
+        let r = curl("curl -u '{{id}}:{{secret}}' http://h").unwrap();
+        assert_eq!(http(&r).headers[0].value, "Basic {{id}}:{{secret}}");
+    }
+
+    #[test]
+    fn data_urlencode_encodes_like_curl() {
+        assert_eq!(data_urlencode("To=+1 555").unwrap(), "To=%2B1%20555");
+        assert_eq!(data_urlencode("=a&b").unwrap(), "a%26b");
+        assert_eq!(data_urlencode("a b").unwrap(), "a%20b");
+        assert_eq!(data_urlencode("x={{v}}+").unwrap(), "x={{v}}%2B");
+        assert!(data_urlencode("name@file.txt").is_err());
+    }
+
+    #[test]
+    fn postman_urls_from_parts() {
+        let url = |v: &str| postman_url(&serde_json::from_str(v).unwrap());
+        assert_eq!(
+            url(r#"{"protocol": "https", "host": ["api", "example", "com"], "port": "8443",
+                    "path": ["v1", "users"], "query": [{"key": "q", "value": "a b"}], "hash": "top"}"#)
+            .as_deref(),
+            Some("https://api.example.com:8443/v1/users?q=a b#top")
+        );
+        assert_eq!(
+            url(r#"{"raw": "", "host": "{{base}}", "path": "/x"}"#).as_deref(),
+            Some("{{base}}/x")
+        );
+        assert_eq!(url(r#"{"query": []}"#), None);
+    }
+
+    #[test]
+    fn postman_v2_0_and_v2_1_auth_shapes_read_alike() {
+        let header = |auth: &str| {
+            postman_auth("r", &serde_json::from_str(auth).unwrap(), &mut Vec::new())
+                .map(|h| (h.name, h.value))
+        };
+        for (v20, v21) in [
+            (
+                r#"{"type": "bearer", "bearer": {"token": "T"}}"#,
+                r#"{"type": "bearer", "bearer": [{"key": "token", "value": "T"}]}"#,
+            ),
+            (
+                r#"{"type": "basic", "basic": {"username": "u", "password": "p"}}"#,
+                r#"{"type": "basic", "basic": [{"key": "username", "value": "u"}, {"key": "password", "value": "p"}]}"#,
+            ),
+            (
+                r#"{"type": "apikey", "apikey": {"key": "X-Key", "value": "K"}}"#,
+                r#"{"type": "apikey", "apikey": [{"key": "key", "value": "X-Key"}, {"key": "value", "value": "K"}]}"#,
+            ),
+        ] {
+            assert_eq!(header(v20), header(v21), "{v20}");
+            assert!(header(v20).is_some());
+        }
+        assert_eq!(
+            header(r#"{"type": "basic", "basic": {"username": "u", "password": "p"}}"#),
+            Some(("Authorization".into(), "Basic dTpw".into()))
+        );
+        let mut warnings = Vec::new();
+        let empty = serde_json::json!({"type": "bearer", "bearer": {}});
+        assert_eq!(postman_auth("r", &empty, &mut warnings), None);
+        assert_eq!(warnings.len(), 1);
+    }
+
+    #[test]
+    fn curl_export_encodes_urls_and_keeps_variables() {
+        let mut r = curl("curl http://h/a").unwrap();
+        if let SavedSpec::Http(h) = &mut r.spec {
+            h.url = "http://h/o?$filter=(a eq 'x')".into();
+        }
+        let line = export_curl(&r).unwrap();
+        assert!(
+            line.contains("'http://h/o?$filter=(a%20eq%20%27x%27)'"),
+            "{line}"
+        );
+        if let SavedSpec::Http(h) = &mut r.spec {
+            h.url = "{{base}}/a".into();
+        }
+        let line = export_curl(&r).unwrap();
+        assert!(line.contains("--globoff"), "{line}");
+        assert_eq!(http(&curl(&line).unwrap()).url, "{{base}}/a");
     }
 
     #[test]

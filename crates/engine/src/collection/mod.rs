@@ -41,10 +41,12 @@ pub const MAX_DEPTH: usize = 16;
 pub enum CollectionError {
     #[error("{}: {reason}", path.display())]
     Corrupt { path: PathBuf, reason: String },
-    #[error("{}: {source}", path.display())]
+    /// The I/O error is part of the message, not a separate `source`: printed with its chain
+    /// (`{:#}`), it would otherwise appear twice.
+    #[error("{}: {error}", path.display())]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{} changed on disk since it was loaded", path.display())]
     Conflict { path: PathBuf },
@@ -55,10 +57,10 @@ pub enum CollectionError {
 }
 
 impl CollectionError {
-    pub fn io(path: &Path, source: std::io::Error) -> Self {
+    pub fn io(path: &Path, error: std::io::Error) -> Self {
         Self::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         }
     }
 }
@@ -242,7 +244,8 @@ impl Collection {
         Ok(collection)
     }
 
-    fn walk(&mut self, dir: &Path, rel: &str) -> Result<(), CollectionError> {
+    /// Reads one folder into `self`; false when it could not be read (then it is a broken item).
+    fn walk(&mut self, dir: &Path, rel: &str) -> Result<bool, CollectionError> {
         // A folder picked by mistake (a home directory, `/`) is refused, not crawled.
         if rel.matches('/').count() >= MAX_DEPTH
             || self.items.len() + self.folders.len() > MAX_ENTRIES
@@ -252,7 +255,21 @@ impl Collection {
                 self.root.display()
             )));
         }
-        let entries = std::fs::read_dir(dir).map_err(|e| CollectionError::io(dir, e))?;
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            // Only an unreadable root stops the load; an unreadable sub-folder is one broken
+            // entry, like an unreadable file, and the rest of the collection still loads.
+            Err(e) if rel.is_empty() => return Err(CollectionError::io(dir, e)),
+            Err(e) => {
+                self.items.push(Item {
+                    rel: rel.to_string(),
+                    file: Loaded::Broken {
+                        reason: format!("folder not readable: {e}"),
+                    },
+                });
+                return Ok(false);
+            }
+        };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             if name.starts_with('.') || fsutil::is_temporary(&name) {
@@ -270,8 +287,10 @@ impl Collection {
                 if rel.is_empty() && name == ENVIRONMENTS_DIR {
                     continue;
                 }
-                self.folders.push(child_rel.clone());
-                self.walk(&entry.path(), &child_rel)?;
+                // A folder that could not be read is listed as its broken entry only.
+                if self.walk(&entry.path(), &child_rel)? {
+                    self.folders.push(child_rel);
+                }
             } else if name.ends_with(".json") && !(rel.is_empty() && name == COLLECTION_FILE) {
                 if self.items.len() >= MAX_ENTRIES {
                     return Err(CollectionError::Invalid(format!(
@@ -285,7 +304,7 @@ impl Collection {
                 });
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     pub fn name(&self) -> String {
@@ -411,21 +430,33 @@ pub fn resolve(root: &Path, rel: &str) -> Result<PathBuf, CollectionError> {
 
 /// A free `folder/slug.json` (adding `-2`, `-3`… when taken).
 pub fn free_rel(root: &Path, folder: &str, name: &str) -> String {
+    free_rel_after(root, folder, name, 1, &|_| false).0
+}
+
+/// A free `folder/slug.json`, trying numbers from `first` on and skipping the paths `claimed`
+/// says are spoken for (not yet written); returns it with its number.
+fn free_rel_after(
+    root: &Path,
+    folder: &str,
+    name: &str,
+    first: usize,
+    claimed: &dyn Fn(&str) -> bool,
+) -> (String, usize) {
     let base = slug(name);
     let prefix = if folder.is_empty() {
         String::new()
     } else {
         format!("{}/", folder.trim_matches('/'))
     };
-    let mut n = 1;
+    let mut n = first.max(1);
     loop {
         let rel = if n == 1 {
             format!("{prefix}{base}.json")
         } else {
             format!("{prefix}{base}-{n}.json")
         };
-        if !root.join(&rel).exists() {
-            return rel;
+        if !claimed(&rel) && !root.join(&rel).exists() {
+            return (rel, n);
         }
         n += 1;
     }
@@ -480,7 +511,8 @@ pub fn write_file<T: Serialize>(
 }
 
 /// Saves a request at `rel`, moving literal secrets into `secrets` first (see
-/// [`SavedRequest::extract_secrets`]). Returns the bytes written.
+/// [`SavedRequest::extract_secrets_named`]: named after the file, never replacing another
+/// value). Returns the bytes written.
 pub fn save_request(
     root: &Path,
     rel: &str,
@@ -489,16 +521,84 @@ pub fn save_request(
     secrets: &mut SecretStore,
 ) -> Result<(SavedRequest, Vec<u8>), CollectionError> {
     let path = resolve(root, rel)?;
-    let mut request = request.clone();
-    let found = request.extract_secrets();
-    if !found.is_empty() {
-        for (name, value) in &found {
-            secrets.set(&SecretStore::key(root), vars::ALL_ENVIRONMENTS, name, value);
-        }
+    let (request, moved) = move_secrets_out(&SecretStore::key(root), rel, request, secrets);
+    if moved {
         secrets.save()?;
     }
     let bytes = write_file(&path, &request, expected)?;
     Ok((request, bytes))
+}
+
+/// The request with its literal credentials moved into `secrets` (in memory; the caller saves
+/// the store), as variables named after its file (`users/get-user.json` →
+/// `users_get_user_authorization`); true when any was moved.
+fn move_secrets_out(
+    key: &str,
+    rel: &str,
+    request: &SavedRequest,
+    secrets: &mut SecretStore,
+) -> (SavedRequest, bool) {
+    let mut request = request.clone();
+    let prefix = rel.strip_suffix(".json").unwrap_or(rel);
+    let found = request.extract_secrets_named(prefix, &|name, value| {
+        secrets
+            .get(key, vars::ALL_ENVIRONMENTS, name)
+            .is_some_and(|have| have != value)
+    });
+    for (name, value) in &found {
+        secrets.set(key, vars::ALL_ENVIRONMENTS, name, value);
+    }
+    (request, !found.is_empty())
+}
+
+/// Writes many new requests (an import): every file gets a free name, the secrets of all of
+/// them are stored with one (synced) write of the store before any file refers to them, then
+/// the files are written together ([`fsutil::write_new_files`]). Returns the relative paths,
+/// in order.
+pub fn save_new_requests(
+    root: &Path,
+    requests: &[(String, SavedRequest)],
+    secrets: &mut SecretStore,
+) -> Result<Vec<String>, CollectionError> {
+    let key = SecretStore::key(root);
+    let mut claimed = std::collections::HashSet::new();
+    // Per folder and name, the next number to try: many requests of one name stay linear.
+    let mut next = std::collections::HashMap::<(String, String), usize>::new();
+    let mut prepared = Vec::with_capacity(requests.len());
+    let mut moved_any = false;
+    for (folder, request) in requests {
+        let folder = folder.trim_matches('/');
+        let first = next
+            .get(&(folder.to_string(), slug(&request.name)))
+            .copied()
+            .unwrap_or(1);
+        let (rel, n) = free_rel_after(root, folder, &request.name, first, &|rel| {
+            claimed.contains(rel)
+        });
+        next.insert((folder.to_string(), slug(&request.name)), n + 1);
+        let path = resolve(root, &rel)?;
+        claimed.insert(rel.clone());
+        let (request, moved) = move_secrets_out(&key, &rel, request, secrets);
+        moved_any |= moved;
+        prepared.push((rel, path, request));
+    }
+    if moved_any {
+        secrets.save()?;
+    }
+    let mut files = Vec::with_capacity(prepared.len());
+    let mut dirs = std::collections::HashSet::new();
+    for (_, path, request) in &prepared {
+        check_on_disk(path, OnDisk::Nothing)?;
+        if let Some(dir) = path.parent()
+            && dirs.insert(dir)
+        {
+            std::fs::create_dir_all(dir).map_err(|e| CollectionError::io(dir, e))?;
+        }
+        files.push((path.as_path(), to_file_bytes(request)));
+    }
+    let borrowed: Vec<(&Path, &[u8])> = files.iter().map(|(p, b)| (*p, b.as_slice())).collect();
+    fsutil::write_new_files(&borrowed).map_err(|e| CollectionError::io(root, e))?;
+    Ok(prepared.into_iter().map(|(rel, _, _)| rel).collect())
 }
 
 /// Moves a request file (rename or move to another folder) after checking it is unchanged.

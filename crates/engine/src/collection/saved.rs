@@ -10,7 +10,7 @@ use super::FORMAT_VERSION;
 use super::expect::Expect;
 use super::vars::Vars;
 use crate::engine::amqp::{Properties, PublishRequest};
-use crate::engine::credentials::{take_named_secret, take_url_password};
+use crate::engine::credentials::{is_sensitive_name, take_url_password, url_password};
 use crate::engine::descriptors::DescriptorSource;
 use crate::engine::grpc::GrpcRequest;
 use crate::engine::http::{DEFAULT_MAX_BODY_BYTES, HttpRequest};
@@ -23,6 +23,10 @@ use crate::engine::{ExchangeError, Header, RequestSpec};
 pub struct SavedRequest {
     pub version: u32,
     pub name: String,
+    /// What the user should know about this request that its fields do not say (e.g. a
+    /// Postman script that was not imported).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     #[serde(flatten)]
     pub spec: SavedSpec,
     #[serde(default, skip_serializing_if = "Expect::is_empty")]
@@ -82,6 +86,67 @@ fn sent(rows: &[SavedHeader]) -> Vec<Header> {
         .filter(|r| r.enabled && !r.name.trim().is_empty())
         .map(|r| Header::new(r.name.trim(), r.value.trim()))
         .collect()
+}
+
+/// Like [`sent`], for HTTP headers and gRPC metadata: an `Authorization: Basic user:password`
+/// still in clear (a colon, which base64 never holds) is encoded now. That is how basic auth
+/// made of variables (`{{client-id}}:{{client-secret}}`) is kept: filled first, then encoded.
+fn sent_with_auth(rows: &[SavedHeader]) -> Vec<Header> {
+    let mut headers = sent(rows);
+    for h in &mut headers {
+        if let Some(clear) = clear_basic_credentials(&h.name, &h.value) {
+            h.value = basic_auth(clear);
+        }
+    }
+    headers
+}
+
+/// The `user:password` of an `Authorization: Basic user:password` header not yet encoded.
+pub fn clear_basic_credentials<'a>(name: &str, value: &'a str) -> Option<&'a str> {
+    let name = name.trim();
+    if !name.eq_ignore_ascii_case("authorization")
+        && !name.eq_ignore_ascii_case("proxy-authorization")
+    {
+        return None;
+    }
+    let (scheme, credentials) = value.trim().split_once(' ')?;
+    (scheme.eq_ignore_ascii_case("basic") && credentials.contains(':'))
+        .then_some(credentials.trim_start())
+}
+
+/// `Basic base64(user:password)`.
+pub fn basic_auth(user_password: &str) -> String {
+    use base64::Engine as _;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(user_password)
+    )
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters, as curl's
+/// `--data-urlencode` does (`+` → `%2B`, space → `%20`).
+pub fn form_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Whether the rows send a form body (`application/x-www-form-urlencoded`).
+pub fn is_form(rows: &[SavedHeader]) -> bool {
+    rows.iter().any(|h| {
+        h.enabled
+            && h.name.trim().eq_ignore_ascii_case("content-type")
+            && h.value
+                .trim()
+                .to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+    })
 }
 
 /// A body as written in the file: JSON embedded as JSON when the text is exactly its pretty
@@ -259,65 +324,132 @@ fn secret_name(request: &str, what: &str) -> String {
     out
 }
 
+/// True when a credential holds literal text worth keeping out of the folder: not when it is
+/// only `{{references}}`, an auth scheme and separators (`Bearer {{token}}`,
+/// `Basic {{id}}:{{secret}}`).
+fn holds_literal_secret(value: &str) -> bool {
+    let mut literal = String::new();
+    let mut rest = value;
+    while let Some(start) = rest.find("{{") {
+        let Some(len) = rest[start + 2..].find("}}") else {
+            break;
+        };
+        literal.push_str(&rest[..start]);
+        literal.push(' ');
+        rest = &rest[start + 4 + len..];
+    }
+    literal.push_str(rest);
+    let mut words = literal.split([' ', ':', '\t']).filter(|w| !w.is_empty());
+    let first = words.next();
+    let scheme_only = first.is_some_and(|w| {
+        ["bearer", "basic", "token", "digest", "apikey"]
+            .iter()
+            .any(|s| w.eq_ignore_ascii_case(s))
+    }) && (words.next().is_none() && value.contains("{{"));
+    first.is_some() && !scheme_only
+}
+
 impl SavedRequest {
     pub fn new(name: impl Into<String>, spec: SavedSpec) -> Self {
         Self {
             version: FORMAT_VERSION,
             name: name.into(),
+            notes: Vec::new(),
             spec,
             expect: Expect::default(),
         }
     }
 
-    /// Moves literal credentials out of the request: sensitive header values and URL
-    /// passwords become `{{request_header}}` references; returns (variable, value) pairs for
-    /// the secret store. A value that is only references already is left alone.
+    /// Moves literal credentials out of the request, with variable names made from the
+    /// request's name (see [`Self::extract_secrets_named`]).
     pub fn extract_secrets(&mut self) -> Vec<(String, String)> {
-        let mut found = Vec::new();
-        let name = self.name.clone();
+        let prefix = self.name.clone();
+        self.extract_secrets_named(&prefix, &|_, _| false)
+    }
+
+    /// Moves literal credentials out of the request: sensitive header values and URL
+    /// passwords become `{{prefix_header}}` references; returns (variable, value) pairs for
+    /// the secret store. A value that is only references (and an auth scheme) is left alone.
+    /// Names are unique within the request (`_2`, `_3`… for a second header of one name),
+    /// and a name for which `taken(name, value)` says it already holds another value is not
+    /// used either: a secret never replaces a different one.
+    pub fn extract_secrets_named(
+        &mut self,
+        prefix: &str,
+        taken: &dyn Fn(&str, &str) -> bool,
+    ) -> Vec<(String, String)> {
+        let mut found: Vec<(String, String)> = Vec::new();
+        let unique = |base: String, value: &str, found: &[(String, String)]| -> String {
+            let mut n = 1;
+            loop {
+                let name = if n == 1 {
+                    base.clone()
+                } else {
+                    format!("{base}_{n}")
+                };
+                if !found.iter().any(|(f, _)| *f == name) && !taken(&name, value) {
+                    return name;
+                }
+                n += 1;
+            }
+        };
         let headers = |rows: &mut Vec<SavedHeader>, found: &mut Vec<(String, String)>| {
             for row in rows.iter_mut() {
-                let var = secret_name(&name, &row.name);
-                if let Some(value) = take_named_secret(&row.name, &mut row.value, &var) {
-                    found.push((var, value));
+                if is_sensitive_name(&row.name)
+                    && !row.value.trim().is_empty()
+                    && holds_literal_secret(&row.value)
+                {
+                    let var = unique(secret_name(prefix, &row.name), &row.value, found);
+                    found.push((var.clone(), std::mem::take(&mut row.value)));
+                    row.value = format!("{{{{{var}}}}}");
+                }
+            }
+        };
+        let url = |url: &mut String, what: &str, found: &mut Vec<(String, String)>| {
+            if let Some((_, password, _)) = url_password(url) {
+                let var = unique(secret_name(prefix, what), password, found);
+                if let Some(p) = take_url_password(url, &var) {
+                    found.push((var, p));
                 }
             }
         };
         match &mut self.spec {
             SavedSpec::Http(h) => {
                 headers(&mut h.headers, &mut found);
-                let var = secret_name(&name, "password");
-                if let Some(p) = take_url_password(&mut h.url, &var) {
-                    found.push((var, p));
-                }
+                url(&mut h.url, "password", &mut found);
             }
             SavedSpec::Grpc(g) => headers(&mut g.metadata, &mut found),
             SavedSpec::Amqp(a) => {
                 headers(&mut a.headers, &mut found);
-                let var = secret_name(&name, "amqp password");
-                if let Some(p) = take_url_password(&mut a.url, &var) {
-                    found.push((var, p));
-                }
+                url(&mut a.url, "amqp password", &mut found);
             }
-            SavedSpec::Watch(w) => {
-                let var = secret_name(&name, "amqp password");
-                if let Some(p) = take_url_password(&mut w.url, &var) {
-                    found.push((var, p));
-                }
-            }
+            SavedSpec::Watch(w) => url(&mut w.url, "amqp password", &mut found),
         }
         found
     }
 
     /// The spec with every `{{variable}}` filled in, or the names that have no value.
+    /// In a form body (`application/x-www-form-urlencoded`), filled-in values are
+    /// form-encoded (the text around them is sent as written), as Postman does.
     pub fn substituted(&self, vars: &Vars) -> Result<SavedSpec, Vec<String>> {
-        let mut value = serde_json::to_value(&self.spec).map_err(|e| vec![e.to_string()])?;
+        let mut spec = self.spec.clone();
+        let form_body = match &mut spec {
+            SavedSpec::Http(h) if is_form(&h.headers) => h.body.take(),
+            _ => None,
+        };
+        let mut value = serde_json::to_value(&spec).map_err(|e| vec![e.to_string()])?;
         let mut unresolved = Vec::new();
         fill(&mut value, vars, &mut unresolved);
+        let form_body =
+            form_body.map(|b| vars.substitute_with(&b.to_text(), &mut unresolved, &form_encode));
         if !unresolved.is_empty() {
             return Err(unresolved);
         }
-        serde_json::from_value(value).map_err(|e| vec![e.to_string()])
+        let mut spec: SavedSpec = serde_json::from_value(value).map_err(|e| vec![e.to_string()])?;
+        if let (SavedSpec::Http(h), Some(text)) = (&mut spec, form_body) {
+            h.body = SavedBody::from_text(&text);
+        }
+        Ok(spec)
     }
 
     /// The `{{names}}` this request uses that `vars` cannot fill.
@@ -356,7 +488,7 @@ impl SavedSpec {
             Self::Http(h) => Runnable::Request(RequestSpec::Http(HttpRequest {
                 method: h.method.trim().to_ascii_uppercase(),
                 url: h.url.trim().to_string(),
-                headers: sent(&h.headers),
+                headers: sent_with_auth(&h.headers),
                 body: body_text(&h.body).into_bytes(),
                 timeout: timeout(h.timeout_ms),
                 max_body_bytes: DEFAULT_MAX_BODY_BYTES,
@@ -365,7 +497,7 @@ impl SavedSpec {
             Self::Grpc(g) => Runnable::Request(RequestSpec::Grpc(GrpcRequest {
                 addr: g.addr.trim().to_string(),
                 method: g.method.trim().to_string(),
-                metadata: sent(&g.metadata),
+                metadata: sent_with_auth(&g.metadata),
                 json: match &g.message {
                     Some(m) => m.to_text(),
                     None => "{}".to_string(),
@@ -436,6 +568,116 @@ fn fill(value: &mut serde_json::Value, vars: &Vars, unresolved: &mut Vec<String>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn url_passwords_are_found_and_replaced() {
+        let mut url = "amqp://guest:s3cr%40t@127.0.0.1:5672/%2f".to_string();
+        assert_eq!(
+            take_url_password(&mut url, "amqp_password").as_deref(),
+            Some("s3cr%40t")
+        );
+        assert_eq!(url, "amqp://guest:{{amqp_password}}@127.0.0.1:5672/%2f");
+        assert_eq!(take_url_password(&mut url, "x"), None);
+        let mut plain = "amqp://127.0.0.1:5672/%2f".to_string();
+        assert_eq!(take_url_password(&mut plain, "x"), None);
+        let mut at_in_path = "http://host/a@b".to_string();
+        assert_eq!(take_url_password(&mut at_in_path, "x"), None);
+    }
+
+    #[test]
+    fn literal_credentials_are_told_from_references() {
+        for literal in [
+            "abc",
+            "Bearer abc",
+            "Basic dTpw",
+            "Basic admin:{{pass}}",
+            "Bearer",
+        ] {
+            assert!(holds_literal_secret(literal), "{literal}");
+        }
+        for reference in ["{{t}}", "Bearer {{token}}", "Basic {{id}}:{{secret}}", " "] {
+            assert!(!holds_literal_secret(reference), "{reference}");
+        }
+    }
+
+    #[test]
+    fn secret_names_are_unique_per_header_and_never_take_another_value() {
+        let mut r = SavedRequest::new(
+            "Get",
+            SavedSpec::Http(SavedHttp {
+                method: "GET".into(),
+                url: "http://u:pw@h/".into(),
+                headers: vec![
+                    SavedHeader::new("Authorization", "Bearer a"),
+                    SavedHeader::new("authorization", "Bearer b"),
+                    SavedHeader::new("X-Token", "{{t}}"),
+                ],
+                body: None,
+                timeout_ms: None,
+                tls: SavedTls::default(),
+            }),
+        );
+        let found = r.extract_secrets_named("dir/get", &|name, value| {
+            name == "dir_get_authorization" && value != "Bearer a"
+        });
+        let names: Vec<&str> = found.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "dir_get_authorization",
+                "dir_get_authorization_2",
+                "dir_get_password"
+            ]
+        );
+        let found = SavedRequest::new(
+            "x",
+            SavedSpec::Http(match &r.spec {
+                SavedSpec::Http(h) => SavedHttp {
+                    headers: vec![SavedHeader::new("Authorization", "Bearer c")],
+                    ..h.clone()
+                },
+                _ => unreachable!(),
+            }),
+        )
+        .extract_secrets_named("dir/get", &|name, value| {
+            name == "dir_get_authorization" && value != "Bearer a"
+        });
+        assert_eq!(
+            found[0].0, "dir_get_authorization_2",
+            "a different value, another name"
+        );
+    }
+
+    #[test]
+    fn basic_auth_in_clear_and_form_bodies_are_encoded_when_sent() {
+        let r = SavedRequest::new(
+            "Form",
+            SavedSpec::Http(SavedHttp {
+                method: "POST".into(),
+                url: "http://h/".into(),
+                headers: vec![
+                    SavedHeader::new("Authorization", "Basic {{id}}:{{secret}}"),
+                    SavedHeader::new("Content-Type", "application/x-www-form-urlencoded"),
+                ],
+                body: SavedBody::from_text("To={{phone}}&x=%2B"),
+                timeout_ms: None,
+                tls: SavedTls::default(),
+            }),
+        );
+        let mut vars = Vars::default();
+        vars.set("id", "u");
+        assert_eq!(r.unresolved(&vars), ["secret", "phone"]);
+        vars.set("secret", "p");
+        vars.set("phone", "+1 5");
+        let Runnable::Request(RequestSpec::Http(sent)) = r
+            .resolve(&vars, Path::new("."), Duration::from_secs(1))
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(sent.headers[0].value, "Basic dTpw");
+        assert_eq!(sent.body, b"To=%2B1%205&x=%2B");
+    }
 
     #[test]
     fn bodies_keep_their_exact_text() {

@@ -128,7 +128,31 @@ impl Vars {
     }
 
     /// Replaces every `{{name}}` in `text`; the names without a value are returned in order.
+    /// A value may itself use variables (a secret `Bearer {{token}}`): they are filled too.
     pub fn substitute(&self, text: &str, unresolved: &mut Vec<String>) -> String {
+        self.substitute_with(text, unresolved, &|value| value.to_string())
+    }
+
+    /// Like [`Self::substitute`], passing each filled-in value through `encode` (the
+    /// surrounding text is left as written): a form body's values are form-encoded.
+    pub fn substitute_with(
+        &self,
+        text: &str,
+        unresolved: &mut Vec<String>,
+        encode: &dyn Fn(&str) -> String,
+    ) -> String {
+        self.expand(text, unresolved, encode, 0)
+    }
+
+    fn expand(
+        &self,
+        text: &str,
+        unresolved: &mut Vec<String>,
+        encode: &dyn Fn(&str) -> String,
+        depth: usize,
+    ) -> String {
+        /// How deep values may refer to other variables (a cycle stops here, unresolved).
+        const MAX_DEPTH: usize = 8;
         let mut out = String::with_capacity(text.len());
         let mut rest = text;
         while let Some(start) = rest.find("{{") {
@@ -138,7 +162,14 @@ impl Vars {
             out.push_str(&rest[..start]);
             let name = rest[start + 2..start + 2 + len].trim();
             match self.get(name) {
-                Some(value) if !name.is_empty() => out.push_str(&value),
+                Some(value) if !name.is_empty() && (depth < MAX_DEPTH || !value.contains("{{")) => {
+                    let value = if value.contains("{{") {
+                        self.expand(&value, unresolved, &|v| v.to_string(), depth + 1)
+                    } else {
+                        value
+                    };
+                    out.push_str(&encode(&value));
+                }
                 _ => {
                     if !unresolved.iter().any(|u| u == name) {
                         unresolved.push(name.to_string());
@@ -151,6 +182,33 @@ impl Vars {
         out.push_str(rest);
         out
     }
+}
+
+/// Whether a variable's name says it holds a credential (`client_secret`, `apiKey`,
+/// `db-password`, `access_token`…), so its value belongs in the secret store. Names of where
+/// a credential is obtained (`token_url`) are not.
+pub fn is_secret_name(name: &str) -> bool {
+    let name: String = name
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let place = ["url", "uri", "endpoint", "type", "expiry", "expires"]
+        .iter()
+        .any(|p| name.ends_with(p));
+    !place
+        && [
+            "secret",
+            "token",
+            "password",
+            "passwd",
+            "apikey",
+            "privatekey",
+            "accesskey",
+            "credential",
+        ]
+        .iter()
+        .any(|w| name.contains(w))
 }
 
 /// Names as they are written in requests: `{{a}}, {{b}}`.
@@ -379,12 +437,63 @@ mod tests {
     }
 
     #[test]
+    fn values_may_use_variables_and_cycles_stay_unresolved() {
+        let mut vars = Vars::default();
+        vars.set("auth", "Bearer {{token}}");
+        vars.set("token", "t0k");
+        vars.set("loop", "x{{loop}}");
+        vars.set("phone", "+1 555");
+        let mut missing = Vec::new();
+        assert_eq!(vars.substitute("{{auth}}", &mut missing), "Bearer t0k");
+        assert!(missing.is_empty());
+        vars.set("token", "{{unset}}");
+        assert_eq!(
+            vars.substitute("{{auth}}", &mut missing),
+            "Bearer {{unset}}"
+        );
+        assert_eq!(missing, ["unset"]);
+        let mut missing = Vec::new();
+        vars.substitute("{{loop}}", &mut missing);
+        assert_eq!(missing, ["loop"]);
+        let mut missing = Vec::new();
+        let encoded = vars.substitute_with("To={{phone}}&a=+", &mut missing, &|v| {
+            v.replace('+', "%2B").replace(' ', "%20")
+        });
+        assert_eq!(encoded, "To=%2B1%20555&a=+");
+    }
+
+    #[test]
     fn only_references_spots_literal_text() {
         assert!(only_references("{{token}}"));
         assert!(only_references(" {{a}} {{b}}"));
         assert!(!only_references("Bearer {{token}}"));
         assert!(!only_references("abc"));
         assert!(!only_references(""));
+    }
+
+    #[test]
+    fn secret_looking_names() {
+        for name in [
+            "client_secret",
+            "clientSecret",
+            "access_token",
+            "api_key",
+            "apiKey",
+            "X-API-KEY",
+            "db-password",
+            "PRIVATE_KEY",
+        ] {
+            assert!(is_secret_name(name), "{name}");
+        }
+        for name in [
+            "base_url",
+            "client_id",
+            "token_url",
+            "user_id",
+            "auth_endpoint",
+        ] {
+            assert!(!is_secret_name(name), "{name}");
+        }
     }
 
     #[test]
