@@ -295,26 +295,18 @@ async fn grpc_pool(
     timeout: Duration,
     tls: &crate::engine::net::TlsOptions,
 ) -> anyhow::Result<prost_reflect::DescriptorPool> {
-    use crate::engine::descriptors;
-    if !protos.proto.is_empty() {
-        return Ok(descriptors::compile_protos(
-            &protos.proto,
-            &protos.import_path,
-        )?);
-    }
-    if let Some(protoset) = &protos.protoset {
-        return Ok(descriptors::load_protoset(protoset)?);
-    }
-    match descriptors::reflect_with_tls(addr, timeout, tls).await {
-        Ok(found) => Ok(found.pool),
-        Err(error) => {
-            let builtin = grpc::builtin_pool()?;
-            match method {
-                Some(m) if grpc::find_method(&builtin, m).is_ok() => Ok(builtin),
-                _ => Err(error.into()),
-            }
+    use crate::engine::descriptors::{self, DescriptorSource};
+    let source = if !protos.proto.is_empty() {
+        DescriptorSource::Protos {
+            files: protos.proto.clone(),
+            includes: protos.import_path.clone(),
         }
-    }
+    } else if let Some(protoset) = &protos.protoset {
+        DescriptorSource::Protoset(protoset.clone())
+    } else {
+        DescriptorSource::Reflection
+    };
+    Ok(descriptors::load_for_method(&source, addr, method, timeout, tls).await?)
 }
 
 fn grpc_request(a: &args::GrpcArgs) -> anyhow::Result<GrpcRequest> {

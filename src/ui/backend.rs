@@ -1075,10 +1075,7 @@ fn delivery_exchange(
 /// Writes JSON Lines atomically: a temporary file next to the target, fsync, rename.
 fn export(path: &std::path::Path, messages: &[WatchedMessage]) -> Result<usize, String> {
     let mut out = Vec::new();
-    for m in messages {
-        serde_json::to_writer(&mut out, m).map_err(|e| e.to_string())?;
-        out.push(b'\n');
-    }
+    crate::engine::store::export_jsonl(messages, &mut out).map_err(|e| e.to_string())?;
     crate::engine::fsutil::write_atomic(path, &out)
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(messages.len())

@@ -199,19 +199,11 @@ pub(crate) fn headers_table(headers: &[Header]) -> Result<FieldTable, ExchangeEr
     Ok(table)
 }
 
-/// Hides the password of a URL (`amqp://guest:***@host/vhost`).
+/// Hides the password of a URL (`amqp://guest:••••@host/vhost`), with the one redaction rule
+/// of [`crate::credentials`].
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split(':').next().unwrap_or_default();
-            format!("{scheme}://{user}:***@{host}{path}")
-        }
-        None => url.to_string(),
-    }
+    super::credentials::redact(super::credentials::Field::Url, url)
+        .unwrap_or_else(|| url.to_string())
 }
 
 /// What to publish.
@@ -250,6 +242,24 @@ impl PublishRequest {
         }
     }
 
+    /// Checks and converts what every publish of this request needs, once.
+    pub(crate) fn prepare(&self) -> Result<Prepared, ExchangeError> {
+        let headers = headers_table(&self.headers)?;
+        Ok(Prepared {
+            properties: self.properties.to_lapin(headers.clone())?,
+            headers,
+            exchange: ShortString::try_new(self.exchange.clone()).map_err(|e| {
+                ExchangeError::invalid_input(format!("exchange name too long: {e}"))
+            })?,
+            routing_key: ShortString::try_new(self.routing_key.clone())
+                .map_err(|e| ExchangeError::invalid_input(format!("routing key too long: {e}")))?,
+            options: BasicPublishOptions {
+                mandatory: self.mandatory,
+                immediate: false,
+            },
+        })
+    }
+
     fn target(&self) -> String {
         let exchange = if self.exchange.is_empty() {
             "(default)"
@@ -262,6 +272,18 @@ impl PublishRequest {
             redact_url(&self.url)
         )
     }
+}
+
+/// A [`PublishRequest`] in lapin's terms, checked once (names fit, headers convert).
+#[derive(Debug, Clone)]
+pub(crate) struct Prepared {
+    pub exchange: ShortString,
+    pub routing_key: ShortString,
+    /// The headers table (for properties built per message).
+    pub headers: FieldTable,
+    /// The request's properties with its headers.
+    pub properties: BasicProperties,
+    pub options: BasicPublishOptions,
 }
 
 /// Names a lapin error for a user.
@@ -357,8 +379,7 @@ pub async fn publish(req: &PublishRequest) -> Vec<Exchange> {
     let mut out = Vec::new();
     let mut rec = Recorder::new(req.timeout);
     let request_msg = request_message(req);
-    let prepared = headers_table(&req.headers).and_then(|h| req.properties.to_lapin(h));
-    let properties = match prepared {
+    let prepared = match req.prepare() {
         Ok(p) => p,
         Err(error) => {
             out.push(rec.finish(
@@ -389,7 +410,7 @@ pub async fn publish(req: &PublishRequest) -> Vec<Exchange> {
         }
     };
     for _ in 0..req.count.max(1) {
-        let outcome = publish_one(&mut rec, req, &channel, properties.clone()).await;
+        let outcome = publish_one(&mut rec, req, &prepared, &channel).await;
         let failed = matches!(outcome, Outcome::Failed { .. });
         out.push(rec.finish(Transport::Amqp, req.target(), request_msg.clone(), outcome));
         if failed && !channel.status().connected() {
@@ -419,36 +440,20 @@ fn request_message(req: &PublishRequest) -> Message {
 async fn publish_one(
     rec: &mut Recorder,
     req: &PublishRequest,
+    prepared: &Prepared,
     channel: &Channel,
-    properties: BasicProperties,
 ) -> Outcome {
-    let options = BasicPublishOptions {
-        mandatory: req.mandatory,
-        immediate: false,
-    };
-    let exchange = match ShortString::try_new(req.exchange.clone()) {
-        Ok(e) => e,
-        Err(e) => {
-            return Outcome::Failed {
-                error: ExchangeError::invalid_input(format!("exchange name too long: {e}")),
-                response: None,
-            };
-        }
-    };
-    let routing_key = match ShortString::try_new(req.routing_key.clone()) {
-        Ok(k) => k,
-        Err(e) => {
-            return Outcome::Failed {
-                error: ExchangeError::invalid_input(format!("routing key too long: {e}")),
-                response: None,
-            };
-        }
-    };
     let url = req.url.clone();
     let published = rec
         .step(
             PhaseKind::Publish,
-            channel.basic_publish(exchange, routing_key, options, &req.body, properties),
+            channel.basic_publish(
+                prepared.exchange.clone(),
+                prepared.routing_key.clone(),
+                prepared.options,
+                &req.body,
+                prepared.properties.clone(),
+            ),
             |e| classify_lapin(&e, &url),
         )
         .await;

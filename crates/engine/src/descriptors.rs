@@ -491,6 +491,29 @@ pub async fn load(
     }
 }
 
+/// [`load`] for a call of `method`: when the server offers no reflection (or it fails) and
+/// the method is one of the bundled `user.proto`'s, the bundled descriptors serve it — so the
+/// demo's methods work against servers without reflection. Other failures are returned.
+pub async fn load_for_method(
+    source: &DescriptorSource,
+    addr: &str,
+    method: Option<&str>,
+    timeout: Duration,
+    tls: &TlsOptions,
+) -> Result<DescriptorPool, ExchangeError> {
+    match load(source, addr, timeout, tls).await {
+        Ok(pool) => Ok(pool),
+        Err(error) if *source == DescriptorSource::Reflection => {
+            let builtin = super::grpc::builtin_pool()?;
+            match method {
+                Some(m) if super::grpc::find_method(&builtin, m).is_ok() => Ok(builtin),
+                _ => Err(error),
+            }
+        }
+        Err(error) => Err(error),
+    }
+}
+
 /// Every method of every service in the pool, sorted, with its kind and a request template.
 pub fn methods(pool: &DescriptorPool) -> Vec<MethodInfo> {
     let mut out: Vec<MethodInfo> = pool

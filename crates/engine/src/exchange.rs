@@ -81,6 +81,26 @@ pub enum ErrorKind {
     Cancelled,
 }
 
+impl ErrorKind {
+    /// The one name of this kind: the same as in `--json` (`connection_refused`…), in load
+    /// reports and in the UI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidInput => "invalid_input",
+            Self::Dns => "dns",
+            Self::ConnectionRefused => "connection_refused",
+            Self::Timeout => "timeout",
+            Self::Tls => "tls",
+            Self::Protocol => "protocol",
+            Self::Auth => "auth",
+            Self::Refused => "refused",
+            Self::Unroutable => "unroutable",
+            Self::Io => "io",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
 /// An error, placed in the phase where it happened.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExchangeError {
@@ -144,5 +164,32 @@ impl Exchange {
         serde_json::to_string(self).unwrap_or_else(|e| {
             format!("{{\"ok\":false,\"error\":{{\"message\":\"cannot serialize: {e}\"}}}}")
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorKind;
+
+    #[test]
+    fn an_error_kind_has_one_name_everywhere() {
+        for kind in [
+            ErrorKind::InvalidInput,
+            ErrorKind::Dns,
+            ErrorKind::ConnectionRefused,
+            ErrorKind::Timeout,
+            ErrorKind::Tls,
+            ErrorKind::Protocol,
+            ErrorKind::Auth,
+            ErrorKind::Refused,
+            ErrorKind::Unroutable,
+            ErrorKind::Io,
+            ErrorKind::Cancelled,
+        ] {
+            assert_eq!(
+                serde_json::to_value(kind).unwrap(),
+                serde_json::Value::from(kind.as_str())
+            );
+        }
     }
 }

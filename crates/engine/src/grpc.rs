@@ -726,21 +726,14 @@ impl GrpcClient {
                 let mut rec = Recorder::new(call.timeout);
                 let addr = match parse_addr(&call.addr) {
                     Ok(a) => a,
-                    Err(e) => return Some(format!("{:?}", e.kind)),
+                    Err(e) => return Some(e.kind.as_str().to_string()),
                 };
                 match open_channel(&mut rec, &addr, &call.tls).await {
                     Ok(pair) => {
                         self.put(&call.uri, pair.clone());
                         pair.0
                     }
-                    Err((e, _)) => {
-                        return Some(
-                            serde_json::to_value(e.kind)
-                                .ok()
-                                .and_then(|v| v.as_str().map(str::to_string))
-                                .unwrap_or_default(),
-                        );
-                    }
+                    Err((e, _)) => return Some(e.kind.as_str().to_string()),
                 }
             }
         };

@@ -7,13 +7,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use lapin::options::BasicPublishOptions;
-use lapin::types::ShortString;
 use prost_reflect::DescriptorPool;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::amqp::{PublishRequest, classify_lapin, connect, headers_table};
+use super::amqp::{PublishRequest, classify_lapin, connect};
 use super::exchange::{Exchange, ExchangeError};
 use super::grpc::{GrpcClient, PreparedCall};
 use super::http::HttpClient;
@@ -129,10 +127,7 @@ fn failure_kind(e: &Exchange) -> Option<String> {
         return None;
     }
     Some(match (&e.error, &e.status) {
-        (Some(error), _) => serde_json::to_value(error.kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_else(|| "error".to_string()),
+        (Some(error), _) => error.kind.as_str().to_string(),
         (None, Some(status)) => status.clone(),
         (None, None) => "failed".to_string(),
     })
@@ -292,26 +287,17 @@ async fn amqp_worker(
 ) -> Result<(), ExchangeError> {
     let mut rec = Recorder::new(req.timeout);
     let (conn, channel) = connect(&mut rec, &req.url, true, "switchboard load").await?;
-    let headers = headers_table(&req.headers)?;
-    let properties = req.properties.to_lapin(headers)?;
-    let exchange = ShortString::try_new(req.exchange.clone())
-        .map_err(|e| ExchangeError::invalid_input(format!("exchange name too long: {e}")))?;
-    let routing_key = ShortString::try_new(req.routing_key.clone())
-        .map_err(|e| ExchangeError::invalid_input(format!("routing key too long: {e}")))?;
-    let options = BasicPublishOptions {
-        mandatory: req.mandatory,
-        immediate: false,
-    };
+    let p = req.prepare()?;
     while shared.claim().is_some() {
         let started = Instant::now();
         let confirmed = async {
             channel
                 .basic_publish(
-                    exchange.clone(),
-                    routing_key.clone(),
-                    options,
+                    p.exchange.clone(),
+                    p.routing_key.clone(),
+                    p.options,
                     &req.body,
-                    properties.clone(),
+                    p.properties.clone(),
                 )
                 .await?
                 .await

@@ -5,13 +5,11 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
-use lapin::options::BasicPublishOptions;
-use lapin::types::ShortString;
 use lapin::{Confirmation, PublisherConfirm};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::amqp::{PublishRequest, classify_lapin, connect, headers_table};
+use super::amqp::{PublishRequest, classify_lapin, connect};
 use super::exchange::ExchangeError;
 use super::recorder::Recorder;
 
@@ -61,11 +59,7 @@ pub async fn publish_many(
     let req = &job.request;
     let mut rec = Recorder::new(req.timeout);
     let (conn, channel) = connect(&mut rec, &req.url, true, "switchboard publish many").await?;
-    let headers = headers_table(&req.headers)?;
-    let exchange = ShortString::try_new(req.exchange.clone())
-        .map_err(|e| ExchangeError::invalid_input(format!("exchange name too long: {e}")))?;
-    let routing_key = ShortString::try_new(req.routing_key.clone())
-        .map_err(|e| ExchangeError::invalid_input(format!("routing key too long: {e}")))?;
+    let prepared = req.prepare()?;
     let template = String::from_utf8(req.body.clone())
         .ok()
         .filter(|_| job.numbered);
@@ -73,10 +67,6 @@ pub async fn publish_many(
     let mut state = Progress::default();
     let mut pending: VecDeque<PublisherConfirm> = VecDeque::new();
     let mut last_report = Instant::now();
-    let options = BasicPublishOptions {
-        mandatory: req.mandatory,
-        immediate: false,
-    };
     let settle = |c: Result<Confirmation, lapin::Error>,
                   state: &mut Progress|
      -> Result<(), ExchangeError> {
@@ -105,25 +95,35 @@ pub async fn publish_many(
                 let due = start + Duration::from_secs_f64(wait_secs);
                 tokio::time::sleep_until(tokio::time::Instant::from_std(due)).await;
             }
-            let mut properties = req.properties.clone();
-            let body = if job.numbered {
+            let numbered;
+            let (body, props) = if job.numbered {
                 // The series is numbered even when nothing says where: the message id is
                 // then the number itself.
+                let mut properties = req.properties.clone();
                 properties.message_id = Some(match &properties.message_id {
                     Some(id) if id.contains("{n}") => id.replace("{n}", &n.to_string()),
                     Some(id) if !id.is_empty() => format!("{id}-{n}"),
                     _ => n.to_string(),
                 });
-                match &template {
+                numbered = match &template {
                     Some(t) => t.replace("{n}", &n.to_string()).into_bytes(),
                     None => req.body.clone(),
-                }
+                };
+                (
+                    numbered.as_slice(),
+                    properties.to_lapin(prepared.headers.clone())?,
+                )
             } else {
-                req.body.clone()
+                (req.body.as_slice(), prepared.properties.clone())
             };
-            let props = properties.to_lapin(headers.clone())?;
             let confirm = channel
-                .basic_publish(exchange.clone(), routing_key.clone(), options, &body, props)
+                .basic_publish(
+                    prepared.exchange.clone(),
+                    prepared.routing_key.clone(),
+                    prepared.options,
+                    body,
+                    props,
+                )
                 .await
                 .map_err(|e| {
                     let (kind, message) = classify_lapin(&e, &req.url);

@@ -374,13 +374,13 @@ impl Filter {
 }
 
 /// Writes messages as JSON Lines (the `watch --json` shape).
-pub fn export_jsonl<'a>(
-    messages: impl IntoIterator<Item = &'a StoredMessage>,
+pub fn export_jsonl<M: std::borrow::Borrow<WatchedMessage>>(
+    messages: impl IntoIterator<Item = M>,
     out: &mut impl Write,
 ) -> std::io::Result<usize> {
     let mut count = 0;
     for m in messages {
-        serde_json::to_writer(&mut *out, &m.to_watched())?;
+        serde_json::to_writer(&mut *out, m.borrow())?;
         out.write_all(b"\n")?;
         count += 1;
     }
@@ -495,7 +495,10 @@ mod tests {
             })
             .collect();
         let mut out = Vec::new();
-        assert_eq!(export_jsonl(stored, &mut out).unwrap(), 5);
+        assert_eq!(
+            export_jsonl(stored.iter().map(|m| m.to_watched()), &mut out).unwrap(),
+            5
+        );
         let imported = import_jsonl(std::io::Cursor::new(out)).unwrap();
         assert_eq!(imported, originals);
         assert!(

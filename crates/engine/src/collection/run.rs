@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::expect::Check;
 use super::saved::{Runnable, SavedSpec};
 use super::{Collection, CollectionError, Loaded, SecretStore};
-use crate::engine::{Exchange, RequestSpec, descriptors, grpc};
+use crate::engine::{Exchange, RequestSpec, descriptors};
 
 /// What to run.
 #[derive(Debug, Clone, Default)]
@@ -101,23 +101,14 @@ pub async fn run(
                                 match pools.get(&key) {
                                     Some(pool) => Ok(pool.clone()),
                                     None => {
-                                        let loaded = descriptors::load(
+                                        let loaded = descriptors::load_for_method(
                                             &source,
                                             &req.addr,
+                                            Some(&req.method),
                                             req.timeout,
                                             &req.tls,
                                         )
-                                        .await
-                                        .or_else(|e| {
-                                            // No reflection: the bundled user.proto still
-                                            // serves the demo's methods.
-                                            grpc::builtin_pool()
-                                                .ok()
-                                                .filter(|p| {
-                                                    grpc::find_method(p, &req.method).is_ok()
-                                                })
-                                                .ok_or(e)
-                                        });
+                                        .await;
                                         if let Ok(pool) = &loaded {
                                             pools.insert(key, pool.clone());
                                         }

@@ -570,21 +570,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn url_passwords_are_found_and_replaced() {
-        let mut url = "amqp://guest:s3cr%40t@127.0.0.1:5672/%2f".to_string();
-        assert_eq!(
-            take_url_password(&mut url, "amqp_password").as_deref(),
-            Some("s3cr%40t")
-        );
-        assert_eq!(url, "amqp://guest:{{amqp_password}}@127.0.0.1:5672/%2f");
-        assert_eq!(take_url_password(&mut url, "x"), None);
-        let mut plain = "amqp://127.0.0.1:5672/%2f".to_string();
-        assert_eq!(take_url_password(&mut plain, "x"), None);
-        let mut at_in_path = "http://host/a@b".to_string();
-        assert_eq!(take_url_password(&mut at_in_path, "x"), None);
-    }
-
-    #[test]
     fn literal_credentials_are_told_from_references() {
         for literal in [
             "abc",
