@@ -135,30 +135,31 @@ fn self_rss_mb() -> f64 {
 
 /// A demo-like order event of ≈170 bytes, numbered.
 fn order_message(i: usize) -> switchboard::engine::watch::WatchedMessage {
-    use switchboard::engine::Body;
     use switchboard::engine::amqp::Properties;
+    let properties = Properties {
+        content_type: Some("application/json".to_string()),
+        message_id: Some(format!("{i:08x}-4f0c-4b7e-9d2a-{i:012x}")),
+        correlation_id: Some(format!("corr-{i}")),
+        timestamp: Some(1_795_000_000),
+        delivery_mode: Some(2),
+        ..Properties::default()
+    };
+    let mut headers = serde_json::Map::new();
+    headers.insert("x-source".into(), "order-service".into());
     switchboard::engine::watch::WatchedMessage {
         received_at_ms: 1_795_000_000_000 + i as u64,
-        exchange: "orders".to_string(),
-        routing_key: "order.created".to_string(),
-        redelivered: false,
-        properties: Properties {
-            content_type: Some("application/json".to_string()),
-            message_id: Some(format!("{i:08x}-4f0c-4b7e-9d2a-{i:012x}")),
-            correlation_id: Some(format!("corr-{i}")),
-            timestamp: Some(1_795_000_000),
-            delivery_mode: Some(2),
-            ..Properties::default()
-        },
-        headers: serde_json::json!({ "x-source": "order-service" }),
-        size_bytes: 0,
-        body: Body::new(
+        ..switchboard::engine::watch::WatchedMessage::amqp(
+            "orders",
+            "order.created",
+            false,
+            &properties,
+            headers,
             format!(
                 r#"{{"event":"OrderCreated","order_id":"{i:08x}-4f0c-4b7e-9d2a","user_id":"{}","items":[{{"sku":"book","quantity":1}}],"created_at_ms":1795000000000}}"#,
                 i % 5 + 1
             )
             .into_bytes(),
-        ),
+        )
     }
 }
 

@@ -347,28 +347,31 @@ fn compare_shows_two_pinned_exchanges_on_one_axis() {
 }
 
 fn imported_messages(n: usize) -> Vec<switchboard::engine::watch::WatchedMessage> {
-    use switchboard::engine::Body;
     use switchboard::engine::amqp::Properties;
     (0..n)
-        .map(|i| switchboard::engine::watch::WatchedMessage {
-            received_at_ms: 1_795_000_000_000 + i as u64,
-            exchange: "orders".to_string(),
-            routing_key: if i % 2 == 0 {
-                "order.created".to_string()
-            } else {
-                "order.cancelled".to_string()
-            },
-            redelivered: false,
-            properties: Properties {
+        .map(|i| {
+            let properties = Properties {
                 message_id: Some(format!("msg-{i}")),
                 content_type: Some("application/json".to_string()),
                 ..Properties::default()
-            },
-            headers: serde_json::json!({ "x-shard": if i % 3 == 0 { "a" } else { "b" } }),
-            size_bytes: 0,
-            body: Body::new(
-                format!(r#"{{"order_id":"o-{i}","user_id":"{}"}}"#, i % 5 + 1).into_bytes(),
-            ),
+            };
+            let mut headers = serde_json::Map::new();
+            headers.insert("x-shard".into(), if i % 3 == 0 { "a" } else { "b" }.into());
+            switchboard::engine::watch::WatchedMessage {
+                received_at_ms: 1_795_000_000_000 + i as u64,
+                ..switchboard::engine::watch::WatchedMessage::amqp(
+                    "orders",
+                    if i % 2 == 0 {
+                        "order.created"
+                    } else {
+                        "order.cancelled"
+                    },
+                    false,
+                    &properties,
+                    headers,
+                    format!(r#"{{"order_id":"o-{i}","user_id":"{}"}}"#, i % 5 + 1).into_bytes(),
+                )
+            }
         })
         .collect()
 }

@@ -82,25 +82,20 @@ fn push_headers(out: &mut String, headers: &[Header]) {
 
 /// One watched message: a summary line, then the body.
 pub fn message_text(m: &WatchedMessage) -> String {
-    let p = &m.properties;
     let mut out = format!(
         "{} {} {}{} {} B",
         m.received_at_ms,
-        if m.exchange.is_empty() {
+        if m.source.is_empty() {
             "(default)"
         } else {
-            &m.exchange
+            &m.source
         },
-        m.routing_key,
+        m.key,
         if m.redelivered { " [redelivered]" } else { "" },
-        m.size_bytes,
+        m.size_bytes(),
     );
-    for (name, value) in [
-        ("content_type", &p.content_type),
-        ("message_id", &p.message_id),
-        ("correlation_id", &p.correlation_id),
-    ] {
-        if let Some(value) = value {
+    for (_, name) in WatchedMessage::columns(m.transport).fields {
+        if let Some(value) = m.field(name) {
             out.push_str(&format!(" {name}={value}"));
         }
     }

@@ -997,21 +997,18 @@ impl SwitchboardApp {
     /// Opens a message in the AMQP editor to edit and publish again.
     pub fn republish(&mut self, m: &WatchedMessage) {
         let a = &mut self.settings.amqp;
-        a.exchange = m.exchange.clone();
-        a.routing_key = m.routing_key.clone();
-        a.content_type = m.properties.content_type.clone().unwrap_or_default();
-        a.message_id = m.properties.message_id.clone().unwrap_or_default();
-        a.correlation_id = m.properties.correlation_id.clone().unwrap_or_default();
-        a.persistent = m.properties.delivery_mode == Some(2);
-        a.headers = match &m.headers {
-            serde_json::Value::Object(map) => map
-                .iter()
-                .map(|(k, v)| {
-                    KeyValue::new(k, &v.as_str().map_or_else(|| v.to_string(), str::to_string))
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
+        let p = m.properties();
+        a.exchange = m.source.clone();
+        a.routing_key = m.key.clone();
+        a.content_type = p.content_type.unwrap_or_default();
+        a.message_id = p.message_id.unwrap_or_default();
+        a.correlation_id = p.correlation_id.unwrap_or_default();
+        a.persistent = p.delivery_mode == Some(2);
+        a.headers = m
+            .headers
+            .iter()
+            .map(|(k, v)| KeyValue::new(k, &crate::engine::watched::text_of(v)))
+            .collect();
         a.body = String::from_utf8_lossy(&m.body.bytes).into_owned();
         self.settings.transport = TransportTab::Amqp;
         self.settings.view = MainView::Requests;

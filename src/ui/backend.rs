@@ -963,7 +963,7 @@ async fn place_order(
         loop {
             match deliveries.recv().await {
                 Ok((at, message))
-                    if message.properties.message_id.as_deref() == Some(order_id.as_str()) =>
+                    if message.field("message_id").as_deref() == Some(order_id.as_str()) =>
                 {
                     return Some((at, message));
                 }
@@ -1023,15 +1023,12 @@ fn delivery_exchange(
     message: WatchedMessage,
 ) -> Exchange {
     let end_us = clock.offset_us(at);
-    let mut headers = message.properties.as_headers();
-    if let serde_json::Value::Object(map) = &message.headers {
-        headers.extend(map.iter().map(|(k, v)| {
-            Header::new(
-                k.clone(),
-                v.as_str().map_or_else(|| v.to_string(), str::to_string),
-            )
-        }));
-    }
+    let headers: Vec<Header> = message
+        .fields
+        .iter()
+        .chain(message.headers.iter())
+        .map(|(k, v)| Header::new(k.clone(), crate::engine::watched::text_of(v)))
+        .collect();
     Exchange {
         transport: Transport::Amqp,
         target,
@@ -1056,8 +1053,8 @@ fn delivery_exchange(
         response: Some(Message {
             line: format!(
                 "basic.deliver exchange={:?} routing_key={:?}{}",
-                message.exchange,
-                message.routing_key,
+                message.source,
+                message.key,
                 if message.redelivered {
                     " redelivered"
                 } else {
@@ -1065,7 +1062,7 @@ fn delivery_exchange(
                 }
             ),
             headers,
-            size_bytes: message.size_bytes,
+            size_bytes: message.size_bytes(),
             body: message.body,
             ..Message::default()
         }),

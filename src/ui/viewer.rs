@@ -11,9 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use super::backend::PathPurpose;
 use super::payload_view::{body_ui, headers_ui};
-use crate::engine::Header;
 use crate::engine::store::{Entry, Filter, MessageStore, Prepared, StoredMessage};
 use crate::engine::watch::{WatchEvent, WatchMode, WatchSpec, WatchedMessage};
+use crate::engine::watched::{Named, text_of};
+use crate::engine::{Header, Transport};
 
 /// The "new watch" form (persisted).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,35 +51,64 @@ pub enum TabStatus {
     Imported(String),
 }
 
-/// Columns of the message table, also the sort keys.
+/// Columns of the message table, also the sort keys: the same for every transport but the
+/// fields each transport adds ([`WatchedMessage::columns`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortKey {
     Time,
-    Exchange,
-    RoutingKey,
-    MessageId,
-    CorrelationId,
-    ContentType,
+    Source,
+    Key,
+    /// The transport's n-th field column.
+    Field(usize),
     Size,
     Redelivered,
 }
 
-const COLUMNS: [(SortKey, &str); 8] = [
-    (SortKey::Time, "received"),
-    (SortKey::Exchange, "exchange"),
-    (SortKey::RoutingKey, "routing key"),
-    (SortKey::MessageId, "message id"),
-    (SortKey::CorrelationId, "correlation id"),
-    (SortKey::ContentType, "content type"),
-    (SortKey::Size, "size"),
-    (SortKey::Redelivered, "redelivered"),
-];
+/// The columns of a table of `transport` messages: sort key and heading.
+fn columns(transport: Transport) -> Vec<(SortKey, &'static str)> {
+    let c = WatchedMessage::columns(transport);
+    let mut out = vec![
+        (SortKey::Time, "received"),
+        (SortKey::Source, c.source),
+        (SortKey::Key, c.key),
+    ];
+    out.extend(
+        c.fields
+            .iter()
+            .enumerate()
+            .map(|(i, (heading, _))| (SortKey::Field(i), *heading)),
+    );
+    out.push((SortKey::Size, "size"));
+    out.push((SortKey::Redelivered, "redelivered"));
+    out
+}
+
+/// What a cell of `key` shows for `m`.
+fn cell_text(m: &StoredMessage, key: SortKey, fields: &Named) -> String {
+    match key {
+        SortKey::Time => format_time(m.received_at_ms),
+        SortKey::Source if m.source.is_empty() => "(default)".to_string(),
+        SortKey::Source => m.source.to_string(),
+        SortKey::Key => m.key.to_string(),
+        SortKey::Field(i) => WatchedMessage::columns(m.transport)
+            .fields
+            .get(i)
+            .and_then(|(_, name)| fields.get(*name))
+            .map(text_of)
+            .unwrap_or_default(),
+        SortKey::Size => format_bytes(m.body.len() as u64),
+        SortKey::Redelivered if m.redelivered => "yes".to_string(),
+        SortKey::Redelivered => String::new(),
+    }
+}
 
 /// One watch (or imported file) and what it has collected.
 pub struct ViewerTab {
     pub id: u64,
     pub title: String,
     pub spec: Option<WatchSpec>,
+    /// The broker its messages come from (its table columns follow).
+    pub transport: Transport,
     pub status: TabStatus,
     pub store: MessageStore,
     pub filter_text: String,
@@ -107,6 +137,7 @@ impl ViewerTab {
             id,
             title,
             spec,
+            transport: Transport::Amqp,
             status: TabStatus::Connecting,
             store: MessageStore::with_capacity(capacity),
             filter_text: String::new(),
@@ -189,6 +220,11 @@ impl ViewerTab {
 
     /// Stores messages already converted off the UI thread.
     pub fn ingest_prepared(&mut self, batch: Vec<Prepared>) {
+        if self.store.received == 0
+            && let Some(first) = batch.first()
+        {
+            self.transport = first.transport();
+        }
         for message in batch {
             self.store.push_prepared(message);
         }
@@ -293,14 +329,7 @@ impl ViewerTab {
         let store = &self.store;
         let text_key = |seq: u64| -> String {
             match store.get(seq) {
-                Some(Entry::Message(m)) => match key {
-                    SortKey::Exchange => m.exchange.to_string(),
-                    SortKey::RoutingKey => m.routing_key.to_string(),
-                    SortKey::MessageId => m.properties().message_id.unwrap_or_default(),
-                    SortKey::CorrelationId => m.properties().correlation_id.unwrap_or_default(),
-                    SortKey::ContentType => m.properties().content_type.unwrap_or_default(),
-                    _ => String::new(),
-                },
+                Some(Entry::Message(m)) => cell_text(m, key, &m.fields()),
                 _ => String::new(),
             }
         };
@@ -649,19 +678,21 @@ fn table_ui(ui: &mut egui::Ui, tab: &mut ViewerTab, height: f32) {
         .max_scroll_height(height)
         .column(Column::exact(96.0))
         .column(Column::initial(110.0).clip(true))
-        .column(Column::initial(130.0).clip(true))
-        .column(Column::initial(150.0).clip(true))
-        .column(Column::initial(130.0).clip(true))
-        .column(Column::initial(120.0).clip(true))
+        .column(Column::initial(130.0).clip(true));
+    for _ in WatchedMessage::columns(tab.transport).fields {
+        builder = builder.column(Column::initial(130.0).clip(true));
+    }
+    builder = builder
         .column(Column::initial(70.0))
         .column(Column::remainder());
+    let table_columns = columns(tab.transport);
     if tab.scroll_to_end && rows > 0 {
         builder = builder.scroll_to_row(rows - 1, Some(egui::Align::BOTTOM));
         tab.scroll_to_end = false;
     }
     let output = builder
         .header(20.0, |mut header| {
-            for (key, name) in COLUMNS {
+            for &(key, name) in &table_columns {
                 header.col(|ui| {
                     let arrow = match tab.sort {
                         Some((k, true)) if k == key => " ^",
@@ -684,25 +715,10 @@ fn table_ui(ui: &mut egui::Ui, tab: &mut ViewerTab, height: f32) {
                 row.set_selected(tab.selected == Some(seq));
                 match tab.store.get(seq) {
                     Some(Entry::Message(m)) => {
-                        let p = m.properties();
-                        let cells = [
-                            format_time(m.received_at_ms),
-                            if m.exchange.is_empty() {
-                                "(default)".to_string()
-                            } else {
-                                m.exchange.to_string()
-                            },
-                            m.routing_key.to_string(),
-                            p.message_id.unwrap_or_default(),
-                            p.correlation_id.unwrap_or_default(),
-                            p.content_type.unwrap_or_default(),
-                            format_bytes(m.body.len() as u64),
-                            if m.redelivered {
-                                "yes".to_string()
-                            } else {
-                                String::new()
-                            },
-                        ];
+                        let fields = m.fields();
+                        let cells = table_columns
+                            .iter()
+                            .map(|(key, _)| cell_text(m, *key, &fields));
                         for cell in cells {
                             row.col(|ui| {
                                 ui.add(
@@ -778,12 +794,12 @@ fn detail_ui(ui: &mut egui::Ui, m: &StoredMessage) {
         ui.label(
             RichText::new(format!(
                 "{} -> {}",
-                if m.exchange.is_empty() {
+                if m.source.is_empty() {
                     "(default)"
                 } else {
-                    &m.exchange
+                    &m.source
                 },
-                m.routing_key
+                m.key
             ))
             .monospace(),
         );
@@ -798,19 +814,16 @@ fn detail_ui(ui: &mut egui::Ui, m: &StoredMessage) {
         }
     });
     ui.columns(2, |cols| {
-        headers_ui(&mut cols[0], "Properties", &m.properties().as_headers());
-        let headers: Vec<Header> = match m.headers() {
-            serde_json::Value::Object(map) => map
-                .iter()
-                .map(|(k, v)| {
-                    Header::new(
-                        k.clone(),
-                        v.as_str().map_or_else(|| v.to_string(), str::to_string),
-                    )
-                })
-                .collect(),
-            _ => Vec::new(),
+        let named = |map: Named| -> Vec<Header> {
+            map.iter()
+                .map(|(k, v)| Header::new(k.clone(), text_of(v)))
+                .collect()
         };
+        let fields_heading = match m.transport {
+            Transport::Amqp | Transport::Http | Transport::Grpc => "Properties",
+        };
+        headers_ui(&mut cols[0], fields_heading, &named(m.fields()));
+        let headers = named(m.headers());
         headers_ui(&mut cols[1], "Headers", &headers);
     });
     body_ui(ui, &m.body(), m.body.len() as u64);

@@ -22,6 +22,7 @@ pub mod store;
 pub mod timed_io;
 pub mod timeline;
 pub mod watch;
+pub mod watched;
 
 pub use exchange::{ErrorKind, Exchange, ExchangeError, Header, Message, Transport};
 pub use payload::{Body, BodyView};

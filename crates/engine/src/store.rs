@@ -11,9 +11,9 @@ use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, Write};
 use std::sync::Arc;
 
-use super::amqp::Properties;
+use super::exchange::Transport;
 use super::payload::Body;
-use super::watch::WatchedMessage;
+use super::watched::{Named, WatchedMessage};
 
 /// Default capacity of a store.
 pub const DEFAULT_CAPACITY: usize = 1_000_000;
@@ -23,10 +23,13 @@ pub const DEFAULT_CAPACITY: usize = 1_000_000;
 pub struct StoredMessage {
     pub seq: u64,
     pub received_at_ms: u64,
-    pub exchange: Arc<str>,
-    pub routing_key: Arc<str>,
+    pub transport: Transport,
+    /// Where it came from (exchange, subject, topic), shared between messages.
+    pub source: Arc<str>,
+    /// Its key (routing key, subject, partition/offset), shared between messages.
+    pub key: Arc<str>,
     pub redelivered: bool,
-    /// `{"p": properties, "h": headers}` as compact JSON.
+    /// `{"f": fields, "h": headers}` as compact JSON.
     meta: Box<str>,
     pub body: Box<[u8]>,
 }
@@ -34,72 +37,27 @@ pub struct StoredMessage {
 #[derive(serde::Deserialize, Default)]
 struct Meta {
     #[serde(default)]
-    p: Properties,
+    f: Named,
     #[serde(default)]
-    h: serde_json::Value,
+    h: Named,
 }
 
-/// The stored form of properties: only the set ones (missing fields read back as `None`).
+/// The stored form of fields and headers (empty ones left out).
 #[derive(serde::Serialize)]
 struct MetaOut<'a> {
-    p: PropsOut<'a>,
-    #[serde(skip_serializing_if = "is_empty_object")]
-    h: &'a serde_json::Value,
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    f: &'a Named,
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    h: &'a Named,
 }
 
-fn is_empty_object(v: &&serde_json::Value) -> bool {
-    v.as_object().is_some_and(serde_json::Map::is_empty) || v.is_null()
-}
-
-#[derive(serde::Serialize)]
-struct PropsOut<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    content_type: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    content_encoding: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    correlation_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    timestamp: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    delivery_mode: Option<u8>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    priority: Option<u8>,
-    #[serde(skip_serializing_if = "Option::is_none", rename = "type")]
-    kind: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    app_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    user_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reply_to: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    expiration: Option<&'a str>,
-}
-
-fn meta_json(p: &Properties, headers: &serde_json::Value) -> Box<str> {
-    let out = MetaOut {
-        p: PropsOut {
-            content_type: p.content_type.as_deref(),
-            content_encoding: p.content_encoding.as_deref(),
-            message_id: p.message_id.as_deref(),
-            correlation_id: p.correlation_id.as_deref(),
-            timestamp: p.timestamp,
-            delivery_mode: p.delivery_mode,
-            priority: p.priority,
-            kind: p.kind.as_deref(),
-            app_id: p.app_id.as_deref(),
-            user_id: p.user_id.as_deref(),
-            reply_to: p.reply_to.as_deref(),
-            expiration: p.expiration.as_deref(),
-        },
+fn meta_json(fields: &Named, headers: &Named) -> Box<str> {
+    serde_json::to_string(&MetaOut {
+        f: fields,
         h: headers,
-    };
-    serde_json::to_string(&out)
-        .unwrap_or_default()
-        .into_boxed_str()
+    })
+    .unwrap_or_default()
+    .into_boxed_str()
 }
 
 /// Shares exchange and routing-key strings between messages.
@@ -125,14 +83,19 @@ impl Interner {
 pub struct Prepared(StoredMessage);
 
 impl Prepared {
+    pub fn transport(&self) -> Transport {
+        self.0.transport
+    }
+
     pub fn new(message: WatchedMessage, interner: &mut Interner) -> Self {
         Self(StoredMessage {
             seq: 0,
             received_at_ms: message.received_at_ms,
-            exchange: interner.get(&message.exchange),
-            routing_key: interner.get(&message.routing_key),
+            transport: message.transport,
+            source: interner.get(&message.source),
+            key: interner.get(&message.key),
             redelivered: message.redelivered,
-            meta: meta_json(&message.properties, &message.headers),
+            meta: meta_json(&message.fields, &message.headers),
             body: message.body.bytes.into_boxed_slice(),
         })
     }
@@ -143,18 +106,16 @@ impl StoredMessage {
         serde_json::from_str(&self.meta).unwrap_or_default()
     }
 
-    pub fn properties(&self) -> Properties {
-        self.meta().p
+    /// The transport's fields (AMQP properties), in order.
+    pub fn fields(&self) -> Named {
+        self.meta().f
     }
 
-    pub fn headers(&self) -> serde_json::Value {
-        match self.meta().h {
-            serde_json::Value::Null => serde_json::Value::Object(serde_json::Map::new()),
-            h => h,
-        }
+    pub fn headers(&self) -> Named {
+        self.meta().h
     }
 
-    /// Properties and headers as compact JSON (what the filter searches besides the body).
+    /// Fields and headers as compact JSON (what the filter searches besides the body).
     pub fn meta_json(&self) -> &str {
         &self.meta
     }
@@ -163,20 +124,17 @@ impl StoredMessage {
         Body::new(self.body.to_vec())
     }
 
-    /// Back to the `watch --json` shape.
+    /// Back to a watched message.
     pub fn to_watched(&self) -> WatchedMessage {
         let meta = self.meta();
         WatchedMessage {
+            transport: self.transport,
             received_at_ms: self.received_at_ms,
-            exchange: self.exchange.to_string(),
-            routing_key: self.routing_key.to_string(),
+            source: self.source.to_string(),
+            key: self.key.to_string(),
             redelivered: self.redelivered,
-            properties: meta.p,
-            headers: match meta.h {
-                serde_json::Value::Null => serde_json::Value::Object(serde_json::Map::new()),
-                h => h,
-            },
-            size_bytes: self.body.len() as u64,
+            fields: meta.f,
+            headers: meta.h,
             body: self.body(),
         }
     }
@@ -322,8 +280,8 @@ impl MessageStore {
 }
 
 /// A filter typed by the user: `key=value` words match a header exactly; the rest is a
-/// case-sensitive substring searched in the body, the routing key, the exchange, properties and
-/// headers.
+/// case-sensitive substring searched in the body, the key (routing key…), the source
+/// (exchange…), fields (properties…) and headers.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Filter {
     text: String,
@@ -367,8 +325,8 @@ impl Filter {
         }
         let needle = self.text.as_bytes();
         memchr::memmem::find(&m.body, needle).is_some()
-            || m.routing_key.contains(&self.text)
-            || m.exchange.contains(&self.text)
+            || m.key.contains(&self.text)
+            || m.source.contains(&self.text)
             || m.meta.contains(&self.text)
     }
 }
@@ -396,7 +354,7 @@ pub fn import_jsonl(input: impl BufRead) -> Result<Vec<WatchedMessage>, String> 
         if line.trim().is_empty() {
             continue;
         }
-        let message: WatchedMessage = serde_json::from_str(&line)
+        let message = WatchedMessage::from_json(&line)
             .map_err(|e| format!("line {}: not a watched message: {e}", i + 1))?;
         out.push(message);
     }
@@ -412,18 +370,20 @@ mod tests {
         if let Some((k, v)) = header {
             headers.insert(k.to_string(), serde_json::Value::String(v.to_string()));
         }
+        let properties = crate::amqp::Properties {
+            message_id: Some("m-1".to_string()),
+            ..Default::default()
+        };
         WatchedMessage {
             received_at_ms: 1,
-            exchange: "orders".to_string(),
-            routing_key: routing_key.to_string(),
-            redelivered: false,
-            properties: Properties {
-                message_id: Some("m-1".to_string()),
-                ..Properties::default()
-            },
-            headers: serde_json::Value::Object(headers),
-            size_bytes: body.len() as u64,
-            body: Body::new(body.to_vec()),
+            ..WatchedMessage::amqp(
+                "orders",
+                routing_key,
+                false,
+                &properties,
+                headers,
+                body.to_vec(),
+            )
         }
     }
 

@@ -19,8 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::amqp::{Properties, classify_lapin, connect, table_to_json};
 use super::exchange::{ErrorKind, ExchangeError};
-use super::payload::Body;
-use super::recorder::{Recorder, unix_ms};
+use super::recorder::Recorder;
 use super::timeline::PhaseKind;
 
 /// How a watch gets its messages.
@@ -73,45 +72,28 @@ pub enum WatchSource {
     Tap { exchange: String, binding: String },
 }
 
-/// A message seen by a watch, the shape `switchboard watch --json` prints (and imports).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WatchedMessage {
-    /// Receive time, milliseconds since the Unix epoch.
-    pub received_at_ms: u64,
-    pub exchange: String,
-    pub routing_key: String,
-    pub redelivered: bool,
-    pub properties: Properties,
-    pub headers: serde_json::Value,
-    #[serde(flatten)]
-    pub body: Body,
-    pub size_bytes: u64,
-}
+pub use super::watched::WatchedMessage;
 
-impl WatchedMessage {
-    fn from_delivery(
-        exchange: &str,
-        routing_key: &str,
-        redelivered: bool,
-        properties: &lapin::BasicProperties,
-        data: Vec<u8>,
-    ) -> Self {
-        let headers = properties
-            .headers()
-            .as_ref()
-            .map(table_to_json)
-            .unwrap_or_else(|| serde_json::Value::Object(serde_json::Map::new()));
-        Self {
-            received_at_ms: unix_ms(),
-            exchange: exchange.to_string(),
-            routing_key: routing_key.to_string(),
-            redelivered,
-            properties: Properties::from_lapin(properties),
-            headers,
-            size_bytes: data.len() as u64,
-            body: Body::new(data),
-        }
-    }
+/// A delivery as a watched message.
+fn from_delivery(
+    exchange: &str,
+    routing_key: &str,
+    redelivered: bool,
+    properties: &lapin::BasicProperties,
+    data: Vec<u8>,
+) -> WatchedMessage {
+    let headers = match properties.headers().as_ref().map(table_to_json) {
+        Some(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    WatchedMessage::amqp(
+        exchange,
+        routing_key,
+        redelivered,
+        &Properties::from_lapin(properties),
+        headers,
+        data,
+    )
 }
 
 fn short(value: &str, what: &str) -> Result<ShortString, ExchangeError> {
@@ -323,7 +305,7 @@ impl Watch {
             Err(e) => return Some(Err(broke(e))),
         };
         let mut tags = vec![first.delivery_tag];
-        let mut messages = vec![WatchedMessage::from_delivery(
+        let mut messages = vec![from_delivery(
             first.exchange.as_str(),
             first.routing_key.as_str(),
             first.redelivered,
@@ -334,7 +316,7 @@ impl Watch {
             match self.consumer.next().now_or_never() {
                 Some(Some(Ok(d))) => {
                     tags.push(d.delivery_tag);
-                    messages.push(WatchedMessage::from_delivery(
+                    messages.push(from_delivery(
                         d.exchange.as_str(),
                         d.routing_key.as_str(),
                         d.redelivered,
@@ -396,7 +378,7 @@ pub async fn peek(
         let Some(got) = got else { break };
         let d = got.delivery;
         last_tag = Some(d.delivery_tag);
-        out.push(WatchedMessage::from_delivery(
+        out.push(from_delivery(
             d.exchange.as_str(),
             d.routing_key.as_str(),
             d.redelivered,
