@@ -2,27 +2,25 @@
 //! servers here (the compiler sees to it: neither is a dependency) — the CLI, tests and
 //! benchmarks drive it directly, and the UI sends it commands.
 
-pub mod amqp;
-pub mod codec;
 pub mod collection;
 pub mod credentials;
-pub mod descriptors;
 pub mod exchange;
 pub mod fsutil;
-pub mod grpc;
 pub mod history;
-pub mod http;
 pub mod load;
 pub mod net;
 pub mod payload;
-pub mod publish_many;
 pub mod recorder;
 pub mod request;
 pub mod store;
 pub mod timed_io;
 pub mod timeline;
-pub mod watch;
+pub mod transport;
 pub mod watched;
+
+pub use transport::amqp::{self, publish_many, watch};
+pub use transport::grpc::{self, codec, descriptors};
+pub use transport::http;
 
 pub use exchange::{ErrorKind, Exchange, ExchangeError, Header, Message, Transport};
 pub use payload::{Body, BodyView};

@@ -9,9 +9,9 @@ use lapin::{Confirmation, PublisherConfirm};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::amqp::{PublishRequest, classify_lapin, connect};
-use super::exchange::ExchangeError;
-use super::recorder::Recorder;
+use crate::amqp::{PublishRequest, classify_lapin, connect};
+use crate::exchange::ExchangeError;
+use crate::recorder::Recorder;
 
 /// How many messages may await their confirm at once.
 const IN_FLIGHT: usize = 1000;
@@ -77,7 +77,7 @@ pub async fn publish_many(
                 let (kind, message) = classify_lapin(&e, &req.url);
                 return Err(ExchangeError {
                     kind,
-                    phase: Some(super::timeline::PhaseKind::Confirm),
+                    phase: Some(crate::timeline::PhaseKind::Confirm),
                     message,
                 });
             }
@@ -129,7 +129,7 @@ pub async fn publish_many(
                     let (kind, message) = classify_lapin(&e, &req.url);
                     ExchangeError {
                         kind,
-                        phase: Some(super::timeline::PhaseKind::Publish),
+                        phase: Some(crate::timeline::PhaseKind::Publish),
                         message,
                     }
                 })?;

@@ -12,10 +12,10 @@ use prost_types::FileDescriptorProto;
 use tokio::sync::mpsc;
 pub(crate) use tokio_stream_shim::ReceiverStream;
 
-use super::exchange::{ErrorKind, ExchangeError};
-use super::grpc::{open_channel, parse_addr};
-use super::net::TlsOptions;
-use super::recorder::Recorder;
+use crate::exchange::{ErrorKind, ExchangeError};
+use crate::grpc::{open_channel, parse_addr};
+use crate::net::TlsOptions;
+use crate::recorder::Recorder;
 
 /// A bounded channel as a stream (the request side of the reflection call).
 mod tokio_stream_shim {
@@ -487,7 +487,7 @@ pub async fn load(
             }
             compile_protos(files, includes)
         }
-        DescriptorSource::Builtin => super::grpc::builtin_pool(),
+        DescriptorSource::Builtin => crate::grpc::builtin_pool(),
     }
 }
 
@@ -504,9 +504,9 @@ pub async fn load_for_method(
     match load(source, addr, timeout, tls).await {
         Ok(pool) => Ok(pool),
         Err(error) if *source == DescriptorSource::Reflection => {
-            let builtin = super::grpc::builtin_pool()?;
+            let builtin = crate::grpc::builtin_pool()?;
             match method {
-                Some(m) if super::grpc::find_method(&builtin, m).is_ok() => Ok(builtin),
+                Some(m) if crate::grpc::find_method(&builtin, m).is_ok() => Ok(builtin),
                 _ => Err(error),
             }
         }

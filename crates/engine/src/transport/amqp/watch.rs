@@ -17,10 +17,10 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::amqp::{Properties, classify_lapin, connect, table_to_json};
-use super::exchange::{ErrorKind, ExchangeError};
-use super::recorder::Recorder;
-use super::timeline::PhaseKind;
+use crate::amqp::{Properties, classify_lapin, connect, table_to_json};
+use crate::exchange::{ErrorKind, ExchangeError};
+use crate::recorder::Recorder;
+use crate::timeline::PhaseKind;
 
 /// How a watch gets its messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -72,7 +72,7 @@ pub enum WatchSource {
     Tap { exchange: String, binding: String },
 }
 
-pub use super::watched::WatchedMessage;
+pub use crate::watched::WatchedMessage;
 
 /// A delivery as a watched message.
 fn from_delivery(

@@ -1,6 +1,9 @@
 //! gRPC unary calls with a timeline: connect (and TLS), request sent, response headers, message,
 //! trailers. Messages are encoded from JSON through a descriptor pool (proto3 JSON mapping).
 
+pub mod codec;
+pub mod descriptors;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -10,13 +13,13 @@ use hyper_util::rt::TokioIo;
 use prost::Message as _;
 use prost_reflect::{DescriptorPool, DynamicMessage, MethodDescriptor, SerializeOptions};
 
-use super::codec::DynamicCodec;
-use super::exchange::{ErrorKind, Exchange, ExchangeError, Header, Message, Transport};
-use super::net;
-use super::payload::Body;
-use super::recorder::{Outcome, Recorder};
-use super::timed_io::{IoMarks, TimedIo};
-use super::timeline::PhaseKind;
+use crate::codec::DynamicCodec;
+use crate::exchange::{ErrorKind, Exchange, ExchangeError, Header, Message, Transport};
+use crate::net;
+use crate::payload::Body;
+use crate::recorder::{Outcome, Recorder};
+use crate::timed_io::{IoMarks, TimedIo};
+use crate::timeline::PhaseKind;
 
 /// The demo's method, the default of every gRPC editor.
 pub const DEFAULT_METHOD: &str = demo_contract::GET_USER_METHOD;
@@ -33,7 +36,7 @@ pub struct GrpcRequest {
     pub json: String,
     pub timeout: Duration,
     /// Extra CA, client certificate (for `https://` addresses).
-    pub tls: super::net::TlsOptions,
+    pub tls: crate::net::TlsOptions,
 }
 
 /// The descriptors of the bundled `proto/user.proto` (plus nothing else yet).
@@ -819,7 +822,7 @@ async fn streaming_call(
     let requests: std::pin::Pin<Box<dyn futures_util::Stream<Item = DynamicMessage> + Send>> =
         match input {
             Input::Messages(list) => Box::pin(futures_util::stream::iter(list).map(record)),
-            Input::Channel(rx) => Box::pin(super::descriptors::ReceiverStream(rx).map(record)),
+            Input::Channel(rx) => Box::pin(crate::descriptors::ReceiverStream(rx).map(record)),
         };
     let mut grpc = tonic::client::Grpc::new(channel);
     let request = tonic::Request::from_parts(metadata, tonic::Extensions::default(), requests);

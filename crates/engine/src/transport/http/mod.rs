@@ -1,7 +1,7 @@
 //! HTTP exchanges over hyper, phase by phase: DNS, connect, TLS, request sent, first byte, body.
 //!
 //! reqwest does not expose these instants, so the engine opens the connection itself
-//! ([`super::net`]), wraps it in [`TimedIo`] and drives hyper's connection API.
+//! ([`crate::net`]), wraps it in [`TimedIo`] and drives hyper's connection API.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,12 +10,12 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 
-use super::exchange::{ErrorKind, Exchange, ExchangeError, Header, Message, Transport};
-use super::net;
-use super::payload::Body;
-use super::recorder::{Outcome, Recorder};
-use super::timed_io::{IoMarks, TimedIo};
-use super::timeline::PhaseKind;
+use crate::exchange::{ErrorKind, Exchange, ExchangeError, Header, Message, Transport};
+use crate::net;
+use crate::payload::Body;
+use crate::recorder::{Outcome, Recorder};
+use crate::timed_io::{IoMarks, TimedIo};
+use crate::timeline::PhaseKind;
 
 /// Default cap on the response body kept in memory (the rest is counted, not stored).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
@@ -30,7 +30,7 @@ pub struct HttpRequest {
     pub timeout: Duration,
     pub max_body_bytes: usize,
     /// Extra CA, client certificate (https only).
-    pub tls: super::net::TlsOptions,
+    pub tls: crate::net::TlsOptions,
 }
 
 impl HttpRequest {

@@ -1,6 +1,9 @@
 //! AMQP 0-9-1 (RabbitMQ) through lapin: publishing with a timeline (connect, channel open,
 //! declare/bind, publish, broker confirm) and watching a queue or tapping an exchange.
 
+pub mod publish_many;
+pub mod watch;
+
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -9,10 +12,10 @@ use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties};
 use serde::{Deserialize, Serialize};
 
-use super::exchange::{ErrorKind, Exchange, ExchangeError, Header, Message, Transport};
-use super::payload::Body;
-use super::recorder::{Outcome, Recorder};
-use super::timeline::PhaseKind;
+use crate::exchange::{ErrorKind, Exchange, ExchangeError, Header, Message, Transport};
+use crate::payload::Body;
+use crate::recorder::{Outcome, Recorder};
+use crate::timeline::PhaseKind;
 
 /// The demo's broker.
 pub const DEFAULT_AMQP_URL: &str = demo_contract::DEFAULT_AMQP_URL;
@@ -202,7 +205,7 @@ pub(crate) fn headers_table(headers: &[Header]) -> Result<FieldTable, ExchangeEr
 /// Hides the password of a URL (`amqp://guest:••••@host/vhost`), with the one redaction rule
 /// of [`crate::credentials`].
 pub fn redact_url(url: &str) -> String {
-    super::credentials::redact(super::credentials::Field::Url, url)
+    crate::credentials::redact(crate::credentials::Field::Url, url)
         .unwrap_or_else(|| url.to_string())
 }
 
@@ -530,4 +533,4 @@ async fn publish_one(
     }
 }
 
-pub use super::watch::{Watch, WatchSource, WatchedMessage};
+pub use crate::watch::{Watch, WatchSource, WatchedMessage};
