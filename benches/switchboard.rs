@@ -668,7 +668,7 @@ async fn engine_publish_confirms(n: u64) -> f64 {
 /// the exchange (one phase per message, a 5 MB JSON body) selected.
 fn stream_frames(runtime: &tokio::runtime::Runtime, frames: usize) -> Vec<f64> {
     use switchboard::engine::grpc::Received;
-    use switchboard::engine::timeline::{Phase, PhaseKind};
+    use switchboard::engine::timeline::Phase;
     use switchboard::engine::{Body, Exchange, Message, Transport};
     const N: u64 = 100_000;
     let mut harness = app_harness(runtime);
@@ -683,7 +683,7 @@ fn stream_frames(runtime: &tokio::runtime::Runtime, frames: usize) -> Vec<f64> {
         .collect();
     let timeline: Vec<Phase> = (0..N)
         .map(|i| Phase {
-            phase: PhaseKind::Message,
+            phase: switchboard::engine::grpc::phases::MESSAGE,
             start_us: i * 10,
             end_us: i * 10 + 10,
             detail: Some(format!("#{} 51 bytes", i + 1)),

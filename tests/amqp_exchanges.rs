@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::{amqp_url, assert_timeline_sane, eventually, phase_names, start_demo, wait_consuming};
 use demo_services::ConsumerState;
 use switchboard::engine::amqp::{self, PublishRequest, Watch, WatchSource};
-use switchboard::engine::{BodyView, ErrorKind, PhaseKind};
+use switchboard::engine::{BodyView, ErrorKind};
 
 const SECS: Duration = Duration::from_secs(10);
 
@@ -239,7 +239,7 @@ async fn broker_errors_land_in_the_right_phase() {
     let e = &amqp::publish(&PublishRequest::new(&bad_password, "amq.topic", "x", "x")).await[0];
     let error = e.error.as_ref().unwrap();
     assert_eq!(error.kind, ErrorKind::Auth, "{error:?}");
-    assert_eq!(error.phase, Some(PhaseKind::Connect));
+    assert_eq!(error.phase, Some(switchboard::engine::net::phases::CONNECT));
     assert!(
         !error.message.contains("wrong-password"),
         "password leaked: {}",
@@ -255,7 +255,7 @@ async fn broker_errors_land_in_the_right_phase() {
     .await[0];
     let error = e.error.as_ref().unwrap();
     assert_eq!(error.kind, ErrorKind::ConnectionRefused);
-    assert_eq!(error.phase, Some(PhaseKind::Connect));
+    assert_eq!(error.phase, Some(switchboard::engine::net::phases::CONNECT));
 
     let e = &amqp::publish(&PublishRequest::new(
         &url,
@@ -266,7 +266,10 @@ async fn broker_errors_land_in_the_right_phase() {
     .await[0];
     let error = e.error.as_ref().unwrap();
     assert_eq!(error.kind, ErrorKind::Unroutable);
-    assert_eq!(error.phase, Some(PhaseKind::Confirm));
+    assert_eq!(
+        error.phase,
+        Some(switchboard::engine::amqp::phases::CONFIRM)
+    );
 
     let e = &amqp::publish(&PublishRequest::new(
         &url,

@@ -277,7 +277,6 @@ async fn the_cli_lists_describes_and_sends_by_reflection_or_proto() {
 
 #[tokio::test]
 async fn all_four_call_types_work_against_the_demo_with_per_message_phases() {
-    use switchboard::engine::PhaseKind;
     let demo = start_demo().await;
     let pool = grpc::builtin_pool().unwrap();
     let addr = demo.user.grpc_addr;
@@ -306,7 +305,7 @@ async fn all_four_call_types_work_against_the_demo_with_per_message_phases() {
     let sent: Vec<_> = e
         .timeline
         .iter()
-        .filter(|p| p.phase == PhaseKind::MessageSent)
+        .filter(|p| p.phase == switchboard::engine::grpc::phases::MESSAGE_SENT)
         .collect();
     assert_eq!(sent.len(), 3);
     assert!(
@@ -349,7 +348,7 @@ async fn all_four_call_types_work_against_the_demo_with_per_message_phases() {
     assert_eq!(
         e.timeline
             .iter()
-            .filter(|p| p.phase == PhaseKind::Message)
+            .filter(|p| p.phase == switchboard::engine::grpc::phases::MESSAGE)
             .count(),
         3
     );
@@ -383,7 +382,10 @@ async fn all_four_call_types_work_against_the_demo_with_per_message_phases() {
     let error = e.error.as_ref().unwrap();
     assert_eq!(
         (error.kind, error.phase),
-        (ErrorKind::Timeout, Some(PhaseKind::Message))
+        (
+            ErrorKind::Timeout,
+            Some(switchboard::engine::grpc::phases::MESSAGE)
+        )
     );
     let BodyView::Json(events) = e.response.as_ref().unwrap().body.view() else {
         panic!()

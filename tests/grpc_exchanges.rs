@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::{assert_timeline_sane, phase_names, start_demo};
 use switchboard::engine::grpc::{self, GrpcRequest};
-use switchboard::engine::{BodyView, ErrorKind, PhaseKind};
+use switchboard::engine::{BodyView, ErrorKind};
 
 fn request(addr: std::net::SocketAddr, json: &str) -> GrpcRequest {
     GrpcRequest {
@@ -119,7 +119,7 @@ async fn bad_input_unknown_method_and_closed_port_give_clear_errors() {
     let refused = grpc::call(&request(addr, r#"{"user_id":"1"}"#), &pool).await;
     let error = refused.error.unwrap();
     assert_eq!(error.kind, ErrorKind::ConnectionRefused);
-    assert_eq!(error.phase, Some(PhaseKind::Connect));
+    assert_eq!(error.phase, Some(switchboard::engine::net::phases::CONNECT));
 }
 
 #[tokio::test]
@@ -142,7 +142,7 @@ async fn a_failing_service_answers_unavailable_and_a_slow_one_hits_the_deadline(
     let failed = slow.timeline.last().unwrap();
     assert_eq!(
         failed.phase,
-        PhaseKind::ResponseHeaders,
+        switchboard::engine::grpc::phases::RESPONSE_HEADERS,
         "{:?}",
         slow.timeline
     );

@@ -5,7 +5,7 @@ mod common;
 
 use common::{assert_timeline_sane, phase_names, start_demo};
 use switchboard::engine::http::{self, HttpRequest};
-use switchboard::engine::{BodyView, ErrorKind, PhaseKind};
+use switchboard::engine::{BodyView, ErrorKind};
 
 #[tokio::test]
 async fn lookup_found_has_every_phase_and_the_user() {
@@ -86,14 +86,14 @@ async fn a_stopped_service_fails_in_the_connect_phase() {
     assert!(!exchange.ok);
     let error = exchange.error.as_ref().unwrap();
     assert_eq!(error.kind, ErrorKind::ConnectionRefused);
-    assert_eq!(error.phase, Some(PhaseKind::Connect));
+    assert_eq!(error.phase, Some(switchboard::engine::net::phases::CONNECT));
     assert!(
         error.message.contains("is the service running"),
         "{}",
         error.message
     );
     let last = exchange.timeline.last().unwrap();
-    assert_eq!(last.phase, PhaseKind::Connect);
+    assert_eq!(last.phase, switchboard::engine::net::phases::CONNECT);
     assert!(last.failed);
     assert!(exchange.response.is_none());
 }
@@ -139,7 +139,7 @@ async fn latency_knob_shows_up_in_the_first_byte_phase_and_timeout_fails_there()
     let wait = slow
         .timeline
         .iter()
-        .find(|p| p.phase == PhaseKind::FirstByte)
+        .find(|p| p.phase == switchboard::engine::http::phases::FIRST_BYTE)
         .unwrap();
     assert!(wait.duration_us() >= 300_000, "{wait:?}");
 
@@ -150,7 +150,10 @@ async fn latency_knob_shows_up_in_the_first_byte_phase_and_timeout_fails_there()
     let timed_out = http::send(&impatient).await;
     let error = timed_out.error.unwrap();
     assert_eq!(error.kind, ErrorKind::Timeout);
-    assert_eq!(error.phase, Some(PhaseKind::FirstByte));
+    assert_eq!(
+        error.phase,
+        Some(switchboard::engine::http::phases::FIRST_BYTE)
+    );
 
     demo.user.knobs.set_latency_ms(0);
     demo.user.knobs.set_failure_rate(1.0);

@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use common::start_demo;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+use switchboard::engine::ErrorKind;
 use switchboard::engine::grpc::{self, GrpcRequest};
 use switchboard::engine::http::{self, HttpRequest};
 use switchboard::engine::net::TlsOptions;
-use switchboard::engine::{ErrorKind, PhaseKind};
 use tokio_rustls::rustls;
 
 struct Pki {
@@ -128,7 +128,7 @@ async fn grpc_over_mtls_with_a_custom_ca() {
     let tls = ok
         .timeline
         .iter()
-        .find(|p| p.phase == PhaseKind::Tls)
+        .find(|p| p.phase == switchboard::engine::net::phases::TLS)
         .expect("a TLS phase");
     assert!(tls.detail.as_deref().unwrap().contains("h2"), "{tls:?}");
 
@@ -137,7 +137,7 @@ async fn grpc_over_mtls_with_a_custom_ca() {
     let error = untrusted.error.unwrap();
     assert_eq!(
         (error.kind, error.phase),
-        (ErrorKind::Tls, Some(PhaseKind::Tls)),
+        (ErrorKind::Tls, Some(switchboard::engine::net::phases::TLS)),
         "{}",
         error.message
     );
@@ -169,7 +169,11 @@ async fn https_over_mtls_and_bad_tls_files_are_clear_errors() {
     let phases: Vec<_> = ok.timeline.iter().map(|p| p.phase).collect();
     assert_eq!(
         phases[..3],
-        [PhaseKind::Dns, PhaseKind::Connect, PhaseKind::Tls]
+        [
+            switchboard::engine::net::phases::DNS,
+            switchboard::engine::net::phases::CONNECT,
+            switchboard::engine::net::phases::TLS
+        ]
     );
 
     let missing = http::send(&request(TlsOptions {

@@ -683,7 +683,7 @@ fn a_bidi_stream_sends_messages_one_by_one_and_half_closes() {
     let sent = e
         .timeline
         .iter()
-        .filter(|p| p.phase == switchboard::engine::PhaseKind::MessageSent)
+        .filter(|p| p.phase == switchboard::engine::grpc::phases::MESSAGE_SENT)
         .count();
     assert_eq!(sent, 2);
 }

@@ -1953,7 +1953,7 @@ fn load_result_ui(
                         .width(0.85)
                         .name(&labels[i])
                         .fill(super::timeline_view::phase_color(
-                            crate::engine::PhaseKind::FirstByte,
+                            crate::engine::http::phases::FIRST_BYTE,
                         ))
                 })
                 .collect();

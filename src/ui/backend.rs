@@ -22,7 +22,7 @@ use crate::engine::history::HistoryEntry;
 use crate::engine::http::{self, HttpRequest};
 use crate::engine::recorder::unix_ms;
 use crate::engine::store::Prepared;
-use crate::engine::timeline::{Clock, Phase, PhaseKind};
+use crate::engine::timeline::{Clock, Phase};
 use crate::engine::watch::{WatchEvent, WatchSpec};
 use crate::engine::{Exchange, Header, Message, RequestSpec, Transport};
 
@@ -989,14 +989,14 @@ async fn place_order(
             status: None,
             error: Some(crate::engine::ExchangeError {
                 kind: crate::engine::ErrorKind::Timeout,
-                phase: Some(PhaseKind::Delivery),
+                phase: Some(crate::engine::amqp::phases::DELIVERY),
                 message:
                     "the order's event did not reach the app's tap in time — is the broker up?"
                         .to_string(),
             }),
             total_us: clock.now_us(),
             timeline: vec![Phase {
-                phase: PhaseKind::Delivery,
+                phase: crate::engine::amqp::phases::DELIVERY,
                 start_us: 0,
                 end_us: clock.now_us(),
                 detail: None,
@@ -1038,7 +1038,7 @@ fn delivery_exchange(
         error: None,
         total_us: end_us,
         timeline: vec![Phase {
-            phase: PhaseKind::Delivery,
+            phase: crate::engine::amqp::phases::DELIVERY,
             start_us: 0,
             end_us,
             detail: Some("order sent -> event delivered on the tap".to_string()),

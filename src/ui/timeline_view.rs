@@ -3,6 +3,7 @@
 
 use egui::{Align2, Color32, FontId, Rect, RichText, Sense, Stroke, StrokeKind, pos2, vec2};
 
+use crate::engine::timeline::PhaseClass;
 use crate::engine::{Exchange, PhaseKind};
 
 const ROW_HEIGHT: f32 = 20.0;
@@ -15,22 +16,13 @@ pub use crate::engine::timeline::format_us;
 
 /// The colour of a phase: connection set-up warm, sending blue, waiting green, receiving teal.
 pub fn phase_color(kind: PhaseKind) -> Color32 {
-    match kind {
-        PhaseKind::Dns => Color32::from_rgb(0x26, 0xa6, 0x9a),
-        PhaseKind::Connect | PhaseKind::ChannelOpen => Color32::from_rgb(0xf0, 0x9a, 0x3e),
-        PhaseKind::Tls => Color32::from_rgb(0xab, 0x6c, 0xe0),
-        PhaseKind::RequestSent
-        | PhaseKind::MessageSent
-        | PhaseKind::Publish
-        | PhaseKind::Declare
-        | PhaseKind::Bind
-        | PhaseKind::Consume => Color32::from_rgb(0x4f, 0x8f, 0xe8),
-        PhaseKind::FirstByte | PhaseKind::ResponseHeaders | PhaseKind::Confirm => {
-            Color32::from_rgb(0x5c, 0xb8, 0x5c)
-        }
-        PhaseKind::Body | PhaseKind::Message | PhaseKind::Trailers | PhaseKind::Delivery => {
-            Color32::from_rgb(0x3d, 0xb5, 0xd6)
-        }
+    match kind.class() {
+        PhaseClass::Resolve => Color32::from_rgb(0x26, 0xa6, 0x9a),
+        PhaseClass::Connect => Color32::from_rgb(0xf0, 0x9a, 0x3e),
+        PhaseClass::Secure => Color32::from_rgb(0xab, 0x6c, 0xe0),
+        PhaseClass::Send => Color32::from_rgb(0x4f, 0x8f, 0xe8),
+        PhaseClass::Wait => Color32::from_rgb(0x5c, 0xb8, 0x5c),
+        PhaseClass::Receive => Color32::from_rgb(0x3d, 0xb5, 0xd6),
     }
 }
 

@@ -312,7 +312,7 @@ async fn amqp_worker(
                 let (kind, message) = classify_lapin(&e, &req.url);
                 return Err(ExchangeError {
                     kind,
-                    phase: Some(super::timeline::PhaseKind::Confirm),
+                    phase: Some(crate::amqp::phases::CONFIRM),
                     message,
                 });
             }

@@ -12,7 +12,6 @@ use tokio_util::either::Either;
 
 use super::exchange::{ErrorKind, ExchangeError};
 use super::recorder::{Recorder, classify_io};
-use super::timeline::PhaseKind;
 
 /// A plain or TLS stream.
 pub type Stream = Either<TcpStream, Box<TlsStream<TcpStream>>>;
@@ -111,7 +110,7 @@ pub async fn open(
         Err(_) => {
             let lookup = tokio::net::lookup_host((bare_host.to_string(), port));
             let addrs: Vec<SocketAddr> = rec
-                .step(PhaseKind::Dns, lookup, |e| {
+                .step(crate::net::phases::DNS, lookup, |e| {
                     (
                         ErrorKind::Dns,
                         format!("cannot resolve host {bare_host:?}: {e}"),
@@ -122,7 +121,7 @@ pub async fn open(
             if addrs.is_empty() {
                 let start = Instant::now();
                 return Err(rec.fail(
-                    PhaseKind::Dns,
+                    crate::net::phases::DNS,
                     start,
                     ErrorKind::Dns,
                     format!("host {bare_host:?} has no addresses"),
@@ -150,7 +149,7 @@ pub async fn open(
         }))
     };
     let (tcp, peer) = rec
-        .step(PhaseKind::Connect, connect, |(e, addr)| {
+        .step(crate::net::phases::CONNECT, connect, |(e, addr)| {
             classify_io(&e, &addr.to_string())
         })
         .await?;
@@ -168,12 +167,16 @@ pub async fn open(
         .map_err(|e| ExchangeError::invalid_input(format!("invalid TLS server name: {e}")))?;
     let connector = TlsConnector::from(tls_config(alpn, tls)?);
     let tls = rec
-        .step(PhaseKind::Tls, connector.connect(server_name, tcp), |e| {
-            (
-                ErrorKind::Tls,
-                format!("TLS handshake with {host} failed: {e}"),
-            )
-        })
+        .step(
+            crate::net::phases::TLS,
+            connector.connect(server_name, tcp),
+            |e| {
+                (
+                    ErrorKind::Tls,
+                    format!("TLS handshake with {host} failed: {e}"),
+                )
+            },
+        )
         .await?;
     let (_, session) = tls.get_ref();
     let version = session
@@ -192,4 +195,21 @@ pub async fn open(
         alpn: negotiated,
         peer,
     })
+}
+
+/// The phases of opening a connection, shared by the transports that use [`open`](crate::net::open).
+pub mod phases {
+    use crate::timeline::{PhaseClass, PhaseKind};
+
+    /// Name resolution.
+    pub const DNS: PhaseKind = PhaseKind::new("dns", "DNS", PhaseClass::Resolve);
+    /// TCP connect (for gRPC: and the HTTP/2 handshake; for AMQP: and the AMQP handshake).
+    pub const CONNECT: PhaseKind = PhaseKind::new("connect", "connect", PhaseClass::Connect);
+    /// TLS handshake.
+    pub const TLS: PhaseKind = PhaseKind::new("tls", "TLS", PhaseClass::Secure);
+    /// From the first byte of the request written to the last.
+    pub const REQUEST_SENT: PhaseKind =
+        PhaseKind::new("request_sent", "request sent", PhaseClass::Send);
+
+    pub const ALL: &[PhaseKind] = &[DNS, CONNECT, TLS, REQUEST_SENT];
 }

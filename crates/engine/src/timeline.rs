@@ -4,67 +4,85 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-/// The phases an exchange can go through, in the order they usually happen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PhaseKind {
+/// A kind of phase. Each transport names its own in its folder (`http::phases`,
+/// `grpc::phases`, `amqp::phases`; the connection's own in `net::phases`), so nothing here grows
+/// with a new transport but one line in [`PhaseKind::known`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PhaseKind {
+    name: &'static str,
+    label: &'static str,
+    class: PhaseClass,
+}
+
+/// What a phase is doing, for its colour: setting up, sending, waiting or receiving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PhaseClass {
     /// Name resolution.
-    Dns,
-    /// TCP connect (for gRPC: TCP and the HTTP/2 handshake; for AMQP: TCP and the AMQP handshake).
+    Resolve,
+    /// Opening a connection or channel.
     Connect,
-    /// TLS handshake.
-    Tls,
-    /// From the first byte of the request written to the last.
-    RequestSent,
-    /// Waiting: from the request sent to the first byte of the response.
-    FirstByte,
-    /// gRPC: the response headers arrived.
-    ResponseHeaders,
-    /// Reading the response body.
-    Body,
-    /// gRPC: a response message arrived.
-    Message,
-    /// gRPC streaming: a request message was handed to the connection.
-    MessageSent,
-    /// gRPC: trailers (status) arrived.
-    Trailers,
-    /// AMQP: opening a channel (and enabling confirms).
-    ChannelOpen,
-    /// AMQP: declaring an exchange or queue.
-    Declare,
-    /// AMQP: binding a queue.
-    Bind,
-    /// AMQP: handing the message to the connection.
-    Publish,
-    /// AMQP: waiting for the broker's ack.
-    Confirm,
-    /// AMQP: registering a consumer.
-    Consume,
-    /// AMQP: a message was delivered.
-    Delivery,
+    /// A TLS handshake.
+    Secure,
+    /// Writing a request or message.
+    Send,
+    /// Waiting for the peer.
+    Wait,
+    /// Reading a response or message.
+    Receive,
 }
 
 impl PhaseKind {
+    /// `name` is its `--json` name (`first_byte`), `label` what a timeline shows (`first byte`).
+    pub const fn new(name: &'static str, label: &'static str, class: PhaseClass) -> Self {
+        Self { name, label, class }
+    }
+
+    pub fn name(self) -> &'static str {
+        self.name
+    }
+
     pub fn label(self) -> &'static str {
-        match self {
-            Self::Dns => "DNS",
-            Self::Connect => "connect",
-            Self::Tls => "TLS",
-            Self::RequestSent => "request sent",
-            Self::FirstByte => "first byte",
-            Self::ResponseHeaders => "response headers",
-            Self::Body => "body",
-            Self::Message => "message",
-            Self::MessageSent => "message sent",
-            Self::Trailers => "trailers",
-            Self::ChannelOpen => "channel open",
-            Self::Declare => "declare",
-            Self::Bind => "bind",
-            Self::Publish => "publish",
-            Self::Confirm => "broker confirm",
-            Self::Consume => "consume",
-            Self::Delivery => "delivery",
-        }
+        self.label
+    }
+
+    pub fn class(self) -> PhaseClass {
+        self.class
+    }
+
+    /// Every phase of every transport: one line per transport.
+    pub fn known() -> impl Iterator<Item = PhaseKind> {
+        [
+            crate::net::phases::ALL,
+            crate::http::phases::ALL,
+            crate::grpc::phases::ALL,
+            crate::amqp::phases::ALL,
+        ]
+        .into_iter()
+        .flatten()
+        .copied()
+    }
+
+    /// The phase named `name`; one this version does not know (from a newer history file)
+    /// reads as itself, shown as `other`.
+    pub fn from_name(name: &str) -> Self {
+        Self::known().find(|k| k.name == name).unwrap_or(Self::new(
+            "other",
+            "other",
+            PhaseClass::Wait,
+        ))
+    }
+}
+
+impl Serialize for PhaseKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name)
+    }
+}
+
+impl<'de> Deserialize<'de> for PhaseKind {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        Ok(Self::from_name(&name))
     }
 }
 
@@ -135,5 +153,27 @@ pub fn format_us(us: u64) -> String {
         format!("{:.2} ms", us as f64 / 1000.0)
     } else {
         format!("{:.2} s", us as f64 / 1_000_000.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phase_names_are_unique_and_read_back() {
+        let mut seen = std::collections::HashSet::new();
+        for kind in PhaseKind::known() {
+            assert!(seen.insert(kind.name()), "{} twice", kind.name());
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(json, format!("\"{}\"", kind.name()));
+            assert_eq!(serde_json::from_str::<PhaseKind>(&json).unwrap(), kind);
+        }
+        assert_eq!(
+            serde_json::from_str::<PhaseKind>("\"from_the_future\"")
+                .unwrap()
+                .label(),
+            "other"
+        );
     }
 }

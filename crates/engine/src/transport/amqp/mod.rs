@@ -15,7 +15,6 @@ use serde::{Deserialize, Serialize};
 use crate::exchange::{ErrorKind, Exchange, ExchangeError, Header, Message, Transport};
 use crate::payload::Body;
 use crate::recorder::{Outcome, Recorder};
-use crate::timeline::PhaseKind;
 
 /// The demo's broker.
 pub const DEFAULT_AMQP_URL: &str = demo_contract::DEFAULT_AMQP_URL;
@@ -353,9 +352,11 @@ pub(crate) async fn connect(
     }
     let props = ConnectionProperties::default().with_connection_name(name.into());
     let conn = rec
-        .step(PhaseKind::Connect, Connection::connect(url, props), |e| {
-            classify_lapin(&e, url)
-        })
+        .step(
+            crate::net::phases::CONNECT,
+            Connection::connect(url, props),
+            |e| classify_lapin(&e, url),
+        )
         .await?;
     rec.detail(redact_url(url));
     let open = async {
@@ -368,7 +369,9 @@ pub(crate) async fn connect(
         Ok::<_, lapin::Error>(channel)
     };
     let channel = rec
-        .step(PhaseKind::ChannelOpen, open, |e| classify_lapin(&e, url))
+        .step(crate::amqp::phases::CHANNEL_OPEN, open, |e| {
+            classify_lapin(&e, url)
+        })
         .await?;
     if confirms {
         rec.detail("publisher confirms on");
@@ -449,7 +452,7 @@ async fn publish_one(
     let url = req.url.clone();
     let published = rec
         .step(
-            PhaseKind::Publish,
+            crate::amqp::phases::PUBLISH,
             channel.basic_publish(
                 prepared.exchange.clone(),
                 prepared.routing_key.clone(),
@@ -479,7 +482,12 @@ async fn publish_one(
     };
     match confirmation {
         Ok(Ok(Confirmation::Ack(None))) | Ok(Ok(Confirmation::NotRequested)) => {
-            rec.push(PhaseKind::Confirm, start, end, Some("ack".to_string()));
+            rec.push(
+                crate::amqp::phases::CONFIRM,
+                start,
+                end,
+                Some("ack".to_string()),
+            );
             Outcome::Answered {
                 ok: true,
                 status: "ack".to_string(),
@@ -488,7 +496,7 @@ async fn publish_one(
         }
         Ok(Ok(Confirmation::Ack(Some(returned)))) => {
             let error = rec.fail(
-                PhaseKind::Confirm,
+                crate::amqp::phases::CONFIRM,
                 start,
                 ErrorKind::Unroutable,
                 format!(
@@ -506,7 +514,7 @@ async fn publish_one(
         }
         Ok(Ok(Confirmation::Nack(_))) => {
             let error = rec.fail(
-                PhaseKind::Confirm,
+                crate::amqp::phases::CONFIRM,
                 start,
                 ErrorKind::Refused,
                 "the broker refused the message (nack)",
@@ -519,14 +527,19 @@ async fn publish_one(
         Ok(Err(e)) => {
             let (kind, message) = classify_lapin(&e, &req.url);
             Outcome::Failed {
-                error: rec.fail(PhaseKind::Confirm, start, kind, message),
+                error: rec.fail(crate::amqp::phases::CONFIRM, start, kind, message),
                 response: None,
             }
         }
         Err(_) => {
             let message = rec.timeout_message();
             Outcome::Failed {
-                error: rec.fail(PhaseKind::Confirm, start, ErrorKind::Timeout, message),
+                error: rec.fail(
+                    crate::amqp::phases::CONFIRM,
+                    start,
+                    ErrorKind::Timeout,
+                    message,
+                ),
                 response: None,
             }
         }
@@ -534,3 +547,34 @@ async fn publish_one(
 }
 
 pub use crate::watch::{Watch, WatchSource, WatchedMessage};
+
+/// AMQP's phases (besides `connect`, in [`crate::net::phases`]).
+pub mod phases {
+    use crate::timeline::{PhaseClass, PhaseKind};
+
+    /// Opening a channel (and enabling confirms).
+    pub const CHANNEL_OPEN: PhaseKind =
+        PhaseKind::new("channel_open", "channel open", PhaseClass::Connect);
+    /// Declaring an exchange or queue.
+    pub const DECLARE: PhaseKind = PhaseKind::new("declare", "declare", PhaseClass::Send);
+    /// Binding a queue.
+    pub const BIND: PhaseKind = PhaseKind::new("bind", "bind", PhaseClass::Send);
+    /// Handing the message to the connection.
+    pub const PUBLISH: PhaseKind = PhaseKind::new("publish", "publish", PhaseClass::Send);
+    /// Waiting for the broker's ack.
+    pub const CONFIRM: PhaseKind = PhaseKind::new("confirm", "broker confirm", PhaseClass::Wait);
+    /// Registering a consumer.
+    pub const CONSUME: PhaseKind = PhaseKind::new("consume", "consume", PhaseClass::Send);
+    /// A message was delivered.
+    pub const DELIVERY: PhaseKind = PhaseKind::new("delivery", "delivery", PhaseClass::Receive);
+
+    pub const ALL: &[PhaseKind] = &[
+        CHANNEL_OPEN,
+        DECLARE,
+        BIND,
+        PUBLISH,
+        CONFIRM,
+        CONSUME,
+        DELIVERY,
+    ];
+}

@@ -77,7 +77,7 @@ pub async fn publish_many(
                 let (kind, message) = classify_lapin(&e, &req.url);
                 return Err(ExchangeError {
                     kind,
-                    phase: Some(crate::timeline::PhaseKind::Confirm),
+                    phase: Some(crate::amqp::phases::CONFIRM),
                     message,
                 });
             }
@@ -129,7 +129,7 @@ pub async fn publish_many(
                     let (kind, message) = classify_lapin(&e, &req.url);
                     ExchangeError {
                         kind,
-                        phase: Some(crate::timeline::PhaseKind::Publish),
+                        phase: Some(crate::amqp::phases::PUBLISH),
                         message,
                     }
                 })?;

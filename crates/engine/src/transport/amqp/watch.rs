@@ -20,7 +20,6 @@ use tokio_util::sync::CancellationToken;
 use crate::amqp::{Properties, classify_lapin, connect, table_to_json};
 use crate::exchange::{ErrorKind, ExchangeError};
 use crate::recorder::Recorder;
-use crate::timeline::PhaseKind;
 
 /// How a watch gets its messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -121,7 +120,7 @@ async fn check_queue(
         ..QueueDeclareOptions::default()
     };
     rec.step(
-        PhaseKind::Declare,
+        crate::amqp::phases::DECLARE,
         channel.queue_declare(short(queue, "queue name")?, passive, FieldTable::default()),
         |e| {
             let (kind, message) = classify_lapin(&e, url);
@@ -149,7 +148,7 @@ pub struct Taken {
 fn broke(e: lapin::Error) -> ExchangeError {
     ExchangeError {
         kind: ErrorKind::Protocol,
-        phase: Some(PhaseKind::Delivery),
+        phase: Some(crate::amqp::phases::DELIVERY),
         message: format!("the watch broke off: {e}"),
     }
 }
@@ -203,7 +202,7 @@ impl Watch {
                     ..ExchangeDeclareOptions::default()
                 };
                 rec.step(
-                    PhaseKind::Declare,
+                    crate::amqp::phases::DECLARE,
                     channel.exchange_declare(
                         exchange_ss.clone(),
                         lapin::ExchangeKind::Topic,
@@ -227,14 +226,14 @@ impl Watch {
                 };
                 let queue = rec
                     .step(
-                        PhaseKind::Declare,
+                        crate::amqp::phases::DECLARE,
                         channel.queue_declare("".into(), tap, FieldTable::default()),
                         |e| classify_lapin(&e, url),
                     )
                     .await?;
                 let name = queue.name().as_str().to_string();
                 rec.step(
-                    PhaseKind::Bind,
+                    crate::amqp::phases::BIND,
                     channel.queue_bind(
                         name.as_str().into(),
                         exchange_ss,
@@ -249,7 +248,7 @@ impl Watch {
             }
         };
         rec.step(
-            PhaseKind::Consume,
+            crate::amqp::phases::CONSUME,
             channel.basic_qos(prefetch.max(1), BasicQosOptions::default()),
             |e| classify_lapin(&e, url),
         )
@@ -260,7 +259,7 @@ impl Watch {
         };
         let consumer = rec
             .step(
-                PhaseKind::Consume,
+                crate::amqp::phases::CONSUME,
                 channel.basic_consume(
                     queue.as_str().into(),
                     "switchboard-watch".into(),
@@ -371,7 +370,7 @@ pub async fn peek(
                 let (kind, message) = classify_lapin(&e, url);
                 ExchangeError {
                     kind,
-                    phase: Some(PhaseKind::Delivery),
+                    phase: Some(crate::amqp::phases::DELIVERY),
                     message,
                 }
             })?;
@@ -398,7 +397,7 @@ pub async fn peek(
             .await
             .map_err(|e| ExchangeError {
                 kind: ErrorKind::Protocol,
-                phase: Some(PhaseKind::Delivery),
+                phase: Some(crate::amqp::phases::DELIVERY),
                 message: format!("cannot put the peeked messages back: {e}"),
             })?;
     }

@@ -19,7 +19,6 @@ use crate::net;
 use crate::payload::Body;
 use crate::recorder::{Outcome, Recorder};
 use crate::timed_io::{IoMarks, TimedIo};
-use crate::timeline::PhaseKind;
 
 /// The demo's method, the default of every gRPC editor.
 pub const DEFAULT_METHOD: &str = demo_contract::GET_USER_METHOD;
@@ -300,7 +299,7 @@ pub(crate) async fn open_channel(
             Ok(Err(e)) => {
                 return Err((
                     rec.fail(
-                        PhaseKind::Connect,
+                        crate::net::phases::CONNECT,
                         handshake_start,
                         ErrorKind::Protocol,
                         format!("HTTP/2 connection setup failed: {e}"),
@@ -312,7 +311,7 @@ pub(crate) async fn open_channel(
                 let message = rec.timeout_message();
                 return Err((
                     rec.fail(
-                        PhaseKind::Connect,
+                        crate::net::phases::CONNECT,
                         handshake_start,
                         ErrorKind::Timeout,
                         message,
@@ -462,7 +461,7 @@ async fn run(
     let sent_end = m.last_write.unwrap_or(request_start);
     if m.last_write.is_some() {
         rec.push(
-            PhaseKind::RequestSent,
+            crate::net::phases::REQUEST_SENT,
             request_start,
             sent_end,
             Some(if reused {
@@ -504,9 +503,9 @@ async fn run(
             // A trailers-only answer (e.g. NOT_FOUND) or a transport failure.
             if is_transport_failure(&status) {
                 let phase = if m.last_write.is_some() {
-                    PhaseKind::ResponseHeaders
+                    crate::grpc::phases::RESPONSE_HEADERS
                 } else {
-                    PhaseKind::RequestSent
+                    crate::net::phases::REQUEST_SENT
                 };
                 return Err((
                     rec.fail(
@@ -519,7 +518,7 @@ async fn run(
                 ));
             }
             rec.push(
-                PhaseKind::ResponseHeaders,
+                crate::grpc::phases::RESPONSE_HEADERS,
                 sent_end,
                 headers_at,
                 Some("trailers-only".to_string()),
@@ -535,7 +534,7 @@ async fn run(
             let message = rec.timeout_message();
             return Err((
                 rec.fail(
-                    PhaseKind::ResponseHeaders,
+                    crate::grpc::phases::RESPONSE_HEADERS,
                     sent_end,
                     ErrorKind::Timeout,
                     message,
@@ -544,7 +543,12 @@ async fn run(
             ));
         }
     };
-    rec.push(PhaseKind::ResponseHeaders, sent_end, headers_at, None);
+    rec.push(
+        crate::grpc::phases::RESPONSE_HEADERS,
+        sent_end,
+        headers_at,
+        None,
+    );
     let (headers, mut stream, _) = response.into_parts();
     response_msg.headers = metadata_list(&headers);
 
@@ -556,7 +560,7 @@ async fn run(
             response_msg.body = Body::new(message_to_json(&reply).into_bytes());
             response_msg.size_bytes = size;
             rec.push(
-                PhaseKind::Message,
+                crate::grpc::phases::MESSAGE,
                 headers_at,
                 message_at,
                 Some(format!("{size} bytes")),
@@ -564,7 +568,7 @@ async fn run(
         }
         Ok(Ok(None)) => {}
         Ok(Err(status)) => {
-            rec.push(PhaseKind::Trailers, headers_at, message_at, None);
+            rec.push(crate::grpc::phases::TRAILERS, headers_at, message_at, None);
             let (name, _, msg) = status_outcome(&status, response_msg);
             return Ok(Outcome::Answered {
                 ok: false,
@@ -575,7 +579,12 @@ async fn run(
         Err(_) => {
             let message = rec.timeout_message();
             return Err((
-                rec.fail(PhaseKind::Message, headers_at, ErrorKind::Timeout, message),
+                rec.fail(
+                    crate::grpc::phases::MESSAGE,
+                    headers_at,
+                    ErrorKind::Timeout,
+                    message,
+                ),
                 Some(response_msg),
             ));
         }
@@ -584,7 +593,7 @@ async fn run(
     let trailers_at = Instant::now();
     match trailers {
         Ok(Ok(trailers)) => {
-            rec.push(PhaseKind::Trailers, message_at, trailers_at, None);
+            rec.push(crate::grpc::phases::TRAILERS, message_at, trailers_at, None);
             let mut trailer_list = trailers.as_ref().map(metadata_list).unwrap_or_default();
             if !trailer_list.iter().any(|h| h.name == "grpc-status") {
                 trailer_list.insert(0, Header::new("grpc-status", "0"));
@@ -598,7 +607,7 @@ async fn run(
             })
         }
         Ok(Err(status)) => {
-            rec.push(PhaseKind::Trailers, message_at, trailers_at, None);
+            rec.push(crate::grpc::phases::TRAILERS, message_at, trailers_at, None);
             let (name, _, msg) = status_outcome(&status, response_msg);
             Ok(Outcome::Answered {
                 ok: false,
@@ -609,7 +618,12 @@ async fn run(
         Err(_) => {
             let message = rec.timeout_message();
             Err((
-                rec.fail(PhaseKind::Trailers, message_at, ErrorKind::Timeout, message),
+                rec.fail(
+                    crate::grpc::phases::TRAILERS,
+                    message_at,
+                    ErrorKind::Timeout,
+                    message,
+                ),
                 Some(response_msg),
             ))
         }
@@ -844,7 +858,7 @@ async fn streaming_call(
         let mut previous = start;
         for (i, (at, size, _)) in sent.iter().enumerate() {
             rec.push(
-                PhaseKind::MessageSent,
+                crate::grpc::phases::MESSAGE_SENT,
                 previous.min(*at),
                 *at,
                 Some(format!("#{} {size} bytes", i + 1)),
@@ -888,7 +902,7 @@ async fn streaming_call(
             if is_transport_failure(&status) {
                 return Err((
                     rec.fail(
-                        PhaseKind::ResponseHeaders,
+                        crate::grpc::phases::RESPONSE_HEADERS,
                         start,
                         ErrorKind::Protocol,
                         transport_failure_message(&status),
@@ -897,7 +911,7 @@ async fn streaming_call(
                 ));
             }
             rec.push(
-                PhaseKind::ResponseHeaders,
+                crate::grpc::phases::RESPONSE_HEADERS,
                 start,
                 headers_at,
                 Some("trailers-only".to_string()),
@@ -909,7 +923,7 @@ async fn streaming_call(
             let message = rec.timeout_message();
             return Err((
                 rec.fail(
-                    PhaseKind::ResponseHeaders,
+                    crate::grpc::phases::RESPONSE_HEADERS,
                     start,
                     ErrorKind::Timeout,
                     message,
@@ -928,7 +942,12 @@ async fn streaming_call(
         .filter(|at| *at <= headers_at)
         .max()
         .unwrap_or(start);
-    rec.push(PhaseKind::ResponseHeaders, waiting_since, headers_at, None);
+    rec.push(
+        crate::grpc::phases::RESPONSE_HEADERS,
+        waiting_since,
+        headers_at,
+        None,
+    );
     let (headers, mut stream, _) = response.into_parts();
     response_msg.headers = metadata_list(&headers);
     let mut previous = headers_at;
@@ -939,7 +958,7 @@ async fn streaming_call(
                 response_msg.size_bytes = received_bytes;
                 response_msg.body = Body::new(format!("[{}]", received.join(",")).into_bytes());
                 let error = rec.fail(
-                    PhaseKind::Message,
+                    crate::grpc::phases::MESSAGE,
                     previous,
                     ErrorKind::Cancelled,
                     format!("stopped by the user after {} messages", received.len()),
@@ -954,7 +973,7 @@ async fn streaming_call(
                 let size = reply.encoded_len() as u64;
                 let json = message_to_json(&reply);
                 rec.push(
-                    PhaseKind::Message,
+                    crate::grpc::phases::MESSAGE,
                     previous,
                     at,
                     Some(format!("#{} {size} bytes", received.len() + 1)),
@@ -975,7 +994,7 @@ async fn streaming_call(
             Ok(Ok(None)) => break,
             Ok(Err(status)) => {
                 finish_request(rec, request_msg);
-                rec.push(PhaseKind::Trailers, previous, at, None);
+                rec.push(crate::grpc::phases::TRAILERS, previous, at, None);
                 response_msg.size_bytes = received_bytes;
                 return Ok(status_outcome(&status, response_msg, &received));
             }
@@ -985,7 +1004,12 @@ async fn streaming_call(
                 response_msg.body = Body::new(format!("[{}]", received.join(",")).into_bytes());
                 let message = rec.timeout_message();
                 return Err((
-                    rec.fail(PhaseKind::Message, previous, ErrorKind::Timeout, message),
+                    rec.fail(
+                        crate::grpc::phases::MESSAGE,
+                        previous,
+                        ErrorKind::Timeout,
+                        message,
+                    ),
                     Some(response_msg),
                 ));
             }
@@ -1003,7 +1027,7 @@ async fn streaming_call(
     response_msg.body = Body::new(body.into_bytes());
     match trailers {
         Ok(Ok(trailers)) => {
-            rec.push(PhaseKind::Trailers, previous, at, None);
+            rec.push(crate::grpc::phases::TRAILERS, previous, at, None);
             let mut list = trailers.as_ref().map(metadata_list).unwrap_or_default();
             if !list.iter().any(|h| h.name == "grpc-status") {
                 list.insert(0, Header::new("grpc-status", "0"));
@@ -1017,13 +1041,18 @@ async fn streaming_call(
             })
         }
         Ok(Err(status)) => {
-            rec.push(PhaseKind::Trailers, previous, at, None);
+            rec.push(crate::grpc::phases::TRAILERS, previous, at, None);
             Ok(status_outcome(&status, response_msg, &received))
         }
         Err(_) => {
             let message = rec.timeout_message();
             Err((
-                rec.fail(PhaseKind::Trailers, previous, ErrorKind::Timeout, message),
+                rec.fail(
+                    crate::grpc::phases::TRAILERS,
+                    previous,
+                    ErrorKind::Timeout,
+                    message,
+                ),
                 Some(response_msg),
             ))
         }
@@ -1061,4 +1090,22 @@ fn status_trailers(status: &tonic::Status) -> Vec<Header> {
         trailers.push(Header::new("error-detail", format!("{detail:?}")));
     }
     trailers
+}
+
+/// gRPC's phases (besides the connection's, in [`crate::net::phases`]).
+pub mod phases {
+    use crate::timeline::{PhaseClass, PhaseKind};
+
+    /// The response headers arrived.
+    pub const RESPONSE_HEADERS: PhaseKind =
+        PhaseKind::new("response_headers", "response headers", PhaseClass::Wait);
+    /// A response message arrived.
+    pub const MESSAGE: PhaseKind = PhaseKind::new("message", "message", PhaseClass::Receive);
+    /// Streaming: a request message was handed to the connection.
+    pub const MESSAGE_SENT: PhaseKind =
+        PhaseKind::new("message_sent", "message sent", PhaseClass::Send);
+    /// Trailers (the status) arrived.
+    pub const TRAILERS: PhaseKind = PhaseKind::new("trailers", "trailers", PhaseClass::Receive);
+
+    pub const ALL: &[PhaseKind] = &[RESPONSE_HEADERS, MESSAGE, MESSAGE_SENT, TRAILERS];
 }

@@ -15,7 +15,6 @@ use crate::net;
 use crate::payload::Body;
 use crate::recorder::{Outcome, Recorder};
 use crate::timed_io::{IoMarks, TimedIo};
-use crate::timeline::PhaseKind;
 
 /// Default cap on the response body kept in memory (the rest is counted, not stored).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
@@ -314,7 +313,7 @@ async fn open_connection(
             .map_err(|e| {
                 let (kind, message) = protocol_error(e);
                 (
-                    rec.fail(PhaseKind::Connect, handshake_start, kind, message),
+                    rec.fail(crate::net::phases::CONNECT, handshake_start, kind, message),
                     None,
                 )
             })?;
@@ -327,7 +326,7 @@ async fn open_connection(
             .map_err(|e| {
                 let (kind, message) = protocol_error(e);
                 (
-                    rec.fail(PhaseKind::Connect, handshake_start, kind, message),
+                    rec.fail(crate::net::phases::CONNECT, handshake_start, kind, message),
                     None,
                 )
             })?;
@@ -417,18 +416,18 @@ async fn send_on(
     // that is found in the first byte, not in a body.
     let not_http = matches!(&result, Ok(Err(e)) if e.is_parse() || e.is_parse_status());
     let failed_phase = if not_http {
-        PhaseKind::FirstByte
+        crate::http::phases::FIRST_BYTE
     } else if m.first_read.is_some() {
-        PhaseKind::Body
+        crate::http::phases::BODY
     } else if m.last_write.is_some() {
-        PhaseKind::FirstByte
+        crate::http::phases::FIRST_BYTE
     } else {
-        PhaseKind::RequestSent
+        crate::net::phases::REQUEST_SENT
     };
     // Record what happened on the wire so far.
     if let Some(last_write) = m.last_write {
         rec.push(
-            PhaseKind::RequestSent,
+            crate::net::phases::REQUEST_SENT,
             request_start,
             last_write,
             Some(if reused {
@@ -440,7 +439,12 @@ async fn send_on(
         if let Some(first_read) = m.first_read
             && !not_http
         {
-            rec.push(PhaseKind::FirstByte, last_write, first_read, None);
+            rec.push(
+                crate::http::phases::FIRST_BYTE,
+                last_write,
+                first_read,
+                None,
+            );
         }
     }
     let fail_start = if not_http {
@@ -513,7 +517,7 @@ async fn send_on(
     match body_result {
         Ok(Ok(())) => {
             rec.push(
-                PhaseKind::Body,
+                crate::http::phases::BODY,
                 first_byte_at,
                 body_end,
                 Some(format!("{size} bytes")),
@@ -526,7 +530,7 @@ async fn send_on(
         }
         Ok(Err(e)) => Err((
             rec.fail(
-                PhaseKind::Body,
+                crate::http::phases::BODY,
                 first_byte_at,
                 ErrorKind::Protocol,
                 format!("the body broke off after {size} bytes: {e}"),
@@ -536,9 +540,26 @@ async fn send_on(
         Err(_) => {
             let message = rec.timeout_message();
             Err((
-                rec.fail(PhaseKind::Body, first_byte_at, ErrorKind::Timeout, message),
+                rec.fail(
+                    crate::http::phases::BODY,
+                    first_byte_at,
+                    ErrorKind::Timeout,
+                    message,
+                ),
                 Some(response_msg),
             ))
         }
     }
+}
+
+/// HTTP's phases (besides the connection's, in [`crate::net::phases`]).
+pub mod phases {
+    use crate::timeline::{PhaseClass, PhaseKind};
+
+    /// Waiting: from the request sent to the first byte of the response.
+    pub const FIRST_BYTE: PhaseKind = PhaseKind::new("first_byte", "first byte", PhaseClass::Wait);
+    /// Reading the response body.
+    pub const BODY: PhaseKind = PhaseKind::new("body", "body", PhaseClass::Receive);
+
+    pub const ALL: &[PhaseKind] = &[FIRST_BYTE, BODY];
 }
