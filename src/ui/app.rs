@@ -589,11 +589,14 @@ impl SwitchboardApp {
                                         chosen = Some(m.clone());
                                     }
                                     ui.label(RichText::new(m.kind).weak());
-                                    ui.label(
-                                        RichText::new(format!("{} -> {}", m.input, m.output))
-                                            .small()
-                                            .weak(),
-                                    );
+                                    // The template fills one member per oneof; the
+                                    // others are named here, outside the JSON.
+                                    let mut types = format!("{} -> {}", m.input, m.output);
+                                    for hint in &m.hints {
+                                        types.push_str(" · ");
+                                        types.push_str(hint);
+                                    }
+                                    ui.label(RichText::new(types).small().weak());
                                     ui.end_row();
                                 }
                             });

@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 
 use hyper_util::rt::TokioIo;
 use prost::Message as _;
-use prost_reflect::{DescriptorPool, DynamicMessage, MethodDescriptor, SerializeOptions};
+use prost_reflect::{DescriptorPool, DynamicMessage, MethodDescriptor};
 
 use super::codec::DynamicCodec;
 use super::exchange::{ErrorKind, Exchange, ExchangeError, Header, Message, Transport};
@@ -81,16 +81,15 @@ pub fn find_method(pool: &DescriptorPool, method: &str) -> Result<MethodDescript
         })
 }
 
-/// Serializes a message in proto3 JSON, keeping fields that have their default value.
+/// Serializes a message in proto3 JSON, keeping fields that have their default value (an
+/// `Any` of an unknown type as its URL and base64 bytes: [`super::proto_json::render`]).
 pub fn message_to_json(message: &DynamicMessage) -> String {
-    let options = SerializeOptions::new().skip_default_fields(false);
-    let mut out = Vec::new();
-    let mut serializer = serde_json::Serializer::new(&mut out);
-    match message.serialize_with_options(&mut serializer, &options) {
-        Ok(()) => String::from_utf8(out).unwrap_or_default(),
-        Err(e) => format!("{{\"error\":\"cannot render message: {e}\"}}"),
-    }
+    super::proto_json::render(message).json
 }
+
+/// The note header added to a response's trailers for each part shown otherwise than the
+/// proto3 JSON mapping says (an `Any` of a type the descriptors do not know).
+pub const NOTE_HEADER: &str = "x-switchboard-note";
 
 /// Parses proto3 JSON into a message of the method's input type.
 pub fn json_to_message(
@@ -547,10 +546,13 @@ async fn run(
 
     let message = tokio::time::timeout_at(rec.deadline, stream.message()).await;
     let message_at = Instant::now();
+    let mut notes = Vec::new();
     match message {
         Ok(Ok(Some(reply))) => {
             let size = reply.encoded_len() as u64;
-            response_msg.body = Body::new(message_to_json(&reply).into_bytes());
+            let rendered = super::proto_json::render(&reply);
+            notes = rendered.notes;
+            response_msg.body = Body::new(rendered.json.into_bytes());
             response_msg.size_bytes = size;
             rec.push(
                 PhaseKind::Message,
@@ -586,6 +588,7 @@ async fn run(
             if !trailer_list.iter().any(|h| h.name == "grpc-status") {
                 trailer_list.insert(0, Header::new("grpc-status", "0"));
             }
+            trailer_list.extend(notes.into_iter().map(|n| Header::new(NOTE_HEADER, n)));
             response_msg.trailers = trailer_list;
             response_msg.line = "grpc-status 0 OK".to_string();
             Ok(Outcome::Answered {
@@ -842,6 +845,7 @@ async fn streaming_call(
     let headers_at = Instant::now();
     let mut response_msg = Message::default();
     let mut received: Vec<String> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
     let mut received_bytes = 0u64;
     let finish_request = |rec: &mut Recorder, request_msg: &mut Message| {
         let sent = sent.lock().unwrap_or_else(|p| p.into_inner());
@@ -956,7 +960,9 @@ async fn streaming_call(
         match next {
             Ok(Ok(Some(reply))) => {
                 let size = reply.encoded_len() as u64;
-                let json = message_to_json(&reply);
+                let rendered = super::proto_json::render(&reply);
+                notes.extend(rendered.notes);
+                let json = rendered.json;
                 rec.push(
                     PhaseKind::Message,
                     previous,
@@ -1012,6 +1018,7 @@ async fn streaming_call(
             if !list.iter().any(|h| h.name == "grpc-status") {
                 list.insert(0, Header::new("grpc-status", "0"));
             }
+            list.extend(notes.into_iter().map(|n| Header::new(NOTE_HEADER, n)));
             response_msg.trailers = list;
             response_msg.line = format!("grpc-status 0 OK · {} messages", received.len());
             Ok(Outcome::Answered {

@@ -15,6 +15,7 @@ pub mod http;
 pub mod load;
 pub mod net;
 pub mod payload;
+pub mod proto_json;
 pub mod publish_many;
 pub mod recorder;
 pub mod request;
