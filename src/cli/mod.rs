@@ -173,6 +173,7 @@ fn http_request(a: &args::HttpArgs) -> anyhow::Result<HttpRequest> {
             Some(body) => read_body(body)?,
             None => Vec::new(),
         },
+        form: Vec::new(),
         timeout: a.timeout,
         max_body_bytes: http::DEFAULT_MAX_BODY_BYTES,
         tls: a.tls.options(),

@@ -526,6 +526,7 @@ mod tests {
                     url: "http://h/".into(),
                     headers: Vec::new(),
                     body: None,
+                    form: Vec::new(),
                     timeout_ms: None,
                     tls: Default::default(),
                 },

@@ -13,6 +13,7 @@ pub mod grpc;
 pub mod history;
 pub mod http;
 pub mod load;
+pub mod multipart;
 pub mod net;
 pub mod payload;
 pub mod proto_json;
