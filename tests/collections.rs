@@ -1198,9 +1198,18 @@ fn a_two_thousand_request_postman_collection_imports_quickly() {
     let started = std::time::Instant::now();
     let imported = import::postman(&collection.to_string()).unwrap();
     let mut secrets = sandbox.secrets();
-    let written = import::write_into(&root, &imported, &mut secrets).unwrap();
+    let mut reports = Vec::new();
+    let written = import::write_into_counted(&root, &imported, &mut secrets, &mut |n, total| {
+        reports.push((n, total))
+    })
+    .unwrap();
     let elapsed = started.elapsed();
     assert_eq!(written.len(), 2000);
+    // What the app's import dialog shows: 0 of 2000, then each file as it is written.
+    assert_eq!(reports.len(), 2001);
+    assert!(reports.iter().all(|&(_, total)| total == 2000));
+    assert!(reports.windows(2).all(|w| w[1].0 == w[0].0 + 1));
+    assert_eq!(reports.last(), Some(&(2000, 2000)));
     assert_eq!(imported.scripts_dropped, 2000);
     assert!(
         elapsed < std::time::Duration::from_secs(4),

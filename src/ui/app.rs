@@ -872,6 +872,11 @@ impl SwitchboardApp {
                 collection,
                 secrets,
             } => self.collection_done(root, *op, result, collection.map(|c| *c), *secrets),
+            Event::ImportProgress { written, total, .. } => {
+                if self.collections.importing.is_some() {
+                    self.collections.importing = Some((written, total));
+                }
+            }
             Event::CollectionsFound(result) => {
                 self.settings.collections_initialized = true;
                 match result {

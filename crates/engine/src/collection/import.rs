@@ -11,8 +11,8 @@ use super::saved::{
 };
 use super::vars::{ALL_ENVIRONMENTS, Variable, is_secret_name};
 use super::{
-    COLLECTION_FILE, CollectionError, CollectionSettings, Loaded, OnDisk, SecretStore,
-    save_new_requests, slug, write_file,
+    COLLECTION_FILE, CollectionError, CollectionSettings, Loaded, OnDisk, SecretStore, slug,
+    write_file,
 };
 
 /// Requests read from somewhere else, ready to be written into a collection folder.
@@ -1155,6 +1155,19 @@ pub fn write_into(
     imported: &Imported,
     secrets: &mut SecretStore,
 ) -> Result<Vec<String>, CollectionError> {
+    write_into_counted(dir, imported, secrets, &mut |_, _| {})
+}
+
+/// [`write_into`], calling `progress(written, total)` as request files are written (first
+/// with 0), for a front end to show.
+pub fn write_into_counted(
+    dir: &Path,
+    imported: &Imported,
+    secrets: &mut SecretStore,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Vec<String>, CollectionError> {
+    let total = imported.requests.len();
+    progress(0, total);
     std::fs::create_dir_all(dir).map_err(|e| CollectionError::io(dir, e))?;
     let settings_path = dir.join(COLLECTION_FILE);
     let (mut settings, raw) = if settings_path.exists() {
@@ -1209,7 +1222,9 @@ pub fn write_into(
         };
         write_file(&settings_path, &settings, expected)?;
     }
-    save_new_requests(dir, &imported.requests, secrets)
+    super::save_new_requests_counted(dir, &imported.requests, secrets, &mut |n| {
+        progress(n, total)
+    })
 }
 
 #[cfg(test)]
