@@ -106,6 +106,7 @@ fn one_of_each() -> Vec<SavedRequest> {
                     },
                 ],
                 body: SavedBody::from_text("{\n  \"a\": [\n    1,\n    2\n  ]\n}"),
+                form: Vec::new(),
                 timeout_ms: Some(1500),
                 tls: SavedTls {
                     ca_file: "certs/ca.pem".into(),
@@ -571,7 +572,7 @@ async fn postman_curl_and_grpcurl_imports_run_against_the_demo() {
     let root = sandbox.collection();
     let root_s = root.to_str().unwrap().to_string();
 
-    // Postman: folders, variables, bearer auth (kept as a secret), an unsupported body.
+    // Postman: folders, variables, bearer auth (kept as a secret), a form-data body.
     let out = run_cli(
         sandbox.data(),
         vec![
@@ -588,9 +589,15 @@ async fn postman_curl_and_grpcurl_imports_run_against_the_demo() {
     .await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(
-        stderr.contains("formdata bodies are not supported"),
-        "{stderr}"
+    // form-data is carried over: the file by its path (#18.13).
+    assert!(!stderr.contains("formdata"), "{stderr}");
+    let receipt = loaded_http(&root, "orders/upload-receipt.json");
+    assert_eq!(
+        receipt.form,
+        [collection::saved::SavedFormPart::file(
+            "file",
+            "receipt.pdf"
+        )]
     );
     let loaded = Collection::load(&root).unwrap();
     let rels: Vec<&str> = loaded.items.iter().map(|i| i.rel.as_str()).collect();
@@ -1052,6 +1059,7 @@ async fn exported_curl_urls_are_encoded_as_switchboard_sends_them() {
             ),
             headers: Vec::new(),
             body: None,
+            form: Vec::new(),
             timeout_ms: None,
             tls: SavedTls::default(),
         }),
@@ -1190,9 +1198,18 @@ fn a_two_thousand_request_postman_collection_imports_quickly() {
     let started = std::time::Instant::now();
     let imported = import::postman(&collection.to_string()).unwrap();
     let mut secrets = sandbox.secrets();
-    let written = import::write_into(&root, &imported, &mut secrets).unwrap();
+    let mut reports = Vec::new();
+    let written = import::write_into_counted(&root, &imported, &mut secrets, &mut |n, total| {
+        reports.push((n, total))
+    })
+    .unwrap();
     let elapsed = started.elapsed();
     assert_eq!(written.len(), 2000);
+    // What the app's import dialog shows: 0 of 2000, then each file as it is written.
+    assert_eq!(reports.len(), 2001);
+    assert!(reports.iter().all(|&(_, total)| total == 2000));
+    assert!(reports.windows(2).all(|w| w[1].0 == w[0].0 + 1));
+    assert_eq!(reports.last(), Some(&(2000, 2000)));
     assert_eq!(imported.scripts_dropped, 2000);
     assert!(
         elapsed < std::time::Duration::from_secs(4),
@@ -1206,4 +1223,188 @@ fn a_two_thousand_request_postman_collection_imports_quickly() {
         Some("key-19-99")
     );
     assert_eq!(Collection::load(&root).unwrap().items.len(), 2000);
+}
+
+/// The parts of a multipart body: (part headers, part bytes), split at the boundary its
+/// Content-Type names.
+fn multipart_parts(received: &common::echo::Received) -> Vec<(String, Vec<u8>)> {
+    let content_type = received.all("content-type").join("");
+    let boundary = content_type
+        .split_once("multipart/form-data; boundary=")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_else(|| panic!("not multipart: {content_type:?}"));
+    let delimiter = format!("\r\n--{boundary}");
+    // Prefixing CRLF makes every delimiter, the first one included, look alike.
+    let mut body = b"\r\n".to_vec();
+    body.extend_from_slice(&received.body);
+    let mut parts = Vec::new();
+    let mut rest: &[u8] = &body;
+    loop {
+        let at = rest
+            .windows(delimiter.len())
+            .position(|w| w == delimiter.as_bytes())
+            .expect("a delimiter");
+        if !parts.is_empty() || at > 0 {
+            let chunk = &rest[..at];
+            let split = chunk
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .expect("part headers end");
+            parts.push((
+                String::from_utf8(chunk[..split].to_vec()).unwrap(),
+                chunk[split + 4..].to_vec(),
+            ));
+        }
+        rest = &rest[at + delimiter.len()..];
+        if rest.starts_with(b"--") {
+            assert_eq!(rest, b"--\r\n", "the close delimiter ends the body");
+            return parts;
+        }
+        rest = rest.strip_prefix(b"\r\n").expect("CRLF after a delimiter");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multipart_forms_import_from_curl_and_postman_run_and_export_with_files_by_path() {
+    let sandbox = Sandbox::new();
+    let echo = Echo::start().await;
+    let root = sandbox.collection();
+    let root_s = root.to_str().unwrap();
+    let base = echo.base_url();
+    std::fs::create_dir_all(root.join("files")).unwrap();
+    std::fs::write(root.join("files/report.csv"), "a,b\n1,2\n").unwrap();
+    // Binary, with a CRLF and a would-be delimiter inside.
+    let logo: Vec<u8> = [
+        &[0x89, b'P', b'N', b'G', 0, b'\r', b'\n'][..],
+        b"--x\r\n\xff",
+    ]
+    .concat();
+    std::fs::write(root.join("files/logo.png"), &logo).unwrap();
+
+    let line = format!(
+        "curl -F title=Quarterly -F 'report=@files/report.csv;type=text/csv' -F 'logo=@files/logo.png;filename=brand.png' -F 'note={{{{note}}}}' --form-string 'at=@home' {base}/upload"
+    );
+    let out = run_cli(
+        sandbox.data(),
+        args(&["import", "curl", &line, root_s, "--name", "upload"]),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let postman = serde_json::json!({
+        "info": {"name": "Forms", "schema": "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"},
+        "item": [{
+            "name": "Postman form",
+            "request": {
+                "method": "POST",
+                "url": {"raw": "{{base}}/postman-form"},
+                "body": {"mode": "formdata", "formdata": [
+                    {"key": "kind", "value": "report", "type": "text"},
+                    {"key": "attachment", "type": "file", "src": "files/report.csv"},
+                    {"key": "skip", "value": "me", "type": "text", "disabled": true}
+                ]}
+            }
+        }]
+    });
+    let postman_file = sandbox.dir.join("forms.postman_collection.json");
+    std::fs::write(&postman_file, postman.to_string()).unwrap();
+    let out = run_cli(
+        sandbox.data(),
+        args(&["import", "postman", postman_file.to_str().unwrap(), root_s]),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    // Files are referenced by path, never copied in; the format stays version 1.
+    let saved = std::fs::read_to_string(root.join("upload.json")).unwrap();
+    assert!(saved.contains("\"file\": \"files/report.csv\""), "{saved}");
+    assert!(!saved.contains("1,2"), "{saved}");
+    assert!(saved.contains("\"version\": 1"), "{saved}");
+
+    let out = run_cli(
+        sandbox.data(),
+        args(&[
+            "run",
+            root_s,
+            "--var",
+            "note=hello",
+            "--var",
+            &format!("base={base}"),
+        ]),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+
+    let upload = echo.one("/upload");
+    assert!(upload.line.starts_with("POST "), "{upload:?}");
+    let parts = multipart_parts(&upload);
+    let headers: Vec<&str> = parts.iter().map(|(h, _)| h.as_str()).collect();
+    assert_eq!(
+        headers,
+        [
+            "Content-Disposition: form-data; name=\"title\"",
+            "Content-Disposition: form-data; name=\"report\"; filename=\"report.csv\"\r\nContent-Type: text/csv",
+            "Content-Disposition: form-data; name=\"logo\"; filename=\"brand.png\"\r\nContent-Type: image/png",
+            "Content-Disposition: form-data; name=\"note\"",
+            "Content-Disposition: form-data; name=\"at\"",
+        ]
+    );
+    let bodies: Vec<&[u8]> = parts.iter().map(|(_, b)| b.as_slice()).collect();
+    assert_eq!(
+        bodies,
+        [&b"Quarterly"[..], b"a,b\n1,2\n", &logo, b"hello", b"@home"]
+    );
+    let from_postman = multipart_parts(&echo.one("/postman-form"));
+    assert_eq!(from_postman.len(), 2, "{from_postman:?}");
+    assert_eq!(
+        from_postman[1].0,
+        "Content-Disposition: form-data; name=\"attachment\"; filename=\"report.csv\"\r\nContent-Type: text/csv"
+    );
+    assert_eq!(from_postman[1].1, b"a,b\n1,2\n");
+
+    // Export as curl -F, and back: the same form.
+    let upload_file = root.join("upload.json");
+    let out = run_cli(
+        sandbox.data(),
+        args(&["export", "curl", upload_file.to_str().unwrap()]),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let exported = text(&out.stdout);
+    assert!(
+        exported.contains("-F 'report=@files/report.csv;type=text/csv'"),
+        "{exported}"
+    );
+    assert!(exported.contains("--form-string 'at=@home'"), "{exported}");
+    let again = import::curl(&exported).unwrap();
+    let SavedSpec::Http(again) = again.spec else {
+        panic!()
+    };
+    assert_eq!(again.form, loaded_http(&root, "upload.json").form);
+
+    // A missing file is an error that names it, and nothing is sent.
+    std::fs::remove_file(root.join("files/logo.png")).unwrap();
+    let out = run_cli(
+        sandbox.data(),
+        args(&[
+            "run",
+            root_s,
+            "--var",
+            "note=x",
+            "--var",
+            &format!("base={base}"),
+        ]),
+    )
+    .await;
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stdout).contains("logo.png"),
+        "{}",
+        text(&out.stdout)
+    );
+    let uploads = echo
+        .received()
+        .iter()
+        .filter(|r| r.target() == "/upload")
+        .count();
+    assert_eq!(uploads, 1, "the failed upload sent nothing");
 }

@@ -71,9 +71,14 @@ async fn reflection_v1_discovers_the_demo_and_calls_by_it() {
         .await
         .unwrap();
     assert_eq!(found.version, ReflectionVersion::V1);
+    // Exactly what ListServices names, reflection included (#18.9).
     assert_eq!(
         found.services,
-        ["grpc.health.v1.Health", "user.UserService"]
+        [
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection",
+            "user.UserService"
+        ]
     );
     let e = grpc::call(
         &call(
@@ -106,7 +111,13 @@ async fn a_foreign_server_with_v1alpha_only_is_discovered_by_fallback() {
     let (addr, task) = health_server(true).await;
     let found = descriptors::reflect(&addr.to_string(), SECS).await.unwrap();
     assert_eq!(found.version, ReflectionVersion::V1Alpha);
-    assert_eq!(found.services, ["grpc.health.v1.Health"]);
+    assert_eq!(
+        found.services,
+        [
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1alpha.ServerReflection"
+        ]
+    );
     let e = grpc::call(
         &call(
             addr,
@@ -221,7 +232,7 @@ async fn the_cli_lists_describes_and_sends_by_reflection_or_proto() {
     assert!(out.status.success());
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
-        "grpc.health.v1.Health\nuser.UserService\n"
+        "grpc.health.v1.Health\ngrpc.reflection.v1.ServerReflection\nuser.UserService\n"
     );
     let out = run(vec![
         "grpc".into(),

@@ -1158,7 +1158,8 @@ fn a_postman_file_is_imported_from_the_app() {
     match &app.harness.state().collections.notice {
         Some(Ok(m)) => {
             assert!(m.contains("imported 4 request(s)"), "{m}");
-            assert!(m.contains("formdata bodies are not supported"), "{m}");
+            // form-data is carried over now (#18.13).
+            assert!(!m.contains("formdata"), "{m}");
         }
         other => panic!("{other:?}"),
     }
@@ -1167,6 +1168,53 @@ fn a_postman_file_is_imported_from_the_app() {
     app.assert_shown("Create order");
     let root = app.demo_collection();
     assert!(root.join("users/get-user-2.json").exists());
+}
+
+#[test]
+fn a_two_thousand_request_postman_import_shows_progress_while_the_window_stays_live() {
+    let mut app = start_app();
+    let items: Vec<serde_json::Value> = (0..2000)
+        .map(|i| {
+            serde_json::json!({
+                "name": format!("Request {i}"),
+                "request": {"method": "GET", "url": format!("{{{{base_url}}}}/r/{i}")}
+            })
+        })
+        .collect();
+    let collection = serde_json::json!({
+        "info": {"name": "Big", "schema": "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"},
+        "item": [{"name": "Big", "item": items}],
+    });
+    let file = std::env::temp_dir().join(format!("sb-big-{}.json", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&file, collection.to_string()).unwrap();
+    app.click("Import…");
+    app.click("Postman v2.1 file");
+    app.type_into("File", file.to_str().unwrap());
+    app.click("Import");
+    // Every frame drawn while the backend writes is recorded: the UI thread is never blocked,
+    // and the dialog's progress goes up to 2000.
+    let seen = std::cell::RefCell::new(Vec::new());
+    app.wait_until("the import", |a| {
+        seen.borrow_mut().push(a.collections.importing);
+        matches!(&a.collections.notice, Some(Ok(m)) if m.starts_with("imported"))
+    });
+    let _ = std::fs::remove_file(&file);
+    match &app.harness.state().collections.notice {
+        Some(Ok(m)) => assert!(m.contains("imported 2000 request(s)"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    let seen = seen.into_inner();
+    let during: Vec<(usize, usize)> = seen.iter().flatten().copied().collect();
+    assert!(
+        during.len() >= 2,
+        "frames drawn during the import: {seen:?}"
+    );
+    assert!(
+        during.iter().any(|&(_, total)| total == 2000),
+        "progress reached the dialog: {during:?}"
+    );
+    assert!(during.windows(2).all(|w| w[0].0 <= w[1].0), "{during:?}");
+    assert_eq!(app.harness.state().collections.importing, None);
 }
 
 #[test]

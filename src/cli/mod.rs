@@ -75,17 +75,20 @@ pub async fn run(
             service,
             protos,
         }) => {
-            let pool = grpc_pool(
-                &addr,
-                None,
-                &protos,
-                Duration::from_secs(10),
-                &Default::default(),
-            )
-            .await?;
+            let timeout = Duration::from_secs(10);
+            // By reflection, exactly what the server's ListServices names; from files, every
+            // service they define.
+            let (pool, listed) = if protos.proto.is_empty() && protos.protoset.is_none() {
+                let found = crate::engine::descriptors::reflect(&addr, timeout).await?;
+                (found.pool, found.services)
+            } else {
+                let pool = grpc_pool(&addr, None, &protos, timeout, &Default::default()).await?;
+                let listed = crate::engine::descriptors::services(&pool);
+                (pool, listed)
+            };
             match service {
                 None => {
-                    for name in crate::engine::descriptors::services(&pool) {
+                    for name in listed {
                         println!("{name}");
                     }
                 }
@@ -93,7 +96,7 @@ pub async fn run(
                     let found = pool.get_service_by_name(&service).ok_or_else(|| {
                         anyhow::anyhow!(
                             "service {service:?} not found (services: {})",
-                            crate::engine::descriptors::services(&pool).join(", ")
+                            listed.join(", ")
                         )
                     })?;
                     for m in found.methods() {
@@ -170,6 +173,7 @@ fn http_request(a: &args::HttpArgs) -> anyhow::Result<HttpRequest> {
             Some(body) => read_body(body)?,
             None => Vec::new(),
         },
+        form: Vec::new(),
         timeout: a.timeout,
         max_body_bytes: http::DEFAULT_MAX_BODY_BYTES,
         tls: a.tls.options(),

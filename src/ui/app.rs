@@ -589,11 +589,14 @@ impl SwitchboardApp {
                                         chosen = Some(m.clone());
                                     }
                                     ui.label(RichText::new(m.kind).weak());
-                                    ui.label(
-                                        RichText::new(format!("{} -> {}", m.input, m.output))
-                                            .small()
-                                            .weak(),
-                                    );
+                                    // The template fills one member per oneof; the
+                                    // others are named here, outside the JSON.
+                                    let mut types = format!("{} -> {}", m.input, m.output);
+                                    for hint in &m.hints {
+                                        types.push_str(" · ");
+                                        types.push_str(hint);
+                                    }
+                                    ui.label(RichText::new(types).small().weak());
                                     ui.end_row();
                                 }
                             });
@@ -869,6 +872,11 @@ impl SwitchboardApp {
                 collection,
                 secrets,
             } => self.collection_done(root, *op, result, collection.map(|c| *c), *secrets),
+            Event::ImportProgress { written, total, .. } => {
+                if self.collections.importing.is_some() {
+                    self.collections.importing = Some((written, total));
+                }
+            }
             Event::CollectionsFound(result) => {
                 self.settings.collections_initialized = true;
                 match result {

@@ -229,6 +229,12 @@ pub enum Event {
         collection: Result<Box<Collection>, String>,
         secrets: Box<SecretStore>,
     },
+    /// An import into the collection at `root` has written `written` of `total` requests.
+    ImportProgress {
+        root: PathBuf,
+        written: usize,
+        total: usize,
+    },
     CollectionsFound(Result<Vec<PathBuf>, String>),
     /// One request of collection run `id` is done (or the run could not start: `Err`).
     RunResult {
@@ -307,6 +313,14 @@ impl Outbox {
 
     async fn send(&self, event: Event) {
         if self.events.send(event).await.is_ok() {
+            (self.repaint)();
+        }
+    }
+
+    /// From a blocking thread, for events that may be dropped when the UI is behind
+    /// (progress: the next one says more).
+    fn offer(&self, event: Event) {
+        if self.events.try_send(event).is_ok() {
             (self.repaint)();
         }
     }
@@ -742,9 +756,23 @@ async fn run(
                 let outbox = outbox.clone();
                 let files = files.clone();
                 tokio::spawn(async move {
+                    let progress_outbox = outbox.clone();
                     let event = tokio::task::spawn_blocking(move || {
                         let mut files = files.lock().unwrap_or_else(|p| p.into_inner());
-                        let result = files.apply(&root, &op);
+                        // An import says how far it got, at most ~20 times a second.
+                        let mut last: Option<std::time::Instant> = None;
+                        let mut progress = |written: usize, total: usize| {
+                            let due = last.is_none_or(|at| at.elapsed().as_millis() >= 50);
+                            if due || written == total {
+                                last = Some(std::time::Instant::now());
+                                progress_outbox.offer(Event::ImportProgress {
+                                    root: root.clone(),
+                                    written,
+                                    total,
+                                });
+                            }
+                        };
+                        let result = files.apply_counted(&root, &op, &mut progress);
                         let collection = files.load(&root).map(Box::new);
                         Event::Collection {
                             root,

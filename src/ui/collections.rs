@@ -108,6 +108,8 @@ pub struct CollectionsState {
     pending_open: Option<(PathBuf, String)>,
     /// Open the next imported request.
     open_imported: bool,
+    /// An import running on the backend: (requests written, total; 0 of 0 while reading).
+    pub importing: Option<(usize, usize)>,
     /// Editors' links from the last session, waiting for their collections to load.
     relink: Vec<super::settings::OpenRequest>,
     /// The last run of each collection.
@@ -637,6 +639,9 @@ impl SwitchboardApp {
         collection: Result<Collection, String>,
         secrets: SecretStore,
     ) {
+        if matches!(op, CollectionOp::Import { .. }) {
+            self.collections.importing = None;
+        }
         self.collections.secrets = secrets;
         self.collections.generation += 1;
         match self.collections.opened.iter_mut().find(|o| o.root == root) {
@@ -1399,8 +1404,25 @@ impl SwitchboardApp {
                 }
                 collection_picker(ui, &self.collections, root);
                 let mut done = false;
+                // The import runs on the backend; the window stays live and shows how far it
+                // got.
+                let importing = self.collections.importing;
+                if let Some((written, total)) = importing {
+                    ui.horizontal(|ui| {
+                        ui.spinner();
+                        if total == 0 {
+                            ui.label("Reading…");
+                        } else {
+                            ui.add(
+                                egui::ProgressBar::new(written as f32 / total as f32)
+                                    .desired_width(240.0)
+                                    .text(format!("{written} of {total} requests written")),
+                            );
+                        }
+                    });
+                }
                 ui.horizontal(|ui| {
-                    let ok = !text.trim().is_empty() && root.is_some();
+                    let ok = !text.trim().is_empty() && root.is_some() && importing.is_none();
                     if ui.add_enabled(ok, egui::Button::new("Import")).clicked()
                         && let Some(root) = root.clone()
                     {
@@ -1412,6 +1434,7 @@ impl SwitchboardApp {
                             }
                         };
                         self.collections.open_imported = *kind != ImportKind::Postman;
+                        self.collections.importing = Some((0, 0));
                         self.collection_op(
                             root,
                             CollectionOp::Import {

@@ -2,7 +2,9 @@
 
 use egui::RichText;
 
-use super::settings::{AmqpEditor, GrpcEditor, HTTP_METHODS, HttpEditor, KeyValue};
+use super::settings::{
+    AmqpEditor, BodyMode, FormRow, GrpcEditor, HTTP_METHODS, HttpEditor, KeyValue,
+};
 
 /// A labelled single-line field (the label names it for screen readers and UI tests).
 fn field(ui: &mut egui::Ui, label: &str, value: &mut String, hint: &str) -> egui::Response {
@@ -80,6 +82,51 @@ pub fn key_value_ui(ui: &mut egui::Ui, id: &str, title: &str, rows: &mut Vec<Key
     });
 }
 
+/// A multipart form's rows: enabled, name, text or file (a path, read when sent), type.
+fn form_ui(ui: &mut egui::Ui, rows: &mut Vec<FormRow>) {
+    let mut remove = None;
+    egui::Grid::new("http-form")
+        .num_columns(6)
+        .spacing([6.0, 2.0])
+        .show(ui, |ui| {
+            for (i, row) in rows.iter_mut().enumerate() {
+                ui.checkbox(&mut row.enabled, "")
+                    .on_hover_text("Send this part");
+                ui.add_sized(
+                    [160.0, 20.0],
+                    egui::TextEdit::singleline(&mut row.name)
+                        .hint_text("name")
+                        .font(egui::TextStyle::Monospace),
+                );
+                ui.checkbox(&mut row.is_file, "file").on_hover_text(
+                    "The value is a file's path (relative to the collection folder)",
+                );
+                ui.add_sized(
+                    [300.0, 20.0],
+                    egui::TextEdit::singleline(&mut row.value)
+                        .hint_text(if row.is_file { "path/to/file" } else { "value" })
+                        .font(egui::TextStyle::Monospace),
+                );
+                ui.add_sized(
+                    [140.0, 20.0],
+                    egui::TextEdit::singleline(&mut row.content_type)
+                        .hint_text("type (optional)")
+                        .font(egui::TextStyle::Monospace),
+                );
+                if ui.small_button("Remove").clicked() {
+                    remove = Some(i);
+                }
+                ui.end_row();
+            }
+        });
+    if let Some(i) = remove {
+        rows.remove(i);
+    }
+    if ui.small_button("+ Add part").clicked() {
+        rows.push(FormRow::default());
+    }
+}
+
 /// TLS files: extra CA, client certificate and key (PEM paths).
 pub fn tls_ui(ui: &mut egui::Ui, id: &str, title: &str, [ca, cert, key]: [&mut String; 3]) {
     let set = [&*ca, &*cert, &*key]
@@ -129,8 +176,16 @@ pub fn http_ui(ui: &mut egui::Ui, e: &mut HttpEditor) {
         field(ui, "URL", &mut e.url, "http://127.0.0.1:8081/user/1");
     });
     key_value_ui(ui, "http-headers", "Headers", &mut e.headers);
-    if e.method != "GET" && e.method != "HEAD" || !e.body.is_empty() {
-        code_field(ui, "Body", &mut e.body, 4);
+    if e.method != "GET" && e.method != "HEAD" || !e.body.is_empty() || !e.form.is_empty() {
+        ui.horizontal(|ui| {
+            ui.label(RichText::new("Body").strong());
+            ui.selectable_value(&mut e.body_mode, BodyMode::Text, "text");
+            ui.selectable_value(&mut e.body_mode, BodyMode::Form, "multipart form");
+        });
+        match e.body_mode {
+            BodyMode::Text => code_field(ui, "Body text", &mut e.body, 4),
+            BodyMode::Form => form_ui(ui, &mut e.form),
+        }
     }
     if e.url.trim_start().starts_with("https://")
         || [&e.ca_file, &e.cert_file, &e.key_file]

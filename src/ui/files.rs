@@ -294,6 +294,16 @@ impl Files {
 
     /// Carries out one operation on the collection at `root`.
     pub fn apply(&mut self, root: &Path, op: &CollectionOp) -> Result<OpDone, OpError> {
+        self.apply_counted(root, op, &mut |_, _| {})
+    }
+
+    /// [`Self::apply`], an import calling `progress(written, total)` as it writes requests.
+    pub fn apply_counted(
+        &mut self,
+        root: &Path,
+        op: &CollectionOp,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<OpDone, OpError> {
         match op {
             CollectionOp::Open => {
                 Collection::load(root)?;
@@ -441,7 +451,7 @@ impl Files {
                     }
                 };
                 let store = self.secrets_mut()?;
-                let rels = import::write_into(root, &imported, store)?;
+                let rels = import::write_into_counted(root, &imported, store, progress)?;
                 Ok(OpDone::Imported {
                     rels,
                     warnings: imported.warnings,
@@ -526,6 +536,7 @@ mod tests {
                     url: "http://h/".into(),
                     headers: Vec::new(),
                     body: None,
+                    form: Vec::new(),
                     timeout_ms: None,
                     tls: Default::default(),
                 },

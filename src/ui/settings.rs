@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::collection::saved::{SavedAmqp, SavedGrpc, SavedHttp, SavedTls, SavedWatch};
+use crate::engine::collection::saved::{
+    SavedAmqp, SavedFormPart, SavedGrpc, SavedHttp, SavedTls, SavedWatch,
+};
 use crate::engine::collection::{SavedBody, SavedHeader, SavedRequest, SavedSpec};
 
 /// The transport picker's choice.
@@ -65,6 +67,10 @@ pub struct HttpEditor {
     pub url: String,
     pub headers: Vec<KeyValue>,
     pub body: String,
+    /// Which body is sent: the text above or the multipart form below (both are kept while
+    /// editing; only the chosen one is saved).
+    pub body_mode: BodyMode,
+    pub form: Vec<FormRow>,
     /// TLS for `https://` URLs: extra CA, client certificate and key (PEM paths).
     pub ca_file: String,
     pub cert_file: String,
@@ -78,11 +84,90 @@ impl Default for HttpEditor {
             url: "http://127.0.0.1:8081/user/1".to_string(),
             headers: vec![KeyValue::new("Accept", "application/json")],
             body: String::new(),
+            body_mode: BodyMode::Text,
+            form: Vec::new(),
             ca_file: String::new(),
             cert_file: String::new(),
             key_file: String::new(),
         }
     }
+}
+
+/// The HTTP editor's body modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum BodyMode {
+    #[default]
+    Text,
+    /// `multipart/form-data`: [`FormRow`]s.
+    Form,
+}
+
+/// One row of a multipart form: a text value, or a file path (read when sent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FormRow {
+    pub enabled: bool,
+    pub name: String,
+    /// The text, or the file's path when `is_file`.
+    pub value: String,
+    pub is_file: bool,
+    /// The part's Content-Type (empty: none for text, guessed for files).
+    pub content_type: String,
+    /// Kept from the saved request (the editor does not show it).
+    pub filename: String,
+}
+
+impl Default for FormRow {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            name: String::new(),
+            value: String::new(),
+            is_file: false,
+            content_type: String::new(),
+            filename: String::new(),
+        }
+    }
+}
+
+fn saved_form(rows: &[FormRow]) -> Vec<SavedFormPart> {
+    rows.iter()
+        .filter(|r| !r.name.trim().is_empty() || !r.value.is_empty())
+        .map(|r| SavedFormPart {
+            name: r.name.clone(),
+            value: if r.is_file {
+                String::new()
+            } else {
+                r.value.clone()
+            },
+            file: if r.is_file {
+                r.value.trim().to_string()
+            } else {
+                String::new()
+            },
+            content_type: r.content_type.trim().to_string(),
+            filename: r.filename.clone(),
+            enabled: r.enabled,
+        })
+        .collect()
+}
+
+fn editor_form(parts: &[SavedFormPart]) -> Vec<FormRow> {
+    parts
+        .iter()
+        .map(|p| FormRow {
+            enabled: p.enabled,
+            name: p.name.clone(),
+            is_file: !p.file.is_empty(),
+            value: if p.file.is_empty() {
+                p.value.clone()
+            } else {
+                p.file.clone()
+            },
+            content_type: p.content_type.clone(),
+            filename: p.filename.clone(),
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -405,7 +490,14 @@ impl Settings {
                     method: e.method.clone(),
                     url: e.url.clone(),
                     headers: saved_rows(&e.headers),
-                    body: SavedBody::from_text(&e.body),
+                    body: match e.body_mode {
+                        BodyMode::Text => SavedBody::from_text(&e.body),
+                        BodyMode::Form => None,
+                    },
+                    form: match e.body_mode {
+                        BodyMode::Text => Vec::new(),
+                        BodyMode::Form => saved_form(&e.form),
+                    },
                     timeout_ms: None,
                     tls: SavedTls {
                         ca_file: e.ca_file.trim().to_string(),
@@ -515,6 +607,12 @@ impl Settings {
                     url: h.url.clone(),
                     headers: editor_rows(&h.headers),
                     body: text_of(&h.body),
+                    body_mode: if h.form.is_empty() {
+                        BodyMode::Text
+                    } else {
+                        BodyMode::Form
+                    },
+                    form: editor_form(&h.form),
                     ca_file: h.tls.ca_file.clone(),
                     cert_file: h.tls.cert_file.clone(),
                     key_file: h.tls.key_file.clone(),
@@ -812,6 +910,53 @@ mod tests {
             assert_eq!(other.to_saved(kind, "r", None), saved, "{kind:?}");
             assert_eq!(other.current_kind(), kind);
         }
+    }
+
+    #[test]
+    fn the_http_editor_form_mode_saves_parts_and_files_by_path() {
+        let mut settings = Settings::default();
+        settings.http.method = "POST".into();
+        settings.http.body = "kept while editing".into();
+        settings.http.body_mode = BodyMode::Form;
+        settings.http.form = vec![
+            FormRow {
+                name: "title".into(),
+                value: "Q3".into(),
+                ..FormRow::default()
+            },
+            FormRow {
+                name: "report".into(),
+                value: "files/report.csv".into(),
+                is_file: true,
+                content_type: "text/csv".into(),
+                ..FormRow::default()
+            },
+        ];
+        let saved = settings.to_saved(EditorKind::Http, "r", None);
+        let SavedSpec::Http(h) = &saved.spec else {
+            panic!()
+        };
+        assert_eq!(h.body, None, "only the chosen body is saved");
+        assert_eq!(
+            h.form,
+            [
+                SavedFormPart::text("title", "Q3"),
+                SavedFormPart {
+                    content_type: "text/csv".into(),
+                    ..SavedFormPart::file("report", "files/report.csv")
+                },
+            ]
+        );
+        let mut other = Settings::default();
+        other.apply_saved(&saved);
+        assert_eq!(other.http.body_mode, BodyMode::Form);
+        assert_eq!(other.to_saved(EditorKind::Http, "r", None), saved);
+        settings.http.body_mode = BodyMode::Text;
+        let SavedSpec::Http(h) = settings.to_saved(EditorKind::Http, "r", None).spec else {
+            panic!()
+        };
+        assert!(h.form.is_empty());
+        assert_eq!(h.body, SavedBody::from_text("kept while editing"));
     }
 
     #[test]

@@ -560,6 +560,7 @@ mod tests {
                     SavedHeader::new("X-Api-Key", "{{key}}"),
                 ],
                 body: None,
+                form: Vec::new(),
                 timeout_ms: None,
                 tls: Default::default(),
             }),

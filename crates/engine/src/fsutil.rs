@@ -20,13 +20,22 @@ pub fn write_atomic_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// seconds on a busy disk. A crash right after may leave some of the new files empty (they
 /// load as broken files); no existing content is ever at risk, as only new files are written.
 pub fn write_new_files(files: &[(&Path, &[u8])]) -> std::io::Result<()> {
+    write_new_files_counted(files, &mut |_| {})
+}
+
+/// [`write_new_files`], calling `written(n)` after the n-th file is in place.
+pub fn write_new_files_counted(
+    files: &[(&Path, &[u8])],
+    written: &mut dyn FnMut(usize),
+) -> std::io::Result<()> {
     let mut dirs = std::collections::BTreeSet::new();
-    for (path, bytes) in files {
+    for (i, (path, bytes)) in files.iter().enumerate() {
         let (mut staged, file) = Staged::create(path, bytes, None)?;
         drop(file);
         std::fs::rename(&staged.tmp, &staged.path)?;
         staged.done = true;
         dirs.insert(staged.dir.clone());
+        written(i + 1);
     }
     for dir in dirs {
         if let Ok(d) = std::fs::File::open(dir) {

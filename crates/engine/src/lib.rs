@@ -19,8 +19,8 @@ pub mod transport;
 pub mod watched;
 
 pub use transport::amqp::{self, publish_many, watch};
-pub use transport::grpc::{self, codec, descriptors};
-pub use transport::http;
+pub use transport::grpc::{self, codec, descriptors, proto_json};
+pub use transport::http::{self, multipart};
 
 pub use exchange::{ErrorKind, Exchange, ExchangeError, Header, Message, Transport};
 pub use payload::{Body, BodyView};

@@ -24,7 +24,13 @@ pub struct MarksSnapshot {
 #[derive(Debug, Default)]
 pub struct IoMarks {
     inner: Mutex<MarksSnapshot>,
+    /// The first bytes the peer ever sent on this connection (kept across [`IoMarks::arm`]):
+    /// enough to tell what protocol it speaks.
+    head: Mutex<Vec<u8>>,
 }
+
+/// How many of the peer's first bytes [`IoMarks::first_bytes`] keeps.
+const HEAD_BYTES: usize = 32;
 
 impl IoMarks {
     /// Starts a new measurement (forgets earlier marks).
@@ -50,7 +56,18 @@ impl IoMarks {
         }
     }
 
-    fn on_read(&self, n: usize) {
+    /// The first bytes the peer sent on this connection (up to 32).
+    pub fn first_bytes(&self) -> Vec<u8> {
+        self.head.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn on_read(&self, data: &[u8]) {
+        {
+            let mut head = self.head.lock().unwrap_or_else(|p| p.into_inner());
+            let room = HEAD_BYTES.saturating_sub(head.len());
+            head.extend_from_slice(&data[..room.min(data.len())]);
+        }
+        let n = data.len();
         let now = Instant::now();
         let mut marks = self.lock();
         marks.bytes_read += n as u64;
@@ -83,9 +100,9 @@ impl<T: AsyncRead + Unpin> AsyncRead for TimedIo<T> {
         let this = &mut *self;
         let result = Pin::new(&mut this.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = result {
-            let n = buf.filled().len() - before;
-            if n > 0 {
-                this.marks.on_read(n);
+            let data = &buf.filled()[before..];
+            if !data.is_empty() {
+                this.marks.on_read(data);
             }
         }
         result

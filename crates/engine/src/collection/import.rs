@@ -6,13 +6,13 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::saved::{
-    SavedBody, SavedGrpc, SavedHeader, SavedHttp, SavedRequest, SavedSpec, SavedTls, basic_auth,
-    clear_basic_credentials, form_encode,
+    SavedBody, SavedFormPart, SavedGrpc, SavedHeader, SavedHttp, SavedRequest, SavedSpec, SavedTls,
+    basic_auth, clear_basic_credentials, form_encode,
 };
 use super::vars::{ALL_ENVIRONMENTS, Variable, is_secret_name};
 use super::{
-    COLLECTION_FILE, CollectionError, CollectionSettings, Loaded, OnDisk, SecretStore,
-    save_new_requests, slug, write_file,
+    COLLECTION_FILE, CollectionError, CollectionSettings, Loaded, OnDisk, SecretStore, slug,
+    write_file,
 };
 
 /// Requests read from somewhere else, ready to be written into a collection folder.
@@ -289,6 +289,7 @@ fn postman_request(
         headers.push(header);
     }
     let mut body = None;
+    let mut form = Vec::new();
     if let Some(b) = request.get("body").filter(|b| !disabled(b)) {
         match b.get("mode").and_then(Value::as_str) {
             Some("raw") => {
@@ -347,13 +348,136 @@ fn postman_request(
                     headers.push(SavedHeader::new("Content-Type", "application/json"));
                 }
             }
-            Some(mode @ ("formdata" | "file")) => warnings.push(format!(
+            Some("formdata") => {
+                form = postman_form(name, b.get("formdata"), warnings);
+            }
+            Some(mode @ "file") => warnings.push(format!(
                 "{name}: {mode} bodies are not supported; body left empty"
             )),
             _ => {}
         }
     }
-    Some(http_request(name, &method, &url, headers, body))
+    let mut saved = http_request(name, &method, &url, headers, body);
+    if let SavedSpec::Http(h) = &mut saved.spec {
+        h.form = form;
+    }
+    Some(saved)
+}
+
+/// Postman `form-data` rows: text parts, and file parts by path (`src`; Postman keeps the path
+/// it was given, usually absolute on the author's machine). Never the files' contents.
+fn postman_form(
+    name: &str,
+    rows: Option<&Value>,
+    warnings: &mut Vec<String>,
+) -> Vec<SavedFormPart> {
+    let mut parts = Vec::new();
+    for row in rows.and_then(Value::as_array).into_iter().flatten() {
+        let key = scalar(row.get("key"));
+        let content_type = scalar(row.get("contentType"));
+        let enabled = !disabled(row);
+        if row.get("type").and_then(Value::as_str) == Some("file") {
+            let sources: Vec<String> = match row.get("src") {
+                Some(Value::Array(list)) => list.iter().map(|v| scalar(Some(v))).collect(),
+                Some(Value::String(path)) => vec![path.clone()],
+                _ => Vec::new(),
+            };
+            let sources: Vec<String> = sources.into_iter().filter(|p| !p.is_empty()).collect();
+            if sources.is_empty() {
+                warnings.push(format!(
+                    "{name}: form-data file part {key:?} names no file; set its path in the request"
+                ));
+                parts.push(SavedFormPart {
+                    enabled,
+                    content_type: content_type.clone(),
+                    ..SavedFormPart::file(key.clone(), "")
+                });
+            }
+            for path in sources {
+                parts.push(SavedFormPart {
+                    enabled,
+                    content_type: content_type.clone(),
+                    ..SavedFormPart::file(key.clone(), path)
+                });
+            }
+        } else {
+            parts.push(SavedFormPart {
+                enabled,
+                content_type,
+                ..SavedFormPart::text(key, scalar(row.get("value")))
+            });
+        }
+    }
+    parts
+}
+
+/// A curl `-F` argument: `name=value`, `name=@path` (a file part) with `;type=` and
+/// `;filename=` after either; values may be double-quoted (`name="a;b"`, `name=@"x;y.txt"`).
+fn curl_form(arg: &str, literal: bool) -> Result<SavedFormPart, CollectionError> {
+    let (name, content) = arg.split_once('=').ok_or_else(|| {
+        err(format!(
+            "curl -F {arg:?}: expected name=value or name=@file"
+        ))
+    })?;
+    if literal {
+        return Ok(SavedFormPart::text(name, content));
+    }
+    let (is_file, rest) = match content.strip_prefix('@') {
+        Some(rest) => (true, rest),
+        None if content.starts_with('<') => {
+            return Err(err(format!(
+                "curl -F {arg:?}: a text part read from a file (<) is not supported; use @ for a file part"
+            )));
+        }
+        None => (false, content),
+    };
+    // The value, quoted or up to the first `;`, then `;key=value` options.
+    let (value, options) = match rest.strip_prefix('"') {
+        Some(quoted) => {
+            let mut value = String::new();
+            let mut chars = quoted.char_indices();
+            let mut end = None;
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '\\' => {
+                        if let Some((_, escaped)) = chars.next() {
+                            value.push(escaped);
+                        }
+                    }
+                    '"' => {
+                        end = Some(i + 1);
+                        break;
+                    }
+                    c => value.push(c),
+                }
+            }
+            let end = end.ok_or_else(|| err(format!("curl -F {arg:?}: unclosed quote")))?;
+            (value, &quoted[end..])
+        }
+        None => match rest.split_once(';') {
+            Some((value, options)) if options.contains('=') => {
+                (value.to_string(), &rest[value.len()..])
+            }
+            _ => (rest.to_string(), ""),
+        },
+    };
+    let mut part = if is_file {
+        SavedFormPart::file(name, value)
+    } else {
+        SavedFormPart::text(name, value)
+    };
+    for option in options.split(';').filter(|o| !o.trim().is_empty()) {
+        match option.trim().split_once('=') {
+            Some(("type", t)) => part.content_type = t.to_string(),
+            Some(("filename", f)) => part.filename = f.trim_matches('"').to_string(),
+            _ => {
+                return Err(err(format!(
+                    "curl -F {arg:?}: unsupported part option {option:?} (type= and filename= are)"
+                )));
+            }
+        }
+    }
+    Ok(part)
 }
 
 /// Postman auth as a header. v2.1 lists the fields as `[{"key", "value"}]`, v2.0 as an
@@ -463,6 +587,7 @@ fn http_request(
             url: url.to_string(),
             headers,
             body,
+            form: Vec::new(),
             timeout_ms: None,
             tls: SavedTls::default(),
         }),
@@ -573,6 +698,7 @@ pub fn curl(command: &str) -> Result<SavedRequest, CollectionError> {
     let mut headers = Vec::new();
     let mut user: Option<String> = None;
     let mut data: Vec<String> = Vec::new();
+    let mut form: Vec<SavedFormPart> = Vec::new();
     let mut get = false;
     let mut timeout_ms = None;
     let mut tls = SavedTls::default();
@@ -666,11 +792,8 @@ pub fn curl(command: &str) -> Result<SavedRequest, CollectionError> {
             "--cacert" => tls.ca_file = value()?,
             "-E" | "--cert" => tls.cert_file = value()?,
             "--key" => tls.key_file = value()?,
-            "-F" | "--form" => {
-                return Err(err(
-                    "curl -F (multipart form) is not supported yet; only -d/--data bodies are",
-                ));
-            }
+            "-F" | "--form" => form.push(curl_form(&value()?, false)?),
+            "--form-string" => form.push(curl_form(&value()?, true)?),
             a if no_value.contains(&a) => {}
             a if ignored_value.contains(&a) => {
                 value()?;
@@ -713,11 +836,24 @@ pub fn curl(command: &str) -> Result<SavedRequest, CollectionError> {
             ));
         }
     }
-    let method = method.unwrap_or_else(|| if body.is_some() { "POST" } else { "GET" }.to_string());
+    if !form.is_empty() && !data.is_empty() {
+        return Err(err(
+            "curl -F and -d in one command: curl refuses that too; use one or the other",
+        ));
+    }
+    let method = method.unwrap_or_else(|| {
+        if body.is_some() || !form.is_empty() {
+            "POST"
+        } else {
+            "GET"
+        }
+        .to_string()
+    });
     let mut request = http_request(&name_for(&method, &url), &method, &url, headers, body);
     if let SavedSpec::Http(h) = &mut request.spec {
         h.timeout_ms = timeout_ms;
         h.tls = tls;
+        h.form = form;
     }
     Ok(request)
 }
@@ -868,7 +1004,7 @@ pub fn export_curl(request: &SavedRequest) -> Result<String, CollectionError> {
     let method = h.method.trim().to_ascii_uppercase();
     if method == "HEAD" {
         parts.push("--head".to_string());
-    } else if method != "GET" || h.body.is_some() && method != "POST" {
+    } else if method != "GET" || (h.body.is_some() || !h.form.is_empty()) && method != "POST" {
         parts.push(format!("-X {}", quote(&method)));
     }
     let url = curl_url(h.url.trim());
@@ -888,7 +1024,11 @@ pub fn export_curl(request: &SavedRequest) -> Result<String, CollectionError> {
             )),
         }
     }
-    if let Some(body) = &h.body {
+    if !h.form.is_empty() {
+        for part in h.form.iter().filter(|p| p.enabled) {
+            parts.push(curl_form_arg(part));
+        }
+    } else if let Some(body) = &h.body {
         parts.push(format!("--data-raw {}", quote(&body.to_text())));
     }
     if let Some(ms) = h.timeout_ms {
@@ -904,6 +1044,41 @@ pub fn export_curl(request: &SavedRequest) -> Result<String, CollectionError> {
         }
     }
     Ok(parts.join(" \\\n  "))
+}
+
+/// A form part as curl's `-F` (or `--form-string` for text curl would read as a file name).
+fn curl_form_arg(part: &SavedFormPart) -> String {
+    // curl reads `"…"` with backslash escapes when a value holds `;` or starts with a quote.
+    let value = |v: &str| {
+        if v.contains([';', '"']) {
+            format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
+        } else {
+            v.to_string()
+        }
+    };
+    let mut options = String::new();
+    if !part.content_type.is_empty() {
+        options.push_str(&format!(";type={}", part.content_type));
+    }
+    if !part.filename.is_empty() {
+        options.push_str(&format!(";filename={}", value(&part.filename)));
+    }
+    if !part.file.is_empty() {
+        format!(
+            "-F {}",
+            quote(&format!("{}=@{}{options}", part.name, value(&part.file)))
+        )
+    } else if options.is_empty() && part.value.starts_with(['@', '<']) {
+        format!(
+            "--form-string {}",
+            quote(&format!("{}={}", part.name, part.value))
+        )
+    } else {
+        format!(
+            "-F {}",
+            quote(&format!("{}={}{options}", part.name, value(&part.value)))
+        )
+    }
 }
 
 /// A URL as curl accepts it: percent-encoded the way Switchboard's sender encodes it (spaces,
@@ -980,6 +1155,19 @@ pub fn write_into(
     imported: &Imported,
     secrets: &mut SecretStore,
 ) -> Result<Vec<String>, CollectionError> {
+    write_into_counted(dir, imported, secrets, &mut |_, _| {})
+}
+
+/// [`write_into`], calling `progress(written, total)` as request files are written (first
+/// with 0), for a front end to show.
+pub fn write_into_counted(
+    dir: &Path,
+    imported: &Imported,
+    secrets: &mut SecretStore,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Vec<String>, CollectionError> {
+    let total = imported.requests.len();
+    progress(0, total);
     std::fs::create_dir_all(dir).map_err(|e| CollectionError::io(dir, e))?;
     let settings_path = dir.join(COLLECTION_FILE);
     let (mut settings, raw) = if settings_path.exists() {
@@ -1034,7 +1222,9 @@ pub fn write_into(
         };
         write_file(&settings_path, &settings, expected)?;
     }
-    save_new_requests(dir, &imported.requests, secrets)
+    super::save_new_requests_counted(dir, &imported.requests, secrets, &mut |n| {
+        progress(n, total)
+    })
 }
 
 #[cfg(test)]
@@ -1097,6 +1287,44 @@ mod tests {
         assert_eq!(http(&r).headers[0].value, "Basic dTpw");
         let r = curl("curl -u '{{id}}:{{secret}}' http://h").unwrap();
         assert_eq!(http(&r).headers[0].value, "Basic {{id}}:{{secret}}");
+    }
+
+    #[test]
+    fn curl_form_parts_read_as_curl_reads_them() {
+        let r = curl(
+            r#"curl -F a=1 -F 'b=@"x;y.txt";type=text/plain;filename=z.txt' -F 'c=v;type=text/csv' -F 'd="q;r"' --form-string 'e=@lit' https://h/up"#,
+        )
+        .unwrap();
+        let h = http(&r);
+        assert_eq!(h.method, "POST");
+        let parts: Vec<(&str, &str, &str, &str, &str)> = h
+            .form
+            .iter()
+            .map(|p| {
+                (
+                    p.name.as_str(),
+                    p.value.as_str(),
+                    p.file.as_str(),
+                    p.content_type.as_str(),
+                    p.filename.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            parts,
+            [
+                ("a", "1", "", "", ""),
+                ("b", "", "x;y.txt", "text/plain", "z.txt"),
+                ("c", "v", "", "text/csv", ""),
+                ("d", "q;r", "", "", ""),
+                ("e", "@lit", "", "", ""),
+            ]
+        );
+        // Exported and read again: the same parts.
+        let again = curl(&export_curl(&r).unwrap()).unwrap();
+        assert_eq!(http(&again).form, h.form);
+        assert!(curl("curl -F a=1 -d b=2 https://h/").is_err());
+        assert!(curl("curl -F 'a=<file' https://h/").is_err());
     }
 
     #[test]

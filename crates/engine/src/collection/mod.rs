@@ -560,6 +560,16 @@ pub fn save_new_requests(
     requests: &[(String, SavedRequest)],
     secrets: &mut SecretStore,
 ) -> Result<Vec<String>, CollectionError> {
+    save_new_requests_counted(root, requests, secrets, &mut |_| {})
+}
+
+/// [`save_new_requests`], calling `written(n)` as each file is in place.
+pub fn save_new_requests_counted(
+    root: &Path,
+    requests: &[(String, SavedRequest)],
+    secrets: &mut SecretStore,
+    written: &mut dyn FnMut(usize),
+) -> Result<Vec<String>, CollectionError> {
     let key = SecretStore::key(root);
     let mut claimed = std::collections::HashSet::new();
     // Per folder and name, the next number to try: many requests of one name stay linear.
@@ -597,7 +607,8 @@ pub fn save_new_requests(
         files.push((path.as_path(), to_file_bytes(request)));
     }
     let borrowed: Vec<(&Path, &[u8])> = files.iter().map(|(p, b)| (*p, b.as_slice())).collect();
-    fsutil::write_new_files(&borrowed).map_err(|e| CollectionError::io(root, e))?;
+    fsutil::write_new_files_counted(&borrowed, written)
+        .map_err(|e| CollectionError::io(root, e))?;
     Ok(prepared.into_iter().map(|(rel, _, _)| rel).collect())
 }
 

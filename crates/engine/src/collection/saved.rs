@@ -14,6 +14,7 @@ use crate::engine::credentials::{is_sensitive_name, take_url_password, url_passw
 use crate::engine::descriptors::DescriptorSource;
 use crate::engine::grpc::GrpcRequest;
 use crate::engine::http::{DEFAULT_MAX_BODY_BYTES, HttpRequest};
+use crate::engine::multipart::FormPart;
 use crate::engine::net::TlsOptions;
 use crate::engine::watch::{WatchMode, WatchSpec};
 use crate::engine::{ExchangeError, Header, RequestSpec};
@@ -210,6 +211,57 @@ impl SavedTls {
     }
 }
 
+/// One part of a `multipart/form-data` body: text (`value`) or a file referenced by its path
+/// (relative to the collection folder, or absolute), read when the request is sent — never
+/// copied into the collection.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SavedFormPart {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub value: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub file: String,
+    /// The part's `Content-Type` (files: guessed from the extension when empty).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub content_type: String,
+    /// The file name sent (default: the file's own).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub filename: String,
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub enabled: bool,
+}
+
+impl SavedFormPart {
+    pub fn text(name: impl Into<String>, value: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            value: value.into(),
+            enabled: true,
+            ..Self::default()
+        }
+    }
+
+    pub fn file(name: impl Into<String>, path: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            file: path.into(),
+            enabled: true,
+            ..Self::default()
+        }
+    }
+
+    fn to_part(&self, root: &Path) -> FormPart {
+        let given = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
+        FormPart {
+            name: self.name.clone(),
+            value: self.value.clone(),
+            file: given(&self.file).map(|f| root.join(f)),
+            filename: given(&self.filename),
+            content_type: given(&self.content_type),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SavedHttp {
     pub method: String,
@@ -218,6 +270,10 @@ pub struct SavedHttp {
     pub headers: Vec<SavedHeader>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<SavedBody>,
+    /// A `multipart/form-data` body (curl `-F`, Postman form-data): when it has parts, they
+    /// are sent instead of `body`, with a boundary made at send time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub form: Vec<SavedFormPart>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "SavedTls::is_empty")]
@@ -417,6 +473,17 @@ impl SavedRequest {
             SavedSpec::Http(h) => {
                 headers(&mut h.headers, &mut found);
                 url(&mut h.url, "password", &mut found);
+                // Form text parts named like credentials (`client_secret`, `password`…).
+                for part in h.form.iter_mut().filter(|p| p.file.is_empty()) {
+                    if is_sensitive_name(&part.name)
+                        && !part.value.trim().is_empty()
+                        && holds_literal_secret(&part.value)
+                    {
+                        let var = unique(secret_name(prefix, &part.name), &part.value, &found);
+                        found.push((var.clone(), std::mem::take(&mut part.value)));
+                        part.value = format!("{{{{{var}}}}}");
+                    }
+                }
             }
             SavedSpec::Grpc(g) => headers(&mut g.metadata, &mut found),
             SavedSpec::Amqp(a) => {
@@ -490,6 +557,12 @@ impl SavedSpec {
                 url: h.url.trim().to_string(),
                 headers: sent_with_auth(&h.headers),
                 body: body_text(&h.body).into_bytes(),
+                form: h
+                    .form
+                    .iter()
+                    .filter(|p| p.enabled)
+                    .map(|p| p.to_part(root))
+                    .collect(),
                 timeout: timeout(h.timeout_ms),
                 max_body_bytes: DEFAULT_MAX_BODY_BYTES,
                 tls: h.tls.options(root),
@@ -598,6 +671,7 @@ mod tests {
                     SavedHeader::new("X-Token", "{{t}}"),
                 ],
                 body: None,
+                form: Vec::new(),
                 timeout_ms: None,
                 tls: SavedTls::default(),
             }),
@@ -645,6 +719,7 @@ mod tests {
                     SavedHeader::new("Content-Type", "application/x-www-form-urlencoded"),
                 ],
                 body: SavedBody::from_text("To={{phone}}&x=%2B"),
+                form: Vec::new(),
                 timeout_ms: None,
                 tls: SavedTls::default(),
             }),

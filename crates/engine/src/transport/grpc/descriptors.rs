@@ -43,6 +43,8 @@ pub enum ReflectionVersion {
 #[derive(Debug, Clone)]
 pub struct Reflected {
     pub pool: DescriptorPool,
+    /// Exactly the services `ListServices` named (sorted), reflection included; the pool may
+    /// hold more (other services of the same files), which the server does not serve.
     pub services: Vec<String>,
     pub version: ReflectionVersion,
 }
@@ -69,13 +71,14 @@ macro_rules! reflect_with {
         let _ = tx
             .send(ask(MessageRequest::ListServices(String::new())))
             .await;
-        let outcome: Result<(Vec<String>, Vec<FileDescriptorProto>), tonic::Status> =
+        let outcome: Result<(Vec<String>, Vec<FileDescriptorProto>, Vec<String>), tonic::Status> =
             tokio::time::timeout_at($deadline, async {
                 let mut responses = client
                     .server_reflection_info(ReceiverStream(rx))
                     .await?
                     .into_inner();
                 let mut services = Vec::new();
+                let mut refused = Vec::new();
                 let mut files: Vec<FileDescriptorProto> = Vec::new();
                 let mut known: HashSet<String> = HashSet::new();
                 let mut asked: BTreeSet<String> = BTreeSet::new();
@@ -88,10 +91,13 @@ macro_rules! reflect_with {
                     match reply.message_response {
                         Some(MessageResponse::ListServicesResponse(list)) => {
                             for service in list.service {
+                                services.push(service.name.clone());
+                                // Listed, but not asked about: some servers (tonic's) end
+                                // the stream when asked to describe reflection itself, and
+                                // calling it needs no descriptors from them.
                                 if service.name.starts_with("grpc.reflection.") {
                                     continue;
                                 }
-                                services.push(service.name.clone());
                                 outstanding += 1;
                                 let _ = tx
                                     .send(ask(MessageRequest::FileContainingSymbol(service.name)))
@@ -122,16 +128,18 @@ macro_rules! reflect_with {
                                 }
                             }
                         }
+                        // One symbol or file the server cannot describe: the rest still is.
                         Some(MessageResponse::ErrorResponse(e)) => {
-                            return Err(tonic::Status::new(
-                                tonic::Code::from_i32(e.error_code),
+                            refused.push(format!(
+                                "{} ({:?})",
                                 e.error_message,
+                                tonic::Code::from_i32(e.error_code)
                             ));
                         }
                         _ => {}
                     }
                 }
-                Ok((services, files))
+                Ok((services, files, refused))
             })
             .await
             .unwrap_or_else(|_| {
@@ -166,7 +174,7 @@ pub async fn reflect_with_tls(
         version = ReflectionVersion::V1Alpha;
         result = reflect_with!(tonic_reflection::pb::v1alpha, channel, rec.deadline);
     }
-    let (mut services, files) = match result {
+    let (mut services, files, refused) = match result {
         Ok(found) => found,
         Err(status) if status.code() == tonic::Code::Unimplemented => {
             return Err(reflection_error(format!(
@@ -183,8 +191,13 @@ pub async fn reflect_with_tls(
     };
     let mut pool = DescriptorPool::new();
     pool.add_file_descriptor_protos(files).map_err(|e| {
+        let refused = if refused.is_empty() {
+            String::new()
+        } else {
+            format!(" (it could not describe: {})", refused.join("; "))
+        };
         reflection_error(format!(
-            "the descriptors {addr} sent do not fit together: {e}"
+            "the descriptors {addr} sent do not fit together: {e}{refused}"
         ))
     })?;
     services.sort();
@@ -269,12 +282,40 @@ pub fn load_protoset(path: &Path) -> Result<DescriptorPool, ExchangeError> {
 }
 
 /// A JSON request template for a message: every field, nested messages, enums by name, one
-/// element in lists and maps; recursion stops after a few levels.
+/// element in lists and maps; recursion stops after a few levels. Of each `oneof` only the
+/// first member is filled (the proto3 JSON mapping refuses two): [`template_hints`] names the
+/// others.
 pub fn json_template(message: &MessageDescriptor) -> serde_json::Value {
-    template(message, 0)
+    template(message, 0, "", &mut Vec::new())
 }
 
-fn template(message: &MessageDescriptor, depth: usize) -> serde_json::Value {
+/// One line per `oneof` the template fills with its first member, naming the others:
+/// `oneof choice: also text, number` (nested: `oneof inner.choice: …`), to show beside the
+/// template (as `// …` comment lines above it in the CLI), never inside it.
+pub fn template_hints(message: &MessageDescriptor) -> Vec<String> {
+    let mut hints = Vec::new();
+    template(message, 0, "", &mut hints);
+    hints
+}
+
+/// The template as the CLI prints it: a `// oneof …` line per hint above the pretty JSON.
+pub fn template_text(message: &MessageDescriptor) -> String {
+    let mut out = String::new();
+    for hint in template_hints(message) {
+        out.push_str("// ");
+        out.push_str(&hint);
+        out.push('\n');
+    }
+    out.push_str(&serde_json::to_string_pretty(&json_template(message)).unwrap_or_default());
+    out
+}
+
+fn template(
+    message: &MessageDescriptor,
+    depth: usize,
+    path: &str,
+    hints: &mut Vec<String>,
+) -> serde_json::Value {
     use serde_json::{Value, json};
     match message.full_name() {
         "google.protobuf.Timestamp" => return json!("1970-01-01T00:00:00Z"),
@@ -287,7 +328,7 @@ fn template(message: &MessageDescriptor, depth: usize) -> serde_json::Value {
         "google.protobuf.Any" => return json!({"@type": ""}),
         name if name.starts_with("google.protobuf.") && name.ends_with("Value") => {
             return match message.get_field_by_name("value").map(|f| f.kind()) {
-                Some(kind) => scalar(&kind, depth),
+                Some(kind) => scalar(&kind, depth, path, hints),
                 None => Value::Null,
             };
         }
@@ -297,25 +338,52 @@ fn template(message: &MessageDescriptor, depth: usize) -> serde_json::Value {
     if depth > 3 {
         return Value::Object(out);
     }
+    for oneof in message.oneofs().filter(|o| !o.is_synthetic()) {
+        let others: Vec<String> = oneof
+            .fields()
+            .skip(1)
+            .map(|f| f.json_name().to_string())
+            .collect();
+        if !others.is_empty() {
+            hints.push(format!(
+                "oneof {path}{}: also {}",
+                oneof.name(),
+                others.join(", ")
+            ));
+        }
+    }
     for field in message.fields() {
+        if let Some(oneof) = field.containing_oneof()
+            && !oneof.is_synthetic()
+            && oneof.fields().next().is_some_and(|first| first != field)
+        {
+            continue;
+        }
+        let inner = format!("{path}{}.", field.json_name());
         let value = if field.is_map() {
             let entry = match field.kind() {
                 Kind::Message(m) => m,
                 _ => continue,
             };
+            // JSON map keys are strings; numbers and booleans written as such.
+            let key = match entry.map_entry_key_field().kind() {
+                Kind::String => "key",
+                Kind::Bool => "false",
+                _ => "0",
+            };
             let value = entry.map_entry_value_field();
-            json!({ "key": scalar(&value.kind(), depth + 1) })
+            json!({ key: scalar(&value.kind(), depth + 1, &inner, hints) })
         } else if field.is_list() {
-            Value::Array(vec![scalar(&field.kind(), depth + 1)])
+            Value::Array(vec![scalar(&field.kind(), depth + 1, &inner, hints)])
         } else {
-            scalar(&field.kind(), depth + 1)
+            scalar(&field.kind(), depth + 1, &inner, hints)
         };
         out.insert(field.json_name().to_string(), value);
     }
     Value::Object(out)
 }
 
-fn scalar(kind: &Kind, depth: usize) -> serde_json::Value {
+fn scalar(kind: &Kind, depth: usize, path: &str, hints: &mut Vec<String>) -> serde_json::Value {
     use serde_json::json;
     match kind {
         Kind::Double | Kind::Float => json!(0.0),
@@ -331,23 +399,19 @@ fn scalar(kind: &Kind, depth: usize) -> serde_json::Value {
                 .map(|v| v.name().to_string())
                 .unwrap_or_default()
         ),
-        Kind::Message(m) => template(m, depth),
+        Kind::Message(m) => template(m, depth, path, hints),
     }
 }
 
-/// `grpcurl describe`-like text for a service, method or message.
+/// `grpcurl describe`-like text for a service, method, message or enum. The definition is
+/// valid `.proto` (types fully qualified, maps as `map<K, V>`, oneofs, `optional`, nested
+/// types, `stream`); the lines around it are `//` comments, except the JSON template that
+/// follows a `// template:` line.
 pub fn describe(pool: &DescriptorPool, symbol: &str) -> Result<String, ExchangeError> {
     let symbol = symbol.trim().trim_start_matches('.');
     if let Some(service) = pool.get_service_by_name(symbol) {
-        let mut out = format!(
-            "{} is a service:\nservice {} {{\n",
-            service.full_name(),
-            service.name()
-        );
-        for m in service.methods() {
-            out.push_str(&format!("  {};\n", method_line(&m)));
-        }
-        out.push_str("}\n");
+        let mut out = format!("// {} is a service:\n", service.full_name());
+        service_proto(&service, &mut out);
         return Ok(out);
     }
     if let Some((service, name)) = symbol.rsplit_once(['/', '.'])
@@ -355,55 +419,111 @@ pub fn describe(pool: &DescriptorPool, symbol: &str) -> Result<String, ExchangeE
             .get_service_by_name(service)
             .and_then(|s| s.methods().find(|m| m.name() == name))
     {
-        let template =
-            serde_json::to_string_pretty(&json_template(&method.input())).unwrap_or_default();
         return Ok(format!(
-            "{symbol} is a method:\n{}\n\nrequest template:\n{template}\n",
-            method_line(&method)
+            "// {symbol} is a method:\n{};\n\n// request template:\n{}\n",
+            method_line(&method),
+            template_text(&method.input())
         ));
     }
     if let Some(message) = pool.get_message_by_name(symbol) {
-        let mut out = format!(
-            "{} is a message:\nmessage {} {{\n",
-            message.full_name(),
-            message.name()
-        );
-        for f in message.fields() {
-            let label = if f.is_map() {
-                "map "
-            } else if f.is_list() {
-                "repeated "
-            } else {
-                ""
-            };
-            out.push_str(&format!(
-                "  {label}{} {} = {};\n",
-                kind_name(&f.kind()),
-                f.name(),
-                f.number()
-            ));
-        }
-        out.push_str("}\n\ntemplate:\n");
-        out.push_str(&serde_json::to_string_pretty(&json_template(&message)).unwrap_or_default());
+        let mut out = format!("// {} is a message:\n", message.full_name());
+        message_proto(&message, 0, &mut out);
+        out.push_str("\n// template:\n");
+        out.push_str(&template_text(&message));
         out.push('\n');
         return Ok(out);
     }
     if let Some(e) = pool.get_enum_by_name(symbol) {
-        let values: Vec<String> = e
-            .values()
-            .map(|v| format!("  {} = {};", v.name(), v.number()))
-            .collect();
-        return Ok(format!(
-            "{} is an enum:\nenum {} {{\n{}\n}}\n",
-            e.full_name(),
-            e.name(),
-            values.join("\n")
-        ));
+        let mut out = format!("// {} is an enum:\n", e.full_name());
+        enum_proto(&e, 0, &mut out);
+        return Ok(out);
     }
     Err(ExchangeError::invalid_input(format!(
         "symbol {symbol:?} not found (services: {})",
         services(pool).join(", ")
     )))
+}
+
+/// A service as `.proto` text.
+fn service_proto(service: &prost_reflect::ServiceDescriptor, out: &mut String) {
+    out.push_str(&format!("service {} {{\n", service.name()));
+    for m in service.methods() {
+        out.push_str(&format!("  {};\n", method_line(&m)));
+    }
+    out.push_str("}\n");
+}
+
+/// A message as `.proto` text, with its nested messages (not map entries) and enums.
+fn message_proto(message: &MessageDescriptor, level: usize, out: &mut String) {
+    let pad = "  ".repeat(level);
+    out.push_str(&format!("{pad}message {} {{\n", message.name()));
+    for child in message.child_messages().filter(|m| !m.is_map_entry()) {
+        message_proto(&child, level + 1, out);
+    }
+    for child in message.child_enums() {
+        enum_proto(&child, level + 1, out);
+    }
+    let proto2 = message.parent_file().syntax() == prost_reflect::Syntax::Proto2;
+    let mut written_oneofs = Vec::new();
+    for field in message.fields() {
+        match field.containing_oneof() {
+            Some(oneof) if !oneof.is_synthetic() => {
+                if written_oneofs.contains(&oneof) {
+                    continue;
+                }
+                out.push_str(&format!("{pad}  oneof {} {{\n", oneof.name()));
+                for member in oneof.fields() {
+                    out.push_str(&format!("{pad}    {};\n", field_line(&member, "")));
+                }
+                out.push_str(&format!("{pad}  }}\n"));
+                written_oneofs.push(oneof);
+            }
+            synthetic => {
+                let label = if field.is_map() {
+                    ""
+                } else if field.is_list() {
+                    "repeated "
+                } else if synthetic.is_some() {
+                    "optional "
+                } else if proto2 && field.cardinality() == prost_reflect::Cardinality::Required {
+                    "required "
+                } else if proto2 {
+                    "optional "
+                } else {
+                    ""
+                };
+                out.push_str(&format!("{pad}  {};\n", field_line(&field, label)));
+            }
+        }
+    }
+    out.push_str(&format!("{pad}}}\n"));
+}
+
+/// `label type name = number` (maps as `map<K, V>`).
+fn field_line(field: &prost_reflect::FieldDescriptor, label: &str) -> String {
+    let kind = match field.kind() {
+        Kind::Message(entry) if field.is_map() => format!(
+            "map<{}, {}>",
+            kind_name(&entry.map_entry_key_field().kind()),
+            kind_name(&entry.map_entry_value_field().kind())
+        ),
+        other => kind_name(&other),
+    };
+    format!("{label}{kind} {} = {}", field.name(), field.number())
+}
+
+/// An enum as `.proto` text (`allow_alias` when two names share a number).
+fn enum_proto(e: &prost_reflect::EnumDescriptor, level: usize, out: &mut String) {
+    let pad = "  ".repeat(level);
+    out.push_str(&format!("{pad}enum {} {{\n", e.name()));
+    let mut numbers = HashSet::new();
+    if !e.values().all(|v| numbers.insert(v.number())) {
+        out.push_str(&format!("{pad}  option allow_alias = true;\n"));
+    }
+    for v in e.values() {
+        out.push_str(&format!("{pad}  {} = {};\n", v.name(), v.number()));
+    }
+    out.push_str(&format!("{pad}}}\n"));
 }
 
 fn kind_name(kind: &Kind) -> String {
@@ -467,6 +587,8 @@ pub struct MethodInfo {
     pub output: String,
     /// A pretty JSON template of the input message.
     pub template: String,
+    /// What the template leaves out ([`template_hints`]: the other members of each oneof).
+    pub hints: Vec<String>,
 }
 
 /// Loads descriptors from `source` (reflection asks the server at `addr`).
@@ -530,6 +652,7 @@ pub fn methods(pool: &DescriptorPool) -> Vec<MethodInfo> {
             input: m.input().full_name().to_string(),
             output: m.output().full_name().to_string(),
             template: serde_json::to_string_pretty(&json_template(&m.input())).unwrap_or_default(),
+            hints: template_hints(&m.input()),
         })
         .collect();
     out.sort_by(|a, b| a.path.cmp(&b.path));

@@ -3,6 +3,7 @@
 
 pub mod codec;
 pub mod descriptors;
+pub mod proto_json;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -11,7 +12,7 @@ use tokio::sync::mpsc;
 
 use hyper_util::rt::TokioIo;
 use prost::Message as _;
-use prost_reflect::{DescriptorPool, DynamicMessage, MethodDescriptor, SerializeOptions};
+use prost_reflect::{DescriptorPool, DynamicMessage, MethodDescriptor};
 
 use crate::codec::DynamicCodec;
 use crate::exchange::{ErrorKind, Exchange, ExchangeError, Header, Message, Transport};
@@ -83,16 +84,15 @@ pub fn find_method(pool: &DescriptorPool, method: &str) -> Result<MethodDescript
         })
 }
 
-/// Serializes a message in proto3 JSON, keeping fields that have their default value.
+/// Serializes a message in proto3 JSON, keeping fields that have their default value (an
+/// `Any` of an unknown type as its URL and base64 bytes: [`self::proto_json::render`]).
 pub fn message_to_json(message: &DynamicMessage) -> String {
-    let options = SerializeOptions::new().skip_default_fields(false);
-    let mut out = Vec::new();
-    let mut serializer = serde_json::Serializer::new(&mut out);
-    match message.serialize_with_options(&mut serializer, &options) {
-        Ok(()) => String::from_utf8(out).unwrap_or_default(),
-        Err(e) => format!("{{\"error\":\"cannot render message: {e}\"}}"),
-    }
+    self::proto_json::render(message).json
 }
+
+/// The note header added to a response's trailers for each part shown otherwise than the
+/// proto3 JSON mapping says (an `Any` of a type the descriptors do not know).
+pub const NOTE_HEADER: &str = "x-switchboard-note";
 
 /// Parses proto3 JSON into a message of the method's input type.
 pub fn json_to_message(
@@ -432,7 +432,7 @@ async fn run(
             rec,
             &method,
             path,
-            channel,
+            (channel, marks),
             metadata,
             input,
             observer,
@@ -512,7 +512,7 @@ async fn run(
                         phase,
                         sent_end,
                         ErrorKind::Protocol,
-                        transport_failure_message(&status),
+                        transport_failure_message(&status, &marks.first_bytes()),
                     ),
                     None,
                 ));
@@ -554,10 +554,13 @@ async fn run(
 
     let message = tokio::time::timeout_at(rec.deadline, stream.message()).await;
     let message_at = Instant::now();
+    let mut notes = Vec::new();
     match message {
         Ok(Ok(Some(reply))) => {
             let size = reply.encoded_len() as u64;
-            response_msg.body = Body::new(message_to_json(&reply).into_bytes());
+            let rendered = self::proto_json::render(&reply);
+            notes = rendered.notes;
+            response_msg.body = Body::new(rendered.json.into_bytes());
             response_msg.size_bytes = size;
             rec.push(
                 crate::grpc::phases::MESSAGE,
@@ -598,6 +601,7 @@ async fn run(
             if !trailer_list.iter().any(|h| h.name == "grpc-status") {
                 trailer_list.insert(0, Header::new("grpc-status", "0"));
             }
+            trailer_list.extend(notes.into_iter().map(|n| Header::new(NOTE_HEADER, n)));
             response_msg.trailers = trailer_list;
             response_msg.line = "grpc-status 0 OK".to_string();
             Ok(Outcome::Answered {
@@ -638,8 +642,9 @@ fn is_transport_failure(status: &tonic::Status) -> bool {
     status.source().is_some()
 }
 
-/// What went wrong on the connection, with the underlying causes.
-fn transport_failure_message(status: &tonic::Status) -> String {
+/// What went wrong on the connection, with the underlying causes; `head` is what the peer
+/// sent first on the connection (an HTTP/2 server always starts with a SETTINGS frame).
+fn transport_failure_message(status: &tonic::Status, head: &[u8]) -> String {
     use std::error::Error as _;
     let mut message = format!("the call failed: {}", status.message());
     let mut source = status.source();
@@ -651,17 +656,35 @@ fn transport_failure_message(status: &tonic::Status) -> String {
         }
         source = cause.source();
     }
-    if message.contains("frame with invalid size") || message.contains("invalid HTTP/2 preface") {
-        format!(
-            "the peer is not an HTTP/2 server: its answer is not HTTP/2 (an HTTP/1.x server answers like this; gRPC needs HTTP/2) — {message}"
-        )
-    } else if message.contains("connection already used") {
-        // Our connector hands out its one connection once: being asked again means the peer
-        // closed it during the HTTP/2 handshake.
-        "the peer is not an HTTP/2 server: it closed the connection during the HTTP/2 handshake (is it a gRPC server?)".to_string()
-    } else {
-        message
+    let starts_with_settings = head.len() >= 9 && head[3] == 0x04 && head[5..9] == [0, 0, 0, 0];
+    if !head.is_empty() && !starts_with_settings {
+        let shown: String = String::from_utf8_lossy(&head[..head.len().min(24)])
+            .chars()
+            .map(|c| if c.is_control() { '.' } else { c })
+            .collect();
+        return format!(
+            "the peer is not an HTTP/2 server: it answered {shown:?}… (an HTTP/1.x server answers \"HTTP/1.1 …\"; gRPC needs HTTP/2)"
+        );
     }
+    let closed = [
+        "connection already used",
+        "connection closed",
+        "broken pipe",
+        "connection reset",
+    ]
+    .iter()
+    .any(|s| message.contains(s));
+    if head.is_empty() && closed {
+        // Our connector hands out its one connection once: being asked again, or the
+        // connection closing before the peer said anything, means it never spoke HTTP/2.
+        return "the peer is not an HTTP/2 server: it closed the connection without an HTTP/2 word (is it a gRPC server?)".to_string();
+    }
+    if message.contains("frame with invalid size") || message.contains("invalid HTTP/2 preface") {
+        return format!(
+            "the peer is not an HTTP/2 server: its answer is not HTTP/2 (an HTTP/1.x server answers like this; gRPC needs HTTP/2) — {message}"
+        );
+    }
+    message
 }
 
 /// The canonical upper-case name of a gRPC status code.
@@ -818,7 +841,7 @@ async fn streaming_call(
     rec: &mut Recorder,
     method: &MethodDescriptor,
     path: http::uri::PathAndQuery,
-    channel: tonic::transport::Channel,
+    (channel, marks): OpenChannel,
     metadata: tonic::metadata::MetadataMap,
     input: Input,
     observer: Option<mpsc::Sender<Received>>,
@@ -852,6 +875,7 @@ async fn streaming_call(
     let headers_at = Instant::now();
     let mut response_msg = Message::default();
     let mut received: Vec<String> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
     let mut received_bytes = 0u64;
     let finish_request = |rec: &mut Recorder, request_msg: &mut Message| {
         let sent = sent.lock().unwrap_or_else(|p| p.into_inner());
@@ -905,7 +929,7 @@ async fn streaming_call(
                         crate::grpc::phases::RESPONSE_HEADERS,
                         start,
                         ErrorKind::Protocol,
-                        transport_failure_message(&status),
+                        transport_failure_message(&status, &marks.first_bytes()),
                     ),
                     None,
                 ));
@@ -971,7 +995,9 @@ async fn streaming_call(
         match next {
             Ok(Ok(Some(reply))) => {
                 let size = reply.encoded_len() as u64;
-                let json = message_to_json(&reply);
+                let rendered = self::proto_json::render(&reply);
+                notes.extend(rendered.notes);
+                let json = rendered.json;
                 rec.push(
                     crate::grpc::phases::MESSAGE,
                     previous,
@@ -1032,6 +1058,7 @@ async fn streaming_call(
             if !list.iter().any(|h| h.name == "grpc-status") {
                 list.insert(0, Header::new("grpc-status", "0"));
             }
+            list.extend(notes.into_iter().map(|n| Header::new(NOTE_HEADER, n)));
             response_msg.trailers = list;
             response_msg.line = format!("grpc-status 0 OK · {} messages", received.len());
             Ok(Outcome::Answered {

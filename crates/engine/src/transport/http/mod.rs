@@ -3,6 +3,8 @@
 //! reqwest does not expose these instants, so the engine opens the connection itself
 //! ([`crate::net`]), wraps it in [`TimedIo`] and drives hyper's connection API.
 
+pub mod multipart;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,6 +28,9 @@ pub struct HttpRequest {
     pub url: String,
     pub headers: Vec<Header>,
     pub body: Vec<u8>,
+    /// A `multipart/form-data` body: when not empty, it replaces `body` and its
+    /// `Content-Type` (with a new boundary) is set when the request is sent.
+    pub form: Vec<self::multipart::FormPart>,
     pub timeout: Duration,
     pub max_body_bytes: usize,
     /// Extra CA, client certificate (https only).
@@ -39,6 +44,7 @@ impl HttpRequest {
             url: url.into(),
             headers: Vec::new(),
             body: Vec::new(),
+            form: Vec::new(),
             timeout: Duration::from_secs(30),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             tls: Default::default(),
@@ -202,6 +208,24 @@ impl HttpClient {
     }
 }
 
+/// The request with its form encoded as the body, and that body's `Content-Type` in place of
+/// any given one (a `multipart/form-data` without the boundary would not parse).
+fn with_form_body(req: &HttpRequest, encoded: self::multipart::Encoded) -> HttpRequest {
+    let mut headers: Vec<Header> = req
+        .headers
+        .iter()
+        .filter(|h| !h.name.trim().eq_ignore_ascii_case("content-type"))
+        .cloned()
+        .collect();
+    headers.push(Header::new("Content-Type", encoded.content_type));
+    HttpRequest {
+        headers,
+        body: encoded.body,
+        form: Vec::new(),
+        ..req.clone()
+    }
+}
+
 /// Sends one HTTP request on a fresh connection and records its timeline.
 pub async fn send(req: &HttpRequest) -> Exchange {
     send_with(req, None).await
@@ -209,6 +233,33 @@ pub async fn send(req: &HttpRequest) -> Exchange {
 
 async fn send_with(req: &HttpRequest, client: Option<&HttpClient>) -> Exchange {
     let mut rec = Recorder::new(req.timeout);
+    let with_form;
+    let req = if req.form.is_empty() {
+        req
+    } else {
+        match self::multipart::encode(&req.form).await {
+            Ok(encoded) => {
+                with_form = with_form_body(req, encoded);
+                &with_form
+            }
+            Err(error) => {
+                let request_msg = Message {
+                    line: format!("{} {}", req.method.trim(), req.url.trim()),
+                    headers: req.headers.clone(),
+                    ..Message::default()
+                };
+                return rec.finish(
+                    Transport::Http,
+                    req.url.clone(),
+                    request_msg,
+                    Outcome::Failed {
+                        error,
+                        response: None,
+                    },
+                );
+            }
+        }
+    };
     let mut request_msg = Message {
         line: format!(
             "{} {}",
