@@ -689,3 +689,52 @@ async fn a_publish_many_cut_midway_never_overstates_what_the_broker_holds() {
     assert_eq!(first[0].body.bytes, br#"{"n":1}"#);
     assert_eq!(first[0].field("message_id").as_deref(), Some("1"));
 }
+
+/// Regression (hostile run): Ctrl-C while nothing reads standard output (a pager, a full
+/// pipe) still stops a consume promptly, and only what reached the output was taken.
+#[tokio::test]
+async fn ctrl_c_stops_a_consume_whose_output_is_blocked() {
+    use std::io::Read;
+    let queue = filled_queue(3000).await;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["watch", &amqp_url(), "--queue", &queue, "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Nobody reads: the pipe fills up and the writes block.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut stdout = child.stdout.take().unwrap();
+    let exited = tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        while started.elapsed() < Duration::from_secs(10) {
+            if child.try_wait().unwrap().is_some() {
+                return Some(child);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        None
+    })
+    .await
+    .unwrap();
+    assert!(exited.is_some(), "the watch ignored Ctrl-C");
+    let mut printed = String::new();
+    stdout.read_to_string(&mut printed).unwrap();
+    let shown = printed.lines().filter(|l| l.ends_with('}')).count() as u32;
+    assert!(
+        shown < 3000,
+        "everything was printed: the test did not block the output"
+    );
+    eventually(10, "what was not shown back in the queue", || async {
+        let depth = queue_depth(&queue).await;
+        (depth + shown >= 3000 && depth + shown <= 3001).then_some(())
+    })
+    .await;
+}

@@ -530,6 +530,7 @@ async fn watch(a: args::WatchArgs) -> anyhow::Result<ExitCode> {
         cancel.clone(),
         Some(delivered_rx),
     ));
+    let mut writer = StdoutWriter::spawn(delivered)?;
     let deadline = a.timeout.map(|t| tokio::time::Instant::now() + t);
     let sleep_until = async {
         match deadline {
@@ -540,18 +541,29 @@ async fn watch(a: args::WatchArgs) -> anyhow::Result<ExitCode> {
     tokio::pin!(sleep_until);
     let mut received: u64 = 0;
     let mut lost_at: Option<std::time::Instant> = None;
-    let outcome: Result<(), String> = 'watch: loop {
+    let timed_out = |received: u64| match wanted {
+        Some(n) => Err(format!(
+            "timed out after {}s: received {received} of {n} messages",
+            a.timeout.unwrap_or_default().as_secs_f64()
+        )),
+        None => Ok(()),
+    };
+    // Set when the user or the timeout stops the watch: then lines not yet written are not
+    // waited for.
+    let mut interrupted = false;
+    let outcome: Result<(), String> = loop {
         if wanted.is_some_and(|n| received >= n) {
             break Ok(());
         }
         let event = tokio::select! {
             _ = &mut sleep_until => {
-                break match wanted {
-                    Some(n) => Err(format!("timed out after {}s: received {received} of {n} messages", a.timeout.unwrap_or_default().as_secs_f64())),
-                    None => Ok(()),
-                };
+                interrupted = true;
+                break timed_out(received);
             }
-            _ = tokio::signal::ctrl_c() => break Ok(()),
+            _ = tokio::signal::ctrl_c() => {
+                interrupted = true;
+                break Ok(());
+            }
             event = rx.recv() => event,
         };
         match event {
@@ -570,27 +582,32 @@ async fn watch(a: args::WatchArgs) -> anyhow::Result<ExitCode> {
                 }
             }
             Some(WatchEvent::Messages(batch)) => {
-                let mut out = std::io::stdout().lock();
+                let mut lines = Vec::with_capacity(batch.len());
                 for message in batch {
-                    if wanted.is_some_and(|n| received >= n) {
+                    if wanted.is_some_and(|n| received + lines.len() as u64 >= n) {
                         break;
                     }
-                    let line = if a.json {
+                    lines.push(if a.json {
                         format!("{}\n", serde_json::to_string(&message).unwrap_or_default())
                     } else {
                         print::message_text(&message)
-                    };
-                    // Only what was written counts as shown (and is acknowledged).
-                    if let Err(e) = std::io::Write::write_all(&mut out, line.as_bytes()) {
-                        delivered.send_replace(received);
-                        break 'watch Err(format!("cannot write to standard output: {e}"));
+                    });
+                }
+                received += lines.len() as u64;
+                // A blocked standard output must not block Ctrl-C or the timeout.
+                tokio::select! {
+                    sent = writer.lines.send(lines) => if sent.is_err() {
+                        break Err(writer.failure().await);
+                    },
+                    _ = tokio::signal::ctrl_c() => {
+                        interrupted = true;
+                        break Ok(());
                     }
-                    received += 1;
+                    _ = &mut sleep_until => {
+                        interrupted = true;
+                        break timed_out(received);
+                    }
                 }
-                if let Err(e) = std::io::Write::flush(&mut out) {
-                    break 'watch Err(format!("cannot write to standard output: {e}"));
-                }
-                delivered.send_replace(received);
             }
             Some(WatchEvent::Lost { reason, retry_in }) => {
                 lost_at.get_or_insert_with(std::time::Instant::now);
@@ -609,12 +626,70 @@ async fn watch(a: args::WatchArgs) -> anyhow::Result<ExitCode> {
             None => break Err("the watch ended".to_string()),
         }
     };
+    // Everything handed over is written before a normal end (like `cat`), unless the user
+    // presses Ctrl-C meanwhile; only what was written counts as shown.
+    let StdoutWriter { lines, done } = writer;
+    drop(lines);
+    if !interrupted && outcome.is_ok() {
+        tokio::select! {
+            _ = done => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
     cancel.cancel();
-    // Messages still on their way were not shown: they are not acknowledged and go back.
+    // Messages not written were not shown: they are not acknowledged and go back.
     drop(rx);
     let _ = task.await;
     match outcome {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(message) => Ok(fail(&message)),
+    }
+}
+
+/// Writes watched messages to standard output on a thread of its own, so a reader that does not
+/// read (a pager, a full pipe) never blocks Ctrl-C or the watch; counts into `delivered` only
+/// what was written.
+struct StdoutWriter {
+    lines: tokio::sync::mpsc::Sender<Vec<String>>,
+    /// Fires when the thread ends: everything written, or a write failed (with its message).
+    done: tokio::sync::oneshot::Receiver<Option<String>>,
+}
+
+impl StdoutWriter {
+    fn spawn(delivered: tokio::sync::watch::Sender<u64>) -> anyhow::Result<Self> {
+        let (lines, mut rx) = tokio::sync::mpsc::channel::<Vec<String>>(4);
+        let (done_tx, done) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("watch-stdout".into())
+            .spawn(move || {
+                use std::io::Write;
+                let mut written = 0u64;
+                let mut failure = None;
+                'all: while let Some(batch) = rx.blocking_recv() {
+                    let mut out = std::io::stdout().lock();
+                    for line in batch {
+                        if let Err(e) = out.write_all(line.as_bytes()) {
+                            failure = Some(format!("cannot write to standard output: {e}"));
+                            break 'all;
+                        }
+                        written += 1;
+                        delivered.send_replace(written);
+                    }
+                    if let Err(e) = out.flush() {
+                        failure = Some(format!("cannot write to standard output: {e}"));
+                        break;
+                    }
+                }
+                let _ = done_tx.send(failure);
+            })?;
+        Ok(Self { lines, done })
+    }
+
+    /// Why the writer stopped taking lines.
+    async fn failure(&mut self) -> String {
+        match (&mut self.done).await {
+            Ok(Some(message)) => message,
+            _ => "standard output closed".to_string(),
+        }
     }
 }
