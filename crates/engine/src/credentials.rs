@@ -1,6 +1,6 @@
 //! Credentials inside requests: which values are secret, moving them out into the secret store
 //! (collections, the app's saved editors) and masking them where a request is kept or shown
-//! (history, exports). One detector for every transport: HTTP headers, gRPC metadata, AMQP
+//! (history, exports). Bodies are never altered. One detector for every transport: HTTP headers, gRPC metadata, AMQP
 //! headers and URLs today; NATS and Kafka settings (user/password, tokens, SASL) go through the
 //! same [`redact`] with [`Field::Named`] when those transports land.
 
@@ -261,36 +261,19 @@ fn scrub_text(text: &mut String, secrets: &[String]) {
     }
 }
 
-fn scrub_bytes(bytes: &mut Vec<u8>, secrets: &[String]) {
-    for s in secrets {
-        let needle = s.as_bytes();
-        if memchr::memmem::find(bytes, needle).is_none() {
-            continue;
-        }
-        let mut out = Vec::with_capacity(bytes.len());
-        let mut rest: &[u8] = bytes;
-        while let Some(i) = memchr::memmem::find(rest, needle) {
-            out.extend_from_slice(&rest[..i]);
-            out.extend_from_slice(MASK.as_bytes());
-            rest = &rest[i + needle.len()..];
-        }
-        out.extend_from_slice(rest);
-        *bytes = out;
-    }
-}
-
 fn scrub_message(m: &mut Message, secrets: &[String]) {
     scrub_text(&mut m.line, secrets);
     for h in m.headers.iter_mut().chain(m.trailers.iter_mut()) {
         scrub_text(&mut h.value, secrets);
     }
-    scrub_bytes(&mut m.body.bytes, secrets);
+    // Bodies are data: never altered (a password `John` must not turn `John Doe` into
+    // `•••• Doe`).
 }
 
 impl Redact for Exchange {
     /// Sensitive headers, metadata and trailers both ways, URL passwords in the target,
-    /// request line, error and phase details; then any copy of those secrets left elsewhere
-    /// (an error quoting a header, a body echoing it) is masked too.
+    /// request line, error and phase details; then any copy of those secrets left in those
+    /// places (an error quoting a header) is masked too. Bodies are never altered.
     fn redact(&mut self) {
         let mut found = Vec::new();
         let messages = std::iter::once(&mut self.request).chain(self.response.as_mut());
@@ -537,15 +520,50 @@ mod tests {
         };
         x.redact();
         let json = x.to_json_line();
-        for secret in ["hunter22", "tok-123", "cookie-9"] {
+        for secret in ["hunter22", "cookie-9"] {
             assert!(!json.contains(secret), "{secret} in {json}");
         }
+        assert!(!x.error.as_ref().unwrap().message.contains("tok-123"));
+        // The body is data: kept as received, even when it echoes a credential.
+        assert_eq!(
+            x.response.as_ref().unwrap().body.bytes,
+            b"{\"echo\": \"Bearer tok-123\"}"
+        );
         assert_eq!(x.request.headers[0].value, "Bearer •••• (redacted)");
         assert_eq!(x.request.headers[1].value, "application/json");
         assert_eq!(x.target, "http://bob:••••@127.0.0.1:8081/user/1");
         // Idempotent.
         let again = x.redacted();
         assert_eq!(again, x);
+    }
+
+    #[test]
+    fn bodies_are_never_altered() {
+        let body = br#"{"name":"John Doe","email":"john@example.com"}"#.to_vec();
+        let mut x = Exchange {
+            transport: Transport::Http,
+            target: "http://u:John@127.0.0.1:8081/user/1".into(),
+            started_at_ms: 0,
+            ok: true,
+            status: None,
+            error: None,
+            total_us: 0,
+            timeline: Vec::new(),
+            request: Message {
+                headers: vec![Header::new("Cookie", "a=example")],
+                body: Body::new(body.clone()),
+                ..Message::default()
+            },
+            response: Some(Message {
+                body: Body::new(body.clone()),
+                ..Message::default()
+            }),
+        };
+        x.redact();
+        assert_eq!(x.target, "http://u:••••@127.0.0.1:8081/user/1");
+        assert_eq!(x.request.headers[0].value, "a=•••• (redacted)");
+        assert_eq!(x.request.body.bytes, body);
+        assert_eq!(x.response.as_ref().unwrap().body.bytes, body);
     }
 
     #[test]
