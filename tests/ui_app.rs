@@ -429,6 +429,52 @@ fn the_viewer_filters_without_dropping_and_shows_the_selected_message() {
     assert!(settings.amqp.body.contains("\"o-3\""));
 }
 
+/// What the last frames put on the clipboard.
+fn copied(app: &TestApp) -> Option<String> {
+    app.harness
+        .output()
+        .platform_output
+        .commands
+        .iter()
+        .rev()
+        .find_map(|c| match c {
+            egui::OutputCommand::CopyText(text) => Some(text.clone()),
+            _ => None,
+        })
+}
+
+#[test]
+fn copy_as_json_of_a_message_masks_its_credentials_unless_kept() {
+    let mut app = start_app();
+    let mut messages = imported_messages(1);
+    messages[0]
+        .headers
+        .insert("authorization".into(), "Bearer msg-5ecret".into());
+    messages[0]
+        .headers
+        .insert("x-api-key".into(), "key-5ecret".into());
+    app.harness
+        .state_mut()
+        .open_imported("creds.jsonl", messages);
+    app.harness.step();
+    app.harness.get_by_label("msg-0").click();
+    app.harness.run_steps(2);
+    app.harness.get_by_label("Copy as JSON").click();
+    app.harness.step();
+    let text = copied(&app).expect("copied");
+    assert!(!text.contains("5ecret"), "{text}");
+    assert!(text.contains("Bearer •••• (redacted)"), "{text}");
+    // The body and the other headers are as received.
+    assert!(text.contains("\"x-shard\":\"a\""), "{text}");
+    assert!(text.contains("\"o-0\""), "{text}");
+    app.harness.state_mut().settings.credentials.copy_in_clear = true;
+    app.harness.step();
+    app.harness.get_by_label("Copy as JSON").click();
+    app.harness.step();
+    let text = copied(&app).expect("copied");
+    assert!(text.contains("Bearer msg-5ecret"), "{text}");
+}
+
 #[test]
 fn live_tail_pauses_counts_new_messages_and_jumps_back() {
     let mut app = start_app();

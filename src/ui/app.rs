@@ -1719,6 +1719,7 @@ impl SwitchboardApp {
                     self.request_bar_ui(ui);
                     ui.separator();
                 }
+                self.viewer.copy_in_clear = self.settings.credentials.copy_in_clear;
                 let actions = viewer_ui(ui, &mut self.viewer, &mut self.settings.watch_form);
                 for action in actions {
                     self.viewer_action(action);

@@ -8,6 +8,7 @@ use super::collection::vars::only_references;
 use super::collection::{SavedHeader, SavedRequest, SavedSpec};
 use super::exchange::{Exchange, Header, Message};
 use super::history::HistoryEntry;
+use super::watched::WatchedMessage;
 
 /// What a masked secret shows instead of its value.
 pub const MASK: &str = "••••";
@@ -447,6 +448,44 @@ impl Redact for HistoryEntry {
     }
 }
 
+fn redact_json(name: &str, value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => {
+            if let Some(masked) = redact(Field::Named(name), text) {
+                *text = masked;
+            }
+        }
+        // A nested AMQP table: its own names decide.
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                redact_json(k, v);
+            }
+        }
+        Value::Array(items) => {
+            for v in items {
+                redact_json(name, v);
+            }
+        }
+        Value::Null => {}
+        other => {
+            if is_sensitive_name(name) {
+                *other = Value::String(format!("{MASK} {REDACTED}"));
+            }
+        }
+    }
+}
+
+impl Redact for WatchedMessage {
+    /// Sensitive message headers (`authorization`, `x-api-key`, values starting with
+    /// `Bearer `…), nested tables too. The body is data and is never altered.
+    fn redact(&mut self) {
+        for (name, value) in self.headers.iter_mut() {
+            redact_json(name, value);
+        }
+    }
+}
+
 /// True when a request was kept with its credentials masked (it cannot be sent as it is).
 pub fn is_redacted(request: &SavedRequest) -> bool {
     serde_json::to_string(&request.spec).is_ok_and(|s| s.contains(MASK))
@@ -697,6 +736,32 @@ mod tests {
         // Idempotent.
         let again = x.redacted();
         assert_eq!(again, x);
+    }
+
+    #[test]
+    fn watched_message_headers_are_masked_and_their_body_kept() {
+        let mut headers = crate::engine::watched::Named::new();
+        headers.insert("authorization".into(), "Bearer w-5ecret".into());
+        headers.insert("x-api-key".into(), "k-5ecret".into());
+        headers.insert("x-retries".into(), 3.into());
+        headers.insert("pin".into(), serde_json::json!({"token": 1234}));
+        headers.insert("x-source".into(), "demo".into());
+        let body = br#"{"authorization":"Bearer w-5ecret"}"#.to_vec();
+        let m = WatchedMessage::amqp(
+            "orders",
+            "k",
+            false,
+            &Default::default(),
+            headers,
+            body.clone(),
+        );
+        let masked = m.redacted();
+        let json = serde_json::to_string(&masked.headers).unwrap();
+        assert!(!json.contains("5ecret") && !json.contains("1234"), "{json}");
+        assert_eq!(masked.headers["authorization"], "Bearer •••• (redacted)");
+        assert_eq!(masked.headers["x-retries"], 3);
+        assert_eq!(masked.headers["x-source"], "demo");
+        assert_eq!(masked.body.bytes, body);
     }
 
     #[test]
