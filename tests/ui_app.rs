@@ -1345,6 +1345,55 @@ fn mode(path: &std::path::Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
+/// A `{{switchboard_editor_…}}` reference typed into an editor, or planted in settings.json
+/// while the app is closed, stays text: only the fields the app itself moved out are filled
+/// back, so no secret ends up in a field the detector does not flag (and from there in clear in
+/// settings.json and the history).
+#[test]
+fn only_the_references_the_app_made_are_filled_back_at_launch() {
+    use switchboard::ui::settings::KeyValue;
+    let data = temp_data_dir();
+    let window = switchboard::ui::state::window_state_path(&data, None);
+    let mut storage = StateFile {
+        path: window,
+        kv: Default::default(),
+    };
+    let typed = "{{switchboard_editor_grpc_authorization}}";
+    let planted = "{{switchboard_editor_amqp_password}}";
+    {
+        let app = start_app_in(data.clone());
+        let mut app = app;
+        let s = &mut app.harness.state_mut().settings;
+        s.grpc.metadata = vec![KeyValue::new("authorization", "Bearer grpc-5ecret")];
+        s.amqp.url = "amqp://guest:amqp-5ecret@127.0.0.1:5672/%2f".into();
+        s.http.headers = vec![KeyValue::new("X-Leak", typed)];
+        app.close(&mut storage);
+    }
+    // Planted while the app is closed.
+    let path = data.join("settings.json");
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    json["amqp"]["headers"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::to_value(KeyValue::new("X-Debug", planted)).unwrap());
+    std::fs::write(&path, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
+    {
+        let app = start_app_in(data.clone());
+        let s = &app.harness.state().settings;
+        assert_eq!(s.http.headers[0].value, typed);
+        assert_eq!(s.amqp.headers.last().unwrap().value, planted);
+        // What the app moved out itself comes back.
+        assert_eq!(s.grpc.metadata[0].value, "Bearer grpc-5ecret");
+        assert!(s.amqp.url.contains("guest:amqp-5ecret@"), "{}", s.amqp.url);
+        app.close(&mut storage);
+    }
+    let settings = std::fs::read_to_string(&path).unwrap();
+    assert!(!settings.contains("5ecret"), "{settings}");
+    assert!(settings.contains(typed) && settings.contains(planted));
+    let _ = std::fs::remove_dir_all(&data);
+}
+
 #[cfg(unix)]
 #[test]
 fn credentials_sent_from_every_editor_stay_out_of_every_file_but_the_secret_store() {
