@@ -202,8 +202,8 @@ async fn publish_and_watch_round_trip_as_json() {
     let demo = start_demo().await;
     let topology = demo.config.topology.clone();
     let url = amqp_url();
-    let watch = {
-        let args = vec![
+    let watch_with = |extra: Option<&str>| {
+        let mut args = vec![
             "watch".to_string(),
             url.clone(),
             "--exchange".into(),
@@ -216,11 +216,14 @@ async fn publish_and_watch_round_trip_as_json() {
             "20".into(),
             "--json".into(),
         ];
+        args.extend(extra.map(String::from));
         tokio::spawn(run(args))
     };
+    let watch = watch_with(None);
+    let shown = watch_with(Some("--show-credentials"));
     // Publish until the tap is bound and has seen two (messages before the bind are not tapped).
     let mut published = 0;
-    while !watch.is_finished() && published < 200 {
+    while !(watch.is_finished() && shown.is_finished()) && published < 200 {
         let out = run(vec![
             "publish".into(),
             url.clone(),
@@ -232,6 +235,10 @@ async fn publish_and_watch_round_trip_as_json() {
             r#"{"n": 1}"#.into(),
             "--header".into(),
             "k=v".into(),
+            "--header".into(),
+            "authorization=Bearer watch-5ecret".into(),
+            "--header".into(),
+            "x-api-key=key-5ecret".into(),
             "--correlation-id".into(),
             "c-1".into(),
             "--json".into(),
@@ -274,7 +281,19 @@ async fn publish_and_watch_round_trip_as_json() {
         assert!(m["properties"]["timestamp"].is_u64());
         assert_eq!(m["headers"]["k"], "v");
         assert_eq!(m["body"]["n"], 1);
+        // Message credentials are masked as publish masks them.
+        assert_eq!(m["headers"]["authorization"], "Bearer •••• (redacted)");
+        assert!(!m.to_string().contains("5ecret"), "{m}");
     }
+    let out = shown.await.unwrap();
+    assert!(out.status.success());
+    let messages = json_lines(&out);
+    assert_eq!(messages.len(), 2);
+    assert_eq!(
+        messages[0]["headers"]["authorization"],
+        "Bearer watch-5ecret"
+    );
+    assert_eq!(messages[0]["headers"]["x-api-key"], "key-5ecret");
 
     // A count not reached before the timeout is a failure.
     let out = run(vec![

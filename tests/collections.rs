@@ -1408,3 +1408,31 @@ async fn multipart_forms_import_from_curl_and_postman_run_and_export_with_files_
         .count();
     assert_eq!(uploads, 1, "the failed upload sent nothing");
 }
+
+/// The CLI tightens an existing data directory to 0700 when it writes the secret store.
+#[cfg(unix)]
+#[test]
+fn the_cli_makes_the_data_directory_owner_only_when_it_writes_secrets() {
+    use std::os::unix::fs::PermissionsExt;
+    let sandbox = Sandbox::new();
+    let root = sandbox.collection();
+    std::fs::set_permissions(sandbox.data(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = sandbox.switchboard(&[
+        "import",
+        "curl",
+        "curl -H 'Authorization: Bearer cli-5ecret' http://127.0.0.1:1/x",
+        root.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let store = std::fs::read_to_string(sandbox.data().join("secrets.json")).unwrap();
+    assert!(store.contains("cli-5ecret"));
+    let mode = std::fs::metadata(sandbox.data())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700);
+}

@@ -429,6 +429,52 @@ fn the_viewer_filters_without_dropping_and_shows_the_selected_message() {
     assert!(settings.amqp.body.contains("\"o-3\""));
 }
 
+/// What the last frames put on the clipboard.
+fn copied(app: &TestApp) -> Option<String> {
+    app.harness
+        .output()
+        .platform_output
+        .commands
+        .iter()
+        .rev()
+        .find_map(|c| match c {
+            egui::OutputCommand::CopyText(text) => Some(text.clone()),
+            _ => None,
+        })
+}
+
+#[test]
+fn copy_as_json_of_a_message_masks_its_credentials_unless_kept() {
+    let mut app = start_app();
+    let mut messages = imported_messages(1);
+    messages[0]
+        .headers
+        .insert("authorization".into(), "Bearer msg-5ecret".into());
+    messages[0]
+        .headers
+        .insert("x-api-key".into(), "key-5ecret".into());
+    app.harness
+        .state_mut()
+        .open_imported("creds.jsonl", messages);
+    app.harness.step();
+    app.harness.get_by_label("msg-0").click();
+    app.harness.run_steps(2);
+    app.harness.get_by_label("Copy as JSON").click();
+    app.harness.step();
+    let text = copied(&app).expect("copied");
+    assert!(!text.contains("5ecret"), "{text}");
+    assert!(text.contains("Bearer •••• (redacted)"), "{text}");
+    // The body and the other headers are as received.
+    assert!(text.contains("\"x-shard\":\"a\""), "{text}");
+    assert!(text.contains("\"o-0\""), "{text}");
+    app.harness.state_mut().settings.credentials.copy_in_clear = true;
+    app.harness.step();
+    app.harness.get_by_label("Copy as JSON").click();
+    app.harness.step();
+    let text = copied(&app).expect("copied");
+    assert!(text.contains("Bearer msg-5ecret"), "{text}");
+}
+
 #[test]
 fn live_tail_pauses_counts_new_messages_and_jumps_back() {
     let mut app = start_app();
@@ -1297,6 +1343,55 @@ fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 fn mode(path: &std::path::Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// A `{{switchboard_editor_…}}` reference typed into an editor, or planted in settings.json
+/// while the app is closed, stays text: only the fields the app itself moved out are filled
+/// back, so no secret ends up in a field the detector does not flag (and from there in clear in
+/// settings.json and the history).
+#[test]
+fn only_the_references_the_app_made_are_filled_back_at_launch() {
+    use switchboard::ui::settings::KeyValue;
+    let data = temp_data_dir();
+    let window = switchboard::ui::state::window_state_path(&data, None);
+    let mut storage = StateFile {
+        path: window,
+        kv: Default::default(),
+    };
+    let typed = "{{switchboard_editor_grpc_authorization}}";
+    let planted = "{{switchboard_editor_amqp_password}}";
+    {
+        let app = start_app_in(data.clone());
+        let mut app = app;
+        let s = &mut app.harness.state_mut().settings;
+        s.grpc.metadata = vec![KeyValue::new("authorization", "Bearer grpc-5ecret")];
+        s.amqp.url = "amqp://guest:amqp-5ecret@127.0.0.1:5672/%2f".into();
+        s.http.headers = vec![KeyValue::new("X-Leak", typed)];
+        app.close(&mut storage);
+    }
+    // Planted while the app is closed.
+    let path = data.join("settings.json");
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    json["amqp"]["headers"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::to_value(KeyValue::new("X-Debug", planted)).unwrap());
+    std::fs::write(&path, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
+    {
+        let app = start_app_in(data.clone());
+        let s = &app.harness.state().settings;
+        assert_eq!(s.http.headers[0].value, typed);
+        assert_eq!(s.amqp.headers.last().unwrap().value, planted);
+        // What the app moved out itself comes back.
+        assert_eq!(s.grpc.metadata[0].value, "Bearer grpc-5ecret");
+        assert!(s.amqp.url.contains("guest:amqp-5ecret@"), "{}", s.amqp.url);
+        app.close(&mut storage);
+    }
+    let settings = std::fs::read_to_string(&path).unwrap();
+    assert!(!settings.contains("5ecret"), "{settings}");
+    assert!(settings.contains(typed) && settings.contains(planted));
+    let _ = std::fs::remove_dir_all(&data);
 }
 
 #[cfg(unix)]

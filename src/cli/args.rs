@@ -20,7 +20,8 @@ pub struct Cli {
     #[arg(long, global = true, default_value = demo_services::broker::DEFAULT_AMQP_URL)]
     pub amqp_url: String,
     /// Print credentials (Authorization, Cookie, API-key headers, URL passwords) as sent;
-    /// exchanges are printed with them masked otherwise (text and --json).
+    /// exchanges and watched messages are printed with them masked otherwise (text and
+    /// --json). Bodies are never altered.
     #[arg(long, global = true)]
     pub show_credentials: bool,
     /// Scripted action after start (`lookup`: an HTTP and a gRPC lookup, then prints

@@ -69,7 +69,7 @@ pub async fn run(
             let exchanges = amqp::publish(&publish_request(&a)?).await;
             Ok(report(&exchanges, a.json, show_credentials))
         }
-        Command::Watch(a) => watch(a).await,
+        Command::Watch(a) => watch(a, show_credentials).await,
         Command::Grpc(args::GrpcCommand::List {
             addr,
             service,
@@ -491,7 +491,9 @@ fn report(exchanges: &[Exchange], json: bool, show_credentials: bool) -> ExitCod
     }
 }
 
-async fn watch(a: args::WatchArgs) -> anyhow::Result<ExitCode> {
+/// Watches a queue or exchange; message headers are printed masked unless
+/// `show_credentials`.
+async fn watch(a: args::WatchArgs, show_credentials: bool) -> anyhow::Result<ExitCode> {
     use crate::engine::watch::{self, WatchEvent, WatchMode, WatchSpec};
     use args::ModeArg;
     let spec = match (&a.queue, &a.exchange, a.mode) {
@@ -587,6 +589,11 @@ async fn watch(a: args::WatchArgs) -> anyhow::Result<ExitCode> {
                     if wanted.is_some_and(|n| received + lines.len() as u64 >= n) {
                         break;
                     }
+                    let message = if show_credentials {
+                        message
+                    } else {
+                        crate::engine::credentials::Redact::redacted(&message)
+                    };
                     lines.push(if a.json {
                         format!("{}\n", serde_json::to_string(&message).unwrap_or_default())
                     } else {

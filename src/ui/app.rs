@@ -1651,16 +1651,13 @@ impl SwitchboardApp {
         let mut forgetting = settings.clone();
         forgetting.forget_credentials();
         let mut keeping = settings;
+        let mut files = self.backend.files.lock().unwrap_or_else(|p| p.into_inner());
         let secrets = match keeping.credentials.editors {
-            EditorCredentials::SecretStore => keeping.take_credentials(),
+            EditorCredentials::SecretStore => keeping.take_credentials(&files.editor_secrets()),
             EditorCredentials::Forget => Default::default(),
         };
-        let stored = self
-            .backend
-            .files
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .set_editor_secrets(secrets);
+        let stored = files.set_editor_secrets(secrets);
+        drop(files);
         let settings = match (keeping.credentials.editors, stored) {
             (EditorCredentials::SecretStore, Ok(())) => keeping,
             (_, Err(e)) => {
@@ -1719,6 +1716,7 @@ impl SwitchboardApp {
                     self.request_bar_ui(ui);
                     ui.separator();
                 }
+                self.viewer.copy_in_clear = self.settings.credentials.copy_in_clear;
                 let actions = viewer_ui(ui, &mut self.viewer, &mut self.settings.watch_form);
                 for action in actions {
                     self.viewer_action(action);

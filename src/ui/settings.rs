@@ -384,6 +384,19 @@ pub struct Settings {
     pub open_requests: Vec<OpenRequest>,
     /// What is kept of credentials (Settings window).
     pub credentials: CredentialSettings,
+    /// Which editor field got which `{{switchboard_editor_…}}` reference when the app saved
+    /// its state: only these are filled back at the next launch (a reference typed by the user
+    /// stays text). Empty while the app runs.
+    pub editor_secrets: Vec<EditorSecret>,
+}
+
+/// One credential the app moved out of an editor field into the secret store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EditorSecret {
+    /// The field: `http.url`, `http.headers.2`, `grpc.metadata.0`, `amqp.order_url`…
+    pub field: String,
+    /// The secret store entry (`switchboard_editor_…`) the field refers to.
+    pub reference: String,
 }
 
 /// What happens to credentials typed into the editors when the app saves its state.
@@ -465,6 +478,7 @@ impl Default for Settings {
             open_requests: Vec::new(),
             environments: Default::default(),
             credentials: CredentialSettings::default(),
+            editor_secrets: Vec::new(),
         }
     }
 }
@@ -677,34 +691,50 @@ impl Settings {
         }
     }
 
-    /// Every field of the editors that may hold a credential, with the editor it belongs to.
-    fn credential_slots(&mut self) -> Vec<(&'static str, Slot<'_>)> {
+    /// Every field of the editors that may hold a credential: (the editor it belongs to, the
+    /// field's name in [`EditorSecret::field`], the field).
+    fn credential_slots(&mut self) -> Vec<(&'static str, String, Slot<'_>)> {
         let mut slots = Vec::new();
         fn rows<'a>(
             editor: &'static str,
+            field: &str,
             rows: &'a mut [KeyValue],
-            slots: &mut Vec<(&'static str, Slot<'a>)>,
+            slots: &mut Vec<(&'static str, String, Slot<'a>)>,
         ) {
-            for KeyValue { key, value, .. } in rows.iter_mut() {
-                slots.push((editor, Slot::Row(key.as_str(), value)));
+            for (i, KeyValue { key, value, .. }) in rows.iter_mut().enumerate() {
+                slots.push((
+                    editor,
+                    format!("{field}.{i}"),
+                    Slot::Row(key.as_str(), value),
+                ));
             }
         }
-        slots.push(("http", Slot::Url(&mut self.http.url)));
-        rows("http", &mut self.http.headers, &mut slots);
-        slots.push(("grpc", Slot::Url(&mut self.grpc.addr)));
-        rows("grpc", &mut self.grpc.metadata, &mut slots);
-        slots.push(("amqp", Slot::Url(&mut self.amqp.url)));
-        slots.push(("order", Slot::Url(&mut self.amqp.order_url)));
-        rows("amqp", &mut self.amqp.headers, &mut slots);
+        slots.push(("http", "http.url".into(), Slot::Url(&mut self.http.url)));
+        rows("http", "http.headers", &mut self.http.headers, &mut slots);
+        slots.push(("grpc", "grpc.addr".into(), Slot::Url(&mut self.grpc.addr)));
+        rows("grpc", "grpc.metadata", &mut self.grpc.metadata, &mut slots);
+        slots.push(("amqp", "amqp.url".into(), Slot::Url(&mut self.amqp.url)));
+        slots.push((
+            "order",
+            "amqp.order_url".into(),
+            Slot::Url(&mut self.amqp.order_url),
+        ));
+        rows("amqp", "amqp.headers", &mut self.amqp.headers, &mut slots);
         slots
     }
 
     /// Moves every literal credential of the editors out: each becomes a
-    /// `{{switchboard_editor_…}}` reference, and the values are returned (for the secret
-    /// store). Values that are only `{{references}}` already stay.
-    pub fn take_credentials(&mut self) -> std::collections::BTreeMap<String, String> {
+    /// `{{switchboard_editor_…}}` reference recorded in [`Settings::editor_secrets`], and the
+    /// values are returned (for the secret store). Values that are only `{{references}}`
+    /// already stay. A field holding one of the `known` secret values (what the store held,
+    /// now in a field the detector does not flag, e.g. a renamed header) is moved out whole.
+    pub fn take_credentials(
+        &mut self,
+        known: &std::collections::BTreeMap<String, String>,
+    ) -> std::collections::BTreeMap<String, String> {
         use crate::engine::credentials::{take_named_secret, take_url_password};
         let mut taken = std::collections::BTreeMap::new();
+        let mut records = Vec::new();
         let name_for =
             |editor: &str, what: &str, taken: &std::collections::BTreeMap<String, String>| {
                 let slug: String = what
@@ -726,29 +756,57 @@ impl Settings {
                 }
                 name
             };
-        for (editor, slot) in self.credential_slots() {
-            match slot {
+        let holds_known = |text: &str| {
+            known
+                .values()
+                .any(|v| !v.is_empty() && text.contains(v.as_str()))
+        };
+        // Still holding a known secret in clear after the usual rule: the whole field goes.
+        let whole = |text: &mut String, name: &str| {
+            holds_known(text).then(|| std::mem::replace(text, format!("{{{{{name}}}}}")))
+        };
+        for (editor, field, slot) in self.credential_slots() {
+            let (name, secret) = match slot {
                 Slot::Row(key, value) => {
                     let name = name_for(editor, key, &taken);
-                    if let Some(secret) = take_named_secret(key, value, &name) {
-                        taken.insert(name, secret);
-                    }
+                    let secret =
+                        take_named_secret(key, value, &name).or_else(|| whole(value, &name));
+                    (name, secret)
                 }
                 Slot::Url(url) => {
                     let name = name_for(editor, "password", &taken);
-                    if let Some(secret) = take_url_password(url, &name) {
-                        taken.insert(name, secret);
-                    }
+                    let secret = take_url_password(url, &name).or_else(|| whole(url, &name));
+                    (name, secret)
                 }
+            };
+            if let Some(secret) = secret {
+                taken.insert(name.clone(), secret);
+                records.push(EditorSecret {
+                    field,
+                    reference: name,
+                });
             }
         }
+        self.editor_secrets = records;
         taken
+    }
+
+    /// The text of the field named `field` (see [`EditorSecret::field`]).
+    fn slot_text(&mut self, field: &str) -> Option<&mut String> {
+        self.credential_slots()
+            .into_iter()
+            .find(|(_, f, _)| f == field)
+            .map(|(_, _, slot)| match slot {
+                Slot::Row(_, value) => value,
+                Slot::Url(url) => url,
+            })
     }
 
     /// Drops every literal credential of the editors: sensitive header values become empty,
     /// URLs lose their password.
     pub fn forget_credentials(&mut self) {
-        for (_, slot) in self.credential_slots() {
+        self.editor_secrets.clear();
+        for (_, _, slot) in self.credential_slots() {
             match slot {
                 Slot::Row(key, value) => {
                     if take_named_secret_probe(key, value) {
@@ -769,40 +827,29 @@ impl Settings {
         }
     }
 
-    /// Puts back the credentials [`Settings::take_credentials`] moved out: each field that is
-    /// exactly a `{{switchboard_editor_…}}` reference found in `secrets` gets its value.
+    /// Puts back the credentials [`Settings::take_credentials`] moved out: only the fields
+    /// recorded in [`Settings::editor_secrets`], and only where they still hold their
+    /// reference. Any other `{{switchboard_editor_…}}` (typed by the user, or planted in the
+    /// settings file) stays text. The records are consumed.
     pub fn restore_credentials(&mut self, secrets: &std::collections::BTreeMap<String, String>) {
-        let fill = |text: &mut String| {
-            let mut rest = text.as_str();
-            let mut out = String::new();
-            let mut changed = false;
-            while let Some(start) = rest.find("{{") {
-                let Some(len) = rest[start + 2..].find("}}") else {
-                    break;
-                };
-                let name = &rest[start + 2..start + 2 + len];
-                out.push_str(&rest[..start]);
-                match secrets
-                    .get(name)
-                    .filter(|_| name.starts_with(EDITOR_SECRET_PREFIX))
-                {
-                    Some(value) => {
-                        out.push_str(value);
-                        changed = true;
-                    }
-                    None => out.push_str(&rest[start..start + 4 + len]),
-                }
-                rest = &rest[start + 4 + len..];
+        for EditorSecret { field, reference } in std::mem::take(&mut self.editor_secrets) {
+            if !reference.starts_with(EDITOR_SECRET_PREFIX) {
+                continue;
             }
-            if changed {
-                out.push_str(rest);
-                *text = out;
-            }
-        };
-        for (_, slot) in self.credential_slots() {
-            match slot {
-                Slot::Row(_, value) => fill(value),
-                Slot::Url(url) => fill(url),
+            let Some(value) = secrets.get(&reference) else {
+                continue;
+            };
+            let placeholder = format!("{{{{{reference}}}}}");
+            let Some(text) = self.slot_text(&field) else {
+                continue;
+            };
+            if *text == placeholder {
+                *text = value.clone();
+            } else if let Some((before, password, after)) =
+                crate::engine::credentials::url_password(text)
+                && password == placeholder
+            {
+                *text = format!("{before}{value}{after}");
             }
         }
     }
@@ -986,7 +1033,7 @@ mod tests {
             .push(KeyValue::new("Cookie", "sid=c-3"));
         let original = settings.clone();
         let mut kept = settings.clone();
-        let secrets = kept.take_credentials();
+        let secrets = kept.take_credentials(&Default::default());
         let text = serde_json::to_string(&kept).unwrap();
         for secret in ["pw-http", "tok-1", "dTpw", "tok-2", "pw-amqp", "c-3"] {
             assert!(!text.contains(secret), "{secret} in {text}");
@@ -1004,5 +1051,53 @@ mod tests {
         assert_eq!(forgot.http.headers[1].value, "");
         assert_eq!(forgot.http.headers[3].value, "{{api_key}}");
         assert_eq!(forgot.http.headers[0].value, "application/json");
+    }
+
+    #[test]
+    fn only_recorded_fields_get_their_secret_back() {
+        let mut settings = Settings::default();
+        settings.grpc.metadata = vec![KeyValue::new("authorization", "Bearer tok-9")];
+        settings.http.headers = vec![KeyValue::new(
+            "X-Leak",
+            "{{switchboard_editor_grpc_authorization}}",
+        )];
+        let mut kept = settings.clone();
+        let secrets = kept.take_credentials(&Default::default());
+        assert_eq!(
+            kept.editor_secrets[0],
+            EditorSecret {
+                field: "grpc.metadata.0".into(),
+                reference: "switchboard_editor_grpc_authorization".into(),
+            }
+        );
+        assert!(
+            kept.editor_secrets
+                .iter()
+                .all(|r| r.field != "http.headers.0")
+        );
+        // Through the file, with a reference planted in another field.
+        let mut text: serde_json::Value = serde_json::to_value(&kept).unwrap();
+        text["amqp"]["headers"] = serde_json::json!([{"key": "X-Debug", "value": "{{switchboard_editor_grpc_authorization}}"}]);
+        let mut loaded: Settings = serde_json::from_value(text).unwrap();
+        loaded.restore_credentials(&secrets);
+        assert_eq!(loaded.grpc.metadata[0].value, "Bearer tok-9");
+        assert_eq!(
+            loaded.http.headers[0].value,
+            "{{switchboard_editor_grpc_authorization}}"
+        );
+        assert_eq!(
+            loaded.amqp.headers[0].value,
+            "{{switchboard_editor_grpc_authorization}}"
+        );
+        assert!(loaded.editor_secrets.is_empty());
+        // A secret that was filled back and then moved under a name the detector does not
+        // flag still leaves the file.
+        loaded.grpc.metadata[0].key = "x-renamed".into();
+        let mut again = loaded.clone();
+        let known = again.take_credentials(&secrets);
+        let text = serde_json::to_string(&again).unwrap();
+        assert!(!text.contains("tok-9"), "{text}");
+        again.restore_credentials(&known);
+        assert_eq!(again.grpc.metadata[0].value, "Bearer tok-9");
     }
 }

@@ -14,25 +14,10 @@ pub const SETTINGS_FILE: &str = "settings.json";
 /// eframe's state file (window geometry, egui memory) in the data directory.
 pub const WINDOW_FILE: &str = "app.ron";
 
-/// Creates the data directory owner-only (0700), or makes an existing one so.
+/// Creates the data directory owner-only (0700), or makes an existing one so (the engine's
+/// [`fsutil::private_dir`], which the CLI uses too).
 pub fn prepare_data_dir(dir: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-        if !dir.exists() {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)?;
-        }
-        let mode = std::fs::metadata(dir)?.permissions().mode();
-        if mode & 0o077 != 0 {
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-        }
-        Ok(())
-    }
-    #[cfg(not(unix))]
-    std::fs::create_dir_all(dir)
+    fsutil::private_dir(dir)
 }
 
 /// Where eframe keeps the window state: `app.ron` in the data directory, made owner-only

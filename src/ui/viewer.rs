@@ -374,6 +374,9 @@ pub struct Viewer {
     /// Typed path for export/import (filled by the file dialog when there is one).
     pub path_text: String,
     pub notice: Option<Result<String, String>>,
+    /// *Copy as JSON* keeps message credentials (the Settings window's choice; masked
+    /// otherwise).
+    pub copy_in_clear: bool,
 }
 
 impl Viewer {
@@ -474,8 +477,9 @@ pub fn viewer_ui(
         }
     });
     let path = viewer.path_text.trim().to_string();
+    let copy_in_clear = viewer.copy_in_clear;
     if let Some(tab) = viewer.active_tab_mut() {
-        tab_ui(ui, tab, &path, &mut actions);
+        tab_ui(ui, tab, &path, copy_in_clear, &mut actions);
     }
     actions
 }
@@ -535,7 +539,13 @@ fn form_ui(ui: &mut egui::Ui, form: &mut WatchForm, actions: &mut Vec<ViewerActi
     );
 }
 
-fn tab_ui(ui: &mut egui::Ui, tab: &mut ViewerTab, path: &str, actions: &mut Vec<ViewerAction>) {
+fn tab_ui(
+    ui: &mut egui::Ui,
+    tab: &mut ViewerTab,
+    path: &str,
+    copy_in_clear: bool,
+    actions: &mut Vec<ViewerAction>,
+) {
     ui.horizontal_wrapped(|ui| {
         let (text, error) = match &tab.status {
             TabStatus::Connecting => ("connecting…".to_string(), false),
@@ -654,7 +664,7 @@ fn tab_ui(ui: &mut egui::Ui, tab: &mut ViewerTab, path: &str, actions: &mut Vec<
         .id_salt("detail")
         .auto_shrink([false, false])
         .show(ui, |ui| match tab.selected.and_then(|s| tab.message(s)) {
-            Some(m) => detail_ui(ui, m),
+            Some(m) => detail_ui(ui, m, copy_in_clear),
             None => {
                 ui.label(
                     RichText::new("Select a message to see its properties, headers and body.")
@@ -788,7 +798,18 @@ fn table_ui(ui: &mut egui::Ui, tab: &mut ViewerTab, height: f32) {
     }
 }
 
-fn detail_ui(ui: &mut egui::Ui, m: &StoredMessage) {
+/// What *Copy as JSON* copies: the message's `watch --json` line, with its credentials
+/// masked unless `in_clear`.
+pub fn copy_json(m: &StoredMessage, in_clear: bool) -> String {
+    use crate::engine::credentials::Redact;
+    let mut message = m.to_watched();
+    if !in_clear {
+        message.redact();
+    }
+    serde_json::to_string(&message).unwrap_or_default()
+}
+
+fn detail_ui(ui: &mut egui::Ui, m: &StoredMessage, copy_in_clear: bool) {
     ui.horizontal_wrapped(|ui| {
         ui.label(RichText::new(format!("#{}", m.seq)).strong());
         ui.label(
@@ -809,8 +830,7 @@ fn detail_ui(ui: &mut egui::Ui, m: &StoredMessage) {
         }
         ui.label(RichText::new(format!("{} B", m.body.len())).weak());
         if ui.small_button("Copy as JSON").clicked() {
-            ui.ctx()
-                .copy_text(serde_json::to_string(&m.to_watched()).unwrap_or_default());
+            ui.ctx().copy_text(copy_json(m, copy_in_clear));
         }
     });
     ui.columns(2, |cols| {

@@ -1,6 +1,6 @@
 //! Credentials inside requests: which values are secret, moving them out into the secret store
 //! (collections, the app's saved editors) and masking them where a request is kept or shown
-//! (history, exports). One detector for every transport: HTTP headers, gRPC metadata, AMQP
+//! (history, exports). Bodies are never altered. One detector for every transport: HTTP headers, gRPC metadata, AMQP
 //! headers and URLs today; NATS and Kafka settings (user/password, tokens, SASL) go through the
 //! same [`redact`] with [`Field::Named`] when those transports land.
 
@@ -8,6 +8,7 @@ use super::collection::vars::only_references;
 use super::collection::{SavedHeader, SavedRequest, SavedSpec};
 use super::exchange::{Exchange, Header, Message};
 use super::history::HistoryEntry;
+use super::watched::WatchedMessage;
 
 /// What a masked secret shows instead of its value.
 pub const MASK: &str = "••••";
@@ -16,44 +17,96 @@ pub const MASK: &str = "••••";
 pub const REDACTED: &str = "(redacted)";
 
 /// Exact names (lower case, `_`/`.` read as `-`) whose values are credentials.
-const SENSITIVE_NAMES: &[&str] = &[
-    "authorization",
-    "proxy-authorization",
-    "cookie",
-    "set-cookie",
-    "auth",
-    "pass",
-    "sasl-password",
-];
+const SENSITIVE_NAMES: &[&str] = &["pass", "sig", "pwd"];
 
-/// Parts of a name that make its value a credential (`x-api-key`, `x-auth-token`,
-/// `client_secret`, Kafka `sasl.password`, NATS `nkey`…).
+/// Parts of a name that make its value a credential (`x-auth-token`, `client_secret`, Kafka
+/// `sasl.password`, NATS `nkey`, `Set-Cookie`, `X-Signature`…).
 const SENSITIVE_PARTS: &[&str] = &[
     "token",
     "secret",
     "password",
     "passwd",
-    "api-key",
-    "apikey",
-    "access-key",
     "session",
     "credential",
-    "nkey",
+    "cookie",
+    "signature",
     "jwt",
-    "private-key",
 ];
 
-/// True when a header, gRPC metadata key, AMQP header or named setting holds a credential.
-pub fn is_sensitive_name(name: &str) -> bool {
-    let name: String = name
-        .trim()
+/// Words of a name that contain `auth` without being about authentication.
+const NOT_AUTH: &[&str] = &["author", "authors", "authority"];
+
+/// Headers that carry an authentication challenge or its parameters, not a credential.
+const CHALLENGES: &[&str] = &["www-authenticate", "proxy-authenticate"];
+
+/// Names where `key` is an identifier, not a secret.
+const NOT_SECRET_KEYS: &[&str] = &[
+    "idempotency-key",
+    "routing-key",
+    "partition-key",
+    "sort-key",
+    "message-key",
+];
+
+/// Auth schemes whose following word is a credential, whatever the header is called.
+const SCHEMES: &[&str] = &["bearer", "basic", "digest", "token"];
+
+fn normalized(name: &str) -> String {
+    name.trim()
+        .trim_start_matches(':')
         .chars()
         .map(|c| match c {
-            '_' | '.' => '-',
+            '_' | '.' | ' ' => '-',
             c => c.to_ascii_lowercase(),
         })
-        .collect();
-    SENSITIVE_NAMES.contains(&name.as_str()) || SENSITIVE_PARTS.iter().any(|s| name.contains(s))
+        .collect()
+}
+
+/// True when a header, gRPC metadata key, AMQP header, query parameter or named setting
+/// holds a credential: names with `auth` (`Authorization`, `Authentication`, `X-Auth`…),
+/// `key` as a word (`x-api-key`, `apikey`, `Ocp-Apim-Subscription-Key`), `signature`,
+/// `credential`, `secret`, `token`, `password`, `session` or `cookie` in them.
+pub fn is_sensitive_name(name: &str) -> bool {
+    let name = normalized(name);
+    if name.is_empty() || CHALLENGES.contains(&name.as_str()) {
+        return false;
+    }
+    if SENSITIVE_NAMES.contains(&name.as_str()) || SENSITIVE_PARTS.iter().any(|s| name.contains(s))
+    {
+        return true;
+    }
+    let words: Vec<&str> = name.split('-').filter(|w| !w.is_empty()).collect();
+    let auth = words
+        .iter()
+        .any(|w| w.contains("auth") && !NOT_AUTH.contains(w));
+    let key = words.iter().any(|w| {
+        *w == "key"
+            || w.starts_with("nkey")
+            || [
+                "apikey",
+                "accesskey",
+                "secretkey",
+                "privatekey",
+                "subscriptionkey",
+            ]
+            .iter()
+            .any(|k| w.ends_with(k))
+    }) && !NOT_SECRET_KEYS.iter().any(|k| name.ends_with(k));
+    auth || key
+}
+
+/// The auth scheme a value starts with (`Bearer abc` → `Bearer`), if it is one of
+/// [`SCHEMES`] followed by a credential.
+fn auth_scheme(value: &str) -> Option<(&str, &str)> {
+    let (scheme, credential) = value.trim().split_once(' ')?;
+    (SCHEMES.iter().any(|s| scheme.eq_ignore_ascii_case(s)) && !credential.trim().is_empty())
+        .then_some((scheme, credential))
+}
+
+/// True when a named value is a credential: its name is sensitive ([`is_sensitive_name`]) or
+/// its value starts with an auth scheme (`Bearer …`, `Basic …`, `Digest …`, `Token …`).
+pub fn is_sensitive(name: &str, value: &str) -> bool {
+    is_sensitive_name(name) || auth_scheme(value).is_some()
 }
 
 /// What kind of value is being redacted.
@@ -93,10 +146,10 @@ fn is_literal(secret: &str) -> bool {
 }
 
 fn redact_named(name: &str, value: &str, found: &mut Vec<String>) -> Option<String> {
-    if !is_sensitive_name(name) || value.trim().ends_with(REDACTED) {
+    if !is_sensitive(name, value) || value.trim().ends_with(REDACTED) {
         return None;
     }
-    let lower = name.trim().to_ascii_lowercase();
+    let lower = normalized(name);
     if lower == "cookie" || lower == "set-cookie" {
         // `name=value` pairs; for Set-Cookie only the first is the cookie, the rest are
         // attributes (Path, HttpOnly…).
@@ -117,13 +170,16 @@ fn redact_named(name: &str, value: &str, found: &mut Vec<String>) -> Option<Stri
     }
     let trimmed = value.trim();
     // `Bearer TOKEN`, `Basic B64`, `Digest …`: the scheme is not secret.
-    if let Some((scheme, credential)) = trimmed.split_once(' ')
-        && !scheme.is_empty()
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-')
-        && lower.contains("authorization")
-    {
+    let scheme = auth_scheme(trimmed).or_else(|| {
+        trimmed.split_once(' ').filter(|(scheme, _)| {
+            !scheme.is_empty()
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && lower.contains("authorization")
+        })
+    });
+    if let Some((scheme, credential)) = scheme {
         if !is_literal(credential) {
             return None;
         }
@@ -137,13 +193,9 @@ fn redact_named(name: &str, value: &str, found: &mut Vec<String>) -> Option<Stri
     Some(format!("{MASK} {REDACTED}"))
 }
 
-/// Where the userinfo of the URL whose `://` is at `sep` sits: (start, end of the part to
-/// mask, is it a password). `None` when there is no userinfo or nothing secret in it.
+/// Where the secret of the userinfo of the URL whose `://` is at `sep` sits: the password of
+/// `user:password@`, or a lone user (`TOKEN@`). `None` when there is no userinfo.
 fn userinfo_secret(text: &str, sep: usize) -> Option<(usize, usize)> {
-    let scheme_start = text[..sep]
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
-        .map_or(0, |i| i + 1);
-    let scheme = text[scheme_start..sep].to_ascii_lowercase();
     let start = sep + 3;
     let end = text[start..]
         .find(|c: char| {
@@ -153,34 +205,75 @@ fn userinfo_secret(text: &str, sep: usize) -> Option<(usize, usize)> {
     let at = text[start..end].rfind('@')? + start;
     match text[start..at].find(':') {
         Some(colon) => Some((start + colon + 1, at)),
-        // `nats://TOKEN@host`: a lone user is the token.
-        None if scheme.starts_with("nats") => Some((start, at)),
-        None => None,
+        // `nats://TOKEN@host`, `http://TOKEN@host`: a lone user is a token.
+        None => Some((start, at)),
     }
 }
 
+/// Where the URL whose `://` is at `sep` ends (a space, a quote, a bracket).
+fn url_end(text: &str, sep: usize) -> usize {
+    text[sep + 3..]
+        .find(|c: char| matches!(c, '"' | '\'' | '<' | '>' | '`') || c.is_whitespace())
+        .map_or(text.len(), |i| sep + 3 + i)
+}
+
+/// The values of sensitive query parameters (`access_token`, `api_key`, `key`, `sig`…) of
+/// the URL spanning `start..end` of `text`, as ranges.
+fn query_secrets(text: &str, start: usize, end: usize) -> Vec<(usize, usize)> {
+    let url = &text[start..end];
+    let Some(q) = url.find('?') else {
+        return Vec::new();
+    };
+    let query_end = url[q..].find('#').map_or(url.len(), |i| q + i);
+    let mut out = Vec::new();
+    let mut at = q + 1;
+    for pair in url[q + 1..query_end].split(['&', ';']) {
+        if let Some((name, value)) = pair.split_once('=') {
+            let name = percent_decoded(name);
+            let value_start = at + name_len(pair);
+            if is_sensitive_name(&name) && is_literal(value) {
+                out.push((start + value_start, start + value_start + value.len()));
+            }
+        }
+        at += pair.len() + 1;
+    }
+    out
+}
+
+fn name_len(pair: &str) -> usize {
+    pair.find('=').map_or(pair.len(), |i| i + 1)
+}
+
+fn percent_decoded(name: &str) -> String {
+    name.replace("%5F", "_")
+        .replace("%5f", "_")
+        .replace('+', " ")
+}
+
 fn redact_urls(text: &str, found: &mut Vec<String>) -> Option<String> {
-    let mut out = String::new();
-    let mut copied = 0;
+    let mut ranges = Vec::new();
     let mut from = 0;
     while let Some(i) = text[from..].find("://") {
         let sep = from + i;
-        from = sep + 3;
-        let Some((start, end)) = userinfo_secret(text, sep) else {
-            continue;
-        };
-        let secret = &text[start..end];
-        if !is_literal(secret) {
-            continue;
+        let end = url_end(text, sep);
+        from = end.max(sep + 3);
+        if let Some((start, end)) = userinfo_secret(text, sep)
+            && is_literal(&text[start..end])
+        {
+            ranges.push((start, end));
         }
-        found.push(secret.to_string());
+        ranges.extend(query_secrets(text, sep, end));
+    }
+    if ranges.is_empty() {
+        return None;
+    }
+    let mut out = String::new();
+    let mut copied = 0;
+    for (start, end) in ranges {
+        found.push(text[start..end].to_string());
         out.push_str(&text[copied..start]);
         out.push_str(MASK);
         copied = end;
-        from = end;
-    }
-    if copied == 0 {
-        return None;
     }
     out.push_str(&text[copied..]);
     Some(out)
@@ -209,7 +302,7 @@ pub fn take_url_password(url: &mut String, name: &str) -> Option<String> {
 /// Replaces a literal credential in a sensitive header (or setting) value with `{{name}}`;
 /// returns the value. A value that is only references already is left alone.
 pub fn take_named_secret(header: &str, value: &mut String, name: &str) -> Option<String> {
-    if !is_sensitive_name(header) || value.trim().is_empty() || only_references(value) {
+    if !is_sensitive(header, value) || value.trim().is_empty() || only_references(value) {
         return None;
     }
     let secret = std::mem::replace(value, format!("{{{{{name}}}}}"));
@@ -261,36 +354,19 @@ fn scrub_text(text: &mut String, secrets: &[String]) {
     }
 }
 
-fn scrub_bytes(bytes: &mut Vec<u8>, secrets: &[String]) {
-    for s in secrets {
-        let needle = s.as_bytes();
-        if memchr::memmem::find(bytes, needle).is_none() {
-            continue;
-        }
-        let mut out = Vec::with_capacity(bytes.len());
-        let mut rest: &[u8] = bytes;
-        while let Some(i) = memchr::memmem::find(rest, needle) {
-            out.extend_from_slice(&rest[..i]);
-            out.extend_from_slice(MASK.as_bytes());
-            rest = &rest[i + needle.len()..];
-        }
-        out.extend_from_slice(rest);
-        *bytes = out;
-    }
-}
-
 fn scrub_message(m: &mut Message, secrets: &[String]) {
     scrub_text(&mut m.line, secrets);
     for h in m.headers.iter_mut().chain(m.trailers.iter_mut()) {
         scrub_text(&mut h.value, secrets);
     }
-    scrub_bytes(&mut m.body.bytes, secrets);
+    // Bodies are data: never altered (a password `John` must not turn `John Doe` into
+    // `•••• Doe`).
 }
 
 impl Redact for Exchange {
     /// Sensitive headers, metadata and trailers both ways, URL passwords in the target,
-    /// request line, error and phase details; then any copy of those secrets left elsewhere
-    /// (an error quoting a header, a body echoing it) is masked too.
+    /// request line, error and phase details; then any copy of those secrets left in those
+    /// places (an error quoting a header) is masked too. Bodies are never altered.
     fn redact(&mut self) {
         let mut found = Vec::new();
         let messages = std::iter::once(&mut self.request).chain(self.response.as_mut());
@@ -368,6 +444,44 @@ impl Redact for HistoryEntry {
         self.exchange.redact();
         if let Some(r) = self.request.as_mut() {
             r.redact();
+        }
+    }
+}
+
+fn redact_json(name: &str, value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => {
+            if let Some(masked) = redact(Field::Named(name), text) {
+                *text = masked;
+            }
+        }
+        // A nested AMQP table: its own names decide.
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                redact_json(k, v);
+            }
+        }
+        Value::Array(items) => {
+            for v in items {
+                redact_json(name, v);
+            }
+        }
+        Value::Null => {}
+        other => {
+            if is_sensitive_name(name) {
+                *other = Value::String(format!("{MASK} {REDACTED}"));
+            }
+        }
+    }
+}
+
+impl Redact for WatchedMessage {
+    /// Sensitive message headers (`authorization`, `x-api-key`, values starting with
+    /// `Bearer `…), nested tables too. The body is data and is never altered.
+    fn redact(&mut self) {
+        for (name, value) in self.headers.iter_mut() {
+            redact_json(name, value);
         }
     }
 }
@@ -472,6 +586,8 @@ mod tests {
             ("nats://u:p@h:4222", "nats://u:••••@h:4222"),
             ("nats://s3cretToken@h:4222", "nats://••••@h:4222"),
             ("kafka://u:p@broker:9092", "kafka://u:••••@broker:9092"),
+            // A lone user part is a token, whatever the scheme.
+            ("http://SECRETUSER15@host/x", "http://••••@host/x"),
             (
                 "malformed URL \"https://a:b@h\" then amqp://c:d@e/",
                 "malformed URL \"https://a:••••@h\" then amqp://c:••••@e/",
@@ -482,13 +598,81 @@ mod tests {
         for same in [
             "http://127.0.0.1/user/1",
             "http://host/a@b",
-            "http://bob@host/",
+            "http://host/?user=bob&page=2",
+            "http://host/?token={{token}}&key=••••",
             "amqp://u:{{amqp_password}}@h/",
             "amqp://u:••••@h/",
             "127.0.0.1:50051",
         ] {
             assert_eq!(url(same), None, "{same}");
         }
+    }
+
+    #[test]
+    fn the_names_and_values_the_detector_used_to_miss() {
+        for name in [
+            "Authentication",
+            "Authorisation",
+            "X-Auth",
+            "X-Custom-Auth",
+            "Ocp-Apim-Subscription-Key",
+            "X-Signature",
+            "api-key",
+            "ApiKey",
+            "x-amz-security-token",
+            "X-Credential",
+            "Cookie2",
+            "access_token",
+            "key",
+            "sig",
+        ] {
+            assert!(is_sensitive_name(name), "{name}");
+        }
+        for name in [
+            "Author",
+            ":authority",
+            "WWW-Authenticate",
+            "Idempotency-Key",
+            "Keep-Alive",
+            "monkey",
+        ] {
+            assert!(!is_sensitive_name(name), "{name}");
+        }
+        assert_eq!(
+            named("X-Custom-Auth", "Bearer abc123").as_deref(),
+            Some("Bearer •••• (redacted)")
+        );
+        // An auth scheme makes any header a credential.
+        for value in [
+            "Bearer abc123",
+            "Basic dXNlcjpw",
+            "Digest x=1",
+            "token abc123",
+        ] {
+            let scheme = value.split(' ').next().unwrap();
+            assert_eq!(
+                named("X-Forwarded-Whatever", value),
+                Some(format!("{scheme} •••• (redacted)")),
+                "{value}"
+            );
+        }
+        assert_eq!(named("X-Forwarded-Whatever", "Bearer {{tok}}"), None);
+        assert_eq!(named("Accept", "application/json"), None);
+        let mut value = "Bearer abc".to_string();
+        assert!(take_named_secret("X-Thing", &mut value, "r_x").is_some());
+    }
+
+    #[test]
+    fn sensitive_query_values_are_masked() {
+        assert_eq!(
+            url("GET http://h/p?access_token=AT1&api_key=AK2&token=T3&key=K4&sig=S5&signature=S6&password=P7&secret=S8&page=2#frag").as_deref(),
+            Some("GET http://h/p?access_token=••••&api_key=••••&token=••••&key=••••&sig=••••&signature=••••&password=••••&secret=••••&page=2#frag")
+        );
+        assert_eq!(
+            url("see https://u:pw@h/?apikey=x1 and http://h2/?q=1").as_deref(),
+            Some("see https://u:••••@h/?apikey=•••• and http://h2/?q=1")
+        );
+        assert_eq!(url("http://h/?token={{token}}"), None);
     }
 
     #[test]
@@ -537,15 +721,76 @@ mod tests {
         };
         x.redact();
         let json = x.to_json_line();
-        for secret in ["hunter22", "tok-123", "cookie-9"] {
+        for secret in ["hunter22", "cookie-9"] {
             assert!(!json.contains(secret), "{secret} in {json}");
         }
+        assert!(!x.error.as_ref().unwrap().message.contains("tok-123"));
+        // The body is data: kept as received, even when it echoes a credential.
+        assert_eq!(
+            x.response.as_ref().unwrap().body.bytes,
+            b"{\"echo\": \"Bearer tok-123\"}"
+        );
         assert_eq!(x.request.headers[0].value, "Bearer •••• (redacted)");
         assert_eq!(x.request.headers[1].value, "application/json");
         assert_eq!(x.target, "http://bob:••••@127.0.0.1:8081/user/1");
         // Idempotent.
         let again = x.redacted();
         assert_eq!(again, x);
+    }
+
+    #[test]
+    fn watched_message_headers_are_masked_and_their_body_kept() {
+        let mut headers = crate::engine::watched::Named::new();
+        headers.insert("authorization".into(), "Bearer w-5ecret".into());
+        headers.insert("x-api-key".into(), "k-5ecret".into());
+        headers.insert("x-retries".into(), 3.into());
+        headers.insert("pin".into(), serde_json::json!({"token": 1234}));
+        headers.insert("x-source".into(), "demo".into());
+        let body = br#"{"authorization":"Bearer w-5ecret"}"#.to_vec();
+        let m = WatchedMessage::amqp(
+            "orders",
+            "k",
+            false,
+            &Default::default(),
+            headers,
+            body.clone(),
+        );
+        let masked = m.redacted();
+        let json = serde_json::to_string(&masked.headers).unwrap();
+        assert!(!json.contains("5ecret") && !json.contains("1234"), "{json}");
+        assert_eq!(masked.headers["authorization"], "Bearer •••• (redacted)");
+        assert_eq!(masked.headers["x-retries"], 3);
+        assert_eq!(masked.headers["x-source"], "demo");
+        assert_eq!(masked.body.bytes, body);
+    }
+
+    #[test]
+    fn bodies_are_never_altered() {
+        let body = br#"{"name":"John Doe","email":"john@example.com"}"#.to_vec();
+        let mut x = Exchange {
+            transport: Transport::Http,
+            target: "http://u:John@127.0.0.1:8081/user/1".into(),
+            started_at_ms: 0,
+            ok: true,
+            status: None,
+            error: None,
+            total_us: 0,
+            timeline: Vec::new(),
+            request: Message {
+                headers: vec![Header::new("Cookie", "a=example")],
+                body: Body::new(body.clone()),
+                ..Message::default()
+            },
+            response: Some(Message {
+                body: Body::new(body.clone()),
+                ..Message::default()
+            }),
+        };
+        x.redact();
+        assert_eq!(x.target, "http://u:••••@127.0.0.1:8081/user/1");
+        assert_eq!(x.request.headers[0].value, "a=•••• (redacted)");
+        assert_eq!(x.request.body.bytes, body);
+        assert_eq!(x.response.as_ref().unwrap().body.bytes, body);
     }
 
     #[test]

@@ -45,6 +45,36 @@ pub fn write_new_files_counted(
     Ok(())
 }
 
+/// Creates the data directory owner-only (0700), or makes an existing one so: called whenever
+/// the secret store, the history or the app's state is written (by the CLI as by the app).
+/// A shared directory is left alone: the filesystem root, the temporary directory and any
+/// sticky directory (`/tmp`) are not the data directory of one user.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.as_os_str().is_empty() {
+        return Ok(());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        if !dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?;
+        }
+        let mode = std::fs::metadata(dir)?.permissions().mode();
+        let shared = mode & 0o1000 != 0
+            || dir.parent().is_none()
+            || std::fs::canonicalize(dir).ok() == std::fs::canonicalize(std::env::temp_dir()).ok();
+        if mode & 0o077 != 0 && !shared {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(dir)
+}
+
 /// Opens (creating) a file for appending, owner-only when created.
 pub fn open_append_private(path: &Path) -> std::io::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
@@ -138,6 +168,26 @@ pub fn is_temporary(name: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(unix)]
+    #[test]
+    fn private_dir_tightens_a_data_directory_but_not_a_shared_one() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode =
+            |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        let dir = std::env::temp_dir().join(format!("sb-private-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        super::private_dir(&dir).unwrap();
+        assert_eq!(mode(&dir), 0o700);
+        let new = dir.join("a/b");
+        super::private_dir(&new).unwrap();
+        assert_eq!(mode(&new), 0o700);
+        let before = mode(&std::env::temp_dir());
+        super::private_dir(&std::env::temp_dir()).unwrap();
+        assert_eq!(mode(&std::env::temp_dir()), before);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn replaces_the_file_and_leaves_no_temporary_behind() {
         let dir = std::env::temp_dir().join(format!("sb-atomic-{}", std::process::id()));

@@ -181,7 +181,7 @@ impl History {
         let mut line = serde_json::to_vec(&entry).map_err(std::io::Error::other)?;
         line.push(b'\n');
         if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir)?;
+            fsutil::private_dir(dir)?;
         }
         let mut file = fsutil::open_append_private(&self.path)?;
         file.write_all(&line)?;
@@ -218,6 +218,9 @@ impl History {
             out.extend_from_slice(line);
             out.push(b'\n');
             self.kept.push_back(line.len() as u64 + 1);
+        }
+        if let Some(dir) = self.path.parent() {
+            fsutil::private_dir(dir)?;
         }
         fsutil::write_atomic_private(&self.path, &out)?;
         self.file_lines = lines.len();

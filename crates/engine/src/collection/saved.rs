@@ -10,7 +10,9 @@ use super::FORMAT_VERSION;
 use super::expect::Expect;
 use super::vars::Vars;
 use crate::engine::amqp::{Properties, PublishRequest};
-use crate::engine::credentials::{is_sensitive_name, take_url_password, url_password};
+use crate::engine::credentials::{
+    is_sensitive, is_sensitive_name, take_url_password, url_password,
+};
 use crate::engine::descriptors::DescriptorSource;
 use crate::engine::grpc::GrpcRequest;
 use crate::engine::http::{DEFAULT_MAX_BODY_BYTES, HttpRequest};
@@ -451,7 +453,7 @@ impl SavedRequest {
         };
         let headers = |rows: &mut Vec<SavedHeader>, found: &mut Vec<(String, String)>| {
             for row in rows.iter_mut() {
-                if is_sensitive_name(&row.name)
+                if is_sensitive(&row.name, &row.value)
                     && !row.value.trim().is_empty()
                     && holds_literal_secret(&row.value)
                 {

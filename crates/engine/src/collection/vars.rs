@@ -333,7 +333,7 @@ impl SecretStore {
     pub fn save(&self) -> Result<(), CollectionError> {
         let path = self.path.as_path();
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| CollectionError::io(dir, e))?;
+            fsutil::private_dir(dir).map_err(|e| CollectionError::io(dir, e))?;
         }
         let mut text =
             serde_json::to_string_pretty(self).map_err(|e| CollectionError::Corrupt {
