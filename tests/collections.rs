@@ -1436,3 +1436,54 @@ fn the_cli_makes_the_data_directory_owner_only_when_it_writes_secrets() {
         .mode();
     assert_eq!(mode & 0o777, 0o700);
 }
+
+/// Regression (hostile run): a symbolic link to a device or a FIFO in a collection (both can
+/// arrive with a cloned repository) is a broken entry, not an endless read or a hang; the
+/// rest of the folder loads and runs.
+#[test]
+fn devices_fifos_and_huge_files_in_a_collection_are_broken_entries() {
+    let sandbox = Sandbox::new();
+    let root = sandbox.collection();
+    std::os::unix::fs::symlink("/dev/zero", root.join("04-zero.json")).unwrap();
+    let fifo = root.join("03-fifo.json");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let huge = std::fs::File::create(root.join("05-huge.json")).unwrap();
+    huge.set_len(collection::MAX_FILE_BYTES + 1).unwrap();
+    drop(huge);
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let loader = root.clone();
+    std::thread::Builder::new()
+        .name("load".into())
+        .spawn(move || {
+            let _ = tx.send(Collection::load(&loader).map(|c| {
+                c.items
+                    .iter()
+                    .map(|i| match &i.file {
+                        Loaded::Broken { reason } => (i.rel.clone(), reason.clone()),
+                        other => (i.rel.clone(), format!("loaded: {other:?}")),
+                    })
+                    .collect::<Vec<_>>()
+            }));
+        })
+        .unwrap();
+    let items = rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("the collection loads without hanging")
+        .unwrap();
+    let reason = |rel: &str| {
+        items
+            .iter()
+            .find(|(r, _)| r == rel)
+            .map(|(_, reason)| reason.clone())
+            .unwrap_or_else(|| panic!("{rel} not listed: {items:?}"))
+    };
+    assert_eq!(reason("04-zero.json"), "not a regular file");
+    assert_eq!(reason("03-fifo.json"), "not a regular file");
+    assert!(reason("05-huge.json").contains("larger than"), "{items:?}");
+}

@@ -5,7 +5,7 @@ mod common;
 
 use common::{assert_timeline_sane, phase_names, start_demo};
 use switchboard::engine::http::{self, HttpRequest};
-use switchboard::engine::{BodyView, ErrorKind};
+use switchboard::engine::{BodyView, ErrorKind, Header};
 
 #[tokio::test]
 async fn lookup_found_has_every_phase_and_the_user() {
@@ -230,4 +230,30 @@ async fn a_client_reuses_its_connection_and_the_timeline_says_so() {
         ),
         "{error:?}"
     );
+}
+
+/// Regression (hostile run): credentials in the URL are sent as Basic auth, as curl sends
+/// them, and an explicit Authorization header wins over them.
+#[tokio::test]
+async fn url_credentials_are_sent_as_basic_auth_like_curl() {
+    let echo = common::echo::Echo::start().await;
+    let port = echo.addr.port();
+    let send = |url: String, headers: Vec<Header>| async move {
+        let exchange = http::send(&HttpRequest {
+            headers,
+            ..HttpRequest::get(url)
+        })
+        .await;
+        assert!(exchange.ok, "{:?}", exchange.error);
+    };
+    send(format!("http://u:p%40ss@127.0.0.1:{port}/url"), Vec::new()).await;
+    let got = echo.one("/url");
+    // base64("u:p@ss")
+    assert_eq!(got.all("authorization"), ["Basic dTpwQHNz"]);
+    send(
+        format!("http://u:pw@127.0.0.1:{port}/explicit"),
+        vec![Header::new("Authorization", "Bearer T")],
+    )
+    .await;
+    assert_eq!(echo.one("/explicit").all("authorization"), ["Bearer T"]);
 }

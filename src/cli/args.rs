@@ -404,8 +404,8 @@ impl DemoArgs {
 /// deadlines that far away overflow the clock.
 pub const MAX_SECS: f64 = 365.0 * 24.0 * 3600.0;
 
-/// Parses a duration in seconds (`30`, `0.5`, `1e-3`): a finite number above 0 and at most a
-/// year. `0`, negatives, `nan` and `inf` are refused with a message saying why. The one parser
+/// Parses a duration in seconds (`30`, `0.5`, `1e-3`): a finite number from a millisecond to a
+/// year. `0`, `1e-12`, negatives, `nan` and `inf` are refused with a message saying why. The one parser
 /// for every `--timeout`/`--duration`.
 pub fn parse_secs(text: &str) -> Result<Duration, String> {
     let secs: f64 = text
@@ -415,9 +415,9 @@ pub fn parse_secs(text: &str) -> Result<Duration, String> {
     if !secs.is_finite() {
         return Err(format!("{text:?} is not a finite number of seconds"));
     }
-    if secs <= 0.0 {
+    if secs < 0.001 {
         return Err(format!(
-            "{text:?}: give a number of seconds above 0 (leave the option out for the default)"
+            "{text:?}: give at least 0.001 seconds (a millisecond; leave the option out for the default)"
         ));
     }
     if secs > MAX_SECS {

@@ -153,8 +153,10 @@ pub fn import(i: args::Import) -> anyhow::Result<ExitCode> {
     let mut secrets = secrets()?;
     let (dir, imported) = match i {
         args::Import::Postman { file, dir } => {
-            let text = std::fs::read_to_string(&file)
+            let raw = crate::engine::fsutil::read_regular(&file, 256 * 1024 * 1024)
                 .with_context(|| format!("cannot read {}", file.display()))?;
+            let text = String::from_utf8(raw)
+                .map_err(|_| anyhow::anyhow!("{} is not UTF-8 text", file.display()))?;
             (dir, import::postman(&text)?)
         }
         args::Import::Curl(line) => (line.dir.clone(), one(import::curl(&line.command)?, &line)),
@@ -208,7 +210,8 @@ pub fn export(e: args::Export) -> anyhow::Result<ExitCode> {
         args::Export::Grpcurl(a) => (a, false),
     };
     let raw =
-        std::fs::read(&a.file).with_context(|| format!("cannot read {}", a.file.display()))?;
+        crate::engine::fsutil::read_regular(&a.file, crate::engine::collection::MAX_FILE_BYTES)
+            .with_context(|| format!("cannot read {}", a.file.display()))?;
     let text = std::str::from_utf8(&raw)
         .map_err(|_| anyhow::anyhow!("{} is not UTF-8 text", a.file.display()))?;
     let mut request: SavedRequest = serde_json::from_str(text)

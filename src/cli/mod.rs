@@ -618,10 +618,17 @@ async fn watch(a: args::WatchArgs, show_credentials: bool) -> anyhow::Result<Exi
             }
             Some(WatchEvent::Lost { reason, retry_in }) => {
                 lost_at.get_or_insert_with(std::time::Instant::now);
-                eprintln!(
-                    "watch: connection lost ({reason}); reconnecting in {:.2} s",
-                    retry_in.as_secs_f64()
-                );
+                if reason.ends_with("waiting for it to come back") {
+                    eprintln!(
+                        "watch: {reason}; next look in {:.2} s",
+                        retry_in.as_secs_f64()
+                    );
+                } else {
+                    eprintln!(
+                        "watch: connection lost ({reason}); reconnecting in {:.2} s",
+                        retry_in.as_secs_f64()
+                    );
+                }
             }
             Some(WatchEvent::PeekDone { count }) => {
                 if !a.json {

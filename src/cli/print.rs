@@ -55,7 +55,12 @@ pub fn exchange_text(e: &Exchange) -> String {
             out.push('\n');
             if omitted > 0 {
                 out.push_str(&format!(
-                    "… ({omitted} more bytes not shown; --json has the whole body)\n"
+                    "… ({omitted} more bytes not shown; --json has {})\n",
+                    if response.body.truncated {
+                        "the first 32 MiB"
+                    } else {
+                        "the whole body"
+                    }
                 ));
             }
             if response.body.truncated {

@@ -381,7 +381,7 @@ impl Files {
             }
             CollectionOp::Duplicate { rel } => {
                 let path = collection::resolve(root, rel)?;
-                let raw = std::fs::read(&path)
+                let raw = crate::engine::fsutil::read_regular(&path, collection::MAX_FILE_BYTES)
                     .map_err(|e| OpError::Failed(format!("{}: {e}", path.display())))?;
                 let mut request = parse_request(root, rel, &raw)?;
                 request.name = format!("{} copy", request.name);
@@ -445,8 +445,11 @@ impl Files {
                     ImportSource::Curl(line) => single(import::curl(line)?, folder),
                     ImportSource::Grpcurl(line) => single(import::grpcurl(line)?, folder),
                     ImportSource::Postman(path) => {
-                        let text = std::fs::read_to_string(path)
+                        let raw = crate::engine::fsutil::read_regular(path, 256 * 1024 * 1024)
                             .map_err(|e| OpError::Failed(format!("{}: {e}", path.display())))?;
+                        let text = String::from_utf8(raw).map_err(|_| {
+                            OpError::Failed(format!("{}: not UTF-8 text", path.display()))
+                        })?;
                         import::postman(&text)?
                     }
                 };

@@ -4,6 +4,37 @@ use std::io::Write;
 use std::path::Path;
 
 /// Writes `bytes` to a temporary file in the same directory, syncs it, and renames it over `path`.
+/// Reads a file the user pointed at, refusing what is not a regular file (a FIFO would block,
+/// a device like `/dev/zero` never ends) and anything over `max_bytes`, with a clear message.
+/// Symbolic links are followed, to a regular file only.
+pub fn read_regular(path: &Path, max_bytes: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    let too_big = || {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {} MiB", max_bytes / (1024 * 1024)),
+        )
+    };
+    if meta.len() > max_bytes {
+        return Err(too_big());
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    std::fs::File::open(path)?
+        .take(max_bytes + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max_bytes {
+        return Err(too_big());
+    }
+    Ok(bytes)
+}
+
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     write_atomic_mode(path, bytes, None)
 }
@@ -197,6 +228,36 @@ mod tests {
         super::write_atomic(&path, b"new").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"new");
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+#[cfg(test)]
+mod read_tests {
+    use super::read_regular;
+
+    #[test]
+    fn only_regular_files_of_a_bounded_size_are_read() {
+        let dir = std::env::temp_dir().join(format!("sb-read-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let small = dir.join("small.json");
+        std::fs::write(&small, b"{}").unwrap();
+        assert_eq!(read_regular(&small, 10).unwrap(), b"{}");
+        let big = dir.join("big.json");
+        std::fs::write(&big, vec![b' '; 100]).unwrap();
+        assert!(
+            read_regular(&big, 10)
+                .unwrap_err()
+                .to_string()
+                .contains("larger than")
+        );
+        assert_eq!(
+            read_regular(std::path::Path::new("/dev/zero"), 10)
+                .unwrap_err()
+                .to_string(),
+            "not a regular file"
+        );
+        assert!(read_regular(&dir, 10).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

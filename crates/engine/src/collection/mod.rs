@@ -169,8 +169,11 @@ fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
     serde_json::from_value(value).map_err(|e| e.to_string())
 }
 
+/// The largest collection, environment or request file read (a request file is a few KiB).
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
 fn load_file<T: serde::de::DeserializeOwned>(path: &Path) -> Loaded<T> {
-    match std::fs::read(path) {
+    match crate::fsutil::read_regular(path, MAX_FILE_BYTES) {
         Ok(raw) => match parse(&raw) {
             Ok(value) => Loaded::Ok { value, raw },
             Err(reason) => Loaded::Broken { reason },
@@ -474,7 +477,7 @@ pub enum OnDisk<'a> {
 }
 
 fn check_on_disk(path: &Path, expected: OnDisk<'_>) -> Result<(), CollectionError> {
-    let current = match std::fs::read(path) {
+    let current = match crate::fsutil::read_regular(path, MAX_FILE_BYTES) {
         Ok(bytes) => Some(bytes),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(CollectionError::io(path, e)),

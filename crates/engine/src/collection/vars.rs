@@ -304,7 +304,7 @@ impl SecretStore {
     /// Reads the store; a missing file is an empty store, a corrupt one an error (and the app
     /// then refuses to write over it).
     pub fn load(path: &Path) -> Result<Self, CollectionError> {
-        match std::fs::read(path) {
+        match crate::fsutil::read_regular(path, super::MAX_FILE_BYTES) {
             Ok(bytes) => {
                 let mut store: Self =
                     serde_json::from_slice(&bytes).map_err(|e| CollectionError::Corrupt {

@@ -583,12 +583,19 @@ pub async fn run_confirmed(
                 let reason = if error.kind == ErrorKind::Refused {
                     format!("{}; waiting for it to come back", error.message)
                 } else {
-                    error.message
+                    error.message.clone()
                 };
                 if !report_gap(&events, &cancel, reason, backoff).await {
                     return;
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
+                // The broker answers but the source is missing: its owner declares it again
+                // soon, so look often (up to 1 s) rather than back off to 5 s.
+                let cap = if error.kind == ErrorKind::Refused {
+                    Duration::from_secs(1)
+                } else {
+                    Duration::from_secs(5)
+                };
+                backoff = (backoff * 2).min(cap);
                 continue;
             }
         };

@@ -5,6 +5,7 @@
 
 pub mod multipart;
 
+use base64::Engine as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -67,6 +68,8 @@ pub fn parse_header_line(line: &str) -> Result<Header, ExchangeError> {
 }
 
 struct Prepared {
+    /// The URL as addressed (with its credentials, masked where shown).
+    target: String,
     tls_options: net::TlsOptions,
     method: http::Method,
     url: url::Url,
@@ -117,7 +120,36 @@ fn prepare(req: &HttpRequest) -> Result<Prepared, ExchangeError> {
         })?;
         headers.append(name, value);
     }
+    // `http://user:password@host/` sends Basic credentials, as curl does — unless an
+    // Authorization header was given, which wins (also as curl does). The URL goes without them.
+    let target = url.to_string();
+    let mut url = url;
+    if !url.username().is_empty() || url.password().is_some() {
+        if !headers.contains_key(http::header::AUTHORIZATION) {
+            let decode = |s: &str| {
+                url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default()
+            };
+            let pair = format!(
+                "{}:{}",
+                decode(url.username()),
+                decode(url.password().unwrap_or_default())
+            );
+            let value = format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(pair)
+            );
+            if let Ok(value) = http::HeaderValue::from_str(&value) {
+                headers.insert(http::header::AUTHORIZATION, value);
+            }
+        }
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+    }
     Ok(Prepared {
+        target,
         tls_options: req.tls.clone(),
         method,
         url,
@@ -285,7 +317,7 @@ async fn send_with(req: &HttpRequest, client: Option<&HttpClient>) -> Exchange {
             );
         }
     };
-    let target = prepared.url.to_string();
+    let target = prepared.target.clone();
     let outcome = run(&mut rec, req, prepared, &mut request_msg, client).await;
     rec.finish(Transport::Http, target, request_msg, outcome)
 }
