@@ -151,8 +151,9 @@ pub struct Collection {
     pub environments: Vec<EnvironmentFile>,
 }
 
-/// Reads a versioned JSON file.
-fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+/// Reads a versioned JSON file (a request, an environment or `collection.json`) from its bytes:
+/// the parser behind [`Collection::load`]. Errors say why the file cannot be used.
+pub fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
     let value: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| format!("not valid JSON: {e}"))?;
     match value.get("version").and_then(serde_json::Value::as_u64) {
