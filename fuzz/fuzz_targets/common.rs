@@ -5,8 +5,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use switchboard::engine::RequestSpec;
-use switchboard::engine::collection::SavedRequest;
 use switchboard::engine::collection::saved::Runnable;
+use switchboard::engine::collection::{self, SavedRequest};
 use switchboard::engine::recorder::Recorder;
 
 pub fn prepare(request: &SavedRequest) {
@@ -34,4 +34,21 @@ pub fn prepare(request: &SavedRequest) {
             let _ = switchboard::engine::amqp::check_url(&r.url);
         }
     }
+}
+
+/// What the app writes is stable: writing back what it read gives the same bytes (numbers that
+/// JSON cannot hold exactly, e.g. integers past 2^64, change on the first write only).
+pub fn write_read_write(request: &SavedRequest) {
+    let bytes = collection::to_file_bytes(request);
+    let back = collection::parse::<SavedRequest>(&bytes).unwrap_or_else(|e| {
+        panic!(
+            "a written file reads back: {e}\n{}",
+            String::from_utf8_lossy(&bytes)
+        )
+    });
+    let again = collection::to_file_bytes(&back);
+    assert_eq!(
+        String::from_utf8_lossy(&again),
+        String::from_utf8_lossy(&bytes)
+    );
 }

@@ -4,7 +4,7 @@
 use libfuzzer_sys::fuzz_target;
 
 mod common;
-use switchboard::engine::collection::{self, SavedRequest, import};
+use switchboard::engine::collection::import;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
@@ -18,12 +18,5 @@ fuzz_target!(|data: &[u8]| {
     let _ = import::curl(&line);
     let mut moved = request.clone();
     let _ = moved.extract_secrets();
-    let bytes = collection::to_file_bytes(&request);
-    let back = collection::parse::<SavedRequest>(&bytes);
-    assert_eq!(
-        back.as_ref(),
-        Ok(&request),
-        "{}",
-        String::from_utf8_lossy(&bytes)
-    );
+    common::write_read_write(&request);
 });
