@@ -36,8 +36,8 @@ pub fn prepare(request: &SavedRequest) {
     }
 }
 
-/// What the app writes is stable: writing back what it read gives the same bytes (numbers that
-/// JSON cannot hold exactly, e.g. integers past 2^64, change on the first write only).
+/// What the app writes is stable: writing back what it read gives the same bytes (an integer
+/// past 2^64 reads as a float and changes on the first write only).
 pub fn write_read_write(request: &SavedRequest) {
     let bytes = collection::to_file_bytes(request);
     let back = collection::parse::<SavedRequest>(&bytes).unwrap_or_else(|e| {
