@@ -425,7 +425,14 @@ pub fn parse_secs(text: &str) -> Result<Duration, String> {
             "{text:?} seconds is more than a year; give at most {MAX_SECS}"
         ));
     }
-    Duration::try_from_secs_f64(secs).map_err(|e| format!("{text:?}: {e}"))
+    match Duration::try_from_secs_f64(secs) {
+        // Below a nanosecond: rounds to a zero timeout.
+        Ok(d) if d.is_zero() => Err(format!(
+            "{text:?} seconds is less than a nanosecond; give a number of seconds above 0"
+        )),
+        Ok(d) => Ok(d),
+        Err(e) => Err(format!("{text:?}: {e}")),
+    }
 }
 
 fn parse_concurrency(text: &str) -> Result<usize, String> {
@@ -453,6 +460,21 @@ mod tests {
             assert!(err.contains(&format!("{bad:?}")), "{bad}: {err}");
         }
         assert!(parse_secs(&MAX_SECS.to_string()).is_ok());
+    }
+
+    /// Found by `scripts/fuzz` (target `duration`): a positive number too small for a
+    /// `Duration` became a zero timeout.
+    #[test]
+    fn durations_below_a_nanosecond_are_refused() {
+        for tiny in [
+            "000000000000000.00000000000000001000000\t",
+            "1e-17",
+            "4e-10",
+        ] {
+            let err = parse_secs(tiny).expect_err(tiny);
+            assert!(err.contains("less than a nanosecond"), "{tiny}: {err}");
+        }
+        assert_eq!(parse_secs("1e-9"), Ok(Duration::from_nanos(1)));
     }
 
     #[test]

@@ -153,8 +153,9 @@ pub struct Collection {
     pub environments: Vec<EnvironmentFile>,
 }
 
-/// Reads a versioned JSON file.
-fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+/// Reads a versioned JSON file (a request, an environment or `collection.json`) from its bytes:
+/// the parser behind [`Collection::load`]. Errors say why the file cannot be used.
+pub fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
     let value: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| format!("not valid JSON: {e}"))?;
     match value.get("version").and_then(serde_json::Value::as_u64) {
@@ -716,6 +717,28 @@ mod tests {
             "{err}"
         );
         std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    /// Found by `scripts/fuzz` (target `collection_file`): a JSON body's number written in its
+    /// shortest form read back as a neighbouring float, so every save changed it (serde_json
+    /// parses floats exactly only with `float_roundtrip`). An integer past 2^64 still reads as a
+    /// float and changes on the first write; from then on a file reads back and rewrites
+    /// the very same bytes.
+    #[test]
+    fn a_written_request_file_reads_back_and_rewrites_identically() {
+        for input in [
+            &include_bytes!("../../../tests/fixtures/fuzz/collection_file-integer-past-u64.json")[..],
+            &include_bytes!("../../../tests/fixtures/fuzz/collection_file-float-rewrite.json")[..],
+        ] {
+            let request: SavedRequest = parse(input).unwrap();
+            let written = to_file_bytes(&request);
+            let back: SavedRequest = parse(&written).unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&to_file_bytes(&back)),
+                String::from_utf8_lossy(&written)
+            );
+            assert_eq!(back.name, "Publish OrderCreated");
+        }
     }
 
     #[test]

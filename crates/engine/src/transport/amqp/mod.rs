@@ -335,6 +335,18 @@ pub fn classify_lapin(err: &lapin::Error, url: &str) -> (ErrorKind, String) {
     (ErrorKind::Protocol, format!("broker error: {text}"))
 }
 
+/// Reads an AMQP URL as every publish, watch and peek does before connecting: `Ok` when lapin
+/// accepts it.
+pub fn check_url(url: &str) -> Result<(), ExchangeError> {
+    match url.parse::<lapin::uri::AMQPUri>() {
+        Ok(_) => Ok(()),
+        Err(e) => Err(ExchangeError::invalid_input(format!(
+            "malformed AMQP URL {}: {e} (expected amqp://user:password@host:5672/vhost)",
+            redact_url(url)
+        ))),
+    }
+}
+
 /// Connects and opens a channel, recording `connect` and `channel_open`.
 /// `name` is the client-provided connection name the broker shows (management UI,
 /// `rabbitmqctl list_connections client_properties`).
@@ -344,12 +356,7 @@ pub(crate) async fn connect(
     confirms: bool,
     name: &str,
 ) -> Result<(Connection, Channel), ExchangeError> {
-    if let Err(e) = url.parse::<lapin::uri::AMQPUri>() {
-        return Err(ExchangeError::invalid_input(format!(
-            "malformed AMQP URL {}: {e} (expected amqp://user:password@host:5672/vhost)",
-            redact_url(url)
-        )));
-    }
+    check_url(url)?;
     let props = ConnectionProperties::default().with_connection_name(name.into());
     let conn = rec
         .step(

@@ -120,6 +120,12 @@ pub(crate) struct Addr {
     tls: bool,
 }
 
+/// Reads a gRPC address as [`call`] does (`host:port`, `http://host:port`, `https://host:port`)
+/// and returns the URI it connects to.
+pub fn check_addr(addr: &str) -> Result<String, ExchangeError> {
+    parse_addr(addr).map(|a| a.uri)
+}
+
 pub(crate) fn parse_addr(addr: &str) -> Result<Addr, ExchangeError> {
     let addr = addr.trim();
     let (tls, rest) = if let Some(rest) = addr.strip_prefix("https://") {

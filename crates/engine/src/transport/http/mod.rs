@@ -67,6 +67,12 @@ pub fn parse_header_line(line: &str) -> Result<Header, ExchangeError> {
     Ok(Header::new(name, value.trim()))
 }
 
+/// Checks a request as [`send`] does before connecting (method, URL, header names and values):
+/// `Ok` when it would be sent.
+pub fn check_request(req: &HttpRequest) -> Result<(), ExchangeError> {
+    prepare(req).map(|_| ())
+}
+
 struct Prepared {
     /// The URL as addressed (with its credentials, masked where shown).
     target: String,
