@@ -2,7 +2,6 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use switchboard::engine::Body;
 use switchboard::engine::amqp::Properties;
 use switchboard::engine::store::{Filter, MessageStore};
 use switchboard::engine::watch::WatchedMessage;
@@ -12,18 +11,20 @@ fn message(body: &[u8], header: Option<(&str, serde_json::Value)>) -> WatchedMes
     if let Some((k, v)) = header {
         headers.insert(k.to_string(), v);
     }
+    let properties = Properties {
+        content_type: Some("application/json".to_string()),
+        ..Properties::default()
+    };
     WatchedMessage {
         received_at_ms: 1,
-        exchange: "orders".to_string(),
-        routing_key: "order.created".to_string(),
-        redelivered: false,
-        properties: Properties {
-            content_type: Some("application/json".to_string()),
-            ..Properties::default()
-        },
-        headers: serde_json::Value::Object(headers),
-        body: Body::new(body.to_vec()),
-        size_bytes: body.len() as u64,
+        ..WatchedMessage::amqp(
+            "orders",
+            "order.created",
+            false,
+            &properties,
+            headers,
+            body.to_vec(),
+        )
     }
 }
 

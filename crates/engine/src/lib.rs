@@ -4,6 +4,7 @@
 
 pub mod collection;
 pub mod credentials;
+pub mod duration;
 pub mod exchange;
 pub mod fsutil;
 pub mod history;

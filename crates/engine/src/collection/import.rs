@@ -782,12 +782,9 @@ pub fn curl(command: &str) -> Result<SavedRequest, CollectionError> {
             "--url" => url = Some(value()?),
             "-m" | "--max-time" => {
                 let v = value()?;
-                let secs: f64 = v
-                    .parse()
-                    .ok()
-                    .filter(|s: &f64| s.is_finite() && *s >= 0.0)
-                    .ok_or_else(|| err(format!("curl {arg} {v}: not a number of seconds")))?;
-                timeout_ms = Some((secs * 1000.0) as u64);
+                let d =
+                    crate::duration::parse_secs(&v).map_err(|e| err(format!("curl {arg}: {e}")))?;
+                timeout_ms = Some(d.as_millis().max(1) as u64);
             }
             "--cacert" => tls.ca_file = value()?,
             "-E" | "--cert" => tls.cert_file = value()?,
@@ -919,10 +916,9 @@ pub fn grpcurl(command: &str) -> Result<SavedRequest, CollectionError> {
             "key" => tls.key_file = value()?,
             "max-time" => {
                 let v = value()?;
-                let secs: f64 = v
-                    .parse()
-                    .map_err(|_| err(format!("grpcurl -max-time {v}: not a number of seconds")))?;
-                timeout_ms = Some((secs * 1000.0) as u64);
+                let d = crate::duration::parse_secs(&v)
+                    .map_err(|e| err(format!("grpcurl -max-time: {e}")))?;
+                timeout_ms = Some(d.as_millis().max(1) as u64);
             }
             other => return Err(err(format!("unsupported grpcurl option -{other}"))),
         }

@@ -727,8 +727,10 @@ mod tests {
     #[test]
     fn a_written_request_file_reads_back_and_rewrites_identically() {
         for input in [
-            &include_bytes!("../../../tests/fixtures/fuzz/collection_file-integer-past-u64.json")[..],
-            &include_bytes!("../../../tests/fixtures/fuzz/collection_file-float-rewrite.json")[..],
+            &include_bytes!(
+                "../../../../tests/fixtures/fuzz/collection_file-integer-past-u64.json"
+            )[..],
+            &include_bytes!("../../../../tests/fixtures/fuzz/collection_file-float-rewrite.json")[..],
         ] {
             let request: SavedRequest = parse(input).unwrap();
             let written = to_file_bytes(&request);

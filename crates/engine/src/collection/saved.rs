@@ -552,7 +552,11 @@ impl SavedSpec {
         root: &Path,
         default_timeout: Duration,
     ) -> Result<Runnable, ExchangeError> {
-        let timeout = |ms: Option<u64>| ms.map_or(default_timeout, Duration::from_millis);
+        // `timeout_ms: 0` (hand-written) means the default, never a zero timeout.
+        let timeout = |ms: Option<u64>| {
+            ms.filter(|ms| *ms > 0)
+                .map_or(default_timeout, Duration::from_millis)
+        };
         Ok(match self {
             Self::Http(h) => Runnable::Request(RequestSpec::Http(HttpRequest {
                 method: h.method.trim().to_ascii_uppercase(),
