@@ -218,8 +218,31 @@ async fn huge_bodies_are_capped_and_previewed() {
         "@/dev/zero",
     ])
     .await;
-    assert_one_line_failure(&output, "larger than the 64 MiB limit");
+    assert_one_line_failure(&output, "not a regular file");
     assert!(started.elapsed() < Duration::from_secs(20));
+    // Standard input is read, up to the limit.
+    let output = tokio::task::spawn_blocking(|| {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(["send", "http", "http://127.0.0.1:9/", "--body", "@-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let chunk = vec![b'x'; 1024 * 1024];
+        for _ in 0..70 {
+            if stdin.write_all(&chunk).is_err() {
+                break;
+            }
+        }
+        drop(stdin);
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert_one_line_failure(&output, "larger than the 64 MiB limit");
 
     // A server answering 8 MiB of binary.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -247,4 +270,69 @@ async fn huge_bodies_are_capped_and_previewed() {
         output.stdout.len()
     );
     assert!(String::from_utf8_lossy(&output.stdout).contains("more bytes not shown"));
+}
+
+/// #11.10: a body file of any size is streamed as it is sent (it is never held in memory):
+/// the server receives every byte, and the exchange keeps only its start to show.
+#[tokio::test]
+async fn a_large_body_file_is_streamed() {
+    let dir = std::env::temp_dir().join(format!("sb-stream-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("big.bin");
+    let len: u64 = 80 * 1024 * 1024;
+    let file = std::fs::File::create(&path).unwrap();
+    file.set_len(len).unwrap();
+    drop(file);
+    // A server that counts the body it receives and answers the count.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut buf = vec![0u8; 1024 * 1024];
+        let mut seen = Vec::new();
+        let mut body = 0u64;
+        let mut head_end = None;
+        loop {
+            let n = socket.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            match head_end {
+                None => {
+                    seen.extend_from_slice(&buf[..n]);
+                    if let Some(i) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                        body += (seen.len() - i - 4) as u64;
+                        head_end = Some(i);
+                    }
+                }
+                Some(_) => body += n as u64,
+            }
+            if head_end.is_some() && body >= 80 * 1024 * 1024 {
+                break;
+            }
+        }
+        let reply = format!(
+            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+            body.to_string().len()
+        );
+        socket.write_all(reply.as_bytes()).await.unwrap();
+    });
+    let url = format!("http://127.0.0.1:{port}/upload");
+    let body = format!("@{}", path.display());
+    let output = switchboard(&["send", "http", "PUT", &url, "--body", &body, "--json"]).await;
+    assert!(output.status.success(), "{}", stderr(&output));
+    let exchange: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&output.stdout).trim()).unwrap();
+    assert_eq!(
+        exchange["response"]["body"],
+        serde_json::json!(len),
+        "{}",
+        exchange["response"]
+    );
+    assert_eq!(exchange["request"]["size_bytes"], serde_json::json!(len));
+    assert_eq!(
+        exchange["request"]["body_truncated"],
+        serde_json::json!(true)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -165,14 +165,31 @@ fn http_request(a: &args::HttpArgs) -> anyhow::Result<HttpRequest> {
         [method, url] => (method.clone(), url.clone()),
         _ => anyhow::bail!("expected [METHOD] URL"),
     };
+    // A body file of any size is streamed as it is sent; text and standard input are read
+    // (up to the limit).
+    let body_file = a
+        .body
+        .as_deref()
+        .and_then(|b| b.strip_prefix('@'))
+        .filter(|path| *path != "-")
+        .map(std::path::PathBuf::from);
+    if let Some(path) = &body_file {
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_file() => {}
+            Ok(_) => anyhow::bail!("cannot read {}: not a regular file", path.display()),
+            Err(e) => anyhow::bail!("cannot read {}: {e}", path.display()),
+        }
+    }
     Ok(HttpRequest {
         method,
         url,
         headers: parse_headers(&a.headers)?,
         body: match &a.body {
+            Some(_) if body_file.is_some() => Vec::new(),
             Some(body) => read_body(body)?,
             None => Vec::new(),
         },
+        body_file,
         form: Vec::new(),
         timeout: a.timeout,
         max_body_bytes: http::DEFAULT_MAX_BODY_BYTES,

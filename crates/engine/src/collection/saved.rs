@@ -563,6 +563,7 @@ impl SavedSpec {
                 url: h.url.trim().to_string(),
                 headers: sent_with_auth(&h.headers),
                 body: body_text(&h.body).into_bytes(),
+                body_file: None,
                 form: h
                     .form
                     .iter()

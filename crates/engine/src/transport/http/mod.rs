@@ -19,6 +19,12 @@ use crate::payload::Body;
 use crate::recorder::{Outcome, Recorder};
 use crate::timed_io::{IoMarks, TimedIo};
 
+/// How much of a body streamed from a file the exchange keeps to show.
+pub const SHOWN_FILE_BYTES: usize = 64 * 1024;
+
+/// A request body: in memory, or streamed from a file.
+type ReqBody = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
+
 /// Default cap on the response body kept in memory (the rest is counted, not stored).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
@@ -29,6 +35,9 @@ pub struct HttpRequest {
     pub url: String,
     pub headers: Vec<Header>,
     pub body: Vec<u8>,
+    /// Streams the body from this file (a regular file, read as it is sent) instead of `body`:
+    /// large uploads cost no memory. The exchange keeps its first [`SHOWN_FILE_BYTES`].
+    pub body_file: Option<std::path::PathBuf>,
     /// A `multipart/form-data` body: when not empty, it replaces `body` and its
     /// `Content-Type` (with a new boundary) is set when the request is sent.
     pub form: Vec<self::multipart::FormPart>,
@@ -45,6 +54,7 @@ impl HttpRequest {
             url: url.into(),
             headers: Vec::new(),
             body: Vec::new(),
+            body_file: None,
             form: Vec::new(),
             timeout: Duration::from_secs(30),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
@@ -173,8 +183,8 @@ fn headers_list(map: &http::HeaderMap) -> Vec<Header> {
 }
 
 enum Sender {
-    H1(hyper::client::conn::http1::SendRequest<Full<Bytes>>),
-    H2(hyper::client::conn::http2::SendRequest<Full<Bytes>>),
+    H1(hyper::client::conn::http1::SendRequest<ReqBody>),
+    H2(hyper::client::conn::http2::SendRequest<ReqBody>),
 }
 
 impl Sender {
@@ -264,6 +274,23 @@ fn with_form_body(req: &HttpRequest, encoded: self::multipart::Encoded) -> HttpR
     }
 }
 
+/// The first [`SHOWN_FILE_BYTES`] of a body file, and its length; only regular files.
+fn file_head(path: &std::path::Path) -> std::io::Result<(Vec<u8>, u64)> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    let mut head = Vec::new();
+    std::fs::File::open(path)?
+        .take(SHOWN_FILE_BYTES as u64)
+        .read_to_end(&mut head)?;
+    Ok((head, meta.len()))
+}
+
 /// Sends one HTTP request on a fresh connection and records its timeline.
 pub async fn send(req: &HttpRequest) -> Exchange {
     send_with(req, None).await
@@ -309,6 +336,31 @@ async fn send_with(req: &HttpRequest, client: Option<&HttpClient>) -> Exchange {
         size_bytes: req.body.len() as u64,
         ..Message::default()
     };
+    if let Some(path) = &req.body_file {
+        match file_head(path) {
+            Ok((head, len)) => {
+                request_msg.body = Body {
+                    truncated: len > head.len() as u64,
+                    bytes: head,
+                };
+                request_msg.size_bytes = len;
+            }
+            Err(e) => {
+                return rec.finish(
+                    Transport::Http,
+                    req.url.clone(),
+                    request_msg,
+                    Outcome::Failed {
+                        error: ExchangeError::invalid_input(format!(
+                            "cannot read the body file {}: {e}",
+                            path.display()
+                        )),
+                        response: None,
+                    },
+                );
+            }
+        }
+    }
     let prepared = match prepare(req) {
         Ok(p) => p,
         Err(error) => {
@@ -466,8 +518,33 @@ async fn send_on(
             http::HeaderValue::from_static(concat!("switchboard/", env!("CARGO_PKG_VERSION"))),
         );
     }
-    if !req.body.is_empty() && !headers.contains_key(http::header::CONTENT_LENGTH) {
-        headers.insert(http::header::CONTENT_LENGTH, req.body.len().into());
+    let (body, body_len) = match &req.body_file {
+        Some(path) => {
+            let file = tokio::fs::File::open(path).await.map_err(|e| {
+                (
+                    ExchangeError::invalid_input(format!(
+                        "cannot read the body file {}: {e}",
+                        path.display()
+                    )),
+                    None,
+                )
+            })?;
+            let len = file.metadata().await.map(|m| m.len()).unwrap_or(0);
+            let stream = futures_util::TryStreamExt::map_ok(
+                tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024),
+                hyper::body::Frame::data,
+            );
+            (http_body_util::StreamBody::new(stream).boxed(), len)
+        }
+        None => (
+            Full::new(Bytes::from(req.body.clone()))
+                .map_err(|never| match never {})
+                .boxed(),
+            req.body.len() as u64,
+        ),
+    };
+    if body_len > 0 && !headers.contains_key(http::header::CONTENT_LENGTH) {
+        headers.insert(http::header::CONTENT_LENGTH, body_len.into());
     }
     if let Some(h) = builder.headers_mut() {
         *h = headers.clone();
@@ -475,14 +552,12 @@ async fn send_on(
     request_msg.headers = headers_list(&headers);
     let version = if use_h2 { "HTTP/2" } else { "HTTP/1.1" };
     request_msg.line = format!("{} {} {version}", p.method, path);
-    let request = builder
-        .body(Full::new(Bytes::from(req.body.clone())))
-        .map_err(|e| {
-            (
-                ExchangeError::invalid_input(format!("cannot build request: {e}")),
-                None,
-            )
-        })?;
+    let request = builder.body(body).map_err(|e| {
+        (
+            ExchangeError::invalid_input(format!("cannot build request: {e}")),
+            None,
+        )
+    })?;
 
     marks.arm();
     let request_start = Instant::now();
