@@ -276,6 +276,9 @@ pub enum GrpcCommand {
         service: Option<String>,
         #[command(flatten)]
         protos: ProtoOpts,
+        /// Give up after this many seconds.
+        #[arg(long, default_value = "10", value_name = "SECS", value_parser = parse_secs)]
+        timeout: Duration,
     },
     /// Describe a service, method, message or enum, like `grpcurl describe`.
     Describe {
@@ -283,6 +286,9 @@ pub enum GrpcCommand {
         symbol: String,
         #[command(flatten)]
         protos: ProtoOpts,
+        /// Give up after this many seconds.
+        #[arg(long, default_value = "10", value_name = "SECS", value_parser = parse_secs)]
+        timeout: Duration,
     },
 }
 

@@ -74,8 +74,8 @@ pub async fn run(
             addr,
             service,
             protos,
+            timeout,
         }) => {
-            let timeout = Duration::from_secs(10);
             // By reflection, exactly what the server's ListServices names; from files, every
             // service they define.
             let (pool, listed) = if protos.proto.is_empty() && protos.protoset.is_none() {
@@ -110,15 +110,9 @@ pub async fn run(
             addr,
             symbol,
             protos,
+            timeout,
         }) => {
-            let pool = grpc_pool(
-                &addr,
-                None,
-                &protos,
-                Duration::from_secs(10),
-                &Default::default(),
-            )
-            .await?;
+            let pool = grpc_pool(&addr, None, &protos, timeout, &Default::default()).await?;
             print!("{}", crate::engine::descriptors::describe(&pool, &symbol)?);
             Ok(ExitCode::SUCCESS)
         }

@@ -165,7 +165,7 @@ pub async fn reflect_with_tls(
 ) -> Result<Reflected, ExchangeError> {
     let parsed = parse_addr(addr)?;
     let mut rec = Recorder::new(timeout);
-    let (channel, _) = open_channel(&mut rec, &parsed, tls)
+    let (channel, marks) = open_channel(&mut rec, &parsed, tls)
         .await
         .map_err(|(e, _)| e)?;
     let mut version = ReflectionVersion::V1;
@@ -179,6 +179,12 @@ pub async fn reflect_with_tls(
         Err(status) if status.code() == tonic::Code::Unimplemented => {
             return Err(reflection_error(format!(
                 "{addr} does not offer gRPC server reflection (v1 or v1alpha): pass --proto FILE [-I DIR] or --protoset FILE"
+            )));
+        }
+        Err(status) if crate::grpc::is_transport_failure(&status) => {
+            return Err(reflection_error(format!(
+                "reflection on {addr} failed: {}",
+                crate::grpc::transport_failure_message(&status, &marks.first_bytes())
             )));
         }
         Err(status) => {

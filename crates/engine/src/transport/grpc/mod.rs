@@ -643,14 +643,14 @@ async fn run(
 /// True when a status was made up by the client because the transport failed.
 /// (A status decoded from the server's trailers has no source error; one tonic makes up for a
 /// broken connection, a refused TLS client certificate… does.)
-fn is_transport_failure(status: &tonic::Status) -> bool {
+pub(crate) fn is_transport_failure(status: &tonic::Status) -> bool {
     use std::error::Error as _;
     status.source().is_some()
 }
 
 /// What went wrong on the connection, with the underlying causes; `head` is what the peer
 /// sent first on the connection (an HTTP/2 server always starts with a SETTINGS frame).
-fn transport_failure_message(status: &tonic::Status, head: &[u8]) -> String {
+pub(crate) fn transport_failure_message(status: &tonic::Status, head: &[u8]) -> String {
     use std::error::Error as _;
     let mut message = format!("the call failed: {}", status.message());
     let mut source = status.source();
@@ -1093,22 +1093,36 @@ async fn streaming_call(
 }
 
 /// Request metadata from name/value pairs (names lower-cased; ASCII values).
+/// Metadata as given: `-bin` names carry base64 values (sent as the bytes they encode, like
+/// grpcurl), the others ASCII text.
 fn metadata_map(headers: &[Header]) -> Result<tonic::metadata::MetadataMap, ExchangeError> {
+    use base64::Engine as _;
     let mut metadata = tonic::metadata::MetadataMap::new();
     for header in headers {
-        let key = tonic::metadata::AsciiMetadataKey::from_bytes(
-            header.name.to_ascii_lowercase().as_bytes(),
-        )
-        .map_err(|_| {
-            ExchangeError::invalid_input(format!("invalid metadata name {:?}", header.name))
-        })?;
-        let value = header.value.parse().map_err(|_| {
+        let name = header.name.trim().to_ascii_lowercase();
+        let bad_name =
+            || ExchangeError::invalid_input(format!("invalid metadata name {:?}", header.name));
+        let bad_value = |why: &str| {
             ExchangeError::invalid_input(format!(
-                "invalid metadata value for {}: {:?}",
+                "invalid metadata value for {}: {:?}{why}",
                 header.name, header.value
             ))
-        })?;
-        metadata.append(key, value);
+        };
+        if name.ends_with("-bin") {
+            let key = tonic::metadata::BinaryMetadataKey::from_bytes(name.as_bytes())
+                .map_err(|_| bad_name())?;
+            let value = header.value.trim();
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(value)
+                .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(value))
+                .map_err(|_| bad_value(" (a -bin value is base64)"))?;
+            metadata.append_bin(key, tonic::metadata::MetadataValue::from_bytes(&bytes));
+        } else {
+            let key = tonic::metadata::AsciiMetadataKey::from_bytes(name.as_bytes())
+                .map_err(|_| bad_name())?;
+            let value = header.value.parse().map_err(|_| bad_value(""))?;
+            metadata.append(key, value);
+        }
     }
     Ok(metadata)
 }
@@ -1141,4 +1155,27 @@ pub mod phases {
     pub const TRAILERS: PhaseKind = PhaseKind::new("trailers", "trailers", PhaseClass::Receive);
 
     pub const ALL: &[PhaseKind] = &[RESPONSE_HEADERS, MESSAGE, MESSAGE_SENT, TRAILERS];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression (hostile run): binary metadata (`-bin` names, base64 values) was refused.
+    #[test]
+    fn binary_metadata_is_sent_as_its_bytes() {
+        let map = metadata_map(&[
+            Header::new("x-a-bin", "aGVsbG8="),
+            Header::new("X-Trace", "abc"),
+        ])
+        .unwrap();
+        assert_eq!(
+            map.get_bin("x-a-bin").unwrap().to_bytes().unwrap().as_ref(),
+            b"hello"
+        );
+        assert_eq!(map.get("x-trace").unwrap(), "abc");
+        let err = metadata_map(&[Header::new("x-a-bin", "not base64!")]).unwrap_err();
+        assert!(err.message.contains("base64"), "{}", err.message);
+        assert!(metadata_map(&[Header::new("bad name", "x")]).is_err());
+    }
 }
