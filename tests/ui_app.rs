@@ -319,7 +319,7 @@ fn bad_input_and_cancel_are_reported_inline() {
     app.wait_until("the cancel", |a| !a.is_busy(TransportTab::Http));
     assert_eq!(
         app.harness.state().outcomes.get(&TransportTab::Http),
-        Some(&EditorOutcome::Failed("cancelled".to_string()))
+        Some(&EditorOutcome::Cancelled("cancelled".to_string()))
     );
     app.assert_shown("cancelled");
 }
@@ -678,6 +678,20 @@ fn a_live_server_stream_shows_messages_as_they_arrive_and_stops_on_cancel() {
         panic!()
     };
     assert_eq!(events.as_array().unwrap().len(), 1, "what arrived is kept");
+    // #19.5: a user's cancel is neutral, not a failure.
+    assert!(
+        matches!(
+            app.harness.state().outcomes.get(&TransportTab::Grpc),
+            Some(EditorOutcome::Cancelled(_))
+        ),
+        "{:?}",
+        app.harness.state().outcomes.get(&TransportTab::Grpc)
+    );
+    app.assert_shown("cancelled");
+    assert!(
+        app.harness.query_by_label_contains("gRPC failed").is_none(),
+        "the history calls the cancelled call a failure"
+    );
 }
 
 #[test]
@@ -1591,4 +1605,31 @@ fn credentials_sent_from_every_editor_stay_out_of_every_file_but_the_secret_stor
     let settings = std::fs::read_to_string(data.join("settings.json")).unwrap();
     assert!(!settings.contains("5ecret"), "{settings}");
     let _ = std::fs::remove_dir_all(&data);
+}
+
+/// #19.1: Ctrl+Enter sends the request and never also presses the focused button.
+#[test]
+fn ctrl_enter_sends_without_pressing_the_focused_button() {
+    let mut app = start_app();
+    app.click("HTTP");
+    let config_url = format!(
+        "http://{}/user/1",
+        app.harness.state().demo_config().unwrap().user_http_addr
+    );
+    app.harness.state_mut().settings.http.url = config_url;
+    app.harness.step();
+    let headers_before = app.harness.state().settings.http.headers.len();
+    let history_before = app.harness.state().history.len();
+    app.harness.get_by_label("Remove").focus();
+    app.harness.step();
+    app.harness
+        .key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Enter);
+    app.wait_until("the request to be answered", |a| {
+        a.history.len() > history_before
+    });
+    assert_eq!(
+        app.harness.state().settings.http.headers.len(),
+        headers_before,
+        "the focused Remove button was pressed too"
+    );
 }

@@ -75,6 +75,8 @@ pub struct Entry {
 pub enum EditorOutcome {
     Sent(String),
     Failed(String),
+    /// The user cancelled: neutral, not a failure (what arrived before is kept).
+    Cancelled(String),
 }
 
 #[derive(Debug, Clone)]
@@ -103,6 +105,9 @@ pub struct SwitchboardApp {
     next_seq: u64,
     in_flight: HashMap<TransportTab, InFlight>,
     request_tabs: HashMap<u64, TransportTab>,
+    /// Ctrl+Enter this frame (taken before any widget is drawn, so it never also presses the
+    /// focused button).
+    send_shortcut: bool,
     pub outcomes: HashMap<TransportTab, EditorOutcome>,
     pub demo: DemoState,
     pub services: Vec<ServiceStatus>,
@@ -204,6 +209,7 @@ impl SwitchboardApp {
             script: options.script,
             script_frames: None,
             applied_theme: None,
+            send_shortcut: false,
             demo_config: None,
             report_first_frame: std::env::var_os("SWITCHBOARD_BENCH").is_some(),
             viewer: Viewer::default(),
@@ -962,7 +968,7 @@ impl SwitchboardApp {
                     self.in_flight.retain(|_, f| f.id != id);
                     if cancelled {
                         self.outcomes
-                            .insert(tab, EditorOutcome::Failed("cancelled".to_string()));
+                            .insert(tab, EditorOutcome::Cancelled("cancelled".to_string()));
                     }
                 }
             }
@@ -1285,8 +1291,11 @@ impl SwitchboardApp {
                         {
                             toggle = Some(entry.seq);
                         }
-                        let status = e.status.clone().unwrap_or_else(|| "failed".to_string());
-                        let color = if e.ok {
+                        let status = e
+                            .status
+                            .clone()
+                            .unwrap_or_else(|| status_word(e).to_string());
+                        let color = if e.ok || was_cancelled(e) {
                             ui.visuals().text_color()
                         } else {
                             ui.visuals().error_fg_color
@@ -1337,12 +1346,7 @@ impl SwitchboardApp {
             }
             TransportTab::Amqp => editors::amqp_ui(ui, &mut self.settings.amqp),
         }
-        let shortcut = ui.input_mut(|i| {
-            i.consume_shortcut(&egui::KeyboardShortcut::new(
-                egui::Modifiers::COMMAND,
-                egui::Key::Enter,
-            ))
-        });
+        let shortcut = std::mem::take(&mut self.send_shortcut);
         ui.horizontal(|ui| {
             let busy = self.in_flight.get(&tab).cloned();
             let send_label = if tab == TransportTab::Amqp { "Publish" } else { "Send" };
@@ -1377,7 +1381,9 @@ impl SwitchboardApp {
                 // The elapsed time ticks while waiting.
                 ui.ctx().request_repaint_after(std::time::Duration::from_millis(100));
             }
-            if let Some(EditorOutcome::Sent(summary)) = self.outcomes.get(&tab) {
+            if let Some(EditorOutcome::Sent(summary) | EditorOutcome::Cancelled(summary)) =
+                self.outcomes.get(&tab)
+            {
                 ui.label(RichText::new(summary).weak());
             }
         });
@@ -1507,14 +1513,20 @@ impl SwitchboardApp {
         ui.horizontal_wrapped(|ui| {
             let color = if e.ok {
                 Color32::from_rgb(0x5c, 0xb8, 0x5c)
+            } else if was_cancelled(e) {
+                ui.visuals().weak_text_color()
             } else {
                 ui.visuals().error_fg_color
             };
             ui.label(
-                RichText::new(e.status.clone().unwrap_or_else(|| "no answer".to_string()))
-                    .color(color)
-                    .strong()
-                    .size(16.0),
+                RichText::new(
+                    e.status
+                        .clone()
+                        .unwrap_or_else(|| status_word(e).to_string()),
+                )
+                .color(color)
+                .strong()
+                .size(16.0),
             );
             ui.label(RichText::new(format!("{} {}", e.transport.label(), e.target)).monospace());
             ui.label(format!("total {}", format_us(e.total_us)));
@@ -1676,6 +1688,14 @@ impl SwitchboardApp {
 
     /// Draws one frame (everything but event draining).
     pub fn frame_ui(&mut self, ui: &mut egui::Ui) {
+        // Keyboard shortcuts are taken before any widget sees the key: a focused button must
+        // not also be pressed by Ctrl+Enter.
+        self.send_shortcut = ui.input_mut(|i| {
+            i.consume_shortcut(&egui::KeyboardShortcut::new(
+                egui::Modifiers::COMMAND,
+                egui::Key::Enter,
+            ))
+        });
         if self.applied_theme != Some(self.settings.dark_mode) {
             ui.ctx().set_theme(if self.settings.dark_mode {
                 egui::Theme::Dark
@@ -1765,11 +1785,33 @@ impl eframe::App for SwitchboardApp {
     }
 }
 
+/// True when the user cancelled the exchange (neutral, not a failure).
+fn was_cancelled(e: &Exchange) -> bool {
+    e.error
+        .as_ref()
+        .is_some_and(|error| error.kind == ErrorKind::Cancelled)
+}
+
+/// What an exchange without a status is called.
+fn status_word(e: &Exchange) -> &'static str {
+    if was_cancelled(e) {
+        "cancelled"
+    } else if e.error.is_some() {
+        "failed"
+    } else {
+        "no answer"
+    }
+}
+
 fn outcome_of(e: &Exchange) -> EditorOutcome {
     match &e.error {
         None => EditorOutcome::Sent(format!(
             "{} in {}",
             e.status.clone().unwrap_or_default(),
+            format_us(e.total_us)
+        )),
+        Some(error) if error.kind == ErrorKind::Cancelled => EditorOutcome::Cancelled(format!(
+            "cancelled after {} (what arrived is kept)",
             format_us(e.total_us)
         )),
         Some(error) => {

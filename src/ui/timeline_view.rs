@@ -91,7 +91,14 @@ pub fn waterfall_ui(ui: &mut egui::Ui, exchanges: &[(&str, &Exchange)]) {
                     rect.bottom() - 3.0,
                 ),
             );
-            let color = if phase.failed {
+            let cancelled = exchange
+                .error
+                .as_ref()
+                .is_some_and(|e| e.kind == crate::engine::ErrorKind::Cancelled);
+            let color = if phase.failed && cancelled {
+                // The user's cancel: neutral, not a failure.
+                ui.visuals().weak_text_color()
+            } else if phase.failed {
                 ui.visuals().error_fg_color
             } else {
                 phase_color(phase.phase)
@@ -120,7 +127,11 @@ pub fn waterfall_ui(ui: &mut egui::Ui, exchanges: &[(&str, &Exchange)]) {
             if phase.failed
                 && let Some(error) = &exchange.error
             {
-                tip.push_str(&format!("\nFAILED: {}", error.message));
+                if cancelled {
+                    tip.push_str("\ncancelled");
+                } else {
+                    tip.push_str(&format!("\nFAILED: {}", error.message));
+                }
             }
             let label = format!(
                 "phase {} {}",
@@ -136,7 +147,12 @@ pub fn waterfall_ui(ui: &mut egui::Ui, exchanges: &[(&str, &Exchange)]) {
             {
                 ui.horizontal_wrapped(|ui| {
                     ui.add_space(LABEL_WIDTH);
-                    ui.colored_label(ui.visuals().error_fg_color, error.message.clone());
+                    let color = if cancelled {
+                        ui.visuals().weak_text_color()
+                    } else {
+                        ui.visuals().error_fg_color
+                    };
+                    ui.colored_label(color, error.message.clone());
                 });
             }
         }
