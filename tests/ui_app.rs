@@ -1633,3 +1633,44 @@ fn ctrl_enter_sends_without_pressing_the_focused_button() {
         "the focused Remove button was pressed too"
     );
 }
+
+/// #19.3: the result pane follows what the user did: each editor shows its own last result,
+/// a send leaves Compare, a unary call does not show an earlier stream.
+#[test]
+fn the_result_pane_follows_the_editor_and_the_last_send() {
+    let mut app = start_app();
+    app.click("HTTP");
+    app.send_and_wait("Send");
+    let http_seq = app.harness.state().selected.unwrap();
+    app.click("gRPC");
+    assert_eq!(
+        app.harness.state().selected,
+        None,
+        "the gRPC editor has no result yet: the HTTP exchange must not stay on screen"
+    );
+    app.send_and_wait("Send");
+    let grpc_seq = app.harness.state().selected.unwrap();
+    assert_ne!(grpc_seq, http_seq);
+    app.click("HTTP");
+    assert_eq!(app.harness.state().selected, Some(http_seq));
+    app.click("gRPC");
+    assert_eq!(app.harness.state().selected, Some(grpc_seq));
+    // A send leaves the comparison for its own result.
+    app.harness.state_mut().compare = true;
+    app.harness.state_mut().stream_view = Some((0, Vec::new()));
+    app.harness.step();
+    app.send_and_wait("Send");
+    let state = app.harness.state();
+    assert!(!state.compare, "the pane stayed on Compare after Send");
+    assert!(
+        state.stream_view.is_none(),
+        "a unary call shows an earlier stream"
+    );
+    assert_ne!(state.selected, Some(grpc_seq));
+    // A newly opened saved request does not show the previous request's "200 OK in 3 ms".
+    app.click("HTTP");
+    assert!(app.harness.state().outcomes.contains_key(&TransportTab::Http));
+    app.click("Get user (HTTP)");
+    app.harness.step();
+    assert_eq!(app.harness.state().outcomes.get(&TransportTab::Http), None);
+}

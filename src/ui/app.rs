@@ -108,6 +108,8 @@ pub struct SwitchboardApp {
     /// Ctrl+Enter this frame (taken before any widget is drawn, so it never also presses the
     /// focused button).
     send_shortcut: bool,
+    /// Each editor's last result (a history sequence number): switching editors shows it.
+    last_by_tab: HashMap<TransportTab, u64>,
     pub outcomes: HashMap<TransportTab, EditorOutcome>,
     pub demo: DemoState,
     pub services: Vec<ServiceStatus>,
@@ -210,6 +212,7 @@ impl SwitchboardApp {
             script_frames: None,
             applied_theme: None,
             send_shortcut: false,
+            last_by_tab: HashMap::new(),
             demo_config: None,
             report_first_frame: std::env::var_os("SWITCHBOARD_BENCH").is_some(),
             viewer: Viewer::default(),
@@ -685,6 +688,21 @@ impl SwitchboardApp {
         );
         self.request_tabs.insert(id, tab);
         self.outcomes.remove(&tab);
+        // The result pane follows what the user just did: not a comparison, not an earlier
+        // call's stream.
+        self.compare = false;
+        if tab == TransportTab::Grpc {
+            self.stream_view = None;
+        }
+    }
+
+    /// Switches the editor, and the result pane to that editor's own last result.
+    pub fn show_editor(&mut self, tab: TransportTab) {
+        if self.settings.transport != tab {
+            self.settings.transport = tab;
+            self.compare = false;
+            self.selected = self.last_by_tab.get(&tab).copied();
+        }
     }
 
     pub fn cancel(&mut self, tab: TransportTab) {
@@ -763,6 +781,9 @@ impl SwitchboardApp {
                 let request = self.request_sources.get(&id).cloned();
                 if let Some(&seq) = self.record(id, exchanges, request).last() {
                     self.selected = Some(seq);
+                    if let Some(tab) = tab {
+                        self.last_by_tab.insert(tab, seq);
+                    }
                 }
                 if self.script == Some(Script::Lookups1000) {
                     if self.history.len() >= 1000 {
@@ -1332,7 +1353,7 @@ impl SwitchboardApp {
                     .selectable_label(selected, RichText::new(tab.label()).strong())
                     .clicked()
                 {
-                    self.settings.transport = tab;
+                    self.show_editor(tab);
                 }
             }
         });

@@ -563,6 +563,10 @@ impl SwitchboardApp {
                     return;
                 }
                 self.settings.apply_saved(&value);
+                // A newly opened request has no result yet: not the previous request's.
+                if let Some(tab) = kind.tab() {
+                    self.outcomes.remove(&tab);
+                }
                 self.collections.active.insert(
                     kind,
                     Active {

@@ -314,6 +314,16 @@ impl EditorKind {
             Self::Watch => "watch",
         }
     }
+
+    /// The request editor this kind opens in (a watch opens in the viewer).
+    pub fn tab(self) -> Option<TransportTab> {
+        match self {
+            Self::Http => Some(TransportTab::Http),
+            Self::Grpc => Some(TransportTab::Grpc),
+            Self::Amqp => Some(TransportTab::Amqp),
+            Self::Watch => None,
+        }
+    }
 }
 
 impl From<TransportTab> for EditorKind {
