@@ -1669,8 +1669,41 @@ fn the_result_pane_follows_the_editor_and_the_last_send() {
     assert_ne!(state.selected, Some(grpc_seq));
     // A newly opened saved request does not show the previous request's "200 OK in 3 ms".
     app.click("HTTP");
-    assert!(app.harness.state().outcomes.contains_key(&TransportTab::Http));
+    assert!(
+        app.harness
+            .state()
+            .outcomes
+            .contains_key(&TransportTab::Http)
+    );
     app.click("Get user (HTTP)");
     app.harness.step();
     assert_eq!(app.harness.state().outcomes.get(&TransportTab::Http), None);
+}
+
+/// #19.2: unsaved scratch work is kept when a saved request is opened over it, and comes back.
+#[test]
+fn scratch_work_is_kept_when_a_saved_request_is_opened() {
+    let mut app = start_app();
+    app.click("HTTP");
+    {
+        let http = &mut app.harness.state_mut().settings.http;
+        http.method = "PUT".to_string();
+        http.body = "{\"scratch\": true}".to_string();
+        http.headers.push(switchboard::ui::settings::KeyValue::new(
+            "Authorization",
+            "Bearer scratch-token",
+        ));
+    }
+    app.harness.step();
+    let scratch = app.harness.state().settings.http.clone();
+    app.click("Get user (HTTP)");
+    app.harness.step();
+    assert_ne!(app.harness.state().settings.http, scratch);
+    app.click("Back to the unsaved request");
+    app.harness.step();
+    let back = &app.harness.state().settings.http;
+    assert_eq!(back.method, "PUT");
+    assert_eq!(back.body, scratch.body);
+    assert_eq!(back.headers, scratch.headers);
+    app.assert_shown("Unsaved HTTP request");
 }

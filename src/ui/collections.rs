@@ -96,6 +96,9 @@ pub struct CollectionsState {
     pub opened: Vec<Opened>,
     pub secrets: SecretStore,
     pub active: HashMap<EditorKind, Active>,
+    /// Each editor's unsaved (scratch) request, kept when a saved request was opened over it:
+    /// *Back to the unsaved request* brings it back (never thrown away silently).
+    pub scratch: HashMap<EditorKind, SavedRequest>,
     /// The collection whose environment and variables apply to editors without a saved
     /// request.
     pub current: Option<PathBuf>,
@@ -562,6 +565,11 @@ impl SwitchboardApp {
                     });
                     return;
                 }
+                if !self.collections.active.contains_key(&kind) {
+                    // The editor holds unsaved work: keep it.
+                    let scratch = self.editor_request(kind);
+                    self.collections.scratch.insert(kind, scratch);
+                }
                 self.settings.apply_saved(&value);
                 // A newly opened request has no result yet: not the previous request's.
                 if let Some(tab) = kind.tab() {
@@ -1003,6 +1011,22 @@ impl SwitchboardApp {
                     .clicked()
                 {
                     self.collections.active.remove(&kind);
+                }
+                if !dirty
+                    && let Some(scratch) = self.collections.scratch.get(&kind).cloned()
+                    && ui
+                        .small_button("Back to the unsaved request")
+                        .on_hover_text(
+                            "The request you were editing before you opened this one is kept",
+                        )
+                        .clicked()
+                {
+                    self.collections.active.remove(&kind);
+                    self.settings.apply_saved(&scratch);
+                    self.collections.scratch.remove(&kind);
+                    if let Some(tab) = kind.tab() {
+                        self.outcomes.remove(&tab);
+                    }
                 }
             }
             None => {
