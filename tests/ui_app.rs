@@ -1707,3 +1707,46 @@ fn scratch_work_is_kept_when_a_saved_request_is_opened() {
     assert_eq!(back.headers, scratch.headers);
     app.assert_shown("Unsaved HTTP request");
 }
+
+/// #19.8: the safety nets around bodies: a JSON body without Content-Type is offered one; an
+/// AMQP body that is not the JSON its content type claims is warned about; an AMQP message's
+/// properties are not called headers.
+#[test]
+fn bodies_get_their_safety_nets() {
+    let mut app = start_app();
+    app.click("HTTP");
+    {
+        let http = &mut app.harness.state_mut().settings.http;
+        http.method = "POST".to_string();
+        http.headers.clear();
+        http.body = "{\"user_id\": \"1\"}".to_string();
+    }
+    app.harness.step();
+    app.assert_shown("The body is JSON but no Content-Type is set.");
+    app.click("Set Content-Type: application/json");
+    app.harness.step();
+    assert!(
+        app.harness
+            .state()
+            .settings
+            .http
+            .headers
+            .iter()
+            .any(|h| h.key == "Content-Type" && h.value == "application/json")
+    );
+    assert!(
+        app.harness
+            .query_by_label_contains("no Content-Type is set")
+            .is_none()
+    );
+
+    app.click("AMQP");
+    app.harness.state_mut().settings.amqp.body = "{not json".to_string();
+    app.harness.step();
+    app.assert_shown("the body is not valid JSON");
+
+    app.harness.state_mut().settings.amqp.body = "{\"ok\": true}".to_string();
+    app.harness.step();
+    app.send_and_wait("Publish");
+    app.assert_shown("Properties and headers");
+}

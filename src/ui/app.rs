@@ -1592,8 +1592,20 @@ impl SwitchboardApp {
         waterfall_ui(ui, &[("", e)]);
         ui.separator();
         ui.columns(2, |cols| {
-            message_ui(&mut cols[0], "request", "Request", Some(&e.request));
-            message_ui(&mut cols[1], "response", "Response", e.response.as_ref());
+            message_ui(
+                &mut cols[0],
+                "request",
+                "Request",
+                e.transport,
+                Some(&e.request),
+            );
+            message_ui(
+                &mut cols[1],
+                "response",
+                "Response",
+                e.transport,
+                e.response.as_ref(),
+            );
         });
         if let Some(seq) = toggle_pin {
             self.toggle_pin(seq);
@@ -1930,18 +1942,32 @@ fn compare_ui(ui: &mut egui::Ui, a: &Exchange, b: &Exchange) {
             &mut cols[0],
             "a-response",
             "A · Response",
+            a.transport,
             a.response.as_ref(),
         );
         message_ui(
             &mut cols[1],
             "b-response",
             "B · Response",
+            b.transport,
             b.response.as_ref(),
         );
     });
     ui.columns(2, |cols| {
-        message_ui(&mut cols[0], "a-request", "A · Request", Some(&a.request));
-        message_ui(&mut cols[1], "b-request", "B · Request", Some(&b.request));
+        message_ui(
+            &mut cols[0],
+            "a-request",
+            "A · Request",
+            a.transport,
+            Some(&a.request),
+        );
+        message_ui(
+            &mut cols[1],
+            "b-request",
+            "B · Request",
+            b.transport,
+            Some(&b.request),
+        );
     });
 }
 

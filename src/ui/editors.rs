@@ -183,7 +183,10 @@ pub fn http_ui(ui: &mut egui::Ui, e: &mut HttpEditor) {
             ui.selectable_value(&mut e.body_mode, BodyMode::Form, "multipart form");
         });
         match e.body_mode {
-            BodyMode::Text => code_field(ui, "Body text", &mut e.body, 4),
+            BodyMode::Text => {
+                code_field(ui, "Body text", &mut e.body, 4);
+                json_content_type_offer_ui(ui, e);
+            }
             BodyMode::Form => form_ui(ui, &mut e.form),
         }
     }
@@ -199,6 +202,35 @@ pub fn http_ui(ui: &mut egui::Ui, e: &mut HttpEditor) {
             [&mut e.ca_file, &mut e.cert_file, &mut e.key_file],
         );
     }
+}
+
+/// A JSON body without a `Content-Type`: offer to set it (servers often refuse JSON sent as
+/// nothing in particular), as Postman does.
+fn json_content_type_offer_ui(ui: &mut egui::Ui, e: &mut HttpEditor) {
+    let has_content_type = e
+        .headers
+        .iter()
+        .any(|h| h.enabled && h.key.trim().eq_ignore_ascii_case("content-type"));
+    let is_json = matches!(
+        serde_json::from_str::<serde_json::Value>(e.body.trim()),
+        Ok(serde_json::Value::Object(_) | serde_json::Value::Array(_))
+    );
+    if has_content_type || !is_json {
+        return;
+    }
+    ui.horizontal_wrapped(|ui| {
+        ui.label(
+            RichText::new("The body is JSON but no Content-Type is set.")
+                .color(ui.visuals().warn_fg_color),
+        );
+        if ui
+            .small_button("Set Content-Type: application/json")
+            .clicked()
+        {
+            e.headers
+                .push(KeyValue::new("Content-Type", "application/json"));
+        }
+    });
 }
 
 pub fn grpc_ui(ui: &mut egui::Ui, e: &mut GrpcEditor) {
@@ -260,6 +292,17 @@ pub fn amqp_ui(ui: &mut egui::Ui, e: &mut AmqpEditor) {
         });
     key_value_ui(ui, "amqp-headers", "Headers", &mut e.headers);
     code_field(ui, "Body", &mut e.body, 3);
+    if e.content_type.to_ascii_lowercase().contains("json")
+        && !e.body.trim().is_empty()
+        && let Err(err) = serde_json::from_str::<serde_json::Value>(&e.body)
+    {
+        ui.colored_label(
+            ui.visuals().warn_fg_color,
+            format!(
+                "The content type says JSON, but the body is not valid JSON ({err}): consumers that parse it will reject it."
+            ),
+        );
+    }
     egui::CollapsingHeader::new("Publish many")
         .id_salt("amqp-many")
         .default_open(false)

@@ -13,7 +13,13 @@ const LARGE_BODY_BYTES: usize = 64 * 1024;
 /// At most this much of a binary body is hex-dumped on screen.
 const HEX_LIMIT_BYTES: usize = 64 * 1024;
 
-pub fn message_ui(ui: &mut egui::Ui, id: &str, title: &str, message: Option<&Message>) {
+pub fn message_ui(
+    ui: &mut egui::Ui,
+    id: &str,
+    title: &str,
+    transport: crate::engine::Transport,
+    message: Option<&Message>,
+) {
     ui.push_id(id, |ui| {
         ui.horizontal(|ui| {
             ui.heading(title);
@@ -39,7 +45,12 @@ pub fn message_ui(ui: &mut egui::Ui, id: &str, title: &str, message: Option<&Mes
                 }
             });
         }
-        headers_ui(ui, "Headers", &message.headers);
+        // An AMQP message's list holds its properties first, then its headers.
+        let headers_title = match transport {
+            crate::engine::Transport::Amqp => "Properties and headers",
+            _ => "Headers",
+        };
+        headers_ui(ui, headers_title, &message.headers);
         if !message.trailers.is_empty() {
             headers_ui(ui, "Trailers", &message.trailers);
         }
