@@ -564,6 +564,44 @@ fn publish_many_shows_progress_and_the_result() {
     app.assert_shown("40 published, 40 confirmed, 0 failed");
 }
 
+/// #19.4: with *Numbered*, each message of the series carries its number as its message id
+/// (none was set in the editor), seen by a tap in the viewer.
+#[test]
+fn publish_many_numbered_numbers_the_message_ids() {
+    let mut app = start_app();
+    app.click("Messages");
+    app.click("Start watch");
+    app.wait_until("the tap to be bound", |a| {
+        matches!(
+            a.viewer.tabs.first().map(|t| &t.status),
+            Some(TabStatus::Watching { .. })
+        )
+    });
+    app.click("Requests");
+    app.click("AMQP");
+    {
+        let amqp = &mut app.harness.state_mut().settings.amqp;
+        amqp.many_count = 5;
+        amqp.many_numbered = true;
+        amqp.message_id.clear();
+    }
+    app.harness.step();
+    app.click("Publish 5");
+    app.wait_until("the five on the tap", |a| {
+        a.viewer.tabs[0].store.received >= 5 && !a.is_busy(TransportTab::Amqp)
+    });
+    let ids: Vec<String> = app.harness.state().viewer.tabs[0]
+        .store
+        .iter()
+        .filter_map(|e| match e {
+            switchboard::engine::store::Entry::Message(m) => m.to_watched().field("message_id"),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ids, ["1", "2", "3", "4", "5"]);
+    app.assert_shown("5 published, 5 confirmed, 0 failed");
+}
+
 #[test]
 fn binary_bodies_show_as_hex_in_the_viewer() {
     let mut app = start_app();
@@ -1749,4 +1787,20 @@ fn bodies_get_their_safety_nets() {
     app.harness.step();
     app.send_and_wait("Publish");
     app.assert_shown("Properties and headers");
+}
+
+/// #19.10: a new header row takes the cursor: typing goes into its name.
+#[test]
+fn a_new_header_row_takes_the_cursor() {
+    let mut app = start_app();
+    app.click("HTTP");
+    let rows = app.harness.state().settings.http.headers.len();
+    app.click("+ Add header");
+    app.harness.run_steps(2);
+    // No click into the new row: what is typed goes where the cursor is.
+    app.harness.event(egui::Event::Text("x-trace".to_string()));
+    app.harness.run_steps(2);
+    let headers = &app.harness.state().settings.http.headers;
+    assert_eq!(headers.len(), rows + 1);
+    assert_eq!(headers[rows].key, "x-trace");
 }

@@ -42,6 +42,9 @@ pub fn key_value_ui(ui: &mut egui::Ui, id: &str, title: &str, rows: &mut Vec<Key
     .default_open(true)
     .show(ui, |ui| {
         let mut remove = None;
+        // A row just added takes the cursor (its name field), next frame.
+        let focus_id = egui::Id::new((id, "focus-new-row"));
+        let focus_row: Option<usize> = ui.data_mut(|d| d.remove_temp(focus_id));
         egui::Grid::new(id)
             .num_columns(4)
             .spacing([6.0, 2.0])
@@ -49,12 +52,15 @@ pub fn key_value_ui(ui: &mut egui::Ui, id: &str, title: &str, rows: &mut Vec<Key
                 for (i, row) in rows.iter_mut().enumerate() {
                     ui.checkbox(&mut row.enabled, "")
                         .on_hover_text("Send this row");
-                    ui.add_sized(
+                    let key = ui.add_sized(
                         [200.0, 20.0],
                         egui::TextEdit::singleline(&mut row.key)
                             .hint_text("name")
                             .font(egui::TextStyle::Monospace),
                     );
+                    if focus_row == Some(i) {
+                        key.request_focus();
+                    }
                     ui.add_sized(
                         [360.0, 20.0],
                         egui::TextEdit::singleline(&mut row.value)
@@ -78,6 +84,9 @@ pub fn key_value_ui(ui: &mut egui::Ui, id: &str, title: &str, rows: &mut Vec<Key
             .clicked()
         {
             rows.push(KeyValue::default());
+            let new_row = rows.len() - 1;
+            ui.data_mut(|d| d.insert_temp(focus_id, new_row));
+            ui.ctx().request_repaint();
         }
     });
 }
