@@ -1804,3 +1804,31 @@ fn a_new_header_row_takes_the_cursor() {
     assert_eq!(headers.len(), rows + 1);
     assert_eq!(headers[rows].key, "x-trace");
 }
+
+/// #19.7: an import error shows in the import dialog, where the user acted, not behind it.
+#[test]
+fn an_import_error_shows_in_the_import_dialog() {
+    let mut app = start_app();
+    app.demo_collection();
+    app.click("Import…");
+    app.type_into("Command line", "curl --no-such-option http://127.0.0.1:1/");
+    app.click("Import");
+    app.wait_until("the failed import", |a| {
+        a.collections.importing.is_none() && matches!(a.collections.notice, Some(Err(_)))
+    });
+    let message = match &app.harness.state().collections.notice {
+        Some(Err(m)) => m.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert!(message.contains("--no-such-option"), "{message}");
+    // The dialog is still open, and the error is in it (below its heading, right of the side
+    // panel), not only in the side panel behind it.
+    assert!(app.harness.state().collections.dialog.is_some());
+    let heading = app.harness.get_by_label("Import requests").rect();
+    let in_dialog = app
+        .harness
+        .query_all_by_label_contains("unsupported curl option")
+        .filter(|n| n.rect().top() > heading.top() && n.rect().left() >= heading.left() - 20.0)
+        .count();
+    assert_eq!(in_dialog, 1, "the error is not shown in the dialog");
+}

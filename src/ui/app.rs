@@ -1408,6 +1408,10 @@ impl SwitchboardApp {
                 ui.label(RichText::new(summary).weak());
             }
         });
+        // Errors get their own (wrapping) line right under the buttons that caused them.
+        if let Some(EditorOutcome::Failed(message)) = self.outcomes.get(&tab) {
+            ui.colored_label(ui.visuals().error_fg_color, message);
+        }
         if tab == TransportTab::Amqp {
             self.many_ui(ui);
         }
@@ -1416,10 +1420,6 @@ impl SwitchboardApp {
             self.stream_ui(ui);
         }
         self.load_ui(ui, tab);
-        // Errors get their own (wrapping) line under the button that caused them.
-        if let Some(EditorOutcome::Failed(message)) = self.outcomes.get(&tab) {
-            ui.colored_label(ui.visuals().error_fg_color, message);
-        }
     }
 
     fn load_ui(&mut self, ui: &mut egui::Ui, tab: TransportTab) {

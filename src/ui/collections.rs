@@ -803,6 +803,7 @@ impl SwitchboardApp {
                 .on_hover_text("curl or grpcurl command lines, Postman v2.1 collections")
                 .clicked()
             {
+                self.collections.notice = None;
                 self.collections.dialog = Some(Dialog::Import {
                     kind: ImportKind::Curl,
                     text: String::new(),
@@ -1431,6 +1432,10 @@ impl SwitchboardApp {
                     }
                 }
                 collection_picker(ui, &self.collections, root);
+                // What went wrong shows here, where the user acted (not behind the dialog).
+                if let Some(Err(message)) = &self.collections.notice {
+                    ui.colored_label(ui.visuals().error_fg_color, message);
+                }
                 let mut done = false;
                 // The import runs on the backend; the window stays live and shows how far it
                 // got.
@@ -1463,6 +1468,7 @@ impl SwitchboardApp {
                         };
                         self.collections.open_imported = *kind != ImportKind::Postman;
                         self.collections.importing = Some((0, 0));
+                        self.collections.notice = None;
                         self.collection_op(
                             root,
                             CollectionOp::Import {

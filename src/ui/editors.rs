@@ -43,7 +43,7 @@ pub fn key_value_ui(ui: &mut egui::Ui, id: &str, title: &str, rows: &mut Vec<Key
     .show(ui, |ui| {
         let mut remove = None;
         // A row just added takes the cursor (its name field), next frame.
-        let focus_id = egui::Id::new((id, "focus-new-row"));
+        let focus_id = egui::Id::unique(id).with("focus-new-row");
         let focus_row: Option<usize> = ui.data_mut(|d| d.remove_temp(focus_id));
         egui::Grid::new(id)
             .num_columns(4)
