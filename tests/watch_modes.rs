@@ -656,7 +656,10 @@ async fn a_publish_many_cut_midway_never_overstates_what_the_broker_holds() {
             .expect("publishing");
     }
     proxy.cut();
-    let result = running.await.unwrap();
+    let result = tokio::time::timeout(Duration::from_secs(60), running)
+        .await
+        .expect("publish many ends after a cut (an error, never a hang)")
+        .unwrap();
     while let Ok(p) = progress.try_recv() {
         last = p;
     }

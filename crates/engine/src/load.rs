@@ -301,8 +301,19 @@ async fn amqp_worker(
                 )
                 .await?
                 .await
-        }
-        .await;
+        };
+        // A lost connection lapin does not notice must end the run, not hang it.
+        let Ok(confirmed) = tokio::time::timeout(req.timeout, confirmed).await else {
+            let _ = conn.close(200, "bye".into()).await;
+            return Err(ExchangeError {
+                kind: crate::ErrorKind::Timeout,
+                phase: Some(crate::amqp::phases::CONFIRM),
+                message: format!(
+                    "no broker confirm within {:.1} s: the connection may be lost",
+                    req.timeout.as_secs_f64()
+                ),
+            });
+        };
         let failure = match confirmed {
             Ok(lapin::Confirmation::Ack(None)) | Ok(lapin::Confirmation::NotRequested) => None,
             Ok(lapin::Confirmation::Ack(Some(_))) => Some("unroutable".to_string()),

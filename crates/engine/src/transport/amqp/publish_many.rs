@@ -84,6 +84,17 @@ pub async fn publish_many(
         }
         Ok(())
     };
+    // A confirm (or a publish) that does not come within the request timeout means the
+    // connection is gone without lapin noticing: an error, never a hang.
+    let stalled = || ExchangeError {
+        kind: crate::ErrorKind::Timeout,
+        phase: Some(crate::amqp::phases::CONFIRM),
+        message: format!(
+            "no broker confirm within {:.1} s (the request timeout): the connection may be lost",
+            req.timeout.as_secs_f64()
+        ),
+    };
+    let confirmed = |c: PublisherConfirm| tokio::time::timeout(req.timeout, c);
     let result: Result<(), ExchangeError> = async {
         for n in 1..=job.count {
             if cancel.is_cancelled() {
@@ -116,15 +127,16 @@ pub async fn publish_many(
             } else {
                 (req.body.as_slice(), prepared.properties.clone())
             };
-            let confirm = channel
-                .basic_publish(
-                    prepared.exchange.clone(),
-                    prepared.routing_key.clone(),
-                    prepared.options,
-                    body,
-                    props,
-                )
+            let publish = channel.basic_publish(
+                prepared.exchange.clone(),
+                prepared.routing_key.clone(),
+                prepared.options,
+                body,
+                props,
+            );
+            let confirm = tokio::time::timeout(req.timeout, publish)
                 .await
+                .map_err(|_| stalled())?
                 .map_err(|e| {
                     let (kind, message) = classify_lapin(&e, &req.url);
                     ExchangeError {
@@ -147,7 +159,7 @@ pub async fn publish_many(
             }
             while pending.len() >= IN_FLIGHT {
                 if let Some(oldest) = pending.pop_front() {
-                    settle(oldest.await, &mut state)?;
+                    settle(confirmed(oldest).await.map_err(|_| stalled())?, &mut state)?;
                 }
             }
             if last_report.elapsed() >= Duration::from_millis(100) {
@@ -159,7 +171,7 @@ pub async fn publish_many(
             }
         }
         while let Some(confirm) = pending.pop_front() {
-            settle(confirm.await, &mut state)?;
+            settle(confirmed(confirm).await.map_err(|_| stalled())?, &mut state)?;
         }
         Ok(())
     }
