@@ -167,6 +167,16 @@ async fn orders_wait_in_the_queue_while_the_consumer_is_down_and_unreadable_ones
     .unwrap();
     let first = next_message(&mut dead).await;
     assert_eq!(first.body.bytes, b"Order data for user 1");
+    // Why it was dead-lettered travels with it.
+    let reason = first
+        .headers
+        .get("x-reject-reason")
+        .and_then(|v| v.as_str());
+    assert!(
+        reason.is_some_and(|r| r.contains("not an OrderCreated JSON event")),
+        "{:?}",
+        first.headers
+    );
     let second = next_message(&mut dead).await;
     assert_eq!(second.body.bytes, vec![0xff, 0xfe, 0x00]);
     assert_eq!(second.body.view(), BodyView::Binary);

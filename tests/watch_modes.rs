@@ -162,7 +162,8 @@ async fn a_tap_sees_every_message_and_the_queue_consumer_still_gets_all() {
                 state,
                 ConsumerState::Consuming {
                     consumed: 50,
-                    dead_lettered: 1
+                    dead_lettered: 1,
+                    ..
                 }
             )
             .then_some(())

@@ -70,6 +70,8 @@ pub enum ConsumerState {
     Consuming {
         consumed: u64,
         dead_lettered: u64,
+        /// Why the last message was dead-lettered (also in its `x-reject-reason` header).
+        last_reject: Option<String>,
     },
     /// The broker is unreachable or the channel failed; retrying with backoff.
     Down(String),
@@ -442,9 +444,11 @@ async fn consume_once(
         .await
         .map_err(|e| e.to_string())?;
     let (mut consumed, mut dead_lettered) = (0u64, 0u64);
+    let mut last_reject: Option<String> = None;
     let _ = state.send(ConsumerState::Consuming {
         consumed,
         dead_lettered,
+        last_reject: None,
     });
     let stop = stopped(shutdown);
     tokio::pin!(stop);
@@ -478,18 +482,52 @@ async fn consume_once(
                     routing_key = %delivery.routing_key,
                     "rejecting an unreadable order message to the dead-letter queue"
                 );
-                delivery
-                    .reject(BasicRejectOptions { requeue: false })
-                    .await
-                    .map_err(|e| e.to_string())?;
+                dead_letter(&channel, topology, &delivery, &reason).await?;
                 dead_lettered += 1;
+                last_reject = Some(reason);
             }
         }
         let _ = state.send(ConsumerState::Consuming {
             consumed,
             dead_lettered,
+            last_reject: last_reject.clone(),
         });
     }
+}
+
+/// Moves an unreadable message to the dead-letter exchange with the reason in its
+/// `x-reject-reason` header (a plain reject could not say why), then acks the original. Should
+/// the republish fail, the message is rejected to the dead-letter exchange as before.
+async fn dead_letter(
+    channel: &lapin::Channel,
+    topology: &Topology,
+    delivery: &lapin::message::Delivery,
+    reason: &str,
+) -> Result<(), String> {
+    let mut headers = delivery.properties.headers().clone().unwrap_or_default();
+    headers.insert(
+        "x-reject-reason".into(),
+        lapin::types::AMQPValue::LongString(reason.into()),
+    );
+    let properties = delivery.properties.clone().with_headers(headers);
+    let republished = async {
+        channel
+            .basic_publish(
+                topology.dead_letter_exchange.as_str().into(),
+                delivery.routing_key.clone(),
+                lapin::options::BasicPublishOptions::default(),
+                &delivery.data,
+                properties,
+            )
+            .await?
+            .await
+    }
+    .await;
+    let settled = match republished {
+        Ok(_) => delivery.ack(BasicAckOptions::default()).await,
+        Err(_) => delivery.reject(BasicRejectOptions { requeue: false }).await,
+    };
+    settled.map(|_| ()).map_err(|e| e.to_string())
 }
 
 fn parse_order(body: &[u8]) -> Result<OrderCreated, String> {

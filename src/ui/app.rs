@@ -1215,8 +1215,11 @@ impl SwitchboardApp {
                     let text = match consumer {
                         ConsumerState::Disabled => "consumer off".to_string(),
                         ConsumerState::Connecting => "consumer connecting…".to_string(),
-                        ConsumerState::Consuming { consumed, dead_lettered } => {
-                            format!("order_queue consumer: {consumed} consumed, {dead_lettered} dead-lettered")
+                        ConsumerState::Consuming { consumed, dead_lettered, last_reject } => {
+                            match last_reject {
+                                Some(reason) => format!("order_queue consumer: {consumed} consumed, {dead_lettered} dead-lettered (last: {reason})"),
+                                None => format!("order_queue consumer: {consumed} consumed, {dead_lettered} dead-lettered"),
+                            }
                         }
                         ConsumerState::Down(why) => format!("consumer down: {why}"),
                     };
