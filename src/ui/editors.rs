@@ -45,6 +45,10 @@ pub fn key_value_ui(ui: &mut egui::Ui, id: &str, title: &str, rows: &mut Vec<Key
         // A row just added takes the cursor (its name field), next frame.
         let focus_id = egui::Id::unique(id).with("focus-new-row");
         let focus_row: Option<usize> = ui.data_mut(|d| d.remove_temp(focus_id));
+        // Fields shrink on a narrow window so that *Remove* stays visible.
+        let available = ui.available_width();
+        let name_width = (available * 0.3).clamp(100.0, 200.0);
+        let value_width = (available - name_width - 120.0).clamp(120.0, 360.0);
         egui::Grid::new(id)
             .num_columns(4)
             .spacing([6.0, 2.0])
@@ -53,7 +57,7 @@ pub fn key_value_ui(ui: &mut egui::Ui, id: &str, title: &str, rows: &mut Vec<Key
                     ui.checkbox(&mut row.enabled, "")
                         .on_hover_text("Send this row");
                     let key = ui.add_sized(
-                        [200.0, 20.0],
+                        [name_width, 20.0],
                         egui::TextEdit::singleline(&mut row.key)
                             .hint_text("name")
                             .font(egui::TextStyle::Monospace),
@@ -62,7 +66,7 @@ pub fn key_value_ui(ui: &mut egui::Ui, id: &str, title: &str, rows: &mut Vec<Key
                         key.request_focus();
                     }
                     ui.add_sized(
-                        [360.0, 20.0],
+                        [value_width, 20.0],
                         egui::TextEdit::singleline(&mut row.value)
                             .hint_text("value")
                             .font(egui::TextStyle::Monospace),

@@ -485,7 +485,8 @@ pub fn viewer_ui(
 }
 
 fn form_ui(ui: &mut egui::Ui, form: &mut WatchForm, actions: &mut Vec<ViewerAction>) {
-    ui.horizontal(|ui| {
+    // Wraps on a narrow window, so *Start watch* and *Save watch…* stay reachable.
+    ui.horizontal_wrapped(|ui| {
         let label = ui.label("Mode");
         egui::ComboBox::from_id_salt("watch-mode")
             .selected_text(form.mode.label())
@@ -533,9 +534,16 @@ fn form_ui(ui: &mut egui::Ui, form: &mut WatchForm, actions: &mut Vec<ViewerActi
     } else {
         ui.visuals().weak_text_color()
     };
-    ui.colored_label(
-        color,
-        format!("{}: {}", form.mode.label(), form.mode.explanation()),
+    ui.add(
+        egui::Label::new(
+            RichText::new(format!(
+                "{}: {}",
+                form.mode.label(),
+                form.mode.explanation()
+            ))
+            .color(color),
+        )
+        .wrap(),
     );
 }
 
@@ -584,7 +592,8 @@ fn tab_ui(
             actions.push(ViewerAction::Close(tab.id));
         }
     });
-    ui.horizontal(|ui| {
+    // Wraps on a narrow window: every action stays reachable.
+    ui.horizontal_wrapped(|ui| {
         let label = ui.label("Filter");
         let mut text = tab.filter_text.clone();
         let response = ui
