@@ -494,8 +494,8 @@ pub fn is_redacted(request: &SavedRequest) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::collection::saved::{SavedAmqp, SavedHttp};
-    use crate::engine::{Body, ErrorKind, ExchangeError, Transport};
+    use crate::collection::saved::{SavedAmqp, SavedHttp};
+    use crate::{Body, ErrorKind, ExchangeError, Transport};
 
     fn named(name: &str, value: &str) -> Option<String> {
         redact(Field::Named(name), value)
@@ -740,7 +740,7 @@ mod tests {
 
     #[test]
     fn watched_message_headers_are_masked_and_their_body_kept() {
-        let mut headers = crate::engine::watched::Named::new();
+        let mut headers = crate::watched::Named::new();
         headers.insert("authorization".into(), "Bearer w-5ecret".into());
         headers.insert("x-api-key".into(), "k-5ecret".into());
         headers.insert("x-retries".into(), 3.into());

@@ -244,7 +244,7 @@ impl History {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{Message, Transport};
+    use crate::{Message, Transport};
 
     fn exchange(i: usize, body: &[u8]) -> Exchange {
         Exchange {
@@ -258,7 +258,7 @@ mod tests {
             timeline: Vec::new(),
             request: Message::default(),
             response: Some(Message {
-                body: crate::engine::Body::new(body.to_vec()),
+                body: crate::Body::new(body.to_vec()),
                 ..Message::default()
             }),
         }
@@ -269,7 +269,7 @@ mod tests {
             .join(format!(
                 "sb-history-{}-{}",
                 std::process::id(),
-                crate::engine::recorder::unix_ms()
+                crate::recorder::unix_ms()
             ))
             .join("history.jsonl")
     }

@@ -27,7 +27,3 @@ pub use exchange::{ErrorKind, Exchange, ExchangeError, Header, Message, Transpor
 pub use payload::{Body, BodyView};
 pub use request::RequestSpec;
 pub use timeline::{Phase, PhaseKind};
-
-/// Paths written `crate::engine::…` inside the engine (from when it was a module of the app)
-/// keep resolving.
-use crate as engine;

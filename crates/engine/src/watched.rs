@@ -59,12 +59,7 @@ impl WatchedMessage {
             source: exchange.into(),
             key: routing_key.into(),
             redelivered,
-            fields: match serde_json::to_value(properties) {
-                Ok(serde_json::Value::Object(map)) => {
-                    map.into_iter().filter(|(_, v)| !v.is_null()).collect()
-                }
-                _ => Named::new(),
-            },
+            fields: property_fields(properties),
             headers,
             body: Body::new(body),
         }
@@ -125,7 +120,7 @@ impl WatchedMessage {
             source: shape.exchange,
             key: shape.routing_key,
             redelivered: shape.redelivered,
-            fields: Self::amqp("", "", false, &shape.properties, Named::new(), Vec::new()).fields,
+            fields: property_fields(&shape.properties),
             headers: match shape.headers {
                 serde_json::Value::Object(map) => map,
                 _ => Named::new(),
@@ -138,6 +133,16 @@ impl WatchedMessage {
 impl Serialize for WatchedMessage {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.to_json().serialize(serializer)
+    }
+}
+
+/// AMQP properties as named fields: the set ones, in their order.
+fn property_fields(properties: &Properties) -> Named {
+    match serde_json::to_value(properties) {
+        Ok(serde_json::Value::Object(map)) => {
+            map.into_iter().filter(|(_, v)| !v.is_null()).collect()
+        }
+        _ => Named::new(),
     }
 }
 

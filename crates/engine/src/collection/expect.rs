@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{BodyView, Exchange};
+use crate::{BodyView, Exchange};
 
 /// What a request's exchange must look like to pass. With no `status`, the exchange must
 /// succeed (HTTP 1xx–3xx, gRPC OK, broker ack).
@@ -98,7 +98,7 @@ impl Expect {
             checks.push(Check {
                 what: format!("total ≤ {max} ms"),
                 passed,
-                found: (!passed).then(|| crate::engine::timeline::format_us(exchange.total_us)),
+                found: (!passed).then(|| crate::timeline::format_us(exchange.total_us)),
             });
         }
         checks

@@ -628,8 +628,8 @@ fn pretty_json(text: &str) -> Option<SavedBody> {
 }
 
 fn parse_header(line: &str) -> Result<SavedHeader, CollectionError> {
-    let h = crate::engine::http::parse_header_line(line)
-        .map_err(|e| CollectionError::Invalid(e.message))?;
+    let h =
+        crate::http::parse_header_line(line).map_err(|e| CollectionError::Invalid(e.message))?;
     Ok(SavedHeader::new(h.name, h.value))
 }
 

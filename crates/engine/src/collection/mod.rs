@@ -23,7 +23,7 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::fsutil;
+use crate::fsutil;
 
 pub use expect::{Expect, JsonExpect};
 pub use saved::{SavedBody, SavedHeader, SavedRequest, SavedSpec};
@@ -704,7 +704,7 @@ mod tests {
         let root = std::env::temp_dir().join(format!(
             "sb-deep-{}-{}",
             std::process::id(),
-            crate::engine::recorder::unix_ms()
+            crate::recorder::unix_ms()
         ));
         let mut deep = root.clone();
         for i in 0..(MAX_DEPTH + 2) {

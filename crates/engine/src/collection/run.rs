@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::expect::Check;
 use super::saved::{Runnable, SavedSpec};
 use super::{Collection, CollectionError, Loaded, SecretStore};
-use crate::engine::{Exchange, RequestSpec, descriptors};
+use crate::{Exchange, RequestSpec, descriptors};
 
 /// What to run.
 #[derive(Debug, Clone, Default)]

@@ -9,17 +9,15 @@ use serde::{Deserialize, Serialize};
 use super::FORMAT_VERSION;
 use super::expect::Expect;
 use super::vars::Vars;
-use crate::engine::amqp::{Properties, PublishRequest};
-use crate::engine::credentials::{
-    is_sensitive, is_sensitive_name, take_url_password, url_password,
-};
-use crate::engine::descriptors::DescriptorSource;
-use crate::engine::grpc::GrpcRequest;
-use crate::engine::http::{DEFAULT_MAX_BODY_BYTES, HttpRequest};
-use crate::engine::multipart::FormPart;
-use crate::engine::net::TlsOptions;
-use crate::engine::watch::{WatchMode, WatchSpec};
-use crate::engine::{ExchangeError, Header, RequestSpec};
+use crate::amqp::{Properties, PublishRequest};
+use crate::credentials::{is_sensitive, is_sensitive_name, take_url_password, url_password};
+use crate::descriptors::DescriptorSource;
+use crate::grpc::GrpcRequest;
+use crate::http::{DEFAULT_MAX_BODY_BYTES, HttpRequest};
+use crate::multipart::FormPart;
+use crate::net::TlsOptions;
+use crate::watch::{WatchMode, WatchSpec};
+use crate::{ExchangeError, Header, RequestSpec};
 
 /// One saved request file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -592,7 +590,7 @@ impl SavedSpec {
                         content_type: none_if_empty(&a.content_type),
                         message_id: none_if_empty(&a.message_id),
                         correlation_id: none_if_empty(&a.correlation_id),
-                        timestamp: Some(crate::engine::recorder::unix_ms() / 1000),
+                        timestamp: Some(crate::recorder::unix_ms() / 1000),
                         delivery_mode: a.persistent.then_some(2),
                         ..Properties::default()
                     },

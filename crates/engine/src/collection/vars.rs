@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::{CollectionError, FORMAT_VERSION};
-use crate::engine::fsutil;
+use crate::fsutil;
 
 /// A variable of a collection or an environment. A secret one keeps its value out of the file.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
