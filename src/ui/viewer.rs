@@ -212,6 +212,11 @@ impl ViewerTab {
     }
 
     pub fn ingest(&mut self, batch: Vec<WatchedMessage>) {
+        if self.store.received == 0
+            && let Some(first) = batch.first()
+        {
+            self.transport = first.transport;
+        }
         for message in batch {
             self.store.push(message);
         }

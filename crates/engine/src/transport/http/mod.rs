@@ -274,10 +274,11 @@ fn with_form_body(req: &HttpRequest, encoded: self::multipart::Encoded) -> HttpR
     }
 }
 
-/// The first [`SHOWN_FILE_BYTES`] of a body file, and its length; only regular files.
-fn file_head(path: &std::path::Path) -> std::io::Result<(Vec<u8>, u64)> {
-    use std::io::Read;
-    let meta = std::fs::metadata(path)?;
+/// The first [`SHOWN_FILE_BYTES`] of a body file, and its length; only regular files. Read
+/// with tokio's file API: the send runs on the async runtime.
+async fn file_head(path: &std::path::Path) -> std::io::Result<(Vec<u8>, u64)> {
+    use tokio::io::AsyncReadExt;
+    let meta = tokio::fs::metadata(path).await?;
     if !meta.is_file() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
@@ -285,9 +286,11 @@ fn file_head(path: &std::path::Path) -> std::io::Result<(Vec<u8>, u64)> {
         ));
     }
     let mut head = Vec::new();
-    std::fs::File::open(path)?
+    tokio::fs::File::open(path)
+        .await?
         .take(SHOWN_FILE_BYTES as u64)
-        .read_to_end(&mut head)?;
+        .read_to_end(&mut head)
+        .await?;
     Ok((head, meta.len()))
 }
 
@@ -337,7 +340,7 @@ async fn send_with(req: &HttpRequest, client: Option<&HttpClient>) -> Exchange {
         ..Message::default()
     };
     if let Some(path) = &req.body_file {
-        match file_head(path) {
+        match file_head(path).await {
             Ok((head, len)) => {
                 request_msg.body = Body {
                     truncated: len > head.len() as u64,
