@@ -270,7 +270,11 @@ fn viewer_consume(runtime: &tokio::runtime::Runtime, queue: &str, n: u64) -> (f6
     let start = Instant::now();
     harness
         .state_mut()
-        .start_watch(WatchSpec::queue(AMQP_URL, WatchMode::Consume, queue));
+        .start_watch(switchboard::engine::WatchRequest::Amqp(WatchSpec::queue(
+            AMQP_URL,
+            WatchMode::Consume,
+            queue,
+        )));
     let deadline = start + Duration::from_secs(120);
     // Frames at 60 per second, like a real window with vsync (an unpaced loop would redraw
     // thousands of times a second and take the CPU from the connection).

@@ -17,6 +17,8 @@ pub struct DemoConfig {
     pub order_http_addr: SocketAddr,
     pub amqp_url: String,
     pub topology: Topology,
+    /// The NATS side (`user.get`, stream `ORDERS`); `None` turns it off.
+    pub nats: Option<crate::nats_flow::NatsNames>,
     pub user_check: UserCheck,
 }
 
@@ -28,6 +30,7 @@ impl Default for DemoConfig {
             order_http_addr: SocketAddr::from(([127, 0, 0, 1], 8082)),
             amqp_url: DEFAULT_AMQP_URL.to_string(),
             topology: Topology::default(),
+            nats: Some(crate::nats_flow::NatsNames::default()),
             user_check: UserCheck::Grpc,
         }
     }
@@ -41,6 +44,8 @@ impl DemoConfig {
             user_http_addr: any,
             user_grpc_addr: any,
             order_http_addr: any,
+            // Tests that want NATS name their own subjects and stream.
+            nats: None,
             ..Self::default()
         }
     }
@@ -59,6 +64,8 @@ pub struct DemoServices {
     pub user: UserServiceHandle,
     pub order: OrderServiceHandle,
     pub broker: BrokerProbe,
+    /// Whether the NATS server answered (`None`: NATS is off).
+    pub nats: Option<BrokerProbe>,
     pub config: DemoConfig,
 }
 
@@ -88,6 +95,7 @@ impl DemoServices {
     /// gRPC parts still run; the consumer keeps retrying and orders are refused until it is up.
     pub async fn start(mut config: DemoConfig) -> Result<Self, StartError> {
         let broker = probe_broker(&config.amqp_url, &config.topology).await;
+        let nats = probe_nats(&config).await;
         let user = user_service::start(user_config(&config, (0, 0.0))).await?;
         // The Order Service calls the User Service where it actually listens.
         config.user_http_addr = user.http_addr;
@@ -105,6 +113,7 @@ impl DemoServices {
             user,
             order,
             broker,
+            nats,
             config,
         })
     }
@@ -143,12 +152,44 @@ impl DemoServices {
                 redact_url(&self.config.amqp_url)
             )),
         }
+        if let (Some(probe), Some(names)) = (&self.nats, &self.config.nats) {
+            lines.push(nats_line(probe, names));
+        }
         lines
     }
 
     pub async fn stop(self) {
         self.order.stop().await;
         self.user.stop().await;
+    }
+}
+
+/// Probes the NATS server of `config` (and creates the order stream), if NATS is on.
+pub async fn probe_nats(config: &DemoConfig) -> Option<BrokerProbe> {
+    let names = config.nats.as_ref()?;
+    Some(match crate::nats_flow::probe(names).await {
+        Ok(()) => BrokerProbe::Reachable,
+        Err(why) => BrokerProbe::Unreachable(why),
+    })
+}
+
+/// The services line of the NATS side.
+pub fn nats_line(probe: &BrokerProbe, names: &crate::nats_flow::NatsNames) -> String {
+    match probe {
+        BrokerProbe::Reachable => format!(
+            "NATS           {}  request/reply '{}', JetStream stream '{}' ({}) <- '{}'",
+            redact_url(&names.url),
+            names.user_subject,
+            names.stream,
+            names.stream_subjects(),
+            names.orders_subject,
+        ),
+        BrokerProbe::Unreachable(why) => format!(
+            "NATS           {} is unreachable ({why}): user.get and the ORDERS stream are off; \
+             HTTP, gRPC and RabbitMQ keep working. Start it (`nats-server -js`); the services \
+             reconnect.",
+            redact_url(&names.url)
+        ),
     }
 }
 

@@ -9,6 +9,7 @@
 pub mod broker;
 pub mod demo;
 pub mod knobs;
+pub mod nats_flow;
 pub mod order_service;
 pub mod supervisor;
 pub mod user_service;
@@ -17,6 +18,7 @@ pub mod users;
 pub use broker::Topology;
 pub use demo::{DemoConfig, DemoServices};
 pub use knobs::Knobs;
+pub use nats_flow::NatsNames;
 pub use order_service::{OrderServiceConfig, OrderServiceHandle, UserCheck};
 pub use user_service::{ConsumerState, UserServiceConfig, UserServiceHandle};
 

@@ -55,6 +55,8 @@ pub struct OrderServiceConfig {
     /// Broker to publish to; `None` turns the order flow off (orders are refused with 503).
     pub amqp_url: Option<String>,
     pub topology: Topology,
+    /// NATS server and names for the `ORDERS` stream; `None` disables it.
+    pub nats: Option<crate::nats_flow::NatsNames>,
     pub latency_ms: u64,
     pub failure_rate: f64,
 }
@@ -68,6 +70,7 @@ impl Default for OrderServiceConfig {
             user_check: UserCheck::Grpc,
             amqp_url: Some(DEFAULT_AMQP_URL.to_string()),
             topology: Topology::default(),
+            nats: None,
             latency_ms: 0,
             failure_rate: 0.0,
         }
@@ -122,6 +125,7 @@ struct Shared {
     amqp_url: Option<String>,
     topology: Topology,
     publisher: Mutex<Option<(Connection, Channel)>>,
+    nats: Option<(async_nats::Client, crate::nats_flow::NatsNames)>,
 }
 
 /// Starts the Order Service.
@@ -133,6 +137,20 @@ pub async fn start(config: OrderServiceConfig) -> Result<OrderServiceHandle, Sta
         .connect_timeout(Duration::from_secs(3))
         .timeout(Duration::from_secs(10));
     let knobs = Arc::new(Knobs::new(config.latency_ms, config.failure_rate));
+    let nats = match config.nats.clone() {
+        Some(names) => match crate::nats_flow::client(&names.url, "demo order-service").await {
+            Ok(client) => {
+                crate::nats_flow::wait_connected(&client, &names.url, Duration::from_millis(1500))
+                    .await;
+                Some((client, names))
+            }
+            Err(err) => {
+                tracing::warn!(%err, "the Order Service does not publish to NATS");
+                None
+            }
+        },
+        None => None,
+    };
     let check_over_http = Arc::new(AtomicBool::new(config.user_check == UserCheck::Http));
     let shared = Arc::new(Shared {
         knobs: knobs.clone(),
@@ -146,6 +164,7 @@ pub async fn start(config: OrderServiceConfig) -> Result<OrderServiceHandle, Sta
         amqp_url: config.amqp_url.clone(),
         topology: config.topology.clone(),
         publisher: Mutex::new(None),
+        nats,
     });
     let app = Router::new()
         .route("/orders", post(create_order))
@@ -255,12 +274,34 @@ async fn create_order(
             format!("user {} checked, but the order flow is off: {err}", user.id),
         );
     }
+    // The same event to NATS JetStream, for comparing brokers; the order stands without it.
+    let nats = match &shared.nats {
+        Some((client, names)) => {
+            let payload = serde_json::to_vec(&order).unwrap_or_default();
+            match crate::nats_flow::publish_order(
+                client,
+                names,
+                &order.order_id,
+                &correlation_id,
+                payload,
+            )
+            .await
+            {
+                Ok(p) => {
+                    serde_json::json!({ "stream": p.stream, "seq": p.seq, "subject": names.orders_subject })
+                }
+                Err(e) => serde_json::json!({ "error": e }),
+            }
+        }
+        None => serde_json::Value::Null,
+    };
     let body = serde_json::json!({
         "order_id": order.order_id,
         "correlation_id": correlation_id,
         "user": { "id": user.id, "name": user.name, "email": user.email },
         "checked_over": shared_check(&shared).to_string(),
         "published": { "exchange": shared.topology.exchange, "routing_key": shared.topology.routing_key },
+        "published_nats": nats,
         "event": order,
     });
     (StatusCode::CREATED, Json(body)).into_response()

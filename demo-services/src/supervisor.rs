@@ -47,6 +47,8 @@ pub struct Supervisor {
     user_knobs: (u64, f64),
     order_knobs: (u64, f64),
     pub broker: BrokerProbe,
+    /// The NATS server's answer at start (`None`: NATS is off).
+    pub nats: Option<BrokerProbe>,
     /// Set when a default port was busy and an ephemeral one was used instead.
     pub notes: Vec<String>,
 }
@@ -67,6 +69,7 @@ impl Supervisor {
         fallback_to_ephemeral: bool,
     ) -> Result<Self, StartError> {
         let broker = probe_broker(&config.amqp_url, &config.topology).await;
+        let nats = crate::demo::probe_nats(&config).await;
         let mut notes = Vec::new();
         let user = match user_service::start(user_config(&config, (0, 0.0))).await {
             Err(err) if fallback_to_ephemeral && addr_in_use(&err) => {
@@ -101,6 +104,7 @@ impl Supervisor {
             user_knobs: (0, 0.0),
             order_knobs: (0, 0.0),
             broker,
+            nats,
             notes,
         })
     }
@@ -208,6 +212,7 @@ pub(crate) fn user_config(config: &DemoConfig, knobs: (u64, f64)) -> UserService
         grpc_addr: config.user_grpc_addr,
         amqp_url: Some(config.amqp_url.clone()),
         topology: config.topology.clone(),
+        nats: config.nats.clone(),
         latency_ms: knobs.0,
         failure_rate: knobs.1,
     }
@@ -223,6 +228,7 @@ pub(crate) fn order_config(config: &DemoConfig, knobs: (u64, f64)) -> OrderServi
         user_check: config.user_check,
         amqp_url: Some(config.amqp_url.clone()),
         topology: config.topology.clone(),
+        nats: config.nats.clone(),
         latency_ms: knobs.0,
         failure_rate: knobs.1,
     }

@@ -32,6 +32,8 @@ pub struct UserServiceConfig {
     /// Broker to consume orders from; `None` disables the consumer.
     pub amqp_url: Option<String>,
     pub topology: Topology,
+    /// NATS server and names for `user.get`; `None` disables the NATS side.
+    pub nats: Option<crate::nats_flow::NatsNames>,
     pub latency_ms: u64,
     pub failure_rate: f64,
 }
@@ -43,6 +45,7 @@ impl Default for UserServiceConfig {
             grpc_addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
             amqp_url: Some(DEFAULT_AMQP_URL.to_string()),
             topology: Topology::default(),
+            nats: None,
             latency_ms: 0,
             failure_rate: 0.0,
         }
@@ -183,6 +186,18 @@ pub async fn start(config: UserServiceConfig) -> Result<UserServiceHandle, Start
             consumer_tx,
             rx,
         )));
+    }
+    if let Some(names) = config.nats.clone() {
+        match crate::nats_flow::subscribe_lookups(&names).await {
+            Ok((client, sub)) => tasks.push(tokio::spawn(crate::nats_flow::serve_user_lookups(
+                client,
+                sub,
+                shared.store.clone(),
+                shared.knobs.clone(),
+                shutdown_rx.clone(),
+            ))),
+            Err(err) => tracing::warn!(%err, "the User Service does not answer over NATS"),
+        }
     }
     tracing::info!(%http_addr, %grpc_addr, "user service started");
     Ok(UserServiceHandle {

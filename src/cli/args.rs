@@ -42,10 +42,15 @@ pub enum Command {
     /// Send one request and print its exchange with the timeline.
     #[command(subcommand)]
     Send(Send),
-    /// Publish a message to an AMQP exchange (with publisher confirms).
+    /// Publish a message: to an AMQP exchange (amqp:// URL, with publisher confirms) or a NATS
+    /// subject (nats:// URL; --jetstream waits for the stream's ack).
     Publish(PublishArgs),
-    /// Watch a queue (consuming) or tap an exchange (without taking messages from others).
+    /// Watch messages: AMQP (tap an exchange, peek or consume a queue) or NATS (tap a subject,
+    /// join a queue group, tap/consume/peek a JetStream stream) — the URL scheme decides.
     Watch(WatchArgs),
+    /// NATS JetStream: `nats streams URL` (streams and their consumers), `nats kv …`.
+    #[command(subcommand)]
+    Nats(NatsCommand),
     /// Discover gRPC services: `grpc list ADDR [SERVICE]`, `grpc describe ADDR SYMBOL`.
     #[command(subcommand)]
     Grpc(GrpcCommand),
@@ -144,6 +149,70 @@ pub enum Send {
     Http(HttpArgs),
     /// A unary gRPC call: `send grpc ADDR package.Service/Method --data JSON`.
     Grpc(GrpcArgs),
+    /// A NATS request/reply: `send nats URL SUBJECT --body JSON`.
+    Nats(NatsSendArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct NatsSendArgs {
+    /// Server URL: nats://[user:password@]host:4222, tls://…
+    #[arg(default_value = crate::engine::nats::DEFAULT_NATS_URL)]
+    pub url: String,
+    /// The subject.
+    #[arg(default_value = demo_contract::USER_GET_SUBJECT)]
+    pub subject: String,
+    /// Request body: TEXT, @FILE or @- for standard input.
+    #[arg(long, value_name = "TEXT|@FILE")]
+    pub body: Option<String>,
+    /// A header, `-H 'Name: value'` (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// Publish instead of request/reply (for `load nats`).
+    #[arg(long)]
+    pub publish: bool,
+    /// With --publish: through JetStream, each publish waiting for the stream's ack.
+    #[arg(long, requires = "publish")]
+    pub jetstream: bool,
+    #[arg(long)]
+    pub json: bool,
+    /// Give up after this many seconds (the whole exchange).
+    #[arg(long, default_value = "30", value_name = "SECS", value_parser = parse_secs)]
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum NatsCommand {
+    /// JetStream streams with their subjects, counts, sequences and consumers.
+    Streams {
+        #[arg(default_value = crate::engine::nats::DEFAULT_NATS_URL)]
+        url: String,
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value = "10", value_name = "SECS", value_parser = parse_secs)]
+        timeout: Duration,
+    },
+    /// A key-value bucket: `kv get URL BUCKET KEY`, `kv put URL BUCKET KEY VALUE`,
+    /// `kv history URL BUCKET KEY`.
+    Kv {
+        #[arg(value_enum)]
+        op: KvOp,
+        url: String,
+        bucket: String,
+        key: String,
+        /// The value to put (TEXT, @FILE or @-).
+        value: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value = "10", value_name = "SECS", value_parser = parse_secs)]
+        timeout: Duration,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KvOp {
+    Get,
+    Put,
+    History,
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -167,6 +236,14 @@ pub enum Load {
     Amqp {
         #[command(flatten)]
         request: PublishArgs,
+        #[command(flatten)]
+        load: LoadOpts,
+    },
+    /// `load nats URL SUBJECT --body B [--publish [--jetstream]]`: one connection per concurrent
+    /// requester (each waiting for its reply, or its ack).
+    Nats {
+        #[command(flatten)]
+        request: NatsSendArgs,
         #[command(flatten)]
         load: LoadOpts,
     },
@@ -294,13 +371,26 @@ pub enum GrpcCommand {
 
 #[derive(Debug, Clone, Args)]
 pub struct PublishArgs {
-    /// Broker URL, e.g. amqp://guest:guest@127.0.0.1:5672/%2f
+    /// Broker URL: amqp://guest:guest@127.0.0.1:5672/%2f or nats://127.0.0.1:4222
     pub url: String,
-    /// Exchange ("" for the default exchange).
+    /// AMQP: the exchange ("" for the default exchange).
     #[arg(long)]
-    pub exchange: String,
+    pub exchange: Option<String>,
+    /// AMQP: the routing key.
     #[arg(long)]
-    pub routing_key: String,
+    pub routing_key: Option<String>,
+    /// NATS: the subject.
+    #[arg(long, conflicts_with_all = ["exchange", "routing_key"])]
+    pub subject: Option<String>,
+    /// NATS: publish through JetStream and wait for the stream's ack.
+    #[arg(long, requires = "subject")]
+    pub jetstream: bool,
+    /// NATS JetStream: `Nats-Msg-Id`, for the stream's duplicate detection.
+    #[arg(long, requires = "jetstream")]
+    pub msg_id: Option<String>,
+    /// NATS: the reply subject sent with the message.
+    #[arg(long, requires = "subject")]
+    pub reply_to: Option<String>,
     /// Message body: TEXT, @FILE or @-.
     #[arg(long, value_name = "TEXT|@FILE")]
     pub body: String,
@@ -332,25 +422,40 @@ pub struct PublishArgs {
 
 #[derive(Debug, Clone, Args)]
 #[command(
-    after_help = "Modes:\n  tap      binds a private auto-delete queue to --exchange: you see every matching message, other consumers still get all of them (default with --exchange)\n  peek     gets up to --count messages (default 100) from --queue and puts them back: marked redelivered, may move to the back of the queue\n  consume  consumes --queue with acks: messages are TAKEN from the queue (default with --queue)\n\nA tap or consume survives a broker restart: it reconnects with backoff and says so on stderr."
+    after_help = "AMQP modes (amqp:// URL):\n  tap      binds a private auto-delete queue to --exchange: you see every matching message, other consumers still get all of them (default with --exchange)\n  peek     gets up to --count messages (default 100) from --queue and puts them back: marked redelivered, may move to the back of the queue\n  consume  consumes --queue with acks: messages are TAKEN from the queue (default with --queue)\n\nNATS (nats:// URL):\n  --subject S                 a core subscription (wildcards * and >): sees everything published while it listens, takes nothing\n  --subject S --queue-group G joins the queue group: the group's other members get fewer messages\n  --stream N [--mode tap]     an ordered, ephemeral consumer: never acks, never touches durable consumers; --from all|new|last|last_per_subject|seq:N|time:RFC3339\n  --stream N --mode consume   a durable pull consumer (--durable NAME, default switchboard) with acks: messages are TAKEN\n  --stream N --mode peek      reads up to --count messages by sequence from --from; creates nothing\n\nA watch survives a broker restart: it reconnects with backoff and says so on stderr."
 )]
 pub struct WatchArgs {
-    /// Broker URL.
+    /// Broker URL (amqp://… or nats://…).
     pub url: String,
-    /// The queue to peek or consume.
+    /// AMQP: the queue to peek or consume.
     #[arg(
         long,
-        conflicts_with = "exchange",
-        required_unless_present = "exchange"
+        conflicts_with_all = ["exchange", "subject", "stream"],
+        required_unless_present_any = ["exchange", "subject", "stream"]
     )]
     pub queue: Option<String>,
+    /// NATS: the subject to tap (wildcards allowed), or the filter of a --stream read.
+    #[arg(long)]
+    pub subject: Option<String>,
+    /// NATS: join this queue group on --subject (destructive for the group's other members).
+    #[arg(long, requires = "subject", conflicts_with = "stream")]
+    pub queue_group: Option<String>,
+    /// NATS: the JetStream stream to tap, consume or peek.
+    #[arg(long, conflicts_with = "exchange")]
+    pub stream: Option<String>,
+    /// NATS stream reads: where to start (all, new, last, last_per_subject, seq:N, time:RFC3339).
+    #[arg(long, requires = "stream")]
+    pub from: Option<String>,
+    /// NATS --mode consume: the durable consumer's name (created if missing).
+    #[arg(long, requires = "stream")]
+    pub durable: Option<String>,
     /// The exchange to tap.
     #[arg(long)]
     pub exchange: Option<String>,
     /// Binding key of the tap.
     #[arg(long, default_value = "#", requires = "exchange")]
     pub binding: String,
-    /// tap (with --exchange), peek or consume (with --queue).
+    /// tap (with --exchange or --stream), peek or consume (with --queue or --stream).
     #[arg(long, value_enum)]
     pub mode: Option<ModeArg>,
     /// Stop after this many messages (at least 1; fails if the timeout comes first); for peek,
@@ -388,6 +493,9 @@ pub struct DemoArgs {
     /// How the Order Service checks users.
     #[arg(long, value_enum, default_value = "grpc")]
     pub user_check: UserCheckArg,
+    /// The NATS server for `user.get` and the ORDERS stream.
+    #[arg(long, default_value = crate::engine::nats::DEFAULT_NATS_URL)]
+    pub nats_url: String,
 }
 
 impl DemoArgs {
@@ -398,6 +506,10 @@ impl DemoArgs {
             order_http_addr: self.order_http,
             amqp_url: amqp_url.to_string(),
             topology: demo_services::Topology::default(),
+            nats: Some(demo_services::NatsNames {
+                url: self.nats_url.clone(),
+                ..demo_services::NatsNames::default()
+            }),
             user_check: match self.user_check {
                 UserCheckArg::Grpc => demo_services::UserCheck::Grpc,
                 UserCheckArg::Http => demo_services::UserCheck::Http,

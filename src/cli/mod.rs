@@ -2,6 +2,7 @@
 
 mod args;
 mod collections;
+mod nats;
 mod print;
 
 use std::process::ExitCode;
@@ -65,10 +66,19 @@ pub async fn run(
             Ok(report(&[exchange], a.json, show_credentials))
         }
         Command::Send(args::Send::Grpc(a)) => send_grpc(a, show_credentials).await,
+        Command::Send(args::Send::Nats(a)) => {
+            let exchanges = crate::engine::nats::execute(&nats::request(&a)?, a.timeout).await;
+            Ok(report(&exchanges, a.json, show_credentials))
+        }
+        Command::Publish(a) if nats::is_nats_url(&a.url) => {
+            let exchanges = crate::engine::nats::execute(&nats::publish(&a)?, a.timeout).await;
+            Ok(report(&exchanges, a.json, show_credentials))
+        }
         Command::Publish(a) => {
             let exchanges = amqp::publish(&publish_request(&a)?).await;
             Ok(report(&exchanges, a.json, show_credentials))
         }
+        Command::Nats(c) => nats::command(c).await,
         Command::Watch(a) => watch(a, show_credentials).await,
         Command::Grpc(args::GrpcCommand::List {
             addr,
@@ -134,6 +144,11 @@ pub async fn run(
                 }
                 args::Load::Amqp { request, load } => (
                     RequestSpec::Amqp(Box::new(publish_request(&request)?)),
+                    load,
+                    request.json,
+                ),
+                args::Load::Nats { request, load } => (
+                    RequestSpec::Nats(Box::new(nats::request(&request)?)),
                     load,
                     request.json,
                 ),
@@ -340,6 +355,16 @@ fn grpc_request(a: &args::GrpcArgs) -> anyhow::Result<GrpcRequest> {
 }
 
 fn publish_request(a: &args::PublishArgs) -> anyhow::Result<PublishRequest> {
+    if a.subject.is_some() || a.jetstream || a.reply_to.is_some() {
+        anyhow::bail!(
+            "--subject, --jetstream and --reply-to are for NATS (a nats:// URL); an AMQP publish takes --exchange and --routing-key"
+        );
+    }
+    let (Some(exchange), Some(routing_key)) = (&a.exchange, &a.routing_key) else {
+        anyhow::bail!(
+            "an AMQP publish needs --exchange NAME (\"\" for the default exchange) and --routing-key KEY"
+        );
+    };
     let body = read_body(&a.body)?;
     let mut headers = Vec::new();
     for h in &a.headers {
@@ -370,12 +395,7 @@ fn publish_request(a: &args::PublishArgs) -> anyhow::Result<PublishRequest> {
         mandatory: !a.allow_unroutable,
         count: a.count.max(1),
         timeout: a.timeout,
-        ..PublishRequest::new(
-            a.url.clone(),
-            a.exchange.clone(),
-            a.routing_key.clone(),
-            body,
-        )
+        ..PublishRequest::new(a.url.clone(), exchange.clone(), routing_key.clone(), body)
     })
 }
 
@@ -505,8 +525,27 @@ fn report(exchanges: &[Exchange], json: bool, show_credentials: bool) -> ExitCod
 /// Watches a queue or exchange; message headers are printed masked unless
 /// `show_credentials`.
 async fn watch(a: args::WatchArgs, show_credentials: bool) -> anyhow::Result<ExitCode> {
-    use crate::engine::watch::{self, WatchEvent, WatchMode, WatchSpec};
+    use crate::engine::WatchRequest;
+    let spec = if nats::is_nats_url(&a.url) {
+        WatchRequest::Nats(nats::watch(&a)?)
+    } else {
+        WatchRequest::Amqp(amqp_watch(&a)?)
+    };
+    let wanted = if spec.is_peek() { None } else { a.count };
+    let mut spec = spec;
+    spec.set_limit(wanted);
+    run_watch_request(a, spec, wanted, show_credentials).await
+}
+
+/// The AMQP watch of `watch amqp://…`.
+fn amqp_watch(a: &args::WatchArgs) -> anyhow::Result<crate::engine::watch::WatchSpec> {
+    use crate::engine::watch::{WatchMode, WatchSpec};
     use args::ModeArg;
+    if a.subject.is_some() || a.stream.is_some() {
+        anyhow::bail!(
+            "--subject and --stream are for NATS (a nats:// URL); an AMQP watch takes --exchange or --queue"
+        );
+    }
     let spec = match (&a.queue, &a.exchange, a.mode) {
         (None, Some(exchange), None | Some(ModeArg::Tap)) => {
             WatchSpec::tap(&a.url, exchange, &a.binding)
@@ -529,20 +568,24 @@ async fn watch(a: args::WatchArgs, show_credentials: bool) -> anyhow::Result<Exi
     } else {
         a.count
     };
-    let spec = WatchSpec {
+    Ok(WatchSpec {
         limit: wanted,
         ..spec
-    };
+    })
+}
+
+async fn run_watch_request(
+    a: args::WatchArgs,
+    spec: crate::engine::WatchRequest,
+    wanted: Option<u64>,
+    show_credentials: bool,
+) -> anyhow::Result<ExitCode> {
+    use crate::engine::watch::{self, WatchEvent};
     let (tx, mut rx) = tokio::sync::mpsc::channel(64);
     let cancel = tokio_util::sync::CancellationToken::new();
     // A consume acknowledges only what was printed; the rest stays in (or goes back to) the queue.
     let (delivered, delivered_rx) = watch::delivery_counter();
-    let task = tokio::spawn(watch::run_confirmed(
-        spec.clone(),
-        tx,
-        cancel.clone(),
-        Some(delivered_rx),
-    ));
+    let task = tokio::spawn(spec.clone().run(tx, cancel.clone(), Some(delivered_rx)));
     let mut writer = StdoutWriter::spawn(delivered)?;
     let deadline = a.timeout.map(|t| tokio::time::Instant::now() + t);
     let sleep_until = async {
@@ -587,10 +630,14 @@ async fn watch(a: args::WatchArgs, show_credentials: bool) -> anyhow::Result<Exi
                         "watch: reconnected after a {gap:.1} s gap; {received} messages so far"
                     );
                 } else if !a.json {
+                    let queue = match spec.transport() {
+                        crate::engine::Transport::Amqp => format!(" (queue {queue})"),
+                        _ => String::new(),
+                    };
                     eprintln!(
-                        "watching: {} (queue {queue}) — {}; Ctrl-C to stop",
+                        "watching: {}{queue} — {}; Ctrl-C to stop",
                         spec.describe(),
-                        spec.mode.explanation()
+                        spec.explanation()
                     );
                 }
             }
@@ -643,7 +690,13 @@ async fn watch(a: args::WatchArgs, show_credentials: bool) -> anyhow::Result<Exi
             }
             Some(WatchEvent::PeekDone { count }) => {
                 if !a.json {
-                    eprintln!("peeked {count} messages and put them back (now marked redelivered)");
+                    if spec.transport() == crate::engine::Transport::Amqp {
+                        eprintln!(
+                            "peeked {count} messages and put them back (now marked redelivered)"
+                        );
+                    } else {
+                        eprintln!("peeked {count} messages (read by sequence, nothing acked)");
+                    }
                 }
                 break Ok(());
             }

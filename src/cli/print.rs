@@ -90,10 +90,10 @@ pub fn message_text(m: &WatchedMessage) -> String {
     let mut out = format!(
         "{} {} {}{} {} B",
         m.received_at_ms,
-        if m.source.is_empty() {
-            "(default)"
-        } else {
-            &m.source
+        match (m.source.is_empty(), m.transport) {
+            (false, _) => &m.source,
+            (true, crate::engine::Transport::Amqp) => "(default)",
+            (true, _) => "-",
         },
         m.key,
         if m.redelivered { " [redelivered]" } else { "" },

@@ -16,13 +16,14 @@ use super::payload_view::message_ui;
 use super::settings::{EditorCredentials, KeyValue, MainView, Settings, TransportTab};
 use super::timeline_view::{format_us, waterfall_ui};
 use super::viewer::{TabStatus, Viewer, ViewerAction, ViewerTab, viewer_ui};
+use crate::engine::WatchRequest;
 use crate::engine::collection::SavedRequest;
 use crate::engine::collection::saved::Runnable;
 use crate::engine::credentials::Redact;
 use crate::engine::history::HistoryEntry;
 use crate::engine::http::HttpRequest;
 use crate::engine::store::DEFAULT_CAPACITY;
-use crate::engine::watch::{WatchSpec, WatchedMessage};
+use crate::engine::watch::WatchedMessage;
 use crate::engine::{ErrorKind, Exchange, Header, RequestSpec};
 
 use super::collections::{CollectionsState, Dialog};
@@ -997,7 +998,7 @@ impl SwitchboardApp {
     }
 
     /// Starts a watch in a new viewer tab.
-    pub fn start_watch(&mut self, spec: WatchSpec) {
+    pub fn start_watch(&mut self, spec: WatchRequest) {
         let id = self.next_id;
         self.next_id += 1;
         let mut tab = ViewerTab::new(id, spec.describe(), Some(spec.clone()), self.store_capacity);
@@ -1369,11 +1370,15 @@ impl SwitchboardApp {
                 self.grpc_browser_ui(ui);
             }
             TransportTab::Amqp => editors::amqp_ui(ui, &mut self.settings.amqp),
+            TransportTab::Nats => super::nats_editor::nats_ui(ui, &mut self.settings.nats),
         }
         let shortcut = std::mem::take(&mut self.send_shortcut);
         ui.horizontal(|ui| {
             let busy = self.in_flight.get(&tab).cloned();
-            let send_label = if tab == TransportTab::Amqp { "Publish" } else { "Send" };
+            let publishes = tab == TransportTab::Amqp
+                || (tab == TransportTab::Nats
+                    && self.settings.nats.op == crate::engine::nats::NatsOp::Publish);
+            let send_label = if publishes { "Publish" } else { "Send" };
             let send = ui
                 .add_enabled(busy.is_none(), egui::Button::new(RichText::new(send_label).strong()))
                 .on_hover_text("Ctrl+Enter");

@@ -16,6 +16,7 @@ use std::path::PathBuf;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::engine::WatchRequest;
 use crate::engine::amqp::{Watch, WatchSource, WatchedMessage};
 use crate::engine::collection::{Collection, SecretStore};
 use crate::engine::history::HistoryEntry;
@@ -23,7 +24,7 @@ use crate::engine::http::{self, HttpRequest};
 use crate::engine::recorder::unix_ms;
 use crate::engine::store::Prepared;
 use crate::engine::timeline::{Clock, Phase};
-use crate::engine::watch::{WatchEvent, WatchSpec};
+use crate::engine::watch::WatchEvent;
 use crate::engine::{Exchange, Header, Message, RequestSpec, Transport};
 
 use super::files::{CollectionOp, Files, OpDone, OpError};
@@ -52,7 +53,7 @@ pub enum Command {
     },
     StartWatch {
         id: u64,
-        spec: Box<WatchSpec>,
+        spec: Box<WatchRequest>,
         /// How many messages the tab stored (a consume acks only those).
         delivered: crate::engine::watch::Delivered,
     },
@@ -526,12 +527,7 @@ async fn run(
                 let cancel = CancellationToken::new();
                 watches.insert(id, cancel.clone());
                 let (tx, mut rx) = mpsc::channel(16);
-                tokio::spawn(crate::engine::watch::run_confirmed(
-                    *spec,
-                    tx,
-                    cancel,
-                    Some(delivered),
-                ));
+                tokio::spawn(spec.run(tx, cancel, Some(delivered)));
                 let outbox = outbox.clone();
                 tokio::spawn(async move {
                     // Messages are converted to their stored form here, off the UI thread.

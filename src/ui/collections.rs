@@ -126,6 +126,16 @@ pub struct CollectionsState {
 /// What an editor's status depends on. Compared every frame (cheap); the status itself —
 /// which converts the editor to a saved request and fills its variables — is recomputed only
 /// when these change.
+/// What an editor held when its status was computed (the status is cached until it changes).
+#[derive(Debug, Clone, PartialEq)]
+enum EditorSnapshot {
+    Http(super::settings::HttpEditor),
+    Grpc(super::settings::GrpcEditor),
+    Amqp(super::settings::AmqpEditor),
+    Nats(crate::engine::nats::NatsRequest),
+    Watch(super::viewer::WatchForm, String),
+}
+
 #[derive(Debug, Clone, PartialEq)]
 struct StatusInputs {
     editor: EditorSnapshot,
@@ -134,14 +144,6 @@ struct StatusInputs {
     environment: Option<String>,
     generation: u64,
     demo_bound: bool,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum EditorSnapshot {
-    Http(super::settings::HttpEditor),
-    Grpc(super::settings::GrpcEditor),
-    Amqp(super::settings::AmqpEditor),
-    Watch(super::viewer::WatchForm, String),
 }
 
 /// A run of a whole collection from the app.
@@ -483,6 +485,7 @@ impl SwitchboardApp {
                 EditorSnapshot::Http(e) => kind == EditorKind::Http && *e == self.settings.http,
                 EditorSnapshot::Grpc(e) => kind == EditorKind::Grpc && *e == self.settings.grpc,
                 EditorSnapshot::Amqp(e) => kind == EditorKind::Amqp && *e == self.settings.amqp,
+                EditorSnapshot::Nats(e) => kind == EditorKind::Nats && *e == self.settings.nats,
                 EditorSnapshot::Watch(f, url) => {
                     kind == EditorKind::Watch
                         && *f == self.settings.watch_form
@@ -506,6 +509,7 @@ impl SwitchboardApp {
                 EditorKind::Http => EditorSnapshot::Http(s.http.clone()),
                 EditorKind::Grpc => EditorSnapshot::Grpc(s.grpc.clone()),
                 EditorKind::Amqp => EditorSnapshot::Amqp(s.amqp.clone()),
+                EditorKind::Nats => EditorSnapshot::Nats(s.nats.clone()),
                 EditorKind::Watch => {
                     EditorSnapshot::Watch(s.watch_form.clone(), s.amqp.url.clone())
                 }
@@ -1661,6 +1665,10 @@ fn default_name(app: &SwitchboardApp, kind: EditorKind) -> String {
             .unwrap_or("call")
             .to_string(),
         EditorKind::Amqp => format!("Publish {}", s.amqp.routing_key),
+        EditorKind::Nats => format!("{} {}", s.nats.op.label(), s.nats.subject),
+        EditorKind::Watch if s.watch_form.broker == super::viewer::WatchBroker::Nats => {
+            format!("Watch {}", s.watch_form.nats.describe())
+        }
         EditorKind::Watch => format!("Watch {}", s.watch_form.exchange),
     }
 }

@@ -7,7 +7,12 @@ use super::settings::{
 };
 
 /// A labelled single-line field (the label names it for screen readers and UI tests).
-fn field(ui: &mut egui::Ui, label: &str, value: &mut String, hint: &str) -> egui::Response {
+pub(crate) fn field(
+    ui: &mut egui::Ui,
+    label: &str,
+    value: &mut String,
+    hint: &str,
+) -> egui::Response {
     let label = ui.label(label);
     ui.add(
         egui::TextEdit::singleline(value)
@@ -19,7 +24,7 @@ fn field(ui: &mut egui::Ui, label: &str, value: &mut String, hint: &str) -> egui
 }
 
 /// A labelled multi-line code field.
-fn code_field(ui: &mut egui::Ui, label: &str, value: &mut String, rows: usize) {
+pub(crate) fn code_field(ui: &mut egui::Ui, label: &str, value: &mut String, rows: usize) {
     let label = ui.label(RichText::new(label).strong());
     ui.add(
         egui::TextEdit::multiline(value)
@@ -30,13 +35,48 @@ fn code_field(ui: &mut egui::Ui, label: &str, value: &mut String, rows: usize) {
     .labelled_by(label.id);
 }
 
+/// A name/value row an editor shows: the app's own rows and a request type's header rows.
+pub trait Row {
+    fn blank() -> Self;
+    /// (enabled, name, value).
+    fn parts(&mut self) -> (&mut bool, &mut String, &mut String);
+    /// Enabled with a name: it is sent.
+    fn counts(&self) -> bool;
+}
+
+impl Row for KeyValue {
+    fn blank() -> Self {
+        Self::default()
+    }
+
+    fn parts(&mut self) -> (&mut bool, &mut String, &mut String) {
+        (&mut self.enabled, &mut self.key, &mut self.value)
+    }
+
+    fn counts(&self) -> bool {
+        self.enabled && !self.key.is_empty()
+    }
+}
+
+impl Row for crate::engine::fields::SavedHeader {
+    fn blank() -> Self {
+        Self::new("", "")
+    }
+
+    fn parts(&mut self) -> (&mut bool, &mut String, &mut String) {
+        (&mut self.enabled, &mut self.name, &mut self.value)
+    }
+
+    fn counts(&self) -> bool {
+        self.enabled && !self.name.is_empty()
+    }
+}
+
 /// A table of name/value rows with enable toggles, remove buttons and an add button.
-pub fn key_value_ui(ui: &mut egui::Ui, id: &str, title: &str, rows: &mut Vec<KeyValue>) {
+pub fn key_value_ui<R: Row>(ui: &mut egui::Ui, id: &str, title: &str, rows: &mut Vec<R>) {
     egui::CollapsingHeader::new(format!(
         "{title} ({})",
-        rows.iter()
-            .filter(|r| r.enabled && !r.key.is_empty())
-            .count()
+        rows.iter().filter(|r| r.counts()).count()
     ))
     .id_salt(id)
     .default_open(true)
@@ -54,11 +94,11 @@ pub fn key_value_ui(ui: &mut egui::Ui, id: &str, title: &str, rows: &mut Vec<Key
             .spacing([6.0, 2.0])
             .show(ui, |ui| {
                 for (i, row) in rows.iter_mut().enumerate() {
-                    ui.checkbox(&mut row.enabled, "")
-                        .on_hover_text("Send this row");
+                    let (enabled, name, value) = row.parts();
+                    ui.checkbox(enabled, "").on_hover_text("Send this row");
                     let key = ui.add_sized(
                         [name_width, 20.0],
-                        egui::TextEdit::singleline(&mut row.key)
+                        egui::TextEdit::singleline(name)
                             .hint_text("name")
                             .font(egui::TextStyle::Monospace),
                     );
@@ -67,7 +107,7 @@ pub fn key_value_ui(ui: &mut egui::Ui, id: &str, title: &str, rows: &mut Vec<Key
                     }
                     ui.add_sized(
                         [value_width, 20.0],
-                        egui::TextEdit::singleline(&mut row.value)
+                        egui::TextEdit::singleline(value)
                             .hint_text("value")
                             .font(egui::TextStyle::Monospace),
                     );
@@ -87,7 +127,7 @@ pub fn key_value_ui(ui: &mut egui::Ui, id: &str, title: &str, rows: &mut Vec<Key
             ))
             .clicked()
         {
-            rows.push(KeyValue::default());
+            rows.push(R::blank());
             let new_row = rows.len() - 1;
             ui.data_mut(|d| d.insert_temp(focus_id, new_row));
             ui.ctx().request_repaint();

@@ -6,6 +6,7 @@ pub mod backend;
 pub mod collections;
 pub mod editors;
 pub mod files;
+pub mod nats_editor;
 pub mod payload_view;
 pub mod settings;
 pub mod state;

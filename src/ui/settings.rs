@@ -15,16 +15,18 @@ pub enum TransportTab {
     Http,
     Grpc,
     Amqp,
+    Nats,
 }
 
 impl TransportTab {
-    pub const ALL: [TransportTab; 3] = [Self::Http, Self::Grpc, Self::Amqp];
+    pub const ALL: [TransportTab; 4] = [Self::Http, Self::Grpc, Self::Amqp, Self::Nats];
 
     pub fn label(self) -> &'static str {
         match self {
             Self::Http => "HTTP",
             Self::Grpc => "gRPC",
             Self::Amqp => "AMQP",
+            Self::Nats => "NATS",
         }
     }
 }
@@ -293,6 +295,7 @@ pub enum EditorKind {
     Http,
     Grpc,
     Amqp,
+    Nats,
     Watch,
 }
 
@@ -302,7 +305,8 @@ impl EditorKind {
             SavedSpec::Http(_) => Self::Http,
             SavedSpec::Grpc(_) => Self::Grpc,
             SavedSpec::Amqp(_) => Self::Amqp,
-            SavedSpec::Watch(_) => Self::Watch,
+            SavedSpec::Nats(_) => Self::Nats,
+            SavedSpec::Watch(_) | SavedSpec::NatsWatch(_) => Self::Watch,
         }
     }
 
@@ -311,6 +315,7 @@ impl EditorKind {
             Self::Http => "HTTP",
             Self::Grpc => "gRPC",
             Self::Amqp => "AMQP",
+            Self::Nats => "NATS",
             Self::Watch => "watch",
         }
     }
@@ -321,6 +326,7 @@ impl EditorKind {
             Self::Http => Some(TransportTab::Http),
             Self::Grpc => Some(TransportTab::Grpc),
             Self::Amqp => Some(TransportTab::Amqp),
+            Self::Nats => Some(TransportTab::Nats),
             Self::Watch => None,
         }
     }
@@ -332,6 +338,7 @@ impl From<TransportTab> for EditorKind {
             TransportTab::Http => Self::Http,
             TransportTab::Grpc => Self::Grpc,
             TransportTab::Amqp => Self::Amqp,
+            TransportTab::Nats => Self::Nats,
         }
     }
 }
@@ -379,6 +386,8 @@ pub struct Settings {
     pub http: HttpEditor,
     pub grpc: GrpcEditor,
     pub amqp: AmqpEditor,
+    /// The NATS editor: the engine's request type itself.
+    pub nats: crate::engine::nats::NatsRequest,
     pub timeout_secs: f64,
     pub dark_mode: bool,
     pub load: LoadForm,
@@ -479,6 +488,7 @@ impl Default for Settings {
             http: HttpEditor::default(),
             grpc: GrpcEditor::default(),
             amqp: AmqpEditor::default(),
+            nats: super::nats_editor::default_request(),
             timeout_secs: 10.0,
             dark_mode: true,
             load: LoadForm::default(),
@@ -592,6 +602,20 @@ impl Settings {
                 }
                 SavedSpec::Amqp(a)
             }
+            EditorKind::Nats => {
+                let mut n = self.nats.clone();
+                n.timeout_ms = None;
+                n.count = 1;
+                n.raw_body = None;
+                if let Some(SavedSpec::Nats(b)) = base.map(|b| &b.spec) {
+                    n.timeout_ms = b.timeout_ms;
+                    n.count = b.count;
+                }
+                SavedSpec::Nats(n)
+            }
+            EditorKind::Watch if self.watch_form.broker == super::viewer::WatchBroker::Nats => {
+                SavedSpec::NatsWatch(self.watch_form.nats.clone())
+            }
             EditorKind::Watch => {
                 let w = &self.watch_form;
                 let tap = w.mode == crate::engine::watch::WatchMode::Tap;
@@ -680,9 +704,20 @@ impl Settings {
                 self.transport = TransportTab::Amqp;
                 self.view = MainView::Requests;
             }
+            SavedSpec::Nats(n) => {
+                self.nats = n.clone();
+                self.transport = TransportTab::Nats;
+                self.view = MainView::Requests;
+            }
+            SavedSpec::NatsWatch(w) => {
+                self.watch_form.broker = super::viewer::WatchBroker::Nats;
+                self.watch_form.nats = w.clone();
+                self.view = MainView::Messages;
+            }
             SavedSpec::Watch(w) => {
                 self.amqp.url = w.url.clone();
                 let f = &mut self.watch_form;
+                f.broker = super::viewer::WatchBroker::Amqp;
                 f.mode = w.mode;
                 if !w.exchange.is_empty() {
                     f.exchange = w.exchange.clone();
@@ -730,6 +765,19 @@ impl Settings {
             Slot::Url(&mut self.amqp.order_url),
         ));
         rows("amqp", "amqp.headers", &mut self.amqp.headers, &mut slots);
+        slots.push(("nats", "nats.url".into(), Slot::Url(&mut self.nats.url)));
+        for (i, h) in self.nats.headers.iter_mut().enumerate() {
+            slots.push((
+                "nats",
+                format!("nats.headers.{i}"),
+                Slot::Row(h.name.as_str(), &mut h.value),
+            ));
+        }
+        slots.push((
+            "nats_watch",
+            "watch.nats_url".into(),
+            Slot::Url(&mut self.watch_form.nats.url),
+        ));
         slots
     }
 

@@ -11,8 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use super::backend::PathPurpose;
 use super::payload_view::{body_ui, headers_ui};
+use crate::engine::WatchRequest;
+use crate::engine::nats::watch::{NatsWatch, NatsWatchMode};
 use crate::engine::store::{Entry, Filter, MessageStore, Prepared, StoredMessage};
-use crate::engine::watch::{WatchEvent, WatchMode, WatchSpec, WatchedMessage};
+use crate::engine::watch::{WatchEvent, WatchMode, WatchedMessage};
 use crate::engine::watched::{Named, text_of};
 use crate::engine::{Header, Transport};
 
@@ -20,21 +22,35 @@ use crate::engine::{Header, Transport};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct WatchForm {
+    /// Which broker the form watches.
+    pub broker: WatchBroker,
     pub mode: WatchMode,
     pub exchange: String,
     pub binding: String,
     pub queue: String,
     pub peek_limit: u32,
+    /// The NATS watch: the engine's type itself.
+    pub nats: NatsWatch,
+}
+
+/// The watch form's broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum WatchBroker {
+    #[default]
+    Amqp,
+    Nats,
 }
 
 impl Default for WatchForm {
     fn default() -> Self {
         Self {
+            broker: WatchBroker::Amqp,
             mode: WatchMode::Tap,
             exchange: "orders".to_string(),
             binding: "#".to_string(),
             queue: "order_queue.dead".to_string(),
             peek_limit: 100,
+            nats: NatsWatch::subject(crate::engine::nats::DEFAULT_NATS_URL, "orders.>"),
         }
     }
 }
@@ -106,7 +122,7 @@ fn cell_text(m: &StoredMessage, key: SortKey, fields: &Named) -> String {
 pub struct ViewerTab {
     pub id: u64,
     pub title: String,
-    pub spec: Option<WatchSpec>,
+    pub spec: Option<WatchRequest>,
     /// The broker its messages come from (its table columns follow).
     pub transport: Transport,
     pub status: TabStatus,
@@ -132,12 +148,14 @@ pub struct ViewerTab {
 }
 
 impl ViewerTab {
-    pub fn new(id: u64, title: String, spec: Option<WatchSpec>, capacity: usize) -> Self {
+    pub fn new(id: u64, title: String, spec: Option<WatchRequest>, capacity: usize) -> Self {
         Self {
             id,
             title,
+            transport: spec
+                .as_ref()
+                .map_or(Transport::Amqp, WatchRequest::transport),
             spec,
-            transport: Transport::Amqp,
             status: TabStatus::Connecting,
             store: MessageStore::with_capacity(capacity),
             filter_text: String::new(),
@@ -178,9 +196,15 @@ impl ViewerTab {
             WatchEvent::Connected { queue, reconnected } => {
                 if reconnected {
                     let now = crate::engine::recorder::unix_ms();
-                    let consequence = match self.spec.as_ref().map(|s| s.mode) {
-                        Some(WatchMode::Tap) => {
+                    let consequence = match &self.spec {
+                        Some(WatchRequest::Amqp(s)) if s.mode == WatchMode::Tap => {
                             "messages published meanwhile were not seen by this tap"
+                        }
+                        Some(WatchRequest::Nats(s)) if !s.mode.is_stream() => {
+                            "messages published meanwhile were not seen by this subscription"
+                        }
+                        Some(WatchRequest::Nats(_)) => {
+                            "the stream kept what was published meanwhile: it arrives now"
                         }
                         _ => "messages that waited in the queue arrive now",
                     };
@@ -490,6 +514,16 @@ pub fn viewer_ui(
 }
 
 fn form_ui(ui: &mut egui::Ui, form: &mut WatchForm, actions: &mut Vec<ViewerAction>) {
+    ui.horizontal(|ui| {
+        let l = ui.label("Broker");
+        ui.selectable_value(&mut form.broker, WatchBroker::Amqp, "AMQP")
+            .labelled_by(l.id);
+        ui.selectable_value(&mut form.broker, WatchBroker::Nats, "NATS");
+    });
+    if form.broker == WatchBroker::Nats {
+        nats_form_ui(ui, &mut form.nats, actions);
+        return;
+    }
     // Wraps on a narrow window, so *Start watch* and *Save watch…* stay reachable.
     ui.horizontal_wrapped(|ui| {
         let label = ui.label("Mode");
@@ -523,16 +557,7 @@ fn form_ui(ui: &mut egui::Ui, form: &mut WatchForm, actions: &mut Vec<ViewerActi
                 }
             }
         }
-        if ui.button(RichText::new("Start watch").strong()).clicked() {
-            actions.push(ViewerAction::Start);
-        }
-        if ui
-            .button("Save watch…")
-            .on_hover_text("Keep this watch definition in a collection")
-            .clicked()
-        {
-            actions.push(ViewerAction::SaveWatch);
-        }
+        start_buttons(ui, actions);
     });
     let color = if form.mode == WatchMode::Consume {
         ui.visuals().warn_fg_color
@@ -552,6 +577,79 @@ fn form_ui(ui: &mut egui::Ui, form: &mut WatchForm, actions: &mut Vec<ViewerActi
     );
 }
 
+/// The start and save buttons of the watch form.
+fn start_buttons(ui: &mut egui::Ui, actions: &mut Vec<ViewerAction>) {
+    if ui.button(RichText::new("Start watch").strong()).clicked() {
+        actions.push(ViewerAction::Start);
+    }
+    if ui
+        .button("Save watch…")
+        .on_hover_text("Keep this watch definition in a collection")
+        .clicked()
+    {
+        actions.push(ViewerAction::SaveWatch);
+    }
+}
+
+/// The NATS half of the watch form: subject tap, queue group, stream tap / consume / peek.
+fn nats_form_ui(ui: &mut egui::Ui, w: &mut NatsWatch, actions: &mut Vec<ViewerAction>) {
+    let narrow = |ui: &mut egui::Ui, label: &str, value: &mut String, width: f32, hint: &str| {
+        let l = ui.label(label);
+        ui.add(
+            egui::TextEdit::singleline(value)
+                .hint_text(hint)
+                .desired_width(width),
+        )
+        .labelled_by(l.id);
+    };
+    ui.horizontal_wrapped(|ui| {
+        narrow(ui, "Server", &mut w.url, 220.0, "nats://127.0.0.1:4222");
+        let label = ui.label("Mode");
+        egui::ComboBox::from_id_salt("nats-watch-mode")
+            .selected_text(w.mode.label())
+            .show_ui(ui, |ui| {
+                for mode in NatsWatchMode::ALL {
+                    ui.selectable_value(&mut w.mode, mode, mode.label())
+                        .on_hover_text(mode.explanation());
+                }
+            })
+            .response
+            .labelled_by(label.id);
+        if w.mode.is_stream() {
+            narrow(ui, "Stream", &mut w.stream, 120.0, "ORDERS");
+            narrow(ui, "Filter", &mut w.subject, 140.0, "(all subjects)");
+            narrow(ui, "From", &mut w.from, 120.0, "all | new | last | seq:N");
+            if w.mode == NatsWatchMode::Consume {
+                narrow(ui, "Durable", &mut w.durable, 120.0, "switchboard");
+            }
+            if w.mode == NatsWatchMode::Peek {
+                let l = ui.label("Up to");
+                let mut limit = w.peek_limit();
+                ui.add(egui::DragValue::new(&mut limit).range(1..=100_000))
+                    .labelled_by(l.id);
+                w.peek_limit = Some(limit);
+            }
+        } else {
+            narrow(ui, "Subject", &mut w.subject, 160.0, "orders.>");
+            if w.mode == NatsWatchMode::QueueGroup {
+                narrow(ui, "Queue group", &mut w.queue_group, 120.0, "user-service");
+            }
+        }
+        start_buttons(ui, actions);
+    });
+    let color = if w.mode.is_destructive() {
+        ui.visuals().warn_fg_color
+    } else {
+        ui.visuals().weak_text_color()
+    };
+    ui.add(
+        egui::Label::new(
+            RichText::new(format!("{}: {}", w.mode.label(), w.mode.explanation())).color(color),
+        )
+        .wrap(),
+    );
+}
+
 fn tab_ui(
     ui: &mut egui::Ui,
     tab: &mut ViewerTab,
@@ -562,7 +660,14 @@ fn tab_ui(
     ui.horizontal_wrapped(|ui| {
         let (text, error) = match &tab.status {
             TabStatus::Connecting => ("connecting…".to_string(), false),
-            TabStatus::Watching { queue } => (format!("watching (queue {queue})"), false),
+            TabStatus::Watching { queue } if tab.transport == Transport::Amqp => {
+                (format!("watching (queue {queue})"), false)
+            }
+            TabStatus::Watching { queue } => (format!("watching: {queue}"), false),
+            TabStatus::PeekDone(n) if tab.transport != Transport::Amqp => (
+                format!("peeked {n} (read by sequence, nothing acked)"),
+                false,
+            ),
             TabStatus::Reconnecting(why) => (format!("connection lost — {why}"), true),
             TabStatus::PeekDone(n) => (format!("peeked {n} and put them back"), false),
             TabStatus::Failed(why) => (format!("failed: {why}"), true),
@@ -855,6 +960,7 @@ fn detail_ui(ui: &mut egui::Ui, m: &StoredMessage, copy_in_clear: bool) {
         };
         let fields_heading = match m.transport {
             Transport::Amqp | Transport::Http | Transport::Grpc => "Properties",
+            Transport::Nats => "Subject, reply and stream",
         };
         headers_ui(&mut cols[0], fields_heading, &named(m.fields()));
         let headers = named(m.headers());

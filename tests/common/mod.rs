@@ -97,3 +97,45 @@ pub fn assert_timeline_sane(exchange: &switchboard::engine::Exchange) {
         exchange.timeline
     );
 }
+
+/// The NATS server the tests use (`SWITCHBOARD_TEST_NATS_URL` overrides).
+pub fn nats_url() -> String {
+    std::env::var("SWITCHBOARD_TEST_NATS_URL")
+        .unwrap_or_else(|_| switchboard::engine::nats::DEFAULT_NATS_URL.to_string())
+}
+
+/// A short unique tag for subjects and stream names.
+pub fn tag() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..12].to_string()
+}
+
+/// Starts the demo with its NATS side on unique subjects and a unique stream (deleted by
+/// [`delete_stream`]).
+pub async fn start_demo_with_nats() -> (DemoServices, demo_services::NatsNames) {
+    let names = demo_services::NatsNames::unique(&nats_url(), &tag());
+    let config = DemoConfig {
+        amqp_url: amqp_url(),
+        topology: unique_topology(),
+        nats: Some(names.clone()),
+        ..DemoConfig::ephemeral()
+    };
+    let demo = DemoServices::start(config)
+        .await
+        .expect("demo services start");
+    assert_eq!(
+        demo.nats,
+        Some(demo_services::demo::BrokerProbe::Reachable),
+        "the NATS server at {} answers (start it: nats-server -js)",
+        names.url
+    );
+    (demo, names)
+}
+
+/// Deletes a test's stream.
+pub async fn delete_stream(name: &str) {
+    let client = async_nats::connect(nats_url())
+        .await
+        .expect("nats connects");
+    let js = async_nats::jetstream::new(client);
+    let _ = js.delete_stream(name).await;
+}

@@ -22,3 +22,12 @@ pub const GET_USER_METHOD: &str = "user.UserService/GetUserInfo";
 pub const ORDERS_EXCHANGE: &str = "orders";
 /// The queue the User Service consumes order events from.
 pub const ORDER_QUEUE: &str = "order_queue";
+
+/// The NATS server the demo uses (nats-server's defaults, JetStream on).
+pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
+/// The subject the User Service answers user lookups on (request `{"user_id": "1"}`).
+pub const USER_GET_SUBJECT: &str = "user.get";
+/// The JetStream stream the Order Service publishes order events to (subjects `orders.>`).
+pub const ORDERS_STREAM: &str = "ORDERS";
+/// The subject of each `OrderCreated` event in [`ORDERS_STREAM`].
+pub const ORDERS_CREATED_SUBJECT: &str = "orders.created";

@@ -435,6 +435,11 @@ impl Redact for SavedRequest {
                 redact_url_field(&mut a.url);
             }
             SavedSpec::Watch(w) => redact_url_field(&mut w.url),
+            SavedSpec::Nats(n) => {
+                redact_rows(&mut n.headers);
+                redact_url_field(&mut n.url);
+            }
+            SavedSpec::NatsWatch(w) => redact_url_field(&mut w.url),
         }
     }
 }

@@ -13,6 +13,7 @@ pub enum Transport {
     Http,
     Grpc,
     Amqp,
+    Nats,
 }
 
 impl Transport {
@@ -21,6 +22,7 @@ impl Transport {
             Self::Http => "HTTP",
             Self::Grpc => "gRPC",
             Self::Amqp => "AMQP",
+            Self::Nats => "NATS",
         }
     }
 }
@@ -77,6 +79,8 @@ pub enum ErrorKind {
     Refused,
     /// A published message matched no queue.
     Unroutable,
+    /// NATS: nobody is subscribed to the request's subject.
+    NoResponders,
     Io,
     Cancelled,
 }
@@ -95,6 +99,7 @@ impl ErrorKind {
             Self::Auth => "auth",
             Self::Refused => "refused",
             Self::Unroutable => "unroutable",
+            Self::NoResponders => "no_responders",
             Self::Io => "io",
             Self::Cancelled => "cancelled",
         }
@@ -183,6 +188,7 @@ mod tests {
             ErrorKind::Auth,
             ErrorKind::Refused,
             ErrorKind::Unroutable,
+            ErrorKind::NoResponders,
             ErrorKind::Io,
             ErrorKind::Cancelled,
         ] {

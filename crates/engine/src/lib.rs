@@ -6,6 +6,7 @@ pub mod collection;
 pub mod credentials;
 pub mod duration;
 pub mod exchange;
+pub mod fields;
 pub mod fsutil;
 pub mod history;
 pub mod load;
@@ -22,8 +23,9 @@ pub mod watched;
 pub use transport::amqp::{self, publish_many, watch};
 pub use transport::grpc::{self, codec, descriptors, proto_json};
 pub use transport::http::{self, multipart};
+pub use transport::nats;
 
 pub use exchange::{ErrorKind, Exchange, ExchangeError, Header, Message, Transport};
 pub use payload::{Body, BodyView};
-pub use request::RequestSpec;
+pub use request::{RequestSpec, WatchRequest};
 pub use timeline::{Phase, PhaseKind};

@@ -220,6 +220,7 @@ pub async fn run_load(
                     }
                 }
                 RequestSpec::Amqp(req) => amqp_worker(req, &shared, &mut tally).await?,
+                RequestSpec::Nats(req) => nats_worker(req, &shared, &mut tally).await?,
             }
             Ok::<Tally, ExchangeError>(tally)
         });
@@ -277,6 +278,25 @@ pub async fn run_load(
     report.elapsed = shared.start.elapsed();
     report.requests = report.latency_us.len();
     Ok(report)
+}
+
+/// One NATS connection per worker: requests wait for their reply, JetStream publishes for their
+/// ack, core publishes for the flush.
+async fn nats_worker(
+    req: &crate::nats::NatsRequest,
+    shared: &Shared,
+    tally: &mut Tally,
+) -> Result<(), ExchangeError> {
+    let timeout = req.timeout(Duration::from_secs(30));
+    let client = crate::nats::NatsClient::connect(&req.url, timeout).await?;
+    let mut req = req.trimmed();
+    req.count = 1;
+    while shared.claim().is_some() {
+        let started = Instant::now();
+        let e = client.execute(&req, timeout).await;
+        shared.record(tally, started, failure_kind(&e));
+    }
+    Ok(())
 }
 
 /// One AMQP connection and channel, publishing and awaiting each confirm.

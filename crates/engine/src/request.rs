@@ -6,6 +6,7 @@ use super::amqp::{self, PublishRequest};
 use super::exchange::Exchange;
 use super::grpc::{self, GrpcRequest};
 use super::http::{self, HttpRequest};
+use super::nats::{self, NatsRequest};
 
 /// One request to run.
 #[derive(Debug, Clone, PartialEq)]
@@ -13,6 +14,7 @@ pub enum RequestSpec {
     Http(HttpRequest),
     Grpc(GrpcRequest),
     Amqp(Box<PublishRequest>),
+    Nats(Box<NatsRequest>),
 }
 
 impl RequestSpec {
@@ -22,6 +24,70 @@ impl RequestSpec {
             Self::Http(req) => vec![http::send(req).await],
             Self::Grpc(req) => vec![grpc::call(req, pool).await],
             Self::Amqp(req) => amqp::publish(req).await,
+            // Its timeout is resolved when it is built; 30 s covers a request made by hand.
+            Self::Nats(req) => nats::execute(req, std::time::Duration::from_secs(30)).await,
+        }
+    }
+}
+
+/// One watch of any broker, as the CLI, collections and the viewer start it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WatchRequest {
+    Amqp(crate::watch::WatchSpec),
+    Nats(crate::nats::watch::NatsWatch),
+}
+
+impl WatchRequest {
+    /// `tap orders #`, `stream tap ORDERS from all`…
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Amqp(w) => w.describe(),
+            Self::Nats(w) => w.describe(),
+        }
+    }
+
+    /// What the mode does to the broker.
+    pub fn explanation(&self) -> &'static str {
+        match self {
+            Self::Amqp(w) => w.mode.explanation(),
+            Self::Nats(w) => w.mode.explanation(),
+        }
+    }
+
+    /// A peek: reads what is there and ends (with `WatchEvent::PeekDone`).
+    pub fn is_peek(&self) -> bool {
+        match self {
+            Self::Amqp(w) => w.mode == crate::watch::WatchMode::Peek,
+            Self::Nats(w) => w.mode == crate::nats::watch::NatsWatchMode::Peek,
+        }
+    }
+
+    pub fn transport(&self) -> crate::Transport {
+        match self {
+            Self::Amqp(_) => crate::Transport::Amqp,
+            Self::Nats(_) => crate::Transport::Nats,
+        }
+    }
+
+    /// Stops after `limit` messages (for a peek: reads at most that many).
+    pub fn set_limit(&mut self, limit: Option<u64>) {
+        match self {
+            Self::Amqp(w) => w.limit = limit,
+            Self::Nats(w) => w.limit = limit,
+        }
+    }
+
+    /// Runs the watch until `cancel`, the limit, or a failure; a destructive watch acks only what
+    /// `delivered` says reached the user.
+    pub async fn run(
+        self,
+        events: tokio::sync::mpsc::Sender<crate::watched::WatchEvent>,
+        cancel: tokio_util::sync::CancellationToken,
+        delivered: Option<crate::watched::Delivered>,
+    ) {
+        match self {
+            Self::Amqp(w) => crate::watch::run_confirmed(w, events, cancel, delivered).await,
+            Self::Nats(w) => crate::nats::watch::run(w, events, cancel, delivered).await,
         }
     }
 }

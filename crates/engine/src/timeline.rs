@@ -56,6 +56,7 @@ impl PhaseKind {
             crate::http::phases::ALL,
             crate::grpc::phases::ALL,
             crate::amqp::phases::ALL,
+            crate::nats::phases::ALL,
         ]
         .into_iter()
         .flatten()

@@ -6,10 +6,12 @@
 //! The store, the filter, the viewer and JSON Lines export/import work from this one type; each
 //! transport gives its JSON shape (`watch --json`) and its columns ([`Columns`]).
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 use super::amqp::Properties;
-use super::exchange::Transport;
+use super::exchange::{ExchangeError, Transport};
 use super::payload::Body;
 
 /// An ordered map of named JSON values (serde_json keeps insertion order here).
@@ -65,6 +67,45 @@ impl WatchedMessage {
         }
     }
 
+    /// A NATS message: core (`stream` is `None`) or from a JetStream stream.
+    pub fn nats(
+        subject: impl Into<String>,
+        reply_to: Option<String>,
+        headers: Named,
+        body: Vec<u8>,
+        stream: Option<StreamPosition>,
+    ) -> Self {
+        let mut fields = Named::new();
+        if let Some(reply_to) = reply_to.filter(|r| !r.is_empty()) {
+            fields.insert("reply_to".into(), reply_to.into());
+        }
+        let mut source = String::new();
+        let mut redelivered = false;
+        if let Some(p) = stream {
+            source = p.stream.clone();
+            redelivered = p.delivered > 1;
+            fields.insert("stream".into(), p.stream.into());
+            fields.insert("stream_seq".into(), p.stream_seq.into());
+            if p.consumer_seq > 0 {
+                fields.insert("consumer_seq".into(), p.consumer_seq.into());
+            }
+            fields.insert("timestamp_ms".into(), p.timestamp_ms.into());
+            if p.delivered > 0 {
+                fields.insert("delivered".into(), p.delivered.into());
+            }
+        }
+        Self {
+            transport: Transport::Nats,
+            received_at_ms: super::recorder::unix_ms(),
+            source,
+            key: subject.into(),
+            redelivered,
+            fields,
+            headers,
+            body: Body::new(body),
+        }
+    }
+
     pub fn size_bytes(&self) -> u64 {
         self.body.bytes.len() as u64
     }
@@ -82,6 +123,15 @@ impl WatchedMessage {
     /// The table columns of `transport`.
     pub fn columns(transport: Transport) -> Columns {
         match transport {
+            Transport::Nats => Columns {
+                source: "stream",
+                key: "subject",
+                fields: &[
+                    ("reply to", "reply_to"),
+                    ("stream seq", "stream_seq"),
+                    ("delivered", "delivered"),
+                ],
+            },
             Transport::Amqp | Transport::Http | Transport::Grpc => Columns {
                 source: "exchange",
                 key: "routing key",
@@ -96,6 +146,9 @@ impl WatchedMessage {
 
     /// The `watch --json` shape of its transport.
     pub fn to_json(&self) -> serde_json::Value {
+        if self.transport == Transport::Nats {
+            return self.nats_json();
+        }
         let shape = AmqpJson {
             transport: Some(self.transport),
             received_at_ms: self.received_at_ms,
@@ -113,7 +166,11 @@ impl WatchedMessage {
     /// Reads a `watch --json` line of any transport (files without `transport` are AMQP's, as
     /// every export before there were other transports).
     pub fn from_json(line: &str) -> Result<Self, serde_json::Error> {
-        let shape: AmqpJson = serde_json::from_str(line)?;
+        let value: serde_json::Value = serde_json::from_str(line)?;
+        if value.get("transport").and_then(|t| t.as_str()) == Some("nats") {
+            return Self::from_nats_json(value);
+        }
+        let shape: AmqpJson = serde_json::from_value(value)?;
         Ok(Self {
             transport: shape.transport.unwrap_or(Transport::Amqp),
             received_at_ms: shape.received_at_ms,
@@ -128,6 +185,93 @@ impl WatchedMessage {
             body: shape.body,
         })
     }
+}
+
+impl WatchedMessage {
+    /// NATS's `watch --json` shape: `subject`, `reply_to`, `headers`, the body, and for stream
+    /// messages `stream`, `stream_seq`, `consumer_seq`, `timestamp_ms`, `redelivered`.
+    fn nats_json(&self) -> serde_json::Value {
+        let mut out = Named::new();
+        out.insert("transport".into(), "nats".into());
+        out.insert("received_at_ms".into(), self.received_at_ms.into());
+        out.insert("subject".into(), self.key.clone().into());
+        out.insert(
+            "reply_to".into(),
+            self.fields
+                .get("reply_to")
+                .cloned()
+                .unwrap_or(serde_json::Value::Null),
+        );
+        out.insert(
+            "headers".into(),
+            serde_json::Value::Object(self.headers.clone()),
+        );
+        if let Ok(serde_json::Value::Object(body)) = serde_json::to_value(&self.body) {
+            out.extend(body);
+        }
+        out.insert("size_bytes".into(), self.size_bytes().into());
+        if self.fields.contains_key("stream") {
+            for name in [
+                "stream",
+                "stream_seq",
+                "consumer_seq",
+                "timestamp_ms",
+                "delivered",
+            ] {
+                if let Some(v) = self.fields.get(name) {
+                    out.insert(name.into(), v.clone());
+                }
+            }
+            out.insert("redelivered".into(), self.redelivered.into());
+        }
+        serde_json::Value::Object(out)
+    }
+
+    fn from_nats_json(value: serde_json::Value) -> Result<Self, serde_json::Error> {
+        let body: Body = serde_json::from_value(value.clone())?;
+        let serde_json::Value::Object(map) = value else {
+            return Err(serde::de::Error::custom("a NATS message is a JSON object"));
+        };
+        let text = |k: &str| map.get(k).and_then(|v| v.as_str()).map(str::to_string);
+        let num = |k: &str| map.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+        let stream = text("stream").map(|stream| StreamPosition {
+            stream,
+            stream_seq: num("stream_seq"),
+            consumer_seq: num("consumer_seq"),
+            timestamp_ms: num("timestamp_ms"),
+            delivered: num("delivered"),
+        });
+        let headers = match map.get("headers") {
+            Some(serde_json::Value::Object(h)) => h.clone(),
+            _ => Named::new(),
+        };
+        let mut m = Self::nats(
+            text("subject").unwrap_or_default(),
+            text("reply_to"),
+            headers,
+            body.bytes.clone(),
+            stream,
+        );
+        m.body = body;
+        m.received_at_ms = num("received_at_ms");
+        if let Some(r) = map.get("redelivered").and_then(|v| v.as_bool()) {
+            m.redelivered = r;
+        }
+        Ok(m)
+    }
+}
+
+/// Where a JetStream message sits in its stream.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StreamPosition {
+    pub stream: String,
+    pub stream_seq: u64,
+    /// 0 when not read through a consumer (a peek).
+    pub consumer_seq: u64,
+    /// When the stream stored it, milliseconds since the Unix epoch.
+    pub timestamp_ms: u64,
+    /// Delivery attempts (0 when not read through a consumer).
+    pub delivered: u64,
 }
 
 impl Serialize for WatchedMessage {
@@ -170,9 +314,91 @@ struct AmqpJson {
     size_bytes: u64,
 }
 
+/// What a running watch reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WatchEvent {
+    /// Watching (again, after a gap when `reconnected`). `queue` is the queue consumed.
+    Connected {
+        queue: String,
+        reconnected: bool,
+    },
+    Messages(Vec<WatchedMessage>),
+    /// The connection was lost: a gap begins; the next attempt is in `retry_in`.
+    Lost {
+        reason: String,
+        retry_in: Duration,
+    },
+    /// A peek finished (its messages came before).
+    PeekDone {
+        count: usize,
+    },
+    /// The watch cannot go on (missing queue or exchange, refused credentials…).
+    Failed(ExchangeError),
+}
+
+/// Most messages in one [`WatchEvent::Messages`].
+pub const BATCH: usize = 512;
+/// How many messages the watch's user has received so far (printed, or stored in the viewer),
+/// counted from the start of the watch. A consume acknowledges only those: the rest go back to
+/// the queue when the watch ends.
+pub type Delivered = tokio::sync::watch::Receiver<u64>;
+
+/// A counter for a confirmed watch (`amqp::watch::run_confirmed`): the user side sends its running count of messages received.
+pub fn delivery_counter() -> (tokio::sync::watch::Sender<u64>, Delivered) {
+    tokio::sync::watch::channel(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_nats_message_has_its_own_json_shape_and_reads_back() {
+        let mut headers = Named::new();
+        headers.insert("Nats-Msg-Id".into(), "o-1".into());
+        let core = WatchedMessage::nats(
+            "orders.created",
+            Some("_INBOX.x".into()),
+            headers.clone(),
+            b"hi".to_vec(),
+            None,
+        );
+        let json = serde_json::to_value(&core).unwrap();
+        assert_eq!(json["transport"], "nats");
+        assert_eq!(json["subject"], "orders.created");
+        assert_eq!(json["reply_to"], "_INBOX.x");
+        assert_eq!(json["headers"]["Nats-Msg-Id"], "o-1");
+        assert_eq!(json["body"], "hi");
+        assert_eq!(json["size_bytes"], 2);
+        assert!(json.get("stream").is_none());
+        assert_eq!(WatchedMessage::from_json(&json.to_string()).unwrap(), core);
+
+        let stored = WatchedMessage::nats(
+            "orders.created",
+            None,
+            Named::new(),
+            vec![0xff, 0],
+            Some(StreamPosition {
+                stream: "ORDERS".into(),
+                stream_seq: 7,
+                consumer_seq: 3,
+                timestamp_ms: 1_700_000_000_000,
+                delivered: 2,
+            }),
+        );
+        let json = serde_json::to_value(&stored).unwrap();
+        assert_eq!(json["stream"], "ORDERS");
+        assert_eq!(json["stream_seq"], 7);
+        assert_eq!(json["consumer_seq"], 3);
+        assert_eq!(json["timestamp_ms"], 1_700_000_000_000u64);
+        assert_eq!(json["redelivered"], true);
+        assert_eq!(json["reply_to"], serde_json::Value::Null);
+        assert!(json.get("body_base64").is_some());
+        let back = WatchedMessage::from_json(&json.to_string()).unwrap();
+        assert_eq!(back, stored);
+        assert_eq!(back.source, "ORDERS");
+        assert_eq!(back.field("stream_seq").as_deref(), Some("7"));
+    }
 
     #[test]
     fn an_amqp_message_keeps_its_json_shape_and_reads_old_files() {

@@ -55,6 +55,18 @@ impl RunResult {
             exchanges: Vec::new(),
         }
     }
+
+    fn skipped(request: &str, name: String, why: String) -> Self {
+        Self {
+            file: request.to_string(),
+            name,
+            passed: true,
+            error: None,
+            skipped: Some(why),
+            checks: Vec::new(),
+            exchanges: Vec::new(),
+        }
+    }
 }
 
 /// Runs the selected requests of `collection` one after another, calling `report` after each.
@@ -81,18 +93,14 @@ pub async fn run(
             Loaded::Ok { value: saved, .. } => {
                 match saved.resolve(&vars, &collection.root, options.timeout) {
                     Err(e) => RunResult::failed(&item.rel, saved.name.clone(), e.message),
-                    Ok(Runnable::Watch(w)) => RunResult {
-                        file: item.rel.clone(),
-                        name: saved.name.clone(),
-                        passed: true,
-                        error: None,
-                        skipped: Some(format!(
+                    Ok(Runnable::Watch(w)) => RunResult::skipped(
+                        &item.rel,
+                        saved.name.clone(),
+                        format!(
                             "a watch definition ({}): open it in the app's message viewer",
                             w.describe()
-                        )),
-                        checks: Vec::new(),
-                        exchanges: Vec::new(),
-                    },
+                        ),
+                    ),
                     Ok(Runnable::Request(spec)) => {
                         let pool = match (&spec, &saved.spec) {
                             (RequestSpec::Grpc(req), SavedSpec::Grpc(g)) => {

@@ -12,12 +12,16 @@ use super::vars::Vars;
 use crate::amqp::{Properties, PublishRequest};
 use crate::credentials::{is_sensitive, is_sensitive_name, take_url_password, url_password};
 use crate::descriptors::DescriptorSource;
+pub use crate::fields::{SavedBody, SavedHeader};
+use crate::fields::{body_text, is_one, is_true, one, sent, yes};
 use crate::grpc::GrpcRequest;
 use crate::http::{DEFAULT_MAX_BODY_BYTES, HttpRequest};
 use crate::multipart::FormPart;
+use crate::nats::NatsRequest;
+use crate::nats::watch::NatsWatch;
 use crate::net::TlsOptions;
 use crate::watch::{WatchMode, WatchSpec};
-use crate::{ExchangeError, Header, RequestSpec};
+use crate::{ExchangeError, Header, RequestSpec, WatchRequest};
 
 /// One saved request file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,6 +46,9 @@ pub enum SavedSpec {
     Grpc(SavedGrpc),
     Amqp(SavedAmqp),
     Watch(SavedWatch),
+    Nats(NatsRequest),
+    #[serde(rename = "nats-watch")]
+    NatsWatch(NatsWatch),
 }
 
 impl SavedSpec {
@@ -51,42 +58,10 @@ impl SavedSpec {
             Self::Grpc(_) => "gRPC",
             Self::Amqp(_) => "AMQP",
             Self::Watch(_) => "watch",
+            Self::Nats(_) => "NATS",
+            Self::NatsWatch(_) => "NATS watch",
         }
     }
-}
-
-/// A header or metadata row; a disabled row is kept but not sent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SavedHeader {
-    pub name: String,
-    pub value: String,
-    #[serde(default = "yes", skip_serializing_if = "is_true")]
-    pub enabled: bool,
-}
-
-fn yes() -> bool {
-    true
-}
-
-fn is_true(b: &bool) -> bool {
-    *b
-}
-
-impl SavedHeader {
-    pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
-        Self {
-            name: name.into(),
-            value: value.into(),
-            enabled: true,
-        }
-    }
-}
-
-fn sent(rows: &[SavedHeader]) -> Vec<Header> {
-    rows.iter()
-        .filter(|r| r.enabled && !r.name.trim().is_empty())
-        .map(|r| Header::new(r.name.trim(), r.value.trim()))
-        .collect()
 }
 
 /// Like [`sent`], for HTTP headers and gRPC metadata: an `Authorization: Basic user:password`
@@ -148,41 +123,6 @@ pub fn is_form(rows: &[SavedHeader]) -> bool {
                 .to_ascii_lowercase()
                 .starts_with("application/x-www-form-urlencoded")
     })
-}
-
-/// A body as written in the file: JSON embedded as JSON when the text is exactly its pretty
-/// form (so diffs read well and the round trip is exact), any other text as a string.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum SavedBody {
-    Text(String),
-    Json(serde_json::Value),
-}
-
-impl SavedBody {
-    pub fn from_text(text: &str) -> Option<Self> {
-        if text.is_empty() {
-            return None;
-        }
-        if let Ok(value @ (serde_json::Value::Object(_) | serde_json::Value::Array(_))) =
-            serde_json::from_str::<serde_json::Value>(text)
-            && serde_json::to_string_pretty(&value).is_ok_and(|pretty| pretty == text)
-        {
-            return Some(Self::Json(value));
-        }
-        Some(Self::Text(text.to_string()))
-    }
-
-    pub fn to_text(&self) -> String {
-        match self {
-            Self::Text(text) => text.clone(),
-            Self::Json(value) => serde_json::to_string_pretty(value).unwrap_or_default(),
-        }
-    }
-}
-
-fn body_text(body: &Option<SavedBody>) -> String {
-    body.as_ref().map(SavedBody::to_text).unwrap_or_default()
 }
 
 /// TLS files, relative to the collection folder or absolute.
@@ -343,14 +283,6 @@ pub struct SavedAmqp {
     pub timeout_ms: Option<u64>,
 }
 
-fn one() -> u32 {
-    1
-}
-
-fn is_one(n: &u32) -> bool {
-    *n == 1
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SavedWatch {
     pub url: String,
@@ -369,7 +301,7 @@ pub struct SavedWatch {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Runnable {
     Request(RequestSpec),
-    Watch(WatchSpec),
+    Watch(WatchRequest),
 }
 
 /// The variable name for a secret of this request: `get_user_authorization`.
@@ -491,6 +423,11 @@ impl SavedRequest {
                 url(&mut a.url, "amqp password", &mut found);
             }
             SavedSpec::Watch(w) => url(&mut w.url, "amqp password", &mut found),
+            SavedSpec::Nats(n) => {
+                headers(&mut n.headers, &mut found);
+                url(&mut n.url, "nats password", &mut found);
+            }
+            SavedSpec::NatsWatch(w) => url(&mut w.url, "nats password", &mut found),
         }
         found
     }
@@ -606,7 +543,7 @@ impl SavedSpec {
                     )
                 })))
             }
-            Self::Watch(w) => Runnable::Watch(WatchSpec {
+            Self::Watch(w) => Runnable::Watch(WatchRequest::Amqp(WatchSpec {
                 url: w.url.trim().to_string(),
                 mode: w.mode,
                 exchange: w.exchange.trim().to_string(),
@@ -618,7 +555,13 @@ impl SavedSpec {
                 queue: w.queue.trim().to_string(),
                 peek_limit: w.peek_limit.unwrap_or(100).max(1),
                 limit: None,
-            }),
+            })),
+            Self::Nats(n) => {
+                let mut n = n.trimmed();
+                n.timeout_ms = Some(n.timeout(default_timeout).as_millis() as u64);
+                Runnable::Request(RequestSpec::Nats(Box::new(n)))
+            }
+            Self::NatsWatch(w) => Runnable::Watch(WatchRequest::Nats(w.clone())),
         })
     }
 }

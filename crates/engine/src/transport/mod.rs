@@ -4,3 +4,4 @@
 pub mod amqp;
 pub mod grpc;
 pub mod http;
+pub mod nats;

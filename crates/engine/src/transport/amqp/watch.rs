@@ -467,41 +467,9 @@ impl WatchSpec {
     }
 }
 
-/// What a running watch reports.
-#[derive(Debug, Clone, PartialEq)]
-pub enum WatchEvent {
-    /// Watching (again, after a gap when `reconnected`). `queue` is the queue consumed.
-    Connected {
-        queue: String,
-        reconnected: bool,
-    },
-    Messages(Vec<WatchedMessage>),
-    /// The connection was lost: a gap begins; the next attempt is in `retry_in`.
-    Lost {
-        reason: String,
-        retry_in: Duration,
-    },
-    /// A peek finished (its messages came before).
-    PeekDone {
-        count: usize,
-    },
-    /// The watch cannot go on (missing queue or exchange, refused credentials…).
-    Failed(ExchangeError),
-}
-
-/// Most messages in one [`WatchEvent::Messages`].
-pub const BATCH: usize = 512;
 const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How many messages the watch's user has received so far (printed, or stored in the viewer),
-/// counted from the start of the watch. A consume acknowledges only those: the rest go back to
-/// the queue when the watch ends.
-pub type Delivered = tokio::sync::watch::Receiver<u64>;
-
-/// A counter for [`run_confirmed`]: the user side sends its running count of messages received.
-pub fn delivery_counter() -> (tokio::sync::watch::Sender<u64>, Delivered) {
-    tokio::sync::watch::channel(0)
-}
+pub use crate::watched::{BATCH, Delivered, WatchEvent, delivery_counter};
 
 /// Runs a watch until `cancel` fires, the receiver is dropped, or it fails. Once it has
 /// connected, a lost connection is retried with backoff (250 ms doubling to 5 s); each attempt

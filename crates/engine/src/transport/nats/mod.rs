@@ -1,0 +1,887 @@
+//! NATS through async-nats: request/reply (a synchronous call over the broker), core publish and
+//! JetStream publish with its ack, each with a timeline; watches ([`watch`]) and the streams
+//! browser ([`streams`]).
+//!
+//! [`NatsRequest`] is at once the saved form (with `{{variables}}`), the editor's model and what
+//! the CLI builds.
+
+pub mod streams;
+pub mod watch;
+
+use std::time::{Duration, Instant};
+
+use async_nats::{Client, ConnectOptions, HeaderMap};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+
+use crate::exchange::{ErrorKind, Exchange, ExchangeError, Header, Message, Transport};
+use crate::fields::{SavedBody, SavedHeader, body_text, is_one, one, sent};
+use crate::payload::Body;
+use crate::recorder::{Outcome, Recorder};
+
+/// The demo's NATS server.
+pub const DEFAULT_NATS_URL: &str = demo_contract::DEFAULT_NATS_URL;
+
+/// What a NATS request does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NatsOp {
+    /// Publish with a reply inbox and wait for the first reply.
+    #[default]
+    Request,
+    /// Publish (core, or JetStream with an ack when `jetstream`).
+    Publish,
+}
+
+impl NatsOp {
+    pub const ALL: [NatsOp; 2] = [Self::Request, Self::Publish];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Request => "request",
+            Self::Publish => "publish",
+        }
+    }
+}
+
+/// A NATS request or publish: the saved form, the editor's model and what the CLI builds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NatsRequest {
+    pub url: String,
+    #[serde(default)]
+    pub op: NatsOp,
+    pub subject: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<SavedHeader>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<SavedBody>,
+    /// Publish: the reply subject to send with the message.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reply_to: String,
+    /// Publish: through JetStream, waiting for the stream's ack.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub jetstream: bool,
+    /// JetStream publish: `Nats-Msg-Id`, for the stream's duplicate detection.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub msg_id: String,
+    /// Publish: how many copies (at least 1).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub count: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    /// A body given as bytes (the CLI's `--body @file`), sent instead of `body`.
+    #[serde(skip)]
+    pub raw_body: Option<Vec<u8>>,
+}
+
+impl NatsRequest {
+    /// A request/reply on `subject`.
+    pub fn request(url: impl Into<String>, subject: impl Into<String>, body: &str) -> Self {
+        Self {
+            url: url.into(),
+            op: NatsOp::Request,
+            subject: subject.into(),
+            headers: Vec::new(),
+            body: SavedBody::from_text(body),
+            reply_to: String::new(),
+            jetstream: false,
+            msg_id: String::new(),
+            count: 1,
+            timeout_ms: None,
+            raw_body: None,
+        }
+    }
+
+    /// A core publish on `subject`.
+    pub fn publish(url: impl Into<String>, subject: impl Into<String>, body: &str) -> Self {
+        Self {
+            op: NatsOp::Publish,
+            ..Self::request(url, subject, body)
+        }
+    }
+
+    pub fn body_bytes(&self) -> Vec<u8> {
+        match &self.raw_body {
+            Some(bytes) => bytes.clone(),
+            None => body_text(&self.body).into_bytes(),
+        }
+    }
+
+    /// The headers sent (enabled rows with a name), plus `Nats-Msg-Id` for a JetStream publish.
+    pub fn sent_headers(&self) -> Vec<Header> {
+        let mut headers = sent(&self.headers);
+        if self.op == NatsOp::Publish && self.jetstream && !self.msg_id.trim().is_empty() {
+            headers.push(Header::new("Nats-Msg-Id", self.msg_id.trim()));
+        }
+        headers
+    }
+
+    /// The request timeout: its own, else `default` (`0` means the default).
+    pub fn timeout(&self, default: Duration) -> Duration {
+        self.timeout_ms
+            .filter(|ms| *ms > 0)
+            .map_or(default, Duration::from_millis)
+    }
+
+    /// The request with its text fields trimmed, as it is run.
+    pub fn trimmed(&self) -> Self {
+        let mut out = self.clone();
+        out.url = out.url.trim().to_string();
+        out.subject = out.subject.trim().to_string();
+        out.reply_to = out.reply_to.trim().to_string();
+        out.msg_id = out.msg_id.trim().to_string();
+        out.count = out.count.max(1);
+        out
+    }
+
+    fn target(&self) -> String {
+        format!("{} @ {}", self.subject, redact_url(&self.url))
+    }
+
+    fn line(&self) -> String {
+        match (self.op, self.jetstream) {
+            (NatsOp::Request, _) => format!("REQUEST {}", self.subject),
+            (NatsOp::Publish, true) => format!("PUB {} (JetStream)", self.subject),
+            (NatsOp::Publish, false) if !self.reply_to.is_empty() => {
+                format!("PUB {} reply-to {}", self.subject, self.reply_to)
+            }
+            (NatsOp::Publish, false) => format!("PUB {}", self.subject),
+        }
+    }
+}
+
+/// Hides the password or token of a URL, with the one redaction rule of [`crate::credentials`].
+pub fn redact_url(url: &str) -> String {
+    crate::credentials::redact(crate::credentials::Field::Url, url)
+        .unwrap_or_else(|| url.to_string())
+}
+
+/// Checks a subject: not empty, no whitespace, no empty tokens (`a..b`, a leading or trailing
+/// dot); wildcards (`*` as a whole token, `>` as the last) only where `wildcards` allows.
+pub fn check_subject(subject: &str, wildcards: bool) -> Result<(), ExchangeError> {
+    let bad = |why: &str| {
+        Err(ExchangeError::invalid_input(format!(
+            "invalid subject {subject:?}: {why}"
+        )))
+    };
+    if subject.is_empty() {
+        return bad("it is empty");
+    }
+    if subject.chars().any(char::is_whitespace) {
+        return bad("subjects cannot hold spaces or other whitespace");
+    }
+    let tokens: Vec<&str> = subject.split('.').collect();
+    for (i, token) in tokens.iter().enumerate() {
+        if token.is_empty() {
+            return bad("it has an empty token (two dots in a row, or a leading or trailing dot)");
+        }
+        let wild = *token == "*" || *token == ">";
+        if !wild && (token.contains('*') || token.contains('>')) {
+            return bad("`*` and `>` are wildcards only as a whole token");
+        }
+        if wild && !wildcards {
+            return bad(
+                "a message is published to one subject: wildcards (`*`, `>`) only subscribe",
+            );
+        }
+        if *token == ">" && i + 1 != tokens.len() {
+            return bad("`>` is only allowed as the last token");
+        }
+    }
+    Ok(())
+}
+
+/// A NATS URL split into what async-nats takes: the address without credentials, and the
+/// user/password or token that were in it.
+struct Target {
+    addr: String,
+    auth: Option<(String, Option<String>)>,
+}
+
+fn parse_url(url: &str) -> Result<Target, ExchangeError> {
+    let bad = |why: String| {
+        ExchangeError::invalid_input(format!(
+            "malformed NATS URL {}: {why} (expected nats://[user:password@]host:4222 or tls://…)",
+            redact_url(url)
+        ))
+    };
+    let with_scheme = if url.contains("://") {
+        url.to_string()
+    } else {
+        format!("nats://{url}")
+    };
+    let mut parsed = url::Url::parse(&with_scheme).map_err(|e| bad(e.to_string()))?;
+    if !matches!(parsed.scheme(), "nats" | "tls") {
+        return Err(bad(format!("unknown scheme {:?}", parsed.scheme())));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(bad("no host".into()));
+    }
+    let user = percent_decode(parsed.username());
+    let password = parsed.password().map(percent_decode);
+    let auth = (!user.is_empty()).then_some((user, password));
+    let _ = parsed.set_username("");
+    let _ = parsed.set_password(None);
+    if parsed.port().is_none() {
+        let _ = parsed.set_port(Some(4222));
+    }
+    let addr = format!(
+        "{}://{}:{}",
+        parsed.scheme(),
+        parsed.host_str().unwrap_or_default(),
+        parsed.port().unwrap_or(4222)
+    );
+    Ok(Target { addr, auth })
+}
+
+fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// Connection options shared by requests and watches.
+fn options(target: &Target, name: &str, timeout: Duration) -> ConnectOptions {
+    let mut opts = ConnectOptions::new()
+        .name(name)
+        .connection_timeout(timeout.max(Duration::from_millis(1)))
+        .request_timeout(None);
+    match &target.auth {
+        Some((user, Some(password))) => {
+            opts = opts.user_and_password(user.clone(), password.clone());
+        }
+        Some((token, None)) => opts = opts.token(token.clone()),
+        None => {}
+    }
+    opts
+}
+
+/// Names a connection error for a user.
+pub(crate) fn classify_connect(err: &async_nats::ConnectError, url: &str) -> (ErrorKind, String) {
+    use async_nats::ConnectErrorKind as K;
+    let shown = redact_url(url);
+    match err.kind() {
+        K::AuthorizationViolation | K::Authentication => (
+            ErrorKind::Auth,
+            format!("the NATS server at {shown} refused the credentials: {err}"),
+        ),
+        K::Dns => (ErrorKind::Dns, format!("cannot resolve {shown}: {err}")),
+        K::TimedOut => (
+            ErrorKind::Timeout,
+            format!("connecting to {shown} timed out"),
+        ),
+        K::Tls => (ErrorKind::Tls, format!("TLS with {shown} failed: {err}")),
+        K::ServerParse => (
+            ErrorKind::InvalidInput,
+            format!("malformed NATS URL {shown}: {err}"),
+        ),
+        K::Io | K::MaxReconnects => {
+            let text = format!("{err:?}").to_ascii_lowercase();
+            if text.contains("refused") {
+                (
+                    ErrorKind::ConnectionRefused,
+                    format!(
+                        "NATS server unreachable at {shown}: connection refused — start one (`nats-server -js`)"
+                    ),
+                )
+            } else if text.contains("info") || text.contains("protocol") || text.contains("parse") {
+                (
+                    ErrorKind::Protocol,
+                    format!("the peer at {shown} is not a NATS server: {err}"),
+                )
+            } else {
+                (ErrorKind::Io, format!("cannot connect to {shown}: {err}"))
+            }
+        }
+    }
+}
+
+/// Connects, recording `connect` (TCP, the server's INFO, our CONNECT and PING, its PONG; TLS
+/// when `tls://`).
+pub(crate) async fn connect(
+    rec: &mut Recorder,
+    url: &str,
+    name: &str,
+) -> Result<Client, ExchangeError> {
+    let target = parse_url(url)?;
+    let remaining = rec
+        .deadline
+        .saturating_duration_since(tokio::time::Instant::now());
+    let opts = options(&target, name, remaining);
+    let addr = target.addr.clone();
+    let client = rec
+        .step(crate::net::phases::CONNECT, opts.connect(addr), |e| {
+            classify_connect(&e, url)
+        })
+        .await?;
+    let info = client.server_info();
+    rec.detail(format!(
+        "{} — nats-server {}{}, INFO + CONNECT + PING/PONG",
+        redact_url(url),
+        info.version,
+        if info.tls_required { ", TLS" } else { "" }
+    ));
+    Ok(client)
+}
+
+pub(crate) fn header_map(headers: &[Header]) -> Result<Option<HeaderMap>, ExchangeError> {
+    if headers.is_empty() {
+        return Ok(None);
+    }
+    let mut map = HeaderMap::new();
+    for h in headers {
+        let name: async_nats::HeaderName = h.name.parse().map_err(|e| {
+            ExchangeError::invalid_input(format!("invalid header name {:?}: {e}", h.name))
+        })?;
+        if h.value.contains(['\r', '\n']) {
+            return Err(ExchangeError::invalid_input(format!(
+                "header {:?} holds a line break",
+                h.name
+            )));
+        }
+        map.append(name, h.value.as_str());
+    }
+    Ok(Some(map))
+}
+
+/// A NATS header map as ordered rows (sorted by name: NATS does not keep the order).
+pub fn header_rows(map: Option<&HeaderMap>) -> Vec<Header> {
+    let mut rows: Vec<Header> = map
+        .into_iter()
+        .flat_map(|m| m.iter())
+        .flat_map(|(name, values)| {
+            values
+                .iter()
+                .map(move |v| Header::new(name.to_string(), v.as_str()))
+        })
+        .collect();
+    rows.sort_by(|a, b| a.name.cmp(&b.name));
+    rows
+}
+
+fn check_payload(client: &Client, headers: &[Header], body: usize) -> Result<(), String> {
+    let max = client.server_info().max_payload;
+    let header_bytes: usize = headers
+        .iter()
+        .map(|h| h.name.len() + h.value.len() + 4)
+        .sum();
+    let size = body + header_bytes;
+    if max > 0 && size > max {
+        return Err(format!(
+            "the message is {size} bytes (body and headers) but the server's max_payload is {max} bytes"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks what can be checked before connecting.
+fn check(req: &NatsRequest) -> Result<Vec<Header>, ExchangeError> {
+    check_subject(&req.subject, false)?;
+    if req.op == NatsOp::Publish && !req.reply_to.is_empty() {
+        check_subject(&req.reply_to, false)?;
+    }
+    let headers = req.sent_headers();
+    header_map(&headers)?;
+    Ok(headers)
+}
+
+fn request_message(req: &NatsRequest, headers: &[Header], body: &[u8]) -> Message {
+    Message {
+        line: req.line(),
+        headers: headers.to_vec(),
+        body: Body::new(body.to_vec()),
+        size_bytes: body.len() as u64,
+        ..Message::default()
+    }
+}
+
+/// Runs a request or publish; a publish of several copies yields one exchange per message (the
+/// first carries `connect`).
+pub async fn execute(req: &NatsRequest, default_timeout: Duration) -> Vec<Exchange> {
+    let req = req.trimmed();
+    let timeout = req.timeout(default_timeout);
+    let mut rec = Recorder::new(timeout);
+    let body = req.body_bytes();
+    let headers = match check(&req) {
+        Ok(h) => h,
+        Err(error) => return vec![failed(rec, &req, &[], &body, error)],
+    };
+    let client = match connect(&mut rec, &req.url, "switchboard").await {
+        Ok(c) => c,
+        Err(error) => return vec![failed(rec, &req, &headers, &body, error)],
+    };
+    let out = match req.op {
+        NatsOp::Request => vec![request_on(rec, &client, &req, &headers, &body).await],
+        NatsOp::Publish => {
+            let mut out = Vec::new();
+            let js = req
+                .jetstream
+                .then(|| async_nats::jetstream::new(client.clone()));
+            for _ in 0..req.count {
+                let outcome =
+                    publish_one(&mut rec, &client, js.as_ref(), &req, &headers, &body).await;
+                let stop = matches!(&outcome, Outcome::Failed { error, .. } if error.kind != ErrorKind::Refused);
+                out.push(rec.finish(
+                    Transport::Nats,
+                    req.target(),
+                    request_message(&req, &headers, &body),
+                    outcome,
+                ));
+                if stop {
+                    break;
+                }
+                rec = Recorder::new(timeout);
+            }
+            out
+        }
+    };
+    let _ = client.drain().await;
+    out
+}
+
+fn failed(
+    rec: Recorder,
+    req: &NatsRequest,
+    headers: &[Header],
+    body: &[u8],
+    error: ExchangeError,
+) -> Exchange {
+    rec.finish(
+        Transport::Nats,
+        req.target(),
+        request_message(req, headers, body),
+        Outcome::Failed {
+            error,
+            response: None,
+        },
+    )
+}
+
+/// A request/reply on a connected client, recording `request` and `reply`.
+pub async fn request_on(
+    mut rec: Recorder,
+    client: &Client,
+    req: &NatsRequest,
+    headers: &[Header],
+    body: &[u8],
+) -> Exchange {
+    let outcome = request_outcome(&mut rec, client, req, headers, body).await;
+    rec.finish(
+        Transport::Nats,
+        req.target(),
+        request_message(req, headers, body),
+        outcome,
+    )
+}
+
+async fn request_outcome(
+    rec: &mut Recorder,
+    client: &Client,
+    req: &NatsRequest,
+    headers: &[Header],
+    body: &[u8],
+) -> Outcome {
+    let fail = |error| Outcome::Failed {
+        error,
+        response: None,
+    };
+    let start = Instant::now();
+    if let Err(message) = check_payload(client, headers, body.len()) {
+        return fail(rec.fail(phases::REQUEST, start, ErrorKind::InvalidInput, message));
+    }
+    let map = match header_map(headers) {
+        Ok(m) => m,
+        Err(error) => return fail(error),
+    };
+    let inbox = client.new_inbox();
+    let payload = Bytes::copy_from_slice(body);
+    let subject = req.subject.clone();
+    let send = async {
+        let sub = client
+            .subscribe(inbox.clone())
+            .await
+            .map_err(|e| e.to_string())?;
+        match map {
+            Some(map) => client
+                .publish_with_reply_and_headers(subject, inbox.clone(), map, payload)
+                .await
+                .map_err(|e| e.to_string())?,
+            None => client
+                .publish_with_reply(subject, inbox.clone(), payload)
+                .await
+                .map_err(|e| e.to_string())?,
+        }
+        client.flush().await.map_err(|e| e.to_string())?;
+        Ok::<_, String>(sub)
+    };
+    let mut sub = match rec
+        .step(phases::REQUEST, send, |e| {
+            (ErrorKind::Io, format!("sending the request failed: {e}"))
+        })
+        .await
+    {
+        Ok(sub) => sub,
+        Err(error) => return fail(error),
+    };
+    rec.detail(format!(
+        "SUB {inbox}, PUB {} reply-to it ({} bytes), flushed",
+        req.subject,
+        body.len()
+    ));
+    let start = Instant::now();
+    let reply = tokio::time::timeout_at(rec.deadline, sub.next()).await;
+    let end = Instant::now();
+    let _ = sub.unsubscribe().await;
+    match reply {
+        Ok(Some(msg)) if msg.status == Some(async_nats::StatusCode::NO_RESPONDERS) => {
+            fail(rec.fail(
+                phases::REPLY,
+                start,
+                ErrorKind::NoResponders,
+                format!(
+                    "no responders: nobody is subscribed to {:?} (the server answered at once with status 503)",
+                    req.subject
+                ),
+            ))
+        }
+        Ok(Some(msg)) => {
+            let headers = header_rows(msg.headers.as_ref());
+            let code = header_value(&headers, "Nats-Service-Error-Code");
+            let description = header_value(&headers, "Nats-Service-Error");
+            rec.push(
+                phases::REPLY,
+                start,
+                end,
+                Some(format!("{} bytes on {}", msg.payload.len(), msg.subject)),
+            );
+            let (ok, status) = match code {
+                Some(code) => (
+                    false,
+                    match description {
+                        Some(d) => format!("service error {code}: {d}"),
+                        None => format!("service error {code}"),
+                    },
+                ),
+                None => (true, "reply".to_string()),
+            };
+            Outcome::Answered {
+                ok,
+                status,
+                response: Message {
+                    line: format!("MSG {}", msg.subject),
+                    headers,
+                    size_bytes: msg.payload.len() as u64,
+                    body: Body::new(msg.payload.to_vec()),
+                    ..Message::default()
+                },
+            }
+        }
+        Ok(None) => fail(rec.fail(
+            phases::REPLY,
+            start,
+            ErrorKind::Protocol,
+            "the connection closed before a reply came",
+        )),
+        Err(_) => {
+            let message = format!(
+                "no reply within {:.1} s: someone listens on {:?} (else the server would have said \"no responders\") but did not answer in time",
+                rec.timeout.as_secs_f64(),
+                req.subject
+            );
+            fail(rec.fail(phases::REPLY, start, ErrorKind::Timeout, message))
+        }
+    }
+}
+
+fn header_value(headers: &[Header], name: &str) -> Option<String> {
+    headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case(name))
+        .map(|h| h.value.clone())
+}
+
+/// One publish on a connected client: `publish` (written and flushed), then for JetStream the
+/// stream's `ack`.
+pub(crate) async fn publish_one(
+    rec: &mut Recorder,
+    client: &Client,
+    js: Option<&async_nats::jetstream::Context>,
+    req: &NatsRequest,
+    headers: &[Header],
+    body: &[u8],
+) -> Outcome {
+    let fail = |error| Outcome::Failed {
+        error,
+        response: None,
+    };
+    let start = Instant::now();
+    if let Err(message) = check_payload(client, headers, body.len()) {
+        return fail(rec.fail(phases::PUBLISH, start, ErrorKind::InvalidInput, message));
+    }
+    let map = match header_map(headers) {
+        Ok(m) => m,
+        Err(error) => return fail(error),
+    };
+    let payload = Bytes::copy_from_slice(body);
+    let subject = req.subject.clone();
+    let Some(js) = js else {
+        let send = async {
+            match (map, req.reply_to.is_empty()) {
+                (Some(map), true) => client.publish_with_headers(subject, map, payload).await,
+                (Some(map), false) => {
+                    client
+                        .publish_with_reply_and_headers(subject, req.reply_to.clone(), map, payload)
+                        .await
+                }
+                (None, true) => client.publish(subject, payload).await,
+                (None, false) => {
+                    client
+                        .publish_with_reply(subject, req.reply_to.clone(), payload)
+                        .await
+                }
+            }
+            .map_err(|e| e.to_string())?;
+            client.flush().await.map_err(|e| e.to_string())
+        };
+        if let Err(error) = rec
+            .step(phases::PUBLISH, send, |e| {
+                (ErrorKind::Io, format!("publishing failed: {e}"))
+            })
+            .await
+        {
+            return fail(error);
+        }
+        rec.detail(format!("{} bytes, flushed (core NATS: no ack)", body.len()));
+        return Outcome::Answered {
+            ok: true,
+            status: "published".to_string(),
+            response: Message {
+                line: "flushed (core NATS has no ack)".to_string(),
+                ..Message::default()
+            },
+        };
+    };
+    let send = async {
+        let ack = match map {
+            Some(map) => js.publish_with_headers(subject, map, payload).await,
+            None => js.publish(subject, payload).await,
+        }?;
+        client.flush().await.map_err(|e| {
+            async_nats::jetstream::context::PublishError::with_source(
+                async_nats::jetstream::context::PublishErrorKind::BrokenPipe,
+                e,
+            )
+        })?;
+        Ok::<_, async_nats::jetstream::context::PublishError>(ack)
+    };
+    let ack = match rec
+        .step(phases::PUBLISH, send, |e| {
+            classify_publish(&e, &req.subject)
+        })
+        .await
+    {
+        Ok(ack) => ack,
+        Err(error) => return fail(error),
+    };
+    rec.detail(format!("{} bytes, flushed", body.len()));
+    let start = Instant::now();
+    match tokio::time::timeout_at(rec.deadline, ack.into_future()).await {
+        Ok(Ok(ack)) => {
+            rec.push(
+                phases::ACK,
+                start,
+                Instant::now(),
+                Some(format!(
+                    "stream {} seq {}{}",
+                    ack.stream,
+                    ack.sequence,
+                    if ack.duplicate { " (duplicate)" } else { "" }
+                )),
+            );
+            let mut headers = vec![
+                Header::new("stream", ack.stream.clone()),
+                Header::new("seq", ack.sequence.to_string()),
+                Header::new("duplicate", ack.duplicate.to_string()),
+            ];
+            if !ack.domain.is_empty() {
+                headers.push(Header::new("domain", ack.domain.clone()));
+            }
+            Outcome::Answered {
+                ok: true,
+                status: if ack.duplicate {
+                    format!("ack seq {} (duplicate)", ack.sequence)
+                } else {
+                    format!("ack seq {}", ack.sequence)
+                },
+                response: Message {
+                    line: format!("+ACK {} {}", ack.stream, ack.sequence),
+                    headers,
+                    ..Message::default()
+                },
+            }
+        }
+        Ok(Err(e)) => {
+            let (kind, message) = classify_publish(&e, &req.subject);
+            fail(rec.fail(phases::ACK, start, kind, message))
+        }
+        Err(_) => {
+            let message = rec.timeout_message();
+            fail(rec.fail(phases::ACK, start, ErrorKind::Timeout, message))
+        }
+    }
+}
+
+fn classify_publish(
+    err: &async_nats::jetstream::context::PublishError,
+    subject: &str,
+) -> (ErrorKind, String) {
+    use async_nats::jetstream::context::PublishErrorKind as K;
+    match err.kind() {
+        K::StreamNotFound => (
+            ErrorKind::Refused,
+            format!(
+                "no JetStream stream captures subject {subject:?}: create one, or publish without JetStream"
+            ),
+        ),
+        K::TimedOut => (
+            ErrorKind::Timeout,
+            "no ack from JetStream in time".to_string(),
+        ),
+        K::MaxPayloadExceeded => (ErrorKind::InvalidInput, format!("{err}")),
+        K::WrongLastMessageId | K::WrongLastSequence | K::MaxAckPending => (
+            ErrorKind::Refused,
+            format!("JetStream refused the message: {err}"),
+        ),
+        K::BrokenPipe | K::Other => (ErrorKind::Io, format!("JetStream publish failed: {err}")),
+    }
+}
+
+/// A kept connection per server, for load and benchmarks: a reused connection's timeline starts
+/// at `request`.
+#[derive(Debug, Clone)]
+pub struct NatsClient {
+    client: Client,
+}
+
+impl NatsClient {
+    /// Connects once (the returned exchange error names the failure).
+    pub async fn connect(url: &str, timeout: Duration) -> Result<Self, ExchangeError> {
+        let mut rec = Recorder::new(timeout);
+        let client = connect(&mut rec, url, "switchboard load").await?;
+        Ok(Self { client })
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Runs `req` on the kept connection.
+    pub async fn execute(&self, req: &NatsRequest, default_timeout: Duration) -> Exchange {
+        let timeout = req.timeout(default_timeout);
+        let mut rec = Recorder::new(timeout);
+        let body = req.body_bytes();
+        let headers = match check(req) {
+            Ok(h) => h,
+            Err(error) => return failed(rec, req, &[], &body, error),
+        };
+        match req.op {
+            NatsOp::Request => request_on(rec, &self.client, req, &headers, &body).await,
+            NatsOp::Publish => {
+                let js = req
+                    .jetstream
+                    .then(|| async_nats::jetstream::new(self.client.clone()));
+                let outcome =
+                    publish_one(&mut rec, &self.client, js.as_ref(), req, &headers, &body).await;
+                rec.finish(
+                    Transport::Nats,
+                    req.target(),
+                    request_message(req, &headers, &body),
+                    outcome,
+                )
+            }
+        }
+    }
+}
+
+/// NATS's phases (besides `connect`, in [`crate::net::phases`]).
+pub mod phases {
+    use crate::timeline::{PhaseClass, PhaseKind};
+
+    /// Request/reply: the inbox subscribed, the request published and flushed.
+    pub const REQUEST: PhaseKind = PhaseKind::new("request", "request", PhaseClass::Send);
+    /// Request/reply: waiting for the first reply.
+    pub const REPLY: PhaseKind = PhaseKind::new("reply", "reply", PhaseClass::Wait);
+    /// A message written and flushed.
+    pub const PUBLISH: PhaseKind = crate::amqp::phases::PUBLISH;
+    /// JetStream's publish ack.
+    pub const ACK: PhaseKind = PhaseKind::new("ack", "JetStream ack", PhaseClass::Wait);
+    /// A watch's subscription or consumer created.
+    pub const SUBSCRIBE: PhaseKind = PhaseKind::new("subscribe", "subscribe", PhaseClass::Send);
+
+    pub const ALL: &[PhaseKind] = &[REQUEST, REPLY, ACK, SUBSCRIBE];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects_are_checked_before_anything_is_sent() {
+        assert!(check_subject("user.get", false).is_ok());
+        assert!(check_subject("orders.>", true).is_ok());
+        assert!(check_subject("a.*.c", true).is_ok());
+        for (bad, wild) in [
+            ("", true),
+            ("has space", true),
+            ("a..b", true),
+            (".a", true),
+            ("a.", true),
+            ("orders.>", false),
+            ("a.*", false),
+            ("a.>.b", true),
+            ("a.b*", true),
+        ] {
+            let err = check_subject(bad, wild).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::InvalidInput, "{bad:?}");
+            assert!(err.message.contains("invalid subject"), "{}", err.message);
+        }
+    }
+
+    #[test]
+    fn urls_take_credentials_out_and_default_the_port() {
+        let t = parse_url("nats://alice:s%40cret@127.0.0.1").unwrap();
+        assert_eq!(t.addr, "nats://127.0.0.1:4222");
+        assert_eq!(t.auth, Some(("alice".into(), Some("s@cret".into()))));
+        let t = parse_url("tls://tok@example.com:4443").unwrap();
+        assert_eq!(t.addr, "tls://example.com:4443");
+        assert_eq!(t.auth, Some(("tok".into(), None)));
+        assert_eq!(
+            parse_url("127.0.0.1:4222").unwrap().addr,
+            "nats://127.0.0.1:4222"
+        );
+        for bad in ["http://x:1", "nats://", "nats://[::1"] {
+            assert_eq!(
+                parse_url(bad).err().unwrap().kind,
+                ErrorKind::InvalidInput,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_request_keeps_its_saved_shape() {
+        let mut req = NatsRequest::request(
+            "nats://127.0.0.1:4222",
+            "user.get",
+            "{\n  \"user_id\": \"1\"\n}",
+        );
+        req.headers.push(SavedHeader::new("x-trace", "1"));
+        let json = serde_json::to_value(&req).unwrap();
+        assert_eq!(json["op"], "request");
+        assert_eq!(json["body"]["user_id"], "1");
+        assert!(json.get("count").is_none());
+        let back: NatsRequest = serde_json::from_value(json).unwrap();
+        assert_eq!(back, req);
+    }
+}

@@ -1,0 +1,836 @@
+//! Watching NATS: a subject **tap** (a core subscription: sees everything published while it
+//! listens, takes nothing), a **queue group** (joins it: the group's other members get fewer
+//! messages), a stream **tap** (an ordered, ephemeral JetStream consumer: never touches durable
+//! consumers, never acks), a stream **consume** (a durable pull consumer with acks: destructive)
+//! and a **peek** (messages read by sequence, nothing created on the server).
+//!
+//! Reports the same [`WatchEvent`]s as AMQP's watch; async-nats reconnects by itself (core
+//! subscriptions are renewed, ordered consumers recreated where they left off) and each lost
+//! connection is reported as a gap.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{check_subject, classify_connect, parse_url, redact_url};
+use crate::exchange::{ErrorKind, ExchangeError};
+use crate::watched::{BATCH, Delivered, Named, StreamPosition, WatchEvent, WatchedMessage};
+
+/// How a NATS watch gets its messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NatsWatchMode {
+    /// A core subscription (wildcards allowed).
+    #[default]
+    Subject,
+    /// A core subscription in a queue group.
+    QueueGroup,
+    /// An ordered, ephemeral consumer on a stream.
+    StreamTap,
+    /// A durable pull consumer with acks.
+    Consume,
+    /// Messages read by sequence.
+    Peek,
+}
+
+impl NatsWatchMode {
+    pub const ALL: [NatsWatchMode; 5] = [
+        Self::Subject,
+        Self::QueueGroup,
+        Self::StreamTap,
+        Self::Consume,
+        Self::Peek,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Subject => "subject tap",
+            Self::QueueGroup => "queue group",
+            Self::StreamTap => "stream tap",
+            Self::Consume => "stream consume",
+            Self::Peek => "stream peek",
+        }
+    }
+
+    /// Whether the mode reads a stream (else a subject).
+    pub fn is_stream(self) -> bool {
+        matches!(self, Self::StreamTap | Self::Consume | Self::Peek)
+    }
+
+    /// Whether the mode takes messages others would get.
+    pub fn is_destructive(self) -> bool {
+        matches!(self, Self::QueueGroup | Self::Consume)
+    }
+
+    /// What the mode does to the server, for the UI and `--help`.
+    pub fn explanation(self) -> &'static str {
+        match self {
+            Self::Subject => {
+                "Subscribes to the subject (wildcards * and > allowed): you see every message published while you listen; nobody gets fewer messages."
+            }
+            Self::QueueGroup => {
+                "Joins the queue group: each message goes to ONE member of the group, so the group's other members get fewer messages while you listen."
+            }
+            Self::StreamTap => {
+                "Reads the stream through an ordered, ephemeral consumer: never acks, never touches durable consumers; starts where 'from' says."
+            }
+            Self::Consume => {
+                "Reads through a durable pull consumer with acks: messages you receive are ACKED for that consumer and its other users will not get them."
+            }
+            Self::Peek => {
+                "Reads messages by sequence (from 'from', up to N): nothing is created on the server and nothing is acked."
+            }
+        }
+    }
+}
+
+/// What to watch, as saved and as the CLI builds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NatsWatch {
+    pub url: String,
+    #[serde(default)]
+    pub mode: NatsWatchMode,
+    /// The subject (subject modes) or the stream's filter subject (stream modes; empty: all).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub subject: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub queue_group: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub stream: String,
+    /// Stream modes: `all`, `new`, `last`, `last_per_subject`, `seq:N`, `time:RFC3339`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub from: String,
+    /// Consume: the durable consumer's name (created if missing).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub durable: String,
+    /// Peek: at most this many messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peek_limit: Option<u32>,
+    /// Stop after this many messages.
+    #[serde(skip)]
+    pub limit: Option<u64>,
+}
+
+impl NatsWatch {
+    pub fn subject(url: impl Into<String>, subject: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            mode: NatsWatchMode::Subject,
+            subject: subject.into(),
+            queue_group: String::new(),
+            stream: String::new(),
+            from: String::new(),
+            durable: String::new(),
+            peek_limit: None,
+            limit: None,
+        }
+    }
+
+    pub fn stream(url: impl Into<String>, mode: NatsWatchMode, stream: impl Into<String>) -> Self {
+        Self {
+            mode,
+            stream: stream.into(),
+            ..Self::subject(url, "")
+        }
+    }
+
+    /// `tap orders.>`, `stream tap ORDERS from all`…
+    pub fn describe(&self) -> String {
+        match self.mode {
+            NatsWatchMode::Subject => format!("tap {}", self.subject),
+            NatsWatchMode::QueueGroup => {
+                format!("queue group {} on {}", self.queue_group, self.subject)
+            }
+            NatsWatchMode::StreamTap => {
+                format!("stream tap {} from {}", self.stream, self.start_text())
+            }
+            NatsWatchMode::Consume => format!("consume {} as {}", self.stream, self.durable_name()),
+            NatsWatchMode::Peek => format!(
+                "peek {} from {} (up to {})",
+                self.stream,
+                self.start_text(),
+                self.peek_limit()
+            ),
+        }
+    }
+
+    fn start_text(&self) -> &str {
+        match self.from.trim() {
+            "" => "all",
+            other => other,
+        }
+    }
+
+    fn durable_name(&self) -> String {
+        match self.durable.trim() {
+            "" => "switchboard".to_string(),
+            name => name.to_string(),
+        }
+    }
+
+    pub fn peek_limit(&self) -> u32 {
+        self.peek_limit.unwrap_or(100).max(1)
+    }
+
+    /// Checks the fields before anything connects.
+    pub fn check(&self) -> Result<(), ExchangeError> {
+        parse_url(&self.url)?;
+        if self.mode.is_stream() {
+            check_stream_name(&self.stream)?;
+            if !self.subject.trim().is_empty() {
+                check_subject(self.subject.trim(), true)?;
+            }
+            start_at(&self.from)?;
+            if self.mode == NatsWatchMode::Consume {
+                check_stream_name(&self.durable_name()).map_err(|e| {
+                    ExchangeError::invalid_input(e.message.replace("stream", "durable consumer"))
+                })?;
+            }
+        } else {
+            check_subject(self.subject.trim(), true)?;
+            if self.mode == NatsWatchMode::QueueGroup {
+                let group = self.queue_group.trim();
+                if group.is_empty() || group.chars().any(char::is_whitespace) {
+                    return Err(ExchangeError::invalid_input(format!(
+                        "invalid queue group {group:?}: it must be a name without spaces"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_stream_name(name: &str) -> Result<(), ExchangeError> {
+    let name = name.trim();
+    if name.is_empty() || name.contains(['.', '*', '>', ' ', '\t', '/', '\\']) {
+        return Err(ExchangeError::invalid_input(format!(
+            "invalid stream name {name:?}: a name without dots, spaces, `*` or `>`"
+        )));
+    }
+    Ok(())
+}
+
+/// Where a stream read starts.
+fn start_at(from: &str) -> Result<consumer::DeliverPolicy, ExchangeError> {
+    use consumer::DeliverPolicy as P;
+    let from = from.trim();
+    let bad = |why: &str| {
+        ExchangeError::invalid_input(format!(
+            "invalid start {from:?}: {why} (all, new, last, last_per_subject, seq:N or time:RFC3339)"
+        ))
+    };
+    Ok(match from {
+        "" | "all" => P::All,
+        "new" => P::New,
+        "last" => P::Last,
+        "last_per_subject" | "last-per-subject" => P::LastPerSubject,
+        _ => {
+            if let Some(n) = from.strip_prefix("seq:") {
+                let start_sequence = n
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| bad("a sequence is a number from 1"))?;
+                P::ByStartSequence { start_sequence }
+            } else if let Some(t) = from.strip_prefix("time:") {
+                let start_time = async_nats::datetime::parse_rfc3339(t.trim())
+                    .map_err(|_| bad("the time is not RFC 3339 (2026-12-05T10:00:00Z)"))?;
+                P::ByStartTime { start_time }
+            } else {
+                return Err(bad("unknown start"));
+            }
+        }
+    })
+}
+
+const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn unix_ms(t: &async_nats::datetime::DateTime) -> u64 {
+    u64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
+}
+
+fn headers_named(map: Option<&async_nats::HeaderMap>) -> Named {
+    let mut out = Named::new();
+    for h in super::header_rows(map) {
+        match out.get_mut(&h.name) {
+            // A repeated header becomes an array of its values.
+            Some(serde_json::Value::Array(values)) => values.push(h.value.into()),
+            Some(first) => {
+                let first = first.take();
+                out.insert(
+                    h.name,
+                    serde_json::Value::Array(vec![first, h.value.into()]),
+                );
+            }
+            None => {
+                out.insert(h.name, h.value.into());
+            }
+        }
+    }
+    out
+}
+
+fn core_message(m: async_nats::Message) -> WatchedMessage {
+    WatchedMessage::nats(
+        m.subject.to_string(),
+        m.reply.map(|r| r.to_string()),
+        headers_named(m.headers.as_ref()),
+        m.payload.to_vec(),
+        None,
+    )
+}
+
+fn stream_message(m: &jetstream::Message) -> WatchedMessage {
+    let position = m.info().ok().map(|info| StreamPosition {
+        stream: info.stream.to_string(),
+        stream_seq: info.stream_sequence,
+        consumer_seq: info.consumer_sequence,
+        timestamp_ms: unix_ms(&info.published),
+        delivered: u64::try_from(info.delivered).unwrap_or(0),
+    });
+    WatchedMessage::nats(
+        m.subject.to_string(),
+        None,
+        headers_named(m.headers.as_ref()),
+        m.payload.to_vec(),
+        position,
+    )
+}
+
+/// Connects a watch's client; lost connections and reconnections go to `events` as a gap and a
+/// `Connected { reconnected: true }`.
+async fn connect(
+    spec: &NatsWatch,
+    events: &mpsc::Sender<WatchEvent>,
+) -> Result<async_nats::Client, ExchangeError> {
+    let target = parse_url(&spec.url)?;
+    let tx = events.clone();
+    let what = spec.describe();
+    // The client's first `Connected` is the initial connection: only one after a loss counts.
+    let lost = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let opts = super::options(&target, &format!("switchboard watch {what}"), OPEN_TIMEOUT)
+        .max_reconnects(None)
+        .reconnect_delay_callback(|attempt| {
+            let ms = 250u64.saturating_mul(1 << attempt.min(5)).min(5_000);
+            Duration::from_millis(ms)
+        })
+        .event_callback(move |event| {
+            let tx = tx.clone();
+            let what = what.clone();
+            let lost = lost.clone();
+            async move {
+                use std::sync::atomic::Ordering;
+                let report = match event {
+                    async_nats::Event::Disconnected => {
+                        lost.store(true, Ordering::SeqCst);
+                        Some(WatchEvent::Lost {
+                            reason: "the connection to the NATS server was lost".to_string(),
+                            retry_in: Duration::from_millis(250),
+                        })
+                    }
+                    async_nats::Event::Connected if lost.swap(false, Ordering::SeqCst) => {
+                        Some(WatchEvent::Connected {
+                            queue: what,
+                            reconnected: true,
+                        })
+                    }
+                    _ => None,
+                };
+                if let Some(report) = report {
+                    let _ = tx.send(report).await;
+                }
+            }
+        });
+    let url = spec.url.clone();
+    match tokio::time::timeout(OPEN_TIMEOUT, opts.connect(target.addr.clone())).await {
+        Ok(Ok(client)) => Ok(client),
+        Ok(Err(e)) => {
+            let (kind, message) = classify_connect(&e, &url);
+            Err(failed(kind, message))
+        }
+        Err(_) => Err(failed(
+            ErrorKind::Timeout,
+            format!("connecting to {} timed out", redact_url(&url)),
+        )),
+    }
+}
+
+fn failed(kind: ErrorKind, message: String) -> ExchangeError {
+    ExchangeError {
+        kind,
+        phase: Some(crate::net::phases::CONNECT),
+        message,
+    }
+}
+
+fn subscribe_failed(message: String, kind: ErrorKind) -> ExchangeError {
+    ExchangeError {
+        kind,
+        phase: Some(super::phases::SUBSCRIBE),
+        message,
+    }
+}
+
+async fn get_stream(
+    js: &jetstream::Context,
+    name: &str,
+) -> Result<jetstream::stream::Stream, ExchangeError> {
+    js.get_stream(name).await.map_err(|e| {
+        let text = e.to_string();
+        if text.to_ascii_lowercase().contains("not found") {
+            subscribe_failed(
+                format!(
+                    "stream {name:?} does not exist (a watch never creates the stream it watches)"
+                ),
+                ErrorKind::Refused,
+            )
+        } else if text.to_ascii_lowercase().contains("no responders")
+            || text.to_ascii_lowercase().contains("timed out")
+        {
+            subscribe_failed(
+                "JetStream is not enabled on this server (start nats-server with -js)".to_string(),
+                ErrorKind::Refused,
+            )
+        } else {
+            subscribe_failed(
+                format!("cannot read stream {name:?}: {text}"),
+                ErrorKind::Refused,
+            )
+        }
+    })
+}
+
+/// Runs a NATS watch until `cancel` fires, the receiver is dropped, the limit is reached or it
+/// fails. A consume acks only what `delivered` says reached the user (every message handed
+/// over, without it).
+pub async fn run(
+    spec: NatsWatch,
+    events: mpsc::Sender<WatchEvent>,
+    cancel: CancellationToken,
+    delivered: Option<Delivered>,
+) {
+    let result = tokio::select! {
+        _ = cancel.cancelled() => Ok(()),
+        r = run_inner(&spec, &events, &cancel, delivered) => r,
+    };
+    if let Err(error) = result {
+        let _ = events.send(WatchEvent::Failed(error)).await;
+    }
+}
+
+async fn run_inner(
+    spec: &NatsWatch,
+    events: &mpsc::Sender<WatchEvent>,
+    cancel: &CancellationToken,
+    delivered: Option<Delivered>,
+) -> Result<(), ExchangeError> {
+    spec.check()?;
+    let client = connect(spec, events).await?;
+    let result = match spec.mode {
+        NatsWatchMode::Subject | NatsWatchMode::QueueGroup => core(spec, &client, events).await,
+        NatsWatchMode::StreamTap => stream_tap(spec, &client, events).await,
+        NatsWatchMode::Consume => consume(spec, &client, events, cancel, delivered).await,
+        NatsWatchMode::Peek => peek(spec, &client, events).await,
+    };
+    let _ = client.drain().await;
+    result
+}
+
+async fn connected(events: &mpsc::Sender<WatchEvent>, what: String) -> bool {
+    events
+        .send(WatchEvent::Connected {
+            queue: what,
+            reconnected: false,
+        })
+        .await
+        .is_ok()
+}
+
+/// Forwards a stream of messages in batches (what is already there goes in one batch), up to
+/// the limit. Returns when the stream ends, the limit is reached or the receiver is gone.
+async fn forward<S, T, F>(
+    mut stream: S,
+    limit: Option<u64>,
+    events: &mpsc::Sender<WatchEvent>,
+    mut convert: F,
+) -> Result<(), ExchangeError>
+where
+    S: futures_util::Stream<Item = T> + Unpin,
+    F: FnMut(T) -> Result<Option<WatchedMessage>, ExchangeError>,
+{
+    let mut sent: u64 = 0;
+    loop {
+        let want = limit.map_or(BATCH, |l| (l.saturating_sub(sent) as usize).min(BATCH));
+        if want == 0 {
+            return Ok(());
+        }
+        let Some(first) = stream.next().await else {
+            return Ok(());
+        };
+        let mut batch = Vec::new();
+        if let Some(m) = convert(first)? {
+            batch.push(m);
+        }
+        while batch.len() < want {
+            match futures_util::FutureExt::now_or_never(stream.next()) {
+                Some(Some(item)) => {
+                    if let Some(m) = convert(item)? {
+                        batch.push(m);
+                    }
+                }
+                _ => break,
+            }
+        }
+        if batch.is_empty() {
+            continue;
+        }
+        sent += batch.len() as u64;
+        if events.send(WatchEvent::Messages(batch)).await.is_err() {
+            return Ok(());
+        }
+    }
+}
+
+async fn core(
+    spec: &NatsWatch,
+    client: &async_nats::Client,
+    events: &mpsc::Sender<WatchEvent>,
+) -> Result<(), ExchangeError> {
+    let subject = spec.subject.trim().to_string();
+    let sub = match spec.mode {
+        NatsWatchMode::QueueGroup => {
+            client
+                .queue_subscribe(subject, spec.queue_group.trim().to_string())
+                .await
+        }
+        _ => client.subscribe(subject).await,
+    }
+    .map_err(|e| subscribe_failed(format!("cannot subscribe: {e}"), ErrorKind::Refused))?;
+    client
+        .flush()
+        .await
+        .map_err(|e| subscribe_failed(format!("cannot subscribe: {e}"), ErrorKind::Io))?;
+    if !connected(events, spec.describe()).await {
+        return Ok(());
+    }
+    forward(sub, spec.limit, events, |m| Ok(Some(core_message(m)))).await
+}
+
+fn consumer_failed(e: impl std::fmt::Display) -> ExchangeError {
+    subscribe_failed(
+        format!("cannot create the consumer: {e}"),
+        ErrorKind::Refused,
+    )
+}
+
+async fn stream_tap(
+    spec: &NatsWatch,
+    client: &async_nats::Client,
+    events: &mpsc::Sender<WatchEvent>,
+) -> Result<(), ExchangeError> {
+    let js = jetstream::new(client.clone());
+    let stream = get_stream(&js, spec.stream.trim()).await?;
+    let config = consumer::pull::OrderedConfig {
+        filter_subject: spec.subject.trim().to_string(),
+        deliver_policy: start_at(&spec.from)?,
+        description: Some("switchboard stream tap (ordered, ephemeral, no acks)".into()),
+        ..Default::default()
+    };
+    let consumer = stream
+        .create_consumer(config)
+        .await
+        .map_err(consumer_failed)?;
+    let messages = consumer.messages().await.map_err(consumer_failed)?;
+    if !connected(events, spec.describe()).await {
+        return Ok(());
+    }
+    forward(messages, spec.limit, events, |m| match m {
+        Ok(m) => Ok(Some(stream_message(&m))),
+        // The ordered consumer recreates itself after a gap or a reconnect.
+        Err(_) => Ok(None),
+    })
+    .await
+}
+
+async fn consume(
+    spec: &NatsWatch,
+    client: &async_nats::Client,
+    events: &mpsc::Sender<WatchEvent>,
+    cancel: &CancellationToken,
+    mut delivered: Option<Delivered>,
+) -> Result<(), ExchangeError> {
+    let js = jetstream::new(client.clone());
+    let stream = get_stream(&js, spec.stream.trim()).await?;
+    let name = spec.durable_name();
+    let config = consumer::pull::Config {
+        durable_name: Some(name.clone()),
+        filter_subject: spec.subject.trim().to_string(),
+        deliver_policy: start_at(&spec.from)?,
+        ack_policy: consumer::AckPolicy::Explicit,
+        description: Some("switchboard consume".into()),
+        ..Default::default()
+    };
+    let consumer: consumer::PullConsumer = stream
+        .get_or_create_consumer(&name, config)
+        .await
+        .map_err(consumer_failed)?;
+    if !connected(events, spec.describe()).await {
+        return Ok(());
+    }
+    let mut sent: u64 = 0;
+    // Handed over, not acked yet: (number since the watch started, message).
+    let mut unacked: VecDeque<(u64, jetstream::Message)> = VecDeque::new();
+    loop {
+        let remaining = spec.limit.map_or(u64::MAX, |l| l.saturating_sub(sent));
+        if remaining == 0 {
+            // Wait until the user has what was handed over, then ack it and end.
+            while !unacked.is_empty() {
+                ack_delivered(&mut unacked, delivered.as_ref()).await;
+                let Some(d) = delivered.as_mut().filter(|_| !unacked.is_empty()) else {
+                    break;
+                };
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    r = d.changed() => if r.is_err() { break },
+                }
+            }
+            nak_all(&mut unacked).await;
+            return Ok(());
+        }
+        // One pull request for at most what is still wanted: a consume never takes more than
+        // its limit from the consumer.
+        let want = usize::try_from(remaining.min(CONSUME_BATCH)).unwrap_or(1);
+        let batch = tokio::select! {
+            _ = cancel.cancelled() => {
+                ack_delivered(&mut unacked, delivered.as_ref()).await;
+                nak_all(&mut unacked).await;
+                return Ok(());
+            }
+            b = consumer.batch().max_messages(want).expires(Duration::from_secs(2)).messages() => b,
+        };
+        let Ok(mut batch) = batch else {
+            // Lost connection (reported by the client's events): ask again shortly.
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            continue;
+        };
+        loop {
+            let next = tokio::select! {
+                _ = cancel.cancelled() => {
+                    ack_delivered(&mut unacked, delivered.as_ref()).await;
+                    nak_all(&mut unacked).await;
+                    return Ok(());
+                }
+                changed = async {
+                    match delivered.as_mut() {
+                        Some(d) => d.changed().await.is_ok(),
+                        None => std::future::pending().await,
+                    }
+                }, if !unacked.is_empty() => {
+                    if !changed {
+                        nak_all(&mut unacked).await;
+                        return Ok(());
+                    }
+                    ack_delivered(&mut unacked, delivered.as_ref()).await;
+                    continue;
+                }
+                next = batch.next() => next,
+            };
+            let message = match next {
+                None => break,
+                Some(Err(_)) => break,
+                Some(Ok(m)) => m,
+            };
+            sent += 1;
+            let watched = stream_message(&message);
+            unacked.push_back((sent, message));
+            if events
+                .send(WatchEvent::Messages(vec![watched]))
+                .await
+                .is_err()
+            {
+                nak_all(&mut unacked).await;
+                return Ok(());
+            }
+            ack_delivered(&mut unacked, delivered.as_ref()).await;
+        }
+    }
+}
+
+/// Most messages one pull request of a consume asks for.
+const CONSUME_BATCH: u64 = 256;
+
+/// Gives back what the user never received: redelivered at once, not after the ack wait.
+async fn nak_all(unacked: &mut VecDeque<(u64, jetstream::Message)>) {
+    let mut client = None;
+    for (_, m) in unacked.drain(..) {
+        let _ = m.ack_with(jetstream::AckKind::Nak(None)).await;
+        client = Some(m.context.client());
+    }
+    if let Some(client) = client {
+        let _ = client.flush().await;
+    }
+}
+
+/// Acks the messages the user has received (all handed over when nobody counts), and flushes
+/// the acks (async-nats buffers them otherwise).
+async fn ack_delivered(
+    unacked: &mut VecDeque<(u64, jetstream::Message)>,
+    delivered: Option<&Delivered>,
+) {
+    let upto = delivered.map_or(u64::MAX, |d| *d.borrow());
+    let mut client = None;
+    while unacked.front().is_some_and(|(n, _)| *n <= upto) {
+        if let Some((_, m)) = unacked.pop_front() {
+            let _ = m.ack().await;
+            client = Some(m.context.client());
+        }
+    }
+    if let Some(client) = client {
+        let _ = client.flush().await;
+    }
+}
+
+async fn peek(
+    spec: &NatsWatch,
+    client: &async_nats::Client,
+    events: &mpsc::Sender<WatchEvent>,
+) -> Result<(), ExchangeError> {
+    let js = jetstream::new(client.clone());
+    let mut stream = get_stream(&js, spec.stream.trim()).await?;
+    let info = stream
+        .info()
+        .await
+        .map_err(|e| subscribe_failed(format!("cannot read the stream: {e}"), ErrorKind::Io))?;
+    let (first, last) = (info.state.first_sequence, info.state.last_sequence);
+    let start = match start_at(&spec.from)? {
+        consumer::DeliverPolicy::ByStartSequence { start_sequence } => start_sequence,
+        consumer::DeliverPolicy::Last | consumer::DeliverPolicy::New => last,
+        _ => first,
+    }
+    .max(first);
+    if !connected(events, spec.describe()).await {
+        return Ok(());
+    }
+    let limit = u64::from(spec.peek_limit()).min(spec.limit.unwrap_or(u64::MAX));
+    let filter = spec.subject.trim();
+    let mut out = Vec::new();
+    let mut seq = start;
+    while seq <= last && (out.len() as u64) < limit {
+        match stream.get_raw_message(seq).await {
+            Ok(m) => {
+                let subject = m.subject.to_string();
+                if filter.is_empty() || subject_matches(filter, &subject) {
+                    out.push(WatchedMessage::nats(
+                        subject,
+                        None,
+                        headers_named(Some(&m.headers)),
+                        m.payload.to_vec(),
+                        Some(StreamPosition {
+                            stream: spec.stream.trim().to_string(),
+                            stream_seq: m.sequence,
+                            consumer_seq: 0,
+                            timestamp_ms: unix_ms(&m.time),
+                            delivered: 0,
+                        }),
+                    ));
+                }
+            }
+            // A deleted message leaves a hole in the sequence.
+            Err(e) if e.to_string().to_ascii_lowercase().contains("not found") => {}
+            Err(e) => {
+                return Err(subscribe_failed(
+                    format!("reading message {seq} failed: {e}"),
+                    ErrorKind::Io,
+                ));
+            }
+        }
+        seq += 1;
+    }
+    let count = out.len();
+    for chunk in out.chunks(BATCH) {
+        let _ = events.send(WatchEvent::Messages(chunk.to_vec())).await;
+    }
+    let _ = events.send(WatchEvent::PeekDone { count }).await;
+    Ok(())
+}
+
+/// Whether `subject` matches the filter `pattern` (`*` one token, `>` the rest).
+pub fn subject_matches(pattern: &str, subject: &str) -> bool {
+    let mut p = pattern.split('.');
+    let mut s = subject.split('.');
+    loop {
+        match (p.next(), s.next()) {
+            (Some(">"), Some(_)) => return true,
+            (Some("*"), Some(_)) => {}
+            (Some(a), Some(b)) if a == b => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn starts_parse_and_bad_ones_say_what_is_allowed() {
+        assert!(matches!(
+            start_at("").unwrap(),
+            consumer::DeliverPolicy::All
+        ));
+        assert!(matches!(
+            start_at("new").unwrap(),
+            consumer::DeliverPolicy::New
+        ));
+        assert!(matches!(
+            start_at("seq:5").unwrap(),
+            consumer::DeliverPolicy::ByStartSequence { start_sequence: 5 }
+        ));
+        assert!(matches!(
+            start_at("time:2026-12-05T10:00:00Z").unwrap(),
+            consumer::DeliverPolicy::ByStartTime { .. }
+        ));
+        for bad in ["seq:0", "seq:x", "time:yesterday", "latest"] {
+            let e = start_at(bad).unwrap_err();
+            assert!(e.message.contains("seq:N"), "{}", e.message);
+        }
+    }
+
+    #[test]
+    fn filters_match_like_the_server() {
+        assert!(subject_matches("orders.>", "orders.created"));
+        assert!(subject_matches("orders.*", "orders.created"));
+        assert!(!subject_matches("orders.*", "orders.created.eu"));
+        assert!(!subject_matches("orders.>", "orders"));
+        assert!(subject_matches("a.b", "a.b"));
+    }
+
+    #[test]
+    fn a_watch_is_checked_before_it_connects() {
+        let mut w = NatsWatch::subject("nats://127.0.0.1:4222", "orders.>");
+        assert!(w.check().is_ok());
+        w.subject = "bad subject".into();
+        assert!(w.check().is_err());
+        let mut w = NatsWatch::stream("nats://127.0.0.1:4222", NatsWatchMode::StreamTap, "OR.DERS");
+        assert!(
+            w.check()
+                .unwrap_err()
+                .message
+                .contains("invalid stream name")
+        );
+        w.stream = "ORDERS".into();
+        w.from = "seq:abc".into();
+        assert!(w.check().is_err());
+        let mut q = NatsWatch::subject("nats://127.0.0.1:4222", "orders.>");
+        q.mode = NatsWatchMode::QueueGroup;
+        assert!(q.check().unwrap_err().message.contains("queue group"));
+    }
+}

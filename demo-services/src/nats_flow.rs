@@ -1,0 +1,313 @@
+//! The demo's NATS side: the User Service answers user lookups on `user.get` (request/reply),
+//! and the Order Service publishes each `OrderCreated` to the JetStream stream `ORDERS`
+//! (subject `orders.created`, `Nats-Msg-Id` = the order id, the correlation id in a header).
+//!
+//! NATS is optional: when the server is down the demo says so, HTTP, gRPC and RabbitMQ keep
+//! working, and the client reconnects in the background.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream;
+use futures_util::StreamExt;
+use tokio::sync::watch;
+
+use crate::knobs::{Knobs, Verdict};
+use crate::users::{LookupError, UserStore};
+
+/// The NATS server the demo uses.
+pub const DEFAULT_NATS_URL: &str = demo_contract::DEFAULT_NATS_URL;
+
+/// Names of the demo's NATS side. Tests use unique names so parallel runs on one server do not
+/// answer each other's lookups or share a stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NatsNames {
+    pub url: String,
+    /// The User Service's lookup subject.
+    pub user_subject: String,
+    /// The stream order events go to (created if missing, subjects `<first token>.>`).
+    pub stream: String,
+    /// The subject of each order event.
+    pub orders_subject: String,
+}
+
+impl Default for NatsNames {
+    fn default() -> Self {
+        Self {
+            url: DEFAULT_NATS_URL.to_string(),
+            user_subject: demo_contract::USER_GET_SUBJECT.to_string(),
+            stream: demo_contract::ORDERS_STREAM.to_string(),
+            orders_subject: demo_contract::ORDERS_CREATED_SUBJECT.to_string(),
+        }
+    }
+}
+
+impl NatsNames {
+    /// Unique names (for tests): `user.get.<tag>`, stream `ORDERS_<tag>` on `orders_<tag>.>`.
+    pub fn unique(url: &str, tag: &str) -> Self {
+        Self {
+            url: url.to_string(),
+            user_subject: format!("user.get.{tag}"),
+            stream: format!("ORDERS_{tag}"),
+            orders_subject: format!("orders_{tag}.created"),
+        }
+    }
+
+    /// The stream's subjects: everything under the order subject's first token.
+    pub fn stream_subjects(&self) -> String {
+        let first = self
+            .orders_subject
+            .split('.')
+            .next()
+            .unwrap_or(&self.orders_subject);
+        format!("{first}.>")
+    }
+}
+
+/// A client that connects in the background and reconnects forever.
+pub async fn client(url: &str, name: &str) -> Result<async_nats::Client, String> {
+    async_nats::ConnectOptions::new()
+        .name(name)
+        .retry_on_initial_connect()
+        .max_reconnects(None)
+        .reconnect_delay_callback(|attempt| {
+            Duration::from_millis(250u64.saturating_mul(1 << attempt.min(4)).min(3_000))
+        })
+        .connect(url)
+        .await
+        .map_err(|e| format!("NATS URL {url}: {e}"))
+}
+
+/// Whether a NATS server answers at `url` (within 2 s), and if so makes sure the demo's stream
+/// exists.
+pub async fn probe(names: &NatsNames) -> Result<(), String> {
+    let setup = async {
+        let client = async_nats::ConnectOptions::new()
+            .name("demo setup")
+            .connect(names.url.as_str())
+            .await
+            .map_err(|e| format!("unreachable ({e})"))?;
+        let result = ensure_stream(&client, names).await;
+        let _ = client.drain().await;
+        result
+    };
+    match tokio::time::timeout(Duration::from_secs(3), setup).await {
+        Ok(result) => result,
+        Err(_) => Err("timed out".to_string()),
+    }
+}
+
+/// Creates the order stream when it is missing.
+pub async fn ensure_stream(client: &async_nats::Client, names: &NatsNames) -> Result<(), String> {
+    let js = jetstream::new(client.clone());
+    js.get_or_create_stream(jetstream::stream::Config {
+        name: names.stream.clone(),
+        subjects: vec![names.stream_subjects()],
+        description: Some("Switchboard demo: OrderCreated events".to_string()),
+        max_messages: 100_000,
+        allow_direct: true,
+        duplicate_window: Duration::from_secs(120),
+        ..Default::default()
+    })
+    .await
+    .map(|_| ())
+    .map_err(|e| {
+        format!(
+            "cannot create stream {} (is JetStream on? nats-server -js): {e}",
+            names.stream
+        )
+    })
+}
+
+/// What `user.get` replies: the user as `GET /user/{id}` returns it, or an error with a
+/// `Nats-Service-Error-Code` header (400, 404, 503).
+async fn answer(
+    store: &UserStore,
+    knobs: &Knobs,
+    payload: &[u8],
+) -> (Vec<u8>, Option<(u16, String)>) {
+    let error = |code: u16, message: String| {
+        (
+            serde_json::to_vec(&serde_json::json!({ "error": message })).unwrap_or_default(),
+            Some((code, message)),
+        )
+    };
+    if knobs.apply().await == Verdict::InjectedFailure {
+        return error(
+            503,
+            format!(
+                "injected failure (failure rate {:.0}%)",
+                knobs.failure_rate() * 100.0
+            ),
+        );
+    }
+    let request: serde_json::Value = match serde_json::from_slice(payload) {
+        Ok(v) => v,
+        Err(e) => {
+            return error(
+                400,
+                format!("invalid request JSON: {e}; expected {{\"user_id\": \"1\"}}"),
+            );
+        }
+    };
+    let id = match request.get("user_id") {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Number(n)) => n.to_string(),
+        _ => {
+            return error(
+                400,
+                "the request needs \"user_id\" (a string or a number): {\"user_id\": \"1\"}"
+                    .to_string(),
+            );
+        }
+    };
+    match store.get(&id) {
+        Ok(user) => (serde_json::to_vec(&user).unwrap_or_default(), None),
+        Err(e @ LookupError::Malformed(_)) => error(400, e.to_string()),
+        Err(e @ LookupError::NotFound(_)) => error(404, e.to_string()),
+    }
+}
+
+/// Whether something accepts TCP connections at the URL's address (300 ms at most).
+async fn listening(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let addr = if host_port.contains(':') {
+        host_port.to_string()
+    } else {
+        format!("{host_port}:4222")
+    };
+    matches!(
+        tokio::time::timeout(
+            Duration::from_millis(300),
+            tokio::net::TcpStream::connect(addr)
+        )
+        .await,
+        Ok(Ok(_))
+    )
+}
+
+/// Waits (at most `limit`) until the client is connected, if a server listens at `url` at
+/// all; false if it is not connected.
+pub async fn wait_connected(client: &async_nats::Client, url: &str, limit: Duration) -> bool {
+    if !listening(url).await {
+        return false;
+    }
+    let deadline = tokio::time::Instant::now() + limit;
+    while client.connection_state() != async_nats::connection::State::Connected {
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    true
+}
+
+/// Subscribes to the lookup subject in the queue group `user-service`; when the server is up,
+/// the subscription is on the server before this returns (so a lookup right after the demo
+/// starts is answered).
+pub async fn subscribe_lookups(
+    names: &NatsNames,
+) -> Result<(async_nats::Client, async_nats::Subscriber), String> {
+    let client = client(&names.url, "demo user-service").await?;
+    if wait_connected(&client, &names.url, Duration::from_millis(1500)).await {
+        let sub = client
+            .queue_subscribe(names.user_subject.clone(), "user-service".to_string())
+            .await
+            .map_err(|e| format!("cannot subscribe to {}: {e}", names.user_subject))?;
+        let _ = tokio::time::timeout(Duration::from_secs(1), client.flush()).await;
+        Ok((client, sub))
+    } else {
+        // Subscribed when the server comes up.
+        let sub = client
+            .queue_subscribe(names.user_subject.clone(), "user-service".to_string())
+            .await
+            .map_err(|e| format!("cannot subscribe to {}: {e}", names.user_subject))?;
+        Ok((client, sub))
+    }
+}
+
+/// Answers user lookups on `sub` until `shutdown`.
+pub async fn serve_user_lookups(
+    client: async_nats::Client,
+    mut sub: async_nats::Subscriber,
+    store: Arc<UserStore>,
+    knobs: Arc<Knobs>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let stop = crate::user_service::stopped(shutdown);
+    tokio::pin!(stop);
+    loop {
+        let msg = tokio::select! {
+            _ = &mut stop => break,
+            msg = sub.next() => msg,
+        };
+        let Some(msg) = msg else { break };
+        let Some(reply) = msg.reply.clone() else {
+            continue;
+        };
+        let client = client.clone();
+        let store = store.clone();
+        let knobs = knobs.clone();
+        // Each lookup on its own task, so an injected latency delays only that one.
+        tokio::spawn(async move {
+            let (body, error) = answer(&store, &knobs, &msg.payload).await;
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert("Content-Type", "application/json");
+            if let Some((code, message)) = error {
+                headers.insert("Nats-Service-Error-Code", code.to_string().as_str());
+                headers.insert("Nats-Service-Error", message.as_str());
+            }
+            if let Err(err) = client
+                .publish_with_headers(reply, headers, body.into())
+                .await
+            {
+                tracing::warn!(%err, "cannot reply to a user lookup");
+            }
+        });
+    }
+    let _ = sub.unsubscribe().await;
+    let _ = client.flush().await;
+}
+
+/// Where an order event landed in the stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    pub stream: String,
+    pub seq: u64,
+}
+
+/// Publishes an order event to the stream (waiting at most 2 s for the ack); an error when the
+/// server is not connected, without waiting.
+pub async fn publish_order(
+    client: &async_nats::Client,
+    names: &NatsNames,
+    order_id: &str,
+    correlation_id: &str,
+    payload: Vec<u8>,
+) -> Result<Published, String> {
+    if client.connection_state() != async_nats::connection::State::Connected {
+        return Err(format!("NATS at {} is not connected", names.url));
+    }
+    let js = jetstream::new(client.clone());
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("Nats-Msg-Id", order_id);
+    headers.insert("X-Correlation-Id", correlation_id);
+    headers.insert("Content-Type", "application/json");
+    let publish = async {
+        let ack = js
+            .publish_with_headers(names.orders_subject.clone(), headers, payload.into())
+            .await
+            .map_err(|e| e.to_string())?;
+        ack.await.map_err(|e| e.to_string())
+    };
+    match tokio::time::timeout(Duration::from_secs(2), publish).await {
+        Ok(Ok(ack)) => Ok(Published {
+            stream: ack.stream,
+            seq: ack.sequence,
+        }),
+        Ok(Err(e)) => Err(format!("JetStream publish failed: {e}")),
+        Err(_) => Err("no JetStream ack within 2 s".to_string()),
+    }
+}

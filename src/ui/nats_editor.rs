@@ -1,0 +1,70 @@
+//! The NATS editor: request/reply or publish (core, or JetStream with its ack). Its model is the
+//! engine's [`NatsRequest`] itself — what is saved, what the CLI builds and what runs.
+
+use egui::RichText;
+
+use super::editors::{code_field, field, key_value_ui};
+use crate::engine::fields::SavedBody;
+use crate::engine::nats::{NatsOp, NatsRequest};
+
+/// The editor's default: the demo's user lookup over NATS.
+pub fn default_request() -> NatsRequest {
+    NatsRequest::request(
+        crate::engine::nats::DEFAULT_NATS_URL,
+        demo_contract::USER_GET_SUBJECT,
+        "{\n  \"user_id\": \"1\"\n}",
+    )
+}
+
+/// Draws the editor.
+pub fn nats_ui(ui: &mut egui::Ui, e: &mut NatsRequest) {
+    ui.horizontal(|ui| {
+        let l = ui.label("Operation");
+        egui::ComboBox::from_id_salt("nats-op")
+            .selected_text(e.op.label())
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut e.op, NatsOp::Request, "request")
+                    .on_hover_text(
+                        "Publish with a reply inbox and wait for the first reply: a synchronous call over NATS",
+                    );
+                ui.selectable_value(&mut e.op, NatsOp::Publish, "publish")
+                    .on_hover_text("Fire and forget (core), or store in a stream and wait for its ack (JetStream)");
+            })
+            .response
+            .labelled_by(l.id);
+        if e.op == NatsOp::Publish {
+            ui.checkbox(&mut e.jetstream, "JetStream (wait for the stream's ack)");
+        }
+    });
+    field(ui, "Server URL", &mut e.url, "nats://127.0.0.1:4222");
+    ui.horizontal(|ui| {
+        ui.scope(|ui| {
+            ui.set_max_width(320.0);
+            field(ui, "Subject", &mut e.subject, "user.get");
+        });
+        if e.op == NatsOp::Publish {
+            if e.jetstream {
+                field(ui, "Nats-Msg-Id", &mut e.msg_id, "(none: no dedupe)");
+            } else {
+                field(ui, "Reply to", &mut e.reply_to, "(none)");
+            }
+        }
+    });
+    key_value_ui(ui, "nats-headers", "Headers", &mut e.headers);
+    let mut body = e.body.as_ref().map(SavedBody::to_text).unwrap_or_default();
+    let before = body.clone();
+    code_field(ui, "Body", &mut body, 3);
+    if body != before {
+        e.body = SavedBody::from_text(&body);
+    }
+    if e.raw_body.is_some() {
+        ui.label(RichText::new("The body is binary (from a file): it is sent as loaded.").weak());
+    }
+    let wildcard = e.subject.split('.').any(|t| t == "*" || t == ">");
+    if wildcard {
+        ui.colored_label(
+            ui.visuals().warn_fg_color,
+            "A message goes to one subject: `*` and `>` only subscribe (watch it in Messages).",
+        );
+    }
+}

@@ -1,0 +1,551 @@
+//! NATS against the real nats-server (JetStream on): request/reply, publishes, every watch mode,
+//! the demo's `user.get` and `ORDERS` flow, bad input, and a watch surviving a server restart.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use switchboard::engine::fields::SavedHeader;
+use switchboard::engine::nats::watch::{NatsWatch, NatsWatchMode};
+use switchboard::engine::nats::{self, NatsRequest};
+use switchboard::engine::watch::WatchEvent;
+use switchboard::engine::{ErrorKind, Transport, WatchRequest};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use common::{
+    assert_timeline_sane, delete_stream, nats_url, phase_names, start_demo_with_nats, tag,
+};
+
+const SECS: Duration = Duration::from_secs(10);
+
+async fn client() -> async_nats::Client {
+    async_nats::connect(nats_url())
+        .await
+        .expect("nats-server on 4222 (nats-server -js)")
+}
+
+/// A stream of its own on `<tag>.>`.
+async fn make_stream(tag: &str) -> (String, String) {
+    let name = format!("SBTEST_{tag}");
+    let subjects = format!("sbtest_{tag}.>");
+    let js = async_nats::jetstream::new(client().await);
+    js.create_stream(async_nats::jetstream::stream::Config {
+        name: name.clone(),
+        subjects: vec![subjects],
+        allow_direct: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    (name, format!("sbtest_{tag}.created"))
+}
+
+/// Starts a watch; returns its event receiver and its cancel token.
+fn start(watch: NatsWatch) -> (mpsc::Receiver<WatchEvent>, CancellationToken) {
+    let (tx, rx) = mpsc::channel(64);
+    let cancel = CancellationToken::new();
+    tokio::spawn(WatchRequest::Nats(watch).run(tx, cancel.clone(), None));
+    (rx, cancel)
+}
+
+async fn connected(rx: &mut mpsc::Receiver<WatchEvent>) {
+    match tokio::time::timeout(SECS, rx.recv()).await.unwrap() {
+        Some(WatchEvent::Connected { .. }) => {}
+        other => panic!("expected Connected, got {other:?}"),
+    }
+}
+
+/// Collects `n` messages (other events are skipped).
+async fn messages(
+    rx: &mut mpsc::Receiver<WatchEvent>,
+    n: usize,
+) -> Vec<switchboard::engine::watch::WatchedMessage> {
+    let mut out = Vec::new();
+    while out.len() < n {
+        match tokio::time::timeout(SECS, rx.recv()).await {
+            Ok(Some(WatchEvent::Messages(batch))) => out.extend(batch),
+            Ok(Some(WatchEvent::Failed(e))) => panic!("watch failed: {e}"),
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(_) => panic!("only {} of {n} messages arrived", out.len()),
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_user_lookup_over_nats_has_a_timeline_and_the_same_json_as_http() {
+    let (demo, names) = start_demo_with_nats().await;
+    let req = NatsRequest::request(nats_url(), &names.user_subject, r#"{"user_id": "1"}"#);
+    let e = nats::execute(&req, SECS).await.remove(0);
+    assert!(e.ok, "{:?}", e.error);
+    assert_eq!(e.transport, Transport::Nats);
+    assert_eq!(phase_names(&e), ["connect", "request", "reply"]);
+    assert_timeline_sane(&e);
+    let reply: serde_json::Value =
+        serde_json::from_slice(&e.response.as_ref().unwrap().body.bytes).unwrap();
+    let http: serde_json::Value = reqwest::get(format!("http://{}/user/1", demo.user.http_addr))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(reply, http);
+    assert_eq!(reply["name"], "John Doe");
+
+    // Unknown and malformed ids: an error JSON with the service error code.
+    for (body, code) in [
+        (r#"{"user_id": "999"}"#, "404"),
+        (r#"{"user_id": "x y"}"#, "400"),
+        ("not json", "400"),
+    ] {
+        let req = NatsRequest::request(nats_url(), &names.user_subject, body);
+        let e = nats::execute(&req, SECS).await.remove(0);
+        assert!(!e.ok);
+        assert!(e.error.is_none(), "a reply came: {:?}", e.error);
+        assert!(
+            e.status
+                .as_deref()
+                .unwrap()
+                .starts_with(&format!("service error {code}")),
+            "{:?}",
+            e.status
+        );
+        let headers = &e.response.as_ref().unwrap().headers;
+        assert!(
+            headers
+                .iter()
+                .any(|h| h.name == "Nats-Service-Error-Code" && h.value == code),
+            "{headers:?}"
+        );
+    }
+    demo.stop().await;
+    delete_stream(&names.stream).await;
+}
+
+#[tokio::test]
+async fn no_responders_and_a_silent_responder_are_told_apart() {
+    let subject = format!("sbtest.{}.nobody", tag());
+    let e = nats::execute(&NatsRequest::request(nats_url(), &subject, "{}"), SECS)
+        .await
+        .remove(0);
+    let json = serde_json::to_value(&e).unwrap();
+    assert_eq!(json["error"]["kind"], "no_responders");
+    let error = e.error.unwrap();
+    assert_eq!(error.kind, ErrorKind::NoResponders);
+    assert_eq!(error.phase.unwrap().name(), "reply");
+    assert!(error.message.contains("no responders"), "{}", error.message);
+    assert!(
+        e.total_us < 2_000_000,
+        "no responders is immediate, not a timeout"
+    );
+
+    // Someone listens but never answers: a timeout, in the reply phase.
+    let c = client().await;
+    let silent = format!("sbtest.{}.silent", tag());
+    let _sub = c.subscribe(silent.clone()).await.unwrap();
+    c.flush().await.unwrap();
+    let mut req = NatsRequest::request(nats_url(), &silent, "{}");
+    req.timeout_ms = Some(300);
+    let e = nats::execute(&req, SECS).await.remove(0);
+    let error = e.error.unwrap();
+    assert_eq!(error.kind, ErrorKind::Timeout);
+    assert_eq!(error.phase.unwrap().name(), "reply");
+}
+
+#[tokio::test]
+async fn bad_input_fails_in_its_phase_without_a_panic() {
+    for subject in ["has space", "a..b", "orders.>", ""] {
+        let e = nats::execute(&NatsRequest::publish(nats_url(), subject, "x"), SECS)
+            .await
+            .remove(0);
+        let error = e.error.unwrap();
+        assert_eq!(error.kind, ErrorKind::InvalidInput, "{subject:?}");
+        assert!(
+            e.timeline.is_empty(),
+            "nothing was attempted for {subject:?}"
+        );
+    }
+    // Over the server's max_payload (1 MiB by default).
+    let big = "x".repeat(2 * 1024 * 1024);
+    let e = nats::execute(&NatsRequest::publish(nats_url(), "sbtest.big", &big), SECS)
+        .await
+        .remove(0);
+    let error = e.error.unwrap();
+    assert_eq!(error.kind, ErrorKind::InvalidInput);
+    assert_eq!(error.phase.unwrap().name(), "publish");
+    assert!(error.message.contains("max_payload"), "{}", error.message);
+    // Nothing listens on port 1.
+    let e = nats::execute(
+        &NatsRequest::request("nats://127.0.0.1:1", "user.get", "{}"),
+        SECS,
+    )
+    .await
+    .remove(0);
+    let error = e.error.unwrap();
+    assert_eq!(
+        error.kind,
+        ErrorKind::ConnectionRefused,
+        "{}",
+        error.message
+    );
+    assert_eq!(error.phase.unwrap().name(), "connect");
+    // Not a URL.
+    let e = nats::execute(
+        &NatsRequest::request("http://127.0.0.1:4222", "user.get", "{}"),
+        SECS,
+    )
+    .await
+    .remove(0);
+    assert_eq!(e.error.unwrap().kind, ErrorKind::InvalidInput);
+    // A stream that does not exist is an error of the watch.
+    let (mut rx, _cancel) = start(NatsWatch::stream(
+        nats_url(),
+        NatsWatchMode::StreamTap,
+        format!("NOPE_{}", tag()),
+    ));
+    match tokio::time::timeout(SECS, rx.recv()).await.unwrap() {
+        Some(WatchEvent::Failed(e)) => {
+            assert!(e.message.contains("does not exist"), "{}", e.message)
+        }
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_subject_tap_sees_core_publishes_with_headers_and_reply_to() {
+    let t = tag();
+    let (mut rx, cancel) = start(NatsWatch::subject(nats_url(), format!("sbtest.{t}.>")));
+    connected(&mut rx).await;
+    let mut req = NatsRequest::publish(nats_url(), format!("sbtest.{t}.a"), r#"{"n":1}"#);
+    req.headers.push(SavedHeader::new("X-Trace", "abc"));
+    req.reply_to = format!("sbtest.{t}.replies");
+    req.count = 3;
+    let exchanges = nats::execute(&req, SECS).await;
+    assert_eq!(exchanges.len(), 3);
+    assert!(exchanges.iter().all(|e| e.ok));
+    assert_eq!(phase_names(&exchanges[0]), ["connect", "publish"]);
+    assert_eq!(phase_names(&exchanges[1]), ["publish"]);
+    let got = messages(&mut rx, 3).await;
+    assert_eq!(got.len(), 3);
+    let m = &got[0];
+    assert_eq!(m.transport, Transport::Nats);
+    assert_eq!(m.key, format!("sbtest.{t}.a"));
+    assert_eq!(m.headers["X-Trace"], "abc");
+    assert_eq!(
+        m.field("reply_to").as_deref(),
+        Some(format!("sbtest.{t}.replies").as_str())
+    );
+    let json = serde_json::to_value(m).unwrap();
+    for key in [
+        "transport",
+        "subject",
+        "reply_to",
+        "headers",
+        "body",
+        "size_bytes",
+        "received_at_ms",
+    ] {
+        assert!(json.get(key).is_some(), "{key} in {json}");
+    }
+    cancel.cancel();
+}
+
+#[tokio::test]
+async fn jetstream_publish_is_acked_and_deduplicated_by_msg_id() {
+    let t = tag();
+    let (stream, subject) = make_stream(&t).await;
+    let mut req = NatsRequest::publish(nats_url(), &subject, "order");
+    req.jetstream = true;
+    req.msg_id = format!("order-{t}");
+    let first = nats::execute(&req, SECS).await.remove(0);
+    assert!(first.ok, "{:?}", first.error);
+    assert_eq!(phase_names(&first), ["connect", "publish", "JetStream ack"]);
+    assert_timeline_sane(&first);
+    assert_eq!(first.status.as_deref(), Some("ack seq 1"));
+    let again = nats::execute(&req, SECS).await.remove(0);
+    assert!(again.ok);
+    assert_eq!(again.status.as_deref(), Some("ack seq 1 (duplicate)"));
+    assert!(
+        again
+            .response
+            .unwrap()
+            .headers
+            .iter()
+            .any(|h| h.name == "duplicate" && h.value == "true")
+    );
+    // No stream captures the subject: refused, in the ack phase.
+    let mut req = NatsRequest::publish(nats_url(), format!("sbtest_nostream_{t}.x"), "x");
+    req.jetstream = true;
+    let e = nats::execute(&req, SECS).await.remove(0);
+    let error = e.error.unwrap();
+    assert_eq!(error.kind, ErrorKind::Refused, "{}", error.message);
+    assert!(
+        error.message.contains("no JetStream stream"),
+        "{}",
+        error.message
+    );
+    delete_stream(&stream).await;
+}
+
+#[tokio::test]
+async fn a_stream_tap_leaves_durable_consumers_alone_and_consume_takes() {
+    let t = tag();
+    let (stream, subject) = make_stream(&t).await;
+    let c = client().await;
+    let js = async_nats::jetstream::new(c.clone());
+    for i in 0..5 {
+        js.publish(subject.clone(), format!("m{i}").into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let s = js.get_stream(&stream).await.unwrap();
+    let durable: async_nats::jetstream::consumer::PullConsumer = s
+        .create_consumer(async_nats::jetstream::consumer::pull::Config {
+            durable_name: Some("other".into()),
+            ack_policy: async_nats::jetstream::consumer::AckPolicy::Explicit,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let pending = |mut d: async_nats::jetstream::consumer::PullConsumer| async move {
+        let info = d.info().await.unwrap();
+        (info.num_pending, info.delivered.stream_sequence)
+    };
+    assert_eq!(pending(durable.clone()).await, (5, 0));
+
+    // Tap from all, then from seq:4.
+    let (mut rx, cancel) = start(NatsWatch::stream(
+        nats_url(),
+        NatsWatchMode::StreamTap,
+        &stream,
+    ));
+    connected(&mut rx).await;
+    let got = messages(&mut rx, 5).await;
+    assert_eq!(
+        got.iter().map(|m| m.body.bytes.clone()).collect::<Vec<_>>(),
+        (0..5)
+            .map(|i| format!("m{i}").into_bytes())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(got[0].field("stream").as_deref(), Some(stream.as_str()));
+    assert_eq!(got[4].field("stream_seq").as_deref(), Some("5"));
+    let json = serde_json::to_value(&got[0]).unwrap();
+    for key in [
+        "stream",
+        "stream_seq",
+        "consumer_seq",
+        "timestamp_ms",
+        "redelivered",
+    ] {
+        assert!(json.get(key).is_some(), "{key} in {json}");
+    }
+    cancel.cancel();
+    let mut from = NatsWatch::stream(nats_url(), NatsWatchMode::StreamTap, &stream);
+    from.from = "seq:4".into();
+    let (mut rx, cancel) = start(from);
+    connected(&mut rx).await;
+    assert_eq!(
+        messages(&mut rx, 2).await[0].field("stream_seq").as_deref(),
+        Some("4")
+    );
+    cancel.cancel();
+    // The durable consumer did not move.
+    assert_eq!(pending(durable.clone()).await, (5, 0));
+
+    // Peek reads by sequence and creates nothing.
+    let mut peek = NatsWatch::stream(nats_url(), NatsWatchMode::Peek, &stream);
+    peek.from = "seq:2".into();
+    peek.peek_limit = Some(2);
+    let (mut rx, _c) = start(peek);
+    connected(&mut rx).await;
+    let got = messages(&mut rx, 2).await;
+    assert_eq!(got[0].body.bytes, b"m1");
+    assert_eq!(got[1].body.bytes, b"m2");
+    match tokio::time::timeout(SECS, rx.recv()).await.unwrap() {
+        Some(WatchEvent::PeekDone { count: 2 }) => {}
+        other => panic!("expected PeekDone, got {other:?}"),
+    }
+
+    // Consume as the durable "other": it takes (and acks) what it receives.
+    let mut consume = NatsWatch::stream(nats_url(), NatsWatchMode::Consume, &stream);
+    consume.durable = "other".into();
+    consume.limit = Some(3);
+    let (mut rx, _c) = start(consume);
+    connected(&mut rx).await;
+    assert_eq!(messages(&mut rx, 3).await.len(), 3);
+    common::eventually(
+        10,
+        "the durable consumer to move past 3 acked messages",
+        || {
+            let d = durable.clone();
+            async move {
+                let mut d = d;
+                let info = d.info().await.unwrap();
+                (info.num_pending == 2
+                    && info.num_ack_pending == 0
+                    && info.delivered.stream_sequence == 3)
+                    .then_some(())
+            }
+        },
+    )
+    .await;
+    delete_stream(&stream).await;
+}
+
+#[tokio::test]
+async fn a_queue_group_member_takes_messages_from_the_others() {
+    let t = tag();
+    let subject = format!("sbtest.{t}.work");
+    let c = client().await;
+    let mut other = c
+        .queue_subscribe(subject.clone(), "workers".into())
+        .await
+        .unwrap();
+    c.flush().await.unwrap();
+    let mut w = NatsWatch::subject(nats_url(), &subject);
+    w.mode = NatsWatchMode::QueueGroup;
+    w.queue_group = "workers".into();
+    let (mut rx, cancel) = start(w);
+    connected(&mut rx).await;
+    let mut req = NatsRequest::publish(nats_url(), &subject, "job");
+    req.count = 200;
+    assert!(nats::execute(&req, SECS).await.iter().all(|e| e.ok));
+    let mut ours = 0;
+    while let Ok(Some(WatchEvent::Messages(b))) =
+        tokio::time::timeout(Duration::from_millis(500), rx.recv()).await
+    {
+        ours += b.len();
+    }
+    let mut theirs = 0;
+    while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(200), other.next()).await {
+        theirs += 1;
+    }
+    assert_eq!(ours + theirs, 200, "each message went to one member");
+    assert!(
+        ours > 0 && theirs > 0 && theirs < 200,
+        "ours {ours}, theirs {theirs}"
+    );
+    cancel.cancel();
+}
+
+#[tokio::test]
+async fn an_order_lands_in_the_stream_with_its_id_and_correlation() {
+    let (demo, names) = start_demo_with_nats().await;
+    let response: serde_json::Value = reqwest::Client::new()
+        .post(format!("http://{}/orders", demo.order.http_addr))
+        .header("x-correlation-id", "corr-42")
+        .json(&serde_json::json!({"user_id": "2", "amount": 3.5}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let order_id = response["order_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        response["published_nats"]["stream"],
+        names.stream.as_str(),
+        "{response}"
+    );
+    let mut peek = NatsWatch::stream(nats_url(), NatsWatchMode::Peek, &names.stream);
+    peek.peek_limit = Some(10);
+    let (mut rx, _c) = start(peek);
+    connected(&mut rx).await;
+    let got = messages(&mut rx, 1).await;
+    let m = &got[0];
+    assert_eq!(m.key, names.orders_subject);
+    assert_eq!(m.headers["Nats-Msg-Id"], order_id.as_str());
+    assert_eq!(m.headers["X-Correlation-Id"], "corr-42");
+    let event: serde_json::Value = serde_json::from_slice(&m.body.bytes).unwrap();
+    assert_eq!(event["user_id"], "2");
+    demo.stop().await;
+    delete_stream(&names.stream).await;
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn spawn_server(port: u16, dir: &std::path::Path) -> std::process::Child {
+    std::process::Command::new("nats-server")
+        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+        .arg(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("nats-server on PATH (scripts/test installs it)")
+}
+
+async fn wait_listening(port: u16) {
+    common::eventually(10, "nats-server to listen", || async move {
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .ok()
+            .map(|_| ())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_watch_survives_a_server_restart_and_marks_the_gap() {
+    let port = free_port();
+    let dir = std::env::temp_dir().join(format!("sbtest-nats-{}", tag()));
+    let mut server = spawn_server(port, &dir);
+    wait_listening(port).await;
+    let url = format!("nats://127.0.0.1:{port}");
+    let (mut rx, cancel) = start(NatsWatch::subject(&url, "restart.>"));
+    connected(&mut rx).await;
+    assert!(nats::execute(&NatsRequest::publish(&url, "restart.before", "1"), SECS).await[0].ok);
+    assert_eq!(messages(&mut rx, 1).await[0].key, "restart.before");
+
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let lost = tokio::time::timeout(SECS, async {
+        loop {
+            if let Some(WatchEvent::Lost { .. }) = rx.recv().await {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(lost.is_ok(), "the watch reports the lost connection");
+    let mut server = spawn_server(port, &dir);
+    wait_listening(port).await;
+    let back = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            if let Some(WatchEvent::Connected {
+                reconnected: true, ..
+            }) = rx.recv().await
+            {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(back.is_ok(), "the watch reconnects");
+    // The subscription is renewed: a message published now arrives.
+    common::eventually(10, "a message after the restart", || {
+        let url = url.clone();
+        async move {
+            nats::execute(&NatsRequest::publish(&url, "restart.after", "2"), SECS).await[0]
+                .ok
+                .then_some(())
+        }
+    })
+    .await;
+    assert_eq!(messages(&mut rx, 1).await[0].key, "restart.after");
+    cancel.cancel();
+    let _ = server.kill();
+    let _ = server.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
