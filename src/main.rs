@@ -18,12 +18,17 @@ fn launch(cli: &Cli) -> anyhow::Result<()> {
         .build()?;
     let demo = (!cli.no_demo).then(|| demo_services::DemoConfig {
         amqp_url: cli.amqp_url.clone(),
+        nats: Some(demo_services::NatsNames {
+            url: cli.nats_url.clone(),
+            ..demo_services::NatsNames::default()
+        }),
         ..demo_services::DemoConfig::default()
     });
     let options = AppOptions {
         backend: ui::backend::BackendOptions {
             demo,
             amqp_url: cli.amqp_url.clone(),
+            nats_url: cli.nats_url.clone(),
             data_dir: switchboard::engine::collection::vars::data_dir(),
         },
         script: cli.script.map(|s| match s {

@@ -48,6 +48,7 @@ fn start_app_in(data_dir: std::path::PathBuf) -> TestApp {
         backend: BackendOptions {
             demo: Some(config),
             amqp_url: common::amqp_url(),
+            nats_url: common::nats_url(),
             data_dir: data_dir.clone(),
         },
         script: None,
@@ -1831,4 +1832,122 @@ fn an_import_error_shows_in_the_import_dialog() {
         .filter(|n| n.rect().top() > heading.top() && n.rect().left() >= heading.left() - 20.0)
         .count();
     assert_eq!(in_dialog, 1, "the error is not shown in the dialog");
+}
+
+/// The app with the demo's NATS side on unique subjects and a stream of its own.
+fn start_app_with_nats() -> (TestApp, demo_services::NatsNames) {
+    let names = demo_services::NatsNames::unique(&common::nats_url(), &common::tag());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let config = DemoConfig {
+        amqp_url: common::amqp_url(),
+        topology: common::unique_topology(),
+        nats: Some(names.clone()),
+        ..DemoConfig::ephemeral()
+    };
+    let options = AppOptions {
+        backend: BackendOptions {
+            demo: Some(config),
+            amqp_url: common::amqp_url(),
+            nats_url: common::nats_url(),
+            data_dir: temp_data_dir(),
+        },
+        script: None,
+    };
+    let handle = runtime.handle().clone();
+    let harness = Harness::builder()
+        .with_size([1280.0, 800.0])
+        .build_eframe(move |cc| SwitchboardApp::new(cc, &handle, options));
+    let mut app = TestApp {
+        harness,
+        _runtime: runtime,
+    };
+    app.wait_until("the demo services to start", |a| {
+        matches!(a.demo, DemoState::Up { .. }) && !a.services.is_empty()
+    });
+    (app, names)
+}
+
+#[test]
+fn a_nats_lookup_is_compared_with_http_on_one_axis_and_a_nats_tap_receives() {
+    let (mut app, names) = start_app_with_nats();
+    app.wait_until("the NATS status", |a| {
+        matches!(a.nats.1, switchboard::ui::backend::BrokerState::Up)
+    });
+    app.assert_shown("NATS server");
+    app.click("NATS");
+    assert_eq!(
+        app.harness.state().settings.nats.subject,
+        names.user_subject,
+        "the editor follows the demo's subject"
+    );
+    app.send_and_wait("Send");
+    let e = app
+        .harness
+        .state()
+        .selected_entry()
+        .unwrap()
+        .exchange
+        .clone();
+    assert_eq!(e.transport, Transport::Nats);
+    assert!(e.ok, "{:?}", e.error);
+    assert_eq!(e.status.as_deref(), Some("reply"));
+    for phase in ["phase connect", "phase request", "phase reply"] {
+        app.assert_shown(phase);
+    }
+    app.assert_shown("John Doe");
+    // The same user over HTTP, then both on one axis.
+    app.click("HTTP");
+    app.send_and_wait("Send");
+    for pin in app.harness.get_all_by_label("pin").collect::<Vec<_>>() {
+        pin.click();
+    }
+    app.harness.step();
+    app.click("Compare pinned");
+    app.assert_shown("phase reply");
+    app.assert_shown("phase first byte");
+
+    // A subject tap in the viewer.
+    app.click("Messages");
+    app.harness.get_by_label("NATS").click();
+    app.harness.step();
+    app.harness.step();
+    let subject = app.harness.state().settings.watch_form.nats.subject.clone();
+    assert_eq!(
+        subject,
+        names.stream_subjects(),
+        "the watch form follows the demo's subjects"
+    );
+    app.click("Start watch");
+    app.wait_until("the subscription", |a| {
+        matches!(
+            a.viewer.tabs.last().map(|t| &t.status),
+            Some(TabStatus::Watching { .. })
+        )
+    });
+    app._runtime.block_on(async {
+        let req = switchboard::engine::nats::NatsRequest {
+            count: 3,
+            ..switchboard::engine::nats::NatsRequest::publish(
+                common::nats_url(),
+                &names.orders_subject,
+                "{\"n\":1}",
+            )
+        };
+        assert!(
+            switchboard::engine::nats::execute(&req, Duration::from_secs(10))
+                .await
+                .iter()
+                .all(|e| e.ok)
+        );
+    });
+    app.wait_until("three messages", |a| {
+        a.viewer.tabs.last().is_some_and(|t| t.store.received == 3)
+    });
+    app.assert_shown("received 3");
+    app.assert_shown("subject");
+    let _ = app._runtime.block_on(common::delete_stream(&names.stream));
 }

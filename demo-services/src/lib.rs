@@ -10,6 +10,7 @@ pub mod broker;
 pub mod demo;
 pub mod knobs;
 pub mod nats_flow;
+pub mod nats_server;
 pub mod order_service;
 pub mod supervisor;
 pub mod user_service;

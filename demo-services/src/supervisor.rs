@@ -199,6 +199,28 @@ impl Supervisor {
         ]
     }
 
+    /// Points the demo's NATS side at `url` (a server started for the app): the running
+    /// services restart on their addresses so they answer and publish there; the stream is
+    /// created on it.
+    pub async fn move_nats(&mut self, url: &str) -> Result<(), StartError> {
+        let Some(names) = self.config.nats.as_mut() else {
+            return Ok(());
+        };
+        names.url = url.to_string();
+        self.nats = crate::demo::probe_nats(&self.config).await;
+        for id in [ServiceId::Order, ServiceId::User] {
+            let running = match id {
+                ServiceId::User => self.user.is_some(),
+                ServiceId::Order => self.order.is_some(),
+            };
+            if running {
+                self.stop_service(id).await;
+            }
+        }
+        self.start_service(ServiceId::User).await?;
+        self.start_service(ServiceId::Order).await
+    }
+
     pub async fn shutdown(mut self) {
         self.stop_service(ServiceId::Order).await;
         self.stop_service(ServiceId::User).await;

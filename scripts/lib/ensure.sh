@@ -34,6 +34,26 @@ ensure_broker() {
   return 1
 }
 
+# nats-server with JetStream on 127.0.0.1:4222. The tests also start private servers of their
+# own (a restart test), so the binary must be on PATH even when one already listens.
+ensure_nats() {
+  command -v nats-server >/dev/null || apt_install nats-server
+  if port_open 127.0.0.1 4222; then return 0; fi
+  echo "NATS is not reachable on 127.0.0.1:4222: starting nats-server with JetStream"
+  local dir="${TMPDIR:-/tmp}/switchboard-nats"
+  mkdir -p "$dir"
+  nohup nats-server -a 127.0.0.1 -p 4222 -js -sd "$dir" >"$dir/server.log" 2>&1 &
+  for _ in $(seq 1 50); do
+    if port_open 127.0.0.1 4222; then
+      echo "NATS is up"
+      return 0
+    fi
+    sleep 0.2
+  done
+  echo "nats-server did not start; see $dir/server.log" >&2
+  return 1
+}
+
 # Xvfb, imagemagick and xdotool for the screenshot smoke test.
 ensure_display_tools() {
   local missing=()

@@ -19,6 +19,9 @@ pub struct Cli {
     /// Broker the demo services and editors use.
     #[arg(long, global = true, default_value = demo_services::broker::DEFAULT_AMQP_URL)]
     pub amqp_url: String,
+    /// NATS server the demo services and editors use (`user.get`, stream ORDERS).
+    #[arg(long, global = true, default_value = crate::engine::nats::DEFAULT_NATS_URL)]
+    pub nats_url: String,
     /// Print credentials (Authorization, Cookie, API-key headers, URL passwords) as sent;
     /// exchanges and watched messages are printed with them masked otherwise (text and
     /// --json). Bodies are never altered.
@@ -493,13 +496,10 @@ pub struct DemoArgs {
     /// How the Order Service checks users.
     #[arg(long, value_enum, default_value = "grpc")]
     pub user_check: UserCheckArg,
-    /// The NATS server for `user.get` and the ORDERS stream.
-    #[arg(long, default_value = crate::engine::nats::DEFAULT_NATS_URL)]
-    pub nats_url: String,
 }
 
 impl DemoArgs {
-    pub fn config(&self, amqp_url: &str) -> demo_services::DemoConfig {
+    pub fn config(&self, amqp_url: &str, nats_url: &str) -> demo_services::DemoConfig {
         demo_services::DemoConfig {
             user_http_addr: self.user_http,
             user_grpc_addr: self.user_grpc,
@@ -507,7 +507,7 @@ impl DemoArgs {
             amqp_url: amqp_url.to_string(),
             topology: demo_services::Topology::default(),
             nats: Some(demo_services::NatsNames {
-                url: self.nats_url.clone(),
+                url: nats_url.to_string(),
                 ..demo_services::NatsNames::default()
             }),
             user_check: match self.user_check {

@@ -31,7 +31,12 @@ pub fn main_with(launch: impl FnOnce(&Cli) -> anyhow::Result<()>) -> ExitCode {
         Ok(rt) => rt,
         Err(err) => return fail(&format!("cannot start the async runtime: {err}")),
     };
-    match runtime.block_on(run(command, &cli.amqp_url, cli.show_credentials)) {
+    match runtime.block_on(run(
+        command,
+        &cli.amqp_url,
+        &cli.nats_url,
+        cli.show_credentials,
+    )) {
         Ok(code) => code,
         Err(err) => fail(&format!("{err:#}")),
     }
@@ -58,6 +63,7 @@ pub fn fail(message: &str) -> ExitCode {
 pub async fn run(
     command: Command,
     amqp_url: &str,
+    nats_url: &str,
     show_credentials: bool,
 ) -> anyhow::Result<ExitCode> {
     match command {
@@ -156,7 +162,7 @@ pub async fn run(
             load(spec, opts, json, pool).await
         }
         Command::Demo(a) => {
-            demo_services::demo::run_foreground(a.config(amqp_url)).await?;
+            demo_services::demo::run_foreground(a.config(amqp_url, nats_url)).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Run(a) => collections::run(a, show_credentials).await,

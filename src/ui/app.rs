@@ -116,6 +116,10 @@ pub struct SwitchboardApp {
     pub services: Vec<ServiceStatus>,
     knob_edits: HashMap<ServiceId, (u64, f64)>,
     pub broker: BrokerState,
+    /// The NATS server watched (its URL) and whether it answers.
+    pub nats: (String, BrokerState),
+    /// A private nats-server is being started (or runs) for the app.
+    nats_starting: bool,
     pub consumer: Option<ConsumerState>,
     service_error: Option<String>,
     script: Option<Script>,
@@ -207,6 +211,8 @@ impl SwitchboardApp {
             services: Vec::new(),
             knob_edits: HashMap::new(),
             broker: BrokerState::Unknown,
+            nats: (String::new(), BrokerState::Unknown),
+            nats_starting: false,
             consumer: None,
             service_error: None,
             script: options.script,
@@ -771,8 +777,27 @@ impl SwitchboardApp {
                 }
                 self.services = services;
             }
-            Event::ServiceError(message) => self.service_error = Some(message),
+            Event::ServiceError(message) => {
+                if message.contains("NATS server") {
+                    self.nats_starting = false;
+                }
+                self.service_error = Some(message);
+            }
             Event::Broker(state) => self.broker = state,
+            Event::Nats { url, state } => self.nats = (url, state),
+            Event::NatsStarted { url } => {
+                // Editors that pointed at the server that was not there now use this one.
+                let old = self.nats.0.clone();
+                for field in [
+                    &mut self.settings.nats.url,
+                    &mut self.settings.watch_form.nats.url,
+                ] {
+                    if *field == old || *field == crate::engine::nats::DEFAULT_NATS_URL {
+                        *field = url.clone();
+                    }
+                }
+                self.nats = (url, BrokerState::Up);
+            }
             Event::Consumer(state) => self.consumer = state,
             Event::Exchanges { id, exchanges } => {
                 let tab = self.request_tabs.get(&id).copied();
@@ -1225,6 +1250,31 @@ impl SwitchboardApp {
                         ConsumerState::Down(why) => format!("consumer down: {why}"),
                     };
                     ui.label(RichText::new(text).small().weak());
+                }
+            });
+            ui.group(|ui| {
+                let (url, state) = &self.nats;
+                let (health, text) = match state {
+                    BrokerState::Unknown => (Health::Starting, "checking…".to_string()),
+                    BrokerState::Up => (Health::Up, format!("up at {url}")),
+                    BrokerState::Down(why) => (Health::Down, format!("down ({why})")),
+                };
+                status_dot(ui, health);
+                ui.label(RichText::new("NATS server").strong());
+                ui.label(RichText::new(text).small());
+                if matches!(state, BrokerState::Down(_)) {
+                    if demo_services::nats_server::PrivateNats::available() {
+                        if ui
+                            .add_enabled(!self.nats_starting, egui::Button::new("Start"))
+                            .on_hover_text("Start a private nats-server (free port, JetStream, stored in the data directory) that stops with the app")
+                            .clicked()
+                        {
+                            self.nats_starting = true;
+                            self.command(Command::StartNats);
+                        }
+                    } else {
+                        ui.label(RichText::new("install nats-server (apt-get install nats-server)").small().weak());
+                    }
                 }
             });
             if let DemoState::Up { notes } = &self.demo {

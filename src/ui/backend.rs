@@ -46,6 +46,9 @@ pub enum Command {
     },
     StopService(ServiceId),
     StartService(ServiceId),
+    /// Start a private nats-server (free port, JetStream in the data directory) and move the
+    /// demo's NATS side to it.
+    StartNats,
     SetKnobs {
         service: ServiceId,
         latency_ms: u64,
@@ -156,6 +159,15 @@ pub enum Event {
     Services(Vec<ServiceStatus>),
     ServiceError(String),
     Broker(BrokerState),
+    /// Whether the NATS server answers; `url` is the one watched.
+    Nats {
+        url: String,
+        state: BrokerState,
+    },
+    /// A private nats-server runs at `url` (stopped with the app).
+    NatsStarted {
+        url: String,
+    },
     Consumer(Option<ConsumerState>),
     /// Results of request `id` (several for a multi-message publish or an order + its delivery).
     Exchanges {
@@ -275,6 +287,8 @@ pub struct BackendOptions {
     pub demo: Option<DemoConfig>,
     /// Broker to watch for status (and the tap for "Place order").
     pub amqp_url: String,
+    /// NATS server to watch for status.
+    pub nats_url: String,
     /// Where history, secrets and new collections are kept.
     pub data_dir: PathBuf,
 }
@@ -380,6 +394,8 @@ async fn run(
         }
     }
     let broker_task = tokio::spawn(watch_broker(options.amqp_url.clone(), outbox.clone()));
+    let mut nats_task = tokio::spawn(watch_nats(options.nats_url.clone(), outbox.clone()));
+    let mut private_nats: Option<demo_services::nats_server::PrivateNats> = None;
     let tap_task = tap_exchange.map(|exchange| {
         tokio::spawn(keep_tap(
             options.amqp_url.clone(),
@@ -506,6 +522,38 @@ async fn run(
                             task.abort();
                         }
                         consumer_task = forward_consumer(Some(s), &outbox);
+                    }
+                }
+            }
+            Command::StartNats => {
+                if private_nats.is_some() {
+                    continue;
+                }
+                let dir = options.data_dir.join("nats-server");
+                match demo_services::nats_server::PrivateNats::start(&dir).await {
+                    Ok(server) => {
+                        let url = server.url.clone();
+                        private_nats = Some(server);
+                        nats_task.abort();
+                        nats_task = tokio::spawn(watch_nats(url.clone(), outbox.clone()));
+                        if let Some(s) = supervisor.as_mut() {
+                            if let Err(err) = s.move_nats(&url).await {
+                                outbox
+                                    .send(Event::ServiceError(format!(
+                                        "the demo cannot move to the new NATS server: {err}"
+                                    )))
+                                    .await;
+                            }
+                            outbox.send(Event::Services(s.status())).await;
+                        }
+                        outbox.send(Event::NatsStarted { url }).await;
+                    }
+                    Err(err) => {
+                        outbox
+                            .send(Event::ServiceError(format!(
+                                "cannot start a NATS server: {err}"
+                            )))
+                            .await;
                     }
                 }
             }
@@ -867,6 +915,10 @@ async fn run(
         task.abort();
     }
     broker_task.abort();
+    nats_task.abort();
+    if let Some(server) = private_nats {
+        server.stop().await;
+    }
     if let Some(task) = tap_task {
         task.abort();
     }
@@ -918,6 +970,41 @@ async fn watch_broker(amqp_url: String, outbox: Outbox) {
         };
         if state != last {
             outbox.send(Event::Broker(state.clone())).await;
+            last = state;
+        }
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+}
+
+/// Checks every few seconds whether the NATS server's port answers; reports changes.
+async fn watch_nats(url: String, outbox: Outbox) {
+    let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let addr = if host_port.contains(':') {
+        host_port.to_string()
+    } else {
+        format!("{host_port}:4222")
+    };
+    let mut last = BrokerState::Unknown;
+    loop {
+        let state = match tokio::time::timeout(
+            Duration::from_secs(2),
+            tokio::net::TcpStream::connect(&addr),
+        )
+        .await
+        {
+            Ok(Ok(_)) => BrokerState::Up,
+            Ok(Err(e)) => BrokerState::Down(format!("{addr}: {e}")),
+            Err(_) => BrokerState::Down(format!("{addr}: no answer")),
+        };
+        if state != last {
+            outbox
+                .send(Event::Nats {
+                    url: url.clone(),
+                    state: state.clone(),
+                })
+                .await;
             last = state;
         }
         tokio::time::sleep(Duration::from_secs(3)).await;

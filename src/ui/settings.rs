@@ -951,6 +951,28 @@ impl Settings {
         if self.amqp.url == from.amqp_url {
             self.amqp.url = to.amqp_url.clone();
         }
+        if let (Some(from), Some(to)) = (&from.nats, &to.nats) {
+            let swap = |text: &mut String, a: &str, b: &str| {
+                if text == a {
+                    *text = b.to_string();
+                }
+            };
+            swap(&mut self.nats.url, &from.url, &to.url);
+            swap(&mut self.nats.subject, &from.user_subject, &to.user_subject);
+            swap(
+                &mut self.nats.subject,
+                &from.orders_subject,
+                &to.orders_subject,
+            );
+            let w = &mut self.watch_form.nats;
+            swap(&mut w.url, &from.url, &to.url);
+            swap(
+                &mut w.subject,
+                &from.stream_subjects(),
+                &to.stream_subjects(),
+            );
+            swap(&mut w.stream, &from.stream, &to.stream);
+        }
     }
 }
 

@@ -1,0 +1,67 @@
+//! A private `nats-server` for the app when none is reachable: on a free loopback port, with
+//! JetStream storing in a folder of the app's data directory, stopped with the app (the child is
+//! killed when its handle is dropped).
+
+use std::path::Path;
+use std::time::Duration;
+
+/// A running private server.
+#[derive(Debug)]
+pub struct PrivateNats {
+    pub url: String,
+    child: tokio::process::Child,
+}
+
+impl PrivateNats {
+    /// Whether `nats-server` is on PATH.
+    pub fn available() -> bool {
+        std::env::var_os("PATH").is_some_and(|paths| {
+            std::env::split_paths(&paths).any(|dir| dir.join("nats-server").is_file())
+        })
+    }
+
+    /// Starts `nats-server -a 127.0.0.1 -p PORT -js -sd DIR` and waits (5 s at most) until it
+    /// accepts connections.
+    pub async fn start(store_dir: &Path) -> Result<Self, String> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| format!("no free port: {e}"))?
+            .port();
+        std::fs::create_dir_all(store_dir)
+            .map_err(|e| format!("cannot create {}: {e}", store_dir.display()))?;
+        let mut child = tokio::process::Command::new("nats-server")
+            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+            .arg(store_dir)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("cannot run nats-server: {e}"))?;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return Ok(Self {
+                    url: format!("nats://127.0.0.1:{port}"),
+                    child,
+                });
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(format!("nats-server exited at once ({status})"));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                let _ = child.kill().await;
+                return Err("nats-server did not listen within 5 s".to_string());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Stops the server and waits for it.
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
