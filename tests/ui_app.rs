@@ -1949,5 +1949,5 @@ fn a_nats_lookup_is_compared_with_http_on_one_axis_and_a_nats_tap_receives() {
     });
     app.assert_shown("received 3");
     app.assert_shown("subject");
-    let _ = app._runtime.block_on(common::delete_stream(&names.stream));
+    app._runtime.block_on(common::delete_stream(&names.stream));
 }
