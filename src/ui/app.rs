@@ -1057,6 +1057,35 @@ impl SwitchboardApp {
 
     /// Opens a message in the AMQP editor to edit and publish again.
     pub fn republish(&mut self, m: &WatchedMessage) {
+        if m.transport == crate::engine::Transport::Nats {
+            // Into the NATS editor: a publish on the same subject with the same headers.
+            let n = &mut self.settings.nats;
+            n.op = crate::engine::nats::NatsOp::Publish;
+            n.subject = m.key.clone();
+            n.jetstream = !m.source.is_empty();
+            n.msg_id = String::new();
+            n.reply_to = String::new();
+            n.headers = m
+                .headers
+                .iter()
+                .filter(|(k, _)| !k.eq_ignore_ascii_case("Nats-Msg-Id"))
+                .map(|(k, v)| {
+                    crate::engine::fields::SavedHeader::new(
+                        k.clone(),
+                        crate::engine::watched::text_of(v),
+                    )
+                })
+                .collect();
+            n.body = crate::engine::fields::SavedBody::from_text(&String::from_utf8_lossy(
+                &m.body.bytes,
+            ));
+            n.raw_body = std::str::from_utf8(&m.body.bytes)
+                .is_err()
+                .then(|| m.body.bytes.clone());
+            self.settings.transport = TransportTab::Nats;
+            self.settings.view = MainView::Requests;
+            return;
+        }
         let a = &mut self.settings.amqp;
         let p = m.properties();
         a.exchange = m.source.clone();
@@ -1256,12 +1285,16 @@ impl SwitchboardApp {
                 let (url, state) = &self.nats;
                 let (health, text) = match state {
                     BrokerState::Unknown => (Health::Starting, "checking…".to_string()),
-                    BrokerState::Up => (Health::Up, format!("up at {url}")),
-                    BrokerState::Down(why) => (Health::Down, format!("down ({why})")),
+                    BrokerState::Up => (Health::Up, "up".to_string()),
+                    BrokerState::Down(_) => (Health::Down, "down".to_string()),
+                };
+                let detail = match state {
+                    BrokerState::Down(why) => format!("{url}: {why}"),
+                    _ => url.clone(),
                 };
                 status_dot(ui, health);
-                ui.label(RichText::new("NATS server").strong());
-                ui.label(RichText::new(text).small());
+                ui.label(RichText::new("NATS server").strong()).on_hover_text(&detail);
+                ui.label(RichText::new(text).small()).on_hover_text(&detail);
                 if matches!(state, BrokerState::Down(_)) {
                     if demo_services::nats_server::PrivateNats::available() {
                         if ui

@@ -103,7 +103,10 @@ fn columns(transport: Transport) -> Vec<(SortKey, &'static str)> {
 fn cell_text(m: &StoredMessage, key: SortKey, fields: &Named) -> String {
     match key {
         SortKey::Time => format_time(m.received_at_ms),
-        SortKey::Source if m.source.is_empty() => "(default)".to_string(),
+        // AMQP's default exchange has no name; a core NATS message has no stream.
+        SortKey::Source if m.source.is_empty() && m.transport == Transport::Amqp => {
+            "(default)".to_string()
+        }
         SortKey::Source => m.source.to_string(),
         SortKey::Key => m.key.to_string(),
         SortKey::Field(i) => WatchedMessage::columns(m.transport)
@@ -934,10 +937,10 @@ fn detail_ui(ui: &mut egui::Ui, m: &StoredMessage, copy_in_clear: bool) {
         ui.label(
             RichText::new(format!(
                 "{} -> {}",
-                if m.source.is_empty() {
-                    "(default)"
-                } else {
-                    &m.source
+                match (m.source.is_empty(), m.transport) {
+                    (false, _) => &m.source,
+                    (true, Transport::Amqp) => "(default)",
+                    (true, _) => "(core)",
                 },
                 m.key
             ))
