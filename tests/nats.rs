@@ -549,3 +549,50 @@ async fn a_watch_survives_a_server_restart_and_marks_the_gap() {
     let _ = server.wait();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_mode_runs_requests_and_jetstream_publishes_on_kept_connections() {
+    use switchboard::engine::RequestSpec;
+    use switchboard::engine::load::{LoadLimit, LoadSpec, run_load};
+    let (demo, names) = start_demo_with_nats().await;
+    let pool = switchboard::engine::grpc::builtin_pool().unwrap();
+    let req = NatsRequest::request(nats_url(), &names.user_subject, r#"{"user_id":"2"}"#);
+    let spec = LoadSpec {
+        request: RequestSpec::Nats(Box::new(req)),
+        limit: LoadLimit::Requests(300),
+        concurrency: 4,
+    };
+    let report = run_load(&spec, &pool, None, CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.requests, report.ok),
+        (300, 300),
+        "{:?}",
+        report.errors
+    );
+    // Unknown users are counted as failures by kind, not lost.
+    let bad = NatsRequest::request(nats_url(), &names.user_subject, r#"{"user_id":"999"}"#);
+    let spec = LoadSpec {
+        request: RequestSpec::Nats(Box::new(bad)),
+        limit: LoadLimit::Requests(50),
+        concurrency: 2,
+    };
+    let report = run_load(&spec, &pool, None, CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!((report.requests, report.ok), (50, 0));
+    let mut publish = NatsRequest::publish(nats_url(), &names.orders_subject, "{}");
+    publish.jetstream = true;
+    let spec = LoadSpec {
+        request: RequestSpec::Nats(Box::new(publish)),
+        limit: LoadLimit::Requests(200),
+        concurrency: 4,
+    };
+    let report = run_load(&spec, &pool, None, CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(report.ok, 200, "{:?}", report.errors);
+    demo.stop().await;
+    delete_stream(&names.stream).await;
+}

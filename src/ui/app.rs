@@ -785,6 +785,10 @@ impl SwitchboardApp {
             }
             Event::Broker(state) => self.broker = state,
             Event::Nats { url, state } => self.nats = (url, state),
+            Event::NatsStreams { url, result } => {
+                self.viewer.streams.loading = false;
+                self.viewer.streams.listed = Some((url, result));
+            }
             Event::NatsStarted { url } => {
                 // Editors that pointed at the server that was not there now use this one.
                 let old = self.nats.0.clone();
@@ -1148,6 +1152,7 @@ impl SwitchboardApp {
             }
             ViewerAction::Import(path) => self.command(Command::Import { path }),
             ViewerAction::Republish(m) => self.republish(&m),
+            ViewerAction::ListStreams(url) => self.command(Command::NatsStreams { url }),
         }
     }
 

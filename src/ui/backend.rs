@@ -49,6 +49,10 @@ pub enum Command {
     /// Start a private nats-server (free port, JetStream in the data directory) and move the
     /// demo's NATS side to it.
     StartNats,
+    /// List a NATS server's streams and their consumers.
+    NatsStreams {
+        url: String,
+    },
     SetKnobs {
         service: ServiceId,
         latency_ms: u64,
@@ -163,6 +167,11 @@ pub enum Event {
     Nats {
         url: String,
         state: BrokerState,
+    },
+    /// The streams of the NATS server at `url`, or why they could not be listed.
+    NatsStreams {
+        url: String,
+        result: Result<Vec<crate::engine::nats::streams::StreamSummary>, String>,
     },
     /// A private nats-server runs at `url` (stopped with the app).
     NatsStarted {
@@ -525,6 +534,15 @@ async fn run(
                     }
                 }
             }
+            Command::NatsStreams { url } => {
+                let outbox = outbox.clone();
+                tokio::spawn(async move {
+                    let result = crate::engine::nats::streams::list(&url, Duration::from_secs(10))
+                        .await
+                        .map_err(|e| e.to_string());
+                    outbox.send(Event::NatsStreams { url, result }).await;
+                });
+            }
             Command::StartNats => {
                 if private_nats.is_some() {
                     continue;
@@ -581,17 +599,33 @@ async fn run(
                     // Messages are converted to their stored form here, off the UI thread.
                     let mut interner = crate::engine::store::Interner::default();
                     while let Some(event) = rx.recv().await {
-                        let event = match event {
-                            WatchEvent::Messages(batch) => Event::WatchMessages {
-                                id,
-                                batch: batch
+                        let (event, after) = match event {
+                            WatchEvent::Messages(mut batch) => {
+                                // Batches that queued up meanwhile go to the UI as one event:
+                                // a fast broker must not be limited by events per frame.
+                                let mut after = None;
+                                while batch.len() < COALESCE {
+                                    match rx.try_recv() {
+                                        Ok(WatchEvent::Messages(more)) => batch.extend(more),
+                                        Ok(other) => {
+                                            after = Some(Event::Watch { id, event: other });
+                                            break;
+                                        }
+                                        Err(_) => break,
+                                    }
+                                }
+                                let batch = batch
                                     .into_iter()
                                     .map(|m| Prepared::new(m, &mut interner))
-                                    .collect(),
-                            },
-                            event => Event::Watch { id, event },
+                                    .collect();
+                                (Event::WatchMessages { id, batch }, after)
+                            }
+                            event => (Event::Watch { id, event }, None),
                         };
                         outbox.send(event).await;
+                        if let Some(after) = after {
+                            outbox.send(after).await;
+                        }
                     }
                 });
             }
@@ -1010,6 +1044,9 @@ async fn watch_nats(url: String, outbox: Outbox) {
         tokio::time::sleep(Duration::from_secs(3)).await;
     }
 }
+
+/// Most watched messages merged into one event for the UI.
+const COALESCE: usize = 8192;
 
 fn broker_addr(url: &str) -> Option<String> {
     let uri: lapin::uri::AMQPUri = url.parse().ok()?;

@@ -10,6 +10,7 @@ pub mod nats_editor;
 pub mod payload_view;
 pub mod settings;
 pub mod state;
+pub mod streams_view;
 pub mod timeline_view;
 pub mod viewer;
 

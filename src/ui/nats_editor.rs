@@ -34,9 +34,15 @@ pub fn nats_ui(ui: &mut egui::Ui, e: &mut NatsRequest) {
             .labelled_by(l.id);
         if e.op == NatsOp::Publish {
             ui.checkbox(&mut e.jetstream, "JetStream (wait for the stream's ack)");
+            let l = ui.label("Copies");
+            ui.add(egui::DragValue::new(&mut e.count).range(1..=100_000).speed(10))
+                .labelled_by(l.id)
+                .on_hover_text("Publish this many copies on one connection (an exchange each)");
         }
     });
-    field(ui, "Server URL", &mut e.url, "nats://127.0.0.1:4222");
+    ui.horizontal(|ui| {
+        field(ui, "Server URL", &mut e.url, "nats://127.0.0.1:4222");
+    });
     ui.horizontal(|ui| {
         ui.scope(|ui| {
             ui.set_max_width(320.0);

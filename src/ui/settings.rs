@@ -605,11 +605,12 @@ impl Settings {
             EditorKind::Nats => {
                 let mut n = self.nats.clone();
                 n.timeout_ms = None;
-                n.count = 1;
                 n.raw_body = None;
+                if n.op == crate::engine::nats::NatsOp::Request {
+                    n.count = 1;
+                }
                 if let Some(SavedSpec::Nats(b)) = base.map(|b| &b.spec) {
                     n.timeout_ms = b.timeout_ms;
-                    n.count = b.count;
                 }
                 SavedSpec::Nats(n)
             }

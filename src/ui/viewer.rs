@@ -396,6 +396,8 @@ pub enum ViewerAction {
     Republish(Box<WatchedMessage>),
     /// Save the watch form in a collection.
     SaveWatch,
+    /// List the NATS server's streams (its URL).
+    ListStreams(String),
 }
 
 /// All watch tabs and the form to add one.
@@ -409,6 +411,8 @@ pub struct Viewer {
     /// *Copy as JSON* keeps message credentials (the Settings window's choice; masked
     /// otherwise).
     pub copy_in_clear: bool,
+    /// The NATS streams browser.
+    pub streams: super::streams_view::StreamsBrowser,
 }
 
 impl Viewer {
@@ -456,6 +460,11 @@ pub fn viewer_ui(
 ) -> Vec<ViewerAction> {
     let mut actions = Vec::new();
     form_ui(ui, form, &mut actions);
+    if form.broker == WatchBroker::Nats
+        && let Some(url) = super::streams_view::streams_ui(ui, &mut viewer.streams, &mut form.nats)
+    {
+        actions.push(ViewerAction::ListStreams(url));
+    }
     ui.horizontal(|ui| {
         let label = ui.label("File");
         ui.add(

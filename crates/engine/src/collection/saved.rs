@@ -591,6 +591,63 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_nats_request_is_saved_as_itself_with_variables_and_secrets_moved_out() {
+        let text = r#"{
+  "version": 1,
+  "name": "Look up user",
+  "kind": "nats",
+  "url": "nats://app:s3cret@{{nats_host}}:4222",
+  "subject": "{{user_subject}}",
+  "headers": [{"name": "Authorization", "value": "Bearer tok"}],
+  "body": {"user_id": "{{user_id}}"},
+  "timeout_ms": 1500
+}"#;
+        let mut saved: SavedRequest = serde_json::from_str(text).unwrap();
+        assert_eq!(saved.spec.kind(), "NATS");
+        let secrets = saved.extract_secrets();
+        assert_eq!(secrets.len(), 2, "{secrets:?}");
+        let SavedSpec::Nats(n) = &saved.spec else {
+            panic!("not NATS: {:?}", saved.spec)
+        };
+        assert!(
+            !n.url.contains("s3cret") && n.url.contains("{{"),
+            "{}",
+            n.url
+        );
+        assert!(n.headers[0].value.starts_with("{{"), "{:?}", n.headers);
+        let mut vars = Vars::new();
+        for (name, value) in &secrets {
+            vars.set(name, value);
+        }
+        vars.set("nats_host", "127.0.0.1");
+        vars.set("user_subject", "user.get");
+        vars.set("user_id", "3");
+        let Runnable::Request(RequestSpec::Nats(req)) = saved
+            .resolve(&vars, Path::new("."), Duration::from_secs(30))
+            .unwrap()
+        else {
+            panic!("not a NATS request")
+        };
+        assert_eq!(req.url, "nats://app:s3cret@127.0.0.1:4222");
+        assert_eq!(req.subject, "user.get");
+        assert_eq!(req.headers[0].value, "Bearer tok");
+        assert_eq!(req.body_bytes(), b"{\n  \"user_id\": \"3\"\n}");
+        assert_eq!(req.timeout_ms, Some(1500));
+        // A NATS watch too.
+        let watch: SavedRequest = serde_json::from_str(
+            r#"{"version":1,"name":"w","kind":"nats-watch","url":"nats://127.0.0.1:4222","mode":"stream_tap","stream":"ORDERS","from":"seq:3"}"#,
+        )
+        .unwrap();
+        let Runnable::Watch(WatchRequest::Nats(w)) = watch
+            .resolve(&Vars::new(), Path::new("."), Duration::from_secs(30))
+            .unwrap()
+        else {
+            panic!("not a NATS watch")
+        };
+        assert_eq!(w.describe(), "stream tap ORDERS from seq:3");
+    }
+
+    #[test]
     fn literal_credentials_are_told_from_references() {
         for literal in [
             "abc",

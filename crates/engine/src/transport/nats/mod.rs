@@ -412,7 +412,7 @@ pub async fn execute(req: &NatsRequest, default_timeout: Duration) -> Vec<Exchan
         Err(error) => return vec![failed(rec, &req, &headers, &body, error)],
     };
     let out = match req.op {
-        NatsOp::Request => vec![request_on(rec, &client, &req, &headers, &body).await],
+        NatsOp::Request => vec![request_on(rec, &client, None, &req, &headers, &body).await],
         NatsOp::Publish => {
             let mut out = Vec::new();
             let js = req
@@ -458,15 +458,17 @@ fn failed(
     )
 }
 
-/// A request/reply on a connected client, recording `request` and `reply`.
-pub async fn request_on(
+/// A request/reply on a connected client, recording `request` and `reply`: with an inbox of its
+/// own (subscribed, then unsubscribed), or on a kept connection's shared reply inbox.
+async fn request_on(
     mut rec: Recorder,
     client: &Client,
+    mux: Option<&Mux>,
     req: &NatsRequest,
     headers: &[Header],
     body: &[u8],
 ) -> Exchange {
-    let outcome = request_outcome(&mut rec, client, req, headers, body).await;
+    let outcome = request_outcome(&mut rec, client, mux, req, headers, body).await;
     rec.finish(
         Transport::Nats,
         req.target(),
@@ -475,9 +477,107 @@ pub async fn request_on(
     )
 }
 
+/// Where a request's reply arrives.
+enum Waiting {
+    /// The request's own inbox subscription.
+    Own(async_nats::Subscriber),
+    /// A kept connection's shared inbox: the reply is routed here by its token.
+    Shared(tokio::sync::oneshot::Receiver<async_nats::Message>),
+}
+
+impl Waiting {
+    async fn next(&mut self) -> Option<async_nats::Message> {
+        match self {
+            Self::Own(sub) => sub.next().await,
+            Self::Shared(rx) => rx.await.ok(),
+        }
+    }
+
+    async fn done(self) {
+        if let Self::Own(mut sub) = self {
+            let _ = sub.unsubscribe().await;
+        }
+    }
+}
+
+/// A kept connection's reply inbox: one subscription to `PREFIX.*`, replies routed by their
+/// last token (what async-nats's own `request` does), so a request costs one PUB.
+#[derive(Debug)]
+struct Mux {
+    prefix: String,
+    next: std::sync::atomic::AtomicU64,
+    pending: std::sync::Mutex<
+        std::collections::HashMap<String, tokio::sync::oneshot::Sender<async_nats::Message>>,
+    >,
+}
+
+impl Mux {
+    async fn start(client: &Client) -> Result<std::sync::Arc<Self>, String> {
+        let prefix = client.new_inbox();
+        let mut sub = client
+            .subscribe(format!("{prefix}.*"))
+            .await
+            .map_err(|e| e.to_string())?;
+        let mux = std::sync::Arc::new(Self {
+            prefix,
+            next: std::sync::atomic::AtomicU64::new(0),
+            pending: Default::default(),
+        });
+        let weak = std::sync::Arc::downgrade(&mux);
+        tokio::spawn(async move {
+            while let Some(msg) = sub.next().await {
+                let Some(mux) = weak.upgrade() else { return };
+                let token = msg
+                    .subject
+                    .rsplit('.')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+                let waiter = mux
+                    .pending
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&token);
+                if let Some(tx) = waiter {
+                    let _ = tx.send(msg);
+                }
+            }
+        });
+        Ok(mux)
+    }
+
+    /// A fresh reply subject and where its reply will arrive.
+    fn register(
+        &self,
+    ) -> (
+        String,
+        String,
+        tokio::sync::oneshot::Receiver<async_nats::Message>,
+    ) {
+        let token = self
+            .next
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            .to_string();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(token.clone(), tx);
+        (format!("{}.{token}", self.prefix), token, rx)
+    }
+
+    fn forget(&self, token: &str) {
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(token);
+    }
+}
+
 async fn request_outcome(
     rec: &mut Recorder,
     client: &Client,
+    mux: Option<&Mux>,
     req: &NatsRequest,
     headers: &[Header],
     body: &[u8],
@@ -494,14 +594,25 @@ async fn request_outcome(
         Ok(m) => m,
         Err(error) => return fail(error),
     };
-    let inbox = client.new_inbox();
     let payload = Bytes::copy_from_slice(body);
     let subject = req.subject.clone();
+    let (inbox, token, shared) = match mux {
+        Some(mux) => {
+            let (inbox, token, rx) = mux.register();
+            (inbox, Some(token), Some(rx))
+        }
+        None => (client.new_inbox(), None, None),
+    };
     let send = async {
-        let sub = client
-            .subscribe(inbox.clone())
-            .await
-            .map_err(|e| e.to_string())?;
+        let waiting = match shared {
+            Some(rx) => Waiting::Shared(rx),
+            None => Waiting::Own(
+                client
+                    .subscribe(inbox.clone())
+                    .await
+                    .map_err(|e| e.to_string())?,
+            ),
+        };
         match map {
             Some(map) => client
                 .publish_with_reply_and_headers(subject, inbox.clone(), map, payload)
@@ -513,26 +624,42 @@ async fn request_outcome(
                 .map_err(|e| e.to_string())?,
         }
         client.flush().await.map_err(|e| e.to_string())?;
-        Ok::<_, String>(sub)
+        Ok::<_, String>(waiting)
     };
-    let mut sub = match rec
+    let forget = |mux: Option<&Mux>| {
+        if let (Some(mux), Some(token)) = (mux, &token) {
+            mux.forget(token);
+        }
+    };
+    let mut waiting = match rec
         .step(phases::REQUEST, send, |e| {
             (ErrorKind::Io, format!("sending the request failed: {e}"))
         })
         .await
     {
-        Ok(sub) => sub,
-        Err(error) => return fail(error),
+        Ok(w) => w,
+        Err(error) => {
+            forget(mux);
+            return fail(error);
+        }
     };
-    rec.detail(format!(
-        "SUB {inbox}, PUB {} reply-to it ({} bytes), flushed",
-        req.subject,
-        body.len()
-    ));
+    rec.detail(match &waiting {
+        Waiting::Own(_) => format!(
+            "SUB {inbox}, PUB {} reply-to it ({} bytes), flushed",
+            req.subject,
+            body.len()
+        ),
+        Waiting::Shared(_) => format!(
+            "PUB {} reply-to {inbox} ({} bytes), flushed",
+            req.subject,
+            body.len()
+        ),
+    });
     let start = Instant::now();
-    let reply = tokio::time::timeout_at(rec.deadline, sub.next()).await;
+    let reply = tokio::time::timeout_at(rec.deadline, waiting.next()).await;
     let end = Instant::now();
-    let _ = sub.unsubscribe().await;
+    forget(mux);
+    waiting.done().await;
     match reply {
         Ok(Some(msg)) if msg.status == Some(async_nats::StatusCode::NO_RESPONDERS) => {
             fail(rec.fail(
@@ -762,6 +889,7 @@ fn classify_publish(
 #[derive(Debug, Clone)]
 pub struct NatsClient {
     client: Client,
+    mux: std::sync::Arc<Mux>,
 }
 
 impl NatsClient {
@@ -769,7 +897,12 @@ impl NatsClient {
     pub async fn connect(url: &str, timeout: Duration) -> Result<Self, ExchangeError> {
         let mut rec = Recorder::new(timeout);
         let client = connect(&mut rec, url, "switchboard load").await?;
-        Ok(Self { client })
+        let mux = Mux::start(&client).await.map_err(|e| ExchangeError {
+            kind: ErrorKind::Io,
+            phase: Some(phases::SUBSCRIBE),
+            message: format!("cannot subscribe the reply inbox: {e}"),
+        })?;
+        Ok(Self { client, mux })
     }
 
     pub fn client(&self) -> &Client {
@@ -786,7 +919,9 @@ impl NatsClient {
             Err(error) => return failed(rec, req, &[], &body, error),
         };
         match req.op {
-            NatsOp::Request => request_on(rec, &self.client, req, &headers, &body).await,
+            NatsOp::Request => {
+                request_on(rec, &self.client, Some(&self.mux), req, &headers, &body).await
+            }
             NatsOp::Publish => {
                 let js = req
                     .jetstream
