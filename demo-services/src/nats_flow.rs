@@ -70,8 +70,10 @@ pub async fn client(url: &str, name: &str) -> Result<async_nats::Client, String>
         .name(name)
         .retry_on_initial_connect()
         .max_reconnects(None)
-        .reconnect_delay_callback(|attempt| {
-            Duration::from_millis(250u64.saturating_mul(1 << attempt.min(4)).min(3_000))
+        // Asked before every attempt, the first one's too (attempt 1): none then.
+        .reconnect_delay_callback(|attempt| match attempt {
+            0 | 1 => Duration::ZERO,
+            n => Duration::from_millis(250u64.saturating_mul(1 << (n - 2).min(4)).min(3_000)),
         })
         .connect(url)
         .await

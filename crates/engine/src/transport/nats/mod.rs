@@ -360,8 +360,12 @@ pub fn header_rows(map: Option<&HeaderMap>) -> Vec<Header> {
     rows
 }
 
-fn check_payload(client: &Client, headers: &[Header], body: usize) -> Result<(), String> {
-    let max = client.server_info().max_payload;
+/// The server's `max_payload` (from its INFO; `server_info` clones, so kept clients read it once).
+fn max_payload(client: &Client) -> usize {
+    client.server_info().max_payload
+}
+
+fn check_payload(max: usize, headers: &[Header], body: usize) -> Result<(), String> {
     let header_bytes: usize = headers
         .iter()
         .map(|h| h.name.len() + h.value.len() + 4)
@@ -412,15 +416,19 @@ pub async fn execute(req: &NatsRequest, default_timeout: Duration) -> Vec<Exchan
         Err(error) => return vec![failed(rec, &req, &headers, &body, error)],
     };
     let out = match req.op {
-        NatsOp::Request => vec![request_on(rec, &client, None, &req, &headers, &body).await],
+        NatsOp::Request => {
+            let max = max_payload(&client);
+            vec![request_on(rec, &client, max, None, &req, &headers, &body).await]
+        }
         NatsOp::Publish => {
             let mut out = Vec::new();
             let js = req
                 .jetstream
                 .then(|| async_nats::jetstream::new(client.clone()));
+            let max = max_payload(&client);
             for _ in 0..req.count {
                 let outcome =
-                    publish_one(&mut rec, &client, js.as_ref(), &req, &headers, &body).await;
+                    publish_one(&mut rec, &client, max, js.as_ref(), &req, &headers, &body).await;
                 let stop = matches!(&outcome, Outcome::Failed { error, .. } if error.kind != ErrorKind::Refused);
                 out.push(rec.finish(
                     Transport::Nats,
@@ -463,12 +471,13 @@ fn failed(
 async fn request_on(
     mut rec: Recorder,
     client: &Client,
+    max: usize,
     mux: Option<&Mux>,
     req: &NatsRequest,
     headers: &[Header],
     body: &[u8],
 ) -> Exchange {
-    let outcome = request_outcome(&mut rec, client, mux, req, headers, body).await;
+    let outcome = request_outcome(&mut rec, client, max, mux, req, headers, body).await;
     rec.finish(
         Transport::Nats,
         req.target(),
@@ -577,6 +586,7 @@ impl Mux {
 async fn request_outcome(
     rec: &mut Recorder,
     client: &Client,
+    max: usize,
     mux: Option<&Mux>,
     req: &NatsRequest,
     headers: &[Header],
@@ -587,7 +597,7 @@ async fn request_outcome(
         response: None,
     };
     let start = Instant::now();
-    if let Err(message) = check_payload(client, headers, body.len()) {
+    if let Err(message) = check_payload(max, headers, body.len()) {
         return fail(rec.fail(phases::REQUEST, start, ErrorKind::InvalidInput, message));
     }
     let map = match header_map(headers) {
@@ -733,6 +743,7 @@ fn header_value(headers: &[Header], name: &str) -> Option<String> {
 pub(crate) async fn publish_one(
     rec: &mut Recorder,
     client: &Client,
+    max: usize,
     js: Option<&async_nats::jetstream::Context>,
     req: &NatsRequest,
     headers: &[Header],
@@ -743,7 +754,7 @@ pub(crate) async fn publish_one(
         response: None,
     };
     let start = Instant::now();
-    if let Err(message) = check_payload(client, headers, body.len()) {
+    if let Err(message) = check_payload(max, headers, body.len()) {
         return fail(rec.fail(phases::PUBLISH, start, ErrorKind::InvalidInput, message));
     }
     let map = match header_map(headers) {
@@ -890,6 +901,7 @@ fn classify_publish(
 pub struct NatsClient {
     client: Client,
     mux: std::sync::Arc<Mux>,
+    max_payload: usize,
 }
 
 impl NatsClient {
@@ -902,7 +914,12 @@ impl NatsClient {
             phase: Some(phases::SUBSCRIBE),
             message: format!("cannot subscribe the reply inbox: {e}"),
         })?;
-        Ok(Self { client, mux })
+        let max_payload = max_payload(&client);
+        Ok(Self {
+            client,
+            mux,
+            max_payload,
+        })
     }
 
     pub fn client(&self) -> &Client {
@@ -920,14 +937,31 @@ impl NatsClient {
         };
         match req.op {
             NatsOp::Request => {
-                request_on(rec, &self.client, Some(&self.mux), req, &headers, &body).await
+                request_on(
+                    rec,
+                    &self.client,
+                    self.max_payload,
+                    Some(&self.mux),
+                    req,
+                    &headers,
+                    &body,
+                )
+                .await
             }
             NatsOp::Publish => {
                 let js = req
                     .jetstream
                     .then(|| async_nats::jetstream::new(self.client.clone()));
-                let outcome =
-                    publish_one(&mut rec, &self.client, js.as_ref(), req, &headers, &body).await;
+                let outcome = publish_one(
+                    &mut rec,
+                    &self.client,
+                    self.max_payload,
+                    js.as_ref(),
+                    req,
+                    &headers,
+                    &body,
+                )
+                .await;
                 rec.finish(
                     Transport::Nats,
                     req.target(),

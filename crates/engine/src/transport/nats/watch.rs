@@ -252,6 +252,14 @@ fn start_at(from: &str) -> Result<consumer::DeliverPolicy, ExchangeError> {
 
 const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The wait before connection attempt `attempt` (1 is the first).
+pub fn reconnect_delay(attempt: usize) -> Duration {
+    match attempt {
+        0 | 1 => Duration::ZERO,
+        n => Duration::from_millis(250u64.saturating_mul(1 << (n - 2).min(5)).min(5_000)),
+    }
+}
+
 fn unix_ms(t: &async_nats::datetime::DateTime) -> u64 {
     u64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
 }
@@ -317,10 +325,9 @@ async fn connect(
     let lost = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let opts = super::options(&target, &format!("switchboard watch {what}"), OPEN_TIMEOUT)
         .max_reconnects(None)
-        .reconnect_delay_callback(|attempt| {
-            let ms = 250u64.saturating_mul(1 << attempt.min(5)).min(5_000);
-            Duration::from_millis(ms)
-        })
+        // async-nats asks before every attempt, the first connection's too (attempt 1):
+        // none then, 250 ms doubling to 5 s after a loss.
+        .reconnect_delay_callback(reconnect_delay)
         .event_callback(move |event| {
             let tx = tx.clone();
             let what = what.clone();
@@ -802,6 +809,14 @@ mod tests {
             let e = start_at(bad).unwrap_err();
             assert!(e.message.contains("seq:N"), "{}", e.message);
         }
+    }
+
+    #[test]
+    fn the_first_connection_is_not_delayed_and_reconnects_back_off() {
+        assert_eq!(reconnect_delay(1), Duration::ZERO);
+        assert_eq!(reconnect_delay(2), Duration::from_millis(250));
+        assert_eq!(reconnect_delay(3), Duration::from_millis(500));
+        assert_eq!(reconnect_delay(50), Duration::from_secs(5));
     }
 
     #[test]
