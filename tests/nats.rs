@@ -503,10 +503,32 @@ async fn a_watch_survives_a_server_restart_and_marks_the_gap() {
     let mut server = spawn_server(port, &dir);
     wait_listening(port).await;
     let url = format!("nats://127.0.0.1:{port}");
+    // A stream (on disk: it outlives the restart) with a stream tap, beside a subject tap.
+    let js = async_nats::jetstream::new(async_nats::connect(&url).await.unwrap());
+    js.create_stream(async_nats::jetstream::stream::Config {
+        name: "RESTART".into(),
+        subjects: vec!["kept.>".into()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    drop(js);
+    let (mut stream_rx, stream_cancel) =
+        start(NatsWatch::stream(&url, NatsWatchMode::StreamTap, "RESTART"));
+    connected(&mut stream_rx).await;
     let (mut rx, cancel) = start(NatsWatch::subject(&url, "restart.>"));
     connected(&mut rx).await;
     assert!(nats::execute(&NatsRequest::publish(&url, "restart.before", "1"), SECS).await[0].ok);
     assert_eq!(messages(&mut rx, 1).await[0].key, "restart.before");
+    let mut kept = NatsRequest::publish(&url, "kept.one", "1");
+    kept.jetstream = true;
+    assert!(nats::execute(&kept, SECS).await[0].ok);
+    assert_eq!(
+        messages(&mut stream_rx, 1).await[0]
+            .field("stream_seq")
+            .as_deref(),
+        Some("1")
+    );
 
     server.kill().unwrap();
     server.wait().unwrap();
@@ -544,6 +566,20 @@ async fn a_watch_survives_a_server_restart_and_marks_the_gap() {
     })
     .await;
     assert_eq!(messages(&mut rx, 1).await[0].key, "restart.after");
+    // The stream tap goes on after the last message it saw: the next one, not the first again.
+    let mut kept = NatsRequest::publish(&url, "kept.two", "2");
+    kept.jetstream = true;
+    common::eventually(10, "a stream publish after the restart", || {
+        let kept = kept.clone();
+        async move { nats::execute(&kept, SECS).await[0].ok.then_some(()) }
+    })
+    .await;
+    let got = tokio::time::timeout(Duration::from_secs(30), messages(&mut stream_rx, 1))
+        .await
+        .expect("the stream tap resumes after the restart");
+    assert_eq!(got[0].key, "kept.two");
+    assert_eq!(got[0].field("stream_seq").as_deref(), Some("2"));
+    stream_cancel.cancel();
     cancel.cancel();
     let _ = server.kill();
     let _ = server.wait();

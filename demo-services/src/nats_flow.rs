@@ -269,8 +269,12 @@ pub async fn serve_user_lookups(
             }
         });
     }
-    let _ = sub.unsubscribe().await;
-    let _ = client.flush().await;
+    // A client that never reached its server would wait forever here: stopping must not.
+    let _ = tokio::time::timeout(Duration::from_millis(500), async {
+        let _ = sub.unsubscribe().await;
+        let _ = client.flush().await;
+    })
+    .await;
 }
 
 /// Where an order event landed in the stream.

@@ -9,7 +9,9 @@ use std::time::Duration;
 #[derive(Debug)]
 pub struct PrivateNats {
     pub url: String,
-    child: tokio::process::Child,
+    /// Dropping or sending stops the server.
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    guard: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl PrivateNats {
@@ -44,9 +46,11 @@ impl PrivateNats {
                 .await
                 .is_ok()
             {
+                let (stop, stopped) = tokio::sync::oneshot::channel();
                 return Ok(Self {
                     url: format!("nats://127.0.0.1:{port}"),
-                    child,
+                    stop: Some(stop),
+                    guard: Some(tokio::spawn(guard(child, stopped))),
                 });
             }
             if let Ok(Some(status)) = child.try_wait() {
@@ -62,6 +66,39 @@ impl PrivateNats {
 
     /// Stops the server and waits for it.
     pub async fn stop(mut self) {
-        let _ = self.child.kill().await;
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(guard) = self.guard.take() {
+            let _ = guard.await;
+        }
+    }
+}
+
+/// Owns the server: kills it when told to (or when its handle is dropped), and when the app is
+/// terminated by a signal (SIGTERM, SIGINT, SIGHUP) — then ends the app as the signal would
+/// have, so the server never outlives it.
+async fn guard(mut child: tokio::process::Child, stopped: tokio::sync::oneshot::Receiver<()>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    async fn next(s: &mut Option<tokio::signal::unix::Signal>) {
+        match s {
+            Some(s) => {
+                s.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    }
+    let mut term = signal(SignalKind::terminate()).ok();
+    let mut int = signal(SignalKind::interrupt()).ok();
+    let mut hup = signal(SignalKind::hangup()).ok();
+    let signal = tokio::select! {
+        _ = stopped => None,
+        _ = next(&mut term) => Some(15),
+        _ = next(&mut int) => Some(2),
+        _ = next(&mut hup) => Some(1),
+    };
+    let _ = child.kill().await;
+    if let Some(n) = signal {
+        std::process::exit(128 + n);
     }
 }

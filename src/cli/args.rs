@@ -391,8 +391,9 @@ pub struct PublishArgs {
     /// NATS JetStream: `Nats-Msg-Id`, for the stream's duplicate detection.
     #[arg(long, requires = "jetstream")]
     pub msg_id: Option<String>,
-    /// NATS: the reply subject sent with the message.
-    #[arg(long, requires = "subject")]
+    /// NATS core publish: the reply subject sent with the message (JetStream uses its own for
+    /// the ack).
+    #[arg(long, requires = "subject", conflicts_with = "jetstream")]
     pub reply_to: Option<String>,
     /// Message body: TEXT, @FILE or @-.
     #[arg(long, value_name = "TEXT|@FILE")]

@@ -47,7 +47,7 @@ fn init_tracing() {
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn,lapin=off".into()),
+                .unwrap_or_else(|_| "warn,lapin=off,async_nats=off".into()),
         )
         .try_init();
 }

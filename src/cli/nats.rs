@@ -4,7 +4,6 @@
 use std::process::ExitCode;
 
 use crate::engine::collection::saved::SavedHeader;
-use crate::engine::fields::SavedBody;
 use crate::engine::nats::streams;
 use crate::engine::nats::watch::{NatsWatch, NatsWatchMode};
 use crate::engine::nats::{NatsOp, NatsRequest};
@@ -26,11 +25,7 @@ fn header_rows(lines: &[String]) -> anyhow::Result<Vec<SavedHeader>> {
 
 fn with_body(mut req: NatsRequest, body: Option<&str>) -> anyhow::Result<NatsRequest> {
     if let Some(spec) = body {
-        let bytes = super::read_body(spec)?;
-        match String::from_utf8(bytes) {
-            Ok(text) => req.body = SavedBody::from_text(&text),
-            Err(e) => req.raw_body = Some(e.into_bytes()),
-        }
+        req.set_body(super::read_body(spec)?);
     }
     Ok(req)
 }
@@ -176,7 +171,12 @@ pub async fn command(c: args::NatsCommand) -> anyhow::Result<ExitCode> {
                 if json {
                     println!("{}", serde_json::to_string(e).unwrap_or_default());
                 } else {
-                    println!("{} rev {} {}: {}", e.key, e.revision, e.operation, e.value);
+                    let value = match (&e.value, &e.value_base64) {
+                        (Some(text), _) => text.clone(),
+                        (None, Some(b64)) => format!("(binary, base64) {b64}"),
+                        (None, None) => String::new(),
+                    };
+                    println!("{} rev {} {}: {value}", e.key, e.revision, e.operation);
                 }
             };
             match op {
@@ -200,8 +200,12 @@ pub async fn command(c: args::NatsCommand) -> anyhow::Result<ExitCode> {
                     }
                 }
                 args::KvOp::History => {
-                    for e in streams::kv_history(&url, &bucket, &key, timeout).await? {
-                        print(&e);
+                    let history = streams::kv_history(&url, &bucket, &key, timeout).await?;
+                    if history.is_empty() {
+                        anyhow::bail!("key {key:?} has no history in bucket {bucket:?}");
+                    }
+                    for e in &history {
+                        print(e);
                     }
                 }
             }

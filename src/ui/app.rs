@@ -118,8 +118,8 @@ pub struct SwitchboardApp {
     pub broker: BrokerState,
     /// The NATS server watched (its URL) and whether it answers.
     pub nats: (String, BrokerState),
-    /// A private nats-server is being started (or runs) for the app.
-    nats_starting: bool,
+    /// A private nats-server is being started (or runs) for the app: the URL it replaces.
+    nats_starting: Option<String>,
     pub consumer: Option<ConsumerState>,
     service_error: Option<String>,
     script: Option<Script>,
@@ -212,7 +212,7 @@ impl SwitchboardApp {
             knob_edits: HashMap::new(),
             broker: BrokerState::Unknown,
             nats: (String::new(), BrokerState::Unknown),
-            nats_starting: false,
+            nats_starting: None,
             consumer: None,
             service_error: None,
             script: options.script,
@@ -779,7 +779,7 @@ impl SwitchboardApp {
             }
             Event::ServiceError(message) => {
                 if message.contains("NATS server") {
-                    self.nats_starting = false;
+                    self.nats_starting = None;
                 }
                 self.service_error = Some(message);
             }
@@ -791,7 +791,7 @@ impl SwitchboardApp {
             }
             Event::NatsStarted { url } => {
                 // Editors that pointed at the server that was not there now use this one.
-                let old = self.nats.0.clone();
+                let old = self.nats_starting.clone().unwrap_or_default();
                 for field in [
                     &mut self.settings.nats.url,
                     &mut self.settings.watch_form.nats.url,
@@ -1028,6 +1028,13 @@ impl SwitchboardApp {
 
     /// Starts a watch in a new viewer tab.
     pub fn start_watch(&mut self, spec: WatchRequest) {
+        // A form that cannot work says so here, not in a dead tab.
+        if let WatchRequest::Nats(w) = &spec
+            && let Err(e) = w.check()
+        {
+            self.viewer.notice = Some(Err(format!("not started: {}", e.message)));
+            return;
+        }
         let id = self.next_id;
         self.next_id += 1;
         let mut tab = ViewerTab::new(id, spec.describe(), Some(spec.clone()), self.store_capacity);
@@ -1080,12 +1087,10 @@ impl SwitchboardApp {
                     )
                 })
                 .collect();
-            n.body = crate::engine::fields::SavedBody::from_text(&String::from_utf8_lossy(
-                &m.body.bytes,
-            ));
-            n.raw_body = std::str::from_utf8(&m.body.bytes)
-                .is_err()
-                .then(|| m.body.bytes.clone());
+            n.set_body(m.body.bytes.clone());
+            if !n.jetstream {
+                n.reply_to = m.field("reply_to").unwrap_or_default();
+            }
             self.settings.transport = TransportTab::Nats;
             self.settings.view = MainView::Requests;
             return;
@@ -1303,11 +1308,11 @@ impl SwitchboardApp {
                 if matches!(state, BrokerState::Down(_)) {
                     if demo_services::nats_server::PrivateNats::available() {
                         if ui
-                            .add_enabled(!self.nats_starting, egui::Button::new("Start"))
+                            .add_enabled(self.nats_starting.is_none(), egui::Button::new("Start"))
                             .on_hover_text("Start a private nats-server (free port, JetStream, stored in the data directory) that stops with the app")
                             .clicked()
                         {
-                            self.nats_starting = true;
+                            self.nats_starting = Some(url.clone());
                             self.command(Command::StartNats);
                         }
                     } else {

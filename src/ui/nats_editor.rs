@@ -57,14 +57,27 @@ pub fn nats_ui(ui: &mut egui::Ui, e: &mut NatsRequest) {
         }
     });
     key_value_ui(ui, "nats-headers", "Headers", &mut e.headers);
-    let mut body = e.body.as_ref().map(SavedBody::to_text).unwrap_or_default();
-    let before = body.clone();
-    code_field(ui, "Body", &mut body, 3);
-    if body != before {
-        e.body = SavedBody::from_text(&body);
-    }
-    if e.raw_body.is_some() {
-        ui.label(RichText::new("The body is binary (from a file): it is sent as loaded.").weak());
+    if let Some(b64) = &e.body_base64 {
+        // A binary body (a republished message, a file): sent byte for byte, not editable.
+        let size = b64.trim().len() / 4 * 3;
+        ui.horizontal(|ui| {
+            ui.label(RichText::new("Body").strong());
+            ui.label(format!("binary, about {size} bytes: sent byte for byte"));
+            if ui
+                .small_button("Replace with text")
+                .on_hover_text("Drop the binary body and type a text one")
+                .clicked()
+            {
+                e.body_base64 = None;
+            }
+        });
+    } else {
+        let mut body = e.body.as_ref().map(SavedBody::to_text).unwrap_or_default();
+        let before = body.clone();
+        code_field(ui, "Body", &mut body, 3);
+        if body != before {
+            e.body = SavedBody::from_text(&body);
+        }
     }
     let wildcard = e.subject.split('.').any(|t| t == "*" || t == ">");
     if wildcard {

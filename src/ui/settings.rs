@@ -605,7 +605,6 @@ impl Settings {
             EditorKind::Nats => {
                 let mut n = self.nats.clone();
                 n.timeout_ms = None;
-                n.raw_body = None;
                 if n.op == crate::engine::nats::NatsOp::Request {
                     n.count = 1;
                 }

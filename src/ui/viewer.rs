@@ -616,6 +616,7 @@ fn nats_form_ui(ui: &mut egui::Ui, w: &mut NatsWatch, actions: &mut Vec<ViewerAc
     };
     ui.horizontal_wrapped(|ui| {
         narrow(ui, "Server", &mut w.url, 220.0, "nats://127.0.0.1:4222");
+        let before = w.mode;
         let label = ui.label("Mode");
         egui::ComboBox::from_id_salt("nats-watch-mode")
             .selected_text(w.mode.label())
@@ -627,6 +628,18 @@ fn nats_form_ui(ui: &mut egui::Ui, w: &mut NatsWatch, actions: &mut Vec<ViewerAc
             })
             .response
             .labelled_by(label.id);
+        if w.mode.is_stream() != before.is_stream() {
+            // One field is the subject of a subscription and the filter of a stream read:
+            // switching between them starts from what each usually is.
+            if w.mode.is_stream() {
+                w.subject.clear();
+                if w.stream.trim().is_empty() {
+                    w.stream = demo_contract::ORDERS_STREAM.to_string();
+                }
+            } else if w.subject.trim().is_empty() {
+                w.subject = "orders.>".to_string();
+            }
+        }
         if w.mode.is_stream() {
             narrow(ui, "Stream", &mut w.stream, 120.0, "ORDERS");
             narrow(ui, "Filter", &mut w.subject, 140.0, "(all subjects)");

@@ -35,7 +35,7 @@ pub struct TlsOptions {
     pub key_file: Option<std::path::PathBuf>,
 }
 
-fn tls_config(
+pub(crate) fn tls_config(
     alpn: &[&[u8]],
     options: &TlsOptions,
 ) -> Result<Arc<rustls::ClientConfig>, ExchangeError> {

@@ -631,7 +631,7 @@ mod tests {
         assert_eq!(req.url, "nats://app:s3cret@127.0.0.1:4222");
         assert_eq!(req.subject, "user.get");
         assert_eq!(req.headers[0].value, "Bearer tok");
-        assert_eq!(req.body_bytes(), b"{\n  \"user_id\": \"3\"\n}");
+        assert_eq!(req.body_bytes().unwrap(), b"{\n  \"user_id\": \"3\"\n}");
         assert_eq!(req.timeout_ms, Some(1500));
         // A NATS watch too.
         let watch: SavedRequest = serde_json::from_str(

@@ -70,9 +70,10 @@ pub struct NatsRequest {
     pub count: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
-    /// A body given as bytes (the CLI's `--body @file`), sent instead of `body`.
-    #[serde(skip)]
-    pub raw_body: Option<Vec<u8>>,
+    /// A binary body (not UTF-8: a file, a republished message), base64, sent instead of
+    /// `body`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_base64: Option<String>,
 }
 
 impl NatsRequest {
@@ -89,7 +90,7 @@ impl NatsRequest {
             msg_id: String::new(),
             count: 1,
             timeout_ms: None,
-            raw_body: None,
+            body_base64: None,
         }
     }
 
@@ -101,10 +102,32 @@ impl NatsRequest {
         }
     }
 
-    pub fn body_bytes(&self) -> Vec<u8> {
-        match &self.raw_body {
-            Some(bytes) => bytes.clone(),
-            None => body_text(&self.body).into_bytes(),
+    /// The body sent: the binary one when there is one, else the text.
+    pub fn body_bytes(&self) -> Result<Vec<u8>, ExchangeError> {
+        use base64::Engine as _;
+        match &self.body_base64 {
+            Some(b64) => base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .map_err(|e| {
+                    ExchangeError::invalid_input(format!("body_base64 is not base64: {e}"))
+                }),
+            None => Ok(body_text(&self.body).into_bytes()),
+        }
+    }
+
+    /// Sets the body from bytes: text when UTF-8, else base64.
+    pub fn set_body(&mut self, bytes: Vec<u8>) {
+        use base64::Engine as _;
+        match String::from_utf8(bytes) {
+            Ok(text) => {
+                self.body = SavedBody::from_text(&text);
+                self.body_base64 = None;
+            }
+            Err(e) => {
+                self.body = None;
+                self.body_base64 =
+                    Some(base64::engine::general_purpose::STANDARD.encode(e.into_bytes()));
+            }
         }
     }
 
@@ -135,8 +158,9 @@ impl NatsRequest {
         out
     }
 
+    /// `subject @ url`, credentials as given: output masks them (`Redact`) unless asked not to.
     fn target(&self) -> String {
-        format!("{} @ {}", self.subject, redact_url(&self.url))
+        format!("{} @ {}", self.subject, self.url)
     }
 
     fn line(&self) -> String {
@@ -241,12 +265,22 @@ fn percent_decode(s: &str) -> String {
         .into_owned()
 }
 
-/// Connection options shared by requests and watches.
-fn options(target: &Target, name: &str, timeout: Duration) -> ConnectOptions {
+/// Connection options shared by requests and watches. TLS (`tls://`) uses the engine's own
+/// rustls configuration (the public roots; two crypto providers are linked, so none is
+/// picked implicitly).
+fn options(
+    target: &Target,
+    name: &str,
+    timeout: Duration,
+) -> Result<ConnectOptions, ExchangeError> {
     let mut opts = ConnectOptions::new()
         .name(name)
         .connection_timeout(timeout.max(Duration::from_millis(1)))
         .request_timeout(None);
+    if target.addr.starts_with("tls://") {
+        let config = crate::net::tls_config(&[], &crate::net::TlsOptions::default())?;
+        opts = opts.tls_client_config((*config).clone()).require_tls(true);
+    }
     match &target.auth {
         Some((user, Some(password))) => {
             opts = opts.user_and_password(user.clone(), password.clone());
@@ -254,7 +288,7 @@ fn options(target: &Target, name: &str, timeout: Duration) -> ConnectOptions {
         Some((token, None)) => opts = opts.token(token.clone()),
         None => {}
     }
-    opts
+    Ok(opts)
 }
 
 /// Names a connection error for a user.
@@ -264,7 +298,9 @@ pub(crate) fn classify_connect(err: &async_nats::ConnectError, url: &str) -> (Er
     match err.kind() {
         K::AuthorizationViolation | K::Authentication => (
             ErrorKind::Auth,
-            format!("the NATS server at {shown} refused the credentials: {err}"),
+            format!(
+                "the NATS server at {shown} refused the credentials (authorization violation): check the user and password or token in the URL"
+            ),
         ),
         K::Dns => (ErrorKind::Dns, format!("cannot resolve {shown}: {err}")),
         K::TimedOut => (
@@ -308,7 +344,7 @@ pub(crate) async fn connect(
     let remaining = rec
         .deadline
         .saturating_duration_since(tokio::time::Instant::now());
-    let opts = options(&target, name, remaining);
+    let opts = options(&target, name, remaining)?;
     let addr = target.addr.clone();
     let client = rec
         .step(crate::net::phases::CONNECT, opts.connect(addr), |e| {
@@ -317,8 +353,7 @@ pub(crate) async fn connect(
         .await?;
     let info = client.server_info();
     rec.detail(format!(
-        "{} — nats-server {}{}, INFO + CONNECT + PING/PONG",
-        redact_url(url),
+        "{url} — nats-server {}{}, INFO + CONNECT + PING/PONG",
         info.version,
         if info.tls_required { ", TLS" } else { "" }
     ));
@@ -406,10 +441,9 @@ pub async fn execute(req: &NatsRequest, default_timeout: Duration) -> Vec<Exchan
     let req = req.trimmed();
     let timeout = req.timeout(default_timeout);
     let mut rec = Recorder::new(timeout);
-    let body = req.body_bytes();
-    let headers = match check(&req) {
-        Ok(h) => h,
-        Err(error) => return vec![failed(rec, &req, &[], &body, error)],
+    let (body, headers) = match req.body_bytes().and_then(|b| Ok((b, check(&req)?))) {
+        Ok(both) => both,
+        Err(error) => return vec![failed(rec, &req, &[], &[], error)],
     };
     let client = match connect(&mut rec, &req.url, "switchboard").await {
         Ok(c) => c,
@@ -882,6 +916,13 @@ fn classify_publish(
                 "no JetStream stream captures subject {subject:?}: create one, or publish without JetStream"
             ),
         ),
+        // What answered was not a stream's ack: a service listening on the subject.
+        K::Other if err.to_string().contains("did not match any variant") => (
+            ErrorKind::Protocol,
+            format!(
+                "the answer to this JetStream publish was not a stream's ack: a service (a request/reply responder), not a stream, listens on {subject:?} — publish without JetStream, or send it as a request"
+            ),
+        ),
         K::TimedOut => (
             ErrorKind::Timeout,
             "no ack from JetStream in time".to_string(),
@@ -930,10 +971,9 @@ impl NatsClient {
     pub async fn execute(&self, req: &NatsRequest, default_timeout: Duration) -> Exchange {
         let timeout = req.timeout(default_timeout);
         let mut rec = Recorder::new(timeout);
-        let body = req.body_bytes();
-        let headers = match check(req) {
-            Ok(h) => h,
-            Err(error) => return failed(rec, req, &[], &body, error),
+        let (body, headers) = match req.body_bytes().and_then(|b| Ok((b, check(req)?))) {
+            Ok(both) => both,
+            Err(error) => return failed(rec, req, &[], &[], error),
         };
         match req.op {
             NatsOp::Request => {

@@ -121,7 +121,11 @@ pub struct KvEntry {
     pub revision: u64,
     /// `put`, `delete` or `purge`.
     pub operation: String,
-    pub value: String,
+    /// The value as text (UTF-8); a binary value is in `value_base64` instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_base64: Option<String>,
     pub created_ms: u64,
 }
 
@@ -135,7 +139,11 @@ fn kv_entry(e: &jetstream::kv::Entry) -> KvEntry {
             jetstream::kv::Operation::Purge => "purge",
         }
         .to_string(),
-        value: String::from_utf8_lossy(&e.value).into_owned(),
+        value: std::str::from_utf8(&e.value).ok().map(str::to_string),
+        value_base64: std::str::from_utf8(&e.value).is_err().then(|| {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD.encode(&e.value)
+        }),
         created_ms: u64::try_from(e.created.unix_timestamp_nanos() / 1_000_000).unwrap_or(0),
     }
 }

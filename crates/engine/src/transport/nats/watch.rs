@@ -185,7 +185,14 @@ impl NatsWatch {
             if !self.subject.trim().is_empty() {
                 check_subject(self.subject.trim(), true)?;
             }
-            start_at(&self.from)?;
+            let start = start_at(&self.from)?;
+            if matches!(start, consumer::DeliverPolicy::LastPerSubject)
+                && self.subject.trim().is_empty()
+            {
+                return Err(ExchangeError::invalid_input(
+                    "from last_per_subject needs a filter subject (e.g. orders.>): nats-server 2.9 refuses it on a whole stream",
+                ));
+            }
             if self.mode == NatsWatchMode::Consume {
                 check_stream_name(&self.durable_name()).map_err(|e| {
                     ExchangeError::invalid_input(e.message.replace("stream", "durable consumer"))
@@ -317,13 +324,17 @@ fn stream_message(m: &jetstream::Message) -> WatchedMessage {
 async fn connect(
     spec: &NatsWatch,
     events: &mpsc::Sender<WatchEvent>,
-) -> Result<async_nats::Client, ExchangeError> {
+) -> Result<(async_nats::Client, tokio::sync::watch::Receiver<u64>), ExchangeError> {
     let target = parse_url(&spec.url)?;
     let tx = events.clone();
     let what = spec.describe();
     // The client's first `Connected` is the initial connection: only one after a loss counts.
     let lost = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let opts = super::options(&target, &format!("switchboard watch {what}"), OPEN_TIMEOUT)
+    // Counts reconnections: a stream tap makes its consumer again at once (the server forgot
+    // it), rather than waiting for missed heartbeats.
+    let (reconnects_tx, reconnects) = tokio::sync::watch::channel(0u64);
+    let reconnects_tx = std::sync::Arc::new(reconnects_tx);
+    let opts = super::options(&target, &format!("switchboard watch {what}"), OPEN_TIMEOUT)?
         .max_reconnects(None)
         // async-nats asks before every attempt, the first connection's too (attempt 1):
         // none then, 250 ms doubling to 5 s after a loss.
@@ -332,6 +343,7 @@ async fn connect(
             let tx = tx.clone();
             let what = what.clone();
             let lost = lost.clone();
+            let reconnects_tx = reconnects_tx.clone();
             async move {
                 use std::sync::atomic::Ordering;
                 let report = match event {
@@ -343,6 +355,7 @@ async fn connect(
                         })
                     }
                     async_nats::Event::Connected if lost.swap(false, Ordering::SeqCst) => {
+                        reconnects_tx.send_modify(|n| *n += 1);
                         Some(WatchEvent::Connected {
                             queue: what,
                             reconnected: true,
@@ -357,7 +370,7 @@ async fn connect(
         });
     let url = spec.url.clone();
     match tokio::time::timeout(OPEN_TIMEOUT, opts.connect(target.addr.clone())).await {
-        Ok(Ok(client)) => Ok(client),
+        Ok(Ok(client)) => Ok((client, reconnects)),
         Ok(Err(e)) => {
             let (kind, message) = classify_connect(&e, &url);
             Err(failed(kind, message))
@@ -439,10 +452,10 @@ async fn run_inner(
     delivered: Option<Delivered>,
 ) -> Result<(), ExchangeError> {
     spec.check()?;
-    let client = connect(spec, events).await?;
+    let (client, reconnects) = connect(spec, events).await?;
     let result = match spec.mode {
         NatsWatchMode::Subject | NatsWatchMode::QueueGroup => core(spec, &client, events).await,
-        NatsWatchMode::StreamTap => stream_tap(spec, &client, events).await,
+        NatsWatchMode::StreamTap => stream_tap(spec, &client, events, reconnects).await,
         NatsWatchMode::Consume => consume(spec, &client, events, cancel, delivered).await,
         NatsWatchMode::Peek => peek(spec, &client, events).await,
     };
@@ -541,29 +554,119 @@ async fn stream_tap(
     spec: &NatsWatch,
     client: &async_nats::Client,
     events: &mpsc::Sender<WatchEvent>,
+    mut reconnects: tokio::sync::watch::Receiver<u64>,
 ) -> Result<(), ExchangeError> {
     let js = jetstream::new(client.clone());
-    let stream = get_stream(&js, spec.stream.trim()).await?;
-    let config = consumer::pull::OrderedConfig {
-        filter_subject: spec.subject.trim().to_string(),
-        deliver_policy: start_at(&spec.from)?,
-        description: Some("switchboard stream tap (ordered, ephemeral, no acks)".into()),
-        ..Default::default()
-    };
-    let consumer = stream
-        .create_consumer(config)
-        .await
-        .map_err(consumer_failed)?;
-    let messages = consumer.messages().await.map_err(consumer_failed)?;
-    if !connected(events, spec.describe()).await {
-        return Ok(());
+    let name = spec.stream.trim();
+    // Where to resume when the consumer has to be made again (after a server restart or a
+    // stream that went away): right after the last message seen, so nothing is seen twice.
+    let mut resume: Option<u64> = None;
+    let mut sent: u64 = 0;
+    let mut backoff = Duration::from_millis(250);
+    let mut first = true;
+    loop {
+        let opened = async {
+            let stream = get_stream(&js, name).await?;
+            let config = consumer::pull::OrderedConfig {
+                filter_subject: spec.subject.trim().to_string(),
+                deliver_policy: match resume {
+                    Some(start_sequence) => {
+                        consumer::DeliverPolicy::ByStartSequence { start_sequence }
+                    }
+                    None => start_at(&spec.from)?,
+                },
+                description: Some("switchboard stream tap (ordered, ephemeral, no acks)".into()),
+                ..Default::default()
+            };
+            let consumer = stream
+                .create_consumer(config)
+                .await
+                .map_err(consumer_failed)?;
+            consumer.messages().await.map_err(consumer_failed)
+        }
+        .await;
+        let mut messages = match opened {
+            Ok(m) => m,
+            // A first failure ends the watch; later ones are waited out.
+            Err(e) if first => return Err(e),
+            Err(e) => {
+                let reason = format!("{}; waiting for it", e.message);
+                if events
+                    .send(WatchEvent::Lost {
+                        reason,
+                        retry_in: backoff,
+                    })
+                    .await
+                    .is_err()
+                {
+                    return Ok(());
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                continue;
+            }
+        };
+        if first {
+            first = false;
+            if !connected(events, spec.describe()).await {
+                return Ok(());
+            }
+        } else if backoff > Duration::from_millis(250)
+            && events
+                .send(WatchEvent::Connected {
+                    queue: spec.describe(),
+                    reconnected: true,
+                })
+                .await
+                .is_err()
+        {
+            return Ok(());
+        }
+        backoff = Duration::from_millis(250);
+        // Batches of what is already there, up to the limit; an error (missed heartbeats, a
+        // lost connection, a deleted consumer) makes the consumer again from `resume`.
+        loop {
+            let want = spec
+                .limit
+                .map_or(BATCH, |l| (l.saturating_sub(sent) as usize).min(BATCH));
+            if want == 0 {
+                return Ok(());
+            }
+            let next = tokio::select! {
+                next = messages.next() => next,
+                changed = reconnects.changed() => {
+                    if changed.is_err() {
+                        return Ok(());
+                    }
+                    break;
+                }
+            };
+            let Some(Ok(first_message)) = next else {
+                break;
+            };
+            let mut batch = vec![first_message];
+            while batch.len() < want {
+                match futures_util::FutureExt::now_or_never(messages.next()) {
+                    Some(Some(Ok(m))) => batch.push(m),
+                    _ => break,
+                }
+            }
+            let batch: Vec<WatchedMessage> = batch
+                .iter()
+                .map(|m| {
+                    if let Ok(info) = m.info() {
+                        resume = Some(info.stream_sequence + 1);
+                    }
+                    stream_message(m)
+                })
+                .collect();
+            sent += batch.len() as u64;
+            if events.send(WatchEvent::Messages(batch)).await.is_err() {
+                return Ok(());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    forward(messages, spec.limit, events, |m| match m {
-        Ok(m) => Ok(Some(stream_message(&m))),
-        // The ordered consumer recreates itself after a gap or a reconnect.
-        Err(_) => Ok(None),
-    })
-    .await
 }
 
 async fn consume(
@@ -608,6 +711,9 @@ async fn consume(
                     r = d.changed() => if r.is_err() { break },
                 }
             }
+            // What reached the user by now is acked (a stop right after the last message
+            // must not give it back), the rest goes back.
+            ack_delivered(&mut unacked, delivered.as_ref()).await;
             nak_all(&mut unacked).await;
             return Ok(());
         }
@@ -750,7 +856,11 @@ async fn peek(
                 }
             }
             // A deleted message leaves a hole in the sequence.
-            Err(e) if e.to_string().to_ascii_lowercase().contains("not found") => {}
+            Err(e)
+                if {
+                    let text = e.to_string().to_ascii_lowercase();
+                    text.contains("not found") || text.contains("no message found")
+                } => {}
             Err(e) => {
                 return Err(subscribe_failed(
                     format!("reading message {seq} failed: {e}"),
