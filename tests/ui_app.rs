@@ -76,7 +76,12 @@ fn start_app_in(data_dir: std::path::PathBuf) -> TestApp {
 impl TestApp {
     /// Steps frames until `done` holds, failing after 20 s.
     fn wait_until(&mut self, what: &str, done: impl Fn(&SwitchboardApp) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        self.wait_secs(20, what, done);
+    }
+
+    /// Steps frames until `done` holds, failing after `secs` seconds.
+    fn wait_secs(&mut self, secs: u64, what: &str, done: impl Fn(&SwitchboardApp) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
         loop {
             self.harness.step();
             if done(self.harness.state()) {
@@ -1997,7 +2002,8 @@ fn start_runs_a_private_nats_server_and_the_demo_and_editors_move_to_it() {
             && matches!(a.nats.1, switchboard::ui::backend::BrokerState::Down(_))
     });
     app.click("Start");
-    app.wait_until("the private NATS server and the editors on it", |a| {
+    // A server to start and both services to restart on their addresses: slower on a busy machine.
+    app.wait_secs(60, "the private NATS server and the editors on it", |a| {
         a.nats.0 != dead_url
             && matches!(a.nats.1, switchboard::ui::backend::BrokerState::Up)
             && a.settings.nats.url != dead_url

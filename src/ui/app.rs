@@ -1227,6 +1227,14 @@ impl SwitchboardApp {
 
     fn services_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal_wrapped(|ui| {
+            // A chip keeps its text on one line; one that does not fit goes to the next row
+            // (a group takes whatever width is left, so it is moved before it is drawn).
+            ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Extend);
+            let next_row_unless = |ui: &mut egui::Ui, width: f32| {
+                if ui.available_size_before_wrap().x < width {
+                    ui.end_row();
+                }
+            };
             match &self.demo {
                 DemoState::Off => {
                     ui.label(RichText::new("Demo services off (--no-demo)").weak());
@@ -1242,6 +1250,7 @@ impl SwitchboardApp {
             }
             let services = self.services.clone();
             for service in &services {
+                next_row_unless(ui, 460.0);
                 ui.group(|ui| {
                     status_dot(ui, if service.running { Health::Up } else { Health::Down });
                     ui.label(RichText::new(service.id.name()).strong());
@@ -1267,6 +1276,7 @@ impl SwitchboardApp {
                     }
                 });
             }
+            next_row_unless(ui, 420.0);
             ui.group(|ui| {
                 let (health, text) = match &self.broker {
                     BrokerState::Unknown => (Health::Starting, "checking…".to_string()),
@@ -1291,6 +1301,7 @@ impl SwitchboardApp {
                     ui.label(RichText::new(text).small().weak());
                 }
             });
+            next_row_unless(ui, 200.0);
             ui.group(|ui| {
                 let (url, state) = &self.nats;
                 let (health, text) = match state {
