@@ -632,3 +632,66 @@ async fn load_mode_runs_requests_and_jetstream_publishes_on_kept_connections() {
     demo.stop().await;
     delete_stream(&names.stream).await;
 }
+
+#[tokio::test]
+async fn publish_many_numbers_a_jetstream_series_and_counts_its_acks() {
+    use switchboard::engine::nats::publish_many::{NatsPublishMany, publish_many};
+    let t = tag();
+    let (stream, subject) = make_stream(&t).await;
+    let mut request = NatsRequest::publish(nats_url(), &subject, r#"{"n":{n}}"#);
+    request.jetstream = true;
+    request.msg_id = format!("order-{t}-{{n}}");
+    let job = NatsPublishMany {
+        request,
+        count: 50,
+        rate_per_sec: 0.0,
+        numbered: true,
+    };
+    let (tx, mut progress) = mpsc::channel(64);
+    let done = publish_many(&job, Some(tx), CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!((done.published, done.confirmed, done.failed), (50, 50, 0));
+    assert!(done.done);
+    let mut last = None;
+    while let Ok(p) = progress.try_recv() {
+        last = Some(p);
+    }
+    assert!(last.is_some_and(|p| p.done && p.confirmed == 50));
+    // Numbered bodies and ids: the same series again is all duplicates, nothing stored twice.
+    let again = publish_many(&job, None, CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(again.confirmed, 50);
+    let mut peek = NatsWatch::stream(nats_url(), NatsWatchMode::Peek, &stream);
+    peek.peek_limit = Some(100);
+    let (mut rx, _c) = start(peek);
+    connected(&mut rx).await;
+    let got = messages(&mut rx, 50).await;
+    assert_eq!(got.len(), 50);
+    assert_eq!(got[49].body.bytes, br#"{"n":50}"#);
+    assert_eq!(
+        got[0].headers["Nats-Msg-Id"],
+        format!("order-{t}-1").as_str()
+    );
+    match tokio::time::timeout(SECS, rx.recv()).await.unwrap() {
+        Some(WatchEvent::PeekDone { count: 50 }) => {}
+        other => panic!("50 messages in the stream, got {other:?}"),
+    }
+    // Core: flushed, seen by a tap.
+    let (mut tap, cancel) = start(NatsWatch::subject(nats_url(), format!("sbtest.{t}.many")));
+    connected(&mut tap).await;
+    let core = NatsPublishMany {
+        request: NatsRequest::publish(nats_url(), format!("sbtest.{t}.many"), "x"),
+        count: 200,
+        rate_per_sec: 0.0,
+        numbered: false,
+    };
+    let done = publish_many(&core, None, CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(done.confirmed, 200);
+    assert_eq!(messages(&mut tap, 200).await.len(), 200);
+    cancel.cancel();
+    delete_stream(&stream).await;
+}

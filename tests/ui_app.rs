@@ -1956,6 +1956,23 @@ fn a_nats_lookup_is_compared_with_http_on_one_axis_and_a_nats_tap_receives() {
     });
     app.assert_shown("received 3");
     app.assert_shown("subject");
+
+    // Publish many from the NATS editor: a numbered JetStream series with its progress.
+    {
+        let s = &mut app.harness.state_mut().settings;
+        s.nats.op = switchboard::engine::nats::NatsOp::Publish;
+        s.nats.subject = names.orders_subject.clone();
+        s.nats.jetstream = true;
+        s.nats_many.count = 20;
+    }
+    app.click("Requests");
+    app.click("NATS");
+    app.click("Publish 20");
+    app.wait_until(
+        "the series to be acked",
+        |a| matches!(&a.many, Some((_, Ok(p))) if p.done && p.confirmed == 20),
+    );
+    app.assert_shown("20 published, 20 confirmed, 0 failed");
     app._runtime.block_on(common::delete_stream(&names.stream));
 }
 

@@ -144,6 +144,8 @@ pub struct SwitchboardApp {
     pub discovering: bool,
     /// The running or last publish-many: its request id and progress, or why it failed.
     pub many: Option<(u64, Result<crate::engine::publish_many::Progress, String>)>,
+    /// The editor and the total of the running (or last) publish many.
+    many_of: (TransportTab, u64),
     /// Capacity of each new viewer tab's store.
     pub store_capacity: usize,
     pub collections: CollectionsState,
@@ -224,6 +226,7 @@ impl SwitchboardApp {
             report_first_frame: std::env::var_os("SWITCHBOARD_BENCH").is_some(),
             viewer: Viewer::default(),
             many: None,
+            many_of: (TransportTab::Amqp, 1),
             load: None,
             grpc_methods: None,
             stream_view: None,
@@ -365,6 +368,33 @@ impl SwitchboardApp {
         }
     }
 
+    /// Publishes the NATS editor's message many times (copies, rate and numbering from its
+    /// *Publish many* section).
+    pub fn nats_publish_many(&mut self) {
+        let Some(crate::engine::RequestSpec::Nats(request)) =
+            self.resolved_request(TransportTab::Nats)
+        else {
+            return;
+        };
+        let m = &self.settings.nats_many;
+        let job = crate::engine::nats::publish_many::NatsPublishMany {
+            request: *request,
+            count: m.count.max(1),
+            rate_per_sec: m.rate.max(0.0),
+            numbered: m.numbered,
+        };
+        let total = job.count;
+        let id = self.next_id;
+        if self.backend.send(Command::NatsPublishMany {
+            id,
+            job: Box::new(job),
+        }) {
+            self.start(TransportTab::Nats, id);
+            self.many = Some((id, Ok(Default::default())));
+            self.many_of = (TransportTab::Nats, total);
+        }
+    }
+
     /// Publishes the AMQP editor's message many times (copies, rate and numbering from the editor).
     pub fn publish_many(&mut self) {
         let Some(crate::engine::RequestSpec::Amqp(request)) =
@@ -386,6 +416,7 @@ impl SwitchboardApp {
         }) {
             self.start(TransportTab::Amqp, id);
             self.many = Some((id, Ok(Default::default())));
+            self.many_of = (TransportTab::Amqp, self.settings.amqp.many_count.max(1));
         }
     }
 
@@ -1474,7 +1505,11 @@ impl SwitchboardApp {
                 self.grpc_browser_ui(ui);
             }
             TransportTab::Amqp => editors::amqp_ui(ui, &mut self.settings.amqp),
-            TransportTab::Nats => super::nats_editor::nats_ui(ui, &mut self.settings.nats),
+            TransportTab::Nats => super::nats_editor::nats_ui(
+                ui,
+                &mut self.settings.nats,
+                &mut self.settings.nats_many,
+            ),
         }
         let shortcut = std::mem::take(&mut self.send_shortcut);
         ui.horizontal(|ui| {
@@ -1505,6 +1540,15 @@ impl SwitchboardApp {
             {
                 self.publish_many();
             }
+            if tab == TransportTab::Nats
+                && self.settings.nats.op == crate::engine::nats::NatsOp::Publish
+                && ui
+                    .add_enabled(busy.is_none(), egui::Button::new(format!("Publish {}", self.settings.nats_many.count)))
+                    .on_hover_text("Publish many (see Publish many above): JetStream with up to 1000 acks in flight, core flushed as it goes")
+                    .clicked()
+            {
+                self.nats_publish_many();
+            }
             if let Some(flight) = busy {
                 ui.spinner();
                 ui.label(format!("{:.1} s", flight.started.elapsed().as_secs_f64()));
@@ -1524,7 +1568,7 @@ impl SwitchboardApp {
         if let Some(EditorOutcome::Failed(message)) = self.outcomes.get(&tab) {
             ui.colored_label(ui.visuals().error_fg_color, message);
         }
-        if tab == TransportTab::Amqp {
+        if tab == self.many_of.0 {
             self.many_ui(ui);
         }
         if tab == TransportTab::Grpc {
@@ -1588,13 +1632,10 @@ impl SwitchboardApp {
         let Some((id, state)) = &self.many else {
             return;
         };
-        let running = self
-            .in_flight
-            .get(&TransportTab::Amqp)
-            .is_some_and(|f| f.id == *id);
+        let (tab, total) = self.many_of;
+        let running = self.in_flight.get(&tab).is_some_and(|f| f.id == *id);
         match state {
             Ok(p) => {
-                let total = self.settings.amqp.many_count.max(1);
                 let fraction = p.confirmed as f32 / total as f32;
                 let text = format!(
                     "{} published, {} confirmed, {} failed in {:.2} s ({:.0} msg/s){}",

@@ -16,8 +16,8 @@ pub fn default_request() -> NatsRequest {
     )
 }
 
-/// Draws the editor.
-pub fn nats_ui(ui: &mut egui::Ui, e: &mut NatsRequest) {
+/// Draws the editor (and, for a publish, its *Publish many* form).
+pub fn nats_ui(ui: &mut egui::Ui, e: &mut NatsRequest, many: &mut super::settings::ManyForm) {
     ui.horizontal(|ui| {
         let l = ui.label("Operation");
         egui::ComboBox::from_id_salt("nats-op")
@@ -34,10 +34,6 @@ pub fn nats_ui(ui: &mut egui::Ui, e: &mut NatsRequest) {
             .labelled_by(l.id);
         if e.op == NatsOp::Publish {
             ui.checkbox(&mut e.jetstream, "JetStream (wait for the stream's ack)");
-            let l = ui.label("Copies");
-            ui.add(egui::DragValue::new(&mut e.count).range(1..=100_000).speed(10))
-                .labelled_by(l.id)
-                .on_hover_text("Publish this many copies on one connection (an exchange each)");
         }
     });
     ui.horizontal(|ui| {
@@ -85,5 +81,33 @@ pub fn nats_ui(ui: &mut egui::Ui, e: &mut NatsRequest) {
             ui.visuals().warn_fg_color,
             "A message goes to one subject: `*` and `>` only subscribe (watch it in Messages).",
         );
+    }
+    if e.op == NatsOp::Publish {
+        egui::CollapsingHeader::new("Publish many")
+            .id_salt("nats-many")
+            .default_open(false)
+            .show(ui, |ui| {
+                ui.horizontal(|ui| {
+                    let l = ui.label("Copies");
+                    ui.add(
+                        egui::DragValue::new(&mut many.count)
+                            .range(1..=10_000_000)
+                            .speed(10),
+                    )
+                    .labelled_by(l.id);
+                    let l = ui.label("Rate");
+                    ui.add(
+                        egui::DragValue::new(&mut many.rate)
+                            .range(0.0..=1_000_000.0)
+                            .speed(10)
+                            .suffix(" msg/s"),
+                    )
+                    .labelled_by(l.id)
+                    .on_hover_text("0 = as fast as the server takes them");
+                    ui.checkbox(&mut many.numbered, "Numbered").on_hover_text(
+                        "Replace {n} in the body (and, for JetStream, the Nats-Msg-Id) with 1, 2, 3…",
+                    );
+                });
+            });
     }
 }

@@ -368,6 +368,25 @@ fn text_of(body: &Option<SavedBody>) -> String {
     body.as_ref().map(SavedBody::to_text).unwrap_or_default()
 }
 
+/// A *Publish many* form: how many, how fast (0 = as fast as the server takes them), numbered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ManyForm {
+    pub count: u64,
+    pub rate: f64,
+    pub numbered: bool,
+}
+
+impl Default for ManyForm {
+    fn default() -> Self {
+        Self {
+            count: 1000,
+            rate: 0.0,
+            numbered: true,
+        }
+    }
+}
+
 /// Which half of the app is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum MainView {
@@ -388,6 +407,8 @@ pub struct Settings {
     pub amqp: AmqpEditor,
     /// The NATS editor: the engine's request type itself.
     pub nats: crate::engine::nats::NatsRequest,
+    /// The NATS editor's *Publish many* form.
+    pub nats_many: ManyForm,
     pub timeout_secs: f64,
     pub dark_mode: bool,
     pub load: LoadForm,
@@ -489,6 +510,7 @@ impl Default for Settings {
             grpc: GrpcEditor::default(),
             amqp: AmqpEditor::default(),
             nats: super::nats_editor::default_request(),
+            nats_many: ManyForm::default(),
             timeout_secs: 10.0,
             dark_mode: true,
             load: LoadForm::default(),
@@ -605,11 +627,10 @@ impl Settings {
             EditorKind::Nats => {
                 let mut n = self.nats.clone();
                 n.timeout_ms = None;
-                if n.op == crate::engine::nats::NatsOp::Request {
-                    n.count = 1;
-                }
+                n.count = 1;
                 if let Some(SavedSpec::Nats(b)) = base.map(|b| &b.spec) {
                     n.timeout_ms = b.timeout_ms;
+                    n.count = b.count;
                 }
                 SavedSpec::Nats(n)
             }

@@ -5,6 +5,7 @@
 //! [`NatsRequest`] is at once the saved form (with `{{variables}}`), the editor's model and what
 //! the CLI builds.
 
+pub mod publish_many;
 pub mod streams;
 pub mod watch;
 
