@@ -695,3 +695,43 @@ async fn publish_many_numbers_a_jetstream_series_and_counts_its_acks() {
     cancel.cancel();
     delete_stream(&stream).await;
 }
+
+#[tokio::test]
+async fn a_server_without_jetstream_is_named_as_such() {
+    let port = free_port();
+    let mut server = std::process::Command::new("nats-server")
+        .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("nats-server on PATH");
+    wait_listening(port).await;
+    let url = format!("nats://127.0.0.1:{port}");
+    let mut req = NatsRequest::publish(&url, "a.b", "x");
+    req.jetstream = true;
+    let e = nats::execute(&req, SECS).await.remove(0);
+    assert!(
+        e.error
+            .unwrap()
+            .message
+            .contains("JetStream is not enabled")
+    );
+    let listed = switchboard::engine::nats::streams::list(&url, SECS).await;
+    assert!(
+        listed
+            .unwrap_err()
+            .message
+            .contains("JetStream is not enabled")
+    );
+    let (mut rx, _c) = start(NatsWatch::stream(&url, NatsWatchMode::StreamTap, "ORDERS"));
+    match tokio::time::timeout(SECS, rx.recv()).await.unwrap() {
+        Some(WatchEvent::Failed(e)) => {
+            assert!(e.message.contains("JetStream is not enabled"), "{e}")
+        }
+        other => panic!("expected a failure, got {other:?}"),
+    }
+    // Core NATS works there.
+    assert!(nats::execute(&NatsRequest::publish(&url, "a.b", "x"), SECS).await[0].ok);
+    let _ = server.kill();
+    let _ = server.wait();
+}

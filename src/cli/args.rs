@@ -432,11 +432,7 @@ pub struct WatchArgs {
     /// Broker URL (amqp://… or nats://…).
     pub url: String,
     /// AMQP: the queue to peek or consume.
-    #[arg(
-        long,
-        conflicts_with_all = ["exchange", "subject", "stream"],
-        required_unless_present_any = ["exchange", "subject", "stream"]
-    )]
+    #[arg(long, conflicts_with_all = ["exchange", "subject", "stream"])]
     pub queue: Option<String>,
     /// NATS: the subject to tap (wildcards allowed), or the filter of a --stream read.
     #[arg(long)]

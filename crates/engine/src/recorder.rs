@@ -70,10 +70,15 @@ impl Recorder {
     }
 
     pub fn timeout_message(&self) -> String {
-        format!(
-            "timed out after {:.1} s (the request timeout)",
-            self.timeout.as_secs_f64()
-        )
+        let secs = self.timeout.as_secs_f64();
+        if secs < 1.0 {
+            format!(
+                "timed out after {} ms (the request timeout)",
+                self.timeout.as_millis().max(1)
+            )
+        } else {
+            format!("timed out after {secs:.1} s (the request timeout)")
+        }
     }
 
     /// Runs one phase under the deadline. On error, `classify` names the failure.

@@ -396,6 +396,18 @@ pub fn header_rows(map: Option<&HeaderMap>) -> Vec<Header> {
     rows
 }
 
+/// An error when the server runs without JetStream (its INFO says so).
+pub(crate) fn require_jetstream(client: &Client) -> Result<(), ExchangeError> {
+    if client.server_info().jetstream {
+        return Ok(());
+    }
+    Err(ExchangeError {
+        kind: ErrorKind::Refused,
+        phase: None,
+        message: "JetStream is not enabled on this NATS server (start nats-server with -js): streams, JetStream publishes and stream watches need it".to_string(),
+    })
+}
+
 /// The server's `max_payload` (from its INFO; `server_info` clones, so kept clients read it once).
 fn max_payload(client: &Client) -> usize {
     client.server_info().max_payload
@@ -457,6 +469,12 @@ pub async fn execute(req: &NatsRequest, default_timeout: Duration) -> Vec<Exchan
         }
         NatsOp::Publish => {
             let mut out = Vec::new();
+            if req.jetstream
+                && let Err(error) = require_jetstream(&client)
+            {
+                let _ = client.drain().await;
+                return vec![failed(rec, &req, &headers, &body, error)];
+            }
             let js = req
                 .jetstream
                 .then(|| async_nats::jetstream::new(client.clone()));

@@ -62,6 +62,7 @@ fn js_error(e: impl std::fmt::Display) -> ExchangeError {
 async fn context(url: &str, timeout: Duration) -> Result<jetstream::Context, ExchangeError> {
     let mut rec = Recorder::new(timeout);
     let client = super::connect(&mut rec, url, "switchboard streams").await?;
+    super::require_jetstream(&client)?;
     let mut js = jetstream::new(client);
     js.set_timeout(timeout);
     Ok(js)

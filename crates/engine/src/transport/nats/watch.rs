@@ -453,6 +453,9 @@ async fn run_inner(
 ) -> Result<(), ExchangeError> {
     spec.check()?;
     let (client, reconnects) = connect(spec, events).await?;
+    if spec.mode.is_stream() {
+        super::require_jetstream(&client)?;
+    }
     let result = match spec.mode {
         NatsWatchMode::Subject | NatsWatchMode::QueueGroup => core(spec, &client, events).await,
         NatsWatchMode::StreamTap => stream_tap(spec, &client, events, reconnects).await,
