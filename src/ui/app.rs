@@ -816,6 +816,7 @@ impl SwitchboardApp {
             }
             Event::Broker(state) => self.broker = state,
             Event::Nats { url, state } => self.nats = (url, state),
+            Event::NatsKv { what, result } => self.viewer.streams.kv_result = Some((what, result)),
             Event::NatsStreams { url, result } => {
                 self.viewer.streams.loading = false;
                 self.viewer.streams.listed = Some((url, result));
@@ -1188,7 +1189,12 @@ impl SwitchboardApp {
             }
             ViewerAction::Import(path) => self.command(Command::Import { path }),
             ViewerAction::Republish(m) => self.republish(&m),
-            ViewerAction::ListStreams(url) => self.command(Command::NatsStreams { url }),
+            ViewerAction::Streams(super::streams_view::StreamsAction::List(url)) => {
+                self.command(Command::NatsStreams { url })
+            }
+            ViewerAction::Streams(super::streams_view::StreamsAction::Kv(ask)) => {
+                self.command(Command::NatsKv { ask })
+            }
         }
     }
 

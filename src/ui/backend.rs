@@ -58,6 +58,10 @@ pub enum Command {
     NatsStreams {
         url: String,
     },
+    /// Get, put or list the history of a key-value entry.
+    NatsKv {
+        ask: super::streams_view::KvAsk,
+    },
     SetKnobs {
         service: ServiceId,
         latency_ms: u64,
@@ -177,6 +181,11 @@ pub enum Event {
     NatsStreams {
         url: String,
         result: Result<Vec<crate::engine::nats::streams::StreamSummary>, String>,
+    },
+    /// A key-value answer (`what` was asked).
+    NatsKv {
+        what: String,
+        result: Result<Vec<crate::engine::nats::streams::KvEntry>, String>,
     },
     /// A private nats-server runs at `url` (stopped with the app).
     NatsStarted {
@@ -546,6 +555,37 @@ async fn run(
                         .await
                         .map_err(|e| e.to_string());
                     outbox.send(Event::NatsStreams { url, result }).await;
+                });
+            }
+            Command::NatsKv { ask } => {
+                let outbox = outbox.clone();
+                tokio::spawn(async move {
+                    use crate::engine::nats::streams;
+                    let t = Duration::from_secs(10);
+                    let (url, bucket, key) = (&ask.url, &ask.bucket, &ask.key);
+                    let result = match (&ask.put, ask.history) {
+                        (Some(value), _) => {
+                            match streams::kv_put(url, bucket, key, value.clone().into_bytes(), t)
+                                .await
+                            {
+                                Ok(_) => streams::kv_get(url, bucket, key, t)
+                                    .await
+                                    .map(|e| e.into_iter().collect()),
+                                Err(e) => Err(e),
+                            }
+                        }
+                        (None, true) => streams::kv_history(url, bucket, key, t).await,
+                        (None, false) => streams::kv_get(url, bucket, key, t)
+                            .await
+                            .map(|e| e.into_iter().collect()),
+                    };
+                    let what = ask.describe();
+                    outbox
+                        .send(Event::NatsKv {
+                            what,
+                            result: result.map_err(|e| e.message),
+                        })
+                        .await;
                 });
             }
             Command::StartNats => {

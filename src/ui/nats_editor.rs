@@ -12,12 +12,39 @@ pub fn default_request() -> NatsRequest {
     NatsRequest::request(
         crate::engine::nats::DEFAULT_NATS_URL,
         demo_contract::USER_GET_SUBJECT,
-        "{\n  \"user_id\": \"1\"\n}",
+        LOOKUP_BODY,
     )
+}
+
+const LOOKUP_BODY: &str = "{\n  \"user_id\": \"1\"\n}";
+const ORDER_BODY: &str = "{\n  \"event\": \"OrderCreated\",\n  \"order_id\": \"o-1\",\n  \"user_id\": \"1\",\n  \"amount\": 9.5\n}";
+
+/// Switching between request and publish on the demo's example swaps in the other example:
+/// the user lookup for a request, an order event to the `ORDERS` stream for a publish. What
+/// the user changed is left alone.
+fn switch_example(e: &mut NatsRequest) {
+    let body = e.body.as_ref().map(SavedBody::to_text).unwrap_or_default();
+    match e.op {
+        NatsOp::Publish if e.subject == demo_contract::USER_GET_SUBJECT => {
+            e.subject = demo_contract::ORDERS_CREATED_SUBJECT.to_string();
+            e.jetstream = true;
+            if body == LOOKUP_BODY {
+                e.body = SavedBody::from_text(ORDER_BODY);
+            }
+        }
+        NatsOp::Request if e.subject == demo_contract::ORDERS_CREATED_SUBJECT => {
+            e.subject = demo_contract::USER_GET_SUBJECT.to_string();
+            if body == ORDER_BODY {
+                e.body = SavedBody::from_text(LOOKUP_BODY);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Draws the editor (and, for a publish, its *Publish many* form).
 pub fn nats_ui(ui: &mut egui::Ui, e: &mut NatsRequest, many: &mut super::settings::ManyForm) {
+    let op_before = e.op;
     ui.horizontal(|ui| {
         let l = ui.label("Operation");
         egui::ComboBox::from_id_salt("nats-op")
@@ -36,6 +63,9 @@ pub fn nats_ui(ui: &mut egui::Ui, e: &mut NatsRequest, many: &mut super::setting
             ui.checkbox(&mut e.jetstream, "JetStream (wait for the stream's ack)");
         }
     });
+    if e.op != op_before {
+        switch_example(e);
+    }
     ui.horizontal(|ui| {
         field(ui, "Server URL", &mut e.url, "nats://127.0.0.1:4222");
     });

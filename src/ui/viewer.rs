@@ -396,8 +396,8 @@ pub enum ViewerAction {
     Republish(Box<WatchedMessage>),
     /// Save the watch form in a collection.
     SaveWatch,
-    /// List the NATS server's streams (its URL).
-    ListStreams(String),
+    /// Ask the NATS server for its streams, or a key-value entry.
+    Streams(super::streams_view::StreamsAction),
 }
 
 /// All watch tabs and the form to add one.
@@ -461,9 +461,9 @@ pub fn viewer_ui(
     let mut actions = Vec::new();
     form_ui(ui, form, &mut actions);
     if form.broker == WatchBroker::Nats
-        && let Some(url) = super::streams_view::streams_ui(ui, &mut viewer.streams, &mut form.nats)
+        && let Some(ask) = super::streams_view::streams_ui(ui, &mut viewer.streams, &mut form.nats)
     {
-        actions.push(ViewerAction::ListStreams(url));
+        actions.push(ViewerAction::Streams(ask));
     }
     ui.horizontal(|ui| {
         let label = ui.label("File");
