@@ -641,7 +641,11 @@ async fn a_publish_many_cut_midway_never_overstates_what_the_broker_holds() {
     let queue = filled_queue(0).await;
     let proxy = Proxy::start().await;
     let job = PublishMany {
-        request: PublishRequest::new(proxy.url(), "", &queue, r#"{"n":{n}}"#),
+        // A short request timeout: how long a lost connection may stay unnoticed.
+        request: PublishRequest {
+            timeout: Duration::from_secs(5),
+            ..PublishRequest::new(proxy.url(), "", &queue, r#"{"n":{n}}"#)
+        },
         count: 200_000,
         rate_per_sec: 0.0,
         numbered: true,
