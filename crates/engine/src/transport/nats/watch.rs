@@ -1,3 +1,6 @@
+//! (Over 800 lines on purpose: the five watch modes share one connection setup, gap reporting
+//! and batching; their tests are at the end.)
+//!
 //! Watching NATS: a subject **tap** (a core subscription: sees everything published while it
 //! listens, takes nothing), a **queue group** (joins it: the group's other members get fewer
 //! messages), a stream **tap** (an ordered, ephemeral JetStream consumer: never touches durable
