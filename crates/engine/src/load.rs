@@ -324,7 +324,7 @@ async fn amqp_worker(
         };
         // A lost connection lapin does not notice must end the run, not hang it.
         let Ok(confirmed) = tokio::time::timeout(req.timeout, confirmed).await else {
-            let _ = conn.close(200, "bye".into()).await;
+            crate::amqp::close(&conn, "bye").await;
             return Err(ExchangeError {
                 kind: crate::ErrorKind::Timeout,
                 phase: Some(crate::amqp::phases::CONFIRM),
@@ -339,7 +339,7 @@ async fn amqp_worker(
             Ok(lapin::Confirmation::Ack(Some(_))) => Some("unroutable".to_string()),
             Ok(lapin::Confirmation::Nack(_)) => Some("nack".to_string()),
             Err(e) => {
-                let _ = conn.close(200, "bye".into()).await;
+                crate::amqp::close(&conn, "bye").await;
                 let (kind, message) = classify_lapin(&e, &req.url);
                 return Err(ExchangeError {
                     kind,
@@ -350,6 +350,6 @@ async fn amqp_worker(
         };
         shared.record(tally, started, failure);
     }
-    let _ = conn.close(200, "bye".into()).await;
+    crate::amqp::close(&conn, "bye").await;
     Ok(())
 }

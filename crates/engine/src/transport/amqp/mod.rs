@@ -201,6 +201,12 @@ pub(crate) fn headers_table(headers: &[Header]) -> Result<FieldTable, ExchangeEr
     Ok(table)
 }
 
+/// Closes a connection politely, waiting at most 2 s for the broker's close-ok: a connection
+/// cut without a FIN (a dead proxy, a pulled cable) would otherwise hold the caller forever.
+pub(crate) async fn close(conn: &Connection, reason: &str) {
+    let _ = tokio::time::timeout(Duration::from_secs(2), conn.close(200, reason.into())).await;
+}
+
 /// Hides the password of a URL (`amqp://guest:••••@host/vhost`), with the one redaction rule
 /// of [`crate::credentials`].
 pub fn redact_url(url: &str) -> String {
@@ -431,7 +437,7 @@ pub async fn publish(req: &PublishRequest) -> Vec<Exchange> {
         }
         rec = Recorder::new(req.timeout);
     }
-    let _ = conn.close(200, "bye".into()).await;
+    crate::amqp::close(&conn, "bye").await;
     out
 }
 

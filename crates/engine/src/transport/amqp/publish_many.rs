@@ -176,7 +176,7 @@ pub async fn publish_many(
         Ok(())
     }
     .await;
-    let _ = conn.close(200, "bye".into()).await;
+    crate::amqp::close(&conn, "bye").await;
     result?;
     state.elapsed = start.elapsed();
     state.done = true;

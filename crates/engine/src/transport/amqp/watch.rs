@@ -343,7 +343,7 @@ impl Watch {
 
     /// Closes the connection (a tap's queue goes with it).
     pub async fn close(self) {
-        let _ = self.conn.close(200, "watch closed".into()).await;
+        crate::amqp::close(&self.conn, "watch closed").await;
     }
 }
 
@@ -401,7 +401,7 @@ pub async fn peek(
                 message: format!("cannot put the peeked messages back: {e}"),
             })?;
     }
-    let _ = conn.close(200, "peek done".into()).await;
+    crate::amqp::close(&conn, "peek done").await;
     Ok(out)
 }
 
