@@ -476,14 +476,26 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn spawn_server(port: u16, dir: &std::path::Path) -> std::process::Child {
-    std::process::Command::new("nats-server")
-        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-        .arg(dir)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("nats-server on PATH (scripts/test installs it)")
+/// A private nats-server, killed when dropped (also when a test fails midway).
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_server(port: u16, dir: &std::path::Path) -> Server {
+    Server(
+        std::process::Command::new("nats-server")
+            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("nats-server on PATH (scripts/test installs it)"),
+    )
 }
 
 async fn wait_listening(port: u16) {
@@ -500,7 +512,7 @@ async fn wait_listening(port: u16) {
 async fn a_watch_survives_a_server_restart_and_marks_the_gap() {
     let port = free_port();
     let dir = std::env::temp_dir().join(format!("sbtest-nats-{}", tag()));
-    let mut server = spawn_server(port, &dir);
+    let server = spawn_server(port, &dir);
     wait_listening(port).await;
     let url = format!("nats://127.0.0.1:{port}");
     // A stream (on disk: it outlives the restart) with a stream tap, beside a subject tap.
@@ -530,8 +542,7 @@ async fn a_watch_survives_a_server_restart_and_marks_the_gap() {
         Some("1")
     );
 
-    server.kill().unwrap();
-    server.wait().unwrap();
+    drop(server);
     let lost = tokio::time::timeout(SECS, async {
         loop {
             if let Some(WatchEvent::Lost { .. }) = rx.recv().await {
@@ -541,7 +552,7 @@ async fn a_watch_survives_a_server_restart_and_marks_the_gap() {
     })
     .await;
     assert!(lost.is_ok(), "the watch reports the lost connection");
-    let mut server = spawn_server(port, &dir);
+    let _server = spawn_server(port, &dir);
     wait_listening(port).await;
     let back = tokio::time::timeout(Duration::from_secs(20), async {
         loop {
@@ -581,8 +592,6 @@ async fn a_watch_survives_a_server_restart_and_marks_the_gap() {
     assert_eq!(got[0].field("stream_seq").as_deref(), Some("2"));
     stream_cancel.cancel();
     cancel.cancel();
-    let _ = server.kill();
-    let _ = server.wait();
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -699,12 +708,14 @@ async fn publish_many_numbers_a_jetstream_series_and_counts_its_acks() {
 #[tokio::test]
 async fn a_server_without_jetstream_is_named_as_such() {
     let port = free_port();
-    let mut server = std::process::Command::new("nats-server")
-        .args(["-a", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("nats-server on PATH");
+    let _server = Server(
+        std::process::Command::new("nats-server")
+            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("nats-server on PATH"),
+    );
     wait_listening(port).await;
     let url = format!("nats://127.0.0.1:{port}");
     let mut req = NatsRequest::publish(&url, "a.b", "x");
@@ -732,6 +743,4 @@ async fn a_server_without_jetstream_is_named_as_such() {
     }
     // Core NATS works there.
     assert!(nats::execute(&NatsRequest::publish(&url, "a.b", "x"), SECS).await[0].ok);
-    let _ = server.kill();
-    let _ = server.wait();
 }
