@@ -22,6 +22,7 @@ fn launch(cli: &Cli) -> anyhow::Result<()> {
             url: cli.nats_url.clone(),
             ..demo_services::NatsNames::default()
         }),
+        kafka: Some(demo_services::KafkaNames::at(&cli.kafka_url)),
         ..demo_services::DemoConfig::default()
     });
     let options = AppOptions {

@@ -263,7 +263,7 @@ async fn jetstream_publish_is_acked_and_deduplicated_by_msg_id() {
     req.msg_id = format!("order-{t}");
     let first = nats::execute(&req, SECS).await.remove(0);
     assert!(first.ok, "{:?}", first.error);
-    assert_eq!(phase_names(&first), ["connect", "publish", "JetStream ack"]);
+    assert_eq!(phase_names(&first), ["connect", "publish", "ack"]);
     assert_timeline_sane(&first);
     assert_eq!(first.status.as_deref(), Some("ack seq 1"));
     let again = nats::execute(&req, SECS).await.remove(0);

@@ -19,6 +19,8 @@ pub struct DemoConfig {
     pub topology: Topology,
     /// The NATS side (`user.get`, stream `ORDERS`); `None` turns it off.
     pub nats: Option<crate::nats_flow::NatsNames>,
+    /// The Kafka side (topic `orders`, group `user-service`); `None` turns it off.
+    pub kafka: Option<crate::kafka_flow::KafkaNames>,
     pub user_check: UserCheck,
 }
 
@@ -31,6 +33,7 @@ impl Default for DemoConfig {
             amqp_url: DEFAULT_AMQP_URL.to_string(),
             topology: Topology::default(),
             nats: Some(crate::nats_flow::NatsNames::default()),
+            kafka: Some(crate::kafka_flow::KafkaNames::default()),
             user_check: UserCheck::Grpc,
         }
     }
@@ -46,6 +49,7 @@ impl DemoConfig {
             order_http_addr: any,
             // Tests that want NATS name their own subjects and stream.
             nats: None,
+            kafka: None,
             ..Self::default()
         }
     }
@@ -66,6 +70,8 @@ pub struct DemoServices {
     pub broker: BrokerProbe,
     /// Whether the NATS server answered (`None`: NATS is off).
     pub nats: Option<BrokerProbe>,
+    /// Whether the Kafka broker answered (or was started); `None`: Kafka is off.
+    pub kafka: Option<crate::kafka_flow::KafkaSetup>,
     pub config: DemoConfig,
 }
 
@@ -96,6 +102,7 @@ impl DemoServices {
     pub async fn start(mut config: DemoConfig) -> Result<Self, StartError> {
         let broker = probe_broker(&config.amqp_url, &config.topology).await;
         let nats = probe_nats(&config).await;
+        let kafka = setup_kafka(&config).await;
         let user = user_service::start(user_config(&config, (0, 0.0))).await?;
         // The Order Service calls the User Service where it actually listens.
         config.user_http_addr = user.http_addr;
@@ -114,6 +121,7 @@ impl DemoServices {
             order,
             broker,
             nats,
+            kafka,
             config,
         })
     }
@@ -155,6 +163,9 @@ impl DemoServices {
         if let (Some(probe), Some(names)) = (&self.nats, &self.config.nats) {
             lines.push(nats_line(probe, names));
         }
+        if let (Some(setup), Some(names)) = (&self.kafka, &self.config.kafka) {
+            lines.push(kafka_line(setup, names));
+        }
         lines
     }
 
@@ -171,6 +182,38 @@ pub async fn probe_nats(config: &DemoConfig) -> Option<BrokerProbe> {
         Ok(()) => BrokerProbe::Reachable,
         Err(why) => BrokerProbe::Unreachable(why),
     })
+}
+
+/// Sets the Kafka side of `config` up (starting the embedded broker when needed), if Kafka is on.
+pub async fn setup_kafka(config: &DemoConfig) -> Option<crate::kafka_flow::KafkaSetup> {
+    let names = config.kafka.as_ref()?;
+    Some(crate::kafka_flow::setup(names).await)
+}
+
+/// The services line of the Kafka side.
+pub fn kafka_line(
+    setup: &crate::kafka_flow::KafkaSetup,
+    names: &crate::kafka_flow::KafkaNames,
+) -> String {
+    match &setup.probe {
+        BrokerProbe::Reachable => format!(
+            "Kafka          {}{}  topic '{}' ({} partitions, key = user id) -> group '{}'",
+            names.url,
+            if setup.embedded() {
+                " (embedded broker)"
+            } else {
+                ""
+            },
+            names.topic,
+            names.partitions,
+            names.group,
+        ),
+        BrokerProbe::Unreachable(why) => format!(
+            "Kafka          {} is unreachable ({why}): the orders topic is off; HTTP, gRPC, \
+             RabbitMQ and NATS keep working.",
+            names.url
+        ),
+    }
 }
 
 /// The services line of the NATS side.

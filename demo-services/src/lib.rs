@@ -8,6 +8,9 @@
 
 pub mod broker;
 pub mod demo;
+#[cfg(feature = "kafka")]
+pub mod kafka_broker;
+pub mod kafka_flow;
 pub mod knobs;
 pub mod nats_flow;
 pub mod nats_server;
@@ -18,6 +21,7 @@ pub mod users;
 
 pub use broker::Topology;
 pub use demo::{DemoConfig, DemoServices};
+pub use kafka_flow::KafkaNames;
 pub use knobs::Knobs;
 pub use nats_flow::NatsNames;
 pub use order_service::{OrderServiceConfig, OrderServiceHandle, UserCheck};

@@ -57,6 +57,8 @@ pub struct OrderServiceConfig {
     pub topology: Topology,
     /// NATS server and names for the `ORDERS` stream; `None` disables it.
     pub nats: Option<crate::nats_flow::NatsNames>,
+    /// Kafka broker and topic for order events; `None` disables it.
+    pub kafka: Option<crate::kafka_flow::KafkaNames>,
     pub latency_ms: u64,
     pub failure_rate: f64,
 }
@@ -71,6 +73,7 @@ impl Default for OrderServiceConfig {
             amqp_url: Some(DEFAULT_AMQP_URL.to_string()),
             topology: Topology::default(),
             nats: None,
+            kafka: None,
             latency_ms: 0,
             failure_rate: 0.0,
         }
@@ -126,6 +129,10 @@ struct Shared {
     topology: Topology,
     publisher: Mutex<Option<(Connection, Channel)>>,
     nats: Option<(async_nats::Client, crate::nats_flow::NatsNames)>,
+    kafka: Option<(
+        crate::kafka_flow::OrderProducer,
+        crate::kafka_flow::KafkaNames,
+    )>,
 }
 
 /// Starts the Order Service.
@@ -165,6 +172,10 @@ pub async fn start(config: OrderServiceConfig) -> Result<OrderServiceHandle, Sta
         topology: config.topology.clone(),
         publisher: Mutex::new(None),
         nats,
+        kafka: config
+            .kafka
+            .clone()
+            .map(|names| (crate::kafka_flow::OrderProducer::default(), names)),
     });
     let app = Router::new()
         .route("/orders", post(create_order))
@@ -295,6 +306,28 @@ async fn create_order(
         }
         None => serde_json::Value::Null,
     };
+    // And to Kafka (key = the user id), likewise.
+    let kafka = match &shared.kafka {
+        Some((producer, names)) => {
+            let payload = serde_json::to_vec(&order).unwrap_or_default();
+            match producer
+                .produce(
+                    names,
+                    &order.user_id,
+                    &order.order_id,
+                    &correlation_id,
+                    &payload,
+                )
+                .await
+            {
+                Ok(p) => {
+                    serde_json::json!({ "topic": names.topic, "partition": p.partition, "offset": p.offset })
+                }
+                Err(e) => serde_json::json!({ "error": e }),
+            }
+        }
+        None => serde_json::Value::Null,
+    };
     let body = serde_json::json!({
         "order_id": order.order_id,
         "correlation_id": correlation_id,
@@ -302,6 +335,7 @@ async fn create_order(
         "checked_over": shared_check(&shared).to_string(),
         "published": { "exchange": shared.topology.exchange, "routing_key": shared.topology.routing_key },
         "published_nats": nats,
+        "published_kafka": kafka,
         "event": order,
     });
     (StatusCode::CREATED, Json(body)).into_response()

@@ -49,6 +49,8 @@ pub struct Supervisor {
     pub broker: BrokerProbe,
     /// The NATS server's answer at start (`None`: NATS is off).
     pub nats: Option<BrokerProbe>,
+    /// The Kafka broker found or started (`None`: Kafka is off).
+    pub kafka: Option<crate::kafka_flow::KafkaSetup>,
     /// Set when a default port was busy and an ephemeral one was used instead.
     pub notes: Vec<String>,
 }
@@ -70,6 +72,7 @@ impl Supervisor {
     ) -> Result<Self, StartError> {
         let broker = probe_broker(&config.amqp_url, &config.topology).await;
         let nats = crate::demo::probe_nats(&config).await;
+        let kafka = crate::demo::setup_kafka(&config).await;
         let mut notes = Vec::new();
         let user = match user_service::start(user_config(&config, (0, 0.0))).await {
             Err(err) if fallback_to_ephemeral && addr_in_use(&err) => {
@@ -105,6 +108,7 @@ impl Supervisor {
             order_knobs: (0, 0.0),
             broker,
             nats,
+            kafka,
             notes,
         })
     }
@@ -235,6 +239,7 @@ pub(crate) fn user_config(config: &DemoConfig, knobs: (u64, f64)) -> UserService
         amqp_url: Some(config.amqp_url.clone()),
         topology: config.topology.clone(),
         nats: config.nats.clone(),
+        kafka: config.kafka.clone(),
         latency_ms: knobs.0,
         failure_rate: knobs.1,
     }
@@ -251,6 +256,7 @@ pub(crate) fn order_config(config: &DemoConfig, knobs: (u64, f64)) -> OrderServi
         amqp_url: Some(config.amqp_url.clone()),
         topology: config.topology.clone(),
         nats: config.nats.clone(),
+        kafka: config.kafka.clone(),
         latency_ms: knobs.0,
         failure_rate: knobs.1,
     }

@@ -34,6 +34,8 @@ pub struct UserServiceConfig {
     pub topology: Topology,
     /// NATS server and names for `user.get`; `None` disables the NATS side.
     pub nats: Option<crate::nats_flow::NatsNames>,
+    /// Kafka broker, topic and group to consume order events as; `None` disables it.
+    pub kafka: Option<crate::kafka_flow::KafkaNames>,
     pub latency_ms: u64,
     pub failure_rate: f64,
 }
@@ -46,6 +48,7 @@ impl Default for UserServiceConfig {
             amqp_url: Some(DEFAULT_AMQP_URL.to_string()),
             topology: Topology::default(),
             nats: None,
+            kafka: None,
             latency_ms: 0,
             failure_rate: 0.0,
         }
@@ -89,6 +92,7 @@ pub struct UserServiceHandle {
     pub knobs: Arc<Knobs>,
     pub store: Arc<UserStore>,
     consumer: watch::Receiver<ConsumerState>,
+    kafka_consumer: watch::Receiver<ConsumerState>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -96,6 +100,11 @@ pub struct UserServiceHandle {
 impl UserServiceHandle {
     pub fn consumer_state(&self) -> ConsumerState {
         self.consumer.borrow().clone()
+    }
+
+    /// The state of the consumer of the Kafka orders topic (group `user-service`).
+    pub fn kafka_consumer_state(&self) -> ConsumerState {
+        self.kafka_consumer.borrow().clone()
     }
 
     /// A receiver that sees every consumer state change.
@@ -187,6 +196,14 @@ pub async fn start(config: UserServiceConfig) -> Result<UserServiceHandle, Start
             rx,
         )));
     }
+    let (kafka_tx, kafka_consumer) = watch::channel(ConsumerState::Disabled);
+    if let Some(names) = config.kafka.clone() {
+        tasks.push(tokio::spawn(crate::kafka_flow::consume_orders(
+            names,
+            kafka_tx,
+            shutdown_rx.clone(),
+        )));
+    }
     if let Some(names) = config.nats.clone() {
         match crate::nats_flow::subscribe_lookups(&names).await {
             Ok((client, sub)) => tasks.push(tokio::spawn(crate::nats_flow::serve_user_lookups(
@@ -206,6 +223,7 @@ pub async fn start(config: UserServiceConfig) -> Result<UserServiceHandle, Start
         knobs: shared.knobs,
         store: shared.store,
         consumer,
+        kafka_consumer,
         shutdown,
         tasks,
     })

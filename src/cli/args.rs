@@ -22,6 +22,10 @@ pub struct Cli {
     /// NATS server the demo services and editors use (`user.get`, stream ORDERS).
     #[arg(long, global = true, default_value = crate::engine::nats::DEFAULT_NATS_URL)]
     pub nats_url: String,
+    /// Kafka broker the demo services and editors use (topic `orders`, group `user-service`);
+    /// the demo starts an embedded broker there when nothing listens on it.
+    #[arg(long, global = true, default_value = crate::engine::kafka::DEFAULT_KAFKA_URL)]
+    pub kafka_url: String,
     /// Print credentials (Authorization, Cookie, API-key headers, URL passwords) as sent;
     /// exchanges and watched messages are printed with them masked otherwise (text and
     /// --json). Bodies are never altered.
@@ -54,6 +58,10 @@ pub enum Command {
     /// NATS JetStream: `nats streams URL` (streams and their consumers), `nats kv …`.
     #[command(subcommand)]
     Nats(NatsCommand),
+    /// Kafka: `kafka topics URL` (partitions, watermarks, counts), `kafka groups URL` (members,
+    /// committed offsets, lag).
+    #[command(subcommand)]
+    Kafka(KafkaCommand),
     /// Discover gRPC services: `grpc list ADDR [SERVICE]`, `grpc describe ADDR SYMBOL`.
     #[command(subcommand)]
     Grpc(GrpcCommand),
@@ -208,6 +216,24 @@ pub enum NatsCommand {
         json: bool,
         #[arg(long, default_value = "10", value_name = "SECS", value_parser = parse_secs)]
         timeout: Duration,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum KafkaCommand {
+    /// Topics with their partitions, leaders, low/high watermarks and message counts.
+    Topics {
+        #[arg(default_value = crate::engine::kafka::DEFAULT_KAFKA_URL)]
+        url: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Consumer groups: state, members, committed offset and lag per partition.
+    Groups {
+        #[arg(default_value = crate::engine::kafka::DEFAULT_KAFKA_URL)]
+        url: String,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -374,8 +400,24 @@ pub enum GrpcCommand {
 
 #[derive(Debug, Clone, Args)]
 pub struct PublishArgs {
-    /// Broker URL: amqp://guest:guest@127.0.0.1:5672/%2f or nats://127.0.0.1:4222
+    /// Broker URL: amqp://guest:guest@127.0.0.1:5672/%2f, nats://127.0.0.1:4222 or
+    /// kafka://127.0.0.1:9092
     pub url: String,
+    /// Kafka: the topic.
+    #[arg(long, conflicts_with_all = ["exchange", "routing_key", "subject"])]
+    pub topic: Option<String>,
+    /// Kafka: the record's key (also picks the partition: murmur2, as Java clients).
+    #[arg(long, requires = "topic")]
+    pub key: Option<String>,
+    /// Kafka: the partition (default: by the key's hash, else round robin).
+    #[arg(long, requires = "topic")]
+    pub partition: Option<i32>,
+    /// Kafka: which acknowledgement to wait for: 0, 1 or all.
+    #[arg(long, requires = "topic", default_value = "all")]
+    pub acks: String,
+    /// Kafka: the batch's compression: none, gzip, snappy, lz4 or zstd.
+    #[arg(long, requires = "topic", default_value = "none")]
+    pub compression: String,
     /// AMQP: the exchange ("" for the default exchange).
     #[arg(long)]
     pub exchange: Option<String>,
@@ -426,11 +468,20 @@ pub struct PublishArgs {
 
 #[derive(Debug, Clone, Args)]
 #[command(
-    after_help = "AMQP modes (amqp:// URL):\n  tap      binds a private auto-delete queue to --exchange: you see every matching message, other consumers still get all of them (default with --exchange)\n  peek     gets up to --count messages (default 100) from --queue and puts them back: marked redelivered, may move to the back of the queue\n  consume  consumes --queue with acks: messages are TAKEN from the queue (default with --queue)\n\nNATS (nats:// URL):\n  --subject S                 a core subscription (wildcards * and >): sees everything published while it listens, takes nothing\n  --subject S --queue-group G joins the queue group: the group's other members get fewer messages\n  --stream N [--mode tap]     an ordered, ephemeral consumer: never acks, never touches durable consumers; --from all|new|last|last_per_subject|seq:N|time:RFC3339\n  --stream N --mode consume   a durable pull consumer (--durable NAME, default switchboard) with acks: messages are TAKEN\n  --stream N --mode peek      reads up to --count messages by sequence from --from; creates nothing\n\nA watch survives a broker restart: it reconnects with backoff and says so on stderr."
+    after_help = "AMQP modes (amqp:// URL):\n  tap      binds a private auto-delete queue to --exchange: you see every matching message, other consumers still get all of them (default with --exchange)\n  peek     gets up to --count messages (default 100) from --queue and puts them back: marked redelivered, may move to the back of the queue\n  consume  consumes --queue with acks: messages are TAKEN from the queue (default with --queue)\n\nNATS (nats:// URL):\n  --subject S                 a core subscription (wildcards * and >): sees everything published while it listens, takes nothing\n  --subject S --queue-group G joins the queue group: the group's other members get fewer messages\n  --stream N [--mode tap]     an ordered, ephemeral consumer: never acks, never touches durable consumers; --from all|new|last|last_per_subject|seq:N|time:RFC3339\n  --stream N --mode consume   a durable pull consumer (--durable NAME, default switchboard) with acks: messages are TAKEN\n  --stream N --mode peek      reads up to --count messages by sequence from --from; creates nothing\n\nKafka (kafka:// URL):\n  --topic T [--partition P]   a tap: reads the partitions directly, never joins a group, never commits; --from earliest|latest|offset:N|time:RFC3339|last:N\n  --topic T --group G         joins consumer group G and COMMITS what is printed: destructive for that group\n\nA watch survives a broker restart: it reconnects with backoff and says so on stderr."
 )]
 pub struct WatchArgs {
-    /// Broker URL (amqp://… or nats://…).
+    /// Broker URL (amqp://…, nats://… or kafka://…).
     pub url: String,
+    /// Kafka: the topic to tap (or consume with --group).
+    #[arg(long, conflicts_with_all = ["queue", "exchange", "subject", "stream"])]
+    pub topic: Option<String>,
+    /// Kafka: one partition of --topic (a tap only).
+    #[arg(long, requires = "topic")]
+    pub partition: Option<i32>,
+    /// Kafka: consume as this consumer group (joins it and COMMITS what is printed).
+    #[arg(long, requires = "topic")]
+    pub group: Option<String>,
     /// AMQP: the queue to peek or consume.
     #[arg(long, conflicts_with_all = ["exchange", "subject", "stream"])]
     pub queue: Option<String>,
@@ -443,8 +494,9 @@ pub struct WatchArgs {
     /// NATS: the JetStream stream to tap, consume or peek.
     #[arg(long, conflicts_with = "exchange")]
     pub stream: Option<String>,
-    /// NATS stream reads: where to start (all, new, last, last_per_subject, seq:N, time:RFC3339).
-    #[arg(long, requires = "stream")]
+    /// Where to start: NATS stream reads: all, new, last, last_per_subject, seq:N,
+    /// time:RFC3339; Kafka: earliest, latest (default), offset:N, time:RFC3339, last:N.
+    #[arg(long)]
     pub from: Option<String>,
     /// NATS --mode consume: the durable consumer's name (created if missing).
     #[arg(long, requires = "stream")]
@@ -496,7 +548,12 @@ pub struct DemoArgs {
 }
 
 impl DemoArgs {
-    pub fn config(&self, amqp_url: &str, nats_url: &str) -> demo_services::DemoConfig {
+    pub fn config(
+        &self,
+        amqp_url: &str,
+        nats_url: &str,
+        kafka_url: &str,
+    ) -> demo_services::DemoConfig {
         demo_services::DemoConfig {
             user_http_addr: self.user_http,
             user_grpc_addr: self.user_grpc,
@@ -507,6 +564,7 @@ impl DemoArgs {
                 url: nats_url.to_string(),
                 ..demo_services::NatsNames::default()
             }),
+            kafka: Some(demo_services::KafkaNames::at(kafka_url)),
             user_check: match self.user_check {
                 UserCheckArg::Grpc => demo_services::UserCheck::Grpc,
                 UserCheckArg::Http => demo_services::UserCheck::Http,

@@ -2,6 +2,7 @@
 
 mod args;
 mod collections;
+mod kafka;
 mod nats;
 mod print;
 
@@ -35,6 +36,7 @@ pub fn main_with(launch: impl FnOnce(&Cli) -> anyhow::Result<()>) -> ExitCode {
         command,
         &cli.amqp_url,
         &cli.nats_url,
+        &cli.kafka_url,
         cli.show_credentials,
     )) {
         Ok(code) => code,
@@ -64,6 +66,7 @@ pub async fn run(
     command: Command,
     amqp_url: &str,
     nats_url: &str,
+    kafka_url: &str,
     show_credentials: bool,
 ) -> anyhow::Result<ExitCode> {
     match command {
@@ -76,6 +79,10 @@ pub async fn run(
             let exchanges = crate::engine::nats::execute(&nats::request(&a)?, a.timeout).await;
             Ok(report(&exchanges, a.json, show_credentials))
         }
+        Command::Publish(a) if kafka::is_kafka_url(&a.url) => {
+            let exchanges = crate::engine::kafka::execute(&kafka::publish(&a)?, a.timeout).await;
+            Ok(report(&exchanges, a.json, show_credentials))
+        }
         Command::Publish(a) if nats::is_nats_url(&a.url) => {
             let exchanges = crate::engine::nats::execute(&nats::publish(&a)?, a.timeout).await;
             Ok(report(&exchanges, a.json, show_credentials))
@@ -85,6 +92,7 @@ pub async fn run(
             Ok(report(&exchanges, a.json, show_credentials))
         }
         Command::Nats(c) => nats::command(c).await,
+        Command::Kafka(c) => kafka::command(c).await,
         Command::Watch(a) => watch(a, show_credentials).await,
         Command::Grpc(args::GrpcCommand::List {
             addr,
@@ -162,7 +170,7 @@ pub async fn run(
             load(spec, opts, json, pool).await
         }
         Command::Demo(a) => {
-            demo_services::demo::run_foreground(a.config(amqp_url, nats_url)).await?;
+            demo_services::demo::run_foreground(a.config(amqp_url, nats_url, kafka_url)).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Run(a) => collections::run(a, show_credentials).await,
@@ -361,6 +369,11 @@ fn grpc_request(a: &args::GrpcArgs) -> anyhow::Result<GrpcRequest> {
 }
 
 fn publish_request(a: &args::PublishArgs) -> anyhow::Result<PublishRequest> {
+    if a.topic.is_some() {
+        anyhow::bail!(
+            "--topic is for Kafka (a kafka:// URL); an AMQP publish takes --exchange and --routing-key"
+        );
+    }
     if a.subject.is_some() || a.jetstream || a.reply_to.is_some() {
         anyhow::bail!(
             "--subject, --jetstream and --reply-to are for NATS (a nats:// URL); an AMQP publish takes --exchange and --routing-key"
@@ -532,7 +545,9 @@ fn report(exchanges: &[Exchange], json: bool, show_credentials: bool) -> ExitCod
 /// `show_credentials`.
 async fn watch(a: args::WatchArgs, show_credentials: bool) -> anyhow::Result<ExitCode> {
     use crate::engine::WatchRequest;
-    let spec = if nats::is_nats_url(&a.url) {
+    let spec = if kafka::is_kafka_url(&a.url) {
+        WatchRequest::Kafka(kafka::watch(&a)?)
+    } else if nats::is_nats_url(&a.url) {
         WatchRequest::Nats(nats::watch(&a)?)
     } else {
         WatchRequest::Amqp(amqp_watch(&a)?)
@@ -547,6 +562,12 @@ async fn watch(a: args::WatchArgs, show_credentials: bool) -> anyhow::Result<Exi
 fn amqp_watch(a: &args::WatchArgs) -> anyhow::Result<crate::engine::watch::WatchSpec> {
     use crate::engine::watch::{WatchMode, WatchSpec};
     use args::ModeArg;
+    if a.topic.is_some() || a.group.is_some() || a.partition.is_some() {
+        anyhow::bail!("--topic, --partition and --group are for Kafka (a kafka:// URL)");
+    }
+    if a.from.is_some() {
+        anyhow::bail!("--from is for NATS streams and Kafka topics; an AMQP watch starts now");
+    }
     if a.subject.is_some() || a.stream.is_some() {
         anyhow::bail!(
             "--subject and --stream are for NATS (a nats:// URL); an AMQP watch takes --exchange or --queue"

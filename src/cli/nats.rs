@@ -46,6 +46,9 @@ pub fn request(a: &args::NatsSendArgs) -> anyhow::Result<NatsRequest> {
 
 /// `publish nats://… --subject S`.
 pub fn publish(a: &args::PublishArgs) -> anyhow::Result<NatsRequest> {
+    if a.topic.is_some() {
+        anyhow::bail!("--topic is for Kafka (a kafka:// URL); a NATS publish takes --subject");
+    }
     if a.exchange.is_some() || a.routing_key.is_some() {
         anyhow::bail!("a NATS publish takes --subject, not --exchange/--routing-key");
     }
@@ -82,6 +85,12 @@ pub fn watch(a: &args::WatchArgs) -> anyhow::Result<NatsWatch> {
         anyhow::bail!(
             "a NATS watch takes --subject (with --queue-group) or --stream, not --queue/--exchange"
         );
+    }
+    if a.topic.is_some() || a.group.is_some() || a.partition.is_some() {
+        anyhow::bail!("--topic, --partition and --group are for Kafka (a kafka:// URL)");
+    }
+    if a.from.is_some() && a.stream.is_none() {
+        anyhow::bail!("--from needs --stream: a subject tap sees what is published from now on");
     }
     let mut w = match (&a.stream, &a.subject, a.mode) {
         (Some(stream), _, mode) => {

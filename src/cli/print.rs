@@ -28,7 +28,9 @@ pub fn exchange_text(e: &Exchange) -> String {
             as usize)
             .max(1);
         let bar: String = " ".repeat(start.min(BAR_WIDTH))
-            + &"█".repeat(len.min(BAR_WIDTH + 1 - start.min(BAR_WIDTH)));
+            + "█"
+                .repeat(len.min(BAR_WIDTH + 1 - start.min(BAR_WIDTH)))
+                .as_str();
         out.push_str(&format!(
             "  {:<17} {:>11} +{:>11}  {:<w$} {}{}\n",
             phase.phase.label(),

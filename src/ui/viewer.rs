@@ -986,6 +986,7 @@ fn detail_ui(ui: &mut egui::Ui, m: &StoredMessage, copy_in_clear: bool) {
         let fields_heading = match m.transport {
             Transport::Amqp | Transport::Http | Transport::Grpc => "Properties",
             Transport::Nats => "Subject, reply and stream",
+            Transport::Kafka => "Partition, offset and timestamp",
         };
         headers_ui(&mut cols[0], fields_heading, &named(m.fields()));
         let headers = named(m.headers());

@@ -31,3 +31,12 @@ pub const USER_GET_SUBJECT: &str = "user.get";
 pub const ORDERS_STREAM: &str = "ORDERS";
 /// The subject of each `OrderCreated` event in [`ORDERS_STREAM`].
 pub const ORDERS_CREATED_SUBJECT: &str = "orders.created";
+
+/// The Kafka broker the demo uses (started in-process by the demo when nothing listens there).
+pub const DEFAULT_KAFKA_URL: &str = "kafka://127.0.0.1:9092";
+/// The topic the Order Service produces each `OrderCreated` to (key = the user id).
+pub const ORDERS_TOPIC: &str = "orders";
+/// Partitions of [`ORDERS_TOPIC`] when the demo creates it.
+pub const ORDERS_TOPIC_PARTITIONS: i32 = 3;
+/// The consumer group the User Service reads [`ORDERS_TOPIC`] as.
+pub const USER_SERVICE_GROUP: &str = "user-service";

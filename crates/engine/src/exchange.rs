@@ -14,6 +14,7 @@ pub enum Transport {
     Grpc,
     Amqp,
     Nats,
+    Kafka,
 }
 
 impl Transport {
@@ -23,6 +24,7 @@ impl Transport {
             Self::Grpc => "gRPC",
             Self::Amqp => "AMQP",
             Self::Nats => "NATS",
+            Self::Kafka => "Kafka",
         }
     }
 }

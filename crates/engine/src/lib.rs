@@ -23,6 +23,7 @@ pub mod watched;
 pub use transport::amqp::{self, publish_many, watch};
 pub use transport::grpc::{self, codec, descriptors, proto_json};
 pub use transport::http::{self, multipart};
+pub use transport::kafka;
 pub use transport::nats;
 
 pub use exchange::{ErrorKind, Exchange, ExchangeError, Header, Message, Transport};

@@ -221,6 +221,7 @@ pub async fn run_load(
                 }
                 RequestSpec::Amqp(req) => amqp_worker(req, &shared, &mut tally).await?,
                 RequestSpec::Nats(req) => nats_worker(req, &shared, &mut tally).await?,
+                RequestSpec::Kafka(req) => kafka_worker(req, &shared, &mut tally).await?,
             }
             Ok::<Tally, ExchangeError>(tally)
         });
@@ -294,6 +295,27 @@ async fn nats_worker(
     while shared.claim().is_some() {
         let started = Instant::now();
         let e = client.execute(&req, timeout).await;
+        shared.record(tally, started, failure_kind(&e));
+    }
+    Ok(())
+}
+
+/// One Kafka connection per worker: each produce waits for its ack (per the request's acks).
+async fn kafka_worker(
+    req: &crate::kafka::KafkaRequest,
+    shared: &Shared,
+    tally: &mut Tally,
+) -> Result<(), ExchangeError> {
+    let timeout = req.timeout(Duration::from_secs(30));
+    let mut req = req.trimmed();
+    req.count = 1;
+    let (headers, body) = crate::kafka::prepare(&req)?;
+    let mut producer = crate::kafka::Producer::open(&req.url, timeout).await?;
+    while shared.claim().is_some() {
+        let started = Instant::now();
+        let e = producer
+            .produce(Recorder::new(timeout), &req, &headers, &body)
+            .await;
         shared.record(tally, started, failure_kind(&e));
     }
     Ok(())

@@ -6,6 +6,7 @@ use super::amqp::{self, PublishRequest};
 use super::exchange::Exchange;
 use super::grpc::{self, GrpcRequest};
 use super::http::{self, HttpRequest};
+use super::kafka::{self, KafkaRequest};
 use super::nats::{self, NatsRequest};
 
 /// One request to run.
@@ -15,6 +16,7 @@ pub enum RequestSpec {
     Grpc(GrpcRequest),
     Amqp(Box<PublishRequest>),
     Nats(Box<NatsRequest>),
+    Kafka(Box<KafkaRequest>),
 }
 
 impl RequestSpec {
@@ -26,6 +28,7 @@ impl RequestSpec {
             Self::Amqp(req) => amqp::publish(req).await,
             // Its timeout is resolved when it is built; 30 s covers a request made by hand.
             Self::Nats(req) => nats::execute(req, std::time::Duration::from_secs(30)).await,
+            Self::Kafka(req) => kafka::execute(req, std::time::Duration::from_secs(30)).await,
         }
     }
 }
@@ -35,6 +38,7 @@ impl RequestSpec {
 pub enum WatchRequest {
     Amqp(crate::watch::WatchSpec),
     Nats(crate::nats::watch::NatsWatch),
+    Kafka(crate::kafka::watch::KafkaWatch),
 }
 
 impl WatchRequest {
@@ -43,6 +47,7 @@ impl WatchRequest {
         match self {
             Self::Amqp(w) => w.describe(),
             Self::Nats(w) => w.describe(),
+            Self::Kafka(w) => w.describe(),
         }
     }
 
@@ -51,6 +56,7 @@ impl WatchRequest {
         match self {
             Self::Amqp(w) => w.mode.explanation(),
             Self::Nats(w) => w.mode.explanation(),
+            Self::Kafka(w) => w.mode().explanation(),
         }
     }
 
@@ -59,6 +65,7 @@ impl WatchRequest {
         match self {
             Self::Amqp(w) => w.mode == crate::watch::WatchMode::Peek,
             Self::Nats(w) => w.mode == crate::nats::watch::NatsWatchMode::Peek,
+            Self::Kafka(_) => false,
         }
     }
 
@@ -66,6 +73,7 @@ impl WatchRequest {
         match self {
             Self::Amqp(_) => crate::Transport::Amqp,
             Self::Nats(_) => crate::Transport::Nats,
+            Self::Kafka(_) => crate::Transport::Kafka,
         }
     }
 
@@ -74,6 +82,7 @@ impl WatchRequest {
         match self {
             Self::Amqp(w) => w.limit = limit,
             Self::Nats(w) => w.limit = limit,
+            Self::Kafka(w) => w.limit = limit,
         }
     }
 
@@ -88,6 +97,7 @@ impl WatchRequest {
         match self {
             Self::Amqp(w) => crate::watch::run_confirmed(w, events, cancel, delivered).await,
             Self::Nats(w) => crate::nats::watch::run(w, events, cancel, delivered).await,
+            Self::Kafka(w) => crate::kafka::watch::run(w, events, cancel, delivered).await,
         }
     }
 }

@@ -57,6 +57,7 @@ impl PhaseKind {
             crate::grpc::phases::ALL,
             crate::amqp::phases::ALL,
             crate::nats::phases::ALL,
+            crate::kafka::phases::ALL,
         ]
         .into_iter()
         .flatten()

@@ -106,6 +106,73 @@ impl WatchedMessage {
         }
     }
 
+    /// A Kafka record: `key` is `None` when the record has none; a key that is not UTF-8 is
+    /// kept as `key_base64`.
+    pub fn kafka(
+        position: KafkaPosition,
+        key: Option<&[u8]>,
+        headers: Named,
+        body: Vec<u8>,
+    ) -> Self {
+        use base64::Engine as _;
+        let mut fields = Named::new();
+        fields.insert("partition".into(), position.partition.into());
+        fields.insert("offset".into(), position.offset.into());
+        fields.insert("timestamp_ms".into(), position.timestamp_ms.into());
+        fields.insert(
+            "timestamp_type".into(),
+            if position.log_append_time {
+                "log_append"
+            } else {
+                "create"
+            }
+            .into(),
+        );
+        let key = match key {
+            None => {
+                fields.insert("key".into(), serde_json::Value::Null);
+                String::new()
+            }
+            Some(bytes) => match std::str::from_utf8(bytes) {
+                Ok(text) => text.to_string(),
+                Err(_) => {
+                    fields.insert(
+                        "key_base64".into(),
+                        base64::engine::general_purpose::STANDARD
+                            .encode(bytes)
+                            .into(),
+                    );
+                    String::new()
+                }
+            },
+        };
+        Self {
+            transport: Transport::Kafka,
+            received_at_ms: super::recorder::unix_ms(),
+            source: position.topic,
+            key,
+            redelivered: false,
+            fields,
+            headers,
+            body: Body::new(body),
+        }
+    }
+
+    /// A Kafka record's offset.
+    pub fn kafka_offset(&self) -> Option<i64> {
+        self.fields
+            .get("offset")
+            .and_then(serde_json::Value::as_i64)
+    }
+
+    /// A Kafka record's partition.
+    pub fn kafka_partition(&self) -> Option<i32> {
+        self.fields
+            .get("partition")
+            .and_then(serde_json::Value::as_i64)
+            .and_then(|p| i32::try_from(p).ok())
+    }
+
     pub fn size_bytes(&self) -> u64 {
         self.body.bytes.len() as u64
     }
@@ -132,6 +199,15 @@ impl WatchedMessage {
                     ("delivered", "delivered"),
                 ],
             },
+            Transport::Kafka => Columns {
+                source: "topic",
+                key: "key",
+                fields: &[
+                    ("partition", "partition"),
+                    ("offset", "offset"),
+                    ("timestamp", "timestamp_ms"),
+                ],
+            },
             Transport::Amqp | Transport::Http | Transport::Grpc => Columns {
                 source: "exchange",
                 key: "routing key",
@@ -146,8 +222,10 @@ impl WatchedMessage {
 
     /// The `watch --json` shape of its transport.
     pub fn to_json(&self) -> serde_json::Value {
-        if self.transport == Transport::Nats {
-            return self.nats_json();
+        match self.transport {
+            Transport::Nats => return self.nats_json(),
+            Transport::Kafka => return self.kafka_json(),
+            _ => {}
         }
         let shape = AmqpJson {
             transport: Some(self.transport),
@@ -167,8 +245,10 @@ impl WatchedMessage {
     /// every export before there were other transports).
     pub fn from_json(line: &str) -> Result<Self, serde_json::Error> {
         let value: serde_json::Value = serde_json::from_str(line)?;
-        if value.get("transport").and_then(|t| t.as_str()) == Some("nats") {
-            return Self::from_nats_json(value);
+        match value.get("transport").and_then(|t| t.as_str()) {
+            Some("nats") => return Self::from_nats_json(value),
+            Some("kafka") => return Self::from_kafka_json(value),
+            _ => {}
         }
         let shape: AmqpJson = serde_json::from_value(value)?;
         Ok(Self {
@@ -259,6 +339,97 @@ impl WatchedMessage {
         }
         Ok(m)
     }
+}
+
+impl WatchedMessage {
+    /// Kafka's `watch --json` shape: `topic`, `partition`, `offset`, `timestamp_ms`,
+    /// `timestamp_type`, `key` (text, or null with `key_base64`), `headers`, the value.
+    fn kafka_json(&self) -> serde_json::Value {
+        let mut out = Named::new();
+        out.insert("transport".into(), "kafka".into());
+        out.insert("received_at_ms".into(), self.received_at_ms.into());
+        out.insert("topic".into(), self.source.clone().into());
+        for name in ["partition", "offset", "timestamp_ms", "timestamp_type"] {
+            if let Some(v) = self.fields.get(name) {
+                out.insert(name.into(), v.clone());
+            }
+        }
+        match self.fields.get("key_base64") {
+            Some(b64) => {
+                out.insert("key".into(), serde_json::Value::Null);
+                out.insert("key_base64".into(), b64.clone());
+            }
+            None if self.fields.contains_key("key") => {
+                out.insert("key".into(), serde_json::Value::Null);
+            }
+            None => {
+                out.insert("key".into(), self.key.clone().into());
+            }
+        }
+        out.insert(
+            "headers".into(),
+            serde_json::Value::Object(self.headers.clone()),
+        );
+        if let Ok(serde_json::Value::Object(body)) = serde_json::to_value(&self.body) {
+            out.extend(body);
+        }
+        out.insert("size_bytes".into(), self.size_bytes().into());
+        serde_json::Value::Object(out)
+    }
+
+    fn from_kafka_json(value: serde_json::Value) -> Result<Self, serde_json::Error> {
+        use base64::Engine as _;
+        let body: Body = serde_json::from_value(value.clone())?;
+        let serde_json::Value::Object(map) = value else {
+            return Err(serde::de::Error::custom("a Kafka message is a JSON object"));
+        };
+        let int = |k: &str| map.get(k).and_then(serde_json::Value::as_i64).unwrap_or(0);
+        let key: Option<Vec<u8>> = match (map.get("key"), map.get("key_base64")) {
+            (_, Some(serde_json::Value::String(b64))) => Some(
+                base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .map_err(serde::de::Error::custom)?,
+            ),
+            (Some(serde_json::Value::String(k)), _) => Some(k.clone().into_bytes()),
+            _ => None,
+        };
+        let headers = match map.get("headers") {
+            Some(serde_json::Value::Object(h)) => h.clone(),
+            _ => Named::new(),
+        };
+        let mut m = Self::kafka(
+            KafkaPosition {
+                topic: map
+                    .get("topic")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_string(),
+                partition: i32::try_from(int("partition")).unwrap_or(0),
+                offset: int("offset"),
+                timestamp_ms: int("timestamp_ms"),
+                log_append_time: map.get("timestamp_type").and_then(|v| v.as_str())
+                    == Some("log_append"),
+            },
+            key.as_deref(),
+            headers,
+            Vec::new(),
+        );
+        m.body = body;
+        m.received_at_ms = u64::try_from(int("received_at_ms")).unwrap_or(0);
+        Ok(m)
+    }
+}
+
+/// Where a Kafka record sits.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KafkaPosition {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    /// The record's timestamp, milliseconds since the Unix epoch.
+    pub timestamp_ms: i64,
+    /// The timestamp is when the broker appended it (else when the producer created it).
+    pub log_append_time: bool,
 }
 
 /// Where a JetStream message sits in its stream.
@@ -398,6 +569,55 @@ mod tests {
         assert_eq!(back, stored);
         assert_eq!(back.source, "ORDERS");
         assert_eq!(back.field("stream_seq").as_deref(), Some("7"));
+    }
+
+    #[test]
+    fn a_kafka_message_has_its_own_json_shape_and_reads_back() {
+        let mut headers = Named::new();
+        headers.insert("correlation_id".into(), "c-1".into());
+        let position = KafkaPosition {
+            topic: "orders".into(),
+            partition: 2,
+            offset: 41,
+            timestamp_ms: 1_700_000_000_000,
+            log_append_time: false,
+        };
+        let m = WatchedMessage::kafka(
+            position.clone(),
+            Some(b"1"),
+            headers,
+            br#"{"a":1}"#.to_vec(),
+        );
+        let json = serde_json::to_value(&m).unwrap();
+        assert_eq!(json["transport"], "kafka");
+        assert_eq!(json["topic"], "orders");
+        assert_eq!(json["partition"], 2);
+        assert_eq!(json["offset"], 41);
+        assert_eq!(json["timestamp_ms"], 1_700_000_000_000i64);
+        assert_eq!(json["key"], "1");
+        assert_eq!(json["headers"]["correlation_id"], "c-1");
+        assert_eq!(json["size_bytes"], 7);
+        assert_eq!(WatchedMessage::from_json(&json.to_string()).unwrap(), m);
+        assert_eq!(m.kafka_offset(), Some(41));
+        assert_eq!(m.kafka_partition(), Some(2));
+
+        let binary =
+            WatchedMessage::kafka(position.clone(), Some(&[0xff, 0]), Named::new(), vec![1]);
+        let json = serde_json::to_value(&binary).unwrap();
+        assert_eq!(json["key"], serde_json::Value::Null);
+        assert_eq!(json["key_base64"], "/wA=");
+        assert_eq!(
+            WatchedMessage::from_json(&json.to_string()).unwrap(),
+            binary
+        );
+        let keyless = WatchedMessage::kafka(position, None, Named::new(), vec![]);
+        let json = serde_json::to_value(&keyless).unwrap();
+        assert_eq!(json["key"], serde_json::Value::Null);
+        assert!(json.get("key_base64").is_none());
+        assert_eq!(
+            WatchedMessage::from_json(&json.to_string()).unwrap(),
+            keyless
+        );
     }
 
     #[test]

@@ -4,4 +4,5 @@
 pub mod amqp;
 pub mod grpc;
 pub mod http;
+pub mod kafka;
 pub mod nats;

@@ -531,8 +531,8 @@ pub mod phases {
     pub const REPLY: PhaseKind = PhaseKind::new("reply", "reply", PhaseClass::Wait);
     /// A message written and flushed.
     pub const PUBLISH: PhaseKind = crate::amqp::phases::PUBLISH;
-    /// JetStream's publish ack.
-    pub const ACK: PhaseKind = PhaseKind::new("ack", "JetStream ack", PhaseClass::Wait);
+    /// The broker's ack of a publish (JetStream's, Kafka's produce response).
+    pub const ACK: PhaseKind = PhaseKind::new("ack", "ack", PhaseClass::Wait);
     /// A watch's subscription or consumer created.
     pub const SUBSCRIBE: PhaseKind = PhaseKind::new("subscribe", "subscribe", PhaseClass::Send);
 

@@ -1,0 +1,264 @@
+//! The demo's Kafka side: the Order Service produces each `OrderCreated` to topic `orders`
+//! (3 partitions, created if missing; key = the user id, the correlation id in a header) and
+//! the User Service consumes it as group `user-service`, with its own counters.
+//!
+//! When nothing listens on the demo's own loopback Kafka address, the demo starts an embedded
+//! broker there (feature `kafka`); a cluster the user points at is never started or shadowed.
+//! Kafka is optional: down, the demo says so and HTTP, gRPC, RabbitMQ and NATS keep working.
+
+use std::time::Duration;
+
+use switchboard_engine::kafka::watch::KafkaWatch;
+use switchboard_engine::kafka::{KafkaRequest, Producer, admin};
+use switchboard_engine::watched::WatchEvent;
+use tokio::sync::{Mutex, watch};
+
+use crate::user_service::ConsumerState;
+
+/// The Kafka broker the demo uses.
+pub const DEFAULT_KAFKA_URL: &str = demo_contract::DEFAULT_KAFKA_URL;
+
+/// Names of the demo's Kafka side (tests use a broker of their own).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaNames {
+    pub url: String,
+    pub topic: String,
+    pub partitions: i32,
+    pub group: String,
+}
+
+impl Default for KafkaNames {
+    fn default() -> Self {
+        Self {
+            url: DEFAULT_KAFKA_URL.to_string(),
+            topic: demo_contract::ORDERS_TOPIC.to_string(),
+            partitions: demo_contract::ORDERS_TOPIC_PARTITIONS,
+            group: demo_contract::USER_SERVICE_GROUP.to_string(),
+        }
+    }
+}
+
+impl KafkaNames {
+    /// The default names on another broker.
+    pub fn at(url: &str) -> Self {
+        Self {
+            url: url.to_string(),
+            ..Self::default()
+        }
+    }
+}
+
+#[cfg(feature = "kafka")]
+/// The loopback address of `url` when it names exactly one broker on this machine.
+fn loopback_addr(url: &str) -> Option<std::net::SocketAddr> {
+    let addrs = switchboard_engine::kafka::parse_url(url).ok()?;
+    let [one] = addrs.as_slice() else {
+        return None;
+    };
+    let addr: std::net::SocketAddr = one.replace("localhost", "127.0.0.1").parse().ok()?;
+    addr.ip().is_loopback().then_some(addr)
+}
+
+/// What the demo found (or started) for Kafka.
+#[derive(Debug)]
+pub struct KafkaSetup {
+    pub probe: crate::demo::BrokerProbe,
+    /// The broker this process started, if it did.
+    #[cfg(feature = "kafka")]
+    pub embedded: Option<crate::kafka_broker::EmbeddedKafka>,
+}
+
+impl KafkaSetup {
+    pub fn embedded(&self) -> bool {
+        #[cfg(feature = "kafka")]
+        {
+            self.embedded.is_some()
+        }
+        #[cfg(not(feature = "kafka"))]
+        {
+            false
+        }
+    }
+}
+
+/// Connects to the broker of `names` — starting the embedded one when nothing listens on a
+/// loopback address and the feature is on — and creates the orders topic if missing.
+pub async fn setup(names: &KafkaNames) -> KafkaSetup {
+    let reachable = admin::connect(&names.url).await;
+    #[cfg(feature = "kafka")]
+    let mut embedded = None;
+    if let Err(e) = reachable {
+        #[cfg(feature = "kafka")]
+        if e.kind == switchboard_engine::ErrorKind::ConnectionRefused
+            && let Some(addr) = loopback_addr(&names.url)
+        {
+            match crate::kafka_broker::EmbeddedKafka::start(addr).await {
+                Ok(broker) => embedded = Some(broker),
+                Err(why) => {
+                    return KafkaSetup {
+                        probe: crate::demo::BrokerProbe::Unreachable(why),
+                        embedded: None,
+                    };
+                }
+            }
+        }
+        #[cfg(feature = "kafka")]
+        let started = embedded.is_some();
+        #[cfg(not(feature = "kafka"))]
+        let started = false;
+        if !started {
+            return KafkaSetup {
+                probe: crate::demo::BrokerProbe::Unreachable(e.message),
+                #[cfg(feature = "kafka")]
+                embedded,
+            };
+        }
+    }
+    let probe = match admin::create_topic(&names.url, &names.topic, names.partitions).await {
+        Ok(_) => crate::demo::BrokerProbe::Reachable,
+        Err(e) => crate::demo::BrokerProbe::Unreachable(e.message),
+    };
+    KafkaSetup {
+        probe,
+        #[cfg(feature = "kafka")]
+        embedded,
+    }
+}
+
+/// The Order Service's producer: one kept connection, opened on first use and again after a
+/// failure.
+#[derive(Default)]
+pub struct OrderProducer {
+    producer: Mutex<Option<Producer>>,
+}
+
+impl std::fmt::Debug for OrderProducer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OrderProducer")
+    }
+}
+
+/// Where an order event landed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Produced {
+    pub partition: i32,
+    pub offset: i64,
+}
+
+impl OrderProducer {
+    /// Produces `payload` keyed by `user_id`, with the correlation and order ids in headers.
+    pub async fn produce(
+        &self,
+        names: &KafkaNames,
+        user_id: &str,
+        order_id: &str,
+        correlation_id: &str,
+        payload: &[u8],
+    ) -> Result<Produced, String> {
+        let timeout = Duration::from_secs(5);
+        let mut req = KafkaRequest::produce(&names.url, &names.topic, user_id, "");
+        req.set_body(payload.to_vec());
+        req.headers = vec![
+            switchboard_engine::fields::SavedHeader::new("correlation_id", correlation_id),
+            switchboard_engine::fields::SavedHeader::new("order_id", order_id),
+        ];
+        let (headers, body) = switchboard_engine::kafka::prepare(&req).map_err(|e| e.message)?;
+        let mut slot = self.producer.lock().await;
+        if slot.is_none() {
+            *slot = Some(
+                Producer::open(&names.url, timeout)
+                    .await
+                    .map_err(|e| e.message)?,
+            );
+        }
+        let Some(producer) = slot.as_mut() else {
+            return Err("no producer".into());
+        };
+        let exchange = producer
+            .produce(
+                switchboard_engine::recorder::Recorder::new(timeout),
+                &req,
+                &headers,
+                &body,
+            )
+            .await;
+        if let Some(error) = exchange.error {
+            *slot = None;
+            return Err(error.message);
+        }
+        let header = |name: &str| {
+            exchange
+                .response
+                .as_ref()
+                .and_then(|r| r.headers.iter().find(|h| h.name == name))
+                .and_then(|h| h.value.parse::<i64>().ok())
+                .unwrap_or(-1)
+        };
+        Ok(Produced {
+            partition: header("partition") as i32,
+            offset: header("offset"),
+        })
+    }
+}
+
+/// The User Service's consumer of the orders topic as group `names.group`: counts what it
+/// reads; the watch reconnects after a gap by itself, and is started again (after 2 s) when it
+/// fails; stops at `shutdown`, committing what it read and leaving the group.
+pub async fn consume_orders(
+    names: KafkaNames,
+    state: watch::Sender<ConsumerState>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut spec = KafkaWatch::tap(&names.url, &names.topic);
+    spec.group = names.group.clone();
+    spec.from = "earliest".into();
+    let mut consumed = 0u64;
+    let _ = state.send(ConsumerState::Connecting);
+    loop {
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+        let task = tokio::spawn(switchboard_engine::kafka::watch::run(
+            spec.clone(),
+            tx,
+            cancel.clone(),
+            None,
+        ));
+        let consuming = |consumed| ConsumerState::Consuming {
+            consumed,
+            dead_lettered: 0,
+            last_reject: None,
+        };
+        let stop = loop {
+            tokio::select! {
+                _ = shutdown.changed() => break true,
+                event = rx.recv() => match event {
+                    None => break false,
+                    Some(WatchEvent::Messages(batch)) => {
+                        consumed += batch.len() as u64;
+                        let _ = state.send(consuming(consumed));
+                    }
+                    Some(WatchEvent::Connected { .. }) => {
+                        let _ = state.send(consuming(consumed));
+                    }
+                    Some(WatchEvent::Lost { reason, .. }) => {
+                        let _ = state.send(ConsumerState::Down(reason));
+                    }
+                    Some(WatchEvent::Failed(e)) => {
+                        let _ = state.send(ConsumerState::Down(e.message));
+                        break false;
+                    }
+                    Some(WatchEvent::PeekDone { .. }) => {}
+                }
+            }
+        };
+        cancel.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(3), task).await;
+        if stop {
+            return;
+        }
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+        }
+    }
+}
