@@ -13,6 +13,8 @@ pub mod watch;
 pub mod wire;
 
 pub use cluster::{Cluster, DEFAULT_KAFKA_URL, parse_url};
+/// The Kafka codec the engine speaks (for tests and tools that talk to a broker directly).
+pub use kafka_protocol as protocol;
 
 use std::time::{Duration, Instant};
 

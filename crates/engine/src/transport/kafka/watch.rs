@@ -420,9 +420,19 @@ async fn open(
             start_offsets(&mut cluster, topic, &unset, start, spec.partition.is_some()).await?;
     }
     offsets.extend(from_start);
-    for (p, _) in &leaders {
-        if let Some(n) = next.get(p) {
-            offsets.insert(*p, *n);
+    let resumed: Vec<(i32, i32)> = leaders
+        .iter()
+        .filter(|(p, _)| next.contains_key(p))
+        .copied()
+        .collect();
+    if !resumed.is_empty() {
+        // Where it stopped — unless the log is now shorter (recreated, or truncated): then
+        // from its start.
+        let marks = super::admin::watermarks(&mut cluster, topic, &resumed).await?;
+        for (p, _) in &resumed {
+            let n = next.get(p).copied().unwrap_or(0);
+            let (low, high) = marks.get(p).copied().unwrap_or((0, 0));
+            offsets.insert(*p, if n > high || n < low { low } else { n });
         }
     }
     Ok((
@@ -460,7 +470,13 @@ async fn run_inner(
         let (mut session, offsets) = match opened {
             Ok(Ok(opened)) => opened,
             // Refused, missing topic, bad partition…: said once, the watch ends.
-            Ok(Err(e)) if !reconnected || !retryable(&e) => return Err(e),
+            // After a gap a missing topic may be on its way back (a broker with memory
+            // storage, a topic deleted and recreated): looked for again, like a lost broker.
+            Ok(Err(e))
+                if !reconnected || !(retryable(&e) || e.message.contains("does not exist")) =>
+            {
+                return Err(e);
+            }
             Ok(Err(e)) => {
                 if !gap(events, cancel, e.message, attempt).await {
                     return Ok(());
@@ -582,6 +598,19 @@ async fn read(
     let mut last_beat = Instant::now();
     loop {
         if spec.limit.is_some_and(|l| *sent >= l) {
+            // A group commits what reached the user: wait (a little) until all of it has.
+            if let (Some(_), Some(d)) = (&session.member, delivered) {
+                let mut d = d.clone();
+                let give_up = tokio::time::sleep(Duration::from_secs(5));
+                tokio::pin!(give_up);
+                while *d.borrow() < *sent {
+                    tokio::select! {
+                        _ = cancel.cancelled() => break,
+                        _ = &mut give_up => break,
+                        changed = d.changed() => if changed.is_err() { break },
+                    }
+                }
+            }
             return Ok(Read::Done);
         }
         // A group member: heartbeat, commit what reached the user, rejoin when asked.

@@ -1,0 +1,423 @@
+//! Kafka against a real Kafka-protocol broker (tansu, embedded, one per test on a free port):
+//! produce with acks 0/1/all, headers and keys; a tap that leaves groups alone; a group consume
+//! that commits; browse; topics and groups with lag; a watch surviving a broker restart; the
+//! demo's `orders` flow; bad input.
+#![cfg(feature = "kafka-broker")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use demo_services::kafka_broker::EmbeddedKafka;
+use switchboard::engine::fields::SavedHeader;
+use switchboard::engine::kafka::watch::{self as kwatch, KafkaWatch};
+use switchboard::engine::kafka::{self, Acks, Compression, KafkaRequest, admin};
+use switchboard::engine::watch::WatchEvent;
+use switchboard::engine::watched::WatchedMessage;
+use switchboard::engine::{ErrorKind, Transport, WatchRequest};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use common::{assert_timeline_sane, phase_names};
+
+const SECS: Duration = Duration::from_secs(15);
+
+async fn broker() -> EmbeddedKafka {
+    EmbeddedKafka::start_free().await.expect("embedded broker")
+}
+
+async fn topic(url: &str, name: &str, partitions: i32) {
+    assert!(admin::create_topic(url, name, partitions).await.unwrap());
+}
+
+async fn produce(url: &str, topic: &str, key: &str, body: &str) -> switchboard::engine::Exchange {
+    let ex = kafka::execute(&KafkaRequest::produce(url, topic, key, body), SECS)
+        .await
+        .remove(0);
+    assert!(ex.ok, "{ex:?}");
+    ex
+}
+
+fn start(watch: KafkaWatch) -> (mpsc::Receiver<WatchEvent>, CancellationToken) {
+    let (tx, rx) = mpsc::channel(64);
+    let cancel = CancellationToken::new();
+    tokio::spawn(WatchRequest::Kafka(watch).run(tx, cancel.clone(), None));
+    (rx, cancel)
+}
+
+/// Messages until `n` arrived (other events are skipped; a failure panics).
+async fn messages(rx: &mut mpsc::Receiver<WatchEvent>, n: usize) -> Vec<WatchedMessage> {
+    let mut out = Vec::new();
+    while out.len() < n {
+        match tokio::time::timeout(SECS, rx.recv()).await {
+            Ok(Some(WatchEvent::Messages(batch))) => out.extend(batch),
+            Ok(Some(WatchEvent::Failed(e))) => panic!("watch failed: {e}"),
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("the watch ended after {} messages", out.len()),
+            Err(_) => panic!("only {} of {n} messages in time", out.len()),
+        }
+    }
+    out
+}
+
+fn header<'a>(ex: &'a switchboard::engine::Exchange, name: &str) -> &'a str {
+    ex.response
+        .as_ref()
+        .and_then(|r| r.headers.iter().find(|h| h.name == name))
+        .map(|h| h.value.as_str())
+        .unwrap_or_else(|| panic!("no {name} in {ex:?}"))
+}
+
+#[tokio::test]
+async fn produce_times_every_phase_for_each_acks_and_keeps_key_and_headers() {
+    let b = broker().await;
+    let url = b.url();
+    topic(&url, "t", 3).await;
+    for acks in Acks::ALL {
+        let mut req = KafkaRequest::produce(&url, "t", "user-7", r#"{"n":1}"#);
+        req.acks = acks;
+        req.compression = Compression::Gzip;
+        req.headers = vec![SavedHeader::new(
+            "correlation_id",
+            format!("c-{}", acks.label()),
+        )];
+        let ex = kafka::execute(&req, SECS).await.remove(0);
+        assert!(ex.ok, "{ex:?}");
+        assert_eq!(ex.transport, Transport::Kafka);
+        assert_timeline_sane(&ex);
+        if acks == Acks::None {
+            assert_eq!(phase_names(&ex), ["connect", "metadata", "produce"]);
+            assert_eq!(ex.status.as_deref(), Some("sent (acks=0)"));
+        } else {
+            assert_eq!(phase_names(&ex), ["connect", "metadata", "produce", "ack"]);
+            assert!(header(&ex, "offset").parse::<i64>().unwrap() >= 0);
+        }
+        let expected = kafka::partition_for_key(b"user-7", 3).to_string();
+        assert_eq!(header(&ex, "partition"), expected);
+    }
+    // All three are there, in order, with their key and headers, on the key's partition.
+    let mut tap = KafkaWatch::tap(&url, "t");
+    tap.from = "earliest".into();
+    let (mut rx, cancel) = start(tap);
+    let got = messages(&mut rx, 3).await;
+    cancel.cancel();
+    let p = kafka::partition_for_key(b"user-7", 3);
+    for (m, acks) in got.iter().zip(Acks::ALL) {
+        assert_eq!(m.transport, Transport::Kafka);
+        assert_eq!(m.key, "user-7");
+        assert_eq!(m.kafka_partition(), Some(p));
+        assert_eq!(m.headers["correlation_id"], format!("c-{}", acks.label()));
+        assert_eq!(m.body.bytes, br#"{"n":1}"#);
+    }
+    let offsets: Vec<i64> = got
+        .iter()
+        .filter_map(WatchedMessage::kafka_offset)
+        .collect();
+    assert_eq!(offsets, [0, 1, 2]);
+    // A reused connection: later copies start at `produce`.
+    let mut req = KafkaRequest::produce(&url, "t", "", "x");
+    req.count = 3;
+    let all = kafka::execute(&req, SECS).await;
+    assert_eq!(all.len(), 3);
+    assert_eq!(phase_names(&all[1]), ["produce", "ack"]);
+    let parts: std::collections::HashSet<&str> =
+        all.iter().map(|e| header(e, "partition")).collect();
+    assert!(
+        parts.len() > 1,
+        "keyless records spread over partitions: {parts:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_tap_never_joins_or_commits_and_a_group_consume_commits() {
+    let b = broker().await;
+    let url = b.url();
+    topic(&url, "orders", 1).await;
+    for i in 0..5 {
+        produce(&url, "orders", &i.to_string(), &format!("m{i}")).await;
+    }
+    // The group reads two and commits them.
+    let mut consume = KafkaWatch::tap(&url, "orders");
+    consume.group = "billing".into();
+    consume.from = "earliest".into();
+    consume.limit = Some(2);
+    let (mut rx, _cancel) = start(consume);
+    let got = messages(&mut rx, 2).await;
+    assert_eq!(got[0].body.bytes, b"m0");
+    // The watch ends at its limit, committing on its way out.
+    let committed = common::eventually(10, "the group's commit", || async {
+        let offsets = admin::group_offsets(&url, "billing", "orders").await.ok()?;
+        (offsets.get(&0) == Some(&2)).then_some(offsets)
+    })
+    .await;
+    assert_eq!(committed[&0], 2);
+    let groups = admin::groups(&url).await.unwrap();
+    let billing = groups.iter().find(|g| g.group == "billing").unwrap();
+    assert_eq!(billing.lag, 3);
+    assert_eq!(billing.offsets[0].committed, 2);
+    assert_eq!(billing.offsets[0].high, 5);
+
+    // A tap reads everything and changes nothing.
+    let before = admin::group_names(&url).await.unwrap();
+    let mut tap = KafkaWatch::tap(&url, "orders");
+    tap.from = "earliest".into();
+    let (mut rx, cancel) = start(tap);
+    assert_eq!(messages(&mut rx, 5).await.len(), 5);
+    cancel.cancel();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(admin::group_names(&url).await.unwrap(), before);
+    assert_eq!(
+        admin::group_offsets(&url, "billing", "orders")
+            .await
+            .unwrap()[&0],
+        2
+    );
+
+    // The group goes on from its commit.
+    let mut again = KafkaWatch::tap(&url, "orders");
+    again.group = "billing".into();
+    let (mut rx, cancel) = start(again);
+    let rest = messages(&mut rx, 3).await;
+    cancel.cancel();
+    assert_eq!(rest[0].body.bytes, b"m2");
+    assert_eq!(rest[0].kafka_offset(), Some(2));
+}
+
+#[tokio::test]
+async fn starts_and_browse_read_by_offset() {
+    let b = broker().await;
+    let url = b.url();
+    topic(&url, "log", 1).await;
+    for i in 0..10 {
+        produce(&url, "log", "", &format!("r{i}")).await;
+    }
+    for (from, first, n) in [
+        ("offset:4", "r4", 6),
+        ("last:3", "r7", 3),
+        ("earliest", "r0", 10),
+    ] {
+        let mut tap = KafkaWatch::tap(&url, "log");
+        tap.from = from.into();
+        let (mut rx, cancel) = start(tap);
+        let got = messages(&mut rx, n).await;
+        cancel.cancel();
+        assert_eq!(got[0].body.bytes, first.as_bytes(), "{from}");
+    }
+    // `latest` sees only what comes after it.
+    let (mut rx, cancel) = start(KafkaWatch::tap(&url, "log"));
+    match tokio::time::timeout(SECS, rx.recv()).await.unwrap() {
+        Some(WatchEvent::Connected { .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    produce(&url, "log", "", "new").await;
+    assert_eq!(messages(&mut rx, 1).await[0].body.bytes, b"new");
+    cancel.cancel();
+
+    let page = kwatch::browse(&url, "log", 0, 3, 4).await.unwrap();
+    assert_eq!((page.low, page.high), (0, 11));
+    let bodies: Vec<&[u8]> = page
+        .messages
+        .iter()
+        .map(|m| m.body.bytes.as_slice())
+        .collect();
+    assert_eq!(bodies, [b"r3", b"r4", b"r5", b"r6"]);
+    assert_eq!(page.next, 7);
+    let last = kwatch::browse(&url, "log", 0, 9, 4).await.unwrap();
+    assert_eq!(last.messages.len(), 2);
+    assert_eq!(last.next, 11);
+    let topics = admin::topics(&url).await.unwrap();
+    let log = topics.iter().find(|t| t.topic == "log").unwrap();
+    assert_eq!(log.messages, 11);
+    assert_eq!(log.partitions[0].high, 11);
+}
+
+#[tokio::test]
+async fn bad_input_fails_in_its_phase_with_a_clear_message() {
+    let b = broker().await;
+    let url = b.url();
+    topic(&url, "small", 2).await;
+    let fail = |ex: &switchboard::engine::Exchange| ex.error.clone().expect("an error");
+
+    let ex = kafka::execute(&KafkaRequest::produce(&url, "nope", "", "x"), SECS)
+        .await
+        .remove(0);
+    let e = fail(&ex);
+    assert_eq!(e.kind, ErrorKind::Refused);
+    assert!(e.message.contains("does not exist"), "{}", e.message);
+    assert_eq!(e.phase.unwrap().name(), "metadata");
+    // Never auto-created.
+    assert!(
+        admin::topics(&url)
+            .await
+            .unwrap()
+            .iter()
+            .all(|t| t.topic != "nope")
+    );
+
+    let mut req = KafkaRequest::produce(&url, "small", "", "x");
+    req.partition = Some(5);
+    let e = fail(&kafka::execute(&req, SECS).await.remove(0));
+    assert_eq!(e.kind, ErrorKind::InvalidInput);
+    assert!(e.message.contains("out of range"), "{}", e.message);
+
+    let big = "x".repeat(kafka::MAX_MESSAGE_BYTES + 1);
+    let e = fail(
+        &kafka::execute(&KafkaRequest::produce(&url, "small", "", &big), SECS)
+            .await
+            .remove(0),
+    );
+    assert_eq!(e.kind, ErrorKind::InvalidInput);
+    assert!(e.message.contains("max.request.size"), "{}", e.message);
+
+    for bad in ["", "a b", ".."] {
+        let e = fail(
+            &kafka::execute(&KafkaRequest::produce(&url, bad, "", "x"), SECS)
+                .await
+                .remove(0),
+        );
+        assert_eq!(e.kind, ErrorKind::InvalidInput, "{bad:?}");
+    }
+
+    // Nothing listens: refused in `connect`.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let ex = kafka::execute(
+        &KafkaRequest::produce(format!("kafka://{closed}"), "t", "", "x"),
+        SECS,
+    )
+    .await
+    .remove(0);
+    let e = fail(&ex);
+    assert_eq!(e.kind, ErrorKind::ConnectionRefused);
+    assert_eq!(e.phase.unwrap().name(), "connect");
+
+    // Watches: a missing topic and a bad partition end the watch with the reason.
+    for (topic, partition, why) in [
+        ("nope", None, "does not exist"),
+        ("small", Some(9), "out of range"),
+    ] {
+        let mut w = KafkaWatch::tap(&url, topic);
+        w.partition = partition;
+        let (mut rx, _c) = start(w);
+        match tokio::time::timeout(SECS, rx.recv()).await.unwrap() {
+            Some(WatchEvent::Failed(e)) => assert!(e.message.contains(why), "{}", e.message),
+            other => panic!("expected a failure, got {other:?}"),
+        }
+    }
+    let mut w = KafkaWatch::tap(&url, "small");
+    w.from = "offset:99".into();
+    w.partition = Some(0);
+    let (mut rx, _c) = start(w);
+    match tokio::time::timeout(SECS, rx.recv()).await.unwrap() {
+        Some(WatchEvent::Failed(e)) => assert!(e.message.contains("out of range"), "{}", e.message),
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_tap_survives_a_broker_restart_with_a_gap() {
+    let b = broker().await;
+    let addr = b.addr;
+    let url = b.url();
+    topic(&url, "r", 1).await;
+    produce(&url, "r", "", "before").await;
+    let mut tap = KafkaWatch::tap(&url, "r");
+    tap.from = "earliest".into();
+    let (mut rx, cancel) = start(tap);
+    assert_eq!(messages(&mut rx, 1).await[0].body.bytes, b"before");
+    drop(b);
+    // The same address again (memory storage: the topic is created anew).
+    let b = common::eventually(10, "the broker to restart on its port", || async {
+        EmbeddedKafka::start(addr).await.ok()
+    })
+    .await;
+    let _ = admin::create_topic(&url, "r", 1).await.unwrap();
+    // The tap resumes at offset 1, where it stopped.
+    produce(&url, "r", "", "refill").await;
+    produce(&url, "r", "", "after").await;
+    let mut lost = false;
+    let mut reconnected = false;
+    let after = loop {
+        match tokio::time::timeout(SECS, rx.recv()).await.unwrap() {
+            Some(WatchEvent::Lost { .. }) => lost = true,
+            Some(WatchEvent::Connected { reconnected: r, .. }) => reconnected |= r,
+            Some(WatchEvent::Messages(batch)) => break batch,
+            other => panic!("{other:?}"),
+        }
+    };
+    cancel.cancel();
+    assert!(lost && reconnected, "a gap then a reconnection");
+    assert_eq!(after[0].body.bytes, b"after");
+    drop(b);
+}
+
+#[tokio::test]
+async fn the_demo_produces_orders_keyed_by_user_and_its_user_service_consumes_them() {
+    let b = broker().await;
+    let names = demo_services::KafkaNames::at(&b.url());
+    let config = demo_services::DemoConfig {
+        amqp_url: common::amqp_url(),
+        topology: common::unique_topology(),
+        kafka: Some(names.clone()),
+        ..demo_services::DemoConfig::ephemeral()
+    };
+    let demo = demo_services::DemoServices::start(config)
+        .await
+        .expect("demo");
+    assert!(
+        !demo.kafka.as_ref().unwrap().embedded(),
+        "a broker was there: none started"
+    );
+    common::wait_consuming(&demo).await;
+    let topics = admin::topics(&names.url).await.unwrap();
+    let orders = topics
+        .iter()
+        .find(|t| t.topic == "orders")
+        .expect("orders created");
+    assert_eq!(orders.partitions.len(), 3);
+
+    let http = reqwest::Client::new();
+    let response: serde_json::Value = http
+        .post(format!("http://{}/orders", demo.order.http_addr))
+        .header("x-correlation-id", "corr-kafka")
+        .json(&serde_json::json!({"user_id": "2", "amount": 3.5}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let published = &response["published_kafka"];
+    assert_eq!(published["topic"], "orders", "{response}");
+    assert_eq!(published["partition"], kafka::partition_for_key(b"2", 3));
+
+    let mut tap = KafkaWatch::tap(&names.url, "orders");
+    tap.from = "earliest".into();
+    let (mut rx, cancel) = start(tap);
+    let m = messages(&mut rx, 1).await.remove(0);
+    cancel.cancel();
+    assert_eq!(m.key, "2");
+    assert_eq!(m.headers["correlation_id"], "corr-kafka");
+    let event: serde_json::Value = serde_json::from_slice(&m.body.bytes).unwrap();
+    assert_eq!(event["event"], "OrderCreated");
+
+    // The User Service reads it as group user-service: its counter moves, the lag goes to 0.
+    common::eventually(20, "the user service's Kafka consumer", || async {
+        matches!(
+            demo.user.kafka_consumer_state(),
+            demo_services::ConsumerState::Consuming { consumed, .. } if consumed >= 1
+        )
+        .then_some(())
+    })
+    .await;
+    common::eventually(20, "group user-service caught up", || async {
+        let groups = admin::groups(&names.url).await.ok()?;
+        let g = groups.into_iter().find(|g| g.group == "user-service")?;
+        (g.lag == 0 && !g.offsets.is_empty()).then_some(())
+    })
+    .await;
+    demo.stop().await;
+}
