@@ -259,6 +259,7 @@ fn app_harness(runtime: &tokio::runtime::Runtime) -> AppHarness {
             demo: None,
             amqp_url: AMQP_URL.to_string(),
             nats_url: NATS_URL.to_string(),
+            kafka_url: switchboard::engine::kafka::DEFAULT_KAFKA_URL.to_string(),
             data_dir: std::env::temp_dir().join(format!("sb-bench-{}", std::process::id())),
         },
         script: None,

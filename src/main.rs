@@ -30,6 +30,7 @@ fn launch(cli: &Cli) -> anyhow::Result<()> {
             demo,
             amqp_url: cli.amqp_url.clone(),
             nats_url: cli.nats_url.clone(),
+            kafka_url: cli.kafka_url.clone(),
             data_dir: switchboard::engine::collection::vars::data_dir(),
         },
         script: cli.script.map(|s| match s {

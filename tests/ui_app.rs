@@ -49,6 +49,7 @@ fn start_app_in(data_dir: std::path::PathBuf) -> TestApp {
             demo: Some(config),
             amqp_url: common::amqp_url(),
             nats_url: common::nats_url(),
+            kafka_url: switchboard::engine::kafka::DEFAULT_KAFKA_URL.to_string(),
             data_dir: data_dir.clone(),
         },
         script: None,
@@ -1860,6 +1861,7 @@ fn start_app_with_nats() -> (TestApp, demo_services::NatsNames) {
             demo: Some(config),
             amqp_url: common::amqp_url(),
             nats_url: common::nats_url(),
+            kafka_url: switchboard::engine::kafka::DEFAULT_KAFKA_URL.to_string(),
             data_dir: temp_data_dir(),
         },
         script: None,
@@ -2002,6 +2004,7 @@ fn start_runs_a_private_nats_server_and_the_demo_and_editors_move_to_it() {
             demo: Some(config),
             amqp_url: common::amqp_url(),
             nats_url: dead_url.clone(),
+            kafka_url: switchboard::engine::kafka::DEFAULT_KAFKA_URL.to_string(),
             data_dir: temp_data_dir(),
         },
         script: None,
@@ -2109,4 +2112,165 @@ fn the_streams_browser_lists_streams_and_reads_and_writes_a_key_value_bucket() {
         let _ = js.delete_stream(format!("KV_{bucket}")).await;
     });
     app._runtime.block_on(common::delete_stream(&names.stream));
+}
+
+/// The app with its demo's Kafka side on an embedded broker of the test's own.
+#[cfg(feature = "kafka-broker")]
+fn start_app_with_kafka() -> (
+    TestApp,
+    demo_services::kafka_broker::EmbeddedKafka,
+    demo_services::NatsNames,
+) {
+    let names = demo_services::NatsNames::unique(&common::nats_url(), &common::tag());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let broker = runtime
+        .block_on(demo_services::kafka_broker::EmbeddedKafka::start_free())
+        .unwrap();
+    let config = DemoConfig {
+        amqp_url: common::amqp_url(),
+        topology: common::unique_topology(),
+        kafka: Some(demo_services::KafkaNames::at(&broker.url())),
+        nats: Some(names.clone()),
+        ..DemoConfig::ephemeral()
+    };
+    let options = AppOptions {
+        backend: BackendOptions {
+            demo: Some(config),
+            amqp_url: common::amqp_url(),
+            nats_url: common::nats_url(),
+            kafka_url: broker.url(),
+            data_dir: temp_data_dir(),
+        },
+        script: None,
+    };
+    let handle = runtime.handle().clone();
+    let harness = Harness::builder()
+        .with_size([1280.0, 800.0])
+        .build_eframe(move |cc| SwitchboardApp::new(cc, &handle, options));
+    let mut app = TestApp {
+        harness,
+        _runtime: runtime,
+    };
+    app.wait_until("the demo services to start", |a| {
+        matches!(a.demo, DemoState::Up { .. }) && !a.services.is_empty()
+    });
+    (app, broker, names)
+}
+
+#[cfg(feature = "kafka-broker")]
+#[test]
+fn a_kafka_produce_shows_its_phases_a_tap_receives_and_topics_and_groups_list() {
+    let (mut app, broker, names) = start_app_with_kafka();
+    app.wait_until("the Kafka status and the user service's group", |a| {
+        matches!(a.kafka.1, switchboard::ui::backend::BrokerState::Up)
+            && matches!(
+                a.kafka_consumer,
+                Some(demo_services::ConsumerState::Consuming { .. })
+            )
+    });
+    app.assert_shown("Kafka broker");
+    app.click("Kafka");
+    assert_eq!(
+        app.harness.state().settings.kafka.url,
+        broker.url(),
+        "the editor follows the demo's broker"
+    );
+    app.send_and_wait("Publish");
+    let e = app
+        .harness
+        .state()
+        .selected_entry()
+        .unwrap()
+        .exchange
+        .clone();
+    assert_eq!(e.transport, Transport::Kafka);
+    assert!(e.ok, "{:?}", e.error);
+    for phase in [
+        "phase connect",
+        "phase metadata",
+        "phase produce",
+        "phase ack",
+    ] {
+        app.assert_shown(phase);
+    }
+    app.wait_until("the user service to consume it", |a| {
+        matches!(
+            a.kafka_consumer,
+            Some(demo_services::ConsumerState::Consuming { consumed: 1, .. })
+        )
+    });
+    app.assert_shown("group user-service: 1 consumed");
+
+    // The same order through RabbitMQ and NATS JetStream, the three on one axis.
+    app.click("AMQP");
+    app.send_and_wait("Publish");
+    {
+        let n = &mut app.harness.state_mut().settings.nats;
+        n.op = switchboard::engine::nats::NatsOp::Publish;
+        n.subject = names.orders_subject.clone();
+        n.jetstream = true;
+    }
+    app.click("NATS");
+    app.send_and_wait("Publish");
+    let transports: Vec<Transport> = app
+        .harness
+        .state()
+        .history
+        .iter()
+        .map(|e| e.exchange.transport)
+        .collect();
+    assert_eq!(
+        transports,
+        [Transport::Kafka, Transport::Amqp, Transport::Nats],
+        "{:?}",
+        app.harness
+            .state()
+            .history
+            .iter()
+            .map(|e| e.exchange.error.clone())
+            .collect::<Vec<_>>()
+    );
+    for pin in app.harness.get_all_by_label("pin").collect::<Vec<_>>() {
+        pin.click();
+    }
+    app.harness.step();
+    assert_eq!(app.harness.state().pinned.len(), 3);
+    app.click("Compare pinned");
+    app.assert_shown("C · Response");
+    app.assert_shown("phase produce");
+    app.assert_shown("phase broker confirm");
+    app.click("Compare pinned");
+
+    // A tap from the earliest offset in the viewer.
+    app.click("Messages");
+    app.harness.get_by_label("Kafka").click();
+    app.harness.step();
+    app.harness.step();
+    app.harness.state_mut().settings.watch_form.kafka.from = "earliest".into();
+    app.click("Start watch");
+    app.wait_until("the record", |a| {
+        a.viewer.tabs.last().is_some_and(|t| t.store.received == 1)
+    });
+    app.assert_shown("partition");
+    app.assert_shown("offset");
+
+    // Topics and groups.
+    app.click("Topics, groups and browse");
+    app.click("List topics");
+    app.wait_until(
+        "the topics",
+        |a| matches!(&a.viewer.kafka.topics, Some((_, Ok(t))) if !t.is_empty()),
+    );
+    app.assert_shown("orders");
+    app.click("List groups");
+    app.wait_until("the groups", |a| {
+        matches!(&a.viewer.kafka.groups, Some((_, Ok(g))) if g.iter().any(|g| g.group == "user-service"))
+    });
+    app.assert_shown("user-service");
+    app._runtime.block_on(common::delete_stream(&names.stream));
+    drop(broker);
 }

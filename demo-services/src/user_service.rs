@@ -107,6 +107,11 @@ impl UserServiceHandle {
         self.kafka_consumer.borrow().clone()
     }
 
+    /// A receiver that sees every state change of the Kafka consumer.
+    pub fn kafka_consumer_updates(&self) -> watch::Receiver<ConsumerState> {
+        self.kafka_consumer.clone()
+    }
+
     /// A receiver that sees every consumer state change.
     pub fn consumer_updates(&self) -> watch::Receiver<ConsumerState> {
         self.consumer.clone()

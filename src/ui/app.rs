@@ -121,6 +121,10 @@ pub struct SwitchboardApp {
     /// A private nats-server is being started (or runs) for the app: the URL it replaces.
     nats_starting: Option<String>,
     pub consumer: Option<ConsumerState>,
+    /// The Kafka broker watched (its URL) and whether it answers.
+    pub kafka: (String, BrokerState),
+    /// The User Service's Kafka group member.
+    pub kafka_consumer: Option<ConsumerState>,
     service_error: Option<String>,
     script: Option<Script>,
     script_frames: Option<u32>,
@@ -216,6 +220,8 @@ impl SwitchboardApp {
             nats: (String::new(), BrokerState::Unknown),
             nats_starting: None,
             consumer: None,
+            kafka: (String::new(), BrokerState::Unknown),
+            kafka_consumer: None,
             service_error: None,
             script: options.script,
             script_frames: None,
@@ -817,6 +823,18 @@ impl SwitchboardApp {
             Event::Broker(state) => self.broker = state,
             Event::Nats { url, state } => self.nats = (url, state),
             Event::NatsKv { what, result } => self.viewer.streams.kv_result = Some((what, result)),
+            Event::KafkaTopics { url, result } => {
+                self.viewer.kafka.loading = false;
+                self.viewer.kafka.topics = Some((url, result));
+            }
+            Event::KafkaGroups { url, result } => {
+                self.viewer.kafka.loading = false;
+                self.viewer.kafka.groups = Some((url, result));
+            }
+            Event::KafkaPage { ask, result } => {
+                self.viewer.kafka.loading = false;
+                self.viewer.kafka.page = Some((ask, result));
+            }
             Event::NatsStreams { url, result } => {
                 self.viewer.streams.loading = false;
                 self.viewer.streams.listed = Some((url, result));
@@ -835,6 +853,8 @@ impl SwitchboardApp {
                 self.nats = (url, BrokerState::Up);
             }
             Event::Consumer(state) => self.consumer = state,
+            Event::KafkaConsumer(state) => self.kafka_consumer = state,
+            Event::Kafka { url, state } => self.kafka = (url, state),
             Event::Exchanges { id, exchanges } => {
                 let tab = self.request_tabs.get(&id).copied();
                 if let (Some(tab), Some(last)) = (tab, exchanges.last()) {
@@ -1100,6 +1120,28 @@ impl SwitchboardApp {
 
     /// Opens a message in the AMQP editor to edit and publish again.
     pub fn republish(&mut self, m: &WatchedMessage) {
+        if m.transport == crate::engine::Transport::Kafka {
+            // Into the Kafka editor: the same topic, key, headers and value (the partition
+            // follows from the key again).
+            let k = &mut self.settings.kafka;
+            k.topic = m.source.clone();
+            k.key = m.key.clone();
+            k.partition = None;
+            k.headers = m
+                .headers
+                .iter()
+                .map(|(name, v)| {
+                    crate::engine::fields::SavedHeader::new(
+                        name.clone(),
+                        crate::engine::watched::text_of(v),
+                    )
+                })
+                .collect();
+            k.set_body(m.body.bytes.clone());
+            self.settings.transport = TransportTab::Kafka;
+            self.settings.view = MainView::Requests;
+            return;
+        }
         if m.transport == crate::engine::Transport::Nats {
             // Into the NATS editor: a publish on the same subject with the same headers.
             let n = &mut self.settings.nats;
@@ -1195,6 +1237,7 @@ impl SwitchboardApp {
             ViewerAction::Streams(super::streams_view::StreamsAction::Kv(ask)) => {
                 self.command(Command::NatsKv { ask })
             }
+            ViewerAction::Kafka(ask) => self.command(Command::Kafka { ask }),
         }
     }
 
@@ -1204,7 +1247,7 @@ impl SwitchboardApp {
             self.pinned.remove(i);
         } else {
             self.pinned.push(seq);
-            if self.pinned.len() > 2 {
+            if self.pinned.len() > MAX_PINS {
                 self.pinned.remove(0);
             }
         }
@@ -1368,6 +1411,33 @@ impl SwitchboardApp {
                     }
                 }
             });
+            next_row_unless(ui, 360.0);
+            ui.group(|ui| {
+                let (url, state) = &self.kafka;
+                let (health, text) = match state {
+                    BrokerState::Unknown => (Health::Starting, "checking…".to_string()),
+                    BrokerState::Up => (Health::Up, "up".to_string()),
+                    BrokerState::Down(_) => (Health::Down, "down".to_string()),
+                };
+                let detail = match state {
+                    BrokerState::Down(why) => format!("{url}: {why}"),
+                    _ => url.clone(),
+                };
+                status_dot(ui, health);
+                ui.label(RichText::new("Kafka broker").strong()).on_hover_text(&detail);
+                ui.label(RichText::new(text).small()).on_hover_text(&detail);
+                if let Some(consumer) = &self.kafka_consumer {
+                    let text = match consumer {
+                        ConsumerState::Disabled => "group user-service off".to_string(),
+                        ConsumerState::Connecting => "group user-service joining…".to_string(),
+                        ConsumerState::Consuming { consumed, .. } => {
+                            format!("group user-service: {consumed} consumed")
+                        }
+                        ConsumerState::Down(why) => format!("group user-service down: {why}"),
+                    };
+                    ui.label(RichText::new(text).small().weak());
+                }
+            });
             if let DemoState::Up { notes } = &self.demo {
                 for note in notes {
                     ui.colored_label(ui.visuals().warn_fg_color, note);
@@ -1408,11 +1478,16 @@ impl SwitchboardApp {
         }
         let pins = self.pinned.len();
         ui.horizontal(|ui| {
-            ui.add_enabled_ui(pins == 2, |ui| {
-                ui.toggle_value(&mut self.compare, "Compare pinned")
-                    .on_hover_text("Pin two exchanges to compare their timelines and payloads");
+            ui.add_enabled_ui(pins >= 2, |ui| {
+                ui.toggle_value(&mut self.compare, "Compare pinned").on_hover_text(
+                    "Pin two or three exchanges to compare their timelines and payloads on one axis",
+                );
             });
-            ui.label(RichText::new(format!("{pins}/2 pinned")).small().weak());
+            ui.label(
+                RichText::new(format!("{pins}/{MAX_PINS} pinned"))
+                    .small()
+                    .weak(),
+            );
         });
         ui.separator();
         let mut toggle = None;
@@ -1516,11 +1591,13 @@ impl SwitchboardApp {
                 &mut self.settings.nats,
                 &mut self.settings.nats_many,
             ),
+            TransportTab::Kafka => super::kafka_editor::kafka_ui(ui, &mut self.settings.kafka),
         }
         let shortcut = std::mem::take(&mut self.send_shortcut);
         ui.horizontal(|ui| {
             let busy = self.in_flight.get(&tab).cloned();
             let publishes = tab == TransportTab::Amqp
+                || tab == TransportTab::Kafka
                 || (tab == TransportTab::Nats
                     && self.settings.nats.op == crate::engine::nats::NatsOp::Publish);
             let send_label = if publishes { "Publish" } else { "Send" };
@@ -1674,9 +1751,15 @@ impl SwitchboardApp {
     }
 
     fn result_ui(&mut self, ui: &mut egui::Ui) {
-        if self.compare && self.pinned.len() == 2 {
-            if let (Some(a), Some(b)) = (self.entry(self.pinned[0]), self.entry(self.pinned[1])) {
-                compare_ui(ui, &a.exchange, &b.exchange);
+        if self.compare && self.pinned.len() >= 2 {
+            let pinned: Vec<&Exchange> = self
+                .pinned
+                .iter()
+                .filter_map(|seq| self.entry(*seq))
+                .map(|e| &e.exchange)
+                .collect();
+            if pinned.len() >= 2 {
+                compare_ui(ui, &pinned);
             }
             return;
         }
@@ -2041,7 +2124,7 @@ fn status_dot(ui: &mut egui::Ui, health: Health) {
     response.on_hover_text(text);
 }
 
-fn truncate(text: &str, max_chars: usize) -> String {
+pub(crate) fn truncate(text: &str, max_chars: usize) -> String {
     if text.chars().count() <= max_chars {
         text.to_string()
     } else {
@@ -2052,15 +2135,25 @@ fn truncate(text: &str, max_chars: usize) -> String {
 }
 
 /// Two exchanges: a summary table, their timelines on one axis, their payloads side by side.
-fn compare_ui(ui: &mut egui::Ui, a: &Exchange, b: &Exchange) {
+/// Most exchanges compared at once (one order through RabbitMQ, NATS JetStream and Kafka).
+const MAX_PINS: usize = 3;
+
+fn compare_ui(ui: &mut egui::Ui, exchanges: &[&Exchange]) {
+    const NAMES: [&str; MAX_PINS] = ["A", "B", "C"];
+    let named: Vec<(&str, &Exchange)> = NAMES
+        .iter()
+        .copied()
+        .zip(exchanges.iter().copied())
+        .collect();
     ui.heading("Compare");
     egui::Grid::new("compare-summary")
         .striped(true)
-        .num_columns(3)
+        .num_columns(named.len() + 1)
         .show(ui, |ui| {
             ui.label("");
-            ui.label(RichText::new("A").strong());
-            ui.label(RichText::new("B").strong());
+            for (name, _) in &named {
+                ui.label(RichText::new(*name).strong());
+            }
             ui.end_row();
             type Cell = Box<dyn Fn(&Exchange) -> String>;
             let rows: [(&str, Cell); 5] = [
@@ -2086,48 +2179,35 @@ fn compare_ui(ui: &mut egui::Ui, a: &Exchange, b: &Exchange) {
                     }),
                 ),
             ];
-            for (name, value) in rows {
-                ui.label(RichText::new(name).weak());
-                ui.label(value(a));
-                ui.label(value(b));
+            for (row, value) in rows {
+                ui.label(RichText::new(row).weak());
+                for (_, e) in &named {
+                    ui.label(value(e));
+                }
                 ui.end_row();
             }
         });
     ui.add_space(6.0);
-    waterfall_ui(ui, &[("A", a), ("B", b)]);
+    waterfall_ui(ui, &named);
     ui.separator();
-    ui.columns(2, |cols| {
-        message_ui(
-            &mut cols[0],
-            "a-response",
-            "A · Response",
-            a.transport,
-            a.response.as_ref(),
-        );
-        message_ui(
-            &mut cols[1],
-            "b-response",
-            "B · Response",
-            b.transport,
-            b.response.as_ref(),
-        );
-    });
-    ui.columns(2, |cols| {
-        message_ui(
-            &mut cols[0],
-            "a-request",
-            "A · Request",
-            a.transport,
-            Some(&a.request),
-        );
-        message_ui(
-            &mut cols[1],
-            "b-request",
-            "B · Request",
-            b.transport,
-            Some(&b.request),
-        );
-    });
+    for (side, title) in [("response", "Response"), ("request", "Request")] {
+        ui.columns(named.len(), |cols| {
+            for (col, (name, e)) in cols.iter_mut().zip(&named) {
+                let message = if side == "request" {
+                    Some(&e.request)
+                } else {
+                    e.response.as_ref()
+                };
+                message_ui(
+                    col,
+                    &format!("{name}-{side}"),
+                    &format!("{name} · {title}"),
+                    e.transport,
+                    message,
+                );
+            }
+        });
+    }
 }
 
 /// Progress while a load runs; then throughput, errors, percentiles and the latency histogram.

@@ -62,6 +62,10 @@ pub enum Command {
     NatsKv {
         ask: super::streams_view::KvAsk,
     },
+    /// A Kafka browser request: topics, groups or a page of a partition.
+    Kafka {
+        ask: super::kafka_view::KafkaAction,
+    },
     SetKnobs {
         service: ServiceId,
         latency_ms: u64,
@@ -187,11 +191,33 @@ pub enum Event {
         what: String,
         result: Result<Vec<crate::engine::nats::streams::KvEntry>, String>,
     },
+    /// Kafka topics at `url`, or why they could not be listed.
+    KafkaTopics {
+        url: String,
+        result: Result<Vec<crate::engine::kafka::admin::TopicInfo>, String>,
+    },
+    /// Kafka consumer groups at `url`.
+    KafkaGroups {
+        url: String,
+        result: Result<Vec<crate::engine::kafka::admin::GroupInfo>, String>,
+    },
+    /// A page of a partition.
+    KafkaPage {
+        ask: super::kafka_view::BrowseAsk,
+        result: Result<crate::engine::kafka::watch::Page, String>,
+    },
     /// A private nats-server runs at `url` (stopped with the app).
     NatsStarted {
         url: String,
     },
     Consumer(Option<ConsumerState>),
+    /// The User Service's consumer of the Kafka orders topic (group `user-service`).
+    KafkaConsumer(Option<ConsumerState>),
+    /// Whether the Kafka broker answers (`url` is the one watched).
+    Kafka {
+        url: String,
+        state: BrokerState,
+    },
     /// Results of request `id` (several for a multi-message publish or an order + its delivery).
     Exchanges {
         id: u64,
@@ -312,6 +338,8 @@ pub struct BackendOptions {
     pub amqp_url: String,
     /// NATS server to watch for status.
     pub nats_url: String,
+    /// Kafka broker to watch for status.
+    pub kafka_url: String,
     /// Where history, secrets and new collections are kept.
     pub data_dir: PathBuf,
 }
@@ -418,6 +446,7 @@ async fn run(
     }
     let broker_task = tokio::spawn(watch_broker(options.amqp_url.clone(), outbox.clone()));
     let mut nats_task = tokio::spawn(watch_nats(options.nats_url.clone(), outbox.clone()));
+    let kafka_task = tokio::spawn(watch_kafka(options.kafka_url.clone(), outbox.clone()));
     let mut private_nats: Option<demo_services::nats_server::PrivateNats> = None;
     let tap_task = tap_exchange.map(|exchange| {
         tokio::spawn(keep_tap(
@@ -557,6 +586,36 @@ async fn run(
                     outbox.send(Event::NatsStreams { url, result }).await;
                 });
             }
+            Command::Kafka { ask } => {
+                let outbox = outbox.clone();
+                tokio::spawn(async move {
+                    use super::kafka_view::KafkaAction;
+                    use crate::engine::kafka::{admin, watch};
+                    let event = match ask {
+                        KafkaAction::Topics(url) => Event::KafkaTopics {
+                            result: admin::topics(&url).await.map_err(|e| e.message),
+                            url,
+                        },
+                        KafkaAction::Groups(url) => Event::KafkaGroups {
+                            result: admin::groups(&url).await.map_err(|e| e.message),
+                            url,
+                        },
+                        KafkaAction::Browse(ask) => Event::KafkaPage {
+                            result: watch::browse(
+                                &ask.url,
+                                &ask.topic,
+                                ask.partition,
+                                ask.offset,
+                                ask.max,
+                            )
+                            .await
+                            .map_err(|e| e.message),
+                            ask,
+                        },
+                    };
+                    outbox.send(event).await;
+                });
+            }
             Command::NatsKv { ask } => {
                 let outbox = outbox.clone();
                 tokio::spawn(async move {
@@ -598,6 +657,7 @@ async fn run(
                         let url = server.url.clone();
                         private_nats = Some(server);
                         nats_task.abort();
+                        kafka_task.abort();
                         nats_task = tokio::spawn(watch_nats(url.clone(), outbox.clone()));
                         if let Some(s) = supervisor.as_mut() {
                             if let Err(err) = s.move_nats(&url).await {
@@ -1035,19 +1095,61 @@ async fn run(
     }
 }
 
-/// Forwards the User Service consumer's state changes as events.
+/// Forwards the User Service consumers' state changes (its `order_queue` consumer and its
+/// Kafka group member) as events.
 fn forward_consumer(supervisor: Option<&Supervisor>, outbox: &Outbox) -> Option<JoinHandle<()>> {
-    let mut updates = supervisor?.user()?.consumer_updates();
+    let user = supervisor?.user()?;
+    let (mut amqp, mut kafka) = (user.consumer_updates(), user.kafka_consumer_updates());
     let outbox = outbox.clone();
     Some(tokio::spawn(async move {
+        let (mut amqp_open, mut kafka_open) = (true, true);
         loop {
-            let state = updates.borrow_and_update().clone();
-            outbox.send(Event::Consumer(Some(state))).await;
-            if updates.changed().await.is_err() {
-                return;
+            if amqp_open {
+                let state = amqp.borrow_and_update().clone();
+                outbox.send(Event::Consumer(Some(state))).await;
+            }
+            if kafka_open {
+                let state = kafka.borrow_and_update().clone();
+                outbox.send(Event::KafkaConsumer(Some(state))).await;
+            }
+            tokio::select! {
+                changed = amqp.changed(), if amqp_open => amqp_open = changed.is_ok(),
+                changed = kafka.changed(), if kafka_open => kafka_open = changed.is_ok(),
+                else => return,
             }
         }
     }))
+}
+
+/// Watches whether the Kafka broker at `url` answers (a TCP connect every 3 s).
+async fn watch_kafka(url: String, outbox: Outbox) {
+    let addr = crate::engine::kafka::parse_url(&url)
+        .ok()
+        .and_then(|a| a.into_iter().next())
+        .unwrap_or_else(|| "127.0.0.1:9092".to_string());
+    let mut last = BrokerState::Unknown;
+    loop {
+        let state = match tokio::time::timeout(
+            Duration::from_secs(2),
+            tokio::net::TcpStream::connect(&addr),
+        )
+        .await
+        {
+            Ok(Ok(_)) => BrokerState::Up,
+            Ok(Err(e)) => BrokerState::Down(format!("{addr}: {e}")),
+            Err(_) => BrokerState::Down(format!("{addr}: no answer")),
+        };
+        if state != last {
+            outbox
+                .send(Event::Kafka {
+                    url: url.clone(),
+                    state: state.clone(),
+                })
+                .await;
+            last = state;
+        }
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
 }
 
 /// Checks every few seconds whether the broker's port answers; reports changes.

@@ -133,6 +133,7 @@ enum EditorSnapshot {
     Grpc(super::settings::GrpcEditor),
     Amqp(super::settings::AmqpEditor),
     Nats(crate::engine::nats::NatsRequest),
+    Kafka(crate::engine::kafka::KafkaRequest),
     Watch(super::viewer::WatchForm, String),
 }
 
@@ -486,6 +487,7 @@ impl SwitchboardApp {
                 EditorSnapshot::Grpc(e) => kind == EditorKind::Grpc && *e == self.settings.grpc,
                 EditorSnapshot::Amqp(e) => kind == EditorKind::Amqp && *e == self.settings.amqp,
                 EditorSnapshot::Nats(e) => kind == EditorKind::Nats && *e == self.settings.nats,
+                EditorSnapshot::Kafka(e) => kind == EditorKind::Kafka && *e == self.settings.kafka,
                 EditorSnapshot::Watch(f, url) => {
                     kind == EditorKind::Watch
                         && *f == self.settings.watch_form
@@ -510,6 +512,7 @@ impl SwitchboardApp {
                 EditorKind::Grpc => EditorSnapshot::Grpc(s.grpc.clone()),
                 EditorKind::Amqp => EditorSnapshot::Amqp(s.amqp.clone()),
                 EditorKind::Nats => EditorSnapshot::Nats(s.nats.clone()),
+                EditorKind::Kafka => EditorSnapshot::Kafka(s.kafka.clone()),
                 EditorKind::Watch => {
                     EditorSnapshot::Watch(s.watch_form.clone(), s.amqp.url.clone())
                 }
@@ -1666,8 +1669,12 @@ fn default_name(app: &SwitchboardApp, kind: EditorKind) -> String {
             .to_string(),
         EditorKind::Amqp => format!("Publish {}", s.amqp.routing_key),
         EditorKind::Nats => format!("{} {}", s.nats.op.label(), s.nats.subject),
+        EditorKind::Kafka => format!("Produce {}", s.kafka.topic),
         EditorKind::Watch if s.watch_form.broker == super::viewer::WatchBroker::Nats => {
             format!("Watch {}", s.watch_form.nats.describe())
+        }
+        EditorKind::Watch if s.watch_form.broker == super::viewer::WatchBroker::Kafka => {
+            format!("Watch {}", s.watch_form.kafka.describe())
         }
         EditorKind::Watch => format!("Watch {}", s.watch_form.exchange),
     }

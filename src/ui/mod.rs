@@ -6,6 +6,8 @@ pub mod backend;
 pub mod collections;
 pub mod editors;
 pub mod files;
+pub mod kafka_editor;
+pub mod kafka_view;
 pub mod nats_editor;
 pub mod payload_view;
 pub mod settings;

@@ -16,10 +16,12 @@ pub enum TransportTab {
     Grpc,
     Amqp,
     Nats,
+    Kafka,
 }
 
 impl TransportTab {
-    pub const ALL: [TransportTab; 4] = [Self::Http, Self::Grpc, Self::Amqp, Self::Nats];
+    pub const ALL: [TransportTab; 5] =
+        [Self::Http, Self::Grpc, Self::Amqp, Self::Nats, Self::Kafka];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -27,6 +29,7 @@ impl TransportTab {
             Self::Grpc => "gRPC",
             Self::Amqp => "AMQP",
             Self::Nats => "NATS",
+            Self::Kafka => "Kafka",
         }
     }
 }
@@ -296,6 +299,7 @@ pub enum EditorKind {
     Grpc,
     Amqp,
     Nats,
+    Kafka,
     Watch,
 }
 
@@ -306,7 +310,8 @@ impl EditorKind {
             SavedSpec::Grpc(_) => Self::Grpc,
             SavedSpec::Amqp(_) => Self::Amqp,
             SavedSpec::Nats(_) => Self::Nats,
-            SavedSpec::Watch(_) | SavedSpec::NatsWatch(_) => Self::Watch,
+            SavedSpec::Kafka(_) => Self::Kafka,
+            SavedSpec::Watch(_) | SavedSpec::NatsWatch(_) | SavedSpec::KafkaWatch(_) => Self::Watch,
         }
     }
 
@@ -316,6 +321,7 @@ impl EditorKind {
             Self::Grpc => "gRPC",
             Self::Amqp => "AMQP",
             Self::Nats => "NATS",
+            Self::Kafka => "Kafka",
             Self::Watch => "watch",
         }
     }
@@ -327,6 +333,7 @@ impl EditorKind {
             Self::Grpc => Some(TransportTab::Grpc),
             Self::Amqp => Some(TransportTab::Amqp),
             Self::Nats => Some(TransportTab::Nats),
+            Self::Kafka => Some(TransportTab::Kafka),
             Self::Watch => None,
         }
     }
@@ -339,6 +346,7 @@ impl From<TransportTab> for EditorKind {
             TransportTab::Grpc => Self::Grpc,
             TransportTab::Amqp => Self::Amqp,
             TransportTab::Nats => Self::Nats,
+            TransportTab::Kafka => Self::Kafka,
         }
     }
 }
@@ -409,6 +417,8 @@ pub struct Settings {
     pub nats: crate::engine::nats::NatsRequest,
     /// The NATS editor's *Publish many* form.
     pub nats_many: ManyForm,
+    /// The Kafka editor: the engine's produce request itself.
+    pub kafka: crate::engine::kafka::KafkaRequest,
     pub timeout_secs: f64,
     pub dark_mode: bool,
     pub load: LoadForm,
@@ -511,6 +521,7 @@ impl Default for Settings {
             amqp: AmqpEditor::default(),
             nats: super::nats_editor::default_request(),
             nats_many: ManyForm::default(),
+            kafka: super::kafka_editor::default_request(),
             timeout_secs: 10.0,
             dark_mode: true,
             load: LoadForm::default(),
@@ -634,8 +645,21 @@ impl Settings {
                 }
                 SavedSpec::Nats(n)
             }
+            EditorKind::Kafka => {
+                let mut k = self.kafka.clone();
+                k.timeout_ms = None;
+                k.count = 1;
+                if let Some(SavedSpec::Kafka(b)) = base.map(|b| &b.spec) {
+                    k.timeout_ms = b.timeout_ms;
+                    k.count = b.count;
+                }
+                SavedSpec::Kafka(k)
+            }
             EditorKind::Watch if self.watch_form.broker == super::viewer::WatchBroker::Nats => {
                 SavedSpec::NatsWatch(self.watch_form.nats.clone())
+            }
+            EditorKind::Watch if self.watch_form.broker == super::viewer::WatchBroker::Kafka => {
+                SavedSpec::KafkaWatch(self.watch_form.kafka.clone())
             }
             EditorKind::Watch => {
                 let w = &self.watch_form;
@@ -733,6 +757,16 @@ impl Settings {
             SavedSpec::NatsWatch(w) => {
                 self.watch_form.broker = super::viewer::WatchBroker::Nats;
                 self.watch_form.nats = w.clone();
+                self.view = MainView::Messages;
+            }
+            SavedSpec::Kafka(k) => {
+                self.kafka = k.clone();
+                self.transport = TransportTab::Kafka;
+                self.view = MainView::Requests;
+            }
+            SavedSpec::KafkaWatch(w) => {
+                self.watch_form.broker = super::viewer::WatchBroker::Kafka;
+                self.watch_form.kafka = w.clone();
                 self.view = MainView::Messages;
             }
             SavedSpec::Watch(w) => {
@@ -993,6 +1027,17 @@ impl Settings {
                 &to.stream_subjects(),
             );
             swap(&mut w.stream, &from.stream, &to.stream);
+        }
+        if let (Some(from), Some(to)) = (&from.kafka, &to.kafka) {
+            let swap = |text: &mut String, a: &str, b: &str| {
+                if text == a {
+                    *text = b.to_string();
+                }
+            };
+            swap(&mut self.kafka.url, &from.url, &to.url);
+            swap(&mut self.kafka.topic, &from.topic, &to.topic);
+            swap(&mut self.watch_form.kafka.url, &from.url, &to.url);
+            swap(&mut self.watch_form.kafka.topic, &from.topic, &to.topic);
         }
     }
 }

@@ -31,6 +31,8 @@ pub struct WatchForm {
     pub peek_limit: u32,
     /// The NATS watch: the engine's type itself.
     pub nats: NatsWatch,
+    /// The Kafka watch: the engine's type itself.
+    pub kafka: crate::engine::kafka::watch::KafkaWatch,
 }
 
 /// The watch form's broker.
@@ -39,6 +41,7 @@ pub enum WatchBroker {
     #[default]
     Amqp,
     Nats,
+    Kafka,
 }
 
 impl Default for WatchForm {
@@ -51,6 +54,10 @@ impl Default for WatchForm {
             queue: "order_queue.dead".to_string(),
             peek_limit: 100,
             nats: NatsWatch::subject(crate::engine::nats::DEFAULT_NATS_URL, "orders.>"),
+            kafka: crate::engine::kafka::watch::KafkaWatch::tap(
+                crate::engine::kafka::DEFAULT_KAFKA_URL,
+                demo_contract::ORDERS_TOPIC,
+            ),
         }
     }
 }
@@ -95,7 +102,10 @@ fn columns(transport: Transport) -> Vec<(SortKey, &'static str)> {
             .map(|(i, (heading, _))| (SortKey::Field(i), *heading)),
     );
     out.push((SortKey::Size, "size"));
-    out.push((SortKey::Redelivered, "redelivered"));
+    // A Kafka record is never redelivered: a reader moves its own offset.
+    if transport != Transport::Kafka {
+        out.push((SortKey::Redelivered, "redelivered"));
+    }
     out
 }
 
@@ -109,12 +119,19 @@ fn cell_text(m: &StoredMessage, key: SortKey, fields: &Named) -> String {
         }
         SortKey::Source => m.source.to_string(),
         SortKey::Key => m.key.to_string(),
-        SortKey::Field(i) => WatchedMessage::columns(m.transport)
-            .fields
-            .get(i)
-            .and_then(|(_, name)| fields.get(*name))
-            .map(text_of)
-            .unwrap_or_default(),
+        SortKey::Field(i) => {
+            let name = WatchedMessage::columns(m.transport)
+                .fields
+                .get(i)
+                .map(|(_, name)| *name);
+            match (name, name.and_then(|n| fields.get(n))) {
+                // Kafka's record timestamp, as a time of day like the receive time.
+                (Some("timestamp_ms"), Some(v)) => {
+                    v.as_u64().map(format_time).unwrap_or_else(|| text_of(v))
+                }
+                (_, v) => v.map(text_of).unwrap_or_default(),
+            }
+        }
         SortKey::Size => format_bytes(m.body.len() as u64),
         SortKey::Redelivered if m.redelivered => "yes".to_string(),
         SortKey::Redelivered => String::new(),
@@ -398,6 +415,7 @@ pub enum ViewerAction {
     SaveWatch,
     /// Ask the NATS server for its streams, or a key-value entry.
     Streams(super::streams_view::StreamsAction),
+    Kafka(super::kafka_view::KafkaAction),
 }
 
 /// All watch tabs and the form to add one.
@@ -413,6 +431,8 @@ pub struct Viewer {
     pub copy_in_clear: bool,
     /// The NATS streams browser.
     pub streams: super::streams_view::StreamsBrowser,
+    /// The Kafka browser: topics, groups, pages.
+    pub kafka: super::kafka_view::KafkaBrowser,
 }
 
 impl Viewer {
@@ -431,7 +451,7 @@ impl Viewer {
     }
 }
 
-fn format_time(ms: u64) -> String {
+pub(crate) fn format_time(ms: u64) -> String {
     let secs = ms / 1000;
     format!(
         "{:02}:{:02}:{:02}.{:03}",
@@ -464,6 +484,11 @@ pub fn viewer_ui(
         && let Some(ask) = super::streams_view::streams_ui(ui, &mut viewer.streams, &mut form.nats)
     {
         actions.push(ViewerAction::Streams(ask));
+    }
+    if form.broker == WatchBroker::Kafka
+        && let Some(ask) = super::kafka_view::kafka_ui(ui, &mut viewer.kafka, &mut form.kafka)
+    {
+        actions.push(ViewerAction::Kafka(ask));
     }
     ui.horizontal(|ui| {
         let label = ui.label("File");
@@ -531,9 +556,14 @@ fn form_ui(ui: &mut egui::Ui, form: &mut WatchForm, actions: &mut Vec<ViewerActi
         ui.selectable_value(&mut form.broker, WatchBroker::Amqp, "AMQP")
             .labelled_by(l.id);
         ui.selectable_value(&mut form.broker, WatchBroker::Nats, "NATS");
+        ui.selectable_value(&mut form.broker, WatchBroker::Kafka, "Kafka");
     });
     if form.broker == WatchBroker::Nats {
         nats_form_ui(ui, &mut form.nats, actions);
+        return;
+    }
+    if form.broker == WatchBroker::Kafka {
+        kafka_form_ui(ui, &mut form.kafka, actions);
         return;
     }
     // Wraps on a narrow window, so *Start watch* and *Save watch…* stay reachable.
@@ -601,6 +631,53 @@ fn start_buttons(ui: &mut egui::Ui, actions: &mut Vec<ViewerAction>) {
     {
         actions.push(ViewerAction::SaveWatch);
     }
+}
+
+/// The Kafka part of the watch form: a topic tap (partitions assigned by hand) or a group
+/// consume.
+fn kafka_form_ui(
+    ui: &mut egui::Ui,
+    w: &mut crate::engine::kafka::watch::KafkaWatch,
+    actions: &mut Vec<ViewerAction>,
+) {
+    use crate::engine::kafka::watch::KafkaWatchMode;
+    let narrow = |ui: &mut egui::Ui, label: &str, value: &mut String, width: f32, hint: &str| {
+        let l = ui.label(label);
+        ui.add(
+            egui::TextEdit::singleline(value)
+                .hint_text(hint)
+                .desired_width(width),
+        )
+        .labelled_by(l.id);
+    };
+    ui.horizontal_wrapped(|ui| {
+        narrow(ui, "Brokers", &mut w.url, 200.0, "kafka://127.0.0.1:9092");
+        narrow(ui, "Topic", &mut w.topic, 140.0, "orders");
+        let mut all = w.partition.is_none();
+        let l = ui.label("Partition");
+        ui.checkbox(&mut all, "all").labelled_by(l.id);
+        if all {
+            w.partition = None;
+        } else {
+            let mut p = w.partition.unwrap_or(0);
+            ui.add(egui::DragValue::new(&mut p).range(0..=100_000));
+            w.partition = Some(p);
+        }
+        narrow(ui, "From", &mut w.from, 120.0, "latest");
+        narrow(ui, "Group", &mut w.group, 120.0, "(none: a tap)");
+        start_buttons(ui, actions);
+    });
+    let mode = w.mode();
+    let color = if mode.is_destructive() {
+        ui.visuals().warn_fg_color
+    } else {
+        ui.visuals().weak_text_color()
+    };
+    let mut text = format!("{}: {}", mode.label(), mode.explanation());
+    if mode == KafkaWatchMode::Tap {
+        text.push_str(" From: earliest, latest, offset:N, time:RFC3339 or last:N.");
+    }
+    ui.add(egui::Label::new(RichText::new(text).color(color)).wrap());
 }
 
 /// The NATS half of the watch form: subject tap, queue group, stream tap / consume / peek.
@@ -836,9 +913,13 @@ fn table_ui(ui: &mut egui::Ui, tab: &mut ViewerTab, height: f32) {
     for _ in WatchedMessage::columns(tab.transport).fields {
         builder = builder.column(Column::initial(130.0).clip(true));
     }
-    builder = builder
-        .column(Column::initial(70.0))
-        .column(Column::remainder());
+    builder = if tab.transport == Transport::Kafka {
+        builder.column(Column::remainder())
+    } else {
+        builder
+            .column(Column::initial(70.0))
+            .column(Column::remainder())
+    };
     let table_columns = columns(tab.transport);
     if tab.scroll_to_end && rows > 0 {
         builder = builder.scroll_to_row(rows - 1, Some(egui::Align::BOTTOM));

@@ -440,6 +440,8 @@ impl Redact for SavedRequest {
                 redact_url_field(&mut n.url);
             }
             SavedSpec::NatsWatch(w) => redact_url_field(&mut w.url),
+            SavedSpec::Kafka(k) => redact_rows(&mut k.headers),
+            SavedSpec::KafkaWatch(_) => {}
         }
     }
 }

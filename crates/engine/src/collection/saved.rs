@@ -16,6 +16,8 @@ pub use crate::fields::{SavedBody, SavedHeader};
 use crate::fields::{body_text, is_one, is_true, one, sent, yes};
 use crate::grpc::GrpcRequest;
 use crate::http::{DEFAULT_MAX_BODY_BYTES, HttpRequest};
+use crate::kafka::KafkaRequest;
+use crate::kafka::watch::KafkaWatch;
 use crate::multipart::FormPart;
 use crate::nats::NatsRequest;
 use crate::nats::watch::NatsWatch;
@@ -49,6 +51,9 @@ pub enum SavedSpec {
     Nats(NatsRequest),
     #[serde(rename = "nats-watch")]
     NatsWatch(NatsWatch),
+    Kafka(KafkaRequest),
+    #[serde(rename = "kafka-watch")]
+    KafkaWatch(KafkaWatch),
 }
 
 impl SavedSpec {
@@ -60,6 +65,8 @@ impl SavedSpec {
             Self::Watch(_) => "watch",
             Self::Nats(_) => "NATS",
             Self::NatsWatch(_) => "NATS watch",
+            Self::Kafka(_) => "Kafka",
+            Self::KafkaWatch(_) => "Kafka watch",
         }
     }
 }
@@ -428,6 +435,8 @@ impl SavedRequest {
                 url(&mut n.url, "nats password", &mut found);
             }
             SavedSpec::NatsWatch(w) => url(&mut w.url, "nats password", &mut found),
+            SavedSpec::Kafka(k) => headers(&mut k.headers, &mut found),
+            SavedSpec::KafkaWatch(_) => {}
         }
         found
     }
@@ -562,6 +571,12 @@ impl SavedSpec {
                 Runnable::Request(RequestSpec::Nats(Box::new(n)))
             }
             Self::NatsWatch(w) => Runnable::Watch(WatchRequest::Nats(w.clone())),
+            Self::Kafka(k) => {
+                let mut k = k.trimmed();
+                k.timeout_ms = Some(k.timeout(default_timeout).as_millis() as u64);
+                Runnable::Request(RequestSpec::Kafka(Box::new(k)))
+            }
+            Self::KafkaWatch(w) => Runnable::Watch(WatchRequest::Kafka(w.clone())),
         })
     }
 }
@@ -645,6 +660,45 @@ mod tests {
             panic!("not a NATS watch")
         };
         assert_eq!(w.describe(), "stream tap ORDERS from seq:3");
+    }
+
+    #[test]
+    fn a_kafka_produce_and_watch_are_saved_and_filled_in() {
+        let text = r#"{
+  "version": 1,
+  "name": "order",
+  "kind": "kafka",
+  "url": "kafka://{{host}}:9092",
+  "topic": "orders",
+  "key": "{{user_id}}",
+  "acks": "1",
+  "body": {"user_id": "{{user_id}}"}
+}"#;
+        let saved: SavedRequest = serde_json::from_str(text).unwrap();
+        assert_eq!(saved.spec.kind(), "Kafka");
+        let mut vars = Vars::new();
+        vars.set("host", "127.0.0.1");
+        vars.set("user_id", "4");
+        let Runnable::Request(RequestSpec::Kafka(req)) = saved
+            .resolve(&vars, Path::new("."), Duration::from_secs(30))
+            .unwrap()
+        else {
+            panic!("not a Kafka produce")
+        };
+        assert_eq!(req.url, "kafka://127.0.0.1:9092");
+        assert_eq!(req.key, "4");
+        assert_eq!(req.acks, crate::kafka::Acks::Leader);
+        let watch: SavedRequest = serde_json::from_str(
+            r#"{"version":1,"name":"w","kind":"kafka-watch","url":"kafka://127.0.0.1:9092","topic":"orders","from":"last:5"}"#,
+        )
+        .unwrap();
+        let Runnable::Watch(WatchRequest::Kafka(w)) = watch
+            .resolve(&Vars::new(), Path::new("."), Duration::from_secs(30))
+            .unwrap()
+        else {
+            panic!("not a Kafka watch")
+        };
+        assert_eq!(w.describe(), "tap orders from last:5");
     }
 
     #[test]

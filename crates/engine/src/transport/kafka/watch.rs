@@ -689,7 +689,8 @@ async fn read(
                 .or_default()
                 .push((*p, next.get(p).copied().unwrap_or(0)));
         }
-        let wait = Duration::from_millis(if by_leader.len() > 1 { 100 } else { 500 });
+        // Short: some brokers (tansu) answer a fetch only when its wait is over, data or not.
+        let wait = Duration::from_millis(100);
         let mut batch = Vec::new();
         for (leader, wanted) in by_leader {
             let fetched = tokio::select! {
