@@ -205,6 +205,25 @@ async fn bad_input_is_one_line_and_a_failure() {
             "unreachable",
         ),
         (vec!["kafka", "topics", "kafka://"], "malformed Kafka URL"),
+        (
+            vec![
+                "publish",
+                "kafkas://127.0.0.1:1",
+                "--topic",
+                "t",
+                "--body",
+                "x",
+            ],
+            "unsupported scheme",
+        ),
+        (
+            vec!["watch", "http://127.0.0.1:1", "--topic", "t"],
+            "unsupported scheme",
+        ),
+        (
+            vec!["kafka", "topics", "--kafka-url", "kafka://127.0.0.1:1"],
+            "unreachable",
+        ),
     ] {
         let out = run(args(&argv)).await;
         let line = one_line_error(&out);

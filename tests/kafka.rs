@@ -421,3 +421,50 @@ async fn the_demo_produces_orders_keyed_by_user_and_its_user_service_consumes_th
     .await;
     demo.stop().await;
 }
+
+#[tokio::test]
+async fn produce_many_pipelines_a_numbered_series_and_a_future_start_reads_nothing_old() {
+    use switchboard::engine::kafka::publish_many::{KafkaPublishMany, publish_many};
+    let b = broker().await;
+    let url = b.url();
+    topic(&url, "many", 2).await;
+    let job = KafkaPublishMany {
+        request: KafkaRequest::produce(&url, "many", "k{n}", r#"{"n":{n}}"#),
+        count: 500,
+        rate_per_sec: 0.0,
+        numbered: true,
+    };
+    let done = publish_many(&job, None, CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!((done.published, done.confirmed, done.failed), (500, 500, 0));
+    let topics = admin::topics(&url).await.unwrap();
+    assert_eq!(topics[0].messages, 500);
+    let mut tap = KafkaWatch::tap(&url, "many");
+    tap.from = "earliest".into();
+    tap.partition = Some(kafka::partition_for_key(b"k7", 2));
+    let (mut rx, cancel) = start(tap);
+    let got = messages(&mut rx, 500 / 4).await;
+    cancel.cancel();
+    assert!(
+        got.iter()
+            .any(|m| m.key == "k7" && m.body.bytes == br#"{"n":7}"#),
+        "the numbered record 7 on its key's partition"
+    );
+
+    // A start still to come reads nothing already there.
+    let mut future = KafkaWatch::tap(&url, "many");
+    future.from = "time:2099-01-01T00:00:00Z".into();
+    let (mut rx, cancel) = start(future);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while let Ok(Some(event)) = tokio::time::timeout_at(deadline, rx.recv()).await {
+        assert!(!matches!(event, WatchEvent::Messages(_)), "{event:?}");
+    }
+    cancel.cancel();
+
+    // One value per header name: a repeated one is refused before sending.
+    let mut req = KafkaRequest::produce(&url, "many", "", "x");
+    req.headers = vec![SavedHeader::new("a", "1"), SavedHeader::new("a", "2")];
+    let e = kafka::execute(&req, SECS).await.remove(0).error.unwrap();
+    assert_eq!(e.kind, ErrorKind::InvalidInput);
+}

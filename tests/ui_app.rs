@@ -2204,6 +2204,16 @@ fn a_kafka_produce_shows_its_phases_a_tap_receives_and_topics_and_groups_list() 
         )
     });
     app.assert_shown("group user-service: 1 consumed");
+    // Produce many: a series of 20 with its progress.
+    app.harness.state_mut().settings.kafka_many.count = 20;
+    app.harness.step();
+    app.harness.step();
+    app.click("Produce 20");
+    app.wait_until(
+        "the series to be acked",
+        |a| matches!(&a.many, Some((_, Ok(p))) if p.done && p.confirmed == 20),
+    );
+    app.assert_shown("20 published, 20 confirmed, 0 failed");
 
     // The same order through RabbitMQ and NATS JetStream, the three on one axis.
     app.click("AMQP");
@@ -2252,8 +2262,8 @@ fn a_kafka_produce_shows_its_phases_a_tap_receives_and_topics_and_groups_list() 
     app.harness.step();
     app.harness.state_mut().settings.watch_form.kafka.from = "earliest".into();
     app.click("Start watch");
-    app.wait_until("the record", |a| {
-        a.viewer.tabs.last().is_some_and(|t| t.store.received == 1)
+    app.wait_until("the 21 records", |a| {
+        a.viewer.tabs.last().is_some_and(|t| t.store.received == 21)
     });
     app.assert_shown("partition");
     app.assert_shown("offset");

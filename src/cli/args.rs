@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// Explore how microservices talk: HTTP, gRPC and AMQP exchanges with real timelines.
+/// Explore how microservices talk: HTTP, gRPC, AMQP, NATS and Kafka exchanges with real timelines.
 ///
 /// Without a subcommand, opens the app with the demo services running in-process.
 #[derive(Debug, Clone, Parser)]
@@ -49,11 +49,13 @@ pub enum Command {
     /// Send one request and print its exchange with the timeline.
     #[command(subcommand)]
     Send(Send),
-    /// Publish a message: to an AMQP exchange (amqp:// URL, with publisher confirms) or a NATS
-    /// subject (nats:// URL; --jetstream waits for the stream's ack).
+    /// Publish a message: to an AMQP exchange (amqp:// URL, with publisher confirms), a NATS
+    /// subject (nats:// URL; --jetstream waits for the stream's ack) or a Kafka topic
+    /// (kafka:// URL, with the acks asked).
     Publish(PublishArgs),
-    /// Watch messages: AMQP (tap an exchange, peek or consume a queue) or NATS (tap a subject,
-    /// join a queue group, tap/consume/peek a JetStream stream) — the URL scheme decides.
+    /// Watch messages: AMQP (tap an exchange, peek or consume a queue), NATS (tap a subject,
+    /// join a queue group, tap/consume/peek a JetStream stream) or Kafka (tap a topic, or
+    /// consume it as a group) — the URL scheme decides.
     Watch(WatchArgs),
     /// NATS JetStream: `nats streams URL` (streams and their consumers), `nats kv …`.
     #[command(subcommand)]
@@ -223,15 +225,15 @@ pub enum NatsCommand {
 pub enum KafkaCommand {
     /// Topics with their partitions, leaders, low/high watermarks and message counts.
     Topics {
-        #[arg(default_value = crate::engine::kafka::DEFAULT_KAFKA_URL)]
-        url: String,
+        /// The broker (default: --kafka-url).
+        url: Option<String>,
         #[arg(long)]
         json: bool,
     },
     /// Consumer groups: state, members, committed offset and lag per partition.
     Groups {
-        #[arg(default_value = crate::engine::kafka::DEFAULT_KAFKA_URL)]
-        url: String,
+        /// The broker (default: --kafka-url).
+        url: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -273,6 +275,14 @@ pub enum Load {
     Nats {
         #[command(flatten)]
         request: NatsSendArgs,
+        #[command(flatten)]
+        load: LoadOpts,
+    },
+    /// `load kafka URL --topic T --body B [--key K] [--acks all]`: one connection per
+    /// concurrent producer, each awaiting its ack.
+    Kafka {
+        #[command(flatten)]
+        request: PublishArgs,
         #[command(flatten)]
         load: LoadOpts,
     },

@@ -14,6 +14,22 @@ pub fn is_kafka_url(url: &str) -> bool {
     url.trim().to_ascii_lowercase().starts_with("kafka://")
 }
 
+/// Refuses a URL whose scheme names no transport (`kafkas://`, `http://`), before the flags
+/// are read as another transport's.
+pub fn check_scheme(url: &str) -> anyhow::Result<()> {
+    if let Some((scheme, _)) = url.trim().split_once("://")
+        && !matches!(
+            scheme.to_ascii_lowercase().as_str(),
+            "amqp" | "amqps" | "nats" | "tls" | "kafka"
+        )
+    {
+        anyhow::bail!(
+            "unsupported scheme {scheme:?}: amqp:// (RabbitMQ), nats:// or tls:// (NATS), kafka:// (Kafka)"
+        );
+    }
+    Ok(())
+}
+
 /// `publish kafka://… --topic T`.
 pub fn publish(a: &args::PublishArgs) -> anyhow::Result<KafkaRequest> {
     if a.exchange.is_some() || a.routing_key.is_some() || a.subject.is_some() {
@@ -81,9 +97,10 @@ pub fn watch(a: &args::WatchArgs) -> anyhow::Result<KafkaWatch> {
 }
 
 /// `kafka topics` and `kafka groups`.
-pub async fn command(c: args::KafkaCommand) -> anyhow::Result<ExitCode> {
+pub async fn command(c: args::KafkaCommand, default_url: &str) -> anyhow::Result<ExitCode> {
     match c {
         args::KafkaCommand::Topics { url, json } => {
+            let url = url.unwrap_or_else(|| default_url.to_string());
             let topics = admin::topics(&url).await?;
             if json {
                 for t in &topics {
@@ -112,6 +129,7 @@ pub async fn command(c: args::KafkaCommand) -> anyhow::Result<ExitCode> {
             }
         }
         args::KafkaCommand::Groups { url, json } => {
+            let url = url.unwrap_or_else(|| default_url.to_string());
             let groups = admin::groups(&url).await?;
             if json {
                 for g in &groups {

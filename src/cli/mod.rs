@@ -79,6 +79,10 @@ pub async fn run(
             let exchanges = crate::engine::nats::execute(&nats::request(&a)?, a.timeout).await;
             Ok(report(&exchanges, a.json, show_credentials))
         }
+        Command::Publish(a) if kafka::check_scheme(&a.url).is_err() => {
+            kafka::check_scheme(&a.url)?;
+            Ok(ExitCode::FAILURE)
+        }
         Command::Publish(a) if kafka::is_kafka_url(&a.url) => {
             let exchanges = crate::engine::kafka::execute(&kafka::publish(&a)?, a.timeout).await;
             Ok(report(&exchanges, a.json, show_credentials))
@@ -92,7 +96,7 @@ pub async fn run(
             Ok(report(&exchanges, a.json, show_credentials))
         }
         Command::Nats(c) => nats::command(c).await,
-        Command::Kafka(c) => kafka::command(c).await,
+        Command::Kafka(c) => kafka::command(c, kafka_url).await,
         Command::Watch(a) => watch(a, show_credentials).await,
         Command::Grpc(args::GrpcCommand::List {
             addr,
@@ -158,6 +162,11 @@ pub async fn run(
                 }
                 args::Load::Amqp { request, load } => (
                     RequestSpec::Amqp(Box::new(publish_request(&request)?)),
+                    load,
+                    request.json,
+                ),
+                args::Load::Kafka { request, load } => (
+                    RequestSpec::Kafka(Box::new(kafka::publish(&request)?)),
                     load,
                     request.json,
                 ),
@@ -545,6 +554,7 @@ fn report(exchanges: &[Exchange], json: bool, show_credentials: bool) -> ExitCod
 /// `show_credentials`.
 async fn watch(a: args::WatchArgs, show_credentials: bool) -> anyhow::Result<ExitCode> {
     use crate::engine::WatchRequest;
+    kafka::check_scheme(&a.url)?;
     let spec = if kafka::is_kafka_url(&a.url) {
         WatchRequest::Kafka(kafka::watch(&a)?)
     } else if nats::is_nats_url(&a.url) {
@@ -662,7 +672,7 @@ async fn run_watch_request(
                         _ => String::new(),
                     };
                     eprintln!(
-                        "watching: {}{queue} — {}; Ctrl-C to stop",
+                        "watching: {}{queue} — {} (Ctrl-C to stop)",
                         spec.describe(),
                         spec.explanation()
                     );

@@ -374,6 +374,33 @@ impl SwitchboardApp {
         }
     }
 
+    /// Produces the Kafka editor's record many times (copies, rate and numbering from its
+    /// *Produce many* section).
+    pub fn kafka_publish_many(&mut self) {
+        let Some(crate::engine::RequestSpec::Kafka(request)) =
+            self.resolved_request(TransportTab::Kafka)
+        else {
+            return;
+        };
+        let m = &self.settings.kafka_many;
+        let job = crate::engine::kafka::publish_many::KafkaPublishMany {
+            request: *request,
+            count: m.count.max(1),
+            rate_per_sec: m.rate.max(0.0),
+            numbered: m.numbered,
+        };
+        let total = job.count;
+        let id = self.next_id;
+        if self.backend.send(Command::PublishMany {
+            id,
+            job: Box::new(crate::engine::PublishManyJob::Kafka(job)),
+        }) {
+            self.start(TransportTab::Kafka, id);
+            self.many = Some((id, Ok(Default::default())));
+            self.many_of = (TransportTab::Kafka, total);
+        }
+    }
+
     /// Publishes the NATS editor's message many times (copies, rate and numbering from its
     /// *Publish many* section).
     pub fn nats_publish_many(&mut self) {
@@ -391,9 +418,9 @@ impl SwitchboardApp {
         };
         let total = job.count;
         let id = self.next_id;
-        if self.backend.send(Command::NatsPublishMany {
+        if self.backend.send(Command::PublishMany {
             id,
-            job: Box::new(job),
+            job: Box::new(crate::engine::PublishManyJob::Nats(job)),
         }) {
             self.start(TransportTab::Nats, id);
             self.many = Some((id, Ok(Default::default())));
@@ -418,7 +445,7 @@ impl SwitchboardApp {
         let id = self.next_id;
         if self.backend.send(Command::PublishMany {
             id,
-            job: Box::new(job),
+            job: Box::new(crate::engine::PublishManyJob::Amqp(job)),
         }) {
             self.start(TransportTab::Amqp, id);
             self.many = Some((id, Ok(Default::default())));
@@ -1591,7 +1618,11 @@ impl SwitchboardApp {
                 &mut self.settings.nats,
                 &mut self.settings.nats_many,
             ),
-            TransportTab::Kafka => super::kafka_editor::kafka_ui(ui, &mut self.settings.kafka),
+            TransportTab::Kafka => super::kafka_editor::kafka_ui(
+                ui,
+                &mut self.settings.kafka,
+                &mut self.settings.kafka_many,
+            ),
         }
         let shortcut = std::mem::take(&mut self.send_shortcut);
         ui.horizontal(|ui| {
@@ -1631,6 +1662,14 @@ impl SwitchboardApp {
                     .clicked()
             {
                 self.nats_publish_many();
+            }
+            if tab == TransportTab::Kafka
+                && ui
+                    .add_enabled(busy.is_none(), egui::Button::new(format!("Produce {}", self.settings.kafka_many.count)))
+                    .on_hover_text("Produce many (see Produce many above): up to 1000 produce requests in flight on each leader's connection")
+                    .clicked()
+            {
+                self.kafka_publish_many();
             }
             if let Some(flight) = busy {
                 ui.spinner();

@@ -49,11 +49,6 @@ pub enum Command {
     /// Start a private nats-server (free port, JetStream in the data directory) and move the
     /// demo's NATS side to it.
     StartNats,
-    /// Publish a NATS message many times (progress as for AMQP's publish many).
-    NatsPublishMany {
-        id: u64,
-        job: Box<crate::engine::nats::publish_many::NatsPublishMany>,
-    },
     /// List a NATS server's streams and their consumers.
     NatsStreams {
         url: String,
@@ -80,9 +75,10 @@ pub enum Command {
     StopWatch {
         id: u64,
     },
+    /// Publish many (AMQP, NATS or Kafka), reporting progress.
     PublishMany {
         id: u64,
-        job: Box<crate::engine::publish_many::PublishMany>,
+        job: Box<crate::engine::PublishManyJob>,
     },
     Load {
         id: u64,
@@ -741,38 +737,7 @@ async fn run(
                     tokio::spawn(async move {
                         let (tx, forward) = outbox
                             .forwarder(8, move |progress| Event::PublishProgress { id, progress });
-                        let result = crate::engine::publish_many::publish_many(
-                            &job,
-                            Some(tx),
-                            CancellationToken::new(),
-                        )
-                        .await;
-                        let _ = forward.await;
-                        if let Err(e) = result {
-                            outbox
-                                .send(Event::PublishFailed {
-                                    id,
-                                    message: e.to_string(),
-                                })
-                                .await;
-                        }
-                        outbox.done(id).await;
-                    }),
-                );
-            }
-            Command::NatsPublishMany { id, job } => {
-                let outbox = outbox.clone();
-                running.insert(
-                    id,
-                    tokio::spawn(async move {
-                        let (tx, forward) = outbox
-                            .forwarder(8, move |progress| Event::PublishProgress { id, progress });
-                        let result = crate::engine::nats::publish_many::publish_many(
-                            &job,
-                            Some(tx),
-                            CancellationToken::new(),
-                        )
-                        .await;
+                        let result = job.run(Some(tx), CancellationToken::new()).await;
                         let _ = forward.await;
                         if let Err(e) = result {
                             outbox

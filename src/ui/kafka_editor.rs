@@ -33,7 +33,7 @@ fn narrow(ui: &mut egui::Ui, label: &str, value: &mut String, width: f32, hint: 
 }
 
 /// Draws the editor.
-pub fn kafka_ui(ui: &mut egui::Ui, e: &mut KafkaRequest) {
+pub fn kafka_ui(ui: &mut egui::Ui, e: &mut KafkaRequest, many: &mut super::settings::ManyForm) {
     ui.horizontal(|ui| {
         field(ui, "Brokers", &mut e.url, "kafka://127.0.0.1:9092");
     });
@@ -102,4 +102,11 @@ pub fn kafka_ui(ui: &mut egui::Ui, e: &mut KafkaRequest) {
             e.body = SavedBody::from_text(&body);
         }
     }
+    super::nats_editor::many_ui(
+        ui,
+        "kafka-many",
+        "Produce many",
+        "Replace {n} in the value and the key with 1, 2, 3…",
+        many,
+    );
 }

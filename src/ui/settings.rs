@@ -419,6 +419,8 @@ pub struct Settings {
     pub nats_many: ManyForm,
     /// The Kafka editor: the engine's produce request itself.
     pub kafka: crate::engine::kafka::KafkaRequest,
+    /// The Kafka editor's *Produce many* form.
+    pub kafka_many: ManyForm,
     pub timeout_secs: f64,
     pub dark_mode: bool,
     pub load: LoadForm,
@@ -522,6 +524,7 @@ impl Default for Settings {
             nats: super::nats_editor::default_request(),
             nats_many: ManyForm::default(),
             kafka: super::kafka_editor::default_request(),
+            kafka_many: ManyForm::default(),
             timeout_secs: 10.0,
             dark_mode: true,
             load: LoadForm::default(),

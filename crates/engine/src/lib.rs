@@ -28,5 +28,5 @@ pub use transport::nats;
 
 pub use exchange::{ErrorKind, Exchange, ExchangeError, Header, Message, Transport};
 pub use payload::{Body, BodyView};
-pub use request::{RequestSpec, WatchRequest};
+pub use request::{PublishManyJob, RequestSpec, WatchRequest};
 pub use timeline::{Phase, PhaseKind};

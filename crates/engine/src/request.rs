@@ -101,3 +101,35 @@ impl WatchRequest {
         }
     }
 }
+
+/// Publish many of any broker: N copies or a numbered series at a rate, with progress.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PublishManyJob {
+    Amqp(crate::publish_many::PublishMany),
+    Nats(crate::nats::publish_many::NatsPublishMany),
+    Kafka(crate::kafka::publish_many::KafkaPublishMany),
+}
+
+impl PublishManyJob {
+    /// How many messages in all.
+    pub fn count(&self) -> u64 {
+        match self {
+            Self::Amqp(j) => j.count,
+            Self::Nats(j) => j.count,
+            Self::Kafka(j) => j.count,
+        }
+    }
+
+    /// Runs the series; progress every ~100 ms and at the end.
+    pub async fn run(
+        &self,
+        progress: Option<tokio::sync::mpsc::Sender<crate::publish_many::Progress>>,
+        cancel: tokio_util::sync::CancellationToken,
+    ) -> Result<crate::publish_many::Progress, super::exchange::ExchangeError> {
+        match self {
+            Self::Amqp(j) => crate::publish_many::publish_many(j, progress, cancel).await,
+            Self::Nats(j) => crate::nats::publish_many::publish_many(j, progress, cancel).await,
+            Self::Kafka(j) => crate::kafka::publish_many::publish_many(j, progress, cancel).await,
+        }
+    }
+}

@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod cluster;
 pub mod group;
+pub mod publish_many;
 pub mod watch;
 pub mod wire;
 
@@ -324,6 +325,15 @@ fn check(req: &KafkaRequest, body: &[u8]) -> Result<Vec<Header>, ExchangeError> 
         )));
     }
     let headers = sent(&req.headers);
+    for (i, h) in headers.iter().enumerate() {
+        if headers[..i].iter().any(|o| o.name == h.name) {
+            // kafka-protocol's record keeps one value per header name.
+            return Err(ExchangeError::invalid_input(format!(
+                "header {:?} is given twice: this client sends one value per header name",
+                h.name
+            )));
+        }
+    }
     let size = body.len()
         + req.key.len()
         + headers
@@ -504,16 +514,7 @@ impl Producer {
             Ok(b) => b,
             Err(e) => return fail(ExchangeError::invalid_input(e)),
         };
-        let mut produce = ProduceRequest::default();
-        produce.acks = req.acks.wire();
-        produce.timeout_ms = rec.timeout.as_millis().min(i32::MAX as u128) as i32;
-        let mut pdata = PartitionProduceData::default();
-        pdata.index = partition;
-        pdata.records = Some(batch);
-        let mut tdata = TopicProduceData::default();
-        tdata.name = TopicName(StrBytes::from_string(req.topic.clone()));
-        tdata.partition_data = vec![pdata];
-        produce.topic_data = vec![tdata];
+        let produce = produce_request(req, partition, batch, rec.timeout);
 
         // The leader's connection (a `connect` phase when it is not open yet).
         let start = Instant::now();
@@ -671,6 +672,26 @@ impl Producer {
             },
         }
     }
+}
+
+/// A produce request of one batch to `partition`.
+fn produce_request(
+    req: &KafkaRequest,
+    partition: i32,
+    batch: Bytes,
+    timeout: Duration,
+) -> ProduceRequest {
+    let mut produce = ProduceRequest::default();
+    produce.acks = req.acks.wire();
+    produce.timeout_ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+    let mut pdata = PartitionProduceData::default();
+    pdata.index = partition;
+    pdata.records = Some(batch);
+    let mut tdata = TopicProduceData::default();
+    tdata.name = TopicName(StrBytes::from_string(req.topic.clone()));
+    tdata.partition_data = vec![pdata];
+    produce.topic_data = vec![tdata];
+    produce
 }
 
 /// One record in a batch (v2), compressed as asked.

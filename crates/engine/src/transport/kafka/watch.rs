@@ -309,6 +309,9 @@ async fn start_offsets(
                 )));
             }
             Start::Offset(n) => n.clamp(low, high),
+            // A time still to come: nothing was written then yet (some brokers, tansu's memory
+            // storage among them, answer such a lookup with the log's start).
+            Start::Time(ms) if ms > crate::recorder::unix_ms() as i64 => high,
             Start::Time(ms) => {
                 let (conn, _) = cluster
                     .conn_for(*leader)
