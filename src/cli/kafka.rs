@@ -121,8 +121,13 @@ pub async fn command(c: args::KafkaCommand, default_url: &str) -> anyhow::Result
                     );
                     for p in &t.partitions {
                         println!(
-                            "  partition {:>3}  leader {:>3}  offsets {}..{}  {} messages",
-                            p.partition, p.leader, p.low, p.high, p.messages
+                            "  partition {:>3}  leader {:>3}  offsets {}..{}  {} message{}",
+                            p.partition,
+                            p.leader,
+                            p.low,
+                            p.high,
+                            p.messages,
+                            if p.messages == 1 { "" } else { "s" }
                         );
                     }
                 }
@@ -151,9 +156,14 @@ pub async fn command(c: args::KafkaCommand, default_url: &str) -> anyhow::Result
                         println!("  member {m}");
                     }
                     for o in &g.offsets {
+                        let committed = if o.committed < 0 {
+                            "-".to_string()
+                        } else {
+                            o.committed.to_string()
+                        };
                         println!(
-                            "  {}[{}]  committed {}  end {}  lag {}",
-                            o.topic, o.partition, o.committed, o.high, o.lag
+                            "  {}[{}]  committed {committed}  end {}  lag {}",
+                            o.topic, o.partition, o.high, o.lag
                         );
                     }
                 }

@@ -1453,6 +1453,7 @@ impl SwitchboardApp {
                 status_dot(ui, health);
                 ui.label(RichText::new("Kafka broker").strong()).on_hover_text(&detail);
                 ui.label(RichText::new(text).small()).on_hover_text(&detail);
+                ui.label(RichText::new(url.trim_start_matches("kafka://")).small().weak());
                 if let Some(consumer) = &self.kafka_consumer {
                     let text = match consumer {
                         ConsumerState::Disabled => "group user-service off".to_string(),

@@ -192,7 +192,7 @@ fn topics_ui(
                             .iter()
                             .map(|p| format!("{}: {}..{}", p.partition, p.low, p.high))
                             .collect();
-                        ui.label(RichText::new(ranges.join("  ")).small());
+                        ui.label(ranges.join("  "));
                         if ui
                             .small_button("Tap")
                             .on_hover_text("Put this topic in the watch form")
@@ -244,10 +244,15 @@ fn groups_ui(ui: &mut egui::Ui, from: &str, listed: &Result<Vec<GroupInfo>, Stri
                             .offsets
                             .iter()
                             .map(|o| {
-                                format!("{}[{}] {}/{}", o.topic, o.partition, o.committed, o.high)
+                                let c = if o.committed < 0 {
+                                    "-".to_string()
+                                } else {
+                                    o.committed.to_string()
+                                };
+                                format!("{}[{}] {c}/{}", o.topic, o.partition, o.high)
                             })
                             .collect();
-                        ui.label(RichText::new(offsets.join("  ")).small());
+                        ui.label(offsets.join("  "));
                         ui.end_row();
                     }
                 });

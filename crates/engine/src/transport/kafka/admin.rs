@@ -305,14 +305,14 @@ pub async fn groups(url: &str) -> Result<Vec<GroupInfo>, ExchangeError> {
                     .collect();
                 let committed =
                     super::group::committed_offsets(&mut conn, &name, &meta.name, &parts).await?;
+                // A topic the group reads (it committed somewhere in it): every partition, those
+                // without a commit too — their whole log is lag (as kafka-consumer-groups).
+                if !committed.values().any(|c| *c >= 0) {
+                    continue;
+                }
                 for p in parts {
-                    let Some(&c) = committed.get(&p) else {
-                        continue;
-                    };
-                    if c < 0 {
-                        continue;
-                    }
-                    let (_, high) = marks
+                    let c = committed.get(&p).copied().unwrap_or(-1);
+                    let (low, high) = marks
                         .get(&(meta.name.clone(), p))
                         .copied()
                         .unwrap_or((0, 0));
@@ -321,7 +321,11 @@ pub async fn groups(url: &str) -> Result<Vec<GroupInfo>, ExchangeError> {
                         partition: p,
                         committed: c,
                         high,
-                        lag: (high - c).max(0),
+                        lag: if c >= 0 {
+                            (high - c).max(0)
+                        } else {
+                            (high - low).max(0)
+                        },
                     });
                 }
             }
