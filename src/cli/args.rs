@@ -423,7 +423,12 @@ pub struct PublishArgs {
     #[arg(long, requires = "topic")]
     pub partition: Option<i32>,
     /// Kafka: which acknowledgement to wait for: 0, 1 or all.
-    #[arg(long, requires = "topic", default_value = "all")]
+    #[arg(
+        long,
+        requires = "topic",
+        default_value = "all",
+        allow_hyphen_values = true
+    )]
     pub acks: String,
     /// Kafka: the batch's compression: none, gzip, snappy, lz4 or zstd.
     #[arg(long, requires = "topic", default_value = "none")]

@@ -79,6 +79,11 @@ pub fn watch(a: &args::WatchArgs) -> anyhow::Result<KafkaWatch> {
             "a Kafka watch takes --topic (with --group to consume as a group), not --queue/--exchange/--subject/--stream"
         );
     }
+    if a.binding != "#" {
+        anyhow::bail!(
+            "--binding is for an AMQP tap; a Kafka watch reads --topic (all partitions, or --partition P)"
+        );
+    }
     if a.mode.is_some() || a.durable.is_some() || a.queue_group.is_some() {
         anyhow::bail!(
             "--mode, --durable and --queue-group are for AMQP and NATS: a Kafka watch taps --topic, or consumes it with --group G"

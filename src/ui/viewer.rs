@@ -808,10 +808,14 @@ fn tab_ui(
     ui.horizontal_wrapped(|ui| {
         let label = ui.label("Filter");
         let mut text = tab.filter_text.clone();
+        let hint = format!(
+            "text in body, {}, headers; key=value matches a header",
+            WatchedMessage::columns(tab.transport).key
+        );
         let response = ui
             .add(
                 egui::TextEdit::singleline(&mut text)
-                    .hint_text("text in body, routing key, headers; key=value matches a header")
+                    .hint_text(hint)
                     .desired_width(340.0),
             )
             .labelled_by(label.id);
