@@ -1105,17 +1105,29 @@ async fn bare_ordered(stream: &str, n: u64) -> f64 {
 /// second until `n` are stored.
 fn viewer_tap(runtime: &tokio::runtime::Runtime, stream: &str, n: u64) -> f64 {
     use switchboard::engine::nats::watch::{NatsWatch, NatsWatchMode};
+    viewer_ingest(
+        runtime,
+        switchboard::engine::WatchRequest::Nats(NatsWatch::stream(
+            NATS_URL,
+            NatsWatchMode::StreamTap,
+            stream,
+        )),
+        n,
+    )
+}
+
+/// A viewer tab running `watch` with the UI drawing 60 frames a second: messages per second
+/// until `n` are stored.
+fn viewer_ingest(
+    runtime: &tokio::runtime::Runtime,
+    watch: switchboard::engine::WatchRequest,
+    n: u64,
+) -> f64 {
     let mut harness = app_harness(runtime);
     harness.state_mut().settings.view = switchboard::ui::settings::MainView::Messages;
     harness.step();
     let start = Instant::now();
-    harness
-        .state_mut()
-        .start_watch(switchboard::engine::WatchRequest::Nats(NatsWatch::stream(
-            NATS_URL,
-            NatsWatchMode::StreamTap,
-            stream,
-        )));
+    harness.state_mut().start_watch(watch);
     let deadline = start + Duration::from_secs(120);
     let frame = Duration::from_micros(16_667);
     let mut next_frame = Instant::now();
@@ -1351,36 +1363,7 @@ async fn bare_fetch(addr: &str, topic: &str, n: u64) -> f64 {
 /// The viewer tapping `topic` from the earliest offset with the UI drawing each frame:
 /// messages per second until `n` are stored.
 fn kafka_viewer_tap(runtime: &tokio::runtime::Runtime, url: &str, topic: &str, n: u64) -> f64 {
-    use switchboard::engine::kafka::watch::KafkaWatch;
-    let mut harness = app_harness(runtime);
-    harness.state_mut().settings.view = switchboard::ui::settings::MainView::Messages;
-    harness.step();
-    let start = Instant::now();
-    let mut watch = KafkaWatch::tap(url, topic);
+    let mut watch = switchboard::engine::kafka::watch::KafkaWatch::tap(url, topic);
     watch.from = "earliest".into();
-    harness
-        .state_mut()
-        .start_watch(switchboard::engine::WatchRequest::Kafka(watch));
-    let deadline = start + Duration::from_secs(120);
-    let frame = Duration::from_micros(16_667);
-    let mut next_frame = Instant::now();
-    loop {
-        harness.step();
-        next_frame += frame;
-        std::thread::sleep(next_frame.saturating_duration_since(Instant::now()));
-        let received = harness
-            .state()
-            .viewer
-            .tabs
-            .first()
-            .map_or(0, |t| t.store.received);
-        if received >= n {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the viewer ingested only {received} of {n} in 120 s"
-        );
-    }
-    n as f64 / start.elapsed().as_secs_f64()
+    viewer_ingest(runtime, switchboard::engine::WatchRequest::Kafka(watch), n)
 }

@@ -389,16 +389,10 @@ impl SwitchboardApp {
             rate_per_sec: m.rate.max(0.0),
             numbered: m.numbered,
         };
-        let total = job.count;
-        let id = self.next_id;
-        if self.backend.send(Command::PublishMany {
-            id,
-            job: Box::new(crate::engine::PublishManyJob::Kafka(job)),
-        }) {
-            self.start(TransportTab::Kafka, id);
-            self.many = Some((id, Ok(Default::default())));
-            self.many_of = (TransportTab::Kafka, total);
-        }
+        self.start_many(
+            TransportTab::Kafka,
+            crate::engine::PublishManyJob::Kafka(job),
+        );
     }
 
     /// Publishes the NATS editor's message many times (copies, rate and numbering from its
@@ -416,16 +410,7 @@ impl SwitchboardApp {
             rate_per_sec: m.rate.max(0.0),
             numbered: m.numbered,
         };
-        let total = job.count;
-        let id = self.next_id;
-        if self.backend.send(Command::PublishMany {
-            id,
-            job: Box::new(crate::engine::PublishManyJob::Nats(job)),
-        }) {
-            self.start(TransportTab::Nats, id);
-            self.many = Some((id, Ok(Default::default())));
-            self.many_of = (TransportTab::Nats, total);
-        }
+        self.start_many(TransportTab::Nats, crate::engine::PublishManyJob::Nats(job));
     }
 
     /// Publishes the AMQP editor's message many times (copies, rate and numbering from the editor).
@@ -442,14 +427,20 @@ impl SwitchboardApp {
             rate_per_sec: a.many_rate.max(0.0),
             numbered: a.many_numbered,
         };
+        self.start_many(TransportTab::Amqp, crate::engine::PublishManyJob::Amqp(job));
+    }
+
+    /// Hands a publish-many job of `tab`'s editor to the backend and tracks its progress.
+    fn start_many(&mut self, tab: TransportTab, job: crate::engine::PublishManyJob) {
+        let total = job.count();
         let id = self.next_id;
         if self.backend.send(Command::PublishMany {
             id,
-            job: Box::new(crate::engine::PublishManyJob::Amqp(job)),
+            job: Box::new(job),
         }) {
-            self.start(TransportTab::Amqp, id);
+            self.start(tab, id);
             self.many = Some((id, Ok(Default::default())));
-            self.many_of = (TransportTab::Amqp, self.settings.amqp.many_count.max(1));
+            self.many_of = (tab, total);
         }
     }
 

@@ -1092,29 +1092,11 @@ async fn watch_kafka(url: String, outbox: Outbox) {
         .ok()
         .and_then(|a| a.into_iter().next())
         .unwrap_or_else(|| "127.0.0.1:9092".to_string());
-    let mut last = BrokerState::Unknown;
-    loop {
-        let state = match tokio::time::timeout(
-            Duration::from_secs(2),
-            tokio::net::TcpStream::connect(&addr),
-        )
-        .await
-        {
-            Ok(Ok(_)) => BrokerState::Up,
-            Ok(Err(e)) => BrokerState::Down(format!("{addr}: {e}")),
-            Err(_) => BrokerState::Down(format!("{addr}: no answer")),
-        };
-        if state != last {
-            outbox
-                .send(Event::Kafka {
-                    url: url.clone(),
-                    state: state.clone(),
-                })
-                .await;
-            last = state;
-        }
-        tokio::time::sleep(Duration::from_secs(3)).await;
-    }
+    watch_port(addr, outbox, move |state| Event::Kafka {
+        url: url.clone(),
+        state,
+    })
+    .await;
 }
 
 /// Checks every few seconds whether the broker's port answers; reports changes.
@@ -1158,6 +1140,15 @@ async fn watch_nats(url: String, outbox: Outbox) {
     } else {
         format!("{host_port}:4222")
     };
+    watch_port(addr, outbox, move |state| Event::Nats {
+        url: url.clone(),
+        state,
+    })
+    .await;
+}
+
+/// Tries a TCP connect to `addr` every 3 s; sends `event(state)` when the answer changes.
+async fn watch_port(addr: String, outbox: Outbox, event: impl Fn(BrokerState) -> Event) {
     let mut last = BrokerState::Unknown;
     loop {
         let state = match tokio::time::timeout(
@@ -1171,12 +1162,7 @@ async fn watch_nats(url: String, outbox: Outbox) {
             Err(_) => BrokerState::Down(format!("{addr}: no answer")),
         };
         if state != last {
-            outbox
-                .send(Event::Nats {
-                    url: url.clone(),
-                    state: state.clone(),
-                })
-                .await;
+            outbox.send(event(state.clone())).await;
             last = state;
         }
         tokio::time::sleep(Duration::from_secs(3)).await;

@@ -14,21 +14,12 @@ use kafka_protocol::protocol::StrBytes;
 use serde::Serialize;
 
 use super::cluster::{ADMIN_TIMEOUT, Cluster};
-use super::wire::{Conn, WireError, error_name};
+use super::wire::{Conn, error_name};
 use crate::exchange::{ErrorKind, ExchangeError};
 
 /// ListOffsets' special timestamps.
 pub const EARLIEST: i64 = -2;
 pub const LATEST: i64 = -1;
-
-fn wire(e: WireError, addr: &str) -> ExchangeError {
-    let (kind, message) = e.classify(addr);
-    ExchangeError {
-        kind,
-        phase: None,
-        message,
-    }
-}
 
 fn timed_out(what: &str) -> ExchangeError {
     ExchangeError {
@@ -43,7 +34,7 @@ pub async fn connect(url: &str) -> Result<Cluster, ExchangeError> {
     super::parse_url(url)?;
     match tokio::time::timeout(ADMIN_TIMEOUT, Cluster::connect(url, "switchboard-admin")).await {
         Ok(Ok((cluster, _))) => Ok(cluster),
-        Ok(Err((e, addr))) => Err(wire(e, &addr)),
+        Ok(Err((e, addr))) => Err(e.error(&addr)),
         Err(_) => Err(timed_out(&format!("connecting to {url}"))),
     }
 }
@@ -71,7 +62,7 @@ pub async fn list_offsets(
         })
         .collect();
     req.topics = vec![t];
-    let response = conn.call(&req).await.map_err(|e| wire(e, &addr))?;
+    let response = conn.call(&req).await.map_err(|e| e.error(&addr))?;
     let mut out = HashMap::new();
     for p in response.topics.iter().flat_map(|t| t.partitions.iter()) {
         if p.error_code != 0 {
@@ -105,7 +96,7 @@ pub async fn watermarks(
         let (conn, _) = cluster
             .conn_for(leader)
             .await
-            .map_err(|e| wire(e, &format!("broker {leader}")))?;
+            .map_err(|e| e.error(&format!("broker {leader}")))?;
         let low = list_offsets(conn, topic, &parts, EARLIEST).await?;
         let high = list_offsets(conn, topic, &parts, LATEST).await?;
         for p in parts {
@@ -146,7 +137,7 @@ pub async fn topics(url: &str) -> Result<Vec<TopicInfo>, ExchangeError> {
     let mut cluster = connect(url).await?;
     let fut = async {
         let addr = cluster.bootstrap_addr().to_string();
-        let metas = cluster.metadata(None).await.map_err(|e| wire(e, &addr))?;
+        let metas = cluster.metadata(None).await.map_err(|e| e.error(&addr))?;
         let mut out = Vec::new();
         for meta in metas {
             let parts: Vec<(i32, i32)> = meta
@@ -202,10 +193,10 @@ pub async fn create_topic(url: &str, topic: &str, partitions: i32) -> Result<boo
     let fut = async {
         cluster
             .boot()
-            .map_err(|e| wire(e, &addr))?
+            .map_err(|e| e.error(&addr))?
             .call(&req)
             .await
-            .map_err(|e| wire(e, &addr))
+            .map_err(|e| e.error(&addr))
     };
     let response = tokio::time::timeout(ADMIN_TIMEOUT, fut)
         .await
@@ -254,11 +245,11 @@ pub async fn groups(url: &str) -> Result<Vec<GroupInfo>, ExchangeError> {
     let mut cluster = connect(url).await?;
     let fut = async {
         let addr = cluster.bootstrap_addr().to_string();
-        let boot = cluster.boot().map_err(|e| wire(e, &addr))?;
+        let boot = cluster.boot().map_err(|e| e.error(&addr))?;
         let listed = boot
             .call(&ListGroupsRequest::default())
             .await
-            .map_err(|e| wire(e, &addr))?;
+            .map_err(|e| e.error(&addr))?;
         if listed.error_code != 0 {
             return Err(ExchangeError {
                 kind: ErrorKind::Refused,
@@ -272,7 +263,7 @@ pub async fn groups(url: &str) -> Result<Vec<GroupInfo>, ExchangeError> {
             .map(|g| g.group_id.to_string())
             .collect();
         names.sort();
-        let metas = cluster.metadata(None).await.map_err(|e| wire(e, &addr))?;
+        let metas = cluster.metadata(None).await.map_err(|e| e.error(&addr))?;
         let mut marks: HashMap<(String, i32), (i64, i64)> = HashMap::new();
         for meta in &metas {
             let parts: Vec<(i32, i32)> = meta
@@ -293,7 +284,7 @@ pub async fn groups(url: &str) -> Result<Vec<GroupInfo>, ExchangeError> {
             let described = conn
                 .call(&describe)
                 .await
-                .map_err(|e| wire(e, &conn.addr.clone()))?;
+                .map_err(|e| e.error(&conn.addr.clone()))?;
             let d = described.groups.first();
             let mut offsets = Vec::new();
             for meta in &metas {
@@ -369,10 +360,10 @@ pub async fn coordinator(cluster: &mut Cluster, group: &str) -> Result<Conn, Exc
     find.key = StrBytes::from_string(group.to_string());
     let found = cluster
         .boot()
-        .map_err(|e| wire(e, &addr))?
+        .map_err(|e| e.error(&addr))?
         .call(&find)
         .await
-        .map_err(|e| wire(e, &addr))?;
+        .map_err(|e| e.error(&addr))?;
     if found.error_code != 0 {
         return Err(ExchangeError {
             kind: ErrorKind::Refused,
@@ -386,7 +377,7 @@ pub async fn coordinator(cluster: &mut Cluster, group: &str) -> Result<Conn, Exc
     let at = format!("{}:{}", found.host.as_str(), found.port);
     let (conn, _) = Conn::open(&at, cluster.client_id())
         .await
-        .map_err(|e| wire(e, &at))?;
+        .map_err(|e| e.error(&at))?;
     Ok(conn)
 }
 
@@ -412,14 +403,14 @@ pub async fn group_offsets(
 pub async fn group_names(url: &str) -> Result<Vec<String>, ExchangeError> {
     let mut cluster = connect(url).await?;
     let addr = cluster.bootstrap_addr().to_string();
-    let boot = cluster.boot().map_err(|e| wire(e, &addr))?;
+    let boot = cluster.boot().map_err(|e| e.error(&addr))?;
     let listed = tokio::time::timeout(
         Duration::from_secs(10),
         boot.call(&ListGroupsRequest::default()),
     )
     .await
     .map_err(|_| timed_out("listing groups"))?
-    .map_err(|e| wire(e, &addr))?;
+    .map_err(|e| e.error(&addr))?;
     Ok(listed
         .groups
         .iter()

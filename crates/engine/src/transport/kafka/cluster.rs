@@ -194,7 +194,7 @@ impl Cluster {
         let topics = self
             .metadata(Some(&[name.to_string()]))
             .await
-            .map_err(|e| refused_or(e, &addr))?;
+            .map_err(|e| e.error(&addr))?;
         let topic = topics
             .into_iter()
             .find(|t| t.name == name)
@@ -267,15 +267,6 @@ pub fn no_topic(name: &str) -> ExchangeError {
         message: format!(
             "topic {name:?} does not exist (Switchboard never creates topics by reading or writing them; `switchboard kafka topics` lists those there)"
         ),
-    }
-}
-
-fn refused_or(e: WireError, addr: &str) -> ExchangeError {
-    let (kind, message) = e.classify(addr);
-    ExchangeError {
-        kind,
-        phase: None,
-        message,
     }
 }
 

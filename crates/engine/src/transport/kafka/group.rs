@@ -21,7 +21,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use super::cluster::Cluster;
-use super::wire::{Conn, WireError, decode_versioned, encode_versioned, error_name};
+use super::wire::{Conn, decode_versioned, encode_versioned, error_name};
 use crate::exchange::{ErrorKind, ExchangeError};
 
 /// Error codes a member handles by rejoining.
@@ -62,15 +62,6 @@ fn group_error(what: &str, group: &str, code: i16) -> ExchangeError {
     }
 }
 
-fn wire(e: WireError, addr: &str) -> ExchangeError {
-    let (kind, message) = e.classify(addr);
-    ExchangeError {
-        kind,
-        phase: None,
-        message,
-    }
-}
-
 /// A range assignment: `partitions` split into consecutive runs, one per member in id order
 /// (the first ones get one more when it does not divide).
 pub fn range_assign(members: &[String], partitions: &[i32]) -> HashMap<String, Vec<i32>> {
@@ -105,10 +96,10 @@ impl GroupMember {
         find.key_type = 0;
         let found = cluster
             .boot()
-            .map_err(|e| wire(e, &boot_addr))?
+            .map_err(|e| e.error(&boot_addr))?
             .call(&find)
             .await
-            .map_err(|e| wire(e, &boot_addr))?;
+            .map_err(|e| e.error(&boot_addr))?;
         if found.error_code != 0 {
             return Err(group_error(
                 "finding the coordinator",
@@ -119,7 +110,7 @@ impl GroupMember {
         let addr = format!("{}:{}", found.host.as_str(), found.port);
         let (conn, _) = Conn::open(&addr, cluster.client_id())
             .await
-            .map_err(|e| wire(e, &addr))?;
+            .map_err(|e| e.error(&addr))?;
         let mut member = Self {
             group: group.to_string(),
             topic: topic.to_string(),
@@ -137,7 +128,7 @@ impl GroupMember {
         let addr = self.conn.addr.clone();
         let mut subscription = ConsumerProtocolSubscription::default();
         subscription.topics = vec![StrBytes::from_string(self.topic.clone())];
-        let metadata = encode_versioned(&subscription).map_err(|e| wire(e, &addr))?;
+        let metadata = encode_versioned(&subscription).map_err(|e| e.error(&addr))?;
         for _attempt in 0..10 {
             let mut join = JoinGroupRequest::default();
             join.group_id = GroupId(StrBytes::from_string(self.group.clone()));
@@ -149,7 +140,7 @@ impl GroupMember {
             protocol.name = StrBytes::from_static_str("range");
             protocol.metadata = metadata.clone();
             join.protocols = vec![protocol];
-            let joined = self.conn.call(&join).await.map_err(|e| wire(e, &addr))?;
+            let joined = self.conn.call(&join).await.map_err(|e| e.error(&addr))?;
             if joined.error_code == MEMBER_ID_REQUIRED {
                 self.member_id = joined.member_id.to_string();
                 continue;
@@ -199,11 +190,11 @@ impl GroupMember {
                     }
                     let mut a = SyncGroupRequestAssignment::default();
                     a.member_id = StrBytes::from_string(id.clone());
-                    a.assignment = encode_versioned(&assignment).map_err(|e| wire(e, &addr))?;
+                    a.assignment = encode_versioned(&assignment).map_err(|e| e.error(&addr))?;
                     sync.assignments.push(a);
                 }
             }
-            let synced = self.conn.call(&sync).await.map_err(|e| wire(e, &addr))?;
+            let synced = self.conn.call(&sync).await.map_err(|e| e.error(&addr))?;
             if needs_rejoin(synced.error_code) {
                 continue;
             }
@@ -214,7 +205,7 @@ impl GroupMember {
                 Vec::new()
             } else {
                 decode_versioned::<ConsumerProtocolAssignment>(synced.assignment.clone())
-                    .map_err(|e| wire(e, &addr))?
+                    .map_err(|e| e.error(&addr))?
                     .assigned_partitions
                     .iter()
                     .filter(|t| t.topic.as_str() == self.topic)
@@ -266,7 +257,7 @@ impl GroupMember {
             topic.partitions.push(part);
         }
         req.topics = vec![topic];
-        let response = self.conn.call(&req).await.map_err(|e| wire(e, &addr))?;
+        let response = self.conn.call(&req).await.map_err(|e| e.error(&addr))?;
         for p in response.topics.iter().flat_map(|t| t.partitions.iter()) {
             if needs_rejoin(p.error_code) {
                 return Ok(p.error_code);
@@ -285,7 +276,7 @@ impl GroupMember {
         req.group_id = GroupId(StrBytes::from_string(self.group.clone()));
         req.generation_id = self.generation;
         req.member_id = StrBytes::from_string(self.member_id.clone());
-        let response = self.conn.call(&req).await.map_err(|e| wire(e, &addr))?;
+        let response = self.conn.call(&req).await.map_err(|e| e.error(&addr))?;
         if response.error_code == 0 || needs_rejoin(response.error_code) {
             return Ok(response.error_code);
         }
@@ -319,7 +310,7 @@ pub async fn committed_offsets(
     t.name = TopicName(StrBytes::from_string(topic.to_string()));
     t.partition_indexes = partitions.to_vec();
     req.topics = Some(vec![t]);
-    let response = conn.call(&req).await.map_err(|e| wire(e, &addr))?;
+    let response = conn.call(&req).await.map_err(|e| e.error(&addr))?;
     if response.error_code != 0 {
         return Err(group_error(
             "reading committed offsets",

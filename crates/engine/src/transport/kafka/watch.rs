@@ -281,11 +281,6 @@ fn failed(kind: ErrorKind, message: String) -> ExchangeError {
     }
 }
 
-fn wire_failed(e: &WireError, addr: &str) -> ExchangeError {
-    let (kind, message) = e.classify(addr);
-    failed(kind, message)
-}
-
 /// The start offset of each partition.
 async fn start_offsets(
     cluster: &mut Cluster,
@@ -316,7 +311,7 @@ async fn start_offsets(
                 let (conn, _) = cluster
                     .conn_for(*leader)
                     .await
-                    .map_err(|e| wire_failed(&e, &format!("broker {leader}")))?;
+                    .map_err(|e| e.error(&format!("broker {leader}")))?;
                 let found = list_offsets(conn, topic, &[*p], ms).await?;
                 found.get(p).copied().filter(|o| *o >= 0).unwrap_or(high)
             }
@@ -378,7 +373,7 @@ async fn open(
 ) -> Result<(Session, HashMap<i32, i64>), ExchangeError> {
     let (mut cluster, _) = Cluster::connect(&spec.url, "switchboard-watch")
         .await
-        .map_err(|(e, addr)| wire_failed(&e, &addr))?;
+        .map_err(|(e, addr)| e.error(&addr))?;
     let topic = spec.topic.trim();
     let meta = cluster.topic(topic).await?;
     let mut leaders: Vec<(i32, i32)> = meta.partitions.iter().map(|p| (p.id, p.leader)).collect();
@@ -707,12 +702,10 @@ async fn read(
                 Ok(r) => r,
                 Err(e @ WireError::Io(_)) => {
                     session.cluster.drop_conn(leader);
-                    return Ok(Read::Lost(
-                        wire_failed(&e, &format!("broker {leader}")).message,
-                    ));
+                    return Ok(Read::Lost(e.error(&format!("broker {leader}")).message));
                 }
                 // Bytes that do not decode will not decode better next time.
-                Err(e) => return Err(wire_failed(&e, &format!("broker {leader}"))),
+                Err(e) => return Err(e.error(&format!("broker {leader}"))),
             };
             if response.error_code != 0 {
                 return Ok(Read::Lost(format!(
@@ -804,7 +797,7 @@ pub async fn browse(
     let fut = async {
         let (mut cluster, _) = Cluster::connect(url, "switchboard-browse")
             .await
-            .map_err(|(e, addr)| wire_failed(&e, &addr))?;
+            .map_err(|(e, addr)| e.error(&addr))?;
         let meta = cluster.topic(topic).await?;
         let Some(leader) = meta
             .partitions
@@ -825,10 +818,10 @@ pub async fn browse(
             let (conn, _) = cluster
                 .conn_for(leader)
                 .await
-                .map_err(|e| wire_failed(&e, &format!("broker {leader}")))?;
+                .map_err(|e| e.error(&format!("broker {leader}")))?;
             let response = fetch(conn, topic, &[(partition, at)], Duration::from_millis(100))
                 .await
-                .map_err(|e| wire_failed(&e, &format!("broker {leader}")))?;
+                .map_err(|e| e.error(&format!("broker {leader}")))?;
             let Some(part) = response
                 .responses
                 .iter()

@@ -45,6 +45,16 @@ impl From<std::io::Error> for WireError {
 }
 
 impl WireError {
+    /// The error, named for a user, with `addr` in its message (no phase: the caller's).
+    pub fn error(&self, addr: &str) -> crate::exchange::ExchangeError {
+        let (kind, message) = self.classify(addr);
+        crate::exchange::ExchangeError {
+            kind,
+            phase: None,
+            message,
+        }
+    }
+
     /// The error kind and a message naming `addr`.
     pub fn classify(&self, addr: &str) -> (ErrorKind, String) {
         match self {
