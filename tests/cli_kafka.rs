@@ -102,6 +102,41 @@ async fn publish_watch_topics_and_groups_speak_json() {
     assert_eq!(m["size_bytes"], 7);
     assert!(m["received_at_ms"].as_u64().unwrap() > 0);
 
+    // As text: the key labelled, the headers shown, a terminal escape in the body escaped.
+    let out = run(args(&[
+        "publish",
+        &url,
+        "--topic",
+        "orders",
+        "--key",
+        "1",
+        "--header",
+        "k=v",
+        "--body",
+        "\u{1b}[2Jcleared?",
+    ]))
+    .await;
+    assert!(out.status.success(), "{out:?}");
+    let out = run(args(&[
+        "watch",
+        &url,
+        "--topic",
+        "orders",
+        "--from",
+        "earliest",
+        "--count",
+        "2",
+        "--timeout",
+        "20",
+    ]))
+    .await;
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout.clone()).unwrap();
+    assert!(text.contains(" orders key=\"1\" "), "{text}");
+    assert!(text.contains("\n  k: v\n"), "{text}");
+    assert!(text.contains("\\u{1b}[2Jcleared?"), "{text}");
+    assert!(!text.contains('\u{1b}'), "{text}");
+
     // A group reads it and commits: lag 0 in `kafka groups`.
     let out = run(args(&[
         "watch",
@@ -113,7 +148,7 @@ async fn publish_watch_topics_and_groups_speak_json() {
         "--from",
         "earliest",
         "--count",
-        "1",
+        "2",
         "--timeout",
         "30",
         "--json",
@@ -136,13 +171,16 @@ async fn publish_watch_topics_and_groups_speak_json() {
     );
     let read: Vec<&serde_json::Value> = offsets.iter().filter(|o| o["committed"] != -1).collect();
     assert_eq!(read.len(), 1, "{offsets:?}");
-    assert_eq!(read[0]["committed"], 1);
+    assert_eq!(
+        read[0]["committed"], 2,
+        "both records have key 1: one partition"
+    );
 
     let out = run(args(&["kafka", "topics", &url, "--json"])).await;
     assert!(out.status.success(), "{out:?}");
     let topics = json_lines(&out);
     assert_eq!(topics[0]["topic"], "orders");
-    assert_eq!(topics[0]["messages"], 1);
+    assert_eq!(topics[0]["messages"], 2);
     assert_eq!(topics[0]["partitions"].as_array().unwrap().len(), 3);
 }
 

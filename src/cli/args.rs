@@ -494,7 +494,8 @@ pub struct WatchArgs {
     /// Kafka: one partition of --topic (a tap only).
     #[arg(long, requires = "topic")]
     pub partition: Option<i32>,
-    /// Kafka: consume as this consumer group (joins it and COMMITS what is printed).
+    /// Kafka: consume as this consumer group (joins it and COMMITS what is printed); the group
+    /// resumes from its committed offsets, --from applies to partitions it never committed.
     #[arg(long, requires = "topic")]
     pub group: Option<String>,
     /// AMQP: the queue to peek or consume.

@@ -699,7 +699,9 @@ async fn run_watch_request(
                 // A blocked standard output must not block Ctrl-C or the timeout.
                 tokio::select! {
                     sent = writer.lines.send(lines) => if sent.is_err() {
-                        break Err(writer.failure().await);
+                        // The reader went away (`| head -1`): a quiet end, as `cat` has.
+                        interrupted = true;
+                        break writer.failure().await.map_or(Ok(()), Err);
                     },
                     _ = tokio::signal::ctrl_c() => {
                         interrupted = true;
@@ -766,7 +768,7 @@ async fn run_watch_request(
 /// what was written.
 struct StdoutWriter {
     lines: tokio::sync::mpsc::Sender<Vec<String>>,
-    /// Fires when the thread ends: everything written, or a write failed (with its message).
+    /// Fires when the thread ends: everything written, the reader gone (`None`), or a write failed.
     done: tokio::sync::oneshot::Receiver<Option<String>>,
 }
 
@@ -784,14 +786,14 @@ impl StdoutWriter {
                     let mut out = std::io::stdout().lock();
                     for line in batch {
                         if let Err(e) = out.write_all(line.as_bytes()) {
-                            failure = Some(format!("cannot write to standard output: {e}"));
+                            failure = write_failure(&e);
                             break 'all;
                         }
                         written += 1;
                         delivered.send_replace(written);
                     }
                     if let Err(e) = out.flush() {
-                        failure = Some(format!("cannot write to standard output: {e}"));
+                        failure = write_failure(&e);
                         break;
                     }
                 }
@@ -800,11 +802,17 @@ impl StdoutWriter {
         Ok(Self { lines, done })
     }
 
-    /// Why the writer stopped taking lines.
-    async fn failure(&mut self) -> String {
+    /// Why the writer stopped taking lines: `None` when the reader closed the pipe.
+    async fn failure(&mut self) -> Option<String> {
         match (&mut self.done).await {
-            Ok(Some(message)) => message,
-            _ => "standard output closed".to_string(),
+            Ok(failure) => failure,
+            Err(_) => Some("standard output closed".to_string()),
         }
     }
+}
+
+/// A write error worth reporting; a reader that closed the pipe is not one.
+fn write_failure(e: &std::io::Error) -> Option<String> {
+    (e.kind() != std::io::ErrorKind::BrokenPipe)
+        .then(|| format!("cannot write to standard output: {e}"))
 }

@@ -87,30 +87,52 @@ fn push_headers(out: &mut String, headers: &[Header]) {
     }
 }
 
-/// One watched message: a summary line, then the body.
+/// One watched message: a summary line, its headers, then the body. Control characters a
+/// terminal would act on (escape sequences, carriage returns) are shown escaped.
 pub fn message_text(m: &WatchedMessage) -> String {
+    use crate::engine::Transport;
+    let source = match (m.source.is_empty(), m.transport) {
+        (false, _) => m.source.as_str(),
+        (true, Transport::Amqp) => "(default)",
+        (true, _) => "-",
+    };
+    let key = match m.transport {
+        // A Kafka key is data, not an address: labelled, and null told apart from empty.
+        Transport::Kafka => match (m.fields.get("key"), m.field("key_base64")) {
+            (Some(serde_json::Value::Null), _) => "key=(null)".to_string(),
+            (_, Some(b64)) => format!("key_base64={b64}"),
+            _ => format!("key={:?}", m.key),
+        },
+        _ => m.key.clone(),
+    };
     let mut out = format!(
         "{} {} {}{} {} B",
         m.received_at_ms,
-        match (m.source.is_empty(), m.transport) {
-            (false, _) => &m.source,
-            (true, crate::engine::Transport::Amqp) => "(default)",
-            (true, _) => "-",
-        },
-        m.key,
+        escaped(source),
+        escaped(&key),
         if m.redelivered { " [redelivered]" } else { "" },
         m.size_bytes(),
     );
     for (_, name) in WatchedMessage::columns(m.transport).fields {
         if let Some(value) = m.field(name) {
-            out.push_str(&format!(" {name}={value}"));
+            out.push_str(&format!(" {name}={}", escaped(&value)));
         }
     }
     out.push('\n');
+    for (name, value) in &m.headers {
+        let value = match value {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        out.push_str(&format!("  {}: {}\n", escaped(name), escaped(&value)));
+    }
+    if !m.headers.is_empty() && !m.body.is_empty() {
+        out.push('\n');
+    }
     let (body, omitted) = m.body.preview_text();
     for line in body.trim_end().lines() {
         out.push_str("  ");
-        out.push_str(line);
+        out.push_str(&escaped(line));
         out.push('\n');
     }
     if omitted > 0 {
@@ -119,6 +141,25 @@ pub fn message_text(m: &WatchedMessage) -> String {
         ));
     }
     out
+}
+
+/// `text` with control characters (but tabs) escaped, so printing it cannot move the cursor,
+/// clear the screen or recolour the terminal.
+pub fn escaped(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() && c != '\t') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if c.is_control() && c != '\t' {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
 }
 
 /// A load report: throughput, errors by kind, latency percentiles and a text histogram.
@@ -155,4 +196,15 @@ pub fn load_text(r: &crate::engine::load::LoadReport) -> String {
         out.push_str(&format!("  < {:>11} {count:>8} {bar}\n", format_us(end)));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_and_tabs_kept() {
+        assert_eq!(escaped("plain\ttext"), "plain\ttext");
+        assert_eq!(escaped("\u{1b}[2Jgone\r"), "\\u{1b}[2Jgone\\r");
+    }
 }

@@ -509,6 +509,15 @@ pub enum WatchEvent {
 
 /// Most messages in one [`WatchEvent::Messages`].
 pub const BATCH: usize = 512;
+
+/// `messages` cut into [`WatchEvent::Messages`]-sized batches, moved (not copied).
+pub fn batches(messages: Vec<WatchedMessage>) -> impl Iterator<Item = Vec<WatchedMessage>> {
+    let mut rest = messages.into_iter();
+    std::iter::from_fn(move || {
+        let chunk: Vec<WatchedMessage> = rest.by_ref().take(BATCH).collect();
+        (!chunk.is_empty()).then_some(chunk)
+    })
+}
 /// How many messages the watch's user has received so far (printed, or stored in the viewer),
 /// counted from the start of the watch. A consume acknowledges only those: the rest go back to
 /// the queue when the watch ends.

@@ -502,8 +502,8 @@ pub async fn run_confirmed(
                         reconnected: false,
                     })
                     .await;
-                for chunk in messages.chunks(BATCH) {
-                    let _ = events.send(WatchEvent::Messages(chunk.to_vec())).await;
+                for chunk in crate::watched::batches(messages) {
+                    let _ = events.send(WatchEvent::Messages(chunk)).await;
                 }
                 let _ = events.send(WatchEvent::PeekDone { count }).await;
             }

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::records::{RecordBatchDecoder, TimestampType};
+use kafka_protocol::records::{RecordBatchDecoder, RecordSet, TimestampType};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -22,7 +22,7 @@ use super::cluster::Cluster;
 use super::group::{GroupMember, needs_rejoin};
 use super::wire::{WireError, error_name};
 use crate::exchange::{ErrorKind, ExchangeError};
-use crate::watched::{BATCH, Delivered, KafkaPosition, Named, WatchEvent, WatchedMessage};
+use crate::watched::{Delivered, KafkaPosition, Named, WatchEvent, WatchedMessage};
 
 /// How a Kafka watch reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -222,20 +222,48 @@ fn decode(
     records: Option<Bytes>,
     from: i64,
 ) -> Result<Vec<WatchedMessage>, ExchangeError> {
+    Ok(convert(
+        topic,
+        partition,
+        &batches(topic, partition, records)?,
+        from,
+    ))
+}
+
+/// A fetched partition's record batches, decoded (and decompressed).
+fn batches(
+    topic: &str,
+    partition: i32,
+    records: Option<Bytes>,
+) -> Result<Vec<RecordSet>, ExchangeError> {
     let Some(mut bytes) = records.filter(|b| !b.is_empty()) else {
         return Ok(Vec::new());
     };
-    let sets = RecordBatchDecoder::decode_all(&mut bytes).map_err(|e| ExchangeError {
+    RecordBatchDecoder::decode_all(&mut bytes).map_err(|e| ExchangeError {
         kind: ErrorKind::Protocol,
         phase: None,
         message: format!("cannot decode the records of {topic}[{partition}]: {e}"),
-    })?;
-    Ok(sets
-        .iter()
+    })
+}
+
+/// The offset after the last record of `sets` at or past `from` (transaction markers count:
+/// they are read past, not shown).
+fn next_offset(sets: &[RecordSet], from: i64) -> Option<i64> {
+    sets.iter()
+        .flat_map(|s| s.records.iter())
+        .map(|r| r.offset)
+        .filter(|o| *o >= from)
+        .max()
+        .map(|o| o + 1)
+}
+
+/// The records of `sets` from `from` on, as watched messages (transaction markers left out).
+fn convert(topic: &str, partition: i32, sets: &[RecordSet], from: i64) -> Vec<WatchedMessage> {
+    sets.iter()
         .flat_map(|s| s.records.iter())
         .filter(|r| !r.control && r.offset >= from)
         .map(|r| message(topic, partition, r))
-        .collect())
+        .collect()
 }
 
 /// One fetch of `wanted` (partition → next offset) from `conn`; `max_wait` bounds how long the
@@ -246,6 +274,11 @@ async fn fetch(
     wanted: &[(i32, i64)],
     max_wait: Duration,
 ) -> Result<FetchResponse, WireError> {
+    conn.call(&fetch_request(topic, wanted, max_wait)).await
+}
+
+/// The fetch request of `wanted` (partition → next offset).
+fn fetch_request(topic: &str, wanted: &[(i32, i64)], max_wait: Duration) -> FetchRequest {
     let mut req = FetchRequest::default();
     req.replica_id = BrokerId(-1);
     req.max_wait_ms = max_wait.as_millis() as i32;
@@ -270,7 +303,7 @@ async fn fetch(
         })
         .collect();
     req.topics = vec![t];
-    conn.call(&req).await
+    req
 }
 
 fn failed(kind: ErrorKind, message: String) -> ExchangeError {
@@ -594,6 +627,10 @@ async fn read(
     delivered: Option<&Delivered>,
 ) -> Result<Read, ExchangeError> {
     let mut last_beat = Instant::now();
+    // A tap sends a leader its next fetch before converting what the last one brought, so the
+    // broker works on it meanwhile (leader → the request's correlation id and version). A
+    // group member does not: its commits and heartbeats may share the connection.
+    let mut prefetched: HashMap<i32, (i32, i16)> = HashMap::new();
     loop {
         if spec.limit.is_some_and(|l| *sent >= l) {
             // A group commits what reached the user: wait (a little) until all of it has.
@@ -695,7 +732,10 @@ async fn read(
                 _ = cancel.cancelled() => return Ok(Read::Done),
                 r = async {
                     let (conn, _) = session.cluster.conn_for(leader).await?;
-                    fetch(conn, topic, &wanted, wait).await
+                    match prefetched.remove(&leader) {
+                        Some((id, version)) => conn.recv::<FetchRequest>(id, version).await,
+                        None => fetch(conn, topic, &wanted, wait).await,
+                    }
                 } => r,
             };
             let response = match fetched {
@@ -713,6 +753,7 @@ async fn read(
                     error_name(response.error_code)
                 )));
             }
+            let mut fetched_sets = Vec::new();
             for part in response.responses.iter().flat_map(|t| t.partitions.iter()) {
                 let p = part.partition_index;
                 let from = next.get(&p).copied().unwrap_or(0);
@@ -740,13 +781,33 @@ async fn read(
                         ));
                     }
                 }
-                let messages = decode(topic, p, part.records.clone(), from)?;
-                if let Some(last) = messages.last()
-                    && let Some(offset) = last.kafka_offset()
-                {
-                    next.insert(p, offset + 1);
+                let sets = batches(topic, p, part.records.clone())?;
+                if let Some(after) = next_offset(&sets, from) {
+                    next.insert(p, after);
                 }
-                batch.extend(messages);
+                fetched_sets.push((p, sets, from));
+            }
+            if session.member.is_none() {
+                let wanted: Vec<(i32, i64)> = wanted
+                    .iter()
+                    .map(|(p, _)| (*p, next.get(p).copied().unwrap_or(0)))
+                    .collect();
+                let sent_ahead = match session.cluster.conn_for(leader).await {
+                    Ok((conn, _)) => conn.send(&fetch_request(topic, &wanted, wait)).await,
+                    Err(e) => Err(e),
+                };
+                match sent_ahead {
+                    Ok(request) => {
+                        prefetched.insert(leader, request);
+                    }
+                    Err(e) => {
+                        session.cluster.drop_conn(leader);
+                        return Ok(Read::Lost(e.error(&format!("broker {leader}")).message));
+                    }
+                }
+            }
+            for (p, sets, from) in fetched_sets {
+                batch.extend(convert(topic, p, &sets, from));
             }
         }
         if let Some(limit) = spec.limit {
@@ -763,12 +824,8 @@ async fn read(
             }
         }
         *sent += batch.len() as u64;
-        for chunk in batch.chunks(BATCH) {
-            if events
-                .send(WatchEvent::Messages(chunk.to_vec()))
-                .await
-                .is_err()
-            {
+        for chunk in crate::watched::batches(batch) {
+            if events.send(WatchEvent::Messages(chunk)).await.is_err() {
                 return Ok(Read::Done);
             }
         }

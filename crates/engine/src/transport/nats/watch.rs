@@ -877,8 +877,8 @@ async fn peek(
         seq += 1;
     }
     let count = out.len();
-    for chunk in out.chunks(BATCH) {
-        let _ = events.send(WatchEvent::Messages(chunk.to_vec())).await;
+    for chunk in crate::watched::batches(out) {
+        let _ = events.send(WatchEvent::Messages(chunk)).await;
     }
     let _ = events.send(WatchEvent::PeekDone { count }).await;
     Ok(())
