@@ -968,7 +968,8 @@ fn nats_figures(quick: bool, runs: usize) -> Vec<Figure> {
         .build()
         .unwrap();
     let n = if quick { 300 } else { 3000 };
-    let tap_n: u64 = if quick { 20_000 } else { 100_000 };
+    // The same count in quick runs: with fewer the connection setup and 60 fps frames dominate.
+    let tap_n: u64 = 100_000;
     let tag = format!("{}", std::process::id());
     let names = demo_services::NatsNames::unique(NATS_URL, &format!("bench{tag}"));
     let (demo, stream) = runtime.block_on(async {
@@ -1162,7 +1163,8 @@ fn kafka_figures(quick: bool, runs: usize) -> Vec<Figure> {
         .build()
         .unwrap();
     let n = if quick { 300 } else { 3000 };
-    let tap_n: u64 = if quick { 20_000 } else { 100_000 };
+    // The same count in quick runs: with fewer the connection setup and 60 fps frames dominate.
+    let tap_n: u64 = 100_000;
     let broker = runtime
         .block_on(demo_services::kafka_broker::EmbeddedKafka::start_free())
         .expect("embedded broker");

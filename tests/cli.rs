@@ -241,6 +241,19 @@ async fn publish_and_watch_round_trip_as_json() {
             "x-api-key=key-5ecret".into(),
             "--correlation-id".into(),
             "c-1".into(),
+            "--type".into(),
+            "OrderCreated".into(),
+            "--reply-to".into(),
+            "replies".into(),
+            "--expiration".into(),
+            "60000".into(),
+            "--priority".into(),
+            "3".into(),
+            "--app-id".into(),
+            "cli-test".into(),
+            "--user-id".into(),
+            // RabbitMQ checks user_id is the connection's user.
+            reqwest::Url::parse(&url).unwrap().username().to_string(),
             "--json".into(),
         ])
         .await;
@@ -276,6 +289,15 @@ async fn publish_and_watch_round_trip_as_json() {
         }
         assert_eq!(m["exchange"], topology.exchange.as_str());
         assert_eq!(m["properties"]["correlation_id"], "c-1");
+        assert_eq!(m["properties"]["type"], "OrderCreated");
+        assert_eq!(m["properties"]["reply_to"], "replies");
+        assert_eq!(m["properties"]["expiration"], "60000");
+        assert_eq!(m["properties"]["priority"], 3);
+        assert_eq!(m["properties"]["app_id"], "cli-test");
+        assert_eq!(
+            m["properties"]["user_id"],
+            reqwest::Url::parse(&url).unwrap().username()
+        );
         assert_eq!(m["properties"]["content_type"], "application/json");
         assert!(m["properties"].get("message_id").is_some());
         assert!(m["properties"]["timestamp"].is_u64());

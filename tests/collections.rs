@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use switchboard::engine::collection::saved::{
-    SavedAmqp, SavedGrpc, SavedHttp, SavedTls, SavedWatch,
+    MoreProps, SavedAmqp, SavedGrpc, SavedHttp, SavedTls, SavedWatch,
 };
 use switchboard::engine::collection::{
     self, Collection, Environment, Expect, JsonExpect, Loaded, OnDisk, SavedBody, SavedHeader,
@@ -139,6 +139,12 @@ fn one_of_each() -> Vec<SavedRequest> {
             message_id: "m-1".into(),
             correlation_id: String::new(),
             persistent: true,
+            more: MoreProps {
+                kind: "OrderCreated".into(),
+                priority: Some(5),
+                expiration: "60000".into(),
+                ..Default::default()
+            },
             headers: vec![SavedHeader::new("x-source", "test")],
             body: SavedBody::from_text("binary-ish \u{1} text"),
             mandatory: false,

@@ -2284,3 +2284,92 @@ fn a_kafka_produce_shows_its_phases_a_tap_receives_and_topics_and_groups_list() 
     app._runtime.block_on(common::delete_stream(&names.stream));
     drop(broker);
 }
+
+/// #19.9: every AMQP property set in the editor reaches a tap, the table previews each body,
+/// the watch form has the broker URL and a picker of known queues, and peeking the same queue
+/// again refreshes its tab instead of adding one.
+#[test]
+fn amqp_properties_reach_the_tap_bodies_are_previewed_and_a_peek_reuses_its_tab() {
+    let mut app = start_app();
+    app.click("Messages");
+    app.assert_shown("Broker URL");
+    app.click("Start watch");
+    app.wait_until("the tap to be bound", |a| {
+        matches!(
+            a.viewer.tabs.first().map(|t| &t.status),
+            Some(TabStatus::Watching { .. })
+        )
+    });
+    let user = reqwest::Url::parse(&common::amqp_url())
+        .unwrap()
+        .username()
+        .to_string();
+    app.click("Requests");
+    app.click("AMQP");
+    {
+        let a = &mut app.harness.state_mut().settings.amqp;
+        a.more = switchboard::engine::collection::saved::MoreProps {
+            kind: "OrderCreated".into(),
+            reply_to: "replies".into(),
+            expiration: "60000".into(),
+            priority: Some(7),
+            app_id: "switchboard-ui".into(),
+            user_id: user.clone(),
+        };
+        a.body = "{\n  \"preview\": \"first line\",\n  \"n\": 1\n}".into();
+    }
+    app.harness.step();
+    app.send_and_wait("Publish");
+    app.wait_until("the message on the tap", |a| {
+        a.viewer.tabs[0].store.received >= 1
+    });
+    let m = match app.harness.state().viewer.tabs[0].store.iter().next() {
+        Some(switchboard::engine::store::Entry::Message(m)) => m.to_watched(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(m.field("type").as_deref(), Some("OrderCreated"));
+    assert_eq!(m.field("reply_to").as_deref(), Some("replies"));
+    assert_eq!(m.field("expiration").as_deref(), Some("60000"));
+    assert_eq!(m.field("priority").as_deref(), Some("7"));
+    assert_eq!(m.field("app_id").as_deref(), Some("switchboard-ui"));
+    assert_eq!(m.field("user_id"), Some(user));
+    app.click("Messages (1 live)");
+    app.assert_shown(r#"{ "preview": "first line", "n": 1 }"#);
+
+    // A malformed expiration is refused before anything is sent.
+    app.click("Requests");
+    app.harness.state_mut().settings.amqp.more.expiration = "soon".into();
+    app.harness.step();
+    app.assert_shown("expiration is a whole number of milliseconds");
+    app.send_and_wait("Publish");
+    let last = app.harness.state().history.last().unwrap().exchange.clone();
+    assert!(!last.ok, "{last:?}");
+    assert!(
+        last.error.as_ref().unwrap().message.contains("expiration"),
+        "{:?}",
+        last.error
+    );
+
+    // Peek the dead-letter queue twice: one tab.
+    app.click("Messages (1 live)");
+    {
+        let f = &mut app.harness.state_mut().settings.watch_form;
+        f.mode = switchboard::engine::watch::WatchMode::Peek;
+        assert!(f.known_queues.contains(&f.queue), "{:?}", f.known_queues);
+    }
+    app.harness.step();
+    for _ in 0..2 {
+        app.click("Start watch");
+        app.wait_until("the peek to finish", |a| {
+            matches!(
+                a.viewer.tabs.last().map(|t| &t.status),
+                Some(TabStatus::PeekDone(_))
+            )
+        });
+    }
+    assert_eq!(
+        app.harness.state().viewer.tabs.len(),
+        2,
+        "the tap and one peek"
+    );
+}

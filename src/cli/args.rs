@@ -449,8 +449,8 @@ pub struct PublishArgs {
     #[arg(long, requires = "jetstream")]
     pub msg_id: Option<String>,
     /// NATS core publish: the reply subject sent with the message (JetStream uses its own for
-    /// the ack).
-    #[arg(long, requires = "subject", conflicts_with = "jetstream")]
+    /// the ack); AMQP: the reply_to property.
+    #[arg(long, conflicts_with = "jetstream")]
     pub reply_to: Option<String>,
     /// Message body: TEXT, @FILE or @-.
     #[arg(long, value_name = "TEXT|@FILE")]
@@ -458,16 +458,8 @@ pub struct PublishArgs {
     /// A header, `--header key=value` (repeatable).
     #[arg(long = "header", value_name = "KEY=VALUE")]
     pub headers: Vec<String>,
-    /// content_type (default: application/json if the body is JSON, else text/plain).
-    #[arg(long)]
-    pub content_type: Option<String>,
-    #[arg(long)]
-    pub message_id: Option<String>,
-    #[arg(long)]
-    pub correlation_id: Option<String>,
-    /// delivery_mode 2 (persistent).
-    #[arg(long)]
-    pub persistent: bool,
+    #[command(flatten)]
+    pub props: AmqpProps,
     /// Do not treat a message that reaches no queue as an error.
     #[arg(long)]
     pub allow_unroutable: bool,
@@ -479,6 +471,73 @@ pub struct PublishArgs {
     /// Give up after this many seconds (the whole exchange, discovery included).
     #[arg(long, default_value = "30", value_name = "SECS", value_parser = parse_secs)]
     pub timeout: Duration,
+}
+
+/// AMQP message properties (`reply_to` is `--reply-to`, shared with NATS).
+#[derive(Debug, Clone, Default, Args)]
+pub struct AmqpProps {
+    /// AMQP content_type (default: application/json if the body is JSON, else text/plain).
+    #[arg(long)]
+    pub content_type: Option<String>,
+    /// AMQP content_encoding (gzip, …; the body is sent as given).
+    #[arg(long)]
+    pub content_encoding: Option<String>,
+    /// AMQP message_id.
+    #[arg(long)]
+    pub message_id: Option<String>,
+    /// AMQP correlation_id.
+    #[arg(long)]
+    pub correlation_id: Option<String>,
+    /// AMQP type (the message's kind, e.g. OrderCreated).
+    #[arg(long = "type", value_name = "TYPE")]
+    pub kind: Option<String>,
+    /// AMQP app_id.
+    #[arg(long)]
+    pub app_id: Option<String>,
+    /// AMQP user_id (RabbitMQ checks it is the connection's user).
+    #[arg(long)]
+    pub user_id: Option<String>,
+    /// AMQP expiration: the message's TTL in milliseconds.
+    #[arg(long, value_name = "MS")]
+    pub expiration: Option<u64>,
+    /// AMQP priority, 0–255 (queues honour it up to their x-max-priority).
+    #[arg(long)]
+    pub priority: Option<u8>,
+    /// AMQP delivery_mode 2 (persistent).
+    #[arg(long)]
+    pub persistent: bool,
+}
+
+impl AmqpProps {
+    /// Whether any was given (other brokers refuse them).
+    pub fn any(&self) -> bool {
+        let Self {
+            content_type,
+            content_encoding,
+            message_id,
+            correlation_id,
+            kind,
+            app_id,
+            user_id,
+            expiration,
+            priority,
+            persistent,
+        } = self;
+        [
+            content_type,
+            content_encoding,
+            message_id,
+            correlation_id,
+            kind,
+            app_id,
+            user_id,
+        ]
+        .iter()
+        .any(|v| v.is_some())
+            || expiration.is_some()
+            || priority.is_some()
+            || *persistent
+    }
 }
 
 #[derive(Debug, Clone, Args)]

@@ -43,14 +43,9 @@ pub fn publish(a: &args::PublishArgs) -> anyhow::Result<KafkaRequest> {
     if a.jetstream || a.msg_id.is_some() || a.reply_to.is_some() {
         anyhow::bail!("--jetstream, --msg-id and --reply-to are NATS options");
     }
-    if a.content_type.is_some()
-        || a.message_id.is_some()
-        || a.correlation_id.is_some()
-        || a.persistent
-        || a.allow_unroutable
-    {
+    if a.props.any() || a.allow_unroutable {
         anyhow::bail!(
-            "--content-type, --message-id, --correlation-id, --persistent and --allow-unroutable are AMQP options; for Kafka pass headers (--header correlation_id=…)"
+            "--content-type, --message-id, --correlation-id, --type, --app-id, --user-id, --expiration, --priority, --persistent and --allow-unroutable are AMQP options; for Kafka pass headers (--header correlation_id=…)"
         );
     }
     let mut req = KafkaRequest::produce(&a.url, topic, a.key.as_deref().unwrap_or_default(), "");

@@ -383,9 +383,9 @@ fn publish_request(a: &args::PublishArgs) -> anyhow::Result<PublishRequest> {
             "--topic is for Kafka (a kafka:// URL); an AMQP publish takes --exchange and --routing-key"
         );
     }
-    if a.subject.is_some() || a.jetstream || a.reply_to.is_some() {
+    if a.subject.is_some() || a.jetstream {
         anyhow::bail!(
-            "--subject, --jetstream and --reply-to are for NATS (a nats:// URL); an AMQP publish takes --exchange and --routing-key"
+            "--subject and --jetstream are for NATS (a nats:// URL); an AMQP publish takes --exchange and --routing-key"
         );
     }
     let (Some(exchange), Some(routing_key)) = (&a.exchange, &a.routing_key) else {
@@ -401,7 +401,8 @@ fn publish_request(a: &args::PublishArgs) -> anyhow::Result<PublishRequest> {
             .ok_or_else(|| anyhow::anyhow!("header {h:?} is not of the form key=value"))?;
         headers.push(Header::new(k.trim(), v.trim()));
     }
-    let content_type = a.content_type.clone().or_else(|| {
+    let p = &a.props;
+    let content_type = p.content_type.clone().or_else(|| {
         Some(
             if serde_json::from_slice::<serde_json::Value>(&body).is_ok() {
                 "application/json".to_string()
@@ -413,11 +414,17 @@ fn publish_request(a: &args::PublishArgs) -> anyhow::Result<PublishRequest> {
     Ok(PublishRequest {
         properties: Properties {
             content_type,
-            message_id: a.message_id.clone(),
-            correlation_id: a.correlation_id.clone(),
+            content_encoding: p.content_encoding.clone(),
+            message_id: p.message_id.clone(),
+            correlation_id: p.correlation_id.clone(),
             timestamp: Some(crate::engine::recorder::unix_ms() / 1000),
-            delivery_mode: a.persistent.then_some(2),
-            ..Properties::default()
+            delivery_mode: p.persistent.then_some(2),
+            priority: p.priority,
+            kind: p.kind.clone(),
+            app_id: p.app_id.clone(),
+            user_id: p.user_id.clone(),
+            reply_to: a.reply_to.clone(),
+            expiration: p.expiration.map(|ms| ms.to_string()),
         },
         headers,
         mandatory: !a.allow_unroutable,

@@ -67,13 +67,9 @@ pub fn publish(a: &args::PublishArgs) -> anyhow::Result<NatsRequest> {
             .ok_or_else(|| anyhow::anyhow!("header {h:?} is not of the form key=value"))?;
         req.headers.push(SavedHeader::new(k.trim(), v.trim()));
     }
-    if a.content_type.is_some()
-        || a.message_id.is_some()
-        || a.correlation_id.is_some()
-        || a.persistent
-    {
+    if a.props.any() {
         anyhow::bail!(
-            "--content-type, --message-id, --correlation-id and --persistent are AMQP properties; for NATS pass headers (--header Content-Type=application/json) and --msg-id with --jetstream"
+            "--content-type, --message-id, --correlation-id, --type, --app-id, --user-id, --expiration, --priority and --persistent are AMQP properties; for NATS pass headers (--header Content-Type=application/json) and --msg-id with --jetstream"
         );
     }
     with_body(req, Some(&a.body))

@@ -1109,12 +1109,22 @@ impl SwitchboardApp {
         self.next_id += 1;
         let mut tab = ViewerTab::new(id, spec.describe(), Some(spec.clone()), self.store_capacity);
         let delivered = tab.delivery_counter();
+        // Peeking the same queue again refreshes its finished tab instead of adding another.
+        let reuse = spec.is_peek().then(|| {
+            self.viewer
+                .tabs
+                .iter()
+                .position(|t| t.spec.as_ref() == Some(&spec) && !t.is_live())
+        });
         if self.backend.send(Command::StartWatch {
             id,
             spec: Box::new(spec),
             delivered,
         }) {
-            self.viewer.tabs.push(tab);
+            match reuse.flatten() {
+                Some(i) => self.viewer.tabs[i] = tab,
+                None => self.viewer.tabs.push(tab),
+            }
             self.viewer.active = Some(id);
         } else {
             self.viewer.notice = Some(Err("the background worker is busy; try again".to_string()));
@@ -1195,6 +1205,14 @@ impl SwitchboardApp {
         a.message_id = p.message_id.unwrap_or_default();
         a.correlation_id = p.correlation_id.unwrap_or_default();
         a.persistent = p.delivery_mode == Some(2);
+        a.more = crate::engine::collection::saved::MoreProps {
+            kind: p.kind.unwrap_or_default(),
+            reply_to: p.reply_to.unwrap_or_default(),
+            expiration: p.expiration.unwrap_or_default(),
+            priority: p.priority,
+            app_id: p.app_id.unwrap_or_default(),
+            user_id: p.user_id.unwrap_or_default(),
+        };
         a.headers = m
             .headers
             .iter()
@@ -1222,7 +1240,14 @@ impl SwitchboardApp {
                     &root,
                     self.settings.timeout(),
                 ) {
-                    Ok(Runnable::Watch(spec)) => self.start_watch(spec),
+                    Ok(Runnable::Watch(spec)) => {
+                        if let WatchRequest::Amqp(w) = &spec {
+                            let f = &mut self.settings.watch_form;
+                            super::viewer::WatchForm::remember(&mut f.known_exchanges, &w.exchange);
+                            super::viewer::WatchForm::remember(&mut f.known_queues, &w.queue);
+                        }
+                        self.start_watch(spec)
+                    }
                     Ok(Runnable::Request(_)) => {}
                     Err(e) => {
                         self.viewer.notice = Some(Err(format!("not started: {}", e.message)));
@@ -2043,7 +2068,12 @@ impl SwitchboardApp {
                     ui.separator();
                 }
                 self.viewer.copy_in_clear = self.settings.credentials.copy_in_clear;
-                let actions = viewer_ui(ui, &mut self.viewer, &mut self.settings.watch_form);
+                let actions = viewer_ui(
+                    ui,
+                    &mut self.viewer,
+                    &mut self.settings.watch_form,
+                    &mut self.settings.amqp.url,
+                );
                 for action in actions {
                     self.viewer_action(action);
                 }

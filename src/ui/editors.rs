@@ -324,10 +324,24 @@ pub fn amqp_ui(ui: &mut egui::Ui, e: &mut AmqpEditor) {
             egui::Grid::new("amqp-props-grid")
                 .num_columns(2)
                 .show(ui, |ui| {
+                    let m = &mut e.more;
                     for (label, value, hint) in [
                         ("content_type", &mut e.content_type, "application/json"),
                         ("message_id", &mut e.message_id, "(none)"),
                         ("correlation_id", &mut e.correlation_id, "(none)"),
+                        ("type", &mut m.kind, "(none) e.g. OrderCreated"),
+                        ("reply_to", &mut m.reply_to, "(none) a queue for replies"),
+                        (
+                            "expiration",
+                            &mut m.expiration,
+                            "(none) TTL in ms, e.g. 60000",
+                        ),
+                        ("app_id", &mut m.app_id, "(none)"),
+                        (
+                            "user_id",
+                            &mut m.user_id,
+                            "(none) must be the connection's user",
+                        ),
                     ] {
                         let l = ui.label(label);
                         ui.add(
@@ -338,11 +352,30 @@ pub fn amqp_ui(ui: &mut egui::Ui, e: &mut AmqpEditor) {
                         .labelled_by(l.id);
                         ui.end_row();
                     }
+                    ui.label("priority");
+                    ui.horizontal(|ui| {
+                        let mut set = m.priority.is_some();
+                        if ui.checkbox(&mut set, "set").changed() {
+                            m.priority = set.then_some(m.priority.unwrap_or(0));
+                        }
+                        if let Some(p) = &mut m.priority {
+                            ui.add(egui::DragValue::new(p).range(0..=255));
+                        }
+                    });
+                    ui.end_row();
                     ui.label("delivery_mode");
                     ui.checkbox(&mut e.persistent, "persistent (2)");
                     ui.end_row();
                 });
         });
+    // Shown with the properties folded too: the publish would be refused.
+    let expiration = e.more.expiration.trim();
+    if !expiration.is_empty() && expiration.parse::<u64>().is_err() {
+        ui.colored_label(
+            ui.visuals().error_fg_color,
+            "Property expiration is a whole number of milliseconds (e.g. 60000).",
+        );
+    }
     key_value_ui(ui, "amqp-headers", "Headers", &mut e.headers);
     code_field(ui, "Body", &mut e.body, 3);
     if e.content_type.to_ascii_lowercase().contains("json")

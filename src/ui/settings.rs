@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::engine::collection::saved::{
-    SavedAmqp, SavedFormPart, SavedGrpc, SavedHttp, SavedTls, SavedWatch,
+    MoreProps, SavedAmqp, SavedFormPart, SavedGrpc, SavedHttp, SavedTls, SavedWatch,
 };
 use crate::engine::collection::{SavedBody, SavedHeader, SavedRequest, SavedSpec};
 
@@ -260,6 +260,8 @@ pub struct AmqpEditor {
     pub message_id: String,
     pub correlation_id: String,
     pub persistent: bool,
+    /// type, reply_to, expiration, priority, app_id, user_id.
+    pub more: MoreProps,
     pub headers: Vec<KeyValue>,
     pub body: String,
     /// "Place order" goes through the Order Service.
@@ -281,6 +283,7 @@ impl Default for AmqpEditor {
             message_id: String::new(),
             correlation_id: String::new(),
             persistent: true,
+            more: MoreProps::default(),
             headers: vec![KeyValue::new("x-source", "switchboard")],
             body: "{\n  \"event\": \"OrderCreated\",\n  \"order_id\": \"manual-1\",\n  \"user_id\": \"1\",\n  \"items\": [{\"sku\": \"book\", \"quantity\": 1}],\n  \"created_at_ms\": 0\n}".to_string(),
             order_url: "http://127.0.0.1:8082/orders".to_string(),
@@ -625,6 +628,7 @@ impl Settings {
                     message_id: e.message_id.clone(),
                     correlation_id: e.correlation_id.clone(),
                     persistent: e.persistent,
+                    more: e.more.clone(),
                     headers: saved_rows(&e.headers),
                     body: SavedBody::from_text(&e.body),
                     mandatory: true,
@@ -747,6 +751,7 @@ impl Settings {
                 e.message_id = a.message_id.clone();
                 e.correlation_id = a.correlation_id.clone();
                 e.persistent = a.persistent;
+                e.more = a.more.clone();
                 e.headers = editor_rows(&a.headers);
                 e.body = text_of(&a.body);
                 self.transport = TransportTab::Amqp;
@@ -1003,6 +1008,16 @@ impl Settings {
         if self.watch_form.exchange == from.topology.exchange {
             self.watch_form.exchange = to.topology.exchange.clone();
         }
+        {
+            let f = &mut self.watch_form;
+            let t = &to.topology;
+            for q in [&t.dead_letter_queue, &t.queue] {
+                super::viewer::WatchForm::remember(&mut f.known_queues, q);
+            }
+            for e in [&t.dead_letter_exchange, &t.exchange] {
+                super::viewer::WatchForm::remember(&mut f.known_exchanges, e);
+            }
+        }
         if self.watch_form.queue == from.topology.dead_letter_queue {
             self.watch_form.queue = to.topology.dead_letter_queue.clone();
         }
@@ -1072,7 +1087,23 @@ mod tests {
         assert_eq!(settings.grpc.addr, "127.0.0.1:40002");
         assert_eq!(settings.amqp.order_url, "http://127.0.0.1:40003/orders");
         assert_eq!(settings.amqp.exchange, "orders-x");
+        // The watch form's picker offers the demo's names.
+        assert!(
+            settings
+                .watch_form
+                .known_queues
+                .contains(&"q-x".to_string())
+        );
+        assert!(
+            settings
+                .watch_form
+                .known_exchanges
+                .contains(&"orders-x".to_string())
+        );
         settings.retarget_demo(&bound, &defaults);
+        // What the picker learnt stays; the rest is back to the defaults.
+        settings.watch_form.known_queues = Settings::default().watch_form.known_queues;
+        settings.watch_form.known_exchanges = Settings::default().watch_form.known_exchanges;
         assert_eq!(settings, Settings::default());
     }
 

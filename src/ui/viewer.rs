@@ -33,6 +33,23 @@ pub struct WatchForm {
     pub nats: NatsWatch,
     /// The Kafka watch: the engine's type itself.
     pub kafka: crate::engine::kafka::watch::KafkaWatch,
+    /// AMQP exchanges and queues the picker offers: the demo's, then those watched before
+    /// (AMQP itself cannot list them).
+    pub known_exchanges: Vec<String>,
+    pub known_queues: Vec<String>,
+}
+
+impl WatchForm {
+    /// Puts `name` first in `list` (once), keeping at most 20.
+    pub fn remember(list: &mut Vec<String>, name: &str) {
+        let name = name.trim();
+        if name.is_empty() {
+            return;
+        }
+        list.retain(|n| n != name);
+        list.insert(0, name.to_string());
+        list.truncate(20);
+    }
 }
 
 /// The watch form's broker.
@@ -58,6 +75,11 @@ impl Default for WatchForm {
                 crate::engine::kafka::DEFAULT_KAFKA_URL,
                 demo_contract::ORDERS_TOPIC,
             ),
+            known_exchanges: vec![demo_contract::ORDERS_EXCHANGE.to_string()],
+            known_queues: vec![
+                demo_contract::ORDER_QUEUE.to_string(),
+                "order_queue.dead".to_string(),
+            ],
         }
     }
 }
@@ -477,9 +499,10 @@ pub fn viewer_ui(
     ui: &mut egui::Ui,
     viewer: &mut Viewer,
     form: &mut WatchForm,
+    amqp_url: &mut String,
 ) -> Vec<ViewerAction> {
     let mut actions = Vec::new();
-    form_ui(ui, form, &mut actions);
+    form_ui(ui, form, amqp_url, &mut actions);
     if form.broker == WatchBroker::Nats
         && let Some(ask) = super::streams_view::streams_ui(ui, &mut viewer.streams, &mut form.nats)
     {
@@ -550,7 +573,31 @@ pub fn viewer_ui(
     actions
 }
 
-fn form_ui(ui: &mut egui::Ui, form: &mut WatchForm, actions: &mut Vec<ViewerAction>) {
+/// A text field with a menu of known names beside it.
+fn picked_field(ui: &mut egui::Ui, label: &str, value: &mut String, width: f32, known: &[String]) {
+    let l = ui.label(label);
+    ui.add(egui::TextEdit::singleline(value).desired_width(width))
+        .labelled_by(l.id);
+    ui.add_enabled_ui(!known.is_empty(), |ui| {
+        ui.menu_button("Known…", |ui| {
+            for name in known {
+                if ui.selectable_label(value == name, name).clicked() {
+                    value.clone_from(name);
+                    ui.close();
+                }
+            }
+        })
+        .response
+        .on_hover_text(format!("Pick a known {}", label.to_lowercase()))
+    });
+}
+
+fn form_ui(
+    ui: &mut egui::Ui,
+    form: &mut WatchForm,
+    amqp_url: &mut String,
+    actions: &mut Vec<ViewerAction>,
+) {
     ui.horizontal(|ui| {
         let l = ui.label("Broker");
         ui.selectable_value(&mut form.broker, WatchBroker::Amqp, "AMQP")
@@ -568,6 +615,14 @@ fn form_ui(ui: &mut egui::Ui, form: &mut WatchForm, actions: &mut Vec<ViewerActi
     }
     // Wraps on a narrow window, so *Start watch* and *Save watch…* stay reachable.
     ui.horizontal_wrapped(|ui| {
+        let l = ui.label("Broker URL");
+        ui.add(
+            egui::TextEdit::singleline(amqp_url)
+                .hint_text("amqp://guest:guest@127.0.0.1:5672/%2f")
+                .desired_width(230.0),
+        )
+        .labelled_by(l.id)
+        .on_hover_text("The same broker as the AMQP editor's");
         let label = ui.label("Mode");
         egui::ComboBox::from_id_salt("watch-mode")
             .selected_text(form.mode.label())
@@ -581,17 +636,19 @@ fn form_ui(ui: &mut egui::Ui, form: &mut WatchForm, actions: &mut Vec<ViewerActi
             .labelled_by(label.id);
         match form.mode {
             WatchMode::Tap => {
-                let l = ui.label("Exchange");
-                ui.add(egui::TextEdit::singleline(&mut form.exchange).desired_width(180.0))
-                    .labelled_by(l.id);
+                picked_field(
+                    ui,
+                    "Exchange",
+                    &mut form.exchange,
+                    160.0,
+                    &form.known_exchanges,
+                );
                 let l = ui.label("Binding");
                 ui.add(egui::TextEdit::singleline(&mut form.binding).desired_width(120.0))
                     .labelled_by(l.id);
             }
             WatchMode::Peek | WatchMode::Consume => {
-                let l = ui.label("Queue");
-                ui.add(egui::TextEdit::singleline(&mut form.queue).desired_width(200.0))
-                    .labelled_by(l.id);
+                picked_field(ui, "Queue", &mut form.queue, 180.0, &form.known_queues);
                 if form.mode == WatchMode::Peek {
                     let l = ui.label("Up to");
                     ui.add(egui::DragValue::new(&mut form.peek_limit).range(1..=100_000))
@@ -917,13 +974,12 @@ fn table_ui(ui: &mut egui::Ui, tab: &mut ViewerTab, height: f32) {
     for _ in WatchedMessage::columns(tab.transport).fields {
         builder = builder.column(Column::initial(130.0).clip(true));
     }
-    builder = if tab.transport == Transport::Kafka {
-        builder.column(Column::remainder())
-    } else {
-        builder
-            .column(Column::initial(70.0))
-            .column(Column::remainder())
-    };
+    builder = builder.column(Column::initial(70.0));
+    if tab.transport != Transport::Kafka {
+        builder = builder.column(Column::initial(80.0));
+    }
+    // The body's first characters: what most users scan a queue for.
+    builder = builder.column(Column::remainder().at_least(160.0).clip(true));
     let table_columns = columns(tab.transport);
     if tab.scroll_to_end && rows > 0 {
         builder = builder.scroll_to_row(rows - 1, Some(egui::Align::BOTTOM));
@@ -947,6 +1003,9 @@ fn table_ui(ui: &mut egui::Ui, tab: &mut ViewerTab, height: f32) {
                     }
                 });
             }
+            header.col(|ui| {
+                ui.label(RichText::new("body").strong());
+            });
         })
         .body(|body| {
             body.rows(18.0, rows, |mut row| {
@@ -958,11 +1017,12 @@ fn table_ui(ui: &mut egui::Ui, tab: &mut ViewerTab, height: f32) {
                         let cells = table_columns
                             .iter()
                             .map(|(key, _)| cell_text(m, *key, &fields));
-                        for cell in cells {
+                        for cell in cells.chain(std::iter::once(body_preview(&m.body))) {
                             row.col(|ui| {
                                 ui.add(
                                     egui::Label::new(RichText::new(cell).monospace().size(12.0))
-                                        .selectable(false),
+                                        .selectable(false)
+                                        .truncate(),
                                 );
                             });
                         }
@@ -991,7 +1051,7 @@ fn table_ui(ui: &mut egui::Ui, tab: &mut ViewerTab, height: f32) {
                                 ui.visuals().warn_fg_color,
                             );
                         });
-                        for _ in 0..7 {
+                        for _ in 0..table_columns.len() {
                             row.col(|_| {});
                         }
                     }
@@ -1025,6 +1085,39 @@ fn table_ui(ui: &mut egui::Ui, tab: &mut ViewerTab, height: f32) {
         tab.view.sort_unstable();
         tab.sort_dirty = tab.sort.is_some();
     }
+}
+
+/// A one-line preview of a body: its first characters with line breaks and control
+/// characters shown as spaces, or what it is when it is not text.
+pub fn body_preview(body: &[u8]) -> String {
+    const CHARS: usize = 160;
+    if body.is_empty() {
+        return "(empty)".to_string();
+    }
+    let head = &body[..body.len().min(CHARS * 4)];
+    let text = match std::str::from_utf8(head) {
+        Ok(t) => t,
+        // A multi-byte character cut at the end of the head is still text.
+        Err(e) if e.valid_up_to() + 4 > head.len() && e.error_len().is_none() => {
+            std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or_default()
+        }
+        Err(_) => return format!("(binary, {})", format_bytes(body.len() as u64)),
+    };
+    let mut out = String::with_capacity(CHARS);
+    let mut last_space = false;
+    for c in text.chars().take(CHARS) {
+        let c = if c.is_control() || c.is_whitespace() {
+            ' '
+        } else {
+            c
+        };
+        if c == ' ' && last_space {
+            continue;
+        }
+        last_space = c == ' ';
+        out.push(c);
+    }
+    out
 }
 
 /// What *Copy as JSON* copies: the message's `watch --json` line, with its credentials
@@ -1083,6 +1176,20 @@ fn detail_ui(ui: &mut egui::Ui, m: &StoredMessage, copy_in_clear: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_body_preview_is_one_line_and_says_when_it_is_not_text() {
+        assert_eq!(
+            body_preview(b"{\n  \"event\": \"OrderCreated\",\r\n\t\"n\": 1}"),
+            "{ \"event\": \"OrderCreated\", \"n\": 1}"
+        );
+        assert_eq!(body_preview(b""), "(empty)");
+        assert_eq!(body_preview(&[0xff, 0xfe, 0, 1]), "(binary, 4 B)");
+        // Long text is cut, even inside a multi-byte character.
+        let long = "é".repeat(1000);
+        assert_eq!(body_preview(long.as_bytes()).chars().count(), 160);
+        assert_eq!(body_preview(b"bell\x07 esc\x1b[2J"), "bell esc [2J");
+    }
 
     #[test]
     fn a_reconnect_after_a_loss_leaves_a_gap_that_says_how_long() {

@@ -836,6 +836,7 @@ mod tests {
                 message_id: String::new(),
                 correlation_id: String::new(),
                 persistent: false,
+                more: Default::default(),
                 headers: vec![SavedHeader::new("token", "t-3")],
                 body: None,
                 mandatory: true,

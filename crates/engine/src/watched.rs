@@ -106,6 +106,13 @@ impl WatchedMessage {
         }
     }
 
+    /// A JetStream message's sequence in its stream (`None` for core NATS and other brokers).
+    pub fn stream_seq(&self) -> Option<u64> {
+        self.fields
+            .get("stream_seq")
+            .and_then(serde_json::Value::as_u64)
+    }
+
     /// A Kafka record: `key` is `None` when the record has none; a key that is not UTF-8 is
     /// kept as `key_base64`.
     pub fn kafka(

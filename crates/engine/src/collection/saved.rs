@@ -264,6 +264,25 @@ impl SavedGrpc {
     }
 }
 
+/// The AMQP properties beyond content type, ids and persistence; each is left out of the file
+/// when unset.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MoreProps {
+    #[serde(default, rename = "type", skip_serializing_if = "String::is_empty")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reply_to: String,
+    /// The message's TTL in milliseconds, as AMQP sends it (text).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub expiration: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<u8>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub app_id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub user_id: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SavedAmqp {
     pub url: String,
@@ -277,6 +296,8 @@ pub struct SavedAmqp {
     pub correlation_id: String,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub persistent: bool,
+    #[serde(flatten)]
+    pub more: MoreProps,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub headers: Vec<SavedHeader>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -538,6 +559,12 @@ impl SavedSpec {
                         correlation_id: none_if_empty(&a.correlation_id),
                         timestamp: Some(crate::recorder::unix_ms() / 1000),
                         delivery_mode: a.persistent.then_some(2),
+                        priority: a.more.priority,
+                        kind: none_if_empty(&a.more.kind),
+                        app_id: none_if_empty(&a.more.app_id),
+                        user_id: none_if_empty(&a.more.user_id),
+                        reply_to: none_if_empty(&a.more.reply_to),
+                        expiration: none_if_empty(&a.more.expiration),
                         ..Properties::default()
                     },
                     headers: sent(&a.headers),

@@ -87,6 +87,13 @@ impl Properties {
         if let Some(v) = short(&self.reply_to, "reply_to")? {
             p = p.with_reply_to(v);
         }
+        if let Some(e) = &self.expiration
+            && (e.is_empty() || !e.bytes().all(|b| b.is_ascii_digit()) || e.parse::<u64>().is_err())
+        {
+            return Err(ExchangeError::invalid_input(format!(
+                "property expiration must be a whole number of milliseconds, not {e:?}"
+            )));
+        }
         if let Some(v) = short(&self.expiration, "expiration")? {
             p = p.with_expiration(v);
         }

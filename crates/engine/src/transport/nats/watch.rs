@@ -657,15 +657,10 @@ async fn stream_tap(
                     _ => break,
                 }
             }
-            let batch: Vec<WatchedMessage> = batch
-                .iter()
-                .map(|m| {
-                    if let Ok(info) = m.info() {
-                        resume = Some(info.stream_sequence + 1);
-                    }
-                    stream_message(m)
-                })
-                .collect();
+            let batch: Vec<WatchedMessage> = batch.iter().map(stream_message).collect();
+            if let Some(seq) = batch.last().and_then(WatchedMessage::stream_seq) {
+                resume = Some(seq + 1);
+            }
             sent += batch.len() as u64;
             if events.send(WatchEvent::Messages(batch)).await.is_err() {
                 return Ok(());
