@@ -167,6 +167,11 @@ fn http_lookup_shows_its_timeline_and_both_payloads() {
     assert!(
         matches!(app.harness.state().outcomes.get(&TransportTab::Http), Some(EditorOutcome::Sent(s)) if s.starts_with("200 OK"))
     );
+    // The history row says what was sent and when.
+    app.assert_shown("HTTP GET 200 OK");
+    let mut time = switchboard::ui::viewer::format_time(entry.started_at_ms);
+    time.truncate(8);
+    app.assert_shown(&time);
 }
 
 #[test]
@@ -351,6 +356,41 @@ fn compare_shows_two_pinned_exchanges_on_one_axis() {
     // Both timelines: HTTP's first byte and gRPC's trailers on the same axis.
     app.assert_shown("phase first byte");
     app.assert_shown("phase trailers");
+    // What differs is listed and highlighted: the status words and content types differ, the
+    // user both return does not.
+    app.assert_shown("differences");
+    app.assert_shown("response header content-type");
+    app.assert_shown("application/grpc");
+    let state = app.harness.state();
+    let pinned: Vec<&switchboard::engine::Exchange> = state
+        .pinned
+        .iter()
+        .map(|seq| {
+            &state
+                .history
+                .iter()
+                .find(|e| e.seq == *seq)
+                .unwrap()
+                .exchange
+        })
+        .collect();
+    let diffs = switchboard::engine::compare::differences(&pinned);
+    assert!(diffs.iter().any(|d| d.what == "status"), "{diffs:?}");
+    for same in [
+        "response body $.id",
+        "response body $.name",
+        "response body $.email",
+    ] {
+        assert!(
+            !diffs.iter().any(|d| d.what == same),
+            "the same user: {diffs:?}"
+        );
+    }
+    // gRPC's JSON names fields in lowerCamelCase: that is a difference.
+    assert!(
+        diffs.iter().any(|d| d.what == "response body $.orderCount"),
+        "{diffs:?}"
+    );
 }
 
 fn imported_messages(n: usize) -> Vec<switchboard::engine::watch::WatchedMessage> {

@@ -102,6 +102,8 @@ pub struct SwitchboardApp {
     pub selected: Option<u64>,
     pub pinned: Vec<u64>,
     pub compare: bool,
+    /// What differs between the pinned exchanges, worked out once per set of pins.
+    compare_diffs: Option<(Vec<u64>, Vec<crate::engine::compare::Difference>)>,
     next_id: u64,
     next_seq: u64,
     in_flight: HashMap<TransportTab, InFlight>,
@@ -207,6 +209,7 @@ impl SwitchboardApp {
             history: Vec::new(),
             selected: None,
             pinned: Vec::new(),
+            compare_diffs: None,
             compare: false,
             next_id: 1,
             next_seq: 1,
@@ -1555,6 +1558,7 @@ impl SwitchboardApp {
             self.history_matches = Some((key, seqs));
         }
         let shown = self.history_matches.as_ref().map(|(_, s)| s);
+        let now_ms = crate::engine::recorder::unix_ms();
         egui::ScrollArea::vertical()
             .id_salt("history-list")
             .auto_shrink([false, false])
@@ -1586,12 +1590,20 @@ impl SwitchboardApp {
                             ui.visuals().error_fg_color
                         };
                         let text = RichText::new(format!(
-                            "{} {} · {}",
+                            "{} {} {} · {}",
                             e.transport.label(),
+                            history_verb(e),
                             status,
                             format_us(e.total_us)
                         ))
                         .color(color);
+                        ui.label(
+                            RichText::new(history_time(e.started_at_ms, now_ms))
+                                .monospace()
+                                .small()
+                                .weak(),
+                        )
+                        .on_hover_text("when it was sent (UTC)");
                         let response = ui.selectable_label(selected, text).on_hover_text(&e.target);
                         if response.clicked() {
                             select = Some(entry.seq);
@@ -1808,6 +1820,7 @@ impl SwitchboardApp {
 
     fn result_ui(&mut self, ui: &mut egui::Ui) {
         if self.compare && self.pinned.len() >= 2 {
+            let mut cached = self.compare_diffs.take();
             let pinned: Vec<&Exchange> = self
                 .pinned
                 .iter()
@@ -1815,8 +1828,16 @@ impl SwitchboardApp {
                 .map(|e| &e.exchange)
                 .collect();
             if pinned.len() >= 2 {
-                compare_ui(ui, &pinned);
+                if cached.as_ref().map(|(k, _)| k) != Some(&self.pinned) {
+                    cached = Some((
+                        self.pinned.clone(),
+                        crate::engine::compare::differences(&pinned),
+                    ));
+                }
+                let diffs = cached.as_ref().map_or(&[][..], |(_, d)| d);
+                compare_ui(ui, &pinned, diffs);
             }
+            self.compare_diffs = cached;
             return;
         }
         // Drawn from a borrow (an exchange can hold a 100,000-message stream): the pin toggle
@@ -2199,7 +2220,11 @@ pub(crate) fn truncate(text: &str, max_chars: usize) -> String {
 /// Most exchanges compared at once (one order through RabbitMQ, NATS JetStream and Kafka).
 const MAX_PINS: usize = 3;
 
-fn compare_ui(ui: &mut egui::Ui, exchanges: &[&Exchange]) {
+fn compare_ui(
+    ui: &mut egui::Ui,
+    exchanges: &[&Exchange],
+    diffs: &[crate::engine::compare::Difference],
+) {
     const NAMES: [&str; MAX_PINS] = ["A", "B", "C"];
     let named: Vec<(&str, &Exchange)> = NAMES
         .iter()
@@ -2240,14 +2265,25 @@ fn compare_ui(ui: &mut egui::Ui, exchanges: &[&Exchange]) {
                     }),
                 ),
             ];
+            let differ = ui.visuals().warn_fg_color;
             for (row, value) in rows {
                 ui.label(RichText::new(row).weak());
-                for (_, e) in &named {
-                    ui.label(value(e));
+                let values: Vec<String> = named.iter().map(|(_, e)| value(e)).collect();
+                // A summary value that is not the same everywhere is highlighted (totals
+                // always differ: not those).
+                let same = row == "total" || values.windows(2).all(|w| w[0] == w[1]);
+                for v in values {
+                    if same {
+                        ui.label(v);
+                    } else {
+                        ui.label(RichText::new(v).color(differ).strong());
+                    }
                 }
                 ui.end_row();
             }
         });
+    ui.add_space(6.0);
+    differences_ui(ui, &named, diffs);
     ui.add_space(6.0);
     waterfall_ui(ui, &named);
     ui.separator();
@@ -2269,6 +2305,60 @@ fn compare_ui(ui: &mut egui::Ui, exchanges: &[&Exchange]) {
             }
         });
     }
+}
+
+/// The list of what differs between the compared exchanges, each value highlighted.
+fn differences_ui(
+    ui: &mut egui::Ui,
+    named: &[(&str, &Exchange)],
+    diffs: &[crate::engine::compare::Difference],
+) {
+    const SHOWN: usize = 40;
+    let title = match diffs.len() {
+        0 => "No differences in status, headers, bodies or phases".to_string(),
+        1 => "1 difference".to_string(),
+        n => format!("{n} differences"),
+    };
+    egui::CollapsingHeader::new(RichText::new(title).strong())
+        .id_salt("compare-differences")
+        .default_open(true)
+        .show(ui, |ui| {
+            egui::ScrollArea::vertical()
+                .id_salt("compare-differences-list")
+                .max_height(220.0)
+                .show(ui, |ui| {
+                    egui::Grid::new("compare-differences-grid")
+                        .striped(true)
+                        .num_columns(named.len() + 1)
+                        .show(ui, |ui| {
+                            ui.label("");
+                            for (name, _) in named {
+                                ui.label(RichText::new(*name).strong());
+                            }
+                            ui.end_row();
+                            let differ = ui.visuals().warn_fg_color;
+                            for d in diffs.iter().take(SHOWN) {
+                                ui.label(RichText::new(&d.what).monospace());
+                                for v in &d.values {
+                                    match v {
+                                        Some(v) => ui.label(
+                                            RichText::new(truncate(v, 60))
+                                                .monospace()
+                                                .color(differ),
+                                        ),
+                                        None => ui.label(RichText::new("(none)").weak()),
+                                    };
+                                }
+                                ui.end_row();
+                            }
+                        });
+                    if diffs.len() > SHOWN {
+                        ui.label(
+                            RichText::new(format!("… and {} more", diffs.len() - SHOWN)).weak(),
+                        );
+                    }
+                });
+        });
 }
 
 /// Progress while a load runs; then throughput, errors, percentiles and the latency histogram.
@@ -2370,5 +2460,49 @@ fn load_result_ui(
                     plot.bar_chart(egui_plot::BarChart::new("latency", bars))
                 });
         }
+    }
+}
+
+/// What a history row says was done: the HTTP method, the gRPC method's name, or the
+/// broker operation (publish, request, produce…).
+fn history_verb(e: &crate::engine::Exchange) -> String {
+    match e.transport {
+        crate::engine::Transport::Grpc => {
+            e.target.rsplit('/').next().unwrap_or_default().to_string()
+        }
+        _ => e
+            .request
+            .line
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+    }
+}
+
+/// `13:02:07` today, `12-04 13:02:07` on another day (UTC, as the viewer's times).
+fn history_time(at_ms: u64, now_ms: u64) -> String {
+    const DAY_MS: u64 = 86_400_000;
+    let mut time = super::viewer::format_time(at_ms);
+    time.truncate(8);
+    if at_ms / DAY_MS == now_ms / DAY_MS {
+        return time;
+    }
+    match time::OffsetDateTime::from_unix_timestamp((at_ms / 1000) as i64) {
+        Ok(d) => format!("{:02}-{:02} {time}", u8::from(d.month()), d.day()),
+        Err(_) => time,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_rows_show_the_time_and_the_day_when_it_is_not_today() {
+        // 2026-12-04 13:02:07.5 UTC, and a moment the next day.
+        let at = 1_796_389_327_500;
+        assert_eq!(history_time(at, at + 1_000), "13:02:07");
+        assert_eq!(history_time(at, at + 86_400_000), "12-04 13:02:07");
     }
 }

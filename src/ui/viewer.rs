@@ -473,7 +473,7 @@ impl Viewer {
     }
 }
 
-pub(crate) fn format_time(ms: u64) -> String {
+pub fn format_time(ms: u64) -> String {
     let secs = ms / 1000;
     format!(
         "{:02}:{:02}:{:02}.{:03}",

@@ -3,6 +3,7 @@
 //! benchmarks drive it directly, and the UI sends it commands.
 
 pub mod collection;
+pub mod compare;
 pub mod credentials;
 pub mod duration;
 pub mod exchange;
