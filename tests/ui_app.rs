@@ -1074,9 +1074,9 @@ fn history_survives_a_restart_and_reopens_its_request() {
     assert_eq!(entry.request.as_ref().unwrap().name, "User 1 is John Doe");
     // Searchable…
     app.type_into("Search", "no such thing");
-    app.assert_not_shown("HTTP 200 OK");
+    app.assert_not_shown("HTTP GET 200 OK");
     app.replace_text("Search", "user/1");
-    app.assert_shown("HTTP 200 OK");
+    app.assert_shown("HTTP GET 200 OK");
     // …and re-openable: the request goes back into the editor.
     app.harness.state_mut().settings.http.url = "http://elsewhere/".into();
     app.harness.state_mut().selected = Some(entry.seq);
