@@ -41,7 +41,9 @@ pub fn publish(a: &args::PublishArgs) -> anyhow::Result<KafkaRequest> {
         anyhow::bail!("a Kafka produce needs --topic TOPIC");
     };
     if a.jetstream || a.msg_id.is_some() || a.reply_to.is_some() {
-        anyhow::bail!("--jetstream, --msg-id and --reply-to are NATS options");
+        anyhow::bail!(
+            "--jetstream and --msg-id are NATS options, --reply-to is for NATS and AMQP; Kafka has no reply address (pass a header)"
+        );
     }
     if a.props.any() || a.allow_unroutable {
         anyhow::bail!(
