@@ -120,10 +120,7 @@ pub fn message_text(m: &WatchedMessage) -> String {
     }
     out.push('\n');
     for (name, value) in &m.headers {
-        let value = match value {
-            serde_json::Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
+        let value = crate::engine::watched::text_of(value);
         out.push_str(&format!("  {}: {}\n", escaped(name), escaped(&value)));
     }
     if !m.headers.is_empty() && !m.body.is_empty() {
@@ -149,17 +146,15 @@ pub fn escaped(text: &str) -> std::borrow::Cow<'_, str> {
     if !text.chars().any(|c| c.is_control() && c != '\t') {
         return std::borrow::Cow::Borrowed(text);
     }
-    std::borrow::Cow::Owned(
-        text.chars()
-            .map(|c| {
-                if c.is_control() && c != '\t' {
-                    c.escape_default().to_string()
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect(),
-    )
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() && c != '\t' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// A load report: throughput, errors by kind, latency percentiles and a text histogram.

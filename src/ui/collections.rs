@@ -1716,21 +1716,14 @@ fn folder_picker(ui: &mut egui::Ui, folders: &[String], folder: &mut String) {
         )
         .labelled_by(l.id)
         .on_hover_text("A sub-folder of the collection; a new one is created");
-        egui::ComboBox::from_id_salt("dialog-folder")
-            .selected_text("existing…")
-            .show_ui(ui, |ui| {
-                if ui
-                    .selectable_label(folder.is_empty(), "(top level)")
-                    .clicked()
-                {
-                    folder.clear();
-                }
-                for f in folders {
-                    if ui.selectable_label(folder == f, f).clicked() {
-                        *folder = f.clone();
-                    }
-                }
-            });
+        let choices = folders.iter().map(|f| (f.as_str(), f.as_str()));
+        super::editors::choices_menu(
+            ui,
+            "dialog-folder",
+            "existing…",
+            folder,
+            std::iter::once(("(top level)", "")).chain(choices),
+        );
     });
 }
 

@@ -6,6 +6,26 @@ use super::settings::{
     AmqpEditor, BodyMode, FormRow, GrpcEditor, HTTP_METHODS, HttpEditor, KeyValue,
 };
 
+/// A menu beside a text field (`text` on its button) whose entries, `(label, value)`, fill the
+/// field with their value.
+pub(crate) fn choices_menu<'a>(
+    ui: &mut egui::Ui,
+    id_salt: &str,
+    text: &str,
+    value: &mut String,
+    choices: impl IntoIterator<Item = (&'a str, &'a str)>,
+) {
+    egui::ComboBox::from_id_salt(id_salt)
+        .selected_text(text)
+        .show_ui(ui, |ui| {
+            for (label, choice) in choices {
+                if ui.selectable_label(value == choice, label).clicked() {
+                    *value = choice.to_string();
+                }
+            }
+        });
+}
+
 /// A labelled single-line field (the label names it for screen readers and UI tests).
 pub(crate) fn field(
     ui: &mut egui::Ui,
@@ -370,7 +390,7 @@ pub fn amqp_ui(ui: &mut egui::Ui, e: &mut AmqpEditor) {
         });
     // Shown with the properties folded too: the publish would be refused.
     let expiration = e.more.expiration.trim();
-    if !expiration.is_empty() && expiration.parse::<u64>().is_err() {
+    if !expiration.is_empty() && !crate::engine::amqp::expiration_ok(expiration) {
         ui.colored_label(
             ui.visuals().error_fg_color,
             "Property expiration is a whole number of milliseconds (e.g. 60000).",

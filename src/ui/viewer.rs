@@ -579,16 +579,13 @@ fn picked_field(ui: &mut egui::Ui, label: &str, value: &mut String, width: f32, 
     ui.add(egui::TextEdit::singleline(value).desired_width(width))
         .labelled_by(l.id);
     ui.add_enabled_ui(!known.is_empty(), |ui| {
-        ui.menu_button("Known…", |ui| {
-            for name in known {
-                if ui.selectable_label(value == name, name).clicked() {
-                    value.clone_from(name);
-                    ui.close();
-                }
-            }
-        })
-        .response
-        .on_hover_text(format!("Pick a known {}", label.to_lowercase()))
+        super::editors::choices_menu(
+            ui,
+            &format!("known-{label}"),
+            "known…",
+            value,
+            known.iter().map(|n| (n.as_str(), n.as_str())),
+        );
     });
 }
 

@@ -60,6 +60,12 @@ fn short(value: &Option<String>, field: &str) -> Result<Option<ShortString>, Exc
         .transpose()
 }
 
+/// Whether `text` is an AMQP expiration RabbitMQ takes: a whole number of milliseconds, digits
+/// only.
+pub fn expiration_ok(text: &str) -> bool {
+    text.bytes().all(|b| b.is_ascii_digit()) && text.parse::<u64>().is_ok()
+}
+
 impl Properties {
     pub(crate) fn to_lapin(&self, headers: FieldTable) -> Result<BasicProperties, ExchangeError> {
         let mut p = BasicProperties::default().with_headers(headers);
@@ -88,7 +94,7 @@ impl Properties {
             p = p.with_reply_to(v);
         }
         if let Some(e) = &self.expiration
-            && (e.is_empty() || !e.bytes().all(|b| b.is_ascii_digit()) || e.parse::<u64>().is_err())
+            && !expiration_ok(e)
         {
             return Err(ExchangeError::invalid_input(format!(
                 "property expiration must be a whole number of milliseconds, not {e:?}"
