@@ -2413,3 +2413,148 @@ fn amqp_properties_reach_the_tap_bodies_are_previewed_and_a_peek_reuses_its_tab(
         "the tap and one peek"
     );
 }
+
+/// #19.9: request tabs — a new tab starts fresh and keeps the other's work; a saved request
+/// with unsaved changes stays in its tab when another opens; an open request is shown where
+/// it is; a result arrives in the tab that sent it; closing unsaved work asks first.
+#[test]
+fn request_tabs_keep_their_own_work_and_results() {
+    let mut app = start_app();
+    app.click("HTTP");
+    app.harness.state_mut().settings.http.body = "first tab's body".to_string();
+    app.harness.step();
+    app.click("+ New tab");
+    assert_eq!(app.harness.state().request_tabs.tabs.len(), 2);
+    assert_eq!(app.harness.state().request_tabs.current, 1);
+    assert_ne!(app.harness.state().settings.http.body, "first tab's body");
+    assert!(app.harness.state().selected.is_none());
+
+    // A slow lookup sent here, then the first tab shown: the result lands in this tab.
+    app.harness.state_mut().set_knobs(ServiceId::User, 400, 0.0);
+    app.wait_until("the latency knob", |a| {
+        a.services
+            .iter()
+            .any(|s| s.id == ServiceId::User && s.latency_ms == 400)
+    });
+    let before = app.harness.state().history.len();
+    app.click("Send");
+    assert!(app.harness.state().is_busy(TransportTab::Http));
+    app.harness.state_mut().switch_tab(0);
+    app.harness.step();
+    assert_eq!(app.harness.state().settings.http.body, "first tab's body");
+    assert!(!app.harness.state().is_busy(TransportTab::Http));
+    app.wait_until("the lookup", |a| a.history.len() > before);
+    assert!(
+        !app.harness
+            .state()
+            .outcomes
+            .contains_key(&TransportTab::Http),
+        "the other tab's result showed in this one"
+    );
+    let seq = app.harness.state().history.last().map(|e| e.seq);
+    app.harness.state_mut().switch_tab(1);
+    app.harness.step();
+    assert!(
+        app.harness
+            .state()
+            .outcomes
+            .contains_key(&TransportTab::Http),
+        "the result did not reach the tab that sent it"
+    );
+    assert_eq!(app.harness.state().selected, seq);
+    app.harness.state_mut().set_knobs(ServiceId::User, 0, 0.0);
+
+    // A saved request edited in this tab stays here when another opens: in a new tab.
+    app.click("Get user (HTTP)");
+    app.harness.state_mut().settings.http.body = "edited, not saved".to_string();
+    app.harness.step();
+    app.click("User 1 is John Doe");
+    let state = app.harness.state();
+    assert_eq!(state.request_tabs.tabs.len(), 3);
+    assert_eq!(state.request_tabs.current, 2);
+    assert!(state.collections.dialog.is_none());
+    // Opening it again shows the tab that holds it, edits and all.
+    app.click("Get user (HTTP)");
+    assert_eq!(app.harness.state().request_tabs.current, 1);
+    assert_eq!(app.harness.state().settings.http.body, "edited, not saved");
+    app.assert_shown("GET Get user (HTTP) *");
+
+    // Closing it asks; Cancel keeps it, the other button closes it.
+    app.harness.state_mut().close_tab(1, false);
+    app.harness.step();
+    app.harness.step();
+    app.click("Cancel");
+    assert_eq!(app.harness.state().request_tabs.tabs.len(), 3);
+    app.harness.state_mut().close_tab(1, false);
+    app.harness.step();
+    app.harness.step();
+    app.click("Close without saving");
+    let state = app.harness.state();
+    assert_eq!(state.request_tabs.tabs.len(), 2);
+    assert_ne!(state.settings.http.body, "edited, not saved");
+    // A tab whose unsaved request holds edits asks too; one as a new tab has it does not.
+    app.harness.state_mut().close_tab(0, false);
+    app.harness.step();
+    app.harness.step();
+    app.click("Close without saving");
+    assert_eq!(app.harness.state().request_tabs.tabs.len(), 1);
+    assert_eq!(app.harness.state().request_tabs.current, 0);
+    app.assert_shown("+ New tab");
+    app.click("+ New tab");
+    app.harness.state_mut().close_tab(1, false);
+    app.harness.step();
+    assert!(app.harness.state().collections.dialog.is_none());
+    assert_eq!(app.harness.state().request_tabs.tabs.len(), 1);
+}
+
+/// Request tabs outlive a restart: their editors, the saved requests they hold, and which
+/// one was shown — but not credentials typed into a tab that was not shown.
+#[test]
+fn request_tabs_survive_a_restart_without_their_credentials() {
+    let data = temp_data_dir();
+    {
+        let mut app = start_app_in(data.clone());
+        app.click("HTTP");
+        app.click("Get user (HTTP)");
+        app.harness.state_mut().settings.http.body = "kept across restarts".to_string();
+        app.harness.step();
+        app.click("+ New tab");
+        {
+            let http = &mut app.harness.state_mut().settings.http;
+            http.url = "http://127.0.0.1:9/other".to_string();
+            http.headers.push(switchboard::ui::settings::KeyValue::new(
+                "Authorization",
+                "Bearer parked-secret",
+            ));
+        }
+        app.harness.step();
+        app.harness.state_mut().switch_tab(0);
+        app.harness.step();
+        app.harness.state_mut().save_state();
+    }
+    let settings = std::fs::read_to_string(data.join("settings.json")).unwrap();
+    assert!(!settings.contains("parked-secret"), "{settings}");
+    let mut app = start_app_in(data);
+    let state = app.harness.state();
+    assert_eq!(state.request_tabs.tabs.len(), 2);
+    assert_eq!(state.request_tabs.current, 0);
+    assert_eq!(state.settings.http.body, "kept across restarts");
+    app.assert_shown("GET Get user (HTTP) *");
+    app.harness.state_mut().switch_tab(1);
+    app.harness.step();
+    let http = &app.harness.state().settings.http;
+    assert_eq!(http.url, "http://127.0.0.1:9/other");
+    let auth = http.headers.iter().find(|h| h.key == "Authorization");
+    assert_eq!(auth.map(|h| h.value.as_str()), Some(""));
+    // The first tab is still linked to its saved request, edits included.
+    app.harness.state_mut().switch_tab(0);
+    app.harness.step();
+    app.assert_shown("GET Get user (HTTP) *");
+    assert!(
+        app.harness
+            .state()
+            .collections
+            .active
+            .contains_key(&switchboard::ui::settings::EditorKind::Http)
+    );
+}

@@ -81,8 +81,8 @@ pub enum EditorOutcome {
 }
 
 #[derive(Debug, Clone)]
-struct InFlight {
-    id: u64,
+pub(crate) struct InFlight {
+    pub(crate) id: u64,
     started: Instant,
 }
 
@@ -106,13 +106,16 @@ pub struct SwitchboardApp {
     compare_diffs: Option<(Vec<u64>, Vec<crate::engine::compare::Difference>)>,
     next_id: u64,
     next_seq: u64,
-    in_flight: HashMap<TransportTab, InFlight>,
-    request_tabs: HashMap<u64, TransportTab>,
+    pub(crate) in_flight: HashMap<TransportTab, InFlight>,
+    /// The request tab and editor each running request came from.
+    request_origin: HashMap<u64, (u64, TransportTab)>,
+    /// The request tabs (the current one's state is in the editors above).
+    pub request_tabs: super::request_tabs::RequestTabs,
     /// Ctrl+Enter this frame (taken before any widget is drawn, so it never also presses the
     /// focused button).
     send_shortcut: bool,
     /// Each editor's last result (a history sequence number): switching editors shows it.
-    last_by_tab: HashMap<TransportTab, u64>,
+    pub(crate) last_by_tab: HashMap<TransportTab, u64>,
     pub outcomes: HashMap<TransportTab, EditorOutcome>,
     pub demo: DemoState,
     pub services: Vec<ServiceStatus>,
@@ -203,6 +206,10 @@ impl SwitchboardApp {
                 .unwrap_or_else(|p| p.into_inner())
                 .editor_secrets(),
         );
+        let request_tabs = super::request_tabs::RequestTabs::restore(
+            std::mem::take(&mut settings.tabs),
+            settings.tab_index,
+        );
         let mut app = Self {
             settings,
             backend,
@@ -214,7 +221,8 @@ impl SwitchboardApp {
             next_id: 1,
             next_seq: 1,
             in_flight: HashMap::new(),
-            request_tabs: HashMap::new(),
+            request_origin: HashMap::new(),
+            request_tabs,
             outcomes: HashMap::new(),
             demo,
             services: Vec::new(),
@@ -751,7 +759,8 @@ impl SwitchboardApp {
                 started: Instant::now(),
             },
         );
-        self.request_tabs.insert(id, tab);
+        self.request_origin
+            .insert(id, (self.request_tabs.current_id(), tab));
         self.outcomes.remove(&tab);
         // The result pane follows what the user just did: not a comparison, not an earlier
         // call's stream.
@@ -804,6 +813,9 @@ impl SwitchboardApp {
             Event::DemoStarted { config, notes } => {
                 self.settings
                     .retarget_demo(&demo_services::DemoConfig::default(), &config);
+                self.request_tabs.edit_parked(|s| {
+                    s.retarget_demo(&demo_services::DemoConfig::default(), &config)
+                });
                 self.demo = DemoState::Up { notes };
                 if self.script == Some(Script::Lookup) {
                     self.settings.http = Default::default();
@@ -877,15 +889,29 @@ impl SwitchboardApp {
             Event::KafkaConsumer(state) => self.kafka_consumer = state,
             Event::Kafka { url, state } => self.kafka = (url, state),
             Event::Exchanges { id, exchanges } => {
-                let tab = self.request_tabs.get(&id).copied();
-                if let (Some(tab), Some(last)) = (tab, exchanges.last()) {
-                    self.outcomes.insert(tab, outcome_of(last));
-                }
+                let origin = self.request_origin.get(&id).copied();
+                let outcome = exchanges.last().map(outcome_of);
                 let request = self.request_sources.get(&id).cloned();
-                if let Some(&seq) = self.record(id, exchanges, request).last() {
-                    self.selected = Some(seq);
-                    if let Some(tab) = tab {
-                        self.last_by_tab.insert(tab, seq);
+                let seq = self.record(id, exchanges, request).last().copied();
+                match origin {
+                    // From a tab that is not shown: its result waits in that tab.
+                    Some((tab_id, tab)) if tab_id != self.request_tabs.current_id() => {
+                        if let (Some(parked), Some(outcome)) =
+                            (self.request_tabs.parked(tab_id), outcome)
+                        {
+                            parked.result(tab, outcome, seq);
+                        }
+                    }
+                    _ => {
+                        if let (Some((_, tab)), Some(outcome)) = (origin, outcome) {
+                            self.outcomes.insert(tab, outcome);
+                        }
+                        if let Some(seq) = seq {
+                            self.selected = Some(seq);
+                            if let Some((_, tab)) = origin {
+                                self.last_by_tab.insert(tab, seq);
+                            }
+                        }
                     }
                 }
                 if self.script == Some(Script::Lookups1000) {
@@ -1088,11 +1114,16 @@ impl SwitchboardApp {
                     }
                 }
                 self.request_sources.remove(&id);
-                if let Some(tab) = self.request_tabs.remove(&id) {
-                    self.in_flight.retain(|_, f| f.id != id);
-                    if cancelled {
-                        self.outcomes
-                            .insert(tab, EditorOutcome::Cancelled("cancelled".to_string()));
+                if let Some((tab_id, tab)) = self.request_origin.remove(&id) {
+                    let outcome =
+                        cancelled.then(|| EditorOutcome::Cancelled("cancelled".to_string()));
+                    if tab_id == self.request_tabs.current_id() {
+                        self.in_flight.retain(|_, f| f.id != id);
+                        if let Some(outcome) = outcome {
+                            self.outcomes.insert(tab, outcome);
+                        }
+                    } else if let Some(parked) = self.request_tabs.parked(tab_id) {
+                        parked.finished(id, tab, outcome);
                     }
                 }
             }
@@ -2009,6 +2040,7 @@ impl SwitchboardApp {
         // the next launch (which may get other ports) retargets them again.
         let mut settings = self.settings.clone();
         settings.open_requests = self.open_requests();
+        (settings.tabs, settings.tab_index) = self.request_tabs.to_saved(self.demo_config.as_ref());
         if let Some(config) = &self.demo_config {
             settings.retarget_demo(config, &demo_services::DemoConfig::default());
         }
@@ -2048,6 +2080,16 @@ impl SwitchboardApp {
                 egui::Key::Enter,
             ))
         });
+        if self.settings.view == MainView::Requests
+            && ui.input_mut(|i| {
+                i.consume_shortcut(&egui::KeyboardShortcut::new(
+                    egui::Modifiers::COMMAND,
+                    egui::Key::T,
+                ))
+            })
+        {
+            self.new_tab();
+        }
         if self.applied_theme != Some(self.settings.dark_mode) {
             ui.ctx().set_theme(if self.settings.dark_mode {
                 egui::Theme::Dark
@@ -2073,6 +2115,7 @@ impl SwitchboardApp {
             });
         egui::CentralPanel::default_margins().show(ui, |ui| match self.settings.view {
             MainView::Requests => {
+                self.request_tabs_ui(ui);
                 self.request_bar_ui(ui);
                 ui.separator();
                 egui::ScrollArea::vertical()

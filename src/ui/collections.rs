@@ -59,10 +59,14 @@ pub enum Dialog {
     Delete {
         kind: EditorKind,
     },
-    /// The editor has unsaved changes and another request is being opened.
+    /// The saved watch has unsaved changes and another one is being opened.
     Discard {
         root: PathBuf,
         rel: String,
+    },
+    /// Closing a request tab that holds unsaved changes.
+    CloseTab {
+        index: usize,
     },
     Conflict {
         root: PathBuf,
@@ -159,6 +163,11 @@ pub struct CollectionRun {
 }
 
 impl CollectionsState {
+    /// Links to reattach once their collections are loaded (see `relink`).
+    pub(crate) fn relink_later(&mut self, links: Vec<super::settings::OpenRequest>) {
+        self.relink.extend(links);
+    }
+
     pub fn new(data_dir: &Path) -> Self {
         Self {
             data_dir: data_dir.to_path_buf(),
@@ -332,7 +341,7 @@ impl SwitchboardApp {
 
     /// Reattaches editors to the files they held last session, keeping the editors' content
     /// (which may have unsaved changes).
-    fn relink(&mut self, root: &Path) {
+    pub(crate) fn relink(&mut self, root: &Path) {
         let waiting = std::mem::take(&mut self.collections.relink);
         for link in waiting {
             if link.root != root {
@@ -565,14 +574,21 @@ impl SwitchboardApp {
                     .active
                     .get(&kind)
                     .is_some_and(|a| a.root == root && a.rel == rel);
-                if self.is_dirty(kind) && !same {
-                    self.collections.dialog = Some(Dialog::Discard {
-                        root: root.to_path_buf(),
-                        rel: rel.to_string(),
-                    });
+                // Already open in another tab: show that tab.
+                if !same && kind != EditorKind::Watch && self.show_tab_holding(root, rel) {
                     return;
                 }
-                if !self.collections.active.contains_key(&kind) {
+                // Unsaved changes stay in their tab; the request opens in a new one.
+                if self.is_dirty(kind) && !same {
+                    if kind == EditorKind::Watch {
+                        self.collections.dialog = Some(Dialog::Discard {
+                            root: root.to_path_buf(),
+                            rel: rel.to_string(),
+                        });
+                        return;
+                    }
+                    self.new_tab();
+                } else if !self.collections.active.contains_key(&kind) {
                     // The editor holds unsaved work: keep it.
                     let scratch = self.editor_request(kind);
                     self.collections.scratch.insert(kind, scratch);
@@ -1345,13 +1361,29 @@ impl SwitchboardApp {
             Dialog::Discard { root, rel } => {
                 ui.heading("Unsaved changes");
                 ui.label(
-                    "The editor has unsaved changes. Open the other request and discard them?",
+                    "The watch form has unsaved changes. Open the other watch and discard them?",
                 );
                 let mut done = false;
                 ui.horizontal(|ui| {
                     if ui.button("Discard and open").clicked() {
                         let (root, rel) = (root.clone(), rel.clone());
                         self.force_open(&root, &rel);
+                        done = true;
+                    }
+                    if ui.button("Cancel").clicked() {
+                        done = true;
+                    }
+                });
+                !done
+            }
+            Dialog::CloseTab { index } => {
+                ui.heading("Unsaved changes");
+                ui.label("This tab's request has changes that are not saved. Close it anyway?");
+                let mut done = false;
+                let index = *index;
+                ui.horizontal(|ui| {
+                    if ui.button("Close without saving").clicked() {
+                        self.close_tab(index, true);
                         done = true;
                     }
                     if ui.button("Cancel").clicked() {

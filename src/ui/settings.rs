@@ -437,6 +437,10 @@ pub struct Settings {
     pub environments: std::collections::BTreeMap<String, String>,
     /// Which saved request each editor held (reattached when its collection loads).
     pub open_requests: Vec<OpenRequest>,
+    /// The request tabs besides the current one (kept without their credentials).
+    pub tabs: Vec<TabEditors>,
+    /// Where the current tab sits among them.
+    pub tab_index: usize,
     /// What is kept of credentials (Settings window).
     pub credentials: CredentialSettings,
     /// Which editor field got which `{{switchboard_editor_…}}` reference when the app saved
@@ -538,7 +542,70 @@ impl Default for Settings {
             environments: Default::default(),
             credentials: CredentialSettings::default(),
             editor_secrets: Vec::new(),
+            tabs: Vec::new(),
+            tab_index: 0,
         }
+    }
+}
+
+/// A request tab's editors: every transport's, which one is shown, and the saved requests
+/// they hold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TabEditors {
+    pub transport: TransportTab,
+    pub http: HttpEditor,
+    pub grpc: GrpcEditor,
+    pub amqp: AmqpEditor,
+    pub nats: crate::engine::nats::NatsRequest,
+    pub kafka: crate::engine::kafka::KafkaRequest,
+    pub open_requests: Vec<OpenRequest>,
+}
+
+impl Default for TabEditors {
+    fn default() -> Self {
+        Self::take(&mut Settings::default())
+    }
+}
+
+impl TabEditors {
+    /// Moves the editors out of `settings` (which keeps defaults).
+    pub fn take(settings: &mut Settings) -> Self {
+        let fresh = Settings::default();
+        Self::replace(settings, &fresh)
+    }
+
+    /// Moves the editors out of `settings`, putting `fresh`'s in their place.
+    pub fn replace(settings: &mut Settings, fresh: &Settings) -> Self {
+        Self {
+            transport: std::mem::replace(&mut settings.transport, fresh.transport),
+            http: std::mem::replace(&mut settings.http, fresh.http.clone()),
+            grpc: std::mem::replace(&mut settings.grpc, fresh.grpc.clone()),
+            amqp: std::mem::replace(&mut settings.amqp, fresh.amqp.clone()),
+            nats: std::mem::replace(&mut settings.nats, fresh.nats.clone()),
+            kafka: std::mem::replace(&mut settings.kafka, fresh.kafka.clone()),
+            open_requests: Vec::new(),
+        }
+    }
+
+    /// Puts the editors into `settings`.
+    pub fn put(self, settings: &mut Settings) {
+        settings.transport = self.transport;
+        settings.http = self.http;
+        settings.grpc = self.grpc;
+        settings.amqp = self.amqp;
+        settings.nats = self.nats;
+        settings.kafka = self.kafka;
+    }
+
+    /// Runs `f` (retargeting, forgetting credentials…) on these editors as settings.
+    pub fn edit(&mut self, f: impl FnOnce(&mut Settings)) {
+        let mut settings = Settings::default();
+        let links = std::mem::take(&mut self.open_requests);
+        std::mem::take(self).put(&mut settings);
+        f(&mut settings);
+        *self = Self::take(&mut settings);
+        self.open_requests = links;
     }
 }
 

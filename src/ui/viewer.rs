@@ -933,11 +933,21 @@ fn tab_ui(
         tab.sort_view();
     }
     let table_height = (ui.available_height() * 0.55).max(120.0);
-    // A bounded box, so the column lines stop where the table does.
+    // A bounded box, so the column lines stop where the table does; as wide as the columns
+    // need, scrolled sideways when the window is narrower (the table's own scroll area only
+    // scrolls up and down, and would clip the right-hand columns).
     let width = ui.available_width();
-    ui.allocate_ui(egui::vec2(width, table_height + 24.0), |ui| {
-        table_ui(ui, tab, table_height)
-    });
+    let natural = table_width(tab.transport, ui.spacing().item_spacing.x);
+    egui::ScrollArea::horizontal()
+        .id_salt(("messages-wide", tab.id))
+        .max_height(table_height + 36.0)
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            ui.allocate_ui(egui::vec2(width.max(natural), table_height + 24.0), |ui| {
+                ui.set_width(width.max(natural));
+                table_ui(ui, tab, table_height)
+            });
+        });
     ui.separator();
     egui::ScrollArea::vertical()
         .id_salt("detail")
@@ -953,6 +963,30 @@ fn tab_ui(
         });
 }
 
+/// The message table's columns' starting widths: time, source, key, the transport's fields,
+/// size, (delivery), body preview.
+fn column_widths(transport: Transport) -> Vec<f32> {
+    let mut widths = vec![96.0, 110.0, 130.0];
+    widths.extend(
+        WatchedMessage::columns(transport)
+            .fields
+            .iter()
+            .map(|_| 130.0),
+    );
+    widths.push(70.0);
+    if transport != Transport::Kafka {
+        widths.push(80.0);
+    }
+    widths.push(160.0);
+    widths
+}
+
+/// The width the message table needs to show every column at its starting width.
+fn table_width(transport: Transport, spacing: f32) -> f32 {
+    let widths = column_widths(transport);
+    widths.iter().sum::<f32>() + spacing * widths.len() as f32 + 16.0
+}
+
 fn table_ui(ui: &mut egui::Ui, tab: &mut ViewerTab, height: f32) {
     let mut clicked_header = None;
     let mut clicked_row = None;
@@ -964,19 +998,17 @@ fn table_ui(ui: &mut egui::Ui, tab: &mut ViewerTab, height: f32) {
         .sense(egui::Sense::click())
         .stick_to_bottom(tab.live_tail)
         .min_scrolled_height(height)
-        .max_scroll_height(height)
-        .column(Column::exact(96.0))
-        .column(Column::initial(110.0).clip(true))
-        .column(Column::initial(130.0).clip(true));
-    for _ in WatchedMessage::columns(tab.transport).fields {
-        builder = builder.column(Column::initial(130.0).clip(true));
+        .max_scroll_height(height);
+    let widths = column_widths(tab.transport);
+    let last = widths.len() - 1;
+    for (i, w) in widths.into_iter().enumerate() {
+        builder = builder.column(match i {
+            0 => Column::exact(w),
+            // The body's first characters: what most users scan a queue for.
+            _ if i == last => Column::remainder().at_least(w).clip(true),
+            _ => Column::initial(w).clip(true),
+        });
     }
-    builder = builder.column(Column::initial(70.0));
-    if tab.transport != Transport::Kafka {
-        builder = builder.column(Column::initial(80.0));
-    }
-    // The body's first characters: what most users scan a queue for.
-    builder = builder.column(Column::remainder().at_least(160.0).clip(true));
     let table_columns = columns(tab.transport);
     if tab.scroll_to_end && rows > 0 {
         builder = builder.scroll_to_row(rows - 1, Some(egui::Align::BOTTOM));
