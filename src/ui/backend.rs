@@ -701,13 +701,23 @@ async fn run(
                     let mut interner = crate::engine::store::Interner::default();
                     while let Some(event) = rx.recv().await {
                         let (event, after) = match event {
-                            WatchEvent::Messages(mut batch) => {
+                            WatchEvent::Messages(first) => {
                                 // Batches that queued up meanwhile go to the UI as one event:
-                                // a fast broker must not be limited by events per frame.
+                                // a fast broker must not be limited by events per frame. Each
+                                // is converted as it is taken (no copying of whole batches).
+                                let queued = first.len() * (1 + rx.len());
+                                let mut batch: Vec<Prepared> =
+                                    Vec::with_capacity(queued.min(COALESCE + 512));
+                                batch.extend(
+                                    first.into_iter().map(|m| Prepared::new(m, &mut interner)),
+                                );
                                 let mut after = None;
                                 while batch.len() < COALESCE {
                                     match rx.try_recv() {
-                                        Ok(WatchEvent::Messages(more)) => batch.extend(more),
+                                        Ok(WatchEvent::Messages(more)) => batch.extend(
+                                            more.into_iter()
+                                                .map(|m| Prepared::new(m, &mut interner)),
+                                        ),
                                         Ok(other) => {
                                             after = Some(Event::Watch { id, event: other });
                                             break;
@@ -715,10 +725,6 @@ async fn run(
                                         Err(_) => break,
                                     }
                                 }
-                                let batch = batch
-                                    .into_iter()
-                                    .map(|m| Prepared::new(m, &mut interner))
-                                    .collect();
                                 (Event::WatchMessages { id, batch }, after)
                             }
                             event => (Event::Watch { id, event }, None),

@@ -75,7 +75,8 @@ impl WatchedMessage {
         body: Vec<u8>,
         stream: Option<StreamPosition>,
     ) -> Self {
-        let mut fields = Named::new();
+        // Sized once: a stream message has up to six fields.
+        let mut fields = Named::with_capacity(if stream.is_some() { 6 } else { 1 });
         if let Some(reply_to) = reply_to.filter(|r| !r.is_empty()) {
             fields.insert("reply_to".into(), reply_to.into());
         }

@@ -297,8 +297,8 @@ fn headers_named(map: Option<&async_nats::HeaderMap>) -> Named {
 
 fn core_message(m: async_nats::Message) -> WatchedMessage {
     WatchedMessage::nats(
-        m.subject.to_string(),
-        m.reply.map(|r| r.to_string()),
+        m.subject.as_str(),
+        m.reply.map(|r| r.as_str().to_owned()),
         headers_named(m.headers.as_ref()),
         m.payload.to_vec(),
         None,
@@ -314,7 +314,7 @@ fn stream_message(m: &jetstream::Message) -> WatchedMessage {
         delivered: u64::try_from(info.delivered).unwrap_or(0),
     });
     WatchedMessage::nats(
-        m.subject.to_string(),
+        m.subject.as_str(),
         None,
         headers_named(m.headers.as_ref()),
         m.payload.to_vec(),
