@@ -276,3 +276,54 @@ async fn bad_input_is_one_line_and_a_failure() {
         assert!(line.contains(needle), "{argv:?}: {line}");
     }
 }
+
+/// `--key ""` sends an empty key, no `--key` a null one: the watch tells them apart.
+#[tokio::test]
+async fn an_empty_key_is_not_a_null_key() {
+    let b = EmbeddedKafka::start_free().await.unwrap();
+    let url = b.url();
+    assert!(admin::create_topic(&url, "keys", 1).await.unwrap());
+    for key in [Some(""), None] {
+        let mut a = args(&["publish", &url, "--topic", "keys", "--body", "x"]);
+        if let Some(key) = key {
+            a.extend(args(&["--key", key]));
+        }
+        let out = run(a).await;
+        assert!(out.status.success(), "{out:?}");
+    }
+    let out = run(args(&[
+        "watch",
+        &url,
+        "--topic",
+        "keys",
+        "--from",
+        "earliest",
+        "--count",
+        "2",
+        "--timeout",
+        "20",
+        "--json",
+    ]))
+    .await;
+    assert!(out.status.success(), "{out:?}");
+    let lines = json_lines(&out);
+    assert_eq!(lines[0]["key"], "", "{lines:?}");
+    assert!(lines[1]["key"].is_null(), "{lines:?}");
+    // As text too.
+    let out = run(args(&[
+        "watch",
+        &url,
+        "--topic",
+        "keys",
+        "--from",
+        "earliest",
+        "--count",
+        "2",
+        "--timeout",
+        "20",
+    ]))
+    .await;
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("key=\"\""), "{text}");
+    assert!(text.contains("key=(null)"), "{text}");
+}

@@ -50,7 +50,9 @@ pub fn publish(a: &args::PublishArgs) -> anyhow::Result<KafkaRequest> {
             "--content-type, --message-id, --correlation-id, --type, --app-id, --user-id, --expiration, --priority, --persistent and --allow-unroutable are AMQP options; for Kafka pass headers (--header correlation_id=…)"
         );
     }
-    let mut req = KafkaRequest::produce(&a.url, topic, a.key.as_deref().unwrap_or_default(), "");
+    let mut req = KafkaRequest::produce(&a.url, topic, "", "");
+    // `--key ""` sends an empty key; no --key, a null one.
+    req.key = a.key.clone();
     req.partition = a.partition;
     req.acks = Acks::parse(&a.acks).map_err(anyhow::Error::msg)?;
     req.compression = Compression::parse(&a.compression).map_err(anyhow::Error::msg)?;

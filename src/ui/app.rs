@@ -1187,7 +1187,9 @@ impl SwitchboardApp {
             // follows from the key again).
             let k = &mut self.settings.kafka;
             k.topic = m.source.clone();
-            k.key = m.key.clone();
+            // A null key stays null; an empty one stays empty.
+            k.key = (!m.fields.get("key").is_some_and(serde_json::Value::is_null))
+                .then(|| m.key.clone());
             k.partition = None;
             k.headers = m
                 .headers

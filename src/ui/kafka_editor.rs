@@ -39,7 +39,22 @@ pub fn kafka_ui(ui: &mut egui::Ui, e: &mut KafkaRequest, many: &mut super::setti
     });
     ui.horizontal_wrapped(|ui| {
         narrow(ui, "Topic", &mut e.topic, 220.0, "orders");
-        narrow(ui, "Key", &mut e.key, 160.0, "(none)");
+        let mut key = e.key.clone().unwrap_or_default();
+        narrow(ui, "Key", &mut key, 160.0, "(null)");
+        let mut empty = key.is_empty() && e.key.is_some();
+        if key.is_empty() {
+            ui.checkbox(&mut empty, "empty, not null").on_hover_text(
+                "Kafka tells an empty key (hashed to a partition like any key) from a null one (round robin)",
+            );
+        }
+        let wanted = if key.is_empty() && !empty {
+            None
+        } else {
+            Some(key)
+        };
+        if wanted != e.key {
+            e.key = wanted;
+        }
         let mut by_hash = e.partition.is_none();
         let l = ui.label("Partition");
         ui.checkbox(&mut by_hash, "by key")

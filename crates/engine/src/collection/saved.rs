@@ -713,7 +713,7 @@ mod tests {
             panic!("not a Kafka produce")
         };
         assert_eq!(req.url, "kafka://127.0.0.1:9092");
-        assert_eq!(req.key, "4");
+        assert_eq!(req.key.as_deref(), Some("4"));
         assert_eq!(req.acks, crate::kafka::Acks::Leader);
         let watch: SavedRequest = serde_json::from_str(
             r#"{"version":1,"name":"w","kind":"kafka-watch","url":"kafka://127.0.0.1:9092","topic":"orders","from":"last:5"}"#,

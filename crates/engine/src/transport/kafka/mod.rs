@@ -135,9 +135,10 @@ pub struct KafkaRequest {
     /// The partition; `None`: by the key's hash (murmur2, as Java clients), else round robin.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partition: Option<i32>,
-    /// The record's key (empty: none).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub key: String,
+    /// The record's key: `None` sends a null key (round-robin partitioning), `Some("")` an
+    /// empty one (hashed like any other key, as Java clients do).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub headers: Vec<SavedHeader>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -171,7 +172,7 @@ impl KafkaRequest {
             url: url.into(),
             topic: topic.into(),
             partition: None,
-            key: key.to_string(),
+            key: (!key.is_empty()).then(|| key.to_string()),
             headers: Vec::new(),
             body: SavedBody::from_text(body),
             body_base64: None,
@@ -237,8 +238,10 @@ impl KafkaRequest {
         if let Some(p) = self.partition {
             line.push_str(&format!(" partition {p}"));
         }
-        if !self.key.is_empty() {
-            line.push_str(&format!(" key {}", self.key));
+        match self.key.as_deref() {
+            Some("") => line.push_str(" key \"\""),
+            Some(key) => line.push_str(&format!(" key {key}")),
+            None => {}
         }
         line.push_str(&format!(" acks={}", self.acks.label()));
         if self.compression != Compression::None {
@@ -334,15 +337,19 @@ fn check(req: &KafkaRequest, body: &[u8]) -> Result<Vec<Header>, ExchangeError> 
             )));
         }
     }
+    // What the record batch adds: its 61-byte header, the record's own framing (attributes,
+    // deltas, lengths: at most 21 bytes of varints) and each header's two length varints.
+    let framing = 61 + 21 + 10 * headers.len();
     let size = body.len()
-        + req.key.len()
+        + req.key.as_ref().map_or(0, String::len)
         + headers
             .iter()
             .map(|h| h.name.len() + h.value.len())
-            .sum::<usize>();
+            .sum::<usize>()
+        + framing;
     if size > MAX_MESSAGE_BYTES {
         return Err(ExchangeError::invalid_input(format!(
-            "the message is {size} bytes (value, key and headers) but the producer's max.request.size is {MAX_MESSAGE_BYTES} bytes (the broker's max.message.bytes defaults to about the same)"
+            "the record batch is {size} bytes (value, key, headers and {framing} bytes of batch framing) but the producer's max.request.size is {MAX_MESSAGE_BYTES} bytes (the broker's max.message.bytes defaults to about the same)"
         )));
     }
     Ok(headers)
@@ -357,8 +364,8 @@ pub fn prepare(req: &KafkaRequest) -> Result<(Vec<Header>, Vec<u8>), ExchangeErr
 
 fn request_message(req: &KafkaRequest, headers: &[Header], body: &[u8]) -> Message {
     let mut shown = Vec::new();
-    if !req.key.is_empty() {
-        shown.push(Header::new("message-key", req.key.clone()));
+    if let Some(key) = &req.key {
+        shown.push(Header::new("message-key", key.clone()));
     }
     shown.extend(headers.iter().cloned());
     Message {
@@ -496,8 +503,8 @@ impl Producer {
                     ),
                 });
             }
-            None if !req.key.is_empty() => {
-                partition_for_key(req.key.as_bytes(), meta.partitions.len())
+            None if let Some(key) = &req.key => {
+                partition_for_key(key.as_bytes(), meta.partitions.len())
             }
             None => {
                 self.round_robin = self.round_robin.wrapping_add(1);
@@ -716,7 +723,10 @@ fn encode_batch(
         offset: 0,
         sequence: -1,
         timestamp: created_ms,
-        key: (!req.key.is_empty()).then(|| Bytes::from(req.key.clone().into_bytes())),
+        key: req
+            .key
+            .as_ref()
+            .map(|k| Bytes::from(k.clone().into_bytes())),
         value: Some(Bytes::from(body.to_vec())),
         headers: record_headers,
     };

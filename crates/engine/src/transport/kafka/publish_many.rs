@@ -89,12 +89,12 @@ pub async fn publish_many(
                 None => body.clone(),
             };
             if job.numbered {
-                one.key = one.key.replace("{n}", &n.to_string());
+                one.key = one.key.map(|k| k.replace("{n}", &n.to_string()));
             }
             let partition = match one.partition {
                 Some(p) => p,
-                None if !one.key.is_empty() => {
-                    super::partition_for_key(one.key.as_bytes(), partitions)
+                None if let Some(key) = &one.key => {
+                    super::partition_for_key(key.as_bytes(), partitions)
                 }
                 None => ((n - 1) % partitions as u64) as i32,
             };
