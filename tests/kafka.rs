@@ -354,6 +354,45 @@ async fn a_tap_survives_a_broker_restart_with_a_gap() {
     drop(b);
 }
 
+/// A log that came back shorter than where the tap stopped is read again from its start —
+/// and the tap says so (a notice, shown as a gap), not silently.
+#[tokio::test]
+async fn a_tap_says_when_a_shorter_log_is_read_again() {
+    let b = broker().await;
+    let addr = b.addr;
+    let url = b.url();
+    topic(&url, "short", 1).await;
+    for body in ["one", "two", "three"] {
+        produce(&url, "short", "", body).await;
+    }
+    let mut tap = KafkaWatch::tap(&url, "short");
+    tap.from = "earliest".into();
+    let (mut rx, cancel) = start(tap);
+    assert_eq!(messages(&mut rx, 3).await.len(), 3);
+    drop(b);
+    let b = common::eventually(10, "the broker to restart on its port", || async {
+        EmbeddedKafka::start(addr).await.ok()
+    })
+    .await;
+    let _ = admin::create_topic(&url, "short", 1).await.unwrap();
+    produce(&url, "short", "", "only").await;
+    let mut notice = None;
+    let after = loop {
+        match tokio::time::timeout(SECS, rx.recv()).await.unwrap() {
+            Some(WatchEvent::Lost { .. } | WatchEvent::Connected { .. }) => {}
+            Some(WatchEvent::Notice(n)) => notice = Some(n),
+            Some(WatchEvent::Messages(batch)) => break batch,
+            other => panic!("{other:?}"),
+        }
+    };
+    cancel.cancel();
+    let notice = notice.expect("a notice before the messages read again");
+    assert!(notice.contains("partition 0"), "{notice}");
+    assert!(notice.contains("not the 3"), "{notice}");
+    assert_eq!(after[0].body.bytes, b"only");
+    drop(b);
+}
+
 #[tokio::test]
 async fn the_demo_produces_orders_keyed_by_user_and_its_user_service_consumes_them() {
     let b = broker().await;

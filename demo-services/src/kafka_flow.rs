@@ -247,6 +247,7 @@ pub async fn consume_orders(
                         let _ = state.send(ConsumerState::Down(e.message));
                         break false;
                     }
+                    Some(WatchEvent::Notice(notice)) => tracing::info!("kafka consumer: {notice}"),
                     Some(WatchEvent::PeekDone { .. }) => {}
                 }
             }

@@ -734,6 +734,7 @@ async fn run_watch_request(
                     );
                 }
             }
+            Some(WatchEvent::Notice(notice)) => eprintln!("watch: {notice}"),
             Some(WatchEvent::PeekDone { count }) => {
                 if !a.json {
                     if spec.transport() == crate::engine::Transport::Amqp {

@@ -272,6 +272,11 @@ impl ViewerTab {
                     retry_in.as_secs_f64()
                 ));
             }
+            WatchEvent::Notice(notice) => {
+                self.store
+                    .push_gap(crate::engine::recorder::unix_ms(), notice);
+                self.refresh();
+            }
             WatchEvent::PeekDone { count } => self.status = TabStatus::PeekDone(count),
             WatchEvent::Failed(error) => self.status = TabStatus::Failed(error.to_string()),
         }

@@ -507,6 +507,9 @@ pub enum WatchEvent {
         reason: String,
         retry_in: Duration,
     },
+    /// Something the user must know about between messages, not a lost connection: a Kafka
+    /// log that came back shorter than where the watch stopped, read again from its start.
+    Notice(String),
     /// A peek finished (its messages came before).
     PeekDone {
         count: usize,

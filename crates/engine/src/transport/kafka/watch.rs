@@ -395,6 +395,8 @@ struct Session {
     /// Partition → its leader.
     leaders: Vec<(i32, i32)>,
     member: Option<GroupMember>,
+    /// What the user must be told before the messages (a partition read again).
+    notices: Vec<String>,
 }
 
 /// Connects, looks the topic up and (for a group) joins; returns the session and the offsets
@@ -433,6 +435,7 @@ async fn open(
         .copied()
         .collect();
     let mut from_start: HashMap<i32, i64> = HashMap::new();
+    let mut notices = Vec::new();
     if let Some(m) = member.as_mut() {
         let parts: Vec<i32> = fresh.iter().map(|(p, _)| *p).collect();
         for (p, c) in m.committed(&parts).await? {
@@ -463,7 +466,14 @@ async fn open(
         for (p, _) in &resumed {
             let n = next.get(p).copied().unwrap_or(0);
             let (low, high) = marks.get(p).copied().unwrap_or((0, 0));
-            offsets.insert(*p, if n > high || n < low { low } else { n });
+            if n > high || n < low {
+                notices.push(format!(
+                    "partition {p} now holds offsets {low}..{high}, not the {n} the watch had reached (the topic was recreated or truncated): reading it again from {low}"
+                ));
+                offsets.insert(*p, low);
+            } else {
+                offsets.insert(*p, n);
+            }
         }
     }
     Ok((
@@ -471,6 +481,7 @@ async fn open(
             cluster,
             leaders,
             member,
+            notices,
         },
         offsets,
     ))
@@ -547,6 +558,11 @@ async fn run_inner(
             .is_err()
         {
             return Ok(());
+        }
+        for notice in std::mem::take(&mut session.notices) {
+            if events.send(WatchEvent::Notice(notice)).await.is_err() {
+                return Ok(());
+            }
         }
         let outcome = read(
             spec,
