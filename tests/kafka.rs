@@ -95,6 +95,15 @@ async fn produce_times_every_phase_for_each_acks_and_keeps_key_and_headers() {
         }
         let expected = kafka::partition_for_key(b"user-7", 3).to_string();
         assert_eq!(header(&ex, "partition"), expected);
+        // The produce phase tells the value's size from the compressed batch's.
+        let detail = ex
+            .timeline
+            .iter()
+            .find(|p| p.phase.name() == "produce")
+            .and_then(|p| p.detail.clone())
+            .unwrap_or_default();
+        assert!(detail.contains("7 B value in a "), "{detail}");
+        assert!(detail.contains("B record batch (gzip: "), "{detail}");
     }
     // All three are there, in order, with their key and headers, on the key's partition.
     let mut tap = KafkaWatch::tap(&url, "t");

@@ -521,6 +521,8 @@ impl Producer {
             Ok(b) => b,
             Err(e) => return fail(ExchangeError::invalid_input(e)),
         };
+        // What goes on the wire: the record batch, compressed when asked.
+        let batch_bytes = batch.len();
         let produce = produce_request(req, partition, batch, rec.timeout);
 
         // The leader's connection (a `connect` phase when it is not open yet).
@@ -576,7 +578,18 @@ impl Producer {
             phases::PRODUCE,
             start,
             Instant::now(),
-            Some(format!("partition {partition}, {} bytes", body.len())),
+            Some(match req.compression {
+                Compression::None => format!(
+                    "partition {partition}, {} B value in a {batch_bytes} B record batch",
+                    body.len()
+                ),
+                c => format!(
+                    "partition {partition}, {} B value in a {batch_bytes} B record batch ({}: {:.0}% of the uncompressed)",
+                    body.len(),
+                    c.label(),
+                    100.0 * batch_bytes as f64 / uncompressed_batch(req, headers, body).max(1) as f64
+                ),
+            }),
         );
         if req.acks == Acks::None {
             return Outcome::Answered {
@@ -699,6 +712,15 @@ fn produce_request(
     tdata.partition_data = vec![pdata];
     produce.topic_data = vec![tdata];
     produce
+}
+
+/// The size the record batch would have without compression (for the produce phase's detail).
+fn uncompressed_batch(req: &KafkaRequest, headers: &[Header], body: &[u8]) -> usize {
+    let plain = KafkaRequest {
+        compression: Compression::None,
+        ..req.clone()
+    };
+    encode_batch(&plain, headers, body, 0).map_or(0, |b| b.len())
 }
 
 /// One record in a batch (v2), compressed as asked.
