@@ -2321,6 +2321,24 @@ fn a_kafka_produce_shows_its_phases_a_tap_receives_and_topics_and_groups_list() 
         matches!(&a.viewer.kafka.groups, Some((_, Ok(g))) if g.iter().any(|g| g.group == "user-service"))
     });
     app.assert_shown("user-service");
+
+    // Browse the key's partition; a record's row opens its headers and value.
+    let partition = switchboard::engine::kafka::partition_for_key(b"1", 3);
+    app.harness.state_mut().viewer.kafka.partition = partition;
+    app.click("Read");
+    app.wait_until(
+        "a page of records",
+        |a| matches!(&a.viewer.kafka.page, Some((_, Ok(p))) if !p.messages.is_empty()),
+    );
+    let first = match &app.harness.state().viewer.kafka.page {
+        Some((_, Ok(p))) => p.messages[0].kafka_offset(),
+        _ => None,
+    };
+    app.harness.state_mut().viewer.kafka.selected = first;
+    app.harness.step();
+    app.harness.step();
+    app.assert_shown("Partition, offset and timestamp");
+    app.assert_shown(&format!("orders[{partition}] offset {}", first.unwrap()));
     app._runtime.block_on(common::delete_stream(&names.stream));
     drop(broker);
 }

@@ -20,6 +20,8 @@ pub struct KafkaBrowser {
     pub partition: i32,
     pub offset: i64,
     pub page_size: usize,
+    /// The record of the page whose detail is shown (its offset).
+    pub selected: Option<i64>,
 }
 
 impl Default for KafkaBrowser {
@@ -32,6 +34,7 @@ impl Default for KafkaBrowser {
             partition: 0,
             offset: 0,
             page_size: 50,
+            selected: None,
         }
     }
 }
@@ -150,7 +153,7 @@ pub fn kafka_ui(
                 }
             });
             if let Some((asked, page)) = &b.page {
-                page_ui(ui, asked, page);
+                page_ui(ui, asked, page, &mut b.selected);
             }
         });
     ask
@@ -260,7 +263,12 @@ fn groups_ui(ui: &mut egui::Ui, from: &str, listed: &Result<Vec<GroupInfo>, Stri
     }
 }
 
-fn page_ui(ui: &mut egui::Ui, asked: &BrowseAsk, page: &Result<Page, String>) {
+fn page_ui(
+    ui: &mut egui::Ui,
+    asked: &BrowseAsk,
+    page: &Result<Page, String>,
+    selected: &mut Option<i64>,
+) {
     match page {
         Err(e) => {
             ui.colored_label(ui.visuals().error_fg_color, e);
@@ -293,7 +301,14 @@ fn page_ui(ui: &mut egui::Ui, asked: &BrowseAsk, page: &Result<Page, String>) {
                             }
                             ui.end_row();
                             for m in &page.messages {
-                                ui.label(m.kafka_offset().unwrap_or(-1).to_string());
+                                let offset = m.kafka_offset().unwrap_or(-1);
+                                if ui
+                                    .selectable_label(*selected == Some(offset), offset.to_string())
+                                    .on_hover_text("Show this record's headers and value")
+                                    .clicked()
+                                {
+                                    *selected = (*selected != Some(offset)).then_some(offset);
+                                }
                                 ui.label(&m.key);
                                 let ts = m.fields.get("timestamp_ms").and_then(|v| v.as_u64());
                                 ui.label(ts.map(super::viewer::format_time).unwrap_or_default());
@@ -307,6 +322,47 @@ fn page_ui(ui: &mut egui::Ui, asked: &BrowseAsk, page: &Result<Page, String>) {
                             }
                         });
                 });
+            // The chosen record in full: its position, headers and value.
+            if let Some(m) = page
+                .messages
+                .iter()
+                .find(|m| m.kafka_offset().is_some_and(|o| Some(o) == *selected))
+            {
+                ui.separator();
+                record_ui(ui, m);
+            }
         }
     }
+}
+
+fn record_ui(ui: &mut egui::Ui, m: &crate::engine::watch::WatchedMessage) {
+    use crate::engine::watched::text_of;
+    let named = |map: &crate::engine::watched::Named| -> Vec<crate::engine::Header> {
+        map.iter()
+            .map(|(k, v)| crate::engine::Header::new(k.clone(), text_of(v)))
+            .collect()
+    };
+    ui.label(
+        RichText::new(format!(
+            "{}[{}] offset {} — key {}",
+            m.source,
+            m.kafka_partition().unwrap_or(-1),
+            m.kafka_offset().unwrap_or(-1),
+            if m.fields.get("key").is_some_and(serde_json::Value::is_null) {
+                "(null)".to_string()
+            } else {
+                format!("{:?}", m.key)
+            }
+        ))
+        .strong(),
+    );
+    ui.columns(2, |cols| {
+        super::payload_view::headers_ui(
+            &mut cols[0],
+            "Partition, offset and timestamp",
+            &named(&m.fields),
+        );
+        super::payload_view::headers_ui(&mut cols[1], "Headers", &named(&m.headers));
+    });
+    super::payload_view::body_ui(ui, &m.body, m.body.bytes.len() as u64);
 }
