@@ -270,3 +270,35 @@ async fn bad_nats_input_is_one_line_and_exit_one() {
         assert!(line.contains(wanted), "{list:?}: {line}");
     }
 }
+
+/// `watch … | head -1` on a quiet subject: when the reader closes the pipe, the watch ends at
+/// once (quietly, exit 0) — not at the next message, which may never come.
+#[test]
+fn a_watch_ends_when_its_reader_closes_the_pipe_though_nothing_arrives() {
+    use std::io::Read;
+    let subject = format!("quiet.{}", tag());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["watch", &nats_url(), "--subject", &subject])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Watching (its banner on stderr), then the reader goes away without reading.
+    let mut stderr = child.stderr.take().unwrap();
+    let mut banner = [0u8; 9];
+    stderr.read_exact(&mut banner).unwrap();
+    assert_eq!(&banner, b"watching:");
+    drop(child.stdout.take());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the watch kept running after its reader closed the pipe");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
+}

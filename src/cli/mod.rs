@@ -664,6 +664,12 @@ async fn run_watch_request(
                 interrupted = true;
                 break Ok(());
             }
+            // The reader went away while nothing arrived (`| head -1` on a quiet queue): a
+            // quiet end now, not at the next message.
+            Ok(()) = writer.reader_gone.changed() => {
+                interrupted = true;
+                break Ok(());
+            }
             event = rx.recv() => event,
         };
         match event {
@@ -753,7 +759,7 @@ async fn run_watch_request(
     };
     // Everything handed over is written before a normal end (like `cat`), unless the user
     // presses Ctrl-C meanwhile; only what was written counts as shown.
-    let StdoutWriter { lines, done } = writer;
+    let StdoutWriter { lines, done, .. } = writer;
     drop(lines);
     if !interrupted && outcome.is_ok() {
         tokio::select! {
@@ -778,6 +784,8 @@ struct StdoutWriter {
     lines: tokio::sync::mpsc::Sender<Vec<String>>,
     /// Fires when the thread ends: everything written, the reader gone (`None`), or a write failed.
     done: tokio::sync::oneshot::Receiver<Option<String>>,
+    /// Changes when standard output is a pipe whose reader closed it.
+    reader_gone: tokio::sync::watch::Receiver<()>,
 }
 
 impl StdoutWriter {
@@ -807,7 +815,35 @@ impl StdoutWriter {
                 }
                 let _ = done_tx.send(failure);
             })?;
-        Ok(Self { lines, done })
+        let (gone_tx, reader_gone) = tokio::sync::watch::channel(());
+        // Waits for the pipe's reader to go away: poll() reports an error on the write end
+        // then, and never for a terminal or a file (nothing else is asked for).
+        std::thread::Builder::new()
+            .name("watch-stdout-reader".into())
+            .spawn(move || {
+                use rustix::event::{PollFd, PollFlags, poll};
+                let stdout = std::io::stdout();
+                loop {
+                    let mut fds = [PollFd::new(&stdout, PollFlags::empty())];
+                    match poll(&mut fds, None) {
+                        Ok(_) if fds[0].revents().intersects(PollFlags::ERR | PollFlags::HUP) => {
+                            gone_tx.send_replace(());
+                            return;
+                        }
+                        Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                        // An invalid or unpollable descriptor: nothing to watch.
+                        Err(_) => return,
+                    }
+                    if fds[0].revents().contains(PollFlags::NVAL) {
+                        return;
+                    }
+                }
+            })?;
+        Ok(Self {
+            lines,
+            done,
+            reader_gone,
+        })
     }
 
     /// Why the writer stopped taking lines: `None` when the reader closed the pipe.
