@@ -851,8 +851,12 @@ impl TestApp {
     }
 
     /// Types at the end of a text field.
+    /// Types `text` at the end of the field labelled `label`.
     fn type_into(&mut self, label: &str, text: &str) {
         self.harness.get_by_label(label).click();
+        self.harness.step();
+        // The click may land inside the text: append, as a user would, from its end.
+        self.harness.key_press(egui::Key::End);
         self.harness.step();
         self.harness.get_by_label(label).type_text(text);
         self.harness.step();
@@ -2525,16 +2529,19 @@ fn request_tabs_keep_their_own_work_and_results() {
     assert_eq!(app.harness.state().request_tabs.tabs.len(), 1);
 }
 
-/// Request tabs outlive a restart: their editors, the saved requests they hold, and which
-/// one was shown — but not credentials typed into a tab that was not shown.
+/// Request tabs outlive a restart: their editors, the saved requests they hold, which one was
+/// shown, and their credentials — in the secret store, not in the settings file.
 #[test]
-fn request_tabs_survive_a_restart_without_their_credentials() {
+fn request_tabs_survive_a_restart_with_their_credentials_in_the_secret_store() {
     let data = temp_data_dir();
     {
         let mut app = start_app_in(data.clone());
         app.click("HTTP");
         app.click("Get user (HTTP)");
         app.harness.state_mut().settings.http.body = "kept across restarts".to_string();
+        app.harness.state_mut().settings.http.headers.push(
+            switchboard::ui::settings::KeyValue::new("Authorization", "Bearer current-secret"),
+        );
         app.harness.step();
         app.click("+ New tab");
         {
@@ -2552,6 +2559,9 @@ fn request_tabs_survive_a_restart_without_their_credentials() {
     }
     let settings = std::fs::read_to_string(data.join("settings.json")).unwrap();
     assert!(!settings.contains("parked-secret"), "{settings}");
+    assert!(!settings.contains("current-secret"), "{settings}");
+    let store = std::fs::read_to_string(data.join("secrets.json")).unwrap();
+    assert!(store.contains("parked-secret") && store.contains("current-secret"));
     let mut app = start_app_in(data);
     let state = app.harness.state();
     assert_eq!(state.request_tabs.tabs.len(), 2);
@@ -2563,10 +2573,19 @@ fn request_tabs_survive_a_restart_without_their_credentials() {
     let http = &app.harness.state().settings.http;
     assert_eq!(http.url, "http://127.0.0.1:9/other");
     let auth = http.headers.iter().find(|h| h.key == "Authorization");
-    assert_eq!(auth.map(|h| h.value.as_str()), Some(""));
-    // The first tab is still linked to its saved request, edits included.
+    assert_eq!(auth.map(|h| h.value.as_str()), Some("Bearer parked-secret"));
+    // The first tab is still linked to its saved request, edits and credentials included.
     app.harness.state_mut().switch_tab(0);
     app.harness.step();
+    assert!(
+        app.harness
+            .state()
+            .settings
+            .http
+            .headers
+            .iter()
+            .any(|h| h.value == "Bearer current-secret")
+    );
     app.assert_shown("GET Get user (HTTP) *");
     assert!(
         app.harness
@@ -2575,4 +2594,40 @@ fn request_tabs_survive_a_restart_without_their_credentials() {
             .active
             .contains_key(&switchboard::ui::settings::EditorKind::Http)
     );
+}
+
+/// #17.1: the editor and its result side by side (the default), or stacked; the side panel
+/// hides and comes back; both choices are settings (kept across restarts).
+#[test]
+fn editor_and_result_sit_side_by_side_or_stacked_and_the_side_panel_hides() {
+    use switchboard::ui::settings::RequestLayout;
+    let mut app = start_app();
+    assert_eq!(
+        app.harness.state().settings.layout,
+        RequestLayout::SideBySide
+    );
+    app.click("HTTP");
+    app.send_and_wait("Send");
+    // Side by side: the response sits right of the Send button.
+    let send = app.harness.get_by_label("Send").rect();
+    let response = app.harness.get_by_label("Response").rect();
+    assert!(response.left() > send.right(), "{response:?} vs {send:?}");
+    app.click("Stack");
+    assert_eq!(app.harness.state().settings.layout, RequestLayout::Stacked);
+    let send = app.harness.get_by_label("Send").rect();
+    let response = app.harness.get_by_label("Response").rect();
+    assert!(response.top() > send.bottom(), "{response:?} vs {send:?}");
+    app.click("Side by side");
+    assert_eq!(
+        app.harness.state().settings.layout,
+        RequestLayout::SideBySide
+    );
+    app.click("Hide panel");
+    assert!(!app.harness.state().settings.side_panel);
+    for _ in 0..30 {
+        app.harness.step();
+    }
+    assert!(app.harness.query_by_label("Run all").is_none());
+    app.click("Show panel");
+    assert!(app.harness.state().settings.side_panel);
 }

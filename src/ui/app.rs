@@ -29,6 +29,9 @@ use crate::engine::{ErrorKind, Exchange, Header, RequestSpec};
 use super::collections::{CollectionsState, Dialog};
 use super::settings::EditorKind;
 
+/// The narrowest Requests view that shows editor and result side by side (narrower: stacked).
+const SIDE_BY_SIDE_MIN_WIDTH: f32 = 820.0;
+
 /// Most exchanges kept in this session's history.
 pub const HISTORY_LIMIT: usize = 1000;
 
@@ -199,13 +202,15 @@ impl SwitchboardApp {
         };
         let collections = CollectionsState::new(&options.backend.data_dir);
         let backend = backend::spawn(runtime, options.backend, repaint);
-        settings.restore_credentials(
-            &backend
-                .files
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .editor_secrets(),
-        );
+        let secrets = backend
+            .files
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .editor_secrets();
+        settings.restore_credentials(&secrets);
+        for tab in &mut settings.tabs {
+            tab.restore_credentials(&secrets);
+        }
         let request_tabs = super::request_tabs::RequestTabs::restore(
             std::mem::take(&mut settings.tabs),
             settings.tab_index,
@@ -510,7 +515,7 @@ impl SwitchboardApp {
         if !streaming_in && open.is_none() {
             return;
         }
-        ui.horizontal(|ui| match open {
+        ui.horizontal_wrapped(|ui| match open {
             None => {
                 if ui
                     .button("Open stream")
@@ -593,7 +598,7 @@ impl SwitchboardApp {
 
     fn grpc_browser_ui(&mut self, ui: &mut egui::Ui) {
         use super::settings::GrpcSource;
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             ui.label("Types from");
             let g = &mut self.settings.grpc;
             ui.selectable_value(&mut g.source, GrpcSource::Reflection, "server reflection");
@@ -611,7 +616,7 @@ impl SwitchboardApp {
             }
         });
         if self.settings.grpc.source == GrpcSource::ProtoFiles {
-            ui.horizontal(|ui| {
+            ui.horizontal_wrapped(|ui| {
                 let g = &mut self.settings.grpc;
                 let l = ui.label("Files");
                 ui.add(
@@ -630,7 +635,7 @@ impl SwitchboardApp {
             });
         }
         if self.settings.grpc.source == GrpcSource::Protoset {
-            ui.horizontal(|ui| {
+            ui.horizontal_wrapped(|ui| {
                 let l = ui.label("Protoset");
                 ui.add(
                     egui::TextEdit::singleline(&mut self.settings.grpc.protoset)
@@ -1008,7 +1013,11 @@ impl SwitchboardApp {
             }
             Event::Exported { path, result } => {
                 self.viewer.notice = Some(match result {
-                    Ok(n) => Ok(format!("exported {n} messages to {}", path.display())),
+                    Ok(n) => Ok(format!(
+                        "exported {n} message{} to {}",
+                        if n == 1 { "" } else { "s" },
+                        path.display()
+                    )),
                     Err(e) => Err(format!("export failed: {e}")),
                 });
             }
@@ -1356,6 +1365,33 @@ impl SwitchboardApp {
                 RichText::new(messages).strong(),
             );
             ui.separator();
+            let (label, hint) = if self.settings.side_panel {
+                (
+                    "Hide panel",
+                    "Hide the collections and history panel (more room for the editor and result)",
+                )
+            } else {
+                ("Show panel", "Show the collections and history panel")
+            };
+            if ui.button(label).on_hover_text(hint).clicked() {
+                self.settings.side_panel = !self.settings.side_panel;
+            }
+            if self.settings.view == MainView::Requests {
+                let side = self.settings.layout == super::settings::RequestLayout::SideBySide;
+                let (label, hint) = if side {
+                    ("Stack", "Put the result below the editor")
+                } else {
+                    ("Side by side", "Put the result beside the editor")
+                };
+                if ui.button(label).on_hover_text(hint).clicked() {
+                    self.settings.layout = if side {
+                        super::settings::RequestLayout::Stacked
+                    } else {
+                        super::settings::RequestLayout::SideBySide
+                    };
+                }
+            }
+            ui.separator();
             ui.label("Timeout");
             ui.add(
                 egui::DragValue::new(&mut self.settings.timeout_secs)
@@ -1655,7 +1691,7 @@ impl SwitchboardApp {
     }
 
     fn editor_ui(&mut self, ui: &mut egui::Ui) {
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             for tab in TransportTab::ALL {
                 let selected = self.settings.transport == tab;
                 if ui
@@ -1687,7 +1723,7 @@ impl SwitchboardApp {
             ),
         }
         let shortcut = std::mem::take(&mut self.send_shortcut);
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             let busy = self.in_flight.get(&tab).cloned();
             let publishes = tab == TransportTab::Amqp
                 || tab == TransportTab::Kafka
@@ -1769,7 +1805,7 @@ impl SwitchboardApp {
             .id_salt("load")
             .default_open(false)
             .show(ui, |ui| {
-                ui.horizontal(|ui| {
+                ui.horizontal_wrapped(|ui| {
                     let form = &mut self.settings.load;
                     let l = ui.label("Requests");
                     ui.add_enabled(
@@ -2048,10 +2084,21 @@ impl SwitchboardApp {
         }
         let mut forgetting = settings.clone();
         forgetting.forget_credentials();
+        for tab in &mut forgetting.tabs {
+            tab.forget_credentials();
+        }
         let mut keeping = settings;
         let mut files = self.backend.files.lock().unwrap_or_else(|p| p.into_inner());
         let secrets = match keeping.credentials.editors {
-            EditorCredentials::SecretStore => keeping.take_credentials(&files.editor_secrets()),
+            EditorCredentials::SecretStore => {
+                // The current tab's and every other tab's, each under references of its own.
+                let known = files.editor_secrets();
+                let mut secrets = keeping.take_credentials(&known);
+                for (n, tab) in keeping.tabs.iter_mut().enumerate() {
+                    secrets.extend(tab.take_credentials(n + 1, &known));
+                }
+                secrets
+            }
             EditorCredentials::Forget => Default::default(),
         };
         let stored = files.set_editor_secrets(secrets);
@@ -2082,15 +2129,8 @@ impl SwitchboardApp {
                 egui::Key::Enter,
             ))
         });
-        if self.settings.view == MainView::Requests
-            && ui.input_mut(|i| {
-                i.consume_shortcut(&egui::KeyboardShortcut::new(
-                    egui::Modifiers::COMMAND,
-                    egui::Key::T,
-                ))
-            })
-        {
-            self.new_tab();
+        if self.settings.view == MainView::Requests {
+            self.request_tab_keys(ui);
         }
         if self.applied_theme != Some(self.settings.dark_mode) {
             ui.ctx().set_theme(if self.settings.dark_mode {
@@ -2101,11 +2141,13 @@ impl SwitchboardApp {
             self.applied_theme = Some(self.settings.dark_mode);
         }
         egui::Panel::top("top").show(ui, |ui| self.top_ui(ui));
+        // Dragged closed or hidden with *Hide panel*; *Show panel* brings it back.
+        let mut side_panel = self.settings.side_panel;
         egui::Panel::left("history")
             .resizable(true)
             .default_size(300.0)
             .min_size(200.0)
-            .show(ui, |ui| {
+            .show_collapsible(ui, &mut side_panel, |ui| {
                 let height = ui.available_height();
                 egui::ScrollArea::vertical()
                     .id_salt("collections-tree")
@@ -2115,18 +2157,83 @@ impl SwitchboardApp {
                 ui.separator();
                 self.history_ui(ui);
             });
+        self.settings.side_panel = side_panel;
         egui::CentralPanel::default_margins().show(ui, |ui| match self.settings.view {
             MainView::Requests => {
                 self.request_tabs_ui(ui);
                 self.request_bar_ui(ui);
                 ui.separator();
-                egui::ScrollArea::vertical()
-                    .auto_shrink([false, false])
-                    .show(ui, |ui| {
-                        self.editor_ui(ui);
-                        ui.separator();
-                        self.result_ui(ui);
-                    });
+                // Side by side needs room for both: a narrow window stacks them.
+                let side_by_side = self.settings.layout
+                    == super::settings::RequestLayout::SideBySide
+                    && ui.available_width() >= SIDE_BY_SIDE_MIN_WIDTH;
+                match side_by_side {
+                    true => {
+                        // The editor and its result visible together, each scrolling on its
+                        // own; the split is dragged (egui keeps its width).
+                        // A split of our own width (kept in the settings): egui's resizable
+                        // panel grows to fit content that fills it, frame after frame.
+                        let available = ui.available_width();
+                        let max = (available - 260.0).max(300.0);
+                        let width = if self.settings.editor_width > 0.0 {
+                            self.settings.editor_width
+                        } else {
+                            available * 0.5
+                        }
+                        .clamp(300.0_f32.min(max), max);
+                        egui::Panel::left("editor-pane")
+                            .exact_size(width)
+                            .frame(egui::Frame::NONE.inner_margin(egui::Margin {
+                                right: 6,
+                                ..Default::default()
+                            }))
+                            .show(ui, |ui| {
+                                egui::ScrollArea::vertical()
+                                    .id_salt("editor-scroll")
+                                    .auto_shrink([false, false])
+                                    .show(ui, |ui| self.editor_ui(ui));
+                            });
+                        // The handle between the two: drag it to move the split.
+                        let handle = {
+                            let r = ui.available_rect_before_wrap();
+                            egui::Rect::from_min_max(r.min, egui::pos2(r.min.x + 10.0, r.max.y))
+                        };
+                        let drag = ui
+                            .interact(
+                                handle,
+                                egui::Id::unique("editor-split"),
+                                egui::Sense::drag(),
+                            )
+                            .on_hover_cursor(egui::CursorIcon::ResizeHorizontal);
+                        if drag.dragged() {
+                            self.settings.editor_width =
+                                (width + drag.drag_delta().x).clamp(300.0_f32.min(max), max);
+                        }
+                        let stroke = if drag.hovered() || drag.dragged() {
+                            ui.visuals().widgets.active.bg_stroke
+                        } else {
+                            ui.visuals().widgets.noninteractive.bg_stroke
+                        };
+                        ui.painter()
+                            .vline(handle.center().x, handle.y_range(), stroke);
+                        ui.add_space(10.0);
+                        egui::CentralPanel::no_frame().show(ui, |ui| {
+                            egui::ScrollArea::vertical()
+                                .id_salt("result-scroll")
+                                .auto_shrink([false, false])
+                                .show(ui, |ui| self.result_ui(ui));
+                        });
+                    }
+                    false => {
+                        egui::ScrollArea::vertical()
+                            .auto_shrink([false, false])
+                            .show(ui, |ui| {
+                                self.editor_ui(ui);
+                                ui.separator();
+                                self.result_ui(ui);
+                            });
+                    }
+                }
             }
             MainView::Messages => {
                 if self.collections.active.contains_key(&EditorKind::Watch) {

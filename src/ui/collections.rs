@@ -339,6 +339,14 @@ impl SwitchboardApp {
         }
     }
 
+    /// The name of saved request `root`/`rel` as its collection has it now.
+    pub(crate) fn saved_name(&self, root: &Path, rel: &str) -> Option<String> {
+        match &self.collections.collection(root)?.item(rel)?.file {
+            Loaded::Ok { value, .. } => Some(value.name.clone()),
+            Loaded::Broken { .. } => None,
+        }
+    }
+
     /// Reattaches editors to the files they held last session, keeping the editors' content
     /// (which may have unsaved changes).
     pub(crate) fn relink(&mut self, root: &Path) {

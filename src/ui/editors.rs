@@ -234,7 +234,7 @@ pub fn tls_ui(ui: &mut egui::Ui, id: &str, title: &str, [ca, cert, key]: [&mut S
 }
 
 pub fn http_ui(ui: &mut egui::Ui, e: &mut HttpEditor) {
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         let label = ui.label("Method");
         egui::ComboBox::from_id_salt("http-method")
             .selected_text(RichText::new(&e.method).strong())
@@ -250,7 +250,7 @@ pub fn http_ui(ui: &mut egui::Ui, e: &mut HttpEditor) {
     });
     key_value_ui(ui, "http-headers", "Headers", &mut e.headers);
     if e.method != "GET" && e.method != "HEAD" || !e.body.is_empty() || !e.form.is_empty() {
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             ui.label(RichText::new("Body").strong());
             ui.selectable_value(&mut e.body_mode, BodyMode::Text, "text");
             ui.selectable_value(&mut e.body_mode, BodyMode::Form, "multipart form");
@@ -307,7 +307,7 @@ fn json_content_type_offer_ui(ui: &mut egui::Ui, e: &mut HttpEditor) {
 }
 
 pub fn grpc_ui(ui: &mut egui::Ui, e: &mut GrpcEditor) {
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         ui.scope(|ui| {
             ui.set_max_width(260.0);
             field(ui, "Address", &mut e.addr, "127.0.0.1:50051");
@@ -325,7 +325,7 @@ pub fn amqp_ui(ui: &mut egui::Ui, e: &mut AmqpEditor) {
         &mut e.url,
         "amqp://guest:guest@127.0.0.1:5672/%2f",
     );
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         ui.scope(|ui| {
             ui.set_max_width(300.0);
             field(
@@ -373,7 +373,7 @@ pub fn amqp_ui(ui: &mut egui::Ui, e: &mut AmqpEditor) {
                         ui.end_row();
                     }
                     ui.label("priority");
-                    ui.horizontal(|ui| {
+                    ui.horizontal_wrapped(|ui| {
                         let mut set = m.priority.is_some();
                         if ui.checkbox(&mut set, "set").changed() {
                             m.priority = set.then_some(m.priority.unwrap_or(0));
@@ -413,7 +413,7 @@ pub fn amqp_ui(ui: &mut egui::Ui, e: &mut AmqpEditor) {
         .id_salt("amqp-many")
         .default_open(false)
         .show(ui, |ui| {
-            ui.horizontal(|ui| {
+            ui.horizontal_wrapped(|ui| {
                 let l = ui.label("Copies");
                 ui.add(
                     egui::DragValue::new(&mut e.many_count)

@@ -34,7 +34,7 @@ fn narrow(ui: &mut egui::Ui, label: &str, value: &mut String, width: f32, hint: 
 
 /// Draws the editor.
 pub fn kafka_ui(ui: &mut egui::Ui, e: &mut KafkaRequest, many: &mut super::settings::ManyForm) {
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         field(ui, "Brokers", &mut e.url, "kafka://127.0.0.1:9092");
     });
     ui.horizontal_wrapped(|ui| {
@@ -70,7 +70,7 @@ pub fn kafka_ui(ui: &mut egui::Ui, e: &mut KafkaRequest, many: &mut super::setti
             e.partition = Some(p);
         }
     });
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         let l = ui.label("Acks");
         egui::ComboBox::from_id_salt("kafka-acks")
             .selected_text(e.acks.label())
@@ -98,7 +98,7 @@ pub fn kafka_ui(ui: &mut egui::Ui, e: &mut KafkaRequest, many: &mut super::setti
     key_value_ui(ui, "kafka-headers", "Headers", &mut e.headers);
     if let Some(b64) = &e.body_base64 {
         let size = b64.trim().len() / 4 * 3;
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             ui.label(RichText::new("Value").strong());
             ui.label(format!("binary, about {size} bytes: sent byte for byte"));
             if ui

@@ -43,7 +43,34 @@ pub fn run(runtime: &tokio::runtime::Runtime, options: AppOptions) -> anyhow::Re
     eframe::run_native(
         "Switchboard",
         native,
-        Box::new(move |cc| Ok(Box::new(SwitchboardApp::new(cc, &handle, options)))),
+        Box::new(move |cc| {
+            close_on_signal(cc.egui_ctx.clone(), &handle);
+            Ok(Box::new(SwitchboardApp::new(cc, &handle, options)))
+        }),
     )
     .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+}
+
+/// Ctrl-C in the terminal or SIGTERM (a logout, `kill`) closes the window as its close button
+/// does: the state, tabs and secrets are saved first.
+fn close_on_signal(ctx: egui::Context, runtime: &tokio::runtime::Handle) {
+    runtime.spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let Ok(mut term) = signal(SignalKind::terminate()) else {
+                return;
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        ctx.request_repaint();
+    });
 }

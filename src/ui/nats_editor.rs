@@ -45,7 +45,7 @@ fn switch_example(e: &mut NatsRequest) {
 /// Draws the editor (and, for a publish, its *Publish many* form).
 pub fn nats_ui(ui: &mut egui::Ui, e: &mut NatsRequest, many: &mut super::settings::ManyForm) {
     let op_before = e.op;
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         let l = ui.label("Operation");
         egui::ComboBox::from_id_salt("nats-op")
             .selected_text(e.op.label())
@@ -66,10 +66,10 @@ pub fn nats_ui(ui: &mut egui::Ui, e: &mut NatsRequest, many: &mut super::setting
     if e.op != op_before {
         switch_example(e);
     }
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         field(ui, "Server URL", &mut e.url, "nats://127.0.0.1:4222");
     });
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         ui.scope(|ui| {
             ui.set_max_width(320.0);
             field(ui, "Subject", &mut e.subject, "user.get");
@@ -86,7 +86,7 @@ pub fn nats_ui(ui: &mut egui::Ui, e: &mut NatsRequest, many: &mut super::setting
     if let Some(b64) = &e.body_base64 {
         // A binary body (a republished message, a file): sent byte for byte, not editable.
         let size = b64.trim().len() / 4 * 3;
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             ui.label(RichText::new("Body").strong());
             ui.label(format!("binary, about {size} bytes: sent byte for byte"));
             if ui
@@ -135,7 +135,7 @@ pub fn many_ui(
         .id_salt(id)
         .default_open(false)
         .show(ui, |ui| {
-            ui.horizontal(|ui| {
+            ui.horizontal_wrapped(|ui| {
                 let l = ui.label("Copies");
                 ui.add(
                     egui::DragValue::new(&mut many.count)

@@ -53,8 +53,8 @@ impl Workspace {
         }
     }
 
-    /// As kept between launches: its links, editors pointed at the default demo, credentials
-    /// dropped (the secret store holds the current tab's only).
+    /// As kept between launches: its links, editors pointed at the default demo (credentials
+    /// are moved out or dropped by the caller, as for the current tab).
     fn to_saved(&self, bound: Option<&demo_services::DemoConfig>) -> TabEditors {
         let mut saved = self.editors.clone();
         saved
@@ -68,7 +68,6 @@ impl Workspace {
             if let Some(bound) = bound {
                 s.retarget_demo(bound, &demo_services::DemoConfig::default());
             }
-            s.forget_credentials();
         });
         saved
     }
@@ -80,6 +79,8 @@ pub struct RequestTab {
     pub id: u64,
     /// The title it had when it was parked (the current tab's is worked out each frame).
     pub title: String,
+    /// It held unsaved changes when it was parked.
+    pub dirty: bool,
     parked: Option<Box<Workspace>>,
 }
 
@@ -89,6 +90,8 @@ pub struct RequestTabs {
     pub tabs: Vec<RequestTab>,
     pub current: usize,
     next_id: u64,
+    /// Bring the current tab into view in the strip (after a keyboard switch or a new tab).
+    scroll_to_current: bool,
 }
 
 impl Default for RequestTabs {
@@ -97,10 +100,12 @@ impl Default for RequestTabs {
             tabs: vec![RequestTab {
                 id: 0,
                 title: String::new(),
+                dirty: false,
                 parked: None,
             }],
             current: 0,
             next_id: 1,
+            scroll_to_current: false,
         }
     }
 }
@@ -114,6 +119,7 @@ impl RequestTabs {
             .map(|(i, editors)| RequestTab {
                 id: i as u64 + 1,
                 title: saved_title(&editors),
+                dirty: false,
                 parked: Some(Box::new(Workspace::restored(editors))),
             })
             .collect();
@@ -123,6 +129,7 @@ impl RequestTabs {
             RequestTab {
                 id: 0,
                 title: String::new(),
+                dirty: false,
                 parked: None,
             },
         );
@@ -131,6 +138,7 @@ impl RequestTabs {
             tabs,
             current,
             next_id,
+            scroll_to_current: false,
         }
     }
 
@@ -274,21 +282,25 @@ impl SwitchboardApp {
     /// Opens a new tab with a fresh request of the current transport.
     pub fn new_tab(&mut self) {
         let fresh = self.fresh_settings();
-        let title = self.tab_title();
+        let (title, dirty) = (self.tab_title(), self.tab_dirty());
         let parked = self.park(&fresh);
         let current = self.request_tabs.current;
         if let Some(tab) = self.request_tabs.tabs.get_mut(current) {
             tab.title = title;
+            tab.dirty = dirty;
             tab.parked = Some(Box::new(parked));
         }
+        self.close_request_dialog();
         let id = self.request_tabs.next_id;
         self.request_tabs.next_id += 1;
         self.request_tabs.tabs.push(RequestTab {
             id,
             title: String::new(),
+            dirty: false,
             parked: None,
         });
         self.request_tabs.current = self.request_tabs.tabs.len() - 1;
+        self.request_tabs.scroll_to_current = true;
         self.compare = false;
         self.selected = None;
     }
@@ -302,14 +314,62 @@ impl SwitchboardApp {
         let Some(next) = self.request_tabs.tabs[index].parked.take() else {
             return;
         };
-        let title = self.tab_title();
+        let (title, dirty) = (self.tab_title(), self.tab_dirty());
         let parked = self.park(&Settings::default());
         if let Some(tab) = self.request_tabs.tabs.get_mut(current) {
             tab.title = title;
+            tab.dirty = dirty;
             tab.parked = Some(Box::new(parked));
         }
         self.request_tabs.current = index;
         self.unpark(*next);
+        self.close_request_dialog();
+    }
+
+    /// A dialog about the request shown (rename, move, delete, save as…) is about the tab
+    /// that was: it closes when the tab changes. Closing a tab keeps its own question.
+    fn close_request_dialog(&mut self) {
+        if !matches!(self.collections.dialog, Some(Dialog::CloseTab { .. })) {
+            self.collections.dialog = None;
+        }
+    }
+
+    /// The current tab holds a saved request with unsaved changes.
+    fn tab_dirty(&mut self) -> bool {
+        KINDS.into_iter().any(|k| self.is_dirty(k))
+    }
+
+    /// A parked tab's title: its transport (or HTTP method) and its saved request's name as
+    /// the collection has it now, else "new request"; "..." while a request of it runs.
+    fn parked_title(&self, tab: &RequestTab) -> String {
+        let Some(w) = tab.parked.as_deref() else {
+            return tab.title.clone();
+        };
+        let e = &w.editors;
+        let verb = match e.transport {
+            TransportTab::Http => e.http.method.trim().to_uppercase(),
+            other => other.label().to_string(),
+        };
+        let kind = EditorKind::from(e.transport);
+        let link = w
+            .active
+            .get(&kind)
+            .map(|a| (a.root.clone(), a.rel.clone(), Some(a.baseline.name.clone())))
+            .or_else(|| {
+                e.open_requests
+                    .iter()
+                    .find(|o| o.kind == kind)
+                    .map(|o| (o.root.clone(), o.rel.clone(), None))
+            });
+        let name = match link {
+            Some((root, rel, known)) => self
+                .saved_name(&root, &rel)
+                .or(known)
+                .unwrap_or_else(|| rel.rsplit('/').next().unwrap_or(&rel).to_string()),
+            None => "new request".to_string(),
+        };
+        let running = if w.in_flight.is_empty() { "" } else { "... " };
+        format!("{running}{verb} {name}")
     }
 
     /// True when the current tab holds work nothing else keeps: a saved request changed but
@@ -370,14 +430,9 @@ impl SwitchboardApp {
         }
     }
 
-    /// The tab strip.
+    /// The tab strip: one row, scrolled sideways when there are many.
     pub(crate) fn request_tabs_ui(&mut self, ui: &mut egui::Ui) {
-        let mut choose = None;
-        let mut close = None;
-        let current_title = self.tab_title();
-        let dirty = KINDS.into_iter().any(|k| self.is_dirty(k));
         let many = self.request_tabs.tabs.len() > 1;
-        let mut new = false;
         if !many {
             // One request open: only the way to a second (the bar below names the request).
             if ui
@@ -389,50 +444,98 @@ impl SwitchboardApp {
             }
             return;
         }
-        ui.horizontal_wrapped(|ui| {
-            for (i, tab) in self.request_tabs.tabs.iter().enumerate() {
-                let is_current = i == self.request_tabs.current;
-                let mut title = if is_current {
-                    current_title.clone()
+        let current_title = self.tab_title();
+        let dirty = self.tab_dirty();
+        let titles: Vec<(String, bool)> = self
+            .request_tabs
+            .tabs
+            .iter()
+            .enumerate()
+            .map(|(i, tab)| {
+                if i == self.request_tabs.current {
+                    (current_title.clone(), dirty)
                 } else {
-                    tab.title.clone()
-                };
-                if is_current && dirty {
-                    title.push_str(" *");
+                    (self.parked_title(tab), tab.dirty)
                 }
-                let response = ui
-                    .selectable_label(is_current, RichText::new(title))
-                    .on_hover_text("Switch to this request (its editors and last result)");
-                if response.clicked() {
-                    choose = Some(i);
-                }
-                if response.middle_clicked() && many {
-                    close = Some(i);
-                }
-                if many
-                    && ui
-                        .small_button("x")
-                        .on_hover_text("Close this tab")
+            })
+            .collect();
+        let (mut choose, mut close, mut new) = (None, None, false);
+        let current = self.request_tabs.current;
+        egui::ScrollArea::horizontal()
+            .id_salt("request-tabs")
+            .auto_shrink([false, true])
+            .show(ui, |ui| {
+                ui.horizontal(|ui| {
+                    for (i, (title, dirty)) in titles.iter().enumerate() {
+                        let is_current = i == current;
+                        let text = if *dirty {
+                            format!("{title} *")
+                        } else {
+                            title.clone()
+                        };
+                        let response = ui
+                            .selectable_label(is_current, RichText::new(text))
+                            .on_hover_text(
+                                "Switch to this request (Ctrl+Tab: the next); middle-click closes it",
+                            );
+                        if is_current && self.request_tabs.scroll_to_current {
+                            response.scroll_to_me(None);
+                        }
+                        if response.clicked() {
+                            choose = Some(i);
+                        }
+                        if response.middle_clicked() {
+                            close = Some(i);
+                        }
+                        if ui
+                            .small_button("x")
+                            .on_hover_text("Close this tab (Ctrl+W)")
+                            .clicked()
+                        {
+                            close = Some(i);
+                        }
+                        ui.separator();
+                    }
+                    if ui
+                        .small_button("+")
+                        .on_hover_text("A new request in its own tab (Ctrl+T)")
                         .clicked()
-                {
-                    close = Some(i);
-                }
-                ui.separator();
-            }
-            if ui
-                .small_button("+")
-                .on_hover_text("A new request in its own tab (Ctrl+T)")
-                .clicked()
-            {
-                new = true;
-            }
-        });
+                    {
+                        new = true;
+                    }
+                });
+            });
+        self.request_tabs.scroll_to_current = false;
         if new {
             self.new_tab();
         } else if let Some(i) = close {
             self.close_tab(i, false);
         } else if let Some(i) = choose {
             self.switch_tab(i);
+        }
+    }
+
+    /// Ctrl+T, Ctrl+W, Ctrl+Tab and Ctrl+Shift+Tab (taken before any widget sees them).
+    pub(crate) fn request_tab_keys(&mut self, ui: &mut egui::Ui) {
+        let key = |ui: &mut egui::Ui, modifiers, key| {
+            ui.input_mut(|i| i.consume_shortcut(&egui::KeyboardShortcut::new(modifiers, key)))
+        };
+        let n = self.request_tabs.tabs.len();
+        let current = self.request_tabs.current;
+        if key(ui, egui::Modifiers::COMMAND, egui::Key::T) {
+            self.new_tab();
+        } else if key(ui, egui::Modifiers::COMMAND, egui::Key::W) {
+            self.close_tab(current, false);
+        } else if key(
+            ui,
+            egui::Modifiers::COMMAND | egui::Modifiers::SHIFT,
+            egui::Key::Tab,
+        ) {
+            self.switch_tab((current + n - 1) % n.max(1));
+            self.request_tabs.scroll_to_current = true;
+        } else if key(ui, egui::Modifiers::COMMAND, egui::Key::Tab) {
+            self.switch_tab((current + 1) % n.max(1));
+            self.request_tabs.scroll_to_current = true;
         }
     }
 }

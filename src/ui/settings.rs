@@ -398,6 +398,16 @@ impl Default for ManyForm {
     }
 }
 
+/// How the Requests view places the editor and its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum RequestLayout {
+    /// Editor left, result right, a draggable split between them, each scrolling on its own.
+    #[default]
+    SideBySide,
+    /// Editor above the result, one scroll.
+    Stacked,
+}
+
 /// Which half of the app is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum MainView {
@@ -437,6 +447,12 @@ pub struct Settings {
     pub environments: std::collections::BTreeMap<String, String>,
     /// Which saved request each editor held (reattached when its collection loads).
     pub open_requests: Vec<OpenRequest>,
+    /// Editor and result side by side or stacked.
+    pub layout: RequestLayout,
+    /// The editor's width beside the result (0: half of the window, until dragged).
+    pub editor_width: f32,
+    /// The collections and history panel is shown.
+    pub side_panel: bool,
     /// The request tabs besides the current one (kept without their credentials).
     pub tabs: Vec<TabEditors>,
     /// Where the current tab sits among them.
@@ -544,6 +560,9 @@ impl Default for Settings {
             editor_secrets: Vec::new(),
             tabs: Vec::new(),
             tab_index: 0,
+            layout: RequestLayout::SideBySide,
+            editor_width: 0.0,
+            side_panel: true,
         }
     }
 }
@@ -560,6 +579,10 @@ pub struct TabEditors {
     pub nats: crate::engine::nats::NatsRequest,
     pub kafka: crate::engine::kafka::KafkaRequest,
     pub open_requests: Vec<OpenRequest>,
+    /// Its credentials' references in the secret store (`…_tabN`), as
+    /// [`Settings::editor_secrets`] for the current tab.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub editor_secrets: Vec<EditorSecret>,
 }
 
 impl Default for TabEditors {
@@ -585,6 +608,7 @@ impl TabEditors {
             nats: std::mem::replace(&mut settings.nats, fresh.nats.clone()),
             kafka: std::mem::replace(&mut settings.kafka, fresh.kafka.clone()),
             open_requests: Vec::new(),
+            editor_secrets: Vec::new(),
         }
     }
 
@@ -602,10 +626,59 @@ impl TabEditors {
     pub fn edit(&mut self, f: impl FnOnce(&mut Settings)) {
         let mut settings = Settings::default();
         let links = std::mem::take(&mut self.open_requests);
+        let secrets = std::mem::take(&mut self.editor_secrets);
         std::mem::take(self).put(&mut settings);
         f(&mut settings);
         *self = Self::take(&mut settings);
         self.open_requests = links;
+        self.editor_secrets = secrets;
+    }
+
+    /// Moves this tab's credentials out as [`Settings::take_credentials`] does, under
+    /// references of its own (`…_tab{n}`, so tabs never share one); returns the values.
+    pub fn take_credentials(
+        &mut self,
+        n: usize,
+        known: &std::collections::BTreeMap<String, String>,
+    ) -> std::collections::BTreeMap<String, String> {
+        let mut secrets = std::collections::BTreeMap::new();
+        let mut records = Vec::new();
+        self.edit(|s| {
+            let taken = s.take_credentials(known);
+            for record in std::mem::take(&mut s.editor_secrets) {
+                let renamed = format!("{}_tab{n}", record.reference);
+                if let Some(text) = s.slot_text(&record.field) {
+                    *text = text.replace(
+                        &format!("{{{{{}}}}}", record.reference),
+                        &format!("{{{{{renamed}}}}}"),
+                    );
+                }
+                if let Some(value) = taken.get(&record.reference) {
+                    secrets.insert(renamed.clone(), value.clone());
+                }
+                records.push(EditorSecret {
+                    field: record.field,
+                    reference: renamed,
+                });
+            }
+        });
+        self.editor_secrets = records;
+        secrets
+    }
+
+    /// Fills this tab's credentials back from the secret store.
+    pub fn restore_credentials(&mut self, secrets: &std::collections::BTreeMap<String, String>) {
+        let records = std::mem::take(&mut self.editor_secrets);
+        self.edit(|s| {
+            s.editor_secrets = records;
+            s.restore_credentials(secrets);
+        });
+    }
+
+    /// Drops this tab's credentials (the user keeps none at rest).
+    pub fn forget_credentials(&mut self) {
+        self.editor_secrets.clear();
+        self.edit(Settings::forget_credentials);
     }
 }
 

@@ -544,16 +544,17 @@ pub fn viewer_ui(
                 actions.push(ViewerAction::Import(PathBuf::from(viewer.path_text.trim())));
             }
         }
-        match &viewer.notice {
-            Some(Ok(text)) => {
-                ui.label(RichText::new(text).weak());
-            }
-            Some(Err(text)) => {
-                ui.colored_label(ui.visuals().error_fg_color, text);
-            }
-            None => {}
-        }
     });
+    // On a line of its own, wrapped: a long path never pushes the buttons off screen.
+    match &viewer.notice {
+        Some(Ok(text)) => {
+            ui.add(egui::Label::new(RichText::new(text).weak()).wrap());
+        }
+        Some(Err(text)) => {
+            ui.add(egui::Label::new(RichText::new(text).color(ui.visuals().error_fg_color)).wrap());
+        }
+        None => {}
+    }
     ui.separator();
     if viewer.tabs.is_empty() {
         ui.label(RichText::new("Start a watch to see messages as they flow.").weak());
@@ -899,12 +900,14 @@ fn tab_ui(
             Some(PathBuf::from(path))
         };
         let export_hint = "Write JSON Lines (the `watch --json` shape) to the file above";
+        let no_file = "Type a file name in File above first (the export goes there)";
         if ui
             .add_enabled(
                 target.is_some() && !tab.view.is_empty(),
                 egui::Button::new("Export shown"),
             )
             .on_hover_text(export_hint)
+            .on_disabled_hover_text(no_file)
             .clicked()
             && let Some(target) = target.clone()
         {
@@ -920,6 +923,11 @@ fn tab_ui(
                 egui::Button::new("Export selected"),
             )
             .on_hover_text(export_hint)
+            .on_disabled_hover_text(if target.is_none() {
+                no_file
+            } else {
+                "Select a message in the table first"
+            })
             .clicked()
             && let (Some(target), Some(m)) = (target, selected.clone())
         {
