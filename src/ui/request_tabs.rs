@@ -77,8 +77,6 @@ impl Workspace {
 #[derive(Debug)]
 pub struct RequestTab {
     pub id: u64,
-    /// The title it had when it was parked (the current tab's is worked out each frame).
-    pub title: String,
     /// It held unsaved changes when it was parked.
     pub dirty: bool,
     parked: Option<Box<Workspace>>,
@@ -99,7 +97,6 @@ impl Default for RequestTabs {
         Self {
             tabs: vec![RequestTab {
                 id: 0,
-                title: String::new(),
                 dirty: false,
                 parked: None,
             }],
@@ -118,7 +115,6 @@ impl RequestTabs {
             .enumerate()
             .map(|(i, editors)| RequestTab {
                 id: i as u64 + 1,
-                title: saved_title(&editors),
                 dirty: false,
                 parked: Some(Box::new(Workspace::restored(editors))),
             })
@@ -128,7 +124,6 @@ impl RequestTabs {
             current,
             RequestTab {
                 id: 0,
-                title: String::new(),
                 dirty: false,
                 parked: None,
             },
@@ -184,16 +179,11 @@ impl RequestTabs {
     }
 }
 
-/// A parked tab's title from its editors alone (before its saved requests are looked up).
-fn saved_title(editors: &TabEditors) -> String {
-    let verb = match editors.transport {
-        TransportTab::Http => editors.http.method.trim().to_uppercase(),
+/// What a tab's title starts with: the HTTP method, else the transport.
+fn verb(transport: TransportTab, http: &super::settings::HttpEditor) -> String {
+    match transport {
+        TransportTab::Http => http.method.trim().to_uppercase(),
         other => other.label().to_string(),
-    };
-    let kind = EditorKind::from(editors.transport);
-    match editors.open_requests.iter().find(|o| o.kind == kind) {
-        Some(o) => format!("{verb} {}", o.rel.rsplit('/').next().unwrap_or(&o.rel)),
-        None => format!("{verb} new request"),
     }
 }
 
@@ -212,10 +202,7 @@ impl SwitchboardApp {
     pub fn tab_title(&self) -> String {
         let transport = self.settings.transport;
         let kind = EditorKind::from(transport);
-        let verb = match transport {
-            TransportTab::Http => self.settings.http.method.trim().to_uppercase(),
-            other => other.label().to_string(),
-        };
+        let verb = verb(transport, &self.settings.http);
         match self.collections.active.get(&kind) {
             Some(a) => format!("{verb} {}", a.baseline.name),
             None => format!("{verb} new request"),
@@ -282,11 +269,10 @@ impl SwitchboardApp {
     /// Opens a new tab with a fresh request of the current transport.
     pub fn new_tab(&mut self) {
         let fresh = self.fresh_settings();
-        let (title, dirty) = (self.tab_title(), self.tab_dirty());
+        let dirty = self.tab_dirty();
         let parked = self.park(&fresh);
         let current = self.request_tabs.current;
         if let Some(tab) = self.request_tabs.tabs.get_mut(current) {
-            tab.title = title;
             tab.dirty = dirty;
             tab.parked = Some(Box::new(parked));
         }
@@ -295,7 +281,6 @@ impl SwitchboardApp {
         self.request_tabs.next_id += 1;
         self.request_tabs.tabs.push(RequestTab {
             id,
-            title: String::new(),
             dirty: false,
             parked: None,
         });
@@ -314,10 +299,9 @@ impl SwitchboardApp {
         let Some(next) = self.request_tabs.tabs[index].parked.take() else {
             return;
         };
-        let (title, dirty) = (self.tab_title(), self.tab_dirty());
+        let dirty = self.tab_dirty();
         let parked = self.park(&Settings::default());
         if let Some(tab) = self.request_tabs.tabs.get_mut(current) {
-            tab.title = title;
             tab.dirty = dirty;
             tab.parked = Some(Box::new(parked));
         }
@@ -343,13 +327,10 @@ impl SwitchboardApp {
     /// the collection has it now, else "new request"; "..." while a request of it runs.
     fn parked_title(&self, tab: &RequestTab) -> String {
         let Some(w) = tab.parked.as_deref() else {
-            return tab.title.clone();
+            return self.tab_title();
         };
         let e = &w.editors;
-        let verb = match e.transport {
-            TransportTab::Http => e.http.method.trim().to_uppercase(),
-            other => other.label().to_string(),
-        };
+        let verb = verb(e.transport, &e.http);
         let kind = EditorKind::from(e.transport);
         let link = w
             .active
