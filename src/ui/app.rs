@@ -1197,8 +1197,7 @@ impl SwitchboardApp {
             let k = &mut self.settings.kafka;
             k.topic = m.source.clone();
             // A null key stays null; an empty one stays empty.
-            k.key = (!m.fields.get("key").is_some_and(serde_json::Value::is_null))
-                .then(|| m.key.clone());
+            k.key = (!m.fields.get("key").is_some_and(|v| v.is_null())).then(|| m.key.clone());
             k.partition = None;
             k.headers = m
                 .headers

@@ -1303,6 +1303,7 @@ fn delivery_exchange(
     let end_us = clock.offset_us(at);
     let headers: Vec<Header> = message
         .fields
+        .to_named()
         .iter()
         .chain(message.headers.iter())
         .map(|(k, v)| Header::new(k.clone(), crate::engine::watched::text_of(v)))

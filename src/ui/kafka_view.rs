@@ -348,7 +348,7 @@ fn record_ui(ui: &mut egui::Ui, m: &crate::engine::watch::WatchedMessage) {
             m.source,
             m.kafka_partition().unwrap_or(-1),
             m.kafka_offset().unwrap_or(-1),
-            if m.fields.get("key").is_some_and(serde_json::Value::is_null) {
+            if m.fields.get("key").is_some_and(|v| v.is_null()) {
                 "(null)".to_string()
             } else {
                 format!("{:?}", m.key)
@@ -360,7 +360,7 @@ fn record_ui(ui: &mut egui::Ui, m: &crate::engine::watch::WatchedMessage) {
         super::payload_view::headers_ui(
             &mut cols[0],
             "Partition, offset and timestamp",
-            &named(&m.fields),
+            &named(&m.fields.to_named()),
         );
         super::payload_view::headers_ui(&mut cols[1], "Headers", &named(&m.headers));
     });

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use super::exchange::Transport;
 use super::payload::Body;
-use super::watched::{Named, WatchedMessage};
+use super::watched::{Fields, Named, WatchedMessage};
 
 /// Default capacity of a store.
 pub const DEFAULT_CAPACITY: usize = 1_000_000;
@@ -42,38 +42,59 @@ struct Meta {
     h: Named,
 }
 
-/// The stored form of fields and headers (empty ones left out).
-#[derive(serde::Serialize)]
-struct MetaOut<'a> {
-    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
-    f: &'a Named,
-    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
-    h: &'a Named,
+/// The stored form of fields and headers, `{"f": fields, "h": headers}` with empty ones left
+/// out, written into `scratch` and copied out at its exact size (one allocation).
+fn meta_json(fields: &Fields, headers: &Named, scratch: &mut Vec<u8>) -> Box<str> {
+    scratch.clear();
+    scratch.push(b'{');
+    if !fields.is_empty() {
+        scratch.extend_from_slice(b"\"f\":");
+        fields.write_json(scratch);
+    }
+    if !headers.is_empty() {
+        if scratch.len() > 1 {
+            scratch.push(b',');
+        }
+        scratch.extend_from_slice(b"\"h\":");
+        let _ = serde_json::to_writer(&mut *scratch, headers);
+    }
+    scratch.push(b'}');
+    std::str::from_utf8(scratch)
+        .map(Box::from)
+        .unwrap_or_default()
 }
 
-fn meta_json(fields: &Named, headers: &Named) -> Box<str> {
-    serde_json::to_string(&MetaOut {
-        f: fields,
-        h: headers,
-    })
-    .unwrap_or_default()
-    .into_boxed_str()
-}
-
-/// Shares exchange and routing-key strings between messages.
+/// Shares exchange and routing-key strings between messages, and keeps the buffer a message's
+/// stored fields are written in.
 #[derive(Debug, Default)]
-pub struct Interner(HashMap<Box<str>, Arc<str>>);
+pub struct Interner {
+    strings: HashMap<Box<str>, Arc<str>>,
+    /// The last two strings asked for (a message's source and key): most messages of a watch
+    /// repeat them, and comparing is cheaper than hashing.
+    recent: [Option<Arc<str>>; 2],
+    scratch: Vec<u8>,
+}
 
 impl Interner {
     pub fn get(&mut self, s: &str) -> Arc<str> {
-        if let Some(a) = self.0.get(s) {
+        if let Some(a) = self.recent.iter().flatten().find(|a| a.as_ref() == s) {
             return a.clone();
         }
-        if self.0.len() > 10_000 {
-            self.0.clear();
+        let a = self.lookup(s);
+        self.recent.rotate_right(1);
+        self.recent[0] = Some(a.clone());
+        a
+    }
+
+    fn lookup(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.strings.get(s) {
+            return a.clone();
+        }
+        if self.strings.len() > 10_000 {
+            self.strings.clear();
         }
         let a: Arc<str> = Arc::from(s);
-        self.0.insert(s.into(), a.clone());
+        self.strings.insert(s.into(), a.clone());
         a
     }
 }
@@ -95,7 +116,7 @@ impl Prepared {
             source: interner.get(&message.source),
             key: interner.get(&message.key),
             redelivered: message.redelivered,
-            meta: meta_json(&message.fields, &message.headers),
+            meta: meta_json(&message.fields, &message.headers, &mut interner.scratch),
             body: message.body.bytes.into_boxed_slice(),
         })
     }
@@ -133,7 +154,7 @@ impl StoredMessage {
             source: self.source.to_string(),
             key: self.key.to_string(),
             redelivered: self.redelivered,
-            fields: meta.f,
+            fields: Fields::Named(meta.f),
             headers: meta.h,
             body: self.body(),
         }
@@ -443,6 +464,23 @@ mod tests {
             message("Order data for user 1 – ünïcode".as_bytes(), "text", None),
             message(&[0xff, 0xfe, 0x00, 0x80], "binary", None),
             message(b"", "empty", None),
+            // A stream message's typed fields go into the store as named values.
+            WatchedMessage {
+                received_at_ms: 2,
+                ..WatchedMessage::nats(
+                    "orders.created",
+                    Some("_INBOX.1".into()),
+                    serde_json::Map::from_iter([("k".to_string(), "v".into())]),
+                    b"{}".to_vec(),
+                    Some(crate::watched::StreamPosition {
+                        stream: "ORDERS".into(),
+                        stream_seq: 9,
+                        consumer_seq: 4,
+                        timestamp_ms: 1_700_000_000_123,
+                        delivered: 2,
+                    }),
+                )
+            },
         ];
         for m in originals.clone() {
             store.push(m);
@@ -457,8 +495,10 @@ mod tests {
         let mut out = Vec::new();
         assert_eq!(
             export_jsonl(stored.iter().map(|m| m.to_watched()), &mut out).unwrap(),
-            5
+            6
         );
+        assert_eq!(stored[5].fields()["stream_seq"], 9);
+        assert_eq!(stored[5].headers()["k"], "v");
         let imported = import_jsonl(std::io::Cursor::new(out)).unwrap();
         assert_eq!(imported, originals);
         assert!(

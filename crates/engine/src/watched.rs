@@ -6,6 +6,7 @@
 //! The store, the filter, the viewer and JSON Lines export/import work from this one type; each
 //! transport gives its JSON shape (`watch --json`) and its columns ([`Columns`]).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -30,7 +31,7 @@ pub struct WatchedMessage {
     /// Delivered before (AMQP redelivered flag).
     pub redelivered: bool,
     /// The transport's own fields, in order (AMQP: the properties that are set).
-    pub fields: Named,
+    pub fields: Fields,
     /// The message's headers, in order.
     pub headers: Named,
     pub body: Body,
@@ -61,7 +62,7 @@ impl WatchedMessage {
             source: exchange.into(),
             key: routing_key.into(),
             redelivered,
-            fields: property_fields(properties),
+            fields: Fields::Named(property_fields(properties)),
             headers,
             body: Body::new(body),
         }
@@ -75,26 +76,14 @@ impl WatchedMessage {
         body: Vec<u8>,
         stream: Option<StreamPosition>,
     ) -> Self {
-        // Sized once: a stream message has up to six fields.
-        let mut fields = Named::with_capacity(if stream.is_some() { 6 } else { 1 });
-        if let Some(reply_to) = reply_to.filter(|r| !r.is_empty()) {
-            fields.insert("reply_to".into(), reply_to.into());
-        }
-        let mut source = String::new();
-        let mut redelivered = false;
-        if let Some(p) = stream {
-            source = p.stream.clone();
-            redelivered = p.delivered > 1;
-            fields.insert("stream".into(), p.stream.into());
-            fields.insert("stream_seq".into(), p.stream_seq.into());
-            if p.consumer_seq > 0 {
-                fields.insert("consumer_seq".into(), p.consumer_seq.into());
-            }
-            fields.insert("timestamp_ms".into(), p.timestamp_ms.into());
-            if p.delivered > 0 {
-                fields.insert("delivered".into(), p.delivered.into());
-            }
-        }
+        let (source, redelivered) = match &stream {
+            Some(p) => (p.stream.to_string(), p.delivered > 1),
+            None => (String::new(), false),
+        };
+        let fields = Fields::Nats {
+            reply_to: reply_to.filter(|r| !r.is_empty()),
+            stream,
+        };
         Self {
             transport: Transport::Nats,
             received_at_ms: super::recorder::unix_ms(),
@@ -109,9 +98,10 @@ impl WatchedMessage {
 
     /// A JetStream message's sequence in its stream (`None` for core NATS and other brokers).
     pub fn stream_seq(&self) -> Option<u64> {
-        self.fields
-            .get("stream_seq")
-            .and_then(serde_json::Value::as_u64)
+        match &self.fields {
+            Fields::Nats { stream, .. } => stream.as_ref().map(|p| p.stream_seq),
+            Fields::Named(named) => named.get("stream_seq").and_then(serde_json::Value::as_u64),
+        }
     }
 
     /// A Kafka record: `key` is `None` when the record has none; a key that is not UTF-8 is
@@ -160,7 +150,7 @@ impl WatchedMessage {
             source: position.topic,
             key,
             redelivered: false,
-            fields,
+            fields: Fields::Named(fields),
             headers,
             body: Body::new(body),
         }
@@ -168,16 +158,14 @@ impl WatchedMessage {
 
     /// A Kafka record's offset.
     pub fn kafka_offset(&self) -> Option<i64> {
-        self.fields
-            .get("offset")
-            .and_then(serde_json::Value::as_i64)
+        self.fields.get("offset").and_then(|v| v.as_i64())
     }
 
     /// A Kafka record's partition.
     pub fn kafka_partition(&self) -> Option<i32> {
         self.fields
             .get("partition")
-            .and_then(serde_json::Value::as_i64)
+            .and_then(|v| v.as_i64())
             .and_then(|p| i32::try_from(p).ok())
     }
 
@@ -187,12 +175,17 @@ impl WatchedMessage {
 
     /// A field as text (`message_id`, `content_type`…).
     pub fn field(&self, name: &str) -> Option<String> {
-        self.fields.get(name).map(text_of)
+        self.fields.get(name).map(|v| text_of(&v))
     }
 
     /// The AMQP properties (for republishing); unset ones are `None`.
     pub fn properties(&self) -> Properties {
-        serde_json::from_value(serde_json::Value::Object(self.fields.clone())).unwrap_or_default()
+        match &self.fields {
+            Fields::Named(named) => {
+                serde_json::from_value(serde_json::Value::Object(named.clone())).unwrap_or_default()
+            }
+            Fields::Nats { .. } => Properties::default(),
+        }
     }
 
     /// The table columns of `transport`.
@@ -265,7 +258,7 @@ impl WatchedMessage {
             source: shape.exchange,
             key: shape.routing_key,
             redelivered: shape.redelivered,
-            fields: property_fields(&shape.properties),
+            fields: Fields::Named(property_fields(&shape.properties)),
             headers: match shape.headers {
                 serde_json::Value::Object(map) => map,
                 _ => Named::new(),
@@ -287,7 +280,6 @@ impl WatchedMessage {
             "reply_to".into(),
             self.fields
                 .get("reply_to")
-                .cloned()
                 .unwrap_or(serde_json::Value::Null),
         );
         out.insert(
@@ -307,7 +299,7 @@ impl WatchedMessage {
                 "delivered",
             ] {
                 if let Some(v) = self.fields.get(name) {
-                    out.insert(name.into(), v.clone());
+                    out.insert(name.into(), v);
                 }
             }
             out.insert("redelivered".into(), self.redelivered.into());
@@ -323,7 +315,7 @@ impl WatchedMessage {
         let text = |k: &str| map.get(k).and_then(|v| v.as_str()).map(str::to_string);
         let num = |k: &str| map.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
         let stream = text("stream").map(|stream| StreamPosition {
-            stream,
+            stream: stream.into(),
             stream_seq: num("stream_seq"),
             consumer_seq: num("consumer_seq"),
             timestamp_ms: num("timestamp_ms"),
@@ -359,13 +351,13 @@ impl WatchedMessage {
         out.insert("topic".into(), self.source.clone().into());
         for name in ["partition", "offset", "timestamp_ms", "timestamp_type"] {
             if let Some(v) = self.fields.get(name) {
-                out.insert(name.into(), v.clone());
+                out.insert(name.into(), v);
             }
         }
         match self.fields.get("key_base64") {
             Some(b64) => {
                 out.insert("key".into(), serde_json::Value::Null);
-                out.insert("key_base64".into(), b64.clone());
+                out.insert("key_base64".into(), b64);
             }
             None if self.fields.contains_key("key") => {
                 out.insert("key".into(), serde_json::Value::Null);
@@ -443,7 +435,8 @@ pub struct KafkaPosition {
 /// Where a JetStream message sits in its stream.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StreamPosition {
-    pub stream: String,
+    /// Shared between the messages of one watch.
+    pub stream: Arc<str>,
     pub stream_seq: u64,
     /// 0 when not read through a consumer (a peek).
     pub consumer_seq: u64,
@@ -458,6 +451,145 @@ impl Serialize for WatchedMessage {
         self.to_json().serialize(serializer)
     }
 }
+
+/// A message's own fields (AMQP properties, Kafka partition and offset, NATS reply-to and stream
+/// position). NATS's are kept typed: a stream tap takes hundreds of thousands of messages a
+/// second, and a map of named values costs a dozen allocations per message; they become named
+/// values only when shown or stored ([`Fields::get`], [`Fields::to_named`], [`Fields::write_json`]).
+#[derive(Debug, Clone)]
+pub enum Fields {
+    /// Named values, in order.
+    Named(Named),
+    /// A NATS message's: its reply subject, and where it sits when it came from a stream.
+    Nats {
+        reply_to: Option<String>,
+        stream: Option<StreamPosition>,
+    },
+}
+
+/// Equal when they name the same values, however kept (a NATS message read back from the store
+/// or a file has named fields).
+impl PartialEq for Fields {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Named(a), Self::Named(b)) => a == b,
+            _ => self.to_named() == other.to_named(),
+        }
+    }
+}
+
+impl Default for Fields {
+    fn default() -> Self {
+        Self::Named(Named::new())
+    }
+}
+
+impl From<Named> for Fields {
+    fn from(named: Named) -> Self {
+        Self::Named(named)
+    }
+}
+
+impl Fields {
+    /// The field called `name`.
+    pub fn get(&self, name: &str) -> Option<serde_json::Value> {
+        match self {
+            Self::Named(named) => named.get(name).cloned(),
+            Self::Nats { reply_to, stream } => match (name, stream) {
+                ("reply_to", _) => reply_to.clone().map(Into::into),
+                ("stream", Some(p)) => Some(p.stream.as_ref().into()),
+                ("stream_seq", Some(p)) => Some(p.stream_seq.into()),
+                ("consumer_seq", Some(p)) if p.consumer_seq > 0 => Some(p.consumer_seq.into()),
+                ("timestamp_ms", Some(p)) => Some(p.timestamp_ms.into()),
+                ("delivered", Some(p)) if p.delivered > 0 => Some(p.delivered.into()),
+                _ => None,
+            },
+        }
+    }
+
+    pub fn contains_key(&self, name: &str) -> bool {
+        match self {
+            Self::Named(named) => named.contains_key(name),
+            Self::Nats { .. } => self.get(name).is_some(),
+        }
+    }
+
+    /// The fields as named values, in order (NATS: `reply_to`, `stream`, `stream_seq`,
+    /// `consumer_seq`, `timestamp_ms`, `delivered` — those that are set).
+    pub fn to_named(&self) -> Named {
+        match self {
+            Self::Named(named) => named.clone(),
+            Self::Nats { .. } => NATS_FIELDS
+                .iter()
+                .filter_map(|name| Some(((*name).to_string(), self.get(name)?)))
+                .collect(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Self::Named(named) => named.is_empty(),
+            Self::Nats { reply_to, stream } => reply_to.is_none() && stream.is_none(),
+        }
+    }
+
+    /// Appends the fields as a compact JSON object — the same text `to_named` serialises to,
+    /// without building it.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        let Self::Nats { reply_to, stream } = self else {
+            let _ = serde_json::to_writer(&mut *out, &self.to_named_ref());
+            return;
+        };
+        out.push(b'{');
+        let mut first = true;
+        let mut key = |out: &mut Vec<u8>, name: &str| {
+            if !std::mem::take(&mut first) {
+                out.push(b',');
+            }
+            out.push(b'"');
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b"\":");
+        };
+        if let Some(reply_to) = reply_to {
+            key(out, "reply_to");
+            let _ = serde_json::to_writer(&mut *out, reply_to);
+        }
+        if let Some(p) = stream {
+            key(out, "stream");
+            let _ = serde_json::to_writer(&mut *out, p.stream.as_ref());
+            let mut number = |out: &mut Vec<u8>, name: &str, n: u64| {
+                key(out, name);
+                let _ = std::io::Write::write_fmt(out, format_args!("{n}"));
+            };
+            number(out, "stream_seq", p.stream_seq);
+            if p.consumer_seq > 0 {
+                number(out, "consumer_seq", p.consumer_seq);
+            }
+            number(out, "timestamp_ms", p.timestamp_ms);
+            if p.delivered > 0 {
+                number(out, "delivered", p.delivered);
+            }
+        }
+        out.push(b'}');
+    }
+
+    fn to_named_ref(&self) -> std::borrow::Cow<'_, Named> {
+        match self {
+            Self::Named(named) => std::borrow::Cow::Borrowed(named),
+            Self::Nats { .. } => std::borrow::Cow::Owned(self.to_named()),
+        }
+    }
+}
+
+/// A NATS message's fields, in their order.
+const NATS_FIELDS: &[&str] = &[
+    "reply_to",
+    "stream",
+    "stream_seq",
+    "consumer_seq",
+    "timestamp_ms",
+    "delivered",
+];
 
 /// AMQP properties as named fields: the set ones, in their order.
 fn property_fields(properties: &Properties) -> Named {
@@ -679,7 +811,49 @@ mod tests {
         let read = WatchedMessage::from_json(old).unwrap();
         assert_eq!(read.transport, Transport::Amqp);
         assert_eq!(read.field("content_type").as_deref(), Some("text/plain"));
-        assert_eq!(read.fields.len(), 1);
+        assert_eq!(read.fields.to_named().len(), 1);
         assert_eq!(read.body.bytes, b"hi");
+    }
+
+    #[test]
+    fn typed_nats_fields_write_what_their_named_form_serialises_to() {
+        for (reply_to, stream) in [
+            (None, None),
+            (Some("_INBOX.\"q\"".to_string()), None),
+            (
+                None,
+                Some(StreamPosition {
+                    stream: "ORDERS \\ é".into(),
+                    stream_seq: 7,
+                    consumer_seq: 0,
+                    timestamp_ms: 1_700_000_000_000,
+                    delivered: 0,
+                }),
+            ),
+            (
+                Some("r".to_string()),
+                Some(StreamPosition {
+                    stream: "S".into(),
+                    stream_seq: u64::MAX,
+                    consumer_seq: 3,
+                    timestamp_ms: 0,
+                    delivered: 2,
+                }),
+            ),
+        ] {
+            let fields = Fields::Nats { reply_to, stream };
+            let mut written = Vec::new();
+            fields.write_json(&mut written);
+            let named = fields.to_named();
+            assert_eq!(
+                String::from_utf8(written).unwrap(),
+                serde_json::to_string(&named).unwrap()
+            );
+            assert_eq!(fields.is_empty(), named.is_empty());
+            assert_eq!(fields, Fields::Named(named.clone()));
+            for (name, value) in &named {
+                assert_eq!(fields.get(name).as_ref(), Some(value));
+            }
+        }
     }
 }

@@ -12,6 +12,7 @@
 //! connection is reported as a gap.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer};
@@ -305,9 +306,13 @@ fn core_message(m: async_nats::Message) -> WatchedMessage {
     )
 }
 
-fn stream_message(m: &jetstream::Message) -> WatchedMessage {
+/// `name` keeps the stream's name, shared by every message of the watch.
+fn stream_message(m: &jetstream::Message, name: &mut Option<Arc<str>>) -> WatchedMessage {
     let position = m.info().ok().map(|info| StreamPosition {
-        stream: info.stream.to_string(),
+        stream: match name {
+            Some(known) if known.as_ref() == info.stream => known.clone(),
+            _ => name.insert(Arc::from(info.stream)).clone(),
+        },
         stream_seq: info.stream_sequence,
         consumer_seq: info.consumer_sequence,
         timestamp_ms: unix_ms(&info.published),
@@ -567,6 +572,7 @@ async fn stream_tap(
     // Where to resume when the consumer has to be made again (after a server restart or a
     // stream that went away): right after the last message seen, so nothing is seen twice.
     let mut resume: Option<u64> = None;
+    let mut stream_name: Option<Arc<str>> = None;
     let mut sent: u64 = 0;
     let mut backoff = Duration::from_millis(250);
     let mut first = true;
@@ -657,7 +663,10 @@ async fn stream_tap(
                     _ => break,
                 }
             }
-            let batch: Vec<WatchedMessage> = batch.iter().map(stream_message).collect();
+            let batch: Vec<WatchedMessage> = batch
+                .iter()
+                .map(|m| stream_message(m, &mut stream_name))
+                .collect();
             if let Some(seq) = batch.last().and_then(WatchedMessage::stream_seq) {
                 resume = Some(seq + 1);
             }
@@ -696,6 +705,7 @@ async fn consume(
         return Ok(());
     }
     let mut sent: u64 = 0;
+    let mut stream_name: Option<Arc<str>> = None;
     // Handed over, not acked yet: (number since the watch started, message).
     let mut unacked: VecDeque<(u64, jetstream::Message)> = VecDeque::new();
     loop {
@@ -762,7 +772,7 @@ async fn consume(
                 Some(Ok(m)) => m,
             };
             sent += 1;
-            let watched = stream_message(&message);
+            let watched = stream_message(&message, &mut stream_name);
             unacked.push_back((sent, message));
             if events
                 .send(WatchEvent::Messages(vec![watched]))
@@ -834,6 +844,7 @@ async fn peek(
     }
     let limit = u64::from(spec.peek_limit()).min(spec.limit.unwrap_or(u64::MAX));
     let filter = spec.subject.trim();
+    let stream_name: Arc<str> = Arc::from(spec.stream.trim());
     let mut out = Vec::new();
     let mut seq = start;
     while seq <= last && (out.len() as u64) < limit {
@@ -847,7 +858,7 @@ async fn peek(
                         headers_named(Some(&m.headers)),
                         m.payload.to_vec(),
                         Some(StreamPosition {
-                            stream: spec.stream.trim().to_string(),
+                            stream: stream_name.clone(),
                             stream_seq: m.sequence,
                             consumer_seq: 0,
                             timestamp_ms: unix_ms(&m.time),
