@@ -124,11 +124,15 @@ async fn send_http_and_grpc_print_exchanges_as_json() {
         .unwrap()
         .iter()
         .map(|p| p["phase"].as_str().unwrap().to_string())
+        .filter(|p| p != "client")
         .collect();
+    // Discovery by reflection (its own connection) comes first, on the same axis.
     assert_eq!(
         phases,
         [
+            "discover",
             "connect",
+            "http2_handshake",
             "request_sent",
             "response_headers",
             "message",

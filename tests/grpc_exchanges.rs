@@ -31,6 +31,7 @@ async fn lookup_found_has_grpc_phases_and_proto3_json() {
         phase_names(&exchange),
         [
             "connect",
+            "HTTP/2 handshake",
             "request sent",
             "response headers",
             "message",
@@ -38,6 +39,25 @@ async fn lookup_found_has_grpc_phases_and_proto3_json() {
         ]
     );
     assert_timeline_sane(&exchange);
+    // The handshake is timed from the frames: the server's SETTINGS and its ACK of ours were
+    // seen by the time the answer came; the request counts its own frames, not those.
+    let phase = |name: &str| {
+        exchange
+            .timeline
+            .iter()
+            .find(|p| p.phase.name() == name)
+            .unwrap()
+    };
+    let handshake = phase("http2_handshake").detail.clone().unwrap();
+    assert!(
+        handshake.contains("server SETTINGS +") && handshake.contains("ours acknowledged +"),
+        "{handshake}"
+    );
+    let sent = phase("request_sent").detail.clone().unwrap();
+    let bytes: u64 = sent.split(' ').next().unwrap().parse().unwrap();
+    // HEADERS (9 + ~100 of HPACK) and one DATA frame (9 + 5 + the 3-byte message): not the
+    // 55 bytes of SETTINGS, SETTINGS ACK and WINDOW_UPDATE more (163–177 before).
+    assert!((9 + 9 + 5 + 3..=140).contains(&bytes), "{sent}");
     let response = exchange.response.as_ref().unwrap();
     let BodyView::Json(body) = response.body.view() else {
         panic!()
@@ -246,9 +266,13 @@ async fn a_client_reuses_its_channel() {
         phase_names(&second),
         ["request sent", "response headers", "message", "trailers"]
     );
+    let sent = second
+        .timeline
+        .iter()
+        .find(|p| p.phase.name() == "request_sent")
+        .unwrap();
     assert!(
-        second.timeline[0]
-            .detail
+        sent.detail
             .as_deref()
             .unwrap()
             .starts_with("reused channel")

@@ -210,9 +210,11 @@ async fn a_client_reuses_its_connection_and_the_timeline_says_so() {
     );
     assert_eq!(phase_names(&second), ["request sent", "first byte", "body"]);
     assert!(
-        second.timeline[0]
-            .detail
-            .as_deref()
+        second
+            .timeline
+            .iter()
+            .find(|p| p.phase.name() == "request_sent")
+            .and_then(|p| p.detail.as_deref())
             .unwrap()
             .starts_with("reused connection")
     );

@@ -323,6 +323,17 @@ async fn send_grpc(a: args::GrpcArgs, show_credentials: bool) -> anyhow::Result<
         None
     };
     let mut exchange = grpc::call_streaming(&request, &pool, None, input, observer).await;
+    exchange.prepend_phase(
+        grpc::phases::DISCOVER,
+        discovery.as_micros() as u64,
+        if !a.protos.proto.is_empty() {
+            "the method's types from --proto files"
+        } else if a.protos.protoset.is_some() {
+            "the method's types from --protoset"
+        } else {
+            "the method's types by server reflection, on a connection of its own (--proto or --protoset skip it)"
+        },
+    );
     if let Some(error) = &mut exchange.error
         && error.kind == crate::engine::ErrorKind::Timeout
     {

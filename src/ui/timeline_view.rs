@@ -23,6 +23,7 @@ pub fn phase_color(kind: PhaseKind) -> Color32 {
         PhaseClass::Send => Color32::from_rgb(0x4f, 0x8f, 0xe8),
         PhaseClass::Wait => Color32::from_rgb(0x5c, 0xb8, 0x5c),
         PhaseClass::Receive => Color32::from_rgb(0x3d, 0xb5, 0xd6),
+        PhaseClass::Client => Color32::from_rgb(0x9a, 0x9a, 0x9a),
     }
 }
 

@@ -161,6 +161,32 @@ pub struct Exchange {
 }
 
 impl Exchange {
+    /// Puts `duration_us` of work done before the exchange (gRPC discovery) at its start as
+    /// `phase`: every other phase moves later by as much, and the total grows with it.
+    pub fn prepend_phase(
+        &mut self,
+        phase: super::timeline::PhaseKind,
+        duration_us: u64,
+        detail: impl Into<String>,
+    ) {
+        for p in &mut self.timeline {
+            p.start_us += duration_us;
+            p.end_us += duration_us;
+        }
+        self.timeline.insert(
+            0,
+            super::timeline::Phase {
+                phase,
+                start_us: 0,
+                end_us: duration_us,
+                detail: Some(detail.into()),
+                failed: false,
+            },
+        );
+        self.total_us += duration_us;
+        self.started_at_ms = self.started_at_ms.saturating_sub(duration_us / 1000);
+    }
+
     /// Sum of bytes sent and received (bodies only).
     pub fn size_bytes(&self) -> u64 {
         self.request.size_bytes + self.response.as_ref().map_or(0, |r| r.size_bytes)

@@ -203,13 +203,19 @@ pub mod phases {
 
     /// Name resolution.
     pub const DNS: PhaseKind = PhaseKind::new("dns", "DNS", PhaseClass::Resolve);
-    /// TCP connect (for gRPC: and the HTTP/2 handshake; for AMQP: and the AMQP handshake).
+    /// TCP connect (for AMQP: and the AMQP handshake).
     pub const CONNECT: PhaseKind = PhaseKind::new("connect", "connect", PhaseClass::Connect);
+    /// The HTTP/2 handshake on a new connection: the client's preface and SETTINGS, the
+    /// server's SETTINGS, and its ACK of ours (it may overlap the first request).
+    pub const HTTP2_HANDSHAKE: PhaseKind =
+        PhaseKind::new("http2_handshake", "HTTP/2 handshake", PhaseClass::Connect);
+    /// Time in Switchboard between phases, not on the wire.
+    pub const CLIENT: PhaseKind = PhaseKind::new("client", "in Switchboard", PhaseClass::Client);
     /// TLS handshake.
     pub const TLS: PhaseKind = PhaseKind::new("tls", "TLS", PhaseClass::Secure);
     /// From the first byte of the request written to the last.
     pub const REQUEST_SENT: PhaseKind =
         PhaseKind::new("request_sent", "request sent", PhaseClass::Send);
 
-    pub const ALL: &[PhaseKind] = &[DNS, CONNECT, TLS, REQUEST_SENT];
+    pub const ALL: &[PhaseKind] = &[DNS, CONNECT, TLS, HTTP2_HANDSHAKE, REQUEST_SENT, CLIENT];
 }

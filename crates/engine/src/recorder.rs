@@ -14,7 +14,13 @@ pub struct Recorder {
     pub timeout: Duration,
     pub phases: Vec<Phase>,
     started_at_ms: u64,
+    /// A new HTTP/2 connection's marks: its handshake becomes a phase when the exchange ends
+    /// (the server's SETTINGS may arrive during the first request).
+    http2: Option<std::sync::Arc<crate::timed_io::IoMarks>>,
 }
+
+/// Gaps between phases shorter than this are measurement noise, not shown as client time.
+const CLIENT_GAP_US: u64 = 10;
 
 /// Milliseconds since the Unix epoch.
 pub fn unix_ms() -> u64 {
@@ -33,7 +39,44 @@ impl Recorder {
             timeout,
             phases: Vec::new(),
             started_at_ms: unix_ms(),
+            http2: None,
         }
+    }
+
+    /// A new HTTP/2 connection was set up on `marks`: its handshake is timed from them.
+    pub fn http2_opened(&mut self, marks: std::sync::Arc<crate::timed_io::IoMarks>) {
+        self.http2 = Some(marks);
+    }
+
+    /// The HTTP/2 handshake phase, from the instants its connection's frames were seen.
+    fn push_http2_handshake(&mut self) {
+        let Some(marks) = self.http2.take() else {
+            return;
+        };
+        let h = marks.handshake();
+        let Some(start) = h.started else {
+            return;
+        };
+        let at = |name: &str, instant: Option<Instant>| match instant {
+            Some(t) => format!(
+                "{name} +{} µs",
+                t.saturating_duration_since(start).as_micros()
+            ),
+            None => format!("{name} not seen"),
+        };
+        let detail = [
+            at("preface + SETTINGS sent", h.preface_sent),
+            at("server SETTINGS", h.server_settings),
+            at("ours acknowledged", h.settings_acked),
+        ]
+        .join(", ");
+        let end = h.done_at().unwrap_or(start);
+        self.push(
+            crate::net::phases::HTTP2_HANDSHAKE,
+            start,
+            end,
+            Some(detail),
+        );
     }
 
     /// Adds a completed phase measured between two instants.
@@ -132,8 +175,9 @@ impl Recorder {
         request: Message,
         outcome: Outcome,
     ) -> Exchange {
-        let mut phases = self.phases;
-        phases.sort_by_key(|p| (p.start_us, p.end_us));
+        let mut rec = self;
+        rec.push_http2_handshake();
+        let phases = client_gaps(rec.phases);
         let (ok, status, error, response) = match outcome {
             Outcome::Answered {
                 ok,
@@ -145,7 +189,7 @@ impl Recorder {
         Exchange {
             transport,
             target,
-            started_at_ms: self.started_at_ms,
+            started_at_ms: rec.started_at_ms,
             ok,
             status,
             error,
@@ -155,6 +199,30 @@ impl Recorder {
             response,
         }
     }
+}
+
+/// `phases` in order, with the time no phase covers (from the start of the exchange on) shown
+/// as [`CLIENT`](crate::net::phases::CLIENT) phases: Switchboard's own work, not the wire.
+fn client_gaps(mut phases: Vec<Phase>) -> Vec<Phase> {
+    phases.sort_by_key(|p| (p.start_us, p.end_us));
+    let mut out = Vec::with_capacity(phases.len() * 2);
+    let mut covered = 0;
+    for phase in phases {
+        if phase.start_us >= covered + CLIENT_GAP_US {
+            out.push(Phase {
+                phase: crate::net::phases::CLIENT,
+                start_us: covered,
+                end_us: phase.start_us,
+                detail: Some(
+                    "in Switchboard, not on the wire: preparing, encoding, scheduling".into(),
+                ),
+                failed: false,
+            });
+        }
+        covered = covered.max(phase.end_us);
+        out.push(phase);
+    }
+    out
 }
 
 /// How an exchange ended.
@@ -189,5 +257,43 @@ pub fn classify_io(err: &std::io::Error, what: &str) -> (ErrorKind, String) {
             format!("{what} closed the connection: {err}"),
         ),
         _ => (ErrorKind::Io, format!("{what}: {err}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_no_phase_covers_is_shown_as_client_time() {
+        let phase = |start_us, end_us| Phase {
+            phase: crate::net::phases::CONNECT,
+            start_us,
+            end_us,
+            detail: None,
+            failed: false,
+        };
+        // Overlapping phases cover each other; a gap under 10 µs is noise.
+        let out = client_gaps(vec![
+            phase(400, 500),
+            phase(100, 200),
+            phase(150, 300),
+            phase(505, 600),
+        ]);
+        let spans: Vec<(&str, u64, u64)> = out
+            .iter()
+            .map(|p| (p.phase.name(), p.start_us, p.end_us))
+            .collect();
+        assert_eq!(
+            spans,
+            [
+                ("client", 0, 100),
+                ("connect", 100, 200),
+                ("connect", 150, 300),
+                ("client", 300, 400),
+                ("connect", 400, 500),
+                ("connect", 505, 600),
+            ]
+        );
     }
 }

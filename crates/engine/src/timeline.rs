@@ -29,6 +29,8 @@ pub enum PhaseClass {
     Wait,
     /// Reading a response or message.
     Receive,
+    /// Work in Switchboard itself, not on the wire (building, encoding, scheduling, discovery).
+    Client,
 }
 
 impl PhaseKind {

@@ -271,7 +271,7 @@ pub(crate) async fn open_channel(
     addr: &Addr,
     tls: &net::TlsOptions,
 ) -> Result<OpenChannel, Failure> {
-    let marks = Arc::new(IoMarks::default());
+    let marks = Arc::new(IoMarks::http2());
     let opened = net::open(
         rec,
         &addr.host,
@@ -297,6 +297,7 @@ pub(crate) async fn open_channel(
         )
     })?;
     let handshake_start = Instant::now();
+    marks.handshake_started();
     let channel =
         match tokio::time::timeout_at(rec.deadline, endpoint.connect_with_connector(connector))
             .await
@@ -305,7 +306,7 @@ pub(crate) async fn open_channel(
             Ok(Err(e)) => {
                 return Err((
                     rec.fail(
-                        crate::net::phases::CONNECT,
+                        crate::net::phases::HTTP2_HANDSHAKE,
                         handshake_start,
                         ErrorKind::Protocol,
                         format!("HTTP/2 connection setup failed: {e}"),
@@ -317,7 +318,7 @@ pub(crate) async fn open_channel(
                 let message = rec.timeout_message();
                 return Err((
                     rec.fail(
-                        crate::net::phases::CONNECT,
+                        crate::net::phases::HTTP2_HANDSHAKE,
                         handshake_start,
                         ErrorKind::Timeout,
                         message,
@@ -326,7 +327,7 @@ pub(crate) async fn open_channel(
                 ));
             }
         };
-    rec.extend_last("HTTP/2");
+    rec.http2_opened(marks.clone());
     Ok((channel, marks))
 }
 
@@ -466,14 +467,16 @@ async fn run(
     let m = marks.snapshot();
     let sent_end = m.last_write.unwrap_or(request_start);
     if m.last_write.is_some() {
+        // From the request's first frame written to its last (END_STREAM): its own frames,
+        // not the connection's SETTINGS or WINDOW_UPDATEs.
         rec.push(
             crate::net::phases::REQUEST_SENT,
-            request_start,
+            m.first_write.unwrap_or(request_start),
             sent_end,
             Some(if reused {
-                format!("reused channel, {} bytes on the wire", m.bytes_written)
+                format!("reused channel, {} bytes of frames", m.bytes_written)
             } else {
-                format!("{} bytes on the wire", m.bytes_written)
+                format!("{} bytes of frames", m.bytes_written)
             }),
         );
     }
@@ -1154,7 +1157,11 @@ pub mod phases {
     /// Trailers (the status) arrived.
     pub const TRAILERS: PhaseKind = PhaseKind::new("trailers", "trailers", PhaseClass::Receive);
 
-    pub const ALL: &[PhaseKind] = &[RESPONSE_HEADERS, MESSAGE, MESSAGE_SENT, TRAILERS];
+    /// Finding the method's types before the call (server reflection on a connection of its
+    /// own, or `.proto` files): Switchboard's work, before the exchange's own connection.
+    pub const DISCOVER: PhaseKind = PhaseKind::new("discover", "discover", PhaseClass::Client);
+
+    pub const ALL: &[PhaseKind] = &[RESPONSE_HEADERS, MESSAGE, MESSAGE_SENT, TRAILERS, DISCOVER];
 }
 
 #[cfg(test)]

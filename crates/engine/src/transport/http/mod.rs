@@ -445,10 +445,15 @@ async fn open_connection(
     let opened = net::open(rec, &p.host, p.port, p.tls.then_some(alpn), &p.tls_options)
         .await
         .map_err(|e| (e, None))?;
-    let marks = Arc::new(IoMarks::default());
-    let io = TokioIo::new(TimedIo::new(opened.stream, marks.clone()));
     let use_h2 = opened.alpn.as_deref() == Some(b"h2");
+    let marks = Arc::new(if use_h2 {
+        IoMarks::http2()
+    } else {
+        IoMarks::default()
+    });
+    let io = TokioIo::new(TimedIo::new(opened.stream, marks.clone()));
     let handshake_start = Instant::now();
+    marks.handshake_started();
     let protocol_error =
         |e: hyper::Error| (ErrorKind::Protocol, format!("HTTP handshake failed: {e}"));
     let sender = if use_h2 {
@@ -457,11 +462,16 @@ async fn open_connection(
             .map_err(|e| {
                 let (kind, message) = protocol_error(e);
                 (
-                    rec.fail(crate::net::phases::CONNECT, handshake_start, kind, message),
+                    rec.fail(
+                        crate::net::phases::HTTP2_HANDSHAKE,
+                        handshake_start,
+                        kind,
+                        message,
+                    ),
                     None,
                 )
             })?;
-        rec.extend_last("HTTP/2");
+        rec.http2_opened(marks.clone());
         tokio::spawn(conn);
         Sender::H2(sender)
     } else {
@@ -595,7 +605,7 @@ async fn send_on(
     if let Some(last_write) = m.last_write {
         rec.push(
             crate::net::phases::REQUEST_SENT,
-            request_start,
+            m.first_write.unwrap_or(request_start),
             last_write,
             Some(if reused {
                 format!("reused connection, {} bytes", m.bytes_written)
