@@ -136,8 +136,8 @@ pub async fn open(
     let connect = async {
         let mut last_err = None;
         for addr in &addrs {
-            match TcpStream::connect(addr).await {
-                Ok(stream) => return Ok((stream, *addr)),
+            match tcp_connect(*addr).await {
+                Ok((stream, syn_sent)) => return Ok((stream, *addr, syn_sent)),
                 Err(err) => last_err = Some((err, *addr)),
             }
         }
@@ -148,11 +148,14 @@ pub async fn open(
             )
         }))
     };
-    let (tcp, peer) = rec
+    let (tcp, peer, syn_sent) = rec
         .step(crate::net::phases::CONNECT, connect, |(e, addr)| {
             classify_io(&e, &addr.to_string())
         })
         .await?;
+    // The handshake starts when the SYN leaves: making and registering the socket before it is
+    // the client's time, shown as such.
+    rec.start_last_at(syn_sent);
     rec.detail(peer.to_string());
     let _ = tcp.set_nodelay(true);
 
@@ -195,6 +198,32 @@ pub async fn open(
         alpn: negotiated,
         peer,
     })
+}
+
+/// Connects to `addr`, returning the stream and when the SYN was sent (the `connect(2)` call
+/// returned): socket creation before it is not network time.
+async fn tcp_connect(addr: SocketAddr) -> std::io::Result<(TcpStream, Instant)> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    socket.set_nonblocking(true)?;
+    match socket.connect(&addr.into()) {
+        Ok(()) => {}
+        // Non-blocking: the SYN is on its way.
+        Err(e) if rustix::io::Errno::from_io_error(&e) == Some(rustix::io::Errno::INPROGRESS) => {}
+        Err(e) => return Err(e),
+    }
+    let syn_sent = Instant::now();
+    let stream = TcpStream::from_std(std::net::TcpStream::from(socket))?;
+    // Writable once the handshake is done (or failed: the error is on the socket).
+    stream.writable().await?;
+    if let Some(e) = stream.take_error()? {
+        return Err(e);
+    }
+    stream.peer_addr()?;
+    Ok((stream, syn_sent))
 }
 
 /// The phases of opening a connection, shared by the transports that use [`open`](crate::net::open).

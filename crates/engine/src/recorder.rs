@@ -148,15 +148,11 @@ impl Recorder {
         }
     }
 
-    /// Extends the last phase to now (e.g. `connect` to cover the HTTP/2 handshake).
-    pub fn extend_last(&mut self, extra_detail: &str) {
-        let now = self.clock.now_us();
+    /// Moves the start of the last phase later, to `at` (what came before it was not that phase).
+    pub fn start_last_at(&mut self, at: Instant) {
+        let at = self.clock.offset_us(at);
         if let Some(last) = self.phases.last_mut() {
-            last.end_us = last.end_us.max(now);
-            last.detail = Some(match last.detail.take() {
-                Some(detail) => format!("{detail}, {extra_detail}"),
-                None => extra_detail.to_string(),
-            });
+            last.start_us = at.clamp(last.start_us, last.end_us);
         }
     }
 
