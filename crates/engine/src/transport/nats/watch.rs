@@ -656,11 +656,21 @@ async fn stream_tap(
             let Some(Ok(first_message)) = next else {
                 break;
             };
-            let mut batch = vec![first_message];
-            while batch.len() < want {
-                match futures_util::FutureExt::now_or_never(messages.next()) {
-                    Some(Some(Ok(m))) => batch.push(m),
-                    _ => break,
+            let mut batch = Vec::with_capacity(want);
+            batch.push(first_message);
+            // What is already there, and once more after letting the connection read on: a
+            // fast stream fills batches instead of waking the viewer for a handful each time.
+            for round in 0..2 {
+                while batch.len() < want {
+                    match futures_util::FutureExt::now_or_never(messages.next()) {
+                        Some(Some(Ok(m))) => batch.push(m),
+                        _ => break,
+                    }
+                }
+                if round == 0 && batch.len() < want.min(64) && batch.len() > 1 {
+                    tokio::task::yield_now().await;
+                } else {
+                    break;
                 }
             }
             let batch: Vec<WatchedMessage> = batch
