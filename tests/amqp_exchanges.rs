@@ -46,8 +46,8 @@ async fn an_order_reaches_a_tap_and_the_user_service_consumer() {
     assert_eq!(created["checked_over"], "gRPC");
 
     let message = next_message(&mut watch).await;
-    assert_eq!(message.source, topology.exchange);
-    assert_eq!(message.key, "order.created");
+    assert_eq!(&*message.source, topology.exchange);
+    assert_eq!(&*message.key, "order.created");
     assert!(!message.redelivered);
     assert_eq!(
         message.properties().content_type.as_deref(),
@@ -226,7 +226,7 @@ async fn publish_has_amqp_phases_and_a_watch_on_a_queue_consumes() {
     for _ in 0..3 {
         let m = next_message(&mut watch).await;
         assert_eq!(m.headers["x-test"], "yes");
-        assert_eq!(m.key, "order.created");
+        assert_eq!(&*m.key, "order.created");
     }
     watch.close().await;
     // Consumed (acked): a second watch finds the queue empty.

@@ -114,7 +114,7 @@ async fn produce_times_every_phase_for_each_acks_and_keeps_key_and_headers() {
     let p = kafka::partition_for_key(b"user-7", 3);
     for (m, acks) in got.iter().zip(Acks::ALL) {
         assert_eq!(m.transport, Transport::Kafka);
-        assert_eq!(m.key, "user-7");
+        assert_eq!(&*m.key, "user-7");
         assert_eq!(m.kafka_partition(), Some(p));
         assert_eq!(m.headers["correlation_id"], format!("c-{}", acks.label()));
         assert_eq!(m.body.bytes, br#"{"n":1}"#);
@@ -447,7 +447,7 @@ async fn the_demo_produces_orders_keyed_by_user_and_its_user_service_consumes_th
     let (mut rx, cancel) = start(tap);
     let m = messages(&mut rx, 1).await.remove(0);
     cancel.cancel();
-    assert_eq!(m.key, "2");
+    assert_eq!(&*m.key, "2");
     assert_eq!(m.headers["correlation_id"], "corr-kafka");
     let event: serde_json::Value = serde_json::from_slice(&m.body.bytes).unwrap();
     assert_eq!(event["event"], "OrderCreated");
@@ -496,7 +496,7 @@ async fn produce_many_pipelines_a_numbered_series_and_a_future_start_reads_nothi
     cancel.cancel();
     assert!(
         got.iter()
-            .any(|m| m.key == "k7" && m.body.bytes == br#"{"n":7}"#),
+            .any(|m| &*m.key == "k7" && m.body.bytes == br#"{"n":7}"#),
         "the numbered record 7 on its key's partition"
     );
 

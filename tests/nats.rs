@@ -233,7 +233,7 @@ async fn a_subject_tap_sees_core_publishes_with_headers_and_reply_to() {
     assert_eq!(got.len(), 3);
     let m = &got[0];
     assert_eq!(m.transport, Transport::Nats);
-    assert_eq!(m.key, format!("sbtest.{t}.a"));
+    assert_eq!(&*m.key, format!("sbtest.{t}.a"));
     assert_eq!(m.headers["X-Trace"], "abc");
     assert_eq!(
         m.field("reply_to").as_deref(),
@@ -459,7 +459,7 @@ async fn an_order_lands_in_the_stream_with_its_id_and_correlation() {
     connected(&mut rx).await;
     let got = messages(&mut rx, 1).await;
     let m = &got[0];
-    assert_eq!(m.key, names.orders_subject);
+    assert_eq!(&*m.key, names.orders_subject);
     assert_eq!(m.headers["Nats-Msg-Id"], order_id.as_str());
     assert_eq!(m.headers["X-Correlation-Id"], "corr-42");
     let event: serde_json::Value = serde_json::from_slice(&m.body.bytes).unwrap();
@@ -531,7 +531,7 @@ async fn a_watch_survives_a_server_restart_and_marks_the_gap() {
     let (mut rx, cancel) = start(NatsWatch::subject(&url, "restart.>"));
     connected(&mut rx).await;
     assert!(nats::execute(&NatsRequest::publish(&url, "restart.before", "1"), SECS).await[0].ok);
-    assert_eq!(messages(&mut rx, 1).await[0].key, "restart.before");
+    assert_eq!(&*messages(&mut rx, 1).await[0].key, "restart.before");
     let mut kept = NatsRequest::publish(&url, "kept.one", "1");
     kept.jetstream = true;
     assert!(nats::execute(&kept, SECS).await[0].ok);
@@ -576,7 +576,7 @@ async fn a_watch_survives_a_server_restart_and_marks_the_gap() {
         }
     })
     .await;
-    assert_eq!(messages(&mut rx, 1).await[0].key, "restart.after");
+    assert_eq!(&*messages(&mut rx, 1).await[0].key, "restart.after");
     // The stream tap goes on after the last message it saw: the next one, not the first again.
     let mut kept = NatsRequest::publish(&url, "kept.two", "2");
     kept.jetstream = true;
@@ -588,7 +588,7 @@ async fn a_watch_survives_a_server_restart_and_marks_the_gap() {
     let got = tokio::time::timeout(Duration::from_secs(30), messages(&mut stream_rx, 1))
         .await
         .expect("the stream tap resumes after the restart");
-    assert_eq!(got[0].key, "kept.two");
+    assert_eq!(&*got[0].key, "kept.two");
     assert_eq!(got[0].field("stream_seq").as_deref(), Some("2"));
     stream_cancel.cancel();
     cancel.cancel();

@@ -92,7 +92,7 @@ fn push_headers(out: &mut String, headers: &[Header]) {
 pub fn message_text(m: &WatchedMessage) -> String {
     use crate::engine::Transport;
     let source = match (m.source.is_empty(), m.transport) {
-        (false, _) => m.source.as_str(),
+        (false, _) => &*m.source,
         (true, Transport::Amqp) => "(default)",
         (true, _) => "-",
     };
@@ -103,7 +103,7 @@ pub fn message_text(m: &WatchedMessage) -> String {
             (_, Some(b64)) => format!("key_base64={b64}"),
             _ => format!("key={:?}", m.key),
         },
-        _ => m.key.clone(),
+        _ => m.key.to_string(),
     };
     let mut out = format!(
         "{} {} {}{} {} B",

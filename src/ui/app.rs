@@ -1195,9 +1195,9 @@ impl SwitchboardApp {
             // Into the Kafka editor: the same topic, key, headers and value (the partition
             // follows from the key again).
             let k = &mut self.settings.kafka;
-            k.topic = m.source.clone();
+            k.topic = m.source.to_string();
             // A null key stays null; an empty one stays empty.
-            k.key = (!m.fields.get("key").is_some_and(|v| v.is_null())).then(|| m.key.clone());
+            k.key = (!m.fields.get("key").is_some_and(|v| v.is_null())).then(|| m.key.to_string());
             k.partition = None;
             k.headers = m
                 .headers
@@ -1218,7 +1218,7 @@ impl SwitchboardApp {
             // Into the NATS editor: a publish on the same subject with the same headers.
             let n = &mut self.settings.nats;
             n.op = crate::engine::nats::NatsOp::Publish;
-            n.subject = m.key.clone();
+            n.subject = m.key.to_string();
             n.jetstream = !m.source.is_empty();
             n.msg_id = String::new();
             n.reply_to = String::new();
@@ -1243,8 +1243,8 @@ impl SwitchboardApp {
         }
         let a = &mut self.settings.amqp;
         let p = m.properties();
-        a.exchange = m.source.clone();
-        a.routing_key = m.key.clone();
+        a.exchange = m.source.to_string();
+        a.routing_key = m.key.to_string();
         a.content_type = p.content_type.unwrap_or_default();
         a.message_id = p.message_id.unwrap_or_default();
         a.correlation_id = p.correlation_id.unwrap_or_default();

@@ -309,7 +309,7 @@ fn page_ui(
                                 {
                                     *selected = (*selected != Some(offset)).then_some(offset);
                                 }
-                                ui.label(&m.key);
+                                ui.label(&*m.key);
                                 let ts = m.fields.get("timestamp_ms").and_then(|v| v.as_u64());
                                 ui.label(ts.map(super::viewer::format_time).unwrap_or_default());
                                 let (text, _) = m.body.preview_text();

@@ -151,8 +151,8 @@ impl StoredMessage {
         WatchedMessage {
             transport: self.transport,
             received_at_ms: self.received_at_ms,
-            source: self.source.to_string(),
-            key: self.key.to_string(),
+            source: self.source.clone(),
+            key: self.key.clone(),
             redelivered: self.redelivered,
             fields: Fields::Named(meta.f),
             headers: meta.h,

@@ -24,10 +24,11 @@ pub struct WatchedMessage {
     pub transport: Transport,
     /// Receive time, milliseconds since the Unix epoch.
     pub received_at_ms: u64,
-    /// Where it came from: the exchange (AMQP).
-    pub source: String,
-    /// Its key: the routing key (AMQP).
-    pub key: String,
+    /// Where it came from: the exchange (AMQP), the stream (NATS), the topic (Kafka). Shared:
+    /// a watch's messages mostly repeat it.
+    pub source: Arc<str>,
+    /// Its key: the routing key (AMQP), the subject (NATS), the record key (Kafka). Shared.
+    pub key: Arc<str>,
     /// Delivered before (AMQP redelivered flag).
     pub redelivered: bool,
     /// The transport's own fields, in order (AMQP: the properties that are set).
@@ -49,8 +50,8 @@ pub struct Columns {
 impl WatchedMessage {
     /// An AMQP delivery.
     pub fn amqp(
-        exchange: impl Into<String>,
-        routing_key: impl Into<String>,
+        exchange: impl Into<Arc<str>>,
+        routing_key: impl Into<Arc<str>>,
         redelivered: bool,
         properties: &Properties,
         headers: Named,
@@ -70,15 +71,15 @@ impl WatchedMessage {
 
     /// A NATS message: core (`stream` is `None`) or from a JetStream stream.
     pub fn nats(
-        subject: impl Into<String>,
+        subject: impl Into<Arc<str>>,
         reply_to: Option<String>,
         headers: Named,
         body: Vec<u8>,
         stream: Option<StreamPosition>,
     ) -> Self {
         let (source, redelivered) = match &stream {
-            Some(p) => (p.stream.to_string(), p.delivered > 1),
-            None => (String::new(), false),
+            Some(p) => (p.stream.clone(), p.delivered > 1),
+            None => (Arc::from(""), false),
         };
         let fields = Fields::Nats {
             reply_to: reply_to.filter(|r| !r.is_empty()),
@@ -147,8 +148,8 @@ impl WatchedMessage {
         Self {
             transport: Transport::Kafka,
             received_at_ms: super::recorder::unix_ms(),
-            source: position.topic,
-            key,
+            source: position.topic.into(),
+            key: key.into(),
             redelivered: false,
             fields: Fields::Named(fields),
             headers,
@@ -231,8 +232,8 @@ impl WatchedMessage {
         let shape = AmqpJson {
             transport: Some(self.transport),
             received_at_ms: self.received_at_ms,
-            exchange: self.source.clone(),
-            routing_key: self.key.clone(),
+            exchange: self.source.to_string(),
+            routing_key: self.key.to_string(),
             redelivered: self.redelivered,
             properties: self.properties(),
             headers: serde_json::Value::Object(self.headers.clone()),
@@ -255,8 +256,8 @@ impl WatchedMessage {
         Ok(Self {
             transport: shape.transport.unwrap_or(Transport::Amqp),
             received_at_ms: shape.received_at_ms,
-            source: shape.exchange,
-            key: shape.routing_key,
+            source: shape.exchange.into(),
+            key: shape.routing_key.into(),
             redelivered: shape.redelivered,
             fields: Fields::Named(property_fields(&shape.properties)),
             headers: match shape.headers {
@@ -275,7 +276,7 @@ impl WatchedMessage {
         let mut out = Named::new();
         out.insert("transport".into(), "nats".into());
         out.insert("received_at_ms".into(), self.received_at_ms.into());
-        out.insert("subject".into(), self.key.clone().into());
+        out.insert("subject".into(), self.key.as_ref().into());
         out.insert(
             "reply_to".into(),
             self.fields
@@ -348,7 +349,7 @@ impl WatchedMessage {
         let mut out = Named::new();
         out.insert("transport".into(), "kafka".into());
         out.insert("received_at_ms".into(), self.received_at_ms.into());
-        out.insert("topic".into(), self.source.clone().into());
+        out.insert("topic".into(), self.source.as_ref().into());
         for name in ["partition", "offset", "timestamp_ms", "timestamp_type"] {
             if let Some(v) = self.fields.get(name) {
                 out.insert(name.into(), v);
@@ -363,7 +364,7 @@ impl WatchedMessage {
                 out.insert("key".into(), serde_json::Value::Null);
             }
             None => {
-                out.insert("key".into(), self.key.clone().into());
+                out.insert("key".into(), self.key.as_ref().into());
             }
         }
         out.insert(
@@ -719,7 +720,7 @@ mod tests {
         assert!(json.get("body_base64").is_some());
         let back = WatchedMessage::from_json(&json.to_string()).unwrap();
         assert_eq!(back, stored);
-        assert_eq!(back.source, "ORDERS");
+        assert_eq!(&*back.source, "ORDERS");
         assert_eq!(back.field("stream_seq").as_deref(), Some("7"));
     }
 

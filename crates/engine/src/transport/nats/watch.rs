@@ -306,20 +306,31 @@ fn core_message(m: async_nats::Message) -> WatchedMessage {
     )
 }
 
-/// `name` keeps the stream's name, shared by every message of the watch.
-fn stream_message(m: &jetstream::Message, name: &mut Option<Arc<str>>) -> WatchedMessage {
+/// The same text as the last time, shared; else `s`, kept for next time.
+fn shared(last: &mut Option<Arc<str>>, s: &str) -> Arc<str> {
+    match last {
+        Some(known) if known.as_ref() == s => known.clone(),
+        _ => last.insert(Arc::from(s)).clone(),
+    }
+}
+
+/// The stream's name and the last subject, shared by the messages of a watch that repeat them.
+#[derive(Default)]
+struct Names {
+    stream: Option<Arc<str>>,
+    subject: Option<Arc<str>>,
+}
+
+fn stream_message(m: &jetstream::Message, names: &mut Names) -> WatchedMessage {
     let position = m.info().ok().map(|info| StreamPosition {
-        stream: match name {
-            Some(known) if known.as_ref() == info.stream => known.clone(),
-            _ => name.insert(Arc::from(info.stream)).clone(),
-        },
+        stream: shared(&mut names.stream, info.stream),
         stream_seq: info.stream_sequence,
         consumer_seq: info.consumer_sequence,
         timestamp_ms: unix_ms(&info.published),
         delivered: u64::try_from(info.delivered).unwrap_or(0),
     });
     WatchedMessage::nats(
-        m.subject.as_str(),
+        shared(&mut names.subject, m.subject.as_str()),
         None,
         headers_named(m.headers.as_ref()),
         m.payload.to_vec(),
@@ -572,7 +583,7 @@ async fn stream_tap(
     // Where to resume when the consumer has to be made again (after a server restart or a
     // stream that went away): right after the last message seen, so nothing is seen twice.
     let mut resume: Option<u64> = None;
-    let mut stream_name: Option<Arc<str>> = None;
+    let mut names = Names::default();
     let mut sent: u64 = 0;
     let mut backoff = Duration::from_millis(250);
     let mut first = true;
@@ -675,7 +686,7 @@ async fn stream_tap(
             }
             let batch: Vec<WatchedMessage> = batch
                 .iter()
-                .map(|m| stream_message(m, &mut stream_name))
+                .map(|m| stream_message(m, &mut names))
                 .collect();
             if let Some(seq) = batch.last().and_then(WatchedMessage::stream_seq) {
                 resume = Some(seq + 1);
@@ -715,7 +726,7 @@ async fn consume(
         return Ok(());
     }
     let mut sent: u64 = 0;
-    let mut stream_name: Option<Arc<str>> = None;
+    let mut names = Names::default();
     // Handed over, not acked yet: (number since the watch started, message).
     let mut unacked: VecDeque<(u64, jetstream::Message)> = VecDeque::new();
     loop {
@@ -782,7 +793,7 @@ async fn consume(
                 Some(Ok(m)) => m,
             };
             sent += 1;
-            let watched = stream_message(&message, &mut stream_name);
+            let watched = stream_message(&message, &mut names);
             unacked.push_back((sent, message));
             if events
                 .send(WatchEvent::Messages(vec![watched]))
