@@ -48,6 +48,33 @@ async fn peer(reply: Option<&'static [u8]>) -> u16 {
     port
 }
 
+/// A peer that speaks first, like a NATS server (`INFO {…}`), then waits and says nothing more.
+async fn talker() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let _ = socket.write_all(b"INFO {\"server_id\":\"x\"}\r\n").await;
+            held.push(socket);
+        }
+    });
+    port
+}
+
+/// The phases of a `--json` exchange on stdout marked failed.
+fn failed_phases(output: &Output) -> Vec<String> {
+    let exchange: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&output.stdout).trim()).unwrap();
+    exchange["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["failed"] == true)
+        .map(|p| p["phase"].as_str().unwrap().to_string())
+        .collect()
+}
+
 const HTTP1_400: &[u8] =
     b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
 const GARBAGE: &[u8] = b"garbage garbage garbage\r\n\r\nmore";
@@ -203,6 +230,54 @@ async fn errors_name_what_the_peer_is() {
         .map(|p| p["phase"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(failed, ["first_byte"], "{exchange}");
+
+    // A peer that speaks first: named by what it said, not "the server closed the connection".
+    let talker = talker().await;
+    let output = switchboard(&[
+        "send",
+        "http",
+        &format!("http://127.0.0.1:{talker}/"),
+        "--json",
+        "--timeout",
+        "10",
+    ])
+    .await;
+    assert_one_line_failure(&output, "not an HTTP server: it answered \"INFO {");
+    assert_eq!(failed_phases(&output), ["first_byte"]);
+    // gRPC to it: no HTTP/2 SETTINGS ever came, so the handshake is what failed.
+    let output = switchboard(&[
+        "send",
+        "grpc",
+        &format!("127.0.0.1:{talker}"),
+        "--proto",
+        "proto/user.proto",
+        "--json",
+        "--timeout",
+        "3",
+    ])
+    .await;
+    assert!(!output.status.success());
+    assert_eq!(failed_phases(&output), ["http2_handshake"]);
+
+    // Discovery that fails is still an exchange on stdout: its `discover` phase failed.
+    let output = switchboard(&[
+        "send",
+        "grpc",
+        &format!("127.0.0.1:{}", closed_port().await),
+        "no.Such/Method",
+        "--json",
+        "--timeout",
+        "10",
+    ])
+    .await;
+    assert_one_line_failure(&output, "");
+    assert_eq!(failed_phases(&output), ["discover"]);
+}
+
+/// A port nothing listens on.
+async fn closed_port() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap().port()
 }
 
 /// #11.10: request bodies are capped with a clear error; huge response bodies print a bounded

@@ -247,23 +247,36 @@ async fn send_grpc(a: args::GrpcArgs, show_credentials: bool) -> anyhow::Result<
     let timeout = request.timeout;
     let started = tokio::time::Instant::now();
     let deadline = started + timeout;
-    let pool = grpc_pool(
+    let loaded = crate::engine::descriptors::load_for_method_noting(
+        &descriptor_source(&a.protos),
         &request.addr,
         Some(&request.method),
-        &a.protos,
         timeout,
         &request.tls,
     )
-    .await?;
+    .await;
     let discovery = started.elapsed();
     request.timeout = deadline.saturating_duration_since(tokio::time::Instant::now());
-    if request.timeout.is_zero() {
-        anyhow::bail!(
-            "timed out after {:.1} s (the request timeout) while discovering the types of {} by server reflection; pass --proto or --protoset to skip discovery",
-            timeout.as_secs_f64(),
-            request.addr
-        );
-    }
+    // Discovery that fails (or takes the whole timeout) is still an exchange, printed as one.
+    let loaded = match loaded {
+        Ok(_) if request.timeout.is_zero() => Err(crate::engine::ExchangeError {
+            kind: crate::engine::ErrorKind::Timeout,
+            phase: None,
+            message: format!(
+                "timed out after {:.1} s (the request timeout) while discovering the types of {} by server reflection; pass --proto or --protoset to skip discovery",
+                timeout.as_secs_f64(),
+                request.addr
+            ),
+        }),
+        other => other,
+    };
+    let (pool, fell_back) = match loaded {
+        Ok(loaded) => loaded,
+        Err(error) => {
+            let exchange = grpc::discovery_failed(&request, discovery, error);
+            return Ok(report(&[exchange], a.json, show_credentials));
+        }
+    };
     let method = grpc::find_method(&pool, &request.method).ok();
     let client_streaming = method.as_ref().is_some_and(|m| m.is_client_streaming());
     let server_streaming = method.as_ref().is_some_and(|m| m.is_server_streaming());
@@ -326,12 +339,17 @@ async fn send_grpc(a: args::GrpcArgs, show_credentials: bool) -> anyhow::Result<
     exchange.prepend_phase(
         grpc::phases::DISCOVER,
         discovery.as_micros() as u64,
-        if !a.protos.proto.is_empty() {
-            "the method's types from --proto files"
+        if let Some(failed) = &fell_back {
+            format!(
+                "server reflection failed ({}); the bundled user.proto's types were used",
+                failed.message
+            )
+        } else if !a.protos.proto.is_empty() {
+            "the method's types from --proto files".to_string()
         } else if a.protos.protoset.is_some() {
-            "the method's types from --protoset"
+            "the method's types from --protoset".to_string()
         } else {
-            "the method's types by server reflection, on a connection of its own (--proto or --protoset skip it)"
+            "the method's types by server reflection, on a connection of its own (--proto or --protoset skip it)".to_string()
         },
     );
     if let Some(error) = &mut exchange.error
@@ -359,8 +377,20 @@ async fn grpc_pool(
     timeout: Duration,
     tls: &crate::engine::net::TlsOptions,
 ) -> anyhow::Result<prost_reflect::DescriptorPool> {
-    use crate::engine::descriptors::{self, DescriptorSource};
-    let source = if !protos.proto.is_empty() {
+    Ok(crate::engine::descriptors::load_for_method(
+        &descriptor_source(protos),
+        addr,
+        method,
+        timeout,
+        tls,
+    )
+    .await?)
+}
+
+/// Where the types come from: `--proto` files, a `--protoset`, or the server's reflection.
+fn descriptor_source(protos: &args::ProtoOpts) -> crate::engine::descriptors::DescriptorSource {
+    use crate::engine::descriptors::DescriptorSource;
+    if !protos.proto.is_empty() {
         DescriptorSource::Protos {
             files: protos.proto.clone(),
             includes: protos.import_path.clone(),
@@ -369,8 +399,7 @@ async fn grpc_pool(
         DescriptorSource::Protoset(protoset.clone())
     } else {
         DescriptorSource::Reflection
-    };
-    Ok(descriptors::load_for_method(&source, addr, method, timeout, tls).await?)
+    }
 }
 
 fn grpc_request(a: &args::GrpcArgs) -> anyhow::Result<GrpcRequest> {

@@ -133,12 +133,30 @@ pub async fn open(
         }
     };
 
+    // TLS settings are read before connecting: a bad CA file fails at once, and building them
+    // is not counted between the handshake and TLS.
+    let tls_setup = match alpn {
+        Some(alpn) => {
+            let server_name = rustls::pki_types::ServerName::try_from(bare_host.to_string())
+                .map_err(|e| {
+                    ExchangeError::invalid_input(format!("invalid TLS server name: {e}"))
+                })?;
+            Some((server_name, TlsConnector::from(tls_config(alpn, tls)?)))
+        }
+        None => None,
+    };
+    // The first SYN, and the addresses that failed before one answered: all of it is `connect`.
+    let mut first_syn: Option<Instant> = None;
+    let mut failed: Vec<String> = Vec::new();
     let connect = async {
         let mut last_err = None;
         for addr in &addrs {
-            match tcp_connect(*addr).await {
-                Ok((stream, syn_sent)) => return Ok((stream, *addr, syn_sent)),
-                Err(err) => last_err = Some((err, *addr)),
+            match tcp_connect(*addr, &mut first_syn).await {
+                Ok(stream) => return Ok((stream, *addr)),
+                Err(err) => {
+                    failed.push(format!("{addr}: {err}"));
+                    last_err = Some((err, *addr));
+                }
             }
         }
         Err(last_err.unwrap_or_else(|| {
@@ -148,27 +166,31 @@ pub async fn open(
             )
         }))
     };
-    let (tcp, peer, syn_sent) = rec
+    let connected = rec
         .step(crate::net::phases::CONNECT, connect, |(e, addr)| {
             classify_io(&e, &addr.to_string())
         })
-        .await?;
-    // The handshake starts when the SYN leaves: making and registering the socket before it is
-    // the client's time, shown as such.
-    rec.start_last_at(syn_sent);
-    rec.detail(peer.to_string());
+        .await;
+    // The handshake starts when the first SYN leaves: making and registering the socket before
+    // it is the client's time, shown as such.
+    if let Some(syn) = first_syn {
+        rec.start_last_at(syn);
+    }
+    let (tcp, peer) = connected?;
+    rec.detail(if failed.is_empty() {
+        peer.to_string()
+    } else {
+        format!("{peer}, after {}", failed.join("; "))
+    });
     let _ = tcp.set_nodelay(true);
 
-    let Some(alpn) = alpn else {
+    let Some((server_name, connector)) = tls_setup else {
         return Ok(Opened {
             stream: Either::Left(tcp),
             alpn: None,
             peer,
         });
     };
-    let server_name = rustls::pki_types::ServerName::try_from(bare_host.to_string())
-        .map_err(|e| ExchangeError::invalid_input(format!("invalid TLS server name: {e}")))?;
-    let connector = TlsConnector::from(tls_config(alpn, tls)?);
     let tls = rec
         .step(
             crate::net::phases::TLS,
@@ -200,9 +222,12 @@ pub async fn open(
     })
 }
 
-/// Connects to `addr`, returning the stream and when the SYN was sent (the `connect(2)` call
+/// Connects to `addr`; `first_syn` keeps when the first SYN was sent (the `connect(2)` call
 /// returned): socket creation before it is not network time.
-async fn tcp_connect(addr: SocketAddr) -> std::io::Result<(TcpStream, Instant)> {
+async fn tcp_connect(
+    addr: SocketAddr,
+    first_syn: &mut Option<Instant>,
+) -> std::io::Result<TcpStream> {
     let socket = socket2::Socket::new(
         socket2::Domain::for_address(addr),
         socket2::Type::STREAM,
@@ -215,7 +240,7 @@ async fn tcp_connect(addr: SocketAddr) -> std::io::Result<(TcpStream, Instant)> 
         Err(e) if rustix::io::Errno::from_io_error(&e) == Some(rustix::io::Errno::INPROGRESS) => {}
         Err(e) => return Err(e),
     }
-    let syn_sent = Instant::now();
+    first_syn.get_or_insert_with(Instant::now);
     let stream = TcpStream::from_std(std::net::TcpStream::from(socket))?;
     // Writable once the handshake is done (or failed: the error is on the socket).
     stream.writable().await?;
@@ -223,7 +248,7 @@ async fn tcp_connect(addr: SocketAddr) -> std::io::Result<(TcpStream, Instant)> 
         return Err(e);
     }
     stream.peer_addr()?;
-    Ok((stream, syn_sent))
+    Ok(stream)
 }
 
 /// The phases of opening a connection, shared by the transports that use [`open`](crate::net::open).

@@ -53,14 +53,30 @@ impl Recorder {
         let Some(marks) = self.http2.take() else {
             return;
         };
+        // The handshake failed, and that phase says so already.
+        if self
+            .phases
+            .iter()
+            .any(|p| p.phase == crate::net::phases::HTTP2_HANDSHAKE)
+        {
+            return;
+        }
         let h = marks.handshake();
         let Some(start) = h.started else {
             return;
         };
+        // On the wire it begins with our preface (or the server's SETTINGS, if it spoke first);
+        // before that the connection was being set up in the client.
+        let on_wire = [h.preface_sent, h.server_settings]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(start)
+            .max(start);
         let at = |name: &str, instant: Option<Instant>| match instant {
             Some(t) => format!(
                 "{name} +{} µs",
-                t.saturating_duration_since(start).as_micros()
+                t.saturating_duration_since(on_wire).as_micros()
             ),
             None => format!("{name} not seen"),
         };
@@ -73,7 +89,7 @@ impl Recorder {
         let end = h.done_at().unwrap_or(start);
         self.push(
             crate::net::phases::HTTP2_HANDSHAKE,
-            start,
+            on_wire,
             end,
             Some(detail),
         );

@@ -629,12 +629,28 @@ pub async fn load_for_method(
     timeout: Duration,
     tls: &TlsOptions,
 ) -> Result<DescriptorPool, ExchangeError> {
+    Ok(load_for_method_noting(source, addr, method, timeout, tls)
+        .await?
+        .0)
+}
+
+/// [`load_for_method`], also returning the reflection failure the bundled descriptors stood in
+/// for (so a timeline can say reflection failed and why).
+pub async fn load_for_method_noting(
+    source: &DescriptorSource,
+    addr: &str,
+    method: Option<&str>,
+    timeout: Duration,
+    tls: &TlsOptions,
+) -> Result<(DescriptorPool, Option<ExchangeError>), ExchangeError> {
     match load(source, addr, timeout, tls).await {
-        Ok(pool) => Ok(pool),
+        Ok(pool) => Ok((pool, None)),
         Err(error) if *source == DescriptorSource::Reflection => {
             let builtin = crate::grpc::builtin_pool()?;
             match method {
-                Some(m) if crate::grpc::find_method(&builtin, m).is_ok() => Ok(builtin),
+                Some(m) if crate::grpc::find_method(&builtin, m).is_ok() => {
+                    Ok((builtin, Some(error)))
+                }
                 _ => Err(error),
             }
         }

@@ -265,6 +265,40 @@ pub async fn call_streaming_until(
 
 type Failure = (ExchangeError, Option<Message>);
 
+/// The exchange of a call that never started because finding the method's types failed after
+/// `took`: one failed `discover` phase holding `error`.
+pub fn discovery_failed(
+    req: &GrpcRequest,
+    took: std::time::Duration,
+    mut error: ExchangeError,
+) -> Exchange {
+    let took_us = took.as_micros() as u64;
+    error.phase = Some(phases::DISCOVER);
+    Exchange {
+        transport: Transport::Grpc,
+        target: format!("{} {}", req.addr.trim(), req.method.trim()),
+        started_at_ms: crate::recorder::unix_ms().saturating_sub(took_us / 1000),
+        ok: false,
+        status: None,
+        error: Some(error),
+        total_us: took_us,
+        timeline: vec![crate::timeline::Phase {
+            phase: phases::DISCOVER,
+            start_us: 0,
+            end_us: took_us,
+            detail: None,
+            failed: true,
+        }],
+        request: Message {
+            line: format!("POST /{}", req.method.trim().trim_start_matches('/')),
+            headers: req.metadata.clone(),
+            body: Body::new(req.json.clone().into_bytes()),
+            ..Message::default()
+        },
+        response: None,
+    }
+}
+
 /// Connects through our own connector, so DNS, TCP and TLS are timed, then sets up HTTP/2.
 pub(crate) async fn open_channel(
     rec: &mut Recorder,
@@ -511,15 +545,17 @@ async fn run(
         Ok(Err(status)) => {
             // A trailers-only answer (e.g. NOT_FOUND) or a transport failure.
             if is_transport_failure(&status) {
-                let phase = if m.last_write.is_some() {
-                    crate::grpc::phases::RESPONSE_HEADERS
-                } else {
-                    crate::net::phases::REQUEST_SENT
+                let (phase, start) = match handshake_failed(&marks) {
+                    Some(started) => (crate::net::phases::HTTP2_HANDSHAKE, started),
+                    None if m.last_write.is_some() => {
+                        (crate::grpc::phases::RESPONSE_HEADERS, sent_end)
+                    }
+                    None => (crate::net::phases::REQUEST_SENT, sent_end),
                 };
                 return Err((
                     rec.fail(
                         phase,
-                        sent_end,
+                        start,
                         ErrorKind::Protocol,
                         transport_failure_message(&status, &marks.first_bytes()),
                     ),
@@ -653,6 +689,16 @@ pub(crate) fn is_transport_failure(status: &tonic::Status) -> bool {
 
 /// What went wrong on the connection, with the underlying causes; `head` is what the peer
 /// sent first on the connection (an HTTP/2 server always starts with a SETTINGS frame).
+/// When a call failed on a connection whose peer never sent HTTP/2 SETTINGS: the handshake is
+/// what failed; its start.
+fn handshake_failed(marks: &IoMarks) -> Option<Instant> {
+    let h = marks.handshake();
+    if h.server_settings.is_some() {
+        return None;
+    }
+    h.started
+}
+
 pub(crate) fn transport_failure_message(status: &tonic::Status, head: &[u8]) -> String {
     use std::error::Error as _;
     let mut message = format!("the call failed: {}", status.message());
@@ -933,9 +979,13 @@ async fn streaming_call(
         Ok(Err(status)) => {
             finish_request(rec, request_msg);
             if is_transport_failure(&status) {
+                let (phase, start) = match handshake_failed(&marks) {
+                    Some(started) => (crate::net::phases::HTTP2_HANDSHAKE, started),
+                    None => (crate::grpc::phases::RESPONSE_HEADERS, start),
+                };
                 return Err((
                     rec.fail(
-                        crate::grpc::phases::RESPONSE_HEADERS,
+                        phase,
                         start,
                         ErrorKind::Protocol,
                         transport_failure_message(&status, &marks.first_bytes()),

@@ -591,7 +591,11 @@ async fn send_on(
     let m = marks.snapshot();
     // Bytes came back that are not an HTTP response head: the peer is not an HTTP server, and
     // that is found in the first byte, not in a body.
-    let not_http = matches!(&result, Ok(Err(e)) if e.is_parse() || e.is_parse_status());
+    // A peer that speaks first (NATS's INFO, an SMTP banner) makes hyper give up with "channel
+    // closed": its first bytes tell what it is.
+    let head = marks.first_bytes();
+    let foreign = !use_h2 && !head.is_empty() && !head.starts_with(b"HTTP/");
+    let not_http = matches!(&result, Ok(Err(e)) if e.is_parse() || e.is_parse_status() || foreign);
     let failed_phase = if not_http {
         crate::http::phases::FIRST_BYTE
     } else if m.first_read.is_some() {
@@ -632,7 +636,15 @@ async fn send_on(
     let response = match result {
         Ok(Ok(response)) => response,
         Ok(Err(e)) => {
-            let message = if not_http {
+            let message = if not_http && foreign {
+                let shown: String = String::from_utf8_lossy(&head[..head.len().min(24)])
+                    .chars()
+                    .map(|c| if c.is_control() { '.' } else { c })
+                    .collect();
+                format!(
+                    "the peer is not an HTTP server: it answered {shown:?}… (an HTTP/1.x response starts \"HTTP/1.1 …\")"
+                )
+            } else if not_http {
                 format!(
                     "the peer is not an HTTP server: what it answered is not an HTTP/1.x response ({e})"
                 )
