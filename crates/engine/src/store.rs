@@ -257,6 +257,12 @@ impl MessageStore {
     }
 
     fn push_entry(&mut self, entry: Entry) {
+        // The ring is reserved whole at the first message: address space only (pages are
+        // touched as entries arrive), and a fast watch never waits for it to be copied as it
+        // grows.
+        if self.entries.capacity() == 0 {
+            self.entries.reserve_exact(self.capacity);
+        }
         if self.entries.len() >= self.capacity {
             self.entries.pop_front();
             self.evicted += 1;
