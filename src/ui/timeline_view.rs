@@ -164,14 +164,16 @@ fn axis_ui(ui: &mut egui::Ui, width: f32, bar_width: f32, axis_us: u64) {
     let (rect, _) = ui.allocate_exact_size(vec2(width, 16.0), Sense::hover());
     let painter = ui.painter_at(rect);
     let color = ui.visuals().weak_text_color();
-    for i in 0..=4 {
-        let frac = i as f32 / 4.0;
+    // As many ticks as their labels ("1003.40 ms" is about 60 px) have room for.
+    let steps = ((bar_width / 95.0) as usize).clamp(1, 4);
+    for i in 0..=steps {
+        let frac = i as f32 / steps as f32;
         let x = rect.left() + LABEL_WIDTH + bar_width * frac;
         painter.line_segment(
             [pos2(x, rect.bottom() - 4.0), pos2(x, rect.bottom())],
             Stroke::new(1.0, color),
         );
-        let align = if i == 4 {
+        let align = if i == steps {
             Align2::RIGHT_BOTTOM
         } else {
             Align2::CENTER_BOTTOM

@@ -667,14 +667,17 @@ async fn stream_tap(
             let Some(Ok(first_message)) = next else {
                 break;
             };
-            let mut batch = Vec::with_capacity(want);
-            batch.push(first_message);
+            // Each message is converted as it is taken (no batch of JetStream messages, whose
+            // buffer would be a fresh mapping every time).
+            let mut batch: Vec<WatchedMessage> = Vec::with_capacity(want);
+            batch.push(stream_message(&first_message, &mut names));
+            drop(first_message);
             // What is already there, and once more after letting the connection read on: a
             // fast stream fills batches instead of waking the viewer for a handful each time.
             for round in 0..2 {
                 while batch.len() < want {
                     match futures_util::FutureExt::now_or_never(messages.next()) {
-                        Some(Some(Ok(m))) => batch.push(m),
+                        Some(Some(Ok(m))) => batch.push(stream_message(&m, &mut names)),
                         _ => break,
                     }
                 }
@@ -684,10 +687,6 @@ async fn stream_tap(
                     break;
                 }
             }
-            let batch: Vec<WatchedMessage> = batch
-                .iter()
-                .map(|m| stream_message(m, &mut names))
-                .collect();
             if let Some(seq) = batch.last().and_then(WatchedMessage::stream_seq) {
                 resume = Some(seq + 1);
             }
