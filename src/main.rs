@@ -17,20 +17,20 @@ fn launch(cli: &Cli) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let demo = (!cli.no_demo).then(|| demo_services::DemoConfig {
-        amqp_url: cli.amqp_url.clone(),
+        amqp_url: cli.brokers.amqp_url.clone(),
         nats: Some(demo_services::NatsNames {
-            url: cli.nats_url.clone(),
+            url: cli.brokers.nats_url.clone(),
             ..demo_services::NatsNames::default()
         }),
-        kafka: Some(demo_services::KafkaNames::at(&cli.kafka_url)),
+        kafka: Some(demo_services::KafkaNames::at(&cli.brokers.kafka_url)),
         ..demo_services::DemoConfig::default()
     });
     let options = AppOptions {
         backend: ui::backend::BackendOptions {
             demo,
-            amqp_url: cli.amqp_url.clone(),
-            nats_url: cli.nats_url.clone(),
-            kafka_url: cli.kafka_url.clone(),
+            amqp_url: cli.brokers.amqp_url.clone(),
+            nats_url: cli.brokers.nats_url.clone(),
+            kafka_url: cli.brokers.kafka_url.clone(),
             data_dir: switchboard::engine::collection::vars::data_dir(),
         },
         script: cli.script.map(|s| match s {

@@ -381,3 +381,28 @@ async fn printed_exchanges_mask_credentials_unless_asked() {
     );
     demo.stop().await;
 }
+
+/// Options are listed where they mean something: the demo's broker URLs on the app and `demo`,
+/// `--show-credentials` on the commands that print exchanges or messages — not everywhere.
+#[tokio::test]
+async fn each_command_lists_only_its_own_options() {
+    let help = |args: &[&str]| {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        async move {
+            let out = run(args).await;
+            assert!(out.status.success(), "{out:?}");
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        }
+    };
+    for command in [&["watch", "--help"][..], &["send", "http", "--help"], &["run", "--help"]] {
+        let text = help(command).await;
+        assert!(!text.contains("--no-demo"), "{command:?}: {text}");
+        assert!(!text.contains("--amqp-url"), "{command:?}: {text}");
+        assert!(text.contains("--show-credentials"), "{command:?}: {text}");
+    }
+    let demo = help(&["demo", "--help"]).await;
+    assert!(demo.contains("--amqp-url") && demo.contains("--kafka-url"), "{demo}");
+    assert!(!demo.contains("--show-credentials"), "{demo}");
+    let app = help(&["--help"]).await;
+    assert!(app.contains("--no-demo") && app.contains("--nats-url"), "{app}");
+}

@@ -14,27 +14,59 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
     /// Do not start the demo services in-process.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub no_demo: bool,
+    #[command(flatten)]
+    pub brokers: Brokers,
+    /// Scripted action after start (`lookup`: an HTTP and a gRPC lookup, then prints
+    /// `script: done`). Used by scripts/screenshot.
+    #[arg(long, hide = true, value_enum)]
+    pub script: Option<ScriptArg>,
+}
+
+/// Where the demo services and the editors point: the app's and `demo`'s options, not the
+/// other commands' (they take a URL of their own).
+#[derive(Debug, Clone, Args)]
+pub struct Brokers {
     /// Broker the demo services and editors use.
-    #[arg(long, global = true, default_value = demo_services::broker::DEFAULT_AMQP_URL)]
+    #[arg(long, default_value = demo_services::broker::DEFAULT_AMQP_URL)]
     pub amqp_url: String,
     /// NATS server the demo services and editors use (`user.get`, stream ORDERS).
-    #[arg(long, global = true, default_value = crate::engine::nats::DEFAULT_NATS_URL)]
+    #[arg(long, default_value = crate::engine::nats::DEFAULT_NATS_URL)]
     pub nats_url: String,
     /// Kafka broker the demo services and editors use (topic `orders`, group `user-service`);
     /// the demo starts an embedded broker there when nothing listens on it.
-    #[arg(long, global = true, default_value = crate::engine::kafka::DEFAULT_KAFKA_URL)]
+    #[arg(long, default_value = crate::engine::kafka::DEFAULT_KAFKA_URL)]
     pub kafka_url: String,
+}
+
+/// `--show-credentials`, for the commands that print exchanges or messages.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct Shown {
     /// Print credentials (Authorization, Cookie, API-key headers, URL passwords) as sent;
     /// exchanges and watched messages are printed with them masked otherwise (text and
     /// --json). Bodies are never altered.
     #[arg(long, global = true)]
     pub show_credentials: bool,
-    /// Scripted action after start (`lookup`: an HTTP and a gRPC lookup, then prints
-    /// `script: done`). Used by scripts/screenshot.
-    #[arg(long, hide = true, value_enum)]
-    pub script: Option<ScriptArg>,
+}
+
+/// `send`: the kind of request, and whether credentials are printed.
+#[derive(Debug, Clone, Args)]
+pub struct SendArgs {
+    #[command(subcommand)]
+    pub command: Send,
+    #[command(flatten)]
+    pub shown: Shown,
+}
+
+/// `kafka`: the admin commands, and the broker they ask when none is given.
+#[derive(Debug, Clone, Args)]
+pub struct KafkaArgs {
+    #[command(subcommand)]
+    pub command: KafkaCommand,
+    /// The broker asked when the command names none.
+    #[arg(long, global = true, default_value = crate::engine::kafka::DEFAULT_KAFKA_URL)]
+    pub kafka_url: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -47,8 +79,7 @@ pub enum ScriptArg {
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Send one request and print its exchange with the timeline.
-    #[command(subcommand)]
-    Send(Send),
+    Send(SendArgs),
     /// Publish a message: to an AMQP exchange (amqp:// URL, with publisher confirms), a NATS
     /// subject (nats:// URL; --jetstream waits for the stream's ack) or a Kafka topic
     /// (kafka:// URL, with the acks asked).
@@ -62,8 +93,7 @@ pub enum Command {
     Nats(NatsCommand),
     /// Kafka: `kafka topics URL` (partitions, watermarks, counts), `kafka groups URL` (members,
     /// committed offsets, lag).
-    #[command(subcommand)]
-    Kafka(KafkaCommand),
+    Kafka(KafkaArgs),
     /// Discover gRPC services: `grpc list ADDR [SERVICE]`, `grpc describe ADDR SYMBOL`.
     #[command(subcommand)]
     Grpc(GrpcCommand),
@@ -91,6 +121,8 @@ pub enum Command {
 pub struct RunArgs {
     /// The collection folder.
     pub dir: std::path::PathBuf,
+    #[command(flatten)]
+    pub shown: Shown,
     /// Only these requests or folders (by name or path; all when none given).
     pub names: Vec<String>,
     /// The environment (a file in DIR/environments/, without `.json`).
@@ -413,6 +445,8 @@ pub struct PublishArgs {
     /// Broker URL: amqp://guest:guest@127.0.0.1:5672/%2f, nats://127.0.0.1:4222 or
     /// kafka://127.0.0.1:9092
     pub url: String,
+    #[command(flatten)]
+    pub shown: Shown,
     /// Kafka: the topic.
     #[arg(long, conflicts_with_all = ["exchange", "routing_key", "subject"])]
     pub topic: Option<String>,
@@ -547,6 +581,8 @@ impl AmqpProps {
 pub struct WatchArgs {
     /// Broker URL (amqp://…, nats://… or kafka://…).
     pub url: String,
+    #[command(flatten)]
+    pub shown: Shown,
     /// Kafka: the topic to tap (or consume with --group).
     #[arg(long, conflicts_with_all = ["queue", "exchange", "subject", "stream"])]
     pub topic: Option<String>,
@@ -620,15 +656,17 @@ pub struct DemoArgs {
     /// How the Order Service checks users.
     #[arg(long, value_enum, default_value = "grpc")]
     pub user_check: UserCheckArg,
+    #[command(flatten)]
+    pub brokers: Brokers,
 }
 
 impl DemoArgs {
-    pub fn config(
-        &self,
-        amqp_url: &str,
-        nats_url: &str,
-        kafka_url: &str,
-    ) -> demo_services::DemoConfig {
+    pub fn config(&self) -> demo_services::DemoConfig {
+        let Brokers {
+            amqp_url,
+            nats_url,
+            kafka_url,
+        } = &self.brokers;
         demo_services::DemoConfig {
             user_http_addr: self.user_http,
             user_grpc_addr: self.user_grpc,

@@ -32,13 +32,7 @@ pub fn main_with(launch: impl FnOnce(&Cli) -> anyhow::Result<()>) -> ExitCode {
         Ok(rt) => rt,
         Err(err) => return fail(&format!("cannot start the async runtime: {err}")),
     };
-    match runtime.block_on(run(
-        command,
-        &cli.amqp_url,
-        &cli.nats_url,
-        &cli.kafka_url,
-        cli.show_credentials,
-    )) {
+    match runtime.block_on(run(command)) {
         Ok(code) => code,
         Err(err) => fail(&format!("{err:#}")),
     }
@@ -61,43 +55,70 @@ pub fn fail(message: &str) -> ExitCode {
 }
 
 /// Runs one subcommand; exchanges are printed with their credentials masked unless
-/// `show_credentials`.
-pub async fn run(
-    command: Command,
-    amqp_url: &str,
-    nats_url: &str,
-    kafka_url: &str,
-    show_credentials: bool,
-) -> anyhow::Result<ExitCode> {
+/// `--show-credentials`.
+pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Send(args::Send::Http(a)) => {
+        Command::Send(send) => self::send(send.command, send.shown.show_credentials).await,
+        Command::Publish(a) => publish(a).await,
+        Command::Nats(c) => nats::command(c).await,
+        Command::Kafka(k) => kafka::command(k.command, &k.kafka_url).await,
+        Command::Watch(a) => {
+            let show_credentials = a.shown.show_credentials;
+            watch(a, show_credentials).await
+        }
+        Command::Demo(a) => {
+            demo_services::demo::run_foreground(a.config()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run(a) => {
+            let show_credentials = a.shown.show_credentials;
+            collections::run(a, show_credentials).await
+        }
+        Command::Import(i) => collections::import(i),
+        Command::Export(e) => collections::export(e),
+        other => tools(other).await,
+    }
+}
+
+async fn send(command: args::Send, show_credentials: bool) -> anyhow::Result<ExitCode> {
+    match command {
+        args::Send::Http(a) => {
             let exchange = http::send(&http_request(&a)?).await;
             Ok(report(&[exchange], a.json, show_credentials))
         }
-        Command::Send(args::Send::Grpc(a)) => send_grpc(a, show_credentials).await,
-        Command::Send(args::Send::Nats(a)) => {
+        args::Send::Grpc(a) => send_grpc(a, show_credentials).await,
+        args::Send::Nats(a) => {
             let exchanges = crate::engine::nats::execute(&nats::request(&a)?, a.timeout).await;
             Ok(report(&exchanges, a.json, show_credentials))
         }
-        Command::Publish(a) if kafka::check_scheme(&a.url).is_err() => {
+    }
+}
+
+async fn publish(a: args::PublishArgs) -> anyhow::Result<ExitCode> {
+    let show_credentials = a.shown.show_credentials;
+    match a {
+        a if kafka::check_scheme(&a.url).is_err() => {
             kafka::check_scheme(&a.url)?;
             Ok(ExitCode::FAILURE)
         }
-        Command::Publish(a) if kafka::is_kafka_url(&a.url) => {
+        a if kafka::is_kafka_url(&a.url) => {
             let exchanges = crate::engine::kafka::execute(&kafka::publish(&a)?, a.timeout).await;
             Ok(report(&exchanges, a.json, show_credentials))
         }
-        Command::Publish(a) if nats::is_nats_url(&a.url) => {
+        a if nats::is_nats_url(&a.url) => {
             let exchanges = crate::engine::nats::execute(&nats::publish(&a)?, a.timeout).await;
             Ok(report(&exchanges, a.json, show_credentials))
         }
-        Command::Publish(a) => {
+        a => {
             let exchanges = amqp::publish(&publish_request(&a)?).await;
             Ok(report(&exchanges, a.json, show_credentials))
         }
-        Command::Nats(c) => nats::command(c).await,
-        Command::Kafka(c) => kafka::command(c, kafka_url).await,
-        Command::Watch(a) => watch(a, show_credentials).await,
+    }
+}
+
+/// `grpc` and `load`.
+async fn tools(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
         Command::Grpc(args::GrpcCommand::List {
             addr,
             service,
@@ -178,13 +199,7 @@ pub async fn run(
             };
             load(spec, opts, json, pool).await
         }
-        Command::Demo(a) => {
-            demo_services::demo::run_foreground(a.config(amqp_url, nats_url, kafka_url)).await?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Run(a) => collections::run(a, show_credentials).await,
-        Command::Import(i) => collections::import(i),
-        Command::Export(e) => collections::export(e),
+        _ => anyhow::bail!("not a tool command"),
     }
 }
 

@@ -225,9 +225,7 @@ fn client_gaps(mut phases: Vec<Phase>) -> Vec<Phase> {
                 phase: crate::net::phases::CLIENT,
                 start_us: covered,
                 end_us: phase.start_us,
-                detail: Some(
-                    "in Switchboard, not on the wire: preparing, encoding, scheduling".into(),
-                ),
+                detail: Some("not on the wire: preparing, encoding, scheduling".into()),
                 failed: false,
             });
         }
