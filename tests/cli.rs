@@ -394,15 +394,25 @@ async fn each_command_lists_only_its_own_options() {
             String::from_utf8_lossy(&out.stdout).into_owned()
         }
     };
-    for command in [&["watch", "--help"][..], &["send", "http", "--help"], &["run", "--help"]] {
+    for command in [
+        &["watch", "--help"][..],
+        &["send", "http", "--help"],
+        &["run", "--help"],
+    ] {
         let text = help(command).await;
         assert!(!text.contains("--no-demo"), "{command:?}: {text}");
         assert!(!text.contains("--amqp-url"), "{command:?}: {text}");
         assert!(text.contains("--show-credentials"), "{command:?}: {text}");
     }
     let demo = help(&["demo", "--help"]).await;
-    assert!(demo.contains("--amqp-url") && demo.contains("--kafka-url"), "{demo}");
+    assert!(
+        demo.contains("--amqp-url") && demo.contains("--kafka-url"),
+        "{demo}"
+    );
     assert!(!demo.contains("--show-credentials"), "{demo}");
     let app = help(&["--help"]).await;
-    assert!(app.contains("--no-demo") && app.contains("--nats-url"), "{app}");
+    assert!(
+        app.contains("--no-demo") && app.contains("--nats-url"),
+        "{app}"
+    );
 }
