@@ -62,13 +62,16 @@ pub fn headers_ui(ui: &mut egui::Ui, title: &str, headers: &[Header]) {
     egui::CollapsingHeader::new(format!("{title} ({})", headers.len()))
         .default_open(headers.len() <= 8)
         .show(ui, |ui| {
+            // Long values wrap within the column instead of running past its edge.
+            let width = ui.available_width();
             egui::Grid::new(title)
                 .num_columns(2)
                 .striped(true)
+                .max_col_width((width * 0.62).max(80.0))
                 .show(ui, |ui| {
                     for h in headers {
                         ui.label(RichText::new(&h.name).monospace().weak());
-                        ui.label(RichText::new(&h.value).monospace());
+                        ui.add(egui::Label::new(RichText::new(&h.value).monospace()).wrap());
                         ui.end_row();
                     }
                 });
