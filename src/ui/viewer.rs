@@ -154,7 +154,7 @@ fn cell_text(m: &StoredMessage, key: SortKey, fields: &Named) -> String {
                 (_, v) => v.map(text_of).unwrap_or_default(),
             }
         }
-        SortKey::Size => format_bytes(m.body_bytes().len() as u64),
+        SortKey::Size => format_bytes(m.body.len() as u64),
         SortKey::Redelivered if m.redelivered => "yes".to_string(),
         SortKey::Redelivered => String::new(),
     }
@@ -412,7 +412,7 @@ impl ViewerTab {
         match key {
             SortKey::Time => self.view.sort_unstable(),
             SortKey::Size => self.view.sort_by_key(|s| match store.get(*s) {
-                Some(Entry::Message(m)) => m.body_bytes().len(),
+                Some(Entry::Message(m)) => m.body.len(),
                 _ => 0,
             }),
             SortKey::Redelivered => self
@@ -1059,7 +1059,7 @@ fn table_ui(ui: &mut egui::Ui, tab: &mut ViewerTab, height: f32) {
                         let cells = table_columns
                             .iter()
                             .map(|(key, _)| cell_text(m, *key, &fields));
-                        for cell in cells.chain(std::iter::once(body_preview(m.body_bytes()))) {
+                        for cell in cells.chain(std::iter::once(body_preview(&m.body))) {
                             row.col(|ui| {
                                 ui.add(
                                     egui::Label::new(RichText::new(cell).monospace().size(12.0))
@@ -1192,7 +1192,7 @@ fn detail_ui(ui: &mut egui::Ui, m: &StoredMessage, copy_in_clear: bool) {
         if m.redelivered {
             ui.colored_label(ui.visuals().warn_fg_color, "redelivered");
         }
-        ui.label(RichText::new(format!("{} B", m.body_bytes().len())).weak());
+        ui.label(RichText::new(format!("{} B", m.body.len())).weak());
         if ui.small_button("Copy as JSON").clicked() {
             ui.ctx().copy_text(copy_json(m, copy_in_clear));
         }
@@ -1212,7 +1212,7 @@ fn detail_ui(ui: &mut egui::Ui, m: &StoredMessage, copy_in_clear: bool) {
         let headers = named(m.headers());
         headers_ui(&mut cols[1], "Headers", &headers);
     });
-    body_ui(ui, &m.body(), m.body_bytes().len() as u64);
+    body_ui(ui, &m.body(), m.body.len() as u64);
 }
 
 #[cfg(test)]

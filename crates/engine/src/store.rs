@@ -1,9 +1,9 @@
 //! The bounded message store behind each watch: a ring buffer of compact messages and gap
 //! markers, with a filter, and JSON Lines export/import in the `watch --json` shape.
 //!
-//! Memory: each stored message costs one `Entry` in the ring (≈ 88 bytes) and one allocation
-//! holding its set properties and headers as compact JSON (≈ 150–250 bytes for a demo order
-//! event) followed by its body; exchange and routing-key strings are shared between messages.
+//! Memory: each stored message costs one `Entry` in the ring (≈ 96 bytes), its body, and its set
+//! properties and headers as compact JSON (≈ 150–250 bytes for a demo order event), plus two
+//! allocations' overhead; exchange and routing-key strings are shared between messages.
 //! Measured by `scripts/bench`: 1,000,000 demo order events (≈ 165 B bodies) take ≈ 665 B each,
 //! ≈ 0.7 GB resident in all — the default capacity (1,000,000) fits any desktop.
 
@@ -29,11 +29,9 @@ pub struct StoredMessage {
     /// Its key (routing key, subject, partition/offset), shared between messages.
     pub key: Arc<str>,
     pub redelivered: bool,
-    /// `{"f": fields, "h": headers}` as compact JSON, then the body: one allocation per
-    /// message (a million of them is a million fewer allocations, and ≈ 28 MB less).
-    data: Box<[u8]>,
-    /// Where the body starts in `data`.
-    meta_len: u32,
+    /// `{"f": fields, "h": headers}` as compact JSON.
+    meta: Box<str>,
+    pub body: Box<[u8]>,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -45,8 +43,8 @@ struct Meta {
 }
 
 /// The stored form of fields and headers, `{"f": fields, "h": headers}` with empty ones left
-/// out, written into `scratch`.
-fn write_meta(fields: &Fields, headers: &Named, scratch: &mut Vec<u8>) {
+/// out, written into `scratch` and copied out at its exact size (one allocation).
+fn meta_json(fields: &Fields, headers: &Named, scratch: &mut Vec<u8>) -> Box<str> {
     scratch.clear();
     scratch.push(b'{');
     if !fields.is_empty() {
@@ -61,6 +59,9 @@ fn write_meta(fields: &Fields, headers: &Named, scratch: &mut Vec<u8>) {
         let _ = serde_json::to_writer(&mut *scratch, headers);
     }
     scratch.push(b'}');
+    std::str::from_utf8(scratch)
+        .map(Box::from)
+        .unwrap_or_default()
 }
 
 /// Shares exchange and routing-key strings between messages, and keeps the buffer a message's
@@ -108,13 +109,6 @@ impl Prepared {
     }
 
     pub fn new(message: WatchedMessage, interner: &mut Interner) -> Self {
-        write_meta(&message.fields, &message.headers, &mut interner.scratch);
-        let meta = &interner.scratch;
-        let body = &message.body.bytes;
-        let mut data = Vec::with_capacity(meta.len() + body.len());
-        data.extend_from_slice(meta);
-        data.extend_from_slice(body);
-        let meta_len = u32::try_from(meta.len()).unwrap_or(0);
         Self(StoredMessage {
             seq: 0,
             received_at_ms: message.received_at_ms,
@@ -122,15 +116,15 @@ impl Prepared {
             source: interner.get(&message.source),
             key: interner.get(&message.key),
             redelivered: message.redelivered,
-            meta_len,
-            data: data.into_boxed_slice(),
+            meta: meta_json(&message.fields, &message.headers, &mut interner.scratch),
+            body: message.body.bytes.into_boxed_slice(),
         })
     }
 }
 
 impl StoredMessage {
     fn meta(&self) -> Meta {
-        serde_json::from_str(self.meta_json()).unwrap_or_default()
+        serde_json::from_str(&self.meta).unwrap_or_default()
     }
 
     /// The transport's fields (AMQP properties), in order.
@@ -144,17 +138,11 @@ impl StoredMessage {
 
     /// Fields and headers as compact JSON (what the filter searches besides the body).
     pub fn meta_json(&self) -> &str {
-        let meta = self.data.get(..self.meta_len as usize).unwrap_or_default();
-        std::str::from_utf8(meta).unwrap_or_default()
-    }
-
-    /// The body's bytes.
-    pub fn body_bytes(&self) -> &[u8] {
-        self.data.get(self.meta_len as usize..).unwrap_or_default()
+        &self.meta
     }
 
     pub fn body(&self) -> Body {
-        Body::new(self.body_bytes().to_vec())
+        Body::new(self.body.to_vec())
     }
 
     /// Back to a watched message.
@@ -292,7 +280,7 @@ impl MessageStore {
         let mut stored = prepared.0;
         stored.seq = self.next_seq;
         self.received += 1;
-        self.received_bytes += stored.body_bytes().len() as u64;
+        self.received_bytes += stored.body.len() as u64;
         self.push_entry(Entry::Message(stored));
     }
 
@@ -363,10 +351,10 @@ impl Filter {
             return true;
         }
         let needle = self.text.as_bytes();
-        memchr::memmem::find(m.body_bytes(), needle).is_some()
+        memchr::memmem::find(&m.body, needle).is_some()
             || m.key.contains(&self.text)
             || m.source.contains(&self.text)
-            || m.meta_json().contains(&self.text)
+            || m.meta.contains(&self.text)
     }
 }
 
@@ -441,7 +429,7 @@ mod tests {
         let Some(Entry::Message(m)) = store.get(4) else {
             panic!()
         };
-        assert_eq!(m.body_bytes(), &[4]);
+        assert_eq!(&*m.body, &[4]);
         assert!(store.get(2).is_none());
     }
 
