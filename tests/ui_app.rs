@@ -2631,3 +2631,33 @@ fn editor_and_result_sit_side_by_side_or_stacked_and_the_side_panel_hides() {
     app.click("Show panel");
     assert!(app.harness.state().settings.side_panel);
 }
+
+/// The app can be launched from a desktop menu: a desktop entry naming the binary and its icon,
+/// the icon in every size a menu asks for, and the same icon on the window.
+#[test]
+fn a_desktop_entry_and_icon_ship_with_the_app() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let entry = std::fs::read_to_string(root.join("assets/switchboard.desktop")).unwrap();
+    for line in [
+        "[Desktop Entry]",
+        "Type=Application",
+        "Exec=switchboard",
+        "Icon=switchboard",
+    ] {
+        assert!(entry.lines().any(|l| l == line), "{line} in {entry}");
+    }
+    assert!(entry.contains("Categories=Development;"), "{entry}");
+    for size in [16u32, 32, 48, 64, 128, 256] {
+        let path = root.join(format!("assets/icons/switchboard-{size}.png"));
+        let icon = eframe::icon_data::from_png_bytes(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(
+            (icon.width, icon.height),
+            (size, size),
+            "{}",
+            path.display()
+        );
+    }
+    assert!(root.join("assets/icons/switchboard.svg").exists());
+    let window = switchboard::ui::window_icon().expect("the window icon decodes");
+    assert_eq!((window.width, window.height), (64, 64));
+}

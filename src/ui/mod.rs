@@ -29,13 +29,18 @@ pub fn run(runtime: &tokio::runtime::Runtime, options: AppOptions) -> anyhow::Re
         .then(|| eframe::storage_dir("switchboard").map(|d| d.join(state::WINDOW_FILE)))
         .flatten();
     let persistence_path = state::window_state_path(&options.backend.data_dir, legacy);
+    let mut viewport = egui::ViewportBuilder::default()
+        .with_title("Switchboard")
+        .with_app_id("switchboard")
+        .with_inner_size([1280.0, 800.0])
+        .with_min_inner_size([720.0, 480.0]);
+    // The window's icon (what a taskbar shows); `assets/switchboard.desktop` names the same one.
+    if let Some(icon) = window_icon() {
+        viewport = viewport.with_icon(icon);
+    }
     let native = eframe::NativeOptions {
         persistence_path: Some(persistence_path),
-        viewport: egui::ViewportBuilder::default()
-            .with_title("Switchboard")
-            .with_app_id("switchboard")
-            .with_inner_size([1280.0, 800.0])
-            .with_min_inner_size([720.0, 480.0]),
+        viewport,
         renderer: eframe::Renderer::Glow,
         ..Default::default()
     };
@@ -73,4 +78,9 @@ fn close_on_signal(ctx: egui::Context, runtime: &tokio::runtime::Handle) {
         ctx.send_viewport_cmd(egui::ViewportCommand::Close);
         ctx.request_repaint();
     });
+}
+
+/// The app icon, 64×64, from `assets/icons` (the SVG and the other sizes are there too).
+pub fn window_icon() -> Option<egui::IconData> {
+    eframe::icon_data::from_png_bytes(include_bytes!("../../assets/icons/switchboard-64.png")).ok()
 }
