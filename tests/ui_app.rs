@@ -2661,3 +2661,22 @@ fn a_desktop_entry_and_icon_ship_with_the_app() {
     let window = switchboard::ui::window_icon().expect("the window icon decodes");
     assert_eq!((window.width, window.height), (64, 64));
 }
+
+/// Ctrl+1…5 open the HTTP, gRPC, AMQP, NATS and Kafka editors.
+#[test]
+fn ctrl_digits_switch_the_transport_editor() {
+    let mut app = start_app();
+    app.click("HTTP");
+    for (digit, tab) in [
+        (egui::Key::Num2, TransportTab::Grpc),
+        (egui::Key::Num4, TransportTab::Nats),
+        (egui::Key::Num5, TransportTab::Kafka),
+        (egui::Key::Num3, TransportTab::Amqp),
+        (egui::Key::Num1, TransportTab::Http),
+    ] {
+        app.harness
+            .key_press_modifiers(egui::Modifiers::COMMAND, digit);
+        app.harness.step();
+        assert_eq!(app.harness.state().settings.transport, tab, "{digit:?}");
+    }
+}

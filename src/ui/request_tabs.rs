@@ -496,7 +496,8 @@ impl SwitchboardApp {
         }
     }
 
-    /// Ctrl+T, Ctrl+W, Ctrl+Tab and Ctrl+Shift+Tab (taken before any widget sees them).
+    /// Ctrl+T, Ctrl+W, Ctrl+Tab and Ctrl+Shift+Tab (taken before any widget sees them), and
+    /// Ctrl+1…5 for the HTTP, gRPC, AMQP, NATS and Kafka editors.
     pub(crate) fn request_tab_keys(&mut self, ui: &mut egui::Ui) {
         let key = |ui: &mut egui::Ui, modifiers, key| {
             ui.input_mut(|i| i.consume_shortcut(&egui::KeyboardShortcut::new(modifiers, key)))
@@ -517,6 +518,18 @@ impl SwitchboardApp {
         } else if key(ui, egui::Modifiers::COMMAND, egui::Key::Tab) {
             self.switch_tab((current + 1) % n.max(1));
             self.request_tabs.scroll_to_current = true;
+        }
+        let digits = [
+            egui::Key::Num1,
+            egui::Key::Num2,
+            egui::Key::Num3,
+            egui::Key::Num4,
+            egui::Key::Num5,
+        ];
+        for (digit, tab) in digits.into_iter().zip(TransportTab::ALL) {
+            if key(ui, egui::Modifiers::COMMAND, digit) {
+                self.show_editor(tab);
+            }
         }
     }
 }
