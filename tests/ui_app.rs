@@ -2680,3 +2680,23 @@ fn ctrl_digits_switch_the_transport_editor() {
         assert_eq!(app.harness.state().settings.transport, tab, "{digit:?}");
     }
 }
+
+/// Ctrl+F puts the cursor in the history search (opening the side panel if it was hidden).
+#[test]
+fn ctrl_f_searches_the_history() {
+    let mut app = start_app();
+    app.click("HTTP");
+    app.harness.state_mut().settings.side_panel = false;
+    app.harness.step();
+    app.harness
+        .key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::F);
+    app.harness.step();
+    app.harness.step();
+    assert!(app.harness.state().settings.side_panel);
+    app.harness
+        .input_mut()
+        .events
+        .push(egui::Event::Text("john".into()));
+    app.harness.step();
+    assert_eq!(app.harness.state().history_query, "john");
+}

@@ -117,6 +117,8 @@ pub struct SwitchboardApp {
     /// Ctrl+Enter this frame (taken before any widget is drawn, so it never also presses the
     /// focused button).
     send_shortcut: bool,
+    /// Ctrl+F was pressed: the history search takes the focus when it is next drawn.
+    focus_history_search: bool,
     /// Each editor's last result (a history sequence number): switching editors shows it.
     pub(crate) last_by_tab: HashMap<TransportTab, u64>,
     pub outcomes: HashMap<TransportTab, EditorOutcome>,
@@ -243,6 +245,7 @@ impl SwitchboardApp {
             script_frames: None,
             applied_theme: None,
             send_shortcut: false,
+            focus_history_search: false,
             last_by_tab: HashMap::new(),
             demo_config: None,
             report_first_frame: std::env::var_os("SWITCHBOARD_BENCH").is_some(),
@@ -1577,12 +1580,16 @@ impl SwitchboardApp {
         });
         ui.horizontal(|ui| {
             let l = ui.label("Search");
-            ui.add(
-                egui::TextEdit::singleline(&mut self.history_query)
-                    .hint_text("URL, status, body…")
-                    .desired_width(f32::INFINITY),
-            )
-            .labelled_by(l.id);
+            let search = ui
+                .add(
+                    egui::TextEdit::singleline(&mut self.history_query)
+                        .hint_text("URL, status, body… (Ctrl+F)")
+                        .desired_width(f32::INFINITY),
+                )
+                .labelled_by(l.id);
+            if std::mem::take(&mut self.focus_history_search) {
+                search.request_focus();
+            }
         });
         if let Some(note) = &self.history_note {
             ui.label(
@@ -2130,6 +2137,16 @@ impl SwitchboardApp {
         });
         if self.settings.view == MainView::Requests {
             self.request_tab_keys(ui);
+            if ui.input_mut(|i| {
+                i.consume_shortcut(&egui::KeyboardShortcut::new(
+                    egui::Modifiers::COMMAND,
+                    egui::Key::F,
+                ))
+            }) {
+                // Search the history: the side panel opens if it was hidden.
+                self.settings.side_panel = true;
+                self.focus_history_search = true;
+            }
         }
         if self.applied_theme != Some(self.settings.dark_mode) {
             ui.ctx().set_theme(if self.settings.dark_mode {
