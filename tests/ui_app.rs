@@ -2700,3 +2700,19 @@ fn ctrl_f_searches_the_history() {
     app.harness.step();
     assert_eq!(app.harness.state().history_query, "john");
 }
+
+/// The *Keys* menu lists the shortcuts.
+#[test]
+fn the_keys_menu_lists_the_shortcuts() {
+    let mut app = start_app();
+    app.click("Keys");
+    app.harness.step();
+    for shown in [
+        "Ctrl+Enter",
+        "send the request",
+        "Ctrl+F",
+        "search the history",
+    ] {
+        assert!(app.harness.query_by_label(shown).is_some(), "{shown}");
+    }
+}

@@ -1418,6 +1418,15 @@ impl SwitchboardApp {
             {
                 self.show_settings = !self.show_settings;
             }
+            ui.menu_button("Keys", |ui| {
+                egui::Grid::new("keys").num_columns(2).show(ui, |ui| {
+                    for (keys, what) in KEYS {
+                        ui.label(RichText::new(*keys).monospace());
+                        ui.label(*what);
+                        ui.end_row();
+                    }
+                });
+            });
         });
         self.services_ui(ui);
     }
@@ -2674,3 +2683,15 @@ mod tests {
         assert_eq!(history_time(at, at + 86_400_000), "12-04 13:02:07");
     }
 }
+
+/// The keyboard shortcuts, as the *Keys* menu lists them.
+const KEYS: &[(&str, &str)] = &[
+    ("Ctrl+Enter", "send the request"),
+    ("Ctrl+S", "save it to its collection"),
+    ("Ctrl+T", "new request tab"),
+    ("Ctrl+W", "close the tab"),
+    ("Ctrl+Tab / Ctrl+Shift+Tab", "next / previous tab"),
+    ("Ctrl+1 … Ctrl+5", "HTTP, gRPC, AMQP, NATS, Kafka editor"),
+    ("Ctrl+F", "search the history"),
+    ("Esc", "close a dialog"),
+];
