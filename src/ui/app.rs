@@ -2671,6 +2671,18 @@ fn history_time(at_ms: u64, now_ms: u64) -> String {
     }
 }
 
+/// The keyboard shortcuts, as the *Keys* menu lists them.
+const KEYS: &[(&str, &str)] = &[
+    ("Ctrl+Enter", "send the request"),
+    ("Ctrl+S", "save it to its collection"),
+    ("Ctrl+T", "new request tab"),
+    ("Ctrl+W", "close the tab"),
+    ("Ctrl+Tab / Ctrl+Shift+Tab", "next / previous tab"),
+    ("Ctrl+1 … Ctrl+5", "HTTP, gRPC, AMQP, NATS, Kafka editor"),
+    ("Ctrl+F", "search the history"),
+    ("Esc", "close a dialog"),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2683,15 +2695,3 @@ mod tests {
         assert_eq!(history_time(at, at + 86_400_000), "12-04 13:02:07");
     }
 }
-
-/// The keyboard shortcuts, as the *Keys* menu lists them.
-const KEYS: &[(&str, &str)] = &[
-    ("Ctrl+Enter", "send the request"),
-    ("Ctrl+S", "save it to its collection"),
-    ("Ctrl+T", "new request tab"),
-    ("Ctrl+W", "close the tab"),
-    ("Ctrl+Tab / Ctrl+Shift+Tab", "next / previous tab"),
-    ("Ctrl+1 … Ctrl+5", "HTTP, gRPC, AMQP, NATS, Kafka editor"),
-    ("Ctrl+F", "search the history"),
-    ("Esc", "close a dialog"),
-];
