@@ -537,9 +537,12 @@ impl Fields {
     /// Appends the fields as a compact JSON object — the same text `to_named` serialises to,
     /// without building it.
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        let Self::Nats { reply_to, stream } = self else {
-            let _ = serde_json::to_writer(&mut *out, &self.to_named_ref());
-            return;
+        let (reply_to, stream) = match self {
+            Self::Named(named) => {
+                let _ = serde_json::to_writer(&mut *out, named);
+                return;
+            }
+            Self::Nats { reply_to, stream } => (reply_to, stream),
         };
         out.push(b'{');
         let mut first = true;
@@ -572,13 +575,6 @@ impl Fields {
             }
         }
         out.push(b'}');
-    }
-
-    fn to_named_ref(&self) -> std::borrow::Cow<'_, Named> {
-        match self {
-            Self::Named(named) => std::borrow::Cow::Borrowed(named),
-            Self::Nats { .. } => std::borrow::Cow::Owned(self.to_named()),
-        }
     }
 }
 
