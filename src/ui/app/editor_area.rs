@@ -1,0 +1,258 @@
+//! The editor side: the current transport's editor, its load and publish-many forms, and the Settings window.
+
+use super::*;
+
+impl SwitchboardApp {
+    pub(super) fn editor_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal_wrapped(|ui| {
+            for tab in TransportTab::ALL {
+                let selected = self.settings.transport == tab;
+                if ui
+                    .selectable_label(selected, RichText::new(tab.label()).strong())
+                    .clicked()
+                {
+                    self.show_editor(tab);
+                }
+            }
+        });
+        ui.separator();
+        let tab = self.settings.transport;
+        match tab {
+            TransportTab::Http => editors::http_ui(ui, &mut self.settings.http),
+            TransportTab::Grpc => {
+                editors::grpc_ui(ui, &mut self.settings.grpc);
+                self.grpc_browser_ui(ui);
+            }
+            TransportTab::Amqp => editors::amqp_ui(ui, &mut self.settings.amqp),
+            TransportTab::Nats => crate::ui::nats_editor::nats_ui(
+                ui,
+                &mut self.settings.nats,
+                &mut self.settings.nats_many,
+            ),
+            TransportTab::Kafka => crate::ui::kafka_editor::kafka_ui(
+                ui,
+                &mut self.settings.kafka,
+                &mut self.settings.kafka_many,
+            ),
+        }
+        let shortcut = std::mem::take(&mut self.send_shortcut);
+        ui.horizontal_wrapped(|ui| {
+            let busy = self.in_flight.get(&tab).cloned();
+            let publishes = tab == TransportTab::Amqp
+                || tab == TransportTab::Kafka
+                || (tab == TransportTab::Nats
+                    && self.settings.nats.op == crate::engine::nats::NatsOp::Publish);
+            let send_label = if publishes { "Publish" } else { "Send" };
+            let send = ui
+                .add_enabled(busy.is_none(), egui::Button::new(RichText::new(send_label).strong()))
+                .on_hover_text("Ctrl+Enter");
+            if send.clicked() || (shortcut && busy.is_none()) {
+                self.send_current(tab);
+            }
+            if tab == TransportTab::Amqp
+                && ui
+                    .add_enabled(busy.is_none(), egui::Button::new("Place order"))
+                    .on_hover_text("POST the order to the Order Service: see its synchronous user check and the queue message it publishes")
+                    .clicked()
+            {
+                self.place_order();
+            }
+            if tab == TransportTab::Amqp
+                && ui
+                    .add_enabled(busy.is_none(), egui::Button::new(format!("Publish {}", self.settings.amqp.many_count)))
+                    .on_hover_text("Publish many copies (see Publish many above) with pipelined confirms")
+                    .clicked()
+            {
+                self.publish_many();
+            }
+            if tab == TransportTab::Nats
+                && self.settings.nats.op == crate::engine::nats::NatsOp::Publish
+                && ui
+                    .add_enabled(busy.is_none(), egui::Button::new(format!("Publish {}", self.settings.nats_many.count)))
+                    .on_hover_text("Publish many (see Publish many above): JetStream with up to 1000 acks in flight, core flushed as it goes")
+                    .clicked()
+            {
+                self.nats_publish_many();
+            }
+            if tab == TransportTab::Kafka
+                && ui
+                    .add_enabled(busy.is_none(), egui::Button::new(format!("Produce {}", self.settings.kafka_many.count)))
+                    .on_hover_text("Produce many (see Produce many above): up to 1000 produce requests in flight on each leader's connection")
+                    .clicked()
+            {
+                self.kafka_publish_many();
+            }
+            if let Some(flight) = busy {
+                ui.spinner();
+                ui.label(format!("{:.1} s", flight.started.elapsed().as_secs_f64()));
+                if ui.button("Cancel").clicked() {
+                    self.cancel(tab);
+                }
+                // The elapsed time ticks while waiting.
+                ui.ctx().request_repaint_after(std::time::Duration::from_millis(100));
+            }
+            if let Some(EditorOutcome::Sent(summary) | EditorOutcome::Cancelled(summary)) =
+                self.outcomes.get(&tab)
+            {
+                ui.label(RichText::new(summary).weak());
+            }
+        });
+        // Errors get their own (wrapping) line right under the buttons that caused them.
+        if let Some(EditorOutcome::Failed(message)) = self.outcomes.get(&tab) {
+            ui.colored_label(ui.visuals().error_fg_color, message);
+        }
+        if tab == self.many_of.0 {
+            self.many_ui(ui);
+        }
+        if tab == TransportTab::Grpc {
+            self.interactive_stream_ui(ui);
+            self.stream_ui(ui);
+        }
+        self.load_ui(ui, tab);
+    }
+
+    pub(super) fn load_ui(&mut self, ui: &mut egui::Ui, tab: TransportTab) {
+        let busy = self.is_busy(tab);
+        let mut run = false;
+        egui::CollapsingHeader::new("Load test")
+            .id_salt("load")
+            .default_open(false)
+            .show(ui, |ui| {
+                ui.horizontal_wrapped(|ui| {
+                    let form = &mut self.settings.load;
+                    let l = ui.label("Requests");
+                    ui.add_enabled(
+                        form.duration_secs <= 0.0,
+                        egui::DragValue::new(&mut form.requests)
+                            .range(1..=100_000_000)
+                            .speed(10),
+                    )
+                    .labelled_by(l.id);
+                    let l = ui.label("or for");
+                    ui.add(
+                        egui::DragValue::new(&mut form.duration_secs)
+                            .range(0.0..=3600.0)
+                            .speed(0.5)
+                            .suffix(" s"),
+                    )
+                    .labelled_by(l.id)
+                    .on_hover_text("0 s: stop after the number of requests");
+                    let l = ui.label("Concurrency");
+                    ui.add(egui::DragValue::new(&mut form.concurrency).range(1..=1000))
+                        .labelled_by(l.id);
+                    run = ui
+                        .add_enabled(!busy, egui::Button::new(RichText::new("Run load").strong()))
+                        .on_hover_text(
+                            "Send the request above many times on kept-alive connections",
+                        )
+                        .clicked();
+                });
+                if let Some(load) = self.load.as_ref().filter(|l| l.tab == tab) {
+                    load_result_ui(
+                        ui,
+                        load,
+                        &self.settings.load,
+                        self.in_flight.get(&tab).is_some_and(|f| f.id == load.id),
+                    );
+                }
+            });
+        if run {
+            self.run_load(tab);
+        }
+    }
+
+    pub(super) fn many_ui(&self, ui: &mut egui::Ui) {
+        let Some((id, state)) = &self.many else {
+            return;
+        };
+        let (tab, total) = self.many_of;
+        let running = self.in_flight.get(&tab).is_some_and(|f| f.id == *id);
+        match state {
+            Ok(p) => {
+                let fraction = p.confirmed as f32 / total as f32;
+                let text = format!(
+                    "{} published, {} confirmed, {} failed in {:.2} s ({:.0} msg/s){}",
+                    p.published,
+                    p.confirmed,
+                    p.failed,
+                    p.elapsed.as_secs_f64(),
+                    p.rate(),
+                    if p.done {
+                        ""
+                    } else if running {
+                        " …"
+                    } else {
+                        " (stopped)"
+                    }
+                );
+                ui.add(
+                    egui::ProgressBar::new(fraction)
+                        .text(text)
+                        .desired_width(ui.available_width().min(600.0)),
+                );
+            }
+            Err(message) => {
+                ui.colored_label(
+                    ui.visuals().error_fg_color,
+                    format!("publish many failed: {message}"),
+                );
+            }
+        }
+    }
+
+    /// The Settings window: what is kept of credentials, and where.
+    pub(super) fn settings_window_ui(&mut self, ctx: &egui::Context) {
+        let mut open = true;
+        let data_dir = self.data_dir.display().to_string();
+        let c = &mut self.settings.credentials;
+        egui::Window::new("Settings")
+            .open(&mut open)
+            .collapsible(false)
+            .resizable(false)
+            .default_width(520.0)
+            .show(ctx, |ui| {
+                ui.heading("Credentials at rest");
+                ui.label(
+                    "Authorization, Proxy-Authorization, Cookie, API-key and token headers \
+                     (gRPC metadata too) and passwords in URLs.",
+                );
+                ui.add_space(6.0);
+                ui.label(RichText::new("Typed into the editors, when the app closes").strong());
+                ui.radio_value(
+                    &mut c.editors,
+                    EditorCredentials::SecretStore,
+                    "Keep them in the secret store (secrets.json, owner-only)",
+                )
+                .on_hover_text(
+                    "settings.json holds a {{reference}}; the editor gets the value back at the next launch",
+                );
+                ui.radio_value(
+                    &mut c.editors,
+                    EditorCredentials::Forget,
+                    "Forget them (type them again after a restart)",
+                );
+                ui.add_space(6.0);
+                ui.label(RichText::new("History and copies").strong());
+                ui.checkbox(
+                    &mut c.history_in_clear,
+                    "Keep credentials in clear in the history file",
+                )
+                .on_hover_text(
+                    "Off: history.jsonl gets them masked (Bearer •••• (redacted), user:••••@host); this session still shows them as sent",
+                );
+                ui.checkbox(&mut c.copy_in_clear, "Copy as JSON includes credentials")
+                    .on_hover_text("Off: the copied exchange has them masked");
+                ui.add_space(6.0);
+                ui.label(
+                    RichText::new(format!(
+                        "Kept in {data_dir} (owner-only): settings.json, app.ron (window), history.jsonl, secrets.json"
+                    ))
+                    .small()
+                    .weak(),
+                );
+            });
+        if !open {
+            self.show_settings = false;
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! The history panel: the searchable list of past exchanges.
+
+use super::*;
+
+impl SwitchboardApp {
+    pub(super) fn history_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.heading("History");
+            ui.label(RichText::new(format!("{}", self.history.len())).weak());
+            if !self.history.is_empty() && ui.small_button("Clear…").clicked() {
+                self.collections.dialog = Some(Dialog::ClearHistory);
+            }
+        });
+        ui.horizontal(|ui| {
+            let l = ui.label("Search");
+            let search = ui
+                .add(
+                    egui::TextEdit::singleline(&mut self.history_query)
+                        .hint_text("URL, status, body… (Ctrl+F)")
+                        .desired_width(f32::INFINITY),
+                )
+                .labelled_by(l.id);
+            if std::mem::take(&mut self.focus_history_search) {
+                search.request_focus();
+            }
+        });
+        if let Some(note) = &self.history_note {
+            ui.label(
+                RichText::new(note)
+                    .small()
+                    .color(ui.visuals().warn_fg_color),
+            );
+        }
+        let pins = self.pinned.len();
+        ui.horizontal(|ui| {
+            ui.add_enabled_ui(pins >= 2, |ui| {
+                ui.toggle_value(&mut self.compare, "Compare pinned").on_hover_text(
+                    "Pin two or three exchanges to compare their timelines and payloads on one axis",
+                );
+            });
+            ui.label(
+                RichText::new(format!("{pins}/{MAX_PINS} pinned"))
+                    .small()
+                    .weak(),
+            );
+        });
+        ui.separator();
+        let mut toggle = None;
+        let mut select = None;
+        let query = self.history_query.trim().to_lowercase();
+        // The search runs when the query or the history changes, not every frame.
+        let key = (
+            query.clone(),
+            self.history.len(),
+            self.history.last().map_or(0, |e| e.seq),
+        );
+        if self.history_matches.as_ref().map(|(k, _)| k) != Some(&key) {
+            let seqs = self
+                .history
+                .iter()
+                .filter(|e| {
+                    crate::engine::history::matches(&e.exchange, e.request.as_ref(), &query)
+                })
+                .map(|e| e.seq)
+                .collect::<std::collections::HashSet<u64>>();
+            self.history_matches = Some((key, seqs));
+        }
+        let shown = self.history_matches.as_ref().map(|(_, s)| s);
+        let now_ms = crate::engine::recorder::unix_ms();
+        egui::ScrollArea::vertical()
+            .id_salt("history-list")
+            .auto_shrink([false, false])
+            .show(ui, |ui| {
+                for entry in self
+                    .history
+                    .iter()
+                    .rev()
+                    .filter(|e| shown.is_none_or(|s| s.contains(&e.seq)))
+                {
+                    let e = &entry.exchange;
+                    let selected = self.selected == Some(entry.seq);
+                    let pinned = self.pinned.contains(&entry.seq);
+                    ui.horizontal(|ui| {
+                        if ui
+                            .selectable_label(pinned, "pin")
+                            .on_hover_text("Pin for compare (two pinned exchanges can be compared)")
+                            .clicked()
+                        {
+                            toggle = Some(entry.seq);
+                        }
+                        let status = e
+                            .status
+                            .clone()
+                            .unwrap_or_else(|| status_word(e).to_string());
+                        let color = if e.ok || was_cancelled(e) {
+                            ui.visuals().text_color()
+                        } else {
+                            ui.visuals().error_fg_color
+                        };
+                        let text = RichText::new(format!(
+                            "{} {} {} · {}",
+                            e.transport.label(),
+                            history_verb(e),
+                            status,
+                            format_us(e.total_us)
+                        ))
+                        .color(color);
+                        ui.label(
+                            RichText::new(history_time(e.started_at_ms, now_ms))
+                                .monospace()
+                                .small()
+                                .weak(),
+                        )
+                        .on_hover_text("when it was sent (UTC)");
+                        let response = ui.selectable_label(selected, text).on_hover_text(&e.target);
+                        if response.clicked() {
+                            select = Some(entry.seq);
+                        }
+                    });
+                    ui.label(RichText::new(truncate(&e.target, 44)).small().weak());
+                }
+            });
+        if let Some(seq) = toggle {
+            self.toggle_pin(seq);
+        }
+        if let Some(seq) = select {
+            self.selected = Some(seq);
+            self.compare = false;
+        }
+    }
+}
+
+/// What a history row says was done: the HTTP method, the gRPC method's name, or the
+/// broker operation (publish, request, produce…).
+pub(super) fn history_verb(e: &crate::engine::Exchange) -> String {
+    match e.transport {
+        crate::engine::Transport::Grpc => {
+            e.target.rsplit('/').next().unwrap_or_default().to_string()
+        }
+        _ => e
+            .request
+            .line
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+    }
+}
+
+/// `13:02:07` today, `12-04 13:02:07` on another day (UTC, as the viewer's times).
+pub(super) fn history_time(at_ms: u64, now_ms: u64) -> String {
+    const DAY_MS: u64 = 86_400_000;
+    let mut time = crate::ui::viewer::format_time(at_ms);
+    time.truncate(8);
+    if at_ms / DAY_MS == now_ms / DAY_MS {
+        return time;
+    }
+    match time::OffsetDateTime::from_unix_timestamp((at_ms / 1000) as i64) {
+        Ok(d) => format!("{:02}-{:02} {time}", u8::from(d.month()), d.day()),
+        Err(_) => time,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_rows_show_the_time_and_the_day_when_it_is_not_today() {
+        // 2026-12-04 13:02:07.5 UTC, and a moment the next day.
+        let at = 1_796_389_327_500;
+        assert_eq!(history_time(at, at + 1_000), "13:02:07");
+        assert_eq!(history_time(at, at + 86_400_000), "12-04 13:02:07");
+    }
+}

@@ -1,0 +1,900 @@
+//! The Switchboard window: services strip, transport editors, history, and the selected
+//! exchange (timeline waterfall + request/response side by side) or two compared.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use demo_services::ConsumerState;
+use demo_services::supervisor::{ServiceId, ServiceStatus};
+use egui::{Color32, RichText};
+
+use super::backend::PathPurpose;
+use super::backend::{self, BackendHandle, BackendOptions, BrokerState, Command, Event};
+use super::editors;
+use super::payload_view::message_ui;
+use super::settings::{EditorCredentials, KeyValue, MainView, Settings, TransportTab};
+use super::timeline_view::{format_us, waterfall_ui};
+use super::viewer::{TabStatus, Viewer, ViewerAction, ViewerTab, viewer_ui};
+use crate::engine::WatchRequest;
+use crate::engine::collection::SavedRequest;
+use crate::engine::collection::saved::Runnable;
+use crate::engine::credentials::Redact;
+use crate::engine::history::HistoryEntry;
+use crate::engine::http::HttpRequest;
+use crate::engine::store::DEFAULT_CAPACITY;
+use crate::engine::watch::WatchedMessage;
+use crate::engine::{ErrorKind, Exchange, Header, RequestSpec};
+
+use super::collections::{CollectionsState, Dialog};
+use super::settings::EditorKind;
+
+mod editor_area;
+mod events;
+mod grpc_view;
+mod history;
+mod result;
+mod script;
+mod services;
+
+use result::{MAX_PINS, load_result_ui};
+pub use script::Script;
+
+/// The narrowest Requests view that shows editor and result side by side (narrower: stacked).
+const SIDE_BY_SIDE_MIN_WIDTH: f32 = 820.0;
+
+/// Most exchanges kept in this session's history.
+pub const HISTORY_LIMIT: usize = 1000;
+
+/// How the app is started.
+#[derive(Debug, Clone)]
+pub struct AppOptions {
+    pub backend: BackendOptions,
+    /// A scripted action for screenshots and smoke tests.
+    pub script: Option<Script>,
+}
+
+/// A load run from the editor.
+#[derive(Debug, Clone)]
+pub struct LoadRun {
+    pub id: u64,
+    pub tab: TransportTab,
+    pub progress: crate::engine::load::LoadProgress,
+    pub result: Option<Result<Box<crate::engine::load::LoadReport>, String>>,
+}
+
+/// One exchange in the history.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub seq: u64,
+    pub request_id: u64,
+    pub exchange: Exchange,
+    /// The editor's request that produced it (variables unresolved), to open it again.
+    pub request: Option<SavedRequest>,
+}
+
+/// What the last send from an editor came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EditorOutcome {
+    Sent(String),
+    Failed(String),
+    /// The user cancelled: neutral, not a failure (what arrived before is kept).
+    Cancelled(String),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct InFlight {
+    pub(crate) id: u64,
+    started: Instant,
+}
+
+/// Status of the in-process demo.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DemoState {
+    Off,
+    Starting,
+    Up { notes: Vec<String> },
+    Failed(String),
+}
+
+pub struct SwitchboardApp {
+    pub settings: Settings,
+    backend: BackendHandle,
+    pub history: Vec<Entry>,
+    pub selected: Option<u64>,
+    pub pinned: Vec<u64>,
+    pub compare: bool,
+    /// What differs between the pinned exchanges, worked out once per set of pins.
+    compare_diffs: Option<(Vec<u64>, Vec<crate::engine::compare::Difference>)>,
+    next_id: u64,
+    next_seq: u64,
+    pub(crate) in_flight: HashMap<TransportTab, InFlight>,
+    /// The request tab and editor each running request came from.
+    request_origin: HashMap<u64, (u64, TransportTab)>,
+    /// The request tabs (the current one's state is in the editors above).
+    pub request_tabs: super::request_tabs::RequestTabs,
+    /// Ctrl+Enter this frame (taken before any widget is drawn, so it never also presses the
+    /// focused button).
+    send_shortcut: bool,
+    /// Ctrl+F was pressed: the history search takes the focus when it is next drawn.
+    focus_history_search: bool,
+    /// Each editor's last result (a history sequence number): switching editors shows it.
+    pub(crate) last_by_tab: HashMap<TransportTab, u64>,
+    pub outcomes: HashMap<TransportTab, EditorOutcome>,
+    pub demo: DemoState,
+    pub services: Vec<ServiceStatus>,
+    knob_edits: HashMap<ServiceId, (u64, f64)>,
+    pub broker: BrokerState,
+    /// The NATS server watched (its URL) and whether it answers.
+    pub nats: (String, BrokerState),
+    /// A private nats-server is being started (or runs) for the app: the URL it replaces.
+    nats_starting: Option<String>,
+    pub consumer: Option<ConsumerState>,
+    /// The Kafka broker watched (its URL) and whether it answers.
+    pub kafka: (String, BrokerState),
+    /// The User Service's Kafka group member.
+    pub kafka_consumer: Option<ConsumerState>,
+    service_error: Option<String>,
+    script: Option<Script>,
+    script_frames: Option<u32>,
+    applied_theme: Option<bool>,
+    /// The demo as actually bound (its ports may differ from the defaults).
+    demo_config: Option<demo_services::DemoConfig>,
+    /// `SWITCHBOARD_BENCH` set: print `bench: first frame` on the first frame (scripts/bench).
+    report_first_frame: bool,
+    pub viewer: Viewer,
+    /// The running or last load run.
+    pub load: Option<LoadRun>,
+    /// Methods found for a gRPC address (by the editor's descriptor source), or why not.
+    pub grpc_methods: Option<(
+        String,
+        Result<Vec<crate::engine::descriptors::MethodInfo>, String>,
+    )>,
+    /// An open interactive stream: its request id and how many messages were sent on it.
+    pub open_stream: Option<(u64, usize)>,
+    /// Messages of the running or last gRPC response stream, live.
+    pub stream_view: Option<(u64, Vec<crate::engine::grpc::Received>)>,
+    pub discovering: bool,
+    /// The running or last publish-many: its request id and progress, or why it failed.
+    pub many: Option<(u64, Result<crate::engine::publish_many::Progress, String>)>,
+    /// The editor and the total of the running (or last) publish many.
+    many_of: (TransportTab, u64),
+    /// Capacity of each new viewer tab's store.
+    pub store_capacity: usize,
+    pub collections: CollectionsState,
+    /// The editor request behind each request id (for the history).
+    request_sources: HashMap<u64, SavedRequest>,
+    /// Filter of the history list.
+    pub history_query: String,
+    /// Something to say about the persisted history (unreadable lines…).
+    pub history_note: Option<String>,
+    /// The entries the search matches, for (query, length, last seq).
+    history_matches: Option<((String, usize, u64), std::collections::HashSet<u64>)>,
+    /// Where the state, history and secrets are kept.
+    data_dir: std::path::PathBuf,
+    /// The Settings window is open.
+    pub show_settings: bool,
+}
+
+impl SwitchboardApp {
+    /// Builds the app, starting its backend on `runtime`.
+    pub fn new(
+        cc: &eframe::CreationContext<'_>,
+        runtime: &tokio::runtime::Handle,
+        options: AppOptions,
+    ) -> Self {
+        let data_dir = options.backend.data_dir.clone();
+        if let Err(e) = super::state::prepare_data_dir(&data_dir) {
+            tracing::warn!("data directory {}: {e}", data_dir.display());
+        }
+        // Older versions kept the settings in eframe's file: read once, then moved out.
+        let mut settings: Settings = super::state::load_settings(&data_dir)
+            .or_else(|| {
+                cc.storage
+                    .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
+            })
+            .unwrap_or_default();
+        let ctx = cc.egui_ctx.clone();
+        let repaint: Arc<dyn Fn() + Send + Sync> = Arc::new(move || ctx.request_repaint());
+        let demo = if options.backend.demo.is_some() {
+            DemoState::Starting
+        } else {
+            DemoState::Off
+        };
+        let collections = CollectionsState::new(&options.backend.data_dir);
+        let backend = backend::spawn(runtime, options.backend, repaint);
+        let secrets = backend
+            .files
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .editor_secrets();
+        settings.restore_credentials(&secrets);
+        for tab in &mut settings.tabs {
+            tab.restore_credentials(&secrets);
+        }
+        let request_tabs = super::request_tabs::RequestTabs::restore(
+            std::mem::take(&mut settings.tabs),
+            settings.tab_index,
+        );
+        let mut app = Self {
+            settings,
+            backend,
+            history: Vec::new(),
+            selected: None,
+            pinned: Vec::new(),
+            compare_diffs: None,
+            compare: false,
+            next_id: 1,
+            next_seq: 1,
+            in_flight: HashMap::new(),
+            request_origin: HashMap::new(),
+            request_tabs,
+            outcomes: HashMap::new(),
+            demo,
+            services: Vec::new(),
+            knob_edits: HashMap::new(),
+            broker: BrokerState::Unknown,
+            nats: (String::new(), BrokerState::Unknown),
+            nats_starting: None,
+            consumer: None,
+            kafka: (String::new(), BrokerState::Unknown),
+            kafka_consumer: None,
+            service_error: None,
+            script: options.script,
+            script_frames: None,
+            applied_theme: None,
+            send_shortcut: false,
+            focus_history_search: false,
+            last_by_tab: HashMap::new(),
+            demo_config: None,
+            report_first_frame: std::env::var_os("SWITCHBOARD_BENCH").is_some(),
+            viewer: Viewer::default(),
+            many: None,
+            many_of: (TransportTab::Amqp, 1),
+            load: None,
+            grpc_methods: None,
+            stream_view: None,
+            open_stream: None,
+            discovering: false,
+            store_capacity: DEFAULT_CAPACITY,
+            collections,
+            request_sources: HashMap::new(),
+            history_query: String::new(),
+            history_note: None,
+            history_matches: None,
+            data_dir,
+            show_settings: false,
+        };
+        app.open_collections_at_start();
+        app
+    }
+
+    /// A fresh request id.
+    pub(crate) fn next_request_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    /// Adds exchanges to the history (and the persisted one); returns their sequence numbers.
+    fn record(
+        &mut self,
+        id: u64,
+        exchanges: Vec<Exchange>,
+        request: Option<SavedRequest>,
+    ) -> Vec<u64> {
+        let mut seqs = Vec::new();
+        for exchange in exchanges {
+            let seq = self.next_seq;
+            self.next_seq += 1;
+            // The history file gets the credentials masked (unless asked otherwise); this
+            // session keeps them, so that the exchange and *Open in editor* stay whole.
+            let mut kept = HistoryEntry {
+                exchange: exchange.clone(),
+                request: request.clone(),
+            };
+            if !self.settings.credentials.history_in_clear {
+                kept.redact();
+            }
+            self.command(Command::RecordHistory(Box::new(kept)));
+            self.history.push(Entry {
+                seq,
+                request_id: id,
+                exchange,
+                request: request.clone(),
+            });
+            seqs.push(seq);
+        }
+        if self.history.len() > HISTORY_LIMIT {
+            let excess = self.history.len() - HISTORY_LIMIT;
+            let gone: Vec<u64> = self.history.drain(..excess).map(|e| e.seq).collect();
+            self.pinned.retain(|p| !gone.contains(p));
+        }
+        seqs
+    }
+
+    /// Sends a command to the backend (the UI never blocks on it).
+    pub(crate) fn backend_command(&mut self, command: Command) {
+        self.command(command);
+    }
+
+    /// The demo as actually bound, once it is up.
+    pub fn demo_config(&self) -> Option<&demo_services::DemoConfig> {
+        self.demo_config.as_ref()
+    }
+
+    /// Forgets the history, on disk too.
+    pub fn clear_history(&mut self) {
+        self.history.clear();
+        self.selected = None;
+        self.pinned.clear();
+        self.compare = false;
+        self.command(Command::ClearHistory);
+    }
+
+    /// What the editor of `tab` describes, with its variables filled in; the unresolved ones
+    /// (or invalid input) are reported under the editor and nothing is sent.
+    pub fn resolved_request(&mut self, tab: TransportTab) -> Option<RequestSpec> {
+        let kind = EditorKind::from(tab);
+        let saved = self.editor_request(kind);
+        let vars = self.vars_for(kind);
+        let root = self
+            .collections
+            .scope_root(kind)
+            .unwrap_or_else(|| std::path::PathBuf::from("."));
+        match saved.resolve(&vars, &root, self.settings.timeout()) {
+            Ok(Runnable::Request(spec)) => Some(spec),
+            Ok(Runnable::Watch(_)) => None,
+            Err(e) => {
+                self.outcomes.insert(
+                    tab,
+                    EditorOutcome::Failed(format!("not sent: {}", e.message)),
+                );
+                None
+            }
+        }
+    }
+
+    /// True while a request from `tab` is running.
+    pub fn is_busy(&self, tab: TransportTab) -> bool {
+        self.in_flight.contains_key(&tab)
+    }
+
+    pub fn selected_entry(&self) -> Option<&Entry> {
+        let seq = self.selected?;
+        self.history.iter().find(|e| e.seq == seq)
+    }
+
+    fn entry(&self, seq: u64) -> Option<&Entry> {
+        self.history.iter().find(|e| e.seq == seq)
+    }
+
+    /// Sends what `tab`'s editor describes.
+    pub fn send_current(&mut self, tab: TransportTab) {
+        let Some(spec) = self.resolved_request(tab) else {
+            return;
+        };
+        let id = self.next_id;
+        if self.backend.send(Command::Send {
+            id,
+            spec: Box::new(spec),
+        }) {
+            self.request_sources
+                .insert(id, self.editor_request(EditorKind::from(tab)));
+            self.start(tab, id);
+        } else {
+            self.outcomes.insert(
+                tab,
+                EditorOutcome::Failed(
+                    "the background worker is busy or gone; try again".to_string(),
+                ),
+            );
+        }
+    }
+
+    /// Produces the Kafka editor's record many times (copies, rate and numbering from its
+    /// *Produce many* section).
+    pub fn kafka_publish_many(&mut self) {
+        let Some(crate::engine::RequestSpec::Kafka(request)) =
+            self.resolved_request(TransportTab::Kafka)
+        else {
+            return;
+        };
+        let m = &self.settings.kafka_many;
+        let job = crate::engine::kafka::publish_many::KafkaPublishMany {
+            request: *request,
+            count: m.count.max(1),
+            rate_per_sec: m.rate.max(0.0),
+            numbered: m.numbered,
+        };
+        self.start_many(
+            TransportTab::Kafka,
+            crate::engine::PublishManyJob::Kafka(job),
+        );
+    }
+
+    /// Publishes the NATS editor's message many times (copies, rate and numbering from its
+    /// *Publish many* section).
+    pub fn nats_publish_many(&mut self) {
+        let Some(crate::engine::RequestSpec::Nats(request)) =
+            self.resolved_request(TransportTab::Nats)
+        else {
+            return;
+        };
+        let m = &self.settings.nats_many;
+        let job = crate::engine::nats::publish_many::NatsPublishMany {
+            request: *request,
+            count: m.count.max(1),
+            rate_per_sec: m.rate.max(0.0),
+            numbered: m.numbered,
+        };
+        self.start_many(TransportTab::Nats, crate::engine::PublishManyJob::Nats(job));
+    }
+
+    /// Publishes the AMQP editor's message many times (copies, rate and numbering from the editor).
+    pub fn publish_many(&mut self) {
+        let Some(crate::engine::RequestSpec::Amqp(request)) =
+            self.resolved_request(TransportTab::Amqp)
+        else {
+            return;
+        };
+        let a = &self.settings.amqp;
+        let job = crate::engine::publish_many::PublishMany {
+            request: *request,
+            count: a.many_count.max(1),
+            rate_per_sec: a.many_rate.max(0.0),
+            numbered: a.many_numbered,
+        };
+        self.start_many(TransportTab::Amqp, crate::engine::PublishManyJob::Amqp(job));
+    }
+
+    /// Hands a publish-many job of `tab`'s editor to the backend and tracks its progress.
+    fn start_many(&mut self, tab: TransportTab, job: crate::engine::PublishManyJob) {
+        let total = job.count();
+        let id = self.next_id;
+        if self.backend.send(Command::PublishMany {
+            id,
+            job: Box::new(job),
+        }) {
+            self.start(tab, id);
+            self.many = Some((id, Ok(Default::default())));
+            self.many_of = (tab, total);
+        }
+    }
+
+    /// Loads the gRPC editor's descriptors (reflection, .proto files or built-in) for its address.
+    pub fn discover(&mut self) {
+        let g = &self.settings.grpc;
+        let command = Command::Discover {
+            addr: g.addr.trim().to_string(),
+            source: g.descriptor_source(),
+            tls: g.tls(),
+        };
+        if self.backend.send(command) {
+            self.discovering = true;
+        }
+    }
+
+    /// The call type of the gRPC editor's method, when the method browser knows it.
+    pub fn grpc_method_kind(&self) -> Option<&'static str> {
+        let (_, Ok(methods)) = self.grpc_methods.as_ref()? else {
+            return None;
+        };
+        methods
+            .iter()
+            .find(|m| m.path == self.settings.grpc.method.trim())
+            .map(|m| m.kind)
+    }
+
+    /// Opens a stream to send request messages one by one.
+    pub fn open_stream(&mut self) {
+        let Some(crate::engine::RequestSpec::Grpc(request)) =
+            self.resolved_request(TransportTab::Grpc)
+        else {
+            return;
+        };
+        let id = self.next_id;
+        if self.backend.send(Command::OpenStream {
+            id,
+            request: Box::new(request),
+        }) {
+            self.start(TransportTab::Grpc, id);
+            self.open_stream = Some((id, 0));
+            self.stream_view = Some((id, Vec::new()));
+        }
+    }
+
+    /// Runs the current editor's request as a load test (count, duration and concurrency from
+    /// the load form).
+    pub fn run_load(&mut self, tab: TransportTab) {
+        use crate::engine::load::{LoadLimit, LoadSpec};
+        let form = &self.settings.load;
+        let limit = if form.duration_secs > 0.0 {
+            LoadLimit::Duration(std::time::Duration::from_secs_f64(
+                form.duration_secs.min(crate::cli::MAX_SECS),
+            ))
+        } else {
+            LoadLimit::Requests(form.requests.max(1))
+        };
+        let Some(request) = self.resolved_request(tab) else {
+            return;
+        };
+        let form = &self.settings.load;
+        let spec = LoadSpec {
+            request,
+            limit,
+            concurrency: form.concurrency.max(1),
+        };
+        let id = self.next_id;
+        if self.backend.send(Command::Load {
+            id,
+            spec: Box::new(spec),
+        }) {
+            self.start(tab, id);
+            self.load = Some(LoadRun {
+                id,
+                tab,
+                progress: Default::default(),
+                result: None,
+            });
+        }
+    }
+
+    /// Places an order through the Order Service and follows its event.
+    pub fn place_order(&mut self) {
+        let a = &self.settings.amqp;
+        let request = HttpRequest {
+            method: "POST".to_string(),
+            headers: vec![Header::new("Content-Type", "application/json")],
+            body: a.order_body.clone().into_bytes(),
+            timeout: self.settings.timeout(),
+            ..HttpRequest::get(a.order_url.clone())
+        };
+        let id = self.next_id;
+        if self.backend.send(Command::PlaceOrder {
+            id,
+            request: Box::new(request),
+        }) {
+            self.start(TransportTab::Amqp, id);
+        }
+    }
+
+    fn start(&mut self, tab: TransportTab, id: u64) {
+        self.next_id += 1;
+        self.in_flight.insert(
+            tab,
+            InFlight {
+                id,
+                started: Instant::now(),
+            },
+        );
+        self.request_origin
+            .insert(id, (self.request_tabs.current_id(), tab));
+        self.outcomes.remove(&tab);
+        // The result pane follows what the user just did: not a comparison, not an earlier
+        // call's stream.
+        self.compare = false;
+        if tab == TransportTab::Grpc {
+            self.stream_view = None;
+        }
+    }
+
+    /// Switches the editor, and the result pane to that editor's own last result.
+    pub fn show_editor(&mut self, tab: TransportTab) {
+        if self.settings.transport != tab {
+            self.settings.transport = tab;
+            self.compare = false;
+            self.selected = self.last_by_tab.get(&tab).copied();
+        }
+    }
+
+    pub fn cancel(&mut self, tab: TransportTab) {
+        if let Some(flight) = self.in_flight.get(&tab) {
+            self.backend.send(Command::Cancel { id: flight.id });
+        }
+    }
+
+    /// Sets a demo service's added latency and failure rate.
+    pub fn set_knobs(&mut self, service: ServiceId, latency_ms: u64, failure_rate: f64) {
+        self.knob_edits.insert(service, (latency_ms, failure_rate));
+        self.command(Command::SetKnobs {
+            service,
+            latency_ms,
+            failure_rate,
+        });
+    }
+
+    fn command(&mut self, command: Command) {
+        if !self.backend.send(command) {
+            self.service_error = Some("the background worker is busy; try again".to_string());
+        }
+    }
+
+    /// Writes the settings file (owner-only) with the editors' credentials moved to the
+    /// secret store, or dropped, as the user chose.
+    pub fn save_state(&mut self) {
+        // Editors pointing at this run's demo are saved pointing at the default demo, so that
+        // the next launch (which may get other ports) retargets them again.
+        let mut settings = self.settings.clone();
+        settings.open_requests = self.open_requests();
+        (settings.tabs, settings.tab_index) = self.request_tabs.to_saved(self.demo_config.as_ref());
+        if let Some(config) = &self.demo_config {
+            settings.retarget_demo(config, &demo_services::DemoConfig::default());
+        }
+        let mut forgetting = settings.clone();
+        forgetting.forget_credentials();
+        for tab in &mut forgetting.tabs {
+            tab.forget_credentials();
+        }
+        let mut keeping = settings;
+        let mut files = self.backend.files.lock().unwrap_or_else(|p| p.into_inner());
+        let secrets = match keeping.credentials.editors {
+            EditorCredentials::SecretStore => {
+                // The current tab's and every other tab's, each under references of its own.
+                let known = files.editor_secrets();
+                let mut secrets = keeping.take_credentials(&known);
+                for (n, tab) in keeping.tabs.iter_mut().enumerate() {
+                    secrets.extend(tab.take_credentials(n + 1, &known));
+                }
+                secrets
+            }
+            EditorCredentials::Forget => Default::default(),
+        };
+        let stored = files.set_editor_secrets(secrets);
+        drop(files);
+        let settings = match (keeping.credentials.editors, stored) {
+            (EditorCredentials::SecretStore, Ok(())) => keeping,
+            (_, Err(e)) => {
+                tracing::warn!("{e}");
+                forgetting
+            }
+            (EditorCredentials::Forget, Ok(())) => forgetting,
+        };
+        if let Err(e) = super::state::save_settings(&self.data_dir, &settings) {
+            tracing::warn!(
+                "cannot save the settings in {}: {e}",
+                self.data_dir.display()
+            );
+        }
+    }
+
+    /// Draws one frame (everything but event draining).
+    pub fn frame_ui(&mut self, ui: &mut egui::Ui) {
+        // Keyboard shortcuts are taken before any widget sees the key: a focused button must
+        // not also be pressed by Ctrl+Enter.
+        self.send_shortcut = ui.input_mut(|i| {
+            i.consume_shortcut(&egui::KeyboardShortcut::new(
+                egui::Modifiers::COMMAND,
+                egui::Key::Enter,
+            ))
+        });
+        if self.settings.view == MainView::Requests {
+            self.request_tab_keys(ui);
+            if ui.input_mut(|i| {
+                i.consume_shortcut(&egui::KeyboardShortcut::new(
+                    egui::Modifiers::COMMAND,
+                    egui::Key::F,
+                ))
+            }) {
+                // Search the history: the side panel opens if it was hidden.
+                self.settings.side_panel = true;
+                self.focus_history_search = true;
+            }
+        }
+        if self.applied_theme != Some(self.settings.dark_mode) {
+            ui.ctx().set_theme(if self.settings.dark_mode {
+                egui::Theme::Dark
+            } else {
+                egui::Theme::Light
+            });
+            self.applied_theme = Some(self.settings.dark_mode);
+        }
+        egui::Panel::top("top").show(ui, |ui| self.top_ui(ui));
+        // Dragged closed or hidden with *Hide panel*; *Show panel* brings it back.
+        let mut side_panel = self.settings.side_panel;
+        egui::Panel::left("history")
+            .resizable(true)
+            .default_size(300.0)
+            .min_size(200.0)
+            .show_collapsible(ui, &mut side_panel, |ui| {
+                let height = ui.available_height();
+                egui::ScrollArea::vertical()
+                    .id_salt("collections-tree")
+                    .max_height(height * 0.5)
+                    .auto_shrink([false, true])
+                    .show(ui, |ui| self.collections_panel_ui(ui));
+                ui.separator();
+                self.history_ui(ui);
+            });
+        self.settings.side_panel = side_panel;
+        egui::CentralPanel::default_margins().show(ui, |ui| match self.settings.view {
+            MainView::Requests => {
+                self.request_tabs_ui(ui);
+                self.request_bar_ui(ui);
+                ui.separator();
+                // Side by side needs room for both: a narrow window stacks them.
+                let side_by_side = self.settings.layout
+                    == super::settings::RequestLayout::SideBySide
+                    && ui.available_width() >= SIDE_BY_SIDE_MIN_WIDTH;
+                match side_by_side {
+                    true => {
+                        // The editor and its result visible together, each scrolling on its
+                        // own; the split is dragged (egui keeps its width).
+                        // A split of our own width (kept in the settings): egui's resizable
+                        // panel grows to fit content that fills it, frame after frame.
+                        let available = ui.available_width();
+                        let max = (available - 260.0).max(300.0);
+                        let width = if self.settings.editor_width > 0.0 {
+                            self.settings.editor_width
+                        } else {
+                            available * 0.5
+                        }
+                        .clamp(300.0_f32.min(max), max);
+                        egui::Panel::left("editor-pane")
+                            .exact_size(width)
+                            .frame(egui::Frame::NONE.inner_margin(egui::Margin {
+                                right: 6,
+                                ..Default::default()
+                            }))
+                            .show(ui, |ui| {
+                                egui::ScrollArea::vertical()
+                                    .id_salt("editor-scroll")
+                                    .auto_shrink([false, false])
+                                    .show(ui, |ui| self.editor_ui(ui));
+                            });
+                        // The handle between the two: drag it to move the split.
+                        let handle = {
+                            let r = ui.available_rect_before_wrap();
+                            egui::Rect::from_min_max(r.min, egui::pos2(r.min.x + 10.0, r.max.y))
+                        };
+                        let drag = ui
+                            .interact(
+                                handle,
+                                egui::Id::unique("editor-split"),
+                                egui::Sense::drag(),
+                            )
+                            .on_hover_cursor(egui::CursorIcon::ResizeHorizontal);
+                        if drag.dragged() {
+                            self.settings.editor_width =
+                                (width + drag.drag_delta().x).clamp(300.0_f32.min(max), max);
+                        }
+                        let stroke = if drag.hovered() || drag.dragged() {
+                            ui.visuals().widgets.active.bg_stroke
+                        } else {
+                            ui.visuals().widgets.noninteractive.bg_stroke
+                        };
+                        ui.painter()
+                            .vline(handle.center().x, handle.y_range(), stroke);
+                        ui.add_space(10.0);
+                        egui::CentralPanel::no_frame().show(ui, |ui| {
+                            egui::ScrollArea::vertical()
+                                .id_salt("result-scroll")
+                                .auto_shrink([false, false])
+                                .show(ui, |ui| self.result_ui(ui));
+                        });
+                    }
+                    false => {
+                        egui::ScrollArea::vertical()
+                            .auto_shrink([false, false])
+                            .show(ui, |ui| {
+                                self.editor_ui(ui);
+                                ui.separator();
+                                self.result_ui(ui);
+                            });
+                    }
+                }
+            }
+            MainView::Messages => {
+                if self.collections.active.contains_key(&EditorKind::Watch) {
+                    self.request_bar_ui(ui);
+                    ui.separator();
+                }
+                self.viewer.copy_in_clear = self.settings.credentials.copy_in_clear;
+                let actions = viewer_ui(
+                    ui,
+                    &mut self.viewer,
+                    &mut self.settings.watch_form,
+                    &mut self.settings.amqp.url,
+                );
+                for action in actions {
+                    self.viewer_action(action);
+                }
+            }
+        });
+        self.collection_dialog_ui(&ui.ctx().clone());
+        if self.show_settings {
+            self.settings_window_ui(&ui.ctx().clone());
+        }
+        self.script_frame(ui);
+    }
+}
+
+impl eframe::App for SwitchboardApp {
+    fn logic(&mut self, _ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        self.drain_events();
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.frame_ui(ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        self.save_state();
+        // Older versions kept the settings (credentials included) in eframe's file.
+        if storage.get_string(eframe::APP_KEY).is_some() {
+            storage.remove_string(eframe::APP_KEY);
+        }
+    }
+
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        self.backend.send(Command::Shutdown);
+    }
+}
+
+/// True when the user cancelled the exchange (neutral, not a failure).
+fn was_cancelled(e: &Exchange) -> bool {
+    e.error
+        .as_ref()
+        .is_some_and(|error| error.kind == ErrorKind::Cancelled)
+}
+
+/// What an exchange without a status is called.
+fn status_word(e: &Exchange) -> &'static str {
+    if was_cancelled(e) {
+        "cancelled"
+    } else if e.error.is_some() {
+        "failed"
+    } else {
+        "no answer"
+    }
+}
+
+fn outcome_of(e: &Exchange) -> EditorOutcome {
+    match &e.error {
+        None => EditorOutcome::Sent(format!(
+            "{} in {}",
+            e.status.clone().unwrap_or_default(),
+            format_us(e.total_us)
+        )),
+        Some(error) if error.kind == ErrorKind::Cancelled => EditorOutcome::Cancelled(format!(
+            "cancelled after {} (what arrived is kept)",
+            format_us(e.total_us)
+        )),
+        Some(error) => {
+            let hint = match error.kind {
+                ErrorKind::ConnectionRefused => {
+                    " (start it in the services strip above, or check the address)"
+                }
+                ErrorKind::Timeout => {
+                    " — raise the timeout at the top, or check the service's added latency"
+                }
+                ErrorKind::InvalidInput => " — fix the field and send again",
+                ErrorKind::Auth => " — check the user and password in the broker URL",
+                _ => "",
+            };
+            EditorOutcome::Failed(format!("{error}{hint}"))
+        }
+    }
+}
+
+pub(crate) fn truncate(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        text.to_string()
+    } else {
+        let mut out: String = text.chars().take(max_chars - 1).collect();
+        out.push('…');
+        out
+    }
+}
+
+/// The keyboard shortcuts, as the *Keys* menu lists them.
+const KEYS: &[(&str, &str)] = &[
+    ("Ctrl+Enter", "send the request"),
+    ("Ctrl+S", "save it to its collection"),
+    ("Ctrl+T", "new request tab"),
+    ("Ctrl+W", "close the tab"),
+    ("Ctrl+Tab / Ctrl+Shift+Tab", "next / previous tab"),
+    ("Ctrl+1 … Ctrl+5", "HTTP, gRPC, AMQP, NATS, Kafka editor"),
+    ("Ctrl+F", "search the history"),
+    ("Esc", "close a dialog"),
+];

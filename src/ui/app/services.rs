@@ -1,0 +1,256 @@
+//! The top bar and the services strip (demo services, brokers, knobs).
+
+use super::*;
+
+impl SwitchboardApp {
+    pub(super) fn top_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.label(RichText::new("Switchboard").heading().strong());
+            ui.separator();
+            ui.selectable_value(
+                &mut self.settings.view,
+                MainView::Requests,
+                RichText::new("Requests").strong(),
+            );
+            let live = self.viewer.tabs.iter().filter(|t| t.is_live()).count();
+            let messages = if live > 0 {
+                format!("Messages ({live} live)")
+            } else {
+                "Messages".to_string()
+            };
+            ui.selectable_value(
+                &mut self.settings.view,
+                MainView::Messages,
+                RichText::new(messages).strong(),
+            );
+            ui.separator();
+            let (label, hint) = if self.settings.side_panel {
+                (
+                    "Hide panel",
+                    "Hide the collections and history panel (more room for the editor and result)",
+                )
+            } else {
+                ("Show panel", "Show the collections and history panel")
+            };
+            if ui.button(label).on_hover_text(hint).clicked() {
+                self.settings.side_panel = !self.settings.side_panel;
+            }
+            if self.settings.view == MainView::Requests {
+                let side = self.settings.layout == crate::ui::settings::RequestLayout::SideBySide;
+                let (label, hint) = if side {
+                    ("Stack", "Put the result below the editor")
+                } else {
+                    ("Side by side", "Put the result beside the editor")
+                };
+                if ui.button(label).on_hover_text(hint).clicked() {
+                    self.settings.layout = if side {
+                        crate::ui::settings::RequestLayout::Stacked
+                    } else {
+                        crate::ui::settings::RequestLayout::SideBySide
+                    };
+                }
+            }
+            ui.separator();
+            ui.label("Timeout");
+            ui.add(
+                egui::DragValue::new(&mut self.settings.timeout_secs)
+                    .range(0.1..=600.0)
+                    .speed(0.5)
+                    .suffix(" s"),
+            )
+            .on_hover_text("Every request gives up after this long");
+            ui.separator();
+            let theme = if self.settings.dark_mode {
+                "Light theme"
+            } else {
+                "Dark theme"
+            };
+            if ui.button(theme).clicked() {
+                self.settings.dark_mode = !self.settings.dark_mode;
+            }
+            if ui
+                .selectable_label(self.show_settings, "Settings")
+                .on_hover_text("What is kept of credentials, and where")
+                .clicked()
+            {
+                self.show_settings = !self.show_settings;
+            }
+            ui.menu_button("Keys", |ui| {
+                egui::Grid::new("keys").num_columns(2).show(ui, |ui| {
+                    for (keys, what) in KEYS {
+                        ui.label(RichText::new(*keys).monospace());
+                        ui.label(*what);
+                        ui.end_row();
+                    }
+                });
+            });
+        });
+        self.services_ui(ui);
+    }
+
+    pub(super) fn services_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal_wrapped(|ui| {
+            // A chip keeps its text on one line; one that does not fit goes to the next row
+            // (a group takes whatever width is left, so it is moved before it is drawn).
+            ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Extend);
+            let next_row_unless = |ui: &mut egui::Ui, width: f32| {
+                if ui.available_size_before_wrap().x < width {
+                    ui.end_row();
+                }
+            };
+            match &self.demo {
+                DemoState::Off => {
+                    ui.label(RichText::new("Demo services off (--no-demo)").weak());
+                }
+                DemoState::Starting => {
+                    ui.spinner();
+                    ui.label("Starting the demo services…");
+                }
+                DemoState::Failed(message) => {
+                    ui.colored_label(ui.visuals().error_fg_color, format!("Demo services failed to start: {message}"));
+                }
+                DemoState::Up { .. } => {}
+            }
+            let services = self.services.clone();
+            for service in &services {
+                next_row_unless(ui, 460.0);
+                ui.group(|ui| {
+                    status_dot(ui, if service.running { Health::Up } else { Health::Down });
+                    ui.label(RichText::new(service.id.name()).strong());
+                    ui.label(RichText::new(&service.addrs).small().weak());
+                    if service.running {
+                        if ui.small_button("Stop").on_hover_text("Stop it and watch callers fail").clicked() {
+                            self.command(Command::StopService(service.id));
+                        }
+                    } else if ui.small_button("Start").clicked() {
+                        self.command(Command::StartService(service.id));
+                    }
+                    let (mut latency_ms, mut failure_rate) = self.knob_edits.get(&service.id).copied().unwrap_or_default();
+                    let mut percent = failure_rate * 100.0;
+                    let a = ui
+                        .add(egui::DragValue::new(&mut latency_ms).range(0..=60_000).speed(5).prefix("+").suffix(" ms"))
+                        .on_hover_text("Added latency");
+                    let b = ui
+                        .add(egui::DragValue::new(&mut percent).range(0.0..=100.0).speed(1).suffix("% fail"))
+                        .on_hover_text("Failure rate (503 / UNAVAILABLE)");
+                    failure_rate = percent / 100.0;
+                    if a.changed() || b.changed() {
+                        self.set_knobs(service.id, latency_ms, failure_rate);
+                    }
+                });
+            }
+            next_row_unless(ui, 420.0);
+            ui.group(|ui| {
+                let (health, text) = match &self.broker {
+                    BrokerState::Unknown => (Health::Starting, "checking…".to_string()),
+                    BrokerState::Up => (Health::Up, "up".to_string()),
+                    BrokerState::Down(why) => (Health::Down, format!("down ({why}) — start it: rabbitmq-server -detached")),
+                };
+                status_dot(ui, health);
+                ui.label(RichText::new("RabbitMQ").strong());
+                ui.label(RichText::new(text).small());
+                if let Some(consumer) = &self.consumer {
+                    let text = match consumer {
+                        ConsumerState::Disabled => "consumer off".to_string(),
+                        ConsumerState::Connecting => "consumer connecting…".to_string(),
+                        ConsumerState::Consuming { consumed, dead_lettered, last_reject } => {
+                            match last_reject {
+                                Some(reason) => format!("order_queue consumer: {consumed} consumed, {dead_lettered} dead-lettered (last: {reason})"),
+                                None => format!("order_queue consumer: {consumed} consumed, {dead_lettered} dead-lettered"),
+                            }
+                        }
+                        ConsumerState::Down(why) => format!("consumer down: {why}"),
+                    };
+                    ui.label(RichText::new(text).small().weak());
+                }
+            });
+            next_row_unless(ui, 200.0);
+            ui.group(|ui| {
+                let (url, state) = &self.nats;
+                let (health, text) = match state {
+                    BrokerState::Unknown => (Health::Starting, "checking…".to_string()),
+                    BrokerState::Up => (Health::Up, "up".to_string()),
+                    BrokerState::Down(_) => (Health::Down, "down".to_string()),
+                };
+                let detail = match state {
+                    BrokerState::Down(why) => format!("{url}: {why}"),
+                    _ => url.clone(),
+                };
+                status_dot(ui, health);
+                ui.label(RichText::new("NATS server").strong()).on_hover_text(&detail);
+                ui.label(RichText::new(text).small()).on_hover_text(&detail);
+                if matches!(state, BrokerState::Down(_)) {
+                    if demo_services::nats_server::PrivateNats::available() {
+                        if ui
+                            .add_enabled(self.nats_starting.is_none(), egui::Button::new("Start"))
+                            .on_hover_text("Start a private nats-server (free port, JetStream, stored in the data directory) that stops with the app")
+                            .clicked()
+                        {
+                            self.nats_starting = Some(url.clone());
+                            self.command(Command::StartNats);
+                        }
+                    } else {
+                        ui.label(RichText::new("install nats-server (apt-get install nats-server)").small().weak());
+                    }
+                }
+            });
+            next_row_unless(ui, 360.0);
+            ui.group(|ui| {
+                let (url, state) = &self.kafka;
+                let (health, text) = match state {
+                    BrokerState::Unknown => (Health::Starting, "checking…".to_string()),
+                    BrokerState::Up => (Health::Up, "up".to_string()),
+                    BrokerState::Down(_) => (Health::Down, "down".to_string()),
+                };
+                let detail = match state {
+                    BrokerState::Down(why) => format!("{url}: {why}"),
+                    _ => url.clone(),
+                };
+                status_dot(ui, health);
+                ui.label(RichText::new("Kafka broker").strong()).on_hover_text(&detail);
+                ui.label(RichText::new(text).small()).on_hover_text(&detail);
+                ui.label(RichText::new(url.trim_start_matches("kafka://")).small().weak());
+                if let Some(consumer) = &self.kafka_consumer {
+                    let text = match consumer {
+                        ConsumerState::Disabled => "group user-service off".to_string(),
+                        ConsumerState::Connecting => "group user-service joining…".to_string(),
+                        ConsumerState::Consuming { consumed, .. } => {
+                            format!("group user-service: {consumed} consumed")
+                        }
+                        ConsumerState::Down(why) => format!("group user-service down: {why}"),
+                    };
+                    ui.label(RichText::new(text).small().weak());
+                }
+            });
+            if let DemoState::Up { notes } = &self.demo {
+                for note in notes {
+                    ui.colored_label(ui.visuals().warn_fg_color, note);
+                }
+            }
+            if let Some(error) = self.service_error.clone() {
+                ui.colored_label(ui.visuals().error_fg_color, error);
+                if ui.small_button("dismiss").clicked() {
+                    self.service_error = None;
+                }
+            }
+        });
+    }
+}
+
+#[derive(Clone, Copy)]
+pub(super) enum Health {
+    Up,
+    Down,
+    Starting,
+}
+
+pub(super) fn status_dot(ui: &mut egui::Ui, health: Health) {
+    let (rect, response) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
+    let (color, text) = match health {
+        Health::Up => (Color32::from_rgb(0x4c, 0xc3, 0x5c), "up"),
+        Health::Down => (Color32::from_rgb(0xe0, 0x4f, 0x4f), "down"),
+        Health::Starting => (Color32::from_rgb(0xe0, 0xb0, 0x3c), "starting"),
+    };
+    ui.painter().circle_filled(rect.center(), 5.0, color);
+    response.on_hover_text(text);
+}

@@ -1,0 +1,138 @@
+//! Watches for the message viewer, and its files (pick, export, import).
+
+use super::*;
+
+impl Backend {
+    pub(super) async fn start_watch(
+        &mut self,
+        id: u64,
+        spec: Box<WatchRequest>,
+        delivered: crate::engine::watch::Delivered,
+    ) {
+        let Self {
+            outbox, watches, ..
+        } = self;
+        let cancel = CancellationToken::new();
+        watches.insert(id, cancel.clone());
+        let (tx, mut rx) = mpsc::channel(16);
+        tokio::spawn(spec.run(tx, cancel, Some(delivered)));
+        let outbox = outbox.clone();
+        tokio::spawn(async move {
+            // Messages are converted to their stored form here, off the UI thread.
+            let mut interner = crate::engine::store::Interner::default();
+            while let Some(event) = rx.recv().await {
+                let (event, after) = match event {
+                    WatchEvent::Messages(first) => {
+                        // Batches that queued up meanwhile go to the UI as one event:
+                        // a fast broker must not be limited by events per frame. Each
+                        // is converted as it is taken (no copying of whole batches).
+                        let queued = first.len() * (1 + rx.len());
+                        let mut batch: Vec<Prepared> =
+                            Vec::with_capacity(queued.min(COALESCE + 512));
+                        batch.extend(first.into_iter().map(|m| Prepared::new(m, &mut interner)));
+                        let mut after = None;
+                        while batch.len() < COALESCE {
+                            match rx.try_recv() {
+                                Ok(WatchEvent::Messages(more)) => batch.extend(
+                                    more.into_iter().map(|m| Prepared::new(m, &mut interner)),
+                                ),
+                                Ok(other) => {
+                                    after = Some(Event::Watch { id, event: other });
+                                    break;
+                                }
+                                Err(_) => break,
+                            }
+                        }
+                        (Event::WatchMessages { id, batch }, after)
+                    }
+                    event => (Event::Watch { id, event }, None),
+                };
+                outbox.send(event).await;
+                if let Some(after) = after {
+                    outbox.send(after).await;
+                }
+            }
+        });
+    }
+
+    pub(super) async fn stop_watch(&mut self, id: u64) {
+        let Self { watches, .. } = self;
+        if let Some(cancel) = watches.remove(&id) {
+            cancel.cancel();
+        }
+    }
+
+    pub(super) async fn pick_path(&mut self, purpose: PathPurpose) {
+        let Self { outbox, .. } = self;
+        let outbox = outbox.clone();
+        tokio::spawn(async move {
+            let dialog = rfd::AsyncFileDialog::new();
+            let messages = || {
+                dialog
+                    .clone()
+                    .add_filter("JSON Lines", &["jsonl", "json", "txt"])
+            };
+            let picked = match purpose {
+                PathPurpose::Export => messages().set_file_name("messages.jsonl").save_file().await,
+                PathPurpose::Import => messages().pick_file().await,
+                PathPurpose::CollectionFolder => {
+                    dialog
+                        .set_title("Open a collection folder")
+                        .pick_folder()
+                        .await
+                }
+                PathPurpose::Postman => {
+                    dialog
+                        .set_title("Import a Postman collection (v2.1)")
+                        .add_filter("Postman collection", &["json"])
+                        .pick_file()
+                        .await
+                }
+            };
+            let path = picked.map(|f| f.path().to_path_buf());
+            outbox.send(Event::PickedPath { purpose, path }).await;
+        });
+    }
+
+    pub(super) async fn export(&mut self, path: PathBuf, messages: Vec<WatchedMessage>) {
+        let Self { outbox, .. } = self;
+        let outbox = outbox.clone();
+        tokio::spawn(async move {
+            let target = path.clone();
+            let result = tokio::task::spawn_blocking(move || export(&target, &messages))
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()));
+            outbox.send(Event::Exported { path, result }).await;
+        });
+    }
+
+    pub(super) async fn import(&mut self, path: PathBuf) {
+        let Self { outbox, .. } = self;
+        let outbox = outbox.clone();
+        tokio::spawn(async move {
+            let source = path.clone();
+            let result = tokio::task::spawn_blocking(move || {
+                let file = std::fs::File::open(&source)
+                    .map_err(|e| format!("cannot open {}: {e}", source.display()))?;
+                crate::engine::store::import_jsonl(std::io::BufReader::new(file))
+            })
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
+            outbox.send(Event::Imported { path, result }).await;
+        });
+    }
+}
+
+/// Most watched messages merged into one event for the UI: its buffer (≈ 90 bytes a message)
+/// stays under glibc's 128 KiB mmap threshold, so batches reuse heap memory instead of mapping
+/// and zeroing fresh pages each time.
+pub(super) const COALESCE: usize = 1024;
+
+/// Writes JSON Lines atomically: a temporary file next to the target, fsync, rename.
+pub(super) fn export(path: &std::path::Path, messages: &[WatchedMessage]) -> Result<usize, String> {
+    let mut out = Vec::new();
+    crate::engine::store::export_jsonl(messages, &mut out).map_err(|e| e.to_string())?;
+    crate::engine::fsutil::write_atomic(path, &out)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(messages.len())
+}

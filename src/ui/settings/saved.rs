@@ -1,0 +1,259 @@
+//! Editors to and from the saved request form (`SavedRequest`): what Save writes and what Open fills in.
+
+use super::*;
+
+impl Settings {
+    /// The request an editor describes, as it would be saved. Fields the editor does not show
+    /// (expectations, notes, per-request timeouts, TLS files of HTTP requests, publish count…) are
+    /// kept from `base` when it is of the same kind.
+    pub fn to_saved(
+        &self,
+        kind: EditorKind,
+        name: &str,
+        base: Option<&SavedRequest>,
+    ) -> SavedRequest {
+        let spec = match kind {
+            EditorKind::Http => {
+                let e = &self.http;
+                let mut h = SavedHttp {
+                    method: e.method.clone(),
+                    url: e.url.clone(),
+                    headers: saved_rows(&e.headers),
+                    body: match e.body_mode {
+                        BodyMode::Text => SavedBody::from_text(&e.body),
+                        BodyMode::Form => None,
+                    },
+                    form: match e.body_mode {
+                        BodyMode::Text => Vec::new(),
+                        BodyMode::Form => saved_form(&e.form),
+                    },
+                    timeout_ms: None,
+                    tls: SavedTls {
+                        ca_file: e.ca_file.trim().to_string(),
+                        cert_file: e.cert_file.trim().to_string(),
+                        key_file: e.key_file.trim().to_string(),
+                    },
+                };
+                if let Some(SavedSpec::Http(b)) = base.map(|b| &b.spec) {
+                    h.timeout_ms = b.timeout_ms;
+                }
+                SavedSpec::Http(h)
+            }
+            EditorKind::Grpc => {
+                let e = &self.grpc;
+                let words = |s: &str| s.split_whitespace().map(str::to_string).collect();
+                let mut g = SavedGrpc {
+                    addr: e.addr.clone(),
+                    method: e.method.clone(),
+                    metadata: saved_rows(&e.metadata),
+                    message: SavedBody::from_text(&e.json),
+                    timeout_ms: None,
+                    protos: if e.source == GrpcSource::ProtoFiles {
+                        words(&e.proto_files)
+                    } else {
+                        Vec::new()
+                    },
+                    import_paths: if e.source == GrpcSource::ProtoFiles {
+                        words(&e.import_paths)
+                    } else {
+                        Vec::new()
+                    },
+                    protoset: if e.source == GrpcSource::Protoset {
+                        e.protoset.trim().to_string()
+                    } else {
+                        String::new()
+                    },
+                    tls: SavedTls {
+                        ca_file: e.ca_file.trim().to_string(),
+                        cert_file: e.cert_file.trim().to_string(),
+                        key_file: e.key_file.trim().to_string(),
+                    },
+                };
+                if let Some(SavedSpec::Grpc(b)) = base.map(|b| &b.spec) {
+                    g.timeout_ms = b.timeout_ms;
+                }
+                SavedSpec::Grpc(g)
+            }
+            EditorKind::Amqp => {
+                let e = &self.amqp;
+                let mut a = SavedAmqp {
+                    url: e.url.clone(),
+                    exchange: e.exchange.clone(),
+                    routing_key: e.routing_key.clone(),
+                    content_type: e.content_type.clone(),
+                    message_id: e.message_id.clone(),
+                    correlation_id: e.correlation_id.clone(),
+                    persistent: e.persistent,
+                    more: e.more.clone(),
+                    headers: saved_rows(&e.headers),
+                    body: SavedBody::from_text(&e.body),
+                    mandatory: true,
+                    count: 1,
+                    timeout_ms: None,
+                };
+                if let Some(SavedSpec::Amqp(b)) = base.map(|b| &b.spec) {
+                    a.mandatory = b.mandatory;
+                    a.count = b.count;
+                    a.timeout_ms = b.timeout_ms;
+                }
+                SavedSpec::Amqp(a)
+            }
+            EditorKind::Nats => {
+                let mut n = self.nats.clone();
+                n.timeout_ms = None;
+                n.count = 1;
+                if let Some(SavedSpec::Nats(b)) = base.map(|b| &b.spec) {
+                    n.timeout_ms = b.timeout_ms;
+                    n.count = b.count;
+                }
+                SavedSpec::Nats(n)
+            }
+            EditorKind::Kafka => {
+                let mut k = self.kafka.clone();
+                k.timeout_ms = None;
+                k.count = 1;
+                if let Some(SavedSpec::Kafka(b)) = base.map(|b| &b.spec) {
+                    k.timeout_ms = b.timeout_ms;
+                    k.count = b.count;
+                }
+                SavedSpec::Kafka(k)
+            }
+            EditorKind::Watch if self.watch_form.broker == crate::ui::viewer::WatchBroker::Nats => {
+                SavedSpec::NatsWatch(self.watch_form.nats.clone())
+            }
+            EditorKind::Watch
+                if self.watch_form.broker == crate::ui::viewer::WatchBroker::Kafka =>
+            {
+                SavedSpec::KafkaWatch(self.watch_form.kafka.clone())
+            }
+            EditorKind::Watch => {
+                let w = &self.watch_form;
+                let tap = w.mode == crate::engine::watch::WatchMode::Tap;
+                SavedSpec::Watch(SavedWatch {
+                    url: self.amqp.url.clone(),
+                    mode: w.mode,
+                    exchange: if tap {
+                        w.exchange.clone()
+                    } else {
+                        String::new()
+                    },
+                    binding: if tap {
+                        w.binding.clone()
+                    } else {
+                        String::new()
+                    },
+                    queue: if tap { String::new() } else { w.queue.clone() },
+                    peek_limit: (w.mode == crate::engine::watch::WatchMode::Peek)
+                        .then_some(w.peek_limit),
+                })
+            }
+        };
+        let mut saved = SavedRequest::new(name, spec);
+        if let Some(base) = base {
+            saved.expect = base.expect.clone();
+            saved.notes = base.notes.clone();
+        }
+        saved
+    }
+
+    /// Puts a saved request into its editor and shows that editor.
+    pub fn apply_saved(&mut self, saved: &SavedRequest) {
+        match &saved.spec {
+            SavedSpec::Http(h) => {
+                self.http = HttpEditor {
+                    method: h.method.clone(),
+                    url: h.url.clone(),
+                    headers: editor_rows(&h.headers),
+                    body: text_of(&h.body),
+                    body_mode: if h.form.is_empty() {
+                        BodyMode::Text
+                    } else {
+                        BodyMode::Form
+                    },
+                    form: editor_form(&h.form),
+                    ca_file: h.tls.ca_file.clone(),
+                    cert_file: h.tls.cert_file.clone(),
+                    key_file: h.tls.key_file.clone(),
+                };
+                self.transport = TransportTab::Http;
+                self.view = MainView::Requests;
+            }
+            SavedSpec::Grpc(g) => {
+                let e = &mut self.grpc;
+                e.addr = g.addr.clone();
+                e.method = g.method.clone();
+                e.metadata = editor_rows(&g.metadata);
+                e.json = text_of(&g.message);
+                if !g.protos.is_empty() {
+                    e.source = GrpcSource::ProtoFiles;
+                    e.proto_files = g.protos.join(" ");
+                    e.import_paths = g.import_paths.join(" ");
+                } else if !g.protoset.is_empty() {
+                    e.source = GrpcSource::Protoset;
+                    e.protoset = g.protoset.clone();
+                } else if e.source != GrpcSource::Builtin {
+                    e.source = GrpcSource::Reflection;
+                }
+                e.ca_file = g.tls.ca_file.clone();
+                e.cert_file = g.tls.cert_file.clone();
+                e.key_file = g.tls.key_file.clone();
+                self.transport = TransportTab::Grpc;
+                self.view = MainView::Requests;
+            }
+            SavedSpec::Amqp(a) => {
+                let e = &mut self.amqp;
+                e.url = a.url.clone();
+                e.exchange = a.exchange.clone();
+                e.routing_key = a.routing_key.clone();
+                e.content_type = a.content_type.clone();
+                e.message_id = a.message_id.clone();
+                e.correlation_id = a.correlation_id.clone();
+                e.persistent = a.persistent;
+                e.more = a.more.clone();
+                e.headers = editor_rows(&a.headers);
+                e.body = text_of(&a.body);
+                self.transport = TransportTab::Amqp;
+                self.view = MainView::Requests;
+            }
+            SavedSpec::Nats(n) => {
+                self.nats = n.clone();
+                self.transport = TransportTab::Nats;
+                self.view = MainView::Requests;
+            }
+            SavedSpec::NatsWatch(w) => {
+                self.watch_form.broker = crate::ui::viewer::WatchBroker::Nats;
+                self.watch_form.nats = w.clone();
+                self.view = MainView::Messages;
+            }
+            SavedSpec::Kafka(k) => {
+                self.kafka = k.clone();
+                self.transport = TransportTab::Kafka;
+                self.view = MainView::Requests;
+            }
+            SavedSpec::KafkaWatch(w) => {
+                self.watch_form.broker = crate::ui::viewer::WatchBroker::Kafka;
+                self.watch_form.kafka = w.clone();
+                self.view = MainView::Messages;
+            }
+            SavedSpec::Watch(w) => {
+                self.amqp.url = w.url.clone();
+                let f = &mut self.watch_form;
+                f.broker = crate::ui::viewer::WatchBroker::Amqp;
+                f.mode = w.mode;
+                if !w.exchange.is_empty() {
+                    f.exchange = w.exchange.clone();
+                }
+                if !w.binding.is_empty() {
+                    f.binding = w.binding.clone();
+                }
+                if !w.queue.is_empty() {
+                    f.queue = w.queue.clone();
+                }
+                if let Some(limit) = w.peek_limit {
+                    f.peek_limit = limit;
+                }
+                self.view = MainView::Messages;
+            }
+        }
+    }
+}
