@@ -318,3 +318,138 @@ async fn broker_errors_land_in_the_right_phase() {
     .await;
     assert!(missing.err().unwrap().message.contains("does not exist"));
 }
+
+/// The write-up's lesson: with no synchronous user check the Order Service keeps taking orders
+/// while the User Service is down; they wait in its queue and drain when it is back (an unknown
+/// user is found out by the consumer and dead-lettered).
+#[tokio::test]
+async fn with_no_user_check_orders_wait_in_the_queue_while_the_user_service_is_down_then_drain() {
+    use demo_services::supervisor::{ServiceId, Supervisor};
+    use demo_services::{DemoConfig, UserCheck};
+    use switchboard::engine::amqp::probe::{QueueDepth, QueueProbe};
+
+    let config = DemoConfig {
+        amqp_url: amqp_url(),
+        topology: common::unique_topology(),
+        ..DemoConfig::ephemeral()
+    };
+    let queue = config.topology.queue.clone();
+    let mut demo = Supervisor::start(config, false).await.unwrap();
+    let mut updates = demo.user().unwrap().consumer_updates();
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        updates.wait_for(|s| matches!(s, ConsumerState::Consuming { .. })),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let depth = |want: QueueDepth| {
+        let queue = queue.clone();
+        move || {
+            let queue = queue.clone();
+            async move {
+                let got = QueueProbe::new(&amqp_url())
+                    .depth(&queue, Duration::from_secs(2))
+                    .await
+                    .ok()?;
+                (got == want).then_some(())
+            }
+        }
+    };
+    eventually(
+        10,
+        "an empty queue with its consumer",
+        depth(QueueDepth {
+            ready: 0,
+            consumers: 1,
+        }),
+    )
+    .await;
+
+    demo.set_user_check(UserCheck::None);
+    let order_status = demo
+        .status()
+        .into_iter()
+        .find(|s| s.id == ServiceId::Order)
+        .unwrap();
+    assert_eq!(order_status.user_check, Some(UserCheck::None));
+    demo.stop_service(ServiceId::User).await;
+    let client = reqwest::Client::new();
+    let url = format!("http://{}/orders", demo.config().order_http_addr);
+    let post = |body: &'static str| client.post(&url).body(body).send();
+    for _ in 0..3 {
+        let accepted = post(r#"{"user_id": "1", "amount": 1}"#).await.unwrap();
+        assert_eq!(accepted.status(), 201);
+        let body: serde_json::Value = accepted.json().await.unwrap();
+        assert_eq!(body["checked_over"], "none");
+    }
+    // Nobody asks about user 999 now: accepted too, found out later.
+    assert_eq!(
+        post(r#"{"user_id": "999", "amount": 1}"#)
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    eventually(
+        10,
+        "4 orders waiting, no consumer",
+        depth(QueueDepth {
+            ready: 4,
+            consumers: 0,
+        }),
+    )
+    .await;
+
+    // The synchronous check, for contrast: refused while the User Service is down.
+    demo.set_user_check(UserCheck::Grpc);
+    assert_eq!(
+        post(r#"{"user_id": "1", "amount": 1}"#)
+            .await
+            .unwrap()
+            .status(),
+        502
+    );
+    demo.set_user_check(UserCheck::None);
+
+    demo.start_service(ServiceId::User).await.unwrap();
+    eventually(
+        20,
+        "the queue to drain",
+        depth(QueueDepth {
+            ready: 0,
+            consumers: 1,
+        }),
+    )
+    .await;
+    let mut updates = demo.user().unwrap().consumer_updates();
+    let state = tokio::time::timeout(
+        Duration::from_secs(10),
+        updates.wait_for(|s| {
+            matches!(
+                s,
+                ConsumerState::Consuming {
+                    consumed: 3,
+                    dead_lettered: 1,
+                    ..
+                }
+            )
+        }),
+    )
+    .await
+    .unwrap()
+    .unwrap()
+    .clone();
+    let ConsumerState::Consuming { last_reject, .. } = state else {
+        panic!()
+    };
+    assert!(last_reject.unwrap().contains("999"));
+
+    // A queue that is not there is named as such.
+    let missing = QueueProbe::new(&amqp_url())
+        .depth("switchboard-no-such-queue", Duration::from_secs(5))
+        .await
+        .unwrap_err();
+    assert!(missing.contains("does not exist"), "{missing}");
+    demo.shutdown().await;
+}

@@ -35,6 +35,8 @@ pub struct ServiceStatus {
     pub addrs: String,
     pub latency_ms: u64,
     pub failure_rate: f64,
+    /// The Order Service's: how it checks users (kept across restarts).
+    pub user_check: Option<crate::UserCheck>,
 }
 
 /// The demo services, individually stoppable.
@@ -145,6 +147,14 @@ impl Supervisor {
         }
     }
 
+    /// How the Order Service checks users from the next order on (kept across restarts).
+    pub fn set_user_check(&mut self, check: crate::UserCheck) {
+        self.config.user_check = check;
+        if let Some(order) = &self.order {
+            order.set_user_check(check);
+        }
+    }
+
     pub fn consumer_state(&self) -> Option<ConsumerState> {
         self.user.as_ref().map(UserServiceHandle::consumer_state)
     }
@@ -192,6 +202,7 @@ impl Supervisor {
                 addrs: user_addrs,
                 latency_ms: self.user_knobs.0,
                 failure_rate: self.user_knobs.1,
+                user_check: None,
             },
             ServiceStatus {
                 id: ServiceId::Order,
@@ -199,6 +210,7 @@ impl Supervisor {
                 addrs: format!("http {}", self.config.order_http_addr),
                 latency_ms: self.order_knobs.0,
                 failure_rate: self.order_knobs.1,
+                user_check: Some(self.config.user_check),
             },
         ]
     }

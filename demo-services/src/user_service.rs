@@ -505,14 +505,24 @@ async fn consume_once(
         };
         match parse_order(&delivery.data) {
             Ok(order) => {
-                if !store.record_order(&order.user_id, &order.order_id) {
+                if store.record_order(&order.user_id, &order.order_id) {
+                    delivery
+                        .ack(BasicAckOptions::default())
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    consumed += 1;
+                } else {
+                    // The asynchronous user check (the Order Service took the order without
+                    // asking): an order for an unknown user goes to the dead-letter queue.
+                    let reason = format!(
+                        "no user {:?} (checked when the order was consumed)",
+                        order.user_id
+                    );
                     tracing::warn!(user_id = %order.user_id, "order for an unknown user");
+                    dead_letter(&channel, topology, &delivery, &reason).await?;
+                    dead_lettered += 1;
+                    last_reject = Some(reason);
                 }
-                delivery
-                    .ack(BasicAckOptions::default())
-                    .await
-                    .map_err(|e| e.to_string())?;
-                consumed += 1;
             }
             Err(reason) => {
                 tracing::warn!(

@@ -643,6 +643,8 @@ pub enum ModeArg {
 pub enum UserCheckArg {
     Grpc,
     Http,
+    /// No synchronous check: orders are accepted and the consumer checks the user.
+    None,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -653,7 +655,8 @@ pub struct DemoArgs {
     pub user_grpc: SocketAddr,
     #[arg(long, default_value = "127.0.0.1:8082")]
     pub order_http: SocketAddr,
-    /// How the Order Service checks users.
+    /// How the Order Service checks users: grpc or http (synchronous: orders fail while the
+    /// User Service is down) or none (accepted; the consumer checks them from order_queue).
     #[arg(long, value_enum, default_value = "grpc")]
     pub user_check: UserCheckArg,
     #[command(flatten)]
@@ -681,6 +684,7 @@ impl DemoArgs {
             user_check: match self.user_check {
                 UserCheckArg::Grpc => demo_services::UserCheck::Grpc,
                 UserCheckArg::Http => demo_services::UserCheck::Http,
+                UserCheckArg::None => demo_services::UserCheck::None,
             },
         }
     }

@@ -1,3 +1,5 @@
+//! (Over 800 lines only with its unit tests: 500 lines of code, then the tests.)
+//!
 //! Credentials inside requests: which values are secret, moving them out into the secret store
 //! (collections, the app's saved editors) and masking them where a request is kept or shown
 //! (history, exports). Bodies are never altered. One detector for every transport: HTTP headers, gRPC metadata, AMQP

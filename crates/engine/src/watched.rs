@@ -1,3 +1,5 @@
+//! (Over 800 lines only with its unit tests: 670 lines of code, then the tests.)
+//!
 //! A message seen by a watch, whatever broker it came from: where it came from (an AMQP
 //! exchange, a NATS subject or stream, a Kafka topic), its key (routing key, subject,
 //! partition/offset), the transport's own fields (AMQP properties; later NATS reply-to and

@@ -68,6 +68,21 @@ impl SwitchboardApp {
                 self.nats = (url, BrokerState::Up);
             }
             Event::Consumer(state) => self.consumer = state,
+            Event::QueueDepth { queue, result } => {
+                let now = self.epoch.elapsed().as_secs_f64();
+                if let Ok(depth) = &result {
+                    self.queue_samples.push_back((now, depth.ready));
+                }
+                while self
+                    .queue_samples
+                    .front()
+                    .is_some_and(|(t, _)| now - t > QUEUE_WINDOW_SECS)
+                    && self.queue_samples.len() > 1
+                {
+                    self.queue_samples.pop_front();
+                }
+                self.queue_depth = Some((queue, result));
+            }
             Event::KafkaConsumer(state) => self.kafka_consumer = state,
             Event::Kafka { url, state } => self.kafka = (url, state),
             Event::Exchanges { id, exchanges } => {

@@ -1,6 +1,7 @@
 //! The top bar and the services strip (demo services, brokers, knobs).
 
 use super::*;
+use demo_services::UserCheck;
 
 impl SwitchboardApp {
     pub(super) fn top_ui(&mut self, ui: &mut egui::Ui) {
@@ -137,6 +138,9 @@ impl SwitchboardApp {
                     if a.changed() || b.changed() {
                         self.set_knobs(service.id, latency_ms, failure_rate);
                     }
+                    if let Some(check) = service.user_check {
+                        self.user_check_ui(ui, check);
+                    }
                 });
             }
             next_row_unless(ui, 420.0);
@@ -163,6 +167,7 @@ impl SwitchboardApp {
                     };
                     ui.label(RichText::new(text).small().weak());
                 }
+                self.queue_depth_ui(ui);
             });
             next_row_unless(ui, 200.0);
             ui.group(|ui| {
@@ -234,6 +239,102 @@ impl SwitchboardApp {
                 }
             }
         });
+    }
+}
+
+impl SwitchboardApp {
+    /// How the Order Service checks users: the sync/async switch of the write-up's lesson.
+    fn user_check_ui(&mut self, ui: &mut egui::Ui, check: UserCheck) {
+        let mut chosen = check;
+        egui::ComboBox::from_id_salt("user-check")
+            .selected_text(format!("user check: {check}"))
+            .show_ui(ui, |ui| {
+                for (option, what) in [
+                    (
+                        UserCheck::Grpc,
+                        "gRPC — ask the User Service before accepting (sync)",
+                    ),
+                    (
+                        UserCheck::Http,
+                        "HTTP — ask the User Service before accepting (sync)",
+                    ),
+                    (
+                        UserCheck::None,
+                        "none — accept, publish, let the consumer check (async)",
+                    ),
+                ] {
+                    ui.selectable_value(&mut chosen, option, what);
+                }
+            })
+            .response
+            .on_hover_text(
+                "How the Order Service checks the user of an order. With gRPC or HTTP, orders \
+                 fail (502) while the User Service is down; with none they are accepted and wait \
+                 in order_queue until it is back (unknown users are dead-lettered when consumed).",
+            );
+        if chosen != check {
+            self.command(Command::SetUserCheck(chosen));
+        }
+    }
+
+    /// The User Service's queue: how many orders wait, its consumers, and the last minute.
+    fn queue_depth_ui(&mut self, ui: &mut egui::Ui) {
+        // Drawn from the start (a placeholder until the first answer) so that the strip does
+        // not change its layout under the user's pointer when the first depth arrives.
+        if !matches!(self.demo, DemoState::Up { .. }) {
+            return;
+        }
+        let Some((queue, depth)) = &self.queue_depth else {
+            ui.label(RichText::new("order_queue: …").small().weak());
+            self.queue_sparkline(ui);
+            return;
+        };
+        match depth {
+            Ok(d) => {
+                let consumers = if d.consumers == 1 {
+                    "1 consumer".to_string()
+                } else {
+                    format!("{} consumers", d.consumers)
+                };
+                ui.label(RichText::new(format!("{queue}: {} waiting · {consumers}", d.ready)).small())
+                    .on_hover_text("Messages ready in the queue (a passive declare, twice a second); the line is the last minute");
+            }
+            Err(why) => {
+                ui.label(RichText::new(format!("{queue}: {why}")).small().weak());
+            }
+        }
+        self.queue_sparkline(ui);
+    }
+
+    /// The last minute of the queue's depth.
+    fn queue_sparkline(&self, ui: &mut egui::Ui) {
+        let now = self.epoch.elapsed().as_secs_f64();
+        let mut points: Vec<[f64; 2]> = self
+            .queue_samples
+            .iter()
+            .map(|(t, ready)| [t - now, f64::from(*ready)])
+            .collect();
+        if let Some(&[_, last]) = points.last() {
+            points.push([0.0, last]);
+        }
+        egui_plot::Plot::new("queue-depth-sparkline")
+            .width(120.0)
+            .height(22.0)
+            .show_axes(false)
+            .show_grid(false)
+            .show_x(false)
+            .show_y(false)
+            .allow_zoom(false)
+            .allow_drag(false)
+            .allow_scroll(false)
+            .allow_boxed_zoom(false)
+            .include_x(-QUEUE_WINDOW_SECS)
+            .include_x(0.0)
+            .include_y(0.0)
+            .include_y(1.0)
+            .show(ui, |plot| {
+                plot.line(egui_plot::Line::new("waiting", points).fill(0.0));
+            });
     }
 }
 

@@ -61,6 +61,8 @@ pub enum Command {
     Kafka {
         ask: super::kafka_view::KafkaAction,
     },
+    /// How the Order Service checks users: gRPC, HTTP or not at all (checked when consumed).
+    SetUserCheck(demo_services::UserCheck),
     SetKnobs {
         service: ServiceId,
         latency_ms: u64,
@@ -169,6 +171,11 @@ pub enum Event {
         notes: Vec<String>,
     },
     DemoFailed(String),
+    /// The depth of a demo queue (polled twice a second while the demo runs), or why not.
+    QueueDepth {
+        queue: String,
+        result: Result<crate::engine::amqp::probe::QueueDepth, String>,
+    },
     Services(Vec<ServiceStatus>),
     ServiceError(String),
     Broker(BrokerState),
@@ -470,6 +477,7 @@ async fn run(
             }
             Command::RecordHistory(entry) => backend.record_history(entry).await,
             Command::ClearHistory => backend.clear_history().await,
+            Command::SetUserCheck(check) => backend.set_user_check(check).await,
             Command::Shutdown => break,
         }
     }
@@ -507,6 +515,8 @@ struct Backend {
     kafka_task: JoinHandle<()>,
     private_nats: Option<demo_services::nats_server::PrivateNats>,
     tap_task: Option<JoinHandle<()>>,
+    /// Polls the depth of the User Service's queue.
+    queue_task: Option<JoinHandle<()>>,
     consumer_task: Option<JoinHandle<()>>,
     history: Option<std::sync::mpsc::SyncSender<stored::HistoryOp>>,
     /// The bundled proto's descriptors.
@@ -564,6 +574,13 @@ impl Backend {
             ))
         });
         let consumer_task = forward_consumer(supervisor.as_ref(), &outbox);
+        let queue_task = supervisor.as_ref().map(|s| {
+            tokio::spawn(services::watch_queue(
+                options.amqp_url.clone(),
+                s.config().topology.queue.clone(),
+                outbox.clone(),
+            ))
+        });
         let history = spawn_history(&options.data_dir, outbox.clone());
 
         Backend {
@@ -577,6 +594,7 @@ impl Backend {
             kafka_task,
             private_nats: None,
             tap_task,
+            queue_task,
             consumer_task,
             history,
             pool: crate::engine::grpc::builtin_pool().ok(),
@@ -596,6 +614,7 @@ impl Backend {
             kafka_task,
             private_nats,
             tap_task,
+            queue_task,
             consumer_task,
             supervisor,
             ..
@@ -612,6 +631,9 @@ impl Backend {
             server.stop().await;
         }
         if let Some(task) = tap_task {
+            task.abort();
+        }
+        if let Some(task) = queue_task {
             task.abort();
         }
         if let Some(task) = consumer_task {

@@ -83,6 +83,16 @@ impl Backend {
         }
     }
 
+    pub(super) async fn set_user_check(&mut self, check: demo_services::UserCheck) {
+        let Self {
+            outbox, supervisor, ..
+        } = self;
+        if let Some(s) = supervisor.as_mut() {
+            s.set_user_check(check);
+            outbox.send(Event::Services(s.status())).await;
+        }
+    }
+
     pub(super) async fn set_knobs(
         &mut self,
         service: ServiceId,
@@ -237,5 +247,28 @@ pub(super) async fn keep_tap(
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// Reports the depth of `queue` twice a second (only when it changes, or every 5 s, so a
+/// steady queue costs the UI nothing).
+pub(super) async fn watch_queue(amqp_url: String, queue: String, outbox: Outbox) {
+    let mut probe = crate::engine::amqp::probe::QueueProbe::new(&amqp_url);
+    let mut last = None;
+    let mut unchanged = 0u32;
+    loop {
+        let result = probe.depth(&queue, Duration::from_secs(2)).await;
+        unchanged += 1;
+        if last.as_ref() != Some(&result) || unchanged >= 10 {
+            unchanged = 0;
+            last = Some(result.clone());
+            outbox
+                .send(Event::QueueDepth {
+                    queue: queue.clone(),
+                    result,
+                })
+                .await;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }

@@ -1,3 +1,5 @@
+//! (Over 800 lines only with its unit tests: 630 lines of code, then the tests.)
+//!
 //! The saved request file: what a request looks like on disk, and how it becomes something the
 //! engine runs once its `{{variables}}` are filled in.
 

@@ -1,6 +1,7 @@
 //! AMQP 0-9-1 (RabbitMQ) through lapin: publishing with a timeline (connect, channel open,
 //! declare/bind, publish, broker confirm) and watching a queue or tapping an exchange.
 
+pub mod probe;
 pub mod publish_many;
 pub mod watch;
 

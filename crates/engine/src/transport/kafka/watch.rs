@@ -1,3 +1,6 @@
+//! (Over 800 lines on purpose: the tap and the group consumer share the fetch loop, gap
+//! reporting and batching (943 lines of code); their tests are at the end.)
+//!
 //! Watching a Kafka topic: a **tap** (partitions assigned by hand, never a group member, never a
 //! commit — nobody notices it; the default) or a **group** consume (joins the group, reads its
 //! assignment from the committed offsets, commits what reached the user: destructive for that

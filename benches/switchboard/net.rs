@@ -1,0 +1,317 @@
+//! HTTP, gRPC and AMQP round trips and load, each against the bare client (reqwest, tonic, lapin) in the same run.
+
+use super::*;
+
+/// Demo services on free ports with their own topology.
+pub(super) async fn bench_demo() -> demo_services::DemoServices {
+    let mut topology = demo_services::Topology::named(
+        &format!("sbbench-{}", std::process::id()),
+        &format!("sbbench-{}-q", std::process::id()),
+    );
+    topology.expires_ms = Some(60_000);
+    let config = demo_services::DemoConfig {
+        topology,
+        ..demo_services::DemoConfig::ephemeral()
+    };
+    demo_services::DemoServices::start(config)
+        .await
+        .expect("demo services")
+}
+
+/// A bare reqwest GET that reads the whole body; true on a 2xx.
+pub(super) async fn bare_get(client: &reqwest::Client, url: &str) -> bool {
+    match client.get(url).send().await {
+        Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// Round trips in µs of `n` sequential calls of `f`.
+pub(super) async fn round_trips<F, Fut>(n: usize, mut f: F) -> Vec<f64>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let start = Instant::now();
+        assert!(f().await, "a benchmark request failed");
+        out.push(start.elapsed().as_secs_f64() * 1_000_000.0);
+    }
+    out
+}
+
+/// Requests per second of `concurrency` workers doing `n` requests in all with `f`.
+pub(super) async fn load_loop<F, Fut>(n: usize, concurrency: usize, f: F) -> f64
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let start = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..concurrency {
+        let (f, next) = (f.clone(), next.clone());
+        tasks.spawn(async move {
+            while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < n {
+                assert!(f().await, "a load request failed");
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+/// HTTP and gRPC round trips and load, and AMQP publish confirms: the engine against bare
+/// reqwest / tonic / lapin in the same run.
+pub(super) fn net_figures(quick: bool, runs: usize) -> Vec<Figure> {
+    use switchboard::engine::RequestSpec;
+    use switchboard::engine::grpc::{GrpcClient, GrpcRequest};
+    use switchboard::engine::http::{HttpClient, HttpRequest};
+    use switchboard::engine::load::{LoadLimit, LoadSpec, run_load};
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let n = if quick { 300 } else { 3000 };
+    let load_n = if quick { 2000 } else { 20_000 };
+    let confirms_n = if quick { 5_000 } else { 50_000 };
+    runtime.block_on(async {
+        let demo = bench_demo().await;
+        let url = format!("http://{}/user/1", demo.user.http_addr);
+        let grpc_url = format!("http://{}", demo.user.grpc_addr);
+        let pool = switchboard::engine::grpc::builtin_pool().unwrap();
+        let (mut http_p50, mut http_p99, mut http_base_p50, mut http_base_p99) =
+            (vec![], vec![], vec![], vec![]);
+        let (mut grpc_p50, mut grpc_p99, mut grpc_base_p50, mut grpc_base_p99) =
+            (vec![], vec![], vec![], vec![]);
+        let (mut http_load, mut http_load_base, mut grpc_load, mut grpc_load_base) =
+            (vec![], vec![], vec![], vec![]);
+        let (mut confirms, mut confirms_base) = (vec![], vec![]);
+        for _ in 0..runs {
+            // HTTP round trip on one kept-alive connection.
+            let bare = reqwest::Client::new();
+            let _ = bare.get(&url).send().await.unwrap().bytes().await;
+            let b = round_trips(n, || {
+                let (bare, url) = (bare.clone(), url.clone());
+                async move { bare_get(&bare, &url).await }
+            })
+            .await;
+            let client = HttpClient::default();
+            let req = HttpRequest::get(&url);
+            let _ = client.send(&req).await;
+            let e = round_trips(n, || {
+                let (client, req) = (client.clone(), req.clone());
+                async move { client.send(&req).await.ok }
+            })
+            .await;
+            http_p50.push(percentile(&e, 0.5));
+            http_p99.push(percentile(&e, 0.99));
+            http_base_p50.push(percentile(&b, 0.5));
+            http_base_p99.push(percentile(&b, 0.99));
+
+            // gRPC unary round trip on one channel.
+            let channel = tonic::transport::Endpoint::from_shared(grpc_url.clone())
+                .unwrap()
+                .connect()
+                .await
+                .unwrap();
+            let tonic_client =
+                demo_services::proto::user_service_client::UserServiceClient::new(channel);
+            let b = round_trips(n, || {
+                let mut c = tonic_client.clone();
+                async move {
+                    c.get_user_info(demo_services::proto::UserRequest {
+                        user_id: "1".into(),
+                    })
+                    .await
+                    .is_ok()
+                }
+            })
+            .await;
+            let gclient = GrpcClient::default();
+            let greq = GrpcRequest {
+                addr: demo.user.grpc_addr.to_string(),
+                method: switchboard::engine::grpc::DEFAULT_METHOD.to_string(),
+                metadata: vec![],
+                json: r#"{"user_id":"1"}"#.to_string(),
+                timeout: Duration::from_secs(10),
+                tls: Default::default(),
+            };
+            let _ = gclient.call(&greq, &pool).await;
+            let e = round_trips(n, || {
+                let (c, r, p) = (gclient.clone(), greq.clone(), pool.clone());
+                async move { c.call(&r, &p).await.ok }
+            })
+            .await;
+            grpc_p50.push(percentile(&e, 0.5));
+            grpc_p99.push(percentile(&e, 0.99));
+            grpc_base_p50.push(percentile(&b, 0.5));
+            grpc_base_p99.push(percentile(&b, 0.99));
+
+            // Load: 16 concurrent, engine load mode vs a bare loop.
+            http_load_base.push(
+                load_loop(load_n, 16, {
+                    let (bare, url) = (bare.clone(), url.clone());
+                    move || {
+                        let (bare, url) = (bare.clone(), url.clone());
+                        async move { bare_get(&bare, &url).await }
+                    }
+                })
+                .await,
+            );
+            let spec = LoadSpec {
+                request: RequestSpec::Http(req.clone()),
+                limit: LoadLimit::Requests(load_n as u64),
+                concurrency: 16,
+            };
+            let r = run_load(
+                &spec,
+                &pool,
+                None,
+                tokio_util::sync::CancellationToken::new(),
+            )
+            .await
+            .unwrap();
+            assert_eq!(r.ok, load_n as u64);
+            http_load.push(r.throughput());
+            grpc_load_base.push(
+                load_loop(load_n, 16, {
+                    let c = tonic_client.clone();
+                    move || {
+                        let mut c = c.clone();
+                        async move {
+                            c.get_user_info(demo_services::proto::UserRequest {
+                                user_id: "1".into(),
+                            })
+                            .await
+                            .is_ok()
+                        }
+                    }
+                })
+                .await,
+            );
+            let spec = LoadSpec {
+                request: RequestSpec::Grpc(greq.clone()),
+                limit: LoadLimit::Requests(load_n as u64),
+                concurrency: 16,
+            };
+            let r = run_load(
+                &spec,
+                &pool,
+                None,
+                tokio_util::sync::CancellationToken::new(),
+            )
+            .await
+            .unwrap();
+            assert_eq!(r.ok, load_n as u64);
+            grpc_load.push(r.throughput());
+
+            // AMQP publish with confirms, 1000 in flight: engine vs bare lapin.
+            confirms_base.push(bare_publish_confirms(confirms_n).await);
+            confirms.push(engine_publish_confirms(confirms_n).await);
+        }
+        demo.stop().await;
+        vec![
+            Figure {
+                name: "http_rtt_p50",
+                unit: "us",
+                samples: http_p50,
+                baseline: Some(http_base_p50),
+            },
+            Figure {
+                name: "http_rtt_p99",
+                unit: "us",
+                samples: http_p99,
+                baseline: Some(http_base_p99),
+            },
+            Figure {
+                name: "grpc_rtt_p50",
+                unit: "us",
+                samples: grpc_p50,
+                baseline: Some(grpc_base_p50),
+            },
+            Figure {
+                name: "grpc_rtt_p99",
+                unit: "us",
+                samples: grpc_p99,
+                baseline: Some(grpc_base_p99),
+            },
+            Figure {
+                name: "http_load_rate",
+                unit: "req/s",
+                samples: http_load,
+                baseline: Some(http_load_base),
+            },
+            Figure {
+                name: "grpc_load_rate",
+                unit: "req/s",
+                samples: grpc_load,
+                baseline: Some(grpc_load_base),
+            },
+            Figure {
+                name: "amqp_publish_confirm_rate",
+                unit: "msg/s",
+                samples: confirms,
+                baseline: Some(confirms_base),
+            },
+        ]
+    })
+}
+
+/// Bare lapin: publish `n` to a queue-less routing key with up to 1000 confirms in flight.
+pub(super) async fn bare_publish_confirms(n: u64) -> f64 {
+    let conn = lapin::Connection::connect(AMQP_URL, lapin::ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = conn.create_channel().await.unwrap();
+    channel
+        .confirm_select(lapin::options::ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    let start = Instant::now();
+    let mut pending = std::collections::VecDeque::new();
+    for _ in 0..n {
+        let c = channel
+            .basic_publish(
+                "amq.topic".into(),
+                "sbbench.none".into(),
+                lapin::options::BasicPublishOptions::default(),
+                b"{}",
+                lapin::BasicProperties::default(),
+            )
+            .await
+            .unwrap();
+        pending.push_back(c);
+        if pending.len() >= 1000
+            && let Some(c) = pending.pop_front()
+        {
+            c.await.unwrap();
+        }
+    }
+    for c in pending {
+        c.await.unwrap();
+    }
+    let rate = n as f64 / start.elapsed().as_secs_f64();
+    let _ = conn.close(200, "bye".into()).await;
+    rate
+}
+
+pub(super) async fn engine_publish_confirms(n: u64) -> f64 {
+    use switchboard::engine::amqp::PublishRequest;
+    use switchboard::engine::publish_many::{PublishMany, publish_many};
+    let mut request = PublishRequest::new(AMQP_URL, "amq.topic", "sbbench.none", "{}");
+    request.mandatory = false;
+    let job = PublishMany {
+        request,
+        count: n,
+        rate_per_sec: 0.0,
+        numbered: false,
+    };
+    let done = publish_many(&job, None, tokio_util::sync::CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(done.confirmed, n);
+    n as f64 / done.elapsed.as_secs_f64()
+}

@@ -1,0 +1,91 @@
+//! How many messages wait in a queue and how many consumers take from it: a passive declare
+//! (never creates anything) on a kept connection, cheap enough to poll twice a second (the
+//! services strip's queue depth).
+
+use std::time::Duration;
+
+use lapin::options::QueueDeclareOptions;
+use lapin::types::FieldTable;
+use lapin::{Channel, Connection, ConnectionProperties};
+
+use super::{check_url, classify_lapin};
+
+/// A queue's depth as the broker reports it to a passive declare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueDepth {
+    /// Messages ready for delivery (not those delivered and awaiting an ack).
+    pub ready: u32,
+    pub consumers: u32,
+}
+
+/// A kept connection for asking queue depths; reconnects on the next call after a failure.
+pub struct QueueProbe {
+    url: String,
+    open: Option<(Connection, Channel)>,
+}
+
+impl QueueProbe {
+    pub fn new(url: &str) -> Self {
+        Self {
+            url: url.to_string(),
+            open: None,
+        }
+    }
+
+    /// The depth of `queue`, or why not (broker down, no such queue: one line each).
+    pub async fn depth(&mut self, queue: &str, timeout: Duration) -> Result<QueueDepth, String> {
+        match tokio::time::timeout(timeout, self.ask(queue)).await {
+            Ok(Ok(depth)) => Ok(depth),
+            Ok(Err(e)) => {
+                self.open = None;
+                Err(e)
+            }
+            Err(_) => {
+                self.open = None;
+                Err(format!("no answer within {} ms", timeout.as_millis()))
+            }
+        }
+    }
+
+    async fn ask(&mut self, queue: &str) -> Result<QueueDepth, String> {
+        if self
+            .open
+            .as_ref()
+            .is_none_or(|(c, ch)| !c.status().connected() || !ch.status().connected())
+        {
+            check_url(&self.url).map_err(|e| e.message)?;
+            let props = ConnectionProperties::default()
+                .with_connection_name("switchboard queue depth".into());
+            let conn = Connection::connect(&self.url, props)
+                .await
+                .map_err(|e| classify_lapin(&e, &self.url).1)?;
+            let channel = conn
+                .create_channel()
+                .await
+                .map_err(|e| classify_lapin(&e, &self.url).1)?;
+            self.open = Some((conn, channel));
+        }
+        let Some((_, channel)) = &self.open else {
+            return Err("not connected".to_string());
+        };
+        let passive = QueueDeclareOptions {
+            passive: true,
+            ..QueueDeclareOptions::default()
+        };
+        let declared = channel
+            .queue_declare(queue.into(), passive, FieldTable::default())
+            .await
+            .map_err(|e| {
+                let (_, message) = classify_lapin(&e, &self.url);
+                if message.contains("NOT_FOUND") || message.contains("404") {
+                    format!("queue {queue:?} does not exist")
+                } else {
+                    message
+                }
+            })?;
+        Ok(QueueDepth {
+            ready: declared.message_count(),
+            consumers: declared.consumer_count(),
+        })
+    }
+}

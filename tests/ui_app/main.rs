@@ -1,0 +1,219 @@
+//! The real app driven through egui_kittest: in-process demo services on port 0, the real
+//! broker, clicks by accessible label, and a deadline on every wait.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../common/mod.rs"]
+mod common;
+
+use std::time::{Duration, Instant};
+
+use demo_services::DemoConfig;
+use demo_services::supervisor::ServiceId;
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT, Queryable};
+use switchboard::engine::Transport;
+use switchboard::ui::app::{DemoState, EditorOutcome};
+use switchboard::ui::backend::BackendOptions;
+use switchboard::ui::settings::{EditorKind, TransportTab};
+use switchboard::ui::viewer::TabStatus;
+use switchboard::ui::{AppOptions, SwitchboardApp};
+
+mod brokers;
+mod collections;
+mod credentials;
+mod editors;
+mod grpc_and_load;
+mod tabs_and_layout;
+mod transports;
+mod viewer;
+
+use credentials::StateFile;
+
+struct TestApp {
+    harness: Harness<'static, SwitchboardApp>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+/// A fresh data directory (history, secrets, the sample collection) for one app.
+fn temp_data_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("sb-ui-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn start_app() -> TestApp {
+    start_app_in(temp_data_dir())
+}
+
+fn start_app_in(data_dir: std::path::PathBuf) -> TestApp {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let config = DemoConfig {
+        amqp_url: common::amqp_url(),
+        topology: common::unique_topology(),
+        ..DemoConfig::ephemeral()
+    };
+    let options = AppOptions {
+        backend: BackendOptions {
+            demo: Some(config),
+            amqp_url: common::amqp_url(),
+            nats_url: common::nats_url(),
+            kafka_url: switchboard::engine::kafka::DEFAULT_KAFKA_URL.to_string(),
+            data_dir: data_dir.clone(),
+        },
+        script: None,
+    };
+    let handle = runtime.handle().clone();
+    let harness = Harness::builder()
+        .with_size([1280.0, 800.0])
+        .build_eframe(move |cc| SwitchboardApp::new(cc, &handle, options));
+    let mut app = TestApp {
+        harness,
+        _runtime: runtime,
+    };
+    app.wait_until(
+        "the demo services to start and the sample collection to load",
+        |a| {
+            matches!(a.demo, DemoState::Up { .. })
+                && !a.services.is_empty()
+                && a.collections.opened.iter().all(|o| o.collection.is_some())
+                && !a.collections.opened.is_empty()
+        },
+    );
+    app
+}
+
+impl TestApp {
+    /// Steps frames until `done` holds, failing after 20 s.
+    fn wait_until(&mut self, what: &str, done: impl Fn(&SwitchboardApp) -> bool) {
+        self.wait_secs(20, what, done);
+    }
+
+    /// Steps frames until `done` holds, failing after `secs` seconds.
+    fn wait_secs(&mut self, secs: u64, what: &str, done: impl Fn(&SwitchboardApp) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            self.harness.step();
+            if done(self.harness.state()) {
+                self.harness.step();
+                return;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn click(&mut self, label: &str) {
+        self.harness.get_by_label(label).click();
+        self.harness.step();
+        // Popups and dialogs lay themselves out in the frame after they open.
+        self.harness.step();
+    }
+
+    fn send_and_wait(&mut self, button: &str) {
+        let before = self.harness.state().history.len();
+        self.click(button);
+        self.wait_until("the exchange", |a| {
+            a.history.len() > before && !a.is_busy(a.settings.transport)
+        });
+    }
+
+    /// Asserts a widget whose label or value (text fields) contains `label` is on screen; on
+    /// failure, lists the texts that are.
+    fn assert_shown(&self, label: &str) {
+        let found = egui_kittest::kittest::by()
+            .include_labels()
+            .predicate(move |n| {
+                n.label().is_some_and(|t| t.contains(label))
+                    || n.value().is_some_and(|v| v.contains(label))
+            });
+        if self.harness.query_all(found).next().is_some() {
+            return;
+        }
+        let shown: Vec<String> = self
+            .harness
+            .query_all(
+                egui_kittest::kittest::by()
+                    .include_labels()
+                    .predicate(|n| n.label().is_some() || n.value().is_some()),
+            )
+            .filter_map(|n| {
+                let node = n.accesskit_node();
+                node.label().or(node.value()).map(|t| t.to_string())
+            })
+            .collect();
+        panic!("{label:?} is not on screen; shown: {shown:#?}");
+    }
+}
+
+impl TestApp {
+    /// Replaces a text field's content (select all, then type).
+    fn replace_text(&mut self, label: &str, text: &str) {
+        self.harness.get_by_label(label).click();
+        self.harness.step();
+        self.harness
+            .key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+        self.harness.step();
+        self.harness.get_by_label(label).type_text(text);
+        self.harness.step();
+    }
+
+    /// Types at the end of a text field.
+    /// Types `text` at the end of the field labelled `label`.
+    fn type_into(&mut self, label: &str, text: &str) {
+        self.harness.get_by_label(label).click();
+        self.harness.step();
+        // The click may land inside the text: append, as a user would, from its end.
+        self.harness.key_press(egui::Key::End);
+        self.harness.step();
+        self.harness.get_by_label(label).type_text(text);
+        self.harness.step();
+        // The bar above the editor is drawn before the editor: it shows the edit next frame.
+        self.harness.step();
+    }
+
+    fn demo_collection(&self) -> std::path::PathBuf {
+        self.harness.state().collections.opened[0].root.clone()
+    }
+
+    fn active_rel(&self, kind: EditorKind) -> Option<String> {
+        self.harness
+            .state()
+            .collections
+            .active
+            .get(&kind)
+            .map(|a| a.rel.clone())
+    }
+
+    /// Waits until the editor of `kind` holds the saved request at `rel`.
+    fn wait_for_rel(&mut self, kind: EditorKind, rel: &str) {
+        self.wait_until(&format!("the {kind:?} editor to hold {rel}"), |a| {
+            a.collections
+                .active
+                .get(&kind)
+                .is_some_and(|x| x.rel == rel)
+        });
+    }
+
+    fn assert_not_shown(&self, label: &str) {
+        let found = egui_kittest::kittest::by()
+            .include_labels()
+            .predicate(move |n| n.label().is_some_and(|t| t.contains(label)));
+        assert!(
+            self.harness.query_all(found).next().is_none(),
+            "{label:?} is still on screen"
+        );
+    }
+}
+
+impl TestApp {
+    /// Closes the app as eframe does: `save` into the state storage, flush, `on_exit`.
+    fn close(mut self, storage: &mut StateFile) {
+        eframe::App::save(self.harness.state_mut(), storage);
+        eframe::Storage::flush(storage);
+        eframe::App::on_exit(self.harness.state_mut(), None);
+    }
+}

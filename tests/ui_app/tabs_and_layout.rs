@@ -1,0 +1,284 @@
+//! Request tabs, the side-by-side layout, the desktop entry and the keyboard shortcuts.
+
+use super::*;
+
+/// #19.9: request tabs — a new tab starts fresh and keeps the other's work; a saved request
+/// with unsaved changes stays in its tab when another opens; an open request is shown where
+/// it is; a result arrives in the tab that sent it; closing unsaved work asks first.
+#[test]
+pub(super) fn request_tabs_keep_their_own_work_and_results() {
+    let mut app = start_app();
+    app.click("HTTP");
+    app.harness.state_mut().settings.http.body = "first tab's body".to_string();
+    app.harness.step();
+    app.click("+ New tab");
+    assert_eq!(app.harness.state().request_tabs.tabs.len(), 2);
+    assert_eq!(app.harness.state().request_tabs.current, 1);
+    assert_ne!(app.harness.state().settings.http.body, "first tab's body");
+    assert!(app.harness.state().selected.is_none());
+
+    // A slow lookup sent here, then the first tab shown: the result lands in this tab.
+    app.harness.state_mut().set_knobs(ServiceId::User, 400, 0.0);
+    app.wait_until("the latency knob", |a| {
+        a.services
+            .iter()
+            .any(|s| s.id == ServiceId::User && s.latency_ms == 400)
+    });
+    let before = app.harness.state().history.len();
+    app.click("Send");
+    assert!(app.harness.state().is_busy(TransportTab::Http));
+    app.harness.state_mut().switch_tab(0);
+    app.harness.step();
+    assert_eq!(app.harness.state().settings.http.body, "first tab's body");
+    assert!(!app.harness.state().is_busy(TransportTab::Http));
+    app.wait_until("the lookup", |a| a.history.len() > before);
+    assert!(
+        !app.harness
+            .state()
+            .outcomes
+            .contains_key(&TransportTab::Http),
+        "the other tab's result showed in this one"
+    );
+    let seq = app.harness.state().history.last().map(|e| e.seq);
+    app.harness.state_mut().switch_tab(1);
+    app.harness.step();
+    assert!(
+        app.harness
+            .state()
+            .outcomes
+            .contains_key(&TransportTab::Http),
+        "the result did not reach the tab that sent it"
+    );
+    assert_eq!(app.harness.state().selected, seq);
+    app.harness.state_mut().set_knobs(ServiceId::User, 0, 0.0);
+
+    // A saved request edited in this tab stays here when another opens: in a new tab.
+    app.click("Get user (HTTP)");
+    app.harness.state_mut().settings.http.body = "edited, not saved".to_string();
+    app.harness.step();
+    app.click("User 1 is John Doe");
+    let state = app.harness.state();
+    assert_eq!(state.request_tabs.tabs.len(), 3);
+    assert_eq!(state.request_tabs.current, 2);
+    assert!(state.collections.dialog.is_none());
+    // Opening it again shows the tab that holds it, edits and all.
+    app.click("Get user (HTTP)");
+    assert_eq!(app.harness.state().request_tabs.current, 1);
+    assert_eq!(app.harness.state().settings.http.body, "edited, not saved");
+    app.assert_shown("GET Get user (HTTP) *");
+
+    // Closing it asks; Cancel keeps it, the other button closes it.
+    app.harness.state_mut().close_tab(1, false);
+    app.harness.step();
+    app.harness.step();
+    app.click("Cancel");
+    assert_eq!(app.harness.state().request_tabs.tabs.len(), 3);
+    app.harness.state_mut().close_tab(1, false);
+    app.harness.step();
+    app.harness.step();
+    app.click("Close without saving");
+    let state = app.harness.state();
+    assert_eq!(state.request_tabs.tabs.len(), 2);
+    assert_ne!(state.settings.http.body, "edited, not saved");
+    // A tab whose unsaved request holds edits asks too; one as a new tab has it does not.
+    app.harness.state_mut().close_tab(0, false);
+    app.harness.step();
+    app.harness.step();
+    app.click("Close without saving");
+    assert_eq!(app.harness.state().request_tabs.tabs.len(), 1);
+    assert_eq!(app.harness.state().request_tabs.current, 0);
+    app.assert_shown("+ New tab");
+    app.click("+ New tab");
+    app.harness.state_mut().close_tab(1, false);
+    app.harness.step();
+    assert!(app.harness.state().collections.dialog.is_none());
+    assert_eq!(app.harness.state().request_tabs.tabs.len(), 1);
+}
+
+/// Request tabs outlive a restart: their editors, the saved requests they hold, which one was
+/// shown, and their credentials — in the secret store, not in the settings file.
+#[test]
+pub(super) fn request_tabs_survive_a_restart_with_their_credentials_in_the_secret_store() {
+    let data = temp_data_dir();
+    {
+        let mut app = start_app_in(data.clone());
+        app.click("HTTP");
+        app.click("Get user (HTTP)");
+        app.harness.state_mut().settings.http.body = "kept across restarts".to_string();
+        app.harness.state_mut().settings.http.headers.push(
+            switchboard::ui::settings::KeyValue::new("Authorization", "Bearer current-secret"),
+        );
+        app.harness.step();
+        app.click("+ New tab");
+        {
+            let http = &mut app.harness.state_mut().settings.http;
+            http.url = "http://127.0.0.1:9/other".to_string();
+            http.headers.push(switchboard::ui::settings::KeyValue::new(
+                "Authorization",
+                "Bearer parked-secret",
+            ));
+        }
+        app.harness.step();
+        app.harness.state_mut().switch_tab(0);
+        app.harness.step();
+        app.harness.state_mut().save_state();
+    }
+    let settings = std::fs::read_to_string(data.join("settings.json")).unwrap();
+    assert!(!settings.contains("parked-secret"), "{settings}");
+    assert!(!settings.contains("current-secret"), "{settings}");
+    let store = std::fs::read_to_string(data.join("secrets.json")).unwrap();
+    assert!(store.contains("parked-secret") && store.contains("current-secret"));
+    let mut app = start_app_in(data);
+    let state = app.harness.state();
+    assert_eq!(state.request_tabs.tabs.len(), 2);
+    assert_eq!(state.request_tabs.current, 0);
+    assert_eq!(state.settings.http.body, "kept across restarts");
+    app.assert_shown("GET Get user (HTTP) *");
+    app.harness.state_mut().switch_tab(1);
+    app.harness.step();
+    let http = &app.harness.state().settings.http;
+    assert_eq!(http.url, "http://127.0.0.1:9/other");
+    let auth = http.headers.iter().find(|h| h.key == "Authorization");
+    assert_eq!(auth.map(|h| h.value.as_str()), Some("Bearer parked-secret"));
+    // The first tab is still linked to its saved request, edits and credentials included.
+    app.harness.state_mut().switch_tab(0);
+    app.harness.step();
+    assert!(
+        app.harness
+            .state()
+            .settings
+            .http
+            .headers
+            .iter()
+            .any(|h| h.value == "Bearer current-secret")
+    );
+    app.assert_shown("GET Get user (HTTP) *");
+    assert!(
+        app.harness
+            .state()
+            .collections
+            .active
+            .contains_key(&switchboard::ui::settings::EditorKind::Http)
+    );
+}
+
+/// #17.1: the editor and its result side by side (the default), or stacked; the side panel
+/// hides and comes back; both choices are settings (kept across restarts).
+#[test]
+pub(super) fn editor_and_result_sit_side_by_side_or_stacked_and_the_side_panel_hides() {
+    use switchboard::ui::settings::RequestLayout;
+    let mut app = start_app();
+    assert_eq!(
+        app.harness.state().settings.layout,
+        RequestLayout::SideBySide
+    );
+    app.click("HTTP");
+    app.send_and_wait("Send");
+    // Side by side: the response sits right of the Send button.
+    let send = app.harness.get_by_label("Send").rect();
+    let response = app.harness.get_by_label("Response").rect();
+    assert!(response.left() > send.right(), "{response:?} vs {send:?}");
+    app.click("Stack");
+    assert_eq!(app.harness.state().settings.layout, RequestLayout::Stacked);
+    let send = app.harness.get_by_label("Send").rect();
+    let response = app.harness.get_by_label("Response").rect();
+    assert!(response.top() > send.bottom(), "{response:?} vs {send:?}");
+    app.click("Side by side");
+    assert_eq!(
+        app.harness.state().settings.layout,
+        RequestLayout::SideBySide
+    );
+    app.click("Hide panel");
+    assert!(!app.harness.state().settings.side_panel);
+    for _ in 0..30 {
+        app.harness.step();
+    }
+    assert!(app.harness.query_by_label("Run all").is_none());
+    app.click("Show panel");
+    assert!(app.harness.state().settings.side_panel);
+}
+
+/// The app can be launched from a desktop menu: a desktop entry naming the binary and its icon,
+/// the icon in every size a menu asks for, and the same icon on the window.
+#[test]
+pub(super) fn a_desktop_entry_and_icon_ship_with_the_app() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let entry = std::fs::read_to_string(root.join("assets/switchboard.desktop")).unwrap();
+    for line in [
+        "[Desktop Entry]",
+        "Type=Application",
+        "Exec=switchboard",
+        "Icon=switchboard",
+    ] {
+        assert!(entry.lines().any(|l| l == line), "{line} in {entry}");
+    }
+    assert!(entry.contains("Categories=Development;"), "{entry}");
+    for size in [16u32, 32, 48, 64, 128, 256] {
+        let path = root.join(format!("assets/icons/switchboard-{size}.png"));
+        let icon = eframe::icon_data::from_png_bytes(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(
+            (icon.width, icon.height),
+            (size, size),
+            "{}",
+            path.display()
+        );
+    }
+    assert!(root.join("assets/icons/switchboard.svg").exists());
+    let window = switchboard::ui::window_icon().expect("the window icon decodes");
+    assert_eq!((window.width, window.height), (64, 64));
+}
+
+/// Ctrl+1…5 open the HTTP, gRPC, AMQP, NATS and Kafka editors.
+#[test]
+pub(super) fn ctrl_digits_switch_the_transport_editor() {
+    let mut app = start_app();
+    app.click("HTTP");
+    for (digit, tab) in [
+        (egui::Key::Num2, TransportTab::Grpc),
+        (egui::Key::Num4, TransportTab::Nats),
+        (egui::Key::Num5, TransportTab::Kafka),
+        (egui::Key::Num3, TransportTab::Amqp),
+        (egui::Key::Num1, TransportTab::Http),
+    ] {
+        app.harness
+            .key_press_modifiers(egui::Modifiers::COMMAND, digit);
+        app.harness.step();
+        assert_eq!(app.harness.state().settings.transport, tab, "{digit:?}");
+    }
+}
+
+/// Ctrl+F puts the cursor in the history search (opening the side panel if it was hidden).
+#[test]
+pub(super) fn ctrl_f_searches_the_history() {
+    let mut app = start_app();
+    app.click("HTTP");
+    app.harness.state_mut().settings.side_panel = false;
+    app.harness.step();
+    app.harness
+        .key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::F);
+    app.harness.step();
+    app.harness.step();
+    assert!(app.harness.state().settings.side_panel);
+    app.harness
+        .input_mut()
+        .events
+        .push(egui::Event::Text("john".into()));
+    app.harness.step();
+    assert_eq!(app.harness.state().history_query, "john");
+}
+
+/// The *Keys* menu lists the shortcuts.
+#[test]
+pub(super) fn the_keys_menu_lists_the_shortcuts() {
+    let mut app = start_app();
+    app.click("Keys");
+    app.harness.step();
+    for shown in [
+        "Ctrl+Enter",
+        "send the request",
+        "Ctrl+F",
+        "search the history",
+    ] {
+        assert!(app.harness.query_by_label(shown).is_some(), "{shown}");
+    }
+}

@@ -1,0 +1,263 @@
+//! HTTP, gRPC and AMQP from their editors: timelines, payloads, errors inline, cancel, compare.
+
+use super::*;
+
+#[test]
+pub(super) fn http_lookup_shows_its_timeline_and_both_payloads() {
+    let mut app = start_app();
+    app.click("HTTP");
+    app.send_and_wait("Send");
+    let entry = app
+        .harness
+        .state()
+        .selected_entry()
+        .unwrap()
+        .exchange
+        .clone();
+    assert_eq!(entry.transport, Transport::Http);
+    assert_eq!(entry.status.as_deref(), Some("200 OK"));
+    for phase in [
+        "phase connect",
+        "phase request sent",
+        "phase first byte",
+        "phase body",
+    ] {
+        app.assert_shown(phase);
+    }
+    app.assert_shown("Request");
+    app.assert_shown("Response");
+    app.assert_shown("GET /user/1 HTTP/1.1");
+    app.assert_shown("HTTP/1.1 200 OK");
+    app.assert_shown("Body · JSON");
+    assert!(
+        matches!(app.harness.state().outcomes.get(&TransportTab::Http), Some(EditorOutcome::Sent(s)) if s.starts_with("200 OK"))
+    );
+    // The history row says what was sent and when.
+    app.assert_shown("HTTP GET 200 OK");
+    let mut time = switchboard::ui::viewer::format_time(entry.started_at_ms);
+    time.truncate(8);
+    app.assert_shown(&time);
+}
+
+#[test]
+pub(super) fn grpc_lookup_shows_grpc_phases_and_trailers() {
+    let mut app = start_app();
+    app.click("gRPC");
+    app.send_and_wait("Send");
+    let e = app
+        .harness
+        .state()
+        .selected_entry()
+        .unwrap()
+        .exchange
+        .clone();
+    assert_eq!(e.transport, Transport::Grpc);
+    assert_eq!(e.status.as_deref(), Some("OK"));
+    for phase in [
+        "phase connect",
+        "phase request sent",
+        "phase response headers",
+        "phase message",
+        "phase trailers",
+    ] {
+        app.assert_shown(phase);
+    }
+    app.assert_shown("grpc-status 0 OK");
+    app.assert_shown("Trailers (1)");
+}
+
+#[test]
+pub(super) fn amqp_publish_and_place_order_show_confirm_and_delivery() {
+    let mut app = start_app();
+    app.click("AMQP");
+    app.send_and_wait("Publish");
+    let e = app
+        .harness
+        .state()
+        .selected_entry()
+        .unwrap()
+        .exchange
+        .clone();
+    assert_eq!(e.status.as_deref(), Some("ack"), "{:?}", e.error);
+    for phase in [
+        "phase connect",
+        "phase channel open",
+        "phase publish",
+        "phase broker confirm",
+    ] {
+        app.assert_shown(phase);
+    }
+
+    let before = app.harness.state().history.len();
+    app.click("Place order");
+    app.wait_until("the order and its delivery", |a| {
+        a.history.len() >= before + 2 && !a.is_busy(TransportTab::Amqp)
+    });
+    let history = &app.harness.state().history;
+    let order = &history[history.len() - 2].exchange;
+    let delivery = &history[history.len() - 1].exchange;
+    assert_eq!(order.status.as_deref(), Some("201 Created"));
+    assert_eq!(
+        delivery.status.as_deref(),
+        Some("delivered"),
+        "{:?}",
+        delivery.error
+    );
+    let order_id =
+        serde_json::from_slice::<serde_json::Value>(&order.response.as_ref().unwrap().body.bytes)
+            .unwrap()["order_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    let response = delivery.response.as_ref().unwrap();
+    assert!(
+        response
+            .headers
+            .iter()
+            .any(|h| h.name == "message_id" && h.value == order_id)
+    );
+    app.assert_shown("phase delivery");
+    app.assert_shown("basic.deliver");
+}
+
+#[test]
+pub(super) fn a_stopped_service_shows_its_error_where_the_user_sent() {
+    let mut app = start_app();
+    app.harness.get_all_by_label("Stop").next().unwrap().click();
+    app.wait_until("the User Service to stop", |a| {
+        a.services
+            .iter()
+            .any(|s| s.id == ServiceId::User && !s.running)
+    });
+    app.click("HTTP");
+    app.send_and_wait("Send");
+    let e = app
+        .harness
+        .state()
+        .selected_entry()
+        .unwrap()
+        .exchange
+        .clone();
+    assert!(e.error.is_some());
+    app.assert_shown("connection refused");
+    app.assert_shown("start it in the services strip above");
+    app.assert_shown("phase connect");
+
+    // Start it again: the same address answers.
+    app.click("Start");
+    app.wait_until("the User Service to run and consume again", |a| {
+        a.services.iter().all(|s| s.running)
+            && matches!(
+                a.consumer,
+                Some(demo_services::ConsumerState::Consuming { .. })
+            )
+    });
+    app.send_and_wait("Send");
+    assert_eq!(
+        app.harness
+            .state()
+            .selected_entry()
+            .unwrap()
+            .exchange
+            .status
+            .as_deref(),
+        Some("200 OK")
+    );
+}
+
+#[test]
+pub(super) fn bad_input_and_cancel_are_reported_inline() {
+    let mut app = start_app();
+    app.click("HTTP");
+    app.harness.state_mut().settings.http.url = "http//no-scheme".to_string();
+    app.send_and_wait("Send");
+    app.assert_shown("malformed URL");
+    app.assert_shown("fix the field and send again");
+
+    app.harness.state_mut().settings.http = Default::default();
+    let config_url = format!(
+        "http://{}/user/1",
+        app.harness.state().services[0]
+            .addrs
+            .split(' ')
+            .nth(1)
+            .unwrap()
+    );
+    app.harness.state_mut().settings.http.url = config_url;
+    app.harness
+        .state_mut()
+        .set_knobs(ServiceId::User, 30_000, 0.0);
+    app.wait_until("the latency knob", |a| {
+        a.services
+            .iter()
+            .any(|s| s.id == ServiceId::User && s.latency_ms == 30_000)
+    });
+    app.click("Send");
+    app.wait_until("the request to be in flight", |a| {
+        a.is_busy(TransportTab::Http)
+    });
+    app.click("Cancel");
+    app.wait_until("the cancel", |a| !a.is_busy(TransportTab::Http));
+    assert_eq!(
+        app.harness.state().outcomes.get(&TransportTab::Http),
+        Some(&EditorOutcome::Cancelled("cancelled".to_string()))
+    );
+    app.assert_shown("cancelled");
+}
+
+#[test]
+pub(super) fn compare_shows_two_pinned_exchanges_on_one_axis() {
+    let mut app = start_app();
+    app.click("HTTP");
+    app.send_and_wait("Send");
+    app.click("gRPC");
+    app.send_and_wait("Send");
+    for pin in app.harness.get_all_by_label("pin").collect::<Vec<_>>() {
+        pin.click();
+    }
+    app.harness.step();
+    assert_eq!(app.harness.state().pinned.len(), 2);
+    app.click("Compare pinned");
+    assert!(app.harness.state().compare);
+    app.assert_shown("Compare");
+    app.assert_shown("A · Response");
+    app.assert_shown("B · Response");
+    // Both timelines: HTTP's first byte and gRPC's trailers on the same axis.
+    app.assert_shown("phase first byte");
+    app.assert_shown("phase trailers");
+    // What differs is listed and highlighted: the status words and content types differ, the
+    // user both return does not.
+    app.assert_shown("differences");
+    app.assert_shown("response header content-type");
+    app.assert_shown("application/grpc");
+    let state = app.harness.state();
+    let pinned: Vec<&switchboard::engine::Exchange> = state
+        .pinned
+        .iter()
+        .map(|seq| {
+            &state
+                .history
+                .iter()
+                .find(|e| e.seq == *seq)
+                .unwrap()
+                .exchange
+        })
+        .collect();
+    let diffs = switchboard::engine::compare::differences(&pinned);
+    assert!(diffs.iter().any(|d| d.what == "status"), "{diffs:?}");
+    for same in [
+        "response body $.id",
+        "response body $.name",
+        "response body $.email",
+    ] {
+        assert!(
+            !diffs.iter().any(|d| d.what == same),
+            "the same user: {diffs:?}"
+        );
+    }
+    // gRPC's JSON names fields in lowerCamelCase: that is a difference.
+    assert!(
+        diffs.iter().any(|d| d.what == "response body $.orderCount"),
+        "{diffs:?}"
+    );
+}
