@@ -33,14 +33,32 @@ pub(crate) fn field(
     value: &mut String,
     hint: &str,
 ) -> egui::Response {
+    let is_address = ADDRESS_LABELS.contains(&label);
     let label = ui.label(label);
-    ui.add(
-        egui::TextEdit::singleline(value)
-            .hint_text(hint)
-            .desired_width(f32::INFINITY)
-            .font(egui::TextStyle::Monospace),
-    )
-    .labelled_by(label.id)
+    let response = ui
+        .add(
+            egui::TextEdit::singleline(value)
+                .hint_text(hint)
+                .desired_width(f32::INFINITY)
+                .font(egui::TextStyle::Monospace),
+        )
+        .labelled_by(label.id);
+    if is_address && ui.data_mut(|d| d.remove_temp::<bool>(focus_address_id()).is_some()) {
+        response.request_focus();
+    }
+    response
+}
+
+/// The fields Ctrl+L goes to: each editor's URL or address.
+const ADDRESS_LABELS: [&str; 5] = ["URL", "Address", "Broker URL", "Server URL", "Brokers"];
+
+fn focus_address_id() -> egui::Id {
+    egui::Id::unique("switchboard-focus-address")
+}
+
+/// Ctrl+L: the current editor's URL/address field takes the focus when it is next drawn.
+pub(crate) fn focus_address_next(ctx: &egui::Context) {
+    ctx.data_mut(|d| d.insert_temp(focus_address_id(), true));
 }
 
 /// A labelled multi-line code field.

@@ -277,8 +277,109 @@ pub(super) fn the_keys_menu_lists_the_shortcuts() {
         "Ctrl+Enter",
         "send the request",
         "Ctrl+F",
-        "search the history",
+        "search the history (Messages: the tab's filter)",
+        "Ctrl+L",
+        "the editor's URL or address",
     ] {
         assert!(app.harness.query_by_label(shown).is_some(), "{shown}");
     }
+}
+
+/// Ctrl+L puts the cursor in the editor's URL; Esc cancels a running request.
+#[test]
+pub(super) fn ctrl_l_goes_to_the_url_and_esc_cancels() {
+    let mut app = start_app();
+    app.click("HTTP");
+    app.harness
+        .key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::L);
+    app.harness.step();
+    app.harness.step();
+    app.harness
+        .input_mut()
+        .events
+        .push(egui::Event::Text("X".into()));
+    app.harness.step();
+    assert!(
+        app.harness.state().settings.http.url.contains('X'),
+        "typed into the URL: {}",
+        app.harness.state().settings.http.url
+    );
+
+    // A slow User Service: the request is still running when Esc is pressed.
+    app.harness.state_mut().settings.http = Default::default();
+    let config = app.harness.state().demo_config().cloned().unwrap();
+    app.harness
+        .state_mut()
+        .settings
+        .retarget_demo(&demo_services::DemoConfig::default(), &config);
+    app.harness
+        .state_mut()
+        .set_knobs(ServiceId::User, 5_000, 0.0);
+    app.click("Send");
+    app.wait_until("the request to run", |a| a.is_busy(TransportTab::Http));
+    app.harness.key_press(egui::Key::Escape);
+    app.wait_secs(4, "Esc to cancel it", |a| !a.is_busy(TransportTab::Http));
+    assert_eq!(
+        app.harness.state().outcomes.get(&TransportTab::Http),
+        Some(&EditorOutcome::Cancelled("cancelled".to_string()))
+    );
+}
+
+/// The services strip's user-check switch: with *none*, orders are accepted while the User
+/// Service is stopped and wait in order_queue (its depth is shown), then drain when it starts.
+#[test]
+pub(super) fn with_no_user_check_orders_wait_in_the_queue_shown_in_the_strip() {
+    let mut app = start_app();
+    app.wait_until(
+        "the queue depth",
+        |a| matches!(&a.queue_depth, Some((_, Ok(d))) if d.consumers == 1),
+    );
+    app.assert_shown("0 waiting · 1 consumer");
+    app.click("user check");
+    app.click("none — accept, publish, let the consumer check (async)");
+    app.wait_until("the switch to reach the Order Service", |a| {
+        a.services
+            .iter()
+            .any(|s| s.user_check == Some(demo_services::UserCheck::None))
+    });
+    app.harness.get_all_by_label("Stop").next().unwrap().click();
+    app.wait_until("the User Service to stop", |a| {
+        a.services
+            .iter()
+            .any(|s| s.id == ServiceId::User && !s.running)
+    });
+    let order_addr = app.harness.state().demo_config().unwrap().order_http_addr;
+    for _ in 0..2 {
+        let answer = post_order(order_addr, r#"{"user_id": "2", "amount": 3}"#);
+        assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    }
+    app.wait_until(
+        "2 orders waiting",
+        |a| matches!(&a.queue_depth, Some((_, Ok(d))) if d.ready == 2 && d.consumers == 0),
+    );
+    app.assert_shown("2 waiting · 0 consumers");
+    app.click("Start");
+    app.wait_until(
+        "the queue to drain",
+        |a| matches!(&a.queue_depth, Some((_, Ok(d))) if d.ready == 0 && d.consumers == 1),
+    );
+}
+
+/// `POST /orders` from outside the app (another client of the Order Service); the answer's
+/// status line and the rest.
+fn post_order(addr: std::net::SocketAddr, body: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "POST /orders HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
 }

@@ -274,3 +274,40 @@ pub(super) fn binary_bodies_show_as_hex_in_the_viewer() {
     app.assert_shown("Body · binary");
     app.assert_shown("00000000  ff 00 fe 41");
 }
+
+/// *Newest first* turns the list over; *Columns* hides one (and shows it again).
+#[test]
+pub(super) fn newest_first_and_hidden_columns() {
+    let mut app = start_app();
+    app.harness
+        .state_mut()
+        .open_imported("fixture.jsonl", imported_messages(5));
+    app.harness.step();
+    let y = |app: &TestApp, label: &str| app.harness.get_by_label(label).rect().center().y;
+    assert!(
+        y(&app, "msg-0") < y(&app, "msg-4"),
+        "oldest first by default"
+    );
+    app.click("Newest first");
+    app.harness.step();
+    assert!(y(&app, "msg-4") < y(&app, "msg-0"), "newest at the top");
+
+    app.click("Columns");
+    app.harness
+        .get_by_role_and_label(egui::accesskit::Role::CheckBox, "message id")
+        .click();
+    app.harness.step();
+    app.harness.key_press(egui::Key::Escape);
+    app.harness.step();
+    app.harness.step();
+    app.assert_not_shown("msg-3");
+    app.click("Columns");
+    app.harness
+        .get_by_role_and_label(egui::accesskit::Role::CheckBox, "message id")
+        .click();
+    app.harness.step();
+    app.harness.key_press(egui::Key::Escape);
+    app.harness.step();
+    app.harness.step();
+    app.assert_shown("msg-3");
+}

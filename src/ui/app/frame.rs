@@ -25,6 +25,31 @@ impl SwitchboardApp {
                 self.settings.side_panel = true;
                 self.focus_history_search = true;
             }
+            if ui.input_mut(|i| {
+                i.consume_shortcut(&egui::KeyboardShortcut::new(
+                    egui::Modifiers::COMMAND,
+                    egui::Key::L,
+                ))
+            }) {
+                editors::focus_address_next(ui.ctx());
+            }
+            // Esc cancels the running request, unless a dialog or popup takes it.
+            let tab = self.settings.transport;
+            if self.is_busy(tab)
+                && self.collections.dialog.is_none()
+                && !ui.ctx().any_popup_open()
+                && ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Escape))
+            {
+                self.cancel(tab);
+            }
+        } else if ui.input_mut(|i| {
+            i.consume_shortcut(&egui::KeyboardShortcut::new(
+                egui::Modifiers::COMMAND,
+                egui::Key::F,
+            ))
+        }) {
+            // In the Messages view, Ctrl+F goes to the open tab's filter.
+            self.viewer.focus_filter = true;
         }
         if self.applied_theme != Some(self.settings.dark_mode) {
             ui.ctx().set_theme(if self.settings.dark_mode {

@@ -761,6 +761,7 @@ const KEYS: &[(&str, &str)] = &[
     ("Ctrl+W", "close the tab"),
     ("Ctrl+Tab / Ctrl+Shift+Tab", "next / previous tab"),
     ("Ctrl+1 … Ctrl+5", "HTTP, gRPC, AMQP, NATS, Kafka editor"),
-    ("Ctrl+F", "search the history"),
-    ("Esc", "close a dialog"),
+    ("Ctrl+F", "search the history (Messages: the tab's filter)"),
+    ("Ctrl+L", "the editor's URL or address"),
+    ("Esc", "close a dialog, else cancel the running request"),
 ];

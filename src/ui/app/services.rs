@@ -246,8 +246,8 @@ impl SwitchboardApp {
     /// How the Order Service checks users: the sync/async switch of the write-up's lesson.
     fn user_check_ui(&mut self, ui: &mut egui::Ui, check: UserCheck) {
         let mut chosen = check;
-        egui::ComboBox::from_id_salt("user-check")
-            .selected_text(format!("user check: {check}"))
+        egui::ComboBox::from_label("user check")
+            .selected_text(check.to_string())
             .show_ui(ui, |ui| {
                 for (option, what) in [
                     (

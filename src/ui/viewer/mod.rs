@@ -187,6 +187,13 @@ pub struct ViewerTab {
     sort: Option<(SortKey, bool)>,
     sort_dirty: bool,
     rate_samples: VecDeque<(Instant, u64)>,
+    /// Messages received per second over the last minute: (second since `opened`, count).
+    per_second: VecDeque<(u64, u64)>,
+    opened: Instant,
+    /// Show the newest message at the top (live tail then keeps the top in view).
+    pub newest_first: bool,
+    /// Columns the user hid.
+    pub hidden: Vec<SortKey>,
     scroll_to_end: bool,
     last_offset: f32,
     /// Since when (Unix ms) and why the watch is disconnected.
@@ -216,6 +223,10 @@ impl ViewerTab {
             sort: None,
             sort_dirty: false,
             rate_samples: VecDeque::new(),
+            per_second: VecDeque::new(),
+            opened: Instant::now(),
+            newest_first: false,
+            hidden: Vec::new(),
             scroll_to_end: false,
             last_offset: 0.0,
             lost: None,
@@ -319,6 +330,20 @@ impl ViewerTab {
     fn after_ingest(&mut self) {
         self.refresh();
         let now = Instant::now();
+        let second = now.duration_since(self.opened).as_secs();
+        let before = self.rate_samples.back().map_or(0, |(_, n)| *n);
+        let arrived = self.store.received.saturating_sub(before);
+        match self.per_second.back_mut() {
+            Some((s, count)) if *s == second => *count += arrived,
+            _ => self.per_second.push_back((second, arrived)),
+        }
+        while self
+            .per_second
+            .front()
+            .is_some_and(|(s, _)| second.saturating_sub(*s) >= RATE_WINDOW_SECS)
+        {
+            self.per_second.pop_front();
+        }
         self.rate_samples.push_back((now, self.store.received));
         while self.rate_samples.len() > 2
             && self
@@ -328,6 +353,21 @@ impl ViewerTab {
         {
             self.rate_samples.pop_front();
         }
+    }
+
+    /// Messages per second for each of the last minute's seconds, oldest first (0 where none
+    /// arrived), up to now.
+    pub fn rate_history(&self) -> Vec<u64> {
+        let now = self.opened.elapsed().as_secs();
+        let start = now.saturating_sub(RATE_WINDOW_SECS - 1);
+        (start..=now)
+            .map(|s| {
+                self.per_second
+                    .iter()
+                    .find(|(at, _)| *at == s)
+                    .map_or(0, |(_, n)| *n)
+            })
+            .collect()
     }
 
     /// Messages per second over the last couple of seconds.
@@ -433,6 +473,40 @@ impl ViewerTab {
     }
 }
 
+/// How far back a tab's rate sparkline goes.
+const RATE_WINDOW_SECS: u64 = 60;
+
+/// The tab's messages per second over the last minute.
+fn rate_sparkline(ui: &mut egui::Ui, tab: &ViewerTab) {
+    let history = tab.rate_history();
+    let n = history.len() as f64;
+    let points: Vec<[f64; 2]> = history
+        .iter()
+        .enumerate()
+        .map(|(i, v)| [i as f64 - n + 1.0, *v as f64])
+        .collect();
+    egui_plot::Plot::new(("rate-sparkline", tab.id))
+        .width(100.0)
+        .height(18.0)
+        .show_axes(false)
+        .show_grid(false)
+        .show_x(false)
+        .show_y(false)
+        .allow_zoom(false)
+        .allow_drag(false)
+        .allow_scroll(false)
+        .allow_boxed_zoom(false)
+        .include_x(1.0 - RATE_WINDOW_SECS as f64)
+        .include_x(0.0)
+        .include_y(0.0)
+        .include_y(1.0)
+        .show(ui, |plot| {
+            plot.line(egui_plot::Line::new("msg/s", points).fill(0.0))
+        })
+        .response
+        .on_hover_text("Messages per second, last minute");
+}
+
 /// What the viewer asks the app to do.
 #[derive(Debug, Clone)]
 pub enum ViewerAction {
@@ -466,6 +540,8 @@ pub struct Viewer {
     pub streams: super::streams_view::StreamsBrowser,
     /// The Kafka browser: topics, groups, pages.
     pub kafka: super::kafka_view::KafkaBrowser,
+    /// Ctrl+F was pressed: the open tab's filter takes the focus when it is next drawn.
+    pub focus_filter: bool,
 }
 
 impl Viewer {
@@ -579,8 +655,9 @@ pub fn viewer_ui(
     });
     let path = viewer.path_text.trim().to_string();
     let copy_in_clear = viewer.copy_in_clear;
+    let focus_filter = std::mem::take(&mut viewer.focus_filter);
     if let Some(tab) = viewer.active_tab_mut() {
-        tab_ui(ui, tab, &path, copy_in_clear, &mut actions);
+        tab_ui(ui, tab, &path, copy_in_clear, focus_filter, &mut actions);
     }
     actions
 }
@@ -590,6 +667,7 @@ fn tab_ui(
     tab: &mut ViewerTab,
     path: &str,
     copy_in_clear: bool,
+    focus_filter: bool,
     actions: &mut Vec<ViewerAction>,
 ) {
     ui.horizontal_wrapped(|ui| {
@@ -617,6 +695,7 @@ fn tab_ui(
         ui.separator();
         ui.label(format!("received {}", tab.store.received));
         ui.label(format!("{:.0} msg/s", tab.rate()));
+        rate_sparkline(ui, tab);
         ui.label(format_bytes(tab.store.received_bytes));
         ui.label(format!(
             "stored {}/{}",
@@ -652,6 +731,9 @@ fn tab_ui(
                     .desired_width(340.0),
             )
             .labelled_by(label.id);
+        if focus_filter {
+            response.request_focus();
+        }
         if response.changed() {
             tab.set_filter(&text);
         }
@@ -659,6 +741,26 @@ fn tab_ui(
         if ui.checkbox(&mut tab.live_tail, "Live tail").changed() && tab.live_tail {
             tab.jump_to_end();
         }
+        if ui
+            .checkbox(&mut tab.newest_first, "Newest first")
+            .on_hover_text("Show the newest message at the top")
+            .changed()
+        {
+            tab.last_offset = 0.0;
+            tab.jump_to_end();
+        }
+        ui.menu_button("Columns", |ui| {
+            for (key, name) in columns(tab.transport) {
+                let mut shown = !tab.hidden.contains(&key);
+                if ui.checkbox(&mut shown, name).changed() {
+                    if shown {
+                        tab.hidden.retain(|k| *k != key);
+                    } else {
+                        tab.hidden.push(key);
+                    }
+                }
+            }
+        });
         if !tab.live_tail
             && tab.new_since_pause > 0
             && ui

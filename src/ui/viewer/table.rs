@@ -2,20 +2,23 @@
 
 use super::*;
 
-/// The message table's columns' starting widths: time, source, key, the transport's fields,
-/// size, (delivery), body preview.
-pub(super) fn column_widths(transport: Transport) -> Vec<f32> {
-    let mut widths = vec![96.0, 110.0, 130.0];
-    widths.extend(
-        WatchedMessage::columns(transport)
-            .fields
-            .iter()
-            .map(|_| 130.0),
-    );
-    widths.push(70.0);
-    if transport != Transport::Kafka {
-        widths.push(80.0);
+/// A column's starting width.
+fn column_width(key: SortKey) -> f32 {
+    match key {
+        SortKey::Time => 96.0,
+        SortKey::Source => 110.0,
+        SortKey::Size => 70.0,
+        SortKey::Redelivered => 80.0,
+        SortKey::Key | SortKey::Field(_) => 130.0,
     }
+}
+
+/// The message table's columns' starting widths: every column of `transport`, then the body.
+pub(super) fn column_widths(transport: Transport) -> Vec<f32> {
+    let mut widths: Vec<f32> = columns(transport)
+        .into_iter()
+        .map(|(key, _)| column_width(key))
+        .collect();
     widths.push(160.0);
     widths
 }
@@ -30,27 +33,35 @@ pub(super) fn table_ui(ui: &mut egui::Ui, tab: &mut ViewerTab, height: f32) {
     let mut clicked_header = None;
     let mut clicked_row = None;
     let rows = tab.view.len();
+    let newest_first = tab.newest_first;
     let mut builder = TableBuilder::new(ui)
-        .id_salt(("messages", tab.id))
+        .id_salt(("messages", tab.id, newest_first))
         .striped(true)
         .resizable(true)
         .sense(egui::Sense::click())
-        .stick_to_bottom(tab.live_tail)
+        .stick_to_bottom(tab.live_tail && !newest_first)
         .min_scrolled_height(height)
         .max_scroll_height(height);
-    let widths = column_widths(tab.transport);
-    let last = widths.len() - 1;
-    for (i, w) in widths.into_iter().enumerate() {
-        builder = builder.column(match i {
-            0 => Column::exact(w),
-            // The body's first characters: what most users scan a queue for.
-            _ if i == last => Column::remainder().at_least(w).clip(true),
-            _ => Column::initial(w).clip(true),
+    let table_columns: Vec<(SortKey, &'static str)> = columns(tab.transport)
+        .into_iter()
+        .filter(|(key, _)| !tab.hidden.contains(key))
+        .collect();
+    for (key, _) in &table_columns {
+        let w = column_width(*key);
+        builder = builder.column(if *key == SortKey::Time {
+            Column::exact(w)
+        } else {
+            Column::initial(w).clip(true)
         });
     }
-    let table_columns = columns(tab.transport);
+    // The body's first characters: what most users scan a queue for.
+    builder = builder.column(Column::remainder().at_least(160.0).clip(true));
     if tab.scroll_to_end && rows > 0 {
-        builder = builder.scroll_to_row(rows - 1, Some(egui::Align::BOTTOM));
+        builder = if newest_first {
+            builder.scroll_to_row(0, Some(egui::Align::TOP))
+        } else {
+            builder.scroll_to_row(rows - 1, Some(egui::Align::BOTTOM))
+        };
         tab.scroll_to_end = false;
     }
     let output = builder
@@ -77,7 +88,12 @@ pub(super) fn table_ui(ui: &mut egui::Ui, tab: &mut ViewerTab, height: f32) {
         })
         .body(|body| {
             body.rows(18.0, rows, |mut row| {
-                let seq = tab.view[row.index()];
+                let index = if newest_first {
+                    rows - 1 - row.index()
+                } else {
+                    row.index()
+                };
+                let seq = tab.view[index];
                 row.set_selected(tab.selected == Some(seq));
                 match tab.store.get(seq) {
                     Some(Entry::Message(m)) => {
@@ -132,8 +148,14 @@ pub(super) fn table_ui(ui: &mut egui::Ui, tab: &mut ViewerTab, height: f32) {
         });
     // The user scrolled up (the offset went back; stick-to-bottom and jumps only move it
     // forward): pause the live tail, and count what arrives meanwhile.
+    // Newest first: the live end is the top, so scrolling down is what pauses it.
     let offset = output.state.clamped_offset().y;
-    if tab.live_tail && offset + 1.0 < tab.last_offset {
+    let left_the_live_end = if newest_first {
+        offset > 1.0 && offset > tab.last_offset
+    } else {
+        offset + 1.0 < tab.last_offset
+    };
+    if tab.live_tail && left_the_live_end {
         tab.live_tail = false;
         tab.new_since_pause = 0;
     }
