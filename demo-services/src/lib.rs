@@ -15,6 +15,7 @@ pub mod knobs;
 pub mod nats_flow;
 pub mod nats_server;
 pub mod order_service;
+pub mod rabbitmq_server;
 pub mod supervisor;
 pub mod user_service;
 pub mod users;

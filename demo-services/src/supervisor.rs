@@ -237,6 +237,24 @@ impl Supervisor {
         self.start_service(ServiceId::Order).await
     }
 
+    /// Points the demo's RabbitMQ side at `url` (a node started for the app): the topology is
+    /// declared there and the running services restart on their addresses to use it.
+    pub async fn move_amqp(&mut self, url: &str) -> Result<(), StartError> {
+        self.config.amqp_url = url.to_string();
+        self.broker = crate::demo::probe_broker(url, &self.config.topology).await;
+        for id in [ServiceId::Order, ServiceId::User] {
+            let running = match id {
+                ServiceId::User => self.user.is_some(),
+                ServiceId::Order => self.order.is_some(),
+            };
+            if running {
+                self.stop_service(id).await;
+            }
+        }
+        self.start_service(ServiceId::User).await?;
+        self.start_service(ServiceId::Order).await
+    }
+
     pub async fn shutdown(mut self) {
         self.stop_service(ServiceId::Order).await;
         self.stop_service(ServiceId::User).await;

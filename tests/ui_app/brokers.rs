@@ -551,3 +551,44 @@ pub(super) fn amqp_properties_reach_the_tap_bodies_are_previewed_and_a_peek_reus
         "the tap and one peek"
     );
 }
+
+/// No broker where the app looks: *Start RabbitMQ* runs a private node (free ports, data in
+/// the data directory); the demo and the AMQP editor move to it and an order goes through.
+#[test]
+pub(super) fn start_runs_a_private_rabbitmq_node_and_the_demo_moves_to_it() {
+    if !demo_services::rabbitmq_server::PrivateRabbit::available() {
+        panic!("rabbitmq-server must be installed for this test (scripts/test installs it)");
+    }
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let nowhere = format!("amqp://guest:guest@127.0.0.1:{closed}/%2f");
+    let mut app = start_app_at(temp_data_dir(), &nowhere);
+    app.wait_until("the broker to be reported down", |a| {
+        matches!(a.broker, switchboard::ui::backend::BrokerState::Down(_))
+    });
+    app.click("Start RabbitMQ");
+    app.wait_secs(90, "the private node to answer", |a| {
+        matches!(a.broker, switchboard::ui::backend::BrokerState::Up)
+            && a.settings.amqp.url != nowhere
+            && matches!(&a.queue_depth, Some((_, Ok(d))) if d.consumers == 1)
+    });
+    let url = app.harness.state().settings.amqp.url.clone();
+    assert!(url.starts_with("amqp://guest:guest@127.0.0.1:"), "{url}");
+    // The demo publishes there: an order is consumed from the node's order_queue.
+    app.click("AMQP");
+    let before = app.harness.state().history.len();
+    app.click("Place order");
+    app.wait_secs(30, "the order and its delivery", |a| {
+        a.history.len() >= before + 2 && !a.is_busy(TransportTab::Amqp)
+    });
+    let history = &app.harness.state().history;
+    let order = &history[history.len() - 2].exchange;
+    assert_eq!(order.status.as_deref(), Some("201 Created"));
+    assert!(
+        history[history.len() - 1].exchange.ok,
+        "the delivery reached the app's tap"
+    );
+}

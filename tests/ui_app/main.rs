@@ -46,20 +46,25 @@ fn start_app() -> TestApp {
 }
 
 fn start_app_in(data_dir: std::path::PathBuf) -> TestApp {
+    start_app_at(data_dir, &common::amqp_url())
+}
+
+/// An app whose demo and status use the broker at `amqp_url`.
+fn start_app_at(data_dir: std::path::PathBuf, amqp_url: &str) -> TestApp {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
     let config = DemoConfig {
-        amqp_url: common::amqp_url(),
+        amqp_url: amqp_url.to_string(),
         topology: common::unique_topology(),
         ..DemoConfig::ephemeral()
     };
     let options = AppOptions {
         backend: BackendOptions {
             demo: Some(config),
-            amqp_url: common::amqp_url(),
+            amqp_url: amqp_url.to_string(),
             nats_url: common::nats_url(),
             kafka_url: switchboard::engine::kafka::DEFAULT_KAFKA_URL.to_string(),
             data_dir: data_dir.clone(),

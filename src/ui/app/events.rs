@@ -33,6 +33,9 @@ impl SwitchboardApp {
                 if message.contains("NATS server") {
                     self.nats_starting = None;
                 }
+                if message.contains("RabbitMQ node") {
+                    self.rabbit_starting = None;
+                }
                 self.service_error = Some(message);
             }
             Event::Broker(state) => self.broker = state,
@@ -53,6 +56,15 @@ impl SwitchboardApp {
             Event::NatsStreams { url, result } => {
                 self.viewer.streams.loading = false;
                 self.viewer.streams.listed = Some((url, result));
+            }
+            Event::RabbitStarted { url } => {
+                // Editors that pointed at the broker that was not there now use this node.
+                let old = std::mem::take(&mut self.rabbit_starting).unwrap_or_default();
+                let field = &mut self.settings.amqp.url;
+                if *field == old || *field == crate::engine::amqp::DEFAULT_AMQP_URL {
+                    *field = url.clone();
+                }
+                self.broker = BrokerState::Up;
             }
             Event::NatsStarted { url } => {
                 // Editors that pointed at the server that was not there now use this one.

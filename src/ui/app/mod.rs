@@ -133,6 +133,8 @@ pub struct SwitchboardApp {
     pub nats: (String, BrokerState),
     /// A private nats-server is being started (or runs) for the app: the URL it replaces.
     nats_starting: Option<String>,
+    /// A private RabbitMQ node is being started for the app: the URL it replaces.
+    rabbit_starting: Option<String>,
     pub consumer: Option<ConsumerState>,
     /// The User Service's queue: its name and last depth (or why it is unknown).
     pub queue_depth: Option<(
@@ -249,6 +251,7 @@ impl SwitchboardApp {
             broker: BrokerState::Unknown,
             nats: (String::new(), BrokerState::Unknown),
             nats_starting: None,
+            rabbit_starting: None,
             consumer: None,
             queue_depth: None,
             queue_samples: Default::default(),

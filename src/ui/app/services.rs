@@ -153,6 +153,21 @@ impl SwitchboardApp {
                 status_dot(ui, health);
                 ui.label(RichText::new("RabbitMQ").strong());
                 ui.label(RichText::new(text).small());
+                if matches!(self.broker, BrokerState::Down(_)) {
+                    if demo_services::rabbitmq_server::PrivateRabbit::available() {
+                        let starting = self.rabbit_starting.is_some();
+                        if ui
+                            .add_enabled(!starting, egui::Button::new(if starting { "Starting…" } else { "Start RabbitMQ" }))
+                            .on_hover_text("Start a private RabbitMQ node (free ports, data in the data directory) that stops with the app; the demo and the AMQP editor move to it")
+                            .clicked()
+                        {
+                            self.rabbit_starting = Some(self.settings.amqp.url.clone());
+                            self.command(Command::StartRabbit);
+                        }
+                    } else {
+                        ui.label(RichText::new("install rabbitmq-server (apt-get install rabbitmq-server)").small().weak());
+                    }
+                }
                 if let Some(consumer) = &self.consumer {
                     let text = match consumer {
                         ConsumerState::Disabled => "consumer off".to_string(),

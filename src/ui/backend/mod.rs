@@ -46,6 +46,9 @@ pub enum Command {
     },
     StopService(ServiceId),
     StartService(ServiceId),
+    /// Start a private RabbitMQ node (free ports, data in the data directory) and move the
+    /// demo's RabbitMQ side to it.
+    StartRabbit,
     /// Start a private nats-server (free port, JetStream in the data directory) and move the
     /// demo's NATS side to it.
     StartNats,
@@ -175,6 +178,10 @@ pub enum Event {
     QueueDepth {
         queue: String,
         result: Result<crate::engine::amqp::probe::QueueDepth, String>,
+    },
+    /// A private RabbitMQ node listens at `url` (the demo moved to it).
+    RabbitStarted {
+        url: String,
     },
     Services(Vec<ServiceStatus>),
     ServiceError(String),
@@ -478,6 +485,7 @@ async fn run(
             Command::RecordHistory(entry) => backend.record_history(entry).await,
             Command::ClearHistory => backend.clear_history().await,
             Command::SetUserCheck(check) => backend.set_user_check(check).await,
+            Command::StartRabbit => backend.start_rabbit().await,
             Command::Shutdown => break,
         }
     }
@@ -514,6 +522,7 @@ struct Backend {
     nats_task: JoinHandle<()>,
     kafka_task: JoinHandle<()>,
     private_nats: Option<demo_services::nats_server::PrivateNats>,
+    private_rabbit: Option<demo_services::rabbitmq_server::PrivateRabbit>,
     tap_task: Option<JoinHandle<()>>,
     /// Polls the depth of the User Service's queue.
     queue_task: Option<JoinHandle<()>>,
@@ -593,6 +602,7 @@ impl Backend {
             nats_task,
             kafka_task,
             private_nats: None,
+            private_rabbit: None,
             tap_task,
             queue_task,
             consumer_task,
@@ -613,6 +623,7 @@ impl Backend {
             nats_task,
             kafka_task,
             private_nats,
+            private_rabbit,
             tap_task,
             queue_task,
             consumer_task,
@@ -641,6 +652,9 @@ impl Backend {
         }
         if let Some(s) = supervisor {
             s.shutdown().await;
+        }
+        if let Some(node) = private_rabbit {
+            node.stop().await;
         }
         kafka_task.abort();
     }

@@ -42,6 +42,63 @@ impl Backend {
         }
     }
 
+    /// Starts a private RabbitMQ node and moves the status watcher, the app's tap, the queue
+    /// depth and the demo's RabbitMQ side to it.
+    pub(super) async fn start_rabbit(&mut self) {
+        if self.private_rabbit.is_some() {
+            return;
+        }
+        let dir = self.options.data_dir.join("rabbitmq");
+        match demo_services::rabbitmq_server::PrivateRabbit::start(&dir).await {
+            Ok(node) => {
+                let url = node.url.clone();
+                self.private_rabbit = Some(node);
+                self.options.amqp_url = url.clone();
+                self.broker_task.abort();
+                self.broker_task = tokio::spawn(watch_broker(url.clone(), self.outbox.clone()));
+                if let Some(s) = self.supervisor.as_mut() {
+                    if let Err(err) = s.move_amqp(&url).await {
+                        self.outbox
+                            .send(Event::ServiceError(format!(
+                                "the demo cannot move to the new RabbitMQ node: {err}"
+                            )))
+                            .await;
+                    }
+                    self.outbox.send(Event::Services(s.status())).await;
+                    let topology = s.config().topology.clone();
+                    if let Some(task) = self.tap_task.take() {
+                        task.abort();
+                    }
+                    self.tap_task = Some(tokio::spawn(keep_tap(
+                        url.clone(),
+                        topology.exchange.clone(),
+                        self.deliveries.clone(),
+                    )));
+                    if let Some(task) = self.queue_task.take() {
+                        task.abort();
+                    }
+                    self.queue_task = Some(tokio::spawn(watch_queue(
+                        url.clone(),
+                        topology.queue,
+                        self.outbox.clone(),
+                    )));
+                    if let Some(task) = self.consumer_task.take() {
+                        task.abort();
+                    }
+                    self.consumer_task = forward_consumer(Some(s), &self.outbox);
+                }
+                self.outbox.send(Event::RabbitStarted { url }).await;
+            }
+            Err(err) => {
+                self.outbox
+                    .send(Event::ServiceError(format!(
+                        "cannot start a RabbitMQ node: {err}"
+                    )))
+                    .await;
+            }
+        }
+    }
+
     pub(super) async fn start_nats(&mut self) {
         let Self {
             options,
