@@ -7,6 +7,7 @@
 //! cleanly.
 
 pub mod broker;
+mod child_guard;
 pub mod demo;
 #[cfg(feature = "kafka")]
 pub mod kafka_broker;

@@ -17,9 +17,8 @@ pub struct PrivateNats {
 impl PrivateNats {
     /// Whether `nats-server` is on PATH.
     pub fn available() -> bool {
-        std::env::var_os("PATH").is_some_and(|paths| {
-            std::env::split_paths(&paths).any(|dir| dir.join("nats-server").is_file())
-        })
+        static FOUND: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        crate::child_guard::on_path("nats-server", &FOUND)
     }
 
     /// Starts `nats-server -a 127.0.0.1 -p PORT -js -sd DIR` and waits (5 s at most) until it
@@ -79,26 +78,7 @@ impl PrivateNats {
 /// terminated by a signal (SIGTERM, SIGINT, SIGHUP) — then ends the app as the signal would
 /// have, so the server never outlives it.
 async fn guard(mut child: tokio::process::Child, stopped: tokio::sync::oneshot::Receiver<()>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    async fn next(s: &mut Option<tokio::signal::unix::Signal>) {
-        match s {
-            Some(s) => {
-                s.recv().await;
-            }
-            None => std::future::pending().await,
-        }
-    }
-    let mut term = signal(SignalKind::terminate()).ok();
-    let mut int = signal(SignalKind::interrupt()).ok();
-    let mut hup = signal(SignalKind::hangup()).ok();
-    let signal = tokio::select! {
-        _ = stopped => None,
-        _ = next(&mut term) => Some(15),
-        _ = next(&mut int) => Some(2),
-        _ = next(&mut hup) => Some(1),
-    };
+    let signal = crate::child_guard::stop_or_signal(stopped).await;
     let _ = child.kill().await;
-    if let Some(n) = signal {
-        std::process::exit(128 + n);
-    }
+    crate::child_guard::exit_for(signal);
 }

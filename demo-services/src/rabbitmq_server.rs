@@ -55,9 +55,11 @@ fn free_port() -> Result<u16, String> {
 }
 
 impl PrivateRabbit {
-    /// Whether a RabbitMQ server is installed.
+    /// Whether a RabbitMQ server is installed (looked up once: the strip asks every frame
+    /// while the broker is down).
     pub fn available() -> bool {
-        server_script().is_some()
+        static FOUND: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *FOUND.get_or_init(|| server_script().is_some())
     }
 
     /// Starts a node with its data in `dir` and waits until it accepts AMQP connections.
@@ -158,27 +160,8 @@ async fn guard(
     group: Option<u32>,
     stopped: tokio::sync::oneshot::Receiver<()>,
 ) {
-    use tokio::signal::unix::{SignalKind, signal};
-    async fn next(s: &mut Option<tokio::signal::unix::Signal>) {
-        match s {
-            Some(s) => {
-                s.recv().await;
-            }
-            None => std::future::pending().await,
-        }
-    }
-    let mut term = signal(SignalKind::terminate()).ok();
-    let mut int = signal(SignalKind::interrupt()).ok();
-    let mut hup = signal(SignalKind::hangup()).ok();
-    let signal = tokio::select! {
-        _ = stopped => None,
-        _ = next(&mut term) => Some(15),
-        _ = next(&mut int) => Some(2),
-        _ = next(&mut hup) => Some(1),
-    };
+    let signal = crate::child_guard::stop_or_signal(stopped).await;
     kill_group(group).await;
     let _ = child.kill().await;
-    if let Some(n) = signal {
-        std::process::exit(128 + n);
-    }
+    crate::child_guard::exit_for(signal);
 }

@@ -429,7 +429,7 @@ mod services;
 mod stored;
 mod watches;
 
-use services::{forward_consumer, keep_tap, watch_broker, watch_kafka, watch_nats};
+use services::{forward_consumer, watch_broker, watch_kafka, watch_nats};
 use stored::spawn_history;
 
 async fn run(
@@ -549,12 +549,10 @@ impl Backend {
     async fn start(options: BackendOptions, outbox: Outbox, files: SharedFiles) -> Self {
         let mut supervisor = None;
         let (deliveries, _) = broadcast::channel::<(Instant, WatchedMessage)>(1024);
-        let mut tap_exchange = None;
         if let Some(config) = options.demo.clone() {
             match Supervisor::start(config, true).await {
                 Ok(s) => {
                     let config = s.config().clone();
-                    tap_exchange = Some(config.topology.exchange.clone());
                     outbox
                         .send(Event::DemoStarted {
                             config: Box::new(config),
@@ -575,21 +573,18 @@ impl Backend {
         let broker_task = tokio::spawn(watch_broker(options.amqp_url.clone(), outbox.clone()));
         let nats_task = tokio::spawn(watch_nats(options.nats_url.clone(), outbox.clone()));
         let kafka_task = tokio::spawn(watch_kafka(options.kafka_url.clone(), outbox.clone()));
-        let tap_task = tap_exchange.map(|exchange| {
-            tokio::spawn(keep_tap(
-                options.amqp_url.clone(),
-                exchange,
-                deliveries.clone(),
-            ))
-        });
         let consumer_task = forward_consumer(supervisor.as_ref(), &outbox);
-        let queue_task = supervisor.as_ref().map(|s| {
-            tokio::spawn(services::watch_queue(
-                options.amqp_url.clone(),
-                s.config().topology.queue.clone(),
-                outbox.clone(),
-            ))
-        });
+        let (tap_task, queue_task) = supervisor
+            .as_ref()
+            .map(|s| {
+                services::amqp_watchers(
+                    &options.amqp_url,
+                    &s.config().topology,
+                    &deliveries,
+                    &outbox,
+                )
+            })
+            .unzip();
         let history = spawn_history(&options.data_dir, outbox.clone());
 
         Backend {

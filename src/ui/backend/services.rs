@@ -65,23 +65,15 @@ impl Backend {
                             .await;
                     }
                     self.outbox.send(Event::Services(s.status())).await;
-                    let topology = s.config().topology.clone();
-                    if let Some(task) = self.tap_task.take() {
+                    for task in [self.tap_task.take(), self.queue_task.take()]
+                        .into_iter()
+                        .flatten()
+                    {
                         task.abort();
                     }
-                    self.tap_task = Some(tokio::spawn(keep_tap(
-                        url.clone(),
-                        topology.exchange.clone(),
-                        self.deliveries.clone(),
-                    )));
-                    if let Some(task) = self.queue_task.take() {
-                        task.abort();
-                    }
-                    self.queue_task = Some(tokio::spawn(watch_queue(
-                        url.clone(),
-                        topology.queue,
-                        self.outbox.clone(),
-                    )));
+                    let (tap, queue) =
+                        amqp_watchers(&url, &s.config().topology, &self.deliveries, &self.outbox);
+                    (self.tap_task, self.queue_task) = (Some(tap), Some(queue));
                     if let Some(task) = self.consumer_task.take() {
                         task.abort();
                     }
@@ -305,6 +297,28 @@ pub(super) async fn keep_tap(
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(5));
     }
+}
+
+/// The demo's two watchers on the broker at `url`: the app's tap on the order exchange (for
+/// *Place order*) and the depth of the User Service's queue.
+pub(super) fn amqp_watchers(
+    url: &str,
+    topology: &demo_services::Topology,
+    deliveries: &broadcast::Sender<(Instant, WatchedMessage)>,
+    outbox: &Outbox,
+) -> (JoinHandle<()>, JoinHandle<()>) {
+    (
+        tokio::spawn(keep_tap(
+            url.to_string(),
+            topology.exchange.clone(),
+            deliveries.clone(),
+        )),
+        tokio::spawn(watch_queue(
+            url.to_string(),
+            topology.queue.clone(),
+            outbox.clone(),
+        )),
+    )
 }
 
 /// Reports the depth of `queue` twice a second (only when it changes, or every 5 s, so a
