@@ -198,6 +198,108 @@ pub(super) fn editor_and_result_sit_side_by_side_or_stacked_and_the_side_panel_h
     assert!(app.harness.state().settings.side_panel);
 }
 
+/// #17.1: the split between editor and result is dragged with the pointer, moves the result
+/// with it, and keeps its place across a restart.
+#[test]
+pub(super) fn the_split_is_dragged_and_kept_across_a_restart() {
+    let data = temp_data_dir();
+    let moved_to;
+    let handle_x;
+    {
+        let mut app = start_app_in(data.clone());
+        app.click("HTTP");
+        app.send_and_wait("Send");
+        let handle = app
+            .harness
+            .get_by_label(switchboard::ui::app::SPLIT_LABEL)
+            .rect();
+        let response_before = app.harness.get_by_label("Response").rect();
+        let from = handle.center();
+        let to = from - egui::vec2(150.0, 0.0);
+        drag(&mut app, from, to);
+        let width = app.harness.state().settings.editor_width;
+        assert!(width > 0.0, "the drag set a width");
+        let handle_after = app
+            .harness
+            .get_by_label(switchboard::ui::app::SPLIT_LABEL)
+            .rect();
+        assert!(
+            (handle_after.center().x - to.x).abs() < 2.0,
+            "the handle follows the pointer: {handle_after:?} vs {to:?}"
+        );
+        let response_after = app.harness.get_by_label("Response").rect();
+        assert!(
+            // The result pane grows by 150 and the response is its right half.
+            (response_before.left() - response_after.left() - 75.0).abs() < 4.0,
+            "the result moves with the split: {response_before:?} -> {response_after:?}"
+        );
+        // A second drag the other way: the split does not drift or grow by itself.
+        drag(&mut app, to, to + egui::vec2(60.0, 0.0));
+        for _ in 0..20 {
+            app.harness.step();
+        }
+        moved_to = app.harness.state().settings.editor_width;
+        assert!(
+            (moved_to - (width + 60.0)).abs() < 1.0,
+            "{moved_to} vs {width}"
+        );
+        handle_x = app
+            .harness
+            .get_by_label(switchboard::ui::app::SPLIT_LABEL)
+            .rect()
+            .center()
+            .x;
+        app.harness.state_mut().save_state();
+    }
+    let mut app = start_app_in(data);
+    assert_eq!(app.harness.state().settings.editor_width, moved_to);
+    app.click("HTTP");
+    let handle = app
+        .harness
+        .get_by_label(switchboard::ui::app::SPLIT_LABEL)
+        .rect();
+    assert!(
+        (handle.center().x - handle_x).abs() < 1.0,
+        "the split is where it was left: {handle:?} vs x = {handle_x}"
+    );
+}
+
+/// Presses the primary button at `from`, moves to `to` in steps, releases.
+fn drag(app: &mut TestApp, from: egui::Pos2, to: egui::Pos2) {
+    let events = &mut app.harness.input_mut().events;
+    events.push(egui::Event::PointerMoved(from));
+    app.harness.step();
+    app.harness
+        .input_mut()
+        .events
+        .push(egui::Event::PointerButton {
+            pos: from,
+            button: egui::PointerButton::Primary,
+            pressed: true,
+            modifiers: egui::Modifiers::NONE,
+        });
+    app.harness.step();
+    for i in 1..=10 {
+        let at = from + (to - from) * (i as f32 / 10.0);
+        app.harness
+            .input_mut()
+            .events
+            .push(egui::Event::PointerMoved(at));
+        app.harness.step();
+    }
+    app.harness
+        .input_mut()
+        .events
+        .push(egui::Event::PointerButton {
+            pos: to,
+            button: egui::PointerButton::Primary,
+            pressed: false,
+            modifiers: egui::Modifiers::NONE,
+        });
+    app.harness.step();
+    app.harness.step();
+}
+
 /// The app can be launched from a desktop menu: a desktop entry naming the binary and its icon,
 /// the icon in every size a menu asks for, and the same icon on the window.
 #[test]

@@ -87,62 +87,7 @@ impl SwitchboardApp {
                     == crate::ui::settings::RequestLayout::SideBySide
                     && ui.available_width() >= SIDE_BY_SIDE_MIN_WIDTH;
                 match side_by_side {
-                    true => {
-                        // The editor and its result visible together, each scrolling on its
-                        // own; the split is dragged (egui keeps its width).
-                        // A split of our own width (kept in the settings): egui's resizable
-                        // panel grows to fit content that fills it, frame after frame.
-                        let available = ui.available_width();
-                        let max = (available - 260.0).max(300.0);
-                        let width = if self.settings.editor_width > 0.0 {
-                            self.settings.editor_width
-                        } else {
-                            available * 0.5
-                        }
-                        .clamp(300.0_f32.min(max), max);
-                        egui::Panel::left("editor-pane")
-                            .exact_size(width)
-                            .frame(egui::Frame::NONE.inner_margin(egui::Margin {
-                                right: 6,
-                                ..Default::default()
-                            }))
-                            .show(ui, |ui| {
-                                egui::ScrollArea::vertical()
-                                    .id_salt("editor-scroll")
-                                    .auto_shrink([false, false])
-                                    .show(ui, |ui| self.editor_ui(ui));
-                            });
-                        // The handle between the two: drag it to move the split.
-                        let handle = {
-                            let r = ui.available_rect_before_wrap();
-                            egui::Rect::from_min_max(r.min, egui::pos2(r.min.x + 10.0, r.max.y))
-                        };
-                        let drag = ui
-                            .interact(
-                                handle,
-                                egui::Id::unique("editor-split"),
-                                egui::Sense::drag(),
-                            )
-                            .on_hover_cursor(egui::CursorIcon::ResizeHorizontal);
-                        if drag.dragged() {
-                            self.settings.editor_width =
-                                (width + drag.drag_delta().x).clamp(300.0_f32.min(max), max);
-                        }
-                        let stroke = if drag.hovered() || drag.dragged() {
-                            ui.visuals().widgets.active.bg_stroke
-                        } else {
-                            ui.visuals().widgets.noninteractive.bg_stroke
-                        };
-                        ui.painter()
-                            .vline(handle.center().x, handle.y_range(), stroke);
-                        ui.add_space(10.0);
-                        egui::CentralPanel::no_frame().show(ui, |ui| {
-                            egui::ScrollArea::vertical()
-                                .id_salt("result-scroll")
-                                .auto_shrink([false, false])
-                                .show(ui, |ui| self.result_ui(ui));
-                        });
-                    }
+                    true => self.split_ui(ui),
                     false => {
                         egui::ScrollArea::vertical()
                             .auto_shrink([false, false])
@@ -176,5 +121,70 @@ impl SwitchboardApp {
             self.settings_window_ui(&ui.ctx().clone());
         }
         self.script_frame(ui);
+    }
+
+    /// The editor and its result side by side, each scrolling on its own, split by a handle
+    /// the user drags (its width is a setting, kept across restarts). The rects are laid out
+    /// here, not by panels: a panel measures its content and grows with it frame after frame,
+    /// and a scroll area registered over the handle would take its drag.
+    fn split_ui(&mut self, ui: &mut egui::Ui) {
+        const HANDLE: f32 = 10.0;
+        let full = ui.available_rect_before_wrap();
+        let (min, max) = split_bounds(full.width());
+        let width = if self.settings.editor_width > 0.0 {
+            self.settings.editor_width
+        } else {
+            full.width() * 0.5
+        }
+        .clamp(min, max);
+        let editor = egui::Rect::from_min_max(full.min, egui::pos2(full.min.x + width, full.max.y));
+        let handle = egui::Rect::from_min_max(
+            egui::pos2(editor.max.x, full.min.y),
+            egui::pos2(editor.max.x + HANDLE, full.max.y),
+        );
+        let result = egui::Rect::from_min_max(egui::pos2(handle.max.x, full.min.y), full.max);
+        let mut editor_ui = ui.new_child(
+            egui::UiBuilder::new()
+                .id_salt("editor-pane")
+                .max_rect(editor),
+        );
+        editor_ui.set_clip_rect(editor.intersect(ui.clip_rect()));
+        egui::ScrollArea::vertical()
+            .id_salt("editor-scroll")
+            .auto_shrink([false, false])
+            .show(&mut editor_ui, |ui| self.editor_ui(ui));
+        let mut result_ui = ui.new_child(
+            egui::UiBuilder::new()
+                .id_salt("result-pane")
+                .max_rect(result),
+        );
+        result_ui.set_clip_rect(result.intersect(ui.clip_rect()));
+        egui::ScrollArea::vertical()
+            .id_salt("result-scroll")
+            .auto_shrink([false, false])
+            .show(&mut result_ui, |ui| self.result_ui(ui));
+        // Registered after both panes, so it is on top of anything they sense.
+        let drag = ui
+            .interact(
+                handle,
+                egui::Id::unique("editor-split"),
+                egui::Sense::drag(),
+            )
+            .on_hover_cursor(egui::CursorIcon::ResizeHorizontal);
+        drag.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Splitter, true, SPLIT_LABEL));
+        if drag.dragged()
+            && let Some(pointer) = drag.interact_pointer_pos()
+        {
+            // Where the pointer is, not the sum of deltas: nothing drifts or lags.
+            self.settings.editor_width = (pointer.x - full.min.x - HANDLE / 2.0).clamp(min, max);
+        }
+        let stroke = if drag.hovered() || drag.dragged() {
+            ui.visuals().widgets.active.bg_stroke
+        } else {
+            ui.visuals().widgets.noninteractive.bg_stroke
+        };
+        ui.painter()
+            .vline(handle.center().x, handle.y_range(), stroke);
+        ui.allocate_rect(full, egui::Sense::hover());
     }
 }

@@ -44,6 +44,16 @@ pub use script::Script;
 /// The narrowest Requests view that shows editor and result side by side (narrower: stacked).
 const SIDE_BY_SIDE_MIN_WIDTH: f32 = 820.0;
 
+/// The accessible name of the handle between the editor and its result.
+pub const SPLIT_LABEL: &str = "Move the editor/result split";
+
+/// The narrowest and widest the editor may be in a split of `available` points: each side
+/// keeps room to be useful.
+fn split_bounds(available: f32) -> (f32, f32) {
+    let max = (available - 270.0).max(300.0);
+    (300.0_f32.min(max), max)
+}
+
 /// Most exchanges kept in this session's history.
 pub const HISTORY_LIMIT: usize = 1000;
 
