@@ -184,50 +184,20 @@ pub(super) async fn streaming_call(
         request_msg.body = Body::new(format!("[{}]", jsons.join(",")).into_bytes());
         request_msg.size_bytes = sent.iter().map(|(_, s, _)| s).sum();
     };
+    // A non-OK status ends the call; what was received before it is kept.
     let status_outcome = |status: &tonic::Status, mut msg: Message, received: &[String]| {
-        msg.trailers = status_trailers(status);
-        if !msg.trailers.iter().any(|h| h.name == "grpc-status") {
-            msg.trailers.push(Header::new(
-                "grpc-status",
-                (status.code() as i32).to_string(),
-            ));
-            if !status.message().is_empty() {
-                msg.trailers
-                    .push(Header::new("grpc-message", status.message()));
-            }
-        }
-        msg.line = format!(
-            "grpc-status {} {}",
-            status.code() as i32,
-            code_name(status.code())
-        );
         if !received.is_empty() {
             msg.body = Body::new(format!("[{}]", received.join(",")).into_bytes());
         }
-        Outcome::Answered {
-            ok: false,
-            status: code_name(status.code()).to_string(),
-            response: msg,
-        }
+        status_answer(status, msg)
     };
     let response = match result {
         Ok(Ok(response)) => response,
         Ok(Err(status)) => {
             finish_request(rec, request_msg);
             if is_transport_failure(&status) {
-                let (phase, start) = match handshake_failed(&marks) {
-                    Some(started) => (crate::net::phases::HTTP2_HANDSHAKE, started),
-                    None => (crate::grpc::phases::RESPONSE_HEADERS, start),
-                };
-                return Err((
-                    rec.fail(
-                        phase,
-                        start,
-                        ErrorKind::Protocol,
-                        transport_failure_message(&status, &marks.first_bytes()),
-                    ),
-                    None,
-                ));
+                let phase = crate::grpc::phases::RESPONSE_HEADERS;
+                return Err((transport_failed(rec, &marks, &status, phase, start), None));
             }
             rec.push(
                 crate::grpc::phases::RESPONSE_HEADERS,
@@ -239,14 +209,8 @@ pub(super) async fn streaming_call(
         }
         Err(_) => {
             finish_request(rec, request_msg);
-            let message = rec.timeout_message();
             return Err((
-                rec.fail(
-                    crate::grpc::phases::RESPONSE_HEADERS,
-                    start,
-                    ErrorKind::Timeout,
-                    message,
-                ),
+                timed_out(rec, crate::grpc::phases::RESPONSE_HEADERS, start),
                 None,
             ));
         }
@@ -323,14 +287,8 @@ pub(super) async fn streaming_call(
                 finish_request(rec, request_msg);
                 response_msg.size_bytes = received_bytes;
                 response_msg.body = Body::new(format!("[{}]", received.join(",")).into_bytes());
-                let message = rec.timeout_message();
                 return Err((
-                    rec.fail(
-                        crate::grpc::phases::MESSAGE,
-                        previous,
-                        ErrorKind::Timeout,
-                        message,
-                    ),
+                    timed_out(rec, crate::grpc::phases::MESSAGE, previous),
                     Some(response_msg),
                 ));
             }
@@ -349,34 +307,16 @@ pub(super) async fn streaming_call(
     match trailers {
         Ok(Ok(trailers)) => {
             rec.push(crate::grpc::phases::TRAILERS, previous, at, None);
-            let mut list = trailers.as_ref().map(metadata_list).unwrap_or_default();
-            if !list.iter().any(|h| h.name == "grpc-status") {
-                list.insert(0, Header::new("grpc-status", "0"));
-            }
-            list.extend(notes.into_iter().map(|n| Header::new(NOTE_HEADER, n)));
-            response_msg.trailers = list;
-            response_msg.line = format!("grpc-status 0 OK · {} messages", received.len());
-            Ok(Outcome::Answered {
-                ok: true,
-                status: "OK".to_string(),
-                response: response_msg,
-            })
+            let line = format!("grpc-status 0 OK · {} messages", received.len());
+            Ok(ok_answer(trailers.as_ref(), notes, response_msg, line))
         }
         Ok(Err(status)) => {
             rec.push(crate::grpc::phases::TRAILERS, previous, at, None);
             Ok(status_outcome(&status, response_msg, &received))
         }
-        Err(_) => {
-            let message = rec.timeout_message();
-            Err((
-                rec.fail(
-                    crate::grpc::phases::TRAILERS,
-                    previous,
-                    ErrorKind::Timeout,
-                    message,
-                ),
-                Some(response_msg),
-            ))
-        }
+        Err(_) => Err((
+            timed_out(rec, crate::grpc::phases::TRAILERS, previous),
+            Some(response_msg),
+        )),
     }
 }

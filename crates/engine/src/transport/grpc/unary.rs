@@ -1,6 +1,7 @@
 //! One call through the recorder: channel (connect, TLS, HTTP/2 handshake), request sent, response headers, message, trailers; and how a failure is named.
 
 use super::*;
+use crate::timeline::PhaseKind;
 
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn run(
@@ -107,50 +108,17 @@ pub(super) async fn run(
         );
     }
     let mut response_msg = Message::default();
-    let status_outcome = |status: &tonic::Status, mut response_msg: Message| {
-        let code = format!("{:?}", status.code());
-        response_msg.trailers = status_trailers(status);
-        if !response_msg
-            .trailers
-            .iter()
-            .any(|h| h.name == "grpc-status")
-        {
-            response_msg.trailers.push(Header::new(
-                "grpc-status",
-                (status.code() as i32).to_string(),
-            ));
-            if !status.message().is_empty() {
-                response_msg
-                    .trailers
-                    .push(Header::new("grpc-message", status.message()));
-            }
-        }
-        response_msg.line = format!(
-            "grpc-status {} {}",
-            status.code() as i32,
-            code_name(status.code())
-        );
-        (code_name(status.code()).to_string(), code, response_msg)
-    };
     let response = match result {
         Ok(Ok(response)) => response,
         Ok(Err(status)) => {
             // A trailers-only answer (e.g. NOT_FOUND) or a transport failure.
             if is_transport_failure(&status) {
-                let (phase, start) = match handshake_failed(&marks) {
-                    Some(started) => (crate::net::phases::HTTP2_HANDSHAKE, started),
-                    None if m.last_write.is_some() => {
-                        (crate::grpc::phases::RESPONSE_HEADERS, sent_end)
-                    }
-                    None => (crate::net::phases::REQUEST_SENT, sent_end),
+                let phase = match m.last_write {
+                    Some(_) => crate::grpc::phases::RESPONSE_HEADERS,
+                    None => crate::net::phases::REQUEST_SENT,
                 };
                 return Err((
-                    rec.fail(
-                        phase,
-                        start,
-                        ErrorKind::Protocol,
-                        transport_failure_message(&status, &marks.first_bytes()),
-                    ),
+                    transport_failed(rec, &marks, &status, phase, sent_end),
                     None,
                 ));
             }
@@ -160,22 +128,11 @@ pub(super) async fn run(
                 headers_at,
                 Some("trailers-only".to_string()),
             );
-            let (name, _, msg) = status_outcome(&status, response_msg);
-            return Ok(Outcome::Answered {
-                ok: false,
-                status: name,
-                response: msg,
-            });
+            return Ok(status_answer(&status, response_msg));
         }
         Err(_) => {
-            let message = rec.timeout_message();
             return Err((
-                rec.fail(
-                    crate::grpc::phases::RESPONSE_HEADERS,
-                    sent_end,
-                    ErrorKind::Timeout,
-                    message,
-                ),
+                timed_out(rec, crate::grpc::phases::RESPONSE_HEADERS, sent_end),
                 None,
             ));
         }
@@ -209,22 +166,11 @@ pub(super) async fn run(
         Ok(Ok(None)) => {}
         Ok(Err(status)) => {
             rec.push(crate::grpc::phases::TRAILERS, headers_at, message_at, None);
-            let (name, _, msg) = status_outcome(&status, response_msg);
-            return Ok(Outcome::Answered {
-                ok: false,
-                status: name,
-                response: msg,
-            });
+            return Ok(status_answer(&status, response_msg));
         }
         Err(_) => {
-            let message = rec.timeout_message();
             return Err((
-                rec.fail(
-                    crate::grpc::phases::MESSAGE,
-                    headers_at,
-                    ErrorKind::Timeout,
-                    message,
-                ),
+                timed_out(rec, crate::grpc::phases::MESSAGE, headers_at),
                 Some(response_msg),
             ));
         }
@@ -234,41 +180,98 @@ pub(super) async fn run(
     match trailers {
         Ok(Ok(trailers)) => {
             rec.push(crate::grpc::phases::TRAILERS, message_at, trailers_at, None);
-            let mut trailer_list = trailers.as_ref().map(metadata_list).unwrap_or_default();
-            if !trailer_list.iter().any(|h| h.name == "grpc-status") {
-                trailer_list.insert(0, Header::new("grpc-status", "0"));
-            }
-            trailer_list.extend(notes.into_iter().map(|n| Header::new(NOTE_HEADER, n)));
-            response_msg.trailers = trailer_list;
-            response_msg.line = "grpc-status 0 OK".to_string();
-            Ok(Outcome::Answered {
-                ok: true,
-                status: "OK".to_string(),
-                response: response_msg,
-            })
+            Ok(ok_answer(
+                trailers.as_ref(),
+                notes,
+                response_msg,
+                "grpc-status 0 OK".to_string(),
+            ))
         }
         Ok(Err(status)) => {
             rec.push(crate::grpc::phases::TRAILERS, message_at, trailers_at, None);
-            let (name, _, msg) = status_outcome(&status, response_msg);
-            Ok(Outcome::Answered {
-                ok: false,
-                status: name,
-                response: msg,
-            })
+            Ok(status_answer(&status, response_msg))
         }
-        Err(_) => {
-            let message = rec.timeout_message();
-            Err((
-                rec.fail(
-                    crate::grpc::phases::TRAILERS,
-                    message_at,
-                    ErrorKind::Timeout,
-                    message,
-                ),
-                Some(response_msg),
-            ))
+        Err(_) => Err((
+            timed_out(rec, crate::grpc::phases::TRAILERS, message_at),
+            Some(response_msg),
+        )),
+    }
+}
+
+/// A non-OK status as the call's answer: its trailers (`grpc-status` and `grpc-message` added
+/// when the server gave them only as the status) and its status line.
+pub(super) fn status_answer(status: &tonic::Status, mut response: Message) -> Outcome {
+    response.trailers = status_trailers(status);
+    if !response.trailers.iter().any(|h| h.name == "grpc-status") {
+        response.trailers.push(Header::new(
+            "grpc-status",
+            (status.code() as i32).to_string(),
+        ));
+        if !status.message().is_empty() {
+            response
+                .trailers
+                .push(Header::new("grpc-message", status.message()));
         }
     }
+    response.line = format!(
+        "grpc-status {} {}",
+        status.code() as i32,
+        code_name(status.code())
+    );
+    Outcome::Answered {
+        ok: false,
+        status: code_name(status.code()).to_string(),
+        response,
+    }
+}
+
+/// An OK answer: the trailers received (`grpc-status: 0` first when the server left it out),
+/// then the notes rendering the messages as JSON made.
+pub(super) fn ok_answer(
+    trailers: Option<&tonic::metadata::MetadataMap>,
+    notes: Vec<String>,
+    mut response: Message,
+    line: String,
+) -> Outcome {
+    let mut list = trailers.map(metadata_list).unwrap_or_default();
+    if !list.iter().any(|h| h.name == "grpc-status") {
+        list.insert(0, Header::new("grpc-status", "0"));
+    }
+    list.extend(notes.into_iter().map(|n| Header::new(NOTE_HEADER, n)));
+    response.trailers = list;
+    response.line = line;
+    Outcome::Answered {
+        ok: true,
+        status: "OK".to_string(),
+        response,
+    }
+}
+
+/// The call failed below gRPC (reset, garbage, refused certificate): the error sits in the
+/// HTTP/2 handshake when the peer never sent its SETTINGS, else in `phase` from `start`.
+pub(super) fn transport_failed(
+    rec: &mut Recorder,
+    marks: &IoMarks,
+    status: &tonic::Status,
+    phase: PhaseKind,
+    start: Instant,
+) -> ExchangeError {
+    let (phase, start) = match handshake_failed(marks) {
+        Some(started) => (crate::net::phases::HTTP2_HANDSHAKE, started),
+        None => (phase, start),
+    };
+    rec.fail(
+        phase,
+        start,
+        ErrorKind::Protocol,
+        transport_failure_message(status, &marks.first_bytes()),
+    )
+}
+
+/// The deadline passed during `phase`, which started at `start`.
+pub(super) fn timed_out(rec: &mut Recorder, phase: PhaseKind, start: Instant) -> ExchangeError {
+    let message = rec.timeout_message();
+    rec.fail(phase, start, ErrorKind::Timeout, message)
 }
 
 /// True when a status was made up by the client because the transport failed.
