@@ -5,35 +5,13 @@ use super::*;
 /// The app with the demo's NATS side on unique subjects and a stream of its own.
 pub(super) fn start_app_with_nats() -> (TestApp, demo_services::NatsNames) {
     let names = demo_services::NatsNames::unique(&common::nats_url(), &common::tag());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let config = DemoConfig {
-        amqp_url: common::amqp_url(),
-        topology: common::unique_topology(),
-        nats: Some(names.clone()),
-        ..DemoConfig::ephemeral()
-    };
-    let options = AppOptions {
-        backend: BackendOptions {
-            demo: Some(config),
-            amqp_url: common::amqp_url(),
-            nats_url: common::nats_url(),
-            kafka_url: switchboard::engine::kafka::DEFAULT_KAFKA_URL.to_string(),
-            data_dir: temp_data_dir(),
-        },
-        script: None,
-    };
-    let handle = runtime.handle().clone();
-    let harness = Harness::builder()
-        .with_size([1280.0, 800.0])
-        .build_eframe(move |cc| SwitchboardApp::new(cc, &handle, options));
-    let mut app = TestApp {
-        harness,
-        _runtime: runtime,
-    };
+    let mut app = launch(
+        test_runtime(),
+        app_options(DemoConfig {
+            nats: Some(names.clone()),
+            ..demo_config()
+        }),
+    );
     app.wait_until("the demo services to start", |a| {
         matches!(a.demo, DemoState::Up { .. }) && !a.services.is_empty()
     });
@@ -148,35 +126,12 @@ pub(super) fn start_runs_a_private_nats_server_and_the_demo_and_editors_move_to_
         .port();
     let dead_url = format!("nats://127.0.0.1:{dead}");
     let names = demo_services::NatsNames::unique(&dead_url, &common::tag());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let config = DemoConfig {
-        amqp_url: common::amqp_url(),
-        topology: common::unique_topology(),
+    let mut options = app_options(DemoConfig {
         nats: Some(names.clone()),
-        ..DemoConfig::ephemeral()
-    };
-    let options = AppOptions {
-        backend: BackendOptions {
-            demo: Some(config),
-            amqp_url: common::amqp_url(),
-            nats_url: dead_url.clone(),
-            kafka_url: switchboard::engine::kafka::DEFAULT_KAFKA_URL.to_string(),
-            data_dir: temp_data_dir(),
-        },
-        script: None,
-    };
-    let handle = runtime.handle().clone();
-    let harness = Harness::builder()
-        .with_size([1280.0, 800.0])
-        .build_eframe(move |cc| SwitchboardApp::new(cc, &handle, options));
-    let mut app = TestApp {
-        harness,
-        _runtime: runtime,
-    };
+        ..demo_config()
+    });
+    options.backend.nats_url = dead_url.clone();
+    let mut app = launch(test_runtime(), options);
     app.wait_until("the NATS server to be reported down", |a| {
         matches!(a.demo, DemoState::Up { .. })
             && matches!(a.nats.1, switchboard::ui::backend::BrokerState::Down(_))
@@ -282,39 +237,17 @@ pub(super) fn start_app_with_kafka() -> (
     demo_services::NatsNames,
 ) {
     let names = demo_services::NatsNames::unique(&common::nats_url(), &common::tag());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = test_runtime();
     let broker = runtime
         .block_on(demo_services::kafka_broker::EmbeddedKafka::start_free())
         .unwrap();
-    let config = DemoConfig {
-        amqp_url: common::amqp_url(),
-        topology: common::unique_topology(),
+    let mut options = app_options(DemoConfig {
         kafka: Some(demo_services::KafkaNames::at(&broker.url())),
         nats: Some(names.clone()),
-        ..DemoConfig::ephemeral()
-    };
-    let options = AppOptions {
-        backend: BackendOptions {
-            demo: Some(config),
-            amqp_url: common::amqp_url(),
-            nats_url: common::nats_url(),
-            kafka_url: broker.url(),
-            data_dir: temp_data_dir(),
-        },
-        script: None,
-    };
-    let handle = runtime.handle().clone();
-    let harness = Harness::builder()
-        .with_size([1280.0, 800.0])
-        .build_eframe(move |cc| SwitchboardApp::new(cc, &handle, options));
-    let mut app = TestApp {
-        harness,
-        _runtime: runtime,
-    };
+        ..demo_config()
+    });
+    options.backend.kafka_url = broker.url();
+    let mut app = launch(runtime, options);
     app.wait_until("the demo services to start", |a| {
         matches!(a.demo, DemoState::Up { .. }) && !a.services.is_empty()
     });

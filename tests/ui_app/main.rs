@@ -51,34 +51,13 @@ fn start_app_in(data_dir: std::path::PathBuf) -> TestApp {
 
 /// An app whose demo and status use the broker at `amqp_url`.
 fn start_app_at(data_dir: std::path::PathBuf, amqp_url: &str) -> TestApp {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let config = DemoConfig {
+    let mut options = app_options(DemoConfig {
         amqp_url: amqp_url.to_string(),
-        topology: common::unique_topology(),
-        ..DemoConfig::ephemeral()
-    };
-    let options = AppOptions {
-        backend: BackendOptions {
-            demo: Some(config),
-            amqp_url: amqp_url.to_string(),
-            nats_url: common::nats_url(),
-            kafka_url: switchboard::engine::kafka::DEFAULT_KAFKA_URL.to_string(),
-            data_dir: data_dir.clone(),
-        },
-        script: None,
-    };
-    let handle = runtime.handle().clone();
-    let harness = Harness::builder()
-        .with_size([1280.0, 800.0])
-        .build_eframe(move |cc| SwitchboardApp::new(cc, &handle, options));
-    let mut app = TestApp {
-        harness,
-        _runtime: runtime,
-    };
+        ..demo_config()
+    });
+    options.backend.amqp_url = amqp_url.to_string();
+    options.backend.data_dir = data_dir;
+    let mut app = launch(test_runtime(), options);
     app.wait_until(
         "the demo services to start and the sample collection to load",
         |a| {
@@ -89,6 +68,50 @@ fn start_app_at(data_dir: std::path::PathBuf, amqp_url: &str) -> TestApp {
         },
     );
     app
+}
+
+/// The runtime a test app's backend runs on.
+fn test_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// The demo on the test broker, with queues and exchanges of its own.
+fn demo_config() -> DemoConfig {
+    DemoConfig {
+        amqp_url: common::amqp_url(),
+        topology: common::unique_topology(),
+        ..DemoConfig::ephemeral()
+    }
+}
+
+/// The app's options around `demo`: the test brokers, a fresh data directory.
+fn app_options(demo: DemoConfig) -> AppOptions {
+    AppOptions {
+        backend: BackendOptions {
+            demo: Some(demo),
+            amqp_url: common::amqp_url(),
+            nats_url: common::nats_url(),
+            kafka_url: switchboard::engine::kafka::DEFAULT_KAFKA_URL.to_string(),
+            data_dir: temp_data_dir(),
+        },
+        script: None,
+    }
+}
+
+/// Opens the app at 1280×800 with its backend on `runtime`; does not wait for anything.
+fn launch(runtime: tokio::runtime::Runtime, options: AppOptions) -> TestApp {
+    let handle = runtime.handle().clone();
+    let harness = Harness::builder()
+        .with_size([1280.0, 800.0])
+        .build_eframe(move |cc| SwitchboardApp::new(cc, &handle, options));
+    TestApp {
+        harness,
+        _runtime: runtime,
+    }
 }
 
 impl TestApp {
