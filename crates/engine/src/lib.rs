@@ -18,6 +18,7 @@ pub mod request;
 pub mod store;
 pub mod timed_io;
 pub mod timeline;
+pub mod trace;
 pub mod transport;
 pub mod watched;
 

@@ -1,0 +1,259 @@
+//! OpenTelemetry traces: the W3C trace context Switchboard sends with a request
+//! (`traceparent`), the spans services export back to Switchboard's OTLP receiver
+//! ([`receiver`]), kept per trace ([`SpanStore`]), and those spans placed on an exchange's clock.
+
+pub mod receiver;
+mod store;
+
+/// The OTLP message types, for those who build export requests (tests, benchmarks).
+pub use opentelemetry_proto as otlp;
+pub use store::{SpanStore, StoreCounts};
+
+use serde::{Deserialize, Serialize};
+
+/// The header (and metadata / message header) name of the W3C trace context.
+pub const TRACEPARENT: &str = "traceparent";
+
+/// A W3C trace context: the trace an exchange belongs to and the span id Switchboard's side
+/// of it has (the parent of the services' server spans).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceContext {
+    /// 32 lowercase hex digits, not all zero.
+    pub trace_id: String,
+    /// 16 lowercase hex digits, not all zero.
+    pub span_id: String,
+    pub sampled: bool,
+}
+
+impl TraceContext {
+    /// A new trace with a random id (sampled).
+    pub fn new_random() -> Self {
+        let (a, b) = (random_u64(), random_u64());
+        let span = random_u64();
+        Self {
+            trace_id: format!("{a:016x}{b:016x}"),
+            span_id: format!("{:016x}", span.max(1)),
+            sampled: true,
+        }
+    }
+
+    /// `00-<trace id>-<span id>-<flags>`.
+    pub fn traceparent(&self) -> String {
+        format!(
+            "00-{}-{}-{:02x}",
+            self.trace_id,
+            self.span_id,
+            u8::from(self.sampled)
+        )
+    }
+
+    /// Reads a `traceparent` value (version 00); `None` when it is not one.
+    pub fn parse(value: &str) -> Option<Self> {
+        let mut parts = value.trim().split('-');
+        let (version, trace, span, flags) =
+            (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        let hex = |s: &str, len: usize| {
+            s.len() == len
+                && s.bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        };
+        if version != "00"
+            || parts.next().is_some()
+            || !hex(trace, 32)
+            || !hex(span, 16)
+            || !hex(flags, 2)
+            || trace.bytes().all(|b| b == b'0')
+            || span.bytes().all(|b| b == b'0')
+        {
+            return None;
+        }
+        let flags = u8::from_str_radix(flags, 16).ok()?;
+        Some(Self {
+            trace_id: trace.to_string(),
+            span_id: span.to_string(),
+            sampled: flags & 1 == 1,
+        })
+    }
+}
+
+/// 64 random bits: std's hasher keys come from the OS's random source once per process and
+/// are stepped for each new hasher; the time and a counter make every call different.
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    h.write_u128(now.as_nanos());
+    h.finish()
+}
+
+/// One span a service exported, as Switchboard keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Span {
+    pub trace_id: String,
+    pub span_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_span_id: Option<String>,
+    /// The exporting resource's `service.name` (`unknown_service` when it has none).
+    pub service: String,
+    pub name: String,
+    /// server / client / producer / consumer / internal.
+    pub kind: String,
+    pub start_unix_ns: u64,
+    pub end_unix_ns: u64,
+    /// `ok`, `error` (with its message after a colon) or `unset`.
+    pub status: String,
+    /// Attributes in the order the service sent them.
+    #[serde(default)]
+    pub attributes: Vec<(String, serde_json::Value)>,
+}
+
+/// A span placed on an exchange's clock: µs from the exchange's start (negative when a
+/// service's clock says it began before the request left).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineSpan {
+    pub trace_id: String,
+    pub span_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_span_id: Option<String>,
+    pub service: String,
+    pub name: String,
+    pub kind: String,
+    pub start_us: i64,
+    pub end_us: i64,
+    pub status: String,
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+}
+
+impl TimelineSpan {
+    /// `span` on the clock of an exchange that started at `started_unix_us`.
+    pub fn place(span: &Span, started_unix_us: u64) -> Self {
+        let at = |ns: u64| (ns / 1_000) as i64 - started_unix_us as i64;
+        Self {
+            trace_id: span.trace_id.clone(),
+            span_id: span.span_id.clone(),
+            parent_span_id: span.parent_span_id.clone(),
+            service: span.service.clone(),
+            name: span.name.clone(),
+            kind: span.kind.clone(),
+            start_us: at(span.start_unix_ns),
+            end_us: at(span.end_unix_ns),
+            status: span.status.clone(),
+            attributes: span.attributes.iter().cloned().collect(),
+        }
+    }
+}
+
+/// Orders spans as a tree: each span after its parent, children by start time; spans whose
+/// parent is not among them are roots. Returns each span with its depth.
+pub fn tree(spans: &[TimelineSpan]) -> Vec<(usize, &TimelineSpan)> {
+    let ids: std::collections::HashSet<&str> = spans.iter().map(|s| s.span_id.as_str()).collect();
+    let mut sorted: Vec<&TimelineSpan> = spans.iter().collect();
+    sorted.sort_by_key(|s| (s.start_us, s.end_us));
+    let mut out = Vec::with_capacity(spans.len());
+    fn visit<'a>(
+        parent: &str,
+        depth: usize,
+        sorted: &[&'a TimelineSpan],
+        out: &mut Vec<(usize, &'a TimelineSpan)>,
+    ) {
+        for s in sorted
+            .iter()
+            .filter(|s| s.parent_span_id.as_deref() == Some(parent))
+        {
+            if out.iter().any(|(_, o)| o.span_id == s.span_id) {
+                continue;
+            }
+            out.push((depth, *s));
+            visit(&s.span_id, depth + 1, sorted, out);
+        }
+    }
+    for root in sorted
+        .iter()
+        .filter(|s| s.parent_span_id.as_deref().is_none_or(|p| !ids.contains(p)))
+    {
+        out.push((0, *root));
+        visit(&root.span_id, 1, &sorted, &mut out);
+    }
+    out
+}
+
+/// The span tree as text, one span per line under a waterfall:
+/// `  order-service  POST /orders (server)  +120 µs  1.2 ms  ok`.
+pub fn render_tree(spans: &[TimelineSpan]) -> String {
+    let mut out = String::new();
+    for (depth, s) in tree(spans) {
+        let took = s.end_us.saturating_sub(s.start_us);
+        out.push_str(&format!(
+            "{:indent$}{}  {} ({})  at {} µs, {} µs  {}\n",
+            "",
+            s.service,
+            s.name,
+            s.kind,
+            s.start_us,
+            took,
+            s.status,
+            indent = 2 + depth * 2
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traceparent_round_trips_and_rejects_what_is_not_one() {
+        let c = TraceContext::new_random();
+        assert_eq!(c.trace_id.len(), 32);
+        assert_eq!(TraceContext::parse(&c.traceparent()), Some(c.clone()));
+        assert_ne!(TraceContext::new_random().trace_id, c.trace_id);
+        for bad in [
+            "",
+            "00-abc-def-01",
+            "01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            "00-00000000000000000000000000000000-b7ad6b7169203331-01",
+            "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-x",
+        ] {
+            assert_eq!(TraceContext::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_tree_puts_children_under_parents_and_orphans_at_the_root() {
+        let span = |id: &str, parent: Option<&str>, start: i64| TimelineSpan {
+            trace_id: "t".into(),
+            span_id: id.into(),
+            parent_span_id: parent.map(str::to_string),
+            service: "s".into(),
+            name: id.into(),
+            kind: "server".into(),
+            start_us: start,
+            end_us: start + 10,
+            status: "ok".into(),
+            attributes: Default::default(),
+        };
+        let spans = [
+            span("c2", Some("a"), 30),
+            span("a", Some("switchboard"), 0),
+            span("c1", Some("a"), 20),
+            span("g", Some("c1"), 25),
+            span("lost", Some("gone"), 5),
+        ];
+        let order: Vec<(usize, &str)> = tree(&spans)
+            .into_iter()
+            .map(|(d, s)| (d, s.span_id.as_str()))
+            .collect();
+        assert_eq!(
+            order,
+            [(0, "a"), (1, "c1"), (2, "g"), (1, "c2"), (0, "lost")]
+        );
+    }
+}

@@ -1,0 +1,288 @@
+//! The built-in OTLP/HTTP receiver: `POST /v1/traces` with an `ExportTraceServiceRequest`, as
+//! protobuf (`application/x-protobuf`) or OTLP JSON (`application/json`), on loopback. Spans go
+//! to a [`SpanStore`]; a payload that cannot be read gets an OTLP error answer (400 with a
+//! `google.rpc.Status`-shaped body) and is counted, never a crash.
+
+use super::{Span, SpanStore};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::{Request, Response, StatusCode};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// OTLP/HTTP's standard address.
+pub const DEFAULT_OTLP_HTTP_ADDR: &str = "127.0.0.1:4318";
+
+/// Largest export request read (bigger ones are refused with 413).
+pub const MAX_EXPORT_BYTES: usize = 16 << 20;
+
+/// Spans kept in all, across traces.
+pub const MAX_SPANS: usize = 200_000;
+
+/// A running receiver; stops when dropped.
+pub struct Receiver {
+    addr: SocketAddr,
+    store: Arc<SpanStore>,
+    /// Why the preferred address was not used, when it was not.
+    fallback: Option<String>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Receiver {
+    /// Listens on `preferred`; when it is taken, on a free port of the same host (see
+    /// [`Receiver::fallback`]).
+    pub async fn start(preferred: SocketAddr) -> std::io::Result<Self> {
+        let (listener, fallback) = match tokio::net::TcpListener::bind(preferred).await {
+            Ok(l) => (l, None),
+            Err(e) => {
+                let free = SocketAddr::new(preferred.ip(), 0);
+                let l = tokio::net::TcpListener::bind(free).await?;
+                (l, Some(format!("{preferred} is not free ({e})")))
+            }
+        };
+        let addr = listener.local_addr()?;
+        let store = Arc::new(SpanStore::new(MAX_SPANS));
+        let task = tokio::spawn(serve(listener, store.clone()));
+        Ok(Self {
+            addr,
+            store,
+            fallback,
+            task,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// What to set `OTEL_EXPORTER_OTLP_ENDPOINT` to.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn store(&self) -> Arc<SpanStore> {
+        self.store.clone()
+    }
+
+    /// Why the preferred address was not used (it was taken), when it was not.
+    pub fn fallback(&self) -> Option<&str> {
+        self.fallback.as_deref()
+    }
+}
+
+async fn serve(listener: tokio::net::TcpListener, store: Arc<SpanStore>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let store = store.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let store = store.clone();
+                async move { Ok::<_, std::convert::Infallible>(handle(req, &store).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+async fn handle(req: Request<hyper::body::Incoming>, store: &SpanStore) -> Response<Full<Bytes>> {
+    if req.uri().path() != "/v1/traces" {
+        return answer(
+            StatusCode::NOT_FOUND,
+            false,
+            error_body(false, "only /v1/traces is served here"),
+        );
+    }
+    if req.method() != hyper::Method::POST {
+        return answer(
+            StatusCode::METHOD_NOT_ALLOWED,
+            false,
+            error_body(false, "POST an export request"),
+        );
+    }
+    let json = req
+        .headers()
+        .get(hyper::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let body = match Limited::new(req.into_body(), MAX_EXPORT_BYTES)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            store.count_malformed();
+            return answer(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                json,
+                error_body(json, &format!("the export request could not be read: {e}")),
+            );
+        }
+    };
+    match decode(&body, json) {
+        Ok(request) => {
+            store.insert(spans_of(request));
+            let ok = ExportTraceServiceResponse::default();
+            let body = if json {
+                Bytes::from_static(b"{}")
+            } else {
+                Bytes::from(prost::Message::encode_to_vec(&ok))
+            };
+            answer(StatusCode::OK, json, body)
+        }
+        Err(message) => {
+            store.count_malformed();
+            answer(StatusCode::BAD_REQUEST, json, error_body(json, &message))
+        }
+    }
+}
+
+/// An export request from its protobuf or OTLP JSON encoding.
+pub fn decode(body: &[u8], json: bool) -> Result<ExportTraceServiceRequest, String> {
+    if json {
+        serde_json::from_slice(body).map_err(|e| format!("not an OTLP JSON export request: {e}"))
+    } else {
+        prost::Message::decode(body)
+            .map_err(|e| format!("not an OTLP protobuf export request: {e}"))
+    }
+}
+
+fn answer(status: StatusCode, json: bool, body: Bytes) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = status;
+    let content_type = if json {
+        "application/json"
+    } else {
+        "application/x-protobuf"
+    };
+    if let Ok(v) = hyper::header::HeaderValue::from_str(content_type) {
+        response
+            .headers_mut()
+            .insert(hyper::header::CONTENT_TYPE, v);
+    }
+    response
+}
+
+/// A `google.rpc.Status` with code 3 (INVALID_ARGUMENT) and `message`, as OTLP/HTTP answers
+/// failures: encoded by hand (two fields) rather than pulling in the googleapis types.
+fn error_body(json: bool, message: &str) -> Bytes {
+    if json {
+        return Bytes::from(serde_json::json!({ "code": 3, "message": message }).to_string());
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct Status {
+        #[prost(int32, tag = "1")]
+        code: i32,
+        #[prost(string, tag = "2")]
+        message: String,
+    }
+    Bytes::from(prost::Message::encode_to_vec(&Status {
+        code: 3,
+        message: message.to_string(),
+    }))
+}
+
+/// The spans of an export request, each with its resource's `service.name`.
+pub fn spans_of(request: ExportTraceServiceRequest) -> Vec<Span> {
+    use opentelemetry_proto::tonic::trace::v1::{span::SpanKind, status::StatusCode as Code};
+    let mut out = Vec::new();
+    for resource_spans in request.resource_spans {
+        let service = resource_spans
+            .resource
+            .iter()
+            .flat_map(|r| &r.attributes)
+            .find(|kv| kv.key == "service.name")
+            .and_then(|kv| kv.value.as_ref())
+            .map(value_text)
+            .unwrap_or_else(|| "unknown_service".to_string());
+        for scope in resource_spans.scope_spans {
+            for span in scope.spans {
+                let kind = match SpanKind::try_from(span.kind).unwrap_or(SpanKind::Unspecified) {
+                    SpanKind::Server => "server",
+                    SpanKind::Client => "client",
+                    SpanKind::Producer => "producer",
+                    SpanKind::Consumer => "consumer",
+                    SpanKind::Internal | SpanKind::Unspecified => "internal",
+                };
+                let status = match span.status {
+                    Some(s) if s.code == Code::Error as i32 && !s.message.is_empty() => {
+                        format!("error: {}", s.message)
+                    }
+                    Some(s) if s.code == Code::Error as i32 => "error".to_string(),
+                    Some(s) if s.code == Code::Ok as i32 => "ok".to_string(),
+                    _ => "unset".to_string(),
+                };
+                out.push(Span {
+                    trace_id: hex(&span.trace_id),
+                    span_id: hex(&span.span_id),
+                    parent_span_id: (!span.parent_span_id.is_empty())
+                        .then(|| hex(&span.parent_span_id)),
+                    service: service.clone(),
+                    name: span.name,
+                    kind: kind.to_string(),
+                    start_unix_ns: span.start_time_unix_nano,
+                    end_unix_ns: span.end_time_unix_nano.max(span.start_time_unix_nano),
+                    status,
+                    attributes: span.attributes.iter().map(attribute).collect(),
+                });
+            }
+        }
+    }
+    out
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn attribute(kv: &KeyValue) -> (String, serde_json::Value) {
+    (
+        kv.key.clone(),
+        kv.value
+            .as_ref()
+            .map_or(serde_json::Value::Null, value_json),
+    )
+}
+
+fn value_text(v: &AnyValue) -> String {
+    match value_json(v) {
+        serde_json::Value::String(s) => s,
+        other => other.to_string(),
+    }
+}
+
+fn value_json(v: &AnyValue) -> serde_json::Value {
+    use any_value::Value;
+    match &v.value {
+        None => serde_json::Value::Null,
+        Some(Value::StringValue(s)) => s.clone().into(),
+        Some(Value::BoolValue(b)) => (*b).into(),
+        Some(Value::IntValue(i)) => (*i).into(),
+        Some(Value::DoubleValue(d)) => serde_json::Number::from_f64(*d)
+            .map_or(serde_json::Value::Null, serde_json::Value::Number),
+        Some(Value::ArrayValue(a)) => a.values.iter().map(value_json).collect(),
+        Some(Value::KvlistValue(l)) => l
+            .values
+            .iter()
+            .map(attribute)
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
+        Some(Value::BytesValue(b)) => {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD.encode(b).into()
+        }
+    }
+}
