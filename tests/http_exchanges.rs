@@ -259,3 +259,41 @@ async fn url_credentials_are_sent_as_basic_auth_like_curl() {
     .await;
     assert_eq!(echo.one("/explicit").all("authorization"), ["Bearer T"]);
 }
+
+#[tokio::test]
+async fn a_cancelled_request_keeps_its_phases_and_says_cancelled_where_it_stopped() {
+    let demo = start_demo().await;
+    let url = format!("http://{}/user/1", demo.user.http_addr);
+    demo.user.knobs.set_latency_ms(5_000);
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let stop = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        stop.cancel();
+    });
+    let started = std::time::Instant::now();
+    let request = HttpRequest::get(&url);
+    let exchange = switchboard::engine::recorder::cancellable(cancel, http::send(&request)).await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "the cancel did not cut the wait: {:?}",
+        started.elapsed()
+    );
+    assert!(!exchange.ok);
+    let error = exchange.error.clone().unwrap();
+    assert_eq!(error.kind, ErrorKind::Cancelled, "{error:?}");
+    assert_eq!(
+        error.phase,
+        Some(switchboard::engine::http::phases::FIRST_BYTE)
+    );
+    assert!(error.message.contains("cancelled by the user"), "{error:?}");
+    // What happened before the cancel is kept: the connection and the request on the wire.
+    let names = phase_names(&exchange);
+    assert!(
+        names.contains(&"connect") && names.contains(&"request sent"),
+        "{names:?}"
+    );
+    assert_timeline_sane(&exchange);
+    demo.user.knobs.set_latency_ms(0);
+    demo.stop().await;
+}

@@ -196,13 +196,35 @@ pub(super) fn bad_input_and_cancel_are_reported_inline() {
     app.wait_until("the request to be in flight", |a| {
         a.is_busy(TransportTab::Http)
     });
+    let before = app.harness.state().history.len();
     app.click("Cancel");
     app.wait_until("the cancel", |a| !a.is_busy(TransportTab::Http));
-    assert_eq!(
-        app.harness.state().outcomes.get(&TransportTab::Http),
-        Some(&EditorOutcome::Cancelled("cancelled".to_string()))
+    assert!(
+        matches!(
+            app.harness.state().outcomes.get(&TransportTab::Http),
+            Some(EditorOutcome::Cancelled(s)) if s.starts_with("cancelled after")
+        ),
+        "{:?}",
+        app.harness.state().outcomes.get(&TransportTab::Http)
     );
-    app.assert_shown("cancelled");
+    // The cancelled exchange is kept: in History, and in the result with what came before the
+    // cancel (the connection, the request) and the phase it stopped in.
+    assert_eq!(app.harness.state().history.len(), before + 1);
+    let e = app
+        .harness
+        .state()
+        .selected_entry()
+        .unwrap()
+        .exchange
+        .clone();
+    assert_eq!(
+        e.error.as_ref().map(|e| e.kind),
+        Some(switchboard::engine::ErrorKind::Cancelled)
+    );
+    app.assert_shown("phase connect");
+    app.assert_shown("phase request sent");
+    app.assert_shown("cancelled by the user");
+    app.harness.state_mut().set_knobs(ServiceId::User, 0, 0.0);
 }
 
 #[test]

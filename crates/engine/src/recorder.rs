@@ -3,8 +3,26 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use tokio_util::sync::CancellationToken;
+
 use super::exchange::{ErrorKind, Exchange, ExchangeError, Message, Transport};
 use super::timeline::{Clock, Phase, PhaseKind, total_us};
+
+tokio::task_local! {
+    /// The user's stop for the exchanges recorded inside a [`cancellable`] scope.
+    static CANCEL: CancellationToken;
+}
+
+/// Runs `fut` so that an exchange recorded inside it stops when `cancel` fires: the phase that
+/// was running fails with a `cancelled` error and what arrived before is kept, as a timeout
+/// would keep it. (A [`Recorder`] made inside the scope picks the token up.)
+pub async fn cancellable<F: Future>(cancel: CancellationToken, fut: F) -> F::Output {
+    CANCEL.scope(cancel, fut).await
+}
+
+/// A phase was cut short: by the exchange's deadline or by the user (see [`Recorder::finish`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Cut;
 
 /// The running record of an exchange: a clock, a deadline and the phases so far.
 #[derive(Debug)]
@@ -17,6 +35,8 @@ pub struct Recorder {
     /// A new HTTP/2 connection's marks: its handshake becomes a phase when the exchange ends
     /// (the server's SETTINGS may arrive during the first request).
     http2: Option<std::sync::Arc<crate::timed_io::IoMarks>>,
+    /// The user's stop, when the exchange runs inside [`cancellable`].
+    cancel: Option<CancellationToken>,
 }
 
 /// Gaps between phases shorter than this are measurement noise, not shown as client time.
@@ -40,7 +60,37 @@ impl Recorder {
             phases: Vec::new(),
             started_at_ms: unix_ms(),
             http2: None,
+            cancel: CANCEL.try_with(CancellationToken::clone).ok(),
         }
+    }
+
+    /// `fut`, cut short at the deadline or when the user cancels.
+    pub fn within<F: Future>(
+        &self,
+        fut: F,
+    ) -> impl Future<Output = Result<F::Output, Cut>> + use<F> {
+        let deadline = self.deadline;
+        let cancel = self.cancel.clone();
+        async move {
+            let stopped = async {
+                match cancel {
+                    Some(c) => c.cancelled_owned().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                _ = stopped => Err(Cut),
+                r = tokio::time::timeout_at(deadline, fut) => r.map_err(|_| Cut),
+            }
+        }
+    }
+
+    /// True when the user cancelled this exchange.
+    pub fn cancelled(&self) -> bool {
+        self.cancel
+            .as_ref()
+            .is_some_and(CancellationToken::is_cancelled)
     }
 
     /// A new HTTP/2 connection was set up on `marks`: its handshake is timed from them.
@@ -148,7 +198,7 @@ impl Recorder {
         classify: impl FnOnce(E) -> (ErrorKind, String),
     ) -> Result<T, ExchangeError> {
         let start = Instant::now();
-        match tokio::time::timeout_at(self.deadline, fut).await {
+        match self.within(fut).await {
             Ok(Ok(value)) => {
                 self.push(phase, start, Instant::now(), None);
                 Ok(value)
@@ -189,6 +239,21 @@ impl Recorder {
     ) -> Exchange {
         let mut rec = self;
         rec.push_http2_handshake();
+        // Cut short by the user: the error says so, whatever the cut phase called it.
+        let outcome = match outcome {
+            Outcome::Failed {
+                mut error,
+                response,
+            } if rec.cancelled() => {
+                error.kind = ErrorKind::Cancelled;
+                error.message = format!(
+                    "cancelled by the user after {} (what arrived before is kept)",
+                    crate::timeline::format_us(rec.clock.now_us())
+                );
+                Outcome::Failed { error, response }
+            }
+            other => other,
+        };
         let phases = client_gaps(rec.phases);
         let (ok, status, error, response) = match outcome {
             Outcome::Answered {

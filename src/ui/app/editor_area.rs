@@ -251,6 +251,13 @@ impl SwitchboardApp {
                     .weak(),
                 );
             });
+        // Esc closes it, like the dialogs (unless a dialog or popup on top takes the key).
+        if self.collections.dialog.is_none()
+            && !ctx.any_popup_open()
+            && ctx.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Escape))
+        {
+            open = false;
+        }
         if !open {
             self.show_settings = false;
         }

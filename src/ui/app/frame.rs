@@ -37,6 +37,7 @@ impl SwitchboardApp {
             let tab = self.settings.transport;
             if self.is_busy(tab)
                 && self.collections.dialog.is_none()
+                && !self.show_settings
                 && !ui.ctx().any_popup_open()
                 && ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Escape))
             {

@@ -92,7 +92,10 @@ impl SwitchboardApp {
                             .status
                             .clone()
                             .unwrap_or_else(|| status_word(e).to_string());
-                        let color = if e.ok || was_cancelled(e) {
+                        // Red on the selection's blue is unreadable: a selected row is plain.
+                        let color = if selected {
+                            ui.visuals().strong_text_color()
+                        } else if e.ok || was_cancelled(e) {
                             ui.visuals().text_color()
                         } else {
                             ui.visuals().error_fg_color
@@ -112,12 +115,15 @@ impl SwitchboardApp {
                                 .weak(),
                         )
                         .on_hover_text("when it was sent (UTC)");
-                        let response = ui.selectable_label(selected, text).on_hover_text(&e.target);
+                        // Truncated to the panel: a long row must not widen the panel.
+                        let response = ui
+                            .add(egui::Button::selectable(selected, text).truncate())
+                            .on_hover_text(&e.target);
                         if response.clicked() {
                             select = Some(entry.seq);
                         }
                     });
-                    ui.label(RichText::new(truncate(&e.target, 44)).small().weak());
+                    ui.add(egui::Label::new(RichText::new(&e.target).small().weak()).truncate());
                 }
             });
         if let Some(seq) = toggle {

@@ -44,13 +44,16 @@ pub use script::Script;
 /// The narrowest Requests view that shows editor and result side by side (narrower: stacked).
 const SIDE_BY_SIDE_MIN_WIDTH: f32 = 820.0;
 
+/// The narrowest the result pane gets beside the editor.
+const RESULT_MIN_WIDTH: f32 = 420.0;
+
 /// The accessible name of the handle between the editor and its result.
 pub const SPLIT_LABEL: &str = "Move the editor/result split";
 
 /// The narrowest and widest the editor may be in a split of `available` points: each side
-/// keeps room to be useful.
+/// keeps room to be useful (the result's timeline durations and headers need about 420 points).
 fn split_bounds(available: f32) -> (f32, f32) {
-    let max = (available - 270.0).max(300.0);
+    let max = (available - 10.0 - RESULT_MIN_WIDTH).max(300.0);
     (300.0_f32.min(max), max)
 }
 

@@ -148,12 +148,65 @@ pub(super) fn compare_ui(
         .zip(exchanges.iter().copied())
         .collect();
     ui.heading("Compare");
+    // Long targets make the table wider than a narrow pane: it scrolls sideways, not clipped.
+    egui::ScrollArea::horizontal()
+        .id_salt("compare-summary-scroll")
+        .show(ui, |ui| summary_grid(ui, &named));
+    ui.add_space(6.0);
+    differences_ui(ui, &named, diffs);
+    ui.add_space(6.0);
+    waterfall_ui(ui, &named);
+    ui.separator();
+    // Side by side when each payload gets room to be read; else one after another.
+    let side_by_side = ui.available_width() / named.len() as f32 >= COMPARE_COLUMN_MIN;
+    for (side, title) in [("response", "Response"), ("request", "Request")] {
+        if side_by_side {
+            ui.columns(named.len(), |cols| {
+                for (col, (name, e)) in cols.iter_mut().zip(&named) {
+                    message_ui(
+                        col,
+                        &format!("{name}-{side}"),
+                        &format!("{name} · {title}"),
+                        e.transport,
+                        side_of(e, side == "request"),
+                    );
+                }
+            });
+        } else {
+            for (name, e) in &named {
+                message_ui(
+                    ui,
+                    &format!("{name}-{side}"),
+                    &format!("{name} · {title}"),
+                    e.transport,
+                    side_of(e, side == "request"),
+                );
+                ui.add_space(4.0);
+            }
+        }
+    }
+}
+
+/// The request, or the response if any, of `e`.
+fn side_of(e: &Exchange, request: bool) -> Option<&crate::engine::Message> {
+    if request {
+        Some(&e.request)
+    } else {
+        e.response.as_ref()
+    }
+}
+
+/// The narrowest column a compared payload is shown side by side in.
+const COMPARE_COLUMN_MIN: f32 = 260.0;
+
+/// The compare table: target, status, total and sizes, one column per exchange.
+fn summary_grid(ui: &mut egui::Ui, named: &[(&str, &Exchange)]) {
     egui::Grid::new("compare-summary")
         .striped(true)
         .num_columns(named.len() + 1)
         .show(ui, |ui| {
             ui.label("");
-            for (name, _) in &named {
+            for (name, _) in named {
                 ui.label(RichText::new(*name).strong());
             }
             ui.end_row();
@@ -198,29 +251,6 @@ pub(super) fn compare_ui(
                 ui.end_row();
             }
         });
-    ui.add_space(6.0);
-    differences_ui(ui, &named, diffs);
-    ui.add_space(6.0);
-    waterfall_ui(ui, &named);
-    ui.separator();
-    for (side, title) in [("response", "Response"), ("request", "Request")] {
-        ui.columns(named.len(), |cols| {
-            for (col, (name, e)) in cols.iter_mut().zip(&named) {
-                let message = if side == "request" {
-                    Some(&e.request)
-                } else {
-                    e.response.as_ref()
-                };
-                message_ui(
-                    col,
-                    &format!("{name}-{side}"),
-                    &format!("{name} · {title}"),
-                    e.transport,
-                    message,
-                );
-            }
-        });
-    }
 }
 
 /// The list of what differs between the compared exchanges, each value highlighted.

@@ -17,11 +17,11 @@ impl Backend {
             RequestSpec::Grpc(g) => pool_for(pools, &g.addr, pool),
             _ => pool.clone(),
         };
-        // gRPC calls report streamed messages as they arrive and stop gracefully.
+        // Every request stops gracefully when cancelled: the running phase ends `cancelled` and
+        // what arrived before is kept (gRPC calls also report streamed messages as they arrive).
         let cancel = CancellationToken::new();
-        if matches!(spec.as_ref(), RequestSpec::Grpc(_)) {
-            stream_cancels.insert(id, cancel.clone());
-        }
+        stream_cancels.insert(id, cancel.clone());
+        let stopped = cancel.clone();
         running.insert(
             id,
             tokio::spawn(async move {
@@ -41,11 +41,32 @@ impl Backend {
                         let _ = forward.await;
                         vec![e]
                     }
-                    (Some(pool), _) => spec.execute(pool).await,
+                    (Some(pool), _) => {
+                        let stop = cancel.clone();
+                        let run = crate::engine::recorder::cancellable(cancel, spec.execute(pool));
+                        tokio::select! {
+                            exchanges = run => exchanges,
+                            // A step that cannot be cut (name lookup…) gets a moment, then goes.
+                            _ = async {
+                                stop.cancelled().await;
+                                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                            } => Vec::new(),
+                        }
+                    }
                     (None, _) => Vec::new(),
                 };
+                let nothing = exchanges.is_empty();
                 outbox.send(Event::Exchanges { id, exchanges }).await;
-                outbox.done(id).await;
+                if nothing && stopped.is_cancelled() {
+                    outbox
+                        .send(Event::Done {
+                            id,
+                            cancelled: true,
+                        })
+                        .await;
+                } else {
+                    outbox.done(id).await;
+                }
             }),
         );
     }

@@ -9,12 +9,14 @@ impl SwitchboardApp {
             return;
         };
         let mut keep = true;
+        // Read before `should_close`, which consumes the key when this modal is on top.
+        let escape = ctx.input(|i| i.key_pressed(egui::Key::Escape));
         let modal = egui::Modal::new(egui::Id::unique("collection-dialog")).show(ctx, |ui| {
             ui.set_width(480.0);
             keep = self.dialog_body(ui, &mut dialog);
         });
         // Escape closes; a click outside does not (the click that opened a dialog would).
-        if modal.should_close() && ctx.input(|i| i.key_pressed(egui::Key::Escape)) {
+        if escape && modal.should_close() {
             keep = false;
         }
         // The body may have opened another dialog (a conflict, discard…).

@@ -501,7 +501,7 @@ async fn publish_one(
     };
     rec.detail(format!("{} bytes", req.body.len()));
     let start = Instant::now();
-    let confirmation = tokio::time::timeout_at(rec.deadline, confirm).await;
+    let confirmation = rec.within(confirm).await;
     let end = Instant::now();
     let response = |line: &str| Message {
         line: line.to_string(),

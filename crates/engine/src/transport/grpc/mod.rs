@@ -338,35 +338,32 @@ pub(crate) async fn open_channel(
     })?;
     let handshake_start = Instant::now();
     marks.handshake_started();
-    let channel =
-        match tokio::time::timeout_at(rec.deadline, endpoint.connect_with_connector(connector))
-            .await
-        {
-            Ok(Ok(channel)) => channel,
-            Ok(Err(e)) => {
-                return Err((
-                    rec.fail(
-                        crate::net::phases::HTTP2_HANDSHAKE,
-                        handshake_start,
-                        ErrorKind::Protocol,
-                        format!("HTTP/2 connection setup failed: {e}"),
-                    ),
-                    None,
-                ));
-            }
-            Err(_) => {
-                let message = rec.timeout_message();
-                return Err((
-                    rec.fail(
-                        crate::net::phases::HTTP2_HANDSHAKE,
-                        handshake_start,
-                        ErrorKind::Timeout,
-                        message,
-                    ),
-                    None,
-                ));
-            }
-        };
+    let channel = match rec.within(endpoint.connect_with_connector(connector)).await {
+        Ok(Ok(channel)) => channel,
+        Ok(Err(e)) => {
+            return Err((
+                rec.fail(
+                    crate::net::phases::HTTP2_HANDSHAKE,
+                    handshake_start,
+                    ErrorKind::Protocol,
+                    format!("HTTP/2 connection setup failed: {e}"),
+                ),
+                None,
+            ));
+        }
+        Err(_) => {
+            let message = rec.timeout_message();
+            return Err((
+                rec.fail(
+                    crate::net::phases::HTTP2_HANDSHAKE,
+                    handshake_start,
+                    ErrorKind::Timeout,
+                    message,
+                ),
+                None,
+            ));
+        }
+    };
     rec.http2_opened(marks.clone());
     Ok((channel, marks))
 }

@@ -162,7 +162,7 @@ pub(super) async fn streaming_call(
         grpc.streaming(request, path, DynamicCodec::new(method.output()))
             .await
     };
-    let result = tokio::time::timeout_at(rec.deadline, call).await;
+    let result = rec.within(call).await;
     let headers_at = Instant::now();
     let mut response_msg = Message::default();
     let mut received: Vec<String> = Vec::new();
@@ -248,7 +248,7 @@ pub(super) async fn streaming_call(
                 );
                 return Err((error, Some(response_msg)));
             }
-            next = tokio::time::timeout_at(rec.deadline, stream.message()) => next,
+            next = rec.within(stream.message()) => next,
         };
         let at = Instant::now();
         match next {
@@ -294,7 +294,7 @@ pub(super) async fn streaming_call(
             }
         }
     }
-    let trailers = tokio::time::timeout_at(rec.deadline, stream.trailers()).await;
+    let trailers = rec.within(stream.trailers()).await;
     let at = Instant::now();
     finish_request(rec, request_msg);
     response_msg.size_bytes = received_bytes;

@@ -89,7 +89,7 @@ pub(super) async fn run(
             .map_err(|e| tonic::Status::unavailable(format!("channel not ready: {e}")))?;
         grpc.server_streaming(request, path, codec).await
     };
-    let result = tokio::time::timeout_at(rec.deadline, call).await;
+    let result = rec.within(call).await;
     let headers_at = Instant::now();
     let m = marks.snapshot();
     let sent_end = m.last_write.unwrap_or(request_start);
@@ -146,7 +146,7 @@ pub(super) async fn run(
     let (headers, mut stream, _) = response.into_parts();
     response_msg.headers = metadata_list(&headers);
 
-    let message = tokio::time::timeout_at(rec.deadline, stream.message()).await;
+    let message = rec.within(stream.message()).await;
     let message_at = Instant::now();
     let mut notes = Vec::new();
     match message {
@@ -175,7 +175,7 @@ pub(super) async fn run(
             ));
         }
     }
-    let trailers = tokio::time::timeout_at(rec.deadline, stream.trailers()).await;
+    let trailers = rec.within(stream.trailers()).await;
     let trailers_at = Instant::now();
     match trailers {
         Ok(Ok(trailers)) => {

@@ -586,7 +586,7 @@ async fn send_on(
             }
         }
     };
-    let result = tokio::time::timeout_at(rec.deadline, sent).await;
+    let result = rec.within(sent).await;
     let headers_at = Instant::now();
     let m = marks.snapshot();
     // Bytes came back that are not an HTTP response head: the peer is not an HTTP server, and
@@ -699,7 +699,7 @@ async fn send_on(
         }
         Ok::<_, hyper::Error>(())
     };
-    let body_result = tokio::time::timeout_at(rec.deadline, read_body).await;
+    let body_result = rec.within(read_body).await;
     let body_end = Instant::now();
     response_msg.body = Body { bytes, truncated };
     response_msg.size_bytes = size;

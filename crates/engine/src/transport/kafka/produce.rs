@@ -47,7 +47,7 @@ impl Producer {
             return Ok(meta.clone());
         }
         let start = Instant::now();
-        let fetched = tokio::time::timeout_at(rec.deadline, self.cluster.topic(topic)).await;
+        let fetched = rec.within(self.cluster.topic(topic)).await;
         let meta = match fetched {
             Ok(Ok(meta)) => meta,
             Ok(Err(e)) => return Err(rec.fail(phases::METADATA, start, e.kind, e.message)),
@@ -147,7 +147,7 @@ impl Producer {
         // The leader's connection (a `connect` phase when it is not open yet).
         let start = Instant::now();
         let needs_open = !self.cluster.is_open(leader);
-        let opened = tokio::time::timeout_at(rec.deadline, self.cluster.conn_for(leader)).await;
+        let opened = rec.within(self.cluster.conn_for(leader)).await;
         let conn = match opened {
             Ok(Ok((conn, times))) => {
                 if let (true, Some(t)) = (needs_open, times) {
@@ -179,7 +179,7 @@ impl Producer {
 
         // produce: the request written and flushed.
         let start = Instant::now();
-        let sent = tokio::time::timeout_at(rec.deadline, conn.send(&produce)).await;
+        let sent = rec.within(conn.send(&produce)).await;
         let (id, version) = match sent {
             Ok(Ok(sent)) => sent,
             Ok(Err(e)) => {
@@ -225,11 +225,12 @@ impl Producer {
         }
         // ack: the broker's response.
         let start = Instant::now();
-        let answered = tokio::time::timeout_at(rec.deadline, async {
-            conn.wait_readable().await?;
-            conn.recv::<ProduceRequest>(id, version).await
-        })
-        .await;
+        let answered = rec
+            .within(async {
+                conn.wait_readable().await?;
+                conn.recv::<ProduceRequest>(id, version).await
+            })
+            .await;
         let response = match answered {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => {

@@ -216,7 +216,7 @@ async fn request_outcome(
         ),
     });
     let start = Instant::now();
-    let reply = tokio::time::timeout_at(rec.deadline, waiting.next()).await;
+    let reply = rec.within(waiting.next()).await;
     let end = Instant::now();
     forget(mux);
     waiting.done().await;
@@ -374,7 +374,7 @@ pub(super) async fn publish_one(
     };
     rec.detail(format!("{} bytes, flushed", body.len()));
     let start = Instant::now();
-    match tokio::time::timeout_at(rec.deadline, ack.into_future()).await {
+    match rec.within(ack.into_future()).await {
         Ok(Ok(ack)) => {
             rec.push(
                 phases::ACK,
