@@ -28,13 +28,13 @@ pub struct Cli {
 /// other commands' (they take a URL of their own).
 #[derive(Debug, Clone, Args)]
 pub struct Brokers {
-    /// Broker the demo services and editors use.
+    /// RabbitMQ broker the demo services use (and, in the app, the AMQP editor).
     #[arg(long, default_value = demo_services::broker::DEFAULT_AMQP_URL)]
     pub amqp_url: String,
-    /// NATS server the demo services and editors use (`user.get`, stream ORDERS).
+    /// NATS server the demo services use (`user.get`, stream ORDERS; in the app, the NATS editor too).
     #[arg(long, default_value = crate::engine::nats::DEFAULT_NATS_URL)]
     pub nats_url: String,
-    /// Kafka broker the demo services and editors use (topic `orders`, group `user-service`);
+    /// Kafka broker the demo services use (topic `orders`, group `user-service`; in the app, the Kafka editor too);
     /// the demo starts an embedded broker there when nothing listens on it.
     #[arg(long, default_value = crate::engine::kafka::DEFAULT_KAFKA_URL)]
     pub kafka_url: String,
@@ -212,12 +212,14 @@ pub struct NatsSendArgs {
     /// A header, `-H 'Name: value'` (repeatable).
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
     pub headers: Vec<String>,
-    /// Publish instead of request/reply (for `load nats`).
+    /// Publish instead of request/reply: nothing waits for a reply (with --jetstream, the
+    /// stream's ack is waited for).
     #[arg(long)]
     pub publish: bool,
     /// With --publish: through JetStream, each publish waiting for the stream's ack.
     #[arg(long, requires = "publish")]
     pub jetstream: bool,
+    /// Print JSON (one object per line) instead of text.
     #[arg(long)]
     pub json: bool,
     /// Give up after this many seconds (the whole exchange).
@@ -229,10 +231,13 @@ pub struct NatsSendArgs {
 pub enum NatsCommand {
     /// JetStream streams with their subjects, counts, sequences and consumers.
     Streams {
+        /// Server URL: nats://[user:password@]host:4222, tls://…
         #[arg(default_value = crate::engine::nats::DEFAULT_NATS_URL)]
         url: String,
+        /// Print JSON (one object per line) instead of text.
         #[arg(long)]
         json: bool,
+        /// Give up after this many seconds.
         #[arg(long, default_value = "10", value_name = "SECS", value_parser = parse_secs)]
         timeout: Duration,
     },
@@ -246,8 +251,10 @@ pub enum NatsCommand {
         key: String,
         /// The value to put (TEXT, @FILE or @-).
         value: Option<String>,
+        /// Print JSON (one object per line) instead of text.
         #[arg(long)]
         json: bool,
+        /// Give up after this many seconds.
         #[arg(long, default_value = "10", value_name = "SECS", value_parser = parse_secs)]
         timeout: Duration,
     },
@@ -259,6 +266,7 @@ pub enum KafkaCommand {
     Topics {
         /// The broker (default: --kafka-url).
         url: Option<String>,
+        /// Print JSON (one object per line) instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -266,6 +274,7 @@ pub enum KafkaCommand {
     Groups {
         /// The broker (default: --kafka-url).
         url: Option<String>,
+        /// Print JSON (one object per line) instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -371,6 +380,7 @@ pub struct GrpcArgs {
     /// Metadata, `-H 'name: value'` (repeatable).
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
     pub headers: Vec<String>,
+    /// Print JSON (one object per line) instead of text.
     #[arg(long)]
     pub json: bool,
     /// Give up after this many seconds (the whole exchange, discovery included).
@@ -500,6 +510,7 @@ pub struct PublishArgs {
     /// Publish this many copies on one connection (at least 1).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub count: u32,
+    /// Print JSON (one object per line) instead of text.
     #[arg(long)]
     pub json: bool,
     /// Give up after this many seconds (the whole exchange, discovery included).
@@ -628,6 +639,7 @@ pub struct WatchArgs {
     /// Stop after this many seconds (default: run until Ctrl-C or --count).
     #[arg(long, value_name = "SECS", value_parser = parse_secs)]
     pub timeout: Option<Duration>,
+    /// Print JSON (one object per line) instead of text.
     #[arg(long)]
     pub json: bool,
 }

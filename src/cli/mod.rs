@@ -417,7 +417,12 @@ fn report(exchanges: &[Exchange], json: bool, show_credentials: bool) -> ExitCod
         } else {
             print!("{}", print::exchange_text(exchange));
         }
-        if let Some(error) = &exchange.error {
+        // The one-line error on stderr, for scripts; in a terminal the text above ends with
+        // the same line already, so it is not said twice.
+        let said = !json && std::io::IsTerminal::is_terminal(&std::io::stdout());
+        if let Some(error) = &exchange.error
+            && !said
+        {
             eprintln!("error: {}", error.to_string().replace('\n', " "));
         }
         all_ok &= exchange.ok;

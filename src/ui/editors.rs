@@ -44,9 +44,49 @@ pub(crate) fn field(
         )
         .labelled_by(label.id);
     if is_address && ui.data_mut(|d| d.remove_temp::<bool>(focus_address_id()).is_some()) {
+        // As a browser's Ctrl+L: the address is focused and selected, ready to be replaced.
         response.request_focus();
+        let mut state =
+            egui::text_edit::TextEditState::load(ui.ctx(), response.id).unwrap_or_default();
+        state
+            .cursor
+            .set_char_range(Some(egui::text_selection::CCursorRange::select_all_str(
+                value,
+            )));
+        state.store(ui.ctx(), response.id);
     }
     response
+}
+
+/// Two fields side by side, each with its label above it (the first `first_width` wide), or
+/// one under the other when the editor is too narrow: a label never ends a row away from its
+/// field.
+pub(crate) fn field_pair(
+    ui: &mut egui::Ui,
+    first: (&str, &mut String, &str),
+    first_width: f32,
+    second: Option<(&str, &mut String, &str)>,
+) {
+    const SECOND_MIN: f32 = 180.0;
+    let side_by_side = ui.available_width() >= first_width + SECOND_MIN;
+    if !side_by_side || second.is_none() {
+        field(ui, first.0, first.1, first.2);
+        if let Some((label, value, hint)) = second {
+            field(ui, label, value, hint);
+        }
+        return;
+    }
+    ui.horizontal(|ui| {
+        ui.vertical(|ui| {
+            ui.set_width(first_width);
+            field(ui, first.0, first.1, first.2);
+        });
+        if let Some((label, value, hint)) = second {
+            ui.vertical(|ui| {
+                field(ui, label, value, hint);
+            });
+        }
+    });
 }
 
 /// The fields Ctrl+L goes to: each editor's URL or address.
@@ -325,13 +365,12 @@ fn json_content_type_offer_ui(ui: &mut egui::Ui, e: &mut HttpEditor) {
 }
 
 pub fn grpc_ui(ui: &mut egui::Ui, e: &mut GrpcEditor) {
-    ui.horizontal_wrapped(|ui| {
-        ui.scope(|ui| {
-            ui.set_max_width(260.0);
-            field(ui, "Address", &mut e.addr, "127.0.0.1:50051");
-        });
-        field(ui, "Method", &mut e.method, "package.Service/Method");
-    });
+    field_pair(
+        ui,
+        ("Address", &mut e.addr, "127.0.0.1:50051"),
+        220.0,
+        Some(("Method", &mut e.method, "package.Service/Method")),
+    );
     key_value_ui(ui, "grpc-metadata", "Metadata", &mut e.metadata);
     code_field(ui, "Request (JSON)", &mut e.json, 3);
 }
@@ -343,18 +382,16 @@ pub fn amqp_ui(ui: &mut egui::Ui, e: &mut AmqpEditor) {
         &mut e.url,
         "amqp://guest:guest@127.0.0.1:5672/%2f",
     );
-    ui.horizontal_wrapped(|ui| {
-        ui.scope(|ui| {
-            ui.set_max_width(300.0);
-            field(
-                ui,
-                "Exchange",
-                &mut e.exchange,
-                "orders (empty: default exchange)",
-            );
-        });
-        field(ui, "Routing key", &mut e.routing_key, "order.created");
-    });
+    field_pair(
+        ui,
+        (
+            "Exchange",
+            &mut e.exchange,
+            "orders (empty: default exchange)",
+        ),
+        220.0,
+        Some(("Routing key", &mut e.routing_key, "order.created")),
+    );
     egui::CollapsingHeader::new("Properties")
         .id_salt("amqp-props")
         .default_open(false)

@@ -69,19 +69,12 @@ pub fn nats_ui(ui: &mut egui::Ui, e: &mut NatsRequest, many: &mut super::setting
     ui.horizontal_wrapped(|ui| {
         field(ui, "Server URL", &mut e.url, "nats://127.0.0.1:4222");
     });
-    ui.horizontal_wrapped(|ui| {
-        ui.scope(|ui| {
-            ui.set_max_width(320.0);
-            field(ui, "Subject", &mut e.subject, "user.get");
-        });
-        if e.op == NatsOp::Publish {
-            if e.jetstream {
-                field(ui, "Nats-Msg-Id", &mut e.msg_id, "(none: no dedupe)");
-            } else {
-                field(ui, "Reply to", &mut e.reply_to, "(none)");
-            }
-        }
-    });
+    let second = match (e.op == NatsOp::Publish, e.jetstream) {
+        (false, _) => None,
+        (true, true) => Some(("Nats-Msg-Id", &mut e.msg_id, "(none: no dedupe)")),
+        (true, false) => Some(("Reply to", &mut e.reply_to, "(none)")),
+    };
+    super::editors::field_pair(ui, ("Subject", &mut e.subject, "user.get"), 220.0, second);
     key_value_ui(ui, "nats-headers", "Headers", &mut e.headers);
     if let Some(b64) = &e.body_base64 {
         // A binary body (a republished message, a file): sent byte for byte, not editable.

@@ -71,7 +71,11 @@ pub fn headers_ui(ui: &mut egui::Ui, title: &str, headers: &[Header]) {
                 .show(ui, |ui| {
                     for h in headers {
                         ui.label(RichText::new(&h.name).monospace().weak());
-                        ui.add(egui::Label::new(RichText::new(&h.value).monospace()).wrap());
+                        let value = match readable_timestamp(&h.name, &h.value) {
+                            Some(when) => format!("{} ({when})", h.value),
+                            None => h.value.clone(),
+                        };
+                        ui.add(egui::Label::new(RichText::new(value).monospace()).wrap());
                         ui.end_row();
                     }
                 });
@@ -83,6 +87,22 @@ pub fn headers_ui(ui: &mut egui::Ui, title: &str, headers: &[Header]) {
                 ui.ctx().copy_text(text.join("\n"));
             }
         });
+}
+
+/// An AMQP `timestamp` property (seconds since the epoch) as a UTC date and time.
+fn readable_timestamp(name: &str, value: &str) -> Option<String> {
+    if name != "timestamp" {
+        return None;
+    }
+    let secs: i64 = value.parse().ok()?;
+    let t = time::OffsetDateTime::from_unix_timestamp(secs).ok()?;
+    Some(format!(
+        "{} {:02}:{:02}:{:02} UTC",
+        t.date(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    ))
 }
 
 /// A body: its kind, a copy button, and pretty JSON / a JSON tree / text / a hex dump.

@@ -401,10 +401,11 @@ pub(super) fn ctrl_l_goes_to_the_url_and_esc_cancels() {
         .events
         .push(egui::Event::Text("X".into()));
     app.harness.step();
-    assert!(
-        app.harness.state().settings.http.url.contains('X'),
-        "typed into the URL: {}",
-        app.harness.state().settings.http.url
+    // The whole URL was selected, as a browser's Ctrl+L does: typing replaces it.
+    assert_eq!(
+        app.harness.state().settings.http.url,
+        "X",
+        "Ctrl+L should select the URL"
     );
 
     // A slow User Service: the request is still running when Esc is pressed.

@@ -222,6 +222,13 @@ impl SwitchboardApp {
                     .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
             })
             .unwrap_or_default();
+        // egui's small text is 9 points: too small to read the strip's counters and the
+        // history's times on a laptop screen. 10.5 keeps them secondary but legible.
+        cc.egui_ctx.all_styles_mut(|style| {
+            if let Some(small) = style.text_styles.get_mut(&egui::TextStyle::Small) {
+                small.size = small.size.max(10.5);
+            }
+        });
         let ctx = cc.egui_ctx.clone();
         let repaint: Arc<dyn Fn() + Send + Sync> = Arc::new(move || ctx.request_repaint());
         let demo = if options.backend.demo.is_some() {

@@ -94,11 +94,6 @@ impl SwitchboardApp {
             // A chip keeps its text on one line; one that does not fit goes to the next row
             // (a group takes whatever width is left, so it is moved before it is drawn).
             ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Extend);
-            let next_row_unless = |ui: &mut egui::Ui, width: f32| {
-                if ui.available_size_before_wrap().x < width {
-                    ui.end_row();
-                }
-            };
             match &self.demo {
                 DemoState::Off => {
                     ui.label(RichText::new("Demo services off (--no-demo)").weak());
@@ -114,8 +109,7 @@ impl SwitchboardApp {
             }
             let services = self.services.clone();
             for service in &services {
-                next_row_unless(ui, 460.0);
-                ui.group(|ui| {
+                chip(ui, service.id.name(), |ui| {
                     status_dot(ui, if service.running { Health::Up } else { Health::Down });
                     ui.label(RichText::new(service.id.name()).strong());
                     ui.label(RichText::new(&service.addrs).small().weak());
@@ -143,8 +137,7 @@ impl SwitchboardApp {
                     }
                 });
             }
-            next_row_unless(ui, 420.0);
-            ui.group(|ui| {
+            chip(ui, "rabbitmq", |ui| {
                 let (health, text) = match &self.broker {
                     BrokerState::Unknown => (Health::Starting, "checking…".to_string()),
                     BrokerState::Up => (Health::Up, "up".to_string()),
@@ -172,20 +165,22 @@ impl SwitchboardApp {
                     let text = match consumer {
                         ConsumerState::Disabled => "consumer off".to_string(),
                         ConsumerState::Connecting => "consumer connecting…".to_string(),
-                        ConsumerState::Consuming { consumed, dead_lettered, last_reject } => {
-                            match last_reject {
-                                Some(reason) => format!("order_queue consumer: {consumed} consumed, {dead_lettered} dead-lettered (last: {reason})"),
-                                None => format!("order_queue consumer: {consumed} consumed, {dead_lettered} dead-lettered"),
-                            }
+                        ConsumerState::Consuming { consumed, dead_lettered, .. } => {
+                            format!("consumer: {consumed} consumed, {dead_lettered} dead-lettered")
                         }
-                        ConsumerState::Down(why) => format!("consumer down: {why}"),
+                        ConsumerState::Down(_) => "consumer down".to_string(),
                     };
-                    ui.label(RichText::new(text).small().weak());
+                    // The reasons are long: on hover, so the strip keeps its shape.
+                    let detail = match consumer {
+                        ConsumerState::Consuming { last_reject: Some(reason), .. } => format!("last rejected: {reason}"),
+                        ConsumerState::Down(why) => why.clone(),
+                        _ => "the demo User Service's consumer of order_queue".to_string(),
+                    };
+                    ui.label(RichText::new(text).small().weak()).on_hover_text(detail);
                 }
                 self.queue_depth_ui(ui);
             });
-            next_row_unless(ui, 200.0);
-            ui.group(|ui| {
+            chip(ui, "nats", |ui| {
                 let (url, state) = &self.nats;
                 let (health, text) = match state {
                     BrokerState::Unknown => (Health::Starting, "checking…".to_string()),
@@ -214,8 +209,7 @@ impl SwitchboardApp {
                     }
                 }
             });
-            next_row_unless(ui, 360.0);
-            ui.group(|ui| {
+            chip(ui, "kafka", |ui| {
                 let (url, state) = &self.kafka;
                 let (health, text) = match state {
                     BrokerState::Unknown => (Health::Starting, "checking…".to_string()),
@@ -237,9 +231,13 @@ impl SwitchboardApp {
                         ConsumerState::Consuming { consumed, .. } => {
                             format!("group user-service: {consumed} consumed")
                         }
-                        ConsumerState::Down(why) => format!("group user-service down: {why}"),
+                        ConsumerState::Down(_) => "group user-service down".to_string(),
                     };
-                    ui.label(RichText::new(text).small().weak());
+                    let detail = match consumer {
+                        ConsumerState::Down(why) => why.clone(),
+                        _ => "the demo User Service's consumer group on topic orders".to_string(),
+                    };
+                    ui.label(RichText::new(text).small().weak()).on_hover_text(detail);
                 }
             });
             if let DemoState::Up { notes } = &self.demo {
@@ -351,6 +349,23 @@ impl SwitchboardApp {
                 plot.line(egui_plot::Line::new("waiting", points).fill(0.0));
             });
     }
+}
+
+/// One box of the services strip, moved to the next row before it is drawn when it would not
+/// fit (its width is the one it had in the last frame: a group takes whatever is left).
+fn chip<R>(ui: &mut egui::Ui, name: &str, add: impl FnOnce(&mut egui::Ui) -> R) -> R {
+    let key = egui::Id::unique(("strip-chip-width", name));
+    let width = ui.data(|d| d.get_temp::<f32>(key)).unwrap_or(0.0);
+    let left = ui.available_size_before_wrap().x;
+    // (At the start of a row already: a new row would not be wider.)
+    if left < width && left < ui.max_rect().width() - 1.0 {
+        ui.end_row();
+    }
+    // One line, never wrapped inside: its width is its content's, whatever is left on the row.
+    let shown = ui.group(|ui| ui.horizontal(add).inner);
+    let drawn = shown.response.rect.width();
+    ui.data_mut(|d| d.insert_temp(key, drawn));
+    shown.inner
 }
 
 #[derive(Clone, Copy)]

@@ -694,7 +694,17 @@ fn tab_ui(
         }
         ui.separator();
         ui.label(format!("received {}", tab.store.received));
-        ui.label(format!("{:.0} msg/s", tab.rate()));
+        // Now, and the busiest second of the last minute (a burst is over in a second: "0 msg/s"
+        // alone would hide it).
+        let peak = tab.rate_history().iter().copied().max().unwrap_or(0);
+        let rate = if peak > 0 {
+            format!("{:.0} msg/s (peak {peak}/s)", tab.rate())
+        } else {
+            format!("{:.0} msg/s", tab.rate())
+        };
+        ui.label(rate).on_hover_text(
+            "messages per second now; the peak is the busiest second of the last minute",
+        );
         rate_sparkline(ui, tab);
         ui.label(format_bytes(tab.store.received_bytes));
         ui.label(format!(
@@ -749,18 +759,24 @@ fn tab_ui(
             tab.last_offset = 0.0;
             tab.jump_to_end();
         }
-        ui.menu_button("Columns", |ui| {
-            for (key, name) in columns(tab.transport) {
-                let mut shown = !tab.hidden.contains(&key);
-                if ui.checkbox(&mut shown, name).changed() {
-                    if shown {
-                        tab.hidden.retain(|k| *k != key);
-                    } else {
-                        tab.hidden.push(key);
+        // Stays open while columns are toggled; a click outside closes it.
+        egui::containers::menu::MenuButton::new("Columns")
+            .config(
+                egui::containers::menu::MenuConfig::new()
+                    .close_behavior(egui::PopupCloseBehavior::CloseOnClickOutside),
+            )
+            .ui(ui, |ui| {
+                for (key, name) in columns(tab.transport) {
+                    let mut shown = !tab.hidden.contains(&key);
+                    if ui.checkbox(&mut shown, name).changed() {
+                        if shown {
+                            tab.hidden.retain(|k| *k != key);
+                        } else {
+                            tab.hidden.push(key);
+                        }
                     }
                 }
-            }
-        });
+            });
         if !tab.live_tail
             && tab.new_since_pause > 0
             && ui
