@@ -228,3 +228,147 @@ async fn settle_waits_for_spans_to_stop_arriving_and_no_longer() {
             .is_empty()
     );
 }
+
+#[test]
+fn a_request_gets_a_new_traceparent_unless_it_carries_a_valid_one() {
+    use switchboard::engine::Header;
+    use switchboard::engine::trace::inject;
+    let mut headers = vec![Header::new("Accept", "application/json")];
+    let made = inject(&mut headers);
+    assert_eq!(headers.len(), 2);
+    assert_eq!(headers[1].name, "traceparent");
+    assert_eq!(TraceContext::parse(&headers[1].value), Some(made.clone()));
+    // Two requests, two traces.
+    let mut again: Vec<Header> = vec![];
+    assert_ne!(inject(&mut again).trace_id, made.trace_id);
+
+    // The user's own is kept as it is (any case of the name)…
+    let mine = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let mut headers = vec![Header::new("TraceParent", mine)];
+    let kept = inject(&mut headers);
+    assert_eq!(kept.trace_id, "0af7651916cd43dd8448eb211c80319c");
+    assert_eq!(headers.len(), 1);
+    assert_eq!(headers[0].value, mine);
+    // …an invalid one is replaced, not sent beside a valid one.
+    let mut headers = vec![Header::new("traceparent", "00-zz-1-01")];
+    let replaced = inject(&mut headers);
+    assert_eq!(headers.len(), 1);
+    assert_eq!(headers[0].value, replaced.traceparent());
+}
+
+mod common;
+
+/// One order through the instrumented demo: the Order Service's server span under ours, its
+/// user check (client) with the User Service's server span under it, the publish (producer)
+/// and the User Service's consumption of the event (consumer, under the producer) — all in the
+/// exchange's trace, placed on its clock.
+#[tokio::test]
+async fn an_order_is_traced_through_both_services_and_the_broker() {
+    let receiver = Receiver::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let config = demo_services::DemoConfig {
+        amqp_url: common::amqp_url(),
+        topology: common::unique_topology(),
+        otlp_endpoint: Some(receiver.endpoint()),
+        ..demo_services::DemoConfig::ephemeral()
+    };
+    let demo = demo_services::DemoServices::start(config).await.unwrap();
+    common::wait_consuming(&demo).await;
+    let mut spec = switchboard::engine::RequestSpec::Http(switchboard::engine::http::HttpRequest {
+        method: "POST".into(),
+        headers: vec![switchboard::engine::Header::new(
+            "Content-Type",
+            "application/json",
+        )],
+        body: br#"{"user_id": "1", "items": [{"sku": "book", "quantity": 1}]}"#.to_vec(),
+        ..switchboard::engine::http::HttpRequest::get(format!(
+            "http://{}/orders",
+            demo.order.http_addr
+        ))
+    });
+    let pool = switchboard::engine::grpc::builtin_pool().unwrap();
+    let exchange = spec.execute_traced(&pool).await.remove(0);
+    assert_eq!(
+        exchange.status.as_deref(),
+        Some("201 Created"),
+        "{exchange:?}"
+    );
+    let mut trace = exchange
+        .trace
+        .clone()
+        .expect("the exchange names its trace");
+    // The traceparent went out with the request, and is shown in its headers.
+    let sent = exchange
+        .request
+        .headers
+        .iter()
+        .find(|h| h.name == "traceparent")
+        .expect("traceparent among the request's headers");
+    let context = TraceContext::parse(&sent.value).unwrap();
+    assert_eq!(context.trace_id, trace.trace_id);
+    assert_eq!(context.span_id, trace.span_id);
+
+    let store = receiver.store();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    let mut spans = Vec::new();
+    while tokio::time::Instant::now() < deadline {
+        spans = store
+            .settle(
+                &trace.trace_id,
+                std::time::Duration::from_millis(300),
+                deadline,
+            )
+            .await;
+        if spans.len() >= 5 {
+            break;
+        }
+    }
+    trace.place(&spans);
+    let find = |service: &str, kind: &str| -> &TimelineSpan {
+        trace
+            .spans
+            .iter()
+            .find(|s| s.service == service && s.kind == kind)
+            .unwrap_or_else(|| panic!("no {kind} span of {service} in {:#?}", trace.spans))
+    };
+    let server = find("order-service", "server");
+    assert_eq!(server.name, "POST /orders");
+    assert_eq!(
+        server.parent_span_id.as_deref(),
+        Some(trace.span_id.as_str())
+    );
+    let check = find("order-service", "client");
+    assert_eq!(
+        check.parent_span_id.as_deref(),
+        Some(server.span_id.as_str())
+    );
+    let user = find("user-service", "server");
+    assert_eq!(user.name, "user.UserService/GetUserInfo");
+    assert_eq!(user.parent_span_id.as_deref(), Some(check.span_id.as_str()));
+    let producer = find("order-service", "producer");
+    assert_eq!(
+        producer.parent_span_id.as_deref(),
+        Some(server.span_id.as_str())
+    );
+    let consumer = find("user-service", "consumer");
+    assert_eq!(
+        consumer.parent_span_id.as_deref(),
+        Some(producer.span_id.as_str())
+    );
+    // On the exchange's clock (same machine): the server span lies within the exchange, give
+    // or take the clocks' resolution, and the consumer starts after the publish began.
+    let slack = 2_000;
+    assert!(server.start_us >= -slack, "{server:?}");
+    assert!(
+        server.end_us <= exchange.total_us as i64 + slack,
+        "{server:?} vs {}",
+        exchange.total_us
+    );
+    assert!(
+        consumer.start_us >= producer.start_us,
+        "{consumer:?} {producer:?}"
+    );
+    assert!(check.start_us >= server.start_us && check.end_us <= server.end_us + slack);
+    demo.stop().await;
+}

@@ -12,6 +12,7 @@ pub(super) fn app_harness(runtime: &tokio::runtime::Runtime) -> AppHarness {
             nats_url: NATS_URL.to_string(),
             kafka_url: switchboard::engine::kafka::DEFAULT_KAFKA_URL.to_string(),
             data_dir: std::env::temp_dir().join(format!("sb-bench-{}", std::process::id())),
+            otlp_addr: None,
         },
         script: None,
     };
@@ -161,6 +162,7 @@ pub(super) fn stream_frames(runtime: &tokio::runtime::Runtime, frames: usize) ->
             size_bytes: N * 51,
             ..Message::default()
         }),
+        trace: None,
     };
     {
         let app = harness.state_mut();

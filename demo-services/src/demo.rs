@@ -22,6 +22,9 @@ pub struct DemoConfig {
     /// The Kafka side (topic `orders`, group `user-service`); `None` turns it off.
     pub kafka: Option<crate::kafka_flow::KafkaNames>,
     pub user_check: UserCheck,
+    /// Where the services send their spans (OTLP/HTTP, e.g. `http://127.0.0.1:4318`, the app's
+    /// receiver); `None`: not traced.
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Default for DemoConfig {
@@ -35,6 +38,7 @@ impl Default for DemoConfig {
             nats: Some(crate::nats_flow::NatsNames::default()),
             kafka: Some(crate::kafka_flow::KafkaNames::default()),
             user_check: UserCheck::Grpc,
+            otlp_endpoint: None,
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod nats_server;
 pub mod order_service;
 pub mod rabbitmq_server;
 pub mod supervisor;
+pub mod telemetry;
 pub mod user_service;
 pub mod users;
 

@@ -23,6 +23,7 @@ use crate::broker::{DEFAULT_AMQP_URL, Item, OrderCreated, Topology, unix_ms};
 use crate::knobs::{Knobs, Verdict};
 use crate::proto::UserRequest;
 use crate::proto::user_service_client::UserServiceClient;
+use crate::telemetry::{self, Attribute, Kind, Telemetry, TraceContext};
 use crate::user_service::{local_addr, stopped};
 use crate::{StartError, bind_loopback};
 
@@ -88,6 +89,8 @@ pub struct OrderServiceConfig {
     pub kafka: Option<crate::kafka_flow::KafkaNames>,
     pub latency_ms: u64,
     pub failure_rate: f64,
+    /// Where its spans go (OTLP/HTTP, e.g. `http://127.0.0.1:4318`); `None`: not traced.
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Default for OrderServiceConfig {
@@ -103,6 +106,7 @@ impl Default for OrderServiceConfig {
             kafka: None,
             latency_ms: 0,
             failure_rate: 0.0,
+            otlp_endpoint: None,
         }
     }
 }
@@ -115,6 +119,7 @@ pub struct OrderServiceHandle {
     user_check: Arc<AtomicU8>,
     shutdown: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
+    telemetry: Option<Arc<Telemetry>>,
 }
 
 impl OrderServiceHandle {
@@ -131,6 +136,9 @@ impl OrderServiceHandle {
         let _ = self.shutdown.send(true);
         if let Some(task) = self.task.take() {
             let _ = task.await;
+        }
+        if let Some(t) = &self.telemetry {
+            t.shutdown();
         }
     }
 }
@@ -155,6 +163,7 @@ struct Shared {
         crate::kafka_flow::OrderProducer,
         crate::kafka_flow::KafkaNames,
     )>,
+    telemetry: Option<Arc<Telemetry>>,
 }
 
 /// Starts the Order Service.
@@ -181,6 +190,12 @@ pub async fn start(config: OrderServiceConfig) -> Result<OrderServiceHandle, Sta
         None => None,
     };
     let user_check = Arc::new(AtomicU8::new(config.user_check.to_u8()));
+    let telemetry = config.otlp_endpoint.as_deref().and_then(|endpoint| {
+        Telemetry::start(telemetry::ORDER_SERVICE, endpoint)
+            .map_err(|err| tracing::warn!(%err, "the Order Service is not traced"))
+            .ok()
+            .map(Arc::new)
+    });
     let shared = Arc::new(Shared {
         knobs: knobs.clone(),
         user_check: user_check.clone(),
@@ -198,6 +213,7 @@ pub async fn start(config: OrderServiceConfig) -> Result<OrderServiceHandle, Sta
             .kafka
             .clone()
             .map(|names| (crate::kafka_flow::OrderProducer::default(), names)),
+        telemetry: telemetry.clone(),
     });
     let app = Router::new()
         .route("/orders", post(create_order))
@@ -219,6 +235,7 @@ pub async fn start(config: OrderServiceConfig) -> Result<OrderServiceHandle, Sta
         user_check,
         shutdown,
         task: Some(task),
+        telemetry,
     })
 }
 
@@ -246,6 +263,36 @@ async fn create_order(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    // The server span of the call, under the caller's trace when it sent a `traceparent`.
+    let cx = telemetry::start_span(
+        shared.telemetry.as_deref(),
+        "POST /orders",
+        Kind::Server,
+        &telemetry::extract_http(&headers),
+        vec![
+            Attribute::new("http.request.method", "POST"),
+            Attribute::new("http.route", "/orders"),
+        ],
+    );
+    let response = handle_order(&shared, &headers, &body, &cx).await;
+    let status = response.status();
+    telemetry::set_attribute(
+        &cx,
+        Attribute::new("http.response.status_code", i64::from(status.as_u16())),
+    );
+    telemetry::end(
+        &cx,
+        (status.is_server_error()).then(|| format!("answered {status}")),
+    );
+    response
+}
+
+async fn handle_order(
+    shared: &Shared,
+    headers: &HeaderMap,
+    body: &[u8],
+    cx: &TraceContext,
+) -> Response {
     if shared.knobs.apply().await == Verdict::InjectedFailure {
         return json_error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -255,7 +302,7 @@ async fn create_order(
             ),
         );
     }
-    let request: OrderRequest = match serde_json::from_slice(&body) {
+    let request: OrderRequest = match serde_json::from_slice(body) {
         Ok(request) => request,
         Err(err) => {
             return json_error(
@@ -282,7 +329,7 @@ async fn create_order(
             "an order needs \"items\" (non-empty) or an \"amount\"",
         );
     }
-    let user = match check_user(&shared, &user_id).await {
+    let user = match check_user(shared, &user_id, cx).await {
         Ok(user) => user,
         Err(response) => return response,
     };
@@ -301,7 +348,7 @@ async fn create_order(
         .filter(|v| !v.is_empty() && v.len() <= 200)
         .map(str::to_string)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    if let Err(err) = publish(&shared, &order, &correlation_id).await {
+    if let Err(err) = publish(shared, &order, &correlation_id, cx).await {
         return json_error(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("user {} checked, but the order flow is off: {err}", user.id),
@@ -354,7 +401,7 @@ async fn create_order(
         "order_id": order.order_id,
         "correlation_id": correlation_id,
         "user": { "id": user.id, "name": user.name, "email": user.email },
-        "checked_over": shared_check(&shared).to_string(),
+        "checked_over": shared_check(shared).to_string(),
         "published": { "exchange": shared.topology.exchange, "routing_key": shared.topology.routing_key },
         "published_nats": nats,
         "published_kafka": kafka,
@@ -367,8 +414,48 @@ fn shared_check(shared: &Shared) -> UserCheck {
     UserCheck::from_u8(shared.user_check.load(Ordering::Relaxed))
 }
 
-async fn check_user(shared: &Shared, user_id: &str) -> Result<CheckedUser, Response> {
-    match shared_check(shared) {
+async fn check_user(
+    shared: &Shared,
+    user_id: &str,
+    parent: &TraceContext,
+) -> Result<CheckedUser, Response> {
+    let check = shared_check(shared);
+    if check == UserCheck::None {
+        return check_user_over(shared, user_id, check, &[]).await;
+    }
+    let (name, system) = match check {
+        UserCheck::Http => ("GET /user/{id}".to_string(), "http"),
+        _ => ("user.UserService/GetUserInfo".to_string(), "grpc"),
+    };
+    // The client span of the synchronous user check; its context goes with the call.
+    let cx = telemetry::start_span(
+        shared.telemetry.as_deref(),
+        name,
+        Kind::Client,
+        parent,
+        vec![
+            Attribute::new("rpc.system", system),
+            Attribute::new("user.id", user_id.to_string()),
+        ],
+    );
+    let result = check_user_over(shared, user_id, check, &telemetry::inject(&cx)).await;
+    telemetry::end(
+        &cx,
+        result
+            .as_ref()
+            .err()
+            .map(|r| format!("the user check answered {}", r.status())),
+    );
+    result
+}
+
+async fn check_user_over(
+    shared: &Shared,
+    user_id: &str,
+    check: UserCheck,
+    trace_headers: &[(String, String)],
+) -> Result<CheckedUser, Response> {
+    match check {
         // Trusted now, checked by the consumer later.
         UserCheck::None => Ok(CheckedUser {
             id: user_id.to_string(),
@@ -377,9 +464,17 @@ async fn check_user(shared: &Shared, user_id: &str) -> Result<CheckedUser, Respo
         }),
         UserCheck::Grpc => {
             let mut client = shared.grpc.clone();
-            let request = UserRequest {
+            let mut request = tonic::Request::new(UserRequest {
                 user_id: user_id.to_string(),
-            };
+            });
+            for (name, value) in trace_headers {
+                if let (Ok(name), Ok(value)) = (
+                    tonic::metadata::MetadataKey::from_bytes(name.as_bytes()),
+                    value.parse(),
+                ) {
+                    request.metadata_mut().insert(name, value);
+                }
+            }
             match client.get_user_info(request).await {
                 Ok(response) => {
                     let info = response.into_inner();
@@ -408,7 +503,11 @@ async fn check_user(shared: &Shared, user_id: &str) -> Result<CheckedUser, Respo
         }
         UserCheck::Http => {
             let url = format!("{}/user/{}", shared.user_http_url, user_id);
-            let response = shared.http.get(&url).send().await.map_err(|e| {
+            let mut get = shared.http.get(&url);
+            for (name, value) in trace_headers {
+                get = get.header(name.as_str(), value.as_str());
+            }
+            let response = get.send().await.map_err(|e| {
                 json_error(
                     StatusCode::BAD_GATEWAY,
                     format!("user service unavailable over HTTP: {e}"),
@@ -444,6 +543,37 @@ async fn publish(
     shared: &Shared,
     order: &OrderCreated,
     correlation_id: &str,
+    parent: &TraceContext,
+) -> Result<(), String> {
+    // The producer span: the event carries its context to whoever consumes it.
+    let cx = telemetry::start_span(
+        shared.telemetry.as_deref(),
+        format!("{} publish", shared.topology.exchange),
+        Kind::Producer,
+        parent,
+        vec![
+            Attribute::new("messaging.system", "rabbitmq"),
+            Attribute::new(
+                "messaging.destination.name",
+                shared.topology.exchange.clone(),
+            ),
+            Attribute::new(
+                "messaging.rabbitmq.destination.routing_key",
+                shared.topology.routing_key.clone(),
+            ),
+            Attribute::new("messaging.message.id", order.order_id.clone()),
+        ],
+    );
+    let published = publish_amqp(shared, order, correlation_id, &telemetry::inject(&cx)).await;
+    telemetry::end(&cx, published.as_ref().err().cloned());
+    published
+}
+
+async fn publish_amqp(
+    shared: &Shared,
+    order: &OrderCreated,
+    correlation_id: &str,
+    trace_headers: &[(String, String)],
 ) -> Result<(), String> {
     let Some(url) = &shared.amqp_url else {
         return Err("no broker configured".to_string());
@@ -464,6 +594,12 @@ async fn publish(
         "x-source".into(),
         AMQPValue::LongString("order-service".into()),
     );
+    for (name, value) in trace_headers {
+        headers.insert(
+            name.as_str().into(),
+            AMQPValue::LongString(value.as_str().into()),
+        );
+    }
     let properties = BasicProperties::default()
         .with_content_type("application/json".into())
         .with_message_id(order.order_id.as_str().into())

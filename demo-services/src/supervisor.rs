@@ -272,6 +272,7 @@ pub(crate) fn user_config(config: &DemoConfig, knobs: (u64, f64)) -> UserService
         kafka: config.kafka.clone(),
         latency_ms: knobs.0,
         failure_rate: knobs.1,
+        otlp_endpoint: config.otlp_endpoint.clone(),
     }
 }
 
@@ -289,5 +290,6 @@ pub(crate) fn order_config(config: &DemoConfig, knobs: (u64, f64)) -> OrderServi
         kafka: config.kafka.clone(),
         latency_ms: knobs.0,
         failure_rate: knobs.1,
+        otlp_endpoint: config.otlp_endpoint.clone(),
     }
 }

@@ -21,6 +21,7 @@ use crate::broker::{DEFAULT_AMQP_URL, OrderCreated, Topology};
 use crate::knobs::{Knobs, Verdict};
 use crate::proto::user_service_server::{UserService, UserServiceServer};
 use crate::proto::{OrderEvent, UserCount, UserInfo, UserRequest};
+use crate::telemetry::{self, Attribute, Kind, Telemetry};
 use crate::users::{LookupError, UserStore};
 use crate::{StartError, bind_loopback};
 
@@ -38,6 +39,8 @@ pub struct UserServiceConfig {
     pub kafka: Option<crate::kafka_flow::KafkaNames>,
     pub latency_ms: u64,
     pub failure_rate: f64,
+    /// Where its spans go (OTLP/HTTP); `None`: not traced.
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Default for UserServiceConfig {
@@ -51,6 +54,7 @@ impl Default for UserServiceConfig {
             kafka: None,
             latency_ms: 0,
             failure_rate: 0.0,
+            otlp_endpoint: None,
         }
     }
 }
@@ -95,6 +99,7 @@ pub struct UserServiceHandle {
     kafka_consumer: watch::Receiver<ConsumerState>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    telemetry: Option<Arc<Telemetry>>,
 }
 
 impl UserServiceHandle {
@@ -123,6 +128,9 @@ impl UserServiceHandle {
         for task in self.tasks.drain(..) {
             let _ = task.await;
         }
+        if let Some(t) = &self.telemetry {
+            t.shutdown();
+        }
     }
 }
 
@@ -141,6 +149,7 @@ pub(crate) async fn stopped(mut shutdown: watch::Receiver<bool>) {
 struct Shared {
     store: Arc<UserStore>,
     knobs: Arc<Knobs>,
+    telemetry: Option<Arc<Telemetry>>,
 }
 
 /// Starts the User Service.
@@ -149,9 +158,16 @@ pub async fn start(config: UserServiceConfig) -> Result<UserServiceHandle, Start
     let grpc_listener = bind_loopback(config.grpc_addr).await?;
     let http_addr = local_addr(&http_listener, config.http_addr)?;
     let grpc_addr = local_addr(&grpc_listener, config.grpc_addr)?;
+    let telemetry = config.otlp_endpoint.as_deref().and_then(|endpoint| {
+        Telemetry::start(telemetry::USER_SERVICE, endpoint)
+            .map_err(|err| tracing::warn!(%err, "the User Service is not traced"))
+            .ok()
+            .map(Arc::new)
+    });
     let shared = Shared {
         store: Arc::new(UserStore::default()),
         knobs: Arc::new(Knobs::new(config.latency_ms, config.failure_rate)),
+        telemetry: telemetry.clone(),
     };
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = Vec::new();
@@ -191,12 +207,11 @@ pub async fn start(config: UserServiceConfig) -> Result<UserServiceHandle, Start
     if let Some(url) = config.amqp_url.clone() {
         let _ = consumer_tx.send(ConsumerState::Connecting);
         let rx = shutdown_rx.clone();
-        let store = shared.store.clone();
         let topology = config.topology.clone();
         tasks.push(tokio::spawn(consume_loop(
             url,
             topology,
-            store,
+            shared.clone(),
             consumer_tx,
             rx,
         )));
@@ -231,6 +246,7 @@ pub async fn start(config: UserServiceConfig) -> Result<UserServiceHandle, Start
         kafka_consumer,
         shutdown,
         tasks,
+        telemetry,
     })
 }
 
@@ -248,7 +264,38 @@ fn json_error(status: StatusCode, message: String) -> Response {
     (status, Json(serde_json::json!({ "error": message }))).into_response()
 }
 
-async fn get_user(State(shared): State<Shared>, Path(id): Path<String>) -> Response {
+async fn get_user(
+    State(shared): State<Shared>,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let cx = telemetry::start_span(
+        shared.telemetry.as_deref(),
+        "GET /user/{id}",
+        Kind::Server,
+        &telemetry::extract_http(&headers),
+        vec![
+            Attribute::new("http.request.method", "GET"),
+            Attribute::new("http.route", "/user/{id}"),
+            Attribute::new("user.id", id.clone()),
+        ],
+    );
+    let response = lookup(&shared, id).await;
+    let status = response.status();
+    telemetry::set_attribute(
+        &cx,
+        Attribute::new("http.response.status_code", i64::from(status.as_u16())),
+    );
+    telemetry::end(
+        &cx,
+        status
+            .is_server_error()
+            .then(|| format!("answered {status}")),
+    );
+    response
+}
+
+async fn lookup(shared: &Shared, id: String) -> Response {
     if shared.knobs.apply().await == Verdict::InjectedFailure {
         return json_error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -377,6 +424,47 @@ impl UserService for UserGrpc {
         request: tonic::Request<UserRequest>,
     ) -> Result<tonic::Response<UserInfo>, tonic::Status> {
         let shared = &self.0;
+        let parent =
+            telemetry::extract(request.metadata().iter().filter_map(|entry| match entry {
+                tonic::metadata::KeyAndValueRef::Ascii(k, v) => {
+                    Some((k.as_str(), v.to_str().ok()?))
+                }
+                tonic::metadata::KeyAndValueRef::Binary(..) => None,
+            }));
+        let cx = telemetry::start_span(
+            shared.telemetry.as_deref(),
+            "user.UserService/GetUserInfo",
+            Kind::Server,
+            &parent,
+            vec![
+                Attribute::new("rpc.system", "grpc"),
+                Attribute::new("user.id", request.get_ref().user_id.clone()),
+            ],
+        );
+        let answer = self.get_user_info_untraced(request).await;
+        telemetry::end(
+            &cx,
+            answer
+                .as_ref()
+                .err()
+                .filter(|s| {
+                    !matches!(
+                        s.code(),
+                        tonic::Code::NotFound | tonic::Code::InvalidArgument
+                    )
+                })
+                .map(|s| format!("{:?}: {}", s.code(), s.message())),
+        );
+        answer
+    }
+}
+
+impl UserGrpc {
+    async fn get_user_info_untraced(
+        &self,
+        request: tonic::Request<UserRequest>,
+    ) -> Result<tonic::Response<UserInfo>, tonic::Status> {
+        let shared = &self.0;
         if shared.knobs.apply().await == Verdict::InjectedFailure {
             return Err(tonic::Status::unavailable(format!(
                 "injected failure (failure rate {:.0}%)",
@@ -427,14 +515,14 @@ async fn grpc_router(shared: Shared) -> Result<tonic::transport::server::Router,
 async fn consume_loop(
     url: String,
     topology: Topology,
-    store: Arc<UserStore>,
+    shared: Shared,
     state: watch::Sender<ConsumerState>,
     shutdown: watch::Receiver<bool>,
 ) {
     let mut backoff = Duration::from_millis(250);
     loop {
         let _ = state.send(ConsumerState::Connecting);
-        let run = consume_once(&url, &topology, &store, &state, shutdown.clone());
+        let run = consume_once(&url, &topology, &shared, &state, shutdown.clone());
         match run.await {
             Ok(()) => return,
             Err(err) => {
@@ -454,7 +542,7 @@ async fn consume_loop(
 async fn consume_once(
     url: &str,
     topology: &Topology,
-    store: &UserStore,
+    shared: &Shared,
     state: &watch::Sender<ConsumerState>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), String> {
@@ -503,6 +591,20 @@ async fn consume_once(
             Some(Err(err)) => return Err(format!("consumer failed: {err}")),
             None => return Err("the broker closed the consumer".to_string()),
         };
+        // The consumer span, under the producer's context the message carries.
+        let cx = telemetry::start_span(
+            shared.telemetry.as_deref(),
+            format!("{} process", topology.queue),
+            Kind::Consumer,
+            &amqp_trace_context(&delivery.properties),
+            vec![
+                Attribute::new("messaging.system", "rabbitmq"),
+                Attribute::new("messaging.destination.name", topology.queue.clone()),
+                Attribute::new("messaging.operation.type", "process"),
+            ],
+        );
+        let store = &shared.store;
+        let rejected_before = dead_lettered;
         match parse_order(&delivery.data) {
             Ok(order) => {
                 if store.record_order(&order.user_id, &order.order_id) {
@@ -535,12 +637,41 @@ async fn consume_once(
                 last_reject = Some(reason);
             }
         }
+        telemetry::end(
+            &cx,
+            (dead_lettered > rejected_before)
+                .then(|| format!("dead-lettered: {}", last_reject.clone().unwrap_or_default())),
+        );
         let _ = state.send(ConsumerState::Consuming {
             consumed,
             dead_lettered,
             last_reject: last_reject.clone(),
         });
     }
+}
+
+/// The trace context an AMQP message carries in its headers (`traceparent`, `tracestate`).
+fn amqp_trace_context(properties: &lapin::BasicProperties) -> telemetry::TraceContext {
+    let pairs: Vec<(String, String)> = properties
+        .headers()
+        .as_ref()
+        .map(|table| {
+            table
+                .inner()
+                .iter()
+                .filter_map(|(k, v)| match v {
+                    lapin::types::AMQPValue::LongString(s) => {
+                        Some((k.as_str().to_string(), s.to_string()))
+                    }
+                    lapin::types::AMQPValue::ShortString(s) => {
+                        Some((k.as_str().to_string(), s.as_str().to_string()))
+                    }
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    telemetry::extract(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
 }
 
 /// Moves an unreadable message to the dead-letter exchange with the reason in its

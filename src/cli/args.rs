@@ -18,6 +18,10 @@ pub struct Cli {
     pub no_demo: bool,
     #[command(flatten)]
     pub brokers: Brokers,
+    /// Where the app's OTLP/HTTP receiver listens for spans (the demo services send theirs
+    /// there; a free port is used when it is taken, shown in the app).
+    #[arg(long, value_name = "ADDR", default_value = crate::engine::trace::receiver::DEFAULT_OTLP_HTTP_ADDR)]
+    pub otlp_addr: SocketAddr,
     /// Scripted action after start (`lookup`: an HTTP and a gRPC lookup, then prints
     /// `script: done`). Used by scripts/screenshot.
     #[arg(long, hide = true, value_enum)]
@@ -671,6 +675,11 @@ pub struct DemoArgs {
     /// User Service is down) or none (accepted; the consumer checks them from order_queue).
     #[arg(long, value_enum, default_value = "grpc")]
     pub user_check: UserCheckArg,
+    /// Send the services' spans (OTLP/HTTP) here, e.g. http://127.0.0.1:4318 where
+    /// `switchboard send … --trace` listens (default: $OTEL_EXPORTER_OTLP_ENDPOINT; unset: not
+    /// traced).
+    #[arg(long, value_name = "URL")]
+    pub otlp_endpoint: Option<String>,
     #[command(flatten)]
     pub brokers: Brokers,
 }
@@ -698,6 +707,11 @@ impl DemoArgs {
                 UserCheckArg::Http => demo_services::UserCheck::Http,
                 UserCheckArg::None => demo_services::UserCheck::None,
             },
+            otlp_endpoint: self
+                .otlp_endpoint
+                .clone()
+                .or_else(|| std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok())
+                .filter(|e| !e.trim().is_empty()),
         }
     }
 }

@@ -47,8 +47,9 @@ fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn,lapin=off,async_nats=off".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                "warn,lapin=off,async_nats=off,opentelemetry_sdk=off,opentelemetry_otlp=off".into()
+            }),
         )
         .try_init();
 }

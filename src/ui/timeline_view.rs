@@ -29,9 +29,13 @@ pub fn phase_color(kind: PhaseKind) -> Color32 {
 
 /// Draws the waterfalls of `exchanges` on one axis whose end is the longest total.
 pub fn waterfall_ui(ui: &mut egui::Ui, exchanges: &[(&str, &Exchange)]) {
+    // Spans that end later (a consumer processing the event after the response) extend it.
     let axis_us = exchanges
         .iter()
-        .flat_map(|(_, e)| e.timeline.iter().map(|p| p.end_us))
+        .flat_map(|(_, e)| {
+            let spans_end = e.trace.as_ref().map_or(0, |t| t.end_us().max(0) as u64);
+            e.timeline.iter().map(|p| p.end_us).chain([spans_end])
+        })
         .max()
         .unwrap_or(0)
         .max(1);
@@ -157,7 +161,162 @@ pub fn waterfall_ui(ui: &mut egui::Ui, exchanges: &[(&str, &Exchange)]) {
                 });
             }
         }
+        if let Some(trace) = &exchange.trace {
+            spans_ui(ui, trace, width, bar_width, axis_us);
+        }
     }
+}
+
+/// The services' spans of the exchange's trace, below its phases: one row per span, indented
+/// under its parent, coloured by service, on the same axis.
+fn spans_ui(
+    ui: &mut egui::Ui,
+    trace: &crate::engine::trace::ExchangeTrace,
+    width: f32,
+    bar_width: f32,
+    axis_us: u64,
+) {
+    /// Spans drawn at most (a trace with thousands is summarised).
+    const MAX_SPANS: usize = 60;
+    if trace.spans.is_empty() {
+        return;
+    }
+    let services: std::collections::BTreeSet<&str> =
+        trace.spans.iter().map(|s| s.service.as_str()).collect();
+    ui.label(
+        RichText::new(format!(
+            "Inside the services · {} spans from {}",
+            trace.spans.len(),
+            services.into_iter().collect::<Vec<_>>().join(", ")
+        ))
+        .small()
+        .weak(),
+    )
+    .on_hover_text(format!("trace {}", trace.trace_id));
+    let by_id: std::collections::HashMap<&str, &crate::engine::trace::TimelineSpan> = trace
+        .spans
+        .iter()
+        .map(|s| (s.span_id.as_str(), s))
+        .collect();
+    let tree = crate::engine::trace::tree(&trace.spans);
+    let text_color = ui.visuals().text_color();
+    for (depth, span) in tree.iter().take(MAX_SPANS) {
+        let (rect, response) = ui.allocate_exact_size(vec2(width, ROW_HEIGHT), Sense::hover());
+        let painter = ui.painter_at(rect);
+        let indent = 4.0 + 10.0 * (*depth).min(6) as f32;
+        let mut job = egui::text::LayoutJob::single_section(
+            format!("{} · {}", span.service, span.name),
+            egui::TextFormat::simple(FontId::proportional(12.0), text_color),
+        );
+        job.wrap = egui::text::TextWrapping::truncate_at_width(LABEL_WIDTH - indent - 4.0);
+        let galley = painter.layout_job(job);
+        painter.galley(
+            pos2(
+                rect.left() + indent,
+                rect.center().y - galley.size().y / 2.0,
+            ),
+            galley,
+            text_color,
+        );
+        let at = |us: i64| {
+            let us = us.clamp(0, axis_us as i64) as f32;
+            rect.left() + LABEL_WIDTH + bar_width * (us / axis_us as f32)
+        };
+        let color = service_color(&span.service);
+        let bar = Rect::from_min_max(
+            pos2(at(span.start_us), rect.top() + 5.0),
+            pos2(
+                at(span.end_us).max(at(span.start_us) + 2.0),
+                rect.bottom() - 5.0,
+            ),
+        );
+        let failed = span.status.starts_with("error");
+        painter.rect_filled(bar, 2.0, color);
+        if failed {
+            painter.rect_stroke(
+                bar,
+                2.0,
+                Stroke::new(1.5, ui.visuals().error_fg_color),
+                StrokeKind::Outside,
+            );
+        }
+        // The asynchronous hop: the time the message waited between its producer and this
+        // consumer, drawn as a thin line.
+        let waited = span
+            .parent_span_id
+            .as_deref()
+            .and_then(|p| by_id.get(p))
+            .filter(|parent| span.kind == "consumer" && parent.kind == "producer")
+            .map(|parent| (parent.end_us, span.start_us - parent.end_us));
+        if let Some((from, wait)) = waited
+            && wait > 0
+        {
+            painter.line_segment(
+                [
+                    pos2(at(from), rect.center().y),
+                    pos2(at(span.start_us), rect.center().y),
+                ],
+                Stroke::new(1.0, ui.visuals().weak_text_color()),
+            );
+        }
+        let duration = (span.end_us - span.start_us).max(0) as u64;
+        painter.text(
+            pos2(rect.right() - 4.0, rect.center().y),
+            Align2::RIGHT_CENTER,
+            format_us(duration),
+            FontId::monospace(12.0),
+            text_color,
+        );
+        let mut tip = format!(
+            "{} · {} ({})\nstart {} µs\nduration {} µs\nstatus {}",
+            span.service, span.name, span.kind, span.start_us, duration, span.status
+        );
+        if let Some((_, wait)) = waited {
+            tip.push_str(&format!(
+                "\nwaited {} in the broker before it was consumed",
+                format_us(wait.max(0) as u64)
+            ));
+        }
+        for (key, value) in &span.attributes {
+            let value = value
+                .as_str()
+                .map_or_else(|| value.to_string(), str::to_string);
+            tip.push_str(&format!("\n{key} = {value}"));
+        }
+        let label = format!(
+            "span {} {} {}",
+            span.service,
+            span.name,
+            format_us(duration)
+        );
+        response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, &label));
+        response.on_hover_text(tip);
+    }
+    if tree.len() > MAX_SPANS {
+        ui.label(
+            RichText::new(format!(
+                "… {} more spans (all of them are in Copy as JSON)",
+                tree.len() - MAX_SPANS
+            ))
+            .weak(),
+        );
+    }
+}
+
+/// A service's colour: the same service, the same colour, in every trace.
+fn service_color(service: &str) -> Color32 {
+    const PALETTE: [Color32; 6] = [
+        Color32::from_rgb(0xe0, 0x7b, 0x91),
+        Color32::from_rgb(0x8e, 0x7c, 0xc3),
+        Color32::from_rgb(0xd4, 0xa0, 0x17),
+        Color32::from_rgb(0x4d, 0xb6, 0xac),
+        Color32::from_rgb(0x79, 0x86, 0xcb),
+        Color32::from_rgb(0xa1, 0x88, 0x7f),
+    ];
+    let hash = service
+        .bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+    PALETTE[hash as usize % PALETTE.len()]
 }
 
 fn axis_ui(ui: &mut egui::Ui, width: f32, bar_width: f32, axis_us: u64) {

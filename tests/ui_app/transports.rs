@@ -118,6 +118,29 @@ pub(super) fn amqp_publish_and_place_order_show_confirm_and_delivery() {
     );
     app.assert_shown("phase delivery");
     app.assert_shown("basic.deliver");
+
+    // The order carried a traceparent: the demo services' spans come back to the app's
+    // receiver and show under the order's timeline, the consumer's included.
+    assert!(
+        order
+            .request
+            .headers
+            .iter()
+            .any(|h| h.name == "traceparent"),
+        "{:?}",
+        order.request.headers
+    );
+    let order_seq = history[history.len() - 2].seq;
+    app.harness.state_mut().selected = Some(order_seq);
+    app.wait_until("the order's spans", |a| {
+        a.selected_entry()
+            .and_then(|e| e.exchange.trace.as_ref())
+            .is_some_and(|t| t.spans.iter().any(|s| s.kind == "consumer"))
+    });
+    app.assert_shown("span order-service POST /orders");
+    app.assert_shown("span user-service user.UserService/GetUserInfo");
+    app.assert_shown("span user-service");
+    app.assert_shown("Inside the services");
 }
 
 #[test]

@@ -196,6 +196,7 @@ mod tests {
                 body: Body::new(body.as_bytes().to_vec()),
                 size_bytes: body.len() as u64,
             }),
+            trace: None,
         }
     }
 

@@ -727,6 +727,7 @@ mod tests {
                 body: Body::new(b"{\"echo\": \"Bearer tok-123\"}".to_vec()),
                 ..Message::default()
             }),
+            trace: None,
         };
         x.redact();
         let json = x.to_json_line();
@@ -794,6 +795,7 @@ mod tests {
                 body: Body::new(body.clone()),
                 ..Message::default()
             }),
+            trace: None,
         };
         x.redact();
         assert_eq!(x.target, "http://u:••••@127.0.0.1:8081/user/1");

@@ -158,6 +158,9 @@ pub struct Exchange {
     pub timeline: Vec<Phase>,
     pub request: Message,
     pub response: Option<Message>,
+    /// The trace this exchange started (its `traceparent`) and the services' spans in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<crate::trace::ExchangeTrace>,
 }
 
 impl Exchange {
@@ -185,6 +188,9 @@ impl Exchange {
         );
         self.total_us += duration_us;
         self.started_at_ms = self.started_at_ms.saturating_sub(duration_us / 1000);
+        if let Some(trace) = &mut self.trace {
+            trace.started_unix_us = trace.started_unix_us.saturating_sub(duration_us);
+        }
     }
 
     /// Sum of bytes sent and received (bodies only).

@@ -261,6 +261,7 @@ mod tests {
                 body: crate::Body::new(body.to_vec()),
                 ..Message::default()
             }),
+            trace: None,
         }
     }
 

@@ -32,6 +32,8 @@ pub struct Recorder {
     pub timeout: Duration,
     pub phases: Vec<Phase>,
     started_at_ms: u64,
+    /// The same instant in µs, to place the services' spans on this clock.
+    started_unix_us: u64,
     /// A new HTTP/2 connection's marks: its handshake becomes a phase when the exchange ends
     /// (the server's SETTINGS may arrive during the first request).
     http2: Option<std::sync::Arc<crate::timed_io::IoMarks>>,
@@ -41,6 +43,14 @@ pub struct Recorder {
 
 /// Gaps between phases shorter than this are measurement noise, not shown as client time.
 const CLIENT_GAP_US: u64 = 10;
+
+/// Microseconds since the Unix epoch.
+pub fn unix_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
 
 /// Milliseconds since the Unix epoch.
 pub fn unix_ms() -> u64 {
@@ -59,6 +69,7 @@ impl Recorder {
             timeout,
             phases: Vec::new(),
             started_at_ms: unix_ms(),
+            started_unix_us: unix_us(),
             http2: None,
             cancel: CANCEL.try_with(CancellationToken::clone).ok(),
         }
@@ -274,6 +285,12 @@ impl Recorder {
             timeline: phases,
             request,
             response,
+            trace: crate::trace::current().map(|sent| crate::trace::ExchangeTrace {
+                trace_id: sent.trace_id,
+                span_id: sent.span_id,
+                started_unix_us: rec.started_unix_us,
+                spans: Vec::new(),
+            }),
         }
     }
 }

@@ -82,6 +82,10 @@ impl SwitchboardApp {
             {
                 self.kafka_publish_many();
             }
+            ui.checkbox(&mut self.settings.trace_context, "traceparent").on_hover_text(
+                "Send a W3C traceparent (a new trace each time, unless the headers set one): \
+                 the services' spans then show under the timeline",
+            );
             if let Some(flight) = busy {
                 ui.spinner();
                 ui.label(format!("{:.1} s", flight.started.elapsed().as_secs_f64()));

@@ -12,6 +12,7 @@ impl SwitchboardApp {
 
     pub(super) fn apply(&mut self, event: Event) {
         match event {
+            Event::Traces(traces) => self.traces = Some(traces),
             Event::DemoStarted { config, notes } => {
                 self.settings
                     .retarget_demo(&demo_services::DemoConfig::default(), &config);

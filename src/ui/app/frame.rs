@@ -5,6 +5,7 @@ use super::*;
 impl SwitchboardApp {
     /// Draws one frame (everything but event draining).
     pub fn frame_ui(&mut self, ui: &mut egui::Ui) {
+        self.refresh_spans();
         // Keyboard shortcuts are taken before any widget sees the key: a focused button must
         // not also be pressed by Ctrl+Enter.
         self.send_shortcut = ui.input_mut(|i| {

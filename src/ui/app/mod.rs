@@ -192,6 +192,10 @@ pub struct SwitchboardApp {
     pub collections: CollectionsState,
     /// The editor request behind each request id (for the history).
     request_sources: HashMap<u64, SavedRequest>,
+    /// The OTLP receiver the services send spans to (or why it is not running).
+    pub traces: Option<Result<super::backend::TracesUp, String>>,
+    /// How many spans the receiver had taken when the exchanges' spans were last placed.
+    spans_seen: u64,
     /// Filter of the history list.
     pub history_query: String,
     /// Something to say about the persisted history (unreadable lines…).
@@ -303,6 +307,8 @@ impl SwitchboardApp {
             history_matches: None,
             data_dir,
             show_settings: false,
+            traces: None,
+            spans_seen: 0,
         };
         app.open_collections_at_start();
         app
@@ -410,13 +416,15 @@ impl SwitchboardApp {
 
     /// Sends what `tab`'s editor describes.
     pub fn send_current(&mut self, tab: TransportTab) {
-        let Some(spec) = self.resolved_request(tab) else {
+        let Some(mut spec) = self.resolved_request(tab) else {
             return;
         };
+        let trace = self.settings.trace_context.then(|| spec.inject_trace());
         let id = self.next_id;
         if self.backend.send(Command::Send {
             id,
             spec: Box::new(spec),
+            trace,
         }) {
             self.request_sources
                 .insert(id, self.editor_request(EditorKind::from(tab)));
@@ -582,17 +590,22 @@ impl SwitchboardApp {
     /// Places an order through the Order Service and follows its event.
     pub fn place_order(&mut self) {
         let a = &self.settings.amqp;
-        let request = HttpRequest {
+        let mut request = HttpRequest {
             method: "POST".to_string(),
             headers: vec![Header::new("Content-Type", "application/json")],
             body: a.order_body.clone().into_bytes(),
             timeout: self.settings.timeout(),
             ..HttpRequest::get(a.order_url.clone())
         };
+        let trace = self
+            .settings
+            .trace_context
+            .then(|| crate::engine::trace::inject(&mut request.headers));
         let id = self.next_id;
         if self.backend.send(Command::PlaceOrder {
             id,
             request: Box::new(request),
+            trace,
         }) {
             self.start(TransportTab::Amqp, id);
         }
@@ -615,6 +628,30 @@ impl SwitchboardApp {
         self.compare = false;
         if tab == TransportTab::Grpc {
             self.stream_view = None;
+        }
+    }
+
+    /// Places the spans that arrived since the last frame on the timelines of the recent
+    /// exchanges that started their trace (a consumer's span may come seconds later).
+    pub(super) fn refresh_spans(&mut self) {
+        /// Only the latest exchanges: older ones have had their spans long ago.
+        const RECENT: usize = 200;
+        let Some(Ok(up)) = &self.traces else {
+            return;
+        };
+        let accepted = up.store.counts().accepted;
+        if accepted == self.spans_seen {
+            return;
+        }
+        self.spans_seen = accepted;
+        let store = up.store.clone();
+        for entry in self.history.iter_mut().rev().take(RECENT) {
+            if let Some(trace) = &mut entry.exchange.trace {
+                let spans = store.spans(&trace.trace_id);
+                if spans.len() != trace.spans.len() {
+                    trace.place(&spans);
+                }
+            }
         }
     }
 

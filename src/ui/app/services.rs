@@ -85,8 +85,45 @@ impl SwitchboardApp {
                     }
                 });
             });
+            ui.separator();
+            self.traces_ui(ui);
         });
         self.services_ui(ui);
+    }
+
+    /// The OTLP receiver, in the top bar: where services send spans, and how many came.
+    fn traces_ui(&self, ui: &mut egui::Ui) {
+        let Some(traces) = &self.traces else {
+            return;
+        };
+        match traces {
+            Ok(up) => {
+                let counts = up.store.counts();
+                let text = format!("Traces: {} · {} spans", up.endpoint, counts.accepted);
+                let color = if up.fallback.is_some() {
+                    ui.visuals().warn_fg_color
+                } else {
+                    ui.visuals().weak_text_color()
+                };
+                let mut tip = format!(
+                    "The OTLP/HTTP receiver: services that export spans here (OTEL_EXPORTER_OTLP_ENDPOINT={}) show them under the timeline of the request that started the trace.\n{} dropped (oldest traces first, to stay bounded), {} unreadable exports.",
+                    up.endpoint, counts.dropped, counts.malformed
+                );
+                if let Some(why) = &up.fallback {
+                    tip.push_str(&format!("\nNot on the default port: {why}"));
+                }
+                ui.label(RichText::new(text).small().color(color))
+                    .on_hover_text(tip);
+            }
+            Err(why) => {
+                ui.label(
+                    RichText::new("Traces off")
+                        .small()
+                        .color(ui.visuals().warn_fg_color),
+                )
+                .on_hover_text(why);
+            }
+        }
     }
 
     pub(super) fn services_ui(&mut self, ui: &mut egui::Ui) {

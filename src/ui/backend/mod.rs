@@ -35,11 +35,14 @@ pub enum Command {
     Send {
         id: u64,
         spec: Box<RequestSpec>,
+        /// The trace context put in the request's headers, when it was.
+        trace: Option<crate::engine::trace::TraceContext>,
     },
     /// `POST` an order to the Order Service, then wait for its event on the app's tap.
     PlaceOrder {
         id: u64,
         request: Box<HttpRequest>,
+        trace: Option<crate::engine::trace::TraceContext>,
     },
     Cancel {
         id: u64,
@@ -169,6 +172,8 @@ pub enum BrokerState {
 /// Backend -> UI.
 #[derive(Debug, Clone)]
 pub enum Event {
+    /// The OTLP receiver is up (or could not start).
+    Traces(Result<TracesUp, String>),
     DemoStarted {
         config: Box<DemoConfig>,
         notes: Vec<String>,
@@ -352,6 +357,27 @@ pub struct BackendOptions {
     pub kafka_url: String,
     /// Where history, secrets and new collections are kept.
     pub data_dir: PathBuf,
+    /// Where the OTLP receiver listens (a free port when it is taken); `None`: no receiver.
+    pub otlp_addr: Option<std::net::SocketAddr>,
+}
+
+/// The running OTLP receiver, as the app shows it and reads its spans.
+#[derive(Clone)]
+pub struct TracesUp {
+    /// What to set `OTEL_EXPORTER_OTLP_ENDPOINT` to.
+    pub endpoint: String,
+    /// Why the default port was not used, when it was not.
+    pub fallback: Option<String>,
+    pub store: Arc<crate::engine::trace::SpanStore>,
+}
+
+impl std::fmt::Debug for TracesUp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TracesUp")
+            .field("endpoint", &self.endpoint)
+            .field("fallback", &self.fallback)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Clone)]
@@ -446,8 +472,10 @@ async fn run(
             .stream_cancels
             .retain(|id, _| running.contains_key(id));
         match command {
-            Command::Send { id, spec } => backend.send(id, spec).await,
-            Command::PlaceOrder { id, request } => backend.place_order(id, request).await,
+            Command::Send { id, spec, trace } => backend.send(id, spec, trace).await,
+            Command::PlaceOrder { id, request, trace } => {
+                backend.place_order(id, request, trace).await
+            }
             Command::Cancel { id } => backend.cancel(id).await,
             Command::StopService(service) => backend.stop_service(service).await,
             Command::StartService(service) => backend.start_service(service).await,
@@ -515,6 +543,9 @@ struct Backend {
     options: BackendOptions,
     outbox: Outbox,
     files: SharedFiles,
+    /// The OTLP receiver the services export spans to (dropping it stops it).
+    _receiver: Option<crate::engine::trace::receiver::Receiver>,
+    spans_task: Option<JoinHandle<()>>,
     supervisor: Option<Supervisor>,
     /// Deliveries seen by the app's tap (for "Place order").
     deliveries: broadcast::Sender<(Instant, WatchedMessage)>,
@@ -549,7 +580,47 @@ impl Backend {
     async fn start(options: BackendOptions, outbox: Outbox, files: SharedFiles) -> Self {
         let mut supervisor = None;
         let (deliveries, _) = broadcast::channel::<(Instant, WatchedMessage)>(1024);
-        if let Some(config) = options.demo.clone() {
+        // The OTLP receiver first: the demo services export their spans to it.
+        let receiver = match options.otlp_addr {
+            Some(addr) => match crate::engine::trace::receiver::Receiver::start(addr).await {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    outbox
+                        .send(Event::Traces(Err(format!(
+                            "the OTLP receiver could not listen on {addr}: {e}"
+                        ))))
+                        .await;
+                    None
+                }
+            },
+            None => None,
+        };
+        let spans_task = receiver.as_ref().map(|r| {
+            let store = r.store();
+            let outbox = outbox.clone();
+            tokio::spawn(async move {
+                loop {
+                    store.changed().await;
+                    (outbox.repaint)();
+                }
+            })
+        });
+        if let Some(r) = &receiver {
+            outbox
+                .send(Event::Traces(Ok(TracesUp {
+                    endpoint: r.endpoint(),
+                    fallback: r.fallback().map(str::to_string),
+                    store: r.store(),
+                })))
+                .await;
+        }
+        let mut demo = options.demo.clone();
+        if let (Some(config), Some(r)) = (&mut demo, &receiver)
+            && config.otlp_endpoint.is_none()
+        {
+            config.otlp_endpoint = Some(r.endpoint());
+        }
+        if let Some(config) = demo {
             match Supervisor::start(config, true).await {
                 Ok(s) => {
                     let config = s.config().clone();
@@ -591,6 +662,8 @@ impl Backend {
             options,
             outbox,
             files,
+            _receiver: receiver,
+            spans_task,
             supervisor,
             deliveries,
             broker_task,
@@ -623,8 +696,12 @@ impl Backend {
             queue_task,
             consumer_task,
             supervisor,
+            spans_task,
             ..
         } = self;
+        if let Some(task) = spans_task {
+            task.abort();
+        }
         for cancel in watches.into_values() {
             cancel.cancel();
         }

@@ -3,7 +3,12 @@
 use super::*;
 
 impl Backend {
-    pub(super) async fn send(&mut self, id: u64, spec: Box<RequestSpec>) {
+    pub(super) async fn send(
+        &mut self,
+        id: u64,
+        spec: Box<RequestSpec>,
+        trace: Option<crate::engine::trace::TraceContext>,
+    ) {
         let Self {
             outbox,
             pool,
@@ -25,35 +30,43 @@ impl Backend {
         running.insert(
             id,
             tokio::spawn(async move {
-                let exchanges = match (&pool, spec.as_ref()) {
-                    (Some(pool), RequestSpec::Grpc(req)) => {
-                        let (tx, forward) = outbox
-                            .forwarder(64, move |message| Event::StreamMessage { id, message });
-                        let e = crate::engine::grpc::call_streaming_until(
-                            req,
-                            pool,
-                            None,
-                            None,
-                            Some(tx),
-                            cancel,
-                        )
-                        .await;
-                        let _ = forward.await;
-                        vec![e]
-                    }
-                    (Some(pool), _) => {
-                        let stop = cancel.clone();
-                        let run = crate::engine::recorder::cancellable(cancel, spec.execute(pool));
-                        tokio::select! {
-                            exchanges = run => exchanges,
-                            // A step that cannot be cut (name lookup…) gets a moment, then goes.
-                            _ = async {
-                                stop.cancelled().await;
-                                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-                            } => Vec::new(),
+                let run = async {
+                    match (&pool, spec.as_ref()) {
+                        (Some(pool), RequestSpec::Grpc(req)) => {
+                            let (tx, forward) = outbox
+                                .forwarder(64, move |message| Event::StreamMessage { id, message });
+                            let e = crate::engine::grpc::call_streaming_until(
+                                req,
+                                pool,
+                                None,
+                                None,
+                                Some(tx),
+                                cancel,
+                            )
+                            .await;
+                            let _ = forward.await;
+                            vec![e]
                         }
+                        (Some(pool), _) => {
+                            let stop = cancel.clone();
+                            let run =
+                                crate::engine::recorder::cancellable(cancel, spec.execute(pool));
+                            tokio::select! {
+                                exchanges = run => exchanges,
+                                // A step that cannot be cut (name lookup…) gets a moment, then goes.
+                                _ = async {
+                                    stop.cancelled().await;
+                                    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                                } => Vec::new(),
+                            }
+                        }
+                        (None, _) => Vec::new(),
                     }
-                    (None, _) => Vec::new(),
+                };
+                // The exchanges say which trace their request started.
+                let exchanges = match trace {
+                    Some(context) => crate::engine::trace::traced(context, run).await,
+                    None => run.await,
                 };
                 let nothing = exchanges.is_empty();
                 outbox.send(Event::Exchanges { id, exchanges }).await;
@@ -71,7 +84,12 @@ impl Backend {
         );
     }
 
-    pub(super) async fn place_order(&mut self, id: u64, request: Box<HttpRequest>) {
+    pub(super) async fn place_order(
+        &mut self,
+        id: u64,
+        request: Box<HttpRequest>,
+        trace: Option<crate::engine::trace::TraceContext>,
+    ) {
         let Self {
             outbox,
             deliveries,
@@ -83,7 +101,7 @@ impl Backend {
         running.insert(
             id,
             tokio::spawn(async move {
-                place_order(id, request, deliveries, &outbox).await;
+                place_order(id, request, trace, deliveries, &outbox).await;
                 outbox.done(id).await;
             }),
         );
@@ -285,12 +303,16 @@ impl Backend {
 pub(super) async fn place_order(
     id: u64,
     request: Box<HttpRequest>,
+    trace: Option<crate::engine::trace::TraceContext>,
     mut deliveries: broadcast::Receiver<(Instant, WatchedMessage)>,
     outbox: &Outbox,
 ) {
     let clock = Clock::start();
     let started_at_ms = unix_ms();
-    let order = http::send(&request).await;
+    let order = match trace {
+        Some(context) => crate::engine::trace::traced(context, http::send(&request)).await,
+        None => http::send(&request).await,
+    };
     let order_id = order
         .response
         .as_ref()
@@ -355,6 +377,7 @@ pub(super) async fn place_order(
             }],
             request: Message::default(),
             response: None,
+            trace: None,
         },
     };
     outbox
@@ -418,5 +441,6 @@ pub(super) fn delivery_exchange(
             body: message.body,
             ..Message::default()
         }),
+        trace: None,
     }
 }

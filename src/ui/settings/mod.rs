@@ -458,6 +458,9 @@ pub struct Settings {
     pub editor_width: f32,
     /// The collections and history panel is shown.
     pub side_panel: bool,
+    /// Requests carry a W3C `traceparent` (a new trace each, unless one is set in the
+    /// headers), so instrumented services' spans show on their timeline.
+    pub trace_context: bool,
     /// The request tabs besides the current one (kept without their credentials).
     pub tabs: Vec<TabEditors>,
     /// Where the current tab sits among them.
@@ -568,6 +571,7 @@ impl Default for Settings {
             layout: RequestLayout::SideBySide,
             editor_width: 0.0,
             side_panel: true,
+            trace_context: true,
         }
     }
 }

@@ -76,6 +76,101 @@ impl TraceContext {
     }
 }
 
+/// The trace an exchange started: the context it sent, when its clock started (µs since the
+/// Unix epoch, to place the services' spans on it) and the spans received so far.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExchangeTrace {
+    pub trace_id: String,
+    /// Switchboard's own span id: the parent the services' first spans name.
+    pub span_id: String,
+    pub started_unix_us: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spans: Vec<TimelineSpan>,
+}
+
+impl ExchangeTrace {
+    /// Replaces the spans with `spans` placed on this exchange's clock.
+    pub fn place(&mut self, spans: &[Span]) {
+        self.spans = spans
+            .iter()
+            .map(|s| TimelineSpan::place(s, self.started_unix_us))
+            .collect();
+        self.spans.sort_by_key(|s| (s.start_us, s.end_us));
+    }
+
+    /// Where the latest span ends, µs on the exchange's clock (0 without spans).
+    pub fn end_us(&self) -> i64 {
+        self.spans.iter().map(|s| s.end_us).max().unwrap_or(0)
+    }
+}
+
+tokio::task_local! {
+    static SENT: TraceContext;
+}
+
+/// Runs `fut` so that the exchanges recorded inside it say they carry `context` (set by
+/// [`inject`] into the request's headers): their [`ExchangeTrace`] is filled in when they end.
+pub async fn traced<F: std::future::Future>(context: TraceContext, fut: F) -> F::Output {
+    SENT.scope(context, fut).await
+}
+
+/// The context of the enclosing [`traced`] scope.
+pub(crate) fn current() -> Option<TraceContext> {
+    SENT.try_with(TraceContext::clone).ok()
+}
+
+/// A header list's trace context: the user's `traceparent` when the list has a valid one
+/// (kept as it is), else a new one added at the end of the list.
+pub fn inject<H: TraceHeader>(headers: &mut Vec<H>) -> TraceContext {
+    let given = headers
+        .iter()
+        .find(|h| h.name().eq_ignore_ascii_case(TRACEPARENT))
+        .and_then(|h| TraceContext::parse(h.value()));
+    if let Some(context) = given {
+        return context;
+    }
+    // An invalid one is replaced: a service would start a trace of its own from it.
+    headers.retain(|h| !h.name().eq_ignore_ascii_case(TRACEPARENT));
+    let context = TraceContext::new_random();
+    headers.push(H::make(TRACEPARENT, &context.traceparent()));
+    context
+}
+
+/// A header of one of the request types (name and value), for [`inject`].
+pub trait TraceHeader {
+    fn name(&self) -> &str;
+    fn value(&self) -> &str;
+    fn make(name: &str, value: &str) -> Self;
+}
+
+impl TraceHeader for crate::exchange::Header {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn value(&self) -> &str {
+        &self.value
+    }
+    fn make(name: &str, value: &str) -> Self {
+        Self::new(name, value)
+    }
+}
+
+impl TraceHeader for crate::fields::SavedHeader {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn value(&self) -> &str {
+        if self.enabled { &self.value } else { "" }
+    }
+    fn make(name: &str, value: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            value: value.to_string(),
+            enabled: true,
+        }
+    }
+}
+
 /// 64 random bits: std's hasher keys come from the OS's random source once per process and
 /// are stepped for each new hasher; the time and a counter make every call different.
 fn random_u64() -> u64 {

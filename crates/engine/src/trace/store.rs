@@ -73,6 +73,11 @@ impl SpanStore {
         self.changed.notify_waiters();
     }
 
+    /// Resolves when spans are stored next.
+    pub async fn changed(&self) {
+        self.changed.notified().await;
+    }
+
     pub fn count_malformed(&self) {
         self.lock().counts.malformed += 1;
     }

@@ -302,6 +302,7 @@ pub fn discovery_failed(
             ..Message::default()
         },
         response: None,
+        trace: None,
     }
 }
 

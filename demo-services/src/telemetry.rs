@@ -1,0 +1,184 @@
+//! OpenTelemetry traces of the demo services, exported over OTLP/HTTP (protobuf) to the app's
+//! receiver or to `OTEL_EXPORTER_OTLP_ENDPOINT`.
+//!
+//! Each service of each demo has its own tracer provider (service name, endpoint), not the
+//! process-wide `tracing` subscriber that `tracing-opentelemetry` would need: the app and the
+//! tests run several demos in one process, each exporting to its own receiver. The W3C trace
+//! context travels in HTTP headers, gRPC metadata and message headers (AMQP, NATS, Kafka).
+
+use std::time::Duration;
+
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer as _};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::{
+    BatchConfigBuilder, BatchSpanProcessor, SdkTracer, SdkTracerProvider,
+};
+
+/// The demo's two service names, as they appear on a trace.
+pub const ORDER_SERVICE: &str = "order-service";
+pub const USER_SERVICE: &str = "user-service";
+
+/// How soon a finished span is sent: short, so a trace shows up while the user looks at it.
+const EXPORT_DELAY: Duration = Duration::from_millis(100);
+
+/// One service's tracer, exporting to one OTLP endpoint.
+#[derive(Debug)]
+pub struct Telemetry {
+    provider: SdkTracerProvider,
+    tracer: SdkTracer,
+}
+
+impl Telemetry {
+    /// A tracer for `service` exporting to `endpoint` (`http://127.0.0.1:4318`; `/v1/traces`
+    /// is added). Spans are batched and sent from a thread of their own.
+    pub fn start(service: &'static str, endpoint: &str) -> Result<Self, String> {
+        let url = format!("{}/v1/traces", endpoint.trim_end_matches('/'));
+        // The exporter's blocking HTTP client must be made (and dropped) outside the async
+        // runtime: on a thread of its own.
+        let exporter = std::thread::Builder::new()
+            .name("otlp-exporter-setup".into())
+            .spawn(move || {
+                use opentelemetry_otlp::{WithExportConfig, WithHttpConfig as _};
+                opentelemetry_otlp::SpanExporter::builder()
+                    .with_http()
+                    .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+                    .with_endpoint(url)
+                    .with_timeout(Duration::from_secs(3))
+                    .with_headers(Default::default())
+                    .build()
+                    .map_err(|e| format!("OTLP exporter: {e}"))
+            })
+            .map_err(|e| format!("no thread for the OTLP exporter: {e}"))?
+            .join()
+            .map_err(|_| "the OTLP exporter could not be built".to_string())??;
+        let processor = BatchSpanProcessor::builder(exporter)
+            .with_batch_config(
+                BatchConfigBuilder::default()
+                    .with_scheduled_delay(EXPORT_DELAY)
+                    .build(),
+            )
+            .build();
+        let provider = SdkTracerProvider::builder()
+            .with_span_processor(processor)
+            .with_resource(
+                opentelemetry_sdk::Resource::builder()
+                    .with_service_name(service)
+                    .build(),
+            )
+            .build();
+        let tracer = opentelemetry::trace::TracerProvider::tracer(&provider, "switchboard-demo");
+        Ok(Self { provider, tracer })
+    }
+
+    /// Starts a span under `parent` (its trace and span, when it has one); returns the context
+    /// that holds it, to pass on and to [`end`].
+    pub fn start_span(
+        &self,
+        name: impl Into<std::borrow::Cow<'static, str>>,
+        kind: SpanKind,
+        parent: &Context,
+        attributes: Vec<KeyValue>,
+    ) -> Context {
+        let span = self
+            .tracer
+            .span_builder(name)
+            .with_kind(kind)
+            .with_attributes(attributes)
+            .start_with_context(&self.tracer, parent);
+        parent.with_span(span)
+    }
+
+    /// Sends what is buffered and stops, off the async runtime (the export may block).
+    pub fn shutdown(&self) {
+        let provider = self.provider.clone();
+        let spawned = std::thread::Builder::new()
+            .name("otlp-exporter-shutdown".into())
+            .spawn(move || {
+                let _ = provider.shutdown_with_timeout(Duration::from_secs(2));
+            });
+        if let Err(err) = spawned {
+            tracing::warn!(%err, "the OTLP exporter was not flushed");
+        }
+    }
+}
+
+/// A span of an optional tracer: nothing when tracing is off.
+pub fn start_span(
+    telemetry: Option<&Telemetry>,
+    name: impl Into<std::borrow::Cow<'static, str>>,
+    kind: SpanKind,
+    parent: &Context,
+    attributes: Vec<KeyValue>,
+) -> Context {
+    match telemetry {
+        Some(t) => t.start_span(name, kind, parent, attributes),
+        None => parent.clone(),
+    }
+}
+
+/// Ends the span `cx` holds, with an error status when `error` says what failed.
+pub fn end(cx: &Context, error: Option<String>) {
+    let span = cx.span();
+    if let Some(message) = error {
+        span.set_status(Status::error(message));
+    }
+    span.end();
+}
+
+/// Adds an attribute to the span `cx` holds.
+pub fn set_attribute(cx: &Context, attribute: KeyValue) {
+    cx.span().set_attribute(attribute);
+}
+
+/// The context a `traceparent` in these name/value pairs gives (an empty one without).
+pub fn extract<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Context {
+    struct Pairs(Vec<(String, String)>);
+    impl Extractor for Pairs {
+        fn get(&self, key: &str) -> Option<&str> {
+            self.0
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                .map(|(_, v)| v.as_str())
+        }
+        fn keys(&self) -> Vec<&str> {
+            self.0.iter().map(|(k, _)| k.as_str()).collect()
+        }
+    }
+    let pairs = Pairs(
+        pairs
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    );
+    TraceContextPropagator::new().extract(&pairs)
+}
+
+/// The context of an HTTP request's headers.
+pub fn extract_http(headers: &http::HeaderMap) -> Context {
+    extract(
+        headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))),
+    )
+}
+
+/// The headers (`traceparent`, `tracestate`) that carry `cx` to the next service: empty when
+/// `cx` holds no span.
+pub fn inject(cx: &Context) -> Vec<(String, String)> {
+    struct Out(Vec<(String, String)>);
+    impl Injector for Out {
+        fn set(&mut self, key: &str, value: String) {
+            self.0.push((key.to_string(), value));
+        }
+    }
+    let mut out = Out(Vec::new());
+    if cx.has_active_span() {
+        TraceContextPropagator::new().inject_context(cx, &mut out);
+    }
+    out.0
+}
+
+pub use opentelemetry::trace::SpanKind as Kind;
+pub use opentelemetry::{Context as TraceContext, KeyValue as Attribute};
