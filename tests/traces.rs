@@ -372,3 +372,98 @@ async fn an_order_is_traced_through_both_services_and_the_broker() {
     assert!(check.start_us >= server.start_us && check.end_us <= server.end_us + slack);
     demo.stop().await;
 }
+
+/// Over NATS: a `user.get` request carries our context in its headers and the User Service's
+/// server span comes back under it; an order's JetStream publish is a producer span.
+#[tokio::test]
+async fn a_nats_lookup_and_an_orders_jetstream_publish_are_traced() {
+    let receiver = Receiver::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let names = demo_services::NatsNames::unique(&common::nats_url(), &common::tag());
+    let config = demo_services::DemoConfig {
+        amqp_url: common::amqp_url(),
+        topology: common::unique_topology(),
+        nats: Some(names.clone()),
+        otlp_endpoint: Some(receiver.endpoint()),
+        ..demo_services::DemoConfig::ephemeral()
+    };
+    let demo = demo_services::DemoServices::start(config).await.unwrap();
+    let pool = switchboard::engine::grpc::builtin_pool().unwrap();
+    let mut lookup = switchboard::engine::RequestSpec::Nats(Box::new(
+        switchboard::engine::nats::NatsRequest::request(
+            &names.url,
+            &names.user_subject,
+            r#"{"user_id": "1"}"#,
+        ),
+    ));
+    let exchange = lookup.execute_traced(&pool).await.remove(0);
+    assert!(exchange.ok, "{exchange:?}");
+    let trace = exchange.trace.clone().unwrap();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    let spans = receiver
+        .store()
+        .settle(
+            &trace.trace_id,
+            std::time::Duration::from_millis(300),
+            deadline,
+        )
+        .await;
+    let server = spans
+        .iter()
+        .find(|s| s.service == "user-service" && s.kind == "server")
+        .unwrap_or_else(|| panic!("no server span for the lookup: {spans:#?}"));
+    assert_eq!(server.name, names.user_subject);
+    assert_eq!(
+        server.parent_span_id.as_deref(),
+        Some(trace.span_id.as_str())
+    );
+
+    let mut order =
+        switchboard::engine::RequestSpec::Http(switchboard::engine::http::HttpRequest {
+            method: "POST".into(),
+            body: br#"{"user_id": "1", "amount": 9.5}"#.to_vec(),
+            ..switchboard::engine::http::HttpRequest::get(format!(
+                "http://{}/orders",
+                demo.order.http_addr
+            ))
+        });
+    let exchange = order.execute_traced(&pool).await.remove(0);
+    assert_eq!(
+        exchange.status.as_deref(),
+        Some("201 Created"),
+        "{exchange:?}"
+    );
+    let trace = exchange.trace.unwrap();
+    let spans = receiver
+        .store()
+        .settle(
+            &trace.trace_id,
+            std::time::Duration::from_millis(300),
+            deadline,
+        )
+        .await;
+    let server = spans
+        .iter()
+        .find(|s| s.kind == "server" && s.service == "order-service")
+        .unwrap_or_else(|| panic!("{spans:#?}"));
+    let nats_publish = spans
+        .iter()
+        .find(|s| {
+            s.kind == "producer"
+                && s.attributes
+                    .iter()
+                    .any(|(k, v)| k == "messaging.system" && v == "nats")
+        })
+        .unwrap_or_else(|| panic!("no NATS producer span: {spans:#?}"));
+    assert_eq!(
+        nats_publish.name,
+        format!("{} publish", names.orders_subject)
+    );
+    assert_eq!(
+        nats_publish.parent_span_id.as_deref(),
+        Some(server.span_id.as_str())
+    );
+    demo.stop().await;
+    common::delete_stream(&names.stream).await;
+}

@@ -154,6 +154,7 @@ impl OrderProducer {
         order_id: &str,
         correlation_id: &str,
         payload: &[u8],
+        trace_headers: &[(String, String)],
     ) -> Result<Produced, String> {
         let timeout = Duration::from_secs(5);
         let mut req = KafkaRequest::produce(&names.url, &names.topic, user_id, "");
@@ -162,6 +163,11 @@ impl OrderProducer {
             switchboard_engine::fields::SavedHeader::new("correlation_id", correlation_id),
             switchboard_engine::fields::SavedHeader::new("order_id", order_id),
         ];
+        req.headers.extend(
+            trace_headers
+                .iter()
+                .map(|(k, v)| switchboard_engine::fields::SavedHeader::new(k, v)),
+        );
         let (headers, body) = switchboard_engine::kafka::prepare(&req).map_err(|e| e.message)?;
         let mut slot = self.producer.lock().await;
         if slot.is_none() {
@@ -201,12 +207,44 @@ impl OrderProducer {
     }
 }
 
+/// The consumer span of one record: from when it was produced (its timestamp) to now, under
+/// the producer's context in its headers.
+fn consumed_span(
+    telemetry: Option<&crate::telemetry::Telemetry>,
+    names: &KafkaNames,
+    message: &switchboard_engine::watched::WatchedMessage,
+) {
+    use crate::telemetry::{self, Attribute, Kind};
+    let Some(telemetry) = telemetry else {
+        return;
+    };
+    let pairs: Vec<(String, String)> = message
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), switchboard_engine::watched::text_of(v)))
+        .collect();
+    let parent = telemetry::extract(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let cx = telemetry.start_span(
+        format!("{} process", names.topic),
+        Kind::Consumer,
+        &parent,
+        vec![
+            Attribute::new("messaging.system", "kafka"),
+            Attribute::new("messaging.destination.name", names.topic.clone()),
+            Attribute::new("messaging.consumer.group.name", names.group.clone()),
+            Attribute::new("messaging.kafka.message.key", message.key.to_string()),
+        ],
+    );
+    telemetry::end(&cx, None);
+}
+
 /// The User Service's consumer of the orders topic as group `names.group`: counts what it
 /// reads; the watch reconnects after a gap by itself, and is started again (after 2 s) when it
 /// fails; stops at `shutdown`, committing what it read and leaving the group.
 pub async fn consume_orders(
     names: KafkaNames,
     state: watch::Sender<ConsumerState>,
+    telemetry: Option<std::sync::Arc<crate::telemetry::Telemetry>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut spec = KafkaWatch::tap(&names.url, &names.topic);
@@ -235,6 +273,10 @@ pub async fn consume_orders(
                     None => break false,
                     Some(WatchEvent::Messages(batch)) => {
                         consumed += batch.len() as u64;
+                        // A consumer span per record, under the producer's context it carries.
+                        for message in &batch {
+                            consumed_span(telemetry.as_deref(), &names, message);
+                        }
                         let _ = state.send(consuming(consumed));
                     }
                     Some(WatchEvent::Connected { .. }) => {

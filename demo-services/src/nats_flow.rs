@@ -236,8 +236,10 @@ pub async fn serve_user_lookups(
     mut sub: async_nats::Subscriber,
     store: Arc<UserStore>,
     knobs: Arc<Knobs>,
+    telemetry: Option<Arc<crate::telemetry::Telemetry>>,
     shutdown: watch::Receiver<bool>,
 ) {
+    use crate::telemetry::{self, Attribute, Kind};
     let stop = crate::user_service::stopped(shutdown);
     tokio::pin!(stop);
     loop {
@@ -252,9 +254,32 @@ pub async fn serve_user_lookups(
         let client = client.clone();
         let store = store.clone();
         let knobs = knobs.clone();
+        // The server span of the lookup, under the requester's context in the headers.
+        let parent = telemetry::extract(msg.headers.iter().flat_map(|headers| {
+            headers
+                .iter()
+                .filter_map(|(name, values)| Some((name.as_ref(), values.first()?.as_str())))
+        }));
+        let cx = telemetry::start_span(
+            telemetry.as_deref(),
+            msg.subject.to_string(),
+            Kind::Server,
+            &parent,
+            vec![
+                Attribute::new("messaging.system", "nats"),
+                Attribute::new("messaging.destination.name", msg.subject.to_string()),
+            ],
+        );
         // Each lookup on its own task, so an injected latency delays only that one.
         tokio::spawn(async move {
             let (body, error) = answer(&store, &knobs, &msg.payload).await;
+            telemetry::end(
+                &cx,
+                error
+                    .as_ref()
+                    .filter(|(code, _)| *code >= 500)
+                    .map(|(code, message)| format!("{code}: {message}")),
+            );
             let mut headers = async_nats::HeaderMap::new();
             headers.insert("Content-Type", "application/json");
             if let Some((code, message)) = error {
@@ -292,6 +317,7 @@ pub async fn publish_order(
     order_id: &str,
     correlation_id: &str,
     payload: Vec<u8>,
+    trace_headers: &[(String, String)],
 ) -> Result<Published, String> {
     if client.connection_state() != async_nats::connection::State::Connected {
         return Err(format!("NATS at {} is not connected", names.url));
@@ -301,6 +327,9 @@ pub async fn publish_order(
     headers.insert("Nats-Msg-Id", order_id);
     headers.insert("X-Correlation-Id", correlation_id);
     headers.insert("Content-Type", "application/json");
+    for (name, value) in trace_headers {
+        headers.insert(name.as_str(), value.as_str());
+    }
     let publish = async {
         let ack = js
             .publish_with_headers(names.orders_subject.clone(), headers, payload.into())

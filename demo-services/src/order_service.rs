@@ -358,15 +358,18 @@ async fn handle_order(
     let nats = match &shared.nats {
         Some((client, names)) => {
             let payload = serde_json::to_vec(&order).unwrap_or_default();
-            match crate::nats_flow::publish_order(
+            let span = producer_span(shared, "nats", &names.orders_subject, &order.order_id, cx);
+            let published = crate::nats_flow::publish_order(
                 client,
                 names,
                 &order.order_id,
                 &correlation_id,
                 payload,
+                &telemetry::inject(&span),
             )
-            .await
-            {
+            .await;
+            telemetry::end(&span, published.as_ref().err().cloned());
+            match published {
                 Ok(p) => {
                     serde_json::json!({ "stream": p.stream, "seq": p.seq, "subject": names.orders_subject })
                 }
@@ -379,16 +382,19 @@ async fn handle_order(
     let kafka = match &shared.kafka {
         Some((producer, names)) => {
             let payload = serde_json::to_vec(&order).unwrap_or_default();
-            match producer
+            let span = producer_span(shared, "kafka", &names.topic, &order.order_id, cx);
+            let produced = producer
                 .produce(
                     names,
                     &order.user_id,
                     &order.order_id,
                     &correlation_id,
                     &payload,
+                    &telemetry::inject(&span),
                 )
-                .await
-            {
+                .await;
+            telemetry::end(&span, produced.as_ref().err().cloned());
+            match produced {
                 Ok(p) => {
                     serde_json::json!({ "topic": names.topic, "partition": p.partition, "offset": p.offset })
                 }
@@ -545,28 +551,45 @@ async fn publish(
     correlation_id: &str,
     parent: &TraceContext,
 ) -> Result<(), String> {
-    // The producer span: the event carries its context to whoever consumes it.
-    let cx = telemetry::start_span(
-        shared.telemetry.as_deref(),
-        format!("{} publish", shared.topology.exchange),
-        Kind::Producer,
+    let cx = producer_span(
+        shared,
+        "rabbitmq",
+        &shared.topology.exchange,
+        &order.order_id,
         parent,
-        vec![
-            Attribute::new("messaging.system", "rabbitmq"),
-            Attribute::new(
-                "messaging.destination.name",
-                shared.topology.exchange.clone(),
-            ),
-            Attribute::new(
-                "messaging.rabbitmq.destination.routing_key",
-                shared.topology.routing_key.clone(),
-            ),
-            Attribute::new("messaging.message.id", order.order_id.clone()),
-        ],
+    );
+    telemetry::set_attribute(
+        &cx,
+        Attribute::new(
+            "messaging.rabbitmq.destination.routing_key",
+            shared.topology.routing_key.clone(),
+        ),
     );
     let published = publish_amqp(shared, order, correlation_id, &telemetry::inject(&cx)).await;
     telemetry::end(&cx, published.as_ref().err().cloned());
     published
+}
+
+/// The producer span of an order event sent to `destination` over `system`: the event carries
+/// its context to whoever consumes it.
+fn producer_span(
+    shared: &Shared,
+    system: &'static str,
+    destination: &str,
+    order_id: &str,
+    parent: &TraceContext,
+) -> TraceContext {
+    telemetry::start_span(
+        shared.telemetry.as_deref(),
+        format!("{destination} publish"),
+        Kind::Producer,
+        parent,
+        vec![
+            Attribute::new("messaging.system", system),
+            Attribute::new("messaging.destination.name", destination.to_string()),
+            Attribute::new("messaging.message.id", order_id.to_string()),
+        ],
+    )
 }
 
 async fn publish_amqp(

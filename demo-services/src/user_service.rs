@@ -221,6 +221,7 @@ pub async fn start(config: UserServiceConfig) -> Result<UserServiceHandle, Start
         tasks.push(tokio::spawn(crate::kafka_flow::consume_orders(
             names,
             kafka_tx,
+            shared.telemetry.clone(),
             shutdown_rx.clone(),
         )));
     }
@@ -231,6 +232,7 @@ pub async fn start(config: UserServiceConfig) -> Result<UserServiceHandle, Start
                 sub,
                 shared.store.clone(),
                 shared.knobs.clone(),
+                shared.telemetry.clone(),
                 shutdown_rx.clone(),
             ))),
             Err(err) => tracing::warn!(%err, "the User Service does not answer over NATS"),
