@@ -416,3 +416,92 @@ async fn each_command_lists_only_its_own_options() {
         "{app}"
     );
 }
+
+/// `send --trace`: the request carries a traceparent, the command receives the services'
+/// spans and prints them with the exchange (`trace.spans` in --json, a tree in text);
+/// `--no-traceparent` sends none.
+#[tokio::test]
+async fn send_trace_prints_the_services_spans_and_no_traceparent_sends_none() {
+    // A port for the command's receiver, told to the demo before the command runs.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = demo_services::DemoConfig {
+        amqp_url: amqp_url(),
+        topology: common::unique_topology(),
+        otlp_endpoint: Some(format!("http://127.0.0.1:{port}")),
+        ..demo_services::DemoConfig::ephemeral()
+    };
+    let demo = demo_services::DemoServices::start(config).await.unwrap();
+    let url = format!("http://{}/user/1", demo.user.http_addr);
+    let otlp = format!("127.0.0.1:{port}");
+    let out = run(vec![
+        "send".into(),
+        "http".into(),
+        url.clone(),
+        "--trace".into(),
+        "--otlp-addr".into(),
+        otlp.clone(),
+        "--json".into(),
+    ])
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let e = &json_lines(&out)[0];
+    let sent = e["request"]["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["name"] == "traceparent")
+        .expect("a traceparent was sent")["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let trace = &e["trace"];
+    assert!(sent.contains(trace["trace_id"].as_str().unwrap()), "{e}");
+    let spans = trace["spans"].as_array().unwrap();
+    assert_eq!(spans.len(), 1, "{trace}");
+    assert_eq!(spans[0]["service"], "user-service");
+    assert_eq!(spans[0]["name"], "GET /user/{id}");
+    assert_eq!(spans[0]["parent_span_id"], trace["span_id"]);
+
+    let text = run(vec![
+        "send".into(),
+        "http".into(),
+        url.clone(),
+        "--trace".into(),
+        "--otlp-addr".into(),
+        otlp,
+    ])
+    .await;
+    let stdout = String::from_utf8_lossy(&text.stdout);
+    assert!(stdout.contains("inside the services (trace "), "{stdout}");
+    assert!(
+        stdout.contains("user-service  GET /user/{id} (server)"),
+        "{stdout}"
+    );
+
+    let out = run(vec![
+        "send".into(),
+        "http".into(),
+        url,
+        "--no-traceparent".into(),
+        "--json".into(),
+    ])
+    .await;
+    let e = &json_lines(&out)[0];
+    assert!(e.get("trace").is_none(), "{e}");
+    assert!(
+        !e["request"]["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["name"] == "traceparent")
+    );
+    demo.stop().await;
+}

@@ -61,6 +61,29 @@ pub struct SendArgs {
     pub command: Send,
     #[command(flatten)]
     pub shown: Shown,
+    #[command(flatten)]
+    pub tracing: Tracing,
+}
+
+/// Trace context and spans, for the commands that send requests.
+#[derive(Debug, Clone, Args)]
+pub struct Tracing {
+    /// Do not send a W3C traceparent (by default each request starts a new trace, unless a
+    /// traceparent header is given).
+    #[arg(long, global = true)]
+    pub no_traceparent: bool,
+    /// Receive the services' spans (OTLP/HTTP on --otlp-addr), wait for them after the
+    /// exchange and print them under its timeline (with --json: in `trace.spans`).
+    #[arg(long, global = true, conflicts_with = "no_traceparent")]
+    pub trace: bool,
+    /// With --trace: wait at most this long for spans (the wait ends after 500 ms without new
+    /// ones).
+    #[arg(long, global = true, default_value = "5", value_name = "SECS", value_parser = parse_secs)]
+    pub trace_wait: Duration,
+    /// With --trace: where the receiver listens (a free port when it is taken; the services
+    /// must export there: `switchboard demo --otlp-endpoint`).
+    #[arg(long, global = true, value_name = "ADDR", default_value = crate::engine::trace::receiver::DEFAULT_OTLP_HTTP_ADDR)]
+    pub otlp_addr: SocketAddr,
 }
 
 /// `kafka`: the admin commands, and the broker they ask when none is given.
@@ -461,6 +484,8 @@ pub struct PublishArgs {
     pub url: String,
     #[command(flatten)]
     pub shown: Shown,
+    #[command(flatten)]
+    pub tracing: Tracing,
     /// Kafka: the topic.
     #[arg(long, conflicts_with_all = ["exchange", "routing_key", "subject"])]
     pub topic: Option<String>,

@@ -9,6 +9,7 @@ use super::*;
 pub(super) async fn send_grpc(
     a: args::GrpcArgs,
     show_credentials: bool,
+    traced: &super::traces::Traced,
 ) -> anyhow::Result<ExitCode> {
     let stdin_stream = a.data.as_deref() == Some("@-");
     let mut request = if stdin_stream {
@@ -112,7 +113,9 @@ pub(super) async fn send_grpc(
     } else {
         None
     };
-    let mut exchange = grpc::call_streaming(&request, &pool, None, input, observer).await;
+    let context = traced.context(&mut request.metadata);
+    let call = grpc::call_streaming(&request, &pool, None, input, observer);
+    let mut exchange = super::traces::in_trace(context, call).await;
     exchange.prepend_phase(
         grpc::phases::DISCOVER,
         discovery.as_micros() as u64,
@@ -141,7 +144,9 @@ pub(super) async fn send_grpc(
     if let Some(printer) = printer {
         let _ = printer.await;
     }
-    Ok(report(&[exchange], a.json, show_credentials))
+    let mut exchanges = [exchange];
+    traced.collect(&mut exchanges).await;
+    Ok(report(&exchanges, a.json, show_credentials))
 }
 
 /// The descriptors to call `addr` with: `--proto` files, a `--protoset`, or the server's

@@ -6,6 +6,7 @@ mod grpc_call;
 mod kafka;
 mod nats;
 mod print;
+mod traces;
 mod watching;
 
 use grpc_call::{grpc_pool, grpc_request, send_grpc};
@@ -64,7 +65,10 @@ pub fn fail(message: &str) -> ExitCode {
 /// `--show-credentials`.
 pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Send(send) => self::send(send.command, send.shown.show_credentials).await,
+        Command::Send(send) => {
+            let traced = traces::Traced::start(&send.tracing).await?;
+            self::send(send.command, send.shown.show_credentials, &traced).await
+        }
         Command::Publish(a) => publish(a).await,
         Command::Nats(c) => nats::command(c).await,
         Command::Kafka(k) => kafka::command(k.command, &k.kafka_url).await,
@@ -86,40 +90,57 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn send(command: args::Send, show_credentials: bool) -> anyhow::Result<ExitCode> {
-    match command {
+async fn send(
+    command: args::Send,
+    show_credentials: bool,
+    traced: &traces::Traced,
+) -> anyhow::Result<ExitCode> {
+    use traces::in_trace;
+    let (mut exchanges, json) = match command {
         args::Send::Http(a) => {
-            let exchange = http::send(&http_request(&a)?).await;
-            Ok(report(&[exchange], a.json, show_credentials))
+            let mut req = http_request(&a)?;
+            let context = traced.context(&mut req.headers);
+            (vec![in_trace(context, http::send(&req)).await], a.json)
         }
-        args::Send::Grpc(a) => send_grpc(a, show_credentials).await,
+        args::Send::Grpc(a) => return send_grpc(a, show_credentials, traced).await,
         args::Send::Nats(a) => {
-            let exchanges = crate::engine::nats::execute(&nats::request(&a)?, a.timeout).await;
-            Ok(report(&exchanges, a.json, show_credentials))
+            let mut req = nats::request(&a)?;
+            let context = traced.context(&mut req.headers);
+            let run = crate::engine::nats::execute(&req, a.timeout);
+            (in_trace(context, run).await, a.json)
         }
-    }
+    };
+    traced.collect(&mut exchanges).await;
+    Ok(report(&exchanges, json, show_credentials))
 }
 
 async fn publish(a: args::PublishArgs) -> anyhow::Result<ExitCode> {
+    use traces::in_trace;
     let show_credentials = a.shown.show_credentials;
-    match a {
+    let traced = traces::Traced::start(&a.tracing).await?;
+    let mut exchanges = match &a {
         a if kafka::check_scheme(&a.url).is_err() => {
             kafka::check_scheme(&a.url)?;
-            Ok(ExitCode::FAILURE)
+            return Ok(ExitCode::FAILURE);
         }
         a if kafka::is_kafka_url(&a.url) => {
-            let exchanges = crate::engine::kafka::execute(&kafka::publish(&a)?, a.timeout).await;
-            Ok(report(&exchanges, a.json, show_credentials))
+            let mut req = kafka::publish(a)?;
+            let context = traced.context(&mut req.headers);
+            in_trace(context, crate::engine::kafka::execute(&req, a.timeout)).await
         }
         a if nats::is_nats_url(&a.url) => {
-            let exchanges = crate::engine::nats::execute(&nats::publish(&a)?, a.timeout).await;
-            Ok(report(&exchanges, a.json, show_credentials))
+            let mut req = nats::publish(a)?;
+            let context = traced.context(&mut req.headers);
+            in_trace(context, crate::engine::nats::execute(&req, a.timeout)).await
         }
         a => {
-            let exchanges = amqp::publish(&publish_request(&a)?).await;
-            Ok(report(&exchanges, a.json, show_credentials))
+            let mut req = publish_request(a)?;
+            let context = traced.context(&mut req.headers);
+            in_trace(context, amqp::publish(&req)).await
         }
-    }
+    };
+    traced.collect(&mut exchanges).await;
+    Ok(report(&exchanges, a.json, show_credentials))
 }
 
 /// `grpc` and `load`.

@@ -45,6 +45,15 @@ pub fn exchange_text(e: &Exchange) -> String {
     if let Some(error) = &e.error {
         out.push_str(&format!("  error: {error}\n"));
     }
+    if let Some(trace) = e.trace.as_ref().filter(|t| !t.spans.is_empty()) {
+        out.push_str(&format!(
+            "  inside the services (trace {}, {} span{}):\n",
+            trace.trace_id,
+            trace.spans.len(),
+            if trace.spans.len() == 1 { "" } else { "s" }
+        ));
+        out.push_str(&crate::engine::trace::render_tree(&trace.spans));
+    }
     if let Some(response) = &e.response {
         if !response.line.is_empty() {
             out.push_str(&format!("{}\n", response.line));

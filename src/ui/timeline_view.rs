@@ -205,7 +205,7 @@ fn spans_ui(
         let painter = ui.painter_at(rect);
         let indent = 4.0 + 10.0 * (*depth).min(6) as f32;
         let mut job = egui::text::LayoutJob::single_section(
-            format!("{} · {}", span.service, span.name),
+            format!("{} · {}", span.service, span.label()),
             egui::TextFormat::simple(FontId::proportional(12.0), text_color),
         );
         job.wrap = egui::text::TextWrapping::truncate_at_width(LABEL_WIDTH - indent - 4.0);

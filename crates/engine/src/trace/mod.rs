@@ -226,6 +226,19 @@ pub struct TimelineSpan {
 }
 
 impl TimelineSpan {
+    /// Its name, with the messaging system when it names one (`orders publish · rabbitmq`):
+    /// an exchange and a topic may share a name.
+    pub fn label(&self) -> String {
+        match self
+            .attributes
+            .get("messaging.system")
+            .and_then(|v| v.as_str())
+        {
+            Some(system) => format!("{} · {system}", self.name),
+            None => self.name.clone(),
+        }
+    }
+
     /// `span` on the clock of an exchange that started at `started_unix_us`.
     pub fn place(span: &Span, started_unix_us: u64) -> Self {
         let at = |ns: u64| (ns / 1_000) as i64 - started_unix_us as i64;
@@ -283,16 +296,24 @@ pub fn tree(spans: &[TimelineSpan]) -> Vec<(usize, &TimelineSpan)> {
 pub fn render_tree(spans: &[TimelineSpan]) -> String {
     let mut out = String::new();
     for (depth, s) in tree(spans) {
-        let took = s.end_us.saturating_sub(s.start_us);
+        let took = s.end_us.saturating_sub(s.start_us).max(0) as u64;
+        let at = if s.start_us < 0 {
+            format!("-{}", crate::timeline::format_us(s.start_us.unsigned_abs()))
+        } else {
+            crate::timeline::format_us(s.start_us as u64)
+        };
         out.push_str(&format!(
-            "{:indent$}{}  {} ({})  at {} µs, {} µs  {}\n",
+            "{:indent$}{}  {} ({})  at {at}, took {}{}\n",
             "",
             s.service,
-            s.name,
+            s.label(),
             s.kind,
-            s.start_us,
-            took,
-            s.status,
+            crate::timeline::format_us(took),
+            if s.status.starts_with("error") {
+                format!("  {}", s.status)
+            } else {
+                String::new()
+            },
             indent = 2 + depth * 2
         ));
     }
