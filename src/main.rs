@@ -32,7 +32,7 @@ fn launch(cli: &Cli) -> anyhow::Result<()> {
             nats_url: cli.brokers.nats_url.clone(),
             kafka_url: cli.brokers.kafka_url.clone(),
             data_dir: switchboard::engine::collection::vars::data_dir(),
-            otlp_addr: Some(cli.otlp_addr),
+            otlp_addr: Some((cli.otlp_addr, cli.otlp_grpc_addr)),
         },
         script: cli.script.map(|s| match s {
             ScriptArg::Lookup => Script::Lookup,

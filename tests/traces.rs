@@ -467,3 +467,29 @@ async fn a_nats_lookup_and_an_orders_jetstream_publish_are_traced() {
     demo.stop().await;
     common::delete_stream(&names.stream).await;
 }
+
+/// OTLP/gRPC: `TraceService/Export` lands in the same store as OTLP/HTTP.
+#[tokio::test]
+async fn grpc_exports_land_in_the_same_store() {
+    use switchboard::engine::trace::otlp::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+    let mut receiver = Receiver::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let addr = receiver
+        .serve_grpc("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(receiver.grpc_endpoint(), Some(format!("http://{addr}")));
+    let ctx = TraceContext::new_random();
+    let mut client = TraceServiceClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    client.export(export("grpc-exporter", &ctx)).await.unwrap();
+    let spans = receiver.store().spans(&ctx.trace_id);
+    assert_eq!(spans.len(), 2, "{spans:#?}");
+    assert!(spans.iter().all(|s| s.service == "grpc-exporter"));
+    // A taken gRPC port falls back too, and says so.
+    let taken = receiver.serve_grpc(addr).await.unwrap();
+    assert_ne!(taken, addr);
+    assert!(receiver.grpc_fallback().unwrap().contains("not free"));
+}

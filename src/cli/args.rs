@@ -22,6 +22,9 @@ pub struct Cli {
     /// there; a free port is used when it is taken, shown in the app).
     #[arg(long, value_name = "ADDR", default_value = crate::engine::trace::receiver::DEFAULT_OTLP_HTTP_ADDR)]
     pub otlp_addr: SocketAddr,
+    /// Where the app's OTLP/gRPC receiver listens (a free port when it is taken).
+    #[arg(long, value_name = "ADDR", default_value = crate::engine::trace::receiver::DEFAULT_OTLP_GRPC_ADDR)]
+    pub otlp_grpc_addr: SocketAddr,
     /// Scripted action after start (`lookup`: an HTTP and a gRPC lookup, then prints
     /// `script: done`). Used by scripts/screenshot.
     #[arg(long, hide = true, value_enum)]

@@ -98,7 +98,10 @@ fn app_options(demo: DemoConfig) -> AppOptions {
             kafka_url: switchboard::engine::kafka::DEFAULT_KAFKA_URL.to_string(),
             data_dir: temp_data_dir(),
             // Its own receiver per app: the tests run side by side.
-            otlp_addr: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
+            otlp_addr: Some((
+                std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+                std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            )),
         },
         script: None,
     }

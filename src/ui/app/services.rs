@@ -106,8 +106,14 @@ impl SwitchboardApp {
                     ui.visuals().weak_text_color()
                 };
                 let mut tip = format!(
-                    "The OTLP/HTTP receiver: services that export spans here (OTEL_EXPORTER_OTLP_ENDPOINT={}) show them under the timeline of the request that started the trace.\n{} dropped (oldest traces first, to stay bounded), {} unreadable exports.",
-                    up.endpoint, counts.dropped, counts.malformed
+                    "The OTLP receiver: services that export spans here (OTEL_EXPORTER_OTLP_ENDPOINT={} for OTLP/HTTP{}) show them under the timeline of the request that started the trace.\n{} dropped (oldest traces first, to stay bounded), {} unreadable exports.",
+                    up.endpoint,
+                    up.grpc_endpoint
+                        .as_deref()
+                        .map(|g| format!(", {g} for OTLP/gRPC"))
+                        .unwrap_or_default(),
+                    counts.dropped,
+                    counts.malformed
                 );
                 if let Some(why) = &up.fallback {
                     tip.push_str(&format!("\nNot on the default port: {why}"));

@@ -357,16 +357,19 @@ pub struct BackendOptions {
     pub kafka_url: String,
     /// Where history, secrets and new collections are kept.
     pub data_dir: PathBuf,
-    /// Where the OTLP receiver listens (a free port when it is taken); `None`: no receiver.
-    pub otlp_addr: Option<std::net::SocketAddr>,
+    /// Where the OTLP receiver listens: OTLP/HTTP and OTLP/gRPC (a free port when one is
+    /// taken); `None`: no receiver.
+    pub otlp_addr: Option<(std::net::SocketAddr, std::net::SocketAddr)>,
 }
 
 /// The running OTLP receiver, as the app shows it and reads its spans.
 #[derive(Clone)]
 pub struct TracesUp {
-    /// What to set `OTEL_EXPORTER_OTLP_ENDPOINT` to.
+    /// What to set `OTEL_EXPORTER_OTLP_ENDPOINT` to (OTLP/HTTP).
     pub endpoint: String,
-    /// Why the default port was not used, when it was not.
+    /// The OTLP/gRPC endpoint, when it is served.
+    pub grpc_endpoint: Option<String>,
+    /// Why a default port was not used, when one was not.
     pub fallback: Option<String>,
     pub store: Arc<crate::engine::trace::SpanStore>,
 }
@@ -582,8 +585,14 @@ impl Backend {
         let (deliveries, _) = broadcast::channel::<(Instant, WatchedMessage)>(1024);
         // The OTLP receiver first: the demo services export their spans to it.
         let receiver = match options.otlp_addr {
-            Some(addr) => match crate::engine::trace::receiver::Receiver::start(addr).await {
-                Ok(r) => Some(r),
+            Some((addr, grpc)) => match crate::engine::trace::receiver::Receiver::start(addr).await
+            {
+                Ok(mut r) => {
+                    if let Err(e) = r.serve_grpc(grpc).await {
+                        tracing::warn!(%e, "no OTLP/gRPC receiver on {grpc}");
+                    }
+                    Some(r)
+                }
                 Err(e) => {
                     outbox
                         .send(Event::Traces(Err(format!(
@@ -609,7 +618,12 @@ impl Backend {
             outbox
                 .send(Event::Traces(Ok(TracesUp {
                     endpoint: r.endpoint(),
-                    fallback: r.fallback().map(str::to_string),
+                    grpc_endpoint: r.grpc_endpoint(),
+                    fallback: [r.fallback(), r.grpc_fallback()]
+                        .into_iter()
+                        .flatten()
+                        .map(str::to_string)
+                        .reduce(|a, b| format!("{a}; {b}")),
                     store: r.store(),
                 })))
                 .await;

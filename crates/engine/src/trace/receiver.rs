@@ -30,11 +30,48 @@ pub struct Receiver {
     /// Why the preferred address was not used, when it was not.
     fallback: Option<String>,
     task: tokio::task::JoinHandle<()>,
+    /// OTLP/gRPC, when started: its address, why not the preferred one, its server.
+    grpc: Option<(SocketAddr, Option<String>, tokio::task::JoinHandle<()>)>,
 }
 
 impl Drop for Receiver {
     fn drop(&mut self) {
         self.task.abort();
+        if let Some((_, _, task)) = &self.grpc {
+            task.abort();
+        }
+    }
+}
+
+/// The default OTLP/gRPC address.
+pub const DEFAULT_OTLP_GRPC_ADDR: &str = "127.0.0.1:4317";
+
+/// Binds `preferred`, or a free port of its host when it is taken (and why).
+async fn bind_or_free(
+    preferred: SocketAddr,
+) -> std::io::Result<(tokio::net::TcpListener, Option<String>)> {
+    match tokio::net::TcpListener::bind(preferred).await {
+        Ok(l) => Ok((l, None)),
+        Err(e) => {
+            let l = tokio::net::TcpListener::bind(SocketAddr::new(preferred.ip(), 0)).await?;
+            Ok((l, Some(format!("{preferred} is not free ({e})"))))
+        }
+    }
+}
+
+/// OTLP/gRPC `TraceService/Export` into the same store as OTLP/HTTP.
+struct GrpcTraces(Arc<SpanStore>);
+
+#[tonic::async_trait]
+impl opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceService
+    for GrpcTraces
+{
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        self.0.insert(spans_of(request.into_inner()));
+        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
     }
 }
 
@@ -42,14 +79,7 @@ impl Receiver {
     /// Listens on `preferred`; when it is taken, on a free port of the same host (see
     /// [`Receiver::fallback`]).
     pub async fn start(preferred: SocketAddr) -> std::io::Result<Self> {
-        let (listener, fallback) = match tokio::net::TcpListener::bind(preferred).await {
-            Ok(l) => (l, None),
-            Err(e) => {
-                let free = SocketAddr::new(preferred.ip(), 0);
-                let l = tokio::net::TcpListener::bind(free).await?;
-                (l, Some(format!("{preferred} is not free ({e})")))
-            }
-        };
+        let (listener, fallback) = bind_or_free(preferred).await?;
         let addr = listener.local_addr()?;
         let store = Arc::new(SpanStore::new(MAX_SPANS));
         let task = tokio::spawn(serve(listener, store.clone()));
@@ -58,7 +88,41 @@ impl Receiver {
             store,
             fallback,
             task,
+            grpc: None,
         })
+    }
+
+    /// Also takes OTLP/gRPC exports (`TraceService/Export`) on `preferred`, or on a free port
+    /// of its host when it is taken (see [`Receiver::grpc_fallback`]).
+    pub async fn serve_grpc(&mut self, preferred: SocketAddr) -> std::io::Result<SocketAddr> {
+        use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceServiceServer;
+        let (listener, fallback) = bind_or_free(preferred).await?;
+        let addr = listener.local_addr()?;
+        let service = TraceServiceServer::new(GrpcTraces(self.store.clone()))
+            .max_decoding_message_size(MAX_EXPORT_BYTES);
+        let task = tokio::spawn(async move {
+            // It serves until aborted; a failed accept loop just ends it (HTTP still works).
+            let _ = tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
+                .await;
+        });
+        if let Some((_, _, old)) = self.grpc.replace((addr, fallback, task)) {
+            old.abort();
+        }
+        Ok(addr)
+    }
+
+    /// The OTLP/gRPC endpoint, when it is served.
+    pub fn grpc_endpoint(&self) -> Option<String> {
+        self.grpc
+            .as_ref()
+            .map(|(addr, _, _)| format!("http://{addr}"))
+    }
+
+    /// Why the preferred OTLP/gRPC address was not used, when it was not.
+    pub fn grpc_fallback(&self) -> Option<&str> {
+        self.grpc.as_ref().and_then(|(_, why, _)| why.as_deref())
     }
 
     pub fn addr(&self) -> SocketAddr {
