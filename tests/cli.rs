@@ -418,7 +418,7 @@ async fn each_command_lists_only_its_own_options() {
 }
 
 /// `send --trace`: the request carries a traceparent, the command receives the services'
-/// spans and prints them with the exchange (`trace.spans` in --json, a tree in text);
+/// spans and prints them with the exchange (`spans` in --json, a tree in text);
 /// `--no-traceparent` sends none.
 #[tokio::test]
 async fn send_trace_prints_the_services_spans_and_no_traceparent_sends_none() {
@@ -464,8 +464,8 @@ async fn send_trace_prints_the_services_spans_and_no_traceparent_sends_none() {
         .to_string();
     let trace = &e["trace"];
     assert!(sent.contains(trace["trace_id"].as_str().unwrap()), "{e}");
-    let spans = trace["spans"].as_array().unwrap();
-    assert_eq!(spans.len(), 1, "{trace}");
+    let spans = e["spans"].as_array().unwrap();
+    assert_eq!(spans.len(), 1, "{e}");
     assert_eq!(spans[0]["service"], "user-service");
     assert_eq!(spans[0]["name"], "GET /user/{id}");
     assert_eq!(spans[0]["parent_span_id"], trace["span_id"]);
@@ -503,5 +503,57 @@ async fn send_trace_prints_the_services_spans_and_no_traceparent_sends_none() {
             .iter()
             .any(|h| h["name"] == "traceparent")
     );
+    demo.stop().await;
+}
+
+/// `switchboard traces`: the receiver alone prints each span as it arrives, and stops after
+/// `--count`.
+#[tokio::test]
+async fn traces_prints_spans_as_they_arrive() {
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let (http, grpc) = (free(), free());
+    let config = demo_services::DemoConfig {
+        amqp_url: amqp_url(),
+        topology: common::unique_topology(),
+        otlp_endpoint: Some(format!("http://127.0.0.1:{http}")),
+        ..demo_services::DemoConfig::ephemeral()
+    };
+    let demo = demo_services::DemoServices::start(config).await.unwrap();
+    let follower = tokio::spawn(run(vec![
+        "traces".into(),
+        "--otlp-addr".into(),
+        format!("127.0.0.1:{http}"),
+        "--otlp-grpc-addr".into(),
+        format!("127.0.0.1:{grpc}"),
+        "--json".into(),
+        "--count".into(),
+        "1".into(),
+        "--timeout".into(),
+        "20".into(),
+    ]));
+    // Lookups until the follower has printed one (it may still be starting).
+    let url = format!("http://{}/user/2", demo.user.http_addr);
+    let client = reqwest::Client::new();
+    while !follower.is_finished() {
+        let _ = client.get(&url).send().await;
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let out = follower.await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let spans = json_lines(&out);
+    assert_eq!(spans.len(), 1, "--count 1");
+    assert_eq!(spans[0]["service"], "user-service");
+    assert_eq!(spans[0]["name"], "GET /user/{id}");
+    assert_eq!(spans[0]["kind"], "server");
     demo.stop().await;
 }

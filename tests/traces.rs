@@ -294,7 +294,8 @@ async fn an_order_is_traced_through_both_services_and_the_broker() {
         Some("201 Created"),
         "{exchange:?}"
     );
-    let mut trace = exchange
+    let mut exchange = exchange;
+    let trace = exchange
         .trace
         .clone()
         .expect("the exchange names its trace");
@@ -324,13 +325,13 @@ async fn an_order_is_traced_through_both_services_and_the_broker() {
             break;
         }
     }
-    trace.place(&spans);
+    exchange.place_spans(&spans);
     let find = |service: &str, kind: &str| -> &TimelineSpan {
-        trace
+        exchange
             .spans
             .iter()
             .find(|s| s.service == service && s.kind == kind)
-            .unwrap_or_else(|| panic!("no {kind} span of {service} in {:#?}", trace.spans))
+            .unwrap_or_else(|| panic!("no {kind} span of {service} in {:#?}", exchange.spans))
     };
     let server = find("order-service", "server");
     assert_eq!(server.name, "POST /orders");

@@ -38,6 +38,10 @@
 //!   topic with the UI drawing 60 frames a second, against a bare kafka-protocol fetch loop
 //!   decoding the same records.
 //!
+//! - `otlp_ingest_spans_per_s`: spans/s the OTLP/HTTP receiver stores, posted as protobuf
+//!   export requests of 100 spans by 4 concurrent exporters on kept-alive connections, against
+//!   a bare axum server that only decodes them.
+//!
 //! Needs a display (scripts/bench starts Xvfb), RabbitMQ on 127.0.0.1:5672 and NATS (JetStream)
 //! on 127.0.0.1:4222. Flags: `--quick` (fewer runs), `--json` (one
 //! JSON object per figure: name, value, unit, baseline, ratio, min, max, runs).
@@ -50,11 +54,13 @@ use std::time::{Duration, Instant};
 mod kafka;
 mod nats;
 mod net;
+mod traces;
 mod viewer;
 
 use kafka::*;
 use nats::*;
 use net::*;
+use traces::*;
 use viewer::*;
 
 struct Figure {
@@ -274,10 +280,14 @@ fn main() {
     let quick = args.iter().any(|a| a == "--quick");
     // `scripts/bench viewer` or `scripts/bench app` runs one group.
     let only = |group: &str| {
-        !args
-            .iter()
-            .any(|a| a == "app" || a == "viewer" || a == "net" || a == "nats" || a == "kafka")
-            || args.iter().any(|a| a == group)
+        !args.iter().any(|a| {
+            a == "app"
+                || a == "viewer"
+                || a == "net"
+                || a == "nats"
+                || a == "kafka"
+                || a == "traces"
+        }) || args.iter().any(|a| a == group)
     };
     let runs = if quick { 3 } else { 7 };
     if only("app") && std::env::var_os("DISPLAY").is_none() {
@@ -343,6 +353,9 @@ fn main() {
     }
     if only("kafka") {
         figures.extend(kafka_figures(quick, if quick { 3 } else { 5 }));
+    }
+    if only("traces") {
+        figures.extend(traces_figures(quick, if quick { 3 } else { 5 }));
     }
     report(&figures, json);
 }

@@ -163,6 +163,7 @@ pub(super) fn stream_frames(runtime: &tokio::runtime::Runtime, frames: usize) ->
             ..Message::default()
         }),
         trace: None,
+        spans: Vec::new(),
     };
     {
         let app = harness.state_mut();

@@ -76,12 +76,12 @@ pub struct Tracing {
     #[arg(long, global = true)]
     pub no_traceparent: bool,
     /// Receive the services' spans (OTLP/HTTP on --otlp-addr), wait for them after the
-    /// exchange and print them under its timeline (with --json: in `trace.spans`).
+    /// exchange and print them under its timeline (with --json: in `spans`).
     #[arg(long, global = true, conflicts_with = "no_traceparent")]
     pub trace: bool,
     /// With --trace: wait at most this long for spans (the wait ends after 500 ms without new
     /// ones).
-    #[arg(long, global = true, default_value = "5", value_name = "SECS", value_parser = parse_secs)]
+    #[arg(long, global = true, default_value = "2", value_name = "SECS", value_parser = parse_secs)]
     pub trace_wait: Duration,
     /// With --trace: where the receiver listens (a free port when it is taken; the services
     /// must export there: `switchboard demo --otlp-endpoint`).
@@ -132,6 +132,9 @@ pub enum Command {
     Load(Load),
     /// Run the demo User Service and Order Service in the foreground.
     Demo(DemoArgs),
+    /// Run only the OTLP receiver (OTLP/HTTP and OTLP/gRPC) and print spans as they arrive:
+    /// watch an instrumented system without sending anything.
+    Traces(TracesArgs),
     /// Send the requests of a collection folder in order and check their expectations; exits
     /// non-zero if any fails (for CI, like Newman).
     Run(RunArgs),
@@ -689,6 +692,25 @@ pub enum UserCheckArg {
     Http,
     /// No synchronous check: orders are accepted and the consumer checks the user.
     None,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TracesArgs {
+    /// Where OTLP/HTTP exports are taken (a free port when it is taken, said on stderr).
+    #[arg(long, value_name = "ADDR", default_value = crate::engine::trace::receiver::DEFAULT_OTLP_HTTP_ADDR)]
+    pub otlp_addr: SocketAddr,
+    /// Where OTLP/gRPC exports are taken.
+    #[arg(long, value_name = "ADDR", default_value = crate::engine::trace::receiver::DEFAULT_OTLP_GRPC_ADDR)]
+    pub otlp_grpc_addr: SocketAddr,
+    /// Print one JSON object per span instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Stop after this many spans.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    pub timeout: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Args)]

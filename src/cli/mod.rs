@@ -80,6 +80,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             demo_services::demo::run_foreground(a.config()).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Traces(a) => traces::follow(a).await,
         Command::Run(a) => {
             let show_credentials = a.shown.show_credentials;
             collections::run(a, show_credentials).await

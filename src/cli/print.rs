@@ -45,14 +45,14 @@ pub fn exchange_text(e: &Exchange) -> String {
     if let Some(error) = &e.error {
         out.push_str(&format!("  error: {error}\n"));
     }
-    if let Some(trace) = e.trace.as_ref().filter(|t| !t.spans.is_empty()) {
+    if let Some(trace) = e.trace.as_ref().filter(|_| !e.spans.is_empty()) {
         out.push_str(&format!(
             "  inside the services (trace {}, {} span{}):\n",
             trace.trace_id,
-            trace.spans.len(),
-            if trace.spans.len() == 1 { "" } else { "s" }
+            e.spans.len(),
+            if e.spans.len() == 1 { "" } else { "s" }
         ));
-        out.push_str(&crate::engine::trace::render_tree(&trace.spans));
+        out.push_str(&crate::engine::trace::render_tree(&e.spans));
     }
     if let Some(response) = &e.response {
         if !response.line.is_empty() {

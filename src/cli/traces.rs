@@ -60,19 +60,18 @@ impl Traced {
         let store = receiver.store();
         let deadline = tokio::time::Instant::now() + self.wait;
         for exchange in exchanges.iter_mut() {
-            let Some(trace) = &mut exchange.trace else {
+            let Some(trace_id) = exchange.trace.as_ref().map(|t| t.trace_id.clone()) else {
                 continue;
             };
-            let spans = store.settle(&trace.trace_id, QUIET, deadline).await;
+            let spans = store.settle(&trace_id, QUIET, deadline).await;
             if spans.is_empty() {
                 eprintln!(
-                    "note: no spans of trace {} arrived at {} within {:.1} s: do the services export there?",
-                    trace.trace_id,
+                    "note: no spans of trace {trace_id} arrived at {} within {:.1} s: do the services export there?",
                     receiver.endpoint(),
                     self.wait.as_secs_f64()
                 );
             }
-            trace.place(&spans);
+            exchange.place_spans(&spans);
         }
     }
 }
@@ -83,4 +82,109 @@ pub async fn in_trace<F: Future>(context: Option<TraceContext>, fut: F) -> F::Ou
         Some(c) => crate::engine::trace::traced(c, fut).await,
         None => fut.await,
     }
+}
+
+/// `switchboard traces`: the receiver alone, each span printed as it arrives (a line of text,
+/// or a JSON object), until `--count` spans, `--timeout` or Ctrl-C.
+pub async fn follow(a: args::TracesArgs) -> anyhow::Result<std::process::ExitCode> {
+    use std::io::Write;
+    let mut receiver = Receiver::start(a.otlp_addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("the OTLP receiver cannot listen on {}: {e}", a.otlp_addr))?;
+    receiver.serve_grpc(a.otlp_grpc_addr).await.map_err(|e| {
+        anyhow::anyhow!(
+            "the OTLP/gRPC receiver cannot listen on {}: {e}",
+            a.otlp_grpc_addr
+        )
+    })?;
+    for why in [receiver.fallback(), receiver.grpc_fallback()]
+        .into_iter()
+        .flatten()
+    {
+        eprintln!("note: {why}; a free port is used instead");
+    }
+    eprintln!(
+        "receiving spans: OTLP/HTTP {} , OTLP/gRPC {} (set OTEL_EXPORTER_OTLP_ENDPOINT to one of them)",
+        receiver.endpoint(),
+        receiver.grpc_endpoint().unwrap_or_default()
+    );
+    let mut batches = receiver.store().subscribe();
+    let deadline = a.timeout.map(|t| tokio::time::Instant::now() + t);
+    let until = async {
+        match deadline {
+            Some(d) => tokio::time::sleep_until(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(until);
+    let mut printed = 0u64;
+    let mut out = std::io::stdout().lock();
+    loop {
+        let batch = tokio::select! {
+            _ = &mut until => break,
+            _ = tokio::signal::ctrl_c() => break,
+            batch = batches.recv() => batch,
+        };
+        let batch = match batch {
+            Ok(batch) => batch,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                eprintln!("note: {n} batches of spans came faster than they could be printed");
+                continue;
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+        };
+        for span in batch.iter() {
+            let line = if a.json {
+                serde_json::to_string(span)?
+            } else {
+                span_line(span)
+            };
+            if writeln!(out, "{line}").is_err() {
+                // stdout closed (a pipe into `head`): done.
+                return Ok(std::process::ExitCode::SUCCESS);
+            }
+            printed += 1;
+            if a.count.is_some_and(|n| printed >= n) {
+                return Ok(std::process::ExitCode::SUCCESS);
+            }
+        }
+        let _ = out.flush();
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// One span as a line: when it started (UTC), service, name, kind, duration, status, ids.
+fn span_line(s: &crate::engine::trace::Span) -> String {
+    let took = s.end_unix_ns.saturating_sub(s.start_unix_ns) / 1_000;
+    format!(
+        "{}  {}  {} ({})  took {}{}  trace {} span {}{}",
+        utc_time(s.start_unix_ns / 1_000_000),
+        s.service,
+        s.name,
+        s.kind,
+        crate::engine::timeline::format_us(took),
+        if s.status.starts_with("error") {
+            format!("  {}", s.status)
+        } else {
+            String::new()
+        },
+        s.trace_id,
+        s.span_id,
+        s.parent_span_id
+            .as_deref()
+            .map(|p| format!(" parent {p}"))
+            .unwrap_or_default()
+    )
+}
+
+/// `HH:MM:SS.mmm` (UTC) of a Unix time in milliseconds.
+fn utc_time(ms: u64) -> String {
+    let secs = ms / 1000;
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        (secs / 3600) % 24,
+        (secs / 60) % 60,
+        secs % 60,
+        ms % 1000
+    )
 }

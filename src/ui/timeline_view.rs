@@ -33,7 +33,7 @@ pub fn waterfall_ui(ui: &mut egui::Ui, exchanges: &[(&str, &Exchange)]) {
     let axis_us = exchanges
         .iter()
         .flat_map(|(_, e)| {
-            let spans_end = e.trace.as_ref().map_or(0, |t| t.end_us().max(0) as u64);
+            let spans_end = e.spans_end_us().max(0) as u64;
             e.timeline.iter().map(|p| p.end_us).chain([spans_end])
         })
         .max()
@@ -162,7 +162,7 @@ pub fn waterfall_ui(ui: &mut egui::Ui, exchanges: &[(&str, &Exchange)]) {
             }
         }
         if let Some(trace) = &exchange.trace {
-            spans_ui(ui, trace, width, bar_width, axis_us);
+            spans_ui(ui, trace, &exchange.spans, width, bar_width, axis_us);
         }
     }
 }
@@ -172,33 +172,31 @@ pub fn waterfall_ui(ui: &mut egui::Ui, exchanges: &[(&str, &Exchange)]) {
 fn spans_ui(
     ui: &mut egui::Ui,
     trace: &crate::engine::trace::ExchangeTrace,
+    spans: &[crate::engine::trace::TimelineSpan],
     width: f32,
     bar_width: f32,
     axis_us: u64,
 ) {
     /// Spans drawn at most (a trace with thousands is summarised).
     const MAX_SPANS: usize = 60;
-    if trace.spans.is_empty() {
+    if spans.is_empty() {
         return;
     }
     let services: std::collections::BTreeSet<&str> =
-        trace.spans.iter().map(|s| s.service.as_str()).collect();
+        spans.iter().map(|s| s.service.as_str()).collect();
     ui.label(
         RichText::new(format!(
             "Inside the services · {} spans from {}",
-            trace.spans.len(),
+            spans.len(),
             services.into_iter().collect::<Vec<_>>().join(", ")
         ))
         .small()
         .weak(),
     )
     .on_hover_text(format!("trace {}", trace.trace_id));
-    let by_id: std::collections::HashMap<&str, &crate::engine::trace::TimelineSpan> = trace
-        .spans
-        .iter()
-        .map(|s| (s.span_id.as_str(), s))
-        .collect();
-    let tree = crate::engine::trace::tree(&trace.spans);
+    let by_id: std::collections::HashMap<&str, &crate::engine::trace::TimelineSpan> =
+        spans.iter().map(|s| (s.span_id.as_str(), s)).collect();
+    let tree = crate::engine::trace::tree(spans);
     let text_color = ui.visuals().text_color();
     for (depth, span) in tree.iter().take(MAX_SPANS) {
         let (rect, response) = ui.allocate_exact_size(vec2(width, ROW_HEIGHT), Sense::hover());

@@ -134,8 +134,7 @@ pub(super) fn amqp_publish_and_place_order_show_confirm_and_delivery() {
     app.harness.state_mut().selected = Some(order_seq);
     app.wait_until("the order's spans", |a| {
         a.selected_entry()
-            .and_then(|e| e.exchange.trace.as_ref())
-            .is_some_and(|t| t.spans.iter().any(|s| s.kind == "consumer"))
+            .is_some_and(|e| e.exchange.spans.iter().any(|s| s.kind == "consumer"))
     });
     app.assert_shown("span order-service POST /orders");
     app.assert_shown("span user-service user.UserService/GetUserInfo");

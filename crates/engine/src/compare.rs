@@ -197,6 +197,7 @@ mod tests {
                 size_bytes: body.len() as u64,
             }),
             trace: None,
+            spans: Vec::new(),
         }
     }
 

@@ -728,6 +728,7 @@ mod tests {
                 ..Message::default()
             }),
             trace: None,
+            spans: Vec::new(),
         };
         x.redact();
         let json = x.to_json_line();
@@ -796,6 +797,7 @@ mod tests {
                 ..Message::default()
             }),
             trace: None,
+            spans: Vec::new(),
         };
         x.redact();
         assert_eq!(x.target, "http://u:••••@127.0.0.1:8081/user/1");

@@ -158,12 +158,32 @@ pub struct Exchange {
     pub timeline: Vec<Phase>,
     pub request: Message,
     pub response: Option<Message>,
-    /// The trace this exchange started (its `traceparent`) and the services' spans in it.
+    /// The trace this exchange started (its `traceparent`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace: Option<crate::trace::ExchangeTrace>,
+    /// The services' spans in that trace, on this exchange's clock (µs), as they arrived.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spans: Vec<crate::trace::TimelineSpan>,
 }
 
 impl Exchange {
+    /// Replaces the spans with `spans` (of this exchange's trace) placed on its clock.
+    pub fn place_spans(&mut self, spans: &[crate::trace::Span]) {
+        let Some(trace) = &self.trace else {
+            return;
+        };
+        self.spans = spans
+            .iter()
+            .map(|s| crate::trace::TimelineSpan::place(s, trace.started_unix_us))
+            .collect();
+        self.spans.sort_by_key(|s| (s.start_us, s.end_us));
+    }
+
+    /// Where the latest span ends, µs on the exchange's clock (0 without spans).
+    pub fn spans_end_us(&self) -> i64 {
+        self.spans.iter().map(|s| s.end_us).max().unwrap_or(0)
+    }
+
     /// Puts `duration_us` of work done before the exchange (gRPC discovery) at its start as
     /// `phase`: every other phase moves later by as much, and the total grows with it.
     pub fn prepend_phase(

@@ -262,6 +262,7 @@ mod tests {
                 ..Message::default()
             }),
             trace: None,
+            spans: Vec::new(),
         }
     }
 

@@ -289,8 +289,8 @@ impl Recorder {
                 trace_id: sent.trace_id,
                 span_id: sent.span_id,
                 started_unix_us: rec.started_unix_us,
-                spans: Vec::new(),
             }),
+            spans: Vec::new(),
         }
     }
 }

@@ -646,10 +646,11 @@ impl SwitchboardApp {
         self.spans_seen = accepted;
         let store = up.store.clone();
         for entry in self.history.iter_mut().rev().take(RECENT) {
-            if let Some(trace) = &mut entry.exchange.trace {
+            let e = &mut entry.exchange;
+            if let Some(trace) = &e.trace {
                 let spans = store.spans(&trace.trace_id);
-                if spans.len() != trace.spans.len() {
-                    trace.place(&spans);
+                if spans.len() != e.spans.len() {
+                    e.place_spans(&spans);
                 }
             }
         }

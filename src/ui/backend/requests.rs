@@ -378,6 +378,7 @@ pub(super) async fn place_order(
             request: Message::default(),
             response: None,
             trace: None,
+            spans: Vec::new(),
         },
     };
     outbox
@@ -442,5 +443,6 @@ pub(super) fn delivery_exchange(
             ..Message::default()
         }),
         trace: None,
+        spans: Vec::new(),
     }
 }

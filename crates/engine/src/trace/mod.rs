@@ -76,32 +76,14 @@ impl TraceContext {
     }
 }
 
-/// The trace an exchange started: the context it sent, when its clock started (µs since the
-/// Unix epoch, to place the services' spans on it) and the spans received so far.
+/// The trace an exchange started: the context it sent and when its clock started (µs since
+/// the Unix epoch, to place the services' spans on it: `Exchange::place_spans`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExchangeTrace {
     pub trace_id: String,
     /// Switchboard's own span id: the parent the services' first spans name.
     pub span_id: String,
     pub started_unix_us: u64,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub spans: Vec<TimelineSpan>,
-}
-
-impl ExchangeTrace {
-    /// Replaces the spans with `spans` placed on this exchange's clock.
-    pub fn place(&mut self, spans: &[Span]) {
-        self.spans = spans
-            .iter()
-            .map(|s| TimelineSpan::place(s, self.started_unix_us))
-            .collect();
-        self.spans.sort_by_key(|s| (s.start_us, s.end_us));
-    }
-
-    /// Where the latest span ends, µs on the exchange's clock (0 without spans).
-    pub fn end_us(&self) -> i64 {
-        self.spans.iter().map(|s| s.end_us).max().unwrap_or(0)
-    }
 }
 
 tokio::task_local! {

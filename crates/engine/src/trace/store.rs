@@ -30,6 +30,8 @@ pub struct SpanStore {
     inner: Mutex<Inner>,
     max_spans: usize,
     changed: tokio::sync::Notify,
+    /// Each stored batch, for those who follow them as they come (`switchboard traces`).
+    batches: tokio::sync::broadcast::Sender<std::sync::Arc<Vec<Span>>>,
 }
 
 impl SpanStore {
@@ -38,7 +40,14 @@ impl SpanStore {
             inner: Mutex::new(Inner::default()),
             max_spans: max_spans.max(1),
             changed: tokio::sync::Notify::new(),
+            batches: tokio::sync::broadcast::channel(256).0,
         }
+    }
+
+    /// The batches stored from now on, as they come (a follower that falls behind is told how
+    /// many it missed: `RecvError::Lagged`).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<std::sync::Arc<Vec<Span>>> {
+        self.batches.subscribe()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -47,6 +56,9 @@ impl SpanStore {
 
     /// Keeps `spans`, dropping the oldest traces when over the bound.
     pub fn insert(&self, spans: Vec<Span>) {
+        if self.batches.receiver_count() > 0 {
+            let _ = self.batches.send(std::sync::Arc::new(spans.clone()));
+        }
         let mut inner = self.lock();
         for span in spans {
             if !inner.traces.contains_key(&span.trace_id) {

@@ -303,6 +303,7 @@ pub fn discovery_failed(
         },
         response: None,
         trace: None,
+        spans: Vec::new(),
     }
 }
 
