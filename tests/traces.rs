@@ -230,30 +230,30 @@ async fn settle_waits_for_spans_to_stop_arriving_and_no_longer() {
 }
 
 #[test]
-fn a_request_gets_a_new_traceparent_unless_it_carries_a_valid_one() {
+fn a_request_gets_a_new_traceparent_unless_it_carries_one() {
     use switchboard::engine::Header;
     use switchboard::engine::trace::inject;
     let mut headers = vec![Header::new("Accept", "application/json")];
-    let made = inject(&mut headers);
+    let made = inject(&mut headers).unwrap();
     assert_eq!(headers.len(), 2);
     assert_eq!(headers[1].name, "traceparent");
     assert_eq!(TraceContext::parse(&headers[1].value), Some(made.clone()));
     // Two requests, two traces.
     let mut again: Vec<Header> = vec![];
-    assert_ne!(inject(&mut again).trace_id, made.trace_id);
+    assert_ne!(inject(&mut again).unwrap().trace_id, made.trace_id);
 
     // The user's own is kept as it is (any case of the name)…
     let mine = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
     let mut headers = vec![Header::new("TraceParent", mine)];
-    let kept = inject(&mut headers);
+    let kept = inject(&mut headers).unwrap();
     assert_eq!(kept.trace_id, "0af7651916cd43dd8448eb211c80319c");
     assert_eq!(headers.len(), 1);
     assert_eq!(headers[0].value, mine);
-    // …an invalid one is replaced, not sent beside a valid one.
+    // …and so is an invalid one: sent as typed, with no trace to follow.
     let mut headers = vec![Header::new("traceparent", "00-zz-1-01")];
-    let replaced = inject(&mut headers);
+    assert_eq!(inject(&mut headers), None);
     assert_eq!(headers.len(), 1);
-    assert_eq!(headers[0].value, replaced.traceparent());
+    assert_eq!(headers[0].value, "00-zz-1-01");
 }
 
 mod common;
@@ -493,4 +493,38 @@ async fn grpc_exports_land_in_the_same_store() {
     let taken = receiver.serve_grpc(addr).await.unwrap();
     assert_ne!(taken, addr);
     assert!(receiver.grpc_fallback().unwrap().contains("not free"));
+}
+
+/// `--count N`: each copy starts a trace of its own, and its exchange names that one (copies
+/// sharing one trace would show each other's spans).
+#[tokio::test]
+async fn each_copy_of_a_publish_has_its_own_trace() {
+    let mut req = switchboard::engine::nats::NatsRequest::publish(
+        common::nats_url(),
+        format!("sbtest.{}.copies", common::tag()),
+        "x",
+    );
+    req.count = 3;
+    let mut spec = switchboard::engine::RequestSpec::Nats(Box::new(req));
+    let pool = switchboard::engine::grpc::builtin_pool().unwrap();
+    let exchanges = spec.execute_traced(&pool).await;
+    assert_eq!(exchanges.len(), 3);
+    let mut ids = std::collections::HashSet::new();
+    for e in &exchanges {
+        assert!(e.ok, "{e:?}");
+        let trace = e.trace.as_ref().unwrap();
+        let sent = e
+            .request
+            .headers
+            .iter()
+            .find(|h| h.name == "traceparent")
+            .unwrap();
+        assert_eq!(
+            TraceContext::parse(&sent.value).unwrap().trace_id,
+            trace.trace_id,
+            "the exchange shows the traceparent it sent"
+        );
+        ids.insert(trace.trace_id.clone());
+    }
+    assert_eq!(ids.len(), 3, "three copies, three traces");
 }

@@ -170,6 +170,12 @@ impl DemoServices {
         if let (Some(setup), Some(names)) = (&self.kafka, &self.config.kafka) {
             lines.push(kafka_line(setup, names));
         }
+        lines.push(match &self.config.otlp_endpoint {
+            Some(endpoint) => format!(
+                "Traces         OTLP/HTTP spans of order-service and user-service go to {endpoint}"
+            ),
+            None => "Traces         off (--otlp-endpoint URL or OTEL_EXPORTER_OTLP_ENDPOINT sends the services' spans there)".to_string(),
+        });
         lines
     }
 

@@ -20,10 +20,10 @@ pub struct Cli {
     pub brokers: Brokers,
     /// Where the app's OTLP/HTTP receiver listens for spans (the demo services send theirs
     /// there; a free port is used when it is taken, shown in the app).
-    #[arg(long, value_name = "ADDR", default_value = crate::engine::trace::receiver::DEFAULT_OTLP_HTTP_ADDR)]
+    #[arg(long, value_name = "ADDR", default_value = crate::engine::trace::receiver::DEFAULT_OTLP_HTTP_ADDR, value_parser = parse_listen_addr)]
     pub otlp_addr: SocketAddr,
     /// Where the app's OTLP/gRPC receiver listens (a free port when it is taken).
-    #[arg(long, value_name = "ADDR", default_value = crate::engine::trace::receiver::DEFAULT_OTLP_GRPC_ADDR)]
+    #[arg(long, value_name = "ADDR", default_value = crate::engine::trace::receiver::DEFAULT_OTLP_GRPC_ADDR, value_parser = parse_listen_addr)]
     pub otlp_grpc_addr: SocketAddr,
     /// Scripted action after start (`lookup`: an HTTP and a gRPC lookup, then prints
     /// `script: done`). Used by scripts/screenshot.
@@ -81,12 +81,27 @@ pub struct Tracing {
     pub trace: bool,
     /// With --trace: wait at most this long for spans (the wait ends after 500 ms without new
     /// ones).
-    #[arg(long, global = true, default_value = "2", value_name = "SECS", value_parser = parse_secs)]
+    #[arg(long, global = true, default_value = "2", value_name = "SECS", value_parser = parse_secs, requires = "trace")]
     pub trace_wait: Duration,
     /// With --trace: where the receiver listens (a free port when it is taken; the services
     /// must export there: `switchboard demo --otlp-endpoint`).
-    #[arg(long, global = true, value_name = "ADDR", default_value = crate::engine::trace::receiver::DEFAULT_OTLP_HTTP_ADDR)]
+    #[arg(long, global = true, value_name = "ADDR", default_value = crate::engine::trace::receiver::DEFAULT_OTLP_HTTP_ADDR, value_parser = parse_listen_addr)]
     pub otlp_addr: SocketAddr,
+}
+
+/// A local address to listen on: `127.0.0.1:4318`, `localhost:4318` or the URL the app shows
+/// (`http://127.0.0.1:4318`).
+pub fn parse_listen_addr(text: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    let bare = text
+        .trim()
+        .trim_start_matches("http://")
+        .trim_start_matches("https://");
+    let bare = bare.split('/').next().unwrap_or(bare);
+    bare.to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| format!("{text:?} is not an address to listen on (e.g. 127.0.0.1:4318)"))
 }
 
 /// `kafka`: the admin commands, and the broker they ask when none is given.
@@ -697,10 +712,10 @@ pub enum UserCheckArg {
 #[derive(Debug, Clone, Args)]
 pub struct TracesArgs {
     /// Where OTLP/HTTP exports are taken (a free port when it is taken, said on stderr).
-    #[arg(long, value_name = "ADDR", default_value = crate::engine::trace::receiver::DEFAULT_OTLP_HTTP_ADDR)]
+    #[arg(long, value_name = "ADDR", default_value = crate::engine::trace::receiver::DEFAULT_OTLP_HTTP_ADDR, value_parser = parse_listen_addr)]
     pub otlp_addr: SocketAddr,
     /// Where OTLP/gRPC exports are taken.
-    #[arg(long, value_name = "ADDR", default_value = crate::engine::trace::receiver::DEFAULT_OTLP_GRPC_ADDR)]
+    #[arg(long, value_name = "ADDR", default_value = crate::engine::trace::receiver::DEFAULT_OTLP_GRPC_ADDR, value_parser = parse_listen_addr)]
     pub otlp_grpc_addr: SocketAddr,
     /// Print one JSON object per span instead of text.
     #[arg(long)]

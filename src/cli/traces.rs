@@ -50,6 +50,7 @@ impl Traced {
     pub fn context<H: TraceHeader>(&self, headers: &mut Vec<H>) -> Option<TraceContext> {
         self.send_context
             .then(|| crate::engine::trace::inject(headers))
+            .flatten()
     }
 
     /// With `--trace`: waits for the spans of each exchange's trace and places them on it.
@@ -63,6 +64,16 @@ impl Traced {
             let Some(trace_id) = exchange.trace.as_ref().map(|t| t.trace_id.clone()) else {
                 continue;
             };
+            // Nothing reached a service (bad input, no server): no spans to wait for.
+            use crate::engine::ErrorKind::{ConnectionRefused, Dns, InvalidInput, Tls};
+            if exchange.response.is_none()
+                && exchange
+                    .error
+                    .as_ref()
+                    .is_some_and(|e| matches!(e.kind, ConnectionRefused | Dns | InvalidInput | Tls))
+            {
+                continue;
+            }
             let spans = store.settle(&trace_id, QUIET, deadline).await;
             if spans.is_empty() {
                 eprintln!(

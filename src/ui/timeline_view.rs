@@ -150,14 +150,15 @@ pub fn waterfall_ui(ui: &mut egui::Ui, exchanges: &[(&str, &Exchange)]) {
                 && i + 1 == exchange.timeline.len()
                 && let Some(error) = &exchange.error
             {
-                ui.horizontal_wrapped(|ui| {
+                // Under the bars, wrapped within their column.
+                ui.horizontal(|ui| {
                     ui.add_space(LABEL_WIDTH);
                     let color = if cancelled {
                         ui.visuals().weak_text_color()
                     } else {
                         ui.visuals().error_fg_color
                     };
-                    ui.colored_label(color, error.message.clone());
+                    ui.add(egui::Label::new(RichText::new(&error.message).color(color)).wrap());
                 });
             }
         }
@@ -202,8 +203,10 @@ fn spans_ui(
         let (rect, response) = ui.allocate_exact_size(vec2(width, ROW_HEIGHT), Sense::hover());
         let painter = ui.painter_at(rect);
         let indent = 4.0 + 10.0 * (*depth).min(6) as f32;
+        // The service in the label column; the span's own name beside its bar (a narrow column
+        // would cut every name to the same prefix).
         let mut job = egui::text::LayoutJob::single_section(
-            format!("{} · {}", span.service, span.label()),
+            span.service.clone(),
             egui::TextFormat::simple(FontId::proportional(12.0), text_color),
         );
         job.wrap = egui::text::TextWrapping::truncate_at_width(LABEL_WIDTH - indent - 4.0);
@@ -230,6 +233,27 @@ fn spans_ui(
         );
         let failed = span.status.starts_with("error");
         painter.rect_filled(bar, 2.0, color);
+        let name = painter.layout_no_wrap(
+            span.label(),
+            FontId::proportional(11.0),
+            ui.visuals().weak_text_color(),
+        );
+        let names_end = rect.right() - DURATION_WIDTH;
+        let name_at = if bar.right() + 4.0 + name.size().x <= names_end {
+            bar.right() + 4.0
+        } else if bar.left() - 4.0 - name.size().x >= rect.left() + LABEL_WIDTH {
+            bar.left() - 4.0 - name.size().x
+        } else {
+            // No room either side: over the bar, as much as fits.
+            (bar.left() + 2.0)
+                .min(names_end - name.size().x)
+                .max(rect.left() + LABEL_WIDTH)
+        };
+        painter.galley(
+            pos2(name_at, rect.center().y - name.size().y / 2.0),
+            name,
+            text_color,
+        );
         if failed {
             painter.rect_stroke(
                 bar,

@@ -512,3 +512,44 @@ pub(super) fn esc_closes_settings_and_dialogs() {
     // Closing is not confirming: the history is still there.
     assert!(!app.harness.state().history.is_empty());
 }
+
+/// Cancel works the same for gRPC and for Place order: the exchange is kept, cancelled where
+/// it stopped (the User Service made slow so both are still waiting).
+#[test]
+pub(super) fn grpc_calls_and_orders_cancel_and_are_kept() {
+    let mut app = start_app();
+    app.harness
+        .state_mut()
+        .set_knobs(ServiceId::User, 5_000, 0.0);
+    app.wait_until("the latency knob", |a| {
+        a.services
+            .iter()
+            .any(|s| s.id == ServiceId::User && s.latency_ms == 5_000)
+    });
+    for (tab, label, button) in [
+        (TransportTab::Grpc, "gRPC", "Send"),
+        (TransportTab::Amqp, "AMQP", "Place order"),
+    ] {
+        app.click(label);
+        let before = app.harness.state().history.len();
+        app.click(button);
+        app.wait_until("the request to run", |a| a.is_busy(tab));
+        std::thread::sleep(Duration::from_millis(300));
+        app.harness.key_press(egui::Key::Escape);
+        app.wait_secs(3, "Esc to cancel it", |a| !a.is_busy(tab));
+        let history = &app.harness.state().history;
+        assert_eq!(
+            history.len(),
+            before + 1,
+            "{label}: the cancelled exchange is kept"
+        );
+        let e = &history[history.len() - 1].exchange;
+        assert_eq!(
+            e.error.as_ref().map(|e| e.kind),
+            Some(switchboard::engine::ErrorKind::Cancelled),
+            "{label}: {e:?}"
+        );
+        assert!(e.total_us < 3_000_000, "{label}: stopped, not waited out");
+    }
+    app.harness.state_mut().set_knobs(ServiceId::User, 0, 0.0);
+}

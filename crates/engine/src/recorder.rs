@@ -39,6 +39,8 @@ pub struct Recorder {
     http2: Option<std::sync::Arc<crate::timed_io::IoMarks>>,
     /// The user's stop, when the exchange runs inside [`cancellable`].
     cancel: Option<CancellationToken>,
+    /// The trace context the request carries, when it runs inside [`crate::trace::traced`].
+    trace: Option<crate::trace::TraceContext>,
 }
 
 /// Gaps between phases shorter than this are measurement noise, not shown as client time.
@@ -72,7 +74,25 @@ impl Recorder {
             started_unix_us: unix_us(),
             http2: None,
             cancel: CANCEL.try_with(CancellationToken::clone).ok(),
+            trace: crate::trace::current(),
         }
+    }
+
+    /// For a later copy of a request sent several times (`--count`): its own trace, put in
+    /// `headers` in place of the previous copy's `traceparent` (nothing when not traced).
+    pub fn trace_copy(&mut self, headers: &mut [crate::exchange::Header]) {
+        if self.trace.is_none() {
+            return;
+        }
+        let Some(sent) = headers.iter_mut().find(|h| {
+            h.name.eq_ignore_ascii_case(crate::trace::TRACEPARENT)
+                && crate::trace::TraceContext::parse(&h.value).is_some()
+        }) else {
+            return;
+        };
+        let next = crate::trace::TraceContext::new_random();
+        sent.value = next.traceparent();
+        self.trace = Some(next);
     }
 
     /// `fut`, cut short at the deadline or when the user cancels.
@@ -285,7 +305,7 @@ impl Recorder {
             timeline: phases,
             request,
             response,
-            trace: crate::trace::current().map(|sent| crate::trace::ExchangeTrace {
+            trace: rec.trace.take().map(|sent| crate::trace::ExchangeTrace {
                 trace_id: sent.trace_id,
                 span_id: sent.span_id,
                 started_unix_us: rec.started_unix_us,

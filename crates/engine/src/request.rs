@@ -21,9 +21,9 @@ pub enum RequestSpec {
 
 impl RequestSpec {
     /// Puts a W3C `traceparent` in the request's headers (gRPC metadata, message headers) — a
-    /// new trace, unless the user set a valid one — and returns it. Run the request inside
+    /// new trace, unless the user set one (see [`crate::trace::inject`]) — and returns it. Run the request inside
     /// [`crate::trace::traced`] with it so its exchange says which trace it started.
-    pub fn inject_trace(&mut self) -> crate::trace::TraceContext {
+    pub fn inject_trace(&mut self) -> Option<crate::trace::TraceContext> {
         use crate::trace::inject;
         match self {
             Self::Http(r) => inject(&mut r.headers),
@@ -36,8 +36,10 @@ impl RequestSpec {
 
     /// [`inject_trace`](Self::inject_trace), then [`execute`](Self::execute) in that trace.
     pub async fn execute_traced(&mut self, pool: &DescriptorPool) -> Vec<Exchange> {
-        let context = self.inject_trace();
-        crate::trace::traced(context, self.execute(pool)).await
+        match self.inject_trace() {
+            Some(context) => crate::trace::traced(context, self.execute(pool)).await,
+            None => self.execute(pool).await,
+        }
     }
 
     /// Runs the request; a publish of several messages yields one exchange per message.

@@ -117,7 +117,13 @@ impl SwitchboardApp {
                             self.outcomes.insert(tab, outcome);
                         }
                         if let Some(seq) = seq {
-                            self.selected = Some(seq);
+                            // Each editor shows its own last result: one that arrives for an
+                            // editor the user has left waits there.
+                            let shown =
+                                origin.is_none_or(|(_, tab)| tab == self.settings.transport);
+                            if shown {
+                                self.selected = Some(seq);
+                            }
                             if let Some((_, tab)) = origin {
                                 self.last_by_tab.insert(tab, seq);
                             }

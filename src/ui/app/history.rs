@@ -95,7 +95,10 @@ impl SwitchboardApp {
                         // Red on the selection's blue is unreadable: a selected row is plain.
                         let color = if selected {
                             ui.visuals().strong_text_color()
-                        } else if e.ok || was_cancelled(e) {
+                        } else if was_cancelled(e) {
+                            // The user's cancel: neutral and grey, as in the timeline.
+                            ui.visuals().weak_text_color()
+                        } else if e.ok {
                             ui.visuals().text_color()
                         } else {
                             ui.visuals().error_fg_color

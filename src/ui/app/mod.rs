@@ -419,7 +419,11 @@ impl SwitchboardApp {
         let Some(mut spec) = self.resolved_request(tab) else {
             return;
         };
-        let trace = self.settings.trace_context.then(|| spec.inject_trace());
+        let trace = self
+            .settings
+            .trace_context
+            .then(|| spec.inject_trace())
+            .flatten();
         let id = self.next_id;
         if self.backend.send(Command::Send {
             id,
@@ -600,7 +604,8 @@ impl SwitchboardApp {
         let trace = self
             .settings
             .trace_context
-            .then(|| crate::engine::trace::inject(&mut request.headers));
+            .then(|| crate::engine::trace::inject(&mut request.headers))
+            .flatten();
         let id = self.next_id;
         if self.backend.send(Command::PlaceOrder {
             id,

@@ -269,7 +269,7 @@ pub(super) fn differences_ui(
         .id_salt("compare-differences")
         .default_open(true)
         .show(ui, |ui| {
-            egui::ScrollArea::vertical()
+            egui::ScrollArea::both()
                 .id_salt("compare-differences-list")
                 .max_height(220.0)
                 .show(ui, |ui| {

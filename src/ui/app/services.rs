@@ -99,7 +99,12 @@ impl SwitchboardApp {
         match traces {
             Ok(up) => {
                 let counts = up.store.counts();
-                let text = format!("Traces: {} · {} spans", up.endpoint, counts.accepted);
+                let text = format!(
+                    "Traces: {} · {} span{}",
+                    up.endpoint,
+                    counts.accepted,
+                    if counts.accepted == 1 { "" } else { "s" }
+                );
                 let color = if up.fallback.is_some() {
                     ui.visuals().warn_fg_color
                 } else {

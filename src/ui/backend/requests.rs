@@ -35,15 +35,17 @@ impl Backend {
                         (Some(pool), RequestSpec::Grpc(req)) => {
                             let (tx, forward) = outbox
                                 .forwarder(64, move |message| Event::StreamMessage { id, message });
-                            let e = crate::engine::grpc::call_streaming_until(
+                            // The stop ends a stream's message loop gracefully, and any wait
+                            // before it (connect, the response headers) through the recorder.
+                            let call = crate::engine::grpc::call_streaming_until(
                                 req,
                                 pool,
                                 None,
                                 None,
                                 Some(tx),
-                                cancel,
-                            )
-                            .await;
+                                cancel.clone(),
+                            );
+                            let e = crate::engine::recorder::cancellable(cancel, call).await;
                             let _ = forward.await;
                             vec![e]
                         }
@@ -94,14 +96,19 @@ impl Backend {
             outbox,
             deliveries,
             running,
+            stream_cancels,
             ..
         } = self;
         let outbox = outbox.clone();
         let deliveries = deliveries.subscribe();
+        // Cancelled, the order's POST ends `cancelled` at its running phase and is kept, and
+        // the wait for its event stops.
+        let cancel = CancellationToken::new();
+        stream_cancels.insert(id, cancel.clone());
         running.insert(
             id,
             tokio::spawn(async move {
-                place_order(id, request, trace, deliveries, &outbox).await;
+                place_order(id, request, trace, cancel, deliveries, &outbox).await;
                 outbox.done(id).await;
             }),
         );
@@ -304,14 +311,16 @@ pub(super) async fn place_order(
     id: u64,
     request: Box<HttpRequest>,
     trace: Option<crate::engine::trace::TraceContext>,
+    cancel: CancellationToken,
     mut deliveries: broadcast::Receiver<(Instant, WatchedMessage)>,
     outbox: &Outbox,
 ) {
     let clock = Clock::start();
     let started_at_ms = unix_ms();
+    let post = crate::engine::recorder::cancellable(cancel.clone(), http::send(&request));
     let order = match trace {
-        Some(context) => crate::engine::trace::traced(context, http::send(&request)).await,
-        None => http::send(&request).await,
+        Some(context) => crate::engine::trace::traced(context, post).await,
+        None => post.await,
     };
     let order_id = order
         .response
@@ -345,10 +354,11 @@ pub(super) async fn place_order(
             }
         }
     };
-    let delivered = tokio::time::timeout(request.timeout, wait)
-        .await
-        .ok()
-        .flatten();
+    // Cancelled while waiting for the event: the order stands (it was answered), nothing more.
+    let delivered = tokio::select! {
+        delivered = tokio::time::timeout(request.timeout, wait) => delivered.ok().flatten(),
+        _ = cancel.cancelled() => return,
+    };
     let target = format!("tap {} -> order {order_id}", request.url);
     let delivery = match delivered {
         Some((at, message)) => {

@@ -101,21 +101,19 @@ pub(crate) fn current() -> Option<TraceContext> {
     SENT.try_with(TraceContext::clone).ok()
 }
 
-/// A header list's trace context: the user's `traceparent` when the list has a valid one
-/// (kept as it is), else a new one added at the end of the list.
-pub fn inject<H: TraceHeader>(headers: &mut Vec<H>) -> TraceContext {
-    let given = headers
+/// A header list's trace context: a new one added at the end of the list — unless the user
+/// set a `traceparent`, which is never rewritten: a valid one is the context, an invalid one is
+/// sent as typed (to see what services make of it) and there is no trace to follow (`None`).
+pub fn inject<H: TraceHeader>(headers: &mut Vec<H>) -> Option<TraceContext> {
+    if let Some(given) = headers
         .iter()
         .find(|h| h.name().eq_ignore_ascii_case(TRACEPARENT))
-        .and_then(|h| TraceContext::parse(h.value()));
-    if let Some(context) = given {
-        return context;
+    {
+        return TraceContext::parse(given.value());
     }
-    // An invalid one is replaced: a service would start a trace of its own from it.
-    headers.retain(|h| !h.name().eq_ignore_ascii_case(TRACEPARENT));
     let context = TraceContext::new_random();
     headers.push(H::make(TRACEPARENT, &context.traceparent()));
-    context
+    Some(context)
 }
 
 /// A header of one of the request types (name and value), for [`inject`].

@@ -442,10 +442,22 @@ pub async fn publish(req: &PublishRequest) -> Vec<Exchange> {
             return out;
         }
     };
-    for _ in 0..req.count.max(1) {
-        let outcome = publish_one(&mut rec, req, &prepared, &channel).await;
+    for i in 0..req.count.max(1) {
+        // Each copy in a trace of its own.
+        let copy = if i > 0 {
+            let mut copy = req.clone();
+            rec.trace_copy(&mut copy.headers);
+            copy.prepare().ok().map(|p| (request_message(&copy), p))
+        } else {
+            None
+        };
+        let (shown, prepared) = match &copy {
+            Some((shown, p)) => (shown.clone(), p),
+            None => (request_msg.clone(), &prepared),
+        };
+        let outcome = publish_one(&mut rec, req, prepared, &channel).await;
         let failed = matches!(outcome, Outcome::Failed { .. });
-        out.push(rec.finish(Transport::Amqp, req.target(), request_msg.clone(), outcome));
+        out.push(rec.finish(Transport::Amqp, req.target(), shown, outcome));
         if failed && !channel.status().connected() {
             break;
         }

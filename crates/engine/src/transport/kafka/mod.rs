@@ -413,7 +413,7 @@ pub async fn execute(req: &KafkaRequest, default_timeout: Duration) -> Vec<Excha
         Ok(b) => b,
         Err(e) => return vec![failed(rec, &[], &[], e)],
     };
-    let headers = match check(&req, &body) {
+    let mut headers = match check(&req, &body) {
         Ok(h) => h,
         Err(e) => return vec![failed(rec, &[], &body, e)],
     };
@@ -422,7 +422,11 @@ pub async fn execute(req: &KafkaRequest, default_timeout: Duration) -> Vec<Excha
         Err(e) => return vec![failed(rec, &headers, &body, e)],
     };
     let mut out = Vec::new();
-    for _ in 0..req.count {
+    for i in 0..req.count {
+        if i > 0 {
+            // Each copy in a trace of its own.
+            rec.trace_copy(&mut headers);
+        }
         let exchange = producer.produce(rec, &req, &headers, &body).await;
         let stop = exchange
             .error

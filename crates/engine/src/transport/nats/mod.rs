@@ -481,7 +481,12 @@ pub async fn execute(req: &NatsRequest, default_timeout: Duration) -> Vec<Exchan
                 .jetstream
                 .then(|| async_nats::jetstream::new(client.clone()));
             let max = max_payload(&client);
-            for _ in 0..req.count {
+            let mut headers = headers;
+            for i in 0..req.count {
+                if i > 0 {
+                    // Each copy in a trace of its own.
+                    rec.trace_copy(&mut headers);
+                }
                 let outcome =
                     publish_one(&mut rec, &client, max, js.as_ref(), &req, &headers, &body).await;
                 let stop = matches!(&outcome, Outcome::Failed { error, .. } if error.kind != ErrorKind::Refused);
