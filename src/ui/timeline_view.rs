@@ -187,8 +187,9 @@ fn spans_ui(
         spans.iter().map(|s| s.service.as_str()).collect();
     ui.label(
         RichText::new(format!(
-            "Inside the services · {} spans from {}",
+            "Inside the services · {} span{} from {}",
             spans.len(),
+            if spans.len() == 1 { "" } else { "s" },
             services.into_iter().collect::<Vec<_>>().join(", ")
         ))
         .small()

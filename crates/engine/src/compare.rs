@@ -61,7 +61,11 @@ pub fn differences(exchanges: &[&Exchange]) -> Vec<Difference> {
                         .collect();
                     (!v.is_empty()).then(|| v.join(", "))
                 })
-                .collect();
+                .collect::<Vec<_>>();
+            // Each exchange starts a trace of its own: that they all carry one is the same.
+            if name == crate::trace::TRACEPARENT && values.iter().all(Option::is_some) {
+                continue;
+            }
             push(format!("{side} header {name}"), values);
         }
         let fields: Vec<Vec<(String, String)>> = messages
@@ -233,5 +237,21 @@ mod tests {
         );
         assert_eq!(d[3].values[1], None);
         assert!(differences(&[&a, &a]).is_empty());
+    }
+
+    #[test]
+    fn each_exchanges_own_traceparent_is_not_a_difference_but_a_missing_one_is() {
+        let traced = |value: &str| {
+            let mut e = exchange("200 OK", "{}", "application/json", &[CONNECT]);
+            e.request.headers = vec![Header::new("traceparent", value)];
+            e
+        };
+        let a = traced("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+        let b = traced("00-1af7651916cd43dd8448eb211c80319c-c7ad6b7169203331-01");
+        assert!(differences(&[&a, &b]).is_empty());
+        let untraced = exchange("200 OK", "{}", "application/json", &[CONNECT]);
+        let d = differences(&[&a, &untraced]);
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].what, "request header traceparent");
     }
 }

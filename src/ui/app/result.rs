@@ -196,20 +196,48 @@ fn side_of(e: &Exchange, request: bool) -> Option<&crate::engine::Message> {
     }
 }
 
+/// Whether the compare tables put each exchange's value on a line of its own (`A  value`)
+/// instead of a column each: when the columns would be too narrow to read.
+fn compare_stacked(ui: &egui::Ui, exchanges: usize) -> bool {
+    ui.available_width() < 200.0 * (exchanges + 1) as f32
+}
+
+/// One cell holding every exchange's value, a line each, named A, B, C.
+fn cells_stacked(
+    ui: &mut egui::Ui,
+    named: &[(&str, &Exchange)],
+    values: impl Iterator<Item = Option<RichText>>,
+) {
+    ui.vertical(|ui| {
+        for ((name, _), value) in named.iter().zip(values) {
+            ui.horizontal(|ui| {
+                ui.label(RichText::new(*name).strong());
+                ui.add(
+                    egui::Label::new(value.unwrap_or_else(|| RichText::new("(none)").weak()))
+                        .wrap(),
+                );
+            });
+        }
+    });
+}
+
 /// The narrowest column a compared payload is shown side by side in.
 const COMPARE_COLUMN_MIN: f32 = 260.0;
 
 /// The compare table: target, status, total and sizes, one column per exchange.
 fn summary_grid(ui: &mut egui::Ui, named: &[(&str, &Exchange)]) {
+    let stacked = compare_stacked(ui, named.len());
     egui::Grid::new("compare-summary")
         .striped(true)
-        .num_columns(named.len() + 1)
+        .num_columns(if stacked { 2 } else { named.len() + 1 })
         .show(ui, |ui| {
-            ui.label("");
-            for (name, _) in named {
-                ui.label(RichText::new(*name).strong());
+            if !stacked {
+                ui.label("");
+                for (name, _) in named {
+                    ui.label(RichText::new(*name).strong());
+                }
+                ui.end_row();
             }
-            ui.end_row();
             type Cell = Box<dyn Fn(&Exchange) -> String>;
             let rows: [(&str, Cell); 5] = [
                 (
@@ -241,11 +269,18 @@ fn summary_grid(ui: &mut egui::Ui, named: &[(&str, &Exchange)]) {
                 // A summary value that is not the same everywhere is highlighted (totals
                 // always differ: not those).
                 let same = row == "total" || values.windows(2).all(|w| w[0] == w[1]);
-                for v in values {
+                let text = |v: &str| {
                     if same {
-                        ui.label(v);
+                        RichText::new(v)
                     } else {
-                        ui.label(RichText::new(v).color(differ).strong());
+                        RichText::new(v).color(differ).strong()
+                    }
+                };
+                if stacked {
+                    cells_stacked(ui, named, values.iter().map(|v| Some(text(v))));
+                } else {
+                    for v in &values {
+                        ui.label(text(v));
                     }
                 }
                 ui.end_row();
@@ -273,27 +308,34 @@ pub(super) fn differences_ui(
                 .id_salt("compare-differences-list")
                 .max_height(220.0)
                 .show(ui, |ui| {
+                    let stacked = compare_stacked(ui, named.len());
                     egui::Grid::new("compare-differences-grid")
                         .striped(true)
-                        .num_columns(named.len() + 1)
+                        .num_columns(if stacked { 2 } else { named.len() + 1 })
                         .show(ui, |ui| {
-                            ui.label("");
-                            for (name, _) in named {
-                                ui.label(RichText::new(*name).strong());
+                            if !stacked {
+                                ui.label("");
+                                for (name, _) in named {
+                                    ui.label(RichText::new(*name).strong());
+                                }
+                                ui.end_row();
                             }
-                            ui.end_row();
                             let differ = ui.visuals().warn_fg_color;
                             for d in diffs.iter().take(SHOWN) {
                                 ui.label(RichText::new(&d.what).monospace());
-                                for v in &d.values {
-                                    match v {
-                                        Some(v) => ui.label(
-                                            RichText::new(truncate(v, 60))
-                                                .monospace()
-                                                .color(differ),
-                                        ),
-                                        None => ui.label(RichText::new("(none)").weak()),
-                                    };
+                                let cells = d.values.iter().map(|v| {
+                                    v.as_ref().map(|v| {
+                                        RichText::new(truncate(v, 60)).monospace().color(differ)
+                                    })
+                                });
+                                if stacked {
+                                    cells_stacked(ui, named, cells);
+                                } else {
+                                    for cell in cells {
+                                        ui.label(
+                                            cell.unwrap_or_else(|| RichText::new("(none)").weak()),
+                                        );
+                                    }
                                 }
                                 ui.end_row();
                             }
