@@ -87,14 +87,39 @@ pub struct LoadReport {
     pub skipped_lines: usize,
 }
 
+/// A line that brings the spans of an entry's trace, which arrive after the entry was written
+/// (they replace the ones it had).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct SpansRecord {
+    spans_of: String,
+    spans: Vec<crate::trace::TimelineSpan>,
+}
+
 /// The lines of a history file that hold entries, with the entries, newest within the bounds;
-/// and how many lines were unreadable.
+/// and how many lines were unreadable. Span records are merged into the latest entry of their
+/// trace (whose line is then written anew, spans included).
 fn read_lines(bytes: &[u8], limits: &Limits) -> (Vec<(Vec<u8>, HistoryEntry)>, usize) {
     let mut skipped = 0;
     let mut lines: VecDeque<(Vec<u8>, HistoryEntry)> = VecDeque::new();
     let mut total = 0u64;
     for line in bytes.split(|&b| b == b'\n') {
         if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        if let Ok(record) = serde_json::from_slice::<SpansRecord>(line) {
+            let owner = lines.iter_mut().rev().find(|(_, e)| {
+                e.exchange
+                    .trace
+                    .as_ref()
+                    .is_some_and(|t| t.trace_id == record.spans_of)
+            });
+            if let Some((owner_line, entry)) = owner {
+                entry.exchange.spans = record.spans;
+                if let Ok(merged) = serde_json::to_vec(entry) {
+                    total = total + merged.len() as u64 - owner_line.len() as u64;
+                    *owner_line = merged;
+                }
+            }
             continue;
         }
         match serde_json::from_slice::<HistoryEntry>(line) {
@@ -199,6 +224,34 @@ impl History {
         Ok(())
     }
 
+    /// Keeps `spans` with the entry of trace `trace_id`: a line appended now, merged into the
+    /// entry when the file is read (or compacted).
+    pub fn push_spans(
+        &mut self,
+        trace_id: &str,
+        spans: &[crate::trace::TimelineSpan],
+    ) -> std::io::Result<()> {
+        let record = SpansRecord {
+            spans_of: trace_id.to_string(),
+            spans: spans.to_vec(),
+        };
+        let mut line = serde_json::to_vec(&record).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        if let Some(dir) = self.path.parent() {
+            fsutil::private_dir(dir)?;
+        }
+        let mut file = fsutil::open_append_private(&self.path)?;
+        file.write_all(&line)?;
+        self.file_lines += 1;
+        self.file_bytes += line.len() as u64;
+        if self.file_lines > self.limits.max_entries + self.limits.max_entries / 5
+            || self.file_bytes > self.limits.max_bytes
+        {
+            self.compact()?;
+        }
+        Ok(())
+    }
+
     /// Rewrites the file with just the entries that count (the newest, within the bounds).
     pub fn compact(&mut self) -> std::io::Result<()> {
         let bytes = match std::fs::read(&self.path) {
@@ -267,13 +320,76 @@ mod tests {
     }
 
     fn temp_path() -> PathBuf {
+        // Tests run side by side: a number of its own for each.
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         std::env::temp_dir()
             .join(format!(
-                "sb-history-{}-{}",
+                "sb-history-{}-{}-{}",
                 std::process::id(),
-                crate::recorder::unix_ms()
+                crate::recorder::unix_ms(),
+                NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             ))
             .join("history.jsonl")
+    }
+
+    #[test]
+    fn spans_that_arrive_later_are_kept_with_their_entry_across_restarts_and_compaction() {
+        let path = temp_path();
+        let limits = Limits {
+            max_entries: 4,
+            max_bytes: 1 << 20,
+            max_body_bytes: 1024,
+        };
+        let (mut history, _, _) = History::open(&path, limits).unwrap();
+        let traced = |i: usize, trace: &str| {
+            let mut e = exchange(i, b"{}");
+            e.trace = Some(crate::trace::ExchangeTrace {
+                trace_id: trace.into(),
+                span_id: "00f067aa0ba902b7".into(),
+                started_unix_us: 1,
+            });
+            HistoryEntry {
+                exchange: e,
+                request: None,
+            }
+        };
+        let span = |name: &str| crate::trace::TimelineSpan {
+            trace_id: "t1".into(),
+            span_id: "s".into(),
+            parent_span_id: None,
+            service: "user-service".into(),
+            name: name.into(),
+            kind: "server".into(),
+            start_us: 5,
+            end_us: 9,
+            status: "unset".into(),
+            attributes: Default::default(),
+        };
+        history.push(traced(0, "t1")).unwrap();
+        history.push(traced(1, "t2")).unwrap();
+        // Spans come in twice: the later record replaces the earlier.
+        history.push_spans("t1", &[span("first")]).unwrap();
+        history
+            .push_spans("t1", &[span("first"), span("second")])
+            .unwrap();
+        // A trace no kept entry has is ignored, not attached elsewhere.
+        history.push_spans("nobody", &[span("stray")]).unwrap();
+        let (_, entries, report) = History::open(&path, limits).unwrap();
+        assert_eq!(report.skipped_lines, 0);
+        assert_eq!(entries.len(), 2);
+        let names: Vec<&str> = entries[0]
+            .exchange
+            .spans
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(names, ["first", "second"]);
+        assert!(entries[1].exchange.spans.is_empty());
+        // Compacting writes the merged entry: the spans stay.
+        history.compact().unwrap();
+        let (_, entries, _) = History::open(&path, limits).unwrap();
+        assert_eq!(entries[0].exchange.spans.len(), 2);
+        assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 2);
     }
 
     #[test]

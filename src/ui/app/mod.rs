@@ -650,14 +650,20 @@ impl SwitchboardApp {
         }
         self.spans_seen = accepted;
         let store = up.store.clone();
+        let mut placed = Vec::new();
         for entry in self.history.iter_mut().rev().take(RECENT) {
             let e = &mut entry.exchange;
-            if let Some(trace) = &e.trace {
-                let spans = store.spans(&trace.trace_id);
+            if let Some(trace_id) = e.trace.as_ref().map(|t| t.trace_id.clone()) {
+                let spans = store.spans(&trace_id);
                 if spans.len() != e.spans.len() {
                     e.place_spans(&spans);
+                    placed.push((trace_id, e.spans.clone()));
                 }
             }
+        }
+        // The history file keeps them with their exchange.
+        for (trace_id, spans) in placed {
+            self.command(Command::RecordSpans { trace_id, spans });
         }
     }
 

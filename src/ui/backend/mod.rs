@@ -144,6 +144,11 @@ pub enum Command {
     },
     /// Keep a sent exchange in the persisted history.
     RecordHistory(Box<HistoryEntry>),
+    /// Keep the spans that arrived for a history entry's trace with it.
+    RecordSpans {
+        trace_id: String,
+        spans: Vec<crate::engine::trace::TimelineSpan>,
+    },
     ClearHistory,
     Shutdown,
 }
@@ -514,6 +519,7 @@ async fn run(
                 backend.find_collections(install_sample).await
             }
             Command::RecordHistory(entry) => backend.record_history(entry).await,
+            Command::RecordSpans { trace_id, spans } => backend.record_spans(trace_id, spans),
             Command::ClearHistory => backend.clear_history().await,
             Command::SetUserCheck(check) => backend.set_user_check(check).await,
             Command::StartRabbit => backend.start_rabbit().await,

@@ -125,6 +125,16 @@ impl Backend {
         }
     }
 
+    pub(super) fn record_spans(
+        &mut self,
+        trace_id: String,
+        spans: Vec<crate::engine::trace::TimelineSpan>,
+    ) {
+        if let Some(tx) = &self.history {
+            let _ = tx.try_send(HistoryOp::Spans { trace_id, spans });
+        }
+    }
+
     pub(super) async fn clear_history(&mut self) {
         let Self { history, .. } = self;
         if let Some(tx) = &history {
@@ -135,6 +145,10 @@ impl Backend {
 
 pub(super) enum HistoryOp {
     Push(Box<HistoryEntry>),
+    Spans {
+        trace_id: String,
+        spans: Vec<crate::engine::trace::TimelineSpan>,
+    },
     Clear,
 }
 
@@ -163,6 +177,7 @@ pub(super) fn spawn_history(
                 };
                 let result = match op {
                     HistoryOp::Push(entry) => h.push(*entry),
+                    HistoryOp::Spans { trace_id, spans } => h.push_spans(&trace_id, &spans),
                     HistoryOp::Clear => h.clear(),
                 };
                 if let Err(e) = result {
