@@ -300,7 +300,7 @@ pub fn spans_of(request: ExportTraceServiceRequest) -> Vec<Span> {
                     start_unix_ns: span.start_time_unix_nano,
                     end_unix_ns: span.end_time_unix_nano.max(span.start_time_unix_nano),
                     status,
-                    attributes: span.attributes.iter().map(attribute).collect(),
+                    attributes: span.attributes.into_iter().map(attribute).collect(),
                 });
             }
         }
@@ -308,17 +308,23 @@ pub fn spans_of(request: ExportTraceServiceRequest) -> Vec<Span> {
     out
 }
 
+/// Lowercase hex, without an allocation per byte (ids are most of a span's decoding cost).
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
-fn attribute(kv: &KeyValue) -> (String, serde_json::Value) {
-    (
-        kv.key.clone(),
-        kv.value
-            .as_ref()
-            .map_or(serde_json::Value::Null, value_json),
-    )
+fn attribute(kv: KeyValue) -> (String, serde_json::Value) {
+    let value = kv
+        .value
+        .as_ref()
+        .map_or(serde_json::Value::Null, value_json);
+    (kv.key, value)
 }
 
 fn value_text(v: &AnyValue) -> String {
@@ -341,7 +347,7 @@ fn value_json(v: &AnyValue) -> serde_json::Value {
         Some(Value::KvlistValue(l)) => l
             .values
             .iter()
-            .map(attribute)
+            .map(|kv| attribute(kv.clone()))
             .collect::<serde_json::Map<_, _>>()
             .into(),
         Some(Value::BytesValue(b)) => {

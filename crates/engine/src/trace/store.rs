@@ -60,18 +60,19 @@ impl SpanStore {
             let _ = self.batches.send(std::sync::Arc::new(spans.clone()));
         }
         let mut inner = self.lock();
+        let added = spans.len();
         for span in spans {
-            if !inner.traces.contains_key(&span.trace_id) {
-                inner.order.push_back(span.trace_id.clone());
+            // One lookup, and no copy of the id, for a trace already kept (the usual case).
+            match inner.traces.get_mut(&span.trace_id) {
+                Some(kept) => kept.push(span),
+                None => {
+                    inner.order.push_back(span.trace_id.clone());
+                    inner.traces.insert(span.trace_id.clone(), vec![span]);
+                }
             }
-            inner
-                .traces
-                .entry(span.trace_id.clone())
-                .or_default()
-                .push(span);
-            inner.spans += 1;
-            inner.counts.accepted += 1;
         }
+        inner.spans += added;
+        inner.counts.accepted += added as u64;
         while inner.spans > self.max_spans {
             let Some(oldest) = inner.order.pop_front() else {
                 break;
