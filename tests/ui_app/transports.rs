@@ -305,3 +305,44 @@ pub(super) fn compare_shows_two_pinned_exchanges_on_one_axis() {
         "{diffs:?}"
     );
 }
+
+/// Spans of a trace no request here started are not attached to any exchange: the top bar's
+/// *Traces* menu lists them as other traces.
+#[test]
+pub(super) fn spans_of_unknown_traces_are_listed_apart() {
+    let mut app = start_app();
+    app.wait_until("the OTLP receiver", |a| matches!(a.traces, Some(Ok(_))));
+    let endpoint = match &app.harness.state().traces {
+        Some(Ok(up)) => up.endpoint.clone(),
+        _ => unreachable!(),
+    };
+    let export = r#"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"billing"}}]},"scopeSpans":[{"spans":[{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","name":"charge card","kind":2,"startTimeUnixNano":"1544712660000000000","endTimeUnixNano":"1544712661000000000"}]}]}]}"#;
+    let addr = endpoint.trim_start_matches("http://").to_string();
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    use std::io::{Read, Write};
+    write!(
+        stream,
+        "POST /v1/traces HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{export}",
+        export.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    app.wait_until(
+        "the span",
+        |a| matches!(&a.traces, Some(Ok(up)) if up.store.counts().accepted == 1),
+    );
+    app.harness.get_by_label_contains("Traces: ").click();
+    app.harness.step();
+    app.harness.step();
+    app.assert_shown("Other traces");
+    app.assert_shown("5b8efff79803… · 1 span · billing");
+    assert!(
+        app.harness
+            .state()
+            .history
+            .iter()
+            .all(|e| e.exchange.spans.is_empty())
+    );
+}

@@ -3,6 +3,37 @@
 use super::*;
 
 impl SwitchboardApp {
+    /// Places the spans that arrived since the last frame on the timelines of the recent
+    /// exchanges that started their trace (a consumer's span may come seconds later).
+    pub(super) fn refresh_spans(&mut self) {
+        /// Only the latest exchanges: older ones have had their spans long ago.
+        const RECENT: usize = 200;
+        let Some(Ok(up)) = &self.traces else {
+            return;
+        };
+        let accepted = up.store.counts().accepted;
+        if accepted == self.spans_seen {
+            return;
+        }
+        self.spans_seen = accepted;
+        let store = up.store.clone();
+        let mut placed = Vec::new();
+        for entry in self.history.iter_mut().rev().take(RECENT) {
+            let e = &mut entry.exchange;
+            if let Some(trace_id) = e.trace.as_ref().map(|t| t.trace_id.clone()) {
+                let spans = store.spans(&trace_id);
+                if spans.len() != e.spans.len() {
+                    e.place_spans(&spans);
+                    placed.push((trace_id, e.spans.clone()));
+                }
+            }
+        }
+        // The history file keeps them with their exchange.
+        for (trace_id, spans) in placed {
+            self.command(Command::RecordSpans { trace_id, spans });
+        }
+    }
+
     pub(super) fn history_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
             ui.heading("History");
@@ -180,5 +211,15 @@ mod tests {
         let at = 1_796_389_327_500;
         assert_eq!(history_time(at, at + 1_000), "13:02:07");
         assert_eq!(history_time(at, at + 86_400_000), "12-04 13:02:07");
+    }
+}
+
+pub(crate) fn truncate(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        text.to_string()
+    } else {
+        let mut out: String = text.chars().take(max_chars - 1).collect();
+        out.push('…');
+        out
     }
 }

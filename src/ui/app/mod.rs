@@ -38,6 +38,7 @@ mod result;
 mod script;
 mod services;
 
+pub(crate) use history::truncate;
 use result::{MAX_PINS, load_result_ui};
 pub use script::Script;
 
@@ -636,37 +637,6 @@ impl SwitchboardApp {
         }
     }
 
-    /// Places the spans that arrived since the last frame on the timelines of the recent
-    /// exchanges that started their trace (a consumer's span may come seconds later).
-    pub(super) fn refresh_spans(&mut self) {
-        /// Only the latest exchanges: older ones have had their spans long ago.
-        const RECENT: usize = 200;
-        let Some(Ok(up)) = &self.traces else {
-            return;
-        };
-        let accepted = up.store.counts().accepted;
-        if accepted == self.spans_seen {
-            return;
-        }
-        self.spans_seen = accepted;
-        let store = up.store.clone();
-        let mut placed = Vec::new();
-        for entry in self.history.iter_mut().rev().take(RECENT) {
-            let e = &mut entry.exchange;
-            if let Some(trace_id) = e.trace.as_ref().map(|t| t.trace_id.clone()) {
-                let spans = store.spans(&trace_id);
-                if spans.len() != e.spans.len() {
-                    e.place_spans(&spans);
-                    placed.push((trace_id, e.spans.clone()));
-                }
-            }
-        }
-        // The history file keeps them with their exchange.
-        for (trace_id, spans) in placed {
-            self.command(Command::RecordSpans { trace_id, spans });
-        }
-    }
-
     /// Switches the editor, and the result pane to that editor's own last result.
     pub fn show_editor(&mut self, tab: TransportTab) {
         if self.settings.transport != tab {
@@ -812,16 +782,6 @@ fn outcome_of(e: &Exchange) -> EditorOutcome {
             };
             EditorOutcome::Failed(format!("{error}{hint}"))
         }
-    }
-}
-
-pub(crate) fn truncate(text: &str, max_chars: usize) -> String {
-    if text.chars().count() <= max_chars {
-        text.to_string()
-    } else {
-        let mut out: String = text.chars().take(max_chars - 1).collect();
-        out.push('…');
-        out
     }
 }
 

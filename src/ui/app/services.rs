@@ -91,6 +91,53 @@ impl SwitchboardApp {
         self.services_ui(ui);
     }
 
+    /// The traces the receiver holds that no exchange in the history started (a service's own
+    /// work, another client's requests): kept apart, never attached to an exchange.
+    fn other_traces_ui(&self, ui: &mut egui::Ui, up: &super::backend::TracesUp) {
+        const SHOWN: usize = 10;
+        let known: std::collections::HashSet<&str> = self
+            .history
+            .iter()
+            .filter_map(|e| e.exchange.trace.as_ref().map(|t| t.trace_id.as_str()))
+            .collect();
+        let others: Vec<(String, usize)> = up
+            .store
+            .traces()
+            .into_iter()
+            .filter(|(id, _)| !known.contains(id.as_str()))
+            .take(SHOWN)
+            .collect();
+        ui.label(RichText::new("Other traces").strong())
+            .on_hover_text("Spans of traces that no request sent from here started, newest first");
+        if others.is_empty() {
+            ui.label(RichText::new("none yet").weak());
+        }
+        for (id, count) in others {
+            let spans = up.store.spans(&id);
+            let start_us = spans.iter().map(|s| s.start_unix_ns).min().unwrap_or(0) / 1_000;
+            let placed: Vec<crate::engine::trace::TimelineSpan> = spans
+                .iter()
+                .map(|s| crate::engine::trace::TimelineSpan::place(s, start_us))
+                .collect();
+            let services: std::collections::BTreeSet<&str> =
+                spans.iter().map(|s| s.service.as_str()).collect();
+            egui::CollapsingHeader::new(format!(
+                "{}… · {count} span{} · {}",
+                id.get(..12).unwrap_or(&id),
+                if count == 1 { "" } else { "s" },
+                services.into_iter().collect::<Vec<_>>().join(", ")
+            ))
+            .id_salt(("other-trace", &id))
+            .show(ui, |ui| {
+                ui.label(
+                    RichText::new(crate::engine::trace::render_tree(&placed))
+                        .monospace()
+                        .small(),
+                );
+            });
+        }
+    }
+
     /// The OTLP receiver, in the top bar: where services send spans, and how many came.
     fn traces_ui(&self, ui: &mut egui::Ui) {
         let Some(traces) = &self.traces else {
@@ -123,8 +170,12 @@ impl SwitchboardApp {
                 if let Some(why) = &up.fallback {
                     tip.push_str(&format!("\nNot on the default port: {why}"));
                 }
-                ui.label(RichText::new(text).small().color(color))
-                    .on_hover_text(tip);
+                tip.push_str("\nClick for the traces no request here started.");
+                ui.menu_button(RichText::new(text).small().color(color), |ui| {
+                    self.other_traces_ui(ui, up);
+                })
+                .response
+                .on_hover_text(tip);
             }
             Err(why) => {
                 ui.label(
