@@ -201,6 +201,16 @@ pub(super) fn history_time(at_ms: u64, now_ms: u64) -> String {
     }
 }
 
+pub(crate) fn truncate(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        text.to_string()
+    } else {
+        let mut out: String = text.chars().take(max_chars - 1).collect();
+        out.push('…');
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,15 +221,5 @@ mod tests {
         let at = 1_796_389_327_500;
         assert_eq!(history_time(at, at + 1_000), "13:02:07");
         assert_eq!(history_time(at, at + 86_400_000), "12-04 13:02:07");
-    }
-}
-
-pub(crate) fn truncate(text: &str, max_chars: usize) -> String {
-    if text.chars().count() <= max_chars {
-        text.to_string()
-    } else {
-        let mut out: String = text.chars().take(max_chars - 1).collect();
-        out.push('…');
-        out
     }
 }
