@@ -194,9 +194,14 @@ async fn settle_waits_for_spans_to_stop_arriving_and_no_longer() {
     let sender = {
         let ctx = ctx.clone();
         tokio::spawn(async move {
-            for service in ["a", "b"] {
+            for (i, service) in ["a", "b"].into_iter().enumerate() {
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                let body = prost::Message::encode_to_vec(&export(service, &ctx));
+                // Spans of their own (a span sent twice is kept once).
+                let mut request = export(service, &ctx);
+                for span in &mut request.resource_spans[0].scope_spans[0].spans {
+                    span.span_id[0] = i as u8 + 1;
+                }
+                let body = prost::Message::encode_to_vec(&request);
                 post(&endpoint, "application/x-protobuf", body).await;
             }
         })
@@ -527,4 +532,29 @@ async fn each_copy_of_a_publish_has_its_own_trace() {
         ids.insert(trace.trace_id.clone());
     }
     assert_eq!(ids.len(), 3, "three copies, three traces");
+}
+
+/// What is not an OTLP export is told so: another content type (415), a body that is not
+/// gzip though it says so (400); counted as unreadable, the receiver goes on.
+#[tokio::test]
+async fn other_content_types_and_bad_gzip_are_refused_and_counted() {
+    let receiver = Receiver::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let (status, _) = post(&receiver.endpoint(), "text/plain", b"hello".to_vec()).await;
+    assert_eq!(status, 415);
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/traces", receiver.endpoint()))
+        .header("content-type", "application/x-protobuf")
+        .header("content-encoding", "gzip")
+        .body(b"not gzip".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    assert_eq!(receiver.store().counts().malformed, 2);
+    let ctx = TraceContext::new_random();
+    let body = prost::Message::encode_to_vec(&export("svc", &ctx));
+    let (status, _) = post(&receiver.endpoint(), "application/x-protobuf", body).await;
+    assert_eq!(status, 200);
 }

@@ -87,7 +87,7 @@ pub struct Tracing {
     pub trace_wait: Duration,
     /// With --trace: where the receiver listens (a free port when it is taken; the services
     /// must export there: `switchboard demo --otlp-endpoint`).
-    #[arg(long, global = true, value_name = "ADDR", default_value = crate::engine::trace::receiver::DEFAULT_OTLP_HTTP_ADDR, value_parser = parse_listen_addr)]
+    #[arg(long, global = true, value_name = "ADDR", default_value = crate::engine::trace::receiver::DEFAULT_OTLP_HTTP_ADDR, value_parser = parse_listen_addr, requires = "trace")]
     pub otlp_addr: SocketAddr,
 }
 
@@ -722,8 +722,8 @@ pub struct TracesArgs {
     /// Print one JSON object per span instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Stop after this many spans.
-    #[arg(long, value_name = "N")]
+    /// Stop after this many spans (at least 1).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
     /// Stop after this many seconds.
     #[arg(long, value_name = "SECS", value_parser = parse_secs)]

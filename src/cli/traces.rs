@@ -146,7 +146,14 @@ pub async fn follow(a: args::TracesArgs) -> anyhow::Result<std::process::ExitCod
         };
         for span in batch.iter() {
             let line = if a.json {
-                serde_json::to_string(span)?
+                // Attributes as an object, as in `send --json`.
+                let mut value = serde_json::to_value(span)?;
+                if let Some(obj) = value.as_object_mut() {
+                    let attributes: serde_json::Map<String, serde_json::Value> =
+                        span.attributes.iter().cloned().collect();
+                    obj.insert("attributes".into(), attributes.into());
+                }
+                value.to_string()
             } else {
                 span_line(span)
             };

@@ -234,26 +234,32 @@ fn spans_ui(
         );
         let failed = span.status.starts_with("error");
         painter.rect_filled(bar, 2.0, color);
-        let name = painter.layout_no_wrap(
-            span.label(),
-            FontId::proportional(11.0),
-            ui.visuals().weak_text_color(),
-        );
         let names_end = rect.right() - DURATION_WIDTH;
-        let name_at = if bar.right() + 4.0 + name.size().x <= names_end {
-            bar.right() + 4.0
-        } else if bar.left() - 4.0 - name.size().x >= rect.left() + LABEL_WIDTH {
-            bar.left() - 4.0 - name.size().x
+        let width = painter
+            .layout_no_wrap(span.label(), FontId::proportional(11.0), text_color)
+            .size()
+            .x;
+        let (name_at, over_bar) = if bar.right() + 4.0 + width <= names_end {
+            (bar.right() + 4.0, false)
+        } else if bar.left() - 4.0 - width >= rect.left() + LABEL_WIDTH {
+            (bar.left() - 4.0 - width, false)
         } else {
-            // No room either side: over the bar, as much as fits.
-            (bar.left() + 2.0)
-                .min(names_end - name.size().x)
-                .max(rect.left() + LABEL_WIDTH)
+            // No room either side: over the bar, dark on its light colour.
+            let at = (bar.left() + 2.0)
+                .min(names_end - width)
+                .max(rect.left() + LABEL_WIDTH);
+            (at, true)
         };
+        let name_color = if over_bar {
+            Color32::from_rgb(0x10, 0x10, 0x10)
+        } else {
+            ui.visuals().weak_text_color()
+        };
+        let name = painter.layout_no_wrap(span.label(), FontId::proportional(11.0), name_color);
         painter.galley(
             pos2(name_at, rect.center().y - name.size().y / 2.0),
             name,
-            text_color,
+            name_color,
         );
         if failed {
             painter.rect_stroke(

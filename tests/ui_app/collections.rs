@@ -499,3 +499,62 @@ pub(super) fn reload_picks_up_changes_made_outside_and_follows_them_in_a_clean_e
 
 // ---------------------------------------------------------------------------------------------
 // Credentials at rest
+
+/// The spans of an exchange survive a restart, and spans arriving after it (of other traces)
+/// do not wipe them.
+#[test]
+pub(super) fn spans_in_the_history_survive_a_restart_and_later_spans() {
+    let data = temp_data_dir();
+    {
+        let mut app = start_app_in(data.clone());
+        app.click("HTTP");
+        app.send_and_wait("Send");
+        app.wait_until("the lookup's span", |a| {
+            a.selected_entry()
+                .is_some_and(|e| !e.exchange.spans.is_empty())
+        });
+        // The writer appends the span record after the entry.
+        let path = data.join("history.jsonl");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !std::fs::read_to_string(&path).is_ok_and(|t| t.contains("\"spans_of\"")) {
+            assert!(Instant::now() < deadline, "spans never written");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let mut app = start_app_in(data.clone());
+    app.wait_until("the history to load", |a| a.history.len() == 1);
+    assert_eq!(app.harness.state().history[0].exchange.spans.len(), 1);
+    // Another request's spans arrive: the loaded entry keeps its own.
+    app.click("HTTP");
+    app.send_and_wait("Send");
+    app.wait_until("the second lookup's span", |a| {
+        a.history
+            .last()
+            .is_some_and(|e| !e.exchange.spans.is_empty())
+    });
+    app.harness.run_steps(3);
+    assert_eq!(
+        app.harness.state().history[0].exchange.spans.len(),
+        1,
+        "the spans kept in the history were wiped"
+    );
+    let path = data.join("history.jsonl");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_to_string(&path).map_or(0, |t| t.matches("\"spans_of\"").count()) < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the second lookup's spans never written"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(app);
+    let mut app = start_app_in(data);
+    app.wait_until("the history to load", |a| a.history.len() == 2);
+    assert!(
+        app.harness
+            .state()
+            .history
+            .iter()
+            .all(|e| e.exchange.spans.len() == 1)
+    );
+}

@@ -337,7 +337,7 @@ pub(super) fn spans_of_unknown_traces_are_listed_apart() {
     app.harness.step();
     app.harness.step();
     app.assert_shown("Other traces");
-    app.assert_shown("5b8efff79803… · 1 span · billing");
+    app.assert_shown("5b8efff798038103d269b633813fc60c · 1 span · billing");
     assert!(
         app.harness
             .state()

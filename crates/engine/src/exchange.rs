@@ -138,6 +138,9 @@ impl ExchangeError {
     }
 }
 
+/// Most spans kept with one exchange (in the app, its history and its exports).
+pub const MAX_SPANS_PER_EXCHANGE: usize = 2_000;
+
 /// A request, its response and where the time went.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Exchange {
@@ -167,16 +170,23 @@ pub struct Exchange {
 }
 
 impl Exchange {
-    /// Replaces the spans with `spans` (of this exchange's trace) placed on its clock.
+    /// Replaces the spans with `spans` (of this exchange's trace) placed on its clock — but
+    /// not those that began before the exchange did (another request that carried the same
+    /// `traceparent`), and at most [`MAX_SPANS_PER_EXCHANGE`], the earliest.
     pub fn place_spans(&mut self, spans: &[crate::trace::Span]) {
+        /// A span may start this long before the exchange's own clock says it began (the
+        /// wall clock and the monotonic one are read an instant apart).
+        const SLACK_US: i64 = 1_000;
         let Some(trace) = &self.trace else {
             return;
         };
         self.spans = spans
             .iter()
             .map(|s| crate::trace::TimelineSpan::place(s, trace.started_unix_us))
+            .filter(|s| s.start_us >= -SLACK_US)
             .collect();
         self.spans.sort_by_key(|s| (s.start_us, s.end_us));
+        self.spans.truncate(MAX_SPANS_PER_EXCHANGE);
     }
 
     /// Where the latest span ends, µs on the exchange's clock (0 without spans).

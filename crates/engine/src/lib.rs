@@ -28,7 +28,9 @@ pub use transport::http::{self, multipart};
 pub use transport::kafka;
 pub use transport::nats;
 
-pub use exchange::{ErrorKind, Exchange, ExchangeError, Header, Message, Transport};
+pub use exchange::{
+    ErrorKind, Exchange, ExchangeError, Header, MAX_SPANS_PER_EXCHANGE, Message, Transport,
+};
 pub use payload::{Body, BodyView};
 pub use request::{PublishManyJob, RequestSpec, WatchRequest};
 pub use timeline::{Phase, PhaseKind};

@@ -22,9 +22,14 @@ impl SwitchboardApp {
             let e = &mut entry.exchange;
             if let Some(trace_id) = e.trace.as_ref().map(|t| t.trace_id.clone()) {
                 let spans = store.spans(&trace_id);
-                if spans.len() != e.spans.len() {
+                // Only when more came: after a restart the store is empty, and the spans kept
+                // in the history must not be wiped by it.
+                if spans.len() > e.spans.len() {
+                    let before = e.spans.len();
                     e.place_spans(&spans);
-                    placed.push((trace_id, e.spans.clone()));
+                    if e.spans.len() != before {
+                        placed.push((trace_id, e.spans.clone()));
+                    }
                 }
             }
         }

@@ -100,13 +100,14 @@ impl SwitchboardApp {
             .iter()
             .filter_map(|e| e.exchange.trace.as_ref().map(|t| t.trace_id.as_str()))
             .collect();
-        let others: Vec<(String, usize)> = up
+        let all: Vec<(String, usize)> = up
             .store
             .traces()
             .into_iter()
             .filter(|(id, _)| !known.contains(id.as_str()))
-            .take(SHOWN)
             .collect();
+        let more = all.len().saturating_sub(SHOWN);
+        let others: Vec<(String, usize)> = all.into_iter().take(SHOWN).collect();
         ui.label(RichText::new("Other traces").strong())
             .on_hover_text("Spans of traces that no request sent from here started, newest first");
         if others.is_empty() {
@@ -122,8 +123,7 @@ impl SwitchboardApp {
             let services: std::collections::BTreeSet<&str> =
                 spans.iter().map(|s| s.service.as_str()).collect();
             egui::CollapsingHeader::new(format!(
-                "{}… · {count} span{} · {}",
-                id.get(..12).unwrap_or(&id),
+                "{id} · {count} span{} · {}",
                 if count == 1 { "" } else { "s" },
                 services.into_iter().collect::<Vec<_>>().join(", ")
             ))
@@ -135,6 +135,9 @@ impl SwitchboardApp {
                         .small(),
                 );
             });
+        }
+        if more > 0 {
+            ui.label(RichText::new(format!("… and {more} older traces")).weak());
         }
     }
 
@@ -171,11 +174,15 @@ impl SwitchboardApp {
                     tip.push_str(&format!("\nNot on the default port: {why}"));
                 }
                 tip.push_str("\nClick for the traces no request here started.");
-                ui.menu_button(RichText::new(text).small().color(color), |ui| {
-                    self.other_traces_ui(ui, up);
-                })
-                .response
-                .on_hover_text(tip);
+                // Stays open while its traces are expanded; a click outside closes it.
+                egui::containers::menu::MenuButton::new(RichText::new(text).small().color(color))
+                    .config(
+                        egui::containers::menu::MenuConfig::new()
+                            .close_behavior(egui::PopupCloseBehavior::CloseOnClickOutside),
+                    )
+                    .ui(ui, |ui| self.other_traces_ui(ui, up))
+                    .0
+                    .on_hover_text(tip);
             }
             Err(why) => {
                 ui.label(

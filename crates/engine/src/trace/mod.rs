@@ -238,38 +238,45 @@ impl TimelineSpan {
 }
 
 /// Orders spans as a tree: each span after its parent, children by start time; spans whose
-/// parent is not among them are roots. Returns each span with its depth.
+/// parent is not among them are roots. Returns each span with its depth. Iterative and
+/// O(n log n): a trace may hold tens of thousands of spans, or a chain that deep.
 pub fn tree(spans: &[TimelineSpan]) -> Vec<(usize, &TimelineSpan)> {
-    let ids: std::collections::HashSet<&str> = spans.iter().map(|s| s.span_id.as_str()).collect();
+    use std::collections::{HashMap, HashSet};
     let mut sorted: Vec<&TimelineSpan> = spans.iter().collect();
     sorted.sort_by_key(|s| (s.start_us, s.end_us));
-    let mut out = Vec::with_capacity(spans.len());
-    fn visit<'a>(
-        parent: &str,
-        depth: usize,
-        sorted: &[&'a TimelineSpan],
-        out: &mut Vec<(usize, &'a TimelineSpan)>,
-    ) {
-        for s in sorted
-            .iter()
-            .filter(|s| s.parent_span_id.as_deref() == Some(parent))
-        {
-            if out.iter().any(|(_, o)| o.span_id == s.span_id) {
-                continue;
-            }
-            out.push((depth, *s));
-            visit(&s.span_id, depth + 1, sorted, out);
+    let ids: HashSet<&str> = sorted.iter().map(|s| s.span_id.as_str()).collect();
+    let mut children: HashMap<&str, Vec<&TimelineSpan>> = HashMap::new();
+    let mut roots = Vec::new();
+    for s in &sorted {
+        match s.parent_span_id.as_deref() {
+            Some(p) if ids.contains(p) && p != s.span_id => children.entry(p).or_default().push(*s),
+            _ => roots.push(*s),
         }
     }
-    for root in sorted
-        .iter()
-        .filter(|s| s.parent_span_id.as_deref().is_none_or(|p| !ids.contains(p)))
-    {
-        out.push((0, *root));
-        visit(&root.span_id, 1, &sorted, &mut out);
+    let mut out = Vec::with_capacity(spans.len());
+    let mut seen: HashSet<&str> = HashSet::with_capacity(spans.len());
+    // Depth-first with an explicit stack (reversed, so the earliest child comes out first).
+    let mut stack: Vec<(usize, &TimelineSpan)> = roots.iter().rev().map(|s| (0, *s)).collect();
+    while let Some((depth, s)) = stack.pop() {
+        if !seen.insert(s.span_id.as_str()) {
+            continue;
+        }
+        out.push((depth, s));
+        if let Some(kids) = children.get(s.span_id.as_str()) {
+            stack.extend(kids.iter().rev().map(|k| (depth + 1, *k)));
+        }
+    }
+    // Spans only reachable through a cycle of parents: shown as roots, not lost.
+    for s in sorted {
+        if seen.insert(s.span_id.as_str()) {
+            out.push((0, s));
+        }
     }
     out
 }
+
+/// How deep a tree is indented at most (a chain thousands deep stays readable).
+pub const MAX_INDENT_DEPTH: usize = 12;
 
 /// The span tree as text, one span per line under a waterfall:
 /// `  order-service  POST /orders (server)  +120 µs  1.2 ms  ok`.
@@ -294,7 +301,7 @@ pub fn render_tree(spans: &[TimelineSpan]) -> String {
             } else {
                 String::new()
             },
-            indent = 2 + depth * 2
+            indent = 2 + depth.min(MAX_INDENT_DEPTH) * 2
         ));
     }
     out
@@ -302,6 +309,31 @@ pub fn render_tree(spans: &[TimelineSpan]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_chain_100_000_deep_is_ordered_without_recursion_and_indented_within_bounds() {
+        let n = 100_000;
+        let spans: Vec<TimelineSpan> = (0..n)
+            .map(|i| TimelineSpan {
+                trace_id: "t".into(),
+                span_id: format!("{i:016x}"),
+                parent_span_id: (i > 0).then(|| format!("{:016x}", i - 1)),
+                service: "s".into(),
+                name: "n".into(),
+                kind: "internal".into(),
+                start_us: i as i64,
+                end_us: i as i64 + 1,
+                status: "unset".into(),
+                attributes: Default::default(),
+            })
+            .collect();
+        let ordered = tree(&spans);
+        assert_eq!(ordered.len(), n);
+        assert_eq!(ordered[n - 1].0, n - 1);
+        let text = render_tree(&spans[..50]);
+        let widest = text.lines().map(|l| l.len() - l.trim_start().len()).max();
+        assert_eq!(widest, Some(2 + MAX_INDENT_DEPTH * 2));
+    }
+
     use super::*;
 
     #[test]

@@ -177,11 +177,47 @@ async fn handle(req: Request<hyper::body::Incoming>, store: &SpanStore) -> Respo
             error_body(false, "POST an export request"),
         );
     }
-    let json = req
-        .headers()
-        .get(hyper::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+    let header = |name| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().to_ascii_lowercase())
+    };
+    let content_type = header(hyper::header::CONTENT_TYPE).unwrap_or_default();
+    let json = content_type.starts_with("application/json");
+    // No type: protobuf, as OTLP's default; anything else is not an export request.
+    if !json
+        && !content_type.is_empty()
+        && !content_type.starts_with("application/x-protobuf")
+        && !content_type.starts_with("application/protobuf")
+    {
+        store.count_malformed();
+        return answer(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            false,
+            error_body(
+                false,
+                &format!(
+                    "{content_type} is not OTLP: send application/x-protobuf or application/json"
+                ),
+            ),
+        );
+    }
+    let gzip = match header(hyper::header::CONTENT_ENCODING).as_deref() {
+        None | Some("identity") => false,
+        Some("gzip") => true,
+        Some(other) => {
+            store.count_malformed();
+            return answer(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                json,
+                error_body(
+                    json,
+                    &format!("content encoding {other} is not supported (gzip is)"),
+                ),
+            );
+        }
+    };
     let body = match Limited::new(req.into_body(), MAX_EXPORT_BYTES)
         .collect()
         .await
@@ -195,6 +231,17 @@ async fn handle(req: Request<hyper::body::Incoming>, store: &SpanStore) -> Respo
                 error_body(json, &format!("the export request could not be read: {e}")),
             );
         }
+    };
+    let body = if gzip {
+        match gunzip(&body) {
+            Ok(b) => Bytes::from(b),
+            Err(message) => {
+                store.count_malformed();
+                return answer(StatusCode::BAD_REQUEST, json, error_body(json, &message));
+            }
+        }
+    } else {
+        body
     };
     match decode(&body, json) {
         Ok(request) => {
@@ -212,6 +259,23 @@ async fn handle(req: Request<hyper::body::Incoming>, store: &SpanStore) -> Respo
             answer(StatusCode::BAD_REQUEST, json, error_body(json, &message))
         }
     }
+}
+
+/// A gzip body, at most [`MAX_EXPORT_BYTES`] once inflated (a small bomb must not fill memory).
+fn gunzip(body: &[u8]) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(body)
+        .take(MAX_EXPORT_BYTES as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("the gzip body could not be inflated: {e}"))?;
+    if out.len() > MAX_EXPORT_BYTES {
+        return Err(format!(
+            "the inflated export request is over {} MiB",
+            MAX_EXPORT_BYTES >> 20
+        ));
+    }
+    Ok(out)
 }
 
 /// An export request from its protobuf or OTLP JSON encoding.
@@ -354,5 +418,30 @@ fn value_json(v: &AnyValue) -> serde_json::Value {
             use base64::Engine as _;
             base64::engine::general_purpose::STANDARD.encode(b).into()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(bytes).unwrap();
+        enc.finish().unwrap()
+    }
+
+    #[test]
+    fn gzip_exports_are_inflated_and_a_bomb_is_refused() {
+        let request = ExportTraceServiceRequest::default();
+        let plain = prost::Message::encode_to_vec(&request);
+        let inflated = gunzip(&gzip(&plain)).unwrap();
+        assert_eq!(decode(&inflated, false).unwrap(), request);
+        // 20 MiB of zeros compress to a few KiB: refused once past the limit.
+        let bomb = gzip(&vec![0u8; 20 << 20]);
+        assert!(bomb.len() < 100_000);
+        assert!(gunzip(&bomb).unwrap_err().contains("over 16 MiB"));
+        assert!(gunzip(b"not gzip").is_err());
     }
 }

@@ -16,9 +16,16 @@ pub struct StoreCounts {
     pub malformed: u64,
 }
 
+/// One trace's spans, and their ids (an exporter that retries sends a span twice).
+#[derive(Default)]
+struct TraceSpans {
+    spans: Vec<Span>,
+    ids: std::collections::HashSet<String>,
+}
+
 #[derive(Default)]
 struct Inner {
-    traces: HashMap<String, Vec<Span>>,
+    traces: HashMap<String, TraceSpans>,
     /// Trace ids, oldest first.
     order: VecDeque<String>,
     spans: usize,
@@ -60,15 +67,20 @@ impl SpanStore {
             let _ = self.batches.send(std::sync::Arc::new(spans.clone()));
         }
         let mut inner = self.lock();
-        let added = spans.len();
+        let mut added = 0;
         for span in spans {
-            // One lookup, and no copy of the id, for a trace already kept (the usual case).
-            match inner.traces.get_mut(&span.trace_id) {
-                Some(kept) => kept.push(span),
+            // One lookup, and no copy of the trace id, for a trace already kept (the usual case).
+            let kept = match inner.traces.get_mut(&span.trace_id) {
+                Some(kept) => kept,
                 None => {
                     inner.order.push_back(span.trace_id.clone());
-                    inner.traces.insert(span.trace_id.clone(), vec![span]);
+                    inner.traces.entry(span.trace_id.clone()).or_default()
                 }
+            };
+            // The same span again (a retried export) is kept once.
+            if kept.ids.insert(span.span_id.clone()) {
+                kept.spans.push(span);
+                added += 1;
             }
         }
         inner.spans += added;
@@ -78,8 +90,8 @@ impl SpanStore {
                 break;
             };
             if let Some(gone) = inner.traces.remove(&oldest) {
-                inner.spans -= gone.len();
-                inner.counts.dropped += gone.len() as u64;
+                inner.spans -= gone.spans.len();
+                inner.counts.dropped += gone.spans.len() as u64;
             }
         }
         drop(inner);
@@ -104,7 +116,7 @@ impl SpanStore {
         self.lock()
             .traces
             .get(trace_id)
-            .cloned()
+            .map(|t| t.spans.clone())
             .unwrap_or_default()
     }
 
@@ -115,7 +127,12 @@ impl SpanStore {
             .order
             .iter()
             .rev()
-            .map(|id| (id.clone(), inner.traces.get(id).map_or(0, Vec::len)))
+            .map(|id| {
+                (
+                    id.clone(),
+                    inner.traces.get(id).map_or(0, |t| t.spans.len()),
+                )
+            })
             .collect()
     }
 
@@ -163,6 +180,15 @@ mod tests {
             status: "unset".into(),
             attributes: vec![],
         }
+    }
+
+    #[test]
+    fn a_span_sent_twice_is_kept_once() {
+        let store = SpanStore::new(10);
+        store.insert(vec![span("a", "1"), span("a", "1")]);
+        store.insert(vec![span("a", "1"), span("a", "2")]);
+        assert_eq!(store.spans("a").len(), 2);
+        assert_eq!(store.counts().accepted, 2);
     }
 
     #[test]
