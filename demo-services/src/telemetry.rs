@@ -34,25 +34,21 @@ impl Telemetry {
     /// A tracer for `service` exporting to `endpoint` (`http://127.0.0.1:4318`; `/v1/traces`
     /// is added). Spans are batched and sent from a thread of their own.
     pub fn start(service: &'static str, endpoint: &str) -> Result<Self, String> {
+        use opentelemetry_otlp::{WithExportConfig, WithHttpConfig as _};
         let url = format!("{}/v1/traces", endpoint.trim_end_matches('/'));
-        // The exporter's blocking HTTP client must be made (and dropped) outside the async
-        // runtime: on a thread of its own.
-        let exporter = std::thread::Builder::new()
-            .name("otlp-exporter-setup".into())
-            .spawn(move || {
-                use opentelemetry_otlp::{WithExportConfig, WithHttpConfig as _};
-                opentelemetry_otlp::SpanExporter::builder()
-                    .with_http()
-                    .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                    .with_endpoint(url)
-                    .with_timeout(Duration::from_secs(3))
-                    .with_headers(Default::default())
-                    .build()
-                    .map_err(|e| format!("OTLP exporter: {e}"))
-            })
-            .map_err(|e| format!("no thread for the OTLP exporter: {e}"))?
-            .join()
-            .map_err(|_| "the OTLP exporter could not be built".to_string())??;
+        let client = RuntimeClient {
+            client: reqwest::Client::new(),
+            runtime: tokio::runtime::Handle::try_current()
+                .map_err(|_| "no async runtime to export spans from".to_string())?,
+        };
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .with_http_client(client)
+            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+            .with_endpoint(url)
+            .with_timeout(Duration::from_secs(3))
+            .build()
+            .map_err(|e| format!("OTLP exporter: {e}"))?;
         let processor = BatchSpanProcessor::builder(exporter)
             .with_batch_config(
                 BatchConfigBuilder::default()
@@ -101,6 +97,42 @@ impl Telemetry {
         if let Err(err) = spawned {
             tracing::warn!(%err, "the OTLP exporter was not flushed");
         }
+    }
+}
+
+/// The exporter's HTTP client: the demo's own async client, run on the demo's runtime (the
+/// SDK's batch thread has none). The SDK's default blocking client would bring a runtime and
+/// a root certificate store of its own per service, megabytes for a loopback POST.
+#[derive(Debug, Clone)]
+struct RuntimeClient {
+    client: reqwest::Client,
+    runtime: tokio::runtime::Handle,
+}
+
+#[tonic::async_trait]
+impl opentelemetry_http::HttpClient for RuntimeClient {
+    async fn send_bytes(
+        &self,
+        request: http::Request<axum::body::Bytes>,
+    ) -> Result<http::Response<axum::body::Bytes>, opentelemetry_http::HttpError> {
+        let client = self.client.clone();
+        let (parts, body) = request.into_parts();
+        let sent = self.runtime.spawn(async move {
+            let response = client
+                .request(parts.method, parts.uri.to_string())
+                .headers(parts.headers)
+                .body(body)
+                .send()
+                .await?;
+            let status = response.status();
+            let headers = response.headers().clone();
+            let bytes = response.bytes().await?;
+            Ok::<_, reqwest::Error>((status, headers, bytes))
+        });
+        let (status, headers, bytes) = sent.await??;
+        let mut answer = http::Response::builder().status(status).body(bytes)?;
+        *answer.headers_mut() = headers;
+        Ok(answer)
     }
 }
 

@@ -154,6 +154,27 @@ impl TestApp {
         });
     }
 
+    /// Steps frames until a widget whose label or value contains `label` is on screen (work
+    /// spread over frames, such as a viewer filter, takes more of them on a busy machine);
+    /// fails as [`TestApp::assert_shown`] after 10 s.
+    fn wait_shown(&mut self, label: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            let found = egui_kittest::kittest::by()
+                .include_labels()
+                .predicate(move |n| {
+                    n.label().is_some_and(|t| t.contains(label))
+                        || n.value().is_some_and(|v| v.contains(label))
+                });
+            if self.harness.query_all(found).next().is_some() {
+                return;
+            }
+            self.harness.step();
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.assert_shown(label);
+    }
+
     /// Asserts a widget whose label or value (text fields) contains `label` is on screen; on
     /// failure, lists the texts that are.
     fn assert_shown(&self, label: &str) {

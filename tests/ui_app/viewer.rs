@@ -39,7 +39,7 @@ pub(super) fn the_viewer_filters_without_dropping_and_shows_the_selected_message
         .state_mut()
         .open_imported("fixture.jsonl", imported_messages(30));
     app.harness.step();
-    app.assert_shown("30 shown");
+    app.wait_shown("30 shown");
     let tab_id = app.harness.state().viewer.active.unwrap();
 
     app.harness.get_by_label("Filter").click();
@@ -48,7 +48,7 @@ pub(super) fn the_viewer_filters_without_dropping_and_shows_the_selected_message
         .get_by_label("Filter")
         .type_text("order.cancelled");
     app.harness.step();
-    app.assert_shown("15 shown");
+    app.wait_shown("15 shown");
     let tab = app
         .harness
         .state()
@@ -66,7 +66,7 @@ pub(super) fn the_viewer_filters_without_dropping_and_shows_the_selected_message
     app.harness.get_by_label("Filter").type_text(" x-shard=a");
     app.harness.step();
     // Odd indices divisible by 3: 3, 9, 15, 21, 27.
-    app.assert_shown("5 shown");
+    app.wait_shown("5 shown");
     // The narrowed table settles (its scroll offset follows the shorter list) before a click.
     app.harness.run_steps(3);
 
