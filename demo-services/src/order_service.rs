@@ -275,15 +275,7 @@ async fn create_order(
         ],
     );
     let response = handle_order(&shared, &headers, &body, &cx).await;
-    let status = response.status();
-    telemetry::set_attribute(
-        &cx,
-        Attribute::new("http.response.status_code", i64::from(status.as_u16())),
-    );
-    telemetry::end(
-        &cx,
-        (status.is_server_error()).then(|| format!("answered {status}")),
-    );
+    telemetry::end_http(&cx, response.status());
     response
 }
 

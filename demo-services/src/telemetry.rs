@@ -159,6 +159,20 @@ pub fn end(cx: &Context, error: Option<String>) {
     span.end();
 }
 
+/// Ends the server span of an HTTP call with its status code (an error when it is a 5xx).
+pub fn end_http(cx: &Context, status: http::StatusCode) {
+    set_attribute(
+        cx,
+        KeyValue::new("http.response.status_code", i64::from(status.as_u16())),
+    );
+    end(
+        cx,
+        status
+            .is_server_error()
+            .then(|| format!("answered {status}")),
+    );
+}
+
 /// Adds an attribute to the span `cx` holds.
 pub fn set_attribute(cx: &Context, attribute: KeyValue) {
     cx.span().set_attribute(attribute);

@@ -283,17 +283,7 @@ async fn get_user(
         ],
     );
     let response = lookup(&shared, id).await;
-    let status = response.status();
-    telemetry::set_attribute(
-        &cx,
-        Attribute::new("http.response.status_code", i64::from(status.as_u16())),
-    );
-    telemetry::end(
-        &cx,
-        status
-            .is_server_error()
-            .then(|| format!("answered {status}")),
-    );
+    telemetry::end_http(&cx, response.status());
     response
 }
 

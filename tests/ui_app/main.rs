@@ -159,32 +159,28 @@ impl TestApp {
     /// fails as [`TestApp::assert_shown`] after 10 s.
     fn wait_shown(&mut self, label: &str) {
         let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            let found = egui_kittest::kittest::by()
-                .include_labels()
-                .predicate(move |n| {
-                    n.label().is_some_and(|t| t.contains(label))
-                        || n.value().is_some_and(|v| v.contains(label))
-                });
-            if self.harness.query_all(found).next().is_some() {
-                return;
-            }
+        while !self.shown(label) && Instant::now() < deadline {
             self.harness.step();
             std::thread::sleep(Duration::from_millis(10));
         }
         self.assert_shown(label);
     }
 
-    /// Asserts a widget whose label or value (text fields) contains `label` is on screen; on
-    /// failure, lists the texts that are.
-    fn assert_shown(&self, label: &str) {
+    /// Whether a widget whose label or value (text fields) contains `label` is on screen.
+    fn shown(&self, label: &str) -> bool {
         let found = egui_kittest::kittest::by()
             .include_labels()
             .predicate(move |n| {
                 n.label().is_some_and(|t| t.contains(label))
                     || n.value().is_some_and(|v| v.contains(label))
             });
-        if self.harness.query_all(found).next().is_some() {
+        self.harness.query_all(found).next().is_some()
+    }
+
+    /// Asserts a widget whose label or value (text fields) contains `label` is on screen; on
+    /// failure, lists the texts that are.
+    fn assert_shown(&self, label: &str) {
+        if self.shown(label) {
             return;
         }
         let shown: Vec<String> = self

@@ -203,7 +203,16 @@ impl History {
                 body.truncated = true;
             }
         }
-        let mut line = serde_json::to_vec(&entry).map_err(std::io::Error::other)?;
+        let line = serde_json::to_vec(&entry).map_err(std::io::Error::other)?;
+        self.kept.push_back(line.len() as u64 + 1);
+        while self.kept.len() > self.limits.max_entries {
+            self.kept.pop_front();
+        }
+        self.append(line)
+    }
+
+    /// Appends one line to the file (owner-only) and compacts it when due.
+    fn append(&mut self, mut line: Vec<u8>) -> std::io::Result<()> {
         line.push(b'\n');
         if let Some(dir) = self.path.parent() {
             fsutil::private_dir(dir)?;
@@ -212,10 +221,6 @@ impl History {
         file.write_all(&line)?;
         self.file_lines += 1;
         self.file_bytes += line.len() as u64;
-        self.kept.push_back(line.len() as u64);
-        while self.kept.len() > self.limits.max_entries {
-            self.kept.pop_front();
-        }
         if self.file_lines > self.limits.max_entries + self.limits.max_entries / 5
             || self.file_bytes > self.limits.max_bytes
         {
@@ -235,21 +240,8 @@ impl History {
             spans_of: trace_id.to_string(),
             spans: spans.to_vec(),
         };
-        let mut line = serde_json::to_vec(&record).map_err(std::io::Error::other)?;
-        line.push(b'\n');
-        if let Some(dir) = self.path.parent() {
-            fsutil::private_dir(dir)?;
-        }
-        let mut file = fsutil::open_append_private(&self.path)?;
-        file.write_all(&line)?;
-        self.file_lines += 1;
-        self.file_bytes += line.len() as u64;
-        if self.file_lines > self.limits.max_entries + self.limits.max_entries / 5
-            || self.file_bytes > self.limits.max_bytes
-        {
-            self.compact()?;
-        }
-        Ok(())
+        let line = serde_json::to_vec(&record).map_err(std::io::Error::other)?;
+        self.append(line)
     }
 
     /// Rewrites the file with just the entries that count (the newest, within the bounds).
