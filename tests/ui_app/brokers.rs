@@ -59,7 +59,7 @@ pub(super) fn a_nats_lookup_is_compared_with_http_on_one_axis_and_a_nats_tap_rec
 
     // A subject tap in the viewer.
     app.click("Messages");
-    app.harness.get_by_label("NATS").click();
+    app.harness.get_by_label("NATS").click_accesskit();
     app.harness.step();
     app.harness.step();
     let subject = app.harness.state().settings.watch_form.nats.subject.clone();
@@ -195,7 +195,7 @@ pub(super) fn the_streams_browser_lists_streams_and_reads_and_writes_a_key_value
         .unwrap();
     });
     app.click("Messages");
-    app.harness.get_by_label("NATS").click();
+    app.harness.get_by_label("NATS").click_accesskit();
     app.harness.run_steps(2);
     app.click("Streams");
     app.click("List streams");
@@ -350,7 +350,7 @@ pub(super) fn a_kafka_produce_shows_its_phases_a_tap_receives_and_topics_and_gro
 
     // A tap from the earliest offset in the viewer.
     app.click("Messages");
-    app.harness.get_by_label("Kafka").click();
+    app.harness.get_by_label("Kafka").click_accesskit();
     app.harness.step();
     app.harness.step();
     app.harness.state_mut().settings.watch_form.kafka.from = "earliest".into();

@@ -375,7 +375,11 @@ pub(super) fn run_all_checks_the_sample_collection_and_reports_failures_when_a_s
     assert!(history.iter().all(|e| e.request.is_some()));
 
     // The services strip's first Stop is the User Service's.
-    app.harness.get_all_by_label("Stop").next().unwrap().click();
+    app.harness
+        .get_all_by_label("Stop")
+        .next()
+        .unwrap()
+        .click_accesskit();
     app.wait_until("the User Service to stop", |a| {
         a.services
             .iter()

@@ -139,8 +139,17 @@ impl TestApp {
         }
     }
 
+    /// Clicks the widget labelled `label` by its id (accesskit), not at the position it had in
+    /// the last frame: the strip and panels may move between frames as events arrive.
+    /// A widget that appears with the next event (a tab's editor, a discovered method) is waited
+    /// for, 10 s at most.
     fn click(&mut self, label: &str) {
-        self.harness.get_by_label(label).click();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.harness.query_by_label(label).is_none() && Instant::now() < deadline {
+            self.harness.step();
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.harness.get_by_label(label).click_accesskit();
         self.harness.step();
         // Popups and dialogs lay themselves out in the frame after they open.
         self.harness.step();
@@ -202,7 +211,7 @@ impl TestApp {
 impl TestApp {
     /// Replaces a text field's content (select all, then type).
     fn replace_text(&mut self, label: &str, text: &str) {
-        self.harness.get_by_label(label).click();
+        self.harness.get_by_label(label).focus();
         self.harness.step();
         self.harness
             .key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
@@ -214,9 +223,9 @@ impl TestApp {
     /// Types at the end of a text field.
     /// Types `text` at the end of the field labelled `label`.
     fn type_into(&mut self, label: &str, text: &str) {
-        self.harness.get_by_label(label).click();
+        self.harness.get_by_label(label).focus();
         self.harness.step();
-        // The click may land inside the text: append, as a user would, from its end.
+        // Append, as a user would, from its end.
         self.harness.key_press(egui::Key::End);
         self.harness.step();
         self.harness.get_by_label(label).type_text(text);

@@ -445,7 +445,11 @@ pub(super) fn with_no_user_check_orders_wait_in_the_queue_shown_in_the_strip() {
             .iter()
             .any(|s| s.user_check == Some(demo_services::UserCheck::None))
     });
-    app.harness.get_all_by_label("Stop").next().unwrap().click();
+    app.harness
+        .get_all_by_label("Stop")
+        .next()
+        .unwrap()
+        .click_accesskit();
     app.wait_until("the User Service to stop", |a| {
         a.services
             .iter()

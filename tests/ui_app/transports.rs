@@ -145,7 +145,11 @@ pub(super) fn amqp_publish_and_place_order_show_confirm_and_delivery() {
 #[test]
 pub(super) fn a_stopped_service_shows_its_error_where_the_user_sent() {
     let mut app = start_app();
-    app.harness.get_all_by_label("Stop").next().unwrap().click();
+    app.harness
+        .get_all_by_label("Stop")
+        .next()
+        .unwrap()
+        .click_accesskit();
     app.wait_until("the User Service to stop", |a| {
         a.services
             .iter()
@@ -333,7 +337,9 @@ pub(super) fn spans_of_unknown_traces_are_listed_apart() {
         "the span",
         |a| matches!(&a.traces, Some(Ok(up)) if up.store.counts().accepted == 1),
     );
-    app.harness.get_by_label_contains("Traces: ").click();
+    app.harness
+        .get_by_label_contains("Traces: ")
+        .click_accesskit();
     app.harness.step();
     app.harness.step();
     app.assert_shown("Other traces");
