@@ -2,9 +2,7 @@
 
 use egui::RichText;
 
-use super::settings::{
-    AmqpEditor, BodyMode, FormRow, GrpcEditor, HTTP_METHODS, HttpEditor, KeyValue,
-};
+use super::settings::{BodyMode, FormRow, GrpcEditor, HTTP_METHODS, HttpEditor, KeyValue};
 
 /// A menu beside a text field (`text` on its button) whose entries, `(label, value)`, fill the
 /// field with their value.
@@ -375,130 +373,37 @@ pub fn grpc_ui(ui: &mut egui::Ui, e: &mut GrpcEditor) {
     code_field(ui, "Request (JSON)", &mut e.json, 3);
 }
 
-pub fn amqp_ui(ui: &mut egui::Ui, e: &mut AmqpEditor) {
-    field(
-        ui,
-        "Broker URL",
-        &mut e.url,
-        "amqp://guest:guest@127.0.0.1:5672/%2f",
-    );
-    field_pair(
-        ui,
-        (
-            "Exchange",
-            &mut e.exchange,
-            "orders (empty: default exchange)",
-        ),
-        220.0,
-        Some(("Routing key", &mut e.routing_key, "order.created")),
-    );
-    egui::CollapsingHeader::new("Properties")
-        .id_salt("amqp-props")
-        .default_open(false)
-        .show(ui, |ui| {
-            egui::Grid::new("amqp-props-grid")
-                .num_columns(2)
-                .show(ui, |ui| {
-                    let m = &mut e.more;
-                    for (label, value, hint) in [
-                        ("content_type", &mut e.content_type, "application/json"),
-                        ("message_id", &mut e.message_id, "(none)"),
-                        ("correlation_id", &mut e.correlation_id, "(none)"),
-                        ("type", &mut m.kind, "(none) e.g. OrderCreated"),
-                        ("reply_to", &mut m.reply_to, "(none) a queue for replies"),
-                        (
-                            "expiration",
-                            &mut m.expiration,
-                            "(none) TTL in ms, e.g. 60000",
-                        ),
-                        ("app_id", &mut m.app_id, "(none)"),
-                        (
-                            "user_id",
-                            &mut m.user_id,
-                            "(none) must be the connection's user",
-                        ),
-                    ] {
-                        let l = ui.label(label);
-                        ui.add(
-                            egui::TextEdit::singleline(value)
-                                .hint_text(hint)
-                                .desired_width(300.0),
-                        )
-                        .labelled_by(l.id);
-                        ui.end_row();
-                    }
-                    ui.label("priority");
-                    ui.horizontal_wrapped(|ui| {
-                        let mut set = m.priority.is_some();
-                        if ui.checkbox(&mut set, "set").changed() {
-                            m.priority = set.then_some(m.priority.unwrap_or(0));
-                        }
-                        if let Some(p) = &mut m.priority {
-                            ui.add(egui::DragValue::new(p).range(0..=255));
-                        }
-                    });
-                    ui.end_row();
-                    ui.label("delivery_mode");
-                    ui.checkbox(&mut e.persistent, "persistent (2)");
-                    ui.end_row();
-                });
-        });
-    // Shown with the properties folded too: the publish would be refused.
-    let expiration = e.more.expiration.trim();
-    if !expiration.is_empty() && !crate::engine::amqp::expiration_ok(expiration) {
-        ui.colored_label(
-            ui.visuals().error_fg_color,
-            "Property expiration is a whole number of milliseconds (e.g. 60000).",
-        );
-    }
-    key_value_ui(ui, "amqp-headers", "Headers", &mut e.headers);
-    code_field(ui, "Body", &mut e.body, 3);
-    if e.content_type.to_ascii_lowercase().contains("json")
-        && !e.body.trim().is_empty()
-        && let Err(err) = serde_json::from_str::<serde_json::Value>(&e.body)
-    {
-        ui.colored_label(
-            ui.visuals().warn_fg_color,
-            format!(
-                "The content type says JSON, but the body is not valid JSON ({err}): consumers that parse it will reject it."
-            ),
-        );
-    }
-    egui::CollapsingHeader::new("Publish many")
-        .id_salt("amqp-many")
+/// The *Publish many* section of an editor: copies, rate, numbering.
+pub fn many_ui(
+    ui: &mut egui::Ui,
+    id: &str,
+    title: &str,
+    numbered_hint: &str,
+    many: &mut super::settings::ManyForm,
+) {
+    egui::CollapsingHeader::new(title)
+        .id_salt(id)
         .default_open(false)
         .show(ui, |ui| {
             ui.horizontal_wrapped(|ui| {
                 let l = ui.label("Copies");
                 ui.add(
-                    egui::DragValue::new(&mut e.many_count)
+                    egui::DragValue::new(&mut many.count)
                         .range(1..=10_000_000)
                         .speed(10),
                 )
                 .labelled_by(l.id);
                 let l = ui.label("Rate");
                 ui.add(
-                    egui::DragValue::new(&mut e.many_rate)
+                    egui::DragValue::new(&mut many.rate)
                         .range(0.0..=1_000_000.0)
                         .speed(10)
                         .suffix(" msg/s"),
                 )
                 .labelled_by(l.id)
-                .on_hover_text("0 = as fast as the broker confirms");
-                ui.checkbox(&mut e.many_numbered, "Numbered")
-                    .on_hover_text("Replace {n} in the body and message_id with 1, 2, 3…");
+                .on_hover_text("0 = as fast as the server takes (or confirms) them");
+                ui.checkbox(&mut many.numbered, "Numbered")
+                    .on_hover_text(numbered_hint);
             });
-        });
-    egui::CollapsingHeader::new("Place order (through the Order Service)")
-        .id_salt("amqp-order")
-        .default_open(false)
-        .show(ui, |ui| {
-            field(
-                ui,
-                "Order URL",
-                &mut e.order_url,
-                "http://127.0.0.1:8082/orders",
-            );
-            code_field(ui, "Order", &mut e.order_body, 1);
         });
 }

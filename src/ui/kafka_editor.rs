@@ -117,7 +117,7 @@ pub fn kafka_ui(ui: &mut egui::Ui, e: &mut KafkaRequest, many: &mut super::setti
             e.body = SavedBody::from_text(&body);
         }
     }
-    super::nats_editor::many_ui(
+    super::editors::many_ui(
         ui,
         "kafka-many",
         "Produce many",

@@ -1,6 +1,7 @@
 //! The desktop front end (egui). It reads state and sends commands; the [`backend`] does all
 //! I/O on the tokio runtime and reports back through bounded channels.
 
+pub mod amqp_editor;
 pub mod app;
 pub mod backend;
 pub mod collections;

@@ -106,7 +106,7 @@ pub fn nats_ui(ui: &mut egui::Ui, e: &mut NatsRequest, many: &mut super::setting
         );
     }
     if e.op == NatsOp::Publish {
-        many_ui(
+        super::editors::many_ui(
             ui,
             "nats-many",
             "Publish many",
@@ -114,39 +114,4 @@ pub fn nats_ui(ui: &mut egui::Ui, e: &mut NatsRequest, many: &mut super::setting
             many,
         );
     }
-}
-
-/// The *Publish many* section of an editor: copies, rate, numbering.
-pub fn many_ui(
-    ui: &mut egui::Ui,
-    id: &str,
-    title: &str,
-    numbered_hint: &str,
-    many: &mut super::settings::ManyForm,
-) {
-    egui::CollapsingHeader::new(title)
-        .id_salt(id)
-        .default_open(false)
-        .show(ui, |ui| {
-            ui.horizontal_wrapped(|ui| {
-                let l = ui.label("Copies");
-                ui.add(
-                    egui::DragValue::new(&mut many.count)
-                        .range(1..=10_000_000)
-                        .speed(10),
-                )
-                .labelled_by(l.id);
-                let l = ui.label("Rate");
-                ui.add(
-                    egui::DragValue::new(&mut many.rate)
-                        .range(0.0..=1_000_000.0)
-                        .speed(10)
-                        .suffix(" msg/s"),
-                )
-                .labelled_by(l.id)
-                .on_hover_text("0 = as fast as the server takes them");
-                ui.checkbox(&mut many.numbered, "Numbered")
-                    .on_hover_text(numbered_hint);
-            });
-        });
 }

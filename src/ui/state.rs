@@ -59,16 +59,42 @@ fn prepare_window_state(path: &Path, legacy: Option<PathBuf>) -> std::io::Result
     Ok(())
 }
 
-/// The settings saved at the last exit, if any (an unreadable file is ignored: defaults).
-pub fn load_settings(data_dir: &Path) -> Option<Settings> {
+/// The settings saved at the last exit, if any. Older shapes are migrated; a field that cannot
+/// be read gets its default (the others are kept), and the file as it was is copied to
+/// `settings.json.bak` first, since the next save replaces it. Not JSON at all: defaults, and
+/// the same copy. The second value says what happened, for the window to show.
+pub fn load_settings(data_dir: &Path) -> (Option<Settings>, Option<String>) {
     let path = data_dir.join(SETTINGS_FILE);
-    let bytes = std::fs::read(&path).ok()?;
+    let Ok(bytes) = std::fs::read(&path) else {
+        return (None, None);
+    };
+    let keep_copy = |why: &str| {
+        let backup = path.with_extension("json.bak");
+        let message = match fsutil::write_atomic_private(&backup, &bytes) {
+            Ok(()) => format!(
+                "{}: {why}; the file as it was is kept in {}",
+                path.display(),
+                backup.display()
+            ),
+            Err(e) => format!("{}: {why}; no copy kept ({e})", path.display()),
+        };
+        tracing::warn!("{message}");
+        Some(message)
+    };
     match serde_json::from_slice(&bytes) {
-        Ok(settings) => Some(settings),
-        Err(e) => {
-            tracing::warn!("{}: {e}; starting with defaults", path.display());
-            None
+        Ok(value) => {
+            let (settings, dropped) = crate::ui::settings::migrate::read(value);
+            let message = if dropped.is_empty() {
+                None
+            } else {
+                keep_copy(&format!(
+                    "unreadable settings ({}) start from their defaults",
+                    dropped.join(", ")
+                ))
+            };
+            (Some(settings), message)
         }
+        Err(e) => (None, keep_copy(&format!("{e}; starting with defaults"))),
     }
 }
 
@@ -122,7 +148,7 @@ mod tests {
         };
         save_settings(&dir, &settings).unwrap();
         assert_eq!(mode(&dir.join(SETTINGS_FILE)), 0o600);
-        assert_eq!(load_settings(&dir), Some(settings));
+        assert_eq!(load_settings(&dir), (Some(settings), None));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

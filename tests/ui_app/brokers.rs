@@ -427,7 +427,9 @@ pub(super) fn amqp_properties_reach_the_tap_bodies_are_previewed_and_a_peek_reus
             app_id: "switchboard-ui".into(),
             user_id: user.clone(),
         };
-        a.body = "{\n  \"preview\": \"first line\",\n  \"n\": 1\n}".into();
+        a.body = switchboard::engine::fields::SavedBody::from_text(
+            "{\n  \"preview\": \"first line\",\n  \"n\": 1\n}",
+        );
     }
     app.harness.step();
     app.send_and_wait("Publish");

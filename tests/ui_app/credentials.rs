@@ -76,10 +76,12 @@ pub(super) fn only_the_references_the_app_made_are_filled_back_at_launch() {
     let path = data.join("settings.json");
     let mut json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    json["amqp"]["headers"]
-        .as_array_mut()
-        .unwrap()
-        .push(serde_json::to_value(KeyValue::new("X-Debug", planted)).unwrap());
+    json["amqp"]["headers"].as_array_mut().unwrap().push(
+        serde_json::to_value(switchboard::engine::fields::SavedHeader::new(
+            "X-Debug", planted,
+        ))
+        .unwrap(),
+    );
     std::fs::write(&path, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
     {
         let app = start_app_in(data.clone());
@@ -158,13 +160,13 @@ pub(super) fn credentials_sent_from_every_editor_stay_out_of_every_file_but_the_
             // The broker refuses this password: the failed publish is recorded all the same.
             s.amqp.url = "amqp://guest:amqp-url-5ecret@127.0.0.1:5672/%2f".to_string();
             s.amqp.headers = vec![
-                switchboard::ui::settings::KeyValue::new(
+                switchboard::engine::fields::SavedHeader::new(
                     "authorization",
                     "Bearer amqp-bearer-5ecret",
                 ),
-                switchboard::ui::settings::KeyValue::new(
+                switchboard::engine::fields::SavedHeader::new(
                     "proxy-authorization",
-                    &format!("Basic {}", b64("dave:amqp-basic-5ecret")),
+                    format!("Basic {}", b64("dave:amqp-basic-5ecret")),
                 ),
             ];
         }

@@ -136,11 +136,13 @@ pub(super) fn bodies_get_their_safety_nets() {
     );
 
     app.click("AMQP");
-    app.harness.state_mut().settings.amqp.body = "{not json".to_string();
+    app.harness.state_mut().settings.amqp.body =
+        switchboard::engine::fields::SavedBody::from_text("{not json");
     app.harness.step();
     app.assert_shown("the body is not valid JSON");
 
-    app.harness.state_mut().settings.amqp.body = "{\"ok\": true}".to_string();
+    app.harness.state_mut().settings.amqp.body =
+        switchboard::engine::fields::SavedBody::from_text("{\"ok\": true}");
     app.harness.step();
     app.send_and_wait("Publish");
     app.assert_shown("Properties and headers");

@@ -68,7 +68,7 @@ pub(super) fn a_live_server_stream_shows_messages_as_they_arrive_and_stops_on_ca
     app.click("Send");
     app.wait_until("the stream to open", |a| a.is_busy(TransportTab::Grpc));
     // An order placed now is consumed by the User Service and streamed to us.
-    let order_url = app.harness.state().settings.amqp.order_url.clone();
+    let order_url = app.harness.state().settings.order.url.clone();
     app._runtime.block_on(async {
         let response = reqwest::Client::new()
             .post(&order_url)

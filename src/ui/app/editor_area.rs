@@ -23,7 +23,12 @@ impl SwitchboardApp {
                 editors::grpc_ui(ui, &mut self.settings.grpc);
                 self.grpc_browser_ui(ui);
             }
-            TransportTab::Amqp => editors::amqp_ui(ui, &mut self.settings.amqp),
+            TransportTab::Amqp => crate::ui::amqp_editor::amqp_ui(
+                ui,
+                &mut self.settings.amqp,
+                &mut self.settings.order,
+                &mut self.settings.amqp_many,
+            ),
             TransportTab::Nats => crate::ui::nats_editor::nats_ui(
                 ui,
                 &mut self.settings.nats,
@@ -59,7 +64,7 @@ impl SwitchboardApp {
             }
             if tab == TransportTab::Amqp
                 && ui
-                    .add_enabled(busy.is_none(), egui::Button::new(format!("Publish {}", self.settings.amqp.many_count)))
+                    .add_enabled(busy.is_none(), egui::Button::new(format!("Publish {}", self.settings.amqp_many.count)))
                     .on_hover_text("Publish many copies (see Publish many above) with pipelined confirms")
                     .clicked()
             {

@@ -451,9 +451,12 @@ impl SwitchboardApp {
         a.headers = m
             .headers
             .iter()
-            .map(|(k, v)| KeyValue::new(k, &crate::engine::watched::text_of(v)))
+            .map(|(k, v)| {
+                crate::engine::fields::SavedHeader::new(k, crate::engine::watched::text_of(v))
+            })
             .collect();
-        a.body = String::from_utf8_lossy(&m.body.bytes).into_owned();
+        a.body =
+            crate::engine::fields::SavedBody::from_text(&String::from_utf8_lossy(&m.body.bytes));
         self.settings.transport = TransportTab::Amqp;
         self.settings.view = MainView::Requests;
         if std::str::from_utf8(&m.body.bytes).is_err() {

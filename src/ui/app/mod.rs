@@ -13,7 +13,7 @@ use super::backend::PathPurpose;
 use super::backend::{self, BackendHandle, BackendOptions, BrokerState, Command, Event};
 use super::editors;
 use super::payload_view::message_ui;
-use super::settings::{EditorCredentials, KeyValue, MainView, Settings, TransportTab};
+use super::settings::{EditorCredentials, MainView, Settings, TransportTab};
 use super::timeline_view::{format_us, waterfall_ui};
 use super::viewer::{TabStatus, Viewer, ViewerAction, ViewerTab, viewer_ui};
 use crate::engine::WatchRequest;
@@ -221,7 +221,8 @@ impl SwitchboardApp {
             tracing::warn!("data directory {}: {e}", data_dir.display());
         }
         // Older versions kept the settings in eframe's file: read once, then moved out.
-        let mut settings: Settings = super::state::load_settings(&data_dir)
+        let (loaded, settings_problem) = super::state::load_settings(&data_dir);
+        let mut settings: Settings = loaded
             .or_else(|| {
                 cc.storage
                     .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
@@ -312,6 +313,9 @@ impl SwitchboardApp {
             spans_seen: 0,
         };
         app.open_collections_at_start();
+        if let Some(problem) = settings_problem {
+            app.collections.notice = Some(Err(problem));
+        }
         app
     }
 
@@ -490,12 +494,12 @@ impl SwitchboardApp {
         else {
             return;
         };
-        let a = &self.settings.amqp;
+        let m = &self.settings.amqp_many;
         let job = crate::engine::publish_many::PublishMany {
             request: *request,
-            count: a.many_count.max(1),
-            rate_per_sec: a.many_rate.max(0.0),
-            numbered: a.many_numbered,
+            count: m.count.max(1),
+            rate_per_sec: m.rate.max(0.0),
+            numbered: m.numbered,
         };
         self.start_many(TransportTab::Amqp, crate::engine::PublishManyJob::Amqp(job));
     }
@@ -594,13 +598,13 @@ impl SwitchboardApp {
 
     /// Places an order through the Order Service and follows its event.
     pub fn place_order(&mut self) {
-        let a = &self.settings.amqp;
+        let order = &self.settings.order;
         let mut request = HttpRequest {
             method: "POST".to_string(),
             headers: vec![Header::new("Content-Type", "application/json")],
-            body: a.order_body.clone().into_bytes(),
+            body: order.body.clone().into_bytes(),
             timeout: self.settings.timeout(),
-            ..HttpRequest::get(a.order_url.clone())
+            ..HttpRequest::get(order.url.clone())
         };
         let trace = self
             .settings

@@ -142,7 +142,7 @@ pub struct CollectionsState {
 enum EditorSnapshot {
     Http(super::settings::HttpEditor),
     Grpc(super::settings::GrpcEditor),
-    Amqp(super::settings::AmqpEditor),
+    Amqp(crate::engine::collection::saved::SavedAmqp),
     Nats(crate::engine::nats::NatsRequest),
     Kafka(crate::engine::kafka::KafkaRequest),
     Watch(super::viewer::WatchForm, String),

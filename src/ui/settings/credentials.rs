@@ -21,25 +21,35 @@ impl Settings {
                 ));
             }
         }
+        fn header_rows<'a>(
+            editor: &'static str,
+            field: &str,
+            rows: &'a mut [crate::engine::fields::SavedHeader],
+            slots: &mut Vec<(&'static str, String, Slot<'a>)>,
+        ) {
+            for (i, h) in rows.iter_mut().enumerate() {
+                slots.push((
+                    editor,
+                    format!("{field}.{i}"),
+                    Slot::Row(h.name.as_str(), &mut h.value),
+                ));
+            }
+        }
         slots.push(("http", "http.url".into(), Slot::Url(&mut self.http.url)));
         rows("http", "http.headers", &mut self.http.headers, &mut slots);
         slots.push(("grpc", "grpc.addr".into(), Slot::Url(&mut self.grpc.addr)));
         rows("grpc", "grpc.metadata", &mut self.grpc.metadata, &mut slots);
         slots.push(("amqp", "amqp.url".into(), Slot::Url(&mut self.amqp.url)));
+        // Named as when the order form was part of the AMQP editor: references saved then
+        // still find their field.
         slots.push((
             "order",
             "amqp.order_url".into(),
-            Slot::Url(&mut self.amqp.order_url),
+            Slot::Url(&mut self.order.url),
         ));
-        rows("amqp", "amqp.headers", &mut self.amqp.headers, &mut slots);
+        header_rows("amqp", "amqp.headers", &mut self.amqp.headers, &mut slots);
         slots.push(("nats", "nats.url".into(), Slot::Url(&mut self.nats.url)));
-        for (i, h) in self.nats.headers.iter_mut().enumerate() {
-            slots.push((
-                "nats",
-                format!("nats.headers.{i}"),
-                Slot::Row(h.name.as_str(), &mut h.value),
-            ));
-        }
+        header_rows("nats", "nats.headers", &mut self.nats.headers, &mut slots);
         slots.push((
             "nats_watch",
             "watch.nats_url".into(),

@@ -6,11 +6,12 @@
 use serde::{Deserialize, Serialize};
 
 use crate::engine::collection::saved::{
-    MoreProps, SavedAmqp, SavedFormPart, SavedGrpc, SavedHttp, SavedTls, SavedWatch,
+    SavedAmqp, SavedFormPart, SavedGrpc, SavedHttp, SavedTls, SavedWatch,
 };
 use crate::engine::collection::{SavedBody, SavedHeader, SavedRequest, SavedSpec};
 
 mod credentials;
+pub mod migrate;
 mod saved;
 
 /// The transport picker's choice.
@@ -255,47 +256,20 @@ impl Default for GrpcEditor {
     }
 }
 
+/// The AMQP editor's *Place order* section: the Order Service's URL and the order it is sent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct AmqpEditor {
+pub struct OrderForm {
     pub url: String,
-    pub exchange: String,
-    pub routing_key: String,
-    pub content_type: String,
-    pub message_id: String,
-    pub correlation_id: String,
-    pub persistent: bool,
-    /// type, reply_to, expiration, priority, app_id, user_id.
-    pub more: MoreProps,
-    pub headers: Vec<KeyValue>,
     pub body: String,
-    /// "Place order" goes through the Order Service.
-    pub order_url: String,
-    pub order_body: String,
-    /// Publish many: how many, how fast (msg/s, 0 = as fast as confirms allow), numbered.
-    pub many_count: u64,
-    pub many_rate: f64,
-    pub many_numbered: bool,
 }
 
-impl Default for AmqpEditor {
+impl Default for OrderForm {
     fn default() -> Self {
         Self {
-            url: crate::engine::amqp::DEFAULT_AMQP_URL.to_string(),
-            exchange: "orders".to_string(),
-            routing_key: "order.created".to_string(),
-            content_type: "application/json".to_string(),
-            message_id: String::new(),
-            correlation_id: String::new(),
-            persistent: true,
-            more: MoreProps::default(),
-            headers: vec![KeyValue::new("x-source", "switchboard")],
-            body: "{\n  \"event\": \"OrderCreated\",\n  \"order_id\": \"manual-1\",\n  \"user_id\": \"1\",\n  \"items\": [{\"sku\": \"book\", \"quantity\": 1}],\n  \"created_at_ms\": 0\n}".to_string(),
-            order_url: "http://127.0.0.1:8082/orders".to_string(),
-            order_body: "{\"user_id\": \"1\", \"items\": [{\"sku\": \"book\", \"quantity\": 1}]}".to_string(),
-            many_count: 1000,
-            many_rate: 0.0,
-            many_numbered: true,
+            url: "http://127.0.0.1:8082/orders".to_string(),
+            body: "{\"user_id\": \"1\", \"items\": [{\"sku\": \"book\", \"quantity\": 1}]}"
+                .to_string(),
         }
     }
 }
@@ -430,7 +404,12 @@ pub struct Settings {
     pub transport: TransportTab,
     pub http: HttpEditor,
     pub grpc: GrpcEditor,
-    pub amqp: AmqpEditor,
+    /// The AMQP editor: the engine's saved publish itself.
+    pub amqp: SavedAmqp,
+    /// The AMQP editor's *Publish many* form.
+    pub amqp_many: ManyForm,
+    /// The AMQP editor's *Place order* form.
+    pub order: OrderForm,
     /// The NATS editor: the engine's request type itself.
     pub nats: crate::engine::nats::NatsRequest,
     /// The NATS editor's *Publish many* form.
@@ -551,7 +530,9 @@ impl Default for Settings {
             transport: TransportTab::Http,
             http: HttpEditor::default(),
             grpc: GrpcEditor::default(),
-            amqp: AmqpEditor::default(),
+            amqp: super::amqp_editor::default_request(),
+            amqp_many: ManyForm::default(),
+            order: OrderForm::default(),
             nats: super::nats_editor::default_request(),
             nats_many: ManyForm::default(),
             kafka: super::kafka_editor::default_request(),
@@ -584,7 +565,8 @@ pub struct TabEditors {
     pub transport: TransportTab,
     pub http: HttpEditor,
     pub grpc: GrpcEditor,
-    pub amqp: AmqpEditor,
+    pub amqp: SavedAmqp,
+    pub order: OrderForm,
     pub nats: crate::engine::nats::NatsRequest,
     pub kafka: crate::engine::kafka::KafkaRequest,
     pub open_requests: Vec<OpenRequest>,
@@ -614,6 +596,7 @@ impl TabEditors {
             http: std::mem::replace(&mut settings.http, fresh.http.clone()),
             grpc: std::mem::replace(&mut settings.grpc, fresh.grpc.clone()),
             amqp: std::mem::replace(&mut settings.amqp, fresh.amqp.clone()),
+            order: std::mem::replace(&mut settings.order, fresh.order.clone()),
             nats: std::mem::replace(&mut settings.nats, fresh.nats.clone()),
             kafka: std::mem::replace(&mut settings.kafka, fresh.kafka.clone()),
             open_requests: Vec::new(),
@@ -627,6 +610,7 @@ impl TabEditors {
         settings.http = self.http;
         settings.grpc = self.grpc;
         settings.amqp = self.amqp;
+        settings.order = self.order;
         settings.nats = self.nats;
         settings.kafka = self.kafka;
     }
@@ -719,7 +703,7 @@ impl Settings {
         swap(&mut self.http.url, from.user_http_addr, to.user_http_addr);
         swap(&mut self.grpc.addr, from.user_grpc_addr, to.user_grpc_addr);
         swap(
-            &mut self.amqp.order_url,
+            &mut self.order.url,
             from.order_http_addr,
             to.order_http_addr,
         );
@@ -806,7 +790,7 @@ mod tests {
         settings.retarget_demo(&defaults, &bound);
         assert_eq!(settings.http.url, "http://127.0.0.1:40001/user/1");
         assert_eq!(settings.grpc.addr, "127.0.0.1:40002");
-        assert_eq!(settings.amqp.order_url, "http://127.0.0.1:40003/orders");
+        assert_eq!(settings.order.url, "http://127.0.0.1:40003/orders");
         assert_eq!(settings.amqp.exchange, "orders-x");
         // The watch form's picker offers the demo's names.
         assert!(
@@ -845,7 +829,7 @@ mod tests {
         settings.watch_form.peek_limit = 7;
         settings.amqp.routing_key = "order.cancelled".into();
         settings.amqp.persistent = false;
-        settings.amqp.body = "not json".into();
+        settings.amqp.body = SavedBody::from_text("not json");
         for kind in [
             EditorKind::Http,
             EditorKind::Grpc,
@@ -931,7 +915,7 @@ mod tests {
         settings
             .amqp
             .headers
-            .push(KeyValue::new("Cookie", "sid=c-3"));
+            .push(SavedHeader::new("Cookie", "sid=c-3"));
         let original = settings.clone();
         let mut kept = settings.clone();
         let secrets = kept.take_credentials(&Default::default());
@@ -978,7 +962,7 @@ mod tests {
         );
         // Through the file, with a reference planted in another field.
         let mut text: serde_json::Value = serde_json::to_value(&kept).unwrap();
-        text["amqp"]["headers"] = serde_json::json!([{"key": "X-Debug", "value": "{{switchboard_editor_grpc_authorization}}"}]);
+        text["amqp"]["headers"] = serde_json::json!([{"name": "X-Debug", "value": "{{switchboard_editor_grpc_authorization}}"}]);
         let mut loaded: Settings = serde_json::from_value(text).unwrap();
         loaded.restore_credentials(&secrets);
         assert_eq!(loaded.grpc.metadata[0].value, "Bearer tok-9");

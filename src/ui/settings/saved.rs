@@ -75,26 +75,12 @@ impl Settings {
                 SavedSpec::Grpc(g)
             }
             EditorKind::Amqp => {
-                let e = &self.amqp;
-                let mut a = SavedAmqp {
-                    url: e.url.clone(),
-                    exchange: e.exchange.clone(),
-                    routing_key: e.routing_key.clone(),
-                    content_type: e.content_type.clone(),
-                    message_id: e.message_id.clone(),
-                    correlation_id: e.correlation_id.clone(),
-                    persistent: e.persistent,
-                    more: e.more.clone(),
-                    headers: saved_rows(&e.headers),
-                    body: SavedBody::from_text(&e.body),
-                    mandatory: true,
-                    count: 1,
-                    timeout_ms: None,
-                };
+                let mut a = self.amqp.clone();
+                a.headers
+                    .retain(|h| !(h.name.is_empty() && h.value.is_empty()));
+                (a.mandatory, a.count, a.timeout_ms) = (true, 1, None);
                 if let Some(SavedSpec::Amqp(b)) = base.map(|b| &b.spec) {
-                    a.mandatory = b.mandatory;
-                    a.count = b.count;
-                    a.timeout_ms = b.timeout_ms;
+                    (a.mandatory, a.count, a.timeout_ms) = (b.mandatory, b.count, b.timeout_ms);
                 }
                 SavedSpec::Amqp(a)
             }
@@ -201,17 +187,7 @@ impl Settings {
                 self.view = MainView::Requests;
             }
             SavedSpec::Amqp(a) => {
-                let e = &mut self.amqp;
-                e.url = a.url.clone();
-                e.exchange = a.exchange.clone();
-                e.routing_key = a.routing_key.clone();
-                e.content_type = a.content_type.clone();
-                e.message_id = a.message_id.clone();
-                e.correlation_id = a.correlation_id.clone();
-                e.persistent = a.persistent;
-                e.more = a.more.clone();
-                e.headers = editor_rows(&a.headers);
-                e.body = text_of(&a.body);
+                self.amqp = a.clone();
                 self.transport = TransportTab::Amqp;
                 self.view = MainView::Requests;
             }

@@ -1,0 +1,146 @@
+//! The AMQP editor: a publish to an exchange with its properties and headers, *Publish many*,
+//! and *Place order* through the Order Service. Its model is the engine's [`SavedAmqp`] itself —
+//! what is saved, and what runs once its `{{variables}}` are filled.
+
+use super::editors::{code_field, field, field_pair, key_value_ui, many_ui};
+use super::settings::{ManyForm, OrderForm};
+use crate::engine::collection::saved::{MoreProps, SavedAmqp};
+use crate::engine::fields::{SavedBody, SavedHeader};
+
+/// The editor's default: an `OrderCreated` event to the demo's exchange.
+pub fn default_request() -> SavedAmqp {
+    SavedAmqp {
+        url: crate::engine::amqp::DEFAULT_AMQP_URL.to_string(),
+        exchange: "orders".to_string(),
+        routing_key: "order.created".to_string(),
+        content_type: "application/json".to_string(),
+        message_id: String::new(),
+        correlation_id: String::new(),
+        persistent: true,
+        more: MoreProps::default(),
+        headers: vec![SavedHeader::new("x-source", "switchboard")],
+        body: SavedBody::from_text(DEFAULT_BODY),
+        mandatory: true,
+        count: 1,
+        timeout_ms: None,
+    }
+}
+
+/// An order event as the demo's Order Service publishes it.
+pub const DEFAULT_BODY: &str = "{\n  \"event\": \"OrderCreated\",\n  \"order_id\": \"manual-1\",\n  \"user_id\": \"1\",\n  \"items\": [{\"sku\": \"book\", \"quantity\": 1}],\n  \"created_at_ms\": 0\n}";
+
+/// Draws the editor with its *Publish many* and *Place order* sections.
+pub fn amqp_ui(ui: &mut egui::Ui, e: &mut SavedAmqp, order: &mut OrderForm, many: &mut ManyForm) {
+    field(
+        ui,
+        "Broker URL",
+        &mut e.url,
+        "amqp://guest:guest@127.0.0.1:5672/%2f",
+    );
+    field_pair(
+        ui,
+        (
+            "Exchange",
+            &mut e.exchange,
+            "orders (empty: default exchange)",
+        ),
+        220.0,
+        Some(("Routing key", &mut e.routing_key, "order.created")),
+    );
+    egui::CollapsingHeader::new("Properties")
+        .id_salt("amqp-props")
+        .default_open(false)
+        .show(ui, |ui| {
+            egui::Grid::new("amqp-props-grid")
+                .num_columns(2)
+                .show(ui, |ui| {
+                    let m = &mut e.more;
+                    for (label, value, hint) in [
+                        ("content_type", &mut e.content_type, "application/json"),
+                        ("message_id", &mut e.message_id, "(none)"),
+                        ("correlation_id", &mut e.correlation_id, "(none)"),
+                        ("type", &mut m.kind, "(none) e.g. OrderCreated"),
+                        ("reply_to", &mut m.reply_to, "(none) a queue for replies"),
+                        (
+                            "expiration",
+                            &mut m.expiration,
+                            "(none) TTL in ms, e.g. 60000",
+                        ),
+                        ("app_id", &mut m.app_id, "(none)"),
+                        (
+                            "user_id",
+                            &mut m.user_id,
+                            "(none) must be the connection's user",
+                        ),
+                    ] {
+                        let l = ui.label(label);
+                        ui.add(
+                            egui::TextEdit::singleline(value)
+                                .hint_text(hint)
+                                .desired_width(300.0),
+                        )
+                        .labelled_by(l.id);
+                        ui.end_row();
+                    }
+                    ui.label("priority");
+                    ui.horizontal_wrapped(|ui| {
+                        let mut set = m.priority.is_some();
+                        if ui.checkbox(&mut set, "set").changed() {
+                            m.priority = set.then_some(m.priority.unwrap_or(0));
+                        }
+                        if let Some(p) = &mut m.priority {
+                            ui.add(egui::DragValue::new(p).range(0..=255));
+                        }
+                    });
+                    ui.end_row();
+                    ui.label("delivery_mode");
+                    ui.checkbox(&mut e.persistent, "persistent (2)");
+                    ui.end_row();
+                });
+        });
+    // Shown with the properties folded too: the publish would be refused.
+    let expiration = e.more.expiration.trim();
+    if !expiration.is_empty() && !crate::engine::amqp::expiration_ok(expiration) {
+        ui.colored_label(
+            ui.visuals().error_fg_color,
+            "Property expiration is a whole number of milliseconds (e.g. 60000).",
+        );
+    }
+    key_value_ui(ui, "amqp-headers", "Headers", &mut e.headers);
+    let mut body = e.body.as_ref().map(SavedBody::to_text).unwrap_or_default();
+    let before = body.clone();
+    code_field(ui, "Body", &mut body, 3);
+    if body != before {
+        e.body = SavedBody::from_text(&body);
+    }
+    if e.content_type.to_ascii_lowercase().contains("json")
+        && !body.trim().is_empty()
+        && let Err(err) = serde_json::from_str::<serde_json::Value>(&body)
+    {
+        ui.colored_label(
+            ui.visuals().warn_fg_color,
+            format!(
+                "The content type says JSON, but the body is not valid JSON ({err}): consumers that parse it will reject it."
+            ),
+        );
+    }
+    many_ui(
+        ui,
+        "amqp-many",
+        "Publish many",
+        "Replace {n} in the body and message_id with 1, 2, 3…",
+        many,
+    );
+    egui::CollapsingHeader::new("Place order (through the Order Service)")
+        .id_salt("amqp-order")
+        .default_open(false)
+        .show(ui, |ui| {
+            field(
+                ui,
+                "Order URL",
+                &mut order.url,
+                "http://127.0.0.1:8082/orders",
+            );
+            code_field(ui, "Order", &mut order.body, 1);
+        });
+}
