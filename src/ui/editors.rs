@@ -2,7 +2,7 @@
 
 use egui::RichText;
 
-use super::settings::{BodyMode, FormRow, GrpcEditor, HTTP_METHODS, HttpEditor, KeyValue};
+use super::settings::{BodyMode, FormRow, HTTP_METHODS, HttpEditor, KeyValue};
 
 /// A menu beside a text field (`text` on its button) whose entries, `(label, value)`, fill the
 /// field with their value.
@@ -360,17 +360,6 @@ fn json_content_type_offer_ui(ui: &mut egui::Ui, e: &mut HttpEditor) {
                 .push(KeyValue::new("Content-Type", "application/json"));
         }
     });
-}
-
-pub fn grpc_ui(ui: &mut egui::Ui, e: &mut GrpcEditor) {
-    field_pair(
-        ui,
-        ("Address", &mut e.addr, "127.0.0.1:50051"),
-        220.0,
-        Some(("Method", &mut e.method, "package.Service/Method")),
-    );
-    key_value_ui(ui, "grpc-metadata", "Metadata", &mut e.metadata);
-    code_field(ui, "Request (JSON)", &mut e.json, 3);
 }
 
 /// The *Publish many* section of an editor: copies, rate, numbering.

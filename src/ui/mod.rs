@@ -7,6 +7,7 @@ pub mod backend;
 pub mod collections;
 pub mod editors;
 pub mod files;
+pub mod grpc_editor;
 pub mod kafka_editor;
 pub mod kafka_view;
 pub mod nats_editor;

@@ -67,7 +67,10 @@ pub(super) fn only_the_references_the_app_made_are_filled_back_at_launch() {
         let app = start_app_in(data.clone());
         let mut app = app;
         let s = &mut app.harness.state_mut().settings;
-        s.grpc.metadata = vec![KeyValue::new("authorization", "Bearer grpc-5ecret")];
+        s.grpc.metadata = vec![switchboard::engine::fields::SavedHeader::new(
+            "authorization",
+            "Bearer grpc-5ecret",
+        )];
         s.amqp.url = "amqp://guest:amqp-5ecret@127.0.0.1:5672/%2f".into();
         s.http.headers = vec![KeyValue::new("X-Leak", typed)];
         app.close(&mut storage);
@@ -148,13 +151,13 @@ pub(super) fn credentials_sent_from_every_editor_stay_out_of_every_file_but_the_
             ];
             s.grpc.addr = format!("http://carol:grpc-url-5ecret@{}", config.user_grpc_addr);
             s.grpc.metadata = vec![
-                switchboard::ui::settings::KeyValue::new(
+                switchboard::engine::fields::SavedHeader::new(
                     "authorization",
                     "Bearer grpc-bearer-5ecret",
                 ),
-                switchboard::ui::settings::KeyValue::new(
+                switchboard::engine::fields::SavedHeader::new(
                     "proxy-authorization",
-                    &format!("Basic {}", b64("carol:grpc-basic-5ecret")),
+                    format!("Basic {}", b64("carol:grpc-basic-5ecret")),
                 ),
             ];
             // The broker refuses this password: the failed publish is recorded all the same.

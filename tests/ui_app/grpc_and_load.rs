@@ -1,6 +1,7 @@
 //! Load runs, the gRPC method browser, server and bidi streams.
 
 use super::*;
+use switchboard::engine::fields::SavedBody;
 
 #[test]
 pub(super) fn a_load_run_shows_throughput_and_percentiles() {
@@ -34,12 +35,14 @@ pub(super) fn the_grpc_method_browser_discovers_by_reflection_and_fills_a_templa
     let g = app.harness.state().settings.grpc.clone();
     assert_eq!(g.method, "user.UserService/CountUsers");
     assert_eq!(
-        serde_json::from_str::<serde_json::Value>(&g.json).unwrap(),
+        serde_json::from_str::<serde_json::Value>(&switchboard::ui::grpc_editor::message_text(&g))
+            .unwrap(),
         serde_json::json!({"userId": ""})
     );
 
     // A client stream from the editor: two messages, one summary back.
-    app.harness.state_mut().settings.grpc.json = r#"{"userId":"1"} {"userId":"3"}"#.to_string();
+    app.harness.state_mut().settings.grpc.message =
+        SavedBody::from_text(r#"{"userId":"1"} {"userId":"3"}"#);
     app.harness.step();
     app.send_and_wait("Send");
     let e = app
@@ -61,7 +64,7 @@ pub(super) fn a_live_server_stream_shows_messages_as_they_arrive_and_stops_on_ca
     {
         let g = &mut app.harness.state_mut().settings.grpc;
         g.method = "user.UserService/WatchOrders".to_string();
-        g.json = r#"{"userId":"3"}"#.to_string();
+        g.message = SavedBody::from_text(r#"{"userId":"3"}"#);
     }
     app.harness.state_mut().settings.timeout_secs = 60.0;
     app.harness.step();
@@ -131,7 +134,8 @@ pub(super) fn a_bidi_stream_sends_messages_one_by_one_and_half_closes() {
         a.open_stream.is_some() && a.is_busy(TransportTab::Grpc)
     });
     for (i, id) in ["1", "4"].iter().enumerate() {
-        app.harness.state_mut().settings.grpc.json = format!(r#"{{"userId":"{id}"}}"#);
+        app.harness.state_mut().settings.grpc.message =
+            SavedBody::from_text(&format!(r#"{{"userId":"{id}"}}"#));
         app.harness.step();
         app.click("Send message");
         app.wait_until("the answer", |a| {
@@ -143,7 +147,7 @@ pub(super) fn a_bidi_stream_sends_messages_one_by_one_and_half_closes() {
     app.assert_shown("Stream open: 2 sent");
     app.assert_shown("Grace Hopper");
     // Invalid JSON is refused where the user acted, and the stream stays open.
-    app.harness.state_mut().settings.grpc.json = "{oops".to_string();
+    app.harness.state_mut().settings.grpc.message = SavedBody::from_text("{oops");
     app.harness.step();
     app.click("Send message");
     app.wait_until("the refusal", |a| {

@@ -20,7 +20,7 @@ impl SwitchboardApp {
         match tab {
             TransportTab::Http => editors::http_ui(ui, &mut self.settings.http),
             TransportTab::Grpc => {
-                editors::grpc_ui(ui, &mut self.settings.grpc);
+                crate::ui::grpc_editor::grpc_ui(ui, &mut self.settings.grpc);
                 self.grpc_browser_ui(ui);
             }
             TransportTab::Amqp => crate::ui::amqp_editor::amqp_ui(

@@ -35,7 +35,7 @@ impl SwitchboardApp {
                     .on_hover_text("Send the request JSON above as the next message")
                     .clicked()
                 {
-                    let json = self.settings.grpc.json.clone();
+                    let json = crate::ui::grpc_editor::message_text(&self.settings.grpc);
                     self.command(Command::StreamSend { id, json });
                 }
                 if ui
@@ -101,11 +101,11 @@ impl SwitchboardApp {
         use crate::ui::settings::GrpcSource;
         ui.horizontal_wrapped(|ui| {
             ui.label("Types from");
-            let g = &mut self.settings.grpc;
-            ui.selectable_value(&mut g.source, GrpcSource::Reflection, "server reflection");
-            ui.selectable_value(&mut g.source, GrpcSource::ProtoFiles, ".proto files");
-            ui.selectable_value(&mut g.source, GrpcSource::Protoset, "protoset");
-            ui.selectable_value(&mut g.source, GrpcSource::Builtin, "built-in user.proto");
+            let source = &mut self.settings.grpc_source;
+            ui.selectable_value(source, GrpcSource::Reflection, "server reflection");
+            ui.selectable_value(source, GrpcSource::ProtoFiles, ".proto files");
+            ui.selectable_value(source, GrpcSource::Protoset, "protoset");
+            ui.selectable_value(source, GrpcSource::Builtin, "built-in user.proto");
             if ui
                 .add_enabled(!self.discovering, egui::Button::new("Discover methods"))
                 .clicked()
@@ -116,26 +116,26 @@ impl SwitchboardApp {
                 ui.spinner();
             }
         });
-        if self.settings.grpc.source == GrpcSource::ProtoFiles {
+        if self.settings.grpc_source == GrpcSource::ProtoFiles {
             ui.horizontal_wrapped(|ui| {
                 let g = &mut self.settings.grpc;
-                let l = ui.label("Files");
-                ui.add(
-                    egui::TextEdit::singleline(&mut g.proto_files)
-                        .hint_text("api/shop.proto other.proto")
-                        .desired_width(320.0),
-                )
-                .labelled_by(l.id);
-                let l = ui.label("Import paths");
-                ui.add(
-                    egui::TextEdit::singleline(&mut g.import_paths)
-                        .hint_text("api third_party")
-                        .desired_width(220.0),
-                )
-                .labelled_by(l.id);
+                crate::ui::grpc_editor::paths_field(
+                    ui,
+                    "Files",
+                    "api/shop.proto other.proto",
+                    320.0,
+                    &mut g.protos,
+                );
+                crate::ui::grpc_editor::paths_field(
+                    ui,
+                    "Import paths",
+                    "api third_party",
+                    220.0,
+                    &mut g.import_paths,
+                );
             });
         }
-        if self.settings.grpc.source == GrpcSource::Protoset {
+        if self.settings.grpc_source == GrpcSource::Protoset {
             ui.horizontal_wrapped(|ui| {
                 let l = ui.label("Protoset");
                 ui.add(
@@ -151,7 +151,11 @@ impl SwitchboardApp {
             ui,
             "grpc-tls",
             "TLS (https:// addresses)",
-            [&mut g.ca_file, &mut g.cert_file, &mut g.key_file],
+            [
+                &mut g.tls.ca_file,
+                &mut g.tls.cert_file,
+                &mut g.tls.key_file,
+            ],
         );
         let mut chosen = None;
         match &self.grpc_methods {
@@ -197,7 +201,7 @@ impl SwitchboardApp {
         }
         if let Some(m) = chosen {
             self.settings.grpc.method = m.path;
-            self.settings.grpc.json = m.template;
+            self.settings.grpc.message = crate::engine::fields::SavedBody::from_text(&m.template);
         }
     }
 }

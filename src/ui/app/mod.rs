@@ -523,8 +523,8 @@ impl SwitchboardApp {
         let g = &self.settings.grpc;
         let command = Command::Discover {
             addr: g.addr.trim().to_string(),
-            source: g.descriptor_source(),
-            tls: g.tls(),
+            source: crate::ui::grpc_editor::descriptor_source(g, self.settings.grpc_source),
+            tls: crate::ui::grpc_editor::tls(g),
         };
         if self.backend.send(command) {
             self.discovering = true;

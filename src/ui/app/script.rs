@@ -21,7 +21,7 @@ impl SwitchboardApp {
     pub(super) fn script_demo_started(&mut self, config: &demo_services::DemoConfig) {
         if self.script == Some(Script::Lookup) {
             self.settings.http = Default::default();
-            self.settings.grpc = Default::default();
+            self.settings.grpc = crate::ui::grpc_editor::default_request();
             self.settings
                 .retarget_demo(&demo_services::DemoConfig::default(), config);
             self.send_current(TransportTab::Grpc);

@@ -141,7 +141,10 @@ pub struct CollectionsState {
 #[derive(Debug, Clone, PartialEq)]
 enum EditorSnapshot {
     Http(super::settings::HttpEditor),
-    Grpc(super::settings::GrpcEditor),
+    Grpc(
+        crate::engine::collection::saved::SavedGrpc,
+        super::settings::GrpcSource,
+    ),
     Amqp(crate::engine::collection::saved::SavedAmqp),
     Nats(crate::engine::nats::NatsRequest),
     Kafka(crate::engine::kafka::KafkaRequest),
@@ -508,7 +511,11 @@ impl SwitchboardApp {
         let same = self.collections.status.as_ref().is_some_and(|(c, _, _)| {
             let editor_same = match &c.editor {
                 EditorSnapshot::Http(e) => kind == EditorKind::Http && *e == self.settings.http,
-                EditorSnapshot::Grpc(e) => kind == EditorKind::Grpc && *e == self.settings.grpc,
+                EditorSnapshot::Grpc(e, source) => {
+                    kind == EditorKind::Grpc
+                        && *e == self.settings.grpc
+                        && *source == self.settings.grpc_source
+                }
                 EditorSnapshot::Amqp(e) => kind == EditorKind::Amqp && *e == self.settings.amqp,
                 EditorSnapshot::Nats(e) => kind == EditorKind::Nats && *e == self.settings.nats,
                 EditorSnapshot::Kafka(e) => kind == EditorKind::Kafka && *e == self.settings.kafka,
@@ -533,7 +540,7 @@ impl SwitchboardApp {
             let s = &self.settings;
             let editor = match kind {
                 EditorKind::Http => EditorSnapshot::Http(s.http.clone()),
-                EditorKind::Grpc => EditorSnapshot::Grpc(s.grpc.clone()),
+                EditorKind::Grpc => EditorSnapshot::Grpc(s.grpc.clone(), s.grpc_source),
                 EditorKind::Amqp => EditorSnapshot::Amqp(s.amqp.clone()),
                 EditorKind::Nats => EditorSnapshot::Nats(s.nats.clone()),
                 EditorKind::Kafka => EditorSnapshot::Kafka(s.kafka.clone()),

@@ -38,7 +38,7 @@ impl Settings {
         slots.push(("http", "http.url".into(), Slot::Url(&mut self.http.url)));
         rows("http", "http.headers", &mut self.http.headers, &mut slots);
         slots.push(("grpc", "grpc.addr".into(), Slot::Url(&mut self.grpc.addr)));
-        rows("grpc", "grpc.metadata", &mut self.grpc.metadata, &mut slots);
+        header_rows("grpc", "grpc.metadata", &mut self.grpc.metadata, &mut slots);
         slots.push(("amqp", "amqp.url".into(), Slot::Url(&mut self.amqp.url)));
         // Named as when the order form was part of the AMQP editor: references saved then
         // still find their field.

@@ -39,6 +39,9 @@ pub fn read(mut value: Value) -> (Settings, Vec<String>) {
 }
 
 /// Rewrites older shapes in place:
+/// - the gRPC editor had a struct of its own (metadata as `key`/`value`, the message as `json`
+///   text, files as space-separated text, TLS files as fields, the method browser's `source`
+///   inside it); it is now the engine's saved call, with `grpc_source` beside it;
 /// - the AMQP editor had a struct of its own (headers as `key`/`value`, the body as text,
 ///   properties under `more`, the order form and *Publish many* inside it); it is now the
 ///   engine's saved publish, with `order` and `amqp_many` beside it (also in each request tab).
@@ -46,6 +49,9 @@ pub fn migrate(value: &mut Value) {
     let Some(root) = value.as_object_mut() else {
         return;
     };
+    if let Some(source) = root.get_mut("grpc").and_then(legacy_grpc) {
+        root.entry("grpc_source").or_insert(source);
+    }
     if let Some((order, many)) = root.get_mut("amqp").and_then(legacy_amqp) {
         root.entry("order").or_insert(order);
         if let Some(many) = many {
@@ -54,11 +60,66 @@ pub fn migrate(value: &mut Value) {
     }
     if let Some(Value::Array(tabs)) = root.get_mut("tabs") {
         for tab in tabs.iter_mut().filter_map(Value::as_object_mut) {
+            if let Some(source) = tab.get_mut("grpc").and_then(legacy_grpc) {
+                tab.entry("grpc_source").or_insert(source);
+            }
             if let Some((order, _)) = tab.get_mut("amqp").and_then(legacy_amqp) {
                 tab.entry("order").or_insert(order);
             }
         }
     }
+}
+
+/// Header rows written as `key`/`value` (the editors' old rows) get today's `name`.
+fn rename_row_keys(rows: Option<&mut Value>) {
+    if let Some(Value::Array(rows)) = rows {
+        for row in rows.iter_mut().filter_map(Value::as_object_mut) {
+            if let Some(key) = row.remove("key") {
+                row.entry("name").or_insert(key);
+            }
+        }
+    }
+}
+
+/// A text body of the old editors as the saved form writes it (absent when empty).
+fn body_value(text: &str) -> Option<Value> {
+    crate::engine::fields::SavedBody::from_text(text).and_then(|b| serde_json::to_value(b).ok())
+}
+
+/// A gRPC editor of the old shape, rewritten as a saved call; returns the method browser's
+/// source. `None`: not the old shape.
+fn legacy_grpc(grpc: &mut Value) -> Option<Value> {
+    let e = grpc.as_object_mut()?;
+    if !["json", "proto_files", "source", "ca_file"]
+        .iter()
+        .any(|k| e.contains_key(*k))
+    {
+        return None;
+    }
+    let source = e.remove("source");
+    rename_row_keys(e.get_mut("metadata"));
+    if let Some(Value::String(text)) = e.remove("json")
+        && let Some(message) = body_value(&text)
+    {
+        e.insert("message".into(), message);
+    }
+    for (old, new) in [("proto_files", "protos"), ("import_paths", "import_paths")] {
+        if let Some(Value::String(text)) = e.remove(old) {
+            let paths: Vec<Value> = text.split_whitespace().map(Value::from).collect();
+            e.insert(new.into(), Value::Array(paths));
+        }
+    }
+    let mut tls = Map::new();
+    for k in ["ca_file", "cert_file", "key_file"] {
+        if let Some(v) = e.remove(k) {
+            tls.insert(k.into(), v);
+        }
+    }
+    e.entry("tls").or_insert(Value::Object(tls));
+    for k in ["addr", "method"] {
+        e.entry(k).or_insert_with(|| Value::String(String::new()));
+    }
+    Some(source.unwrap_or_else(|| Value::String("Reflection".into())))
 }
 
 /// An AMQP editor of the old shape, rewritten as a saved publish; returns its order form and
@@ -96,18 +157,10 @@ fn legacy_amqp(amqp: &mut Value) -> Option<(Value, Option<Value>)> {
             }
         }
     }
-    if let Some(Value::Array(rows)) = e.get_mut("headers") {
-        for row in rows.iter_mut().filter_map(Value::as_object_mut) {
-            if let Some(key) = row.remove("key") {
-                row.entry("name").or_insert(key);
-            }
-        }
-    }
+    rename_row_keys(e.get_mut("headers"));
     match e.remove("body") {
         Some(Value::String(text)) => {
-            if let Some(Ok(body)) =
-                crate::engine::fields::SavedBody::from_text(&text).map(serde_json::to_value)
-            {
+            if let Some(body) = body_value(&text) {
                 e.insert("body".into(), body);
             }
         }
@@ -193,6 +246,45 @@ mod tests {
         assert!(!s.amqp_many.numbered);
         assert_eq!(s.transport, super::super::TransportTab::Http);
         assert_eq!(s.tabs[0].transport, super::super::TransportTab::Amqp);
+    }
+
+    #[test]
+    fn an_old_grpc_editor_keeps_every_field_in_the_new_shape() {
+        let legacy = serde_json::json!({
+            "addr": "https://127.0.0.1:50051",
+            "method": "shop.Orders/Get",
+            "metadata": [{"enabled": true, "key": "x-request-id", "value": "r-1"}],
+            "json": "{\"userId\":\"1\"} {\"userId\":\"3\"}",
+            "source": "ProtoFiles",
+            "proto_files": "api/shop.proto  other.proto",
+            "import_paths": "api",
+            "protoset": "",
+            "ca_file": "ca.pem",
+            "cert_file": "",
+            "key_file": ""
+        });
+        let file = serde_json::json!({
+            "grpc": legacy.clone(),
+            "tabs": [{"transport": "Grpc", "grpc": legacy}],
+        });
+        let (s, dropped) = read(file);
+        assert!(dropped.is_empty(), "{dropped:?}");
+        for (g, source) in [
+            (&s.grpc, s.grpc_source),
+            (&s.tabs[0].grpc, s.tabs[0].grpc_source),
+        ] {
+            assert_eq!(g.addr, "https://127.0.0.1:50051");
+            assert_eq!(g.method, "shop.Orders/Get");
+            assert_eq!(g.metadata, vec![SavedHeader::new("x-request-id", "r-1")]);
+            assert_eq!(
+                g.message.as_ref().map(SavedBody::to_text).as_deref(),
+                Some("{\"userId\":\"1\"} {\"userId\":\"3\"}")
+            );
+            assert_eq!(g.protos, ["api/shop.proto", "other.proto"]);
+            assert_eq!(g.import_paths, ["api"]);
+            assert_eq!(g.tls.ca_file, "ca.pem");
+            assert_eq!(source, super::super::GrpcSource::ProtoFiles);
+        }
     }
 
     #[test]

@@ -181,25 +181,7 @@ fn editor_form(parts: &[SavedFormPart]) -> Vec<FormRow> {
         .collect()
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct GrpcEditor {
-    pub addr: String,
-    pub method: String,
-    pub metadata: Vec<KeyValue>,
-    pub json: String,
-    /// Where the method browser gets message types.
-    pub source: GrpcSource,
-    /// `.proto` files and import paths (space separated) for [`GrpcSource::ProtoFiles`].
-    pub proto_files: String,
-    pub import_paths: String,
-    pub protoset: String,
-    /// TLS for `https://` addresses: extra CA, client certificate and key (PEM paths).
-    pub ca_file: String,
-    pub cert_file: String,
-    pub key_file: String,
-}
-
+/// Where the gRPC method browser gets message types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum GrpcSource {
     #[default]
@@ -207,53 +189,6 @@ pub enum GrpcSource {
     ProtoFiles,
     Protoset,
     Builtin,
-}
-
-impl GrpcEditor {
-    pub fn descriptor_source(&self) -> crate::engine::descriptors::DescriptorSource {
-        use crate::engine::descriptors::DescriptorSource;
-        let paths = |s: &str| {
-            s.split_whitespace()
-                .map(std::path::PathBuf::from)
-                .collect::<Vec<_>>()
-        };
-        match self.source {
-            GrpcSource::Reflection => DescriptorSource::Reflection,
-            GrpcSource::Builtin => DescriptorSource::Builtin,
-            GrpcSource::ProtoFiles => DescriptorSource::Protos {
-                files: paths(&self.proto_files),
-                includes: paths(&self.import_paths),
-            },
-            GrpcSource::Protoset => DescriptorSource::Protoset(self.protoset.trim().into()),
-        }
-    }
-
-    pub fn tls(&self) -> crate::engine::net::TlsOptions {
-        let path = |s: &str| (!s.trim().is_empty()).then(|| std::path::PathBuf::from(s.trim()));
-        crate::engine::net::TlsOptions {
-            ca_file: path(&self.ca_file),
-            cert_file: path(&self.cert_file),
-            key_file: path(&self.key_file),
-        }
-    }
-}
-
-impl Default for GrpcEditor {
-    fn default() -> Self {
-        Self {
-            addr: "127.0.0.1:50051".to_string(),
-            method: crate::engine::grpc::DEFAULT_METHOD.to_string(),
-            metadata: vec![KeyValue::new("x-request-id", "switchboard-1")],
-            json: "{\n  \"user_id\": \"1\"\n}".to_string(),
-            source: GrpcSource::Reflection,
-            proto_files: String::new(),
-            import_paths: String::new(),
-            protoset: String::new(),
-            ca_file: String::new(),
-            cert_file: String::new(),
-            key_file: String::new(),
-        }
-    }
 }
 
 /// The AMQP editor's *Place order* section: the Order Service's URL and the order it is sent.
@@ -403,7 +338,10 @@ pub struct Settings {
     pub watch_form: super::viewer::WatchForm,
     pub transport: TransportTab,
     pub http: HttpEditor,
-    pub grpc: GrpcEditor,
+    /// The gRPC editor: the engine's saved call itself.
+    pub grpc: SavedGrpc,
+    /// Where the gRPC method browser gets message types.
+    pub grpc_source: GrpcSource,
     /// The AMQP editor: the engine's saved publish itself.
     pub amqp: SavedAmqp,
     /// The AMQP editor's *Publish many* form.
@@ -529,7 +467,8 @@ impl Default for Settings {
             watch_form: Default::default(),
             transport: TransportTab::Http,
             http: HttpEditor::default(),
-            grpc: GrpcEditor::default(),
+            grpc: super::grpc_editor::default_request(),
+            grpc_source: GrpcSource::default(),
             amqp: super::amqp_editor::default_request(),
             amqp_many: ManyForm::default(),
             order: OrderForm::default(),
@@ -564,7 +503,8 @@ impl Default for Settings {
 pub struct TabEditors {
     pub transport: TransportTab,
     pub http: HttpEditor,
-    pub grpc: GrpcEditor,
+    pub grpc: SavedGrpc,
+    pub grpc_source: GrpcSource,
     pub amqp: SavedAmqp,
     pub order: OrderForm,
     pub nats: crate::engine::nats::NatsRequest,
@@ -595,6 +535,7 @@ impl TabEditors {
             transport: std::mem::replace(&mut settings.transport, fresh.transport),
             http: std::mem::replace(&mut settings.http, fresh.http.clone()),
             grpc: std::mem::replace(&mut settings.grpc, fresh.grpc.clone()),
+            grpc_source: std::mem::replace(&mut settings.grpc_source, fresh.grpc_source),
             amqp: std::mem::replace(&mut settings.amqp, fresh.amqp.clone()),
             order: std::mem::replace(&mut settings.order, fresh.order.clone()),
             nats: std::mem::replace(&mut settings.nats, fresh.nats.clone()),
@@ -609,6 +550,7 @@ impl TabEditors {
         settings.transport = self.transport;
         settings.http = self.http;
         settings.grpc = self.grpc;
+        settings.grpc_source = self.grpc_source;
         settings.amqp = self.amqp;
         settings.order = self.order;
         settings.nats = self.nats;
@@ -822,9 +764,9 @@ mod tests {
             enabled: false,
             ..KeyValue::new("X-Off", "1")
         });
-        settings.grpc.source = GrpcSource::ProtoFiles;
-        settings.grpc.proto_files = "a.proto b.proto".into();
-        settings.grpc.import_paths = "inc".into();
+        settings.grpc_source = GrpcSource::ProtoFiles;
+        settings.grpc.protos = vec!["a.proto".into(), "b.proto".into()];
+        settings.grpc.import_paths = vec!["inc".into()];
         settings.watch_form.mode = crate::engine::watch::WatchMode::Peek;
         settings.watch_form.peek_limit = 7;
         settings.amqp.routing_key = "order.cancelled".into();
@@ -910,7 +852,7 @@ mod tests {
         settings
             .grpc
             .metadata
-            .push(KeyValue::new("authorization", "Bearer tok-2"));
+            .push(SavedHeader::new("authorization", "Bearer tok-2"));
         settings.amqp.url = "amqp://guest:pw-amqp@127.0.0.1:5672/%2f".into();
         settings
             .amqp
@@ -941,7 +883,7 @@ mod tests {
     #[test]
     fn only_recorded_fields_get_their_secret_back() {
         let mut settings = Settings::default();
-        settings.grpc.metadata = vec![KeyValue::new("authorization", "Bearer tok-9")];
+        settings.grpc.metadata = vec![SavedHeader::new("authorization", "Bearer tok-9")];
         settings.http.headers = vec![KeyValue::new(
             "X-Leak",
             "{{switchboard_editor_grpc_authorization}}",
@@ -977,7 +919,7 @@ mod tests {
         assert!(loaded.editor_secrets.is_empty());
         // A secret that was filled back and then moved under a name the detector does not
         // flag still leaves the file.
-        loaded.grpc.metadata[0].key = "x-renamed".into();
+        loaded.grpc.metadata[0].name = "x-renamed".into();
         let mut again = loaded.clone();
         let known = again.take_credentials(&secrets);
         let text = serde_json::to_string(&again).unwrap();

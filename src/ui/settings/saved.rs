@@ -40,35 +40,15 @@ impl Settings {
                 SavedSpec::Http(h)
             }
             EditorKind::Grpc => {
-                let e = &self.grpc;
-                let words = |s: &str| s.split_whitespace().map(str::to_string).collect();
-                let mut g = SavedGrpc {
-                    addr: e.addr.clone(),
-                    method: e.method.clone(),
-                    metadata: saved_rows(&e.metadata),
-                    message: SavedBody::from_text(&e.json),
-                    timeout_ms: None,
-                    protos: if e.source == GrpcSource::ProtoFiles {
-                        words(&e.proto_files)
-                    } else {
-                        Vec::new()
-                    },
-                    import_paths: if e.source == GrpcSource::ProtoFiles {
-                        words(&e.import_paths)
-                    } else {
-                        Vec::new()
-                    },
-                    protoset: if e.source == GrpcSource::Protoset {
-                        e.protoset.trim().to_string()
-                    } else {
-                        String::new()
-                    },
-                    tls: SavedTls {
-                        ca_file: e.ca_file.trim().to_string(),
-                        cert_file: e.cert_file.trim().to_string(),
-                        key_file: e.key_file.trim().to_string(),
-                    },
+                let mut g = crate::ui::grpc_editor::for_source(self.grpc.clone(), self.grpc_source);
+                g.metadata
+                    .retain(|h| !(h.name.is_empty() && h.value.is_empty()));
+                g.tls = SavedTls {
+                    ca_file: g.tls.ca_file.trim().to_string(),
+                    cert_file: g.tls.cert_file.trim().to_string(),
+                    key_file: g.tls.key_file.trim().to_string(),
                 };
+                g.timeout_ms = None;
                 if let Some(SavedSpec::Grpc(b)) = base.map(|b| &b.spec) {
                     g.timeout_ms = b.timeout_ms;
                 }
@@ -165,24 +145,8 @@ impl Settings {
                 self.view = MainView::Requests;
             }
             SavedSpec::Grpc(g) => {
-                let e = &mut self.grpc;
-                e.addr = g.addr.clone();
-                e.method = g.method.clone();
-                e.metadata = editor_rows(&g.metadata);
-                e.json = text_of(&g.message);
-                if !g.protos.is_empty() {
-                    e.source = GrpcSource::ProtoFiles;
-                    e.proto_files = g.protos.join(" ");
-                    e.import_paths = g.import_paths.join(" ");
-                } else if !g.protoset.is_empty() {
-                    e.source = GrpcSource::Protoset;
-                    e.protoset = g.protoset.clone();
-                } else if e.source != GrpcSource::Builtin {
-                    e.source = GrpcSource::Reflection;
-                }
-                e.ca_file = g.tls.ca_file.clone();
-                e.cert_file = g.tls.cert_file.clone();
-                e.key_file = g.tls.key_file.clone();
+                self.grpc_source = crate::ui::grpc_editor::source_of(g, self.grpc_source);
+                self.grpc = g.clone();
                 self.transport = TransportTab::Grpc;
                 self.view = MainView::Requests;
             }

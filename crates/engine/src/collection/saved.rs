@@ -150,7 +150,8 @@ impl SavedTls {
         self == &Self::default()
     }
 
-    fn options(&self, root: &Path) -> TlsOptions {
+    /// The TLS files, relative paths taken from `root`.
+    pub fn options(&self, root: &Path) -> TlsOptions {
         let path = |s: &str| (!s.trim().is_empty()).then(|| root.join(s.trim()));
         TlsOptions {
             ca_file: path(&self.ca_file),
