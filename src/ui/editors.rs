@@ -2,8 +2,6 @@
 
 use egui::RichText;
 
-use super::settings::{BodyMode, FormRow, HTTP_METHODS, HttpEditor, KeyValue};
-
 /// A menu beside a text field (`text` on its button) whose entries, `(label, value)`, fill the
 /// field with their value.
 pub(crate) fn choices_menu<'a>(
@@ -120,20 +118,6 @@ pub trait Row {
     fn counts(&self) -> bool;
 }
 
-impl Row for KeyValue {
-    fn blank() -> Self {
-        Self::default()
-    }
-
-    fn parts(&mut self) -> (&mut bool, &mut String, &mut String) {
-        (&mut self.enabled, &mut self.key, &mut self.value)
-    }
-
-    fn counts(&self) -> bool {
-        self.enabled && !self.key.is_empty()
-    }
-}
-
 impl Row for crate::engine::fields::SavedHeader {
     fn blank() -> Self {
         Self::new("", "")
@@ -211,51 +195,6 @@ pub fn key_value_ui<R: Row>(ui: &mut egui::Ui, id: &str, title: &str, rows: &mut
     });
 }
 
-/// A multipart form's rows: enabled, name, text or file (a path, read when sent), type.
-fn form_ui(ui: &mut egui::Ui, rows: &mut Vec<FormRow>) {
-    let mut remove = None;
-    egui::Grid::new("http-form")
-        .num_columns(6)
-        .spacing([6.0, 2.0])
-        .show(ui, |ui| {
-            for (i, row) in rows.iter_mut().enumerate() {
-                ui.checkbox(&mut row.enabled, "")
-                    .on_hover_text("Send this part");
-                ui.add_sized(
-                    [160.0, 20.0],
-                    egui::TextEdit::singleline(&mut row.name)
-                        .hint_text("name")
-                        .font(egui::TextStyle::Monospace),
-                );
-                ui.checkbox(&mut row.is_file, "file").on_hover_text(
-                    "The value is a file's path (relative to the collection folder)",
-                );
-                ui.add_sized(
-                    [300.0, 20.0],
-                    egui::TextEdit::singleline(&mut row.value)
-                        .hint_text(if row.is_file { "path/to/file" } else { "value" })
-                        .font(egui::TextStyle::Monospace),
-                );
-                ui.add_sized(
-                    [140.0, 20.0],
-                    egui::TextEdit::singleline(&mut row.content_type)
-                        .hint_text("type (optional)")
-                        .font(egui::TextStyle::Monospace),
-                );
-                if ui.small_button("Remove").clicked() {
-                    remove = Some(i);
-                }
-                ui.end_row();
-            }
-        });
-    if let Some(i) = remove {
-        rows.remove(i);
-    }
-    if ui.small_button("+ Add part").clicked() {
-        rows.push(FormRow::default());
-    }
-}
-
 /// TLS files: extra CA, client certificate and key (PEM paths).
 pub fn tls_ui(ui: &mut egui::Ui, id: &str, title: &str, [ca, cert, key]: [&mut String; 3]) {
     let set = [&*ca, &*cert, &*key]
@@ -286,79 +225,6 @@ pub fn tls_ui(ui: &mut egui::Ui, id: &str, title: &str, [ca, cert, key]: [&mut S
                 ui.end_row();
             }
         });
-    });
-}
-
-pub fn http_ui(ui: &mut egui::Ui, e: &mut HttpEditor) {
-    ui.horizontal_wrapped(|ui| {
-        let label = ui.label("Method");
-        egui::ComboBox::from_id_salt("http-method")
-            .selected_text(RichText::new(&e.method).strong())
-            .width(90.0)
-            .show_ui(ui, |ui| {
-                for m in HTTP_METHODS {
-                    ui.selectable_value(&mut e.method, m.to_string(), m);
-                }
-            })
-            .response
-            .labelled_by(label.id);
-        field(ui, "URL", &mut e.url, "http://127.0.0.1:8081/user/1");
-    });
-    key_value_ui(ui, "http-headers", "Headers", &mut e.headers);
-    if e.method != "GET" && e.method != "HEAD" || !e.body.is_empty() || !e.form.is_empty() {
-        ui.horizontal_wrapped(|ui| {
-            ui.label(RichText::new("Body").strong());
-            ui.selectable_value(&mut e.body_mode, BodyMode::Text, "text");
-            ui.selectable_value(&mut e.body_mode, BodyMode::Form, "multipart form");
-        });
-        match e.body_mode {
-            BodyMode::Text => {
-                code_field(ui, "Body text", &mut e.body, 4);
-                json_content_type_offer_ui(ui, e);
-            }
-            BodyMode::Form => form_ui(ui, &mut e.form),
-        }
-    }
-    if e.url.trim_start().starts_with("https://")
-        || [&e.ca_file, &e.cert_file, &e.key_file]
-            .iter()
-            .any(|v| !v.is_empty())
-    {
-        tls_ui(
-            ui,
-            "http-tls",
-            "TLS",
-            [&mut e.ca_file, &mut e.cert_file, &mut e.key_file],
-        );
-    }
-}
-
-/// A JSON body without a `Content-Type`: offer to set it (servers often refuse JSON sent as
-/// nothing in particular), as Postman does.
-fn json_content_type_offer_ui(ui: &mut egui::Ui, e: &mut HttpEditor) {
-    let has_content_type = e
-        .headers
-        .iter()
-        .any(|h| h.enabled && h.key.trim().eq_ignore_ascii_case("content-type"));
-    let is_json = matches!(
-        serde_json::from_str::<serde_json::Value>(e.body.trim()),
-        Ok(serde_json::Value::Object(_) | serde_json::Value::Array(_))
-    );
-    if has_content_type || !is_json {
-        return;
-    }
-    ui.horizontal_wrapped(|ui| {
-        ui.label(
-            RichText::new("The body is JSON but no Content-Type is set.")
-                .color(ui.visuals().warn_fg_color),
-        );
-        if ui
-            .small_button("Set Content-Type: application/json")
-            .clicked()
-        {
-            e.headers
-                .push(KeyValue::new("Content-Type", "application/json"));
-        }
     });
 }
 

@@ -8,6 +8,7 @@ pub mod collections;
 pub mod editors;
 pub mod files;
 pub mod grpc_editor;
+pub mod http_editor;
 pub mod kafka_editor;
 pub mod kafka_view;
 pub mod nats_editor;

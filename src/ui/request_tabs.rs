@@ -180,7 +180,7 @@ impl RequestTabs {
 }
 
 /// What a tab's title starts with: the HTTP method, else the transport.
-fn verb(transport: TransportTab, http: &super::settings::HttpEditor) -> String {
+fn verb(transport: TransportTab, http: &crate::engine::collection::saved::SavedHttp) -> String {
     match transport {
         TransportTab::Http => http.method.trim().to_uppercase(),
         other => other.label().to_string(),

@@ -54,7 +54,7 @@ pub(super) fn mode(path: &std::path::Path) -> u32 {
 /// settings.json and the history).
 #[test]
 pub(super) fn only_the_references_the_app_made_are_filled_back_at_launch() {
-    use switchboard::ui::settings::KeyValue;
+    use switchboard::engine::fields::SavedHeader as KeyValue;
     let data = temp_data_dir();
     let window = switchboard::ui::state::window_state_path(&data, None);
     let mut storage = StateFile {
@@ -140,13 +140,13 @@ pub(super) fn credentials_sent_from_every_editor_stay_out_of_every_file_but_the_
                 config.user_http_addr
             );
             s.http.headers = vec![
-                switchboard::ui::settings::KeyValue::new(
+                switchboard::engine::fields::SavedHeader::new(
                     "Authorization",
                     "Bearer http-bearer-5ecret",
                 ),
-                switchboard::ui::settings::KeyValue::new(
+                switchboard::engine::fields::SavedHeader::new(
                     "Proxy-Authorization",
-                    &format!("Basic {}", b64("alice:http-basic-5ecret")),
+                    format!("Basic {}", b64("alice:http-basic-5ecret")),
                 ),
             ];
             s.grpc.addr = format!("http://carol:grpc-url-5ecret@{}", config.user_grpc_addr);

@@ -83,11 +83,12 @@ pub(super) fn scratch_work_is_kept_when_a_saved_request_is_opened() {
     {
         let http = &mut app.harness.state_mut().settings.http;
         http.method = "PUT".to_string();
-        http.body = "{\"scratch\": true}".to_string();
-        http.headers.push(switchboard::ui::settings::KeyValue::new(
-            "Authorization",
-            "Bearer scratch-token",
-        ));
+        http.body = switchboard::engine::fields::SavedBody::from_text("{\"scratch\": true}");
+        http.headers
+            .push(switchboard::engine::fields::SavedHeader::new(
+                "Authorization",
+                "Bearer scratch-token",
+            ));
     }
     app.harness.step();
     let scratch = app.harness.state().settings.http.clone();
@@ -114,7 +115,7 @@ pub(super) fn bodies_get_their_safety_nets() {
         let http = &mut app.harness.state_mut().settings.http;
         http.method = "POST".to_string();
         http.headers.clear();
-        http.body = "{\"user_id\": \"1\"}".to_string();
+        http.body = switchboard::engine::fields::SavedBody::from_text("{\"user_id\": \"1\"}");
     }
     app.harness.step();
     app.assert_shown("The body is JSON but no Content-Type is set.");
@@ -127,7 +128,7 @@ pub(super) fn bodies_get_their_safety_nets() {
             .http
             .headers
             .iter()
-            .any(|h| h.key == "Content-Type" && h.value == "application/json")
+            .any(|h| h.name == "Content-Type" && h.value == "application/json")
     );
     assert!(
         app.harness
@@ -161,7 +162,7 @@ pub(super) fn a_new_header_row_takes_the_cursor() {
     app.harness.run_steps(2);
     let headers = &app.harness.state().settings.http.headers;
     assert_eq!(headers.len(), rows + 1);
-    assert_eq!(headers[rows].key, "x-trace");
+    assert_eq!(headers[rows].name, "x-trace");
 }
 
 /// #19.7: an import error shows in the import dialog, where the user acted, not behind it.

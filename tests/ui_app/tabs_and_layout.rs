@@ -9,12 +9,16 @@ use super::*;
 pub(super) fn request_tabs_keep_their_own_work_and_results() {
     let mut app = start_app();
     app.click("HTTP");
-    app.harness.state_mut().settings.http.body = "first tab's body".to_string();
+    app.harness.state_mut().settings.http.body =
+        switchboard::engine::fields::SavedBody::from_text("first tab's body");
     app.harness.step();
     app.click("+ New tab");
     assert_eq!(app.harness.state().request_tabs.tabs.len(), 2);
     assert_eq!(app.harness.state().request_tabs.current, 1);
-    assert_ne!(app.harness.state().settings.http.body, "first tab's body");
+    assert_ne!(
+        switchboard::ui::http_editor::body_text(&app.harness.state().settings.http),
+        "first tab's body"
+    );
     assert!(app.harness.state().selected.is_none());
 
     // A slow lookup sent here, then the first tab shown: the result lands in this tab.
@@ -29,7 +33,10 @@ pub(super) fn request_tabs_keep_their_own_work_and_results() {
     assert!(app.harness.state().is_busy(TransportTab::Http));
     app.harness.state_mut().switch_tab(0);
     app.harness.step();
-    assert_eq!(app.harness.state().settings.http.body, "first tab's body");
+    assert_eq!(
+        switchboard::ui::http_editor::body_text(&app.harness.state().settings.http),
+        "first tab's body"
+    );
     assert!(!app.harness.state().is_busy(TransportTab::Http));
     app.wait_until("the lookup", |a| a.history.len() > before);
     assert!(
@@ -54,7 +61,8 @@ pub(super) fn request_tabs_keep_their_own_work_and_results() {
 
     // A saved request edited in this tab stays here when another opens: in a new tab.
     app.click("Get user (HTTP)");
-    app.harness.state_mut().settings.http.body = "edited, not saved".to_string();
+    app.harness.state_mut().settings.http.body =
+        switchboard::engine::fields::SavedBody::from_text("edited, not saved");
     app.harness.step();
     app.click("User 1 is John Doe");
     let state = app.harness.state();
@@ -64,7 +72,10 @@ pub(super) fn request_tabs_keep_their_own_work_and_results() {
     // Opening it again shows the tab that holds it, edits and all.
     app.click("Get user (HTTP)");
     assert_eq!(app.harness.state().request_tabs.current, 1);
-    assert_eq!(app.harness.state().settings.http.body, "edited, not saved");
+    assert_eq!(
+        switchboard::ui::http_editor::body_text(&app.harness.state().settings.http),
+        "edited, not saved"
+    );
     app.assert_shown("GET Get user (HTTP) *");
 
     // Closing it asks; Cancel keeps it, the other button closes it.
@@ -79,7 +90,10 @@ pub(super) fn request_tabs_keep_their_own_work_and_results() {
     app.click("Close without saving");
     let state = app.harness.state();
     assert_eq!(state.request_tabs.tabs.len(), 2);
-    assert_ne!(state.settings.http.body, "edited, not saved");
+    assert_ne!(
+        switchboard::ui::http_editor::body_text(&state.settings.http),
+        "edited, not saved"
+    );
     // A tab whose unsaved request holds edits asks too; one as a new tab has it does not.
     app.harness.state_mut().close_tab(0, false);
     app.harness.step();
@@ -104,19 +118,21 @@ pub(super) fn request_tabs_survive_a_restart_with_their_credentials_in_the_secre
         let mut app = start_app_in(data.clone());
         app.click("HTTP");
         app.click("Get user (HTTP)");
-        app.harness.state_mut().settings.http.body = "kept across restarts".to_string();
+        app.harness.state_mut().settings.http.body =
+            switchboard::engine::fields::SavedBody::from_text("kept across restarts");
         app.harness.state_mut().settings.http.headers.push(
-            switchboard::ui::settings::KeyValue::new("Authorization", "Bearer current-secret"),
+            switchboard::engine::fields::SavedHeader::new("Authorization", "Bearer current-secret"),
         );
         app.harness.step();
         app.click("+ New tab");
         {
             let http = &mut app.harness.state_mut().settings.http;
             http.url = "http://127.0.0.1:9/other".to_string();
-            http.headers.push(switchboard::ui::settings::KeyValue::new(
-                "Authorization",
-                "Bearer parked-secret",
-            ));
+            http.headers
+                .push(switchboard::engine::fields::SavedHeader::new(
+                    "Authorization",
+                    "Bearer parked-secret",
+                ));
         }
         app.harness.step();
         app.harness.state_mut().switch_tab(0);
@@ -132,13 +148,16 @@ pub(super) fn request_tabs_survive_a_restart_with_their_credentials_in_the_secre
     let state = app.harness.state();
     assert_eq!(state.request_tabs.tabs.len(), 2);
     assert_eq!(state.request_tabs.current, 0);
-    assert_eq!(state.settings.http.body, "kept across restarts");
+    assert_eq!(
+        switchboard::ui::http_editor::body_text(&state.settings.http),
+        "kept across restarts"
+    );
     app.assert_shown("GET Get user (HTTP) *");
     app.harness.state_mut().switch_tab(1);
     app.harness.step();
     let http = &app.harness.state().settings.http;
     assert_eq!(http.url, "http://127.0.0.1:9/other");
-    let auth = http.headers.iter().find(|h| h.key == "Authorization");
+    let auth = http.headers.iter().find(|h| h.name == "Authorization");
     assert_eq!(auth.map(|h| h.value.as_str()), Some("Bearer parked-secret"));
     // The first tab is still linked to its saved request, edits and credentials included.
     app.harness.state_mut().switch_tab(0);
@@ -409,7 +428,7 @@ pub(super) fn ctrl_l_goes_to_the_url_and_esc_cancels() {
     );
 
     // A slow User Service: the request is still running when Esc is pressed.
-    app.harness.state_mut().settings.http = Default::default();
+    app.harness.state_mut().settings.http = switchboard::ui::http_editor::default_request();
     let config = app.harness.state().demo_config().cloned().unwrap();
     app.harness
         .state_mut()

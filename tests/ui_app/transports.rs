@@ -200,7 +200,7 @@ pub(super) fn bad_input_and_cancel_are_reported_inline() {
     app.assert_shown("malformed URL");
     app.assert_shown("fix the field and send again");
 
-    app.harness.state_mut().settings.http = Default::default();
+    app.harness.state_mut().settings.http = switchboard::ui::http_editor::default_request();
     let config_url = format!(
         "http://{}/user/1",
         app.harness.state().services[0]

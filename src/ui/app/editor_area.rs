@@ -18,7 +18,11 @@ impl SwitchboardApp {
         ui.separator();
         let tab = self.settings.transport;
         match tab {
-            TransportTab::Http => editors::http_ui(ui, &mut self.settings.http),
+            TransportTab::Http => crate::ui::http_editor::http_ui(
+                ui,
+                &mut self.settings.http,
+                &mut self.settings.http_body_mode,
+            ),
             TransportTab::Grpc => {
                 crate::ui::grpc_editor::grpc_ui(ui, &mut self.settings.grpc);
                 self.grpc_browser_ui(ui);
@@ -68,7 +72,7 @@ impl SwitchboardApp {
                     .on_hover_text("Publish many copies (see Publish many above) with pipelined confirms")
                     .clicked()
             {
-                self.publish_many();
+                self.publish_many(TransportTab::Amqp);
             }
             if tab == TransportTab::Nats
                 && self.settings.nats.op == crate::engine::nats::NatsOp::Publish
@@ -77,7 +81,7 @@ impl SwitchboardApp {
                     .on_hover_text("Publish many (see Publish many above): JetStream with up to 1000 acks in flight, core flushed as it goes")
                     .clicked()
             {
-                self.nats_publish_many();
+                self.publish_many(TransportTab::Nats);
             }
             if tab == TransportTab::Kafka
                 && ui
@@ -85,7 +89,7 @@ impl SwitchboardApp {
                     .on_hover_text("Produce many (see Produce many above): up to 1000 produce requests in flight on each leader's connection")
                     .clicked()
             {
-                self.kafka_publish_many();
+                self.publish_many(TransportTab::Kafka);
             }
             ui.checkbox(&mut self.settings.trace_context, "traceparent").on_hover_text(
                 "Send a W3C traceparent (a new trace each time, unless the headers set one): \

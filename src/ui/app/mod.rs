@@ -448,60 +448,46 @@ impl SwitchboardApp {
         }
     }
 
-    /// Produces the Kafka editor's record many times (copies, rate and numbering from its
-    /// *Produce many* section).
-    pub fn kafka_publish_many(&mut self) {
-        let Some(crate::engine::RequestSpec::Kafka(request)) =
-            self.resolved_request(TransportTab::Kafka)
-        else {
-            return;
+    /// Publishes `tab`'s editor's message many times (copies, rate and numbering from its
+    /// *Publish many* section): AMQP, NATS or Kafka.
+    pub fn publish_many(&mut self, tab: TransportTab) {
+        use crate::engine::{PublishManyJob, RequestSpec};
+        let many = match tab {
+            TransportTab::Amqp => &self.settings.amqp_many,
+            TransportTab::Nats => &self.settings.nats_many,
+            TransportTab::Kafka => &self.settings.kafka_many,
+            TransportTab::Http | TransportTab::Grpc => return,
         };
-        let m = &self.settings.kafka_many;
-        let job = crate::engine::kafka::publish_many::KafkaPublishMany {
-            request: *request,
-            count: m.count.max(1),
-            rate_per_sec: m.rate.max(0.0),
-            numbered: m.numbered,
+        let (count, rate_per_sec, numbered) =
+            (many.count.max(1), many.rate.max(0.0), many.numbered);
+        let job = match self.resolved_request(tab) {
+            Some(RequestSpec::Amqp(request)) => {
+                PublishManyJob::Amqp(crate::engine::publish_many::PublishMany {
+                    request: *request,
+                    count,
+                    rate_per_sec,
+                    numbered,
+                })
+            }
+            Some(RequestSpec::Nats(request)) => {
+                PublishManyJob::Nats(crate::engine::nats::publish_many::NatsPublishMany {
+                    request: *request,
+                    count,
+                    rate_per_sec,
+                    numbered,
+                })
+            }
+            Some(RequestSpec::Kafka(request)) => {
+                PublishManyJob::Kafka(crate::engine::kafka::publish_many::KafkaPublishMany {
+                    request: *request,
+                    count,
+                    rate_per_sec,
+                    numbered,
+                })
+            }
+            _ => return,
         };
-        self.start_many(
-            TransportTab::Kafka,
-            crate::engine::PublishManyJob::Kafka(job),
-        );
-    }
-
-    /// Publishes the NATS editor's message many times (copies, rate and numbering from its
-    /// *Publish many* section).
-    pub fn nats_publish_many(&mut self) {
-        let Some(crate::engine::RequestSpec::Nats(request)) =
-            self.resolved_request(TransportTab::Nats)
-        else {
-            return;
-        };
-        let m = &self.settings.nats_many;
-        let job = crate::engine::nats::publish_many::NatsPublishMany {
-            request: *request,
-            count: m.count.max(1),
-            rate_per_sec: m.rate.max(0.0),
-            numbered: m.numbered,
-        };
-        self.start_many(TransportTab::Nats, crate::engine::PublishManyJob::Nats(job));
-    }
-
-    /// Publishes the AMQP editor's message many times (copies, rate and numbering from the editor).
-    pub fn publish_many(&mut self) {
-        let Some(crate::engine::RequestSpec::Amqp(request)) =
-            self.resolved_request(TransportTab::Amqp)
-        else {
-            return;
-        };
-        let m = &self.settings.amqp_many;
-        let job = crate::engine::publish_many::PublishMany {
-            request: *request,
-            count: m.count.max(1),
-            rate_per_sec: m.rate.max(0.0),
-            numbered: m.numbered,
-        };
-        self.start_many(TransportTab::Amqp, crate::engine::PublishManyJob::Amqp(job));
+        self.start_many(tab, job);
     }
 
     /// Hands a publish-many job of `tab`'s editor to the backend and tracks its progress.

@@ -20,7 +20,7 @@ impl SwitchboardApp {
     /// The demo is up: start the script's first requests.
     pub(super) fn script_demo_started(&mut self, config: &demo_services::DemoConfig) {
         if self.script == Some(Script::Lookup) {
-            self.settings.http = Default::default();
+            self.settings.http = crate::ui::http_editor::default_request();
             self.settings.grpc = crate::ui::grpc_editor::default_request();
             self.settings
                 .retarget_demo(&demo_services::DemoConfig::default(), config);
@@ -33,7 +33,7 @@ impl SwitchboardApp {
                 self.script_frames.get_or_insert(0);
             }
             Some(Script::Lookups1000) => {
-                self.settings.http = Default::default();
+                self.settings.http = crate::ui::http_editor::default_request();
                 self.settings
                     .retarget_demo(&demo_services::DemoConfig::default(), config);
                 self.send_current(TransportTab::Http);

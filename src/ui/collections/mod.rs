@@ -140,7 +140,10 @@ pub struct CollectionsState {
 /// What an editor held when its status was computed (the status is cached until it changes).
 #[derive(Debug, Clone, PartialEq)]
 enum EditorSnapshot {
-    Http(super::settings::HttpEditor),
+    Http(
+        crate::engine::collection::saved::SavedHttp,
+        super::settings::BodyMode,
+    ),
     Grpc(
         crate::engine::collection::saved::SavedGrpc,
         super::settings::GrpcSource,
@@ -510,7 +513,11 @@ impl SwitchboardApp {
         let environment = root.as_deref().and_then(|r| self.environment_of(r));
         let same = self.collections.status.as_ref().is_some_and(|(c, _, _)| {
             let editor_same = match &c.editor {
-                EditorSnapshot::Http(e) => kind == EditorKind::Http && *e == self.settings.http,
+                EditorSnapshot::Http(e, mode) => {
+                    kind == EditorKind::Http
+                        && *e == self.settings.http
+                        && *mode == self.settings.http_body_mode
+                }
                 EditorSnapshot::Grpc(e, source) => {
                     kind == EditorKind::Grpc
                         && *e == self.settings.grpc
@@ -539,7 +546,7 @@ impl SwitchboardApp {
             let unresolved = request.unresolved(&self.vars_for(kind));
             let s = &self.settings;
             let editor = match kind {
-                EditorKind::Http => EditorSnapshot::Http(s.http.clone()),
+                EditorKind::Http => EditorSnapshot::Http(s.http.clone(), s.http_body_mode),
                 EditorKind::Grpc => EditorSnapshot::Grpc(s.grpc.clone(), s.grpc_source),
                 EditorKind::Amqp => EditorSnapshot::Amqp(s.amqp.clone()),
                 EditorKind::Nats => EditorSnapshot::Nats(s.nats.clone()),

@@ -10,20 +10,6 @@ impl Settings {
         fn rows<'a>(
             editor: &'static str,
             field: &str,
-            rows: &'a mut [KeyValue],
-            slots: &mut Vec<(&'static str, String, Slot<'a>)>,
-        ) {
-            for (i, KeyValue { key, value, .. }) in rows.iter_mut().enumerate() {
-                slots.push((
-                    editor,
-                    format!("{field}.{i}"),
-                    Slot::Row(key.as_str(), value),
-                ));
-            }
-        }
-        fn header_rows<'a>(
-            editor: &'static str,
-            field: &str,
             rows: &'a mut [crate::engine::fields::SavedHeader],
             slots: &mut Vec<(&'static str, String, Slot<'a>)>,
         ) {
@@ -38,7 +24,7 @@ impl Settings {
         slots.push(("http", "http.url".into(), Slot::Url(&mut self.http.url)));
         rows("http", "http.headers", &mut self.http.headers, &mut slots);
         slots.push(("grpc", "grpc.addr".into(), Slot::Url(&mut self.grpc.addr)));
-        header_rows("grpc", "grpc.metadata", &mut self.grpc.metadata, &mut slots);
+        rows("grpc", "grpc.metadata", &mut self.grpc.metadata, &mut slots);
         slots.push(("amqp", "amqp.url".into(), Slot::Url(&mut self.amqp.url)));
         // Named as when the order form was part of the AMQP editor: references saved then
         // still find their field.
@@ -47,9 +33,9 @@ impl Settings {
             "amqp.order_url".into(),
             Slot::Url(&mut self.order.url),
         ));
-        header_rows("amqp", "amqp.headers", &mut self.amqp.headers, &mut slots);
+        rows("amqp", "amqp.headers", &mut self.amqp.headers, &mut slots);
         slots.push(("nats", "nats.url".into(), Slot::Url(&mut self.nats.url)));
-        header_rows("nats", "nats.headers", &mut self.nats.headers, &mut slots);
+        rows("nats", "nats.headers", &mut self.nats.headers, &mut slots);
         slots.push((
             "nats_watch",
             "watch.nats_url".into(),

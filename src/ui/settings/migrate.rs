@@ -39,6 +39,9 @@ pub fn read(mut value: Value) -> (Settings, Vec<String>) {
 }
 
 /// Rewrites older shapes in place:
+/// - the HTTP editor had a struct of its own (headers as `key`/`value`, the body as text, form
+///   rows with an `is_file` flag, TLS files as fields, `body_mode` inside it); it is now the
+///   engine's saved request, with `http_body_mode` beside it;
 /// - the gRPC editor had a struct of its own (metadata as `key`/`value`, the message as `json`
 ///   text, files as space-separated text, TLS files as fields, the method browser's `source`
 ///   inside it); it is now the engine's saved call, with `grpc_source` beside it;
@@ -49,6 +52,9 @@ pub fn migrate(value: &mut Value) {
     let Some(root) = value.as_object_mut() else {
         return;
     };
+    if let Some(mode) = root.get_mut("http").and_then(legacy_http) {
+        root.entry("http_body_mode").or_insert(mode);
+    }
     if let Some(source) = root.get_mut("grpc").and_then(legacy_grpc) {
         root.entry("grpc_source").or_insert(source);
     }
@@ -60,6 +66,9 @@ pub fn migrate(value: &mut Value) {
     }
     if let Some(Value::Array(tabs)) = root.get_mut("tabs") {
         for tab in tabs.iter_mut().filter_map(Value::as_object_mut) {
+            if let Some(mode) = tab.get_mut("http").and_then(legacy_http) {
+                tab.entry("http_body_mode").or_insert(mode);
+            }
             if let Some(source) = tab.get_mut("grpc").and_then(legacy_grpc) {
                 tab.entry("grpc_source").or_insert(source);
             }
@@ -86,6 +95,53 @@ fn body_value(text: &str) -> Option<Value> {
     crate::engine::fields::SavedBody::from_text(text).and_then(|b| serde_json::to_value(b).ok())
 }
 
+/// TLS files written as fields of the old editors, gathered as the saved form's `tls`.
+fn gather_tls(e: &mut Map<String, Value>) {
+    let mut tls = Map::new();
+    for k in ["ca_file", "cert_file", "key_file"] {
+        if let Some(v) = e.remove(k) {
+            tls.insert(k.into(), v);
+        }
+    }
+    e.entry("tls").or_insert(Value::Object(tls));
+}
+
+/// An HTTP editor of the old shape, rewritten as a saved request; returns its body mode.
+/// `None`: not the old shape.
+fn legacy_http(http: &mut Value) -> Option<Value> {
+    let e = http.as_object_mut()?;
+    if !["body_mode", "ca_file"].iter().any(|k| e.contains_key(*k)) {
+        return None;
+    }
+    let mode = e.remove("body_mode");
+    rename_row_keys(e.get_mut("headers"));
+    match e.remove("body") {
+        Some(Value::String(text)) => {
+            if let Some(body) = body_value(&text) {
+                e.insert("body".into(), body);
+            }
+        }
+        Some(other) => {
+            e.insert("body".into(), other);
+        }
+        None => {}
+    }
+    if let Some(Value::Array(rows)) = e.get_mut("form") {
+        for row in rows.iter_mut().filter_map(Value::as_object_mut) {
+            if row.remove("is_file") == Some(Value::Bool(true))
+                && let Some(path) = row.remove("value")
+            {
+                row.insert("file".into(), path);
+            }
+        }
+    }
+    gather_tls(e);
+    for (k, default) in [("method", "GET"), ("url", "")] {
+        e.entry(k).or_insert_with(|| Value::String(default.into()));
+    }
+    Some(mode.unwrap_or_else(|| Value::String("Text".into())))
+}
+
 /// A gRPC editor of the old shape, rewritten as a saved call; returns the method browser's
 /// source. `None`: not the old shape.
 fn legacy_grpc(grpc: &mut Value) -> Option<Value> {
@@ -109,13 +165,7 @@ fn legacy_grpc(grpc: &mut Value) -> Option<Value> {
             e.insert(new.into(), Value::Array(paths));
         }
     }
-    let mut tls = Map::new();
-    for k in ["ca_file", "cert_file", "key_file"] {
-        if let Some(v) = e.remove(k) {
-            tls.insert(k.into(), v);
-        }
-    }
-    e.entry("tls").or_insert(Value::Object(tls));
+    gather_tls(e);
     for k in ["addr", "method"] {
         e.entry(k).or_insert_with(|| Value::String(String::new()));
     }
@@ -246,6 +296,52 @@ mod tests {
         assert!(!s.amqp_many.numbered);
         assert_eq!(s.transport, super::super::TransportTab::Http);
         assert_eq!(s.tabs[0].transport, super::super::TransportTab::Amqp);
+    }
+
+    #[test]
+    fn an_old_http_editor_keeps_every_field_in_the_new_shape() {
+        let legacy = serde_json::json!({
+            "method": "POST",
+            "url": "https://127.0.0.1:8081/upload",
+            "headers": [{"enabled": true, "key": "Accept", "value": "application/json"},
+                        {"enabled": false, "key": "X-Off", "value": "1"}],
+            "body": "kept while the form is chosen",
+            "body_mode": "Form",
+            "form": [{"enabled": true, "name": "note", "value": "hi", "is_file": false,
+                      "content_type": "", "filename": ""},
+                     {"enabled": true, "name": "doc", "value": "docs/a.pdf", "is_file": true,
+                      "content_type": "application/pdf", "filename": "a.pdf"}],
+            "ca_file": "certs/ca.pem",
+            "cert_file": "",
+            "key_file": ""
+        });
+        let file = serde_json::json!({
+            "http": legacy.clone(),
+            "tabs": [{"transport": "Http", "http": legacy}],
+        });
+        let (s, dropped) = read(file);
+        assert!(dropped.is_empty(), "{dropped:?}");
+        for (h, mode) in [
+            (&s.http, s.http_body_mode),
+            (&s.tabs[0].http, s.tabs[0].http_body_mode),
+        ] {
+            assert_eq!(h.method, "POST");
+            assert_eq!(h.url, "https://127.0.0.1:8081/upload");
+            assert_eq!(h.headers[0], SavedHeader::new("Accept", "application/json"));
+            assert!(!h.headers[1].enabled);
+            assert_eq!(
+                h.body.as_ref().map(SavedBody::to_text).as_deref(),
+                Some("kept while the form is chosen")
+            );
+            assert_eq!(h.form[0].value, "hi");
+            assert_eq!(h.form[0].file, "");
+            assert_eq!(h.form[1].file, "docs/a.pdf");
+            assert_eq!(h.form[1].value, "");
+            assert_eq!(h.form[1].content_type, "application/pdf");
+            assert_eq!(h.form[1].filename, "a.pdf");
+            assert_eq!(h.tls.ca_file, "certs/ca.pem");
+            assert_eq!(mode, super::super::BodyMode::Form);
+        }
     }
 
     #[test]

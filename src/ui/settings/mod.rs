@@ -1,14 +1,10 @@
-//! (Over 800 lines only with its unit tests: 784 lines of code, then the tests.)
-//!
 //! What the app remembers between launches: the editors' contents, the chosen transport, the
 //! request timeout and the theme. One serde struct, `#[serde(default)]` so older files load.
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::collection::saved::{
-    SavedAmqp, SavedFormPart, SavedGrpc, SavedHttp, SavedTls, SavedWatch,
-};
-use crate::engine::collection::{SavedBody, SavedHeader, SavedRequest, SavedSpec};
+use crate::engine::collection::saved::{SavedAmqp, SavedGrpc, SavedHttp, SavedTls, SavedWatch};
+use crate::engine::collection::{SavedRequest, SavedSpec};
 
 mod credentials;
 pub mod migrate;
@@ -40,145 +36,15 @@ impl TransportTab {
     }
 }
 
-/// One row of a headers / metadata table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct KeyValue {
-    pub enabled: bool,
-    pub key: String,
-    pub value: String,
-}
-
-impl Default for KeyValue {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            key: String::new(),
-            value: String::new(),
-        }
-    }
-}
-
-impl KeyValue {
-    pub fn new(key: &str, value: &str) -> Self {
-        Self {
-            enabled: true,
-            key: key.to_string(),
-            value: value.to_string(),
-        }
-    }
-}
-
 pub const HTTP_METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct HttpEditor {
-    pub method: String,
-    pub url: String,
-    pub headers: Vec<KeyValue>,
-    pub body: String,
-    /// Which body is sent: the text above or the multipart form below (both are kept while
-    /// editing; only the chosen one is saved).
-    pub body_mode: BodyMode,
-    pub form: Vec<FormRow>,
-    /// TLS for `https://` URLs: extra CA, client certificate and key (PEM paths).
-    pub ca_file: String,
-    pub cert_file: String,
-    pub key_file: String,
-}
-
-impl Default for HttpEditor {
-    fn default() -> Self {
-        Self {
-            method: "GET".to_string(),
-            url: "http://127.0.0.1:8081/user/1".to_string(),
-            headers: vec![KeyValue::new("Accept", "application/json")],
-            body: String::new(),
-            body_mode: BodyMode::Text,
-            form: Vec::new(),
-            ca_file: String::new(),
-            cert_file: String::new(),
-            key_file: String::new(),
-        }
-    }
-}
 
 /// The HTTP editor's body modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum BodyMode {
     #[default]
     Text,
-    /// `multipart/form-data`: [`FormRow`]s.
+    /// `multipart/form-data`: the request's form parts.
     Form,
-}
-
-/// One row of a multipart form: a text value, or a file path (read when sent).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct FormRow {
-    pub enabled: bool,
-    pub name: String,
-    /// The text, or the file's path when `is_file`.
-    pub value: String,
-    pub is_file: bool,
-    /// The part's Content-Type (empty: none for text, guessed for files).
-    pub content_type: String,
-    /// Kept from the saved request (the editor does not show it).
-    pub filename: String,
-}
-
-impl Default for FormRow {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            name: String::new(),
-            value: String::new(),
-            is_file: false,
-            content_type: String::new(),
-            filename: String::new(),
-        }
-    }
-}
-
-fn saved_form(rows: &[FormRow]) -> Vec<SavedFormPart> {
-    rows.iter()
-        .filter(|r| !r.name.trim().is_empty() || !r.value.is_empty())
-        .map(|r| SavedFormPart {
-            name: r.name.clone(),
-            value: if r.is_file {
-                String::new()
-            } else {
-                r.value.clone()
-            },
-            file: if r.is_file {
-                r.value.trim().to_string()
-            } else {
-                String::new()
-            },
-            content_type: r.content_type.trim().to_string(),
-            filename: r.filename.clone(),
-            enabled: r.enabled,
-        })
-        .collect()
-}
-
-fn editor_form(parts: &[SavedFormPart]) -> Vec<FormRow> {
-    parts
-        .iter()
-        .map(|p| FormRow {
-            enabled: p.enabled,
-            name: p.name.clone(),
-            is_file: !p.file.is_empty(),
-            value: if p.file.is_empty() {
-                p.value.clone()
-            } else {
-                p.file.clone()
-            },
-            content_type: p.content_type.clone(),
-            filename: p.filename.clone(),
-        })
-        .collect()
 }
 
 /// Where the gRPC method browser gets message types.
@@ -268,31 +134,6 @@ impl From<TransportTab> for EditorKind {
     }
 }
 
-fn saved_rows(rows: &[KeyValue]) -> Vec<SavedHeader> {
-    rows.iter()
-        .filter(|r| !(r.key.is_empty() && r.value.is_empty()))
-        .map(|r| SavedHeader {
-            name: r.key.clone(),
-            value: r.value.clone(),
-            enabled: r.enabled,
-        })
-        .collect()
-}
-
-fn editor_rows(rows: &[SavedHeader]) -> Vec<KeyValue> {
-    rows.iter()
-        .map(|r| KeyValue {
-            enabled: r.enabled,
-            key: r.name.clone(),
-            value: r.value.clone(),
-        })
-        .collect()
-}
-
-fn text_of(body: &Option<SavedBody>) -> String {
-    body.as_ref().map(SavedBody::to_text).unwrap_or_default()
-}
-
 /// A *Publish many* form: how many, how fast (0 = as fast as the server takes them), numbered.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -337,7 +178,10 @@ pub struct Settings {
     pub view: MainView,
     pub watch_form: super::viewer::WatchForm,
     pub transport: TransportTab,
-    pub http: HttpEditor,
+    /// The HTTP editor: the engine's saved request itself.
+    pub http: SavedHttp,
+    /// Which of the HTTP editor's bodies is sent: the text or the multipart form.
+    pub http_body_mode: BodyMode,
     /// The gRPC editor: the engine's saved call itself.
     pub grpc: SavedGrpc,
     /// Where the gRPC method browser gets message types.
@@ -466,7 +310,8 @@ impl Default for Settings {
             view: MainView::Requests,
             watch_form: Default::default(),
             transport: TransportTab::Http,
-            http: HttpEditor::default(),
+            http: super::http_editor::default_request(),
+            http_body_mode: BodyMode::Text,
             grpc: super::grpc_editor::default_request(),
             grpc_source: GrpcSource::default(),
             amqp: super::amqp_editor::default_request(),
@@ -502,7 +347,8 @@ impl Default for Settings {
 #[serde(default)]
 pub struct TabEditors {
     pub transport: TransportTab,
-    pub http: HttpEditor,
+    pub http: SavedHttp,
+    pub http_body_mode: BodyMode,
     pub grpc: SavedGrpc,
     pub grpc_source: GrpcSource,
     pub amqp: SavedAmqp,
@@ -534,6 +380,7 @@ impl TabEditors {
         Self {
             transport: std::mem::replace(&mut settings.transport, fresh.transport),
             http: std::mem::replace(&mut settings.http, fresh.http.clone()),
+            http_body_mode: std::mem::replace(&mut settings.http_body_mode, fresh.http_body_mode),
             grpc: std::mem::replace(&mut settings.grpc, fresh.grpc.clone()),
             grpc_source: std::mem::replace(&mut settings.grpc_source, fresh.grpc_source),
             amqp: std::mem::replace(&mut settings.amqp, fresh.amqp.clone()),
@@ -549,6 +396,7 @@ impl TabEditors {
     pub fn put(self, settings: &mut Settings) {
         settings.transport = self.transport;
         settings.http = self.http;
+        settings.http_body_mode = self.http_body_mode;
         settings.grpc = self.grpc;
         settings.grpc_source = self.grpc_source;
         settings.amqp = self.amqp;
@@ -717,6 +565,8 @@ fn take_named_secret_probe(key: &str, value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::collection::saved::SavedFormPart;
+    use crate::engine::fields::{SavedBody, SavedHeader};
 
     #[test]
     fn retargeting_there_and_back_restores_the_defaults() {
@@ -758,11 +608,11 @@ mod tests {
     fn every_editor_round_trips_through_a_saved_request() {
         let mut settings = Settings::default();
         settings.http.method = "POST".into();
-        settings.http.ca_file = "certs/ca.pem".into();
-        settings.http.body = "{\n  \"a\": 1\n}".into();
-        settings.http.headers.push(KeyValue {
+        settings.http.tls.ca_file = "certs/ca.pem".into();
+        settings.http.body = SavedBody::from_text("{\n  \"a\": 1\n}");
+        settings.http.headers.push(SavedHeader {
             enabled: false,
-            ..KeyValue::new("X-Off", "1")
+            ..SavedHeader::new("X-Off", "1")
         });
         settings.grpc_source = GrpcSource::ProtoFiles;
         settings.grpc.protos = vec!["a.proto".into(), "b.proto".into()];
@@ -790,21 +640,15 @@ mod tests {
     fn the_http_editor_form_mode_saves_parts_and_files_by_path() {
         let mut settings = Settings::default();
         settings.http.method = "POST".into();
-        settings.http.body = "kept while editing".into();
-        settings.http.body_mode = BodyMode::Form;
+        settings.http.body = SavedBody::from_text("kept while editing");
+        settings.http_body_mode = BodyMode::Form;
         settings.http.form = vec![
-            FormRow {
-                name: "title".into(),
-                value: "Q3".into(),
-                ..FormRow::default()
+            SavedFormPart::text("title", "Q3"),
+            SavedFormPart {
+                content_type: " text/csv".into(),
+                ..SavedFormPart::file("report", "files/report.csv ")
             },
-            FormRow {
-                name: "report".into(),
-                value: "files/report.csv".into(),
-                is_file: true,
-                content_type: "text/csv".into(),
-                ..FormRow::default()
-            },
+            SavedFormPart::text("", ""),
         ];
         let saved = settings.to_saved(EditorKind::Http, "r", None);
         let SavedSpec::Http(h) = &saved.spec else {
@@ -823,9 +667,9 @@ mod tests {
         );
         let mut other = Settings::default();
         other.apply_saved(&saved);
-        assert_eq!(other.http.body_mode, BodyMode::Form);
+        assert_eq!(other.http_body_mode, BodyMode::Form);
         assert_eq!(other.to_saved(EditorKind::Http, "r", None), saved);
-        settings.http.body_mode = BodyMode::Text;
+        settings.http_body_mode = BodyMode::Text;
         let SavedSpec::Http(h) = settings.to_saved(EditorKind::Http, "r", None).spec else {
             panic!()
         };
@@ -840,15 +684,15 @@ mod tests {
         settings
             .http
             .headers
-            .push(KeyValue::new("Authorization", "Bearer tok-1"));
+            .push(SavedHeader::new("Authorization", "Bearer tok-1"));
         settings
             .http
             .headers
-            .push(KeyValue::new("authorization", "Basic dTpw"));
+            .push(SavedHeader::new("authorization", "Basic dTpw"));
         settings
             .http
             .headers
-            .push(KeyValue::new("X-Api-Key", "{{api_key}}"));
+            .push(SavedHeader::new("X-Api-Key", "{{api_key}}"));
         settings
             .grpc
             .metadata
@@ -884,7 +728,7 @@ mod tests {
     fn only_recorded_fields_get_their_secret_back() {
         let mut settings = Settings::default();
         settings.grpc.metadata = vec![SavedHeader::new("authorization", "Bearer tok-9")];
-        settings.http.headers = vec![KeyValue::new(
+        settings.http.headers = vec![SavedHeader::new(
             "X-Leak",
             "{{switchboard_editor_grpc_authorization}}",
         )];

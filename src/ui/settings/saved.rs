@@ -14,26 +14,12 @@ impl Settings {
     ) -> SavedRequest {
         let spec = match kind {
             EditorKind::Http => {
-                let e = &self.http;
-                let mut h = SavedHttp {
-                    method: e.method.clone(),
-                    url: e.url.clone(),
-                    headers: saved_rows(&e.headers),
-                    body: match e.body_mode {
-                        BodyMode::Text => SavedBody::from_text(&e.body),
-                        BodyMode::Form => None,
-                    },
-                    form: match e.body_mode {
-                        BodyMode::Text => Vec::new(),
-                        BodyMode::Form => saved_form(&e.form),
-                    },
-                    timeout_ms: None,
-                    tls: SavedTls {
-                        ca_file: e.ca_file.trim().to_string(),
-                        cert_file: e.cert_file.trim().to_string(),
-                        key_file: e.key_file.trim().to_string(),
-                    },
-                };
+                let mut h =
+                    crate::ui::http_editor::for_mode(self.http.clone(), self.http_body_mode);
+                h.headers
+                    .retain(|h| !(h.name.is_empty() && h.value.is_empty()));
+                h.tls = trimmed(&h.tls);
+                h.timeout_ms = None;
                 if let Some(SavedSpec::Http(b)) = base.map(|b| &b.spec) {
                     h.timeout_ms = b.timeout_ms;
                 }
@@ -43,11 +29,7 @@ impl Settings {
                 let mut g = crate::ui::grpc_editor::for_source(self.grpc.clone(), self.grpc_source);
                 g.metadata
                     .retain(|h| !(h.name.is_empty() && h.value.is_empty()));
-                g.tls = SavedTls {
-                    ca_file: g.tls.ca_file.trim().to_string(),
-                    cert_file: g.tls.cert_file.trim().to_string(),
-                    key_file: g.tls.key_file.trim().to_string(),
-                };
+                g.tls = trimmed(&g.tls);
                 g.timeout_ms = None;
                 if let Some(SavedSpec::Grpc(b)) = base.map(|b| &b.spec) {
                     g.timeout_ms = b.timeout_ms;
@@ -126,21 +108,8 @@ impl Settings {
     pub fn apply_saved(&mut self, saved: &SavedRequest) {
         match &saved.spec {
             SavedSpec::Http(h) => {
-                self.http = HttpEditor {
-                    method: h.method.clone(),
-                    url: h.url.clone(),
-                    headers: editor_rows(&h.headers),
-                    body: text_of(&h.body),
-                    body_mode: if h.form.is_empty() {
-                        BodyMode::Text
-                    } else {
-                        BodyMode::Form
-                    },
-                    form: editor_form(&h.form),
-                    ca_file: h.tls.ca_file.clone(),
-                    cert_file: h.tls.cert_file.clone(),
-                    key_file: h.tls.key_file.clone(),
-                };
+                self.http_body_mode = crate::ui::http_editor::mode_of(h);
+                self.http = h.clone();
                 self.transport = TransportTab::Http;
                 self.view = MainView::Requests;
             }
@@ -195,5 +164,14 @@ impl Settings {
                 self.view = MainView::Messages;
             }
         }
+    }
+}
+
+/// TLS paths as saved: without the spaces around them.
+fn trimmed(tls: &SavedTls) -> SavedTls {
+    SavedTls {
+        ca_file: tls.ca_file.trim().to_string(),
+        cert_file: tls.cert_file.trim().to_string(),
+        key_file: tls.key_file.trim().to_string(),
     }
 }
