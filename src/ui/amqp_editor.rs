@@ -144,3 +144,63 @@ pub fn amqp_ui(ui: &mut egui::Ui, e: &mut SavedAmqp, order: &mut OrderForm, many
             code_field(ui, "Order", &mut order.body, 1);
         });
 }
+
+/// The AMQP editor in the registry.
+pub struct Editor;
+
+impl super::request_editor::RequestEditor for Editor {
+    fn tab(&self) -> super::settings::TransportTab {
+        super::settings::TransportTab::Amqp
+    }
+
+    fn ui(&self, ui: &mut egui::Ui, s: &mut super::settings::Settings) {
+        amqp_ui(ui, &mut s.amqp, &mut s.order, &mut s.amqp_many);
+    }
+
+    fn send_label(&self, _: &super::settings::Settings) -> &'static str {
+        "Publish"
+    }
+
+    fn buttons(&self, s: &super::settings::Settings) -> Vec<super::request_editor::EditorButton> {
+        use super::request_editor::{EditorAction, EditorButton, many_button};
+        vec![
+            EditorButton {
+                label: "Place order".to_string(),
+                hover: "POST the order to the Order Service: see its synchronous user check and the queue message it publishes",
+                action: EditorAction::PlaceOrder,
+            },
+            many_button(
+                "Publish",
+                s.amqp_many.count,
+                "Publish many copies (see Publish many above) with pipelined confirms",
+            ),
+        ]
+    }
+
+    fn to_saved(
+        &self,
+        s: &super::settings::Settings,
+        base: Option<&crate::engine::collection::SavedSpec>,
+    ) -> crate::engine::collection::SavedSpec {
+        use crate::engine::collection::SavedSpec;
+        let mut a = s.amqp.clone();
+        a.headers.retain(|h| !h.is_blank());
+        (a.mandatory, a.count, a.timeout_ms) = match base {
+            Some(SavedSpec::Amqp(b)) => (b.mandatory, b.count, b.timeout_ms),
+            _ => (true, 1, None),
+        };
+        SavedSpec::Amqp(a)
+    }
+
+    fn apply_saved(
+        &self,
+        s: &mut super::settings::Settings,
+        spec: &crate::engine::collection::SavedSpec,
+    ) -> bool {
+        let crate::engine::collection::SavedSpec::Amqp(a) = spec else {
+            return false;
+        };
+        s.amqp = a.clone();
+        true
+    }
+}

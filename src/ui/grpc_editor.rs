@@ -121,3 +121,46 @@ pub fn paths_field(
     *paths = split(&text);
     ui.data_mut(|d| d.insert_temp(id, text));
 }
+
+/// The gRPC editor in the registry (its method browser, which needs what the app discovered,
+/// is drawn by the app under it).
+pub struct Editor;
+
+impl super::request_editor::RequestEditor for Editor {
+    fn tab(&self) -> super::settings::TransportTab {
+        super::settings::TransportTab::Grpc
+    }
+
+    fn ui(&self, ui: &mut egui::Ui, s: &mut super::settings::Settings) {
+        grpc_ui(ui, &mut s.grpc);
+    }
+
+    fn to_saved(
+        &self,
+        s: &super::settings::Settings,
+        base: Option<&crate::engine::collection::SavedSpec>,
+    ) -> crate::engine::collection::SavedSpec {
+        use crate::engine::collection::SavedSpec;
+        let mut g = for_source(s.grpc.clone(), s.grpc_source);
+        g.metadata.retain(|h| !h.is_blank());
+        g.tls = g.tls.trimmed();
+        g.timeout_ms = match base {
+            Some(SavedSpec::Grpc(b)) => b.timeout_ms,
+            _ => None,
+        };
+        SavedSpec::Grpc(g)
+    }
+
+    fn apply_saved(
+        &self,
+        s: &mut super::settings::Settings,
+        spec: &crate::engine::collection::SavedSpec,
+    ) -> bool {
+        let crate::engine::collection::SavedSpec::Grpc(g) = spec else {
+            return false;
+        };
+        s.grpc_source = source_of(g, s.grpc_source);
+        s.grpc = g.clone();
+        true
+    }
+}

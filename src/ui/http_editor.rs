@@ -191,3 +191,45 @@ fn form_ui(ui: &mut egui::Ui, rows: &mut Vec<SavedFormPart>) {
         rows.push(SavedFormPart::text("", ""));
     }
 }
+
+/// The HTTP editor in the registry.
+pub struct Editor;
+
+impl super::request_editor::RequestEditor for Editor {
+    fn tab(&self) -> super::settings::TransportTab {
+        super::settings::TransportTab::Http
+    }
+
+    fn ui(&self, ui: &mut egui::Ui, s: &mut super::settings::Settings) {
+        http_ui(ui, &mut s.http, &mut s.http_body_mode);
+    }
+
+    fn to_saved(
+        &self,
+        s: &super::settings::Settings,
+        base: Option<&crate::engine::collection::SavedSpec>,
+    ) -> crate::engine::collection::SavedSpec {
+        use crate::engine::collection::SavedSpec;
+        let mut h = for_mode(s.http.clone(), s.http_body_mode);
+        h.headers.retain(|h| !h.is_blank());
+        h.tls = h.tls.trimmed();
+        h.timeout_ms = match base {
+            Some(SavedSpec::Http(b)) => b.timeout_ms,
+            _ => None,
+        };
+        SavedSpec::Http(h)
+    }
+
+    fn apply_saved(
+        &self,
+        s: &mut super::settings::Settings,
+        spec: &crate::engine::collection::SavedSpec,
+    ) -> bool {
+        let crate::engine::collection::SavedSpec::Http(h) = spec else {
+            return false;
+        };
+        s.http_body_mode = mode_of(h);
+        s.http = h.clone();
+        true
+    }
+}

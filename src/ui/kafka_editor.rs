@@ -125,3 +125,54 @@ pub fn kafka_ui(ui: &mut egui::Ui, e: &mut KafkaRequest, many: &mut super::setti
         many,
     );
 }
+
+/// The Kafka editor in the registry.
+pub struct Editor;
+
+impl super::request_editor::RequestEditor for Editor {
+    fn tab(&self) -> super::settings::TransportTab {
+        super::settings::TransportTab::Kafka
+    }
+
+    fn ui(&self, ui: &mut egui::Ui, s: &mut super::settings::Settings) {
+        kafka_ui(ui, &mut s.kafka, &mut s.kafka_many);
+    }
+
+    fn send_label(&self, _: &super::settings::Settings) -> &'static str {
+        "Publish"
+    }
+
+    fn buttons(&self, s: &super::settings::Settings) -> Vec<super::request_editor::EditorButton> {
+        vec![super::request_editor::many_button(
+            "Produce",
+            s.kafka_many.count,
+            "Produce many (see Produce many above): up to 1000 produce requests in flight on each leader's connection",
+        )]
+    }
+
+    fn to_saved(
+        &self,
+        s: &super::settings::Settings,
+        base: Option<&crate::engine::collection::SavedSpec>,
+    ) -> crate::engine::collection::SavedSpec {
+        use crate::engine::collection::SavedSpec;
+        let mut k = s.kafka.clone();
+        (k.timeout_ms, k.count) = match base {
+            Some(SavedSpec::Kafka(b)) => (b.timeout_ms, b.count),
+            _ => (None, 1),
+        };
+        SavedSpec::Kafka(k)
+    }
+
+    fn apply_saved(
+        &self,
+        s: &mut super::settings::Settings,
+        spec: &crate::engine::collection::SavedSpec,
+    ) -> bool {
+        let crate::engine::collection::SavedSpec::Kafka(k) = spec else {
+            return false;
+        };
+        s.kafka = k.clone();
+        true
+    }
+}

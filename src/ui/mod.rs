@@ -13,6 +13,7 @@ pub mod kafka_editor;
 pub mod kafka_view;
 pub mod nats_editor;
 pub mod payload_view;
+pub mod request_editor;
 pub mod request_tabs;
 pub mod settings;
 pub mod state;

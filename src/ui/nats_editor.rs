@@ -115,3 +115,60 @@ pub fn nats_ui(ui: &mut egui::Ui, e: &mut NatsRequest, many: &mut super::setting
         );
     }
 }
+
+/// The NATS editor in the registry.
+pub struct Editor;
+
+impl super::request_editor::RequestEditor for Editor {
+    fn tab(&self) -> super::settings::TransportTab {
+        super::settings::TransportTab::Nats
+    }
+
+    fn ui(&self, ui: &mut egui::Ui, s: &mut super::settings::Settings) {
+        nats_ui(ui, &mut s.nats, &mut s.nats_many);
+    }
+
+    fn send_label(&self, s: &super::settings::Settings) -> &'static str {
+        match s.nats.op {
+            NatsOp::Publish => "Publish",
+            NatsOp::Request => "Send",
+        }
+    }
+
+    fn buttons(&self, s: &super::settings::Settings) -> Vec<super::request_editor::EditorButton> {
+        match s.nats.op {
+            NatsOp::Publish => vec![super::request_editor::many_button(
+                "Publish",
+                s.nats_many.count,
+                "Publish many (see Publish many above): JetStream with up to 1000 acks in flight, core flushed as it goes",
+            )],
+            NatsOp::Request => Vec::new(),
+        }
+    }
+
+    fn to_saved(
+        &self,
+        s: &super::settings::Settings,
+        base: Option<&crate::engine::collection::SavedSpec>,
+    ) -> crate::engine::collection::SavedSpec {
+        use crate::engine::collection::SavedSpec;
+        let mut n = s.nats.clone();
+        (n.timeout_ms, n.count) = match base {
+            Some(SavedSpec::Nats(b)) => (b.timeout_ms, b.count),
+            _ => (None, 1),
+        };
+        SavedSpec::Nats(n)
+    }
+
+    fn apply_saved(
+        &self,
+        s: &mut super::settings::Settings,
+        spec: &crate::engine::collection::SavedSpec,
+    ) -> bool {
+        let crate::engine::collection::SavedSpec::Nats(n) = spec else {
+            return false;
+        };
+        s.nats = n.clone();
+        true
+    }
+}

@@ -30,6 +30,11 @@ impl SavedHeader {
             enabled: true,
         }
     }
+
+    /// A row with neither name nor value (an editor's new, untouched row): not saved.
+    pub fn is_blank(&self) -> bool {
+        self.name.is_empty() && self.value.is_empty()
+    }
 }
 
 pub(crate) fn sent(rows: &[SavedHeader]) -> Vec<Header> {

@@ -1,6 +1,7 @@
 //! The editor side: the current transport's editor, its load and publish-many forms, and the Settings window.
 
 use super::*;
+use crate::ui::request_editor::EditorAction;
 
 impl SwitchboardApp {
     pub(super) fn editor_ui(&mut self, ui: &mut egui::Ui) {
@@ -17,84 +18,44 @@ impl SwitchboardApp {
         });
         ui.separator();
         let tab = self.settings.transport;
-        match tab {
-            TransportTab::Http => crate::ui::http_editor::http_ui(
-                ui,
-                &mut self.settings.http,
-                &mut self.settings.http_body_mode,
-            ),
-            TransportTab::Grpc => {
-                crate::ui::grpc_editor::grpc_ui(ui, &mut self.settings.grpc);
-                self.grpc_browser_ui(ui);
-            }
-            TransportTab::Amqp => crate::ui::amqp_editor::amqp_ui(
-                ui,
-                &mut self.settings.amqp,
-                &mut self.settings.order,
-                &mut self.settings.amqp_many,
-            ),
-            TransportTab::Nats => crate::ui::nats_editor::nats_ui(
-                ui,
-                &mut self.settings.nats,
-                &mut self.settings.nats_many,
-            ),
-            TransportTab::Kafka => crate::ui::kafka_editor::kafka_ui(
-                ui,
-                &mut self.settings.kafka,
-                &mut self.settings.kafka_many,
-            ),
+        let editor = crate::ui::request_editor::of(tab);
+        editor.ui(ui, &mut self.settings);
+        if tab == TransportTab::Grpc {
+            // The method browser: what the app discovered for the editor's address.
+            self.grpc_browser_ui(ui);
         }
         let shortcut = std::mem::take(&mut self.send_shortcut);
         ui.horizontal_wrapped(|ui| {
             let busy = self.in_flight.get(&tab).cloned();
-            let publishes = tab == TransportTab::Amqp
-                || tab == TransportTab::Kafka
-                || (tab == TransportTab::Nats
-                    && self.settings.nats.op == crate::engine::nats::NatsOp::Publish);
-            let send_label = if publishes { "Publish" } else { "Send" };
             let send = ui
-                .add_enabled(busy.is_none(), egui::Button::new(RichText::new(send_label).strong()))
+                .add_enabled(
+                    busy.is_none(),
+                    egui::Button::new(RichText::new(editor.send_label(&self.settings)).strong()),
+                )
                 .on_hover_text("Ctrl+Enter");
             if send.clicked() || (shortcut && busy.is_none()) {
                 self.send_current(tab);
             }
-            if tab == TransportTab::Amqp
-                && ui
-                    .add_enabled(busy.is_none(), egui::Button::new("Place order"))
-                    .on_hover_text("POST the order to the Order Service: see its synchronous user check and the queue message it publishes")
+            let mut action = None;
+            for button in editor.buttons(&self.settings) {
+                if ui
+                    .add_enabled(busy.is_none(), egui::Button::new(button.label))
+                    .on_hover_text(button.hover)
                     .clicked()
-            {
-                self.place_order();
+                {
+                    action = Some(button.action);
+                }
             }
-            if tab == TransportTab::Amqp
-                && ui
-                    .add_enabled(busy.is_none(), egui::Button::new(format!("Publish {}", self.settings.amqp_many.count)))
-                    .on_hover_text("Publish many copies (see Publish many above) with pipelined confirms")
-                    .clicked()
-            {
-                self.publish_many(TransportTab::Amqp);
+            match action {
+                Some(EditorAction::PlaceOrder) => self.place_order(),
+                Some(EditorAction::PublishMany) => self.publish_many(tab),
+                None => {}
             }
-            if tab == TransportTab::Nats
-                && self.settings.nats.op == crate::engine::nats::NatsOp::Publish
-                && ui
-                    .add_enabled(busy.is_none(), egui::Button::new(format!("Publish {}", self.settings.nats_many.count)))
-                    .on_hover_text("Publish many (see Publish many above): JetStream with up to 1000 acks in flight, core flushed as it goes")
-                    .clicked()
-            {
-                self.publish_many(TransportTab::Nats);
-            }
-            if tab == TransportTab::Kafka
-                && ui
-                    .add_enabled(busy.is_none(), egui::Button::new(format!("Produce {}", self.settings.kafka_many.count)))
-                    .on_hover_text("Produce many (see Produce many above): up to 1000 produce requests in flight on each leader's connection")
-                    .clicked()
-            {
-                self.publish_many(TransportTab::Kafka);
-            }
-            ui.checkbox(&mut self.settings.trace_context, "traceparent").on_hover_text(
-                "Send a W3C traceparent (a new trace each time, unless the headers set one): \
+            ui.checkbox(&mut self.settings.trace_context, "traceparent")
+                .on_hover_text(
+                    "Send a W3C traceparent (a new trace each time, unless the headers set one): \
                  the services' spans then show under the timeline",
-            );
+                );
             if let Some(flight) = busy {
                 ui.spinner();
                 ui.label(format!("{:.1} s", flight.started.elapsed().as_secs_f64()));
@@ -102,7 +63,8 @@ impl SwitchboardApp {
                     self.cancel(tab);
                 }
                 // The elapsed time ticks while waiting.
-                ui.ctx().request_repaint_after(std::time::Duration::from_millis(100));
+                ui.ctx()
+                    .request_repaint_after(std::time::Duration::from_millis(100));
             }
             if let Some(EditorOutcome::Sent(summary) | EditorOutcome::Cancelled(summary)) =
                 self.outcomes.get(&tab)

@@ -95,6 +95,16 @@ fn body_value(text: &str) -> Option<Value> {
     crate::engine::fields::SavedBody::from_text(text).and_then(|b| serde_json::to_value(b).ok())
 }
 
+/// The old editor's text at `key` rewritten in place as [`body_value`] has it.
+fn text_body(e: &mut Map<String, Value>, key: &str) {
+    if let Some(Value::String(text)) = e.get(key) {
+        match body_value(text) {
+            Some(body) => e.insert(key.into(), body),
+            None => e.remove(key),
+        };
+    }
+}
+
 /// TLS files written as fields of the old editors, gathered as the saved form's `tls`.
 fn gather_tls(e: &mut Map<String, Value>) {
     let mut tls = Map::new();
@@ -115,17 +125,7 @@ fn legacy_http(http: &mut Value) -> Option<Value> {
     }
     let mode = e.remove("body_mode");
     rename_row_keys(e.get_mut("headers"));
-    match e.remove("body") {
-        Some(Value::String(text)) => {
-            if let Some(body) = body_value(&text) {
-                e.insert("body".into(), body);
-            }
-        }
-        Some(other) => {
-            e.insert("body".into(), other);
-        }
-        None => {}
-    }
+    text_body(e, "body");
     if let Some(Value::Array(rows)) = e.get_mut("form") {
         for row in rows.iter_mut().filter_map(Value::as_object_mut) {
             if row.remove("is_file") == Some(Value::Bool(true))
@@ -154,10 +154,9 @@ fn legacy_grpc(grpc: &mut Value) -> Option<Value> {
     }
     let source = e.remove("source");
     rename_row_keys(e.get_mut("metadata"));
-    if let Some(Value::String(text)) = e.remove("json")
-        && let Some(message) = body_value(&text)
-    {
-        e.insert("message".into(), message);
+    if let Some(json) = e.remove("json") {
+        e.insert("message".into(), json);
+        text_body(e, "message");
     }
     for (old, new) in [("proto_files", "protos"), ("import_paths", "import_paths")] {
         if let Some(Value::String(text)) = e.remove(old) {
@@ -208,17 +207,7 @@ fn legacy_amqp(amqp: &mut Value) -> Option<(Value, Option<Value>)> {
         }
     }
     rename_row_keys(e.get_mut("headers"));
-    match e.remove("body") {
-        Some(Value::String(text)) => {
-            if let Some(body) = body_value(&text) {
-                e.insert("body".into(), body);
-            }
-        }
-        Some(other) => {
-            e.insert("body".into(), other);
-        }
-        None => {}
-    }
+    text_body(e, "body");
     for (k, default) in [
         ("url", crate::engine::amqp::DEFAULT_AMQP_URL),
         ("exchange", ""),

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::collection::saved::{SavedAmqp, SavedGrpc, SavedHttp, SavedTls, SavedWatch};
+use crate::engine::collection::saved::{SavedAmqp, SavedGrpc, SavedHttp, SavedWatch};
 use crate::engine::collection::{SavedRequest, SavedSpec};
 
 mod credentials;

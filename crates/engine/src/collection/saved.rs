@@ -150,6 +150,15 @@ impl SavedTls {
         self == &Self::default()
     }
 
+    /// The paths without the spaces around them, as saved.
+    pub fn trimmed(&self) -> Self {
+        Self {
+            ca_file: self.ca_file.trim().to_string(),
+            cert_file: self.cert_file.trim().to_string(),
+            key_file: self.key_file.trim().to_string(),
+        }
+    }
+
     /// The TLS files, relative paths taken from `root`.
     pub fn options(&self, root: &Path) -> TlsOptions {
         let path = |s: &str| (!s.trim().is_empty()).then(|| root.join(s.trim()));
