@@ -2,7 +2,7 @@
 //! and *Place order* through the Order Service. Its model is the engine's [`SavedAmqp`] itself —
 //! what is saved, and what runs once its `{{variables}}` are filled.
 
-use super::editors::{code_field, field, field_pair, key_value_ui, many_ui};
+use super::editors::{body_field, code_field, field, field_pair, key_value_ui, many_ui};
 use super::settings::{ManyForm, OrderForm};
 use crate::engine::collection::saved::{MoreProps, SavedAmqp};
 use crate::engine::fields::{SavedBody, SavedHeader};
@@ -107,12 +107,7 @@ pub fn amqp_ui(ui: &mut egui::Ui, e: &mut SavedAmqp, order: &mut OrderForm, many
         );
     }
     key_value_ui(ui, "amqp-headers", "Headers", &mut e.headers);
-    let mut body = e.body.as_ref().map(SavedBody::to_text).unwrap_or_default();
-    let before = body.clone();
-    code_field(ui, "Body", &mut body, 3);
-    if body != before {
-        e.body = SavedBody::from_text(&body);
-    }
+    let body = body_field(ui, "Body", &mut e.body, 3);
     if e.content_type.to_ascii_lowercase().contains("json")
         && !body.trim().is_empty()
         && let Err(err) = serde_json::from_str::<serde_json::Value>(&body)

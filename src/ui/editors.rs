@@ -109,6 +109,48 @@ pub(crate) fn code_field(ui: &mut egui::Ui, label: &str, value: &mut String, row
     .labelled_by(label.id);
 }
 
+/// A labelled multi-line code field editing a request's body (`None`: empty). The text is kept
+/// between frames in egui's memory beside the body it stands for, so the body is turned into
+/// text (a JSON body pretty-printed) only when it changed elsewhere — a saved request opened, a
+/// template filled — not every frame; a huge body costs a comparison per frame, not a copy.
+/// Returns the text as shown.
+pub(crate) fn body_field(
+    ui: &mut egui::Ui,
+    label: &str,
+    body: &mut Option<crate::engine::fields::SavedBody>,
+    rows: usize,
+) -> std::sync::Arc<String> {
+    use crate::engine::fields::SavedBody;
+    type Kept = (Option<SavedBody>, std::sync::Arc<String>);
+    let id = ui.make_persistent_id(("body-text", label));
+    let kept: Option<Kept> = ui.data_mut(|d| d.remove_temp::<Kept>(id));
+    let (mut from, mut text) = match kept {
+        Some((from, text)) if from == *body => (from, text),
+        _ => (
+            body.clone(),
+            std::sync::Arc::new(body.as_ref().map(SavedBody::to_text).unwrap_or_default()),
+        ),
+    };
+    let edited = {
+        let text = std::sync::Arc::make_mut(&mut text);
+        let label = ui.label(RichText::new(label).strong());
+        ui.add(
+            egui::TextEdit::multiline(text)
+                .code_editor()
+                .desired_rows(rows)
+                .desired_width(f32::INFINITY),
+        )
+        .labelled_by(label.id)
+        .changed()
+    };
+    if edited {
+        *body = SavedBody::from_text(&text);
+        from = body.clone();
+    }
+    ui.data_mut(|d| d.insert_temp::<Kept>(id, (from, text.clone())));
+    text
+}
+
 /// A name/value row an editor shows: the app's own rows and a request type's header rows.
 pub trait Row {
     fn blank() -> Self;

@@ -3,7 +3,7 @@
 //! runs once its `{{variables}}` are filled; where the method browser takes its types from is
 //! the one choice beside it ([`GrpcSource`]).
 
-use super::editors::{code_field, field_pair, key_value_ui};
+use super::editors::{body_field, field_pair, key_value_ui};
 use super::settings::GrpcSource;
 use crate::engine::collection::saved::{SavedGrpc, SavedTls};
 use crate::engine::descriptors::DescriptorSource;
@@ -88,12 +88,7 @@ pub fn grpc_ui(ui: &mut egui::Ui, e: &mut SavedGrpc) {
         Some(("Method", &mut e.method, "package.Service/Method")),
     );
     key_value_ui(ui, "grpc-metadata", "Metadata", &mut e.metadata);
-    let mut text = message_text(e);
-    let before = text.clone();
-    code_field(ui, "Request (JSON)", &mut text, 3);
-    if text != before {
-        e.message = SavedBody::from_text(&text);
-    }
+    body_field(ui, "Request (JSON)", &mut e.message, 3);
 }
 
 /// A single-line field for a space-separated list of paths. What is typed is kept as typed

@@ -5,7 +5,7 @@
 
 use egui::RichText;
 
-use super::editors::{code_field, field, key_value_ui, tls_ui};
+use super::editors::{body_field, field, key_value_ui, tls_ui};
 use super::settings::{BodyMode, HTTP_METHODS};
 use crate::engine::collection::saved::{SavedFormPart, SavedHttp, SavedTls};
 use crate::engine::fields::{SavedBody, SavedHeader};
@@ -78,12 +78,7 @@ pub fn http_ui(ui: &mut egui::Ui, e: &mut SavedHttp, mode: &mut BodyMode) {
         });
         match mode {
             BodyMode::Text => {
-                let mut text = body_text(e);
-                let before = text.clone();
-                code_field(ui, "Body text", &mut text, 4);
-                if text != before {
-                    e.body = SavedBody::from_text(&text);
-                }
+                let text = body_field(ui, "Body text", &mut e.body, 4);
                 json_content_type_offer_ui(ui, e, &text);
             }
             BodyMode::Form => form_ui(ui, &mut e.form),

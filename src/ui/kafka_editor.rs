@@ -4,8 +4,7 @@
 
 use egui::RichText;
 
-use super::editors::{code_field, field, key_value_ui};
-use crate::engine::fields::SavedBody;
+use super::editors::{field, key_value_ui};
 use crate::engine::kafka::{Acks, Compression, KafkaRequest};
 
 /// The editor's default: an order event to the demo's `orders` topic, keyed by its user.
@@ -110,12 +109,7 @@ pub fn kafka_ui(ui: &mut egui::Ui, e: &mut KafkaRequest, many: &mut super::setti
             }
         });
     } else {
-        let mut body = e.body.as_ref().map(SavedBody::to_text).unwrap_or_default();
-        let before = body.clone();
-        code_field(ui, "Value", &mut body, 3);
-        if body != before {
-            e.body = SavedBody::from_text(&body);
-        }
+        super::editors::body_field(ui, "Value", &mut e.body, 3);
     }
     super::editors::many_ui(
         ui,

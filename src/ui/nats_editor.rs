@@ -3,7 +3,7 @@
 
 use egui::RichText;
 
-use super::editors::{code_field, field, key_value_ui};
+use super::editors::{field, key_value_ui};
 use crate::engine::fields::SavedBody;
 use crate::engine::nats::{NatsOp, NatsRequest};
 
@@ -91,12 +91,7 @@ pub fn nats_ui(ui: &mut egui::Ui, e: &mut NatsRequest, many: &mut super::setting
             }
         });
     } else {
-        let mut body = e.body.as_ref().map(SavedBody::to_text).unwrap_or_default();
-        let before = body.clone();
-        code_field(ui, "Body", &mut body, 3);
-        if body != before {
-            e.body = SavedBody::from_text(&body);
-        }
+        super::editors::body_field(ui, "Body", &mut e.body, 3);
     }
     let wildcard = e.subject.split('.').any(|t| t == "*" || t == ">");
     if wildcard {

@@ -192,3 +192,41 @@ pub(super) fn an_import_error_shows_in_the_import_dialog() {
         .count();
     assert_eq!(in_dialog, 1, "the error is not shown in the dialog");
 }
+
+/// Bodies are typed as text into the request they belong to, and a body changed elsewhere (a
+/// saved request opened, a template filled) is what the field then shows.
+#[test]
+pub(super) fn typed_bodies_go_into_the_request_and_outside_changes_show() {
+    use switchboard::engine::fields::SavedBody;
+    let mut app = start_app();
+    app.click("AMQP");
+    app.replace_text("Body", "{\"typed\": 1}");
+    assert_eq!(
+        app.harness.state().settings.amqp.body,
+        SavedBody::from_text("{\"typed\": 1}")
+    );
+    // A pretty JSON body is kept as JSON in the saved form, and shown as typed.
+    app.replace_text("Body", "{\n  \"a\": 1\n}");
+    assert!(matches!(
+        app.harness.state().settings.amqp.body,
+        Some(SavedBody::Json(_))
+    ));
+    app.assert_shown("\"a\": 1");
+    app.harness.state_mut().settings.amqp.body = SavedBody::from_text("set from outside");
+    app.harness.run_steps(2);
+    app.assert_shown("set from outside");
+    app.click("gRPC");
+    app.replace_text("Request (JSON)", "{\"userId\":\"2\"} {\"userId\":\"3\"}");
+    assert_eq!(
+        switchboard::ui::grpc_editor::message_text(&app.harness.state().settings.grpc),
+        "{\"userId\":\"2\"} {\"userId\":\"3\"}"
+    );
+    // Emptied: no message at all.
+    app.harness.get_by_label("Request (JSON)").focus();
+    app.harness.step();
+    app.harness
+        .key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    app.harness.key_press(egui::Key::Delete);
+    app.harness.run_steps(2);
+    assert_eq!(app.harness.state().settings.grpc.message, None);
+}
