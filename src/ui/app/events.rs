@@ -98,40 +98,7 @@ impl SwitchboardApp {
             }
             Event::KafkaConsumer(state) => self.kafka_consumer = state,
             Event::Kafka { url, state } => self.kafka = (url, state),
-            Event::Exchanges { id, exchanges } => {
-                let origin = self.request_origin.get(&id).copied();
-                let outcome = exchanges.last().map(outcome_of);
-                let request = self.request_sources.get(&id).cloned();
-                let seq = self.record(id, exchanges, request).last().copied();
-                match origin {
-                    // From a tab that is not shown: its result waits in that tab.
-                    Some((tab_id, tab)) if tab_id != self.request_tabs.current_id() => {
-                        if let (Some(parked), Some(outcome)) =
-                            (self.request_tabs.parked(tab_id), outcome)
-                        {
-                            parked.result(tab, outcome, seq);
-                        }
-                    }
-                    _ => {
-                        if let (Some((_, tab)), Some(outcome)) = (origin, outcome) {
-                            self.outcomes.insert(tab, outcome);
-                        }
-                        if let Some(seq) = seq {
-                            // Each editor shows its own last result: one that arrives for an
-                            // editor the user has left waits there.
-                            let shown =
-                                origin.is_none_or(|(_, tab)| tab == self.settings.transport);
-                            if shown {
-                                self.selected = Some(seq);
-                            }
-                            if let Some((_, tab)) = origin {
-                                self.last_by_tab.insert(tab, seq);
-                            }
-                        }
-                    }
-                }
-                self.script_exchanges();
-            }
+            Event::Exchanges { id, exchanges } => self.exchanges_arrived(id, exchanges),
             Event::PublishProgress { id, progress } => {
                 if self.many.as_ref().is_some_and(|(m, _)| *m == id) {
                     self.many = Some((id, Ok(progress)));
@@ -233,99 +200,147 @@ impl SwitchboardApp {
                     self.collections.importing = Some((written, total));
                 }
             }
-            Event::CollectionsFound(result) => {
-                self.settings.collections_initialized = true;
-                match result {
-                    Ok(roots) => {
-                        for root in roots {
-                            if !self.settings.closed_collections.contains(&root)
-                                && !self.collections.opened.iter().any(|o| o.root == root)
-                            {
-                                self.open_collection(root);
-                            }
-                        }
+            Event::CollectionsFound(result) => self.collections_found(result),
+            Event::HistoryLoaded { entries, note } => self.history_loaded(entries, note),
+            Event::RunResult { id, result } => self.run_result(id, result),
+            Event::Done { id, cancelled } => self.request_done(id, cancelled),
+        }
+    }
+
+    /// Exchanges of request `id` came back: into the history, and shown where they were asked for.
+    fn exchanges_arrived(&mut self, id: u64, exchanges: Vec<Exchange>) {
+        let origin = self.request_origin.get(&id).copied();
+        let outcome = exchanges.last().map(outcome_of);
+        let request = self.request_sources.get(&id).cloned();
+        let seq = self.record(id, exchanges, request).last().copied();
+        match origin {
+            // From a tab that is not shown: its result waits in that tab.
+            Some((tab_id, tab)) if tab_id != self.request_tabs.current_id() => {
+                if let (Some(parked), Some(outcome)) = (self.request_tabs.parked(tab_id), outcome) {
+                    parked.result(tab, outcome, seq);
+                }
+            }
+            _ => {
+                if let (Some((_, tab)), Some(outcome)) = (origin, outcome) {
+                    self.outcomes.insert(tab, outcome);
+                }
+                if let Some(seq) = seq {
+                    // Each editor shows its own last result: one that arrives for an
+                    // editor the user has left waits there.
+                    let shown = origin.is_none_or(|(_, tab)| tab == self.settings.transport);
+                    if shown {
+                        self.selected = Some(seq);
                     }
-                    Err(e) => {
-                        self.collections.notice = Some(Err(format!(
-                            "cannot list the collections in the data directory: {e}"
-                        )))
+                    if let Some((_, tab)) = origin {
+                        self.last_by_tab.insert(tab, seq);
                     }
                 }
             }
-            Event::HistoryLoaded { entries, note } => {
-                // Persisted entries go before this session's.
-                let mut loaded: Vec<Entry> = entries
-                    .into_iter()
-                    .map(|h| Entry {
-                        seq: 0,
-                        request_id: 0,
-                        exchange: h.exchange,
-                        request: h.request,
-                    })
-                    .collect();
-                loaded.append(&mut self.history);
-                for entry in &mut loaded {
-                    if entry.seq == 0 {
-                        entry.seq = self.next_seq;
-                        self.next_seq += 1;
+        }
+        self.script_exchanges();
+    }
+
+    /// The collections in the data directory were listed: each not closed by the user opens.
+    fn collections_found(&mut self, result: Result<Vec<std::path::PathBuf>, String>) {
+        self.settings.collections_initialized = true;
+        match result {
+            Ok(roots) => {
+                for root in roots {
+                    if !self.settings.closed_collections.contains(&root)
+                        && !self.collections.opened.iter().any(|o| o.root == root)
+                    {
+                        self.open_collection(root);
                     }
                 }
-                let excess = loaded.len().saturating_sub(HISTORY_LIMIT);
-                loaded.drain(..excess);
-                self.history = loaded;
-                self.history_note = note;
             }
-            Event::RunResult { id, result } => {
-                let Some(root) = self
+            Err(e) => {
+                self.collections.notice = Some(Err(format!(
+                    "cannot list the collections in the data directory: {e}"
+                )))
+            }
+        }
+    }
+
+    /// The persisted history arrived: it goes before this session's entries.
+    fn history_loaded(&mut self, entries: Vec<HistoryEntry>, note: Option<String>) {
+        // Persisted entries go before this session's.
+        let mut loaded: Vec<Entry> = entries
+            .into_iter()
+            .map(|h| Entry {
+                seq: 0,
+                request_id: 0,
+                exchange: h.exchange,
+                request: h.request,
+            })
+            .collect();
+        loaded.append(&mut self.history);
+        for entry in &mut loaded {
+            if entry.seq == 0 {
+                entry.seq = self.next_seq;
+                self.next_seq += 1;
+            }
+        }
+        let excess = loaded.len().saturating_sub(HISTORY_LIMIT);
+        loaded.drain(..excess);
+        self.history = loaded;
+        self.history_note = note;
+    }
+
+    /// One request of a collection run is done.
+    fn run_result(
+        &mut self,
+        id: u64,
+        result: Result<Box<crate::engine::collection::run::RunResult>, String>,
+    ) {
+        let Some(root) = self
+            .collections
+            .runs
+            .iter()
+            .find(|(_, r)| r.id == id)
+            .map(|(root, _)| root.clone())
+        else {
+            return;
+        };
+        match result {
+            Ok(mut r) => {
+                let request = self
                     .collections
-                    .runs
-                    .iter()
-                    .find(|(_, r)| r.id == id)
-                    .map(|(root, _)| root.clone())
-                else {
-                    return;
-                };
-                match result {
-                    Ok(mut r) => {
-                        let request = self
-                            .collections
-                            .collection(&root)
-                            .and_then(|c| c.item(&r.file))
-                            .and_then(|i| i.file.ok().cloned());
-                        let exchanges = std::mem::take(&mut r.exchanges);
-                        let seqs = self.record(id, exchanges, request);
-                        if let Some(&seq) = seqs.last() {
-                            self.selected = Some(seq);
-                        }
-                        if let Some(run) = self.collections.runs.get_mut(&root) {
-                            run.results.push((*r, seqs));
-                        }
-                    }
-                    Err(e) => {
-                        self.collections.notice = Some(Err(format!("run failed: {e}")));
-                    }
+                    .collection(&root)
+                    .and_then(|c| c.item(&r.file))
+                    .and_then(|i| i.file.ok().cloned());
+                let exchanges = std::mem::take(&mut r.exchanges);
+                let seqs = self.record(id, exchanges, request);
+                if let Some(&seq) = seqs.last() {
+                    self.selected = Some(seq);
+                }
+                if let Some(run) = self.collections.runs.get_mut(&root) {
+                    run.results.push((*r, seqs));
                 }
             }
-            Event::Done { id, cancelled } => {
-                for run in self.collections.runs.values_mut().filter(|r| r.id == id) {
-                    run.done = true;
-                    if cancelled {
-                        self.collections.notice = Some(Err("run stopped".to_string()));
-                    }
+            Err(e) => {
+                self.collections.notice = Some(Err(format!("run failed: {e}")));
+            }
+        }
+    }
+
+    /// Request `id` is over: its editor is free again (and says *cancelled* when it was).
+    fn request_done(&mut self, id: u64, cancelled: bool) {
+        for run in self.collections.runs.values_mut().filter(|r| r.id == id) {
+            run.done = true;
+            if cancelled {
+                self.collections.notice = Some(Err("run stopped".to_string()));
+            }
+        }
+        self.request_sources.remove(&id);
+        if let Some((tab_id, tab)) = self.request_origin.remove(&id) {
+            let outcome = cancelled.then(|| EditorOutcome::Cancelled("cancelled".to_string()));
+            if tab_id == self.request_tabs.current_id() {
+                self.in_flight.retain(|_, f| f.id != id);
+                if let Some(outcome) = outcome {
+                    self.outcomes.insert(tab, outcome);
                 }
-                self.request_sources.remove(&id);
-                if let Some((tab_id, tab)) = self.request_origin.remove(&id) {
-                    let outcome =
-                        cancelled.then(|| EditorOutcome::Cancelled("cancelled".to_string()));
-                    if tab_id == self.request_tabs.current_id() {
-                        self.in_flight.retain(|_, f| f.id != id);
-                        if let Some(outcome) = outcome {
-                            self.outcomes.insert(tab, outcome);
-                        }
-                    } else if let Some(parked) = self.request_tabs.parked(tab_id) {
-                        parked.finished(id, tab, outcome);
-                    }
-                }
+            } else if let Some(parked) = self.request_tabs.parked(tab_id) {
+                parked.finished(id, tab, outcome);
             }
         }
     }

@@ -1,4 +1,4 @@
-//! The collection dialogs (new, open, save as, rename, delete, import, conflicts…): one window at a time, Esc closes it.
+//! The collection dialogs (save as, rename, move, delete, discard, conflicts, close a tab, clear the history): one window at a time, Esc closes it; each dialog is a method returning whether it stays open (import, open folder, new collection and environments are in `collection_dialogs.rs`).
 
 use super::*;
 
@@ -27,451 +27,283 @@ impl SwitchboardApp {
 
     /// Draws a dialog; false when it is done.
     pub(super) fn dialog_body(&mut self, ui: &mut egui::Ui, dialog: &mut Dialog) -> bool {
-        let folders = |app: &Self, root: &Option<PathBuf>| -> Vec<String> {
-            root.as_ref()
-                .and_then(|r| app.collections.collection(r))
-                .map(|c| c.folders.clone())
-                .unwrap_or_default()
-        };
         match dialog {
             Dialog::SaveAs {
                 kind,
                 name,
                 root,
                 folder,
-            } => {
-                ui.heading(format!("Save {} request", kind.label()));
-                let l = ui.label("Request name");
-                ui.text_edit_singleline(name).labelled_by(l.id);
-                collection_picker(ui, &self.collections, root);
-                folder_picker(ui, &folders(self, root), folder);
-                let mut done = false;
-                ui.horizontal(|ui| {
-                    let ok = !name.trim().is_empty() && root.is_some();
-                    if ui.add_enabled(ok, egui::Button::new("Save")).clicked()
-                        && let Some(root) = root.clone()
-                    {
-                        let base = self
-                            .collections
-                            .active
-                            .get(kind)
-                            .map(|a| a.baseline.clone());
-                        let request = self.settings.to_saved(*kind, name.trim(), base.as_ref());
-                        self.collection_op(
-                            root,
-                            CollectionOp::SaveNew {
-                                folder: folder.clone(),
-                                request: Box::new(request),
-                            },
-                        );
-                    }
-                    if ui.button("Cancel").clicked() {
-                        done = true;
-                    }
-                });
-                if self.collections.opened.is_empty() {
-                    ui.label(
-                        RichText::new("No collection is open: open or create one first.").weak(),
-                    );
-                }
-                !done
-            }
-            Dialog::Rename { kind, name } => {
-                ui.heading("Rename request");
-                let l = ui.label("New name");
-                ui.text_edit_singleline(name).labelled_by(l.id);
-                let mut done = false;
-                ui.horizontal(|ui| {
-                    if ui
-                        .add_enabled(!name.trim().is_empty(), egui::Button::new("Rename"))
-                        .clicked()
-                        && let Some(a) = self.collections.active.get(kind).cloned()
-                    {
-                        self.collection_op(
-                            a.root,
-                            CollectionOp::Rename {
-                                rel: a.rel,
-                                name: name.trim().to_string(),
-                                expected: a.raw,
-                            },
-                        );
-                    }
-                    if ui.button("Cancel").clicked() {
-                        done = true;
-                    }
-                });
-                !done
-            }
-            Dialog::Move { kind, folder } => {
-                ui.heading("Move request");
-                let root = self.collections.active.get(kind).map(|a| a.root.clone());
-                folder_picker(ui, &folders(self, &root), folder);
-                let mut done = false;
-                ui.horizontal(|ui| {
-                    if ui.button("Move").clicked()
-                        && let Some(a) = self.collections.active.get(kind).cloned()
-                    {
-                        self.collection_op(
-                            a.root,
-                            CollectionOp::Move {
-                                rel: a.rel,
-                                folder: folder.clone(),
-                                expected: a.raw,
-                            },
-                        );
-                    }
-                    if ui.button("Cancel").clicked() {
-                        done = true;
-                    }
-                });
-                !done
-            }
-            Dialog::Delete { kind } => {
-                let Some(a) = self.collections.active.get(kind).cloned() else {
-                    return false;
-                };
-                ui.heading("Delete request");
-                ui.label(format!(
-                    "Delete “{}”? This removes {} from disk (the editor keeps its content).",
-                    a.baseline.name,
-                    a.root.join(&a.rel).display()
-                ));
-                let mut done = false;
-                ui.horizontal(|ui| {
-                    if ui.button("Delete").clicked() {
-                        self.collection_op(
-                            a.root.clone(),
-                            CollectionOp::Delete {
-                                rel: a.rel.clone(),
-                                expected: a.raw.clone(),
-                            },
-                        );
-                        done = true;
-                    }
-                    if ui.button("Cancel").clicked() {
-                        done = true;
-                    }
-                });
-                !done
-            }
-            Dialog::Discard { root, rel } => {
-                ui.heading("Unsaved changes");
-                ui.label(
-                    "The watch form has unsaved changes. Open the other watch and discard them?",
-                );
-                let mut done = false;
-                ui.horizontal(|ui| {
-                    if ui.button("Discard and open").clicked() {
-                        let (root, rel) = (root.clone(), rel.clone());
-                        self.force_open(&root, &rel);
-                        done = true;
-                    }
-                    if ui.button("Cancel").clicked() {
-                        done = true;
-                    }
-                });
-                !done
-            }
-            Dialog::CloseTab { index } => {
-                ui.heading("Unsaved changes");
-                ui.label("This tab's request has changes that are not saved. Close it anyway?");
-                let mut done = false;
-                let index = *index;
-                ui.horizontal(|ui| {
-                    if ui.button("Close without saving").clicked() {
-                        self.close_tab(index, true);
-                        done = true;
-                    }
-                    if ui.button("Cancel").clicked() {
-                        done = true;
-                    }
-                });
-                !done
-            }
-            Dialog::Conflict { root, op, message } => {
-                ui.heading("Changed on disk");
-                ui.label(format!(
-                    "{message}: another program or Switchboard window changed it."
-                ));
-                let mut done = false;
-                ui.horizontal(|ui| {
-                    if let CollectionOp::Save { rel, request, .. } = op.as_ref() {
-                        if ui
-                            .button("Overwrite")
-                            .on_hover_text("Replace what is on disk with the editor")
-                            .clicked()
-                        {
-                            self.collection_op(
-                                root.clone(),
-                                CollectionOp::Save {
-                                    rel: rel.clone(),
-                                    request: request.clone(),
-                                    expected: Expected::Any,
-                                },
-                            );
-                            done = true;
-                        }
-                        if ui
-                            .button("Reload from disk")
-                            .on_hover_text("Discard the editor's changes and show the file")
-                            .clicked()
-                        {
-                            self.collections.pending_open = Some((root.clone(), rel.clone()));
-                            self.collection_op(root.clone(), CollectionOp::Open);
-                            done = true;
-                        }
-                    } else if ui.button("Reload from disk").clicked() {
-                        self.collection_op(root.clone(), CollectionOp::Open);
-                        done = true;
-                    }
-                    if ui.button("Cancel").clicked() {
-                        done = true;
-                    }
-                });
-                !done
-            }
-            Dialog::Import { kind, text, root } => {
-                ui.heading("Import requests");
-                ui.horizontal(|ui| {
-                    ui.selectable_value(kind, ImportKind::Curl, "curl");
-                    ui.selectable_value(kind, ImportKind::Grpcurl, "grpcurl");
-                    ui.selectable_value(kind, ImportKind::Postman, "Postman v2.1 file");
-                });
-                match kind {
-                    ImportKind::Postman => {
-                        ui.horizontal(|ui| {
-                            let l = ui.label("File");
-                            ui.add(egui::TextEdit::singleline(text).desired_width(300.0))
-                                .labelled_by(l.id);
-                            if ui.button("Browse…").clicked() {
-                                self.backend_command(Command::PickPath {
-                                    purpose: PathPurpose::Postman,
-                                });
-                            }
-                        });
-                    }
-                    _ => {
-                        let l = ui.label("Command line");
-                        ui.add(
-                            egui::TextEdit::multiline(text)
-                                .code_editor()
-                                .desired_rows(5)
-                                .desired_width(f32::INFINITY)
-                                .hint_text(if *kind == ImportKind::Curl {
-                                    "curl -H 'Accept: application/json' http://127.0.0.1:8081/user/1"
-                                } else {
-                                    "grpcurl -plaintext -d '{\"user_id\": \"1\"}' 127.0.0.1:50051 user.UserService/GetUserInfo"
-                                }),
-                        )
-                        .labelled_by(l.id);
-                    }
-                }
-                collection_picker(ui, &self.collections, root);
-                // What went wrong shows here, where the user acted (not behind the dialog).
-                if let Some(Err(message)) = &self.collections.notice {
-                    ui.colored_label(ui.visuals().error_fg_color, message);
-                }
-                let mut done = false;
-                // The import runs on the backend; the window stays live and shows how far it
-                // got.
-                let importing = self.collections.importing;
-                if let Some((written, total)) = importing {
-                    ui.horizontal(|ui| {
-                        ui.spinner();
-                        if total == 0 {
-                            ui.label("Reading…");
-                        } else {
-                            ui.add(
-                                egui::ProgressBar::new(written as f32 / total as f32)
-                                    .desired_width(240.0)
-                                    .text(format!("{written} of {total} requests written")),
-                            );
-                        }
-                    });
-                }
-                ui.horizontal(|ui| {
-                    let ok = !text.trim().is_empty() && root.is_some() && importing.is_none();
-                    if ui.add_enabled(ok, egui::Button::new("Import")).clicked()
-                        && let Some(root) = root.clone()
-                    {
-                        let source = match kind {
-                            ImportKind::Curl => ImportSource::Curl(text.clone()),
-                            ImportKind::Grpcurl => ImportSource::Grpcurl(text.clone()),
-                            ImportKind::Postman => {
-                                ImportSource::Postman(PathBuf::from(text.trim()))
-                            }
-                        };
-                        self.collections.open_imported = *kind != ImportKind::Postman;
-                        self.collections.importing = Some((0, 0));
-                        self.collections.notice = None;
-                        self.collection_op(
-                            root,
-                            CollectionOp::Import {
-                                source,
-                                folder: String::new(),
-                            },
-                        );
-                    }
-                    if ui.button("Cancel").clicked() {
-                        done = true;
-                    }
-                });
-                !done
-            }
-            Dialog::OpenFolder { path } => {
-                ui.heading("Open a collection");
-                ui.horizontal(|ui| {
-                    let l = ui.label("Folder");
-                    ui.add(egui::TextEdit::singleline(path).desired_width(300.0))
-                        .labelled_by(l.id);
-                    if ui.button("Browse…").clicked() {
-                        self.backend_command(Command::PickPath {
-                            purpose: PathPurpose::CollectionFolder,
-                        });
-                    }
-                });
-                let mut done = false;
-                ui.horizontal(|ui| {
-                    if ui
-                        .add_enabled(!path.trim().is_empty(), egui::Button::new("Open"))
-                        .clicked()
-                    {
-                        self.open_collection(PathBuf::from(path.trim()));
-                        done = true;
-                    }
-                    if ui.button("Cancel").clicked() {
-                        done = true;
-                    }
-                });
-                !done
-            }
-            Dialog::NewCollection { name } => {
-                ui.heading("New collection");
-                let l = ui.label("Collection name");
-                ui.text_edit_singleline(name).labelled_by(l.id);
-                let root = self
-                    .collections
-                    .data_dir
-                    .join("collections")
-                    .join(crate::engine::collection::slug(name));
-                ui.label(
-                    RichText::new(format!("in {}", root.display()))
-                        .small()
-                        .weak(),
-                );
-                let mut done = false;
-                ui.horizontal(|ui| {
-                    if ui
-                        .add_enabled(!name.trim().is_empty(), egui::Button::new("Create"))
-                        .clicked()
-                    {
-                        self.collection_op(
-                            root.clone(),
-                            CollectionOp::Create {
-                                name: name.trim().to_string(),
-                            },
-                        );
-                        self.collections.current = Some(root.clone());
-                        done = true;
-                    }
-                    if ui.button("Cancel").clicked() {
-                        done = true;
-                    }
-                });
-                !done
-            }
+            } => self.save_as_dialog(ui, kind, name, root, folder),
+            Dialog::Rename { kind, name } => self.rename_dialog(ui, kind, name),
+            Dialog::Move { kind, folder } => self.move_dialog(ui, kind, folder),
+            Dialog::Delete { kind } => self.delete_dialog(ui, kind),
+            Dialog::Discard { root, rel } => self.discard_dialog(ui, root, rel),
+            Dialog::CloseTab { index } => self.close_tab_dialog(ui, index),
+            Dialog::Conflict { root, op, message } => self.conflict_dialog(ui, root, op, message),
+            Dialog::Import { kind, text, root } => self.import_dialog(ui, kind, text, root),
+            Dialog::OpenFolder { path } => self.open_folder_dialog(ui, path),
+            Dialog::NewCollection { name } => self.new_collection_dialog(ui, name),
             Dialog::Environment {
                 root,
                 name,
                 variables,
                 expected,
                 new,
-            } => {
-                ui.heading(if *new {
-                    "New environment".to_string()
-                } else {
-                    format!("Environment {name}")
-                });
-                if *new {
-                    let l = ui.label("Environment name");
-                    ui.text_edit_singleline(name).labelled_by(l.id);
-                }
-                ui.label(
-                    RichText::new("Secret values are kept in the local secret store, never in the collection folder.")
-                        .small()
-                        .weak(),
-                );
-                let mut remove = None;
-                egui::Grid::new("env-vars").num_columns(4).show(ui, |ui| {
-                    ui.label(RichText::new("name").weak());
-                    ui.label(RichText::new("value").weak());
-                    ui.label(RichText::new("secret").weak());
-                    ui.end_row();
-                    for (i, v) in variables.iter_mut().enumerate() {
-                        ui.add_sized(
-                            [140.0, 20.0],
-                            egui::TextEdit::singleline(&mut v.name).hint_text("name"),
-                        );
-                        ui.add_sized(
-                            [220.0, 20.0],
-                            egui::TextEdit::singleline(&mut v.value)
-                                .password(v.secret)
-                                .hint_text("value"),
-                        );
-                        ui.checkbox(&mut v.secret, "");
-                        if ui.small_button("Remove").clicked() {
-                            remove = Some(i);
-                        }
-                        ui.end_row();
-                    }
-                });
-                if let Some(i) = remove {
-                    variables.remove(i);
-                }
-                if ui.small_button("+ Add variable").clicked() {
-                    variables.push(Variable::new("", ""));
-                }
-                let mut done = false;
-                ui.horizontal(|ui| {
-                    let valid = !name.trim().is_empty();
-                    if ui
-                        .add_enabled(valid, egui::Button::new("Save environment"))
-                        .clicked()
-                    {
-                        self.collection_op(
-                            root.clone(),
-                            CollectionOp::SaveEnvironment {
-                                name: name.trim().to_string(),
-                                variables: variables.clone(),
-                                expected: expected.clone(),
-                            },
-                        );
-                    }
-                    if ui.button("Cancel").clicked() {
-                        done = true;
-                    }
-                });
-                !done
-            }
-            Dialog::ClearHistory => {
-                ui.heading("Clear history");
-                ui.label(format!(
-                    "Forget all {} exchanges, on disk too?",
-                    self.history.len()
-                ));
-                let mut done = false;
-                ui.horizontal(|ui| {
-                    if ui.button("Clear history").clicked() {
-                        self.clear_history();
-                        done = true;
-                    }
-                    if ui.button("Cancel").clicked() {
-                        done = true;
-                    }
-                });
-                !done
-            }
+            } => self.environment_dialog(ui, root, name, variables, expected, new),
+            Dialog::ClearHistory => self.clear_history_dialog(ui),
         }
+    }
+
+    /// The folders of the collection at `root`.
+    fn folders_of(&self, root: &Option<PathBuf>) -> Vec<String> {
+        root.as_ref()
+            .and_then(|r| self.collections.collection(r))
+            .map(|c| c.folders.clone())
+            .unwrap_or_default()
+    }
+
+    /// The SaveAs dialog; false when it is done.
+    fn save_as_dialog(
+        &mut self,
+        ui: &mut egui::Ui,
+        kind: &mut EditorKind,
+        name: &mut String,
+        root: &mut Option<PathBuf>,
+        folder: &mut String,
+    ) -> bool {
+        ui.heading(format!("Save {} request", kind.label()));
+        let l = ui.label("Request name");
+        ui.text_edit_singleline(name).labelled_by(l.id);
+        collection_picker(ui, &self.collections, root);
+        folder_picker(ui, &self.folders_of(root), folder);
+        let mut done = false;
+        ui.horizontal(|ui| {
+            let ok = !name.trim().is_empty() && root.is_some();
+            if ui.add_enabled(ok, egui::Button::new("Save")).clicked()
+                && let Some(root) = root.clone()
+            {
+                let base = self
+                    .collections
+                    .active
+                    .get(kind)
+                    .map(|a| a.baseline.clone());
+                let request = self.settings.to_saved(*kind, name.trim(), base.as_ref());
+                self.collection_op(
+                    root,
+                    CollectionOp::SaveNew {
+                        folder: folder.clone(),
+                        request: Box::new(request),
+                    },
+                );
+            }
+            if ui.button("Cancel").clicked() {
+                done = true;
+            }
+        });
+        if self.collections.opened.is_empty() {
+            ui.label(RichText::new("No collection is open: open or create one first.").weak());
+        }
+        !done
+    }
+
+    /// The Rename dialog; false when it is done.
+    fn rename_dialog(
+        &mut self,
+        ui: &mut egui::Ui,
+        kind: &mut EditorKind,
+        name: &mut String,
+    ) -> bool {
+        ui.heading("Rename request");
+        let l = ui.label("New name");
+        ui.text_edit_singleline(name).labelled_by(l.id);
+        let mut done = false;
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(!name.trim().is_empty(), egui::Button::new("Rename"))
+                .clicked()
+                && let Some(a) = self.collections.active.get(kind).cloned()
+            {
+                self.collection_op(
+                    a.root,
+                    CollectionOp::Rename {
+                        rel: a.rel,
+                        name: name.trim().to_string(),
+                        expected: a.raw,
+                    },
+                );
+            }
+            if ui.button("Cancel").clicked() {
+                done = true;
+            }
+        });
+        !done
+    }
+
+    /// The Move dialog; false when it is done.
+    fn move_dialog(
+        &mut self,
+        ui: &mut egui::Ui,
+        kind: &mut EditorKind,
+        folder: &mut String,
+    ) -> bool {
+        ui.heading("Move request");
+        let root = self.collections.active.get(kind).map(|a| a.root.clone());
+        folder_picker(ui, &self.folders_of(&root), folder);
+        let mut done = false;
+        ui.horizontal(|ui| {
+            if ui.button("Move").clicked()
+                && let Some(a) = self.collections.active.get(kind).cloned()
+            {
+                self.collection_op(
+                    a.root,
+                    CollectionOp::Move {
+                        rel: a.rel,
+                        folder: folder.clone(),
+                        expected: a.raw,
+                    },
+                );
+            }
+            if ui.button("Cancel").clicked() {
+                done = true;
+            }
+        });
+        !done
+    }
+
+    /// The Delete dialog; false when it is done.
+    fn delete_dialog(&mut self, ui: &mut egui::Ui, kind: &mut EditorKind) -> bool {
+        let Some(a) = self.collections.active.get(kind).cloned() else {
+            return false;
+        };
+        ui.heading("Delete request");
+        ui.label(format!(
+            "Delete “{}”? This removes {} from disk (the editor keeps its content).",
+            a.baseline.name,
+            a.root.join(&a.rel).display()
+        ));
+        let mut done = false;
+        ui.horizontal(|ui| {
+            if ui.button("Delete").clicked() {
+                self.collection_op(
+                    a.root.clone(),
+                    CollectionOp::Delete {
+                        rel: a.rel.clone(),
+                        expected: a.raw.clone(),
+                    },
+                );
+                done = true;
+            }
+            if ui.button("Cancel").clicked() {
+                done = true;
+            }
+        });
+        !done
+    }
+
+    /// The Discard dialog; false when it is done.
+    fn discard_dialog(&mut self, ui: &mut egui::Ui, root: &Path, rel: &str) -> bool {
+        ui.heading("Unsaved changes");
+        ui.label("The watch form has unsaved changes. Open the other watch and discard them?");
+        let mut done = false;
+        ui.horizontal(|ui| {
+            if ui.button("Discard and open").clicked() {
+                let (root, rel) = (root.to_path_buf(), rel.to_string());
+                self.force_open(&root, &rel);
+                done = true;
+            }
+            if ui.button("Cancel").clicked() {
+                done = true;
+            }
+        });
+        !done
+    }
+
+    /// The CloseTab dialog; false when it is done.
+    fn close_tab_dialog(&mut self, ui: &mut egui::Ui, index: &mut usize) -> bool {
+        ui.heading("Unsaved changes");
+        ui.label("This tab's request has changes that are not saved. Close it anyway?");
+        let mut done = false;
+        let index = *index;
+        ui.horizontal(|ui| {
+            if ui.button("Close without saving").clicked() {
+                self.close_tab(index, true);
+                done = true;
+            }
+            if ui.button("Cancel").clicked() {
+                done = true;
+            }
+        });
+        !done
+    }
+
+    /// The Conflict dialog; false when it is done.
+    fn conflict_dialog(
+        &mut self,
+        ui: &mut egui::Ui,
+        root: &Path,
+        op: &mut Box<CollectionOp>,
+        message: &mut String,
+    ) -> bool {
+        ui.heading("Changed on disk");
+        ui.label(format!(
+            "{message}: another program or Switchboard window changed it."
+        ));
+        let mut done = false;
+        ui.horizontal(|ui| {
+            if let CollectionOp::Save { rel, request, .. } = op.as_ref() {
+                if ui
+                    .button("Overwrite")
+                    .on_hover_text("Replace what is on disk with the editor")
+                    .clicked()
+                {
+                    self.collection_op(
+                        root.to_path_buf(),
+                        CollectionOp::Save {
+                            rel: rel.to_string(),
+                            request: request.clone(),
+                            expected: Expected::Any,
+                        },
+                    );
+                    done = true;
+                }
+                if ui
+                    .button("Reload from disk")
+                    .on_hover_text("Discard the editor's changes and show the file")
+                    .clicked()
+                {
+                    self.collections.pending_open = Some((root.to_path_buf(), rel.to_string()));
+                    self.collection_op(root.to_path_buf(), CollectionOp::Open);
+                    done = true;
+                }
+            } else if ui.button("Reload from disk").clicked() {
+                self.collection_op(root.to_path_buf(), CollectionOp::Open);
+                done = true;
+            }
+            if ui.button("Cancel").clicked() {
+                done = true;
+            }
+        });
+        !done
+    }
+
+    /// The ClearHistory dialog; false when it is done.
+    fn clear_history_dialog(&mut self, ui: &mut egui::Ui) -> bool {
+        ui.heading("Clear history");
+        ui.label(format!(
+            "Forget all {} exchanges, on disk too?",
+            self.history.len()
+        ));
+        let mut done = false;
+        ui.horizontal(|ui| {
+            if ui.button("Clear history").clicked() {
+                self.clear_history();
+                done = true;
+            }
+            if ui.button("Cancel").clicked() {
+                done = true;
+            }
+        });
+        !done
     }
 }
 

@@ -17,6 +17,7 @@ use crate::engine::collection::{
 };
 
 mod bars;
+mod collection_dialogs;
 mod dialogs;
 mod done;
 mod panel;
