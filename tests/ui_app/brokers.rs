@@ -13,7 +13,7 @@ pub(super) fn start_app_with_nats() -> (TestApp, demo_services::NatsNames) {
         }),
     );
     app.wait_until("the demo services to start", |a| {
-        matches!(a.demo, DemoState::Up { .. }) && !a.services.is_empty()
+        matches!(a.strip.demo, DemoState::Up { .. }) && !a.strip.services.is_empty()
     });
     (app, names)
 }
@@ -22,7 +22,7 @@ pub(super) fn start_app_with_nats() -> (TestApp, demo_services::NatsNames) {
 pub(super) fn a_nats_lookup_is_compared_with_http_on_one_axis_and_a_nats_tap_receives() {
     let (mut app, names) = start_app_with_nats();
     app.wait_until("the NATS status", |a| {
-        matches!(a.nats.1, switchboard::ui::backend::BrokerState::Up)
+        matches!(a.strip.nats.1, switchboard::ui::backend::BrokerState::Up)
     });
     app.assert_shown("NATS server");
     app.click("NATS");
@@ -133,17 +133,20 @@ pub(super) fn start_runs_a_private_nats_server_and_the_demo_and_editors_move_to_
     options.backend.nats_url = dead_url.clone();
     let mut app = launch(test_runtime(), options);
     app.wait_until("the NATS server to be reported down", |a| {
-        matches!(a.demo, DemoState::Up { .. })
-            && matches!(a.nats.1, switchboard::ui::backend::BrokerState::Down(_))
+        matches!(a.strip.demo, DemoState::Up { .. })
+            && matches!(
+                a.strip.nats.1,
+                switchboard::ui::backend::BrokerState::Down(_)
+            )
     });
     app.click("Start");
     // A server to start and both services to restart on their addresses: slower on a busy machine.
     app.wait_secs(60, "the private NATS server and the editors on it", |a| {
-        a.nats.0 != dead_url
-            && matches!(a.nats.1, switchboard::ui::backend::BrokerState::Up)
+        a.strip.nats.0 != dead_url
+            && matches!(a.strip.nats.1, switchboard::ui::backend::BrokerState::Up)
             && a.settings.nats.url != dead_url
     });
-    let url = app.harness.state().nats.0.clone();
+    let url = app.harness.state().strip.nats.0.clone();
     assert_eq!(
         app.harness.state().settings.nats.url,
         url,
@@ -249,7 +252,7 @@ pub(super) fn start_app_with_kafka() -> (
     options.backend.kafka_url = broker.url();
     let mut app = launch(runtime, options);
     app.wait_until("the demo services to start", |a| {
-        matches!(a.demo, DemoState::Up { .. }) && !a.services.is_empty()
+        matches!(a.strip.demo, DemoState::Up { .. }) && !a.strip.services.is_empty()
     });
     (app, broker, names)
 }
@@ -259,9 +262,9 @@ pub(super) fn start_app_with_kafka() -> (
 pub(super) fn a_kafka_produce_shows_its_phases_a_tap_receives_and_topics_and_groups_list() {
     let (mut app, broker, names) = start_app_with_kafka();
     app.wait_until("the Kafka status and the user service's group", |a| {
-        matches!(a.kafka.1, switchboard::ui::backend::BrokerState::Up)
+        matches!(a.strip.kafka.1, switchboard::ui::backend::BrokerState::Up)
             && matches!(
-                a.kafka_consumer,
+                a.strip.kafka_consumer,
                 Some(demo_services::ConsumerState::Consuming { .. })
             )
     });
@@ -292,7 +295,7 @@ pub(super) fn a_kafka_produce_shows_its_phases_a_tap_receives_and_topics_and_gro
     }
     app.wait_until("the user service to consume it", |a| {
         matches!(
-            a.kafka_consumer,
+            a.strip.kafka_consumer,
             Some(demo_services::ConsumerState::Consuming { consumed: 1, .. })
         )
     });
@@ -502,13 +505,16 @@ pub(super) fn start_runs_a_private_rabbitmq_node_and_the_demo_moves_to_it() {
     let nowhere = format!("amqp://guest:guest@127.0.0.1:{closed}/%2f");
     let mut app = start_app_at(temp_data_dir(), &nowhere);
     app.wait_until("the broker to be reported down", |a| {
-        matches!(a.broker, switchboard::ui::backend::BrokerState::Down(_))
+        matches!(
+            a.strip.broker,
+            switchboard::ui::backend::BrokerState::Down(_)
+        )
     });
     app.click("Start RabbitMQ");
     app.wait_secs(90, "the private node to answer", |a| {
-        matches!(a.broker, switchboard::ui::backend::BrokerState::Up)
+        matches!(a.strip.broker, switchboard::ui::backend::BrokerState::Up)
             && a.settings.amqp.url != nowhere
-            && matches!(&a.queue_depth, Some((_, Ok(d))) if d.consumers == 1)
+            && matches!(&a.strip.queue_depth, Some((_, Ok(d))) if d.consumers == 1)
     });
     let url = app.harness.state().settings.amqp.url.clone();
     assert!(url.starts_with("amqp://guest:guest@127.0.0.1:"), "{url}");

@@ -381,7 +381,8 @@ pub(super) fn run_all_checks_the_sample_collection_and_reports_failures_when_a_s
         .unwrap()
         .click_accesskit();
     app.wait_until("the User Service to stop", |a| {
-        a.services
+        a.strip
+            .services
             .iter()
             .any(|s| s.id == ServiceId::User && !s.running)
     });

@@ -61,8 +61,8 @@ fn start_app_at(data_dir: std::path::PathBuf, amqp_url: &str) -> TestApp {
     app.wait_until(
         "the demo services to start and the sample collection to load",
         |a| {
-            matches!(a.demo, DemoState::Up { .. })
-                && !a.services.is_empty()
+            matches!(a.strip.demo, DemoState::Up { .. })
+                && !a.strip.services.is_empty()
                 && a.collections.opened.iter().all(|o| o.collection.is_some())
                 && !a.collections.opened.is_empty()
         },

@@ -24,7 +24,8 @@ pub(super) fn request_tabs_keep_their_own_work_and_results() {
     // A slow lookup sent here, then the first tab shown: the result lands in this tab.
     app.harness.state_mut().set_knobs(ServiceId::User, 400, 0.0);
     app.wait_until("the latency knob", |a| {
-        a.services
+        a.strip
+            .services
             .iter()
             .any(|s| s.id == ServiceId::User && s.latency_ms == 400)
     });
@@ -454,13 +455,14 @@ pub(super) fn with_no_user_check_orders_wait_in_the_queue_shown_in_the_strip() {
     let mut app = start_app();
     app.wait_until(
         "the queue depth",
-        |a| matches!(&a.queue_depth, Some((_, Ok(d))) if d.consumers == 1),
+        |a| matches!(&a.strip.queue_depth, Some((_, Ok(d))) if d.consumers == 1),
     );
     app.assert_shown("0 waiting · 1 consumer");
     app.click("user check");
     app.click("none — accept, publish, let the consumer check (async)");
     app.wait_until("the switch to reach the Order Service", |a| {
-        a.services
+        a.strip
+            .services
             .iter()
             .any(|s| s.user_check == Some(demo_services::UserCheck::None))
     });
@@ -470,7 +472,8 @@ pub(super) fn with_no_user_check_orders_wait_in_the_queue_shown_in_the_strip() {
         .unwrap()
         .click_accesskit();
     app.wait_until("the User Service to stop", |a| {
-        a.services
+        a.strip
+            .services
             .iter()
             .any(|s| s.id == ServiceId::User && !s.running)
     });
@@ -481,13 +484,13 @@ pub(super) fn with_no_user_check_orders_wait_in_the_queue_shown_in_the_strip() {
     }
     app.wait_until(
         "2 orders waiting",
-        |a| matches!(&a.queue_depth, Some((_, Ok(d))) if d.ready == 2 && d.consumers == 0),
+        |a| matches!(&a.strip.queue_depth, Some((_, Ok(d))) if d.ready == 2 && d.consumers == 0),
     );
     app.assert_shown("2 waiting · 0 consumers");
     app.click("Start");
     app.wait_until(
         "the queue to drain",
-        |a| matches!(&a.queue_depth, Some((_, Ok(d))) if d.ready == 0 && d.consumers == 1),
+        |a| matches!(&a.strip.queue_depth, Some((_, Ok(d))) if d.ready == 0 && d.consumers == 1),
     );
 }
 
@@ -545,7 +548,8 @@ pub(super) fn grpc_calls_and_orders_cancel_and_are_kept() {
         .state_mut()
         .set_knobs(ServiceId::User, 5_000, 0.0);
     app.wait_until("the latency knob", |a| {
-        a.services
+        a.strip
+            .services
             .iter()
             .any(|s| s.id == ServiceId::User && s.latency_ms == 5_000)
     });

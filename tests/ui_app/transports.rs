@@ -151,7 +151,8 @@ pub(super) fn a_stopped_service_shows_its_error_where_the_user_sent() {
         .unwrap()
         .click_accesskit();
     app.wait_until("the User Service to stop", |a| {
-        a.services
+        a.strip
+            .services
             .iter()
             .any(|s| s.id == ServiceId::User && !s.running)
     });
@@ -172,9 +173,9 @@ pub(super) fn a_stopped_service_shows_its_error_where_the_user_sent() {
     // Start it again: the same address answers.
     app.click("Start");
     app.wait_until("the User Service to run and consume again", |a| {
-        a.services.iter().all(|s| s.running)
+        a.strip.services.iter().all(|s| s.running)
             && matches!(
-                a.consumer,
+                a.strip.consumer,
                 Some(demo_services::ConsumerState::Consuming { .. })
             )
     });
@@ -203,7 +204,7 @@ pub(super) fn bad_input_and_cancel_are_reported_inline() {
     app.harness.state_mut().settings.http = switchboard::ui::http_editor::default_request();
     let config_url = format!(
         "http://{}/user/1",
-        app.harness.state().services[0]
+        app.harness.state().strip.services[0]
             .addrs
             .split(' ')
             .nth(1)
@@ -214,7 +215,8 @@ pub(super) fn bad_input_and_cancel_are_reported_inline() {
         .state_mut()
         .set_knobs(ServiceId::User, 30_000, 0.0);
     app.wait_until("the latency knob", |a| {
-        a.services
+        a.strip
+            .services
             .iter()
             .any(|s| s.id == ServiceId::User && s.latency_ms == 30_000)
     });

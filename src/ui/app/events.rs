@@ -19,28 +19,30 @@ impl SwitchboardApp {
                 self.request_tabs.edit_parked(|s| {
                     s.retarget_demo(&demo_services::DemoConfig::default(), &config)
                 });
-                self.demo = DemoState::Up { notes };
+                self.strip.demo = DemoState::Up { notes };
                 self.script_demo_started(&config);
                 self.demo_config = Some(*config);
             }
-            Event::DemoFailed(message) => self.demo = DemoState::Failed(message),
+            Event::DemoFailed(message) => self.strip.demo = DemoState::Failed(message),
             Event::Services(services) => {
                 for s in &services {
-                    self.knob_edits.insert(s.id, (s.latency_ms, s.failure_rate));
+                    self.strip
+                        .knob_edits
+                        .insert(s.id, (s.latency_ms, s.failure_rate));
                 }
-                self.services = services;
+                self.strip.services = services;
             }
             Event::ServiceError(message) => {
                 if message.contains("NATS server") {
-                    self.nats_starting = None;
+                    self.strip.nats_starting = None;
                 }
                 if message.contains("RabbitMQ node") {
-                    self.rabbit_starting = None;
+                    self.strip.rabbit_starting = None;
                 }
-                self.service_error = Some(message);
+                self.strip.service_error = Some(message);
             }
-            Event::Broker(state) => self.broker = state,
-            Event::Nats { url, state } => self.nats = (url, state),
+            Event::Broker(state) => self.strip.broker = state,
+            Event::Nats { url, state } => self.strip.nats = (url, state),
             Event::NatsKv { what, result } => self.viewer.streams.kv_result = Some((what, result)),
             Event::KafkaTopics { url, result } => {
                 self.viewer.kafka.loading = false;
@@ -60,16 +62,16 @@ impl SwitchboardApp {
             }
             Event::RabbitStarted { url } => {
                 // Editors that pointed at the broker that was not there now use this node.
-                let old = std::mem::take(&mut self.rabbit_starting).unwrap_or_default();
+                let old = std::mem::take(&mut self.strip.rabbit_starting).unwrap_or_default();
                 let field = &mut self.settings.amqp.url;
                 if *field == old || *field == crate::engine::amqp::DEFAULT_AMQP_URL {
                     *field = url.clone();
                 }
-                self.broker = BrokerState::Up;
+                self.strip.broker = BrokerState::Up;
             }
             Event::NatsStarted { url } => {
                 // Editors that pointed at the server that was not there now use this one.
-                let old = self.nats_starting.clone().unwrap_or_default();
+                let old = self.strip.nats_starting.clone().unwrap_or_default();
                 for field in [
                     &mut self.settings.nats.url,
                     &mut self.settings.watch_form.nats.url,
@@ -78,26 +80,27 @@ impl SwitchboardApp {
                         *field = url.clone();
                     }
                 }
-                self.nats = (url, BrokerState::Up);
+                self.strip.nats = (url, BrokerState::Up);
             }
-            Event::Consumer(state) => self.consumer = state,
+            Event::Consumer(state) => self.strip.consumer = state,
             Event::QueueDepth { queue, result } => {
-                let now = self.epoch.elapsed().as_secs_f64();
+                let now = self.strip.epoch.elapsed().as_secs_f64();
                 if let Ok(depth) = &result {
-                    self.queue_samples.push_back((now, depth.ready));
+                    self.strip.queue_samples.push_back((now, depth.ready));
                 }
                 while self
+                    .strip
                     .queue_samples
                     .front()
                     .is_some_and(|(t, _)| now - t > QUEUE_WINDOW_SECS)
-                    && self.queue_samples.len() > 1
+                    && self.strip.queue_samples.len() > 1
                 {
-                    self.queue_samples.pop_front();
+                    self.strip.queue_samples.pop_front();
                 }
-                self.queue_depth = Some((queue, result));
+                self.strip.queue_depth = Some((queue, result));
             }
-            Event::KafkaConsumer(state) => self.kafka_consumer = state,
-            Event::Kafka { url, state } => self.kafka = (url, state),
+            Event::KafkaConsumer(state) => self.strip.kafka_consumer = state,
+            Event::Kafka { url, state } => self.strip.kafka = (url, state),
             Event::Exchanges { id, exchanges } => self.exchanges_arrived(id, exchanges),
             Event::PublishProgress { id, progress } => {
                 if self.many.as_ref().is_some_and(|(m, _)| *m == id) {

@@ -41,6 +41,7 @@ mod services;
 pub(crate) use history::truncate;
 use result::{MAX_PINS, load_result_ui};
 pub use script::Script;
+pub use services::ServicesStrip;
 
 /// The narrowest Requests view that shows editor and result side by side (narrower: stacked).
 const SIDE_BY_SIDE_MIN_WIDTH: f32 = 820.0;
@@ -139,31 +140,8 @@ pub struct SwitchboardApp {
     /// Each editor's last result (a history sequence number): switching editors shows it.
     pub(crate) last_by_tab: HashMap<TransportTab, u64>,
     pub outcomes: HashMap<TransportTab, EditorOutcome>,
-    pub demo: DemoState,
-    pub services: Vec<ServiceStatus>,
-    knob_edits: HashMap<ServiceId, (u64, f64)>,
-    pub broker: BrokerState,
-    /// The NATS server watched (its URL) and whether it answers.
-    pub nats: (String, BrokerState),
-    /// A private nats-server is being started (or runs) for the app: the URL it replaces.
-    nats_starting: Option<String>,
-    /// A private RabbitMQ node is being started for the app: the URL it replaces.
-    rabbit_starting: Option<String>,
-    pub consumer: Option<ConsumerState>,
-    /// The User Service's queue: its name and last depth (or why it is unknown).
-    pub queue_depth: Option<(
-        String,
-        Result<crate::engine::amqp::probe::QueueDepth, String>,
-    )>,
-    /// Ready counts of that queue over the last minute: (seconds since `epoch`, ready).
-    queue_samples: std::collections::VecDeque<(f64, u32)>,
-    /// When the app started (the time axis of the sparklines).
-    epoch: Instant,
-    /// The Kafka broker watched (its URL) and whether it answers.
-    pub kafka: (String, BrokerState),
-    /// The User Service's Kafka group member.
-    pub kafka_consumer: Option<ConsumerState>,
-    service_error: Option<String>,
+    /// The services strip: the demo, the brokers and the consumers as last reported.
+    pub strip: ServicesStrip,
     script: Option<Script>,
     script_frames: Option<u32>,
     applied_theme: Option<bool>,
@@ -271,20 +249,22 @@ impl SwitchboardApp {
             request_origin: HashMap::new(),
             request_tabs,
             outcomes: HashMap::new(),
-            demo,
-            services: Vec::new(),
-            knob_edits: HashMap::new(),
-            broker: BrokerState::Unknown,
-            nats: (String::new(), BrokerState::Unknown),
-            nats_starting: None,
-            rabbit_starting: None,
-            consumer: None,
-            queue_depth: None,
-            queue_samples: Default::default(),
-            epoch: Instant::now(),
-            kafka: (String::new(), BrokerState::Unknown),
-            kafka_consumer: None,
-            service_error: None,
+            strip: ServicesStrip {
+                demo,
+                services: Vec::new(),
+                knob_edits: HashMap::new(),
+                broker: BrokerState::Unknown,
+                nats: (String::new(), BrokerState::Unknown),
+                nats_starting: None,
+                rabbit_starting: None,
+                consumer: None,
+                queue_depth: None,
+                queue_samples: Default::default(),
+                epoch: Instant::now(),
+                kafka: (String::new(), BrokerState::Unknown),
+                kafka_consumer: None,
+                service_error: None,
+            },
             script: options.script,
             script_frames: None,
             applied_theme: None,
@@ -644,7 +624,9 @@ impl SwitchboardApp {
 
     /// Sets a demo service's added latency and failure rate.
     pub fn set_knobs(&mut self, service: ServiceId, latency_ms: u64, failure_rate: f64) {
-        self.knob_edits.insert(service, (latency_ms, failure_rate));
+        self.strip
+            .knob_edits
+            .insert(service, (latency_ms, failure_rate));
         self.command(Command::SetKnobs {
             service,
             latency_ms,
@@ -654,7 +636,7 @@ impl SwitchboardApp {
 
     fn command(&mut self, command: Command) {
         if !self.backend.send(command) {
-            self.service_error = Some("the background worker is busy; try again".to_string());
+            self.strip.service_error = Some("the background worker is busy; try again".to_string());
         }
     }
 

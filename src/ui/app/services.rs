@@ -3,6 +3,37 @@
 use super::*;
 use demo_services::UserCheck;
 
+/// What the services strip shows: the demo's services, the brokers and the consumers, as the
+/// backend last reported them, and the strip's own edits and samples.
+#[derive(Debug)]
+pub struct ServicesStrip {
+    pub demo: DemoState,
+    pub services: Vec<ServiceStatus>,
+    pub(super) knob_edits: HashMap<ServiceId, (u64, f64)>,
+    pub broker: BrokerState,
+    /// The NATS server watched (its URL) and whether it answers.
+    pub nats: (String, BrokerState),
+    /// A private nats-server is being started (or runs) for the app: the URL it replaces.
+    pub(super) nats_starting: Option<String>,
+    /// A private RabbitMQ node is being started for the app: the URL it replaces.
+    pub(super) rabbit_starting: Option<String>,
+    pub consumer: Option<ConsumerState>,
+    /// The User Service's queue: its name and last depth (or why it is unknown).
+    pub queue_depth: Option<(
+        String,
+        Result<crate::engine::amqp::probe::QueueDepth, String>,
+    )>,
+    /// Ready counts of that queue over the last minute: (seconds since `epoch`, ready).
+    pub(super) queue_samples: std::collections::VecDeque<(f64, u32)>,
+    /// When the app started (the time axis of the sparklines).
+    pub(super) epoch: Instant,
+    /// The Kafka broker watched (its URL) and whether it answers.
+    pub kafka: (String, BrokerState),
+    /// The User Service's Kafka group member.
+    pub kafka_consumer: Option<ConsumerState>,
+    pub(super) service_error: Option<String>,
+}
+
 impl SwitchboardApp {
     pub(super) fn top_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
@@ -200,7 +231,7 @@ impl SwitchboardApp {
             // A chip keeps its text on one line; one that does not fit goes to the next row
             // (a group takes whatever width is left, so it is moved before it is drawn).
             ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Extend);
-            match &self.demo {
+            match &self.strip.demo {
                 DemoState::Off => {
                     ui.label(RichText::new("Demo services off (--no-demo)").weak());
                 }
@@ -213,7 +244,7 @@ impl SwitchboardApp {
                 }
                 DemoState::Up { .. } => {}
             }
-            let services = self.services.clone();
+            let services = self.strip.services.clone();
             for service in &services {
                 chip(ui, service.id.name(), |ui| {
                     status_dot(ui, if service.running { Health::Up } else { Health::Down });
@@ -226,7 +257,7 @@ impl SwitchboardApp {
                     } else if ui.small_button("Start").clicked() {
                         self.command(Command::StartService(service.id));
                     }
-                    let (mut latency_ms, mut failure_rate) = self.knob_edits.get(&service.id).copied().unwrap_or_default();
+                    let (mut latency_ms, mut failure_rate) = self.strip.knob_edits.get(&service.id).copied().unwrap_or_default();
                     let mut percent = failure_rate * 100.0;
                     let a = ui
                         .add(egui::DragValue::new(&mut latency_ms).range(0..=60_000).speed(5).prefix("+").suffix(" ms"))
@@ -244,7 +275,7 @@ impl SwitchboardApp {
                 });
             }
             chip(ui, "rabbitmq", |ui| {
-                let (health, text) = match &self.broker {
+                let (health, text) = match &self.strip.broker {
                     BrokerState::Unknown => (Health::Starting, "checking…".to_string()),
                     BrokerState::Up => (Health::Up, "up".to_string()),
                     BrokerState::Down(why) => (Health::Down, format!("down ({why}) — start it: rabbitmq-server -detached")),
@@ -252,22 +283,22 @@ impl SwitchboardApp {
                 status_dot(ui, health);
                 ui.label(RichText::new("RabbitMQ").strong());
                 ui.label(RichText::new(text).small());
-                if matches!(self.broker, BrokerState::Down(_)) {
+                if matches!(self.strip.broker, BrokerState::Down(_)) {
                     if demo_services::rabbitmq_server::PrivateRabbit::available() {
-                        let starting = self.rabbit_starting.is_some();
+                        let starting = self.strip.rabbit_starting.is_some();
                         if ui
                             .add_enabled(!starting, egui::Button::new(if starting { "Starting…" } else { "Start RabbitMQ" }))
                             .on_hover_text("Start a private RabbitMQ node (free ports, data in the data directory) that stops with the app; the demo and the AMQP editor move to it")
                             .clicked()
                         {
-                            self.rabbit_starting = Some(self.settings.amqp.url.clone());
+                            self.strip.rabbit_starting = Some(self.settings.amqp.url.clone());
                             self.command(Command::StartRabbit);
                         }
                     } else {
                         ui.label(RichText::new("install rabbitmq-server (apt-get install rabbitmq-server)").small().weak());
                     }
                 }
-                if let Some(consumer) = &self.consumer {
+                if let Some(consumer) = &self.strip.consumer {
                     let text = match consumer {
                         ConsumerState::Disabled => "consumer off".to_string(),
                         ConsumerState::Connecting => "consumer connecting…".to_string(),
@@ -287,7 +318,7 @@ impl SwitchboardApp {
                 self.queue_depth_ui(ui);
             });
             chip(ui, "nats", |ui| {
-                let (url, state) = &self.nats;
+                let (url, state) = &self.strip.nats;
                 let (health, text) = match state {
                     BrokerState::Unknown => (Health::Starting, "checking…".to_string()),
                     BrokerState::Up => (Health::Up, "up".to_string()),
@@ -303,11 +334,11 @@ impl SwitchboardApp {
                 if matches!(state, BrokerState::Down(_)) {
                     if demo_services::nats_server::PrivateNats::available() {
                         if ui
-                            .add_enabled(self.nats_starting.is_none(), egui::Button::new("Start"))
+                            .add_enabled(self.strip.nats_starting.is_none(), egui::Button::new("Start"))
                             .on_hover_text("Start a private nats-server (free port, JetStream, stored in the data directory) that stops with the app")
                             .clicked()
                         {
-                            self.nats_starting = Some(url.clone());
+                            self.strip.nats_starting = Some(url.clone());
                             self.command(Command::StartNats);
                         }
                     } else {
@@ -316,7 +347,7 @@ impl SwitchboardApp {
                 }
             });
             chip(ui, "kafka", |ui| {
-                let (url, state) = &self.kafka;
+                let (url, state) = &self.strip.kafka;
                 let (health, text) = match state {
                     BrokerState::Unknown => (Health::Starting, "checking…".to_string()),
                     BrokerState::Up => (Health::Up, "up".to_string()),
@@ -330,7 +361,7 @@ impl SwitchboardApp {
                 ui.label(RichText::new("Kafka broker").strong()).on_hover_text(&detail);
                 ui.label(RichText::new(text).small()).on_hover_text(&detail);
                 ui.label(RichText::new(url.trim_start_matches("kafka://")).small().weak());
-                if let Some(consumer) = &self.kafka_consumer {
+                if let Some(consumer) = &self.strip.kafka_consumer {
                     let text = match consumer {
                         ConsumerState::Disabled => "group user-service off".to_string(),
                         ConsumerState::Connecting => "group user-service joining…".to_string(),
@@ -346,15 +377,15 @@ impl SwitchboardApp {
                     ui.label(RichText::new(text).small().weak()).on_hover_text(detail);
                 }
             });
-            if let DemoState::Up { notes } = &self.demo {
+            if let DemoState::Up { notes } = &self.strip.demo {
                 for note in notes {
                     ui.colored_label(ui.visuals().warn_fg_color, note);
                 }
             }
-            if let Some(error) = self.service_error.clone() {
+            if let Some(error) = self.strip.service_error.clone() {
                 ui.colored_label(ui.visuals().error_fg_color, error);
                 if ui.small_button("dismiss").clicked() {
-                    self.service_error = None;
+                    self.strip.service_error = None;
                 }
             }
         });
@@ -400,10 +431,10 @@ impl SwitchboardApp {
     fn queue_depth_ui(&mut self, ui: &mut egui::Ui) {
         // Drawn from the start (a placeholder until the first answer) so that the strip does
         // not change its layout under the user's pointer when the first depth arrives.
-        if !matches!(self.demo, DemoState::Up { .. }) {
+        if !matches!(self.strip.demo, DemoState::Up { .. }) {
             return;
         }
-        let Some((queue, depth)) = &self.queue_depth else {
+        let Some((queue, depth)) = &self.strip.queue_depth else {
             ui.label(RichText::new("order_queue: …").small().weak());
             self.queue_sparkline(ui);
             return;
@@ -427,8 +458,9 @@ impl SwitchboardApp {
 
     /// The last minute of the queue's depth.
     fn queue_sparkline(&self, ui: &mut egui::Ui) {
-        let now = self.epoch.elapsed().as_secs_f64();
+        let now = self.strip.epoch.elapsed().as_secs_f64();
         let mut points: Vec<[f64; 2]> = self
+            .strip
             .queue_samples
             .iter()
             .map(|(t, ready)| [t - now, f64::from(*ready)])
