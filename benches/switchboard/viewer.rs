@@ -168,13 +168,13 @@ pub(super) fn stream_frames(runtime: &tokio::runtime::Runtime, frames: usize) ->
     {
         let app = harness.state_mut();
         app.settings.transport = switchboard::ui::settings::TransportTab::Grpc;
-        app.history.push(switchboard::ui::app::Entry {
+        app.history_view.history.push(switchboard::ui::app::Entry {
             seq: 1,
             request_id: 1,
             exchange,
             request: None,
         });
-        app.selected = Some(1);
+        app.history_view.selected = Some(1);
         app.stream_view = Some((1, received));
     }
     harness.run_steps(3);

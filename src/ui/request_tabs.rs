@@ -250,8 +250,8 @@ impl SwitchboardApp {
             }
         }
         // The result pane follows the tab: its editor's own last result.
-        self.compare = false;
-        self.selected = self.last_by_tab.get(&self.settings.transport).copied();
+        self.history_view.compare = false;
+        self.history_view.selected = self.last_by_tab.get(&self.settings.transport).copied();
     }
 
     /// Editors as a new tab starts them: the defaults, pointed at the demo as it is bound.
@@ -286,8 +286,8 @@ impl SwitchboardApp {
         });
         self.request_tabs.current = self.request_tabs.tabs.len() - 1;
         self.request_tabs.scroll_to_current = true;
-        self.compare = false;
-        self.selected = None;
+        self.history_view.compare = false;
+        self.history_view.selected = None;
     }
 
     /// Shows tab `index`.

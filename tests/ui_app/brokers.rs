@@ -325,6 +325,7 @@ pub(super) fn a_kafka_produce_shows_its_phases_a_tap_receives_and_topics_and_gro
     let transports: Vec<Transport> = app
         .harness
         .state()
+        .history_view
         .history
         .iter()
         .map(|e| e.exchange.transport)
@@ -335,6 +336,7 @@ pub(super) fn a_kafka_produce_shows_its_phases_a_tap_receives_and_topics_and_gro
         "{:?}",
         app.harness
             .state()
+            .history_view
             .history
             .iter()
             .map(|e| e.exchange.error.clone())
@@ -344,7 +346,7 @@ pub(super) fn a_kafka_produce_shows_its_phases_a_tap_receives_and_topics_and_gro
         pin.click();
     }
     app.harness.step();
-    assert_eq!(app.harness.state().pinned.len(), 3);
+    assert_eq!(app.harness.state().history_view.pinned.len(), 3);
     app.click("Compare pinned");
     app.assert_shown("C · Response");
     app.assert_shown("phase produce");
@@ -458,7 +460,15 @@ pub(super) fn amqp_properties_reach_the_tap_bodies_are_previewed_and_a_peek_reus
     app.harness.step();
     app.assert_shown("expiration is a whole number of milliseconds");
     app.send_and_wait("Publish");
-    let last = app.harness.state().history.last().unwrap().exchange.clone();
+    let last = app
+        .harness
+        .state()
+        .history_view
+        .history
+        .last()
+        .unwrap()
+        .exchange
+        .clone();
     assert!(!last.ok, "{last:?}");
     assert!(
         last.error.as_ref().unwrap().message.contains("expiration"),
@@ -520,12 +530,12 @@ pub(super) fn start_runs_a_private_rabbitmq_node_and_the_demo_moves_to_it() {
     assert!(url.starts_with("amqp://guest:guest@127.0.0.1:"), "{url}");
     // The demo publishes there: an order is consumed from the node's order_queue.
     app.click("AMQP");
-    let before = app.harness.state().history.len();
+    let before = app.harness.state().history_view.history.len();
     app.click("Place order");
     app.wait_secs(30, "the order and its delivery", |a| {
-        a.history.len() >= before + 2 && !a.is_busy(TransportTab::Amqp)
+        a.history_view.history.len() >= before + 2 && !a.is_busy(TransportTab::Amqp)
     });
-    let history = &app.harness.state().history;
+    let history = &app.harness.state().history_view.history;
     let order = &history[history.len() - 2].exchange;
     assert_eq!(order.status.as_deref(), Some("201 Created"));
     assert!(

@@ -151,10 +151,10 @@ pub(super) fn the_environment_switcher_changes_what_is_sent_and_unresolved_varia
     // A variable nobody defines is flagged, and nothing is sent.
     app.type_into("URL", "?token={{api_token}}");
     app.assert_shown("Unresolved: {{api_token}}");
-    let before = app.harness.state().history.len();
+    let before = app.harness.state().history_view.history.len();
     app.click("Send");
     app.harness.step();
-    assert_eq!(app.harness.state().history.len(), before);
+    assert_eq!(app.harness.state().history_view.history.len(), before);
     match app.harness.state().outcomes.get(&TransportTab::Http) {
         Some(EditorOutcome::Failed(m)) => assert!(m.contains("{{api_token}}"), "{m}"),
         other => panic!("expected the unresolved variable to be reported: {other:?}"),
@@ -177,8 +177,8 @@ pub(super) fn history_survives_a_restart_and_reopens_its_request() {
         }
     }
     let mut app = start_app_in(data);
-    app.wait_until("the history to load", |a| a.history.len() == 1);
-    let entry = app.harness.state().history[0].clone();
+    app.wait_until("the history to load", |a| a.history_view.history.len() == 1);
+    let entry = app.harness.state().history_view.history[0].clone();
     assert!(entry.exchange.target.ends_with("/user/1"));
     assert_eq!(entry.request.as_ref().unwrap().name, "User 1 is John Doe");
     // Searchable…
@@ -188,7 +188,7 @@ pub(super) fn history_survives_a_restart_and_reopens_its_request() {
     app.assert_shown("HTTP GET 200 OK");
     // …and re-openable: the request goes back into the editor.
     app.harness.state_mut().settings.http.url = "http://elsewhere/".into();
-    app.harness.state_mut().selected = Some(entry.seq);
+    app.harness.state_mut().history_view.selected = Some(entry.seq);
     app.harness.step();
     app.click("Open in editor");
     assert_eq!(app.harness.state().settings.http.url, "{{base_url}}/user/1");
@@ -370,7 +370,7 @@ pub(super) fn run_all_checks_the_sample_collection_and_reports_failures_when_a_s
     let run = &app.harness.state().collections.runs[&root];
     assert_eq!(run.results.len(), 7);
     // Each exchange went to the history, linked to its saved request.
-    let history = &app.harness.state().history;
+    let history = &app.harness.state().history_view.history;
     assert_eq!(history.len(), 6);
     assert!(history.iter().all(|e| e.request.is_some()));
 
@@ -527,19 +527,29 @@ pub(super) fn spans_in_the_history_survive_a_restart_and_later_spans() {
         }
     }
     let mut app = start_app_in(data.clone());
-    app.wait_until("the history to load", |a| a.history.len() == 1);
-    assert_eq!(app.harness.state().history[0].exchange.spans.len(), 1);
+    app.wait_until("the history to load", |a| a.history_view.history.len() == 1);
+    assert_eq!(
+        app.harness.state().history_view.history[0]
+            .exchange
+            .spans
+            .len(),
+        1
+    );
     // Another request's spans arrive: the loaded entry keeps its own.
     app.click("HTTP");
     app.send_and_wait("Send");
     app.wait_until("the second lookup's span", |a| {
-        a.history
+        a.history_view
+            .history
             .last()
             .is_some_and(|e| !e.exchange.spans.is_empty())
     });
     app.harness.run_steps(3);
     assert_eq!(
-        app.harness.state().history[0].exchange.spans.len(),
+        app.harness.state().history_view.history[0]
+            .exchange
+            .spans
+            .len(),
         1,
         "the spans kept in the history were wiped"
     );
@@ -554,10 +564,11 @@ pub(super) fn spans_in_the_history_survive_a_restart_and_later_spans() {
     }
     drop(app);
     let mut app = start_app_in(data);
-    app.wait_until("the history to load", |a| a.history.len() == 2);
+    app.wait_until("the history to load", |a| a.history_view.history.len() == 2);
     assert!(
         app.harness
             .state()
+            .history_view
             .history
             .iter()
             .all(|e| e.exchange.spans.len() == 1)

@@ -14,13 +14,13 @@ pub(super) fn ctrl_enter_sends_without_pressing_the_focused_button() {
     app.harness.state_mut().settings.http.url = config_url;
     app.harness.step();
     let headers_before = app.harness.state().settings.http.headers.len();
-    let history_before = app.harness.state().history.len();
+    let history_before = app.harness.state().history_view.history.len();
     app.harness.get_by_label("Remove").focus();
     app.harness.step();
     app.harness
         .key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Enter);
     app.wait_until("the request to be answered", |a| {
-        a.history.len() > history_before
+        a.history_view.history.len() > history_before
     });
     assert_eq!(
         app.harness.state().settings.http.headers.len(),
@@ -36,32 +36,35 @@ pub(super) fn the_result_pane_follows_the_editor_and_the_last_send() {
     let mut app = start_app();
     app.click("HTTP");
     app.send_and_wait("Send");
-    let http_seq = app.harness.state().selected.unwrap();
+    let http_seq = app.harness.state().history_view.selected.unwrap();
     app.click("gRPC");
     assert_eq!(
-        app.harness.state().selected,
+        app.harness.state().history_view.selected,
         None,
         "the gRPC editor has no result yet: the HTTP exchange must not stay on screen"
     );
     app.send_and_wait("Send");
-    let grpc_seq = app.harness.state().selected.unwrap();
+    let grpc_seq = app.harness.state().history_view.selected.unwrap();
     assert_ne!(grpc_seq, http_seq);
     app.click("HTTP");
-    assert_eq!(app.harness.state().selected, Some(http_seq));
+    assert_eq!(app.harness.state().history_view.selected, Some(http_seq));
     app.click("gRPC");
-    assert_eq!(app.harness.state().selected, Some(grpc_seq));
+    assert_eq!(app.harness.state().history_view.selected, Some(grpc_seq));
     // A send leaves the comparison for its own result.
-    app.harness.state_mut().compare = true;
+    app.harness.state_mut().history_view.compare = true;
     app.harness.state_mut().stream_view = Some((0, Vec::new()));
     app.harness.step();
     app.send_and_wait("Send");
     let state = app.harness.state();
-    assert!(!state.compare, "the pane stayed on Compare after Send");
+    assert!(
+        !state.history_view.compare,
+        "the pane stayed on Compare after Send"
+    );
     assert!(
         state.stream_view.is_none(),
         "a unary call shows an earlier stream"
     );
-    assert_ne!(state.selected, Some(grpc_seq));
+    assert_ne!(state.history_view.selected, Some(grpc_seq));
     // A newly opened saved request does not show the previous request's "200 OK in 3 ms".
     app.click("HTTP");
     assert!(

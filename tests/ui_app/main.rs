@@ -156,10 +156,10 @@ impl TestApp {
     }
 
     fn send_and_wait(&mut self, button: &str) {
-        let before = self.harness.state().history.len();
+        let before = self.harness.state().history_view.history.len();
         self.click(button);
         self.wait_until("the exchange", |a| {
-            a.history.len() > before && !a.is_busy(a.settings.transport)
+            a.history_view.history.len() > before && !a.is_busy(a.settings.transport)
         });
     }
 

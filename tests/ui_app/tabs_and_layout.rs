@@ -19,7 +19,7 @@ pub(super) fn request_tabs_keep_their_own_work_and_results() {
         switchboard::ui::http_editor::body_text(&app.harness.state().settings.http),
         "first tab's body"
     );
-    assert!(app.harness.state().selected.is_none());
+    assert!(app.harness.state().history_view.selected.is_none());
 
     // A slow lookup sent here, then the first tab shown: the result lands in this tab.
     app.harness.state_mut().set_knobs(ServiceId::User, 400, 0.0);
@@ -29,7 +29,7 @@ pub(super) fn request_tabs_keep_their_own_work_and_results() {
             .iter()
             .any(|s| s.id == ServiceId::User && s.latency_ms == 400)
     });
-    let before = app.harness.state().history.len();
+    let before = app.harness.state().history_view.history.len();
     app.click("Send");
     assert!(app.harness.state().is_busy(TransportTab::Http));
     app.harness.state_mut().switch_tab(0);
@@ -39,7 +39,7 @@ pub(super) fn request_tabs_keep_their_own_work_and_results() {
         "first tab's body"
     );
     assert!(!app.harness.state().is_busy(TransportTab::Http));
-    app.wait_until("the lookup", |a| a.history.len() > before);
+    app.wait_until("the lookup", |a| a.history_view.history.len() > before);
     assert!(
         !app.harness
             .state()
@@ -47,7 +47,13 @@ pub(super) fn request_tabs_keep_their_own_work_and_results() {
             .contains_key(&TransportTab::Http),
         "the other tab's result showed in this one"
     );
-    let seq = app.harness.state().history.last().map(|e| e.seq);
+    let seq = app
+        .harness
+        .state()
+        .history_view
+        .history
+        .last()
+        .map(|e| e.seq);
     app.harness.state_mut().switch_tab(1);
     app.harness.step();
     assert!(
@@ -57,7 +63,7 @@ pub(super) fn request_tabs_keep_their_own_work_and_results() {
             .contains_key(&TransportTab::Http),
         "the result did not reach the tab that sent it"
     );
-    assert_eq!(app.harness.state().selected, seq);
+    assert_eq!(app.harness.state().history_view.selected, seq);
     app.harness.state_mut().set_knobs(ServiceId::User, 0, 0.0);
 
     // A saved request edited in this tab stays here when another opens: in a new tab.
@@ -386,7 +392,7 @@ pub(super) fn ctrl_f_searches_the_history() {
         .events
         .push(egui::Event::Text("john".into()));
     app.harness.step();
-    assert_eq!(app.harness.state().history_query, "john");
+    assert_eq!(app.harness.state().history_view.history_query, "john");
 }
 
 /// The *Keys* menu lists the shortcuts.
@@ -536,7 +542,7 @@ pub(super) fn esc_closes_settings_and_dialogs() {
         "Esc left the Clear history dialog open"
     );
     // Closing is not confirming: the history is still there.
-    assert!(!app.harness.state().history.is_empty());
+    assert!(!app.harness.state().history_view.history.is_empty());
 }
 
 /// Cancel works the same for gRPC and for Place order: the exchange is kept, cancelled where
@@ -558,13 +564,13 @@ pub(super) fn grpc_calls_and_orders_cancel_and_are_kept() {
         (TransportTab::Amqp, "AMQP", "Place order"),
     ] {
         app.click(label);
-        let before = app.harness.state().history.len();
+        let before = app.harness.state().history_view.history.len();
         app.click(button);
         app.wait_until("the request to run", |a| a.is_busy(tab));
         std::thread::sleep(Duration::from_millis(300));
         app.harness.key_press(egui::Key::Escape);
         app.wait_secs(3, "Esc to cancel it", |a| !a.is_busy(tab));
-        let history = &app.harness.state().history;
+        let history = &app.harness.state().history_view.history;
         assert_eq!(
             history.len(),
             before + 1,

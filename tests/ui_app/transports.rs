@@ -88,12 +88,12 @@ pub(super) fn amqp_publish_and_place_order_show_confirm_and_delivery() {
         app.assert_shown(phase);
     }
 
-    let before = app.harness.state().history.len();
+    let before = app.harness.state().history_view.history.len();
     app.click("Place order");
     app.wait_until("the order and its delivery", |a| {
-        a.history.len() >= before + 2 && !a.is_busy(TransportTab::Amqp)
+        a.history_view.history.len() >= before + 2 && !a.is_busy(TransportTab::Amqp)
     });
-    let history = &app.harness.state().history;
+    let history = &app.harness.state().history_view.history;
     let order = &history[history.len() - 2].exchange;
     let delivery = &history[history.len() - 1].exchange;
     assert_eq!(order.status.as_deref(), Some("201 Created"));
@@ -131,7 +131,7 @@ pub(super) fn amqp_publish_and_place_order_show_confirm_and_delivery() {
         order.request.headers
     );
     let order_seq = history[history.len() - 2].seq;
-    app.harness.state_mut().selected = Some(order_seq);
+    app.harness.state_mut().history_view.selected = Some(order_seq);
     app.wait_until("the order's spans", |a| {
         a.selected_entry()
             .is_some_and(|e| e.exchange.spans.iter().any(|s| s.kind == "consumer"))
@@ -224,7 +224,7 @@ pub(super) fn bad_input_and_cancel_are_reported_inline() {
     app.wait_until("the request to be in flight", |a| {
         a.is_busy(TransportTab::Http)
     });
-    let before = app.harness.state().history.len();
+    let before = app.harness.state().history_view.history.len();
     app.click("Cancel");
     app.wait_until("the cancel", |a| !a.is_busy(TransportTab::Http));
     assert!(
@@ -237,7 +237,7 @@ pub(super) fn bad_input_and_cancel_are_reported_inline() {
     );
     // The cancelled exchange is kept: in History, and in the result with what came before the
     // cancel (the connection, the request) and the phase it stopped in.
-    assert_eq!(app.harness.state().history.len(), before + 1);
+    assert_eq!(app.harness.state().history_view.history.len(), before + 1);
     let e = app
         .harness
         .state()
@@ -266,9 +266,9 @@ pub(super) fn compare_shows_two_pinned_exchanges_on_one_axis() {
         pin.click();
     }
     app.harness.step();
-    assert_eq!(app.harness.state().pinned.len(), 2);
+    assert_eq!(app.harness.state().history_view.pinned.len(), 2);
     app.click("Compare pinned");
-    assert!(app.harness.state().compare);
+    assert!(app.harness.state().history_view.compare);
     app.assert_shown("Compare");
     app.assert_shown("A · Response");
     app.assert_shown("B · Response");
@@ -282,10 +282,12 @@ pub(super) fn compare_shows_two_pinned_exchanges_on_one_axis() {
     app.assert_shown("application/grpc");
     let state = app.harness.state();
     let pinned: Vec<&switchboard::engine::Exchange> = state
+        .history_view
         .pinned
         .iter()
         .map(|seq| {
             &state
+                .history_view
                 .history
                 .iter()
                 .find(|e| e.seq == *seq)
@@ -349,6 +351,7 @@ pub(super) fn spans_of_unknown_traces_are_listed_apart() {
     assert!(
         app.harness
             .state()
+            .history_view
             .history
             .iter()
             .all(|e| e.exchange.spans.is_empty())

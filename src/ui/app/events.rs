@@ -232,7 +232,7 @@ impl SwitchboardApp {
                     // editor the user has left waits there.
                     let shown = origin.is_none_or(|(_, tab)| tab == self.settings.transport);
                     if shown {
-                        self.selected = Some(seq);
+                        self.history_view.selected = Some(seq);
                     }
                     if let Some((_, tab)) = origin {
                         self.last_by_tab.insert(tab, seq);
@@ -276,7 +276,7 @@ impl SwitchboardApp {
                 request: h.request,
             })
             .collect();
-        loaded.append(&mut self.history);
+        loaded.append(&mut self.history_view.history);
         for entry in &mut loaded {
             if entry.seq == 0 {
                 entry.seq = self.next_seq;
@@ -285,8 +285,8 @@ impl SwitchboardApp {
         }
         let excess = loaded.len().saturating_sub(HISTORY_LIMIT);
         loaded.drain(..excess);
-        self.history = loaded;
-        self.history_note = note;
+        self.history_view.history = loaded;
+        self.history_view.history_note = note;
     }
 
     /// One request of a collection run is done.
@@ -314,7 +314,7 @@ impl SwitchboardApp {
                 let exchanges = std::mem::take(&mut r.exchanges);
                 let seqs = self.record(id, exchanges, request);
                 if let Some(&seq) = seqs.last() {
-                    self.selected = Some(seq);
+                    self.history_view.selected = Some(seq);
                 }
                 if let Some(run) = self.collections.runs.get_mut(&root) {
                     run.results.push((*r, seqs));
@@ -545,16 +545,16 @@ impl SwitchboardApp {
 
     /// Pins or unpins an exchange for comparison (at most two; the oldest pin goes).
     pub fn toggle_pin(&mut self, seq: u64) {
-        if let Some(i) = self.pinned.iter().position(|p| *p == seq) {
-            self.pinned.remove(i);
+        if let Some(i) = self.history_view.pinned.iter().position(|p| *p == seq) {
+            self.history_view.pinned.remove(i);
         } else {
-            self.pinned.push(seq);
-            if self.pinned.len() > MAX_PINS {
-                self.pinned.remove(0);
+            self.history_view.pinned.push(seq);
+            if self.history_view.pinned.len() > MAX_PINS {
+                self.history_view.pinned.remove(0);
             }
         }
-        if self.pinned.len() < 2 {
-            self.compare = false;
+        if self.history_view.pinned.len() < 2 {
+            self.history_view.compare = false;
         }
     }
 }

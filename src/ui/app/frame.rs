@@ -24,7 +24,7 @@ impl SwitchboardApp {
             }) {
                 // Search the history: the side panel opens if it was hidden.
                 self.settings.side_panel = true;
-                self.focus_history_search = true;
+                self.history_view.focus_history_search = true;
             }
             if ui.input_mut(|i| {
                 i.consume_shortcut(&egui::KeyboardShortcut::new(

@@ -18,7 +18,7 @@ impl SwitchboardApp {
         self.spans_seen = accepted;
         let store = up.store.clone();
         let mut placed = Vec::new();
-        for entry in self.history.iter_mut().rev().take(RECENT) {
+        for entry in self.history_view.history.iter_mut().rev().take(RECENT) {
             let e = &mut entry.exchange;
             if let Some(trace_id) = e.trace.as_ref().map(|t| t.trace_id.clone()) {
                 let spans = store.spans(&trace_id);
@@ -42,8 +42,8 @@ impl SwitchboardApp {
     pub(super) fn history_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
             ui.heading("History");
-            ui.label(RichText::new(format!("{}", self.history.len())).weak());
-            if !self.history.is_empty() && ui.small_button("Clear…").clicked() {
+            ui.label(RichText::new(format!("{}", self.history_view.history.len())).weak());
+            if !self.history_view.history.is_empty() && ui.small_button("Clear…").clicked() {
                 self.collections.dialog = Some(Dialog::ClearHistory);
             }
         });
@@ -51,26 +51,26 @@ impl SwitchboardApp {
             let l = ui.label("Search");
             let search = ui
                 .add(
-                    egui::TextEdit::singleline(&mut self.history_query)
+                    egui::TextEdit::singleline(&mut self.history_view.history_query)
                         .hint_text("URL, status, body… (Ctrl+F)")
                         .desired_width(f32::INFINITY),
                 )
                 .labelled_by(l.id);
-            if std::mem::take(&mut self.focus_history_search) {
+            if std::mem::take(&mut self.history_view.focus_history_search) {
                 search.request_focus();
             }
         });
-        if let Some(note) = &self.history_note {
+        if let Some(note) = &self.history_view.history_note {
             ui.label(
                 RichText::new(note)
                     .small()
                     .color(ui.visuals().warn_fg_color),
             );
         }
-        let pins = self.pinned.len();
+        let pins = self.history_view.pinned.len();
         ui.horizontal(|ui| {
             ui.add_enabled_ui(pins >= 2, |ui| {
-                ui.toggle_value(&mut self.compare, "Compare pinned").on_hover_text(
+                ui.toggle_value(&mut self.history_view.compare, "Compare pinned").on_hover_text(
                     "Pin two or three exchanges to compare their timelines and payloads on one axis",
                 );
             });
@@ -83,15 +83,16 @@ impl SwitchboardApp {
         ui.separator();
         let mut toggle = None;
         let mut select = None;
-        let query = self.history_query.trim().to_lowercase();
+        let query = self.history_view.history_query.trim().to_lowercase();
         // The search runs when the query or the history changes, not every frame.
         let key = (
             query.clone(),
-            self.history.len(),
-            self.history.last().map_or(0, |e| e.seq),
+            self.history_view.history.len(),
+            self.history_view.history.last().map_or(0, |e| e.seq),
         );
-        if self.history_matches.as_ref().map(|(k, _)| k) != Some(&key) {
+        if self.history_view.history_matches.as_ref().map(|(k, _)| k) != Some(&key) {
             let seqs = self
+                .history_view
                 .history
                 .iter()
                 .filter(|e| {
@@ -99,23 +100,24 @@ impl SwitchboardApp {
                 })
                 .map(|e| e.seq)
                 .collect::<std::collections::HashSet<u64>>();
-            self.history_matches = Some((key, seqs));
+            self.history_view.history_matches = Some((key, seqs));
         }
-        let shown = self.history_matches.as_ref().map(|(_, s)| s);
+        let shown = self.history_view.history_matches.as_ref().map(|(_, s)| s);
         let now_ms = crate::engine::recorder::unix_ms();
         egui::ScrollArea::vertical()
             .id_salt("history-list")
             .auto_shrink([false, false])
             .show(ui, |ui| {
                 for entry in self
+                    .history_view
                     .history
                     .iter()
                     .rev()
                     .filter(|e| shown.is_none_or(|s| s.contains(&e.seq)))
                 {
                     let e = &entry.exchange;
-                    let selected = self.selected == Some(entry.seq);
-                    let pinned = self.pinned.contains(&entry.seq);
+                    let selected = self.history_view.selected == Some(entry.seq);
+                    let pinned = self.history_view.pinned.contains(&entry.seq);
                     ui.horizontal(|ui| {
                         if ui
                             .selectable_label(pinned, "pin")
@@ -169,8 +171,8 @@ impl SwitchboardApp {
             self.toggle_pin(seq);
         }
         if let Some(seq) = select {
-            self.selected = Some(seq);
-            self.compare = false;
+            self.history_view.selected = Some(seq);
+            self.history_view.compare = false;
         }
     }
 }

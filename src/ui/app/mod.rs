@@ -119,12 +119,8 @@ pub enum DemoState {
 pub struct SwitchboardApp {
     pub settings: Settings,
     backend: BackendHandle,
-    pub history: Vec<Entry>,
-    pub selected: Option<u64>,
-    pub pinned: Vec<u64>,
-    pub compare: bool,
-    /// What differs between the pinned exchanges, worked out once per set of pins.
-    compare_diffs: Option<(Vec<u64>, Vec<crate::engine::compare::Difference>)>,
+    /// The history panel: the entries, the selection, pins and compare, the search.
+    pub history_view: HistoryView,
     next_id: u64,
     next_seq: u64,
     pub(crate) in_flight: HashMap<TransportTab, InFlight>,
@@ -135,8 +131,6 @@ pub struct SwitchboardApp {
     /// Ctrl+Enter this frame (taken before any widget is drawn, so it never also presses the
     /// focused button).
     send_shortcut: bool,
-    /// Ctrl+F was pressed: the history search takes the focus when it is next drawn.
-    focus_history_search: bool,
     /// Each editor's last result (a history sequence number): switching editors shows it.
     pub(crate) last_by_tab: HashMap<TransportTab, u64>,
     pub outcomes: HashMap<TransportTab, EditorOutcome>,
@@ -175,16 +169,30 @@ pub struct SwitchboardApp {
     pub traces: Option<Result<super::backend::TracesUp, String>>,
     /// How many spans the receiver had taken when the exchanges' spans were last placed.
     spans_seen: u64,
+    /// Where the state, history and secrets are kept.
+    data_dir: std::path::PathBuf,
+    /// The Settings window is open.
+    pub show_settings: bool,
+}
+
+/// The history panel's state: the entries, which is selected, the pinned ones and whether they
+/// are compared, and the search over them.
+#[derive(Debug)]
+pub struct HistoryView {
+    pub history: Vec<Entry>,
+    pub selected: Option<u64>,
+    pub pinned: Vec<u64>,
+    pub compare: bool,
+    /// What differs between the pinned exchanges, worked out once per set of pins.
+    pub(crate) compare_diffs: Option<(Vec<u64>, Vec<crate::engine::compare::Difference>)>,
+    /// Ctrl+F was pressed: the history search takes the focus when it is next drawn.
+    pub(crate) focus_history_search: bool,
     /// Filter of the history list.
     pub history_query: String,
     /// Something to say about the persisted history (unreadable lines…).
     pub history_note: Option<String>,
     /// The entries the search matches, for (query, length, last seq).
-    history_matches: Option<((String, usize, u64), std::collections::HashSet<u64>)>,
-    /// Where the state, history and secrets are kept.
-    data_dir: std::path::PathBuf,
-    /// The Settings window is open.
-    pub show_settings: bool,
+    pub(crate) history_matches: Option<((String, usize, u64), std::collections::HashSet<u64>)>,
 }
 
 impl SwitchboardApp {
@@ -236,13 +244,19 @@ impl SwitchboardApp {
             settings.tab_index,
         );
         let mut app = Self {
+            history_view: HistoryView {
+                history: Vec::new(),
+                selected: None,
+                pinned: Vec::new(),
+                compare_diffs: None,
+                compare: false,
+                focus_history_search: false,
+                history_query: String::new(),
+                history_note: None,
+                history_matches: None,
+            },
             settings,
             backend,
-            history: Vec::new(),
-            selected: None,
-            pinned: Vec::new(),
-            compare_diffs: None,
-            compare: false,
             next_id: 1,
             next_seq: 1,
             in_flight: HashMap::new(),
@@ -269,7 +283,6 @@ impl SwitchboardApp {
             script_frames: None,
             applied_theme: None,
             send_shortcut: false,
-            focus_history_search: false,
             last_by_tab: HashMap::new(),
             demo_config: None,
             report_first_frame: std::env::var_os("SWITCHBOARD_BENCH").is_some(),
@@ -284,9 +297,6 @@ impl SwitchboardApp {
             store_capacity: DEFAULT_CAPACITY,
             collections,
             request_sources: HashMap::new(),
-            history_query: String::new(),
-            history_note: None,
-            history_matches: None,
             data_dir,
             show_settings: false,
             traces: None,
@@ -327,7 +337,7 @@ impl SwitchboardApp {
                 kept.redact();
             }
             self.command(Command::RecordHistory(Box::new(kept)));
-            self.history.push(Entry {
+            self.history_view.history.push(Entry {
                 seq,
                 request_id: id,
                 exchange,
@@ -335,10 +345,15 @@ impl SwitchboardApp {
             });
             seqs.push(seq);
         }
-        if self.history.len() > HISTORY_LIMIT {
-            let excess = self.history.len() - HISTORY_LIMIT;
-            let gone: Vec<u64> = self.history.drain(..excess).map(|e| e.seq).collect();
-            self.pinned.retain(|p| !gone.contains(p));
+        if self.history_view.history.len() > HISTORY_LIMIT {
+            let excess = self.history_view.history.len() - HISTORY_LIMIT;
+            let gone: Vec<u64> = self
+                .history_view
+                .history
+                .drain(..excess)
+                .map(|e| e.seq)
+                .collect();
+            self.history_view.pinned.retain(|p| !gone.contains(p));
         }
         seqs
     }
@@ -355,10 +370,10 @@ impl SwitchboardApp {
 
     /// Forgets the history, on disk too.
     pub fn clear_history(&mut self) {
-        self.history.clear();
-        self.selected = None;
-        self.pinned.clear();
-        self.compare = false;
+        self.history_view.history.clear();
+        self.history_view.selected = None;
+        self.history_view.pinned.clear();
+        self.history_view.compare = false;
         self.command(Command::ClearHistory);
     }
 
@@ -391,12 +406,12 @@ impl SwitchboardApp {
     }
 
     pub fn selected_entry(&self) -> Option<&Entry> {
-        let seq = self.selected?;
-        self.history.iter().find(|e| e.seq == seq)
+        let seq = self.history_view.selected?;
+        self.history_view.history.iter().find(|e| e.seq == seq)
     }
 
     fn entry(&self, seq: u64) -> Option<&Entry> {
-        self.history.iter().find(|e| e.seq == seq)
+        self.history_view.history.iter().find(|e| e.seq == seq)
     }
 
     /// Sends what `tab`'s editor describes.
@@ -601,7 +616,7 @@ impl SwitchboardApp {
         self.outcomes.remove(&tab);
         // The result pane follows what the user just did: not a comparison, not an earlier
         // call's stream.
-        self.compare = false;
+        self.history_view.compare = false;
         if tab == TransportTab::Grpc {
             self.stream_view = None;
         }
@@ -611,8 +626,8 @@ impl SwitchboardApp {
     pub fn show_editor(&mut self, tab: TransportTab) {
         if self.settings.transport != tab {
             self.settings.transport = tab;
-            self.compare = false;
-            self.selected = self.last_by_tab.get(&tab).copied();
+            self.history_view.compare = false;
+            self.history_view.selected = self.last_by_tab.get(&tab).copied();
         }
     }
 

@@ -4,25 +4,26 @@ use super::*;
 
 impl SwitchboardApp {
     pub(super) fn result_ui(&mut self, ui: &mut egui::Ui) {
-        if self.compare && self.pinned.len() >= 2 {
-            let mut cached = self.compare_diffs.take();
+        if self.history_view.compare && self.history_view.pinned.len() >= 2 {
+            let mut cached = self.history_view.compare_diffs.take();
             let pinned: Vec<&Exchange> = self
+                .history_view
                 .pinned
                 .iter()
                 .filter_map(|seq| self.entry(*seq))
                 .map(|e| &e.exchange)
                 .collect();
             if pinned.len() >= 2 {
-                if cached.as_ref().map(|(k, _)| k) != Some(&self.pinned) {
+                if cached.as_ref().map(|(k, _)| k) != Some(&self.history_view.pinned) {
                     cached = Some((
-                        self.pinned.clone(),
+                        self.history_view.pinned.clone(),
                         crate::engine::compare::differences(&pinned),
                     ));
                 }
                 let diffs = cached.as_ref().map_or(&[][..], |(_, d)| d);
                 compare_ui(ui, &pinned, diffs);
             }
-            self.compare_diffs = cached;
+            self.history_view.compare_diffs = cached;
             return;
         }
         // Drawn from a borrow (an exchange can hold a 100,000-message stream): the pin toggle
@@ -63,7 +64,7 @@ impl SwitchboardApp {
                 ))
                 .weak(),
             );
-            let pinned = self.pinned.contains(&entry.seq);
+            let pinned = self.history_view.pinned.contains(&entry.seq);
             if ui.selectable_label(pinned, "Pin").clicked() {
                 toggle_pin = Some(entry.seq);
             }

@@ -45,18 +45,24 @@ impl SwitchboardApp {
     /// Exchanges arrived: the script's next request, or its end.
     pub(super) fn script_exchanges(&mut self) {
         if self.script == Some(Script::Lookups1000) {
-            if self.history.len() >= 1000 {
+            if self.history_view.history.len() >= 1000 {
                 self.script_frames.get_or_insert(0);
             } else {
                 self.send_current(TransportTab::Http);
             }
         }
         if self.script == Some(Script::Lookup) {
-            let transports: Vec<_> = self.history.iter().map(|e| e.exchange.transport).collect();
+            let transports: Vec<_> = self
+                .history_view
+                .history
+                .iter()
+                .map(|e| e.exchange.transport)
+                .collect();
             if transports.contains(&crate::engine::Transport::Http)
                 && transports.contains(&crate::engine::Transport::Grpc)
             {
-                self.selected = self
+                self.history_view.selected = self
+                    .history_view
                     .history
                     .iter()
                     .find(|e| e.exchange.transport == crate::engine::Transport::Http)

@@ -127,6 +127,7 @@ impl SwitchboardApp {
     fn other_traces_ui(&self, ui: &mut egui::Ui, up: &super::backend::TracesUp) {
         const SHOWN: usize = 10;
         let known: std::collections::HashSet<&str> = self
+            .history_view
             .history
             .iter()
             .filter_map(|e| e.exchange.trace.as_ref().map(|t| t.trace_id.as_str()))

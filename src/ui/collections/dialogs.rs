@@ -291,7 +291,7 @@ impl SwitchboardApp {
         ui.heading("Clear history");
         ui.label(format!(
             "Forget all {} exchanges, on disk too?",
-            self.history.len()
+            self.history_view.history.len()
         ));
         let mut done = false;
         ui.horizontal(|ui| {

@@ -156,8 +156,8 @@ impl SwitchboardApp {
             Some(RunAction::Start(root)) => self.run_collection(&root),
             Some(RunAction::Stop(id)) => self.backend_command(Command::Cancel { id }),
             Some(RunAction::Show(seq)) => {
-                self.selected = Some(seq);
-                self.compare = false;
+                self.history_view.selected = Some(seq);
+                self.history_view.compare = false;
                 self.settings.view = crate::ui::settings::MainView::Requests;
             }
             None => {}
