@@ -175,7 +175,7 @@ pub(super) fn stream_frames(runtime: &tokio::runtime::Runtime, frames: usize) ->
             request: None,
         });
         app.history_view.selected = Some(1);
-        app.stream_view = Some((1, received));
+        app.grpc_view.stream_view = Some((1, received));
     }
     harness.run_steps(3);
     (0..frames)

@@ -52,7 +52,7 @@ pub(super) fn the_result_pane_follows_the_editor_and_the_last_send() {
     assert_eq!(app.harness.state().history_view.selected, Some(grpc_seq));
     // A send leaves the comparison for its own result.
     app.harness.state_mut().history_view.compare = true;
-    app.harness.state_mut().stream_view = Some((0, Vec::new()));
+    app.harness.state_mut().grpc_view.stream_view = Some((0, Vec::new()));
     app.harness.step();
     app.send_and_wait("Send");
     let state = app.harness.state();
@@ -61,7 +61,7 @@ pub(super) fn the_result_pane_follows_the_editor_and_the_last_send() {
         "the pane stayed on Compare after Send"
     );
     assert!(
-        state.stream_view.is_none(),
+        state.grpc_view.stream_view.is_none(),
         "a unary call shows an earlier stream"
     );
     assert_ne!(state.history_view.selected, Some(grpc_seq));

@@ -27,7 +27,7 @@ pub(super) fn the_grpc_method_browser_discovers_by_reflection_and_fills_a_templa
     app.click("Discover methods");
     app.wait_until(
         "the methods",
-        |a| matches!(&a.grpc_methods, Some((_, Ok(m))) if m.len() == 6),
+        |a| matches!(&a.grpc_view.grpc_methods, Some((_, Ok(m))) if m.len() == 6),
     );
     app.assert_shown("Methods of");
     app.assert_shown("client stream");
@@ -82,7 +82,10 @@ pub(super) fn a_live_server_stream_shows_messages_as_they_arrive_and_stops_on_ca
         assert_eq!(response.status(), 201);
     });
     app.wait_until("the streamed order", |a| {
-        a.stream_view.as_ref().is_some_and(|(_, m)| m.len() == 1)
+        a.grpc_view
+            .stream_view
+            .as_ref()
+            .is_some_and(|(_, m)| m.len() == 1)
     });
     app.assert_shown("Response stream: 1 messages (live");
     app.assert_shown("\"kind\":\"consumed\"");
@@ -126,12 +129,12 @@ pub(super) fn a_bidi_stream_sends_messages_one_by_one_and_half_closes() {
     app.click("gRPC");
     app.click("Discover methods");
     app.wait_until("the methods", |a| {
-        matches!(&a.grpc_methods, Some((_, Ok(_))))
+        matches!(&a.grpc_view.grpc_methods, Some((_, Ok(_))))
     });
     app.click("user.UserService/LookupStream");
     app.click("Open stream");
     app.wait_until("the stream to open", |a| {
-        a.open_stream.is_some() && a.is_busy(TransportTab::Grpc)
+        a.grpc_view.open_stream.is_some() && a.is_busy(TransportTab::Grpc)
     });
     for (i, id) in ["1", "4"].iter().enumerate() {
         app.harness.state_mut().settings.grpc.message =
@@ -139,7 +142,8 @@ pub(super) fn a_bidi_stream_sends_messages_one_by_one_and_half_closes() {
         app.harness.step();
         app.click("Send message");
         app.wait_until("the answer", |a| {
-            a.stream_view
+            a.grpc_view
+                .stream_view
                 .as_ref()
                 .is_some_and(|(_, m)| m.len() == i + 1)
         });

@@ -109,8 +109,11 @@ impl SwitchboardApp {
             }
             Event::StreamSent { id, result } => match result {
                 Ok(()) => {
-                    if let Some((_, sent)) =
-                        self.open_stream.as_mut().filter(|(open, _)| *open == id)
+                    if let Some((_, sent)) = self
+                        .grpc_view
+                        .open_stream
+                        .as_mut()
+                        .filter(|(open, _)| *open == id)
                     {
                         *sent += 1;
                     }
@@ -122,13 +125,13 @@ impl SwitchboardApp {
                     );
                 }
             },
-            Event::StreamMessage { id, message } => match &mut self.stream_view {
+            Event::StreamMessage { id, message } => match &mut self.grpc_view.stream_view {
                 Some((current, messages)) if *current == id => messages.push(message),
-                _ => self.stream_view = Some((id, vec![message])),
+                _ => self.grpc_view.stream_view = Some((id, vec![message])),
             },
             Event::Discovered { addr, result } => {
-                self.discovering = false;
-                self.grpc_methods = Some((addr, result));
+                self.grpc_view.discovering = false;
+                self.grpc_view.grpc_methods = Some((addr, result));
             }
             Event::LoadProgress { id, progress } => {
                 if let Some(run) = self.load.as_mut().filter(|r| r.id == id) {

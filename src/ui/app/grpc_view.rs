@@ -8,7 +8,7 @@ impl SwitchboardApp {
             self.grpc_method_kind(),
             Some("client stream" | "bidi stream")
         );
-        let open = self.open_stream.filter(|(id, _)| {
+        let open = self.grpc_view.open_stream.filter(|(id, _)| {
             self.in_flight
                 .get(&TransportTab::Grpc)
                 .is_some_and(|f| f.id == *id)
@@ -51,7 +51,7 @@ impl SwitchboardApp {
 
     /// The messages of a gRPC response stream as they arrive (virtualized: fine with 100,000).
     pub(super) fn stream_ui(&self, ui: &mut egui::Ui) {
-        let Some((id, messages)) = &self.stream_view else {
+        let Some((id, messages)) = &self.grpc_view.stream_view else {
             return;
         };
         let live = self
@@ -107,12 +107,15 @@ impl SwitchboardApp {
             ui.selectable_value(source, GrpcSource::Protoset, "protoset");
             ui.selectable_value(source, GrpcSource::Builtin, "built-in user.proto");
             if ui
-                .add_enabled(!self.discovering, egui::Button::new("Discover methods"))
+                .add_enabled(
+                    !self.grpc_view.discovering,
+                    egui::Button::new("Discover methods"),
+                )
                 .clicked()
             {
                 self.discover();
             }
-            if self.discovering {
+            if self.grpc_view.discovering {
                 ui.spinner();
             }
         });
@@ -158,7 +161,7 @@ impl SwitchboardApp {
             ],
         );
         let mut chosen = None;
-        match &self.grpc_methods {
+        match &self.grpc_view.grpc_methods {
             Some((addr, Ok(methods))) => {
                 egui::CollapsingHeader::new(format!("Methods of {addr} ({})", methods.len()))
                     .id_salt("grpc-methods")

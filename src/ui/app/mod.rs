@@ -136,26 +136,16 @@ pub struct SwitchboardApp {
     pub outcomes: HashMap<TransportTab, EditorOutcome>,
     /// The services strip: the demo, the brokers and the consumers as last reported.
     pub strip: ServicesStrip,
-    script: Option<Script>,
-    script_frames: Option<u32>,
+    /// Bench and screenshot scripting (--script, SWITCHBOARD_BENCH): see app/script.rs.
+    pub script_run: ScriptRun,
     applied_theme: Option<bool>,
     /// The demo as actually bound (its ports may differ from the defaults).
     demo_config: Option<demo_services::DemoConfig>,
-    /// `SWITCHBOARD_BENCH` set: print `bench: first frame` on the first frame (scripts/bench).
-    report_first_frame: bool,
     pub viewer: Viewer,
     /// The running or last load run.
     pub load: Option<LoadRun>,
-    /// Methods found for a gRPC address (by the editor's descriptor source), or why not.
-    pub grpc_methods: Option<(
-        String,
-        Result<Vec<crate::engine::descriptors::MethodInfo>, String>,
-    )>,
-    /// An open interactive stream: its request id and how many messages were sent on it.
-    pub open_stream: Option<(u64, usize)>,
-    /// Messages of the running or last gRPC response stream, live.
-    pub stream_view: Option<(u64, Vec<crate::engine::grpc::Received>)>,
-    pub discovering: bool,
+    /// The gRPC editor's method browser and open streams.
+    pub grpc_view: GrpcView,
     /// The running or last publish-many: its request id and progress, or why it failed.
     pub many: Option<(u64, Result<crate::engine::publish_many::Progress, String>)>,
     /// The editor and the total of the running (or last) publish many.
@@ -193,6 +183,30 @@ pub struct HistoryView {
     pub history_note: Option<String>,
     /// The entries the search matches, for (query, length, last seq).
     pub(crate) history_matches: Option<((String, usize, u64), std::collections::HashSet<u64>)>,
+}
+
+/// The gRPC editor's state beyond its request: the methods discovered, an interactive stream and the messages of the last streaming call.
+#[derive(Debug)]
+pub struct GrpcView {
+    /// Methods found for a gRPC address (by the editor's descriptor source), or why not.
+    pub grpc_methods: Option<(
+        String,
+        Result<Vec<crate::engine::descriptors::MethodInfo>, String>,
+    )>,
+    /// An open interactive stream: its request id and how many messages were sent on it.
+    pub open_stream: Option<(u64, usize)>,
+    /// Messages of the running or last gRPC response stream, live.
+    pub stream_view: Option<(u64, Vec<crate::engine::grpc::Received>)>,
+    pub discovering: bool,
+}
+
+/// What a scripted run (benchmarks, screenshots) has done so far.
+#[derive(Debug)]
+pub struct ScriptRun {
+    pub(crate) script: Option<Script>,
+    pub(crate) script_frames: Option<u32>,
+    /// `SWITCHBOARD_BENCH` set: print `bench: first frame` on the first frame (scripts/bench).
+    pub(crate) report_first_frame: bool,
 }
 
 impl SwitchboardApp {
@@ -244,6 +258,17 @@ impl SwitchboardApp {
             settings.tab_index,
         );
         let mut app = Self {
+            script_run: ScriptRun {
+                script: options.script,
+                script_frames: None,
+                report_first_frame: std::env::var_os("SWITCHBOARD_BENCH").is_some(),
+            },
+            grpc_view: GrpcView {
+                grpc_methods: None,
+                stream_view: None,
+                open_stream: None,
+                discovering: false,
+            },
             history_view: HistoryView {
                 history: Vec::new(),
                 selected: None,
@@ -279,21 +304,14 @@ impl SwitchboardApp {
                 kafka_consumer: None,
                 service_error: None,
             },
-            script: options.script,
-            script_frames: None,
             applied_theme: None,
             send_shortcut: false,
             last_by_tab: HashMap::new(),
             demo_config: None,
-            report_first_frame: std::env::var_os("SWITCHBOARD_BENCH").is_some(),
             viewer: Viewer::default(),
             many: None,
             many_of: (TransportTab::Amqp, 1),
             load: None,
-            grpc_methods: None,
-            stream_view: None,
-            open_stream: None,
-            discovering: false,
             store_capacity: DEFAULT_CAPACITY,
             collections,
             request_sources: HashMap::new(),
@@ -508,13 +526,13 @@ impl SwitchboardApp {
             tls: crate::ui::grpc_editor::tls(g),
         };
         if self.backend.send(command) {
-            self.discovering = true;
+            self.grpc_view.discovering = true;
         }
     }
 
     /// The call type of the gRPC editor's method, when the method browser knows it.
     pub fn grpc_method_kind(&self) -> Option<&'static str> {
-        let (_, Ok(methods)) = self.grpc_methods.as_ref()? else {
+        let (_, Ok(methods)) = self.grpc_view.grpc_methods.as_ref()? else {
             return None;
         };
         methods
@@ -536,8 +554,8 @@ impl SwitchboardApp {
             request: Box::new(request),
         }) {
             self.start(TransportTab::Grpc, id);
-            self.open_stream = Some((id, 0));
-            self.stream_view = Some((id, Vec::new()));
+            self.grpc_view.open_stream = Some((id, 0));
+            self.grpc_view.stream_view = Some((id, Vec::new()));
         }
     }
 
@@ -618,7 +636,7 @@ impl SwitchboardApp {
         // call's stream.
         self.history_view.compare = false;
         if tab == TransportTab::Grpc {
-            self.stream_view = None;
+            self.grpc_view.stream_view = None;
         }
     }
 

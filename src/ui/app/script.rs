@@ -19,7 +19,7 @@ pub enum Script {
 impl SwitchboardApp {
     /// The demo is up: start the script's first requests.
     pub(super) fn script_demo_started(&mut self, config: &demo_services::DemoConfig) {
-        if self.script == Some(Script::Lookup) {
+        if self.script_run.script == Some(Script::Lookup) {
             self.settings.http = crate::ui::http_editor::default_request();
             self.settings.grpc = crate::ui::grpc_editor::default_request();
             self.settings
@@ -28,9 +28,9 @@ impl SwitchboardApp {
             self.send_current(TransportTab::Http);
             self.settings.transport = TransportTab::Http;
         }
-        match self.script {
+        match self.script_run.script {
             Some(Script::Idle) => {
-                self.script_frames.get_or_insert(0);
+                self.script_run.script_frames.get_or_insert(0);
             }
             Some(Script::Lookups1000) => {
                 self.settings.http = crate::ui::http_editor::default_request();
@@ -44,14 +44,14 @@ impl SwitchboardApp {
 
     /// Exchanges arrived: the script's next request, or its end.
     pub(super) fn script_exchanges(&mut self) {
-        if self.script == Some(Script::Lookups1000) {
+        if self.script_run.script == Some(Script::Lookups1000) {
             if self.history_view.history.len() >= 1000 {
-                self.script_frames.get_or_insert(0);
+                self.script_run.script_frames.get_or_insert(0);
             } else {
                 self.send_current(TransportTab::Http);
             }
         }
-        if self.script == Some(Script::Lookup) {
+        if self.script_run.script == Some(Script::Lookup) {
             let transports: Vec<_> = self
                 .history_view
                 .history
@@ -67,18 +67,18 @@ impl SwitchboardApp {
                     .iter()
                     .find(|e| e.exchange.transport == crate::engine::Transport::Http)
                     .map(|e| e.seq);
-                self.script_frames.get_or_insert(0);
+                self.script_run.script_frames.get_or_insert(0);
             }
         }
     }
 
     /// After each frame: `bench: first frame` once, `script: done` three frames after the end.
     pub(super) fn script_frame(&mut self, ui: &egui::Ui) {
-        if self.report_first_frame {
-            self.report_first_frame = false;
+        if self.script_run.report_first_frame {
+            self.script_run.report_first_frame = false;
             println!("bench: first frame");
         }
-        if let Some(frames) = self.script_frames.as_mut() {
+        if let Some(frames) = self.script_run.script_frames.as_mut() {
             *frames += 1;
             if *frames == 3 {
                 println!("script: done");
