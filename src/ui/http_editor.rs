@@ -128,57 +128,84 @@ fn json_content_type_offer_ui(ui: &mut egui::Ui, e: &mut SavedHttp, body: &str) 
 /// before its path is typed is remembered as such for the frames in between.
 fn form_ui(ui: &mut egui::Ui, rows: &mut Vec<SavedFormPart>) {
     let mut remove = None;
-    egui::Grid::new("http-form")
-        .num_columns(6)
-        .spacing([6.0, 2.0])
+    let mut no_file = Vec::new();
+    // The text fields share what the row leaves them (checkboxes and Remove take ~200 px):
+    // the whole row fits the editor at 1280×800; narrower still, it scrolls sideways.
+    let room = (ui.available_width() - 200.0).max(240.0);
+    let (name_w, value_w, type_w) = (room * 0.25, room * 0.5, room * 0.25);
+    egui::ScrollArea::horizontal()
+        .id_salt("http-form-scroll")
         .show(ui, |ui| {
-            for (i, row) in rows.iter_mut().enumerate() {
-                ui.checkbox(&mut row.enabled, "")
-                    .on_hover_text("Send this part");
-                ui.add_sized(
-                    [160.0, 20.0],
-                    egui::TextEdit::singleline(&mut row.name)
-                        .hint_text("name")
-                        .font(egui::TextStyle::Monospace),
-                );
-                let flag = ui.make_persistent_id(("http-form-file", i));
-                let mut is_file = !row.file.is_empty()
-                    || (row.value.is_empty() && ui.data(|d| d.get_temp(flag)).unwrap_or(false));
-                if ui
-                    .checkbox(&mut is_file, "file")
-                    .on_hover_text("The value is a file's path (relative to the collection folder)")
-                    .changed()
-                {
-                    if is_file {
-                        row.file = std::mem::take(&mut row.value);
-                    } else {
-                        row.value = std::mem::take(&mut row.file);
+            egui::Grid::new("http-form")
+                .num_columns(6)
+                .spacing([6.0, 2.0])
+                .show(ui, |ui| {
+                    for (i, row) in rows.iter_mut().enumerate() {
+                        ui.checkbox(&mut row.enabled, "")
+                            .on_hover_text("Send this part");
+                        ui.add_sized(
+                            [name_w, 20.0],
+                            egui::TextEdit::singleline(&mut row.name)
+                                .hint_text("name")
+                                .font(egui::TextStyle::Monospace),
+                        );
+                        let flag = ui.make_persistent_id(("http-form-file", i));
+                        let mut is_file = !row.file.is_empty()
+                            || (row.value.is_empty()
+                                && ui.data(|d| d.get_temp(flag)).unwrap_or(false));
+                        if ui
+                            .checkbox(&mut is_file, "file")
+                            .on_hover_text(
+                                "The value is a file's path (relative to the collection folder)",
+                            )
+                            .changed()
+                        {
+                            if is_file {
+                                row.file = std::mem::take(&mut row.value);
+                            } else {
+                                row.value = std::mem::take(&mut row.file);
+                            }
+                        }
+                        ui.data_mut(|d| d.insert_temp(flag, is_file));
+                        if is_file && row.file.trim().is_empty() && row.enabled {
+                            no_file.push(if row.name.trim().is_empty() {
+                                format!("Part {}", i + 1)
+                            } else {
+                                format!("Part “{}”", row.name.trim())
+                            });
+                        }
+                        let (text, hint) = if is_file {
+                            (&mut row.file, "path/to/file")
+                        } else {
+                            (&mut row.value, "value")
+                        };
+                        ui.add_sized(
+                            [value_w, 20.0],
+                            egui::TextEdit::singleline(text)
+                                .hint_text(hint)
+                                .font(egui::TextStyle::Monospace),
+                        );
+                        ui.add_sized(
+                            [type_w, 20.0],
+                            egui::TextEdit::singleline(&mut row.content_type)
+                                .hint_text("type (optional)")
+                                .font(egui::TextStyle::Monospace),
+                        );
+                        if ui.small_button("Remove").clicked() {
+                            remove = Some(i);
+                        }
+                        ui.end_row();
                     }
-                }
-                ui.data_mut(|d| d.insert_temp(flag, is_file));
-                let (text, hint) = if is_file {
-                    (&mut row.file, "path/to/file")
-                } else {
-                    (&mut row.value, "value")
-                };
-                ui.add_sized(
-                    [300.0, 20.0],
-                    egui::TextEdit::singleline(text)
-                        .hint_text(hint)
-                        .font(egui::TextStyle::Monospace),
-                );
-                ui.add_sized(
-                    [140.0, 20.0],
-                    egui::TextEdit::singleline(&mut row.content_type)
-                        .hint_text("type (optional)")
-                        .font(egui::TextStyle::Monospace),
-                );
-                if ui.small_button("Remove").clicked() {
-                    remove = Some(i);
-                }
-                ui.end_row();
-            }
+                });
         });
+    for name in no_file {
+        ui.colored_label(
+            ui.visuals().warn_fg_color,
+            format!(
+                "{name} has no file yet: until it has a path it is sent as an empty text field."
+            ),
+        );
+    }
     if let Some(i) = remove {
         rows.remove(i);
     }

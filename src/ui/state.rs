@@ -10,6 +10,8 @@ use crate::engine::fsutil;
 
 /// The app's own state file in the data directory.
 pub const SETTINGS_FILE: &str = "settings.json";
+/// The secret store (owner-only), beside the settings.
+pub const SECRETS_FILE: &str = "secrets.json";
 
 /// eframe's state file (window geometry, egui memory) in the data directory.
 pub const WINDOW_FILE: &str = "app.ron";
@@ -59,42 +61,62 @@ fn prepare_window_state(path: &Path, legacy: Option<PathBuf>) -> std::io::Result
     Ok(())
 }
 
-/// The settings saved at the last exit, if any. Older shapes are migrated; a field that cannot
-/// be read gets its default (the others are kept), and the file as it was is copied to
-/// `settings.json.bak` first, since the next save replaces it. Not JSON at all: defaults, and
-/// the same copy. The second value says what happened, for the window to show.
+/// The settings saved at the last exit, if any. Older shapes are migrated; a value that
+/// cannot be read gets its default (everything around it is kept). Either way the next save
+/// replaces the file, so it is first copied as it was to `settings.json.bak` — with the secret
+/// store beside it as `secrets.json.bak`, since the next save also drops the secrets that only
+/// the lost values referred to. Not JSON at all: defaults, and the same copies. The second
+/// value says what went wrong, for the window to show.
 pub fn load_settings(data_dir: &Path) -> (Option<Settings>, Option<String>) {
     let path = data_dir.join(SETTINGS_FILE);
     let Ok(bytes) = std::fs::read(&path) else {
         return (None, None);
     };
-    let keep_copy = |why: &str| {
+    let keep_copies = |why: &str| -> String {
         let backup = path.with_extension("json.bak");
-        let message = match fsutil::write_atomic_private(&backup, &bytes) {
+        let secrets = data_dir.join(SECRETS_FILE);
+        let copied =
+            fsutil::write_atomic_private(&backup, &bytes).and_then(|()| {
+                match std::fs::read(&secrets) {
+                    Ok(held) => {
+                        fsutil::write_atomic_private(&secrets.with_extension("json.bak"), &held)
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                    Err(e) => Err(e),
+                }
+            });
+        let message = match copied {
             Ok(()) => format!(
-                "{}: {why}; the file as it was is kept in {}",
+                "{}: {why}; the file as it was is kept in {} (and the secret store in {SECRETS_FILE}.bak)",
                 path.display(),
                 backup.display()
             ),
             Err(e) => format!("{}: {why}; no copy kept ({e})", path.display()),
         };
         tracing::warn!("{message}");
-        Some(message)
+        message
     };
     match serde_json::from_slice(&bytes) {
         Ok(value) => {
-            let (settings, dropped) = crate::ui::settings::migrate::read(value);
-            let message = if dropped.is_empty() {
-                None
-            } else {
-                keep_copy(&format!(
+            let (settings, read) = crate::ui::settings::migrate::read(value);
+            let message = if !read.dropped.is_empty() {
+                Some(keep_copies(&format!(
                     "unreadable settings ({}) start from their defaults",
-                    dropped.join(", ")
-                ))
+                    read.dropped.join(", ")
+                )))
+            } else {
+                if read.migrated {
+                    // Not a problem: an older version's file, kept for going back to it.
+                    keep_copies("migrated from an older version's format");
+                }
+                None
             };
             (Some(settings), message)
         }
-        Err(e) => (None, keep_copy(&format!("{e}; starting with defaults"))),
+        Err(e) => (
+            None,
+            Some(keep_copies(&format!("{e}; starting with defaults"))),
+        ),
     }
 }
 

@@ -586,3 +586,58 @@ pub(super) fn grpc_calls_and_orders_cancel_and_are_kept() {
     }
     app.harness.state_mut().set_knobs(ServiceId::User, 0, 0.0);
 }
+
+/// A settings file with one bad value inside a request tab costs that value only: the tab,
+/// its other fields and its credentials come back; the file and the secret store as they were
+/// are copied aside first, and the side panel says so (opened for it).
+#[test]
+pub(super) fn a_bad_value_in_a_tab_costs_only_that_value_not_the_tab_or_its_secrets() {
+    let data = temp_data_dir();
+    {
+        let mut app = start_app_in(data.clone());
+        app.click("+ New tab");
+        {
+            let http = &mut app.harness.state_mut().settings.http;
+            http.url = "http://127.0.0.1:9/parked".to_string();
+            http.headers
+                .push(switchboard::engine::fields::SavedHeader::new(
+                    "Authorization",
+                    "Bearer parked-5ecret",
+                ));
+        }
+        app.harness.step();
+        app.harness.state_mut().switch_tab(0);
+        app.harness.state_mut().settings.side_panel = false;
+        app.harness.step();
+        app.harness.state_mut().save_state();
+    }
+    let path = data.join("settings.json");
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    json["tabs"][0]["http"]["method"] = serde_json::json!(123);
+    std::fs::write(&path, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
+    {
+        let mut app = start_app_in(data.clone());
+        app.assert_shown("tabs[0].http.method");
+        assert!(app.harness.state().settings.side_panel);
+        assert!(data.join("settings.json.bak").exists());
+        let kept = std::fs::read_to_string(data.join("secrets.json.bak")).unwrap();
+        assert!(kept.contains("parked-5ecret"));
+        app.harness.state_mut().switch_tab(1);
+        app.harness.step();
+        let http = &app.harness.state().settings.http;
+        assert_eq!(http.url, "http://127.0.0.1:9/parked");
+        assert_eq!(http.method, "GET");
+        assert!(
+            http.headers
+                .iter()
+                .any(|h| h.value == "Bearer parked-5ecret")
+        );
+        app.harness.state_mut().save_state();
+    }
+    let store = std::fs::read_to_string(data.join("secrets.json")).unwrap();
+    assert!(
+        store.contains("parked-5ecret"),
+        "the tab's secret is still kept"
+    );
+}

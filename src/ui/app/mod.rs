@@ -322,6 +322,8 @@ impl SwitchboardApp {
         };
         app.open_collections_at_start();
         if let Some(problem) = settings_problem {
+            // Shown where it cannot be missed: the side panel opens for it.
+            app.settings.side_panel = true;
             app.collections.notice = Some(Err(problem));
         }
         app

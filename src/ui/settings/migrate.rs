@@ -6,36 +6,174 @@ use serde_json::{Map, Value};
 
 use super::Settings;
 
-/// Reads a settings file: migrated from older shapes, then as a whole, or else field by field
-/// (the fields that do not fit get their defaults). Returns the settings and the names of the
-/// fields that were dropped.
-pub fn read(mut value: Value) -> (Settings, Vec<String>) {
+/// What reading a settings file took.
+#[derive(Debug, Default, PartialEq)]
+pub struct Read {
+    /// The file was of an older shape and was rewritten to today's.
+    pub migrated: bool,
+    /// Where a value could not be read (`tabs[1].http.method`): it got its default, the
+    /// values around it were kept.
+    pub dropped: Vec<String>,
+}
+
+/// Reads a settings file: migrated from older shapes, then as a whole, or else piece by piece —
+/// a value that does not fit gets its default and only it: the other fields of its object, the
+/// other elements of its list (a request tab, a header row) are kept.
+pub fn read(mut value: Value) -> (Settings, Read) {
+    let before = value.clone();
     migrate(&mut value);
+    let mut report = Read {
+        migrated: value != before,
+        dropped: Vec::new(),
+    };
     if let Ok(settings) = serde_json::from_value(value.clone()) {
-        return (settings, Vec::new());
+        return (settings, report);
     }
     let Value::Object(fields) = value else {
-        return (
-            Settings::default(),
-            vec!["(the file is not a JSON object)".into()],
-        );
+        report
+            .dropped
+            .push("the whole file (not a JSON object)".into());
+        return (Settings::default(), report);
     };
-    let mut kept = match serde_json::to_value(Settings::default()) {
-        Ok(Value::Object(defaults)) => defaults,
-        _ => Map::new(),
-    };
-    let mut dropped = Vec::new();
+    let mut kept = serde_json::to_value(Settings::default()).unwrap_or(Value::Null);
     for (name, field) in fields {
-        let mut trial = kept.clone();
-        trial.insert(name.clone(), field.clone());
-        if serde_json::from_value::<Settings>(Value::Object(trial)).is_ok() {
-            kept.insert(name, field);
-        } else {
-            dropped.push(name);
+        let fallback = kept.get(&name).cloned();
+        salvage(
+            &mut kept,
+            &mut vec![Step::Key(name)],
+            field,
+            fallback,
+            &mut report.dropped,
+        );
+    }
+    let settings = serde_json::from_value(kept).unwrap_or_default();
+    (settings, report)
+}
+
+/// A place in the settings' JSON.
+#[derive(Debug, Clone)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+fn path_text(path: &[Step]) -> String {
+    let mut text = String::new();
+    for step in path {
+        match step {
+            Step::Key(k) if text.is_empty() => text.push_str(k),
+            Step::Key(k) => {
+                text.push('.');
+                text.push_str(k);
+            }
+            Step::Index(i) => text.push_str(&format!("[{i}]")),
         }
     }
-    let settings = serde_json::from_value(Value::Object(kept)).unwrap_or_default();
-    (settings, dropped)
+    text
+}
+
+/// The value at `path` (made when missing: an object key, or an array slot).
+fn slot<'a>(root: &'a mut Value, path: &[Step]) -> Option<&'a mut Value> {
+    let mut at = root;
+    for step in path {
+        at = match (step, at) {
+            (Step::Key(k), Value::Object(map)) => map.entry(k.clone()).or_insert(Value::Null),
+            (Step::Index(i), Value::Array(list)) => list.get_mut(*i)?,
+            _ => return None,
+        };
+    }
+    Some(at)
+}
+
+/// Sets (or, with `None`, removes) the value at `path`.
+fn put(root: &mut Value, path: &[Step], value: Option<Value>) {
+    let Some((last, parent)) = path.split_last() else {
+        return;
+    };
+    match (slot(root, parent), last, value) {
+        (Some(Value::Object(map)), Step::Key(k), Some(v)) => {
+            map.insert(k.clone(), v);
+        }
+        (Some(Value::Object(map)), Step::Key(k), None) => {
+            map.remove(k);
+        }
+        (Some(Value::Array(list)), Step::Index(i), Some(v)) if *i < list.len() => list[*i] = v,
+        _ => {}
+    }
+}
+
+fn reads(root: &Value) -> bool {
+    serde_json::from_value::<Settings>(root.clone()).is_ok()
+}
+
+/// The default of an element of the list at `path`, where elements have one: a request tab.
+fn element_default(path: &[Step]) -> Option<Value> {
+    match path {
+        [Step::Key(k)] if k == "tabs" => serde_json::to_value(super::TabEditors::default()).ok(),
+        _ => None,
+    }
+}
+
+/// Puts `value` at `path` in `root` if the settings still read so; otherwise keeps `fallback`
+/// there and salvages what it can of `value`: an object field by field (on top of the
+/// fallback), a list element by element (a bad element is dropped, or given its default and
+/// salvaged in turn). What cannot be kept is named in `dropped`.
+fn salvage(
+    root: &mut Value,
+    path: &mut Vec<Step>,
+    value: Value,
+    fallback: Option<Value>,
+    dropped: &mut Vec<String>,
+) {
+    put(root, path, Some(value.clone()));
+    if reads(root) {
+        return;
+    }
+    match (value, fallback) {
+        (Value::Object(fields), Some(base @ Value::Object(_))) => {
+            put(root, path, Some(base.clone()));
+            for (k, v) in fields {
+                let fallback = base.get(&k).cloned();
+                path.push(Step::Key(k));
+                salvage(root, path, v, fallback, dropped);
+                path.pop();
+            }
+        }
+        (Value::Array(elements), Some(Value::Array(_))) => {
+            put(root, path, Some(Value::Array(Vec::new())));
+            let default = element_default(path);
+            let mut index = 0;
+            for element in elements {
+                let Some(Value::Array(list)) = slot(root, path) else {
+                    break;
+                };
+                list.push(element.clone());
+                if reads(root) {
+                    index += 1;
+                    continue;
+                }
+                path.push(Step::Index(index));
+                match &default {
+                    Some(d) => {
+                        put(root, path, Some(d.clone()));
+                        salvage(root, path, element, Some(d.clone()), dropped);
+                        index += 1;
+                    }
+                    None => {
+                        dropped.push(path_text(path));
+                        if let Some(Value::Array(list)) = slot(root, &path[..path.len() - 1]) {
+                            list.pop();
+                        }
+                    }
+                }
+                path.pop();
+            }
+        }
+        (_, fallback) => {
+            put(root, path, fallback);
+            dropped.push(path_text(path));
+        }
+    }
 }
 
 /// Rewrites older shapes in place:
@@ -72,8 +210,11 @@ pub fn migrate(value: &mut Value) {
             if let Some(source) = tab.get_mut("grpc").and_then(legacy_grpc) {
                 tab.entry("grpc_source").or_insert(source);
             }
-            if let Some((order, _)) = tab.get_mut("amqp").and_then(legacy_amqp) {
+            if let Some((order, many)) = tab.get_mut("amqp").and_then(legacy_amqp) {
                 tab.entry("order").or_insert(order);
+                if let Some(many) = many {
+                    tab.entry("amqp_many").or_insert(many);
+                }
             }
         }
     }
@@ -255,8 +396,9 @@ mod tests {
             "amqp": legacy_editor(),
             "tabs": [{"transport": "Amqp", "amqp": legacy_editor()}],
         });
-        let (s, dropped) = read(file);
-        assert!(dropped.is_empty(), "{dropped:?}");
+        let (s, report) = read(file);
+        assert!(report.dropped.is_empty(), "{:?}", report.dropped);
+        assert!(report.migrated);
         assert_eq!(s.timeout_secs, 4.0);
         for (a, order) in [(&s.amqp, &s.order), (&s.tabs[0].amqp, &s.tabs[0].order)] {
             assert_eq!(a.url, "amqp://guest@127.0.0.1:5672/%2f");
@@ -281,6 +423,7 @@ mod tests {
             assert_eq!(order.body, "{\"user_id\": \"2\"}");
         }
         assert_eq!(s.amqp_many.count, 40);
+        assert_eq!(s.tabs[0].amqp_many, s.amqp_many, "a tab keeps its own");
         assert_eq!(s.amqp_many.rate, 5.0);
         assert!(!s.amqp_many.numbered);
         assert_eq!(s.transport, super::super::TransportTab::Http);
@@ -308,8 +451,9 @@ mod tests {
             "http": legacy.clone(),
             "tabs": [{"transport": "Http", "http": legacy}],
         });
-        let (s, dropped) = read(file);
-        assert!(dropped.is_empty(), "{dropped:?}");
+        let (s, report) = read(file);
+        assert!(report.dropped.is_empty(), "{:?}", report.dropped);
+        assert!(report.migrated);
         for (h, mode) in [
             (&s.http, s.http_body_mode),
             (&s.tabs[0].http, s.tabs[0].http_body_mode),
@@ -352,8 +496,9 @@ mod tests {
             "grpc": legacy.clone(),
             "tabs": [{"transport": "Grpc", "grpc": legacy}],
         });
-        let (s, dropped) = read(file);
-        assert!(dropped.is_empty(), "{dropped:?}");
+        let (s, report) = read(file);
+        assert!(report.dropped.is_empty(), "{:?}", report.dropped);
+        assert!(report.migrated);
         for (g, source) in [
             (&s.grpc, s.grpc_source),
             (&s.tabs[0].grpc, s.tabs[0].grpc_source),
@@ -374,20 +519,62 @@ mod tests {
 
     #[test]
     fn a_field_that_does_not_fit_costs_only_itself() {
+        let mut tab = serde_json::to_value(super::super::TabEditors::default()).unwrap();
+        tab["http"]["url"] = "http://kept/".into();
+        tab["http"]["method"] = 123.into();
+        tab["http"]["headers"] = serde_json::json!([
+            {"name": "Authorization", "value": "{{switchboard_editor_http_authorization_tab1}}"},
+            {"name": 5, "value": "bad row"},
+            {"name": "X-Kept", "value": "1"}
+        ]);
         let file = serde_json::json!({
             "timeout_secs": 4.0,
             "dark_mode": false,
             "amqp": {"url": 7},
             "layout": "Sideways",
+            "tabs": [tab, "not a tab", {"transport": "Grpc"}],
         });
-        let (s, mut dropped) = read(file);
+        let (s, report) = read(file);
+        let mut dropped = report.dropped.clone();
         dropped.sort();
-        assert_eq!(dropped, ["amqp", "layout"]);
+        assert_eq!(
+            dropped,
+            [
+                "amqp.url",
+                "layout",
+                "tabs[0].http.headers[1]",
+                "tabs[0].http.method",
+                "tabs[1]"
+            ]
+        );
+        assert!(!report.migrated);
         assert_eq!(s.timeout_secs, 4.0);
         assert!(!s.dark_mode);
         assert_eq!(s.amqp, Settings::default().amqp);
+        // The tab keeps everything but its bad method and header row; the others are kept.
+        assert_eq!(s.tabs.len(), 3);
+        assert_eq!(s.tabs[0].http.url, "http://kept/");
+        assert_eq!(s.tabs[0].http.method, "GET");
+        let names: Vec<_> = s.tabs[0]
+            .http
+            .headers
+            .iter()
+            .map(|h| h.name.as_str())
+            .collect();
+        assert_eq!(names, ["Authorization", "X-Kept"]);
+        assert_eq!(s.tabs[1], super::super::TabEditors::default());
+        assert_eq!(s.tabs[2].transport, super::super::TransportTab::Grpc);
         // Today's shape is read as it is.
         let now = serde_json::to_value(&s).unwrap();
-        assert_eq!(read(now), (s, Vec::new()));
+        assert_eq!(read(now), (s, Read::default()));
+    }
+
+    #[test]
+    fn what_is_not_an_object_reads_as_defaults() {
+        for file in [serde_json::json!([1, 2]), serde_json::json!(null)] {
+            let (s, report) = read(file);
+            assert_eq!(s, Settings::default());
+            assert_eq!(report.dropped, ["the whole file (not a JSON object)"]);
+        }
     }
 }

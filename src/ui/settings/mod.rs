@@ -353,8 +353,11 @@ pub struct TabEditors {
     pub grpc_source: GrpcSource,
     pub amqp: SavedAmqp,
     pub order: OrderForm,
+    pub amqp_many: ManyForm,
     pub nats: crate::engine::nats::NatsRequest,
+    pub nats_many: ManyForm,
     pub kafka: crate::engine::kafka::KafkaRequest,
+    pub kafka_many: ManyForm,
     pub open_requests: Vec<OpenRequest>,
     /// Its credentials' references in the secret store (`…_tabN`), as
     /// [`Settings::editor_secrets`] for the current tab.
@@ -385,6 +388,9 @@ impl TabEditors {
             grpc_source: std::mem::replace(&mut settings.grpc_source, fresh.grpc_source),
             amqp: std::mem::replace(&mut settings.amqp, fresh.amqp.clone()),
             order: std::mem::replace(&mut settings.order, fresh.order.clone()),
+            amqp_many: std::mem::replace(&mut settings.amqp_many, fresh.amqp_many.clone()),
+            nats_many: std::mem::replace(&mut settings.nats_many, fresh.nats_many.clone()),
+            kafka_many: std::mem::replace(&mut settings.kafka_many, fresh.kafka_many.clone()),
             nats: std::mem::replace(&mut settings.nats, fresh.nats.clone()),
             kafka: std::mem::replace(&mut settings.kafka, fresh.kafka.clone()),
             open_requests: Vec::new(),
@@ -401,6 +407,9 @@ impl TabEditors {
         settings.grpc_source = self.grpc_source;
         settings.amqp = self.amqp;
         settings.order = self.order;
+        settings.amqp_many = self.amqp_many;
+        settings.nats_many = self.nats_many;
+        settings.kafka_many = self.kafka_many;
         settings.nats = self.nats;
         settings.kafka = self.kafka;
     }
