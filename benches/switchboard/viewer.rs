@@ -167,7 +167,7 @@ pub(super) fn stream_frames(runtime: &tokio::runtime::Runtime, frames: usize) ->
     };
     {
         let app = harness.state_mut();
-        app.settings.transport = switchboard::ui::settings::TransportTab::Grpc;
+        app.settings.editors.transport = switchboard::ui::settings::TransportTab::Grpc;
         app.history_view.history.push(switchboard::ui::app::Entry {
             seq: 1,
             request_id: 1,

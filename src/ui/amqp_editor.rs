@@ -149,7 +149,12 @@ impl super::request_editor::RequestEditor for Editor {
     }
 
     fn ui(&self, ui: &mut egui::Ui, s: &mut super::settings::Settings) {
-        amqp_ui(ui, &mut s.amqp, &mut s.order, &mut s.amqp_many);
+        amqp_ui(
+            ui,
+            &mut s.editors.amqp,
+            &mut s.editors.order,
+            &mut s.editors.amqp_many,
+        );
     }
 
     fn send_label(&self, _: &super::settings::Settings) -> &'static str {
@@ -166,7 +171,7 @@ impl super::request_editor::RequestEditor for Editor {
             },
             many_button(
                 "Publish",
-                s.amqp_many.count,
+                s.editors.amqp_many.count,
                 "Publish many copies (see Publish many above) with pipelined confirms",
             ),
         ]
@@ -178,7 +183,7 @@ impl super::request_editor::RequestEditor for Editor {
         base: Option<&crate::engine::collection::SavedSpec>,
     ) -> crate::engine::collection::SavedSpec {
         use crate::engine::collection::SavedSpec;
-        let mut a = s.amqp.clone();
+        let mut a = s.editors.amqp.clone();
         a.headers.retain(|h| !h.is_blank());
         (a.mandatory, a.count, a.timeout_ms) = match base {
             Some(SavedSpec::Amqp(b)) => (b.mandatory, b.count, b.timeout_ms),
@@ -195,7 +200,7 @@ impl super::request_editor::RequestEditor for Editor {
         let crate::engine::collection::SavedSpec::Amqp(a) = spec else {
             return false;
         };
-        s.amqp = a.clone();
+        s.editors.amqp = a.clone();
         true
     }
 }

@@ -127,7 +127,7 @@ impl super::request_editor::RequestEditor for Editor {
     }
 
     fn ui(&self, ui: &mut egui::Ui, s: &mut super::settings::Settings) {
-        grpc_ui(ui, &mut s.grpc);
+        grpc_ui(ui, &mut s.editors.grpc);
     }
 
     fn to_saved(
@@ -136,7 +136,7 @@ impl super::request_editor::RequestEditor for Editor {
         base: Option<&crate::engine::collection::SavedSpec>,
     ) -> crate::engine::collection::SavedSpec {
         use crate::engine::collection::SavedSpec;
-        let mut g = for_source(s.grpc.clone(), s.grpc_source);
+        let mut g = for_source(s.editors.grpc.clone(), s.editors.grpc_source);
         g.metadata.retain(|h| !h.is_blank());
         g.tls = g.tls.trimmed();
         g.timeout_ms = match base {
@@ -154,8 +154,8 @@ impl super::request_editor::RequestEditor for Editor {
         let crate::engine::collection::SavedSpec::Grpc(g) = spec else {
             return false;
         };
-        s.grpc_source = source_of(g, s.grpc_source);
-        s.grpc = g.clone();
+        s.editors.grpc_source = source_of(g, s.editors.grpc_source);
+        s.editors.grpc = g.clone();
         true
     }
 }

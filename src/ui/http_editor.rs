@@ -223,7 +223,7 @@ impl super::request_editor::RequestEditor for Editor {
     }
 
     fn ui(&self, ui: &mut egui::Ui, s: &mut super::settings::Settings) {
-        http_ui(ui, &mut s.http, &mut s.http_body_mode);
+        http_ui(ui, &mut s.editors.http, &mut s.editors.http_body_mode);
     }
 
     fn to_saved(
@@ -232,7 +232,7 @@ impl super::request_editor::RequestEditor for Editor {
         base: Option<&crate::engine::collection::SavedSpec>,
     ) -> crate::engine::collection::SavedSpec {
         use crate::engine::collection::SavedSpec;
-        let mut h = for_mode(s.http.clone(), s.http_body_mode);
+        let mut h = for_mode(s.editors.http.clone(), s.editors.http_body_mode);
         h.headers.retain(|h| !h.is_blank());
         h.tls = h.tls.trimmed();
         h.timeout_ms = match base {
@@ -250,8 +250,8 @@ impl super::request_editor::RequestEditor for Editor {
         let crate::engine::collection::SavedSpec::Http(h) = spec else {
             return false;
         };
-        s.http_body_mode = mode_of(h);
-        s.http = h.clone();
+        s.editors.http_body_mode = mode_of(h);
+        s.editors.http = h.clone();
         true
     }
 }

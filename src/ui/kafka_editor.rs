@@ -129,7 +129,7 @@ impl super::request_editor::RequestEditor for Editor {
     }
 
     fn ui(&self, ui: &mut egui::Ui, s: &mut super::settings::Settings) {
-        kafka_ui(ui, &mut s.kafka, &mut s.kafka_many);
+        kafka_ui(ui, &mut s.editors.kafka, &mut s.editors.kafka_many);
     }
 
     fn send_label(&self, _: &super::settings::Settings) -> &'static str {
@@ -139,7 +139,7 @@ impl super::request_editor::RequestEditor for Editor {
     fn buttons(&self, s: &super::settings::Settings) -> Vec<super::request_editor::EditorButton> {
         vec![super::request_editor::many_button(
             "Produce",
-            s.kafka_many.count,
+            s.editors.kafka_many.count,
             "Produce many (see Produce many above): up to 1000 produce requests in flight on each leader's connection",
         )]
     }
@@ -150,7 +150,7 @@ impl super::request_editor::RequestEditor for Editor {
         base: Option<&crate::engine::collection::SavedSpec>,
     ) -> crate::engine::collection::SavedSpec {
         use crate::engine::collection::SavedSpec;
-        let mut k = s.kafka.clone();
+        let mut k = s.editors.kafka.clone();
         (k.timeout_ms, k.count) = match base {
             Some(SavedSpec::Kafka(b)) => (b.timeout_ms, b.count),
             _ => (None, 1),
@@ -166,7 +166,7 @@ impl super::request_editor::RequestEditor for Editor {
         let crate::engine::collection::SavedSpec::Kafka(k) = spec else {
             return false;
         };
-        s.kafka = k.clone();
+        s.editors.kafka = k.clone();
         true
     }
 }

@@ -120,21 +120,21 @@ impl super::request_editor::RequestEditor for Editor {
     }
 
     fn ui(&self, ui: &mut egui::Ui, s: &mut super::settings::Settings) {
-        nats_ui(ui, &mut s.nats, &mut s.nats_many);
+        nats_ui(ui, &mut s.editors.nats, &mut s.editors.nats_many);
     }
 
     fn send_label(&self, s: &super::settings::Settings) -> &'static str {
-        match s.nats.op {
+        match s.editors.nats.op {
             NatsOp::Publish => "Publish",
             NatsOp::Request => "Send",
         }
     }
 
     fn buttons(&self, s: &super::settings::Settings) -> Vec<super::request_editor::EditorButton> {
-        match s.nats.op {
+        match s.editors.nats.op {
             NatsOp::Publish => vec![super::request_editor::many_button(
                 "Publish",
-                s.nats_many.count,
+                s.editors.nats_many.count,
                 "Publish many (see Publish many above): JetStream with up to 1000 acks in flight, core flushed as it goes",
             )],
             NatsOp::Request => Vec::new(),
@@ -147,7 +147,7 @@ impl super::request_editor::RequestEditor for Editor {
         base: Option<&crate::engine::collection::SavedSpec>,
     ) -> crate::engine::collection::SavedSpec {
         use crate::engine::collection::SavedSpec;
-        let mut n = s.nats.clone();
+        let mut n = s.editors.nats.clone();
         (n.timeout_ms, n.count) = match base {
             Some(SavedSpec::Nats(b)) => (b.timeout_ms, b.count),
             _ => (None, 1),
@@ -163,7 +163,7 @@ impl super::request_editor::RequestEditor for Editor {
         let crate::engine::collection::SavedSpec::Nats(n) = spec else {
             return false;
         };
-        s.nats = n.clone();
+        s.editors.nats = n.clone();
         true
     }
 }

@@ -200,9 +200,9 @@ impl SwitchboardApp {
     /// The current tab's title, as Postman's: the method (HTTP) or transport, then the open
     /// saved request's name, else "new request".
     pub fn tab_title(&self) -> String {
-        let transport = self.settings.transport;
+        let transport = self.settings.editors.transport;
         let kind = EditorKind::from(transport);
-        let verb = verb(transport, &self.settings.http);
+        let verb = verb(transport, &self.settings.editors.http);
         match self.collections.active.get(&kind) {
             Some(a) => format!("{verb} {}", a.baseline.name),
             None => format!("{verb} new request"),
@@ -251,15 +251,16 @@ impl SwitchboardApp {
         }
         // The result pane follows the tab: its editor's own last result.
         self.history_view.compare = false;
-        self.history_view.selected = self.last_by_tab.get(&self.settings.transport).copied();
+        self.history_view.selected = self
+            .last_by_tab
+            .get(&self.settings.editors.transport)
+            .copied();
     }
 
     /// Editors as a new tab starts them: the defaults, pointed at the demo as it is bound.
     fn fresh_settings(&self) -> Settings {
-        let mut fresh = Settings {
-            transport: self.settings.transport,
-            ..Settings::default()
-        };
+        let mut fresh = Settings::default();
+        fresh.editors.transport = self.settings.editors.transport;
         if let Some(bound) = self.demo_config() {
             fresh.retarget_demo(&demo_services::DemoConfig::default(), bound);
         }
@@ -330,8 +331,8 @@ impl SwitchboardApp {
             return self.tab_title();
         };
         let e = &w.editors;
-        let verb = verb(e.transport, &e.http);
-        let kind = EditorKind::from(e.transport);
+        let verb = verb(e.editors.transport, &e.editors.http);
+        let kind = EditorKind::from(e.editors.transport);
         let link = w
             .active
             .get(&kind)
@@ -359,11 +360,11 @@ impl SwitchboardApp {
         let fresh = self.fresh_settings();
         let s = &self.settings;
         let edited = |kind: EditorKind| match kind {
-            EditorKind::Http => s.http != fresh.http,
-            EditorKind::Grpc => s.grpc != fresh.grpc,
-            EditorKind::Amqp => s.amqp != fresh.amqp,
-            EditorKind::Nats => s.nats != fresh.nats,
-            EditorKind::Kafka => s.kafka != fresh.kafka,
+            EditorKind::Http => s.editors.http != fresh.editors.http,
+            EditorKind::Grpc => s.editors.grpc != fresh.editors.grpc,
+            EditorKind::Amqp => s.editors.amqp != fresh.editors.amqp,
+            EditorKind::Nats => s.editors.nats != fresh.editors.nats,
+            EditorKind::Kafka => s.editors.kafka != fresh.editors.kafka,
             EditorKind::Watch => false,
         };
         let unsaved: Vec<EditorKind> = KINDS

@@ -27,7 +27,7 @@ pub(super) fn a_nats_lookup_is_compared_with_http_on_one_axis_and_a_nats_tap_rec
     app.assert_shown("NATS server");
     app.click("NATS");
     assert_eq!(
-        app.harness.state().settings.nats.subject,
+        app.harness.state().settings.editors.nats.subject,
         names.user_subject,
         "the editor follows the demo's subject"
     );
@@ -100,10 +100,10 @@ pub(super) fn a_nats_lookup_is_compared_with_http_on_one_axis_and_a_nats_tap_rec
     // Publish many from the NATS editor: a numbered JetStream series with its progress.
     {
         let s = &mut app.harness.state_mut().settings;
-        s.nats.op = switchboard::engine::nats::NatsOp::Publish;
-        s.nats.subject = names.orders_subject.clone();
-        s.nats.jetstream = true;
-        s.nats_many.count = 20;
+        s.editors.nats.op = switchboard::engine::nats::NatsOp::Publish;
+        s.editors.nats.subject = names.orders_subject.clone();
+        s.editors.nats.jetstream = true;
+        s.editors.nats_many.count = 20;
     }
     app.click("Requests");
     app.click("NATS");
@@ -144,11 +144,11 @@ pub(super) fn start_runs_a_private_nats_server_and_the_demo_and_editors_move_to_
     app.wait_secs(60, "the private NATS server and the editors on it", |a| {
         a.strip.nats.0 != dead_url
             && matches!(a.strip.nats.1, switchboard::ui::backend::BrokerState::Up)
-            && a.settings.nats.url != dead_url
+            && a.settings.editors.nats.url != dead_url
     });
     let url = app.harness.state().strip.nats.0.clone();
     assert_eq!(
-        app.harness.state().settings.nats.url,
+        app.harness.state().settings.editors.nats.url,
         url,
         "the editor follows"
     );
@@ -271,7 +271,7 @@ pub(super) fn a_kafka_produce_shows_its_phases_a_tap_receives_and_topics_and_gro
     app.assert_shown("Kafka broker");
     app.click("Kafka");
     assert_eq!(
-        app.harness.state().settings.kafka.url,
+        app.harness.state().settings.editors.kafka.url,
         broker.url(),
         "the editor follows the demo's broker"
     );
@@ -301,7 +301,7 @@ pub(super) fn a_kafka_produce_shows_its_phases_a_tap_receives_and_topics_and_gro
     });
     app.assert_shown("group user-service: 1 consumed");
     // Produce many: a series of 20 with its progress.
-    app.harness.state_mut().settings.kafka_many.count = 20;
+    app.harness.state_mut().settings.editors.kafka_many.count = 20;
     app.harness.step();
     app.harness.step();
     app.click("Produce 20");
@@ -315,7 +315,7 @@ pub(super) fn a_kafka_produce_shows_its_phases_a_tap_receives_and_topics_and_gro
     app.click("AMQP");
     app.send_and_wait("Publish");
     {
-        let n = &mut app.harness.state_mut().settings.nats;
+        let n = &mut app.harness.state_mut().settings.editors.nats;
         n.op = switchboard::engine::nats::NatsOp::Publish;
         n.subject = names.orders_subject.clone();
         n.jetstream = true;
@@ -423,7 +423,7 @@ pub(super) fn amqp_properties_reach_the_tap_bodies_are_previewed_and_a_peek_reus
     app.click("Requests");
     app.click("AMQP");
     {
-        let a = &mut app.harness.state_mut().settings.amqp;
+        let a = &mut app.harness.state_mut().settings.editors.amqp;
         a.more = switchboard::engine::collection::saved::MoreProps {
             kind: "OrderCreated".into(),
             reply_to: "replies".into(),
@@ -456,7 +456,13 @@ pub(super) fn amqp_properties_reach_the_tap_bodies_are_previewed_and_a_peek_reus
 
     // A malformed expiration is refused before anything is sent.
     app.click("Requests");
-    app.harness.state_mut().settings.amqp.more.expiration = "soon".into();
+    app.harness
+        .state_mut()
+        .settings
+        .editors
+        .amqp
+        .more
+        .expiration = "soon".into();
     app.harness.step();
     app.assert_shown("expiration is a whole number of milliseconds");
     app.send_and_wait("Publish");
@@ -523,10 +529,10 @@ pub(super) fn start_runs_a_private_rabbitmq_node_and_the_demo_moves_to_it() {
     app.click("Start RabbitMQ");
     app.wait_secs(90, "the private node to answer", |a| {
         matches!(a.strip.broker, switchboard::ui::backend::BrokerState::Up)
-            && a.settings.amqp.url != nowhere
+            && a.settings.editors.amqp.url != nowhere
             && matches!(&a.strip.queue_depth, Some((_, Ok(d))) if d.consumers == 1)
     });
-    let url = app.harness.state().settings.amqp.url.clone();
+    let url = app.harness.state().settings.editors.amqp.url.clone();
     assert!(url.starts_with("amqp://guest:guest@127.0.0.1:"), "{url}");
     // The demo publishes there: an order is consumed from the node's order_queue.
     app.click("AMQP");

@@ -108,7 +108,7 @@ pub(super) fn the_environment_switcher_changes_what_is_sent_and_unresolved_varia
     let root = app.demo_collection();
     app.click("Get user (HTTP)");
     assert_eq!(
-        app.harness.state().settings.http.url,
+        app.harness.state().settings.editors.http.url,
         "{{base_url}}/user/{{user_id}}"
     );
     // `local` is chosen by default: user 1 (base_url points at this test's demo).
@@ -187,11 +187,14 @@ pub(super) fn history_survives_a_restart_and_reopens_its_request() {
     app.replace_text("Search", "user/1");
     app.assert_shown("HTTP GET 200 OK");
     // …and re-openable: the request goes back into the editor.
-    app.harness.state_mut().settings.http.url = "http://elsewhere/".into();
+    app.harness.state_mut().settings.editors.http.url = "http://elsewhere/".into();
     app.harness.state_mut().history_view.selected = Some(entry.seq);
     app.harness.step();
     app.click("Open in editor");
-    assert_eq!(app.harness.state().settings.http.url, "{{base_url}}/user/1");
+    assert_eq!(
+        app.harness.state().settings.editors.http.url,
+        "{{base_url}}/user/1"
+    );
 }
 
 #[test]
@@ -221,7 +224,7 @@ pub(super) fn move_and_delete_act_on_the_files_and_delete_asks_first() {
     assert!(!moved.exists());
     // The editor keeps what it held, now as an unsaved request.
     assert_eq!(
-        app.harness.state().settings.grpc.method,
+        app.harness.state().settings.editors.grpc.method,
         "user.UserService/GetUserInfo"
     );
     app.assert_shown("Unsaved gRPC request");
@@ -336,7 +339,7 @@ pub(super) fn the_http_editor_has_tls_files_and_uses_them() {
     let mut app = start_app();
     // A real listener (plain HTTP): the connection opens, then TLS needs the CA file.
     let addr = app.harness.state().demo_config().unwrap().user_http_addr;
-    app.harness.state_mut().settings.http.url = format!("https://{addr}/user/1");
+    app.harness.state_mut().settings.editors.http.url = format!("https://{addr}/user/1");
     app.harness.step();
     app.click("TLS");
     app.type_into("CA certificate", "/nonexistent/private-ca.pem");
@@ -495,7 +498,7 @@ pub(super) fn reload_picks_up_changes_made_outside_and_follows_them_in_a_clean_e
     .unwrap();
     app.click("Reload");
     app.wait_until("the reload", |a| {
-        a.settings.http.url == "{{base_url}}/user/2"
+        a.settings.editors.http.url == "{{base_url}}/user/2"
     });
     app.assert_shown("Pulled from git");
     app.assert_shown("User 2 is Jane Roe");

@@ -67,12 +67,12 @@ pub(super) fn only_the_references_the_app_made_are_filled_back_at_launch() {
         let app = start_app_in(data.clone());
         let mut app = app;
         let s = &mut app.harness.state_mut().settings;
-        s.grpc.metadata = vec![switchboard::engine::fields::SavedHeader::new(
+        s.editors.grpc.metadata = vec![switchboard::engine::fields::SavedHeader::new(
             "authorization",
             "Bearer grpc-5ecret",
         )];
-        s.amqp.url = "amqp://guest:amqp-5ecret@127.0.0.1:5672/%2f".into();
-        s.http.headers = vec![KeyValue::new("X-Leak", typed)];
+        s.editors.amqp.url = "amqp://guest:amqp-5ecret@127.0.0.1:5672/%2f".into();
+        s.editors.http.headers = vec![KeyValue::new("X-Leak", typed)];
         app.close(&mut storage);
     }
     // Planted while the app is closed.
@@ -89,11 +89,15 @@ pub(super) fn only_the_references_the_app_made_are_filled_back_at_launch() {
     {
         let app = start_app_in(data.clone());
         let s = &app.harness.state().settings;
-        assert_eq!(s.http.headers[0].value, typed);
-        assert_eq!(s.amqp.headers.last().unwrap().value, planted);
+        assert_eq!(s.editors.http.headers[0].value, typed);
+        assert_eq!(s.editors.amqp.headers.last().unwrap().value, planted);
         // What the app moved out itself comes back.
-        assert_eq!(s.grpc.metadata[0].value, "Bearer grpc-5ecret");
-        assert!(s.amqp.url.contains("guest:amqp-5ecret@"), "{}", s.amqp.url);
+        assert_eq!(s.editors.grpc.metadata[0].value, "Bearer grpc-5ecret");
+        assert!(
+            s.editors.amqp.url.contains("guest:amqp-5ecret@"),
+            "{}",
+            s.editors.amqp.url
+        );
         app.close(&mut storage);
     }
     let settings = std::fs::read_to_string(&path).unwrap();
@@ -135,11 +139,11 @@ pub(super) fn credentials_sent_from_every_editor_stay_out_of_every_file_but_the_
         let config = app.harness.state().demo_config().unwrap().clone();
         {
             let s = &mut app.harness.state_mut().settings;
-            s.http.url = format!(
+            s.editors.http.url = format!(
                 "http://bob:http-url-5ecret@{}/user/1",
                 config.user_http_addr
             );
-            s.http.headers = vec![
+            s.editors.http.headers = vec![
                 switchboard::engine::fields::SavedHeader::new(
                     "Authorization",
                     "Bearer http-bearer-5ecret",
@@ -149,8 +153,8 @@ pub(super) fn credentials_sent_from_every_editor_stay_out_of_every_file_but_the_
                     format!("Basic {}", b64("alice:http-basic-5ecret")),
                 ),
             ];
-            s.grpc.addr = format!("http://carol:grpc-url-5ecret@{}", config.user_grpc_addr);
-            s.grpc.metadata = vec![
+            s.editors.grpc.addr = format!("http://carol:grpc-url-5ecret@{}", config.user_grpc_addr);
+            s.editors.grpc.metadata = vec![
                 switchboard::engine::fields::SavedHeader::new(
                     "authorization",
                     "Bearer grpc-bearer-5ecret",
@@ -161,8 +165,8 @@ pub(super) fn credentials_sent_from_every_editor_stay_out_of_every_file_but_the_
                 ),
             ];
             // The broker refuses this password: the failed publish is recorded all the same.
-            s.amqp.url = "amqp://guest:amqp-url-5ecret@127.0.0.1:5672/%2f".to_string();
-            s.amqp.headers = vec![
+            s.editors.amqp.url = "amqp://guest:amqp-url-5ecret@127.0.0.1:5672/%2f".to_string();
+            s.editors.amqp.headers = vec![
                 switchboard::engine::fields::SavedHeader::new(
                     "authorization",
                     "Bearer amqp-bearer-5ecret",
@@ -259,25 +263,25 @@ pub(super) fn credentials_sent_from_every_editor_stay_out_of_every_file_but_the_
     app.wait_until("the history to load", |a| a.history_view.history.len() == 3);
     let s = &app.harness.state().settings;
     assert!(
-        s.http.url.contains("bob:http-url-5ecret@"),
+        s.editors.http.url.contains("bob:http-url-5ecret@"),
         "{}",
-        s.http.url
+        s.editors.http.url
     );
-    assert_eq!(s.http.headers[0].value, "Bearer http-bearer-5ecret");
+    assert_eq!(s.editors.http.headers[0].value, "Bearer http-bearer-5ecret");
     assert_eq!(
-        s.grpc.metadata[1].value,
+        s.editors.grpc.metadata[1].value,
         format!("Basic {}", b64("carol:grpc-basic-5ecret"))
     );
     assert!(
-        s.grpc.addr.contains("carol:grpc-url-5ecret@"),
+        s.editors.grpc.addr.contains("carol:grpc-url-5ecret@"),
         "{}",
-        s.grpc.addr
+        s.editors.grpc.addr
     );
     assert_eq!(
-        s.amqp.url,
+        s.editors.amqp.url,
         "amqp://guest:amqp-url-5ecret@127.0.0.1:5672/%2f"
     );
-    assert_eq!(s.amqp.headers[0].value, "Bearer amqp-bearer-5ecret");
+    assert_eq!(s.editors.amqp.headers[0].value, "Bearer amqp-bearer-5ecret");
     let first = app.harness.state().history_view.history[0].clone();
     assert_eq!(
         first.exchange.request.headers[0].value,
@@ -292,7 +296,8 @@ pub(super) fn credentials_sent_from_every_editor_stay_out_of_every_file_but_the_
     // Told to forget them, the app keeps no editor credential at all.
     app.click("Settings");
     app.click("Forget them (type them again after a restart)");
-    app.harness.state_mut().settings.http.headers[0].value = "Bearer http-bearer-5ecret".into();
+    app.harness.state_mut().settings.editors.http.headers[0].value =
+        "Bearer http-bearer-5ecret".into();
     app.close(&mut storage);
     let store = std::fs::read_to_string(data.join("secrets.json")).unwrap();
     assert!(!store.contains("5ecret"), "{store}");

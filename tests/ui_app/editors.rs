@@ -11,9 +11,9 @@ pub(super) fn ctrl_enter_sends_without_pressing_the_focused_button() {
         "http://{}/user/1",
         app.harness.state().demo_config().unwrap().user_http_addr
     );
-    app.harness.state_mut().settings.http.url = config_url;
+    app.harness.state_mut().settings.editors.http.url = config_url;
     app.harness.step();
-    let headers_before = app.harness.state().settings.http.headers.len();
+    let headers_before = app.harness.state().settings.editors.http.headers.len();
     let history_before = app.harness.state().history_view.history.len();
     app.harness.get_by_label("Remove").focus();
     app.harness.step();
@@ -23,7 +23,7 @@ pub(super) fn ctrl_enter_sends_without_pressing_the_focused_button() {
         a.history_view.history.len() > history_before
     });
     assert_eq!(
-        app.harness.state().settings.http.headers.len(),
+        app.harness.state().settings.editors.http.headers.len(),
         headers_before,
         "the focused Remove button was pressed too"
     );
@@ -84,7 +84,7 @@ pub(super) fn scratch_work_is_kept_when_a_saved_request_is_opened() {
     let mut app = start_app();
     app.click("HTTP");
     {
-        let http = &mut app.harness.state_mut().settings.http;
+        let http = &mut app.harness.state_mut().settings.editors.http;
         http.method = "PUT".to_string();
         http.body = switchboard::engine::fields::SavedBody::from_text("{\"scratch\": true}");
         http.headers
@@ -94,13 +94,13 @@ pub(super) fn scratch_work_is_kept_when_a_saved_request_is_opened() {
             ));
     }
     app.harness.step();
-    let scratch = app.harness.state().settings.http.clone();
+    let scratch = app.harness.state().settings.editors.http.clone();
     app.click("Get user (HTTP)");
     app.harness.step();
-    assert_ne!(app.harness.state().settings.http, scratch);
+    assert_ne!(app.harness.state().settings.editors.http, scratch);
     app.click("Back to the unsaved request");
     app.harness.step();
-    let back = &app.harness.state().settings.http;
+    let back = &app.harness.state().settings.editors.http;
     assert_eq!(back.method, "PUT");
     assert_eq!(back.body, scratch.body);
     assert_eq!(back.headers, scratch.headers);
@@ -115,7 +115,7 @@ pub(super) fn bodies_get_their_safety_nets() {
     let mut app = start_app();
     app.click("HTTP");
     {
-        let http = &mut app.harness.state_mut().settings.http;
+        let http = &mut app.harness.state_mut().settings.editors.http;
         http.method = "POST".to_string();
         http.headers.clear();
         http.body = switchboard::engine::fields::SavedBody::from_text("{\"user_id\": \"1\"}");
@@ -128,6 +128,7 @@ pub(super) fn bodies_get_their_safety_nets() {
         app.harness
             .state()
             .settings
+            .editors
             .http
             .headers
             .iter()
@@ -140,12 +141,12 @@ pub(super) fn bodies_get_their_safety_nets() {
     );
 
     app.click("AMQP");
-    app.harness.state_mut().settings.amqp.body =
+    app.harness.state_mut().settings.editors.amqp.body =
         switchboard::engine::fields::SavedBody::from_text("{not json");
     app.harness.step();
     app.assert_shown("the body is not valid JSON");
 
-    app.harness.state_mut().settings.amqp.body =
+    app.harness.state_mut().settings.editors.amqp.body =
         switchboard::engine::fields::SavedBody::from_text("{\"ok\": true}");
     app.harness.step();
     app.send_and_wait("Publish");
@@ -157,13 +158,13 @@ pub(super) fn bodies_get_their_safety_nets() {
 pub(super) fn a_new_header_row_takes_the_cursor() {
     let mut app = start_app();
     app.click("HTTP");
-    let rows = app.harness.state().settings.http.headers.len();
+    let rows = app.harness.state().settings.editors.http.headers.len();
     app.click("+ Add header");
     app.harness.run_steps(2);
     // No click into the new row: what is typed goes where the cursor is.
     app.harness.event(egui::Event::Text("x-trace".to_string()));
     app.harness.run_steps(2);
-    let headers = &app.harness.state().settings.http.headers;
+    let headers = &app.harness.state().settings.editors.http.headers;
     assert_eq!(headers.len(), rows + 1);
     assert_eq!(headers[rows].name, "x-trace");
 }
@@ -205,23 +206,23 @@ pub(super) fn typed_bodies_go_into_the_request_and_outside_changes_show() {
     app.click("AMQP");
     app.replace_text("Body", "{\"typed\": 1}");
     assert_eq!(
-        app.harness.state().settings.amqp.body,
+        app.harness.state().settings.editors.amqp.body,
         SavedBody::from_text("{\"typed\": 1}")
     );
     // A pretty JSON body is kept as JSON in the saved form, and shown as typed.
     app.replace_text("Body", "{\n  \"a\": 1\n}");
     assert!(matches!(
-        app.harness.state().settings.amqp.body,
+        app.harness.state().settings.editors.amqp.body,
         Some(SavedBody::Json(_))
     ));
     app.assert_shown("\"a\": 1");
-    app.harness.state_mut().settings.amqp.body = SavedBody::from_text("set from outside");
+    app.harness.state_mut().settings.editors.amqp.body = SavedBody::from_text("set from outside");
     app.harness.run_steps(2);
     app.assert_shown("set from outside");
     app.click("gRPC");
     app.replace_text("Request (JSON)", "{\"userId\":\"2\"} {\"userId\":\"3\"}");
     assert_eq!(
-        switchboard::ui::grpc_editor::message_text(&app.harness.state().settings.grpc),
+        switchboard::ui::grpc_editor::message_text(&app.harness.state().settings.editors.grpc),
         "{\"userId\":\"2\"} {\"userId\":\"3\"}"
     );
     // Emptied: no message at all.
@@ -231,5 +232,5 @@ pub(super) fn typed_bodies_go_into_the_request_and_outside_changes_show() {
         .key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
     app.harness.key_press(egui::Key::Delete);
     app.harness.run_steps(2);
-    assert_eq!(app.harness.state().settings.grpc.message, None);
+    assert_eq!(app.harness.state().settings.editors.grpc.message, None);
 }

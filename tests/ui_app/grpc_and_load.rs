@@ -32,7 +32,7 @@ pub(super) fn the_grpc_method_browser_discovers_by_reflection_and_fills_a_templa
     app.assert_shown("Methods of");
     app.assert_shown("client stream");
     app.click("user.UserService/CountUsers");
-    let g = app.harness.state().settings.grpc.clone();
+    let g = app.harness.state().settings.editors.grpc.clone();
     assert_eq!(g.method, "user.UserService/CountUsers");
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&switchboard::ui::grpc_editor::message_text(&g))
@@ -41,7 +41,7 @@ pub(super) fn the_grpc_method_browser_discovers_by_reflection_and_fills_a_templa
     );
 
     // A client stream from the editor: two messages, one summary back.
-    app.harness.state_mut().settings.grpc.message =
+    app.harness.state_mut().settings.editors.grpc.message =
         SavedBody::from_text(r#"{"userId":"1"} {"userId":"3"}"#);
     app.harness.step();
     app.send_and_wait("Send");
@@ -62,7 +62,7 @@ pub(super) fn a_live_server_stream_shows_messages_as_they_arrive_and_stops_on_ca
     let mut app = start_app();
     app.click("gRPC");
     {
-        let g = &mut app.harness.state_mut().settings.grpc;
+        let g = &mut app.harness.state_mut().settings.editors.grpc;
         g.method = "user.UserService/WatchOrders".to_string();
         g.message = SavedBody::from_text(r#"{"userId":"3"}"#);
     }
@@ -71,7 +71,7 @@ pub(super) fn a_live_server_stream_shows_messages_as_they_arrive_and_stops_on_ca
     app.click("Send");
     app.wait_until("the stream to open", |a| a.is_busy(TransportTab::Grpc));
     // An order placed now is consumed by the User Service and streamed to us.
-    let order_url = app.harness.state().settings.order.url.clone();
+    let order_url = app.harness.state().settings.editors.order.url.clone();
     app._runtime.block_on(async {
         let response = reqwest::Client::new()
             .post(&order_url)
@@ -137,7 +137,7 @@ pub(super) fn a_bidi_stream_sends_messages_one_by_one_and_half_closes() {
         a.grpc_view.open_stream.is_some() && a.is_busy(TransportTab::Grpc)
     });
     for (i, id) in ["1", "4"].iter().enumerate() {
-        app.harness.state_mut().settings.grpc.message =
+        app.harness.state_mut().settings.editors.grpc.message =
             SavedBody::from_text(&format!(r#"{{"userId":"{id}"}}"#));
         app.harness.step();
         app.click("Send message");
@@ -151,7 +151,7 @@ pub(super) fn a_bidi_stream_sends_messages_one_by_one_and_half_closes() {
     app.assert_shown("Stream open: 2 sent");
     app.assert_shown("Grace Hopper");
     // Invalid JSON is refused where the user acted, and the stream stays open.
-    app.harness.state_mut().settings.grpc.message = SavedBody::from_text("{oops");
+    app.harness.state_mut().settings.editors.grpc.message = SavedBody::from_text("{oops");
     app.harness.step();
     app.click("Send message");
     app.wait_until("the refusal", |a| {

@@ -159,7 +159,7 @@ impl TestApp {
         let before = self.harness.state().history_view.history.len();
         self.click(button);
         self.wait_until("the exchange", |a| {
-            a.history_view.history.len() > before && !a.is_busy(a.settings.transport)
+            a.history_view.history.len() > before && !a.is_busy(a.settings.editors.transport)
         });
     }
 

@@ -9,14 +9,14 @@ use super::*;
 pub(super) fn request_tabs_keep_their_own_work_and_results() {
     let mut app = start_app();
     app.click("HTTP");
-    app.harness.state_mut().settings.http.body =
+    app.harness.state_mut().settings.editors.http.body =
         switchboard::engine::fields::SavedBody::from_text("first tab's body");
     app.harness.step();
     app.click("+ New tab");
     assert_eq!(app.harness.state().request_tabs.tabs.len(), 2);
     assert_eq!(app.harness.state().request_tabs.current, 1);
     assert_ne!(
-        switchboard::ui::http_editor::body_text(&app.harness.state().settings.http),
+        switchboard::ui::http_editor::body_text(&app.harness.state().settings.editors.http),
         "first tab's body"
     );
     assert!(app.harness.state().history_view.selected.is_none());
@@ -35,7 +35,7 @@ pub(super) fn request_tabs_keep_their_own_work_and_results() {
     app.harness.state_mut().switch_tab(0);
     app.harness.step();
     assert_eq!(
-        switchboard::ui::http_editor::body_text(&app.harness.state().settings.http),
+        switchboard::ui::http_editor::body_text(&app.harness.state().settings.editors.http),
         "first tab's body"
     );
     assert!(!app.harness.state().is_busy(TransportTab::Http));
@@ -68,7 +68,7 @@ pub(super) fn request_tabs_keep_their_own_work_and_results() {
 
     // A saved request edited in this tab stays here when another opens: in a new tab.
     app.click("Get user (HTTP)");
-    app.harness.state_mut().settings.http.body =
+    app.harness.state_mut().settings.editors.http.body =
         switchboard::engine::fields::SavedBody::from_text("edited, not saved");
     app.harness.step();
     app.click("User 1 is John Doe");
@@ -80,7 +80,7 @@ pub(super) fn request_tabs_keep_their_own_work_and_results() {
     app.click("Get user (HTTP)");
     assert_eq!(app.harness.state().request_tabs.current, 1);
     assert_eq!(
-        switchboard::ui::http_editor::body_text(&app.harness.state().settings.http),
+        switchboard::ui::http_editor::body_text(&app.harness.state().settings.editors.http),
         "edited, not saved"
     );
     app.assert_shown("GET Get user (HTTP) *");
@@ -98,7 +98,7 @@ pub(super) fn request_tabs_keep_their_own_work_and_results() {
     let state = app.harness.state();
     assert_eq!(state.request_tabs.tabs.len(), 2);
     assert_ne!(
-        switchboard::ui::http_editor::body_text(&state.settings.http),
+        switchboard::ui::http_editor::body_text(&state.settings.editors.http),
         "edited, not saved"
     );
     // A tab whose unsaved request holds edits asks too; one as a new tab has it does not.
@@ -125,15 +125,15 @@ pub(super) fn request_tabs_survive_a_restart_with_their_credentials_in_the_secre
         let mut app = start_app_in(data.clone());
         app.click("HTTP");
         app.click("Get user (HTTP)");
-        app.harness.state_mut().settings.http.body =
+        app.harness.state_mut().settings.editors.http.body =
             switchboard::engine::fields::SavedBody::from_text("kept across restarts");
-        app.harness.state_mut().settings.http.headers.push(
+        app.harness.state_mut().settings.editors.http.headers.push(
             switchboard::engine::fields::SavedHeader::new("Authorization", "Bearer current-secret"),
         );
         app.harness.step();
         app.click("+ New tab");
         {
-            let http = &mut app.harness.state_mut().settings.http;
+            let http = &mut app.harness.state_mut().settings.editors.http;
             http.url = "http://127.0.0.1:9/other".to_string();
             http.headers
                 .push(switchboard::engine::fields::SavedHeader::new(
@@ -156,13 +156,13 @@ pub(super) fn request_tabs_survive_a_restart_with_their_credentials_in_the_secre
     assert_eq!(state.request_tabs.tabs.len(), 2);
     assert_eq!(state.request_tabs.current, 0);
     assert_eq!(
-        switchboard::ui::http_editor::body_text(&state.settings.http),
+        switchboard::ui::http_editor::body_text(&state.settings.editors.http),
         "kept across restarts"
     );
     app.assert_shown("GET Get user (HTTP) *");
     app.harness.state_mut().switch_tab(1);
     app.harness.step();
-    let http = &app.harness.state().settings.http;
+    let http = &app.harness.state().settings.editors.http;
     assert_eq!(http.url, "http://127.0.0.1:9/other");
     let auth = http.headers.iter().find(|h| h.name == "Authorization");
     assert_eq!(auth.map(|h| h.value.as_str()), Some("Bearer parked-secret"));
@@ -173,6 +173,7 @@ pub(super) fn request_tabs_survive_a_restart_with_their_credentials_in_the_secre
         app.harness
             .state()
             .settings
+            .editors
             .http
             .headers
             .iter()
@@ -371,7 +372,11 @@ pub(super) fn ctrl_digits_switch_the_transport_editor() {
         app.harness
             .key_press_modifiers(egui::Modifiers::COMMAND, digit);
         app.harness.step();
-        assert_eq!(app.harness.state().settings.transport, tab, "{digit:?}");
+        assert_eq!(
+            app.harness.state().settings.editors.transport,
+            tab,
+            "{digit:?}"
+        );
     }
 }
 
@@ -429,13 +434,13 @@ pub(super) fn ctrl_l_goes_to_the_url_and_esc_cancels() {
     app.harness.step();
     // The whole URL was selected, as a browser's Ctrl+L does: typing replaces it.
     assert_eq!(
-        app.harness.state().settings.http.url,
+        app.harness.state().settings.editors.http.url,
         "X",
         "Ctrl+L should select the URL"
     );
 
     // A slow User Service: the request is still running when Esc is pressed.
-    app.harness.state_mut().settings.http = switchboard::ui::http_editor::default_request();
+    app.harness.state_mut().settings.editors.http = switchboard::ui::http_editor::default_request();
     let config = app.harness.state().demo_config().cloned().unwrap();
     app.harness
         .state_mut()
@@ -597,7 +602,7 @@ pub(super) fn a_bad_value_in_a_tab_costs_only_that_value_not_the_tab_or_its_secr
         let mut app = start_app_in(data.clone());
         app.click("+ New tab");
         {
-            let http = &mut app.harness.state_mut().settings.http;
+            let http = &mut app.harness.state_mut().settings.editors.http;
             http.url = "http://127.0.0.1:9/parked".to_string();
             http.headers
                 .push(switchboard::engine::fields::SavedHeader::new(
@@ -625,7 +630,7 @@ pub(super) fn a_bad_value_in_a_tab_costs_only_that_value_not_the_tab_or_its_secr
         assert!(kept.contains("parked-5ecret"));
         app.harness.state_mut().switch_tab(1);
         app.harness.step();
-        let http = &app.harness.state().settings.http;
+        let http = &app.harness.state().settings.editors.http;
         assert_eq!(http.url, "http://127.0.0.1:9/parked");
         assert_eq!(http.method, "GET");
         assert!(

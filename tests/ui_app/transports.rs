@@ -196,12 +196,12 @@ pub(super) fn a_stopped_service_shows_its_error_where_the_user_sent() {
 pub(super) fn bad_input_and_cancel_are_reported_inline() {
     let mut app = start_app();
     app.click("HTTP");
-    app.harness.state_mut().settings.http.url = "http//no-scheme".to_string();
+    app.harness.state_mut().settings.editors.http.url = "http//no-scheme".to_string();
     app.send_and_wait("Send");
     app.assert_shown("malformed URL");
     app.assert_shown("fix the field and send again");
 
-    app.harness.state_mut().settings.http = switchboard::ui::http_editor::default_request();
+    app.harness.state_mut().settings.editors.http = switchboard::ui::http_editor::default_request();
     let config_url = format!(
         "http://{}/user/1",
         app.harness.state().strip.services[0]
@@ -210,7 +210,7 @@ pub(super) fn bad_input_and_cancel_are_reported_inline() {
             .nth(1)
             .unwrap()
     );
-    app.harness.state_mut().settings.http.url = config_url;
+    app.harness.state_mut().settings.editors.http.url = config_url;
     app.harness
         .state_mut()
         .set_knobs(ServiceId::User, 30_000, 0.0);

@@ -81,11 +81,12 @@ pub(super) fn the_viewer_filters_without_dropping_and_shows_the_selected_message
     // Republish opens it in the AMQP editor.
     app.click("Republish…");
     let settings = &app.harness.state().settings;
-    assert_eq!(settings.transport, TransportTab::Amqp);
-    assert_eq!(settings.amqp.routing_key, "order.cancelled");
-    assert_eq!(settings.amqp.message_id, "msg-3");
+    assert_eq!(settings.editors.transport, TransportTab::Amqp);
+    assert_eq!(settings.editors.amqp.routing_key, "order.cancelled");
+    assert_eq!(settings.editors.amqp.message_id, "msg-3");
     assert!(
         settings
+            .editors
             .amqp
             .body
             .as_ref()
@@ -219,7 +220,7 @@ pub(super) fn a_live_tap_in_the_viewer_receives_published_messages() {
 pub(super) fn publish_many_shows_progress_and_the_result() {
     let mut app = start_app();
     app.click("AMQP");
-    app.harness.state_mut().settings.amqp_many.count = 40;
+    app.harness.state_mut().settings.editors.amqp_many.count = 40;
     app.harness.step();
     app.click("Publish 40");
     app.wait_until("publish many to finish", |a| {
@@ -245,9 +246,9 @@ pub(super) fn publish_many_numbered_numbers_the_message_ids() {
     app.click("AMQP");
     {
         let settings = &mut app.harness.state_mut().settings;
-        settings.amqp_many.count = 5;
-        settings.amqp_many.numbered = true;
-        settings.amqp.message_id.clear();
+        settings.editors.amqp_many.count = 5;
+        settings.editors.amqp_many.numbered = true;
+        settings.editors.amqp.message_id.clear();
     }
     app.harness.step();
     app.click("Publish 5");

@@ -7,7 +7,7 @@ impl SwitchboardApp {
     pub(super) fn editor_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal_wrapped(|ui| {
             for tab in TransportTab::ALL {
-                let selected = self.settings.transport == tab;
+                let selected = self.settings.editors.transport == tab;
                 if ui
                     .selectable_label(selected, RichText::new(tab.label()).strong())
                     .clicked()
@@ -17,7 +17,7 @@ impl SwitchboardApp {
             }
         });
         ui.separator();
-        let tab = self.settings.transport;
+        let tab = self.settings.editors.transport;
         let editor = crate::ui::request_editor::of(tab);
         editor.ui(ui, &mut self.settings);
         if tab == TransportTab::Grpc {

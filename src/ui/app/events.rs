@@ -63,7 +63,7 @@ impl SwitchboardApp {
             Event::RabbitStarted { url } => {
                 // Editors that pointed at the broker that was not there now use this node.
                 let old = std::mem::take(&mut self.strip.rabbit_starting).unwrap_or_default();
-                let field = &mut self.settings.amqp.url;
+                let field = &mut self.settings.editors.amqp.url;
                 if *field == old || *field == crate::engine::amqp::DEFAULT_AMQP_URL {
                     *field = url.clone();
                 }
@@ -73,7 +73,7 @@ impl SwitchboardApp {
                 // Editors that pointed at the server that was not there now use this one.
                 let old = self.strip.nats_starting.clone().unwrap_or_default();
                 for field in [
-                    &mut self.settings.nats.url,
+                    &mut self.settings.editors.nats.url,
                     &mut self.settings.watch_form.nats.url,
                 ] {
                     if *field == old || *field == crate::engine::nats::DEFAULT_NATS_URL {
@@ -233,7 +233,8 @@ impl SwitchboardApp {
                 if let Some(seq) = seq {
                     // Each editor shows its own last result: one that arrives for an
                     // editor the user has left waits there.
-                    let shown = origin.is_none_or(|(_, tab)| tab == self.settings.transport);
+                    let shown =
+                        origin.is_none_or(|(_, tab)| tab == self.settings.editors.transport);
                     if shown {
                         self.history_view.selected = Some(seq);
                     }
@@ -406,7 +407,7 @@ impl SwitchboardApp {
         if m.transport == crate::engine::Transport::Kafka {
             // Into the Kafka editor: the same topic, key, headers and value (the partition
             // follows from the key again).
-            let k = &mut self.settings.kafka;
+            let k = &mut self.settings.editors.kafka;
             k.topic = m.source.to_string();
             // A null key stays null; an empty one stays empty.
             k.key = (!m.fields.get("key").is_some_and(|v| v.is_null())).then(|| m.key.to_string());
@@ -422,13 +423,13 @@ impl SwitchboardApp {
                 })
                 .collect();
             k.set_body(m.body.bytes.clone());
-            self.settings.transport = TransportTab::Kafka;
+            self.settings.editors.transport = TransportTab::Kafka;
             self.settings.view = MainView::Requests;
             return;
         }
         if m.transport == crate::engine::Transport::Nats {
             // Into the NATS editor: a publish on the same subject with the same headers.
-            let n = &mut self.settings.nats;
+            let n = &mut self.settings.editors.nats;
             n.op = crate::engine::nats::NatsOp::Publish;
             n.subject = m.key.to_string();
             n.jetstream = !m.source.is_empty();
@@ -449,11 +450,11 @@ impl SwitchboardApp {
             if !n.jetstream {
                 n.reply_to = m.field("reply_to").unwrap_or_default();
             }
-            self.settings.transport = TransportTab::Nats;
+            self.settings.editors.transport = TransportTab::Nats;
             self.settings.view = MainView::Requests;
             return;
         }
-        let a = &mut self.settings.amqp;
+        let a = &mut self.settings.editors.amqp;
         let p = m.properties();
         a.exchange = m.source.to_string();
         a.routing_key = m.key.to_string();
@@ -478,7 +479,7 @@ impl SwitchboardApp {
             .collect();
         a.body =
             crate::engine::fields::SavedBody::from_text(&String::from_utf8_lossy(&m.body.bytes));
-        self.settings.transport = TransportTab::Amqp;
+        self.settings.editors.transport = TransportTab::Amqp;
         self.settings.view = MainView::Requests;
         if std::str::from_utf8(&m.body.bytes).is_err() {
             self.outcomes.insert(TransportTab::Amqp, EditorOutcome::Failed("the message body is binary: the editor shows it as text with replacement characters".to_string()));

@@ -35,7 +35,7 @@ impl SwitchboardApp {
                 editors::focus_address_next(ui.ctx());
             }
             // Esc cancels the running request, unless a dialog or popup takes it.
-            let tab = self.settings.transport;
+            let tab = self.settings.editors.transport;
             if self.is_busy(tab)
                 && self.collections.dialog.is_none()
                 && !self.show_settings
@@ -111,7 +111,7 @@ impl SwitchboardApp {
                     ui,
                     &mut self.viewer,
                     &mut self.settings.watch_form,
-                    &mut self.settings.amqp.url,
+                    &mut self.settings.editors.amqp.url,
                 );
                 for action in actions {
                     self.viewer_action(action);

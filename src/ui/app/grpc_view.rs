@@ -35,7 +35,7 @@ impl SwitchboardApp {
                     .on_hover_text("Send the request JSON above as the next message")
                     .clicked()
                 {
-                    let json = crate::ui::grpc_editor::message_text(&self.settings.grpc);
+                    let json = crate::ui::grpc_editor::message_text(&self.settings.editors.grpc);
                     self.command(Command::StreamSend { id, json });
                 }
                 if ui
@@ -101,7 +101,7 @@ impl SwitchboardApp {
         use crate::ui::settings::GrpcSource;
         ui.horizontal_wrapped(|ui| {
             ui.label("Types from");
-            let source = &mut self.settings.grpc_source;
+            let source = &mut self.settings.editors.grpc_source;
             ui.selectable_value(source, GrpcSource::Reflection, "server reflection");
             ui.selectable_value(source, GrpcSource::ProtoFiles, ".proto files");
             ui.selectable_value(source, GrpcSource::Protoset, "protoset");
@@ -119,9 +119,9 @@ impl SwitchboardApp {
                 ui.spinner();
             }
         });
-        if self.settings.grpc_source == GrpcSource::ProtoFiles {
+        if self.settings.editors.grpc_source == GrpcSource::ProtoFiles {
             ui.horizontal_wrapped(|ui| {
-                let g = &mut self.settings.grpc;
+                let g = &mut self.settings.editors.grpc;
                 crate::ui::grpc_editor::paths_field(
                     ui,
                     "Files",
@@ -138,18 +138,18 @@ impl SwitchboardApp {
                 );
             });
         }
-        if self.settings.grpc_source == GrpcSource::Protoset {
+        if self.settings.editors.grpc_source == GrpcSource::Protoset {
             ui.horizontal_wrapped(|ui| {
                 let l = ui.label("Protoset");
                 ui.add(
-                    egui::TextEdit::singleline(&mut self.settings.grpc.protoset)
+                    egui::TextEdit::singleline(&mut self.settings.editors.grpc.protoset)
                         .hint_text("api.protoset")
                         .desired_width(320.0),
                 )
                 .labelled_by(l.id);
             });
         }
-        let g = &mut self.settings.grpc;
+        let g = &mut self.settings.editors.grpc;
         editors::tls_ui(
             ui,
             "grpc-tls",
@@ -172,7 +172,7 @@ impl SwitchboardApp {
                             .num_columns(3)
                             .show(ui, |ui| {
                                 for m in methods {
-                                    let selected = self.settings.grpc.method == m.path;
+                                    let selected = self.settings.editors.grpc.method == m.path;
                                     if ui
                                         .selectable_label(
                                             selected,
@@ -203,8 +203,9 @@ impl SwitchboardApp {
             None => {}
         }
         if let Some(m) = chosen {
-            self.settings.grpc.method = m.path;
-            self.settings.grpc.message = crate::engine::fields::SavedBody::from_text(&m.template);
+            self.settings.editors.grpc.method = m.path;
+            self.settings.editors.grpc.message =
+                crate::engine::fields::SavedBody::from_text(&m.template);
         }
     }
 }

@@ -468,9 +468,9 @@ impl SwitchboardApp {
     pub fn publish_many(&mut self, tab: TransportTab) {
         use crate::engine::{PublishManyJob, RequestSpec};
         let many = match tab {
-            TransportTab::Amqp => &self.settings.amqp_many,
-            TransportTab::Nats => &self.settings.nats_many,
-            TransportTab::Kafka => &self.settings.kafka_many,
+            TransportTab::Amqp => &self.settings.editors.amqp_many,
+            TransportTab::Nats => &self.settings.editors.nats_many,
+            TransportTab::Kafka => &self.settings.editors.kafka_many,
             TransportTab::Http | TransportTab::Grpc => return,
         };
         let (count, rate_per_sec, numbered) =
@@ -521,10 +521,10 @@ impl SwitchboardApp {
 
     /// Loads the gRPC editor's descriptors (reflection, .proto files or built-in) for its address.
     pub fn discover(&mut self) {
-        let g = &self.settings.grpc;
+        let g = &self.settings.editors.grpc;
         let command = Command::Discover {
             addr: g.addr.trim().to_string(),
-            source: crate::ui::grpc_editor::descriptor_source(g, self.settings.grpc_source),
+            source: crate::ui::grpc_editor::descriptor_source(g, self.settings.editors.grpc_source),
             tls: crate::ui::grpc_editor::tls(g),
         };
         if self.backend.send(command) {
@@ -539,7 +539,7 @@ impl SwitchboardApp {
         };
         methods
             .iter()
-            .find(|m| m.path == self.settings.grpc.method.trim())
+            .find(|m| m.path == self.settings.editors.grpc.method.trim())
             .map(|m| m.kind)
     }
 
@@ -599,7 +599,7 @@ impl SwitchboardApp {
 
     /// Places an order through the Order Service and follows its event.
     pub fn place_order(&mut self) {
-        let order = &self.settings.order;
+        let order = &self.settings.editors.order;
         let mut request = HttpRequest {
             method: "POST".to_string(),
             headers: vec![Header::new("Content-Type", "application/json")],
@@ -644,8 +644,8 @@ impl SwitchboardApp {
 
     /// Switches the editor, and the result pane to that editor's own last result.
     pub fn show_editor(&mut self, tab: TransportTab) {
-        if self.settings.transport != tab {
-            self.settings.transport = tab;
+        if self.settings.editors.transport != tab {
+            self.settings.editors.transport = tab;
             self.history_view.compare = false;
             self.history_view.selected = self.last_by_tab.get(&tab).copied();
         }

@@ -123,7 +123,7 @@ impl SwitchboardApp {
             self.settings.apply_saved(&request);
             if crate::engine::credentials::is_redacted(&request) {
                 self.outcomes.insert(
-                    self.settings.transport,
+                    self.settings.editors.transport,
                     EditorOutcome::Failed(
                         "the history kept this request with its credentials masked (••••): type them again before sending".to_string(),
                     ),

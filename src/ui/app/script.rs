@@ -20,20 +20,20 @@ impl SwitchboardApp {
     /// The demo is up: start the script's first requests.
     pub(super) fn script_demo_started(&mut self, config: &demo_services::DemoConfig) {
         if self.script_run.script == Some(Script::Lookup) {
-            self.settings.http = crate::ui::http_editor::default_request();
-            self.settings.grpc = crate::ui::grpc_editor::default_request();
+            self.settings.editors.http = crate::ui::http_editor::default_request();
+            self.settings.editors.grpc = crate::ui::grpc_editor::default_request();
             self.settings
                 .retarget_demo(&demo_services::DemoConfig::default(), config);
             self.send_current(TransportTab::Grpc);
             self.send_current(TransportTab::Http);
-            self.settings.transport = TransportTab::Http;
+            self.settings.editors.transport = TransportTab::Http;
         }
         match self.script_run.script {
             Some(Script::Idle) => {
                 self.script_run.script_frames.get_or_insert(0);
             }
             Some(Script::Lookups1000) => {
-                self.settings.http = crate::ui::http_editor::default_request();
+                self.settings.editors.http = crate::ui::http_editor::default_request();
                 self.settings
                     .retarget_demo(&demo_services::DemoConfig::default(), config);
                 self.send_current(TransportTab::Http);

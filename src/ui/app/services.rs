@@ -292,7 +292,7 @@ impl SwitchboardApp {
                             .on_hover_text("Start a private RabbitMQ node (free ports, data in the data directory) that stops with the app; the demo and the AMQP editor move to it")
                             .clicked()
                         {
-                            self.strip.rabbit_starting = Some(self.settings.amqp.url.clone());
+                            self.strip.rabbit_starting = Some(self.settings.editors.amqp.url.clone());
                             self.command(Command::StartRabbit);
                         }
                     } else {

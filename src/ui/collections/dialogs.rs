@@ -313,23 +313,25 @@ pub(super) fn default_name(app: &SwitchboardApp, kind: EditorKind) -> String {
     match kind {
         EditorKind::Http => {
             let path = s
+                .editors
                 .http
                 .url
                 .split_once("://")
-                .map_or(s.http.url.as_str(), |(_, r)| r);
+                .map_or(s.editors.http.url.as_str(), |(_, r)| r);
             let path = path.find('/').map_or("/", |i| &path[i..]);
-            format!("{} {path}", s.http.method)
+            format!("{} {path}", s.editors.http.method)
         }
         EditorKind::Grpc => s
+            .editors
             .grpc
             .method
             .rsplit('/')
             .next()
             .unwrap_or("call")
             .to_string(),
-        EditorKind::Amqp => format!("Publish {}", s.amqp.routing_key),
-        EditorKind::Nats => format!("{} {}", s.nats.op.label(), s.nats.subject),
-        EditorKind::Kafka => format!("Produce {}", s.kafka.topic),
+        EditorKind::Amqp => format!("Publish {}", s.editors.amqp.routing_key),
+        EditorKind::Nats => format!("{} {}", s.editors.nats.op.label(), s.editors.nats.subject),
+        EditorKind::Kafka => format!("Produce {}", s.editors.kafka.topic),
         EditorKind::Watch if s.watch_form.broker == crate::ui::viewer::WatchBroker::Nats => {
             format!("Watch {}", s.watch_form.nats.describe())
         }

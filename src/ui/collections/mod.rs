@@ -335,10 +335,10 @@ impl SwitchboardApp {
                 }
                 Some(Loaded::Ok { value, raw }) if raw != active.raw && !self.is_dirty(kind) => {
                     // Refreshed in place: the shown editor stays the shown one.
-                    let (view, transport) = (self.settings.view, self.settings.transport);
+                    let (view, transport) = (self.settings.view, self.settings.editors.transport);
                     self.settings.apply_saved(&value);
                     self.settings.view = view;
-                    self.settings.transport = transport;
+                    self.settings.editors.transport = transport;
                     self.collections.active.insert(
                         kind,
                         Active {
@@ -516,21 +516,27 @@ impl SwitchboardApp {
             let editor_same = match &c.editor {
                 EditorSnapshot::Http(e, mode) => {
                     kind == EditorKind::Http
-                        && *e == self.settings.http
-                        && *mode == self.settings.http_body_mode
+                        && *e == self.settings.editors.http
+                        && *mode == self.settings.editors.http_body_mode
                 }
                 EditorSnapshot::Grpc(e, source) => {
                     kind == EditorKind::Grpc
-                        && *e == self.settings.grpc
-                        && *source == self.settings.grpc_source
+                        && *e == self.settings.editors.grpc
+                        && *source == self.settings.editors.grpc_source
                 }
-                EditorSnapshot::Amqp(e) => kind == EditorKind::Amqp && *e == self.settings.amqp,
-                EditorSnapshot::Nats(e) => kind == EditorKind::Nats && *e == self.settings.nats,
-                EditorSnapshot::Kafka(e) => kind == EditorKind::Kafka && *e == self.settings.kafka,
+                EditorSnapshot::Amqp(e) => {
+                    kind == EditorKind::Amqp && *e == self.settings.editors.amqp
+                }
+                EditorSnapshot::Nats(e) => {
+                    kind == EditorKind::Nats && *e == self.settings.editors.nats
+                }
+                EditorSnapshot::Kafka(e) => {
+                    kind == EditorKind::Kafka && *e == self.settings.editors.kafka
+                }
                 EditorSnapshot::Watch(f, url) => {
                     kind == EditorKind::Watch
                         && *f == self.settings.watch_form
-                        && *url == self.settings.amqp.url
+                        && *url == self.settings.editors.amqp.url
                 }
             };
             editor_same
@@ -547,13 +553,17 @@ impl SwitchboardApp {
             let unresolved = request.unresolved(&self.vars_for(kind));
             let s = &self.settings;
             let editor = match kind {
-                EditorKind::Http => EditorSnapshot::Http(s.http.clone(), s.http_body_mode),
-                EditorKind::Grpc => EditorSnapshot::Grpc(s.grpc.clone(), s.grpc_source),
-                EditorKind::Amqp => EditorSnapshot::Amqp(s.amqp.clone()),
-                EditorKind::Nats => EditorSnapshot::Nats(s.nats.clone()),
-                EditorKind::Kafka => EditorSnapshot::Kafka(s.kafka.clone()),
+                EditorKind::Http => {
+                    EditorSnapshot::Http(s.editors.http.clone(), s.editors.http_body_mode)
+                }
+                EditorKind::Grpc => {
+                    EditorSnapshot::Grpc(s.editors.grpc.clone(), s.editors.grpc_source)
+                }
+                EditorKind::Amqp => EditorSnapshot::Amqp(s.editors.amqp.clone()),
+                EditorKind::Nats => EditorSnapshot::Nats(s.editors.nats.clone()),
+                EditorKind::Kafka => EditorSnapshot::Kafka(s.editors.kafka.clone()),
                 EditorKind::Watch => {
-                    EditorSnapshot::Watch(s.watch_form.clone(), s.amqp.url.clone())
+                    EditorSnapshot::Watch(s.watch_form.clone(), s.editors.amqp.url.clone())
                 }
             };
             let inputs = StatusInputs {

@@ -21,21 +21,57 @@ impl Settings {
                 ));
             }
         }
-        slots.push(("http", "http.url".into(), Slot::Url(&mut self.http.url)));
-        rows("http", "http.headers", &mut self.http.headers, &mut slots);
-        slots.push(("grpc", "grpc.addr".into(), Slot::Url(&mut self.grpc.addr)));
-        rows("grpc", "grpc.metadata", &mut self.grpc.metadata, &mut slots);
-        slots.push(("amqp", "amqp.url".into(), Slot::Url(&mut self.amqp.url)));
+        slots.push((
+            "http",
+            "http.url".into(),
+            Slot::Url(&mut self.editors.http.url),
+        ));
+        rows(
+            "http",
+            "http.headers",
+            &mut self.editors.http.headers,
+            &mut slots,
+        );
+        slots.push((
+            "grpc",
+            "grpc.addr".into(),
+            Slot::Url(&mut self.editors.grpc.addr),
+        ));
+        rows(
+            "grpc",
+            "grpc.metadata",
+            &mut self.editors.grpc.metadata,
+            &mut slots,
+        );
+        slots.push((
+            "amqp",
+            "amqp.url".into(),
+            Slot::Url(&mut self.editors.amqp.url),
+        ));
         // Named as when the order form was part of the AMQP editor: references saved then
         // still find their field.
         slots.push((
             "order",
             "amqp.order_url".into(),
-            Slot::Url(&mut self.order.url),
+            Slot::Url(&mut self.editors.order.url),
         ));
-        rows("amqp", "amqp.headers", &mut self.amqp.headers, &mut slots);
-        slots.push(("nats", "nats.url".into(), Slot::Url(&mut self.nats.url)));
-        rows("nats", "nats.headers", &mut self.nats.headers, &mut slots);
+        rows(
+            "amqp",
+            "amqp.headers",
+            &mut self.editors.amqp.headers,
+            &mut slots,
+        );
+        slots.push((
+            "nats",
+            "nats.url".into(),
+            Slot::Url(&mut self.editors.nats.url),
+        ));
+        rows(
+            "nats",
+            "nats.headers",
+            &mut self.editors.nats.headers,
+            &mut slots,
+        );
         slots.push((
             "nats_watch",
             "watch.nats_url".into(),

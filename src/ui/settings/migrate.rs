@@ -400,7 +400,10 @@ mod tests {
         assert!(report.dropped.is_empty(), "{:?}", report.dropped);
         assert!(report.migrated);
         assert_eq!(s.timeout_secs, 4.0);
-        for (a, order) in [(&s.amqp, &s.order), (&s.tabs[0].amqp, &s.tabs[0].order)] {
+        for (a, order) in [
+            (&s.editors.amqp, &s.editors.order),
+            (&s.tabs[0].editors.amqp, &s.tabs[0].editors.order),
+        ] {
             assert_eq!(a.url, "amqp://guest@127.0.0.1:5672/%2f");
             assert_eq!(a.routing_key, "order.cancelled");
             assert_eq!(a.message_id, "m-1");
@@ -422,12 +425,18 @@ mod tests {
             assert_eq!(order.url, "http://127.0.0.1:9999/orders");
             assert_eq!(order.body, "{\"user_id\": \"2\"}");
         }
-        assert_eq!(s.amqp_many.count, 40);
-        assert_eq!(s.tabs[0].amqp_many, s.amqp_many, "a tab keeps its own");
-        assert_eq!(s.amqp_many.rate, 5.0);
-        assert!(!s.amqp_many.numbered);
-        assert_eq!(s.transport, super::super::TransportTab::Http);
-        assert_eq!(s.tabs[0].transport, super::super::TransportTab::Amqp);
+        assert_eq!(s.editors.amqp_many.count, 40);
+        assert_eq!(
+            s.tabs[0].editors.amqp_many, s.editors.amqp_many,
+            "a tab keeps its own"
+        );
+        assert_eq!(s.editors.amqp_many.rate, 5.0);
+        assert!(!s.editors.amqp_many.numbered);
+        assert_eq!(s.editors.transport, super::super::TransportTab::Http);
+        assert_eq!(
+            s.tabs[0].editors.transport,
+            super::super::TransportTab::Amqp
+        );
     }
 
     #[test]
@@ -455,8 +464,8 @@ mod tests {
         assert!(report.dropped.is_empty(), "{:?}", report.dropped);
         assert!(report.migrated);
         for (h, mode) in [
-            (&s.http, s.http_body_mode),
-            (&s.tabs[0].http, s.tabs[0].http_body_mode),
+            (&s.editors.http, s.editors.http_body_mode),
+            (&s.tabs[0].editors.http, s.tabs[0].editors.http_body_mode),
         ] {
             assert_eq!(h.method, "POST");
             assert_eq!(h.url, "https://127.0.0.1:8081/upload");
@@ -500,8 +509,8 @@ mod tests {
         assert!(report.dropped.is_empty(), "{:?}", report.dropped);
         assert!(report.migrated);
         for (g, source) in [
-            (&s.grpc, s.grpc_source),
-            (&s.tabs[0].grpc, s.tabs[0].grpc_source),
+            (&s.editors.grpc, s.editors.grpc_source),
+            (&s.tabs[0].editors.grpc, s.tabs[0].editors.grpc_source),
         ] {
             assert_eq!(g.addr, "https://127.0.0.1:50051");
             assert_eq!(g.method, "shop.Orders/Get");
@@ -550,12 +559,13 @@ mod tests {
         assert!(!report.migrated);
         assert_eq!(s.timeout_secs, 4.0);
         assert!(!s.dark_mode);
-        assert_eq!(s.amqp, Settings::default().amqp);
+        assert_eq!(s.editors.amqp, Settings::default().editors.amqp);
         // The tab keeps everything but its bad method and header row; the others are kept.
         assert_eq!(s.tabs.len(), 3);
-        assert_eq!(s.tabs[0].http.url, "http://kept/");
-        assert_eq!(s.tabs[0].http.method, "GET");
+        assert_eq!(s.tabs[0].editors.http.url, "http://kept/");
+        assert_eq!(s.tabs[0].editors.http.method, "GET");
         let names: Vec<_> = s.tabs[0]
+            .editors
             .http
             .headers
             .iter()
@@ -563,7 +573,10 @@ mod tests {
             .collect();
         assert_eq!(names, ["Authorization", "X-Kept"]);
         assert_eq!(s.tabs[1], super::super::TabEditors::default());
-        assert_eq!(s.tabs[2].transport, super::super::TransportTab::Grpc);
+        assert_eq!(
+            s.tabs[2].editors.transport,
+            super::super::TransportTab::Grpc
+        );
         // Today's shape is read as it is.
         let now = serde_json::to_value(&s).unwrap();
         assert_eq!(read(now), (s, Read::default()));

@@ -171,12 +171,12 @@ pub enum MainView {
     Messages,
 }
 
-/// Everything persisted.
+/// The request editors: every transport's request (the engine's own type), what each editor
+/// keeps beside it, and which one is shown. The app's settings hold the current request tab's;
+/// each other tab ([`TabEditors`]) holds its own.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct Settings {
-    pub view: MainView,
-    pub watch_form: super::viewer::WatchForm,
+pub struct Editors {
     pub transport: TransportTab,
     /// The HTTP editor: the engine's saved request itself.
     pub http: SavedHttp,
@@ -200,6 +200,37 @@ pub struct Settings {
     pub kafka: crate::engine::kafka::KafkaRequest,
     /// The Kafka editor's *Produce many* form.
     pub kafka_many: ManyForm,
+}
+
+impl Default for Editors {
+    fn default() -> Self {
+        Self {
+            transport: TransportTab::Http,
+            http: super::http_editor::default_request(),
+            http_body_mode: BodyMode::Text,
+            grpc: super::grpc_editor::default_request(),
+            grpc_source: GrpcSource::default(),
+            amqp: super::amqp_editor::default_request(),
+            amqp_many: ManyForm::default(),
+            order: OrderForm::default(),
+            nats: super::nats_editor::default_request(),
+            nats_many: ManyForm::default(),
+            kafka: super::kafka_editor::default_request(),
+            kafka_many: ManyForm::default(),
+        }
+    }
+}
+
+/// Everything persisted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub view: MainView,
+    pub watch_form: super::viewer::WatchForm,
+    /// The request editors (the current tab's), flattened: the file keeps their fields at its
+    /// top level.
+    #[serde(flatten)]
+    pub editors: Editors,
     pub timeout_secs: f64,
     pub dark_mode: bool,
     pub load: LoadForm,
@@ -309,18 +340,7 @@ impl Default for Settings {
         Self {
             view: MainView::Requests,
             watch_form: Default::default(),
-            transport: TransportTab::Http,
-            http: super::http_editor::default_request(),
-            http_body_mode: BodyMode::Text,
-            grpc: super::grpc_editor::default_request(),
-            grpc_source: GrpcSource::default(),
-            amqp: super::amqp_editor::default_request(),
-            amqp_many: ManyForm::default(),
-            order: OrderForm::default(),
-            nats: super::nats_editor::default_request(),
-            nats_many: ManyForm::default(),
-            kafka: super::kafka_editor::default_request(),
-            kafka_many: ManyForm::default(),
+            editors: Editors::default(),
             timeout_secs: 10.0,
             dark_mode: true,
             load: LoadForm::default(),
@@ -346,18 +366,8 @@ impl Default for Settings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TabEditors {
-    pub transport: TransportTab,
-    pub http: SavedHttp,
-    pub http_body_mode: BodyMode,
-    pub grpc: SavedGrpc,
-    pub grpc_source: GrpcSource,
-    pub amqp: SavedAmqp,
-    pub order: OrderForm,
-    pub amqp_many: ManyForm,
-    pub nats: crate::engine::nats::NatsRequest,
-    pub nats_many: ManyForm,
-    pub kafka: crate::engine::kafka::KafkaRequest,
-    pub kafka_many: ManyForm,
+    #[serde(flatten)]
+    pub editors: Editors,
     pub open_requests: Vec<OpenRequest>,
     /// Its credentials' references in the secret store (`…_tabN`), as
     /// [`Settings::editor_secrets`] for the current tab.
@@ -381,18 +391,7 @@ impl TabEditors {
     /// Moves the editors out of `settings`, putting `fresh`'s in their place.
     pub fn replace(settings: &mut Settings, fresh: &Settings) -> Self {
         Self {
-            transport: std::mem::replace(&mut settings.transport, fresh.transport),
-            http: std::mem::replace(&mut settings.http, fresh.http.clone()),
-            http_body_mode: std::mem::replace(&mut settings.http_body_mode, fresh.http_body_mode),
-            grpc: std::mem::replace(&mut settings.grpc, fresh.grpc.clone()),
-            grpc_source: std::mem::replace(&mut settings.grpc_source, fresh.grpc_source),
-            amqp: std::mem::replace(&mut settings.amqp, fresh.amqp.clone()),
-            order: std::mem::replace(&mut settings.order, fresh.order.clone()),
-            amqp_many: std::mem::replace(&mut settings.amqp_many, fresh.amqp_many.clone()),
-            nats_many: std::mem::replace(&mut settings.nats_many, fresh.nats_many.clone()),
-            kafka_many: std::mem::replace(&mut settings.kafka_many, fresh.kafka_many.clone()),
-            nats: std::mem::replace(&mut settings.nats, fresh.nats.clone()),
-            kafka: std::mem::replace(&mut settings.kafka, fresh.kafka.clone()),
+            editors: std::mem::replace(&mut settings.editors, fresh.editors.clone()),
             open_requests: Vec::new(),
             editor_secrets: Vec::new(),
         }
@@ -400,18 +399,7 @@ impl TabEditors {
 
     /// Puts the editors into `settings`.
     pub fn put(self, settings: &mut Settings) {
-        settings.transport = self.transport;
-        settings.http = self.http;
-        settings.http_body_mode = self.http_body_mode;
-        settings.grpc = self.grpc;
-        settings.grpc_source = self.grpc_source;
-        settings.amqp = self.amqp;
-        settings.order = self.order;
-        settings.amqp_many = self.amqp_many;
-        settings.nats_many = self.nats_many;
-        settings.kafka_many = self.kafka_many;
-        settings.nats = self.nats;
-        settings.kafka = self.kafka;
+        settings.editors = self.editors;
     }
 
     /// Runs `f` (retargeting, forgetting credentials…) on these editors as settings.
@@ -483,7 +471,7 @@ impl Settings {
     pub fn current_kind(&self) -> EditorKind {
         match self.view {
             MainView::Messages => EditorKind::Watch,
-            MainView::Requests => self.transport.into(),
+            MainView::Requests => self.editors.transport.into(),
         }
     }
 
@@ -499,15 +487,23 @@ impl Settings {
                 *text = text.replace(&from.to_string(), &to.to_string());
             }
         };
-        swap(&mut self.http.url, from.user_http_addr, to.user_http_addr);
-        swap(&mut self.grpc.addr, from.user_grpc_addr, to.user_grpc_addr);
         swap(
-            &mut self.order.url,
+            &mut self.editors.http.url,
+            from.user_http_addr,
+            to.user_http_addr,
+        );
+        swap(
+            &mut self.editors.grpc.addr,
+            from.user_grpc_addr,
+            to.user_grpc_addr,
+        );
+        swap(
+            &mut self.editors.order.url,
             from.order_http_addr,
             to.order_http_addr,
         );
-        if self.amqp.exchange == from.topology.exchange {
-            self.amqp.exchange = to.topology.exchange.clone();
+        if self.editors.amqp.exchange == from.topology.exchange {
+            self.editors.amqp.exchange = to.topology.exchange.clone();
         }
         if self.watch_form.exchange == from.topology.exchange {
             self.watch_form.exchange = to.topology.exchange.clone();
@@ -525,8 +521,8 @@ impl Settings {
         if self.watch_form.queue == from.topology.dead_letter_queue {
             self.watch_form.queue = to.topology.dead_letter_queue.clone();
         }
-        if self.amqp.url == from.amqp_url {
-            self.amqp.url = to.amqp_url.clone();
+        if self.editors.amqp.url == from.amqp_url {
+            self.editors.amqp.url = to.amqp_url.clone();
         }
         if let (Some(from), Some(to)) = (&from.nats, &to.nats) {
             let swap = |text: &mut String, a: &str, b: &str| {
@@ -534,10 +530,14 @@ impl Settings {
                     *text = b.to_string();
                 }
             };
-            swap(&mut self.nats.url, &from.url, &to.url);
-            swap(&mut self.nats.subject, &from.user_subject, &to.user_subject);
+            swap(&mut self.editors.nats.url, &from.url, &to.url);
             swap(
-                &mut self.nats.subject,
+                &mut self.editors.nats.subject,
+                &from.user_subject,
+                &to.user_subject,
+            );
+            swap(
+                &mut self.editors.nats.subject,
                 &from.orders_subject,
                 &to.orders_subject,
             );
@@ -556,8 +556,8 @@ impl Settings {
                     *text = b.to_string();
                 }
             };
-            swap(&mut self.kafka.url, &from.url, &to.url);
-            swap(&mut self.kafka.topic, &from.topic, &to.topic);
+            swap(&mut self.editors.kafka.url, &from.url, &to.url);
+            swap(&mut self.editors.kafka.topic, &from.topic, &to.topic);
             swap(&mut self.watch_form.kafka.url, &from.url, &to.url);
             swap(&mut self.watch_form.kafka.topic, &from.topic, &to.topic);
         }
@@ -589,10 +589,10 @@ mod tests {
         };
         let mut settings = Settings::default();
         settings.retarget_demo(&defaults, &bound);
-        assert_eq!(settings.http.url, "http://127.0.0.1:40001/user/1");
-        assert_eq!(settings.grpc.addr, "127.0.0.1:40002");
-        assert_eq!(settings.order.url, "http://127.0.0.1:40003/orders");
-        assert_eq!(settings.amqp.exchange, "orders-x");
+        assert_eq!(settings.editors.http.url, "http://127.0.0.1:40001/user/1");
+        assert_eq!(settings.editors.grpc.addr, "127.0.0.1:40002");
+        assert_eq!(settings.editors.order.url, "http://127.0.0.1:40003/orders");
+        assert_eq!(settings.editors.amqp.exchange, "orders-x");
         // The watch form's picker offers the demo's names.
         assert!(
             settings
@@ -616,21 +616,21 @@ mod tests {
     #[test]
     fn every_editor_round_trips_through_a_saved_request() {
         let mut settings = Settings::default();
-        settings.http.method = "POST".into();
-        settings.http.tls.ca_file = "certs/ca.pem".into();
-        settings.http.body = SavedBody::from_text("{\n  \"a\": 1\n}");
-        settings.http.headers.push(SavedHeader {
+        settings.editors.http.method = "POST".into();
+        settings.editors.http.tls.ca_file = "certs/ca.pem".into();
+        settings.editors.http.body = SavedBody::from_text("{\n  \"a\": 1\n}");
+        settings.editors.http.headers.push(SavedHeader {
             enabled: false,
             ..SavedHeader::new("X-Off", "1")
         });
-        settings.grpc_source = GrpcSource::ProtoFiles;
-        settings.grpc.protos = vec!["a.proto".into(), "b.proto".into()];
-        settings.grpc.import_paths = vec!["inc".into()];
+        settings.editors.grpc_source = GrpcSource::ProtoFiles;
+        settings.editors.grpc.protos = vec!["a.proto".into(), "b.proto".into()];
+        settings.editors.grpc.import_paths = vec!["inc".into()];
         settings.watch_form.mode = crate::engine::watch::WatchMode::Peek;
         settings.watch_form.peek_limit = 7;
-        settings.amqp.routing_key = "order.cancelled".into();
-        settings.amqp.persistent = false;
-        settings.amqp.body = SavedBody::from_text("not json");
+        settings.editors.amqp.routing_key = "order.cancelled".into();
+        settings.editors.amqp.persistent = false;
+        settings.editors.amqp.body = SavedBody::from_text("not json");
         for kind in [
             EditorKind::Http,
             EditorKind::Grpc,
@@ -648,10 +648,10 @@ mod tests {
     #[test]
     fn the_http_editor_form_mode_saves_parts_and_files_by_path() {
         let mut settings = Settings::default();
-        settings.http.method = "POST".into();
-        settings.http.body = SavedBody::from_text("kept while editing");
-        settings.http_body_mode = BodyMode::Form;
-        settings.http.form = vec![
+        settings.editors.http.method = "POST".into();
+        settings.editors.http.body = SavedBody::from_text("kept while editing");
+        settings.editors.http_body_mode = BodyMode::Form;
+        settings.editors.http.form = vec![
             SavedFormPart::text("title", "Q3"),
             SavedFormPart {
                 content_type: " text/csv".into(),
@@ -676,9 +676,9 @@ mod tests {
         );
         let mut other = Settings::default();
         other.apply_saved(&saved);
-        assert_eq!(other.http_body_mode, BodyMode::Form);
+        assert_eq!(other.editors.http_body_mode, BodyMode::Form);
         assert_eq!(other.to_saved(EditorKind::Http, "r", None), saved);
-        settings.http_body_mode = BodyMode::Text;
+        settings.editors.http_body_mode = BodyMode::Text;
         let SavedSpec::Http(h) = settings.to_saved(EditorKind::Http, "r", None).spec else {
             panic!()
         };
@@ -689,25 +689,30 @@ mod tests {
     #[test]
     fn editor_credentials_move_out_and_come_back() {
         let mut settings = Settings::default();
-        settings.http.url = "http://bob:pw-http@127.0.0.1:8081/user/1".into();
+        settings.editors.http.url = "http://bob:pw-http@127.0.0.1:8081/user/1".into();
         settings
+            .editors
             .http
             .headers
             .push(SavedHeader::new("Authorization", "Bearer tok-1"));
         settings
+            .editors
             .http
             .headers
             .push(SavedHeader::new("authorization", "Basic dTpw"));
         settings
+            .editors
             .http
             .headers
             .push(SavedHeader::new("X-Api-Key", "{{api_key}}"));
         settings
+            .editors
             .grpc
             .metadata
             .push(SavedHeader::new("authorization", "Bearer tok-2"));
-        settings.amqp.url = "amqp://guest:pw-amqp@127.0.0.1:5672/%2f".into();
+        settings.editors.amqp.url = "amqp://guest:pw-amqp@127.0.0.1:5672/%2f".into();
         settings
+            .editors
             .amqp
             .headers
             .push(SavedHeader::new("Cookie", "sid=c-3"));
@@ -720,24 +725,24 @@ mod tests {
             assert!(secrets.values().any(|v| v.contains(secret)), "{secret}");
         }
         assert_eq!(secrets.len(), 6, "{secrets:?}");
-        assert_eq!(kept.http.headers[3].value, "{{api_key}}");
+        assert_eq!(kept.editors.http.headers[3].value, "{{api_key}}");
         kept.restore_credentials(&secrets);
         assert_eq!(kept, original);
 
         let mut forgot = settings;
         forgot.forget_credentials();
-        assert_eq!(forgot.http.url, "http://bob@127.0.0.1:8081/user/1");
-        assert_eq!(forgot.amqp.url, "amqp://guest@127.0.0.1:5672/%2f");
-        assert_eq!(forgot.http.headers[1].value, "");
-        assert_eq!(forgot.http.headers[3].value, "{{api_key}}");
-        assert_eq!(forgot.http.headers[0].value, "application/json");
+        assert_eq!(forgot.editors.http.url, "http://bob@127.0.0.1:8081/user/1");
+        assert_eq!(forgot.editors.amqp.url, "amqp://guest@127.0.0.1:5672/%2f");
+        assert_eq!(forgot.editors.http.headers[1].value, "");
+        assert_eq!(forgot.editors.http.headers[3].value, "{{api_key}}");
+        assert_eq!(forgot.editors.http.headers[0].value, "application/json");
     }
 
     #[test]
     fn only_recorded_fields_get_their_secret_back() {
         let mut settings = Settings::default();
-        settings.grpc.metadata = vec![SavedHeader::new("authorization", "Bearer tok-9")];
-        settings.http.headers = vec![SavedHeader::new(
+        settings.editors.grpc.metadata = vec![SavedHeader::new("authorization", "Bearer tok-9")];
+        settings.editors.http.headers = vec![SavedHeader::new(
             "X-Leak",
             "{{switchboard_editor_grpc_authorization}}",
         )];
@@ -760,24 +765,24 @@ mod tests {
         text["amqp"]["headers"] = serde_json::json!([{"name": "X-Debug", "value": "{{switchboard_editor_grpc_authorization}}"}]);
         let mut loaded: Settings = serde_json::from_value(text).unwrap();
         loaded.restore_credentials(&secrets);
-        assert_eq!(loaded.grpc.metadata[0].value, "Bearer tok-9");
+        assert_eq!(loaded.editors.grpc.metadata[0].value, "Bearer tok-9");
         assert_eq!(
-            loaded.http.headers[0].value,
+            loaded.editors.http.headers[0].value,
             "{{switchboard_editor_grpc_authorization}}"
         );
         assert_eq!(
-            loaded.amqp.headers[0].value,
+            loaded.editors.amqp.headers[0].value,
             "{{switchboard_editor_grpc_authorization}}"
         );
         assert!(loaded.editor_secrets.is_empty());
         // A secret that was filled back and then moved under a name the detector does not
         // flag still leaves the file.
-        loaded.grpc.metadata[0].name = "x-renamed".into();
+        loaded.editors.grpc.metadata[0].name = "x-renamed".into();
         let mut again = loaded.clone();
         let known = again.take_credentials(&secrets);
         let text = serde_json::to_string(&again).unwrap();
         assert!(!text.contains("tok-9"), "{text}");
         again.restore_credentials(&known);
-        assert_eq!(again.grpc.metadata[0].value, "Bearer tok-9");
+        assert_eq!(again.editors.grpc.metadata[0].value, "Bearer tok-9");
     }
 }

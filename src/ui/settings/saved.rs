@@ -37,7 +37,7 @@ impl Settings {
                 let w = &self.watch_form;
                 let tap = w.mode == crate::engine::watch::WatchMode::Tap;
                 SavedSpec::Watch(SavedWatch {
-                    url: self.amqp.url.clone(),
+                    url: self.editors.amqp.url.clone(),
                     mode: w.mode,
                     exchange: if tap {
                         w.exchange.clone()
@@ -61,7 +61,7 @@ impl Settings {
     pub fn apply_saved(&mut self, saved: &SavedRequest) {
         for editor in crate::ui::request_editor::EDITORS {
             if editor.apply_saved(self, &saved.spec) {
-                self.transport = editor.tab();
+                self.editors.transport = editor.tab();
                 self.view = MainView::Requests;
                 return;
             }
@@ -83,7 +83,7 @@ impl Settings {
             | SavedSpec::Nats(_)
             | SavedSpec::Kafka(_) => {}
             SavedSpec::Watch(w) => {
-                self.amqp.url = w.url.clone();
+                self.editors.amqp.url = w.url.clone();
                 let f = &mut self.watch_form;
                 f.broker = crate::ui::viewer::WatchBroker::Amqp;
                 f.mode = w.mode;
