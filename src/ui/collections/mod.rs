@@ -135,26 +135,18 @@ pub struct CollectionsState {
     status: Option<(StatusInputs, bool, Vec<String>)>,
 }
 
+/// What the editors held when an editor's status was computed (cached until it changes).
+#[derive(Debug, Clone, PartialEq)]
+struct EditorSnapshot {
+    kind: EditorKind,
+    editors: super::settings::Editors,
+    /// The watch form, for the watch editor's status.
+    watch: Option<super::viewer::WatchForm>,
+}
+
 /// What an editor's status depends on. Compared every frame (cheap); the status itself —
 /// which converts the editor to a saved request and fills its variables — is recomputed only
 /// when these change.
-/// What an editor held when its status was computed (the status is cached until it changes).
-#[derive(Debug, Clone, PartialEq)]
-enum EditorSnapshot {
-    Http(
-        crate::engine::collection::saved::SavedHttp,
-        super::settings::BodyMode,
-    ),
-    Grpc(
-        crate::engine::collection::saved::SavedGrpc,
-        super::settings::GrpcSource,
-    ),
-    Amqp(crate::engine::collection::saved::SavedAmqp),
-    Nats(crate::engine::nats::NatsRequest),
-    Kafka(crate::engine::kafka::KafkaRequest),
-    Watch(super::viewer::WatchForm, String),
-}
-
 #[derive(Debug, Clone, PartialEq)]
 struct StatusInputs {
     editor: EditorSnapshot,
@@ -513,32 +505,12 @@ impl SwitchboardApp {
         let root = self.collections.scope_root(kind);
         let environment = root.as_deref().and_then(|r| self.environment_of(r));
         let same = self.collections.status.as_ref().is_some_and(|(c, _, _)| {
-            let editor_same = match &c.editor {
-                EditorSnapshot::Http(e, mode) => {
-                    kind == EditorKind::Http
-                        && *e == self.settings.editors.http
-                        && *mode == self.settings.editors.http_body_mode
-                }
-                EditorSnapshot::Grpc(e, source) => {
-                    kind == EditorKind::Grpc
-                        && *e == self.settings.editors.grpc
-                        && *source == self.settings.editors.grpc_source
-                }
-                EditorSnapshot::Amqp(e) => {
-                    kind == EditorKind::Amqp && *e == self.settings.editors.amqp
-                }
-                EditorSnapshot::Nats(e) => {
-                    kind == EditorKind::Nats && *e == self.settings.editors.nats
-                }
-                EditorSnapshot::Kafka(e) => {
-                    kind == EditorKind::Kafka && *e == self.settings.editors.kafka
-                }
-                EditorSnapshot::Watch(f, url) => {
-                    kind == EditorKind::Watch
-                        && *f == self.settings.watch_form
-                        && *url == self.settings.editors.amqp.url
-                }
-            };
+            let editor_same = c.editor.kind == kind
+                && c.editor.editors == self.settings.editors
+                && c.editor
+                    .watch
+                    .as_ref()
+                    .is_none_or(|w| *w == self.settings.watch_form);
             editor_same
                 && c.active.as_ref() == self.collections.active.get(&kind)
                 && c.root == root
@@ -551,20 +523,10 @@ impl SwitchboardApp {
             let active = self.collections.active.get(&kind).cloned();
             let dirty = active.as_ref().is_some_and(|a| request != a.baseline);
             let unresolved = request.unresolved(&self.vars_for(kind));
-            let s = &self.settings;
-            let editor = match kind {
-                EditorKind::Http => {
-                    EditorSnapshot::Http(s.editors.http.clone(), s.editors.http_body_mode)
-                }
-                EditorKind::Grpc => {
-                    EditorSnapshot::Grpc(s.editors.grpc.clone(), s.editors.grpc_source)
-                }
-                EditorKind::Amqp => EditorSnapshot::Amqp(s.editors.amqp.clone()),
-                EditorKind::Nats => EditorSnapshot::Nats(s.editors.nats.clone()),
-                EditorKind::Kafka => EditorSnapshot::Kafka(s.editors.kafka.clone()),
-                EditorKind::Watch => {
-                    EditorSnapshot::Watch(s.watch_form.clone(), s.editors.amqp.url.clone())
-                }
+            let editor = EditorSnapshot {
+                kind,
+                editors: self.settings.editors.clone(),
+                watch: (kind == EditorKind::Watch).then(|| self.settings.watch_form.clone()),
             };
             let inputs = StatusInputs {
                 editor,
