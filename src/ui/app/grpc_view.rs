@@ -2,6 +2,21 @@
 
 use super::*;
 
+/// The gRPC editor's state beyond its request: the methods discovered, an interactive stream and the messages of the last streaming call.
+#[derive(Debug)]
+pub struct GrpcView {
+    /// Methods found for a gRPC address (by the editor's descriptor source), or why not.
+    pub grpc_methods: Option<(
+        String,
+        Result<Vec<crate::engine::descriptors::MethodInfo>, String>,
+    )>,
+    /// An open interactive stream: its request id and how many messages were sent on it.
+    pub open_stream: Option<(u64, usize)>,
+    /// Messages of the running or last gRPC response stream, live.
+    pub stream_view: Option<(u64, Vec<crate::engine::grpc::Received>)>,
+    pub discovering: bool,
+}
+
 impl SwitchboardApp {
     pub(super) fn interactive_stream_ui(&mut self, ui: &mut egui::Ui) {
         let streaming_in = matches!(

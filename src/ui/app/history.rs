@@ -2,6 +2,26 @@
 
 use super::*;
 
+/// The history panel's state: the entries, which is selected, the pinned ones and whether they
+/// are compared, and the search over them.
+#[derive(Debug)]
+pub struct HistoryView {
+    pub history: Vec<Entry>,
+    pub selected: Option<u64>,
+    pub pinned: Vec<u64>,
+    pub compare: bool,
+    /// What differs between the pinned exchanges, worked out once per set of pins.
+    pub(crate) compare_diffs: Option<(Vec<u64>, Vec<crate::engine::compare::Difference>)>,
+    /// Ctrl+F was pressed: the history search takes the focus when it is next drawn.
+    pub(crate) focus_history_search: bool,
+    /// Filter of the history list.
+    pub history_query: String,
+    /// Something to say about the persisted history (unreadable lines…).
+    pub history_note: Option<String>,
+    /// The entries the search matches, for (query, length, last seq).
+    pub(crate) history_matches: Option<((String, usize, u64), std::collections::HashSet<u64>)>,
+}
+
 impl SwitchboardApp {
     /// Places the spans that arrived since the last frame on the timelines of the recent
     /// exchanges that started their trace (a consumer's span may come seconds later).

@@ -38,9 +38,11 @@ mod result;
 mod script;
 mod services;
 
+pub use grpc_view::GrpcView;
+pub use history::HistoryView;
 pub(crate) use history::truncate;
 use result::{MAX_PINS, load_result_ui};
-pub use script::Script;
+pub use script::{Script, ScriptRun};
 pub use services::ServicesStrip;
 
 /// The narrowest Requests view that shows editor and result side by side (narrower: stacked).
@@ -163,50 +165,6 @@ pub struct SwitchboardApp {
     data_dir: std::path::PathBuf,
     /// The Settings window is open.
     pub show_settings: bool,
-}
-
-/// The history panel's state: the entries, which is selected, the pinned ones and whether they
-/// are compared, and the search over them.
-#[derive(Debug)]
-pub struct HistoryView {
-    pub history: Vec<Entry>,
-    pub selected: Option<u64>,
-    pub pinned: Vec<u64>,
-    pub compare: bool,
-    /// What differs between the pinned exchanges, worked out once per set of pins.
-    pub(crate) compare_diffs: Option<(Vec<u64>, Vec<crate::engine::compare::Difference>)>,
-    /// Ctrl+F was pressed: the history search takes the focus when it is next drawn.
-    pub(crate) focus_history_search: bool,
-    /// Filter of the history list.
-    pub history_query: String,
-    /// Something to say about the persisted history (unreadable lines…).
-    pub history_note: Option<String>,
-    /// The entries the search matches, for (query, length, last seq).
-    pub(crate) history_matches: Option<((String, usize, u64), std::collections::HashSet<u64>)>,
-}
-
-/// The gRPC editor's state beyond its request: the methods discovered, an interactive stream and the messages of the last streaming call.
-#[derive(Debug)]
-pub struct GrpcView {
-    /// Methods found for a gRPC address (by the editor's descriptor source), or why not.
-    pub grpc_methods: Option<(
-        String,
-        Result<Vec<crate::engine::descriptors::MethodInfo>, String>,
-    )>,
-    /// An open interactive stream: its request id and how many messages were sent on it.
-    pub open_stream: Option<(u64, usize)>,
-    /// Messages of the running or last gRPC response stream, live.
-    pub stream_view: Option<(u64, Vec<crate::engine::grpc::Received>)>,
-    pub discovering: bool,
-}
-
-/// What a scripted run (benchmarks, screenshots) has done so far.
-#[derive(Debug)]
-pub struct ScriptRun {
-    pub(crate) script: Option<Script>,
-    pub(crate) script_frames: Option<u32>,
-    /// `SWITCHBOARD_BENCH` set: print `bench: first frame` on the first frame (scripts/bench).
-    pub(crate) report_first_frame: bool,
 }
 
 impl SwitchboardApp {

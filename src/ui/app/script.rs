@@ -4,6 +4,15 @@
 
 use super::*;
 
+/// What a scripted run (benchmarks, screenshots) has done so far.
+#[derive(Debug)]
+pub struct ScriptRun {
+    pub(crate) script: Option<Script>,
+    pub(crate) script_frames: Option<u32>,
+    /// `SWITCHBOARD_BENCH` set: print `bench: first frame` on the first frame (scripts/bench).
+    pub(crate) report_first_frame: bool,
+}
+
 /// Scripted actions (`--script`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Script {
