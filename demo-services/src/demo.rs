@@ -5,9 +5,8 @@ use std::time::Duration;
 
 use crate::StartError;
 use crate::broker::{DEFAULT_AMQP_URL, Topology};
-use crate::order_service::{self, OrderServiceHandle, UserCheck};
-use crate::supervisor::{order_config, user_config};
-use crate::user_service::{self, UserServiceHandle};
+use crate::order_service::{self, OrderServiceConfig, OrderServiceHandle, UserCheck};
+use crate::user_service::{self, UserServiceConfig, UserServiceHandle};
 
 /// Addresses and broker of the whole demo.
 #[derive(Debug, Clone)]
@@ -272,6 +271,39 @@ pub async fn run_foreground(config: DemoConfig) -> anyhow::Result<()> {
     println!("Stopping...");
     demo.stop().await;
     Ok(())
+}
+
+/// The User Service's configuration within the demo, with `(latency_ms, failure_rate)`.
+pub(crate) fn user_config(config: &DemoConfig, knobs: (u64, f64)) -> UserServiceConfig {
+    UserServiceConfig {
+        http_addr: config.user_http_addr,
+        grpc_addr: config.user_grpc_addr,
+        amqp_url: Some(config.amqp_url.clone()),
+        topology: config.topology.clone(),
+        nats: config.nats.clone(),
+        kafka: config.kafka.clone(),
+        latency_ms: knobs.0,
+        failure_rate: knobs.1,
+        otlp_endpoint: config.otlp_endpoint.clone(),
+    }
+}
+
+/// The Order Service's configuration within the demo, calling the User Service at the
+/// addresses in `config`.
+pub(crate) fn order_config(config: &DemoConfig, knobs: (u64, f64)) -> OrderServiceConfig {
+    OrderServiceConfig {
+        http_addr: config.order_http_addr,
+        user_http_url: format!("http://{}", config.user_http_addr),
+        user_grpc_url: format!("http://{}", config.user_grpc_addr),
+        user_check: config.user_check,
+        amqp_url: Some(config.amqp_url.clone()),
+        topology: config.topology.clone(),
+        nats: config.nats.clone(),
+        kafka: config.kafka.clone(),
+        latency_ms: knobs.0,
+        failure_rate: knobs.1,
+        otlp_endpoint: config.otlp_endpoint.clone(),
+    }
 }
 
 #[cfg(test)]

@@ -3,9 +3,9 @@
 
 use std::net::SocketAddr;
 
-use crate::demo::{BrokerProbe, DemoConfig, probe_broker};
-use crate::order_service::{self, OrderServiceConfig, OrderServiceHandle};
-use crate::user_service::{self, ConsumerState, UserServiceConfig, UserServiceHandle};
+use crate::demo::{BrokerProbe, DemoConfig, order_config, probe_broker, user_config};
+use crate::order_service::{self, OrderServiceHandle};
+use crate::user_service::{self, ConsumerState, UserServiceHandle};
 use crate::{Knobs, StartError};
 
 /// A demo service the supervisor manages.
@@ -258,38 +258,5 @@ impl Supervisor {
     pub async fn shutdown(mut self) {
         self.stop_service(ServiceId::Order).await;
         self.stop_service(ServiceId::User).await;
-    }
-}
-
-/// The User Service's configuration within the demo, with `(latency_ms, failure_rate)`.
-pub(crate) fn user_config(config: &DemoConfig, knobs: (u64, f64)) -> UserServiceConfig {
-    UserServiceConfig {
-        http_addr: config.user_http_addr,
-        grpc_addr: config.user_grpc_addr,
-        amqp_url: Some(config.amqp_url.clone()),
-        topology: config.topology.clone(),
-        nats: config.nats.clone(),
-        kafka: config.kafka.clone(),
-        latency_ms: knobs.0,
-        failure_rate: knobs.1,
-        otlp_endpoint: config.otlp_endpoint.clone(),
-    }
-}
-
-/// The Order Service's configuration within the demo, calling the User Service at the
-/// addresses in `config`.
-pub(crate) fn order_config(config: &DemoConfig, knobs: (u64, f64)) -> OrderServiceConfig {
-    OrderServiceConfig {
-        http_addr: config.order_http_addr,
-        user_http_url: format!("http://{}", config.user_http_addr),
-        user_grpc_url: format!("http://{}", config.user_grpc_addr),
-        user_check: config.user_check,
-        amqp_url: Some(config.amqp_url.clone()),
-        topology: config.topology.clone(),
-        nats: config.nats.clone(),
-        kafka: config.kafka.clone(),
-        latency_ms: knobs.0,
-        failure_rate: knobs.1,
-        otlp_endpoint: config.otlp_endpoint.clone(),
     }
 }
