@@ -316,7 +316,8 @@ fn page_ui(
                                 let line: String =
                                     text.split_whitespace().collect::<Vec<_>>().join(" ");
                                 ui.label(
-                                    RichText::new(super::app::truncate(&line, 90)).monospace(),
+                                    RichText::new(super::payload_view::truncate(&line, 90))
+                                        .monospace(),
                                 );
                                 ui.end_row();
                             }

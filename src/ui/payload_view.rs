@@ -221,3 +221,14 @@ fn json_tree_ui(ui: &mut egui::Ui, key: &str, value: &serde_json::Value, open: b
         }
     }
 }
+
+/// `text` cut to `max_chars` characters, an ellipsis marking the cut.
+pub(crate) fn truncate(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        text.to_string()
+    } else {
+        let mut out: String = text.chars().take(max_chars - 1).collect();
+        out.push('…');
+        out
+    }
+}

@@ -38,9 +38,9 @@ mod result;
 mod script;
 mod services;
 
+pub(crate) use super::payload_view::truncate;
 pub use grpc_view::GrpcView;
 pub use history::HistoryView;
-pub(crate) use history::truncate;
 use result::{MAX_PINS, load_result_ui};
 pub use script::{Script, ScriptRun};
 pub use services::ServicesStrip;
