@@ -4,7 +4,6 @@
 pub mod amqp_editor;
 pub mod app;
 pub mod backend;
-pub mod collections;
 pub mod editors;
 pub mod files;
 pub mod grpc_editor;

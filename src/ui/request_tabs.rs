@@ -8,8 +8,8 @@ use std::collections::HashMap;
 
 use egui::RichText;
 
+use super::app::collections::{Active, Dialog};
 use super::app::{EditorOutcome, InFlight, SwitchboardApp};
-use super::collections::{Active, Dialog};
 use super::settings::{EditorKind, OpenRequest, Settings, TabEditors, TransportTab};
 use crate::engine::collection::SavedRequest;
 

@@ -52,7 +52,7 @@ pub(super) fn save_writes_the_editor_to_a_file_marks_unsaved_changes_and_asks_on
     app.wait_until("the conflict dialog", |a| {
         matches!(
             a.collections.dialog,
-            Some(switchboard::ui::collections::Dialog::Conflict { .. })
+            Some(switchboard::ui::app::collections::Dialog::Conflict { .. })
         )
     });
     app.assert_shown("Changed on disk");

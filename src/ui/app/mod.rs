@@ -26,9 +26,10 @@ use crate::engine::store::DEFAULT_CAPACITY;
 use crate::engine::watch::WatchedMessage;
 use crate::engine::{ErrorKind, Exchange, Header, RequestSpec};
 
-use super::collections::{CollectionsState, Dialog};
 use super::settings::EditorKind;
+use collections::{CollectionsState, Dialog};
 
+pub mod collections;
 mod editor_area;
 mod events;
 mod frame;

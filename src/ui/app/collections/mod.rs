@@ -8,13 +8,13 @@ use std::path::{Path, PathBuf};
 
 use egui::RichText;
 
-use super::app::SwitchboardApp;
-use super::backend::{Command, PathPurpose};
-use super::files::{CollectionOp, Expected, ImportSource, OpDone, OpError};
-use super::settings::EditorKind;
+use super::SwitchboardApp;
 use crate::engine::collection::{
     Collection, Item, Loaded, SavedRequest, SecretStore, Variable, Vars, import,
 };
+use crate::ui::backend::{Command, PathPurpose};
+use crate::ui::files::{CollectionOp, Expected, ImportSource, OpDone, OpError};
+use crate::ui::settings::EditorKind;
 
 mod bars;
 mod collection_dialogs;
@@ -126,7 +126,7 @@ pub struct CollectionsState {
     /// An import running on the backend: (requests written, total; 0 of 0 while reading).
     pub importing: Option<(usize, usize)>,
     /// Editors' links from the last session, waiting for their collections to load.
-    relink: Vec<super::settings::OpenRequest>,
+    relink: Vec<crate::ui::settings::OpenRequest>,
     /// The last run of each collection.
     pub runs: HashMap<PathBuf, CollectionRun>,
     /// Bumped whenever a collection or the secrets come back from the backend.
@@ -139,9 +139,9 @@ pub struct CollectionsState {
 #[derive(Debug, Clone, PartialEq)]
 struct EditorSnapshot {
     kind: EditorKind,
-    editors: super::settings::Editors,
+    editors: crate::ui::settings::Editors,
     /// The watch form, for the watch editor's status.
-    watch: Option<super::viewer::WatchForm>,
+    watch: Option<crate::ui::viewer::WatchForm>,
 }
 
 /// What an editor's status depends on. Compared every frame (cheap); the status itself —
@@ -170,7 +170,7 @@ pub struct CollectionRun {
 
 impl CollectionsState {
     /// Links to reattach once their collections are loaded (see `relink`).
-    pub(crate) fn relink_later(&mut self, links: Vec<super::settings::OpenRequest>) {
+    pub(crate) fn relink_later(&mut self, links: Vec<crate::ui::settings::OpenRequest>) {
         self.relink.extend(links);
     }
 
@@ -286,12 +286,12 @@ impl SwitchboardApp {
     }
 
     /// Which saved request each editor holds, to remember between launches.
-    pub fn open_requests(&self) -> Vec<super::settings::OpenRequest> {
+    pub fn open_requests(&self) -> Vec<crate::ui::settings::OpenRequest> {
         let mut out: Vec<_> = self
             .collections
             .active
             .iter()
-            .map(|(kind, a)| super::settings::OpenRequest {
+            .map(|(kind, a)| crate::ui::settings::OpenRequest {
                 kind: *kind,
                 root: a.root.clone(),
                 rel: a.rel.clone(),
