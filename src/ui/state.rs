@@ -73,21 +73,34 @@ pub fn load_settings(data_dir: &Path) -> (Option<Settings>, Option<String>) {
         return (None, None);
     };
     let keep_copies = |why: &str| -> String {
-        let backup = path.with_extension("json.bak");
+        // A copy never replaces an earlier one (that may be the only copy of an older
+        // version's file): settings.json.bak, then settings.json.bak.2, .3…
+        let suffix = (1..)
+            .map(|n: u32| {
+                if n == 1 {
+                    "bak".to_string()
+                } else {
+                    format!("bak.{n}")
+                }
+            })
+            .find(|suffix| !data_dir.join(format!("{SETTINGS_FILE}.{suffix}")).exists())
+            .unwrap_or_else(|| "bak".to_string());
+        let backup = data_dir.join(format!("{SETTINGS_FILE}.{suffix}"));
         let secrets = data_dir.join(SECRETS_FILE);
         let copied =
             fsutil::write_atomic_private(&backup, &bytes).and_then(|()| {
                 match std::fs::read(&secrets) {
-                    Ok(held) => {
-                        fsutil::write_atomic_private(&secrets.with_extension("json.bak"), &held)
-                    }
+                    Ok(held) => fsutil::write_atomic_private(
+                        &data_dir.join(format!("{SECRETS_FILE}.{suffix}")),
+                        &held,
+                    ),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
                     Err(e) => Err(e),
                 }
             });
         let message = match copied {
             Ok(()) => format!(
-                "{}: {why}; the file as it was is kept in {} (and the secret store in {SECRETS_FILE}.bak)",
+                "{}: {why}; the file as it was is kept in {} (and the secret store in {SECRETS_FILE}.{suffix}); credentials are kept until the next clean start",
                 path.display(),
                 backup.display()
             ),
@@ -96,7 +109,9 @@ pub fn load_settings(data_dir: &Path) -> (Option<Settings>, Option<String>) {
         tracing::warn!("{message}");
         message
     };
-    match serde_json::from_slice(&bytes) {
+    // A byte-order mark some editors put first is not JSON.
+    let text = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
+    match serde_json::from_slice(text) {
         Ok(value) => {
             let (settings, read) = crate::ui::settings::migrate::read(value);
             let message = if !read.dropped.is_empty() {

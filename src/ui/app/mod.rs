@@ -166,6 +166,10 @@ pub struct SwitchboardApp {
     data_dir: std::path::PathBuf,
     /// The Settings window is open.
     pub show_settings: bool,
+    /// The settings were read with values lost (a damaged file): saving keeps every credential
+    /// the secret store held, so that the copy put aside (`settings.json.bak`) still finds
+    /// them.
+    settings_salvaged: bool,
 }
 
 impl SwitchboardApp {
@@ -276,6 +280,7 @@ impl SwitchboardApp {
             request_sources: HashMap::new(),
             data_dir,
             show_settings: false,
+            settings_salvaged: settings_problem.is_some(),
             traces: None,
             spans_seen: 0,
         };
@@ -659,6 +664,11 @@ impl SwitchboardApp {
                 let mut secrets = keeping.take_credentials(&known);
                 for (n, tab) in keeping.tabs.iter_mut().enumerate() {
                     secrets.extend(tab.take_credentials(n + 1, &known));
+                }
+                if self.settings_salvaged {
+                    let mut all = known;
+                    all.extend(secrets);
+                    secrets = all;
                 }
                 secrets
             }

@@ -26,15 +26,19 @@ pub fn read(mut value: Value) -> (Settings, Read) {
         migrated: value != before,
         dropped: Vec::new(),
     };
-    if let Ok(settings) = serde_json::from_value(value.clone()) {
-        return (settings, report);
+    if let Ok(settings) = serde_json::from_value::<Settings>(value.clone()) {
+        return (settings.sanitized(), report);
     }
-    let Value::Object(fields) = value else {
+    let Value::Object(mut fields) = value else {
         report
             .dropped
             .push("the whole file (not a JSON object)".into());
         return (Settings::default(), report);
     };
+    // Request tabs are salvaged each on its own (a tab is small; the whole file may hold
+    // hundreds of them), then put back.
+    let tabs = fields.remove("tabs");
+    let settings_read = |v: &Value| serde_json::from_value::<Settings>(v.clone()).is_ok();
     let mut kept = serde_json::to_value(Settings::default()).unwrap_or(Value::Null);
     for (name, field) in fields {
         let fallback = kept.get(&name).cloned();
@@ -44,10 +48,69 @@ pub fn read(mut value: Value) -> (Settings, Read) {
             field,
             fallback,
             &mut report.dropped,
+            &settings_read,
         );
     }
-    let settings = serde_json::from_value(kept).unwrap_or_default();
-    (settings, report)
+    match tabs {
+        Some(Value::Array(tabs)) => {
+            let tab_read =
+                |v: &Value| serde_json::from_value::<super::TabEditors>(v.clone()).is_ok();
+            let default_tab =
+                serde_json::to_value(super::TabEditors::default()).unwrap_or_default();
+            let mut kept_tabs = Vec::new();
+            for (i, tab) in tabs.into_iter().enumerate() {
+                let mut root = default_tab.clone();
+                let mut dropped = Vec::new();
+                match tab {
+                    Value::Object(tab_fields) => {
+                        for (name, field) in tab_fields {
+                            let fallback = root.get(&name).cloned();
+                            salvage(
+                                &mut root,
+                                &mut vec![Step::Key(name)],
+                                field,
+                                fallback,
+                                &mut dropped,
+                                &tab_read,
+                            );
+                        }
+                    }
+                    _ => dropped.push(String::new()),
+                }
+                report.dropped.extend(dropped.into_iter().map(|d| {
+                    if d.is_empty() {
+                        format!("tabs[{i}]")
+                    } else {
+                        format!("tabs[{i}].{d}")
+                    }
+                }));
+                kept_tabs.push(root);
+            }
+            if let Value::Object(map) = &mut kept {
+                map.insert("tabs".into(), Value::Array(kept_tabs));
+            }
+            if !settings_read(&kept)
+                && let Value::Object(map) = &mut kept
+            {
+                map.remove("tabs");
+                report.dropped.push("tabs".into());
+            }
+        }
+        Some(other) => {
+            let fallback = kept.get("tabs").cloned();
+            salvage(
+                &mut kept,
+                &mut vec![Step::Key("tabs".into())],
+                other,
+                fallback,
+                &mut report.dropped,
+                &settings_read,
+            );
+        }
+        None => {}
+    }
+    let settings: Settings = serde_json::from_value(kept).unwrap_or_default();
+    (settings.sanitized(), report)
 }
 
 /// A place in the settings' JSON.
@@ -102,14 +165,18 @@ fn put(root: &mut Value, path: &[Step], value: Option<Value>) {
     }
 }
 
-fn reads(root: &Value) -> bool {
-    serde_json::from_value::<Settings>(root.clone()).is_ok()
-}
-
-/// The default of an element of the list at `path`, where elements have one: a request tab.
+/// The default of an element of the list at `path`, where elements have one: a request tab,
+/// a header or metadata row (kept in place, so that the rows after it keep their numbers: a
+/// credential is filed under its row's number), a form part.
 fn element_default(path: &[Step]) -> Option<Value> {
-    match path {
-        [Step::Key(k)] if k == "tabs" => serde_json::to_value(super::TabEditors::default()).ok(),
+    match path.last() {
+        Some(Step::Key(k)) if k == "tabs" && path.len() == 1 => {
+            serde_json::to_value(super::TabEditors::default()).ok()
+        }
+        Some(Step::Key(k)) if k == "headers" || k == "metadata" => {
+            Some(serde_json::json!({"name": "", "value": ""}))
+        }
+        Some(Step::Key(k)) if k == "form" => Some(serde_json::json!({"name": ""})),
         _ => None,
     }
 }
@@ -124,18 +191,24 @@ fn salvage(
     value: Value,
     fallback: Option<Value>,
     dropped: &mut Vec<String>,
+    reads: &dyn Fn(&Value) -> bool,
 ) {
     put(root, path, Some(value.clone()));
     if reads(root) {
         return;
     }
+    // A list or object left out of the file when empty has no default there: it is empty.
+    let fallback = match (&value, fallback) {
+        (Value::Array(_), None) => Some(Value::Array(Vec::new())),
+        (_, fallback) => fallback,
+    };
     match (value, fallback) {
         (Value::Object(fields), Some(base @ Value::Object(_))) => {
             put(root, path, Some(base.clone()));
             for (k, v) in fields {
                 let fallback = base.get(&k).cloned();
                 path.push(Step::Key(k));
-                salvage(root, path, v, fallback, dropped);
+                salvage(root, path, v, fallback, dropped, reads);
                 path.pop();
             }
         }
@@ -156,7 +229,7 @@ fn salvage(
                 match &default {
                     Some(d) => {
                         put(root, path, Some(d.clone()));
-                        salvage(root, path, element, Some(d.clone()), dropped);
+                        salvage(root, path, element, Some(d.clone()), dropped, reads);
                         index += 1;
                     }
                     None => {
@@ -202,8 +275,19 @@ pub fn migrate(value: &mut Value) {
             root.entry("amqp_many").or_insert(many);
         }
     }
+    // The previous release shared the NATS and Kafka *Publish many* forms between tabs: each
+    // migrated tab starts with them.
+    let shared: Vec<(&str, Value)> = ["nats_many", "kafka_many"]
+        .into_iter()
+        .filter_map(|k| Some((k, root.get(k)?.clone())))
+        .collect();
     if let Some(Value::Array(tabs)) = root.get_mut("tabs") {
         for tab in tabs.iter_mut().filter_map(Value::as_object_mut) {
+            if tab.get("amqp").is_some_and(is_legacy_amqp) {
+                for (k, v) in &shared {
+                    tab.entry(*k).or_insert_with(|| v.clone());
+                }
+            }
             if let Some(mode) = tab.get_mut("http").and_then(legacy_http) {
                 tab.entry("http_body_mode").or_insert(mode);
             }
@@ -312,16 +396,22 @@ fn legacy_grpc(grpc: &mut Value) -> Option<Value> {
     Some(source.unwrap_or_else(|| Value::String("Reflection".into())))
 }
 
+/// Whether `amqp` is the previous release's AMQP editor.
+fn is_legacy_amqp(amqp: &Value) -> bool {
+    amqp.as_object().is_some_and(|e| {
+        ["order_url", "order_body", "many_count", "more"]
+            .iter()
+            .any(|k| e.contains_key(*k))
+    })
+}
+
 /// An AMQP editor of the old shape, rewritten as a saved publish; returns its order form and
 /// its *Publish many* form (when it had one). `None`: not the old shape.
 fn legacy_amqp(amqp: &mut Value) -> Option<(Value, Option<Value>)> {
-    let e = amqp.as_object_mut()?;
-    if !["order_url", "order_body", "many_count", "more"]
-        .iter()
-        .any(|k| e.contains_key(*k))
-    {
+    if !is_legacy_amqp(amqp) {
         return None;
     }
+    let e = amqp.as_object_mut()?;
     let mut order = Map::new();
     for (old, new) in [("order_url", "url"), ("order_body", "body")] {
         if let Some(v) = e.remove(old) {
@@ -393,6 +483,7 @@ mod tests {
     fn an_old_amqp_editor_keeps_every_field_in_the_new_shape() {
         let file = serde_json::json!({
             "timeout_secs": 4.0,
+            "nats_many": {"count": 11},
             "amqp": legacy_editor(),
             "tabs": [{"transport": "Amqp", "amqp": legacy_editor()}],
         });
@@ -534,7 +625,8 @@ mod tests {
         tab["http"]["headers"] = serde_json::json!([
             {"name": "Authorization", "value": "{{switchboard_editor_http_authorization_tab1}}"},
             {"name": 5, "value": "bad row"},
-            {"name": "X-Kept", "value": "1"}
+            {"name": "X-Kept", "value": "1"},
+            {"name": "Cookie", "value": "c", "enabled": "yes"}
         ]);
         let file = serde_json::json!({
             "timeout_secs": 4.0,
@@ -551,7 +643,8 @@ mod tests {
             [
                 "amqp.url",
                 "layout",
-                "tabs[0].http.headers[1]",
+                "tabs[0].http.headers[1].name",
+                "tabs[0].http.headers[3].enabled",
                 "tabs[0].http.method",
                 "tabs[1]"
             ]
@@ -564,14 +657,27 @@ mod tests {
         assert_eq!(s.tabs.len(), 3);
         assert_eq!(s.tabs[0].editors.http.url, "http://kept/");
         assert_eq!(s.tabs[0].editors.http.method, "GET");
-        let names: Vec<_> = s.tabs[0]
+        // The bad row stays in its place (credentials are filed under row numbers), without
+        // the bad name.
+        let rows: Vec<_> = s.tabs[0]
             .editors
             .http
             .headers
             .iter()
-            .map(|h| h.name.as_str())
+            .map(|h| (h.name.as_str(), h.value.as_str()))
             .collect();
-        assert_eq!(names, ["Authorization", "X-Kept"]);
+        assert_eq!(
+            rows,
+            [
+                (
+                    "Authorization",
+                    "{{switchboard_editor_http_authorization_tab1}}"
+                ),
+                ("", "bad row"),
+                ("X-Kept", "1"),
+                ("Cookie", "c")
+            ]
+        );
         assert_eq!(s.tabs[1], super::super::TabEditors::default());
         assert_eq!(
             s.tabs[2].editors.transport,

@@ -463,6 +463,29 @@ impl TabEditors {
 }
 
 impl Settings {
+    /// Numbers that are not finite (a hand-edited `1e39` reads as infinity) become their
+    /// defaults: they would be saved as `null`, which does not read back.
+    pub fn sanitized(mut self) -> Self {
+        fn finite(v: &mut f64, default: f64) {
+            if !v.is_finite() {
+                *v = default;
+            }
+        }
+        let d = Settings::default();
+        if !self.editor_width.is_finite() {
+            self.editor_width = d.editor_width;
+        }
+        finite(&mut self.timeout_secs, d.timeout_secs);
+        finite(&mut self.load.duration_secs, d.load.duration_secs);
+        let tabs = self.tabs.iter_mut().map(|t| &mut t.editors);
+        for e in std::iter::once(&mut self.editors).chain(tabs) {
+            for many in [&mut e.amqp_many, &mut e.nats_many, &mut e.kafka_many] {
+                finite(&mut many.rate, 0.0);
+            }
+        }
+        self
+    }
+
     pub fn timeout(&self) -> std::time::Duration {
         std::time::Duration::from_secs_f64(self.timeout_secs.clamp(0.1, 3600.0))
     }
