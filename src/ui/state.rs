@@ -115,9 +115,12 @@ pub fn load_settings(data_dir: &Path) -> (Option<Settings>, Option<String>) {
         Ok(value) => {
             let (settings, read) = crate::ui::settings::migrate::read(value);
             let message = if !read.dropped.is_empty() {
+                let mut named = read.dropped[..read.dropped.len().min(5)].join(", ");
+                if read.dropped.len() > 5 {
+                    named.push_str(&format!(" and {} more", read.dropped.len() - 5));
+                }
                 Some(keep_copies(&format!(
-                    "unreadable settings ({}) start from their defaults",
-                    read.dropped.join(", ")
+                    "unreadable settings ({named}) start from their defaults"
                 )))
             } else {
                 if read.migrated {
