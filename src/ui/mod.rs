@@ -13,7 +13,6 @@ pub mod kafka_view;
 pub mod nats_editor;
 pub mod payload_view;
 pub mod request_editor;
-pub mod request_tabs;
 pub mod settings;
 pub mod state;
 pub mod streams_view;

@@ -35,6 +35,7 @@ mod events;
 mod frame;
 mod grpc_view;
 mod history;
+pub mod request_tabs;
 mod result;
 mod script;
 mod services;
@@ -130,7 +131,7 @@ pub struct SwitchboardApp {
     /// The request tab and editor each running request came from.
     request_origin: HashMap<u64, (u64, TransportTab)>,
     /// The request tabs (the current one's state is in the editors above).
-    pub request_tabs: super::request_tabs::RequestTabs,
+    pub request_tabs: request_tabs::RequestTabs,
     /// Ctrl+Enter this frame (taken before any widget is drawn, so it never also presses the
     /// focused button).
     send_shortcut: bool,
@@ -216,7 +217,7 @@ impl SwitchboardApp {
         for tab in &mut settings.tabs {
             tab.restore_credentials(&secrets);
         }
-        let request_tabs = super::request_tabs::RequestTabs::restore(
+        let request_tabs = request_tabs::RequestTabs::restore(
             std::mem::take(&mut settings.tabs),
             settings.tab_index,
         );

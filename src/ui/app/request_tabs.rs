@@ -8,10 +8,10 @@ use std::collections::HashMap;
 
 use egui::RichText;
 
-use super::app::collections::{Active, Dialog};
-use super::app::{EditorOutcome, InFlight, SwitchboardApp};
-use super::settings::{EditorKind, OpenRequest, Settings, TabEditors, TransportTab};
+use super::collections::{Active, Dialog};
+use super::{EditorOutcome, InFlight, SwitchboardApp};
 use crate::engine::collection::SavedRequest;
+use crate::ui::settings::{EditorKind, OpenRequest, Settings, TabEditors, TransportTab};
 
 /// One request tab's state while another tab is shown.
 #[derive(Debug)]
