@@ -98,6 +98,21 @@ pub(super) fn scratch_work_is_kept_when_a_saved_request_is_opened() {
     app.click("Get user (HTTP)");
     app.harness.step();
     assert_ne!(app.harness.state().settings.editors.http, scratch);
+    // With changes to the opened request, going back would lose them: the button stays in its
+    // place (the bar does not jump) but does nothing.
+    let url = app.harness.state().settings.editors.http.url.clone();
+    app.harness.state_mut().settings.editors.http.url = format!("{url}?changed");
+    app.harness.run_steps(2);
+    assert!(
+        app.harness
+            .get_by_label("Back to the unsaved request")
+            .accesskit_node()
+            .is_disabled()
+    );
+    app.click("Back to the unsaved request");
+    assert_ne!(app.harness.state().settings.editors.http.method, "PUT");
+    app.harness.state_mut().settings.editors.http.url = url;
+    app.harness.run_steps(2);
     app.click("Back to the unsaved request");
     app.harness.step();
     let back = &app.harness.state().settings.editors.http;

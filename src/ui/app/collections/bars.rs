@@ -65,12 +65,16 @@ impl SwitchboardApp {
                 {
                     self.collections.active.remove(&kind);
                 }
-                if !dirty
-                    && let Some(scratch) = self.collections.scratch.get(&kind).cloned()
+                // Shown (greyed while this request has changes) as long as there is one to go
+                // back to: the bar keeps its layout when an edit makes it unavailable.
+                if let Some(scratch) = self.collections.scratch.get(&kind).cloned()
                     && ui
-                        .small_button("Back to the unsaved request")
+                        .add_enabled(!dirty, egui::Button::new("Back to the unsaved request").small())
                         .on_hover_text(
                             "The request you were editing before you opened this one is kept",
+                        )
+                        .on_disabled_hover_text(
+                            "Save or undo the changes to this request first: going back would lose them",
                         )
                         .clicked()
                 {
