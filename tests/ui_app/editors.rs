@@ -249,3 +249,42 @@ pub(super) fn typed_bodies_go_into_the_request_and_outside_changes_show() {
     app.harness.run_steps(2);
     assert_eq!(app.harness.state().settings.editors.grpc.message, None);
 }
+
+/// Unsaved work kept aside when a saved request was opened over it outlives a restart, its
+/// credentials in the secret store, not in the settings file.
+#[test]
+pub(super) fn scratch_work_kept_aside_survives_a_restart_with_its_credentials() {
+    let data = temp_data_dir();
+    {
+        let mut app = start_app_in(data.clone());
+        app.click("HTTP");
+        {
+            let http = &mut app.harness.state_mut().settings.editors.http;
+            http.method = "PUT".to_string();
+            http.headers
+                .push(switchboard::engine::fields::SavedHeader::new(
+                    "Authorization",
+                    "Bearer scratch-5ecret",
+                ));
+        }
+        app.harness.step();
+        app.click("Get user (HTTP)");
+        app.harness.step();
+        app.harness.state_mut().save_state();
+    }
+    let settings = std::fs::read_to_string(data.join("settings.json")).unwrap();
+    assert!(settings.contains("\"scratch\""), "{settings}");
+    assert!(!settings.contains("scratch-5ecret"), "{settings}");
+    let store = std::fs::read_to_string(data.join("secrets.json")).unwrap();
+    assert!(store.contains("scratch-5ecret"));
+    let mut app = start_app_in(data);
+    app.click("HTTP");
+    app.click("Back to the unsaved request");
+    let http = &app.harness.state().settings.editors.http;
+    assert_eq!(http.method, "PUT");
+    assert!(
+        http.headers
+            .iter()
+            .any(|h| h.value == "Bearer scratch-5ecret")
+    );
+}

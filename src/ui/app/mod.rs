@@ -206,7 +206,7 @@ impl SwitchboardApp {
         } else {
             DemoState::Off
         };
-        let collections = CollectionsState::new(&options.backend.data_dir);
+        let mut collections = CollectionsState::new(&options.backend.data_dir);
         let backend = backend::spawn(runtime, options.backend, repaint);
         let secrets = backend
             .files
@@ -216,6 +216,10 @@ impl SwitchboardApp {
         settings.restore_credentials(&secrets);
         for tab in &mut settings.tabs {
             tab.restore_credentials(&secrets);
+        }
+        for kept in std::mem::take(&mut settings.scratch) {
+            let (kind, request) = kept.restore(&secrets);
+            collections.scratch.insert(kind, request);
         }
         let request_tabs = request_tabs::RequestTabs::restore(
             std::mem::take(&mut settings.tabs),
@@ -651,11 +655,34 @@ impl SwitchboardApp {
         if let Some(config) = &self.demo_config {
             settings.retarget_demo(config, &demo_services::DemoConfig::default());
         }
+        // Unsaved requests kept aside by request editors (a watch's is not kept).
+        let mut scratch: Vec<_> = self
+            .collections
+            .scratch
+            .iter()
+            .filter(|(kind, _)| kind.tab().is_some())
+            .collect();
+        scratch.sort_by_key(|(kind, _)| kind.label());
         let mut forgetting = settings.clone();
         forgetting.forget_credentials();
         for tab in &mut forgetting.tabs {
             tab.forget_credentials();
         }
+        forgetting.scratch = scratch
+            .iter()
+            .enumerate()
+            .map(|(n, (kind, request))| {
+                let none = Default::default();
+                super::settings::SavedScratch::keep(
+                    **kind,
+                    request,
+                    n + 1,
+                    &none,
+                    EditorCredentials::Forget,
+                )
+                .0
+            })
+            .collect();
         let mut keeping = settings;
         let mut files = self.backend.files.lock().unwrap_or_else(|p| p.into_inner());
         let secrets = match keeping.credentials.editors {
@@ -665,6 +692,17 @@ impl SwitchboardApp {
                 let mut secrets = keeping.take_credentials(&known);
                 for (n, tab) in keeping.tabs.iter_mut().enumerate() {
                     secrets.extend(tab.take_credentials(n + 1, &known));
+                }
+                for (n, (kind, request)) in scratch.iter().enumerate() {
+                    let (kept, taken) = super::settings::SavedScratch::keep(
+                        **kind,
+                        request,
+                        n + 1,
+                        &known,
+                        EditorCredentials::SecretStore,
+                    );
+                    secrets.extend(taken);
+                    keeping.scratch.push(kept);
                 }
                 if self.settings_salvaged {
                     let mut all = known;

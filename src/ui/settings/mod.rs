@@ -255,6 +255,11 @@ pub struct Settings {
     pub trace_context: bool,
     /// The request tabs besides the current one (kept without their credentials).
     pub tabs: Vec<TabEditors>,
+    /// The current tab's unsaved requests kept aside when saved ones were opened over them
+    /// (*Back to the unsaved request*), their credentials in the secret store. Empty while the
+    /// app runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scratch: Vec<SavedScratch>,
     /// Where the current tab sits among them.
     pub tab_index: usize,
     /// What is kept of credentials (Settings window).
@@ -352,12 +357,75 @@ impl Default for Settings {
             credentials: CredentialSettings::default(),
             editor_secrets: Vec::new(),
             tabs: Vec::new(),
+            scratch: Vec::new(),
             tab_index: 0,
             layout: RequestLayout::SideBySide,
             editor_width: 0.0,
             side_panel: true,
             trace_context: true,
         }
+    }
+}
+
+/// An unsaved request kept aside, as kept between launches (see [`Settings::scratch`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedScratch {
+    pub kind: EditorKind,
+    pub request: SavedRequest,
+    /// Its credentials' references in the secret store (`…_scratchN`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub editor_secrets: Vec<EditorSecret>,
+}
+
+impl SavedScratch {
+    /// `request` (an editor of `kind`'s) made ready for the file: its credentials moved out
+    /// under references of its own (`…_scratch{n}`, returned with their values), or dropped
+    /// when credentials are not kept.
+    pub fn keep(
+        kind: EditorKind,
+        request: &SavedRequest,
+        n: usize,
+        known: &std::collections::BTreeMap<String, String>,
+        credentials: EditorCredentials,
+    ) -> (Self, std::collections::BTreeMap<String, String>) {
+        let mut settings = Settings::default();
+        settings.apply_saved(request);
+        let mut editors = TabEditors::take(&mut settings);
+        let secrets = match credentials {
+            EditorCredentials::SecretStore => {
+                editors.take_credentials_as(&format!("scratch{n}"), known)
+            }
+            EditorCredentials::Forget => {
+                editors.forget_credentials();
+                Default::default()
+            }
+        };
+        let editor_secrets = std::mem::take(&mut editors.editor_secrets);
+        editors.put(&mut settings);
+        let request = settings.to_saved(kind, &request.name, Some(request));
+        (
+            Self {
+                kind,
+                request,
+                editor_secrets,
+            },
+            secrets,
+        )
+    }
+
+    /// Back from the file: the request with its credentials filled in from `secrets`.
+    pub fn restore(
+        self,
+        secrets: &std::collections::BTreeMap<String, String>,
+    ) -> (EditorKind, SavedRequest) {
+        let mut settings = Settings::default();
+        settings.apply_saved(&self.request);
+        let mut editors = TabEditors::take(&mut settings);
+        editors.editor_secrets = self.editor_secrets;
+        editors.restore_credentials(secrets);
+        editors.put(&mut settings);
+        let request = settings.to_saved(self.kind, &self.request.name, Some(&self.request));
+        (self.kind, request)
     }
 }
 
@@ -421,12 +489,21 @@ impl TabEditors {
         n: usize,
         known: &std::collections::BTreeMap<String, String>,
     ) -> std::collections::BTreeMap<String, String> {
+        self.take_credentials_as(&format!("tab{n}"), known)
+    }
+
+    /// [`TabEditors::take_credentials`] under references ending in `_{label}`.
+    pub fn take_credentials_as(
+        &mut self,
+        label: &str,
+        known: &std::collections::BTreeMap<String, String>,
+    ) -> std::collections::BTreeMap<String, String> {
         let mut secrets = std::collections::BTreeMap::new();
         let mut records = Vec::new();
         self.edit(|s| {
             let taken = s.take_credentials(known);
             for record in std::mem::take(&mut s.editor_secrets) {
-                let renamed = format!("{}_tab{n}", record.reference);
+                let renamed = format!("{}_{label}", record.reference);
                 if let Some(text) = s.slot_text(&record.field) {
                     *text = text.replace(
                         &format!("{{{{{}}}}}", record.reference),
