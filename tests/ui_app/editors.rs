@@ -288,3 +288,42 @@ pub(super) fn scratch_work_kept_aside_survives_a_restart_with_its_credentials() 
             .any(|h| h.value == "Bearer scratch-5ecret")
     );
 }
+
+/// …and so does a request tab's that is not shown at exit.
+#[test]
+pub(super) fn a_parked_tabs_work_kept_aside_survives_a_restart_with_its_credentials() {
+    let data = temp_data_dir();
+    {
+        let mut app = start_app_in(data.clone());
+        app.click("HTTP");
+        {
+            let http = &mut app.harness.state_mut().settings.editors.http;
+            http.method = "PATCH".to_string();
+            http.headers
+                .push(switchboard::engine::fields::SavedHeader::new(
+                    "Authorization",
+                    "Bearer parked-scratch-5ecret",
+                ));
+        }
+        app.harness.step();
+        app.click("Get user (HTTP)");
+        app.harness.step();
+        app.click("+ New tab");
+        app.harness.state_mut().save_state();
+    }
+    let settings = std::fs::read_to_string(data.join("settings.json")).unwrap();
+    assert!(!settings.contains("parked-scratch-5ecret"), "{settings}");
+    let store = std::fs::read_to_string(data.join("secrets.json")).unwrap();
+    assert!(store.contains("parked-scratch-5ecret"));
+    let mut app = start_app_in(data);
+    app.harness.state_mut().switch_tab(0);
+    app.harness.step();
+    app.click("Back to the unsaved request");
+    let http = &app.harness.state().settings.editors.http;
+    assert_eq!(http.method, "PATCH");
+    assert!(
+        http.headers
+            .iter()
+            .any(|h| h.value == "Bearer parked-scratch-5ecret")
+    );
+}

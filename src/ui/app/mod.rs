@@ -216,6 +216,14 @@ impl SwitchboardApp {
         settings.restore_credentials(&secrets);
         for tab in &mut settings.tabs {
             tab.restore_credentials(&secrets);
+            for kept in &mut tab.scratch {
+                let (kind, request) = kept.clone().restore(&secrets);
+                *kept = super::settings::SavedScratch {
+                    kind,
+                    request,
+                    editor_secrets: Vec::new(),
+                };
+            }
         }
         for kept in std::mem::take(&mut settings.scratch) {
             let (kind, request) = kept.restore(&secrets);
@@ -676,13 +684,26 @@ impl SwitchboardApp {
                 super::settings::SavedScratch::keep(
                     **kind,
                     request,
-                    n + 1,
+                    &format!("scratch{}", n + 1),
                     &none,
                     EditorCredentials::Forget,
                 )
                 .0
             })
             .collect();
+        for tab in &mut forgetting.tabs {
+            for kept in &mut tab.scratch {
+                let none = Default::default();
+                *kept = super::settings::SavedScratch::keep(
+                    kept.kind,
+                    &kept.request,
+                    "",
+                    &none,
+                    EditorCredentials::Forget,
+                )
+                .0;
+            }
+        }
         let mut keeping = settings;
         let mut files = self.backend.files.lock().unwrap_or_else(|p| p.into_inner());
         let secrets = match keeping.credentials.editors {
@@ -697,12 +718,25 @@ impl SwitchboardApp {
                     let (kept, taken) = super::settings::SavedScratch::keep(
                         **kind,
                         request,
-                        n + 1,
+                        &format!("scratch{}", n + 1),
                         &known,
                         EditorCredentials::SecretStore,
                     );
                     secrets.extend(taken);
                     keeping.scratch.push(kept);
+                }
+                for (n, tab) in keeping.tabs.iter_mut().enumerate() {
+                    for (k, kept) in tab.scratch.iter_mut().enumerate() {
+                        let (moved, taken) = super::settings::SavedScratch::keep(
+                            kept.kind,
+                            &kept.request,
+                            &format!("tab{}_scratch{}", n + 1, k + 1),
+                            &known,
+                            EditorCredentials::SecretStore,
+                        );
+                        secrets.extend(taken);
+                        *kept = moved;
+                    }
                 }
                 if self.settings_salvaged {
                     let mut all = known;

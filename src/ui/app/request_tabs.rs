@@ -42,11 +42,16 @@ impl Workspace {
         }
     }
 
-    fn restored(editors: TabEditors) -> Self {
+    fn restored(mut editors: TabEditors) -> Self {
+        // Its kept-aside requests come back with their credentials already filled in.
+        let scratch = std::mem::take(&mut editors.scratch)
+            .into_iter()
+            .map(|s| (s.kind, s.request))
+            .collect();
         Self {
             editors,
             active: HashMap::new(),
-            scratch: HashMap::new(),
+            scratch,
             in_flight: HashMap::new(),
             outcomes: HashMap::new(),
             last_by_tab: HashMap::new(),
@@ -57,6 +62,19 @@ impl Workspace {
     /// are moved out or dropped by the caller, as for the current tab).
     fn to_saved(&self, bound: Option<&demo_services::DemoConfig>) -> TabEditors {
         let mut saved = self.editors.clone();
+        // Its kept-aside requests, credentials still in (the caller moves them out).
+        let mut scratch: Vec<_> = self
+            .scratch
+            .iter()
+            .filter(|(kind, _)| kind.tab().is_some())
+            .map(|(kind, request)| crate::ui::settings::SavedScratch {
+                kind: *kind,
+                request: request.clone(),
+                editor_secrets: Vec::new(),
+            })
+            .collect();
+        scratch.sort_by_key(|s| s.kind.label());
+        saved.scratch = scratch;
         saved
             .open_requests
             .extend(self.active.iter().map(|(kind, a)| OpenRequest {

@@ -379,12 +379,12 @@ pub struct SavedScratch {
 
 impl SavedScratch {
     /// `request` (an editor of `kind`'s) made ready for the file: its credentials moved out
-    /// under references of its own (`…_scratch{n}`, returned with their values), or dropped
-    /// when credentials are not kept.
+    /// under references of its own (`…_{label}`, returned with their values), or dropped when
+    /// credentials are not kept.
     pub fn keep(
         kind: EditorKind,
         request: &SavedRequest,
-        n: usize,
+        label: &str,
         known: &std::collections::BTreeMap<String, String>,
         credentials: EditorCredentials,
     ) -> (Self, std::collections::BTreeMap<String, String>) {
@@ -392,9 +392,7 @@ impl SavedScratch {
         settings.apply_saved(request);
         let mut editors = TabEditors::take(&mut settings);
         let secrets = match credentials {
-            EditorCredentials::SecretStore => {
-                editors.take_credentials_as(&format!("scratch{n}"), known)
-            }
+            EditorCredentials::SecretStore => editors.take_credentials_as(label, known),
             EditorCredentials::Forget => {
                 editors.forget_credentials();
                 Default::default()
@@ -437,6 +435,9 @@ pub struct TabEditors {
     #[serde(flatten)]
     pub editors: Editors,
     pub open_requests: Vec<OpenRequest>,
+    /// Its unsaved requests kept aside (as [`Settings::scratch`] for the current tab).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scratch: Vec<SavedScratch>,
     /// Its credentials' references in the secret store (`…_tabN`), as
     /// [`Settings::editor_secrets`] for the current tab.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -461,6 +462,7 @@ impl TabEditors {
         Self {
             editors: std::mem::replace(&mut settings.editors, fresh.editors.clone()),
             open_requests: Vec::new(),
+            scratch: Vec::new(),
             editor_secrets: Vec::new(),
         }
     }
@@ -475,11 +477,13 @@ impl TabEditors {
         let mut settings = Settings::default();
         let links = std::mem::take(&mut self.open_requests);
         let secrets = std::mem::take(&mut self.editor_secrets);
+        let scratch = std::mem::take(&mut self.scratch);
         std::mem::take(self).put(&mut settings);
         f(&mut settings);
         *self = Self::take(&mut settings);
         self.open_requests = links;
         self.editor_secrets = secrets;
+        self.scratch = scratch;
     }
 
     /// Moves this tab's credentials out as [`Settings::take_credentials`] does, under
