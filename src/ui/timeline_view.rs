@@ -375,3 +375,34 @@ fn axis_ui(ui: &mut egui::Ui, width: f32, bar_width: f32, axis_us: u64) {
         );
     }
 }
+
+/// A filled line over the last `window` seconds (x from `-window` to 0, y from 0), no axes,
+/// no interaction: the strip's and the viewer's sparklines.
+pub fn sparkline(
+    ui: &mut egui::Ui,
+    id: impl std::hash::Hash + std::fmt::Debug,
+    [width, height]: [f32; 2],
+    window: f64,
+    name: &str,
+    points: Vec<[f64; 2]>,
+) -> egui::Response {
+    egui_plot::Plot::new(id)
+        .width(width)
+        .height(height)
+        .show_axes(false)
+        .show_grid(false)
+        .show_x(false)
+        .show_y(false)
+        .allow_zoom(false)
+        .allow_drag(false)
+        .allow_scroll(false)
+        .allow_boxed_zoom(false)
+        .include_x(-window)
+        .include_x(0.0)
+        .include_y(0.0)
+        .include_y(1.0)
+        .show(ui, |plot| {
+            plot.line(egui_plot::Line::new(name, points).fill(0.0))
+        })
+        .response
+}

@@ -216,14 +216,17 @@ impl SwitchboardApp {
         settings.restore_credentials(&secrets);
         for tab in &mut settings.tabs {
             tab.restore_credentials(&secrets);
-            for kept in &mut tab.scratch {
-                let (kind, request) = kept.clone().restore(&secrets);
-                *kept = super::settings::SavedScratch {
-                    kind,
-                    request,
-                    editor_secrets: Vec::new(),
-                };
-            }
+            tab.scratch = std::mem::take(&mut tab.scratch)
+                .into_iter()
+                .map(|kept| {
+                    let (kind, request) = kept.restore(&secrets);
+                    super::settings::SavedScratch {
+                        kind,
+                        request,
+                        editor_secrets: Vec::new(),
+                    }
+                })
+                .collect();
         }
         for kept in std::mem::take(&mut settings.scratch) {
             let (kind, request) = kept.restore(&secrets);

@@ -469,24 +469,14 @@ impl SwitchboardApp {
         if let Some(&[_, last]) = points.last() {
             points.push([0.0, last]);
         }
-        egui_plot::Plot::new("queue-depth-sparkline")
-            .width(120.0)
-            .height(22.0)
-            .show_axes(false)
-            .show_grid(false)
-            .show_x(false)
-            .show_y(false)
-            .allow_zoom(false)
-            .allow_drag(false)
-            .allow_scroll(false)
-            .allow_boxed_zoom(false)
-            .include_x(-QUEUE_WINDOW_SECS)
-            .include_x(0.0)
-            .include_y(0.0)
-            .include_y(1.0)
-            .show(ui, |plot| {
-                plot.line(egui_plot::Line::new("waiting", points).fill(0.0));
-            });
+        crate::ui::timeline_view::sparkline(
+            ui,
+            "queue-depth-sparkline",
+            [120.0, 22.0],
+            QUEUE_WINDOW_SECS,
+            "waiting",
+            points,
+        );
     }
 }
 

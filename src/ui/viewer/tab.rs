@@ -218,24 +218,13 @@ fn rate_sparkline(ui: &mut egui::Ui, tab: &ViewerTab) {
         .enumerate()
         .map(|(i, v)| [i as f64 - n + 1.0, *v as f64])
         .collect();
-    egui_plot::Plot::new(("rate-sparkline", tab.id))
-        .width(100.0)
-        .height(18.0)
-        .show_axes(false)
-        .show_grid(false)
-        .show_x(false)
-        .show_y(false)
-        .allow_zoom(false)
-        .allow_drag(false)
-        .allow_scroll(false)
-        .allow_boxed_zoom(false)
-        .include_x(1.0 - RATE_WINDOW_SECS as f64)
-        .include_x(0.0)
-        .include_y(0.0)
-        .include_y(1.0)
-        .show(ui, |plot| {
-            plot.line(egui_plot::Line::new("msg/s", points).fill(0.0))
-        })
-        .response
-        .on_hover_text("Messages per second, last minute");
+    crate::ui::timeline_view::sparkline(
+        ui,
+        ("rate-sparkline", tab.id),
+        [100.0, 18.0],
+        RATE_WINDOW_SECS as f64 - 1.0,
+        "msg/s",
+        points,
+    )
+    .on_hover_text("Messages per second, last minute");
 }
