@@ -450,6 +450,7 @@ async fn with_no_user_check_orders_wait_in_the_queue_while_the_user_service_is_d
         .depth("switchboard-no-such-queue", Duration::from_secs(5))
         .await
         .unwrap_err();
-    assert!(missing.contains("does not exist"), "{missing}");
+    assert!(missing.message.contains("does not exist"), "{missing}");
+    assert_eq!(missing.kind, ErrorKind::Refused);
     demo.shutdown().await;
 }

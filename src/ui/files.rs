@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::backend::BackendError;
 use crate::engine::collection::{
     self, Collection, CollectionError, OnDisk, SavedRequest, SecretStore, Variable, import,
 };
@@ -205,7 +206,7 @@ impl Files {
 
     /// Writes the sample collection into the data directory (unless a folder of that name is
     /// there already) and returns its folder.
-    pub fn install_sample(&self) -> Result<PathBuf, String> {
+    pub fn install_sample(&self) -> Result<PathBuf, BackendError> {
         let root = self.collections_dir().join("demo");
         if root.exists() {
             return Ok(root);
@@ -213,17 +214,17 @@ impl Files {
         for (rel, text) in SAMPLE {
             let path = root.join(rel);
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                std::fs::create_dir_all(dir).map_err(|e| BackendError::file(dir, &e))?;
             }
             crate::engine::fsutil::write_atomic(&path, text.as_bytes())
-                .map_err(|e| format!("{}: {e}", path.display()))?;
+                .map_err(|e| BackendError::file(&path, &e))?;
         }
         Ok(root)
     }
 
     /// The collection folders in the data directory (`collections/*`), sorted; with the sample
     /// written there first when `install_sample` (first launch).
-    pub fn startup(&self, install_sample: bool) -> Result<Vec<PathBuf>, String> {
+    pub fn startup(&self, install_sample: bool) -> Result<Vec<PathBuf>, BackendError> {
         if install_sample {
             self.install_sample()?;
         }
@@ -236,7 +237,7 @@ impl Files {
                 .map(|e| e.path())
                 .collect(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(format!("{}: {e}", dir.display())),
+            Err(e) => return Err(BackendError::file(&dir, &e)),
         };
         found.sort();
         Ok(found)
@@ -288,8 +289,8 @@ impl Files {
         Ok(())
     }
 
-    pub fn load(&self, root: &Path) -> Result<Collection, String> {
-        Collection::load(root).map_err(|e| e.to_string())
+    pub fn load(&self, root: &Path) -> Result<Collection, BackendError> {
+        Collection::load(root).map_err(BackendError::from)
     }
 
     /// Carries out one operation on the collection at `root`.

@@ -7,14 +7,15 @@ use egui::RichText;
 
 use crate::engine::kafka::admin::{GroupInfo, TopicInfo};
 use crate::engine::kafka::watch::{KafkaWatch, Page};
+use crate::ui::backend::BackendError;
 
 /// What the browser shows.
 #[derive(Debug)]
 pub struct KafkaBrowser {
-    pub topics: Option<(String, Result<Vec<TopicInfo>, String>)>,
-    pub groups: Option<(String, Result<Vec<GroupInfo>, String>)>,
+    pub topics: Option<(String, Result<Vec<TopicInfo>, BackendError>)>,
+    pub groups: Option<(String, Result<Vec<GroupInfo>, BackendError>)>,
     /// The page shown: what was asked, and the page (or why not).
-    pub page: Option<(BrowseAsk, Result<Page, String>)>,
+    pub page: Option<(BrowseAsk, Result<Page, BackendError>)>,
     pub loading: bool,
     /// The browse form.
     pub partition: i32,
@@ -162,7 +163,7 @@ pub fn kafka_ui(
 fn topics_ui(
     ui: &mut egui::Ui,
     from: &str,
-    listed: &Result<Vec<TopicInfo>, String>,
+    listed: &Result<Vec<TopicInfo>, BackendError>,
     form: &mut KafkaWatch,
 ) {
     match listed {
@@ -210,7 +211,7 @@ fn topics_ui(
     }
 }
 
-fn groups_ui(ui: &mut egui::Ui, from: &str, listed: &Result<Vec<GroupInfo>, String>) {
+fn groups_ui(ui: &mut egui::Ui, from: &str, listed: &Result<Vec<GroupInfo>, BackendError>) {
     match listed {
         Err(e) => {
             ui.colored_label(ui.visuals().error_fg_color, format!("{from}: {e}"));
@@ -266,12 +267,12 @@ fn groups_ui(ui: &mut egui::Ui, from: &str, listed: &Result<Vec<GroupInfo>, Stri
 fn page_ui(
     ui: &mut egui::Ui,
     asked: &BrowseAsk,
-    page: &Result<Page, String>,
+    page: &Result<Page, BackendError>,
     selected: &mut Option<i64>,
 ) {
     match page {
         Err(e) => {
-            ui.colored_label(ui.visuals().error_fg_color, e);
+            ui.colored_label(ui.visuals().error_fg_color, e.to_string());
         }
         Ok(page) => {
             ui.label(

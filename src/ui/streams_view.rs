@@ -6,19 +6,20 @@ use egui::RichText;
 
 use crate::engine::nats::streams::{KvEntry, StreamSummary};
 use crate::engine::nats::watch::{NatsWatch, NatsWatchMode};
+use crate::ui::backend::BackendError;
 
 /// What the browser shows.
 #[derive(Debug, Default)]
 pub struct StreamsBrowser {
     /// The last listing (or why it failed), and the server it came from.
-    pub listed: Option<(String, Result<Vec<StreamSummary>, String>)>,
+    pub listed: Option<(String, Result<Vec<StreamSummary>, BackendError>)>,
     pub loading: bool,
     /// The key-value form: bucket, key, value to put.
     pub kv_bucket: String,
     pub kv_key: String,
     pub kv_value: String,
     /// The last key-value answer: what was asked, and the entries (or why not).
-    pub kv_result: Option<(String, Result<Vec<KvEntry>, String>)>,
+    pub kv_result: Option<(String, Result<Vec<KvEntry>, BackendError>)>,
 }
 
 /// What the browser asks the backend for.
@@ -79,7 +80,7 @@ pub fn streams_ui(
             match &b.listed {
                 None => {}
                 Some((_, Err(e))) => {
-                    ui.colored_label(ui.visuals().error_fg_color, e);
+                    ui.colored_label(ui.visuals().error_fg_color, e.to_string());
                 }
                 Some((_, Ok(streams))) if streams.is_empty() => {
                     ui.label("No streams on this server.");

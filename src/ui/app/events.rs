@@ -32,14 +32,19 @@ impl SwitchboardApp {
                 }
                 self.strip.services = services;
             }
-            Event::ServiceError(message) => {
-                if message.contains("NATS server") {
-                    self.strip.nats_starting = None;
+            Event::ServiceError(error) => {
+                match &error {
+                    BackendError::Start {
+                        what: Starting::NatsServer,
+                        ..
+                    } => self.strip.nats_starting = None,
+                    BackendError::Start {
+                        what: Starting::RabbitNode,
+                        ..
+                    } => self.strip.rabbit_starting = None,
+                    _ => {}
                 }
-                if message.contains("RabbitMQ node") {
-                    self.strip.rabbit_starting = None;
-                }
-                self.strip.service_error = Some(message);
+                self.strip.service_error = Some(error);
             }
             Event::Broker(state) => self.strip.broker = state,
             Event::Nats { url, state } => self.strip.nats = (url, state),
@@ -143,9 +148,9 @@ impl SwitchboardApp {
                     run.result = Some(result);
                 }
             }
-            Event::PublishFailed { id, message } => {
+            Event::PublishFailed { id, error } => {
                 if self.many.as_ref().is_some_and(|(m, _)| *m == id) {
-                    self.many = Some((id, Err(message)));
+                    self.many = Some((id, Err(error)));
                 }
             }
             Event::WatchMessages { id, batch } => {
@@ -248,7 +253,7 @@ impl SwitchboardApp {
     }
 
     /// The collections in the data directory were listed: each not closed by the user opens.
-    fn collections_found(&mut self, result: Result<Vec<std::path::PathBuf>, String>) {
+    fn collections_found(&mut self, result: Result<Vec<std::path::PathBuf>, BackendError>) {
         self.settings.collections_initialized = true;
         match result {
             Ok(roots) => {
@@ -297,7 +302,7 @@ impl SwitchboardApp {
     fn run_result(
         &mut self,
         id: u64,
-        result: Result<Box<crate::engine::collection::run::RunResult>, String>,
+        result: Result<Box<crate::engine::collection::run::RunResult>, BackendError>,
     ) {
         let Some(root) = self
             .collections

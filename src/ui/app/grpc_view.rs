@@ -8,7 +8,7 @@ pub struct GrpcView {
     /// Methods found for a gRPC address (by the editor's descriptor source), or why not.
     pub grpc_methods: Option<(
         String,
-        Result<Vec<crate::engine::descriptors::MethodInfo>, String>,
+        Result<Vec<crate::engine::descriptors::MethodInfo>, BackendError>,
     )>,
     /// An open interactive stream: its request id and how many messages were sent on it.
     pub open_stream: Option<(u64, usize)>,
@@ -213,7 +213,7 @@ impl SwitchboardApp {
                     });
             }
             Some((_, Err(message))) => {
-                ui.colored_label(ui.visuals().error_fg_color, message);
+                ui.colored_label(ui.visuals().error_fg_color, message.to_string());
             }
             None => {}
         }

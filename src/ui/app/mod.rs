@@ -10,7 +10,9 @@ use demo_services::supervisor::{ServiceId, ServiceStatus};
 use egui::{Color32, RichText};
 
 use super::backend::PathPurpose;
-use super::backend::{self, BackendHandle, BackendOptions, BrokerState, Command, Event};
+use super::backend::{
+    self, BackendError, BackendHandle, BackendOptions, BrokerState, Command, Event, Starting,
+};
 use super::editors;
 use super::payload_view::message_ui;
 use super::settings::{EditorCredentials, MainView, Settings, TransportTab};
@@ -83,7 +85,7 @@ pub struct LoadRun {
     pub id: u64,
     pub tab: TransportTab,
     pub progress: crate::engine::load::LoadProgress,
-    pub result: Option<Result<Box<crate::engine::load::LoadReport>, String>>,
+    pub result: Option<Result<Box<crate::engine::load::LoadReport>, BackendError>>,
 }
 
 /// One exchange in the history.
@@ -117,7 +119,7 @@ pub enum DemoState {
     Off,
     Starting,
     Up { notes: Vec<String> },
-    Failed(String),
+    Failed(BackendError),
 }
 
 pub struct SwitchboardApp {
@@ -151,7 +153,10 @@ pub struct SwitchboardApp {
     /// The gRPC editor's method browser and open streams.
     pub grpc_view: GrpcView,
     /// The running or last publish-many: its request id and progress, or why it failed.
-    pub many: Option<(u64, Result<crate::engine::publish_many::Progress, String>)>,
+    pub many: Option<(
+        u64,
+        Result<crate::engine::publish_many::Progress, BackendError>,
+    )>,
     /// The editor and the total of the running (or last) publish many.
     many_of: (TransportTab, u64),
     /// Capacity of each new viewer tab's store.
@@ -160,7 +165,7 @@ pub struct SwitchboardApp {
     /// The editor request behind each request id (for the history).
     request_sources: HashMap<u64, SavedRequest>,
     /// The OTLP receiver the services send spans to (or why it is not running).
-    pub traces: Option<Result<super::backend::TracesUp, String>>,
+    pub traces: Option<Result<super::backend::TracesUp, BackendError>>,
     /// How many spans the receiver had taken when the exchanges' spans were last placed.
     spans_seen: u64,
     /// Where the state, history and secrets are kept.
@@ -651,7 +656,7 @@ impl SwitchboardApp {
 
     fn command(&mut self, command: Command) {
         if !self.backend.send(command) {
-            self.strip.service_error = Some("the background worker is busy; try again".to_string());
+            self.strip.service_error = Some(BackendError::Busy);
         }
     }
 

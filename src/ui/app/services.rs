@@ -21,7 +21,7 @@ pub struct ServicesStrip {
     /// The User Service's queue: its name and last depth (or why it is unknown).
     pub queue_depth: Option<(
         String,
-        Result<crate::engine::amqp::probe::QueueDepth, String>,
+        Result<crate::engine::amqp::probe::QueueDepth, BackendError>,
     )>,
     /// Ready counts of that queue over the last minute: (seconds since `epoch`, ready).
     pub(super) queue_samples: std::collections::VecDeque<(f64, u32)>,
@@ -31,7 +31,7 @@ pub struct ServicesStrip {
     pub kafka: (String, BrokerState),
     /// The User Service's Kafka group member.
     pub kafka_consumer: Option<ConsumerState>,
-    pub(super) service_error: Option<String>,
+    pub(super) service_error: Option<BackendError>,
 }
 
 impl SwitchboardApp {
@@ -222,7 +222,7 @@ impl SwitchboardApp {
                         .small()
                         .color(ui.visuals().warn_fg_color),
                 )
-                .on_hover_text(why);
+                .on_hover_text(why.to_string());
             }
         }
     }
@@ -384,7 +384,7 @@ impl SwitchboardApp {
                 }
             }
             if let Some(error) = self.strip.service_error.clone() {
-                ui.colored_label(ui.visuals().error_fg_color, error);
+                ui.colored_label(ui.visuals().error_fg_color, error.to_string());
                 if ui.small_button("dismiss").clicked() {
                     self.strip.service_error = None;
                 }

@@ -9,7 +9,7 @@ impl Backend {
         tokio::spawn(async move {
             let result = crate::engine::nats::streams::list(&url, Duration::from_secs(10))
                 .await
-                .map_err(|e| e.to_string());
+                .map_err(BackendError::from);
             outbox.send(Event::NatsStreams { url, result }).await;
         });
     }
@@ -22,17 +22,17 @@ impl Backend {
             use crate::ui::kafka_view::KafkaAction;
             let event = match ask {
                 KafkaAction::Topics(url) => Event::KafkaTopics {
-                    result: admin::topics(&url).await.map_err(|e| e.message),
+                    result: admin::topics(&url).await.map_err(BackendError::from),
                     url,
                 },
                 KafkaAction::Groups(url) => Event::KafkaGroups {
-                    result: admin::groups(&url).await.map_err(|e| e.message),
+                    result: admin::groups(&url).await.map_err(BackendError::from),
                     url,
                 },
                 KafkaAction::Browse(ask) => Event::KafkaPage {
                     result: watch::browse(&ask.url, &ask.topic, ask.partition, ask.offset, ask.max)
                         .await
-                        .map_err(|e| e.message),
+                        .map_err(BackendError::from),
                     ask,
                 },
             };
@@ -65,7 +65,7 @@ impl Backend {
             outbox
                 .send(Event::NatsKv {
                     what,
-                    result: result.map_err(|e| e.message),
+                    result: result.map_err(BackendError::from),
                 })
                 .await;
         });

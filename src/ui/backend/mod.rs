@@ -25,9 +25,12 @@ use crate::engine::recorder::unix_ms;
 use crate::engine::store::Prepared;
 use crate::engine::timeline::{Clock, Phase};
 use crate::engine::watch::WatchEvent;
-use crate::engine::{Exchange, Header, Message, RequestSpec, Transport};
+use crate::engine::{Exchange, ExchangeError, Header, Message, RequestSpec, Transport};
 
 use super::files::{CollectionOp, Files, OpDone, OpError};
+
+mod error;
+pub use error::{BackendError, Starting};
 
 /// UI -> backend.
 #[derive(Debug, Clone)]
@@ -171,30 +174,30 @@ pub enum PathPurpose {
 pub enum BrokerState {
     Unknown,
     Up,
-    Down(String),
+    Down(BackendError),
 }
 
 /// Backend -> UI.
 #[derive(Debug, Clone)]
 pub enum Event {
     /// The OTLP receiver is up (or could not start).
-    Traces(Result<TracesUp, String>),
+    Traces(Result<TracesUp, BackendError>),
     DemoStarted {
         config: Box<DemoConfig>,
         notes: Vec<String>,
     },
-    DemoFailed(String),
+    DemoFailed(BackendError),
     /// The depth of a demo queue (polled twice a second while the demo runs), or why not.
     QueueDepth {
         queue: String,
-        result: Result<crate::engine::amqp::probe::QueueDepth, String>,
+        result: Result<crate::engine::amqp::probe::QueueDepth, BackendError>,
     },
     /// A private RabbitMQ node listens at `url` (the demo moved to it).
     RabbitStarted {
         url: String,
     },
     Services(Vec<ServiceStatus>),
-    ServiceError(String),
+    ServiceError(BackendError),
     Broker(BrokerState),
     /// Whether the NATS server answers; `url` is the one watched.
     Nats {
@@ -204,27 +207,27 @@ pub enum Event {
     /// The streams of the NATS server at `url`, or why they could not be listed.
     NatsStreams {
         url: String,
-        result: Result<Vec<crate::engine::nats::streams::StreamSummary>, String>,
+        result: Result<Vec<crate::engine::nats::streams::StreamSummary>, BackendError>,
     },
     /// A key-value answer (`what` was asked).
     NatsKv {
         what: String,
-        result: Result<Vec<crate::engine::nats::streams::KvEntry>, String>,
+        result: Result<Vec<crate::engine::nats::streams::KvEntry>, BackendError>,
     },
     /// Kafka topics at `url`, or why they could not be listed.
     KafkaTopics {
         url: String,
-        result: Result<Vec<crate::engine::kafka::admin::TopicInfo>, String>,
+        result: Result<Vec<crate::engine::kafka::admin::TopicInfo>, BackendError>,
     },
     /// Kafka consumer groups at `url`.
     KafkaGroups {
         url: String,
-        result: Result<Vec<crate::engine::kafka::admin::GroupInfo>, String>,
+        result: Result<Vec<crate::engine::kafka::admin::GroupInfo>, BackendError>,
     },
     /// A page of a partition.
     KafkaPage {
         ask: super::kafka_view::BrowseAsk,
-        result: Result<crate::engine::kafka::watch::Page, String>,
+        result: Result<crate::engine::kafka::watch::Page, BackendError>,
     },
     /// A private nats-server runs at `url` (stopped with the app).
     NatsStarted {
@@ -255,7 +258,7 @@ pub enum Event {
     },
     PublishFailed {
         id: u64,
-        message: String,
+        error: BackendError,
     },
     LoadProgress {
         id: u64,
@@ -263,11 +266,11 @@ pub enum Event {
     },
     Discovered {
         addr: String,
-        result: Result<Vec<crate::engine::descriptors::MethodInfo>, String>,
+        result: Result<Vec<crate::engine::descriptors::MethodInfo>, BackendError>,
     },
     LoadDone {
         id: u64,
-        result: Result<Box<crate::engine::load::LoadReport>, String>,
+        result: Result<Box<crate::engine::load::LoadReport>, BackendError>,
     },
     /// Messages for watch `id`, ready to store.
     WatchMessages {
@@ -277,7 +280,7 @@ pub enum Event {
     /// A message was sent on open stream `id`, or could not be (invalid JSON…).
     StreamSent {
         id: u64,
-        result: Result<(), String>,
+        result: Result<(), BackendError>,
     },
     /// A message of gRPC call `id`'s response stream, as it arrived.
     StreamMessage {
@@ -296,11 +299,11 @@ pub enum Event {
     },
     Exported {
         path: PathBuf,
-        result: Result<usize, String>,
+        result: Result<usize, BackendError>,
     },
     Imported {
         path: PathBuf,
-        result: Result<Vec<WatchedMessage>, String>,
+        result: Result<Vec<WatchedMessage>, BackendError>,
     },
     /// An operation on the collection at `root` ended; the collection as now on disk and the
     /// secrets to resolve its variables come with it.
@@ -308,7 +311,7 @@ pub enum Event {
         root: PathBuf,
         op: Box<CollectionOp>,
         result: Result<OpDone, OpError>,
-        collection: Result<Box<Collection>, String>,
+        collection: Result<Box<Collection>, BackendError>,
         secrets: Box<SecretStore>,
     },
     /// An import into the collection at `root` has written `written` of `total` requests.
@@ -317,11 +320,11 @@ pub enum Event {
         written: usize,
         total: usize,
     },
-    CollectionsFound(Result<Vec<PathBuf>, String>),
+    CollectionsFound(Result<Vec<PathBuf>, BackendError>),
     /// One request of collection run `id` is done (or the run could not start: `Err`).
     RunResult {
         id: u64,
-        result: Result<Box<crate::engine::collection::run::RunResult>, String>,
+        result: Result<Box<crate::engine::collection::run::RunResult>, BackendError>,
     },
     /// The persisted history, oldest first, and anything worth saying about it.
     HistoryLoaded {
@@ -601,8 +604,9 @@ impl Backend {
                 }
                 Err(e) => {
                     outbox
-                        .send(Event::Traces(Err(format!(
-                            "the OTLP receiver could not listen on {addr}: {e}"
+                        .send(Event::Traces(Err(BackendError::start(
+                            Starting::Traces,
+                            format!("the OTLP receiver could not listen on {addr}: {e}"),
                         ))))
                         .await;
                     None
@@ -652,13 +656,26 @@ impl Backend {
                         .await;
                     let broker = match &s.broker {
                         BrokerProbe::Reachable => BrokerState::Up,
-                        BrokerProbe::Unreachable(why) => BrokerState::Down(why.clone()),
+                        BrokerProbe::Unreachable(why) => {
+                            BrokerState::Down(BackendError::Exchange(ExchangeError {
+                                kind: crate::engine::ErrorKind::ConnectionRefused,
+                                phase: None,
+                                message: why.clone(),
+                            }))
+                        }
                     };
                     outbox.send(Event::Broker(broker)).await;
                     outbox.send(Event::Services(s.status())).await;
                     supervisor = Some(s);
                 }
-                Err(err) => outbox.send(Event::DemoFailed(err.to_string())).await,
+                Err(err) => {
+                    outbox
+                        .send(Event::DemoFailed(BackendError::start(
+                            Starting::Demo,
+                            err.to_string(),
+                        )))
+                        .await
+                }
             }
         }
         let broker_task = tokio::spawn(watch_broker(options.amqp_url.clone(), outbox.clone()));

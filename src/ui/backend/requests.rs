@@ -153,7 +153,7 @@ impl Backend {
                     outbox
                         .send(Event::PublishFailed {
                             id,
-                            message: e.to_string(),
+                            error: e.into(),
                         })
                         .await;
                 }
@@ -185,7 +185,7 @@ impl Backend {
                     crate::engine::load::run_load(&spec, &pool, Some(tx), CancellationToken::new())
                         .await;
                 forward.abort();
-                let result = result.map(Box::new).map_err(|e| e.to_string());
+                let result = result.map(Box::new).map_err(BackendError::from);
                 outbox.send(Event::LoadDone { id, result }).await;
                 outbox.done(id).await;
             }),
@@ -215,7 +215,7 @@ impl Backend {
                 outbox
                     .send(Event::StreamSent {
                         id,
-                        result: Err(e.message),
+                        result: Err(e.into()),
                     })
                     .await;
                 outbox.done(id).await;
@@ -260,13 +260,13 @@ impl Backend {
             ..
         } = self;
         let result = match open_streams.get(&id) {
-            None => Err("the stream is closed".to_string()),
+            None => Err(BackendError::Invalid("the stream is closed".to_string())),
             Some((tx, method)) => match crate::engine::grpc::json_to_message(method, &json) {
                 Ok(message) => tx
                     .send(message)
                     .await
-                    .map_err(|_| "the call has ended".to_string()),
-                Err(e) => Err(e.message),
+                    .map_err(|_| BackendError::Invalid("the call has ended".to_string())),
+                Err(e) => Err(e.into()),
             },
         };
         outbox.send(Event::StreamSent { id, result }).await;
@@ -298,7 +298,7 @@ impl Backend {
                         .insert(addr.trim().to_string(), found);
                     Ok(methods)
                 }
-                Err(e) => Err(e.message),
+                Err(e) => Err(e.into()),
             };
             outbox.send(Event::Discovered { addr, result }).await;
         });

@@ -26,9 +26,9 @@ impl Backend {
         if let Some(s) = supervisor.as_mut() {
             if let Err(err) = s.start_service(service).await {
                 outbox
-                    .send(Event::ServiceError(format!(
-                        "cannot start the {}: {err}",
-                        service.name()
+                    .send(Event::ServiceError(BackendError::start(
+                        Starting::Service,
+                        format!("cannot start the {}: {err}", service.name()),
                     )))
                     .await;
             }
@@ -59,8 +59,9 @@ impl Backend {
                 if let Some(s) = self.supervisor.as_mut() {
                     if let Err(err) = s.move_amqp(&url).await {
                         self.outbox
-                            .send(Event::ServiceError(format!(
-                                "the demo cannot move to the new RabbitMQ node: {err}"
+                            .send(Event::ServiceError(BackendError::start(
+                                Starting::RabbitNode,
+                                format!("the demo cannot move to the new RabbitMQ node: {err}"),
                             )))
                             .await;
                     }
@@ -83,8 +84,9 @@ impl Backend {
             }
             Err(err) => {
                 self.outbox
-                    .send(Event::ServiceError(format!(
-                        "cannot start a RabbitMQ node: {err}"
+                    .send(Event::ServiceError(BackendError::start(
+                        Starting::RabbitNode,
+                        format!("cannot start a RabbitMQ node: {err}"),
                     )))
                     .await;
             }
@@ -113,8 +115,9 @@ impl Backend {
                 if let Some(s) = supervisor.as_mut() {
                     if let Err(err) = s.move_nats(&url).await {
                         outbox
-                            .send(Event::ServiceError(format!(
-                                "the demo cannot move to the new NATS server: {err}"
+                            .send(Event::ServiceError(BackendError::start(
+                                Starting::NatsServer,
+                                format!("the demo cannot move to the new NATS server: {err}"),
                             )))
                             .await;
                     }
@@ -124,8 +127,9 @@ impl Backend {
             }
             Err(err) => {
                 outbox
-                    .send(Event::ServiceError(format!(
-                        "cannot start a NATS server: {err}"
+                    .send(Event::ServiceError(BackendError::start(
+                        Starting::NatsServer,
+                        format!("cannot start a NATS server: {err}"),
                     )))
                     .await;
             }
@@ -204,31 +208,16 @@ pub(super) async fn watch_kafka(url: String, outbox: Outbox) {
 pub(super) async fn watch_broker(amqp_url: String, outbox: Outbox) {
     let Some(addr) = broker_addr(&amqp_url) else {
         outbox
-            .send(Event::Broker(BrokerState::Down(format!(
-                "cannot read the broker address of {}",
-                crate::engine::amqp::redact_url(&amqp_url)
+            .send(Event::Broker(BrokerState::Down(BackendError::Invalid(
+                format!(
+                    "cannot read the broker address of {}",
+                    crate::engine::amqp::redact_url(&amqp_url)
+                ),
             ))))
             .await;
         return;
     };
-    let mut last = BrokerState::Unknown;
-    loop {
-        let state = match tokio::time::timeout(
-            Duration::from_secs(2),
-            tokio::net::TcpStream::connect(&addr),
-        )
-        .await
-        {
-            Ok(Ok(_)) => BrokerState::Up,
-            Ok(Err(e)) => BrokerState::Down(format!("{addr}: {e}")),
-            Err(_) => BrokerState::Down(format!("{addr}: no answer")),
-        };
-        if state != last {
-            outbox.send(Event::Broker(state.clone())).await;
-            last = state;
-        }
-        tokio::time::sleep(Duration::from_secs(3)).await;
-    }
+    watch_port(addr, outbox, Event::Broker).await;
 }
 
 /// Checks every few seconds whether the NATS server's port answers; reports changes.
@@ -259,8 +248,8 @@ pub(super) async fn watch_port(addr: String, outbox: Outbox, event: impl Fn(Brok
         .await
         {
             Ok(Ok(_)) => BrokerState::Up,
-            Ok(Err(e)) => BrokerState::Down(format!("{addr}: {e}")),
-            Err(_) => BrokerState::Down(format!("{addr}: no answer")),
+            Ok(Err(e)) => BrokerState::Down(BackendError::unreachable(&addr, Some(&e))),
+            Err(_) => BrokerState::Down(BackendError::unreachable(&addr, None)),
         };
         if state != last {
             outbox.send(event(state.clone())).await;
@@ -336,7 +325,7 @@ pub(super) async fn watch_queue(amqp_url: String, queue: String, outbox: Outbox)
             outbox
                 .send(Event::QueueDepth {
                     queue: queue.clone(),
-                    result,
+                    result: result.map_err(BackendError::from),
                 })
                 .await;
         }

@@ -63,7 +63,7 @@ impl Backend {
                     files.load(&root).map(|c| (c, files.secrets()))
                 })
                 .await
-                .unwrap_or_else(|e| Err(e.to_string()));
+                .unwrap_or_else(|e| Err(BackendError::Invalid(e.to_string())));
                 match loaded {
                     Err(e) => outbox.send(Event::RunResult { id, result: Err(e) }).await,
                     Ok((collection, secrets)) => {
@@ -89,7 +89,7 @@ impl Backend {
                             outbox
                                 .send(Event::RunResult {
                                     id,
-                                    result: Err(e.to_string()),
+                                    result: Err(e.into()),
                                 })
                                 .await;
                         }
@@ -112,7 +112,7 @@ impl Backend {
                     .startup(install_sample)
             })
             .await
-            .unwrap_or_else(|e| Err(e.to_string()));
+            .unwrap_or_else(|e| Err(BackendError::Invalid(e.to_string())));
             outbox.send(Event::CollectionsFound(result)).await;
         });
     }

@@ -101,7 +101,7 @@ impl Backend {
             let target = path.clone();
             let result = tokio::task::spawn_blocking(move || export(&target, &messages))
                 .await
-                .unwrap_or_else(|e| Err(e.to_string()));
+                .unwrap_or_else(|e| Err(BackendError::Invalid(e.to_string())));
             outbox.send(Event::Exported { path, result }).await;
         });
     }
@@ -112,12 +112,17 @@ impl Backend {
         tokio::spawn(async move {
             let source = path.clone();
             let result = tokio::task::spawn_blocking(move || {
-                let file = std::fs::File::open(&source)
-                    .map_err(|e| format!("cannot open {}: {e}", source.display()))?;
-                crate::engine::store::import_jsonl(std::io::BufReader::new(file))
+                let file =
+                    std::fs::File::open(&source).map_err(|e| BackendError::file(&source, &e))?;
+                crate::engine::store::import_jsonl(std::io::BufReader::new(file)).map_err(
+                    |message| BackendError::Corrupt {
+                        path: source.clone(),
+                        message,
+                    },
+                )
             })
             .await
-            .unwrap_or_else(|e| Err(e.to_string()));
+            .unwrap_or_else(|e| Err(BackendError::Invalid(e.to_string())));
             outbox.send(Event::Imported { path, result }).await;
         });
     }
@@ -129,10 +134,13 @@ impl Backend {
 pub(super) const COALESCE: usize = 1024;
 
 /// Writes JSON Lines atomically: a temporary file next to the target, fsync, rename.
-pub(super) fn export(path: &std::path::Path, messages: &[WatchedMessage]) -> Result<usize, String> {
+pub(super) fn export(
+    path: &std::path::Path,
+    messages: &[WatchedMessage],
+) -> Result<usize, BackendError> {
     let mut out = Vec::new();
-    crate::engine::store::export_jsonl(messages, &mut out).map_err(|e| e.to_string())?;
-    crate::engine::fsutil::write_atomic(path, &out)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    crate::engine::store::export_jsonl(messages, &mut out)
+        .map_err(|e| BackendError::file(path, &e))?;
+    crate::engine::fsutil::write_atomic(path, &out).map_err(|e| BackendError::file(path, &e))?;
     Ok(messages.len())
 }

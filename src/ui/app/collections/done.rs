@@ -9,7 +9,7 @@ impl SwitchboardApp {
         root: PathBuf,
         op: CollectionOp,
         result: Result<OpDone, OpError>,
-        collection: Result<Collection, String>,
+        collection: Result<Collection, BackendError>,
         secrets: SecretStore,
     ) {
         if matches!(op, CollectionOp::Import { .. }) {

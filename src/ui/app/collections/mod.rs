@@ -12,7 +12,7 @@ use super::SwitchboardApp;
 use crate::engine::collection::{
     Collection, Item, Loaded, SavedRequest, SecretStore, Variable, Vars, import,
 };
-use crate::ui::backend::{Command, PathPurpose};
+use crate::ui::backend::{BackendError, Command, PathPurpose};
 use crate::ui::files::{CollectionOp, Expected, ImportSource, OpDone, OpError};
 use crate::ui::settings::EditorKind;
 
@@ -28,7 +28,7 @@ use dialogs::default_name;
 #[derive(Debug, Clone)]
 pub struct Opened {
     pub root: PathBuf,
-    pub collection: Option<Result<Collection, String>>,
+    pub collection: Option<Result<Collection, BackendError>>,
 }
 
 /// The saved request an editor holds: where it lives and what is on disk.

@@ -85,7 +85,7 @@ impl SwitchboardApp {
                         });
                     }
                     Some(Err(reason)) => {
-                        ui.colored_label(ui.visuals().error_fg_color, reason);
+                        ui.colored_label(ui.visuals().error_fg_color, reason.to_string());
                         if ui.small_button("Close").clicked() {
                             close = Some(root.clone());
                         }

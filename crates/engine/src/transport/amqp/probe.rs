@@ -9,6 +9,7 @@ use lapin::types::FieldTable;
 use lapin::{Channel, Connection, ConnectionProperties};
 
 use super::{check_url, classify_lapin};
+use crate::exchange::{ErrorKind, ExchangeError};
 
 /// A queue's depth as the broker reports it to a passive declare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,7 +34,11 @@ impl QueueProbe {
     }
 
     /// The depth of `queue`, or why not (broker down, no such queue: one line each).
-    pub async fn depth(&mut self, queue: &str, timeout: Duration) -> Result<QueueDepth, String> {
+    pub async fn depth(
+        &mut self,
+        queue: &str,
+        timeout: Duration,
+    ) -> Result<QueueDepth, ExchangeError> {
         match tokio::time::timeout(timeout, self.ask(queue)).await {
             Ok(Ok(depth)) => Ok(depth),
             Ok(Err(e)) => {
@@ -42,31 +47,34 @@ impl QueueProbe {
             }
             Err(_) => {
                 self.open = None;
-                Err(format!("no answer within {} ms", timeout.as_millis()))
+                Err(failed(
+                    ErrorKind::Timeout,
+                    format!("no answer within {} ms", timeout.as_millis()),
+                ))
             }
         }
     }
 
-    async fn ask(&mut self, queue: &str) -> Result<QueueDepth, String> {
+    async fn ask(&mut self, queue: &str) -> Result<QueueDepth, ExchangeError> {
         if self
             .open
             .as_ref()
             .is_none_or(|(c, ch)| !c.status().connected() || !ch.status().connected())
         {
-            check_url(&self.url).map_err(|e| e.message)?;
+            check_url(&self.url)?;
             let props = ConnectionProperties::default()
                 .with_connection_name("switchboard queue depth".into());
             let conn = Connection::connect(&self.url, props)
                 .await
-                .map_err(|e| classify_lapin(&e, &self.url).1)?;
+                .map_err(|e| lapin_failed(&e, &self.url))?;
             let channel = conn
                 .create_channel()
                 .await
-                .map_err(|e| classify_lapin(&e, &self.url).1)?;
+                .map_err(|e| lapin_failed(&e, &self.url))?;
             self.open = Some((conn, channel));
         }
         let Some((_, channel)) = &self.open else {
-            return Err("not connected".to_string());
+            return Err(failed(ErrorKind::Io, "not connected".to_string()));
         };
         let passive = QueueDeclareOptions {
             passive: true,
@@ -76,11 +84,14 @@ impl QueueProbe {
             .queue_declare(queue.into(), passive, FieldTable::default())
             .await
             .map_err(|e| {
-                let (_, message) = classify_lapin(&e, &self.url);
+                let (kind, message) = classify_lapin(&e, &self.url);
                 if message.contains("NOT_FOUND") || message.contains("404") {
-                    format!("queue {queue:?} does not exist")
+                    failed(
+                        ErrorKind::Refused,
+                        format!("queue {queue:?} does not exist"),
+                    )
                 } else {
-                    message
+                    failed(kind, message)
                 }
             })?;
         Ok(QueueDepth {
@@ -88,4 +99,17 @@ impl QueueProbe {
             consumers: declared.consumer_count(),
         })
     }
+}
+
+fn failed(kind: ErrorKind, message: String) -> ExchangeError {
+    ExchangeError {
+        kind,
+        phase: None,
+        message,
+    }
+}
+
+fn lapin_failed(e: &lapin::Error, url: &str) -> ExchangeError {
+    let (kind, message) = classify_lapin(e, url);
+    failed(kind, message)
 }

@@ -1,0 +1,144 @@
+//! Why something the backend was asked to do did not happen. Events carry a [`BackendError`]
+//! instead of a bare message, so the UI can tell a server that is down from a file it cannot
+//! write or input it cannot send, and print each the same way everywhere.
+
+use std::path::{Path, PathBuf};
+
+use crate::engine::collection::CollectionError;
+use crate::engine::{ErrorKind, ExchangeError};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BackendError {
+    /// A server or broker did not answer as asked; its kind says how (refused, auth, timeout…).
+    #[error("{0}")]
+    Exchange(ExchangeError),
+    /// A file or folder could not be read or written.
+    #[error("{}: {message}", path.display())]
+    File {
+        path: PathBuf,
+        kind: std::io::ErrorKind,
+        message: String,
+    },
+    /// A file was read, but what it holds is not what was expected.
+    #[error("{}: {message}", path.display())]
+    Corrupt { path: PathBuf, message: String },
+    /// A local process or listener (a private broker, a demo service, the OTLP receiver) could
+    /// not start, or the demo could not move to it.
+    #[error("{message}")]
+    Start { what: Starting, message: String },
+    /// The backend's command queue is full: nothing was asked.
+    #[error("the background worker is busy; try again")]
+    Busy,
+    /// What was given cannot be sent or done (invalid JSON, a stream that is closed…).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// What [`BackendError::Start`] was about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Starting {
+    /// The demo services as a whole.
+    Demo,
+    /// One demo service.
+    Service,
+    /// A private RabbitMQ node (or moving the demo to it).
+    RabbitNode,
+    /// A private nats-server (or moving the demo to it).
+    NatsServer,
+    /// The OTLP receiver.
+    Traces,
+}
+
+impl BackendError {
+    pub fn start(what: Starting, message: impl Into<String>) -> Self {
+        Self::Start {
+            what,
+            message: message.into(),
+        }
+    }
+
+    pub fn file(path: &Path, error: &std::io::Error) -> Self {
+        Self::File {
+            path: path.to_path_buf(),
+            kind: error.kind(),
+            message: error.to_string(),
+        }
+    }
+
+    /// A server at `addr` that did not answer a TCP connect (`error`), or not in time (`None`).
+    pub fn unreachable(addr: &str, error: Option<&std::io::Error>) -> Self {
+        let (kind, message) = match error {
+            Some(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                (ErrorKind::ConnectionRefused, format!("{addr}: {e}"))
+            }
+            Some(e) => (ErrorKind::Io, format!("{addr}: {e}")),
+            None => (ErrorKind::Timeout, format!("{addr}: no answer")),
+        };
+        Self::Exchange(ExchangeError {
+            kind,
+            phase: None,
+            message,
+        })
+    }
+
+    /// How it failed, by the engine's names where a server was involved (`connection_refused`,
+    /// `auth`…), else `file`, `corrupt`, `start` or `invalid_input`.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Self::Exchange(e) => e.kind.as_str(),
+            Self::File { .. } => "file",
+            Self::Corrupt { .. } => "corrupt",
+            Self::Start { .. } => "start",
+            Self::Busy => "busy",
+            Self::Invalid(_) => ErrorKind::InvalidInput.as_str(),
+        }
+    }
+}
+
+impl From<ExchangeError> for BackendError {
+    fn from(e: ExchangeError) -> Self {
+        Self::Exchange(e)
+    }
+}
+
+impl From<CollectionError> for BackendError {
+    fn from(e: CollectionError) -> Self {
+        match e {
+            CollectionError::Io { path, error } => Self::file(&path, &error),
+            CollectionError::Corrupt { path, reason } => Self::Corrupt {
+                path,
+                message: reason,
+            },
+            other => Self::Invalid(other.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_error_prints_its_message_and_names_its_kind() {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let down = BackendError::unreachable("127.0.0.1:1", Some(&refused));
+        assert_eq!(down.kind_name(), "connection_refused");
+        assert!(down.to_string().starts_with("127.0.0.1:1: "), "{down}");
+        assert_eq!(
+            BackendError::unreachable("h:2", None).kind_name(),
+            "timeout"
+        );
+        assert_eq!(
+            BackendError::unreachable("h:2", None).to_string(),
+            "h:2: no answer"
+        );
+        let missing = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let file = BackendError::from(CollectionError::io(Path::new("/x/y.json"), missing));
+        assert!(
+            matches!(&file, BackendError::File { kind: std::io::ErrorKind::NotFound, path, .. } if path == Path::new("/x/y.json")),
+            "{file:?}"
+        );
+        assert!(file.to_string().starts_with("/x/y.json: "), "{file}");
+        assert_eq!(file.kind_name(), "file");
+    }
+}
