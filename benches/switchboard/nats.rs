@@ -184,7 +184,7 @@ pub(super) fn viewer_ingest(
         std::thread::sleep(next_frame.saturating_duration_since(Instant::now()));
         let received = harness
             .state()
-            .viewer
+            .viewer()
             .tabs
             .first()
             .map_or(0, |t| t.store.received);

@@ -55,7 +55,7 @@ pub(super) fn viewer_consume(
         std::thread::sleep(next_frame.saturating_duration_since(Instant::now()));
         let received = harness
             .state()
-            .viewer
+            .viewer()
             .tabs
             .first()
             .map_or(0, |t| t.store.received);
@@ -83,16 +83,14 @@ pub(super) fn viewer_frames(runtime: &tokio::runtime::Runtime, frames: usize) ->
     harness.step();
     let rss_before = self_rss_mb();
     // Fill in chunks, as a live watch would, so no 1M-message transient inflates the RSS.
-    harness.state_mut().store_capacity = STORED;
+    harness.state_mut().set_store_capacity(STORED);
     harness.state_mut().open_imported("bench", Vec::new());
-    let id = harness.state().viewer.active.expect("a tab");
+    let id = harness.state().viewer().active.expect("a tab");
     for chunk in 0..STORED / 10_000 {
         let batch: Vec<_> = (chunk * 10_000..(chunk + 1) * 10_000)
             .map(order_message)
             .collect();
-        if let Some(tab) = harness.state_mut().viewer.tab_mut(id) {
-            tab.ingest(batch);
-        }
+        harness.state_mut().ingest(id, batch);
     }
     harness.run_steps(3);
     let rss = self_rss_mb();
@@ -102,13 +100,11 @@ pub(super) fn viewer_frames(runtime: &tokio::runtime::Runtime, frames: usize) ->
         let batch: Vec<_> = (next..next + 100).map(order_message).collect();
         next += 100;
         let start = Instant::now();
-        if let Some(tab) = harness.state_mut().viewer.tab_mut(id) {
-            tab.ingest(batch);
-        }
+        harness.state_mut().ingest(id, batch);
         harness.step();
         frames_ms.push(start.elapsed().as_secs_f64() * 1000.0);
     }
-    let tab = harness.state().viewer.tabs.iter().find(|t| t.id == id);
+    let tab = harness.state().viewer().tabs.iter().find(|t| t.id == id);
     assert!(
         tab.is_some_and(|t| t.live_tail && t.store.len() == STORED),
         "live tail on, store full"
@@ -166,16 +162,22 @@ pub(super) fn stream_frames(runtime: &tokio::runtime::Runtime, frames: usize) ->
         spans: Vec::new(),
     };
     {
+        // The call's messages and then its exchange, as the backend reports them.
+        use switchboard::ui::backend::Event;
         let app = harness.state_mut();
         app.settings.editors.transport = switchboard::ui::settings::TransportTab::Grpc;
-        app.history_view.history.push(switchboard::ui::app::Entry {
-            seq: 1,
-            request_id: 1,
-            exchange,
-            request: None,
+        for message in received {
+            app.apply(Event::StreamMessage { id: 1, message });
+        }
+        app.apply(Event::Exchanges {
+            id: 1,
+            exchanges: vec![exchange],
         });
-        app.history_view.selected = Some(1);
-        app.grpc_view.stream_view = Some((1, received));
+        assert!(app.selected_entry().is_some());
+        assert_eq!(
+            app.grpc_view().stream_view.as_ref().map(|s| s.1.len()),
+            Some(N as usize)
+        );
     }
     harness.run_steps(3);
     (0..frames)

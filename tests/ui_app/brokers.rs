@@ -13,7 +13,7 @@ pub(super) fn start_app_with_nats() -> (TestApp, demo_services::NatsNames) {
         }),
     );
     app.wait_until("the demo services to start", |a| {
-        matches!(a.strip.demo, DemoState::Up { .. }) && !a.strip.services.is_empty()
+        matches!(a.strip().demo, DemoState::Up { .. }) && !a.strip().services.is_empty()
     });
     (app, names)
 }
@@ -22,7 +22,7 @@ pub(super) fn start_app_with_nats() -> (TestApp, demo_services::NatsNames) {
 pub(super) fn a_nats_lookup_is_compared_with_http_on_one_axis_and_a_nats_tap_receives() {
     let (mut app, names) = start_app_with_nats();
     app.wait_until("the NATS status", |a| {
-        matches!(a.strip.nats.1, switchboard::ui::backend::BrokerState::Up)
+        matches!(a.strip().nats.1, switchboard::ui::backend::BrokerState::Up)
     });
     app.assert_shown("NATS server");
     app.click("NATS");
@@ -71,7 +71,7 @@ pub(super) fn a_nats_lookup_is_compared_with_http_on_one_axis_and_a_nats_tap_rec
     app.click("Start watch");
     app.wait_until("the subscription", |a| {
         matches!(
-            a.viewer.tabs.last().map(|t| &t.status),
+            a.viewer().tabs.last().map(|t| &t.status),
             Some(TabStatus::Watching { .. })
         )
     });
@@ -92,7 +92,10 @@ pub(super) fn a_nats_lookup_is_compared_with_http_on_one_axis_and_a_nats_tap_rec
         );
     });
     app.wait_until("three messages", |a| {
-        a.viewer.tabs.last().is_some_and(|t| t.store.received == 3)
+        a.viewer()
+            .tabs
+            .last()
+            .is_some_and(|t| t.store.received == 3)
     });
     app.assert_shown("received 3");
     app.assert_shown("subject");
@@ -110,7 +113,7 @@ pub(super) fn a_nats_lookup_is_compared_with_http_on_one_axis_and_a_nats_tap_rec
     app.click("Publish 20");
     app.wait_until(
         "the series to be acked",
-        |a| matches!(&a.many, Some((_, Ok(p))) if p.done && p.confirmed == 20),
+        |a| matches!(a.many(), Some((_, Ok(p))) if p.done && p.confirmed == 20),
     );
     app.assert_shown("20 published, 20 confirmed, 0 failed");
     app._runtime.block_on(common::delete_stream(&names.stream));
@@ -133,20 +136,20 @@ pub(super) fn start_runs_a_private_nats_server_and_the_demo_and_editors_move_to_
     options.backend.nats_url = dead_url.clone();
     let mut app = launch(test_runtime(), options);
     app.wait_until("the NATS server to be reported down", |a| {
-        matches!(a.strip.demo, DemoState::Up { .. })
+        matches!(a.strip().demo, DemoState::Up { .. })
             && matches!(
-                a.strip.nats.1,
+                a.strip().nats.1,
                 switchboard::ui::backend::BrokerState::Down(_)
             )
     });
     app.click("Start");
     // A server to start and both services to restart on their addresses: slower on a busy machine.
     app.wait_secs(60, "the private NATS server and the editors on it", |a| {
-        a.strip.nats.0 != dead_url
-            && matches!(a.strip.nats.1, switchboard::ui::backend::BrokerState::Up)
+        a.strip().nats.0 != dead_url
+            && matches!(a.strip().nats.1, switchboard::ui::backend::BrokerState::Up)
             && a.settings.editors.nats.url != dead_url
     });
-    let url = app.harness.state().strip.nats.0.clone();
+    let url = app.harness.state().strip().nats.0.clone();
     assert_eq!(
         app.harness.state().settings.editors.nats.url,
         url,
@@ -203,26 +206,25 @@ pub(super) fn the_streams_browser_lists_streams_and_reads_and_writes_a_key_value
     app.click("Streams");
     app.click("List streams");
     app.wait_until("the streams", |a| {
-        matches!(&a.viewer.streams.listed, Some((_, Ok(_))))
+        matches!(&a.viewer().streams.listed, Some((_, Ok(_))))
     });
     app.assert_shown(&names.stream);
     app.assert_shown(&format!("key-value bucket {bucket}"));
     app.click(&format!("key-value bucket {bucket}"));
-    assert_eq!(app.harness.state().viewer.streams.kv_bucket, bucket);
-    for value in ["on", "off"] {
-        {
-            let b = &mut app.harness.state_mut().viewer.streams;
-            b.kv_key = "feature.x".into();
-            b.kv_value = value.into();
-            b.kv_result = None;
-        }
+    assert_eq!(app.harness.state().viewer().streams.kv_bucket, bucket);
+    app.replace_text("Key", "feature.x");
+    for (revision, value) in [(1, "on"), (2, "off")] {
+        app.replace_text("Value", value);
         app.click("Put");
-        app.wait_until("the put", |a| a.viewer.streams.kv_result.is_some());
+        app.wait_until("the put", |a| {
+            matches!(&a.viewer().streams.kv_result, Some((_, Ok(e))) if e.iter().any(|e| e.revision == revision))
+        });
     }
     app.assert_shown("rev 2 put: off");
-    app.harness.state_mut().viewer.streams.kv_result = None;
     app.click("Key history");
-    app.wait_until("the history", |a| a.viewer.streams.kv_result.is_some());
+    app.wait_until("the history", |a| {
+        matches!(&a.viewer().streams.kv_result, Some((what, Ok(e))) if what.starts_with("history") && e.len() == 2)
+    });
     app.assert_shown("rev 1 put: on");
     app.assert_shown("rev 2 put: off");
     app._runtime.block_on(async {
@@ -252,7 +254,7 @@ pub(super) fn start_app_with_kafka() -> (
     options.backend.kafka_url = broker.url();
     let mut app = launch(runtime, options);
     app.wait_until("the demo services to start", |a| {
-        matches!(a.strip.demo, DemoState::Up { .. }) && !a.strip.services.is_empty()
+        matches!(a.strip().demo, DemoState::Up { .. }) && !a.strip().services.is_empty()
     });
     (app, broker, names)
 }
@@ -262,9 +264,9 @@ pub(super) fn start_app_with_kafka() -> (
 pub(super) fn a_kafka_produce_shows_its_phases_a_tap_receives_and_topics_and_groups_list() {
     let (mut app, broker, names) = start_app_with_kafka();
     app.wait_until("the Kafka status and the user service's group", |a| {
-        matches!(a.strip.kafka.1, switchboard::ui::backend::BrokerState::Up)
+        matches!(a.strip().kafka.1, switchboard::ui::backend::BrokerState::Up)
             && matches!(
-                a.strip.kafka_consumer,
+                a.strip().kafka_consumer,
                 Some(demo_services::ConsumerState::Consuming { .. })
             )
     });
@@ -295,7 +297,7 @@ pub(super) fn a_kafka_produce_shows_its_phases_a_tap_receives_and_topics_and_gro
     }
     app.wait_until("the user service to consume it", |a| {
         matches!(
-            a.strip.kafka_consumer,
+            a.strip().kafka_consumer,
             Some(demo_services::ConsumerState::Consuming { consumed: 1, .. })
         )
     });
@@ -307,7 +309,7 @@ pub(super) fn a_kafka_produce_shows_its_phases_a_tap_receives_and_topics_and_gro
     app.click("Produce 20");
     app.wait_until(
         "the series to be acked",
-        |a| matches!(&a.many, Some((_, Ok(p))) if p.done && p.confirmed == 20),
+        |a| matches!(a.many(), Some((_, Ok(p))) if p.done && p.confirmed == 20),
     );
     app.assert_shown("20 published, 20 confirmed, 0 failed");
 
@@ -325,7 +327,7 @@ pub(super) fn a_kafka_produce_shows_its_phases_a_tap_receives_and_topics_and_gro
     let transports: Vec<Transport> = app
         .harness
         .state()
-        .history_view
+        .history_view()
         .history
         .iter()
         .map(|e| e.exchange.transport)
@@ -336,7 +338,7 @@ pub(super) fn a_kafka_produce_shows_its_phases_a_tap_receives_and_topics_and_gro
         "{:?}",
         app.harness
             .state()
-            .history_view
+            .history_view()
             .history
             .iter()
             .map(|e| e.exchange.error.clone())
@@ -346,7 +348,7 @@ pub(super) fn a_kafka_produce_shows_its_phases_a_tap_receives_and_topics_and_gro
         pin.click();
     }
     app.harness.step();
-    assert_eq!(app.harness.state().history_view.pinned.len(), 3);
+    assert_eq!(app.harness.state().history_view().pinned.len(), 3);
     app.click("Compare pinned");
     app.assert_shown("C · Response");
     app.assert_shown("phase produce");
@@ -361,7 +363,10 @@ pub(super) fn a_kafka_produce_shows_its_phases_a_tap_receives_and_topics_and_gro
     app.harness.state_mut().settings.watch_form.kafka.from = "earliest".into();
     app.click("Start watch");
     app.wait_until("the 21 records", |a| {
-        a.viewer.tabs.last().is_some_and(|t| t.store.received == 21)
+        a.viewer()
+            .tabs
+            .last()
+            .is_some_and(|t| t.store.received == 21)
     });
     app.assert_shown("partition");
     app.assert_shown("offset");
@@ -371,30 +376,52 @@ pub(super) fn a_kafka_produce_shows_its_phases_a_tap_receives_and_topics_and_gro
     app.click("List topics");
     app.wait_until(
         "the topics",
-        |a| matches!(&a.viewer.kafka.topics, Some((_, Ok(t))) if !t.is_empty()),
+        |a| matches!(&a.viewer().kafka.topics, Some((_, Ok(t))) if !t.is_empty()),
     );
     app.assert_shown("orders");
     app.click("List groups");
     app.wait_until("the groups", |a| {
-        matches!(&a.viewer.kafka.groups, Some((_, Ok(g))) if g.iter().any(|g| g.group == "user-service"))
+        matches!(&a.viewer().kafka.groups, Some((_, Ok(g))) if g.iter().any(|g| g.group == "user-service"))
     });
     app.assert_shown("user-service");
 
     // Browse the key's partition; a record's row opens its headers and value.
     let partition = switchboard::engine::kafka::partition_for_key(b"1", 3);
-    app.harness.state_mut().viewer.kafka.partition = partition;
+    // The watch form has a "partition" too: the browser's is drawn last.
+    app.harness
+        .get_all_by_label("partition")
+        .last()
+        .unwrap()
+        .focus();
+    app.harness.step();
+    app.harness
+        .key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    app.harness.step();
+    app.harness
+        .get_all_by_label("partition")
+        .last()
+        .unwrap()
+        .type_text(&partition.to_string());
+    app.harness.step();
+    app.harness.key_press(egui::Key::Enter);
+    app.harness.step();
+    assert_eq!(app.harness.state().viewer().kafka.partition, partition);
     app.click("Read");
     app.wait_until(
         "a page of records",
-        |a| matches!(&a.viewer.kafka.page, Some((_, Ok(p))) if !p.messages.is_empty()),
+        |a| matches!(&a.viewer().kafka.page, Some((_, Ok(p))) if !p.messages.is_empty()),
     );
-    let first = match &app.harness.state().viewer.kafka.page {
+    let first = match &app.harness.state().viewer().kafka.page {
         Some((_, Ok(p))) => p.messages[0].kafka_offset(),
         _ => None,
     };
-    app.harness.state_mut().viewer.kafka.selected = first;
-    app.harness.step();
-    app.harness.step();
+    // The record's row: its offset is a button (other "0"s are values and counts).
+    app.harness
+        .get_all_by_label(&first.unwrap().to_string())
+        .find(|n| n.accesskit_node().role() == egui::accesskit::Role::Button)
+        .expect("the record's row")
+        .click_accesskit();
+    app.harness.run_steps(2);
     app.assert_shown("Partition, offset and timestamp");
     app.assert_shown(&format!("orders[{partition}] offset {}", first.unwrap()));
     app._runtime.block_on(common::delete_stream(&names.stream));
@@ -412,7 +439,7 @@ pub(super) fn amqp_properties_reach_the_tap_bodies_are_previewed_and_a_peek_reus
     app.click("Start watch");
     app.wait_until("the tap to be bound", |a| {
         matches!(
-            a.viewer.tabs.first().map(|t| &t.status),
+            a.viewer().tabs.first().map(|t| &t.status),
             Some(TabStatus::Watching { .. })
         )
     });
@@ -439,9 +466,9 @@ pub(super) fn amqp_properties_reach_the_tap_bodies_are_previewed_and_a_peek_reus
     app.harness.step();
     app.send_and_wait("Publish");
     app.wait_until("the message on the tap", |a| {
-        a.viewer.tabs[0].store.received >= 1
+        a.viewer().tabs[0].store.received >= 1
     });
-    let m = match app.harness.state().viewer.tabs[0].store.iter().next() {
+    let m = match app.harness.state().viewer().tabs[0].store.iter().next() {
         Some(switchboard::engine::store::Entry::Message(m)) => m.to_watched(),
         other => panic!("{other:?}"),
     };
@@ -469,7 +496,7 @@ pub(super) fn amqp_properties_reach_the_tap_bodies_are_previewed_and_a_peek_reus
     let last = app
         .harness
         .state()
-        .history_view
+        .history_view()
         .history
         .last()
         .unwrap()
@@ -494,13 +521,13 @@ pub(super) fn amqp_properties_reach_the_tap_bodies_are_previewed_and_a_peek_reus
         app.click("Start watch");
         app.wait_until("the peek to finish", |a| {
             matches!(
-                a.viewer.tabs.last().map(|t| &t.status),
+                a.viewer().tabs.last().map(|t| &t.status),
                 Some(TabStatus::PeekDone(_))
             )
         });
     }
     assert_eq!(
-        app.harness.state().viewer.tabs.len(),
+        app.harness.state().viewer().tabs.len(),
         2,
         "the tap and one peek"
     );
@@ -522,26 +549,26 @@ pub(super) fn start_runs_a_private_rabbitmq_node_and_the_demo_moves_to_it() {
     let mut app = start_app_at(temp_data_dir(), &nowhere);
     app.wait_until("the broker to be reported down", |a| {
         matches!(
-            a.strip.broker,
+            a.strip().broker,
             switchboard::ui::backend::BrokerState::Down(_)
         )
     });
     app.click("Start RabbitMQ");
     app.wait_secs(90, "the private node to answer", |a| {
-        matches!(a.strip.broker, switchboard::ui::backend::BrokerState::Up)
+        matches!(a.strip().broker, switchboard::ui::backend::BrokerState::Up)
             && a.settings.editors.amqp.url != nowhere
-            && matches!(&a.strip.queue_depth, Some((_, Ok(d))) if d.consumers == 1)
+            && matches!(&a.strip().queue_depth, Some((_, Ok(d))) if d.consumers == 1)
     });
     let url = app.harness.state().settings.editors.amqp.url.clone();
     assert!(url.starts_with("amqp://guest:guest@127.0.0.1:"), "{url}");
     // The demo publishes there: an order is consumed from the node's order_queue.
     app.click("AMQP");
-    let before = app.harness.state().history_view.history.len();
+    let before = app.harness.state().history_view().history.len();
     app.click("Place order");
     app.wait_secs(30, "the order and its delivery", |a| {
-        a.history_view.history.len() >= before + 2 && !a.is_busy(TransportTab::Amqp)
+        a.history_view().history.len() >= before + 2 && !a.is_busy(TransportTab::Amqp)
     });
-    let history = &app.harness.state().history_view.history;
+    let history = &app.harness.state().history_view().history;
     let order = &history[history.len() - 2].exchange;
     assert_eq!(order.status.as_deref(), Some("201 Created"));
     assert!(

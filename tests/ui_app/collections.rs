@@ -15,7 +15,7 @@ pub(super) fn save_writes_the_editor_to_a_file_marks_unsaved_changes_and_asks_on
     app.replace_text("Request name", "My lookup");
     app.click("Save");
     app.wait_until("the request to be saved", |a| {
-        a.collections.active.contains_key(&EditorKind::Http)
+        a.collections().active.contains_key(&EditorKind::Http)
     });
     assert_eq!(
         app.active_rel(EditorKind::Http).as_deref(),
@@ -51,7 +51,7 @@ pub(super) fn save_writes_the_editor_to_a_file_marks_unsaved_changes_and_asks_on
     app.click("Save");
     app.wait_until("the conflict dialog", |a| {
         matches!(
-            a.collections.dialog,
+            a.collections().dialog,
             Some(switchboard::ui::app::collections::Dialog::Conflict { .. })
         )
     });
@@ -90,7 +90,7 @@ pub(super) fn rename_renames_the_request_and_its_file() {
     assert_eq!(renamed["expect"], before["expect"]);
     assert_eq!(renamed["url"], before["url"]);
     app.wait_until("the tree to show the new name", |a| {
-        a.collections.opened[0]
+        a.collections().opened[0]
             .collection
             .as_ref()
             .and_then(|c| c.as_ref().ok())
@@ -151,11 +151,11 @@ pub(super) fn the_environment_switcher_changes_what_is_sent_and_unresolved_varia
     // A variable nobody defines is flagged, and nothing is sent.
     app.type_into("URL", "?token={{api_token}}");
     app.assert_shown("Unresolved: {{api_token}}");
-    let before = app.harness.state().history_view.history.len();
+    let before = app.harness.state().history_view().history.len();
     app.click("Send");
     app.harness.step();
-    assert_eq!(app.harness.state().history_view.history.len(), before);
-    match app.harness.state().outcomes.get(&TransportTab::Http) {
+    assert_eq!(app.harness.state().history_view().history.len(), before);
+    match app.harness.state().outcome(TransportTab::Http) {
         Some(EditorOutcome::Failed(m)) => assert!(m.contains("{{api_token}}"), "{m}"),
         other => panic!("expected the unresolved variable to be reported: {other:?}"),
     }
@@ -177,8 +177,10 @@ pub(super) fn history_survives_a_restart_and_reopens_its_request() {
         }
     }
     let mut app = start_app_in(data);
-    app.wait_until("the history to load", |a| a.history_view.history.len() == 1);
-    let entry = app.harness.state().history_view.history[0].clone();
+    app.wait_until("the history to load", |a| {
+        a.history_view().history.len() == 1
+    });
+    let entry = app.harness.state().history_view().history[0].clone();
     assert!(entry.exchange.target.ends_with("/user/1"));
     assert_eq!(entry.request.as_ref().unwrap().name, "User 1 is John Doe");
     // Searchable…
@@ -188,7 +190,7 @@ pub(super) fn history_survives_a_restart_and_reopens_its_request() {
     app.assert_shown("HTTP GET 200 OK");
     // …and re-openable: the request goes back into the editor.
     app.harness.state_mut().settings.editors.http.url = "http://elsewhere/".into();
-    app.harness.state_mut().history_view.selected = Some(entry.seq);
+    app.harness.state_mut().select_entry(entry.seq);
     app.harness.step();
     app.click("Open in editor");
     assert_eq!(
@@ -219,7 +221,7 @@ pub(super) fn move_and_delete_act_on_the_files_and_delete_asks_first() {
     assert!(moved.exists(), "nothing deleted before confirming");
     app.click("Delete");
     app.wait_until("the delete", |a| {
-        !a.collections.active.contains_key(&EditorKind::Grpc)
+        !a.collections().active.contains_key(&EditorKind::Grpc)
     });
     assert!(!moved.exists());
     // The editor keeps what it held, now as an unsaved request.
@@ -253,12 +255,12 @@ pub(super) fn a_saved_watch_opens_in_the_viewer_and_starts_with_its_variables() 
         .exchange
         .clone();
     app.wait_until("the tap to connect", |a| {
-        a.viewer
+        a.viewer()
             .tabs
             .last()
             .is_some_and(|t| matches!(t.status, TabStatus::Watching { .. }))
     });
-    let tab = app.harness.state().viewer.tabs.last().unwrap();
+    let tab = app.harness.state().viewer().tabs.last().unwrap();
     assert_eq!(tab.title, format!("tap {exchange} order.#"));
 }
 
@@ -276,8 +278,11 @@ pub(super) fn collections_in_the_data_directory_open_at_start_and_broken_files_a
     std::fs::write(team.join("broken.json"), &broken).unwrap();
     let mut app = start_app_in(data);
     app.wait_until("both collections", |a| {
-        a.collections.opened.len() == 2
-            && a.collections.opened.iter().all(|o| o.collection.is_some())
+        a.collections().opened.len() == 2
+            && a.collections()
+                .opened
+                .iter()
+                .all(|o| o.collection.is_some())
     });
     app.assert_shown("Team APIs");
     app.assert_shown("Demo: User Service and Order Service");
@@ -285,7 +290,7 @@ pub(super) fn collections_in_the_data_directory_open_at_start_and_broken_files_a
     app.click("Demo: User Service and Order Service");
     app.assert_shown("(broken) broken.json");
     app.click("(broken) broken.json");
-    match &app.harness.state().collections.notice {
+    match &app.harness.state().collections().notice {
         Some(Err(m)) => assert!(m.contains("cannot be opened"), "{m}"),
         other => panic!("expected an error notice, got {other:?}"),
     }
@@ -306,7 +311,7 @@ pub(super) fn a_pasted_curl_command_is_imported_opened_and_its_token_kept_out_of
     );
     app.click("Import");
     app.wait_until("the imported request to open", |a| {
-        a.collections.active.contains_key(&EditorKind::Http)
+        a.collections().active.contains_key(&EditorKind::Http)
     });
     assert_eq!(
         app.active_rel(EditorKind::Http).as_deref(),
@@ -366,14 +371,14 @@ pub(super) fn the_http_editor_has_tls_files_and_uses_them() {
 pub(super) fn run_all_checks_the_sample_collection_and_reports_failures_when_a_service_stops() {
     let mut app = start_app();
     let root = app.demo_collection();
-    let done = |a: &SwitchboardApp| a.collections.runs.values().next().is_some_and(|r| r.done);
+    let done = |a: &SwitchboardApp| a.collections().runs.values().next().is_some_and(|r| r.done);
     app.click("Run all");
     app.wait_until("the run", done);
     app.assert_shown("6 passed, 0 failed, 1 skipped");
-    let run = &app.harness.state().collections.runs[&root];
+    let run = &app.harness.state().collections().runs[&root];
     assert_eq!(run.results.len(), 7);
     // Each exchange went to the history, linked to its saved request.
-    let history = &app.harness.state().history_view.history;
+    let history = &app.harness.state().history_view().history;
     assert_eq!(history.len(), 6);
     assert!(history.iter().all(|e| e.request.is_some()));
 
@@ -384,14 +389,14 @@ pub(super) fn run_all_checks_the_sample_collection_and_reports_failures_when_a_s
         .unwrap()
         .click_accesskit();
     app.wait_until("the User Service to stop", |a| {
-        a.strip
+        a.strip()
             .services
             .iter()
             .any(|s| s.id == ServiceId::User && !s.running)
     });
     app.click("Run all");
     app.wait_until("the second run", done);
-    let run = &app.harness.state().collections.runs[&root];
+    let run = &app.harness.state().collections().runs[&root];
     let failed: Vec<&str> = run
         .results
         .iter()
@@ -417,9 +422,9 @@ pub(super) fn a_postman_file_is_imported_from_the_app() {
     app.click("Import");
     app.wait_until(
         "the import",
-        |a| matches!(&a.collections.notice, Some(Ok(m)) if m.starts_with("imported")),
+        |a| matches!(&a.collections().notice, Some(Ok(m)) if m.starts_with("imported")),
     );
-    match &app.harness.state().collections.notice {
+    match &app.harness.state().collections().notice {
         Some(Ok(m)) => {
             assert!(m.contains("imported 4 request(s)"), "{m}");
             // form-data is carried over now (#18.13).
@@ -459,11 +464,11 @@ pub(super) fn a_two_thousand_request_postman_import_shows_progress_while_the_win
     // and the dialog's progress goes up to 2000.
     let seen = std::cell::RefCell::new(Vec::new());
     app.wait_until("the import", |a| {
-        seen.borrow_mut().push(a.collections.importing);
-        matches!(&a.collections.notice, Some(Ok(m)) if m.starts_with("imported"))
+        seen.borrow_mut().push(a.collections().importing);
+        matches!(&a.collections().notice, Some(Ok(m)) if m.starts_with("imported"))
     });
     let _ = std::fs::remove_file(&file);
-    match &app.harness.state().collections.notice {
+    match &app.harness.state().collections().notice {
         Some(Ok(m)) => assert!(m.contains("imported 2000 request(s)"), "{m}"),
         other => panic!("{other:?}"),
     }
@@ -478,7 +483,7 @@ pub(super) fn a_two_thousand_request_postman_import_shows_progress_while_the_win
         "progress reached the dialog: {during:?}"
     );
     assert!(during.windows(2).all(|w| w[0].0 <= w[1].0), "{during:?}");
-    assert_eq!(app.harness.state().collections.importing, None);
+    assert_eq!(app.harness.state().collections().importing, None);
 }
 
 #[test]
@@ -530,9 +535,11 @@ pub(super) fn spans_in_the_history_survive_a_restart_and_later_spans() {
         }
     }
     let mut app = start_app_in(data.clone());
-    app.wait_until("the history to load", |a| a.history_view.history.len() == 1);
+    app.wait_until("the history to load", |a| {
+        a.history_view().history.len() == 1
+    });
     assert_eq!(
-        app.harness.state().history_view.history[0]
+        app.harness.state().history_view().history[0]
             .exchange
             .spans
             .len(),
@@ -542,14 +549,14 @@ pub(super) fn spans_in_the_history_survive_a_restart_and_later_spans() {
     app.click("HTTP");
     app.send_and_wait("Send");
     app.wait_until("the second lookup's span", |a| {
-        a.history_view
+        a.history_view()
             .history
             .last()
             .is_some_and(|e| !e.exchange.spans.is_empty())
     });
     app.harness.run_steps(3);
     assert_eq!(
-        app.harness.state().history_view.history[0]
+        app.harness.state().history_view().history[0]
             .exchange
             .spans
             .len(),
@@ -567,11 +574,13 @@ pub(super) fn spans_in_the_history_survive_a_restart_and_later_spans() {
     }
     drop(app);
     let mut app = start_app_in(data);
-    app.wait_until("the history to load", |a| a.history_view.history.len() == 2);
+    app.wait_until("the history to load", |a| {
+        a.history_view().history.len() == 2
+    });
     assert!(
         app.harness
             .state()
-            .history_view
+            .history_view()
             .history
             .iter()
             .all(|e| e.exchange.spans.len() == 1)

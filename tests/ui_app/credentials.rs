@@ -260,7 +260,9 @@ pub(super) fn credentials_sent_from_every_editor_stay_out_of_every_file_but_the_
     // Restarted, the editors have their credentials back (from the secret store); the history
     // has them masked.
     let mut app = start_app_in(data.clone());
-    app.wait_until("the history to load", |a| a.history_view.history.len() == 3);
+    app.wait_until("the history to load", |a| {
+        a.history_view().history.len() == 3
+    });
     let s = &app.harness.state().settings;
     assert!(
         s.editors.http.url.contains("bob:http-url-5ecret@"),
@@ -282,13 +284,13 @@ pub(super) fn credentials_sent_from_every_editor_stay_out_of_every_file_but_the_
         "amqp://guest:amqp-url-5ecret@127.0.0.1:5672/%2f"
     );
     assert_eq!(s.editors.amqp.headers[0].value, "Bearer amqp-bearer-5ecret");
-    let first = app.harness.state().history_view.history[0].clone();
+    let first = app.harness.state().history_view().history[0].clone();
     assert_eq!(
         first.exchange.request.headers[0].value,
         "Bearer •••• (redacted)"
     );
     // Opened in the editor, a masked request says so.
-    app.harness.state_mut().history_view.selected = Some(first.seq);
+    app.harness.state_mut().select_entry(first.seq);
     app.harness.step();
     app.click("Open in editor");
     app.assert_shown("credentials masked");

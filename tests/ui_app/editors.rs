@@ -14,13 +14,13 @@ pub(super) fn ctrl_enter_sends_without_pressing_the_focused_button() {
     app.harness.state_mut().settings.editors.http.url = config_url;
     app.harness.step();
     let headers_before = app.harness.state().settings.editors.http.headers.len();
-    let history_before = app.harness.state().history_view.history.len();
+    let history_before = app.harness.state().history_view().history.len();
     app.harness.get_by_label("Remove").focus();
     app.harness.step();
     app.harness
         .key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Enter);
     app.wait_until("the request to be answered", |a| {
-        a.history_view.history.len() > history_before
+        a.history_view().history.len() > history_before
     });
     assert_eq!(
         app.harness.state().settings.editors.http.headers.len(),
@@ -36,46 +36,57 @@ pub(super) fn the_result_pane_follows_the_editor_and_the_last_send() {
     let mut app = start_app();
     app.click("HTTP");
     app.send_and_wait("Send");
-    let http_seq = app.harness.state().history_view.selected.unwrap();
+    let http_seq = app.harness.state().history_view().selected.unwrap();
     app.click("gRPC");
     assert_eq!(
-        app.harness.state().history_view.selected,
+        app.harness.state().history_view().selected,
         None,
         "the gRPC editor has no result yet: the HTTP exchange must not stay on screen"
     );
     app.send_and_wait("Send");
-    let grpc_seq = app.harness.state().history_view.selected.unwrap();
+    let grpc_seq = app.harness.state().history_view().selected.unwrap();
     assert_ne!(grpc_seq, http_seq);
     app.click("HTTP");
-    assert_eq!(app.harness.state().history_view.selected, Some(http_seq));
+    assert_eq!(app.harness.state().history_view().selected, Some(http_seq));
     app.click("gRPC");
-    assert_eq!(app.harness.state().history_view.selected, Some(grpc_seq));
+    assert_eq!(app.harness.state().history_view().selected, Some(grpc_seq));
     // A send leaves the comparison for its own result.
-    app.harness.state_mut().history_view.compare = true;
-    app.harness.state_mut().grpc_view.stream_view = Some((0, Vec::new()));
+    for pin in app.harness.get_all_by_label("pin").collect::<Vec<_>>() {
+        pin.click();
+    }
     app.harness.step();
+    app.click("Compare pinned");
+    assert!(app.harness.state().history_view().compare);
+    // A stream message of an earlier call, as the backend reports one.
+    app.harness
+        .state_mut()
+        .apply(switchboard::ui::backend::Event::StreamMessage {
+            id: 0,
+            message: switchboard::engine::grpc::Received {
+                at_us: 1,
+                size_bytes: 2,
+                json: "{}".into(),
+            },
+        });
+    app.harness.step();
+    assert!(app.harness.state().grpc_view().stream_view.is_some());
     app.send_and_wait("Send");
     let state = app.harness.state();
     assert!(
-        !state.history_view.compare,
+        !state.history_view().compare,
         "the pane stayed on Compare after Send"
     );
     assert!(
-        state.grpc_view.stream_view.is_none(),
+        state.grpc_view().stream_view.is_none(),
         "a unary call shows an earlier stream"
     );
-    assert_ne!(state.history_view.selected, Some(grpc_seq));
+    assert_ne!(state.history_view().selected, Some(grpc_seq));
     // A newly opened saved request does not show the previous request's "200 OK in 3 ms".
     app.click("HTTP");
-    assert!(
-        app.harness
-            .state()
-            .outcomes
-            .contains_key(&TransportTab::Http)
-    );
+    assert!(app.harness.state().outcome(TransportTab::Http).is_some());
     app.click("Get user (HTTP)");
     app.harness.step();
-    assert_eq!(app.harness.state().outcomes.get(&TransportTab::Http), None);
+    assert_eq!(app.harness.state().outcome(TransportTab::Http), None);
 }
 
 /// #19.2: unsaved scratch work is kept when a saved request is opened over it, and comes back.
@@ -193,16 +204,16 @@ pub(super) fn an_import_error_shows_in_the_import_dialog() {
     app.type_into("Command line", "curl --no-such-option http://127.0.0.1:1/");
     app.click("Import");
     app.wait_until("the failed import", |a| {
-        a.collections.importing.is_none() && matches!(a.collections.notice, Some(Err(_)))
+        a.collections().importing.is_none() && matches!(a.collections().notice, Some(Err(_)))
     });
-    let message = match &app.harness.state().collections.notice {
+    let message = match &app.harness.state().collections().notice {
         Some(Err(m)) => m.clone(),
         other => panic!("{other:?}"),
     };
     assert!(message.contains("--no-such-option"), "{message}");
     // The dialog is still open, and the error is in it (below its heading, right of the side
     // panel), not only in the side panel behind it.
-    assert!(app.harness.state().collections.dialog.is_some());
+    assert!(app.harness.state().collections().dialog.is_some());
     let heading = app.harness.get_by_label("Import requests").rect();
     let in_dialog = app
         .harness

@@ -13,7 +13,7 @@ pub(super) fn a_load_run_shows_throughput_and_percentiles() {
     app.harness.step();
     app.click("Run load");
     app.wait_until("the load run", |a| {
-        a.load.as_ref().is_some_and(|l| l.result.is_some()) && !a.is_busy(TransportTab::Http)
+        a.load_run().is_some_and(|l| l.result.is_some()) && !a.is_busy(TransportTab::Http)
     });
     app.assert_shown("120 requests in");
     app.assert_shown("120 ok, 0 failed");
@@ -27,7 +27,7 @@ pub(super) fn the_grpc_method_browser_discovers_by_reflection_and_fills_a_templa
     app.click("Discover methods");
     app.wait_until(
         "the methods",
-        |a| matches!(&a.grpc_view.grpc_methods, Some((_, Ok(m))) if m.len() == 6),
+        |a| matches!(&a.grpc_view().grpc_methods, Some((_, Ok(m))) if m.len() == 6),
     );
     app.assert_shown("Methods of");
     app.assert_shown("client stream");
@@ -82,7 +82,7 @@ pub(super) fn a_live_server_stream_shows_messages_as_they_arrive_and_stops_on_ca
         assert_eq!(response.status(), 201);
     });
     app.wait_until("the streamed order", |a| {
-        a.grpc_view
+        a.grpc_view()
             .stream_view
             .as_ref()
             .is_some_and(|(_, m)| m.len() == 1)
@@ -110,11 +110,11 @@ pub(super) fn a_live_server_stream_shows_messages_as_they_arrive_and_stops_on_ca
     // #19.5: a user's cancel is neutral, not a failure.
     assert!(
         matches!(
-            app.harness.state().outcomes.get(&TransportTab::Grpc),
+            app.harness.state().outcome(TransportTab::Grpc),
             Some(EditorOutcome::Cancelled(_))
         ),
         "{:?}",
-        app.harness.state().outcomes.get(&TransportTab::Grpc)
+        app.harness.state().outcome(TransportTab::Grpc)
     );
     app.assert_shown("cancelled");
     assert!(
@@ -129,12 +129,12 @@ pub(super) fn a_bidi_stream_sends_messages_one_by_one_and_half_closes() {
     app.click("gRPC");
     app.click("Discover methods");
     app.wait_until("the methods", |a| {
-        matches!(&a.grpc_view.grpc_methods, Some((_, Ok(_))))
+        matches!(&a.grpc_view().grpc_methods, Some((_, Ok(_))))
     });
     app.click("user.UserService/LookupStream");
     app.click("Open stream");
     app.wait_until("the stream to open", |a| {
-        a.grpc_view.open_stream.is_some() && a.is_busy(TransportTab::Grpc)
+        a.grpc_view().open_stream.is_some() && a.is_busy(TransportTab::Grpc)
     });
     for (i, id) in ["1", "4"].iter().enumerate() {
         app.harness.state_mut().settings.editors.grpc.message =
@@ -142,7 +142,7 @@ pub(super) fn a_bidi_stream_sends_messages_one_by_one_and_half_closes() {
         app.harness.step();
         app.click("Send message");
         app.wait_until("the answer", |a| {
-            a.grpc_view
+            a.grpc_view()
                 .stream_view
                 .as_ref()
                 .is_some_and(|(_, m)| m.len() == i + 1)
@@ -156,7 +156,7 @@ pub(super) fn a_bidi_stream_sends_messages_one_by_one_and_half_closes() {
     app.click("Send message");
     app.wait_until("the refusal", |a| {
         matches!(
-            a.outcomes.get(&TransportTab::Grpc),
+            a.outcome(TransportTab::Grpc),
             Some(EditorOutcome::Failed(_))
         )
     });

@@ -61,10 +61,13 @@ fn start_app_at(data_dir: std::path::PathBuf, amqp_url: &str) -> TestApp {
     app.wait_until(
         "the demo services to start and the sample collection to load",
         |a| {
-            matches!(a.strip.demo, DemoState::Up { .. })
-                && !a.strip.services.is_empty()
-                && a.collections.opened.iter().all(|o| o.collection.is_some())
-                && !a.collections.opened.is_empty()
+            matches!(a.strip().demo, DemoState::Up { .. })
+                && !a.strip().services.is_empty()
+                && a.collections()
+                    .opened
+                    .iter()
+                    .all(|o| o.collection.is_some())
+                && !a.collections().opened.is_empty()
         },
     );
     app
@@ -156,10 +159,10 @@ impl TestApp {
     }
 
     fn send_and_wait(&mut self, button: &str) {
-        let before = self.harness.state().history_view.history.len();
+        let before = self.harness.state().history_view().history.len();
         self.click(button);
         self.wait_until("the exchange", |a| {
-            a.history_view.history.len() > before && !a.is_busy(a.settings.editors.transport)
+            a.history_view().history.len() > before && !a.is_busy(a.settings.editors.transport)
         });
     }
 
@@ -235,13 +238,13 @@ impl TestApp {
     }
 
     fn demo_collection(&self) -> std::path::PathBuf {
-        self.harness.state().collections.opened[0].root.clone()
+        self.harness.state().collections().opened[0].root.clone()
     }
 
     fn active_rel(&self, kind: EditorKind) -> Option<String> {
         self.harness
             .state()
-            .collections
+            .collections()
             .active
             .get(&kind)
             .map(|a| a.rel.clone())
@@ -250,7 +253,7 @@ impl TestApp {
     /// Waits until the editor of `kind` holds the saved request at `rel`.
     fn wait_for_rel(&mut self, kind: EditorKind, rel: &str) {
         self.wait_until(&format!("the {kind:?} editor to hold {rel}"), |a| {
-            a.collections
+            a.collections()
                 .active
                 .get(&kind)
                 .is_some_and(|x| x.rel == rel)

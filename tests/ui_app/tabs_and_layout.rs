@@ -13,23 +13,23 @@ pub(super) fn request_tabs_keep_their_own_work_and_results() {
         switchboard::engine::fields::SavedBody::from_text("first tab's body");
     app.harness.step();
     app.click("+ New tab");
-    assert_eq!(app.harness.state().request_tabs.tabs.len(), 2);
-    assert_eq!(app.harness.state().request_tabs.current, 1);
+    assert_eq!(app.harness.state().request_tabs().tabs.len(), 2);
+    assert_eq!(app.harness.state().request_tabs().current, 1);
     assert_ne!(
         switchboard::ui::http_editor::body_text(&app.harness.state().settings.editors.http),
         "first tab's body"
     );
-    assert!(app.harness.state().history_view.selected.is_none());
+    assert!(app.harness.state().history_view().selected.is_none());
 
     // A slow lookup sent here, then the first tab shown: the result lands in this tab.
     app.harness.state_mut().set_knobs(ServiceId::User, 400, 0.0);
     app.wait_until("the latency knob", |a| {
-        a.strip
+        a.strip()
             .services
             .iter()
             .any(|s| s.id == ServiceId::User && s.latency_ms == 400)
     });
-    let before = app.harness.state().history_view.history.len();
+    let before = app.harness.state().history_view().history.len();
     app.click("Send");
     assert!(app.harness.state().is_busy(TransportTab::Http));
     app.harness.state_mut().switch_tab(0);
@@ -39,31 +39,25 @@ pub(super) fn request_tabs_keep_their_own_work_and_results() {
         "first tab's body"
     );
     assert!(!app.harness.state().is_busy(TransportTab::Http));
-    app.wait_until("the lookup", |a| a.history_view.history.len() > before);
+    app.wait_until("the lookup", |a| a.history_view().history.len() > before);
     assert!(
-        !app.harness
-            .state()
-            .outcomes
-            .contains_key(&TransportTab::Http),
+        app.harness.state().outcome(TransportTab::Http).is_none(),
         "the other tab's result showed in this one"
     );
     let seq = app
         .harness
         .state()
-        .history_view
+        .history_view()
         .history
         .last()
         .map(|e| e.seq);
     app.harness.state_mut().switch_tab(1);
     app.harness.step();
     assert!(
-        app.harness
-            .state()
-            .outcomes
-            .contains_key(&TransportTab::Http),
+        app.harness.state().outcome(TransportTab::Http).is_some(),
         "the result did not reach the tab that sent it"
     );
-    assert_eq!(app.harness.state().history_view.selected, seq);
+    assert_eq!(app.harness.state().history_view().selected, seq);
     app.harness.state_mut().set_knobs(ServiceId::User, 0, 0.0);
 
     // A saved request edited in this tab stays here when another opens: in a new tab.
@@ -73,12 +67,12 @@ pub(super) fn request_tabs_keep_their_own_work_and_results() {
     app.harness.step();
     app.click("User 1 is John Doe");
     let state = app.harness.state();
-    assert_eq!(state.request_tabs.tabs.len(), 3);
-    assert_eq!(state.request_tabs.current, 2);
-    assert!(state.collections.dialog.is_none());
+    assert_eq!(state.request_tabs().tabs.len(), 3);
+    assert_eq!(state.request_tabs().current, 2);
+    assert!(state.collections().dialog.is_none());
     // Opening it again shows the tab that holds it, edits and all.
     app.click("Get user (HTTP)");
-    assert_eq!(app.harness.state().request_tabs.current, 1);
+    assert_eq!(app.harness.state().request_tabs().current, 1);
     assert_eq!(
         switchboard::ui::http_editor::body_text(&app.harness.state().settings.editors.http),
         "edited, not saved"
@@ -90,13 +84,13 @@ pub(super) fn request_tabs_keep_their_own_work_and_results() {
     app.harness.step();
     app.harness.step();
     app.click("Cancel");
-    assert_eq!(app.harness.state().request_tabs.tabs.len(), 3);
+    assert_eq!(app.harness.state().request_tabs().tabs.len(), 3);
     app.harness.state_mut().close_tab(1, false);
     app.harness.step();
     app.harness.step();
     app.click("Close without saving");
     let state = app.harness.state();
-    assert_eq!(state.request_tabs.tabs.len(), 2);
+    assert_eq!(state.request_tabs().tabs.len(), 2);
     assert_ne!(
         switchboard::ui::http_editor::body_text(&state.settings.editors.http),
         "edited, not saved"
@@ -106,14 +100,14 @@ pub(super) fn request_tabs_keep_their_own_work_and_results() {
     app.harness.step();
     app.harness.step();
     app.click("Close without saving");
-    assert_eq!(app.harness.state().request_tabs.tabs.len(), 1);
-    assert_eq!(app.harness.state().request_tabs.current, 0);
+    assert_eq!(app.harness.state().request_tabs().tabs.len(), 1);
+    assert_eq!(app.harness.state().request_tabs().current, 0);
     app.assert_shown("+ New tab");
     app.click("+ New tab");
     app.harness.state_mut().close_tab(1, false);
     app.harness.step();
-    assert!(app.harness.state().collections.dialog.is_none());
-    assert_eq!(app.harness.state().request_tabs.tabs.len(), 1);
+    assert!(app.harness.state().collections().dialog.is_none());
+    assert_eq!(app.harness.state().request_tabs().tabs.len(), 1);
 }
 
 /// Request tabs outlive a restart: their editors, the saved requests they hold, which one was
@@ -153,8 +147,8 @@ pub(super) fn request_tabs_survive_a_restart_with_their_credentials_in_the_secre
     assert!(store.contains("parked-secret") && store.contains("current-secret"));
     let mut app = start_app_in(data);
     let state = app.harness.state();
-    assert_eq!(state.request_tabs.tabs.len(), 2);
-    assert_eq!(state.request_tabs.current, 0);
+    assert_eq!(state.request_tabs().tabs.len(), 2);
+    assert_eq!(state.request_tabs().current, 0);
     assert_eq!(
         switchboard::ui::http_editor::body_text(&state.settings.editors.http),
         "kept across restarts"
@@ -183,7 +177,7 @@ pub(super) fn request_tabs_survive_a_restart_with_their_credentials_in_the_secre
     assert!(
         app.harness
             .state()
-            .collections
+            .collections()
             .active
             .contains_key(&switchboard::ui::settings::EditorKind::Http)
     );
@@ -397,7 +391,7 @@ pub(super) fn ctrl_f_searches_the_history() {
         .events
         .push(egui::Event::Text("john".into()));
     app.harness.step();
-    assert_eq!(app.harness.state().history_view.history_query, "john");
+    assert_eq!(app.harness.state().history_view().history_query, "john");
 }
 
 /// The *Keys* menu lists the shortcuts.
@@ -454,7 +448,7 @@ pub(super) fn ctrl_l_goes_to_the_url_and_esc_cancels() {
     app.harness.key_press(egui::Key::Escape);
     app.wait_secs(4, "Esc to cancel it", |a| !a.is_busy(TransportTab::Http));
     assert!(matches!(
-        app.harness.state().outcomes.get(&TransportTab::Http),
+        app.harness.state().outcome(TransportTab::Http),
         Some(EditorOutcome::Cancelled(_))
     ));
 }
@@ -466,13 +460,13 @@ pub(super) fn with_no_user_check_orders_wait_in_the_queue_shown_in_the_strip() {
     let mut app = start_app();
     app.wait_until(
         "the queue depth",
-        |a| matches!(&a.strip.queue_depth, Some((_, Ok(d))) if d.consumers == 1),
+        |a| matches!(&a.strip().queue_depth, Some((_, Ok(d))) if d.consumers == 1),
     );
     app.assert_shown("0 waiting · 1 consumer");
     app.click("user check");
     app.click("none — accept, publish, let the consumer check (async)");
     app.wait_until("the switch to reach the Order Service", |a| {
-        a.strip
+        a.strip()
             .services
             .iter()
             .any(|s| s.user_check == Some(demo_services::UserCheck::None))
@@ -483,7 +477,7 @@ pub(super) fn with_no_user_check_orders_wait_in_the_queue_shown_in_the_strip() {
         .unwrap()
         .click_accesskit();
     app.wait_until("the User Service to stop", |a| {
-        a.strip
+        a.strip()
             .services
             .iter()
             .any(|s| s.id == ServiceId::User && !s.running)
@@ -495,13 +489,13 @@ pub(super) fn with_no_user_check_orders_wait_in_the_queue_shown_in_the_strip() {
     }
     app.wait_until(
         "2 orders waiting",
-        |a| matches!(&a.strip.queue_depth, Some((_, Ok(d))) if d.ready == 2 && d.consumers == 0),
+        |a| matches!(&a.strip().queue_depth, Some((_, Ok(d))) if d.ready == 2 && d.consumers == 0),
     );
     app.assert_shown("2 waiting · 0 consumers");
     app.click("Start");
     app.wait_until(
         "the queue to drain",
-        |a| matches!(&a.strip.queue_depth, Some((_, Ok(d))) if d.ready == 0 && d.consumers == 1),
+        |a| matches!(&a.strip().queue_depth, Some((_, Ok(d))) if d.ready == 0 && d.consumers == 1),
     );
 }
 
@@ -533,21 +527,24 @@ pub(super) fn esc_closes_settings_and_dialogs() {
     app.harness.key_press(egui::Key::Escape);
     app.harness.step();
     app.harness.step();
-    assert!(!app.harness.state().show_settings, "Esc left Settings open");
+    assert!(
+        !app.harness.state().settings_open(),
+        "Esc left Settings open"
+    );
 
     app.click("HTTP");
     app.send_and_wait("Send");
     app.click("Clear…");
-    assert!(app.harness.state().collections.dialog.is_some());
+    assert!(app.harness.state().collections().dialog.is_some());
     app.harness.key_press(egui::Key::Escape);
     app.harness.step();
     app.harness.step();
     assert!(
-        app.harness.state().collections.dialog.is_none(),
+        app.harness.state().collections().dialog.is_none(),
         "Esc left the Clear history dialog open"
     );
     // Closing is not confirming: the history is still there.
-    assert!(!app.harness.state().history_view.history.is_empty());
+    assert!(!app.harness.state().history_view().history.is_empty());
 }
 
 /// Cancel works the same for gRPC and for Place order: the exchange is kept, cancelled where
@@ -559,7 +556,7 @@ pub(super) fn grpc_calls_and_orders_cancel_and_are_kept() {
         .state_mut()
         .set_knobs(ServiceId::User, 5_000, 0.0);
     app.wait_until("the latency knob", |a| {
-        a.strip
+        a.strip()
             .services
             .iter()
             .any(|s| s.id == ServiceId::User && s.latency_ms == 5_000)
@@ -569,13 +566,13 @@ pub(super) fn grpc_calls_and_orders_cancel_and_are_kept() {
         (TransportTab::Amqp, "AMQP", "Place order"),
     ] {
         app.click(label);
-        let before = app.harness.state().history_view.history.len();
+        let before = app.harness.state().history_view().history.len();
         app.click(button);
         app.wait_until("the request to run", |a| a.is_busy(tab));
         std::thread::sleep(Duration::from_millis(300));
         app.harness.key_press(egui::Key::Escape);
         app.wait_secs(3, "Esc to cancel it", |a| !a.is_busy(tab));
-        let history = &app.harness.state().history_view.history;
+        let history = &app.harness.state().history_view().history;
         assert_eq!(
             history.len(),
             before + 1,

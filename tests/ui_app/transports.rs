@@ -30,7 +30,7 @@ pub(super) fn http_lookup_shows_its_timeline_and_both_payloads() {
     app.assert_shown("HTTP/1.1 200 OK");
     app.assert_shown("Body · JSON");
     assert!(
-        matches!(app.harness.state().outcomes.get(&TransportTab::Http), Some(EditorOutcome::Sent(s)) if s.starts_with("200 OK"))
+        matches!(app.harness.state().outcome(TransportTab::Http), Some(EditorOutcome::Sent(s)) if s.starts_with("200 OK"))
     );
     // The history row says what was sent and when.
     app.assert_shown("HTTP GET 200 OK");
@@ -88,12 +88,12 @@ pub(super) fn amqp_publish_and_place_order_show_confirm_and_delivery() {
         app.assert_shown(phase);
     }
 
-    let before = app.harness.state().history_view.history.len();
+    let before = app.harness.state().history_view().history.len();
     app.click("Place order");
     app.wait_until("the order and its delivery", |a| {
-        a.history_view.history.len() >= before + 2 && !a.is_busy(TransportTab::Amqp)
+        a.history_view().history.len() >= before + 2 && !a.is_busy(TransportTab::Amqp)
     });
-    let history = &app.harness.state().history_view.history;
+    let history = &app.harness.state().history_view().history;
     let order = &history[history.len() - 2].exchange;
     let delivery = &history[history.len() - 1].exchange;
     assert_eq!(order.status.as_deref(), Some("201 Created"));
@@ -131,7 +131,7 @@ pub(super) fn amqp_publish_and_place_order_show_confirm_and_delivery() {
         order.request.headers
     );
     let order_seq = history[history.len() - 2].seq;
-    app.harness.state_mut().history_view.selected = Some(order_seq);
+    app.harness.state_mut().select_entry(order_seq);
     app.wait_until("the order's spans", |a| {
         a.selected_entry()
             .is_some_and(|e| e.exchange.spans.iter().any(|s| s.kind == "consumer"))
@@ -151,7 +151,7 @@ pub(super) fn a_stopped_service_shows_its_error_where_the_user_sent() {
         .unwrap()
         .click_accesskit();
     app.wait_until("the User Service to stop", |a| {
-        a.strip
+        a.strip()
             .services
             .iter()
             .any(|s| s.id == ServiceId::User && !s.running)
@@ -173,9 +173,9 @@ pub(super) fn a_stopped_service_shows_its_error_where_the_user_sent() {
     // Start it again: the same address answers.
     app.click("Start");
     app.wait_until("the User Service to run and consume again", |a| {
-        a.strip.services.iter().all(|s| s.running)
+        a.strip().services.iter().all(|s| s.running)
             && matches!(
-                a.strip.consumer,
+                a.strip().consumer,
                 Some(demo_services::ConsumerState::Consuming { .. })
             )
     });
@@ -204,7 +204,7 @@ pub(super) fn bad_input_and_cancel_are_reported_inline() {
     app.harness.state_mut().settings.editors.http = switchboard::ui::http_editor::default_request();
     let config_url = format!(
         "http://{}/user/1",
-        app.harness.state().strip.services[0]
+        app.harness.state().strip().services[0]
             .addrs
             .split(' ')
             .nth(1)
@@ -215,7 +215,7 @@ pub(super) fn bad_input_and_cancel_are_reported_inline() {
         .state_mut()
         .set_knobs(ServiceId::User, 30_000, 0.0);
     app.wait_until("the latency knob", |a| {
-        a.strip
+        a.strip()
             .services
             .iter()
             .any(|s| s.id == ServiceId::User && s.latency_ms == 30_000)
@@ -224,20 +224,20 @@ pub(super) fn bad_input_and_cancel_are_reported_inline() {
     app.wait_until("the request to be in flight", |a| {
         a.is_busy(TransportTab::Http)
     });
-    let before = app.harness.state().history_view.history.len();
+    let before = app.harness.state().history_view().history.len();
     app.click("Cancel");
     app.wait_until("the cancel", |a| !a.is_busy(TransportTab::Http));
     assert!(
         matches!(
-            app.harness.state().outcomes.get(&TransportTab::Http),
+            app.harness.state().outcome(TransportTab::Http),
             Some(EditorOutcome::Cancelled(s)) if s.starts_with("cancelled after")
         ),
         "{:?}",
-        app.harness.state().outcomes.get(&TransportTab::Http)
+        app.harness.state().outcome(TransportTab::Http)
     );
     // The cancelled exchange is kept: in History, and in the result with what came before the
     // cancel (the connection, the request) and the phase it stopped in.
-    assert_eq!(app.harness.state().history_view.history.len(), before + 1);
+    assert_eq!(app.harness.state().history_view().history.len(), before + 1);
     let e = app
         .harness
         .state()
@@ -266,9 +266,9 @@ pub(super) fn compare_shows_two_pinned_exchanges_on_one_axis() {
         pin.click();
     }
     app.harness.step();
-    assert_eq!(app.harness.state().history_view.pinned.len(), 2);
+    assert_eq!(app.harness.state().history_view().pinned.len(), 2);
     app.click("Compare pinned");
-    assert!(app.harness.state().history_view.compare);
+    assert!(app.harness.state().history_view().compare);
     app.assert_shown("Compare");
     app.assert_shown("A · Response");
     app.assert_shown("B · Response");
@@ -282,12 +282,12 @@ pub(super) fn compare_shows_two_pinned_exchanges_on_one_axis() {
     app.assert_shown("application/grpc");
     let state = app.harness.state();
     let pinned: Vec<&switchboard::engine::Exchange> = state
-        .history_view
+        .history_view()
         .pinned
         .iter()
         .map(|seq| {
             &state
-                .history_view
+                .history_view()
                 .history
                 .iter()
                 .find(|e| e.seq == *seq)
@@ -319,8 +319,8 @@ pub(super) fn compare_shows_two_pinned_exchanges_on_one_axis() {
 #[test]
 pub(super) fn spans_of_unknown_traces_are_listed_apart() {
     let mut app = start_app();
-    app.wait_until("the OTLP receiver", |a| matches!(a.traces, Some(Ok(_))));
-    let endpoint = match &app.harness.state().traces {
+    app.wait_until("the OTLP receiver", |a| matches!(a.traces(), Some(Ok(_))));
+    let endpoint = match &app.harness.state().traces() {
         Some(Ok(up)) => up.endpoint.clone(),
         _ => unreachable!(),
     };
@@ -339,7 +339,7 @@ pub(super) fn spans_of_unknown_traces_are_listed_apart() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     app.wait_until(
         "the span",
-        |a| matches!(&a.traces, Some(Ok(up)) if up.store.counts().accepted == 1),
+        |a| matches!(&a.traces(), Some(Ok(up)) if up.store.counts().accepted == 1),
     );
     app.harness
         .get_by_label_contains("Traces: ")
@@ -351,7 +351,7 @@ pub(super) fn spans_of_unknown_traces_are_listed_apart() {
     assert!(
         app.harness
             .state()
-            .history_view
+            .history_view()
             .history
             .iter()
             .all(|e| e.exchange.spans.is_empty())

@@ -40,7 +40,7 @@ pub(super) fn the_viewer_filters_without_dropping_and_shows_the_selected_message
         .open_imported("fixture.jsonl", imported_messages(30));
     app.harness.step();
     app.wait_shown("30 shown");
-    let tab_id = app.harness.state().viewer.active.unwrap();
+    let tab_id = app.harness.state().viewer().active.unwrap();
 
     app.harness.get_by_label("Filter").click();
     app.harness.step();
@@ -52,7 +52,7 @@ pub(super) fn the_viewer_filters_without_dropping_and_shows_the_selected_message
     let tab = app
         .harness
         .state()
-        .viewer
+        .viewer()
         .tabs
         .iter()
         .find(|t| t.id == tab_id)
@@ -147,8 +147,8 @@ pub(super) fn live_tail_pauses_counts_new_messages_and_jumps_back() {
         .state_mut()
         .open_imported("tail.jsonl", imported_messages(200));
     app.harness.step();
-    let id = app.harness.state().viewer.active.unwrap();
-    assert!(app.harness.state().viewer.tabs[0].live_tail);
+    let id = app.harness.state().viewer().active.unwrap();
+    assert!(app.harness.state().viewer().tabs[0].live_tail);
     // The user scrolls up over the table: the tail pauses.
     app.harness.run_steps(3);
     app.harness.get_by_label("msg-199").hover();
@@ -164,21 +164,16 @@ pub(super) fn live_tail_pauses_counts_new_messages_and_jumps_back() {
         app.harness.step();
     }
     assert!(
-        !app.harness.state().viewer.tabs[0].live_tail,
+        !app.harness.state().viewer().tabs[0].live_tail,
         "scrolling up pauses the live tail"
     );
     let more = imported_messages(7);
-    app.harness
-        .state_mut()
-        .viewer
-        .tab_mut(id)
-        .unwrap()
-        .ingest(more);
+    app.harness.state_mut().ingest(id, more);
     app.harness.step();
     app.assert_shown("7 new — jump to newest");
     app.click("7 new — jump to newest");
     app.harness.step();
-    let tab = &app.harness.state().viewer.tabs[0];
+    let tab = &app.harness.state().viewer().tabs[0];
     assert!(tab.live_tail);
     assert_eq!(tab.new_since_pause, 0);
     assert_eq!(tab.view.len(), 207);
@@ -196,7 +191,7 @@ pub(super) fn a_live_tap_in_the_viewer_receives_published_messages() {
     app.click("Start watch");
     app.wait_until("the tap to be bound", |a| {
         matches!(
-            a.viewer.tabs.first().map(|t| &t.status),
+            a.viewer().tabs.first().map(|t| &t.status),
             Some(TabStatus::Watching { .. })
         )
     });
@@ -212,7 +207,7 @@ pub(super) fn a_live_tap_in_the_viewer_receives_published_messages() {
             assert!(switchboard::engine::amqp::publish(&r).await[0].ok);
         }
     });
-    app.wait_until("three messages", |a| a.viewer.tabs[0].store.received == 3);
+    app.wait_until("three messages", |a| a.viewer().tabs[0].store.received == 3);
     app.assert_shown("received 3");
 }
 
@@ -224,7 +219,7 @@ pub(super) fn publish_many_shows_progress_and_the_result() {
     app.harness.step();
     app.click("Publish 40");
     app.wait_until("publish many to finish", |a| {
-        matches!(&a.many, Some((_, Ok(p))) if p.done) && !a.is_busy(TransportTab::Amqp)
+        matches!(a.many(), Some((_, Ok(p))) if p.done) && !a.is_busy(TransportTab::Amqp)
     });
     app.assert_shown("40 published, 40 confirmed, 0 failed");
 }
@@ -238,7 +233,7 @@ pub(super) fn publish_many_numbered_numbers_the_message_ids() {
     app.click("Start watch");
     app.wait_until("the tap to be bound", |a| {
         matches!(
-            a.viewer.tabs.first().map(|t| &t.status),
+            a.viewer().tabs.first().map(|t| &t.status),
             Some(TabStatus::Watching { .. })
         )
     });
@@ -253,9 +248,9 @@ pub(super) fn publish_many_numbered_numbers_the_message_ids() {
     app.harness.step();
     app.click("Publish 5");
     app.wait_until("the five on the tap", |a| {
-        a.viewer.tabs[0].store.received >= 5 && !a.is_busy(TransportTab::Amqp)
+        a.viewer().tabs[0].store.received >= 5 && !a.is_busy(TransportTab::Amqp)
     });
-    let ids: Vec<String> = app.harness.state().viewer.tabs[0]
+    let ids: Vec<String> = app.harness.state().viewer().tabs[0]
         .store
         .iter()
         .filter_map(|e| match e {

@@ -10,7 +10,9 @@ impl SwitchboardApp {
         }
     }
 
-    pub(super) fn apply(&mut self, event: Event) {
+    /// Applies one backend event (the backend's protocol is public: benchmarks replay events to
+    /// put the window in a state worth timing).
+    pub fn apply(&mut self, event: Event) {
         match event {
             Event::Traces(traces) => self.traces = Some(traces),
             Event::DemoStarted { config, notes } => {
@@ -389,6 +391,18 @@ impl SwitchboardApp {
             self.viewer.active = Some(id);
         } else {
             self.viewer.notice = Some(Err("the background worker is busy; try again".to_string()));
+        }
+    }
+
+    /// How many messages each new viewer tab keeps (the oldest go first).
+    pub fn set_store_capacity(&mut self, capacity: usize) {
+        self.store_capacity = capacity;
+    }
+
+    /// Messages arrived for viewer tab `id`, as from its watch.
+    pub fn ingest(&mut self, id: u64, messages: Vec<WatchedMessage>) {
+        if let Some(tab) = self.viewer.tab_mut(id) {
+            tab.ingest(messages);
         }
     }
 

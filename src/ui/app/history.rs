@@ -191,9 +191,14 @@ impl SwitchboardApp {
             self.toggle_pin(seq);
         }
         if let Some(seq) = select {
-            self.history_view.selected = Some(seq);
-            self.history_view.compare = false;
+            self.select_entry(seq);
         }
+    }
+
+    /// Shows history entry `seq` (clicking its row): it leaves a comparison.
+    pub fn select_entry(&mut self, seq: u64) {
+        self.history_view.selected = Some(seq);
+        self.history_view.compare = false;
     }
 }
 

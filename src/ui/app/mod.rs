@@ -37,6 +37,7 @@ mod events;
 mod frame;
 mod grpc_view;
 mod history;
+mod observe;
 pub mod request_tabs;
 mod result;
 mod script;
@@ -126,52 +127,52 @@ pub struct SwitchboardApp {
     pub settings: Settings,
     backend: BackendHandle,
     /// The history panel: the entries, the selection, pins and compare, the search.
-    pub history_view: HistoryView,
+    history_view: HistoryView,
     next_id: u64,
     next_seq: u64,
     pub(crate) in_flight: HashMap<TransportTab, InFlight>,
     /// The request tab and editor each running request came from.
     request_origin: HashMap<u64, (u64, TransportTab)>,
     /// The request tabs (the current one's state is in the editors above).
-    pub request_tabs: request_tabs::RequestTabs,
+    request_tabs: request_tabs::RequestTabs,
     /// Ctrl+Enter this frame (taken before any widget is drawn, so it never also presses the
     /// focused button).
     send_shortcut: bool,
     /// Each editor's last result (a history sequence number): switching editors shows it.
     pub(crate) last_by_tab: HashMap<TransportTab, u64>,
-    pub outcomes: HashMap<TransportTab, EditorOutcome>,
+    outcomes: HashMap<TransportTab, EditorOutcome>,
     /// The services strip: the demo, the brokers and the consumers as last reported.
-    pub strip: ServicesStrip,
+    strip: ServicesStrip,
     /// Bench and screenshot scripting (--script, SWITCHBOARD_BENCH): see app/script.rs.
-    pub script_run: ScriptRun,
+    script_run: ScriptRun,
     applied_theme: Option<bool>,
     /// The demo as actually bound (its ports may differ from the defaults).
     demo_config: Option<demo_services::DemoConfig>,
-    pub viewer: Viewer,
+    viewer: Viewer,
     /// The running or last load run.
-    pub load: Option<LoadRun>,
+    load: Option<LoadRun>,
     /// The gRPC editor's method browser and open streams.
-    pub grpc_view: GrpcView,
+    grpc_view: GrpcView,
     /// The running or last publish-many: its request id and progress, or why it failed.
-    pub many: Option<(
+    many: Option<(
         u64,
         Result<crate::engine::publish_many::Progress, BackendError>,
     )>,
     /// The editor and the total of the running (or last) publish many.
     many_of: (TransportTab, u64),
     /// Capacity of each new viewer tab's store.
-    pub store_capacity: usize,
-    pub collections: CollectionsState,
+    store_capacity: usize,
+    collections: CollectionsState,
     /// The editor request behind each request id (for the history).
     request_sources: HashMap<u64, SavedRequest>,
     /// The OTLP receiver the services send spans to (or why it is not running).
-    pub traces: Option<Result<super::backend::TracesUp, BackendError>>,
+    traces: Option<Result<super::backend::TracesUp, BackendError>>,
     /// How many spans the receiver had taken when the exchanges' spans were last placed.
     spans_seen: u64,
     /// Where the state, history and secrets are kept.
     data_dir: std::path::PathBuf,
     /// The Settings window is open.
-    pub show_settings: bool,
+    show_settings: bool,
     /// The settings were read with values lost (a damaged file): saving keeps every credential
     /// the secret store held, so that the copy put aside (`settings.json.bak`) still finds
     /// them.
