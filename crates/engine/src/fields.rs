@@ -79,6 +79,37 @@ pub(crate) fn body_text(body: &Option<SavedBody>) -> String {
     body.as_ref().map(SavedBody::to_text).unwrap_or_default()
 }
 
+/// The bytes of a body kept as text (`body`) or, when binary, as base64 (`body_base64`): the
+/// binary one when there is one.
+pub(crate) fn body_or_base64(
+    body: &Option<SavedBody>,
+    body_base64: &Option<String>,
+) -> Result<Vec<u8>, crate::exchange::ExchangeError> {
+    use base64::Engine as _;
+    match body_base64 {
+        Some(b64) => base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .map_err(|e| {
+                crate::exchange::ExchangeError::invalid_input(format!(
+                    "body_base64 is not base64: {e}"
+                ))
+            }),
+        None => Ok(body_text(body).into_bytes()),
+    }
+}
+
+/// Bytes as a body to keep: text when UTF-8 (`body`), else base64 (`body_base64`).
+pub(crate) fn text_or_base64(bytes: Vec<u8>) -> (Option<SavedBody>, Option<String>) {
+    use base64::Engine as _;
+    match String::from_utf8(bytes) {
+        Ok(text) => (SavedBody::from_text(&text), None),
+        Err(e) => (
+            None,
+            Some(base64::engine::general_purpose::STANDARD.encode(e.into_bytes())),
+        ),
+    }
+}
+
 pub(crate) fn one() -> u32 {
     1
 }

@@ -30,7 +30,7 @@ use kafka_protocol::records::{
 use serde::{Deserialize, Serialize};
 
 use crate::exchange::{ErrorKind, Exchange, ExchangeError, Header, Message, Transport};
-use crate::fields::{SavedBody, SavedHeader, body_text, is_one, one, sent};
+use crate::fields::{SavedBody, SavedHeader, is_one, one, sent};
 use crate::payload::Body;
 use crate::recorder::{Outcome, Recorder, unix_ms};
 use cluster::TopicMeta;
@@ -190,31 +190,12 @@ impl KafkaRequest {
 
     /// The value sent: the binary one when there is one, else the text.
     pub fn body_bytes(&self) -> Result<Vec<u8>, ExchangeError> {
-        use base64::Engine as _;
-        match &self.body_base64 {
-            Some(b64) => base64::engine::general_purpose::STANDARD
-                .decode(b64.trim())
-                .map_err(|e| {
-                    ExchangeError::invalid_input(format!("body_base64 is not base64: {e}"))
-                }),
-            None => Ok(body_text(&self.body).into_bytes()),
-        }
+        crate::fields::body_or_base64(&self.body, &self.body_base64)
     }
 
     /// Sets the value from bytes: text when UTF-8, else base64.
     pub fn set_body(&mut self, bytes: Vec<u8>) {
-        use base64::Engine as _;
-        match String::from_utf8(bytes) {
-            Ok(text) => {
-                self.body = SavedBody::from_text(&text);
-                self.body_base64 = None;
-            }
-            Err(e) => {
-                self.body = None;
-                self.body_base64 =
-                    Some(base64::engine::general_purpose::STANDARD.encode(e.into_bytes()));
-            }
-        }
+        (self.body, self.body_base64) = crate::fields::text_or_base64(bytes);
     }
 
     pub fn timeout(&self, default: Duration) -> Duration {
