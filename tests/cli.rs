@@ -557,3 +557,90 @@ async fn traces_prints_spans_as_they_arrive() {
     assert_eq!(spans[0]["kind"], "server");
     demo.stop().await;
 }
+
+/// #21: `publish --count N` without --json pipelines its confirms and says how many the broker
+/// confirmed; every copy is in the queue. A copy that reaches no queue is counted as failed.
+#[tokio::test]
+async fn publish_count_pipelines_and_summarises() {
+    let queue = format!("sbtest-count-{}", common::tag());
+    let conn = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = conn.create_channel().await.unwrap();
+    let declare = |passive| lapin::options::QueueDeclareOptions {
+        passive,
+        auto_delete: false,
+        ..Default::default()
+    };
+    channel
+        .queue_declare(
+            queue.as_str().into(),
+            declare(false),
+            lapin::types::FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    let out = run(vec![
+        "publish".into(),
+        amqp_url(),
+        "--exchange".into(),
+        String::new(),
+        "--routing-key".into(),
+        queue.clone(),
+        "--body".into(),
+        r#"{"n": 1}"#.into(),
+        "--count".into(),
+        "2500".into(),
+    ])
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with("published 2500 of 2500 to (default) -> sbtest-count-")
+            && stdout.contains(": 2500 confirmed, 0 failed, in "),
+        "{stdout}"
+    );
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    let depth = channel
+        .queue_declare(
+            queue.as_str().into(),
+            declare(true),
+            lapin::types::FieldTable::default(),
+        )
+        .await
+        .unwrap()
+        .message_count();
+    assert_eq!(depth, 2500);
+
+    // Unroutable copies: confirmed by the broker, but returned, so not delivered.
+    let out = run(vec![
+        "publish".into(),
+        amqp_url(),
+        "--exchange".into(),
+        String::new(),
+        "--routing-key".into(),
+        format!("{queue}-nowhere"),
+        "--body".into(),
+        "x".into(),
+        "--count".into(),
+        "3".into(),
+    ])
+    .await;
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(": 0 confirmed, 3 failed, in "), "{stdout}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.lines().filter(|l| l.starts_with("error: ")).count(),
+        1,
+        "{stderr}"
+    );
+    let _ = channel
+        .queue_delete(queue.as_str().into(), Default::default())
+        .await;
+    let _ = conn.close(200, "bye".into()).await;
+}

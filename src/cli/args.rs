@@ -559,7 +559,9 @@ pub struct PublishArgs {
     /// Do not treat a message that reaches no queue as an error.
     #[arg(long)]
     pub allow_unroutable: bool,
-    /// Publish this many copies on one connection (at least 1).
+    /// Publish this many copies on one connection (at least 1). AMQP: with --json or --trace,
+    /// one exchange (and trace) per copy, one confirm at a time; otherwise up to 1000 confirms
+    /// in flight and a one-line summary.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub count: u32,
     /// Print JSON (one object per line) instead of text.

@@ -134,6 +134,12 @@ async fn publish(a: args::PublishArgs) -> anyhow::Result<ExitCode> {
             let context = traced.context(&mut req.headers);
             in_trace(context, crate::engine::nats::execute(&req, a.timeout)).await
         }
+        // Many copies with nothing asked of each one: pipelined confirms and a summary.
+        a if a.count > 1 && !a.json && !a.tracing.trace => {
+            let mut req = publish_request(a)?;
+            let _ = traced.context(&mut req.headers);
+            return publish_count(req).await;
+        }
         a => {
             let mut req = publish_request(a)?;
             let context = traced.context(&mut req.headers);
@@ -142,6 +148,42 @@ async fn publish(a: args::PublishArgs) -> anyhow::Result<ExitCode> {
     };
     traced.collect(&mut exchanges).await;
     Ok(report(&exchanges, a.json, show_credentials))
+}
+
+/// `publish --count N` (AMQP, no `--json`/`--trace`): N copies on one connection with up to
+/// 1000 confirms in flight, then one line saying how many the broker confirmed and how fast.
+async fn publish_count(request: PublishRequest) -> anyhow::Result<ExitCode> {
+    let count = u64::from(request.count);
+    let target = request.target();
+    let job = crate::engine::publish_many::PublishMany {
+        request,
+        count,
+        rate_per_sec: 0.0,
+        numbered: false,
+    };
+    let done = crate::engine::publish_many::publish_many(
+        &job,
+        None,
+        tokio_util::sync::CancellationToken::new(),
+    )
+    .await?;
+    let secs = done.elapsed.as_secs_f64();
+    println!(
+        "published {} of {count} to {target}: {} confirmed, {} failed, in {secs:.3} s ({:.0} msg/s)",
+        done.published,
+        done.confirmed,
+        done.failed,
+        done.rate()
+    );
+    if done.confirmed == count {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!(
+            "error: {} of {count} messages were not confirmed (nacked, or returned as unroutable: --allow-unroutable accepts those)",
+            count - done.confirmed
+        );
+        Ok(ExitCode::FAILURE)
+    }
 }
 
 /// `grpc` and `load`.

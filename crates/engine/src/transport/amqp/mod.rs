@@ -282,7 +282,8 @@ impl PublishRequest {
         })
     }
 
-    fn target(&self) -> String {
+    /// `exchange -> routing key @ broker` (credentials masked).
+    pub fn target(&self) -> String {
         let exchange = if self.exchange.is_empty() {
             "(default)"
         } else {
