@@ -19,6 +19,9 @@
 //!   timeline captured) against bare reqwest / a bare tonic client on one connection, in µs.
 //! - `http_load_rate`, `grpc_load_rate`: load mode (16 concurrent) against a bare 16-task loop.
 //! - `amqp_publish_confirm_rate`: publish-many (1000 confirms in flight) against bare lapin.
+//! - `amqp_publish_many_rate_app`, `amqp_publish_count_rate_cli`: the same series through the
+//!   app's *Publish many* (its backend, the UI drawing 60 frames a second) and through
+//!   `switchboard publish --count N`, each against bare lapin in the same run.
 //! - `app_rss_idle_mb`, `app_rss_1000_exchanges_mb`: the app with its demo services idle, and
 //!   after 1,000 lookups in its history, against the empty window.
 //! - `viewer_rss_1m_mb`, `viewer_bytes_per_message`: resident memory with those 1,000,000

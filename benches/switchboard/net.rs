@@ -77,7 +77,7 @@ pub(super) fn net_figures(quick: bool, runs: usize) -> Vec<Figure> {
     let n = if quick { 300 } else { 3000 };
     let load_n = if quick { 2000 } else { 20_000 };
     let confirms_n = if quick { 5_000 } else { 50_000 };
-    runtime.block_on(async {
+    let mut figures = runtime.block_on(async {
         let demo = bench_demo().await;
         let url = format!("http://{}/user/1", demo.user.http_addr);
         let grpc_url = format!("http://{}", demo.user.grpc_addr);
@@ -257,7 +257,102 @@ pub(super) fn net_figures(quick: bool, runs: usize) -> Vec<Figure> {
                 baseline: Some(confirms_base),
             },
         ]
-    })
+    });
+    // The same series through the app (its backend, the UI drawing) and through the CLI, each
+    // against bare lapin with pipelined confirms in the same run.
+    let (mut app, mut cli, mut base) = (vec![], vec![], vec![]);
+    for _ in 0..runs {
+        base.push(runtime.block_on(bare_publish_confirms(confirms_n)));
+        app.push(app_publish_many(&runtime, confirms_n));
+        cli.push(cli_publish_count(confirms_n));
+    }
+    figures.push(Figure {
+        name: "amqp_publish_many_rate_app",
+        unit: "msg/s",
+        samples: app,
+        baseline: Some(base.clone()),
+    });
+    figures.push(Figure {
+        name: "amqp_publish_count_rate_cli",
+        unit: "msg/s",
+        samples: cli,
+        baseline: Some(base),
+    });
+    figures
+}
+
+/// The app's *Publish many* of the AMQP editor (through its backend, the UI drawing 60 frames a
+/// second): messages confirmed per second, from the first publish to the last confirm, as the
+/// app shows it.
+pub(super) fn app_publish_many(runtime: &tokio::runtime::Runtime, n: u64) -> f64 {
+    use switchboard::ui::settings::TransportTab;
+    let mut harness = app_harness(runtime);
+    {
+        let app = harness.state_mut();
+        app.settings.editors.transport = TransportTab::Amqp;
+        let amqp = &mut app.settings.editors.amqp;
+        amqp.url = AMQP_URL.to_string();
+        amqp.exchange = "amq.topic".to_string();
+        amqp.routing_key = "sbbench.none".to_string();
+        amqp.body = switchboard::engine::collection::saved::SavedBody::from_text("{}");
+        amqp.mandatory = false;
+        let many = &mut app.settings.editors.amqp_many;
+        many.count = n;
+        many.rate = 0.0;
+        many.numbered = false;
+    }
+    harness.step();
+    harness.state_mut().publish_many(TransportTab::Amqp);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let frame = Duration::from_micros(16_667);
+    let mut next_frame = Instant::now();
+    loop {
+        harness.step();
+        if let Some((_, result)) = harness.state().many() {
+            let progress = result.as_ref().expect("publish many");
+            if progress.done {
+                assert_eq!(progress.confirmed, n, "{progress:?}");
+                return progress.rate();
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "publish many did not end in 120 s"
+        );
+        next_frame += frame;
+        std::thread::sleep(next_frame.saturating_duration_since(Instant::now()));
+    }
+}
+
+/// `switchboard publish --count n` (the release binary): the rate it reports, from the first
+/// publish to the last confirm.
+pub(super) fn cli_publish_count(n: u64) -> f64 {
+    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args([
+            "publish",
+            AMQP_URL,
+            "--exchange",
+            "amq.topic",
+            "--routing-key",
+            "sbbench.none",
+            "--allow-unroutable",
+            "--body",
+            "{}",
+            "--count",
+            &n.to_string(),
+        ])
+        .output()
+        .expect("switchboard publish");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains(&format!(": {n} confirmed, 0 failed")),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // "… in 0.212 s (47170 msg/s)"
+    text.rsplit_once('(')
+        .and_then(|(_, rate)| rate.split_whitespace().next()?.parse().ok())
+        .expect("a rate in the summary")
 }
 
 /// Bare lapin: publish `n` to a queue-less routing key with up to 1000 confirms in flight.
