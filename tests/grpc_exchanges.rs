@@ -299,3 +299,31 @@ async fn rich_error_details_are_decoded() {
     );
     demo.stop().await;
 }
+
+/// Stopping the User Service while a client keeps a stream open does not wait for the client:
+/// it used to wait for good, and the app's worker with it (every later command hung).
+#[tokio::test]
+async fn stopping_the_user_service_does_not_wait_for_an_open_stream() {
+    use demo_services::proto::UserRequest;
+    use demo_services::proto::user_service_client::UserServiceClient;
+    let demo = start_demo().await;
+    let addr = demo.user.grpc_addr;
+    let mut client = UserServiceClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    // A request stream that never ends: the server's response stream stays open.
+    use futures_util::StreamExt;
+    let requests = futures_util::stream::iter([UserRequest {
+        user_id: "1".into(),
+    }])
+    .chain(futures_util::stream::pending());
+    let mut replies = client.lookup_stream(requests).await.unwrap().into_inner();
+    assert_eq!(replies.message().await.unwrap().unwrap().id, "1");
+    let started = std::time::Instant::now();
+    tokio::time::timeout(std::time::Duration::from_secs(10), demo.user.stop())
+        .await
+        .expect("the stop waited for the open stream");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // The port is free again: the service can start there anew.
+    tokio::net::TcpListener::bind(addr).await.unwrap();
+}

@@ -134,9 +134,7 @@ impl OrderServiceHandle {
 
     pub async fn stop(mut self) {
         let _ = self.shutdown.send(true);
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
+        crate::user_service::join_or_abort(self.task.take()).await;
         if let Some(t) = &self.telemetry {
             t.shutdown();
         }

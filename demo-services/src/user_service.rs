@@ -125,9 +125,7 @@ impl UserServiceHandle {
     /// Stops every listener and the consumer, and waits until they are gone.
     pub async fn stop(mut self) {
         let _ = self.shutdown.send(true);
-        for task in self.tasks.drain(..) {
-            let _ = task.await;
-        }
+        join_or_abort(self.tasks.drain(..)).await;
         if let Some(t) = &self.telemetry {
             t.shutdown();
         }
@@ -137,6 +135,22 @@ impl UserServiceHandle {
 impl Drop for UserServiceHandle {
     fn drop(&mut self) {
         let _ = self.shutdown.send(true);
+    }
+}
+
+/// How long a stop waits for what is still open (a client's open gRPC stream, a slow request)
+/// to end on its own before cutting it.
+pub(crate) const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Waits for a stopping service's tasks, at most [`STOP_GRACE`] in all; the ones still running
+/// then (a server draining a stream its client keeps open) are aborted, so a stop never hangs.
+pub(crate) async fn join_or_abort(tasks: impl IntoIterator<Item = JoinHandle<()>>) {
+    let deadline = tokio::time::Instant::now() + STOP_GRACE;
+    for mut task in tasks {
+        if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
+            task.abort();
+            let _ = task.await;
+        }
     }
 }
 
