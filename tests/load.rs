@@ -88,6 +88,10 @@ async fn amqp_load_awaits_each_confirm_and_a_closed_port_is_an_error_kind() {
     )
     .await;
     assert_eq!(refused.errors.get("connection_refused"), Some(&10));
+    // What failed is said once per kind, with the address.
+    let example = &refused.examples["connection_refused"];
+    assert!(example.contains("127.0.0.1:1"), "{example}");
+    assert_eq!(refused.examples.len(), 1);
     demo.stop().await;
 }
 

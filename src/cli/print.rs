@@ -177,7 +177,10 @@ pub fn load_text(r: &crate::engine::load::LoadReport) -> String {
         r.requests - r.ok
     );
     for (kind, n) in &r.errors {
-        out.push_str(&format!("  {n:>8}  {kind}\n"));
+        match r.examples.get(kind) {
+            Some(example) => out.push_str(&format!("  {n:>8}  {kind}: {example}\n")),
+            None => out.push_str(&format!("  {n:>8}  {kind}\n")),
+        }
     }
     if r.requests == 0 {
         return out;

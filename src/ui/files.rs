@@ -214,7 +214,12 @@ impl Files {
         for (rel, text) in SAMPLE {
             let path = root.join(rel);
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| BackendError::file(dir, &e))?;
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    // Name what is in the way (a file where a folder should be), not the
+                    // folder that could not be made under it.
+                    let blocking = dir.ancestors().find(|a| a.exists() && !a.is_dir());
+                    BackendError::file(blocking.unwrap_or(dir), &e)
+                })?;
             }
             crate::engine::fsutil::write_atomic(&path, text.as_bytes())
                 .map_err(|e| BackendError::file(&path, &e))?;

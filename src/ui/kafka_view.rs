@@ -168,7 +168,10 @@ fn topics_ui(
 ) {
     match listed {
         Err(e) => {
-            ui.colored_label(ui.visuals().error_fg_color, format!("{from}: {e}"));
+            ui.colored_label(
+                ui.visuals().error_fg_color,
+                format!("cannot list the topics: {e}"),
+            );
         }
         Ok(topics) if topics.is_empty() => {
             ui.label(RichText::new(format!("no topics at {from}")).weak());
@@ -214,7 +217,10 @@ fn topics_ui(
 fn groups_ui(ui: &mut egui::Ui, from: &str, listed: &Result<Vec<GroupInfo>, BackendError>) {
     match listed {
         Err(e) => {
-            ui.colored_label(ui.visuals().error_fg_color, format!("{from}: {e}"));
+            ui.colored_label(
+                ui.visuals().error_fg_color,
+                format!("cannot list the consumer groups: {e}"),
+            );
         }
         Ok(groups) if groups.is_empty() => {
             ui.label(RichText::new(format!("no consumer groups at {from}")).weak());

@@ -50,6 +50,8 @@ pub struct LoadReport {
     /// Failures by kind: an error kind (`connection_refused`, `timeout`…) or a status
     /// (`503 Service Unavailable`, `UNAVAILABLE`…).
     pub errors: BTreeMap<String, u64>,
+    /// The first message of each kind of failure (what a user needs to fix it).
+    pub examples: BTreeMap<String, String>,
     pub elapsed: Duration,
     /// Latency of every request, in microseconds.
     pub latency_us: Histogram<u64>,
@@ -91,6 +93,7 @@ impl LoadReport {
             "ok": self.ok,
             "failed": self.requests - self.ok,
             "errors": self.errors,
+            "error_examples": self.examples,
             "elapsed_us": self.elapsed.as_micros() as u64,
             "throughput_per_s": (self.throughput() * 10.0).round() / 10.0,
             "latency_us": {
@@ -119,17 +122,19 @@ fn new_histogram() -> Result<Histogram<u64>, ExchangeError> {
 struct Tally {
     ok: u64,
     errors: BTreeMap<String, u64>,
+    examples: BTreeMap<String, String>,
     latency_us: Histogram<u64>,
 }
 
-fn failure_kind(e: &Exchange) -> Option<String> {
+/// How `e` failed (an error kind or a status) and what it said, or `None` when it did not.
+fn failure_kind(e: &Exchange) -> Option<(String, String)> {
     if e.ok {
         return None;
     }
     Some(match (&e.error, &e.status) {
-        (Some(error), _) => error.kind.as_str().to_string(),
-        (None, Some(status)) => status.clone(),
-        (None, None) => "failed".to_string(),
+        (Some(error), _) => (error.kind.as_str().to_string(), error.to_string()),
+        (None, Some(status)) => (status.clone(), format!("{} answered {status}", e.target)),
+        (None, None) => ("failed".to_string(), e.target.clone()),
     })
 }
 
@@ -159,14 +164,15 @@ impl Shared {
         }
     }
 
-    fn record(&self, tally: &mut Tally, started: Instant, failure: Option<String>) {
+    fn record(&self, tally: &mut Tally, started: Instant, failure: Option<(String, String)>) {
         let us = started.elapsed().as_micros() as u64;
         let _ = tally.latency_us.record(us.max(1));
         self.done.fetch_add(1, Ordering::Relaxed);
         match failure {
             None => tally.ok += 1,
-            Some(kind) => {
+            Some((kind, message)) => {
                 self.failed.fetch_add(1, Ordering::Relaxed);
+                tally.examples.entry(kind.clone()).or_insert(message);
                 *tally.errors.entry(kind).or_default() += 1;
             }
         }
@@ -201,6 +207,7 @@ pub async fn run_load(
             let mut tally = Tally {
                 ok: 0,
                 errors: BTreeMap::new(),
+                examples: BTreeMap::new(),
                 latency_us: new_histogram()?,
             };
             match &request {
@@ -246,6 +253,7 @@ pub async fn run_load(
         requests: 0,
         ok: 0,
         errors: BTreeMap::new(),
+        examples: BTreeMap::new(),
         elapsed: Duration::ZERO,
         latency_us: new_histogram()?,
     };
@@ -256,6 +264,9 @@ pub async fn run_load(
                 report.ok += tally.ok;
                 for (k, v) in tally.errors {
                     *report.errors.entry(k).or_default() += v;
+                }
+                for (k, m) in tally.examples {
+                    report.examples.entry(k).or_insert(m);
                 }
                 let _ = report.latency_us.add(&tally.latency_us);
             }
@@ -358,8 +369,14 @@ async fn amqp_worker(
         };
         let failure = match confirmed {
             Ok(lapin::Confirmation::Ack(None)) | Ok(lapin::Confirmation::NotRequested) => None,
-            Ok(lapin::Confirmation::Ack(Some(_))) => Some("unroutable".to_string()),
-            Ok(lapin::Confirmation::Nack(_)) => Some("nack".to_string()),
+            Ok(lapin::Confirmation::Ack(Some(_))) => Some((
+                "unroutable".to_string(),
+                "the broker returned the message: no queue is bound to its routing key".to_string(),
+            )),
+            Ok(lapin::Confirmation::Nack(_)) => Some((
+                "nack".to_string(),
+                "the broker refused the message (nack)".to_string(),
+            )),
             Err(e) => {
                 crate::amqp::close(&conn, "bye").await;
                 let (kind, message) = classify_lapin(&e, &req.url);

@@ -74,7 +74,16 @@ impl SwitchboardApp {
         });
         // Errors get their own (wrapping) line right under the buttons that caused them.
         if let Some(EditorOutcome::Failed(message)) = self.outcomes.get(&tab) {
-            ui.colored_label(ui.visuals().error_fg_color, message);
+            // Wrapped at what is visible: a wide table below (the gRPC methods) widens the
+            // editor's area past the panel, and the line would run under the divider.
+            let visible = (ui.clip_rect().right() - ui.cursor().left()).max(120.0);
+            ui.scope(|ui| {
+                ui.set_max_width(visible);
+                ui.add(
+                    egui::Label::new(RichText::new(message).color(ui.visuals().error_fg_color))
+                        .wrap(),
+                );
+            });
         }
         if tab == self.many_of.0 {
             self.many_ui(ui);

@@ -75,6 +75,7 @@ impl SwitchboardApp {
                     *field = url.clone();
                 }
                 self.strip.broker = BrokerState::Up;
+                self.clear_start_error(Starting::RabbitNode);
             }
             Event::NatsStarted { url } => {
                 // Editors that pointed at the server that was not there now use this one.
@@ -88,6 +89,7 @@ impl SwitchboardApp {
                     }
                 }
                 self.strip.nats = (url, BrokerState::Up);
+                self.clear_start_error(Starting::NatsServer);
             }
             Event::Consumer(state) => self.strip.consumer = state,
             Event::QueueDepth { queue, result } => {
@@ -254,6 +256,14 @@ impl SwitchboardApp {
         self.script_exchanges();
     }
 
+    /// A start that succeeded takes its earlier failure off the strip.
+    fn clear_start_error(&mut self, started: Starting) {
+        if matches!(&self.strip.service_error, Some(BackendError::Start { what, .. }) if *what == started)
+        {
+            self.strip.service_error = None;
+        }
+    }
+
     /// The collections in the data directory were listed: each not closed by the user opens.
     fn collections_found(&mut self, result: Result<Vec<std::path::PathBuf>, BackendError>) {
         self.settings.collections_initialized = true;
@@ -269,7 +279,7 @@ impl SwitchboardApp {
             }
             Err(e) => {
                 self.collections.notice = Some(Err(format!(
-                    "cannot list the collections in the data directory: {e}"
+                    "cannot set up the collections in the data directory: {e}"
                 )))
             }
         }

@@ -422,8 +422,19 @@ impl SwitchboardApp {
     }
 
     fn command(&mut self, command: Command) {
+        let start = match &command {
+            Command::StartRabbit => Some(Starting::RabbitNode),
+            Command::StartNats => Some(Starting::NatsServer),
+            _ => None,
+        };
         if !self.backend.send(command) {
             self.strip.service_error = Some(BackendError::Busy);
+            // Nothing is starting: the Start button is usable again.
+            match start {
+                Some(Starting::RabbitNode) => self.strip.rabbit_starting = None,
+                Some(Starting::NatsServer) => self.strip.nats_starting = None,
+                _ => {}
+            }
         }
     }
 

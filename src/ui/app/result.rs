@@ -397,7 +397,11 @@ pub(super) fn load_result_ui(
                 .strong(),
             );
             for (kind, n) in &r.errors {
-                ui.colored_label(ui.visuals().error_fg_color, format!("{n} × {kind}"));
+                let text = match r.examples.get(kind) {
+                    Some(example) => format!("{n} × {kind}: {example}"),
+                    None => format!("{n} × {kind}"),
+                };
+                ui.colored_label(ui.visuals().error_fg_color, text);
             }
             if r.requests == 0 {
                 return;

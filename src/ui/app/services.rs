@@ -279,11 +279,18 @@ impl SwitchboardApp {
                 let (health, text) = match &self.strip.broker {
                     BrokerState::Unknown => (Health::Starting, "checking…".to_string()),
                     BrokerState::Up => (Health::Up, "up".to_string()),
-                    BrokerState::Down(why) => (Health::Down, format!("down ({why}) — start it: rabbitmq-server -detached")),
+                    BrokerState::Down(why) => (Health::Down, format!("down ({why})")),
+                };
+                let detail = match &self.strip.broker {
+                    BrokerState::Down(why) => format!(
+                        "{}: {why} — start a private node here, or the system's: rabbitmq-server -detached",
+                        crate::engine::amqp::redact_url(&self.settings.editors.amqp.url)
+                    ),
+                    _ => crate::engine::amqp::redact_url(&self.settings.editors.amqp.url),
                 };
                 status_dot(ui, health);
-                ui.label(RichText::new("RabbitMQ").strong());
-                ui.label(RichText::new(text).small());
+                ui.label(RichText::new("RabbitMQ").strong()).on_hover_text(&detail);
+                ui.label(RichText::new(text).small()).on_hover_text(&detail);
                 if matches!(self.strip.broker, BrokerState::Down(_)) {
                     if demo_services::rabbitmq_server::PrivateRabbit::available() {
                         let starting = self.strip.rabbit_starting.is_some();
@@ -384,10 +391,16 @@ impl SwitchboardApp {
                 }
             }
             if let Some(error) = self.strip.service_error.clone() {
-                ui.colored_label(ui.visuals().error_fg_color, error.to_string());
+                // The button first: a long message is cut at the window's edge, not the button.
                 if ui.small_button("dismiss").clicked() {
                     self.strip.service_error = None;
                 }
+                let text = error.to_string();
+                ui.add(
+                    egui::Label::new(RichText::new(&text).color(ui.visuals().error_fg_color))
+                        .truncate(),
+                )
+                .on_hover_text(&text);
             }
         });
     }
@@ -451,7 +464,9 @@ impl SwitchboardApp {
                     .on_hover_text("Messages ready in the queue (a passive declare, twice a second); the line is the last minute");
             }
             Err(why) => {
-                ui.label(RichText::new(format!("{queue}: {why}")).small().weak());
+                let text = format!("{queue}: {why}");
+                ui.add(egui::Label::new(RichText::new(&text).small().weak()).truncate())
+                    .on_hover_text(&text);
             }
         }
         self.queue_sparkline(ui);

@@ -248,8 +248,8 @@ pub(super) async fn watch_port(addr: String, outbox: Outbox, event: impl Fn(Brok
         .await
         {
             Ok(Ok(_)) => BrokerState::Up,
-            Ok(Err(e)) => BrokerState::Down(BackendError::unreachable(&addr, Some(&e))),
-            Err(_) => BrokerState::Down(BackendError::unreachable(&addr, None)),
+            Ok(Err(e)) => BrokerState::Down(BackendError::unreachable(Some(&e))),
+            Err(_) => BrokerState::Down(BackendError::unreachable(None)),
         };
         if state != last {
             outbox.send(event(state.clone())).await;

@@ -112,6 +112,10 @@ impl Backend {
         tokio::spawn(async move {
             let source = path.clone();
             let result = tokio::task::spawn_blocking(move || {
+                if source.is_dir() {
+                    let e = std::io::Error::from(std::io::ErrorKind::IsADirectory);
+                    return Err(BackendError::file(&source, &e));
+                }
                 let file =
                     std::fs::File::open(&source).map_err(|e| BackendError::file(&source, &e))?;
                 crate::engine::store::import_jsonl(std::io::BufReader::new(file)).map_err(

@@ -49,22 +49,23 @@ impl PreparedCall {
 
 impl GrpcClient {
     /// Makes a prepared call on this client's channel (connecting first if needed); returns the
-    /// failure kind (`NOT_FOUND`, `connection_refused`…) or `None` for `OK`.
-    pub async fn call_prepared(&self, call: &PreparedCall) -> Option<String> {
+    /// failure kind (`NOT_FOUND`, `connection_refused`…) and its message, or `None` for `OK`.
+    pub async fn call_prepared(&self, call: &PreparedCall) -> Option<(String, String)> {
+        let failed = |e: ExchangeError| Some((e.kind.as_str().to_string(), e.to_string()));
         let channel = match self.get(&call.uri) {
             Some((channel, _)) => channel,
             None => {
                 let mut rec = Recorder::new(call.timeout);
                 let addr = match parse_addr(&call.addr) {
                     Ok(a) => a,
-                    Err(e) => return Some(e.kind.as_str().to_string()),
+                    Err(e) => return failed(e),
                 };
                 match open_channel(&mut rec, &addr, &call.tls).await {
                     Ok(pair) => {
                         self.put(&call.uri, pair.clone());
                         pair.0
                     }
-                    Err((e, _)) => return Some(e.kind.as_str().to_string()),
+                    Err((e, _)) => return failed(e),
                 }
             }
         };
@@ -91,9 +92,13 @@ impl GrpcClient {
                 if is_transport_failure(&status) {
                     self.forget(&call.uri);
                 }
-                Some(code_name(status.code()).to_string())
+                let code = code_name(status.code());
+                Some((code.to_string(), format!("{code}: {}", status.message())))
             }
-            Err(_) => Some("timeout".to_string()),
+            Err(_) => Some((
+                "timeout".to_string(),
+                format!("no answer within {:.1} s", call.timeout.as_secs_f64()),
+            )),
         }
     }
 }
