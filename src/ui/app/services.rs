@@ -396,11 +396,15 @@ impl SwitchboardApp {
                     self.strip.service_error = None;
                 }
                 let text = error.to_string();
-                ui.add(
-                    egui::Label::new(RichText::new(&text).color(ui.visuals().error_fg_color))
-                        .truncate(),
-                )
-                .on_hover_text(&text);
+                let visible = (ui.clip_rect().right() - ui.cursor().left() - 8.0).max(80.0);
+                ui.scope(|ui| {
+                    ui.set_max_width(visible);
+                    ui.add(
+                        egui::Label::new(RichText::new(&text).color(ui.visuals().error_fg_color))
+                            .truncate(),
+                    )
+                    .on_hover_text(&text);
+                });
             }
         });
     }
@@ -464,9 +468,18 @@ impl SwitchboardApp {
                     .on_hover_text("Messages ready in the queue (a passive declare, twice a second); the line is the last minute");
             }
             Err(why) => {
-                let text = format!("{queue}: {why}");
-                ui.add(egui::Label::new(RichText::new(&text).small().weak()).truncate())
-                    .on_hover_text(&text);
+                // Short on the strip (the broker's own chip says why it is down), whole on hover.
+                let short = match why {
+                    BackendError::Exchange(e) if e.kind == crate::engine::ErrorKind::Refused => {
+                        e.message.clone()
+                    }
+                    BackendError::Exchange(e) if e.kind == crate::engine::ErrorKind::Auth => {
+                        "login refused".to_string()
+                    }
+                    _ => "broker unreachable".to_string(),
+                };
+                ui.label(RichText::new(format!("{queue}: {short}")).small().weak())
+                    .on_hover_text(format!("{queue}: {why}"));
             }
         }
         self.queue_sparkline(ui);
