@@ -30,12 +30,19 @@ impl PrivateNats {
             .port();
         std::fs::create_dir_all(store_dir)
             .map_err(|e| format!("cannot create {}: {e}", store_dir.display()))?;
+        // Its output goes to a log beside the store, so that a failed start can say why.
+        let log_path = store_dir.join("server.log");
+        let log = std::fs::File::create(&log_path)
+            .map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
+        let log_err = log
+            .try_clone()
+            .map_err(|e| format!("cannot use {}: {e}", log_path.display()))?;
         let mut child = tokio::process::Command::new("nats-server")
             .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
             .arg(store_dir)
             .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
+            .stdout(log)
+            .stderr(log_err)
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| format!("cannot run nats-server: {e}"))?;
@@ -53,11 +60,24 @@ impl PrivateNats {
                 });
             }
             if let Ok(Some(status)) = child.try_wait() {
-                return Err(format!("nats-server exited at once ({status})"));
+                let said = std::fs::read_to_string(&log_path).unwrap_or_default();
+                let last = said
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("");
+                return Err(format!(
+                    "nats-server exited at once ({status}){}{last}; see {}",
+                    if last.is_empty() { "" } else { ": " },
+                    log_path.display()
+                ));
             }
             if tokio::time::Instant::now() >= deadline {
                 let _ = child.kill().await;
-                return Err("nats-server did not listen within 5 s".to_string());
+                return Err(format!(
+                    "nats-server did not listen within 5 s; see {}",
+                    log_path.display()
+                ));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

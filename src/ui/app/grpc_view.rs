@@ -213,7 +213,12 @@ impl SwitchboardApp {
                     });
             }
             Some((_, Err(message))) => {
-                ui.colored_label(ui.visuals().error_fg_color, message.to_string());
+                // The engine's advice names CLI flags; here the choice is "Types from".
+                let text = message.to_string().replace(
+                    crate::engine::descriptors::NO_REFLECTION_HINT,
+                    "choose .proto files or a protoset under \"Types from\"",
+                );
+                ui.colored_label(ui.visuals().error_fg_color, text);
             }
             None => {}
         }

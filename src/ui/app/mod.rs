@@ -605,6 +605,8 @@ fn outcome_of(e: &Exchange) -> EditorOutcome {
         )),
         Some(error) => {
             let hint = match error.kind {
+                // The engine's message has its own advice already (" — start RabbitMQ…").
+                _ if error.message.contains(" — ") => "",
                 ErrorKind::ConnectionRefused => {
                     " (start it in the services strip above, or check the address)"
                 }

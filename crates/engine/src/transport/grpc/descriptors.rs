@@ -17,6 +17,9 @@ use crate::grpc::{open_channel, parse_addr};
 use crate::net::TlsOptions;
 use crate::recorder::Recorder;
 
+/// What the CLI says to do when a server has no reflection (the app says it its own way).
+pub const NO_REFLECTION_HINT: &str = "pass --proto FILE [-I DIR] or --protoset FILE";
+
 /// A bounded channel as a stream (the request side of the reflection call).
 mod tokio_stream_shim {
     use std::pin::Pin;
@@ -178,7 +181,7 @@ pub async fn reflect_with_tls(
         Ok(found) => found,
         Err(status) if status.code() == tonic::Code::Unimplemented => {
             return Err(reflection_error(format!(
-                "{addr} does not offer gRPC server reflection (v1 or v1alpha): pass --proto FILE [-I DIR] or --protoset FILE"
+                "{addr} does not offer gRPC server reflection (v1 or v1alpha): {NO_REFLECTION_HINT}"
             )));
         }
         Err(status) if crate::grpc::is_transport_failure(&status) => {
