@@ -84,6 +84,12 @@ impl PrivateRabbit {
             .env("RABBITMQ_NODE_IP_ADDRESS", "127.0.0.1")
             .env("RABBITMQ_NODE_PORT", port.to_string())
             .env("RABBITMQ_DIST_PORT", dist_port.to_string())
+            // Erlang distribution (and an epmd this node starts) on loopback only, like AMQP.
+            .env(
+                "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS",
+                "-kernel inet_dist_use_interface {127,0,0,1}",
+            )
+            .env("ERL_EPMD_ADDRESS", "127.0.0.1")
             .env("RABBITMQ_MNESIA_BASE", file("mnesia"))
             .env("RABBITMQ_LOG_BASE", file("log"))
             .env("RABBITMQ_PID_FILE", file("node.pid"))
