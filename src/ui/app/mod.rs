@@ -605,8 +605,8 @@ fn outcome_of(e: &Exchange) -> EditorOutcome {
         )),
         Some(error) => {
             let hint = match error.kind {
-                // The engine's message has its own advice already (" — start RabbitMQ…").
-                _ if error.message.contains(" — ") => "",
+                // The engine's message says how to start it already (" — start RabbitMQ…").
+                _ if error.message.contains(" — start ") => "",
                 ErrorKind::ConnectionRefused => {
                     " (start it in the services strip above, or check the address)"
                 }
