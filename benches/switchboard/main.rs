@@ -47,7 +47,10 @@
 //!
 //! Needs a display (scripts/bench starts Xvfb), RabbitMQ on 127.0.0.1:5672 and NATS (JetStream)
 //! on 127.0.0.1:4222. Flags: `--quick` (fewer runs), `--json` (one
-//! JSON object per figure: name, value, unit, baseline, ratio, min, max, runs).
+//! JSON object per figure: name, value, unit, baseline, ratio, min, max, runs). A group name
+//! (`app`, `viewer`, `net`, `nats`, `kafka`, `traces`) runs only that group; `--only NAME[,NAME…]`
+//! then measures only the figures whose names start with one of them (and skips the work of the
+//! others where it can): `scripts/bench --quick nats --only nats_tap`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader};
@@ -277,10 +280,26 @@ async fn bare_consume(queue: &str, n: u64) -> f64 {
 
 type AppHarness = egui_kittest::Harness<'static, switchboard::ui::SwitchboardApp>;
 
+/// The name prefixes `--only` asked for (none: every figure).
+static ONLY: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+
+/// Whether figure `name` is to be measured (`--only`).
+fn wanted(name: &str) -> bool {
+    ONLY.get()
+        .is_none_or(|only| only.is_empty() || only.iter().any(|p| name.starts_with(p.as_str())))
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let json = args.iter().any(|a| a == "--json");
     let quick = args.iter().any(|a| a == "--quick");
+    let _ = ONLY.set(
+        args.iter()
+            .skip_while(|a| *a != "--only")
+            .nth(1)
+            .map(|list| list.split(',').map(str::to_string).collect())
+            .unwrap_or_default(),
+    );
     // `scripts/bench viewer` or `scripts/bench app` runs one group.
     let only = |group: &str| {
         !args.iter().any(|a| {
@@ -360,6 +379,7 @@ fn main() {
     if only("traces") {
         figures.extend(traces_figures(quick, if quick { 3 } else { 5 }));
     }
+    figures.retain(|f| wanted(f.name));
     report(&figures, json);
 }
 

@@ -71,35 +71,41 @@ pub(super) fn nats_figures(quick: bool, runs: usize) -> Vec<Figure> {
     let (mut p50, mut base_p50, mut tap, mut tap_base) = (vec![], vec![], vec![], vec![]);
     for _ in 0..runs {
         runtime.block_on(async {
-            let bare = async_nats::connect(NATS_URL).await.unwrap();
-            let subject = names.user_subject.clone();
-            let _ = bare
-                .request(subject.clone(), r#"{"user_id":"1"}"#.into())
+            if wanted("nats_request_p50") {
+                let bare = async_nats::connect(NATS_URL).await.unwrap();
+                let subject = names.user_subject.clone();
+                let _ = bare
+                    .request(subject.clone(), r#"{"user_id":"1"}"#.into())
+                    .await;
+                let b = round_trips(n, || {
+                    let (bare, subject) = (bare.clone(), subject.clone());
+                    async move {
+                        bare.request(subject, r#"{"user_id":"1"}"#.into())
+                            .await
+                            .is_ok()
+                    }
+                })
                 .await;
-            let b = round_trips(n, || {
-                let (bare, subject) = (bare.clone(), subject.clone());
-                async move {
-                    bare.request(subject, r#"{"user_id":"1"}"#.into())
-                        .await
-                        .is_ok()
-                }
-            })
-            .await;
-            let client = NatsClient::connect(NATS_URL, Duration::from_secs(10))
-                .await
-                .unwrap();
-            let req = NatsRequest::request(NATS_URL, &subject, r#"{"user_id":"1"}"#);
-            let _ = client.execute(&req, Duration::from_secs(10)).await;
-            let e = round_trips(n, || {
-                let (client, req) = (client.clone(), req.clone());
-                async move { client.execute(&req, Duration::from_secs(10)).await.ok }
-            })
-            .await;
-            p50.push(percentile(&e, 0.5));
-            base_p50.push(percentile(&b, 0.5));
-            tap_base.push(bare_ordered(&stream, tap_n).await);
+                let client = NatsClient::connect(NATS_URL, Duration::from_secs(10))
+                    .await
+                    .unwrap();
+                let req = NatsRequest::request(NATS_URL, &subject, r#"{"user_id":"1"}"#);
+                let _ = client.execute(&req, Duration::from_secs(10)).await;
+                let e = round_trips(n, || {
+                    let (client, req) = (client.clone(), req.clone());
+                    async move { client.execute(&req, Duration::from_secs(10)).await.ok }
+                })
+                .await;
+                p50.push(percentile(&e, 0.5));
+                base_p50.push(percentile(&b, 0.5));
+            }
+            if wanted("nats_tap_ingest_rate") {
+                tap_base.push(bare_ordered(&stream, tap_n).await);
+            }
         });
-        tap.push(viewer_tap(&runtime, &stream, tap_n));
+        if wanted("nats_tap_ingest_rate") {
+            tap.push(viewer_tap(&runtime, &stream, tap_n));
+        }
     }
     runtime.block_on(async {
         demo.stop().await;

@@ -208,7 +208,8 @@ pub(super) fn viewer_figures(quick: bool, runs: usize) -> Vec<Figure> {
     let queue = format!("sbbench-{}", std::process::id());
     let setup = runtime.block_on(declare_queue(&queue));
     let (mut bare, mut viewer, mut ingest_frames) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..runs.min(3) {
+    let ingest = wanted("amqp_watch_ingest_rate") || wanted("viewer_frame_p99_ms_ingest");
+    for _ in 0..if ingest { runs.min(3) } else { 0 } {
         runtime.block_on(fill_queue(&queue, n));
         bare.push(runtime.block_on(bare_consume(&queue, n)));
         runtime.block_on(fill_queue(&queue, n));
@@ -227,8 +228,20 @@ pub(super) fn viewer_figures(quick: bool, runs: usize) -> Vec<Figure> {
         }
         let _ = setup.close(200, "bye".into()).await;
     });
-    let frames = viewer_frames(&runtime, if quick { 60 } else { 300 });
-    let stream = stream_frames(&runtime, if quick { 30 } else { 120 });
+    let frames = if wanted("viewer_frame_p") || wanted("viewer_rss") || wanted("viewer_bytes") {
+        viewer_frames(&runtime, if quick { 60 } else { 300 })
+    } else {
+        FrameFigures {
+            frames_ms: Vec::new(),
+            rss_mb: f64::NAN,
+            bytes_per_message: f64::NAN,
+        }
+    };
+    let stream = if wanted("grpc_stream_frame") {
+        stream_frames(&runtime, if quick { 30 } else { 120 })
+    } else {
+        Vec::new()
+    };
     vec![
         Figure {
             name: "amqp_watch_ingest_rate",
