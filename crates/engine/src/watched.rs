@@ -565,7 +565,8 @@ impl Fields {
             let _ = serde_json::to_writer(&mut *out, p.stream.as_ref());
             let mut number = |out: &mut Vec<u8>, name: &str, n: u64| {
                 key(out, name);
-                let _ = std::io::Write::write_fmt(out, format_args!("{n}"));
+                // serde_json writes integers with itoa: no formatting machinery per message.
+                let _ = serde_json::to_writer(&mut *out, &n);
             };
             number(out, "stream_seq", p.stream_seq);
             if p.consumer_seq > 0 {

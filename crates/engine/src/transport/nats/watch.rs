@@ -321,14 +321,61 @@ struct Names {
     subject: Option<Arc<str>>,
 }
 
+/// Where a JetStream message sits, read from its `$JS.ACK.…` reply subject in one pass over
+/// its bytes: the fields `Message::info` parses, without its per-token searches and its date
+/// arithmetic (that parse, done for every message of a stream tap, cost more than the rest of
+/// the conversion). `None` for a subject of another shape (`Message::info` then decides).
+fn ack_position(reply: &str) -> Option<(&str, StreamPosition)> {
+    let rest = reply.strip_prefix("$JS.ACK.")?;
+    let mut tokens: [&[u8]; 9] = [&[]; 9];
+    let mut count = 0;
+    for token in rest.as_bytes().split(|b| *b == b'.') {
+        if let Some(slot) = tokens.get_mut(count) {
+            *slot = token;
+        }
+        count += 1;
+    }
+    // ADR-15: <stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time ns>.<pending>,
+    // or (9 tokens or more) <domain>.<account hash> first and more tokens after.
+    let t = match count {
+        7 => &tokens[..7],
+        n if n >= 9 => &tokens[2..9],
+        _ => return None,
+    };
+    let number = |i: usize| -> Option<u64> {
+        let digits = t.get(i).filter(|d| !d.is_empty())?;
+        digits.iter().try_fold(0u64, |n, b| {
+            let digit = b.checked_sub(b'0').filter(|d| *d <= 9)?;
+            n.checked_mul(10)?.checked_add(u64::from(digit))
+        })
+    };
+    Some((
+        std::str::from_utf8(t[0]).ok()?,
+        StreamPosition {
+            stream: Arc::from(""),
+            stream_seq: number(3)?,
+            consumer_seq: number(4)?,
+            timestamp_ms: number(5)? / 1_000_000,
+            delivered: number(2)?,
+        },
+    ))
+}
+
 fn stream_message(m: &jetstream::Message, names: &mut Names) -> WatchedMessage {
-    let position = m.info().ok().map(|info| StreamPosition {
-        stream: shared(&mut names.stream, info.stream),
-        stream_seq: info.stream_sequence,
-        consumer_seq: info.consumer_sequence,
-        timestamp_ms: unix_ms(&info.published),
-        delivered: u64::try_from(info.delivered).unwrap_or(0),
-    });
+    let fast = m.reply.as_deref().and_then(ack_position);
+    let position = match fast {
+        Some((stream, position)) => Some(StreamPosition {
+            stream: shared(&mut names.stream, stream),
+            ..position
+        }),
+        None => m.info().ok().map(|info| StreamPosition {
+            stream: shared(&mut names.stream, info.stream),
+            stream_seq: info.stream_sequence,
+            consumer_seq: info.consumer_sequence,
+            timestamp_ms: unix_ms(&info.published),
+            delivered: u64::try_from(info.delivered).unwrap_or(0),
+        }),
+    };
     WatchedMessage::nats(
         shared(&mut names.subject, m.subject.as_str()),
         None,
@@ -959,6 +1006,34 @@ mod tests {
         assert_eq!(reconnect_delay(2), Duration::from_millis(250));
         assert_eq!(reconnect_delay(3), Duration::from_millis(500));
         assert_eq!(reconnect_delay(50), Duration::from_secs(5));
+    }
+
+    #[test]
+    fn ack_subjects_parse_in_both_shapes() {
+        for reply in [
+            "$JS.ACK.ORDERS.consumer1.2.1234.17.1767225600123456789.40",
+            "$JS.ACK.hub.ACCHASH.ORDERS.consumer1.2.1234.17.1767225600123456789.40.rand",
+            "$JS.ACK.hub.ACCHASH.ORDERS.consumer1.2.1234.17.1767225600123456789.40",
+            "$JS.ACK._.ACCHASH.ORDERS.consumer1.2.1234.17.1767225600123456789.40.r.extra",
+        ] {
+            let (stream, p) = ack_position(reply).unwrap();
+            assert_eq!(stream, "ORDERS", "{reply}");
+            assert_eq!(
+                (p.delivered, p.stream_seq, p.consumer_seq, p.timestamp_ms),
+                (2, 1234, 17, 1_767_225_600_123),
+                "{reply}"
+            );
+        }
+        for other in [
+            "$JS.ACK.A.b.1.2.3",
+            "_INBOX.x",
+            "$JS.ACK.A.b.x.2.3.4.5",
+            "$JS.ACK.A.b.1..3.4.5",
+            "$JS.ACK.A.b.1.2.3.-4.5",
+            "$JS.ACK.A.b.1.2.3.99999999999999999999999.5",
+        ] {
+            assert!(ack_position(other).is_none(), "{other}");
+        }
     }
 
     #[test]
