@@ -591,14 +591,34 @@ const NATS_FIELDS: &[&str] = &[
     "delivered",
 ];
 
-/// AMQP properties as named fields: the set ones, in their order.
-fn property_fields(properties: &Properties) -> Named {
-    match serde_json::to_value(properties) {
-        Ok(serde_json::Value::Object(map)) => {
-            map.into_iter().filter(|(_, v)| !v.is_null()).collect()
+/// AMQP properties as named fields: the set ones, in their order — what `Properties`
+/// serialises to, nulls left out. Built one field at a time: a watch does this for every
+/// message, and `serde_json::to_value` made a named value of every property, unset ones too.
+fn property_fields(p: &Properties) -> Named {
+    fn text(out: &mut Named, name: &str, value: &Option<String>) {
+        if let Some(v) = value {
+            out.insert(name.to_string(), v.as_str().into());
         }
-        _ => Named::new(),
     }
+    fn number(out: &mut Named, name: &str, value: Option<u64>) {
+        if let Some(v) = value {
+            out.insert(name.to_string(), v.into());
+        }
+    }
+    let mut out = Named::new();
+    text(&mut out, "content_type", &p.content_type);
+    text(&mut out, "content_encoding", &p.content_encoding);
+    text(&mut out, "message_id", &p.message_id);
+    text(&mut out, "correlation_id", &p.correlation_id);
+    number(&mut out, "timestamp", p.timestamp);
+    number(&mut out, "delivery_mode", p.delivery_mode.map(u64::from));
+    number(&mut out, "priority", p.priority.map(u64::from));
+    text(&mut out, "type", &p.kind);
+    text(&mut out, "app_id", &p.app_id);
+    text(&mut out, "user_id", &p.user_id);
+    text(&mut out, "reply_to", &p.reply_to);
+    text(&mut out, "expiration", &p.expiration);
+    out
 }
 
 /// A JSON value as a table cell: strings without quotes.
@@ -674,6 +694,46 @@ pub fn delivery_counter() -> (tokio::sync::watch::Sender<u64>, Delivered) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn property_fields_are_what_properties_serialise_to_without_nulls() {
+        let serde_shape = |p: &Properties| -> Named {
+            match serde_json::to_value(p).unwrap() {
+                serde_json::Value::Object(map) => {
+                    map.into_iter().filter(|(_, v)| !v.is_null()).collect()
+                }
+                _ => Named::new(),
+            }
+        };
+        let all = Properties {
+            content_type: Some("application/json".into()),
+            content_encoding: Some("gzip".into()),
+            message_id: Some("m1".into()),
+            correlation_id: Some("c1".into()),
+            timestamp: Some(1_795_000_000),
+            delivery_mode: Some(2),
+            priority: Some(5),
+            kind: Some("order".into()),
+            app_id: Some("shop".into()),
+            user_id: Some("guest".into()),
+            reply_to: Some("replies".into()),
+            expiration: Some("60000".into()),
+        };
+        let some = Properties {
+            message_id: Some("m2".into()),
+            delivery_mode: Some(1),
+            ..Properties::default()
+        };
+        for p in [all, some, Properties::default()] {
+            let fields = property_fields(&p);
+            let expected = serde_shape(&p);
+            assert_eq!(fields, expected);
+            assert_eq!(
+                fields.keys().collect::<Vec<_>>(),
+                expected.keys().collect::<Vec<_>>()
+            );
+        }
+    }
 
     #[test]
     fn a_nats_message_has_its_own_json_shape_and_reads_back() {
