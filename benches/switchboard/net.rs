@@ -259,13 +259,49 @@ pub(super) fn net_figures(quick: bool, runs: usize) -> Vec<Figure> {
         ]
     });
     // The same series through the app (its backend, the UI drawing) and through the CLI, each
-    // against bare lapin with pipelined confirms in the same run.
+    // against bare lapin with pipelined confirms in the same run. The app publishes mandatory
+    // (its editor has no switch for it), so all three go to a queue of their own.
+    let queue = format!("sbbench-many-{}", std::process::id());
+    let admin = runtime.block_on(async {
+        let conn = lapin::Connection::connect(AMQP_URL, lapin::ConnectionProperties::default())
+            .await
+            .unwrap();
+        let channel = conn.create_channel().await.unwrap();
+        channel
+            .queue_declare(
+                queue.as_str().into(),
+                lapin::options::QueueDeclareOptions::default(),
+                lapin::types::FieldTable::default(),
+            )
+            .await
+            .unwrap();
+        (conn, channel)
+    });
+    let purge = || {
+        runtime
+            .block_on(
+                admin
+                    .1
+                    .queue_purge(queue.as_str().into(), Default::default()),
+            )
+            .unwrap();
+    };
     let (mut app, mut cli, mut base) = (vec![], vec![], vec![]);
     for _ in 0..runs {
-        base.push(runtime.block_on(bare_publish_confirms(confirms_n)));
-        app.push(app_publish_many(&runtime, confirms_n));
-        cli.push(cli_publish_count(confirms_n));
+        base.push(runtime.block_on(bare_publish_to("", &queue, confirms_n)));
+        purge();
+        app.push(app_publish_many(&runtime, &queue, confirms_n));
+        purge();
+        cli.push(cli_publish_count(&queue, confirms_n));
+        purge();
     }
+    runtime.block_on(async {
+        let _ = admin
+            .1
+            .queue_delete(queue.as_str().into(), Default::default())
+            .await;
+        let _ = admin.0.close(200, "bye".into()).await;
+    });
     figures.push(Figure {
         name: "amqp_publish_many_rate_app",
         unit: "msg/s",
@@ -284,7 +320,7 @@ pub(super) fn net_figures(quick: bool, runs: usize) -> Vec<Figure> {
 /// The app's *Publish many* of the AMQP editor (through its backend, the UI drawing 60 frames a
 /// second): messages confirmed per second, from the first publish to the last confirm, as the
 /// app shows it.
-pub(super) fn app_publish_many(runtime: &tokio::runtime::Runtime, n: u64) -> f64 {
+pub(super) fn app_publish_many(runtime: &tokio::runtime::Runtime, queue: &str, n: u64) -> f64 {
     use switchboard::ui::settings::TransportTab;
     let mut harness = app_harness(runtime);
     {
@@ -292,10 +328,9 @@ pub(super) fn app_publish_many(runtime: &tokio::runtime::Runtime, n: u64) -> f64
         app.settings.editors.transport = TransportTab::Amqp;
         let amqp = &mut app.settings.editors.amqp;
         amqp.url = AMQP_URL.to_string();
-        amqp.exchange = "amq.topic".to_string();
-        amqp.routing_key = "sbbench.none".to_string();
+        amqp.exchange = String::new();
+        amqp.routing_key = queue.to_string();
         amqp.body = switchboard::engine::collection::saved::SavedBody::from_text("{}");
-        amqp.mandatory = false;
         let many = &mut app.settings.editors.amqp_many;
         many.count = n;
         many.rate = 0.0;
@@ -326,16 +361,15 @@ pub(super) fn app_publish_many(runtime: &tokio::runtime::Runtime, n: u64) -> f64
 
 /// `switchboard publish --count n` (the release binary): the rate it reports, from the first
 /// publish to the last confirm.
-pub(super) fn cli_publish_count(n: u64) -> f64 {
+pub(super) fn cli_publish_count(queue: &str, n: u64) -> f64 {
     let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .args([
             "publish",
             AMQP_URL,
             "--exchange",
-            "amq.topic",
+            "",
             "--routing-key",
-            "sbbench.none",
-            "--allow-unroutable",
+            queue,
             "--body",
             "{}",
             "--count",
@@ -357,6 +391,11 @@ pub(super) fn cli_publish_count(n: u64) -> f64 {
 
 /// Bare lapin: publish `n` to a queue-less routing key with up to 1000 confirms in flight.
 pub(super) async fn bare_publish_confirms(n: u64) -> f64 {
+    bare_publish_to("amq.topic", "sbbench.none", n).await
+}
+
+/// Bare lapin: publish `n` to `exchange` with `routing_key`, up to 1000 confirms in flight.
+pub(super) async fn bare_publish_to(exchange: &str, routing_key: &str, n: u64) -> f64 {
     let conn = lapin::Connection::connect(AMQP_URL, lapin::ConnectionProperties::default())
         .await
         .unwrap();
@@ -370,8 +409,8 @@ pub(super) async fn bare_publish_confirms(n: u64) -> f64 {
     for _ in 0..n {
         let c = channel
             .basic_publish(
-                "amq.topic".into(),
-                "sbbench.none".into(),
+                exchange.into(),
+                routing_key.into(),
                 lapin::options::BasicPublishOptions::default(),
                 b"{}",
                 lapin::BasicProperties::default(),
