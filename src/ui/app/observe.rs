@@ -65,9 +65,4 @@ impl SwitchboardApp {
     pub fn settings_open(&self) -> bool {
         self.show_settings
     }
-
-    /// The scripted run (bench and screenshots), if one was asked for.
-    pub fn script_run(&self) -> &ScriptRun {
-        &self.script_run
-    }
 }
