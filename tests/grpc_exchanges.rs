@@ -53,6 +53,17 @@ async fn lookup_found_has_grpc_phases_and_proto3_json() {
         handshake.contains("server SETTINGS +") && handshake.contains("ours acknowledged +"),
         "{handshake}"
     );
+    // On Linux the wire's instants are the kernel's: the handshake's round trip, the last
+    // request frame's transmit timestamp, the answer's receive timestamp.
+    #[cfg(target_os = "linux")]
+    for name in ["connect", "request_sent", "response_headers"] {
+        use switchboard::engine::kernel_time::Source;
+        assert_eq!(
+            phase(name).source,
+            Some(Source::Kernel),
+            "{name}: {exchange:?}"
+        );
+    }
     let sent = phase("request_sent").detail.clone().unwrap();
     let bytes: u64 = sent.split(' ').next().unwrap().parse().unwrap();
     // HEADERS (9 + ~100 of HPACK) and one DATA frame (9 + 5 + the 3-byte message): not the

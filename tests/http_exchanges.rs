@@ -297,3 +297,39 @@ async fn a_cancelled_request_keeps_its_phases_and_says_cancelled_where_it_stoppe
     demo.user.knobs.set_latency_ms(0);
     demo.stop().await;
 }
+
+/// On Linux the network phases are the kernel's instants: the handshake's round trip, the
+/// request's transmit timestamp and the answer's receive timestamp — on a new connection and
+/// on a kept-alive one; the task's wake-up after each is client time.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn network_phases_take_the_kernels_instants() {
+    use switchboard::engine::kernel_time::Source;
+    let demo = start_demo().await;
+    let client = http::HttpClient::default();
+    let url = format!("http://{}/user/1", demo.user.http_addr);
+    for (i, exchange) in [
+        client.send(&HttpRequest::get(&url)).await,
+        client.send(&HttpRequest::get(&url)).await,
+    ]
+    .iter()
+    .enumerate()
+    {
+        assert!(exchange.ok, "{exchange:?}");
+        assert_timeline_sane(exchange);
+        let source = |name: &str| {
+            exchange
+                .timeline
+                .iter()
+                .find(|p| p.phase.name() == name)
+                .and_then(|p| p.source)
+        };
+        if i == 0 {
+            assert_eq!(source("connect"), Some(Source::Kernel), "{exchange:?}");
+        }
+        assert_eq!(source("request_sent"), Some(Source::Kernel), "{exchange:?}");
+        assert_eq!(source("first_byte"), Some(Source::Kernel), "{exchange:?}");
+        assert_eq!(source("body"), Some(Source::UserSpace));
+    }
+    demo.stop().await;
+}

@@ -140,6 +140,7 @@ pub(super) fn stream_frames(runtime: &tokio::runtime::Runtime, frames: usize) ->
             end_us: i * 10 + 10,
             detail: Some(format!("#{} 51 bytes", i + 1)),
             failed: false,
+            source: None,
         })
         .collect();
     let body = format!("[{}]", vec![json; N as usize].join(","));

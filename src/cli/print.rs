@@ -38,7 +38,12 @@ pub fn exchange_text(e: &Exchange) -> String {
             format_us(phase.duration_us()),
             bar,
             if phase.failed { "FAILED " } else { "" },
-            phase.detail.as_deref().unwrap_or(""),
+            match phase.source {
+                Some(crate::engine::kernel_time::Source::Kernel) => {
+                    format!("[kernel] {}", phase.detail.as_deref().unwrap_or(""))
+                }
+                _ => phase.detail.clone().unwrap_or_default(),
+            },
             w = BAR_WIDTH + 1,
         ));
     }

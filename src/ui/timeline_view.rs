@@ -129,6 +129,15 @@ pub fn waterfall_ui(ui: &mut egui::Ui, exchanges: &[(&str, &Exchange)]) {
             if let Some(detail) = &phase.detail {
                 tip.push_str(&format!("\n{detail}"));
             }
+            match phase.source {
+                Some(crate::engine::kernel_time::Source::Kernel) => {
+                    tip.push_str("\ninstants from the kernel (packet timestamps)");
+                }
+                Some(crate::engine::kernel_time::Source::UserSpace) => {
+                    tip.push_str("\ninstants seen by Switchboard's task (include its wake-up)");
+                }
+                None => {}
+            }
             if phase.failed
                 && let Some(error) = &exchange.error
             {

@@ -91,6 +91,12 @@ pub fn assert_timeline_sane(exchange: &switchboard::engine::Exchange) {
         );
         covered = covered.max(phase.end_us);
         assert!(phase.end_us >= phase.start_us, "{phase:?}");
+        // Every phase on the wire says whose instants it shows.
+        assert_eq!(
+            phase.source.is_some(),
+            phase.phase.class() != switchboard::engine::timeline::PhaseClass::Client,
+            "{phase:?}"
+        );
         assert!(
             phase.end_us <= exchange.total_us,
             "{phase:?} ends after total {}",

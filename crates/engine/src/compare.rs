@@ -190,6 +190,7 @@ mod tests {
                     end_us: 10,
                     detail: None,
                     failed: false,
+                    source: None,
                 })
                 .collect(),
             request: Message::default(),

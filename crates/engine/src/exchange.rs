@@ -214,6 +214,7 @@ impl Exchange {
                 end_us: duration_us,
                 detail: Some(detail.into()),
                 failed: false,
+                source: None,
             },
         );
         self.total_us += duration_us;

@@ -10,6 +10,7 @@ pub mod exchange;
 pub mod fields;
 pub mod fsutil;
 pub mod history;
+pub mod kernel_time;
 pub mod load;
 pub mod net;
 pub mod payload;

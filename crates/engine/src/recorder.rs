@@ -184,6 +184,7 @@ impl Recorder {
             end_us: self.clock.offset_us(end.max(start)),
             detail,
             failed: false,
+            source: None,
         });
     }
 
@@ -201,6 +202,7 @@ impl Recorder {
             end_us: self.clock.now_us(),
             detail: None,
             failed: true,
+            source: None,
         });
         ExchangeError {
             kind,
@@ -250,6 +252,22 @@ impl Recorder {
         let at = self.clock.offset_us(at);
         if let Some(last) = self.phases.last_mut() {
             last.start_us = at.clamp(last.start_us, last.end_us);
+        }
+    }
+
+    /// Moves the end of the last phase earlier, to `at` (what came after it was not that
+    /// phase: e.g. the task waking up after the kernel saw the packet).
+    pub fn end_last_at(&mut self, at: Instant) {
+        let at = self.clock.offset_us(at);
+        if let Some(last) = self.phases.last_mut() {
+            last.end_us = at.clamp(last.start_us, last.end_us);
+        }
+    }
+
+    /// Says where the last phase's instants come from.
+    pub fn source(&mut self, source: crate::kernel_time::Source) {
+        if let Some(last) = self.phases.last_mut() {
+            last.source = Some(source);
         }
     }
 
@@ -321,7 +339,11 @@ fn client_gaps(mut phases: Vec<Phase>) -> Vec<Phase> {
     phases.sort_by_key(|p| (p.start_us, p.end_us));
     let mut out = Vec::with_capacity(phases.len() * 2);
     let mut covered = 0;
-    for phase in phases {
+    for mut phase in phases {
+        // A phase on the wire whose instants no kernel gave is our task's view of it.
+        if phase.source.is_none() && phase.phase.class() != crate::timeline::PhaseClass::Client {
+            phase.source = Some(crate::kernel_time::Source::UserSpace);
+        }
         if phase.start_us >= covered + CLIENT_GAP_US {
             out.push(Phase {
                 phase: crate::net::phases::CLIENT,
@@ -329,6 +351,7 @@ fn client_gaps(mut phases: Vec<Phase>) -> Vec<Phase> {
                 end_us: phase.start_us,
                 detail: Some("not on the wire: preparing, encoding, scheduling".into()),
                 failed: false,
+                source: None,
             });
         }
         covered = covered.max(phase.end_us);
@@ -384,6 +407,7 @@ mod tests {
             end_us,
             detail: None,
             failed: false,
+            source: None,
         };
         // Overlapping phases cover each other; a gap under 10 µs is noise.
         let out = client_gaps(vec![

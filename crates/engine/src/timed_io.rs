@@ -13,6 +13,8 @@ use std::time::Instant;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use crate::kernel_time::{KernelClock, Source, TxStamp};
+
 /// Instants observed on a stream since the last [`IoMarks::arm`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MarksSnapshot {
@@ -25,6 +27,38 @@ pub struct MarksSnapshot {
     pub bytes_read: u64,
     /// HTTP/2: the request's last frame (END_STREAM) was written; later writes are not its.
     request_done: bool,
+    /// When the marks were armed (the request's start).
+    armed_at: Option<Instant>,
+    /// Bytes written on the connection (all of them, since it opened) up to and including the
+    /// request's last write: the kernel's key for that write's timestamp.
+    last_write_end: u64,
+    /// When the kernel handed the request's last byte to the device.
+    pub last_write_kernel: Option<Instant>,
+    /// When the kernel received the segment the first read took.
+    pub first_read_kernel: Option<Instant>,
+}
+
+impl MarksSnapshot {
+    /// When the request's last byte left, and who says so: the kernel's transmit timestamp
+    /// where there is one (it is taken inside the write, so never after our own instant).
+    pub fn sent(&self) -> Option<(Instant, Source)> {
+        let user = self.last_write?;
+        Some(match self.last_write_kernel {
+            Some(k) if k <= user && self.armed_at.is_none_or(|a| k >= a) => (k, Source::Kernel),
+            _ => (user, Source::UserSpace),
+        })
+    }
+
+    /// When the answer's first byte arrived, and who says so: the kernel's receive timestamp
+    /// where there is one (never before the request left, never after we read it).
+    pub fn answered(&self) -> Option<(Instant, Source)> {
+        let user = self.first_read?;
+        let sent = self.sent().map(|(t, _)| t);
+        Some(match self.first_read_kernel {
+            Some(k) if k <= user && sent.is_none_or(|s| k >= s) => (k, Source::Kernel),
+            _ => (user, Source::UserSpace),
+        })
+    }
 }
 
 /// The HTTP/2 handshake as it went by on the wire (kept across [`IoMarks::arm`]).
@@ -60,6 +94,16 @@ pub struct IoMarks {
     /// Reads HTTP/2 frames (set once, at creation).
     http2: bool,
     handshake: Mutex<Http2Handshake>,
+    /// The socket's kernel timestamps, where the kernel gives them; dropped with the stream
+    /// (it holds a duplicate of the socket, which would keep the connection open).
+    kernel: Mutex<Option<KernelClock>>,
+    /// Whether the stream's bytes are the socket's (no TLS between): the kernel's transmit
+    /// timestamps are then keyed by the same byte counts as ours.
+    plain: bool,
+    /// Bytes written on the connection since it opened.
+    written_total: std::sync::atomic::AtomicU64,
+    /// The kernel's transmit timestamps taken from the socket and not yet matched.
+    sent_stamps: Mutex<Vec<TxStamp>>,
 }
 
 /// HTTP/2 frame types and flags these marks look at.
@@ -161,13 +205,89 @@ impl IoMarks {
         *self.handshake.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Starts a new measurement (forgets earlier marks).
-    pub fn arm(&self) {
-        *self.lock() = MarksSnapshot::default();
+    /// Timestamps from the kernel for this connection's socket (`plain`: no TLS between the
+    /// socket and these marks).
+    pub fn with_kernel(mut self, kernel: Option<KernelClock>, plain: bool) -> Self {
+        self.kernel = Mutex::new(kernel);
+        self.plain = plain;
+        self
     }
 
+    /// Starts a new measurement (forgets earlier marks).
+    pub fn arm(&self) {
+        *self.lock() = MarksSnapshot {
+            armed_at: Some(Instant::now()),
+            ..MarksSnapshot::default()
+        };
+        if self.kernel_lock().is_some() {
+            self.sent_stamps
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clear();
+        }
+    }
+
+    /// The marks so far, with the kernel's instant of the request's last write when it has
+    /// stamped it.
     pub fn snapshot(&self) -> MarksSnapshot {
-        *self.lock()
+        let mut marks = self.lock();
+        if let Some(kernel) = self.kernel_lock().as_ref()
+            && marks.last_write.is_some()
+            && marks.last_write_kernel.is_none()
+        {
+            let mut stamps = self.sent_stamps.lock().unwrap_or_else(|p| p.into_inner());
+            stamps.extend(kernel.take_sent());
+            marks.last_write_kernel = self.match_sent(&marks, &stamps);
+        }
+        *marks
+    }
+
+    /// The kernel's stamp of the request's last write: by its byte key when the socket's bytes
+    /// are ours, else the last stamp between the request's start and our instant of that write.
+    fn match_sent(&self, marks: &MarksSnapshot, stamps: &[TxStamp]) -> Option<Instant> {
+        let user = marks.last_write?;
+        if self.plain {
+            // Keys are 32-bit byte offsets (the last byte of each send), wrapping.
+            let key = marks.last_write_end.checked_sub(1)? as u32;
+            return stamps.iter().find(|s| s.last_byte == key).map(|s| s.at);
+        }
+        let armed = marks.armed_at?;
+        stamps
+            .iter()
+            .filter(|s| s.at >= armed && s.at <= user)
+            .map(|s| s.at)
+            .max()
+    }
+
+    /// Before a read that may take the answer's first byte: notes when the kernel received
+    /// the oldest segment waiting (a peek, which takes nothing).
+    fn before_read(&self) {
+        let waiting = {
+            let marks = self.lock();
+            marks.first_write.is_some() && marks.first_read.is_none()
+        };
+        if !waiting {
+            return;
+        }
+        // (The kernel lock is never held while taking the marks' lock: snapshot takes them
+        // the other way round.)
+        let at = match self.kernel_lock().as_ref() {
+            Some(kernel) => kernel.peek_arrival(),
+            None => return,
+        };
+        // Overwritten each time: a read that took only connection frames (HTTP/2) leaves
+        // the next segment to be the answer's.
+        self.lock().first_read_kernel = at;
+    }
+
+    fn kernel_lock(&self) -> std::sync::MutexGuard<'_, Option<KernelClock>> {
+        self.kernel.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn count_written(&self, n: usize) -> u64 {
+        self.written_total
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed)
+            + n as u64
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, MarksSnapshot> {
@@ -175,7 +295,7 @@ impl IoMarks {
     }
 
     /// HTTP/2 frames written: a request's frames are its marks, up to its END_STREAM.
-    fn on_h2_write(&self, frames: &mut FrameReader, data: &[u8]) {
+    fn on_h2_write(&self, frames: &mut FrameReader, data: &[u8], send_end: u64, started: Instant) {
         let now = Instant::now();
         let mut marks = self.lock();
         let mut preface_sent = false;
@@ -189,8 +309,9 @@ impl IoMarks {
                 return;
             }
             marks.bytes_written += n as u64;
-            marks.first_write.get_or_insert(now);
+            marks.first_write.get_or_insert(started);
             marks.last_write = Some(now);
+            marks.last_write_end = send_end;
             if ended
                 && matches!(frame.kind, h2::DATA | h2::HEADERS)
                 && frame.flags & h2::END_STREAM_OR_ACK != 0
@@ -238,13 +359,14 @@ impl IoMarks {
         }
     }
 
-    fn on_write(&self, n: usize) {
+    fn on_write(&self, n: usize, send_end: u64, started: Instant) {
         let now = Instant::now();
         let mut marks = self.lock();
         marks.bytes_written += n as u64;
         if marks.first_read.is_none() {
-            marks.first_write.get_or_insert(now);
+            marks.first_write.get_or_insert(started);
             marks.last_write = Some(now);
+            marks.last_write_end = send_end;
         }
     }
 
@@ -299,11 +421,23 @@ impl<T> TimedIo<T> {
         }
     }
 
-    fn wrote(&mut self, data: &[u8]) {
+    /// `data` was written by a send that began at `started` and whose last byte is the
+    /// connection's `send_end`th.
+    fn wrote(&mut self, data: &[u8], send_end: u64, started: Instant) {
         match &mut self.frames {
-            Some(frames) => self.marks.on_h2_write(&mut frames.0, data),
-            None => self.marks.on_write(data.len()),
+            Some(frames) => self
+                .marks
+                .on_h2_write(&mut frames.0, data, send_end, started),
+            None => self.marks.on_write(data.len(), send_end, started),
         }
+    }
+}
+
+impl<T> Drop for TimedIo<T> {
+    /// The kernel clock's duplicate of the socket goes with the stream, so that the connection
+    /// closes when the stream does, however long its marks are kept.
+    fn drop(&mut self) {
+        self.marks.kernel_lock().take();
     }
 }
 
@@ -315,6 +449,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for TimedIo<T> {
     ) -> Poll<std::io::Result<()>> {
         let before = buf.filled().len();
         let this = &mut *self;
+        this.marks.before_read();
         let result = Pin::new(&mut this.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = result {
             let data = &buf.filled()[before..];
@@ -336,11 +471,13 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for TimedIo<T> {
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
         let this = &mut *self;
+        let started = Instant::now();
         let result = Pin::new(&mut this.inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = result
             && n > 0
         {
-            this.wrote(&buf[..n]);
+            let send_end = this.marks.count_written(n);
+            this.wrote(&buf[..n], send_end, started);
         }
         result
     }
@@ -351,16 +488,18 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for TimedIo<T> {
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
         let this = &mut *self;
+        let started = Instant::now();
         let result = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
         if let Poll::Ready(Ok(n)) = result
             && n > 0
         {
-            // The bytes written are the first `n` of the slices, in order.
+            // The bytes written are the first `n` of the slices, in order: one send.
+            let send_end = this.marks.count_written(n);
             let mut left = n;
             for buf in bufs {
                 let take = left.min(buf.len());
                 if take > 0 {
-                    this.wrote(&buf[..take]);
+                    this.wrote(&buf[..take], send_end, started);
                 }
                 left -= take;
                 if left == 0 {
@@ -388,6 +527,12 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for TimedIo<T> {
 mod tests {
     use super::*;
 
+    /// One send of `data` through `io`.
+    fn send<T>(io: &mut TimedIo<T>, data: &[u8]) {
+        let end = io.marks.count_written(data.len());
+        io.wrote(data, end, Instant::now());
+    }
+
     fn frame(kind: u8, flags: u8, stream: u32, payload: usize) -> Vec<u8> {
         let mut out = vec![
             (payload >> 16) as u8,
@@ -409,20 +554,20 @@ mod tests {
         // SETTINGS ACK around the request's HEADERS and DATA (END_STREAM), then a PING.
         let mut wire = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
         wire.extend(frame(h2::SETTINGS, 0, 0, 18));
-        io.wrote(&wire[..30]);
-        io.wrote(&wire[30..]);
+        send(&mut io, &wire[..30]);
+        send(&mut io, &wire[30..]);
         assert!(marks.handshake().preface_sent.is_some());
         marks.arm();
-        io.wrote(&frame(0x8, 0, 0, 4));
+        send(&mut io, &frame(0x8, 0, 0, 4));
         assert_eq!(marks.snapshot().first_write, None);
         let mut request = frame(h2::HEADERS, 0x4, 1, 60);
         request.extend(frame(h2::SETTINGS, h2::END_STREAM_OR_ACK, 0, 0));
         request.extend(frame(h2::DATA, h2::END_STREAM_OR_ACK, 1, 12));
         for chunk in request.chunks(7) {
-            io.wrote(chunk);
+            send(&mut io, chunk);
         }
-        io.wrote(&frame(0x6, 0, 0, 8));
-        io.wrote(&frame(h2::DATA, 0, 3, 5));
+        send(&mut io, &frame(0x6, 0, 0, 8));
+        send(&mut io, &frame(h2::DATA, 0, 3, 5));
         let m = marks.snapshot();
         assert_eq!(m.bytes_written, (9 + 60) + (9 + 12));
         assert!(m.first_write.is_some() && m.last_write >= m.first_write);
@@ -444,5 +589,94 @@ mod tests {
             h.done_at(),
             h.settings_acked.max(h.server_settings).max(h.preface_sent)
         );
+    }
+
+    #[test]
+    fn the_kernel_stamp_of_the_last_write_is_found_by_its_byte_key_or_its_time() {
+        let t0 = Instant::now();
+        let us = |n: u64| t0 + std::time::Duration::from_micros(n);
+        let marks = IoMarks::default().with_kernel(None, true);
+        send_plain(&marks, 100); // an earlier exchange on the kept-alive connection
+        marks.arm();
+        send_plain(&marks, 40);
+        send_plain(&marks, 60);
+        let m = *marks.lock();
+        assert_eq!(m.last_write_end, 200);
+        let stamps = [
+            TxStamp {
+                last_byte: 99,
+                at: us(1),
+            },
+            TxStamp {
+                last_byte: 139,
+                at: us(2),
+            },
+            TxStamp {
+                last_byte: 199,
+                at: us(3),
+            },
+        ];
+        assert_eq!(marks.match_sent(&m, &stamps), Some(us(3)));
+        assert_eq!(
+            marks.match_sent(&m, &stamps[..2]),
+            None,
+            "no stamp for the last send"
+        );
+        // Through TLS the keys count other bytes: the last stamp between arm and our instant.
+        let tls = IoMarks::default().with_kernel(None, false);
+        let armed = Instant::now();
+        tls.arm();
+        send_plain(&tls, 10);
+        let m = *tls.lock();
+        let user = m.last_write.unwrap();
+        let before_arm = armed - std::time::Duration::from_micros(5);
+        let late = user + std::time::Duration::from_micros(5);
+        let inside = m.armed_at.unwrap();
+        let stamps = [
+            TxStamp {
+                last_byte: 1,
+                at: before_arm,
+            },
+            TxStamp {
+                last_byte: 2,
+                at: inside,
+            },
+            TxStamp {
+                last_byte: 3,
+                at: late,
+            },
+        ];
+        assert_eq!(tls.match_sent(&m, &stamps), Some(inside));
+    }
+
+    #[test]
+    fn kernel_instants_are_used_only_where_they_fit_between_ours() {
+        let t0 = Instant::now();
+        let us = |n: u64| t0 + std::time::Duration::from_micros(n);
+        let mut m = MarksSnapshot {
+            armed_at: Some(us(0)),
+            first_write: Some(us(10)),
+            last_write: Some(us(20)),
+            first_read: Some(us(100)),
+            last_write_kernel: Some(us(15)),
+            first_read_kernel: Some(us(60)),
+            ..MarksSnapshot::default()
+        };
+        assert_eq!(m.sent(), Some((us(15), Source::Kernel)));
+        assert_eq!(m.answered(), Some((us(60), Source::Kernel)));
+        // A receive stamp before the request left, a send stamp after our instant: ours.
+        m.first_read_kernel = Some(us(12));
+        assert_eq!(m.answered(), Some((us(100), Source::UserSpace)));
+        m.last_write_kernel = Some(us(25));
+        assert_eq!(m.sent(), Some((us(20), Source::UserSpace)));
+        m.last_write_kernel = None;
+        m.first_read_kernel = None;
+        assert_eq!(m.sent(), Some((us(20), Source::UserSpace)));
+        assert_eq!(m.answered(), Some((us(100), Source::UserSpace)));
+    }
+
+    fn send_plain(marks: &IoMarks, n: usize) {
+        let end = marks.count_written(n);
+        marks.on_write(n, end, Instant::now());
     }
 }

@@ -102,6 +102,10 @@ pub struct Phase {
     /// True for the phase an error ended.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub failed: bool,
+    /// For a network phase: whether its instants are the kernel's (packet timestamps, the
+    /// handshake's round trip) or Switchboard's task seeing the socket ready (`user-space`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<crate::kernel_time::Source>,
 }
 
 impl Phase {

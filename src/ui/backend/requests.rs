@@ -384,6 +384,7 @@ pub(super) async fn place_order(
                 end_us: clock.now_us(),
                 detail: None,
                 failed: true,
+                source: None,
             }],
             request: Message::default(),
             response: None,
@@ -429,6 +430,7 @@ pub(super) fn delivery_exchange(
             end_us,
             detail: Some("order sent -> event delivered on the tap".to_string()),
             failed: false,
+            source: None,
         }],
         request: Message {
             line: "POST /orders (the order that caused it)".to_string(),

@@ -294,6 +294,7 @@ pub fn discovery_failed(
             end_us: took_us,
             detail: None,
             failed: true,
+            source: None,
         }],
         request: Message {
             line: format!("POST /{}", req.method.trim().trim_start_matches('/')),
@@ -313,7 +314,6 @@ pub(crate) async fn open_channel(
     addr: &Addr,
     tls: &net::TlsOptions,
 ) -> Result<OpenChannel, Failure> {
-    let marks = Arc::new(IoMarks::http2());
     let opened = net::open(
         rec,
         &addr.host,
@@ -323,6 +323,8 @@ pub(crate) async fn open_channel(
     )
     .await
     .map_err(|e| (e, None))?;
+    let plain = matches!(opened.stream, tokio_util::either::Either::Left(_));
+    let marks = Arc::new(IoMarks::http2().with_kernel(opened.kernel, plain));
     let slot = Arc::new(Mutex::new(Some(TimedIo::new(opened.stream, marks.clone()))));
     let connector = tower::service_fn(move |_: http::Uri| {
         let io = slot.lock().unwrap_or_else(|p| p.into_inner()).take();

@@ -1,6 +1,7 @@
 //! One call through the recorder: channel (connect, TLS, HTTP/2 handshake), request sent, response headers, message, trailers; and how a failure is named.
 
 use super::*;
+use crate::kernel_time::Source;
 use crate::timeline::PhaseKind;
 
 #[allow(clippy::too_many_arguments)]
@@ -92,13 +93,21 @@ pub(super) async fn run(
     let result = rec.within(call).await;
     let headers_at = Instant::now();
     let m = marks.snapshot();
-    let sent_end = m.last_write.unwrap_or(request_start);
-    if m.last_write.is_some() {
+    let sent = m.sent();
+    let sent_end = sent.map_or(request_start, |s| s.0);
+    // The answer's first frame on the wire (the kernel's instant where it gave one); the rest
+    // until tonic handed over the headers is the client's.
+    let answered_at = m
+        .answered()
+        .map_or(headers_at, |a| a.0)
+        .clamp(sent_end, headers_at.max(sent_end));
+    let answered_source = m.answered().map_or(Source::UserSpace, |a| a.1);
+    if let Some((_, source)) = sent {
         // From the request's first frame written to its last (END_STREAM): its own frames,
         // not the connection's SETTINGS or WINDOW_UPDATEs.
         rec.push(
             crate::net::phases::REQUEST_SENT,
-            m.first_write.unwrap_or(request_start),
+            m.first_write.unwrap_or(request_start).min(sent_end),
             sent_end,
             Some(if reused {
                 format!("reused channel, {} bytes of frames", m.bytes_written)
@@ -106,6 +115,7 @@ pub(super) async fn run(
                 format!("{} bytes of frames", m.bytes_written)
             }),
         );
+        rec.source(source);
     }
     let mut response_msg = Message::default();
     let response = match result {
@@ -125,9 +135,10 @@ pub(super) async fn run(
             rec.push(
                 crate::grpc::phases::RESPONSE_HEADERS,
                 sent_end,
-                headers_at,
+                answered_at,
                 Some("trailers-only".to_string()),
             );
+            rec.source(answered_source);
             return Ok(status_answer(&status, response_msg));
         }
         Err(_) => {
@@ -140,9 +151,10 @@ pub(super) async fn run(
     rec.push(
         crate::grpc::phases::RESPONSE_HEADERS,
         sent_end,
-        headers_at,
+        answered_at,
         None,
     );
+    rec.source(answered_source);
     let (headers, mut stream, _) = response.into_parts();
     response_msg.headers = metadata_list(&headers);
 

@@ -446,11 +446,15 @@ async fn open_connection(
         .await
         .map_err(|e| (e, None))?;
     let use_h2 = opened.alpn.as_deref() == Some(b"h2");
-    let marks = Arc::new(if use_h2 {
-        IoMarks::http2()
-    } else {
-        IoMarks::default()
-    });
+    let plain = matches!(opened.stream, tokio_util::either::Either::Left(_));
+    let marks = Arc::new(
+        if use_h2 {
+            IoMarks::http2()
+        } else {
+            IoMarks::default()
+        }
+        .with_kernel(opened.kernel, plain),
+    );
     let io = TokioIo::new(TimedIo::new(opened.stream, marks.clone()));
     let handshake_start = Instant::now();
     marks.handshake_started();
@@ -605,11 +609,13 @@ async fn send_on(
     } else {
         crate::net::phases::REQUEST_SENT
     };
-    // Record what happened on the wire so far.
-    if let Some(last_write) = m.last_write {
+    // Record what happened on the wire so far: the kernel's instants where it gave them.
+    let sent = m.sent();
+    let answered = m.answered();
+    if let Some((last_write, source)) = sent {
         rec.push(
             crate::net::phases::REQUEST_SENT,
-            m.first_write.unwrap_or(request_start),
+            m.first_write.unwrap_or(request_start).min(last_write),
             last_write,
             Some(if reused {
                 format!("reused connection, {} bytes", m.bytes_written)
@@ -617,7 +623,8 @@ async fn send_on(
                 format!("{} bytes", m.bytes_written)
             }),
         );
-        if let Some(first_read) = m.first_read
+        rec.source(source);
+        if let Some((first_read, source)) = answered
             && !not_http
         {
             rec.push(
@@ -626,12 +633,13 @@ async fn send_on(
                 first_read,
                 None,
             );
+            rec.source(source);
         }
     }
     let fail_start = if not_http {
-        m.last_write.unwrap_or(request_start)
+        sent.map_or(request_start, |s| s.0)
     } else {
-        m.first_read.or(m.last_write).unwrap_or(request_start)
+        answered.or(sent).map_or(request_start, |s| s.0)
     };
     let response = match result {
         Ok(Ok(response)) => response,
@@ -667,7 +675,7 @@ async fn send_on(
         }
     };
     let (parts, mut incoming) = response.into_parts();
-    let first_byte_at = marks.snapshot().first_read.unwrap_or(headers_at);
+    let first_byte_at = marks.snapshot().answered().map_or(headers_at, |a| a.0);
     let status_line = format!(
         "{} {}",
         parts.status.as_u16(),

@@ -1,0 +1,252 @@
+//! The kernel's own instants for a TCP connection (Linux): the handshake's round trip
+//! (`TCP_INFO`), when request bytes left (`SO_TIMESTAMPING` software transmit timestamps, read
+//! from the socket's error queue) and when the answer's first segment arrived (software receive
+//! timestamps, read with a `MSG_PEEK` before the read that takes it). A task that wakes up late
+//! on a busy machine then no longer stretches a network phase: the phase ends when the kernel
+//! saw the packet, and the wait for the task is the client's time.
+//!
+//! Where the kernel refuses (another OS, an option it does not know), [`KernelClock::enable`]
+//! gives `None` and phases keep the user-space instants (marked `source: "user-space"`).
+
+use std::time::Instant;
+
+/// Where a phase's instants come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Source {
+    /// The kernel's timestamps of the packets (or its handshake round trip).
+    Kernel,
+    /// When Switchboard's task saw the socket ready: includes its wake-up.
+    UserSpace,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Kernel => "kernel",
+            Source::UserSpace => "user-space",
+        }
+    }
+}
+
+/// A transmit timestamp: the offset of the last byte of one send (bytes since stamping was
+/// switched on) and when the kernel handed it to the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxStamp {
+    pub last_byte: u32,
+    pub at: Instant,
+}
+
+#[cfg(target_os = "linux")]
+mod imp {
+    use super::TxStamp;
+    use nix::sys::socket::{
+        ControlMessageOwned, MsgFlags, TimestampingFlag, getsockopt, recvmsg, setsockopt, sockopt,
+    };
+    use nix::{getsockopt_impl, sockopt_impl};
+    use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+    use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+    /// `linux/errqueue.h`: a stamp taken when the data left for the device (not
+    /// `SCM_TSTAMP_SCHED` / `SCM_TSTAMP_ACK`); the libc crate does not name it.
+    const SCM_TSTAMP_SND: u32 = 0;
+
+    sockopt_impl!(
+        /// `TCP_INFO`: the connection's state as the kernel keeps it.
+        TcpInfo,
+        GetOnly,
+        libc::IPPROTO_TCP,
+        libc::TCP_INFO,
+        libc::tcp_info
+    );
+
+    /// Kernel timestamps of one TCP socket (a duplicate of its descriptor, so it works whoever
+    /// owns the stream: tokio, TLS above it). The socket is closed only when this is dropped
+    /// too: whoever owns the stream drops it with the stream.
+    #[derive(Debug)]
+    pub struct KernelClock {
+        fd: OwnedFd,
+    }
+
+    impl KernelClock {
+        /// Switches software timestamps on for `socket` (connected: the kernel refuses byte
+        /// keys on a socket that is not); `None` where the kernel refuses.
+        pub fn enable(socket: &impl AsFd) -> Option<Self> {
+            let flags = TimestampingFlag::SOF_TIMESTAMPING_SOFTWARE
+                | TimestampingFlag::SOF_TIMESTAMPING_TX_SOFTWARE
+                | TimestampingFlag::SOF_TIMESTAMPING_RX_SOFTWARE
+                | TimestampingFlag::SOF_TIMESTAMPING_OPT_ID
+                | TimestampingFlag::SOF_TIMESTAMPING_OPT_TSONLY;
+            setsockopt(socket, sockopt::Timestamping, &flags).ok()?;
+            let fd = socket.as_fd().try_clone_to_owned().ok()?;
+            Some(Self { fd })
+        }
+
+        /// The handshake's round trip as the kernel measured it (SYN sent → SYN-ACK in),
+        /// read right after the connection is made.
+        pub fn handshake_rtt(socket: &impl AsFd) -> Option<Duration> {
+            let info = getsockopt(socket, TcpInfo).ok()?;
+            (info.tcpi_rtt > 0).then(|| Duration::from_micros(u64::from(info.tcpi_rtt)))
+        }
+
+        /// When the oldest segment waiting to be read arrived; `None` when nothing waits.
+        pub fn peek_arrival(&self) -> Option<Instant> {
+            let mut byte = [0u8; 1];
+            let mut iov = [std::io::IoSliceMut::new(&mut byte)];
+            let mut cmsg = nix::cmsg_space!(nix::sys::socket::Timestamps);
+            let msg = recvmsg::<()>(
+                self.fd.as_raw_fd(),
+                &mut iov,
+                Some(&mut cmsg),
+                MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT,
+            )
+            .ok()?;
+            if msg.bytes == 0 {
+                return None;
+            }
+            let mut found = None;
+            for c in msg.cmsgs().ok()? {
+                if let ControlMessageOwned::ScmTimestampsns(ts) = c {
+                    found = to_instant(ts.system.tv_sec(), ts.system.tv_nsec());
+                }
+            }
+            found
+        }
+
+        /// Takes the transmit timestamps queued since the last call, oldest first.
+        pub fn take_sent(&self) -> Vec<TxStamp> {
+            let mut out = Vec::new();
+            // Bounded: the queue holds what was sent since the last call, never more than the
+            // socket's receive buffer allows.
+            for _ in 0..4096 {
+                let mut buf = [0u8; 0];
+                let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+                let mut cmsg = nix::cmsg_space!(
+                    nix::sys::socket::Timestamps,
+                    libc::sock_extended_err,
+                    libc::sockaddr_in6
+                );
+                let Ok(msg) = recvmsg::<()>(
+                    self.fd.as_raw_fd(),
+                    &mut iov,
+                    Some(&mut cmsg),
+                    MsgFlags::MSG_ERRQUEUE | MsgFlags::MSG_DONTWAIT,
+                ) else {
+                    break;
+                };
+                let (mut at, mut key) = (None, None);
+                let Ok(cmsgs) = msg.cmsgs() else { break };
+                for c in cmsgs {
+                    match c {
+                        ControlMessageOwned::ScmTimestampsns(ts) => {
+                            at = to_instant(ts.system.tv_sec(), ts.system.tv_nsec());
+                        }
+                        ControlMessageOwned::Ipv4RecvErr(err, _)
+                        | ControlMessageOwned::Ipv6RecvErr(err, _)
+                            if err.ee_origin == libc::SO_EE_ORIGIN_TIMESTAMPING
+                                && err.ee_info == SCM_TSTAMP_SND =>
+                        {
+                            key = Some(err.ee_data);
+                        }
+                        _ => {}
+                    }
+                }
+                if let (Some(at), Some(last_byte)) = (at, key) {
+                    out.push(TxStamp { last_byte, at });
+                }
+            }
+            out
+        }
+    }
+
+    /// A `CLOCK_REALTIME` instant of the kernel as an [`Instant`]: read against both clocks
+    /// now (a microsecond apart), so a clock step before now does not matter.
+    fn to_instant(sec: i64, nsec: i64) -> Option<Instant> {
+        let then = Duration::new(u64::try_from(sec).ok()?, u32::try_from(nsec).ok()?);
+        let (mono, real) = (Instant::now(), SystemTime::now());
+        let now = real.duration_since(UNIX_EPOCH).ok()?;
+        let ago = now.checked_sub(then).unwrap_or_default();
+        mono.checked_sub(ago)
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod imp {
+    use super::TxStamp;
+    use std::time::{Duration, Instant};
+
+    /// No kernel timestamps here: every phase is user-space.
+    #[derive(Debug)]
+    pub struct KernelClock;
+
+    impl KernelClock {
+        pub fn enable<T>(_socket: &T) -> Option<Self> {
+            None
+        }
+        pub fn handshake_rtt<T>(_socket: &T) -> Option<Duration> {
+            None
+        }
+        pub fn peek_arrival(&self) -> Option<Instant> {
+            None
+        }
+        pub fn take_sent(&self) -> Vec<TxStamp> {
+            Vec::new()
+        }
+    }
+}
+
+pub use imp::KernelClock;
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    #[test]
+    fn the_kernel_stamps_a_send_and_an_arrival_between_the_user_space_instants() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::Builder::new()
+            .name("echo".into())
+            .spawn(move || {
+                let (mut s, _) = listener.accept().unwrap();
+                let mut b = [0u8; 5];
+                s.read_exact(&mut b).unwrap();
+                s.write_all(b"world").unwrap();
+                let _ = s.read(&mut b);
+            })
+            .unwrap();
+        let mut c = std::net::TcpStream::connect(addr).unwrap();
+        assert!(KernelClock::handshake_rtt(&c).is_some());
+        let clock = KernelClock::enable(&c).expect("software timestamps on loopback");
+        let before = Instant::now();
+        c.write_all(b"hello").unwrap();
+        let after = Instant::now();
+        // The answer arrives; peek says when, without taking it.
+        let mut arrival = None;
+        for _ in 0..500 {
+            arrival = clock.peek_arrival();
+            if arrival.is_some() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        let arrival = arrival.expect("the answer's arrival");
+        let sent = clock.take_sent();
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        assert_eq!(sent[0].last_byte, 4, "the send's last byte is the 5th");
+        // Clock conversion is good to a few µs; the kernel stamped the send inside write().
+        let slack = std::time::Duration::from_micros(50);
+        assert!(sent[0].at + slack >= before && sent[0].at <= after + slack);
+        assert!(arrival > sent[0].at && arrival <= Instant::now());
+        let mut b = [0u8; 5];
+        c.read_exact(&mut b).unwrap();
+        assert_eq!(&b, b"world");
+        assert!(clock.peek_arrival().is_none(), "nothing left to read");
+        assert!(clock.take_sent().is_empty(), "the queue was taken");
+        // The clock holds a duplicate of the socket: both go before the peer sees it closed.
+        drop(clock);
+        drop(c);
+        server.join().unwrap();
+    }
+}
