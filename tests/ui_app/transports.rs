@@ -131,6 +131,15 @@ pub(super) fn amqp_publish_and_place_order_show_confirm_and_delivery() {
         order.request.headers
     );
     let order_seq = history[history.len() - 2].seq;
+    // What Place order shows (the event's delivery) has them, on its own clock…
+    app.wait_until("the spans under Place order's result", |a| {
+        a.selected_entry()
+            .is_some_and(|e| e.exchange.spans.iter().any(|s| s.kind == "consumer"))
+    });
+    app.assert_shown("span order-service POST /orders");
+    app.assert_shown("span user-service");
+    app.assert_shown("Inside the services");
+    // …and so does the order's own exchange in the history.
     app.harness.state_mut().select_entry(order_seq);
     app.wait_until("the order's spans", |a| {
         a.selected_entry()

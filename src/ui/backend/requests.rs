@@ -317,6 +317,7 @@ pub(super) async fn place_order(
 ) {
     let clock = Clock::start();
     let started_at_ms = unix_ms();
+    let started_unix_us = crate::engine::recorder::unix_us();
     let post = crate::engine::recorder::cancellable(cancel.clone(), http::send(&request));
     let order = match trace {
         Some(context) => crate::engine::trace::traced(context, post).await,
@@ -332,6 +333,15 @@ pub(super) async fn place_order(
                 .map(str::to_string)
         });
     let ok = order.ok;
+    // The event's exchange belongs to the order's trace: the services' spans (the handler, its
+    // user check, the publish, the consumer) show under it too, on its own clock.
+    let trace = order
+        .trace
+        .clone()
+        .map(|t| crate::engine::trace::ExchangeTrace {
+            started_unix_us,
+            ..t
+        });
     outbox
         .send(Event::Exchanges {
             id,
@@ -361,9 +371,10 @@ pub(super) async fn place_order(
     };
     let target = format!("tap {} -> order {order_id}", request.url);
     let delivery = match delivered {
-        Some((at, message)) => {
-            delivery_exchange(&clock, started_at_ms, at, target, &request.body, message)
-        }
+        Some((at, message)) => Exchange {
+            trace,
+            ..delivery_exchange(&clock, started_at_ms, at, target, &request.body, message)
+        },
         None => Exchange {
             transport: Transport::Amqp,
             target,
@@ -388,7 +399,7 @@ pub(super) async fn place_order(
             }],
             request: Message::default(),
             response: None,
-            trace: None,
+            trace,
             spans: Vec::new(),
         },
     };
