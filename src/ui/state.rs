@@ -113,7 +113,16 @@ pub fn load_settings(data_dir: &Path) -> (Option<Settings>, Option<String>) {
     let text = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
     match serde_json::from_slice(text) {
         Ok(value) => {
-            let (settings, read) = crate::ui::settings::migrate::read(value);
+            let (mut settings, read) = crate::ui::settings::migrate::read(value);
+            // Earlier versions had one traceparent tick for every editor.
+            if !settings.trace_context {
+                settings.trace_context = true;
+                let all = crate::ui::settings::TransportTab::ALL.to_vec();
+                settings.editors.traceparent_off = all.clone();
+                for tab in &mut settings.tabs {
+                    tab.editors.traceparent_off = all.clone();
+                }
+            }
             let message = if !read.dropped.is_empty() {
                 let mut named = read.dropped[..read.dropped.len().min(5)].join(", ");
                 if read.dropped.len() > 5 {

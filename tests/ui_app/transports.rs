@@ -39,6 +39,32 @@ pub(super) fn http_lookup_shows_its_timeline_and_both_payloads() {
     app.assert_shown(&time);
 }
 
+/// Regression (hostile run): the traceparent tick was one setting for every editor and tab.
+/// Each editor has its own: unticked for HTTP, gRPC still carries one, and so does a new tab.
+#[test]
+pub(super) fn each_editor_has_its_own_traceparent_tick() {
+    let mut app = start_app();
+    let carries = |app: &mut TestApp| {
+        let e = &app.harness.state().selected_entry().unwrap().exchange;
+        let header = e.request.headers.iter().any(|h| h.name == "traceparent");
+        assert_eq!(header, e.trace.is_some(), "{e:?}");
+        header
+    };
+    app.click("HTTP");
+    app.click("traceparent");
+    app.send_and_wait("Send");
+    assert!(!carries(&mut app), "unticked: no traceparent");
+    app.click("gRPC");
+    app.send_and_wait("Send");
+    assert!(carries(&mut app), "gRPC's own tick is still on");
+    app.click("HTTP");
+    app.send_and_wait("Send");
+    assert!(!carries(&mut app), "HTTP's stays off");
+    app.click("traceparent");
+    app.send_and_wait("Send");
+    assert!(carries(&mut app), "ticked again");
+}
+
 #[test]
 pub(super) fn grpc_lookup_shows_grpc_phases_and_trailers() {
     let mut app = start_app();

@@ -12,7 +12,8 @@ impl SwitchboardApp {
         };
         let trace = self
             .settings
-            .trace_context
+            .editors
+            .traceparent(tab)
             .then(|| spec.inject_trace())
             .flatten();
         let id = self.next_id;
@@ -180,7 +181,8 @@ impl SwitchboardApp {
         };
         let trace = self
             .settings
-            .trace_context
+            .editors
+            .traceparent(TransportTab::Amqp)
             .then(|| crate::engine::trace::inject(&mut request.headers))
             .flatten();
         let id = self.next_id;

@@ -51,11 +51,18 @@ impl SwitchboardApp {
                 Some(EditorAction::PublishMany) => self.publish_many(tab),
                 None => {}
             }
-            ui.checkbox(&mut self.settings.trace_context, "traceparent")
+            let mut traceparent = self.settings.editors.traceparent(tab);
+            if ui
+                .checkbox(&mut traceparent, "traceparent")
                 .on_hover_text(
-                    "Send a W3C traceparent (a new trace each time, unless the headers set one): \
-                 the services' spans then show under the timeline",
-                );
+                    "Send a W3C traceparent with this editor's requests (a new trace each time, \
+                     unless the headers set one): the services' spans then show under the \
+                     timeline. Each editor and tab has its own tick.",
+                )
+                .changed()
+            {
+                self.settings.editors.set_traceparent(tab, traceparent);
+            }
             if let Some(flight) = busy {
                 ui.spinner();
                 ui.label(format!("{:.1} s", flight.started.elapsed().as_secs_f64()));

@@ -201,6 +201,24 @@ pub struct Editors {
     pub kafka: crate::engine::kafka::KafkaRequest,
     /// The Kafka editor's *Produce many* form.
     pub kafka_many: ManyForm,
+    /// The editors whose requests go without a W3C `traceparent` (each editor has its own
+    /// tick; the others still carry one).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub traceparent_off: Vec<TransportTab>,
+}
+
+impl Editors {
+    /// Whether `tab`'s requests carry a `traceparent`.
+    pub fn traceparent(&self, tab: TransportTab) -> bool {
+        !self.traceparent_off.contains(&tab)
+    }
+
+    pub fn set_traceparent(&mut self, tab: TransportTab, on: bool) {
+        self.traceparent_off.retain(|t| *t != tab);
+        if !on {
+            self.traceparent_off.push(tab);
+        }
+    }
 }
 
 impl Default for Editors {
@@ -218,6 +236,7 @@ impl Default for Editors {
             nats_many: ManyForm::default(),
             kafka: super::kafka_editor::default_request(),
             kafka_many: ManyForm::default(),
+            traceparent_off: Vec::new(),
         }
     }
 }
@@ -251,8 +270,9 @@ pub struct Settings {
     pub editor_width: f32,
     /// The collections and history panel is shown.
     pub side_panel: bool,
-    /// Requests carry a W3C `traceparent` (a new trace each, unless one is set in the
-    /// headers), so instrumented services' spans show on their timeline.
+    /// Read from files of earlier versions only, where one tick switched `traceparent` off
+    /// for every editor: `false` is carried over to each editor's own tick when loaded.
+    #[serde(skip_serializing)]
     pub trace_context: bool,
     /// The request tabs besides the current one (kept without their credentials).
     pub tabs: Vec<TabEditors>,
