@@ -558,3 +558,61 @@ async fn other_content_types_and_bad_gzip_are_refused_and_counted() {
     let (status, _) = post(&receiver.endpoint(), "application/x-protobuf", body).await;
     assert_eq!(status, 200);
 }
+
+/// #16: a flood of spans carrying 1 MiB attributes (the hostile repro: 30 exports of 14 spans)
+/// is kept capped: every span is there, each value cut with its marker, and the store's
+/// estimate stays at kilobytes a span, not the megabytes sent.
+#[tokio::test]
+async fn spans_with_huge_attributes_are_kept_capped_through_the_receiver() {
+    use switchboard::engine::trace::receiver::MAX_TEXT_BYTES;
+    let receiver = Receiver::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let store = receiver.store();
+    let huge = "x".repeat(1 << 20);
+    let mut traces = Vec::new();
+    for _ in 0..30 {
+        let ctx = TraceContext::new_random();
+        let mut request = export("flood", &ctx);
+        let template = request.resource_spans[0].scope_spans[0].spans[0].clone();
+        request.resource_spans[0].scope_spans[0].spans = (0..14u8)
+            .map(|i| {
+                let mut span = template.clone();
+                span.span_id[7] = i;
+                span.attributes.push(kv("payload", &huge));
+                span
+            })
+            .collect();
+        let (status, _) = post(
+            &receiver.endpoint(),
+            "application/x-protobuf",
+            prost::Message::encode_to_vec(&request),
+        )
+        .await;
+        assert_eq!(status, 200);
+        traces.push(ctx.trace_id);
+    }
+    let marker = format!("…({} bytes)", huge.len());
+    for trace in &traces {
+        let spans = store.spans(trace);
+        assert_eq!(spans.len(), 14);
+        for span in spans {
+            let (_, value) = span
+                .attributes
+                .iter()
+                .find(|(k, _)| k == "payload")
+                .unwrap();
+            let value = value.as_str().unwrap();
+            assert!(value.ends_with(&marker), "{}", &value[value.len() - 30..]);
+            assert!(value.len() <= MAX_TEXT_BYTES + marker.len());
+        }
+    }
+    assert_eq!(store.counts().accepted, 420);
+    assert_eq!(store.counts().dropped, 0);
+    // 420 MiB sent; what is kept is about 5 KiB a span.
+    assert!(
+        store.bytes() < 420 * (8 << 10),
+        "{} bytes kept",
+        store.bytes()
+    );
+}

@@ -23,6 +23,24 @@ pub const MAX_EXPORT_BYTES: usize = 16 << 20;
 /// Spans kept in all, across traces.
 pub const MAX_SPANS: usize = 200_000;
 
+/// About how much memory the kept spans may take, across traces (see
+/// [`super::store::span_bytes`]): past it the oldest traces are dropped, and counted.
+pub const MAX_STORE_BYTES: usize = 128 << 20;
+
+/// The longest text kept of a span's attribute value, name, service name or status message
+/// (bytes): longer ones are cut and end with `…(N bytes)`, N their whole length.
+pub const MAX_TEXT_BYTES: usize = 4 << 10;
+
+/// The longest attribute key kept (cut like [`MAX_TEXT_BYTES`]).
+pub const MAX_KEY_BYTES: usize = 256;
+
+/// Attributes kept per span (in the order sent); how many more there were (and how many the
+/// exporter itself dropped) is the attribute [`DROPPED_ATTRIBUTES`].
+pub const MAX_ATTRIBUTES: usize = 64;
+
+/// The attribute that says how many of a span's attributes were not kept.
+pub const DROPPED_ATTRIBUTES: &str = "switchboard.dropped_attributes";
+
 /// A running receiver; stops when dropped.
 pub struct Receiver {
     addr: SocketAddr,
@@ -81,7 +99,7 @@ impl Receiver {
     pub async fn start(preferred: SocketAddr) -> std::io::Result<Self> {
         let (listener, fallback) = bind_or_free(preferred).await?;
         let addr = listener.local_addr()?;
-        let store = Arc::new(SpanStore::new(MAX_SPANS));
+        let store = Arc::new(SpanStore::new(MAX_SPANS, MAX_STORE_BYTES));
         let task = tokio::spawn(serve(listener, store.clone()));
         Ok(Self {
             addr,
@@ -323,7 +341,10 @@ fn error_body(json: bool, message: &str) -> Bytes {
     }))
 }
 
-/// The spans of an export request, each with its resource's `service.name`.
+/// The spans of an export request, each with its resource's `service.name`. What one span
+/// holds is bounded: texts at [`MAX_TEXT_BYTES`] (keys at [`MAX_KEY_BYTES`]), at most
+/// [`MAX_ATTRIBUTES`] attributes, ids at 32 bytes — so a span never costs megabytes here, in
+/// an exchange or in the history.
 pub fn spans_of(request: ExportTraceServiceRequest) -> Vec<Span> {
     use opentelemetry_proto::tonic::trace::v1::{span::SpanKind, status::StatusCode as Code};
     let mut out = Vec::new();
@@ -347,24 +368,35 @@ pub fn spans_of(request: ExportTraceServiceRequest) -> Vec<Span> {
                 };
                 let status = match span.status {
                     Some(s) if s.code == Code::Error as i32 && !s.message.is_empty() => {
-                        format!("error: {}", s.message)
+                        format!("error: {}", capped(&s.message, MAX_TEXT_BYTES))
                     }
                     Some(s) if s.code == Code::Error as i32 => "error".to_string(),
                     Some(s) if s.code == Code::Ok as i32 => "ok".to_string(),
                     _ => "unset".to_string(),
                 };
+                let dropped = span.attributes.len().saturating_sub(MAX_ATTRIBUTES) as u64
+                    + u64::from(span.dropped_attributes_count);
+                let mut attributes: Vec<(String, serde_json::Value)> = span
+                    .attributes
+                    .iter()
+                    .take(MAX_ATTRIBUTES)
+                    .map(attribute)
+                    .collect();
+                if dropped > 0 {
+                    attributes.push((DROPPED_ATTRIBUTES.to_string(), dropped.into()));
+                }
                 out.push(Span {
                     trace_id: hex(&span.trace_id),
                     span_id: hex(&span.span_id),
                     parent_span_id: (!span.parent_span_id.is_empty())
                         .then(|| hex(&span.parent_span_id)),
                     service: service.clone(),
-                    name: span.name,
+                    name: capped(&span.name, MAX_TEXT_BYTES),
                     kind: kind.to_string(),
                     start_unix_ns: span.start_time_unix_nano,
                     end_unix_ns: span.end_time_unix_nano.max(span.start_time_unix_nano),
                     status,
-                    attributes: span.attributes.into_iter().map(attribute).collect(),
+                    attributes,
                 });
             }
         }
@@ -372,9 +404,24 @@ pub fn spans_of(request: ExportTraceServiceRequest) -> Vec<Span> {
     out
 }
 
-/// Lowercase hex, without an allocation per byte (ids are most of a span's decoding cost).
+/// `text`, or its first `max` bytes (at a character boundary) and `…(N bytes)` when longer:
+/// a new string, so a long one's allocation is not kept.
+pub fn capped(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…({} bytes)", &text[..end], text.len())
+}
+
+/// Lowercase hex, without an allocation per byte (ids are most of a span's decoding cost); at
+/// most 32 bytes (a valid trace id is 16, a span id 8).
 fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let bytes = &bytes[..bytes.len().min(32)];
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
         out.push(char::from(DIGITS[usize::from(b >> 4)]));
@@ -383,40 +430,57 @@ fn hex(bytes: &[u8]) -> String {
     out
 }
 
-fn attribute(kv: KeyValue) -> (String, serde_json::Value) {
+fn attribute(kv: &KeyValue) -> (String, serde_json::Value) {
     let value = kv
         .value
         .as_ref()
         .map_or(serde_json::Value::Null, value_json);
-    (kv.key, value)
+    (capped(&kv.key, MAX_KEY_BYTES), value)
 }
 
 fn value_text(v: &AnyValue) -> String {
     match value_json(v) {
         serde_json::Value::String(s) => s,
-        other => other.to_string(),
+        other => capped(&other.to_string(), MAX_TEXT_BYTES),
     }
 }
 
+/// An attribute value as JSON, bounded: a string is cut at [`MAX_TEXT_BYTES`]; an array or a
+/// map whose JSON is longer becomes its JSON text, cut the same way.
 fn value_json(v: &AnyValue) -> serde_json::Value {
     use any_value::Value;
+    let nested = |value: serde_json::Value| {
+        let text = value.to_string();
+        if text.len() > MAX_TEXT_BYTES {
+            capped(&text, MAX_TEXT_BYTES).into()
+        } else {
+            value
+        }
+    };
     match &v.value {
         None => serde_json::Value::Null,
-        Some(Value::StringValue(s)) => s.clone().into(),
+        Some(Value::StringValue(s)) => capped(s, MAX_TEXT_BYTES).into(),
         Some(Value::BoolValue(b)) => (*b).into(),
         Some(Value::IntValue(i)) => (*i).into(),
         Some(Value::DoubleValue(d)) => serde_json::Number::from_f64(*d)
             .map_or(serde_json::Value::Null, serde_json::Value::Number),
-        Some(Value::ArrayValue(a)) => a.values.iter().map(value_json).collect(),
-        Some(Value::KvlistValue(l)) => l
-            .values
-            .iter()
-            .map(|kv| attribute(kv.clone()))
-            .collect::<serde_json::Map<_, _>>()
-            .into(),
+        Some(Value::ArrayValue(a)) => nested(a.values.iter().map(value_json).collect()),
+        Some(Value::KvlistValue(l)) => nested(
+            l.values
+                .iter()
+                .map(attribute)
+                .collect::<serde_json::Map<_, _>>()
+                .into(),
+        ),
         Some(Value::BytesValue(b)) => {
             use base64::Engine as _;
-            base64::engine::general_purpose::STANDARD.encode(b).into()
+            let shown = &b[..b.len().min(MAX_TEXT_BYTES)];
+            let text = base64::engine::general_purpose::STANDARD.encode(shown);
+            if shown.len() < b.len() {
+                format!("{text}…({} bytes)", b.len()).into()
+            } else {
+                text.into()
+            }
         }
     }
 }
@@ -443,5 +507,91 @@ mod tests {
         assert!(bomb.len() < 100_000);
         assert!(gunzip(&bomb).unwrap_err().contains("over 16 MiB"));
         assert!(gunzip(b"not gzip").is_err());
+    }
+
+    #[test]
+    fn what_one_span_holds_is_capped_with_a_visible_marker() {
+        use opentelemetry_proto::tonic::resource::v1::Resource;
+        use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Status};
+        let text = |s: String| AnyValue {
+            value: Some(any_value::Value::StringValue(s)),
+        };
+        let kv = |k: &str, v: AnyValue| KeyValue {
+            key: k.into(),
+            value: Some(v),
+        };
+        let huge = "é".repeat(1 << 19); // 1 MiB of two-byte characters
+        let mut attributes = vec![
+            kv("big", text(huge.clone())),
+            kv(
+                "list",
+                AnyValue {
+                    value: Some(any_value::Value::ArrayValue(
+                        opentelemetry_proto::tonic::common::v1::ArrayValue {
+                            values: vec![text("z".repeat(3_000)); 100],
+                        },
+                    )),
+                },
+            ),
+            kv(&"k".repeat(1_000), text("v".into())),
+        ];
+        attributes.extend((0..200).map(|i| kv(&format!("a{i}"), text("x".into()))));
+        let request = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: Some(Resource {
+                    attributes: vec![kv("service.name", text(huge.clone()))],
+                    ..Default::default()
+                }),
+                scope_spans: vec![ScopeSpans {
+                    spans: vec![opentelemetry_proto::tonic::trace::v1::Span {
+                        trace_id: vec![1; 1 << 20],
+                        span_id: vec![2; 8],
+                        name: huge.clone(),
+                        attributes,
+                        dropped_attributes_count: 5,
+                        status: Some(Status {
+                            code: 2,
+                            message: huge.clone(),
+                        }),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        let spans = spans_of(request);
+        let s = &spans[0];
+        let marker = format!("…({} bytes)", huge.len());
+        for (what, text) in [("service", &s.service), ("name", &s.name)] {
+            assert!(text.ends_with(&marker), "{what}");
+            assert!(text.len() <= MAX_TEXT_BYTES + marker.len(), "{what}");
+        }
+        assert!(s.status.starts_with("error: éé") && s.status.ends_with(&marker));
+        assert_eq!(s.trace_id.len(), 64);
+        let value = |k: &str| {
+            s.attributes
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v)
+        };
+        let big = value("big").and_then(|v| v.as_str()).unwrap();
+        assert!(big.ends_with(&marker) && big.len() < MAX_TEXT_BYTES + 32);
+        let list = value("list").and_then(|v| v.as_str()).unwrap();
+        assert!(
+            list.starts_with("[\"zzz") && list.ends_with(" bytes)"),
+            "{list:.40}"
+        );
+        assert!(s.attributes[2].0.ends_with("…(1000 bytes)"));
+        // 64 kept, then the count of the 139 not kept plus the exporter's own 5.
+        assert_eq!(s.attributes.len(), MAX_ATTRIBUTES + 1);
+        assert_eq!(
+            s.attributes[MAX_ATTRIBUTES],
+            (DROPPED_ATTRIBUTES.to_string(), serde_json::json!(139 + 5))
+        );
+        let cost = super::super::store::span_bytes(s);
+        assert!(cost < 64 << 10, "one span costs {cost} bytes");
+        assert_eq!(capped("abc", 3), "abc");
+        assert_eq!(capped("aé", 2), "a…(3 bytes)");
     }
 }
