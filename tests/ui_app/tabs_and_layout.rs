@@ -285,6 +285,56 @@ pub(super) fn the_split_is_dragged_and_kept_across_a_restart() {
     );
 }
 
+/// #17.1, stacked: the editor above its result, split by a handle dragged up and down, each
+/// scrolling on its own; the height is kept across a restart (hostile run: stacked was one
+/// long scroll with no split).
+#[test]
+pub(super) fn the_stacked_split_is_dragged_and_kept_across_a_restart() {
+    let data = temp_data_dir();
+    let moved_to;
+    {
+        let mut app = start_app_in(data.clone());
+        app.click("Stack");
+        app.click("HTTP");
+        app.send_and_wait("Send");
+        let split = |app: &mut TestApp| {
+            app.harness
+                .get_by_label(switchboard::ui::app::SPLIT_LABEL)
+                .rect()
+        };
+        let handle = split(&mut app);
+        assert!(
+            handle.width() > handle.height(),
+            "a horizontal handle: {handle:?}"
+        );
+        let send = app.harness.get_by_label("Send").rect();
+        let response_before = app.harness.get_by_label("Response").rect();
+        assert!(send.bottom() <= handle.top() && handle.bottom() <= response_before.top());
+        let from = handle.center();
+        let to = from - egui::vec2(0.0, 40.0);
+        drag(&mut app, from, to);
+        let height = app.harness.state().settings.editor_height;
+        assert!(height > 0.0, "the drag set a height");
+        assert!(
+            (split(&mut app).center().y - to.y).abs() < 2.0,
+            "the handle follows the pointer"
+        );
+        let response_after = app.harness.get_by_label("Response").rect();
+        assert!(
+            (response_before.top() - response_after.top() - 40.0).abs() < 2.0,
+            "the result moves up with the split: {response_before:?} -> {response_after:?}"
+        );
+        moved_to = height;
+        app.harness.state_mut().save_state();
+    }
+    let app = start_app_in(data);
+    assert_eq!(app.harness.state().settings.editor_height, moved_to);
+    assert_eq!(
+        app.harness.state().settings.layout,
+        switchboard::ui::settings::RequestLayout::Stacked
+    );
+}
+
 /// Presses the primary button at `from`, moves to `to` in steps, releases.
 fn drag(app: &mut TestApp, from: egui::Pos2, to: egui::Pos2) {
     let events = &mut app.harness.input_mut().events;

@@ -88,18 +88,7 @@ impl SwitchboardApp {
                 let side_by_side = self.settings.layout
                     == crate::ui::settings::RequestLayout::SideBySide
                     && ui.available_width() >= SIDE_BY_SIDE_MIN_WIDTH;
-                match side_by_side {
-                    true => self.split_ui(ui),
-                    false => {
-                        egui::ScrollArea::vertical()
-                            .auto_shrink([false, false])
-                            .show(ui, |ui| {
-                                self.editor_ui(ui);
-                                ui.separator();
-                                self.result_ui(ui);
-                            });
-                    }
-                }
+                self.split_ui(ui, side_by_side);
             }
             MainView::Messages => {
                 if self.collections.active.contains_key(&EditorKind::Watch) {
@@ -125,26 +114,59 @@ impl SwitchboardApp {
         self.script_frame(ui);
     }
 
-    /// The editor and its result side by side, each scrolling on its own, split by a handle
-    /// the user drags (its width is a setting, kept across restarts). The rects are laid out
-    /// here, not by panels: a panel measures its content and grows with it frame after frame,
-    /// and a scroll area registered over the handle would take its drag.
-    fn split_ui(&mut self, ui: &mut egui::Ui) {
+    /// The editor and its result side by side (or stacked, the editor above), each scrolling
+    /// on its own, split by a handle the user drags (the editor's width, or height when
+    /// stacked, is a setting kept across restarts). The rects are laid out here, not by panels:
+    /// a panel measures its content and grows with it frame after frame, and a scroll area
+    /// registered over the handle would take its drag.
+    fn split_ui(&mut self, ui: &mut egui::Ui, side_by_side: bool) {
         const HANDLE: f32 = 10.0;
         let full = ui.available_rect_before_wrap();
-        let (min, max) = split_bounds(full.width());
-        let width = if self.settings.editor_width > 0.0 {
+        // Along the split's axis: x side by side, y stacked.
+        let (start, length) = if side_by_side {
+            (full.min.x, full.width())
+        } else {
+            (full.min.y, full.height())
+        };
+        let (min, max) = if side_by_side {
+            split_bounds(length)
+        } else {
+            stacked_bounds(length)
+        };
+        let kept = if side_by_side {
             self.settings.editor_width
         } else {
-            full.width() * 0.5
+            self.settings.editor_height
+        };
+        let size = if kept > 0.0 {
+            kept
+        } else if side_by_side {
+            length * 0.5
+        } else {
+            // Stacked: the editor's usual rows, the rest for the waterfall and payloads.
+            length * 0.36
         }
         .clamp(min, max);
-        let editor = egui::Rect::from_min_max(full.min, egui::pos2(full.min.x + width, full.max.y));
-        let handle = egui::Rect::from_min_max(
-            egui::pos2(editor.max.x, full.min.y),
-            egui::pos2(editor.max.x + HANDLE, full.max.y),
-        );
-        let result = egui::Rect::from_min_max(egui::pos2(handle.max.x, full.min.y), full.max);
+        let cut = start + size;
+        let (editor, handle, result) = if side_by_side {
+            (
+                egui::Rect::from_min_max(full.min, egui::pos2(cut, full.max.y)),
+                egui::Rect::from_min_max(
+                    egui::pos2(cut, full.min.y),
+                    egui::pos2(cut + HANDLE, full.max.y),
+                ),
+                egui::Rect::from_min_max(egui::pos2(cut + HANDLE, full.min.y), full.max),
+            )
+        } else {
+            (
+                egui::Rect::from_min_max(full.min, egui::pos2(full.max.x, cut)),
+                egui::Rect::from_min_max(
+                    egui::pos2(full.min.x, cut),
+                    egui::pos2(full.max.x, cut + HANDLE),
+                ),
+                egui::Rect::from_min_max(egui::pos2(full.min.x, cut + HANDLE), full.max),
+            )
+        };
         let mut editor_ui = ui.new_child(
             egui::UiBuilder::new()
                 .id_salt("editor-pane")
@@ -172,21 +194,36 @@ impl SwitchboardApp {
                 egui::Id::unique("editor-split"),
                 egui::Sense::drag(),
             )
-            .on_hover_cursor(egui::CursorIcon::ResizeHorizontal);
+            .on_hover_cursor(if side_by_side {
+                egui::CursorIcon::ResizeHorizontal
+            } else {
+                egui::CursorIcon::ResizeVertical
+            });
         drag.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Splitter, true, SPLIT_LABEL));
         if drag.dragged()
             && let Some(pointer) = drag.interact_pointer_pos()
         {
             // Where the pointer is, not the sum of deltas: nothing drifts or lags.
-            self.settings.editor_width = (pointer.x - full.min.x - HANDLE / 2.0).clamp(min, max);
+            let at = if side_by_side { pointer.x } else { pointer.y };
+            let size = (at - start - HANDLE / 2.0).clamp(min, max);
+            if side_by_side {
+                self.settings.editor_width = size;
+            } else {
+                self.settings.editor_height = size;
+            }
         }
         let stroke = if drag.hovered() || drag.dragged() {
             ui.visuals().widgets.active.bg_stroke
         } else {
             ui.visuals().widgets.noninteractive.bg_stroke
         };
-        ui.painter()
-            .vline(handle.center().x, handle.y_range(), stroke);
+        if side_by_side {
+            ui.painter()
+                .vline(handle.center().x, handle.y_range(), stroke);
+        } else {
+            ui.painter()
+                .hline(handle.x_range(), handle.center().y, stroke);
+        }
         ui.allocate_rect(full, egui::Sense::hover());
     }
 }

@@ -67,6 +67,13 @@ fn split_bounds(available: f32) -> (f32, f32) {
     (300.0_f32.min(max), max)
 }
 
+/// The lowest and highest the editor may be above its result when stacked, in `available`
+/// points of height: the result keeps room for its waterfall and the start of both payloads.
+fn stacked_bounds(available: f32) -> (f32, f32) {
+    let max = (available - 10.0 - 220.0).max(120.0);
+    (120.0_f32.min(max), max)
+}
+
 /// Most exchanges kept in this session's history.
 pub const HISTORY_LIMIT: usize = 1000;
 
@@ -285,6 +292,11 @@ impl SwitchboardApp {
                 consumer: None,
                 queue_depth: None,
                 queue_samples: Default::default(),
+                nats_consumer: None,
+                nats_pending: None,
+                nats_samples: Default::default(),
+                kafka_lag: None,
+                kafka_samples: Default::default(),
                 epoch: Instant::now(),
                 kafka: (String::new(), BrokerState::Unknown),
                 kafka_consumer: None,

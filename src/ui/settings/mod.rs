@@ -160,7 +160,7 @@ pub enum RequestLayout {
     /// Editor left, result right, a draggable split between them, each scrolling on its own.
     #[default]
     SideBySide,
-    /// Editor above the result, one scroll.
+    /// Editor above the result, a draggable split between them, each scrolling on its own.
     Stacked,
 }
 
@@ -268,6 +268,8 @@ pub struct Settings {
     pub layout: RequestLayout,
     /// The editor's width beside the result (0: half of the window, until dragged).
     pub editor_width: f32,
+    /// The editor's height above the result when stacked (0: a default share, until dragged).
+    pub editor_height: f32,
     /// The collections and history panel is shown.
     pub side_panel: bool,
     /// Read from files of earlier versions only, where one tick switched `traceparent` off
@@ -382,6 +384,7 @@ impl Default for Settings {
             tab_index: 0,
             layout: RequestLayout::SideBySide,
             editor_width: 0.0,
+            editor_height: 0.0,
             side_panel: true,
             trace_context: true,
         }
@@ -574,6 +577,9 @@ impl Settings {
             }
         }
         let d = Settings::default();
+        if !self.editor_height.is_finite() {
+            self.editor_height = d.editor_height;
+        }
         if !self.editor_width.is_finite() {
             self.editor_width = d.editor_width;
         }
