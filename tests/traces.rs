@@ -616,3 +616,126 @@ async fn spans_with_huge_attributes_are_kept_capped_through_the_receiver() {
         store.bytes()
     );
 }
+
+/// Raw bytes as a gRPC message: what a broken exporter might send.
+#[derive(Clone, Copy)]
+struct RawCodec;
+
+impl tonic::codec::Codec for RawCodec {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+    fn encoder(&mut self) -> Self::Encoder {
+        RawCodec
+    }
+    fn decoder(&mut self) -> Self::Decoder {
+        RawCodec
+    }
+}
+
+impl tonic::codec::Encoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+    fn encode(
+        &mut self,
+        item: Vec<u8>,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
+        bytes::BufMut::put_slice(dst, &item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+    fn decode(
+        &mut self,
+        src: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<Vec<u8>>, tonic::Status> {
+        let n = bytes::Buf::remaining(src);
+        Ok(Some(bytes::Buf::copy_to_bytes(src, n).to_vec()))
+    }
+}
+
+/// #16: a malformed OTLP/gRPC export is INVALID_ARGUMENT (3), not INTERNAL, and counted; the
+/// receiver goes on taking exports, and an unknown method is UNIMPLEMENTED.
+#[tokio::test]
+async fn a_malformed_grpc_export_is_invalid_argument_and_counted() {
+    let mut receiver = Receiver::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let addr = receiver
+        .serve_grpc("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut grpc = tonic::client::Grpc::new(channel.clone());
+    grpc.ready().await.unwrap();
+    let path = tonic::codegen::http::uri::PathAndQuery::from_static(
+        "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+    );
+    let status = grpc
+        .unary(tonic::Request::new(vec![0xff; 64]), path, RawCodec)
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    assert!(
+        status
+            .message()
+            .contains("not an OTLP protobuf export request")
+    );
+    assert_eq!(receiver.store().counts().malformed, 1);
+
+    grpc.ready().await.unwrap();
+    let other = tonic::codegen::http::uri::PathAndQuery::from_static(
+        "/opentelemetry.proto.collector.trace.v1.TraceService/Other",
+    );
+    let status = grpc
+        .unary(tonic::Request::new(vec![]), other, RawCodec)
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unimplemented, "{status:?}");
+
+    use switchboard::engine::trace::otlp::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+    let ctx = TraceContext::new_random();
+    TraceServiceClient::new(channel)
+        .export(export("after", &ctx))
+        .await
+        .unwrap();
+    assert_eq!(receiver.store().spans(&ctx.trace_id).len(), 2);
+}
+
+/// #16: OTLP/HTTP JSON `{}` is a valid empty export (an absent `resourceSpans` is an empty
+/// list), not a 400; what is not an object still is.
+#[tokio::test]
+async fn an_empty_json_export_is_accepted() {
+    let receiver = Receiver::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    for empty in ["{}", "{\"resourceSpans\": []}", " { } "] {
+        let (status, body) = post(
+            &receiver.endpoint(),
+            "application/json",
+            empty.as_bytes().to_vec(),
+        )
+        .await;
+        assert_eq!(status, 200, "{empty}: {}", String::from_utf8_lossy(&body));
+    }
+    for bad in ["[]", "{\"resourceSpans\": {}}", "7"] {
+        let (status, _) = post(
+            &receiver.endpoint(),
+            "application/json",
+            bad.as_bytes().to_vec(),
+        )
+        .await;
+        assert_eq!(status, 400, "{bad}");
+    }
+    let counts = receiver.store().counts();
+    assert_eq!((counts.accepted, counts.malformed), (0, 3));
+}

@@ -77,19 +77,119 @@ async fn bind_or_free(
     }
 }
 
-/// OTLP/gRPC `TraceService/Export` into the same store as OTLP/HTTP.
+/// OTLP/gRPC `TraceService/Export` into the same store as OTLP/HTTP. Served by hand rather
+/// than by the generated server, whose codec answers a request it cannot decode with INTERNAL:
+/// here it is INVALID_ARGUMENT (what OTLP asks for a malformed export), and counted.
+#[derive(Clone)]
 struct GrpcTraces(Arc<SpanStore>);
 
-#[tonic::async_trait]
-impl opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceService
-    for GrpcTraces
-{
-    async fn export(
-        &self,
-        request: tonic::Request<ExportTraceServiceRequest>,
-    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-        self.0.insert(spans_of(request.into_inner()));
-        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+/// The one method served.
+const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+
+impl tonic::server::NamedService for GrpcTraces {
+    const NAME: &'static str = "opentelemetry.proto.collector.trace.v1.TraceService";
+}
+
+impl tower::Service<http::Request<tonic::body::Body>> for GrpcTraces {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = std::convert::Infallible;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<tonic::body::Body>) -> Self::Future {
+        let store = self.0.clone();
+        Box::pin(async move {
+            if req.uri().path() != EXPORT_PATH {
+                return Ok(tonic::Status::unimplemented(
+                    "only opentelemetry.proto.collector.trace.v1.TraceService/Export is served here",
+                )
+                .into_http());
+            }
+            let mut grpc = tonic::server::Grpc::new(ExportCodec)
+                .apply_max_message_size_config(Some(MAX_EXPORT_BYTES), None);
+            Ok(grpc.unary(Export(store), req).await)
+        })
+    }
+}
+
+/// One export: its spans stored, or the reason it could not be read counted and answered.
+struct Export(Arc<SpanStore>);
+
+impl tonic::server::UnaryService<Result<ExportTraceServiceRequest, String>> for Export {
+    type Response = ExportTraceServiceResponse;
+    type Future =
+        std::future::Ready<Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status>>;
+
+    fn call(
+        &mut self,
+        request: tonic::Request<Result<ExportTraceServiceRequest, String>>,
+    ) -> Self::Future {
+        std::future::ready(match request.into_inner() {
+            Ok(export) => {
+                self.0.insert(spans_of(export));
+                Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+            }
+            Err(message) => {
+                self.0.count_malformed();
+                Err(tonic::Status::invalid_argument(message))
+            }
+        })
+    }
+}
+
+/// Protobuf both ways; a request that does not decode reaches [`Export`] as its error.
+struct ExportCodec;
+
+impl tonic::codec::Codec for ExportCodec {
+    type Encode = ExportTraceServiceResponse;
+    type Decode = Result<ExportTraceServiceRequest, String>;
+    type Encoder = ExportCodec;
+    type Decoder = ExportCodec;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        ExportCodec
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        ExportCodec
+    }
+}
+
+impl tonic::codec::Encoder for ExportCodec {
+    type Item = ExportTraceServiceResponse;
+    type Error = tonic::Status;
+
+    fn encode(
+        &mut self,
+        item: Self::Item,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), Self::Error> {
+        prost::Message::encode(&item, dst).map_err(|e| tonic::Status::internal(e.to_string()))
+    }
+}
+
+impl tonic::codec::Decoder for ExportCodec {
+    type Item = Result<ExportTraceServiceRequest, String>;
+    type Error = tonic::Status;
+
+    fn decode(
+        &mut self,
+        src: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<Self::Item>, Self::Error> {
+        let decoded = <ExportTraceServiceRequest as prost::Message>::decode(&mut *src);
+        // What a failed decode left is this message's too, not the start of another one.
+        bytes::Buf::advance(src, bytes::Buf::remaining(src));
+        Ok(Some(decoded.map_err(|e| {
+            format!("not an OTLP protobuf export request: {e}")
+        })))
     }
 }
 
@@ -113,11 +213,9 @@ impl Receiver {
     /// Also takes OTLP/gRPC exports (`TraceService/Export`) on `preferred`, or on a free port
     /// of its host when it is taken (see [`Receiver::grpc_fallback`]).
     pub async fn serve_grpc(&mut self, preferred: SocketAddr) -> std::io::Result<SocketAddr> {
-        use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceServiceServer;
         let (listener, fallback) = bind_or_free(preferred).await?;
         let addr = listener.local_addr()?;
-        let service = TraceServiceServer::new(GrpcTraces(self.store.clone()))
-            .max_decoding_message_size(MAX_EXPORT_BYTES);
+        let service = GrpcTraces(self.store.clone());
         let task = tokio::spawn(async move {
             // It serves until aborted; a failed accept loop just ends it (HTTP still works).
             let _ = tonic::transport::Server::builder()
@@ -296,10 +394,24 @@ fn gunzip(body: &[u8]) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-/// An export request from its protobuf or OTLP JSON encoding.
+/// An export request from its protobuf or OTLP JSON encoding. In JSON, as in protobuf, an
+/// absent `resourceSpans` is an empty export (`{}` is valid).
 pub fn decode(body: &[u8], json: bool) -> Result<ExportTraceServiceRequest, String> {
     if json {
-        serde_json::from_slice(body).map_err(|e| format!("not an OTLP JSON export request: {e}"))
+        serde_json::from_slice(body).or_else(|e| {
+            // The generated type insists on the field: an object without it is read again
+            // with an empty list (only then, so the usual export is parsed once).
+            match serde_json::from_slice::<serde_json::Value>(body) {
+                Ok(serde_json::Value::Object(mut object))
+                    if !object.contains_key("resourceSpans") =>
+                {
+                    object.insert("resourceSpans".into(), serde_json::Value::Array(vec![]));
+                    serde_json::from_value(object.into())
+                }
+                _ => Err(e),
+            }
+            .map_err(|e| format!("not an OTLP JSON export request: {e}"))
+        })
     } else {
         prost::Message::decode(body)
             .map_err(|e| format!("not an OTLP protobuf export request: {e}"))
