@@ -172,7 +172,23 @@ pub fn waterfall_ui(ui: &mut egui::Ui, exchanges: &[(&str, &Exchange)]) {
             }
         }
         if let Some(trace) = &exchange.trace {
-            spans_ui(ui, trace, &exchange.spans, width, bar_width, axis_us);
+            // When Switchboard itself produced the message, its wait in the broker starts
+            // where the exchange's last send ended.
+            let sent_us = exchange
+                .timeline
+                .iter()
+                .filter(|p| p.phase.class() == crate::engine::timeline::PhaseClass::Send)
+                .map(|p| p.end_us as i64)
+                .max();
+            spans_ui(
+                ui,
+                trace,
+                &exchange.spans,
+                sent_us,
+                width,
+                bar_width,
+                axis_us,
+            );
         }
     }
 }
@@ -183,6 +199,7 @@ fn spans_ui(
     ui: &mut egui::Ui,
     trace: &crate::engine::trace::ExchangeTrace,
     spans: &[crate::engine::trace::TimelineSpan],
+    sent_us: Option<i64>,
     width: f32,
     bar_width: f32,
     axis_us: u64,
@@ -192,8 +209,16 @@ fn spans_ui(
     if spans.is_empty() {
         return;
     }
-    let services: std::collections::BTreeSet<&str> =
-        spans.iter().map(|s| s.service.as_str()).collect();
+    /// A service's name in the header is cut here (a name of hundreds of characters would
+    /// wrap the header over lines).
+    const SERVICE_CHARS: usize = 40;
+    let services: std::collections::BTreeSet<String> = spans
+        .iter()
+        .map(|s| match s.service.char_indices().nth(SERVICE_CHARS) {
+            Some((cut, _)) => format!("{}…", &s.service[..cut]),
+            None => s.service.clone(),
+        })
+        .collect();
     ui.label(
         RichText::new(format!(
             "Inside the services · {} span{} from {}",
@@ -278,24 +303,26 @@ fn spans_ui(
                 StrokeKind::Outside,
             );
         }
-        // The asynchronous hop: the time the message waited between its producer and this
-        // consumer, drawn as a thin line.
-        let waited = span
-            .parent_span_id
-            .as_deref()
-            .and_then(|p| by_id.get(p))
-            .filter(|parent| span.kind == "consumer" && parent.kind == "producer")
-            .map(|parent| (parent.end_us, span.start_us - parent.end_us));
+        // The asynchronous hop: the time the message waited between its producer (a
+        // service's span, or Switchboard's own publish) and this consumer, drawn as a thin
+        // line along the row's foot (through its middle it struck the span's name out).
+        let from = match span.parent_span_id.as_deref() {
+            Some(p) if span.kind == "consumer" => match by_id.get(p) {
+                Some(parent) if parent.kind == "producer" => Some(parent.end_us),
+                Some(_) => None,
+                None if p == trace.span_id => sent_us,
+                None => None,
+            },
+            _ => None,
+        };
+        let waited = from.map(|from| (from, span.start_us - from));
         if let Some((from, wait)) = waited
             && wait > 0
         {
-            painter.line_segment(
-                [
-                    pos2(at(from), rect.center().y),
-                    pos2(at(span.start_us), rect.center().y),
-                ],
-                Stroke::new(1.0, ui.visuals().weak_text_color()),
-            );
+            let y = rect.bottom() - 2.0;
+            let stroke = Stroke::new(1.0, ui.visuals().weak_text_color());
+            painter.line_segment([pos2(at(from), y), pos2(at(span.start_us), y)], stroke);
+            painter.line_segment([pos2(at(from), y - 3.0), pos2(at(from), y)], stroke);
         }
         let duration = (span.end_us - span.start_us).max(0) as u64;
         painter.text(
@@ -305,9 +332,18 @@ fn spans_ui(
             FontId::monospace(12.0),
             text_color,
         );
+        let short = |text: &str| match text.char_indices().nth(120) {
+            Some((at, _)) => format!("{}…", &text[..at]),
+            None => text.to_string(),
+        };
         let mut tip = format!(
             "{} · {} ({})\nstart {} µs\nduration {} µs\nstatus {}",
-            span.service, span.name, span.kind, span.start_us, duration, span.status
+            short(&span.service),
+            short(&span.name),
+            span.kind,
+            span.start_us,
+            duration,
+            short(&span.status)
         );
         if let Some((_, wait)) = waited {
             tip.push_str(&format!(
@@ -315,11 +351,25 @@ fn spans_ui(
                 format_us(wait.max(0) as u64)
             ));
         }
-        for (key, value) in &span.attributes {
+        // A hover stays readable whatever a service sent: long values are cut, and only the
+        // first attributes are listed (all of them are in Copy as JSON).
+        const TIP_ATTRIBUTES: usize = 30;
+        const TIP_VALUE_CHARS: usize = 200;
+        let cut = |text: String| match text.char_indices().nth(TIP_VALUE_CHARS) {
+            Some((at, _)) => format!("{}… ({} bytes)", &text[..at], text.len()),
+            None => text,
+        };
+        for (key, value) in span.attributes.iter().take(TIP_ATTRIBUTES) {
             let value = value
                 .as_str()
                 .map_or_else(|| value.to_string(), str::to_string);
-            tip.push_str(&format!("\n{key} = {value}"));
+            tip.push_str(&format!("\n{} = {}", cut(key.clone()), cut(value)));
+        }
+        if span.attributes.len() > TIP_ATTRIBUTES {
+            tip.push_str(&format!(
+                "\n… {} more attributes (in Copy as JSON)",
+                span.attributes.len() - TIP_ATTRIBUTES
+            ));
         }
         let label = format!(
             "span {} {} {}",
@@ -378,10 +428,22 @@ fn axis_ui(ui: &mut egui::Ui, width: f32, bar_width: f32, axis_us: u64) {
         painter.text(
             pos2(x, rect.bottom() - 4.0),
             align,
-            format_us((axis_us as f64 * f64::from(frac)) as u64),
+            format_tick((axis_us as f64 * f64::from(frac)) as u64, axis_us),
             FontId::proportional(11.0),
             color,
         );
+    }
+}
+
+/// A tick of an axis `axis_us` long, in the unit its end is written in: one unit per axis
+/// (not `6048.57 ms` beside `12.10 s`).
+fn format_tick(us: u64, axis_us: u64) -> String {
+    if axis_us < 1000 {
+        format!("{us} µs")
+    } else if axis_us < 10_000_000 {
+        format!("{:.2} ms", us as f64 / 1000.0)
+    } else {
+        format!("{:.2} s", us as f64 / 1_000_000.0)
     }
 }
 
