@@ -415,6 +415,16 @@ async fn each_command_lists_only_its_own_options() {
         app.contains("--no-demo") && app.contains("--nats-url"),
         "{app}"
     );
+    // Given before a command, the app's options are refused, not silently ignored.
+    for args in [
+        &["--no-demo", "watch", "amqp://127.0.0.1:1/%2f", "q"][..],
+        &["--amqp-url", "amqp://x", "send", "http", "http://127.0.0.1:1/"],
+    ] {
+        let out = run(args.iter().map(|s| s.to_string()).collect()).await;
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("cannot be used with"), "{args:?}: {err}");
+    }
 }
 
 /// `send --trace`: the request carries a traceparent, the command receives the services'
@@ -643,4 +653,45 @@ async fn publish_count_pipelines_and_summarises() {
         .queue_delete(queue.as_str().into(), Default::default())
         .await;
     let _ = conn.close(200, "bye".into()).await;
+}
+
+/// #16: `--trace-wait` takes a duration with a unit, a bare number being milliseconds (it took
+/// seconds: `--trace-wait 300` waited five minutes for spans that never came).
+#[tokio::test]
+async fn trace_wait_is_milliseconds_when_bare() {
+    let echo = common::echo::Echo::start().await;
+    for wait in ["300", "300ms", "0.3s"] {
+        let started = std::time::Instant::now();
+        let out = run(vec![
+            "send".into(),
+            "http".into(),
+            format!("{}/nothing-exports", echo.base_url()),
+            "--trace".into(),
+            "--otlp-addr".into(),
+            "127.0.0.1:0".into(),
+            "--trace-wait".into(),
+            wait.into(),
+        ])
+        .await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(stderr.contains("within 0.3 s"), "{wait}: {stderr}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{wait}: waited {:?}",
+            started.elapsed()
+        );
+    }
+    let out = run(vec![
+        "send".into(),
+        "http".into(),
+        echo.base_url(),
+        "--trace".into(),
+        "--trace-wait".into(),
+        "5 minutes".into(),
+    ])
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("is not a duration"), "{stderr}");
 }

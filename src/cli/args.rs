@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 ///
 /// Without a subcommand, opens the app with the demo services running in-process.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "switchboard", version)]
+#[command(name = "switchboard", version, args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -81,9 +81,9 @@ pub struct Tracing {
     /// exchange and print them under its timeline (with --json: in `spans`).
     #[arg(long, global = true, conflicts_with = "no_traceparent")]
     pub trace: bool,
-    /// With --trace: wait at most this long for spans (the wait ends after 500 ms without new
-    /// ones).
-    #[arg(long, global = true, default_value = "2", value_name = "SECS", value_parser = parse_secs, requires = "trace")]
+    /// With --trace: wait at most this long for spans after the response: 500ms, 2s, 1.5s (a
+    /// bare number is milliseconds); the wait ends sooner, 500 ms after the last new span.
+    #[arg(long, global = true, default_value = "2s", value_name = "DURATION", value_parser = parse_ms_or_unit, requires = "trace")]
     pub trace_wait: Duration,
     /// With --trace: where the receiver listens (a free port when it is taken; the services
     /// must export there: `switchboard demo --otlp-endpoint`).
@@ -785,7 +785,7 @@ impl DemoArgs {
     }
 }
 
-pub use crate::engine::duration::{MAX_SECS, parse_secs};
+pub use crate::engine::duration::{MAX_SECS, parse_ms_or_unit, parse_secs};
 
 fn parse_concurrency(text: &str) -> Result<usize, String> {
     match text.trim().parse::<usize>() {
@@ -849,5 +849,28 @@ mod tests {
         ] {
             assert!(Cli::try_parse_from(args).is_err(), "{args:?} was accepted");
         }
+    }
+
+    #[test]
+    fn trace_wait_takes_a_unit_and_a_bare_number_is_milliseconds() {
+        let wait = |extra: &[&str]| {
+            let mut args = vec!["switchboard", "send", "http", "http://x", "--trace"];
+            args.extend_from_slice(extra);
+            match Cli::try_parse_from(args) {
+                Ok(Cli {
+                    command: Some(Command::Send(send)),
+                    ..
+                }) => Ok(send.tracing.trace_wait),
+                Ok(other) => panic!("{other:?}"),
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        let ms = Duration::from_millis;
+        assert_eq!(wait(&[]), Ok(ms(2_000)), "the default");
+        assert_eq!(wait(&["--trace-wait", "500"]), Ok(ms(500)));
+        assert_eq!(wait(&["--trace-wait", "500ms"]), Ok(ms(500)));
+        assert_eq!(wait(&["--trace-wait", "1.5s"]), Ok(ms(1_500)));
+        let err = wait(&["--trace-wait", "soon"]).unwrap_err();
+        assert!(err.contains("is not a duration"), "{err}");
     }
 }

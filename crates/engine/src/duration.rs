@@ -14,8 +14,33 @@ pub fn parse_secs(text: &str) -> Result<Duration, String> {
         .trim()
         .parse()
         .map_err(|_| format!("{text:?} is not a number of seconds (e.g. 30 or 0.5)"))?;
+    within_bounds(text, secs)
+}
+
+/// Parses a duration with its unit — `500ms`, `2s`, `1.5s` — where a bare number is
+/// milliseconds (`500`), within the same bounds as [`parse_secs`]: for the options whose
+/// values are usually under a second (`--trace-wait`).
+pub fn parse_ms_or_unit(text: &str) -> Result<Duration, String> {
+    let trimmed = text.trim();
+    let (number, secs_per_unit) = match trimmed.strip_suffix("ms") {
+        Some(n) => (n, 0.001),
+        None => match trimmed.strip_suffix('s') {
+            Some(n) => (n, 1.0),
+            None => (trimmed, 0.001),
+        },
+    };
+    let value: f64 = number.trim().parse().map_err(|_| {
+        format!(
+            "{text:?} is not a duration (e.g. 500ms, 2s or 1.5s; a bare number is milliseconds)"
+        )
+    })?;
+    within_bounds(text, value * secs_per_unit)
+}
+
+/// `secs` as a duration when it is finite and from a millisecond to a year.
+fn within_bounds(text: &str, secs: f64) -> Result<Duration, String> {
     if !secs.is_finite() {
-        return Err(format!("{text:?} is not a finite number of seconds"));
+        return Err(format!("{text:?} is not a finite duration"));
     }
     if secs < 0.001 {
         return Err(format!(
@@ -24,7 +49,7 @@ pub fn parse_secs(text: &str) -> Result<Duration, String> {
     }
     if secs > MAX_SECS {
         return Err(format!(
-            "{text:?} seconds is more than a year; give at most {MAX_SECS}"
+            "{text:?} is more than a year; give at most {MAX_SECS} seconds"
         ));
     }
     Duration::try_from_secs_f64(secs).map_err(|e| format!("{text:?}: {e}"))
@@ -63,5 +88,24 @@ mod tests {
             assert!(err.contains("at least 0.001 seconds"), "{tiny}: {err}");
         }
         assert_eq!(parse_secs("0.001"), Ok(Duration::from_millis(1)));
+    }
+
+    #[test]
+    fn durations_with_units_and_bare_milliseconds() {
+        let ms = Duration::from_millis;
+        assert_eq!(parse_ms_or_unit("500"), Ok(ms(500)));
+        assert_eq!(parse_ms_or_unit("500ms"), Ok(ms(500)));
+        assert_eq!(parse_ms_or_unit(" 250 ms "), Ok(ms(250)));
+        assert_eq!(parse_ms_or_unit("2s"), Ok(ms(2_000)));
+        assert_eq!(parse_ms_or_unit("1.5s"), Ok(ms(1_500)));
+        assert_eq!(parse_ms_or_unit("1"), Ok(ms(1)));
+        for bad in [
+            "", "s", "ms", "abc", "2m", "5 sec", "-1s", "0", "0ms", "0.5", "nan", "infs", "1e300s",
+            "1.5h",
+        ] {
+            let err = parse_ms_or_unit(bad).expect_err(bad);
+            assert!(err.contains(&format!("{bad:?}")), "{bad}: {err}");
+            assert!(!err.contains('\n'), "one line: {err}");
+        }
     }
 }
