@@ -418,7 +418,13 @@ async fn each_command_lists_only_its_own_options() {
     // Given before a command, the app's options are refused, not silently ignored.
     for args in [
         &["--no-demo", "watch", "amqp://127.0.0.1:1/%2f", "q"][..],
-        &["--amqp-url", "amqp://x", "send", "http", "http://127.0.0.1:1/"],
+        &[
+            "--amqp-url",
+            "amqp://x",
+            "send",
+            "http",
+            "http://127.0.0.1:1/",
+        ],
     ] {
         let out = run(args.iter().map(|s| s.to_string()).collect()).await;
         assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
@@ -694,4 +700,69 @@ async fn trace_wait_is_milliseconds_when_bare() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("is not a duration"), "{stderr}");
+}
+
+/// #16: `switchboard traces` says on stderr when exports are refused (at most once a second)
+/// and, when it ends, how many spans it received, dropped and how many exports it refused.
+#[tokio::test]
+async fn traces_reports_refused_exports_and_a_summary_at_the_end() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let follower = tokio::spawn(run(vec![
+        "traces".into(),
+        "--otlp-addr".into(),
+        format!("127.0.0.1:{port}"),
+        "--otlp-grpc-addr".into(),
+        "127.0.0.1:0".into(),
+        "--timeout".into(),
+        "4".into(),
+    ]));
+    let client = reqwest::Client::new();
+    let post = |body: &'static str| {
+        client
+            .post(format!("http://127.0.0.1:{port}/v1/traces"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    // Until the receiver listens: a malformed export, refused with 400.
+    common::eventually(10, "the receiver answers", || async {
+        post("{\"resourceSpans\": 7}")
+            .await
+            .ok()
+            .filter(|r| r.status().as_u16() == 400)
+    })
+    .await;
+    let ok = post(
+        r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331","name":"x","startTimeUnixNano":"1","endTimeUnixNano":"2"}]}]}]}"#,
+    )
+    .await
+    .unwrap();
+    assert_eq!(ok.status().as_u16(), 200);
+    let out = follower.await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "receiving spans: OTLP/HTTP http://127.0.0.1:{port}, OTLP/gRPC http://"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("export requests refused as malformed"),
+        "{stderr}"
+    );
+    let summary = stderr.lines().last().unwrap();
+    assert!(
+        summary.starts_with("1 spans printed; 1 received, 0 dropped"),
+        "{summary}"
+    );
+    assert!(
+        summary.ends_with("exports refused as malformed"),
+        "{summary}"
+    );
+    assert!(!summary.contains(" 0 exports refused"), "{summary}");
 }

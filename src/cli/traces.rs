@@ -96,9 +96,9 @@ pub async fn in_trace<F: Future>(context: Option<TraceContext>, fut: F) -> F::Ou
 }
 
 /// `switchboard traces`: the receiver alone, each span printed as it arrives (a line of text,
-/// or a JSON object), until `--count` spans, `--timeout` or Ctrl-C.
+/// or a JSON object), until `--count` spans, `--timeout` or Ctrl-C; refused exports are said on
+/// stderr (at most once a second), and what was received, dropped and refused when it ends.
 pub async fn follow(a: args::TracesArgs) -> anyhow::Result<std::process::ExitCode> {
-    use std::io::Write;
     let mut receiver = Receiver::start(a.otlp_addr)
         .await
         .map_err(|e| anyhow::anyhow!("the OTLP receiver cannot listen on {}: {e}", a.otlp_addr))?;
@@ -115,11 +115,28 @@ pub async fn follow(a: args::TracesArgs) -> anyhow::Result<std::process::ExitCod
         eprintln!("note: {why}; a free port is used instead");
     }
     eprintln!(
-        "receiving spans: OTLP/HTTP {} , OTLP/gRPC {} (set OTEL_EXPORTER_OTLP_ENDPOINT to one of them)",
+        "receiving spans: OTLP/HTTP {}, OTLP/gRPC {} (set OTEL_EXPORTER_OTLP_ENDPOINT to one of them)",
         receiver.endpoint(),
         receiver.grpc_endpoint().unwrap_or_default()
     );
-    let mut batches = receiver.store().subscribe();
+    let printed = print_spans(&a, &receiver).await;
+    let counts = receiver.store().counts();
+    eprintln!(
+        "{} spans printed; {} received, {} dropped to stay within the store's bounds, \
+         {} exports refused as malformed",
+        printed.as_ref().map_or(0, |n| *n),
+        counts.accepted,
+        counts.dropped,
+        counts.malformed
+    );
+    printed.map(|_| std::process::ExitCode::SUCCESS)
+}
+
+/// Prints spans as they come until the command should end; how many it printed.
+async fn print_spans(a: &args::TracesArgs, receiver: &Receiver) -> anyhow::Result<u64> {
+    use std::io::Write;
+    let store = receiver.store();
+    let mut batches = store.subscribe();
     let deadline = a.timeout.map(|t| tokio::time::Instant::now() + t);
     let until = async {
         match deadline {
@@ -128,12 +145,27 @@ pub async fn follow(a: args::TracesArgs) -> anyhow::Result<std::process::ExitCod
         }
     };
     tokio::pin!(until);
+    // Refused exports are said at most once a second, with how many came since.
+    let mut refusals = tokio::time::interval(Duration::from_secs(1));
+    refusals.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut malformed_said = 0;
     let mut printed = 0u64;
     let mut out = std::io::stdout().lock();
     loop {
         let batch = tokio::select! {
             _ = &mut until => break,
             _ = tokio::signal::ctrl_c() => break,
+            _ = refusals.tick() => {
+                let malformed = store.counts().malformed;
+                if malformed > malformed_said {
+                    eprintln!(
+                        "note: {} export requests refused as malformed ({malformed} in all; the exporter got an OTLP error)",
+                        malformed - malformed_said
+                    );
+                    malformed_said = malformed;
+                }
+                continue;
+            }
             batch = batches.recv() => batch,
         };
         let batch = match batch {
@@ -159,16 +191,16 @@ pub async fn follow(a: args::TracesArgs) -> anyhow::Result<std::process::ExitCod
             };
             if writeln!(out, "{line}").is_err() {
                 // stdout closed (a pipe into `head`): done.
-                return Ok(std::process::ExitCode::SUCCESS);
+                return Ok(printed);
             }
             printed += 1;
             if a.count.is_some_and(|n| printed >= n) {
-                return Ok(std::process::ExitCode::SUCCESS);
+                return Ok(printed);
             }
         }
         let _ = out.flush();
     }
-    Ok(std::process::ExitCode::SUCCESS)
+    Ok(printed)
 }
 
 /// One span as a line: when it started (UTC), service, name, kind, duration, status, ids.
