@@ -380,14 +380,21 @@ fn spans_ui(
         response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, &label));
         response.on_hover_text(tip);
     }
-    if tree.len() > MAX_SPANS {
-        ui.label(
-            RichText::new(format!(
-                "… {} more spans (all of them are in Copy as JSON)",
-                tree.len() - MAX_SPANS
-            ))
-            .weak(),
-        );
+    let not_drawn = tree.len().saturating_sub(MAX_SPANS);
+    if not_drawn > 0 || trace.spans_dropped > 0 {
+        let mut note = String::from("…");
+        if not_drawn > 0 {
+            note.push_str(&format!(" {not_drawn} more spans (in Copy as JSON)"));
+        }
+        if trace.spans_dropped > 0 {
+            note.push_str(&format!(
+                "{} {} spans not kept (over {} per exchange; not in Copy as JSON)",
+                if not_drawn > 0 { ";" } else { "" },
+                trace.spans_dropped,
+                crate::engine::MAX_SPANS_PER_EXCHANGE
+            ));
+        }
+        ui.label(RichText::new(note).weak());
     }
 }
 

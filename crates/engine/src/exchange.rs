@@ -172,12 +172,13 @@ pub struct Exchange {
 impl Exchange {
     /// Replaces the spans with `spans` (of this exchange's trace) placed on its clock — but
     /// not those that began before the exchange did (another request that carried the same
-    /// `traceparent`), and at most [`MAX_SPANS_PER_EXCHANGE`], the earliest.
+    /// `traceparent`), and at most [`MAX_SPANS_PER_EXCHANGE`], the earliest (how many more there
+    /// were is the trace's `spans_dropped`).
     pub fn place_spans(&mut self, spans: &[crate::trace::Span]) {
         /// A span may start this long before the exchange's own clock says it began (the
         /// wall clock and the monotonic one are read an instant apart).
         const SLACK_US: i64 = 1_000;
-        let Some(trace) = &self.trace else {
+        let Some(trace) = &mut self.trace else {
             return;
         };
         self.spans = spans
@@ -186,6 +187,7 @@ impl Exchange {
             .filter(|s| s.start_us >= -SLACK_US)
             .collect();
         self.spans.sort_by_key(|s| (s.start_us, s.end_us));
+        trace.spans_dropped = self.spans.len().saturating_sub(MAX_SPANS_PER_EXCHANGE) as u64;
         self.spans.truncate(MAX_SPANS_PER_EXCHANGE);
     }
 
@@ -262,5 +264,56 @@ mod tests {
                 serde_json::Value::from(kind.as_str())
             );
         }
+    }
+
+    /// #16: spans past the per-exchange bound are counted on the exchange's trace (and in its
+    /// JSON), not silently lost; an exchange that kept them all says nothing.
+    #[test]
+    fn spans_past_the_bound_are_counted_as_dropped() {
+        use super::{Exchange, MAX_SPANS_PER_EXCHANGE, Message, Transport};
+        let span = |i: u64| crate::trace::Span {
+            trace_id: "t".into(),
+            span_id: format!("{i:016x}"),
+            parent_span_id: None,
+            service: "s".into(),
+            name: "n".into(),
+            kind: "internal".into(),
+            start_unix_ns: 1_000_000_000 + i * 1_000,
+            end_unix_ns: 1_000_000_000 + i * 1_000 + 500,
+            status: "unset".into(),
+            attributes: vec![],
+        };
+        let mut e = Exchange {
+            transport: Transport::Http,
+            target: "x".into(),
+            started_at_ms: 0,
+            ok: true,
+            status: None,
+            error: None,
+            total_us: 0,
+            timeline: vec![],
+            request: Message::default(),
+            response: None,
+            trace: Some(crate::trace::ExchangeTrace {
+                trace_id: "t".into(),
+                span_id: "0000000000000001".into(),
+                started_unix_us: 1_000_000,
+                spans_dropped: 0,
+            }),
+            spans: vec![],
+        };
+        let spans: Vec<_> = (0..3_001).map(span).collect();
+        e.place_spans(&spans);
+        assert_eq!(e.spans.len(), MAX_SPANS_PER_EXCHANGE);
+        let trace = e.trace.as_ref().unwrap();
+        assert_eq!(trace.spans_dropped, 1_001);
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(json["trace"]["spans_dropped"], 1_001);
+        let back: Exchange = serde_json::from_value(json).unwrap();
+        assert_eq!(back.trace.unwrap().spans_dropped, 1_001);
+        e.place_spans(&spans[..10]);
+        assert_eq!(e.trace.as_ref().unwrap().spans_dropped, 0);
+        let json = serde_json::to_value(&e).unwrap();
+        assert!(json["trace"].get("spans_dropped").is_none(), "{json}");
     }
 }

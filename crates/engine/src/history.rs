@@ -339,6 +339,7 @@ mod tests {
                 trace_id: trace.into(),
                 span_id: "00f067aa0ba902b7".into(),
                 started_unix_us: 1,
+                spans_dropped: 0,
             });
             HistoryEntry {
                 exchange: e,

@@ -327,6 +327,7 @@ impl Recorder {
                 trace_id: sent.trace_id,
                 span_id: sent.span_id,
                 started_unix_us: rec.started_unix_us,
+                spans_dropped: 0,
             }),
             spans: Vec::new(),
         }

@@ -84,6 +84,14 @@ pub struct ExchangeTrace {
     /// Switchboard's own span id: the parent the services' first spans name.
     pub span_id: String,
     pub started_unix_us: u64,
+    /// Spans of the trace not kept on the exchange: past [`crate::exchange::MAX_SPANS_PER_EXCHANGE`]
+    /// (the latest ones). Not in `spans`, not in Copy as JSON.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub spans_dropped: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 tokio::task_local! {
