@@ -744,3 +744,195 @@ async fn a_server_without_jetstream_is_named_as_such() {
     // Core NATS works there.
     assert!(nats::execute(&NatsRequest::publish(&url, "a.b", "x"), SECS).await[0].ok);
 }
+
+/// POSTs an order to the demo's Order Service; its status.
+async fn post_order(addr: std::net::SocketAddr, user_id: &str) -> reqwest::StatusCode {
+    reqwest::Client::new()
+        .post(format!("http://{addr}/orders"))
+        .json(&serde_json::json!({"user_id": user_id, "amount": 2.5}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// The User Service's durable pull consumer `user-service` of the order stream: it takes each
+/// order (and terminates the one for an unknown user); stopped with the User Service, orders
+/// wait as its pending messages; started again, they drain and the counts go on from where
+/// they were (the RabbitMQ consumer's too).
+#[tokio::test]
+async fn the_user_service_consumes_the_order_stream_and_orders_wait_while_it_is_stopped() {
+    use demo_services::ConsumerState;
+    use demo_services::supervisor::{ServiceId, Supervisor};
+    use switchboard::engine::nats::streams::ConsumerProbe;
+    let names = demo_services::NatsNames::unique(&nats_url(), &tag());
+    let config = demo_services::DemoConfig {
+        amqp_url: common::amqp_url(),
+        topology: common::unique_topology(),
+        nats: Some(names.clone()),
+        user_check: demo_services::UserCheck::None,
+        ..demo_services::DemoConfig::ephemeral()
+    };
+    let mut demo = Supervisor::start(config, false).await.expect("demo");
+    let order_addr = demo.config().order_http_addr;
+    let nats_state = |demo: &Supervisor| demo.user().map(|u| u.nats_consumer_state());
+    let amqp_state = |demo: &Supervisor| demo.user().map(|u| u.consumer_state());
+    let counts = |state: Option<ConsumerState>| match state {
+        Some(ConsumerState::Consuming {
+            consumed,
+            dead_lettered,
+            ..
+        }) => Some((consumed, dead_lettered)),
+        _ => None,
+    };
+    common::eventually(20, "the NATS consumer to consume", || {
+        let state = nats_state(&demo);
+        async move { counts(state) }
+    })
+    .await;
+    common::eventually(20, "the RabbitMQ consumer to consume", || {
+        let state = amqp_state(&demo);
+        async move { counts(state) }
+    })
+    .await;
+    assert_eq!(post_order(order_addr, "1").await, 201);
+    common::eventually(20, "the first order consumed from the stream", || {
+        let state = nats_state(&demo);
+        async move { (counts(state) == Some((1, 0))).then_some(()) }
+    })
+    .await;
+
+    let mut probe = ConsumerProbe::new(&names.url);
+    let pending = probe
+        .pending(&names.stream, "user-service", SECS)
+        .await
+        .expect("the User Service made its durable consumer");
+    assert!(pending.durable, "{pending:?}");
+    assert_eq!(pending.num_pending + pending.num_ack_pending, 0);
+
+    demo.stop_service(ServiceId::User).await;
+    for user in ["2", "3", "99"] {
+        assert_eq!(post_order(order_addr, user).await, 201, "user check none");
+    }
+    let waiting = common::eventually(10, "3 orders pending for the stopped consumer", || {
+        let (url, stream) = (names.url.clone(), names.stream.clone());
+        async move {
+            let mut probe = ConsumerProbe::new(&url);
+            let c = probe.pending(&stream, "user-service", SECS).await.ok()?;
+            (c.num_pending == 3).then_some(c)
+        }
+    })
+    .await;
+    assert_eq!(waiting.num_ack_pending, 0, "{waiting:?}");
+
+    demo.start_service(ServiceId::User).await.unwrap();
+    common::eventually(20, "the pending orders to drain", || {
+        let (url, stream) = (names.url.clone(), names.stream.clone());
+        async move {
+            let mut probe = ConsumerProbe::new(&url);
+            let c = probe.pending(&stream, "user-service", SECS).await.ok()?;
+            (c.num_pending + c.num_ack_pending == 0).then_some(())
+        }
+    })
+    .await;
+    // 1 before the stop + the 2 known users' orders; user 99's is terminated.
+    common::eventually(20, "the NATS consumer's counts to go on", || {
+        let state = nats_state(&demo);
+        async move { (counts(state) == Some((3, 1))).then_some(()) }
+    })
+    .await;
+    match nats_state(&demo) {
+        Some(ConsumerState::Consuming {
+            last_reject: Some(reason),
+            ..
+        }) => assert!(reason.contains("\"99\""), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    // The RabbitMQ consumer's counts are kept across the restart as well.
+    common::eventually(20, "the RabbitMQ consumer's counts to go on", || {
+        let state = amqp_state(&demo);
+        async move { (counts(state) == Some((3, 1))).then_some(()) }
+    })
+    .await;
+    demo.shutdown().await;
+    delete_stream(&names.stream).await;
+}
+
+/// An order's stream message carries the producer's context: the User Service's consumer
+/// takes it with a consumer span under the Order Service's producer span, in the request's trace.
+#[tokio::test]
+async fn an_orders_stream_message_carries_its_trace_to_the_user_services_consumer() {
+    let receiver =
+        switchboard::engine::trace::receiver::Receiver::start("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+    let names = demo_services::NatsNames::unique(&nats_url(), &tag());
+    let config = demo_services::DemoConfig {
+        amqp_url: common::amqp_url(),
+        topology: common::unique_topology(),
+        nats: Some(names.clone()),
+        otlp_endpoint: Some(receiver.endpoint()),
+        ..demo_services::DemoConfig::ephemeral()
+    };
+    let demo = demo_services::DemoServices::start(config)
+        .await
+        .expect("demo");
+    let mut order =
+        switchboard::engine::RequestSpec::Http(switchboard::engine::http::HttpRequest {
+            method: "POST".into(),
+            body: br#"{"user_id": "4", "amount": 1.5}"#.to_vec(),
+            ..switchboard::engine::http::HttpRequest::get(format!(
+                "http://{}/orders",
+                demo.order.http_addr
+            ))
+        });
+    let pool = switchboard::engine::grpc::builtin_pool().unwrap();
+    let exchange = order.execute_traced(&pool).await.remove(0);
+    assert_eq!(
+        exchange.status.as_deref(),
+        Some("201 Created"),
+        "{exchange:?}"
+    );
+    let trace = exchange.trace.unwrap();
+    let is_nats = |s: &switchboard::engine::trace::Span| {
+        s.attributes
+            .iter()
+            .any(|(k, v)| k == "messaging.system" && v == "nats")
+    };
+    let spans = common::eventually(20, "the NATS producer's and consumer's spans", || {
+        let store = receiver.store();
+        let trace_id = trace.trace_id.clone();
+        async move {
+            let spans = store.spans(&trace_id);
+            let both = ["producer", "consumer"]
+                .iter()
+                .all(|kind| spans.iter().any(|s| s.kind == *kind && is_nats(s)));
+            both.then_some(spans)
+        }
+    })
+    .await;
+    let producer = spans
+        .iter()
+        .find(|s| s.kind == "producer" && is_nats(s))
+        .unwrap();
+    let consumer = spans
+        .iter()
+        .find(|s| s.kind == "consumer" && is_nats(s))
+        .unwrap();
+    assert_eq!(producer.name, format!("{} publish", names.orders_subject));
+    assert_eq!(consumer.name, format!("{} process", names.orders_subject));
+    assert_eq!(
+        consumer.parent_span_id.as_deref(),
+        Some(producer.span_id.as_str())
+    );
+    assert_eq!(consumer.service, "user-service");
+    assert!(
+        consumer
+            .attributes
+            .iter()
+            .any(|(k, v)| k == "messaging.consumer.group.name" && v == "user-service"),
+        "{consumer:?}"
+    );
+    demo.stop().await;
+    delete_stream(&names.stream).await;
+}

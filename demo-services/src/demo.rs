@@ -282,6 +282,7 @@ pub(crate) fn user_config(config: &DemoConfig, knobs: (u64, f64)) -> UserService
         topology: config.topology.clone(),
         nats: config.nats.clone(),
         kafka: config.kafka.clone(),
+        tallies: Default::default(),
         latency_ms: knobs.0,
         failure_rate: knobs.1,
         otlp_endpoint: config.otlp_endpoint.clone(),

@@ -13,7 +13,7 @@ use switchboard_engine::kafka::{KafkaRequest, Producer, admin};
 use switchboard_engine::watched::WatchEvent;
 use tokio::sync::{Mutex, watch};
 
-use crate::user_service::ConsumerState;
+use crate::user_service::{ConsumerState, ConsumerTally};
 
 /// The Kafka broker the demo uses.
 pub const DEFAULT_KAFKA_URL: &str = demo_contract::DEFAULT_KAFKA_URL;
@@ -239,18 +239,18 @@ fn consumed_span(
 }
 
 /// The User Service's consumer of the orders topic as group `names.group`: counts what it
-/// reads; the watch reconnects after a gap by itself, and is started again (after 2 s) when it
-/// fails; stops at `shutdown`, committing what it read and leaving the group.
+/// reads (into `tally`, kept across restarts); the watch reconnects after a gap by itself, and
+/// is started again (after 2 s) when it fails; stops at `shutdown`, committing what it read and
+/// leaving the group.
 pub async fn consume_orders(
     names: KafkaNames,
-    state: watch::Sender<ConsumerState>,
+    (tally, state): (ConsumerTally, watch::Sender<ConsumerState>),
     telemetry: Option<std::sync::Arc<crate::telemetry::Telemetry>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut spec = KafkaWatch::tap(&names.url, &names.topic);
     spec.group = names.group.clone();
     spec.from = "earliest".into();
-    let mut consumed = 0u64;
     let _ = state.send(ConsumerState::Connecting);
     loop {
         let cancel = tokio_util::sync::CancellationToken::new();
@@ -261,26 +261,20 @@ pub async fn consume_orders(
             cancel.clone(),
             None,
         ));
-        let consuming = |consumed| ConsumerState::Consuming {
-            consumed,
-            dead_lettered: 0,
-            last_reject: None,
-        };
         let stop = loop {
             tokio::select! {
                 _ = shutdown.changed() => break true,
                 event = rx.recv() => match event {
                     None => break false,
                     Some(WatchEvent::Messages(batch)) => {
-                        consumed += batch.len() as u64;
                         // A consumer span per record, under the producer's context it carries.
                         for message in &batch {
                             consumed_span(telemetry.as_deref(), &names, message);
                         }
-                        let _ = state.send(consuming(consumed));
+                        let _ = state.send(tally.consumed(batch.len() as u64));
                     }
                     Some(WatchEvent::Connected { .. }) => {
-                        let _ = state.send(consuming(consumed));
+                        let _ = state.send(tally.state());
                     }
                     Some(WatchEvent::Lost { reason, .. }) => {
                         let _ = state.send(ConsumerState::Down(reason));

@@ -28,7 +28,9 @@ pub use kafka_flow::KafkaNames;
 pub use knobs::Knobs;
 pub use nats_flow::NatsNames;
 pub use order_service::{OrderServiceConfig, OrderServiceHandle, UserCheck};
-pub use user_service::{ConsumerState, UserServiceConfig, UserServiceHandle};
+pub use user_service::{
+    ConsumerState, ConsumerTallies, ConsumerTally, UserServiceConfig, UserServiceHandle,
+};
 
 /// Code generated from `proto/user.proto`.
 pub mod proto {

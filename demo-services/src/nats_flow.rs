@@ -1,6 +1,8 @@
 //! The demo's NATS side: the User Service answers user lookups on `user.get` (request/reply),
 //! and the Order Service publishes each `OrderCreated` to the JetStream stream `ORDERS`
-//! (subject `orders.created`, `Nats-Msg-Id` = the order id, the correlation id in a header).
+//! (subject `orders.created`, `Nats-Msg-Id` = the order id, the correlation id in a header),
+//! which the User Service consumes with the durable pull consumer `user-service` (explicit acks):
+//! while it is stopped, orders wait as the consumer's pending messages.
 //!
 //! NATS is optional: when the server is down the demo says so, HTTP, gRPC and RabbitMQ keep
 //! working, and the client reconnects in the background.
@@ -29,6 +31,8 @@ pub struct NatsNames {
     pub stream: String,
     /// The subject of each order event.
     pub orders_subject: String,
+    /// The User Service's durable pull consumer of the stream.
+    pub consumer: String,
 }
 
 impl Default for NatsNames {
@@ -38,6 +42,7 @@ impl Default for NatsNames {
             user_subject: demo_contract::USER_GET_SUBJECT.to_string(),
             stream: demo_contract::ORDERS_STREAM.to_string(),
             orders_subject: demo_contract::ORDERS_CREATED_SUBJECT.to_string(),
+            consumer: demo_contract::USER_SERVICE_GROUP.to_string(),
         }
     }
 }
@@ -50,6 +55,7 @@ impl NatsNames {
             user_subject: format!("user.get.{tag}"),
             stream: format!("ORDERS_{tag}"),
             orders_subject: format!("orders_{tag}.created"),
+            consumer: demo_contract::USER_SERVICE_GROUP.to_string(),
         }
     }
 
@@ -345,4 +351,170 @@ pub async fn publish_order(
         Ok(Err(e)) => Err(format!("JetStream publish failed: {e}")),
         Err(_) => Err("no JetStream ack within 2 s".to_string()),
     }
+}
+
+/// The User Service's consumer of the order stream: the durable pull consumer `names.consumer`
+/// (explicit acks, from the stream's start the first time), created if missing. Each order for a
+/// known user is acked and counted; one for an unknown user, or unreadable, is terminated
+/// (`AckTerm`: never redelivered) and counted as dead-lettered, with the reason. Every message
+/// gets a consumer span under the producer's context in its headers. Reconnects with backoff;
+/// stops at `shutdown`, leaving the consumer on the server, so orders published meanwhile wait
+/// there as pending and are taken at the next start.
+pub async fn consume_orders(
+    names: NatsNames,
+    store: Arc<UserStore>,
+    (tally, state): (
+        crate::user_service::ConsumerTally,
+        watch::Sender<crate::user_service::ConsumerState>,
+    ),
+    telemetry: Option<Arc<crate::telemetry::Telemetry>>,
+    shutdown: watch::Receiver<bool>,
+) {
+    use crate::user_service::ConsumerState;
+    let client = match client(&names.url, "demo user-service orders").await {
+        Ok(client) => client,
+        Err(why) => {
+            let _ = state.send(ConsumerState::Down(why));
+            return;
+        }
+    };
+    let stop = crate::user_service::stopped(shutdown);
+    tokio::pin!(stop);
+    let mut backoff = Duration::from_millis(250);
+    loop {
+        let _ = state.send(ConsumerState::Connecting);
+        let run = consume_stream(
+            &client,
+            &names,
+            &store,
+            &tally,
+            &state,
+            telemetry.as_deref(),
+        );
+        let why = tokio::select! {
+            _ = &mut stop => break,
+            why = run => why,
+        };
+        tracing::warn!(%why, "NATS order consumer down; retrying in {backoff:?}");
+        let _ = state.send(ConsumerState::Down(why));
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+    let _ = tokio::time::timeout(Duration::from_millis(500), client.drain()).await;
+}
+
+/// Consumes until the server or the consumer fails; the reason.
+async fn consume_stream(
+    client: &async_nats::Client,
+    names: &NatsNames,
+    store: &UserStore,
+    tally: &crate::user_service::ConsumerTally,
+    state: &watch::Sender<crate::user_service::ConsumerState>,
+    telemetry: Option<&crate::telemetry::Telemetry>,
+) -> String {
+    if !wait_connected(client, &names.url, Duration::from_secs(2)).await {
+        return format!("NATS at {} is not connected", names.url);
+    }
+    if let Err(why) = ensure_stream(client, names).await {
+        return why;
+    }
+    let js = jetstream::new(client.clone());
+    let consumer = async {
+        let stream = js
+            .get_stream(&names.stream)
+            .await
+            .map_err(|e| e.to_string())?;
+        stream
+            .get_or_create_consumer::<jetstream::consumer::pull::Config>(
+                &names.consumer,
+                jetstream::consumer::pull::Config {
+                    durable_name: Some(names.consumer.clone()),
+                    description: Some("Switchboard demo: the User Service".to_string()),
+                    ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                    deliver_policy: jetstream::consumer::DeliverPolicy::All,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| e.to_string())
+    };
+    let consumer = match consumer.await {
+        Ok(consumer) => consumer,
+        Err(e) => {
+            return format!(
+                "cannot create consumer {} on stream {}: {e}",
+                names.consumer, names.stream
+            );
+        }
+    };
+    let mut messages = match consumer.messages().await {
+        Ok(messages) => messages,
+        Err(e) => return format!("cannot pull from consumer {}: {e}", names.consumer),
+    };
+    let _ = state.send(tally.state());
+    loop {
+        let message = match messages.next().await {
+            Some(Ok(message)) => message,
+            Some(Err(e)) => return format!("consumer {} failed: {e}", names.consumer),
+            None => return format!("consumer {} ended", names.consumer),
+        };
+        let next = take_order(&message, names, store, tally, telemetry).await;
+        let _ = state.send(next);
+    }
+}
+
+/// Handles one order message (acked, or terminated for an unknown user or an unreadable body)
+/// under its consumer span; the consumer's new state.
+async fn take_order(
+    message: &jetstream::Message,
+    names: &NatsNames,
+    store: &UserStore,
+    tally: &crate::user_service::ConsumerTally,
+    telemetry: Option<&crate::telemetry::Telemetry>,
+) -> crate::user_service::ConsumerState {
+    use crate::telemetry::{self, Attribute, Kind};
+    let parent = telemetry::extract(message.headers.iter().flat_map(|headers| {
+        headers
+            .iter()
+            .filter_map(|(name, values)| Some((name.as_ref(), values.first()?.as_str())))
+    }));
+    let cx = telemetry::start_span(
+        telemetry,
+        format!("{} process", message.subject),
+        Kind::Consumer,
+        &parent,
+        vec![
+            Attribute::new("messaging.system", "nats"),
+            Attribute::new("messaging.destination.name", message.subject.to_string()),
+            Attribute::new("messaging.consumer.group.name", names.consumer.clone()),
+            Attribute::new("messaging.operation.type", "process"),
+        ],
+    );
+    let rejected = match crate::user_service::parse_order(&message.payload) {
+        Ok(order) if store.get(&order.user_id).is_ok() => None,
+        Ok(order) => Some(format!(
+            "no user {:?} (checked when the order was consumed)",
+            order.user_id
+        )),
+        Err(reason) => Some(reason),
+    };
+    let error = rejected
+        .as_ref()
+        .map(|reason| format!("terminated: {reason}"));
+    let (settled, next) = match rejected {
+        None => (message.ack().await, tally.consumed(1)),
+        Some(reason) => {
+            tracing::warn!(%reason, subject = %message.subject, "terminating an order message");
+            let settled = message.ack_with(jetstream::AckKind::Term).await;
+            (settled, tally.dead_lettered(reason))
+        }
+    };
+    if let Err(err) = &settled {
+        tracing::warn!(%err, "cannot ack an order message (it will be redelivered)");
+    }
+    telemetry::end(&cx, error);
+    next
 }

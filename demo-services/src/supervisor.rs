@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use crate::demo::{BrokerProbe, DemoConfig, order_config, probe_broker, user_config};
 use crate::order_service::{self, OrderServiceHandle};
-use crate::user_service::{self, ConsumerState, UserServiceHandle};
+use crate::user_service::{self, ConsumerState, ConsumerTallies, UserServiceHandle};
 use crate::{Knobs, StartError};
 
 /// A demo service the supervisor manages.
@@ -48,6 +48,8 @@ pub struct Supervisor {
     /// Latency and failure rate kept across restarts.
     user_knobs: (u64, f64),
     order_knobs: (u64, f64),
+    /// The User Service's consumers' counts, kept across its restarts.
+    tallies: ConsumerTallies,
     pub broker: BrokerProbe,
     /// The NATS server's answer at start (`None`: NATS is off).
     pub nats: Option<BrokerProbe>,
@@ -76,7 +78,12 @@ impl Supervisor {
         let nats = crate::demo::probe_nats(&config).await;
         let kafka = crate::demo::setup_kafka(&config).await;
         let mut notes = Vec::new();
-        let user = match user_service::start(user_config(&config, (0, 0.0))).await {
+        let tallies = ConsumerTallies::default();
+        let user_config = |config: &DemoConfig| user_service::UserServiceConfig {
+            tallies: tallies.clone(),
+            ..user_config(config, (0, 0.0))
+        };
+        let user = match user_service::start(user_config(&config)).await {
             Err(err) if fallback_to_ephemeral && addr_in_use(&err) => {
                 notes.push(format!(
                     "{} or {} is busy (another demo running?): the User Service uses free ports",
@@ -84,7 +91,7 @@ impl Supervisor {
                 ));
                 config.user_http_addr = ephemeral(config.user_http_addr);
                 config.user_grpc_addr = ephemeral(config.user_grpc_addr);
-                user_service::start(user_config(&config, (0, 0.0))).await?
+                user_service::start(user_config(&config)).await?
             }
             other => other?,
         };
@@ -108,6 +115,7 @@ impl Supervisor {
             order: Some(order),
             user_knobs: (0, 0.0),
             order_knobs: (0, 0.0),
+            tallies,
             broker,
             nats,
             kafka,
@@ -178,8 +186,11 @@ impl Supervisor {
     pub async fn start_service(&mut self, id: ServiceId) -> Result<(), StartError> {
         match id {
             ServiceId::User if self.user.is_none() => {
-                self.user =
-                    Some(user_service::start(user_config(&self.config, self.user_knobs)).await?);
+                let config = user_service::UserServiceConfig {
+                    tallies: self.tallies.clone(),
+                    ..user_config(&self.config, self.user_knobs)
+                };
+                self.user = Some(user_service::start(config).await?);
             }
             ServiceId::Order if self.order.is_none() => {
                 self.order =

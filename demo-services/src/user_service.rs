@@ -37,6 +37,9 @@ pub struct UserServiceConfig {
     pub nats: Option<crate::nats_flow::NatsNames>,
     /// Kafka broker, topic and group to consume order events as; `None` disables it.
     pub kafka: Option<crate::kafka_flow::KafkaNames>,
+    /// What its consumers counted so far: the supervisor passes the same tallies to each start,
+    /// so the counts go on across restarts of the service.
+    pub tallies: ConsumerTallies,
     pub latency_ms: u64,
     pub failure_rate: f64,
     /// Where its spans go (OTLP/HTTP); `None`: not traced.
@@ -52,6 +55,7 @@ impl Default for UserServiceConfig {
             topology: Topology::default(),
             nats: None,
             kafka: None,
+            tallies: ConsumerTallies::default(),
             latency_ms: 0,
             failure_rate: 0.0,
             otlp_endpoint: None,
@@ -87,6 +91,56 @@ pub enum ConsumerState {
     Down(String),
 }
 
+/// A consumer's counts, shared by its runs: they survive its reconnections and, kept by the
+/// supervisor, restarts of the User Service (the strip's counts then go on where they were).
+#[derive(Debug, Clone, Default)]
+pub struct ConsumerTally(Arc<std::sync::Mutex<Tally>>);
+
+#[derive(Debug, Default)]
+struct Tally {
+    consumed: u64,
+    dead_lettered: u64,
+    last_reject: Option<String>,
+}
+
+impl ConsumerTally {
+    fn with(&self, change: impl FnOnce(&mut Tally)) -> ConsumerState {
+        let mut tally = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        change(&mut tally);
+        ConsumerState::Consuming {
+            consumed: tally.consumed,
+            dead_lettered: tally.dead_lettered,
+            last_reject: tally.last_reject.clone(),
+        }
+    }
+
+    /// The counts as a `Consuming` state.
+    pub fn state(&self) -> ConsumerState {
+        self.with(|_| {})
+    }
+
+    /// Counts `n` messages consumed; the new state.
+    pub fn consumed(&self, n: u64) -> ConsumerState {
+        self.with(|t| t.consumed += n)
+    }
+
+    /// Counts one message dead-lettered for `reason`; the new state.
+    pub fn dead_lettered(&self, reason: String) -> ConsumerState {
+        self.with(|t| {
+            t.dead_lettered += 1;
+            t.last_reject = Some(reason);
+        })
+    }
+}
+
+/// The tallies of the User Service's three consumers (RabbitMQ, Kafka, NATS).
+#[derive(Debug, Clone, Default)]
+pub struct ConsumerTallies {
+    pub amqp: ConsumerTally,
+    pub kafka: ConsumerTally,
+    pub nats: ConsumerTally,
+}
+
 /// A running User Service. Dropping it without [`UserServiceHandle::stop`] stops it too, but
 /// without waiting.
 #[derive(Debug)]
@@ -97,6 +151,7 @@ pub struct UserServiceHandle {
     pub store: Arc<UserStore>,
     consumer: watch::Receiver<ConsumerState>,
     kafka_consumer: watch::Receiver<ConsumerState>,
+    nats_consumer: watch::Receiver<ConsumerState>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     telemetry: Option<Arc<Telemetry>>,
@@ -115,6 +170,16 @@ impl UserServiceHandle {
     /// A receiver that sees every state change of the Kafka consumer.
     pub fn kafka_consumer_updates(&self) -> watch::Receiver<ConsumerState> {
         self.kafka_consumer.clone()
+    }
+
+    /// The state of the durable pull consumer of the NATS orders stream (`user-service`).
+    pub fn nats_consumer_state(&self) -> ConsumerState {
+        self.nats_consumer.borrow().clone()
+    }
+
+    /// A receiver that sees every state change of the NATS consumer.
+    pub fn nats_consumer_updates(&self) -> watch::Receiver<ConsumerState> {
+        self.nats_consumer.clone()
     }
 
     /// A receiver that sees every consumer state change.
@@ -226,7 +291,7 @@ pub async fn start(config: UserServiceConfig) -> Result<UserServiceHandle, Start
             url,
             topology,
             shared.clone(),
-            consumer_tx,
+            (config.tallies.amqp.clone(), consumer_tx),
             rx,
         )));
     }
@@ -234,7 +299,18 @@ pub async fn start(config: UserServiceConfig) -> Result<UserServiceHandle, Start
     if let Some(names) = config.kafka.clone() {
         tasks.push(tokio::spawn(crate::kafka_flow::consume_orders(
             names,
-            kafka_tx,
+            (config.tallies.kafka.clone(), kafka_tx),
+            shared.telemetry.clone(),
+            shutdown_rx.clone(),
+        )));
+    }
+    let (nats_tx, nats_consumer) = watch::channel(ConsumerState::Disabled);
+    if let Some(names) = config.nats.clone() {
+        let _ = nats_tx.send(ConsumerState::Connecting);
+        tasks.push(tokio::spawn(crate::nats_flow::consume_orders(
+            names.clone(),
+            shared.store.clone(),
+            (config.tallies.nats.clone(), nats_tx),
             shared.telemetry.clone(),
             shutdown_rx.clone(),
         )));
@@ -260,6 +336,7 @@ pub async fn start(config: UserServiceConfig) -> Result<UserServiceHandle, Start
         store: shared.store,
         consumer,
         kafka_consumer,
+        nats_consumer,
         shutdown,
         tasks,
         telemetry,
@@ -522,13 +599,13 @@ async fn consume_loop(
     url: String,
     topology: Topology,
     shared: Shared,
-    state: watch::Sender<ConsumerState>,
+    (tally, state): (ConsumerTally, watch::Sender<ConsumerState>),
     shutdown: watch::Receiver<bool>,
 ) {
     let mut backoff = Duration::from_millis(250);
     loop {
         let _ = state.send(ConsumerState::Connecting);
-        let run = consume_once(&url, &topology, &shared, &state, shutdown.clone());
+        let run = consume_once(&url, &topology, &shared, (&tally, &state), shutdown.clone());
         match run.await {
             Ok(()) => return,
             Err(err) => {
@@ -549,7 +626,7 @@ async fn consume_once(
     url: &str,
     topology: &Topology,
     shared: &Shared,
-    state: &watch::Sender<ConsumerState>,
+    (tally, state): (&ConsumerTally, &watch::Sender<ConsumerState>),
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), String> {
     let props = ConnectionProperties::default().with_connection_name("demo user-service".into());
@@ -575,13 +652,7 @@ async fn consume_once(
         )
         .await
         .map_err(|e| e.to_string())?;
-    let (mut consumed, mut dead_lettered) = (0u64, 0u64);
-    let mut last_reject: Option<String> = None;
-    let _ = state.send(ConsumerState::Consuming {
-        consumed,
-        dead_lettered,
-        last_reject: None,
-    });
+    let _ = state.send(tally.state());
     let stop = stopped(shutdown);
     tokio::pin!(stop);
     loop {
@@ -610,7 +681,7 @@ async fn consume_once(
             ],
         );
         let store = &shared.store;
-        let rejected_before = dead_lettered;
+        let mut rejected = None;
         match parse_order(&delivery.data) {
             Ok(order) => {
                 if store.record_order(&order.user_id, &order.order_id) {
@@ -618,7 +689,7 @@ async fn consume_once(
                         .ack(BasicAckOptions::default())
                         .await
                         .map_err(|e| e.to_string())?;
-                    consumed += 1;
+                    let _ = state.send(tally.consumed(1));
                 } else {
                     // The asynchronous user check (the Order Service took the order without
                     // asking): an order for an unknown user goes to the dead-letter queue.
@@ -628,8 +699,7 @@ async fn consume_once(
                     );
                     tracing::warn!(user_id = %order.user_id, "order for an unknown user");
                     dead_letter(&channel, topology, &delivery, &reason).await?;
-                    dead_lettered += 1;
-                    last_reject = Some(reason);
+                    rejected = Some(reason);
                 }
             }
             Err(reason) => {
@@ -639,20 +709,18 @@ async fn consume_once(
                     "rejecting an unreadable order message to the dead-letter queue"
                 );
                 dead_letter(&channel, topology, &delivery, &reason).await?;
-                dead_lettered += 1;
-                last_reject = Some(reason);
+                rejected = Some(reason);
             }
         }
         telemetry::end(
             &cx,
-            (dead_lettered > rejected_before)
-                .then(|| format!("dead-lettered: {}", last_reject.clone().unwrap_or_default())),
+            rejected
+                .as_ref()
+                .map(|reason| format!("dead-lettered: {reason}")),
         );
-        let _ = state.send(ConsumerState::Consuming {
-            consumed,
-            dead_lettered,
-            last_reject: last_reject.clone(),
-        });
+        if let Some(reason) = rejected {
+            let _ = state.send(tally.dead_lettered(reason));
+        }
     }
 }
 
@@ -715,7 +783,7 @@ async fn dead_letter(
     settled.map(|_| ()).map_err(|e| e.to_string())
 }
 
-fn parse_order(body: &[u8]) -> Result<OrderCreated, String> {
+pub(crate) fn parse_order(body: &[u8]) -> Result<OrderCreated, String> {
     let text = std::str::from_utf8(body).map_err(|_| "body is not UTF-8".to_string())?;
     serde_json::from_str(text).map_err(|e| format!("not an OrderCreated JSON event: {e}"))
 }

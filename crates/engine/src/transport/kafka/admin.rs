@@ -417,3 +417,89 @@ pub async fn group_names(url: &str) -> Result<Vec<String>, ExchangeError> {
         .map(|g| g.group_id.to_string())
         .collect())
 }
+
+/// How far a group is behind on one topic: the sum over its partitions of what it has not
+/// committed yet (from the low watermark where it committed nothing), as in [`groups`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct GroupLag {
+    pub lag: i64,
+    pub partitions: usize,
+}
+
+/// A kept connection (bootstrap and the group's coordinator) for asking one group's lag on one
+/// topic, cheap enough to poll every second (the services strip's Kafka lag); reconnects on the
+/// next call after a failure.
+pub struct GroupLagProbe {
+    url: String,
+    open: Option<(Cluster, Conn)>,
+}
+
+impl GroupLagProbe {
+    pub fn new(url: &str) -> Self {
+        Self {
+            url: url.to_string(),
+            open: None,
+        }
+    }
+
+    /// `group`'s lag on `topic`, or why not (broker down, no such topic: one line each).
+    pub async fn lag(
+        &mut self,
+        group: &str,
+        topic: &str,
+        timeout: Duration,
+    ) -> Result<GroupLag, ExchangeError> {
+        let answer = tokio::time::timeout(timeout, self.ask(group, topic))
+            .await
+            .unwrap_or_else(|_| {
+                Err(ExchangeError {
+                    kind: ErrorKind::Timeout,
+                    phase: None,
+                    message: format!("no answer within {} ms", timeout.as_millis()),
+                })
+            });
+        if answer.is_err() {
+            self.open = None;
+        }
+        answer
+    }
+
+    async fn ask(&mut self, group: &str, topic: &str) -> Result<GroupLag, ExchangeError> {
+        if self.open.is_none() {
+            let mut cluster = connect(&self.url).await?;
+            let conn = coordinator(&mut cluster, group).await?;
+            self.open = Some((cluster, conn));
+        }
+        let Some((cluster, conn)) = self.open.as_mut() else {
+            return Err(ExchangeError {
+                kind: ErrorKind::Io,
+                phase: None,
+                message: "not connected".into(),
+            });
+        };
+        let meta = cluster.topic(topic).await?;
+        let parts: Vec<(i32, i32)> = meta
+            .partitions
+            .iter()
+            .filter(|p| p.id >= 0)
+            .map(|p| (p.id, p.leader))
+            .collect();
+        let marks = watermarks(cluster, topic, &parts).await?;
+        let ids: Vec<i32> = parts.iter().map(|(p, _)| *p).collect();
+        let committed = super::group::committed_offsets(conn, group, topic, &ids).await?;
+        let lag = ids
+            .iter()
+            .map(|p| {
+                let (low, high) = marks.get(p).copied().unwrap_or((0, 0));
+                match committed.get(p).copied().unwrap_or(-1) {
+                    c if c >= 0 => (high - c).max(0),
+                    _ => (high - low).max(0),
+                }
+            })
+            .sum();
+        Ok(GroupLag {
+            lag,
+            partitions: ids.len(),
+        })
+    }
+}

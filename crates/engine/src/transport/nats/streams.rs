@@ -115,6 +115,90 @@ pub async fn list(url: &str, timeout: Duration) -> Result<Vec<StreamSummary>, Ex
         })?
 }
 
+/// A kept connection for asking how far one durable consumer is behind, cheap enough to poll
+/// twice a second (the services strip's JetStream pending); reconnects on the next call after
+/// a failure.
+pub struct ConsumerProbe {
+    url: String,
+    js: Option<(async_nats::Client, jetstream::Context)>,
+}
+
+impl ConsumerProbe {
+    pub fn new(url: &str) -> Self {
+        Self {
+            url: url.to_string(),
+            js: None,
+        }
+    }
+
+    /// The consumer `consumer` of `stream` as [`list`] shows it (its `num_pending`: not yet
+    /// delivered; `num_ack_pending`: delivered, not acked), or why not (server down, no
+    /// JetStream, no such stream or consumer: one line each).
+    pub async fn pending(
+        &mut self,
+        stream: &str,
+        consumer: &str,
+        timeout: Duration,
+    ) -> Result<ConsumerSummary, ExchangeError> {
+        let asked = tokio::time::timeout(timeout, self.ask(stream, consumer, timeout)).await;
+        let answer = asked.unwrap_or_else(|_| {
+            Err(ExchangeError {
+                kind: ErrorKind::Timeout,
+                phase: None,
+                message: format!("no answer within {} ms", timeout.as_millis()),
+            })
+        });
+        if answer.as_ref().is_err_and(|e| e.kind == ErrorKind::Timeout) {
+            // A server that does not answer: start over with a new connection next time (one
+            // that went away is noticed by its state).
+            self.js = None;
+        }
+        answer
+    }
+
+    async fn ask(
+        &mut self,
+        stream: &str,
+        consumer: &str,
+        timeout: Duration,
+    ) -> Result<ConsumerSummary, ExchangeError> {
+        let connected = self.js.as_ref().is_some_and(|(client, _)| {
+            client.connection_state() == async_nats::connection::State::Connected
+        });
+        if !connected {
+            let mut rec = Recorder::new(timeout);
+            let client =
+                super::connect(&mut rec, &self.url, "switchboard consumer pending").await?;
+            super::require_jetstream(&client)?;
+            let mut js = jetstream::new(client.clone());
+            js.set_timeout(timeout);
+            self.js = Some((client, js));
+        }
+        let Some((_, js)) = &self.js else {
+            return Err(refused("not connected".into()));
+        };
+        let handle = js.get_stream_no_info(stream).await.map_err(js_error)?;
+        let info = handle.consumer_info(consumer).await.map_err(|e| {
+            let text = e.to_string().to_ascii_lowercase();
+            if text.contains("stream not found") {
+                refused(format!("no stream {stream:?}"))
+            } else if text.contains("not found") {
+                refused(format!("no consumer {consumer:?} on stream {stream:?}"))
+            } else {
+                js_error(e)
+            }
+        })?;
+        Ok(ConsumerSummary {
+            durable: info.config.durable_name.is_some(),
+            name: info.name,
+            num_pending: info.num_pending,
+            num_ack_pending: info.num_ack_pending as u64,
+            num_redelivered: info.num_redelivered as u64,
+            delivered_stream_seq: info.delivered.stream_sequence,
+        })
+    }
+}
+
 /// One entry of a key-value bucket's history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KvEntry {
