@@ -187,10 +187,19 @@ pub fn key_value_ui<R: Row>(ui: &mut egui::Ui, id: &str, title: &str, rows: &mut
         // A row just added takes the cursor (its name field), next frame.
         let focus_id = egui::Id::unique(id).with("focus-new-row");
         let focus_row: Option<usize> = ui.data_mut(|d| d.remove_temp(focus_id));
-        // Fields shrink on a narrow window so that *Remove* stays visible.
+        // Fields shrink on a narrow window (or a narrow editor beside its result) so that the
+        // remove button stays visible: at the narrowest it is a cross.
         let available = ui.available_width();
-        let name_width = (available * 0.3).clamp(100.0, 200.0);
-        let value_width = (available - name_width - 120.0).clamp(120.0, 360.0);
+        let narrow = available < 400.0;
+        let (remove_label, remove_width) = if narrow {
+            ("×", 22.0)
+        } else {
+            ("Remove", 60.0)
+        };
+        // The toggle, three gaps and the button.
+        let reserve = 24.0 + 3.0 * 6.0 + remove_width + 20.0;
+        let name_width = (available * 0.3).clamp(70.0, 200.0);
+        let value_width = (available - name_width - reserve).clamp(60.0, 360.0);
         egui::Grid::new(id)
             .num_columns(4)
             .spacing([6.0, 2.0])
@@ -213,7 +222,12 @@ pub fn key_value_ui<R: Row>(ui: &mut egui::Ui, id: &str, title: &str, rows: &mut
                             .hint_text("value")
                             .font(egui::TextStyle::Monospace),
                     );
-                    if ui.small_button("Remove").clicked() {
+                    let button = ui.small_button(remove_label);
+                    // Named "Remove" for screen readers (and tests) whatever it shows.
+                    button.widget_info(|| {
+                        egui::WidgetInfo::labeled(egui::Role::Button, true, "Remove")
+                    });
+                    if button.on_hover_text("Remove this row").clicked() {
                         remove = Some(i);
                     }
                     ui.end_row();
