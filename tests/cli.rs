@@ -766,3 +766,78 @@ async fn traces_reports_refused_exports_and_a_summary_at_the_end() {
     );
     assert!(!summary.contains(" 0 exports refused"), "{summary}");
 }
+
+/// #16: `switchboard run DIR` puts a traceparent on every request it sends (a new trace each),
+/// keeps one a request sets itself, and sends none with `--no-traceparent`.
+#[tokio::test]
+async fn run_sends_a_traceparent_per_request_unless_told_not_to() {
+    use switchboard::engine::trace::TraceContext;
+    let echo = common::echo::Echo::start().await;
+    let dir = std::env::temp_dir().join(format!("sb-run-trace-{}", common::tag()));
+    let dir_s = dir.to_str().unwrap().to_string();
+    let given = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    for (name, line) in [
+        ("a", format!("curl {}/a", echo.base_url())),
+        ("b", format!("curl {}/b", echo.base_url())),
+        (
+            "c",
+            format!("curl -H 'traceparent: {given}' {}/c", echo.base_url()),
+        ),
+    ] {
+        let out = run(vec![
+            "import".into(),
+            "curl".into(),
+            line,
+            dir_s.clone(),
+            "--name".into(),
+            name.into(),
+        ])
+        .await;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = run(vec!["run".into(), dir_s.clone()]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sent = |path: &str| {
+        echo.received()
+            .into_iter()
+            .filter(|r| r.target() == path)
+            .map(|r| {
+                r.all("traceparent")
+                    .iter()
+                    .map(|v| v.to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect::<Vec<_>>()
+    };
+    let (a, b) = (sent("/a"), sent("/b"));
+    assert_eq!((a.len(), a[0].len(), b[0].len()), (1, 1, 1), "{a:?} {b:?}");
+    let (ta, tb) = (
+        TraceContext::parse(&a[0][0]).expect("a valid traceparent"),
+        TraceContext::parse(&b[0][0]).expect("a valid traceparent"),
+    );
+    assert_ne!(ta.trace_id, tb.trace_id, "a new trace per request");
+    assert_eq!(
+        sent("/c"),
+        vec![vec![given.to_string()]],
+        "the given one, once"
+    );
+
+    let out = run(vec!["run".into(), dir_s, "--no-traceparent".into()]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let a = sent("/a");
+    assert_eq!(a.len(), 2);
+    assert!(a[1].is_empty(), "--no-traceparent sends none: {a:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -188,6 +188,10 @@ pub struct RunArgs {
     /// Timeout for requests that set none, in seconds.
     #[arg(long, default_value = "30", value_name = "SECS", value_parser = parse_secs)]
     pub timeout: Duration,
+    /// Do not send a W3C traceparent (by default each request starts a new trace, unless its
+    /// headers set a traceparent).
+    #[arg(long)]
+    pub no_traceparent: bool,
 }
 
 #[derive(Debug, Clone, Subcommand)]

@@ -46,6 +46,7 @@ pub async fn run(a: args::RunArgs, show_credentials: bool) -> anyhow::Result<Exi
         vars: parse_vars(&a.vars)?,
         names: a.names.clone(),
         timeout: a.timeout,
+        traceparent: !a.no_traceparent,
     };
     let json = a.json;
     let results = collection::run::run(&collection, &secrets_or_empty(), &options, |r| {

@@ -22,6 +22,9 @@ pub struct RunOptions {
     pub names: Vec<String>,
     /// For requests that set no timeout.
     pub timeout: Duration,
+    /// Each request carries a W3C `traceparent`: a new trace each, unless its headers set one
+    /// (as `send` does: [`RequestSpec::inject_trace`]).
+    pub traceparent: bool,
 }
 
 /// What happened to one saved request.
@@ -101,7 +104,7 @@ pub async fn run(
                             w.describe()
                         ),
                     ),
-                    Ok(Runnable::Request(spec)) => {
+                    Ok(Runnable::Request(mut spec)) => {
                         let pool = match (&spec, &saved.spec) {
                             (RequestSpec::Grpc(req), SavedSpec::Grpc(g)) => {
                                 let source = g.descriptor_source(&collection.root);
@@ -133,7 +136,11 @@ pub async fn run(
                                 format!("cannot load gRPC descriptors: {e}"),
                             ),
                             Ok(pool) => {
-                                let exchanges = spec.execute(&pool).await;
+                                let exchanges = if options.traceparent {
+                                    spec.execute_traced(&pool).await
+                                } else {
+                                    spec.execute(&pool).await
+                                };
                                 let checks: Vec<Check> = exchanges
                                     .iter()
                                     .flat_map(|x| saved.expect.check(x))

@@ -454,6 +454,7 @@ impl SwitchboardApp {
             vars: overrides,
             names: Vec::new(),
             timeout: self.settings.timeout(),
+            traceparent: self.settings.trace_context,
         };
         let id = self.next_request_id();
         self.backend_command(Command::RunCollection {
