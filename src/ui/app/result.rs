@@ -309,7 +309,21 @@ pub(super) fn differences_ui(
                 .id_salt("compare-differences-list")
                 .max_height(220.0)
                 .show(ui, |ui| {
-                    let stacked = compare_stacked(ui, named.len());
+                    // Side by side only when every column fits its longest value (cut at 60
+                    // characters): long ids pushed column B out of sight.
+                    let char_width = ui.fonts_mut(|f| {
+                        f.glyph_width(&egui::TextStyle::Monospace.resolve(ui.style()), '0')
+                    });
+                    let longest = |texts: &mut dyn Iterator<Item = &String>| {
+                        texts.map(|t| t.chars().count().min(60)).max().unwrap_or(0) as f32
+                    };
+                    let shown = diffs.iter().take(SHOWN);
+                    let value_chars =
+                        longest(&mut shown.clone().flat_map(|d| d.values.iter().flatten()));
+                    let what_chars = longest(&mut shown.map(|d| &d.what));
+                    let needed = (what_chars + 2.0) * char_width
+                        + named.len() as f32 * ((value_chars + 2.0) * char_width);
+                    let stacked = compare_stacked(ui, named.len()) || ui.available_width() < needed;
                     egui::Grid::new("compare-differences-grid")
                         .striped(true)
                         .num_columns(if stacked { 2 } else { named.len() + 1 })
