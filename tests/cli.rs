@@ -767,6 +767,94 @@ async fn traces_reports_refused_exports_and_a_summary_at_the_end() {
     assert!(!summary.contains(" 0 exports refused"), "{summary}");
 }
 
+/// `load http` puts a new traceparent (a new trace) on each request, keeps one given with -H on
+/// every request, and sends none with `--no-traceparent`; `load amqp --trace` is refused.
+#[tokio::test]
+async fn load_sends_a_new_traceparent_per_request_unless_told_not_to() {
+    use switchboard::engine::trace::TraceContext;
+    let echo = common::echo::Echo::start().await;
+    let load = |path: &str, extra: &[&str]| {
+        let mut args: Vec<String> = ["load", "http", "GET"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        args.push(format!("{}{path}", echo.base_url()));
+        args.extend(["-n", "60", "-c", "4", "--json"].map(String::from));
+        args.extend(extra.iter().map(|s| s.to_string()));
+        run(args)
+    };
+    let sent = |path: &str| {
+        echo.received()
+            .into_iter()
+            .filter(|r| r.target() == path)
+            .map(|r| {
+                r.all("traceparent")
+                    .iter()
+                    .map(|v| v.to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect::<Vec<_>>()
+    };
+    let ok = |out: &Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(json_lines(out)[0]["ok"], 60);
+    };
+
+    ok(&load("/a", &[]).await);
+    let a = sent("/a");
+    assert_eq!(a.len(), 60);
+    let mut traces = std::collections::HashSet::new();
+    for values in &a {
+        assert_eq!(values.len(), 1, "one traceparent per request: {a:?}");
+        let context = TraceContext::parse(&values[0]).expect("a valid traceparent");
+        traces.insert(context.trace_id);
+    }
+    assert_eq!(traces.len(), 60, "a new trace per request: {a:?}");
+
+    ok(&load("/b", &["--no-traceparent"]).await);
+    let b = sent("/b");
+    assert_eq!(b.len(), 60);
+    assert!(
+        b.iter().all(Vec::is_empty),
+        "--no-traceparent sends none: {b:?}"
+    );
+
+    let given = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    ok(&load("/c", &["-H", &format!("traceparent: {given}")]).await);
+    let c = sent("/c");
+    assert_eq!(c.len(), 60);
+    assert!(
+        c.iter().all(|v| v == &[given]),
+        "the given one, once each: {c:?}"
+    );
+
+    let out = run([
+        "load",
+        "amqp",
+        "amqp://127.0.0.1:1",
+        "--exchange",
+        "x",
+        "--routing-key",
+        "k",
+        "--body",
+        "b",
+        "--trace",
+    ]
+    .map(String::from)
+    .to_vec())
+    .await;
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("load does not collect spans"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// #16: `switchboard run DIR` puts a traceparent on every request it sends (a new trace each),
 /// keeps one a request sets itself, and sends none with `--no-traceparent`.
 #[tokio::test]

@@ -23,6 +23,7 @@ async fn load(
         request,
         limit,
         concurrency,
+        traceparent: true,
     };
     run_load(&spec, &pool, None, CancellationToken::new())
         .await

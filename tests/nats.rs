@@ -606,6 +606,7 @@ async fn load_mode_runs_requests_and_jetstream_publishes_on_kept_connections() {
         request: RequestSpec::Nats(Box::new(req)),
         limit: LoadLimit::Requests(300),
         concurrency: 4,
+        traceparent: true,
     };
     let report = run_load(&spec, &pool, None, CancellationToken::new())
         .await
@@ -622,6 +623,7 @@ async fn load_mode_runs_requests_and_jetstream_publishes_on_kept_connections() {
         request: RequestSpec::Nats(Box::new(bad)),
         limit: LoadLimit::Requests(50),
         concurrency: 2,
+        traceparent: true,
     };
     let report = run_load(&spec, &pool, None, CancellationToken::new())
         .await
@@ -633,6 +635,7 @@ async fn load_mode_runs_requests_and_jetstream_publishes_on_kept_connections() {
         request: RequestSpec::Nats(Box::new(publish)),
         limit: LoadLimit::Requests(200),
         concurrency: 4,
+        traceparent: true,
     };
     let report = run_load(&spec, &pool, None, CancellationToken::new())
         .await
@@ -935,4 +938,82 @@ async fn an_orders_stream_message_carries_its_trace_to_the_user_services_consume
     );
     demo.stop().await;
     delete_stream(&names.stream).await;
+}
+
+/// The `traceparent` values of the next `n` messages on `sub`.
+async fn traceparents(sub: &mut async_nats::Subscriber, n: usize) -> Vec<Vec<String>> {
+    let mut values = Vec::new();
+    for _ in 0..n {
+        let msg = tokio::time::timeout(SECS, sub.next())
+            .await
+            .expect("every published message arrives")
+            .unwrap();
+        let all: Vec<String> = msg
+            .headers
+            .iter()
+            .flat_map(|h| h.get_all("traceparent"))
+            .map(|v| v.as_str().to_string())
+            .collect();
+        values.push(all);
+    }
+    values
+}
+
+/// Load mode's core publishes each carry a new `traceparent` (a new trace per message), none
+/// when switched off, and one the request sets is sent as given on every message.
+#[tokio::test]
+async fn load_mode_puts_a_new_traceparent_on_every_message_unless_switched_off() {
+    use switchboard::engine::RequestSpec;
+    use switchboard::engine::load::{LoadLimit, LoadSpec, run_load};
+    use switchboard::engine::trace::TraceContext;
+    let pool = switchboard::engine::grpc::builtin_pool().unwrap();
+    let watcher = client().await;
+    let subject = format!("sbtest_{}.load_trace", tag());
+    let mut sub = watcher.subscribe(subject.clone()).await.unwrap();
+    watcher.flush().await.unwrap();
+    let load = |request: NatsRequest, traceparent: bool| LoadSpec {
+        request: RequestSpec::Nats(Box::new(request)),
+        limit: LoadLimit::Requests(40),
+        concurrency: 4,
+        traceparent,
+    };
+
+    let spec = load(NatsRequest::publish(nats_url(), &subject, "x"), true);
+    let report = run_load(&spec, &pool, None, CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(report.ok, 40, "{:?}", report.errors);
+    let values = traceparents(&mut sub, 40).await;
+    let mut traces = std::collections::HashSet::new();
+    for v in &values {
+        assert_eq!(v.len(), 1, "one traceparent per message: {values:?}");
+        let context = TraceContext::parse(&v[0]).expect("a valid traceparent");
+        traces.insert(context.trace_id);
+    }
+    assert_eq!(traces.len(), 40, "a new trace per message: {values:?}");
+
+    let spec = load(NatsRequest::publish(nats_url(), &subject, "x"), false);
+    let report = run_load(&spec, &pool, None, CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(report.ok, 40, "{:?}", report.errors);
+    let values = traceparents(&mut sub, 40).await;
+    assert!(values.iter().all(Vec::is_empty), "none: {values:?}");
+
+    let given = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let mut mine = NatsRequest::publish(nats_url(), &subject, "x");
+    mine.headers.push(SavedHeader {
+        name: "traceparent".into(),
+        value: given.into(),
+        enabled: true,
+    });
+    let report = run_load(&load(mine, true), &pool, None, CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(report.ok, 40, "{:?}", report.errors);
+    let values = traceparents(&mut sub, 40).await;
+    assert!(
+        values.iter().all(|v| v == &[given]),
+        "the given one, as given: {values:?}"
+    );
 }

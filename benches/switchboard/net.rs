@@ -165,6 +165,7 @@ pub(super) fn net_figures(quick: bool, runs: usize) -> Vec<Figure> {
                 request: RequestSpec::Http(req.clone()),
                 limit: LoadLimit::Requests(load_n as u64),
                 concurrency: 16,
+                traceparent: true,
             };
             let r = run_load(
                 &spec,
@@ -196,6 +197,7 @@ pub(super) fn net_figures(quick: bool, runs: usize) -> Vec<Figure> {
                 request: RequestSpec::Grpc(greq.clone()),
                 limit: LoadLimit::Requests(load_n as u64),
                 concurrency: 16,
+                traceparent: true,
             };
             let r = run_load(
                 &spec,

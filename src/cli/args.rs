@@ -349,6 +349,8 @@ pub enum Load {
         request: HttpArgs,
         #[command(flatten)]
         load: LoadOpts,
+        #[command(flatten)]
+        trace: NoTraceparent,
     },
     /// `load grpc ADDR METHOD --data JSON ...`: concurrent calls on one HTTP/2 channel.
     Grpc {
@@ -356,6 +358,8 @@ pub enum Load {
         request: GrpcArgs,
         #[command(flatten)]
         load: LoadOpts,
+        #[command(flatten)]
+        trace: NoTraceparent,
     },
     /// `load amqp URL --exchange X --routing-key K --body B`: one connection per concurrent
     /// publisher, each awaiting its confirm.
@@ -372,6 +376,8 @@ pub enum Load {
         request: NatsSendArgs,
         #[command(flatten)]
         load: LoadOpts,
+        #[command(flatten)]
+        trace: NoTraceparent,
     },
     /// `load kafka URL --topic T --body B [--key K] [--acks all]`: one connection per
     /// concurrent producer, each awaiting its ack.
@@ -381,6 +387,16 @@ pub enum Load {
         #[command(flatten)]
         load: LoadOpts,
     },
+}
+
+/// `--no-traceparent` for the `load` commands whose request arguments lack it (`load amqp` and
+/// `load kafka` take publish's, in [`Tracing`]).
+#[derive(Debug, Clone, Args)]
+pub struct NoTraceparent {
+    /// Do not send a W3C traceparent (by default each request starts a new trace, unless a
+    /// traceparent header is given).
+    #[arg(long)]
+    pub no_traceparent: bool,
 }
 
 #[derive(Debug, Clone, Args)]

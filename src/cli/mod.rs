@@ -237,37 +237,58 @@ async fn tools(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Load(l) => {
             let mut pool = None;
-            let (spec, opts, json) = match l {
-                args::Load::Http { request, load } => (
+            let (spec, opts, json, no_traceparent) = match l {
+                args::Load::Http {
+                    request,
+                    load,
+                    trace,
+                } => (
                     RequestSpec::Http(http_request(&request)?),
                     load,
                     request.json,
+                    trace.no_traceparent,
                 ),
-                args::Load::Grpc { request, load } => {
+                args::Load::Grpc {
+                    request,
+                    load,
+                    trace,
+                } => {
                     let r = grpc_request(&request)?;
                     pool = Some(
                         grpc_pool(&r.addr, Some(&r.method), &request.protos, r.timeout, &r.tls)
                             .await?,
                     );
-                    (RequestSpec::Grpc(r), load, request.json)
+                    (
+                        RequestSpec::Grpc(r),
+                        load,
+                        request.json,
+                        trace.no_traceparent,
+                    )
                 }
                 args::Load::Amqp { request, load } => (
                     RequestSpec::Amqp(Box::new(publish_request(&request)?)),
                     load,
                     request.json,
+                    load_no_traceparent(&request.tracing)?,
                 ),
                 args::Load::Kafka { request, load } => (
                     RequestSpec::Kafka(Box::new(kafka::publish(&request)?)),
                     load,
                     request.json,
+                    load_no_traceparent(&request.tracing)?,
                 ),
-                args::Load::Nats { request, load } => (
+                args::Load::Nats {
+                    request,
+                    load,
+                    trace,
+                } => (
                     RequestSpec::Nats(Box::new(nats::request(&request)?)),
                     load,
                     request.json,
+                    trace.no_traceparent,
                 ),
             };
-            load(spec, opts, json, pool).await
+            load(spec, opts, json, !no_traceparent, pool).await
         }
         _ => anyhow::bail!("not a tool command"),
     }
@@ -371,10 +392,23 @@ fn publish_request(a: &args::PublishArgs) -> anyhow::Result<PublishRequest> {
     })
 }
 
+/// `load amqp` / `load kafka` take publish's trace options: only `--no-traceparent` means
+/// something there (load mode collects no spans).
+fn load_no_traceparent(t: &args::Tracing) -> anyhow::Result<bool> {
+    if t.trace {
+        anyhow::bail!(
+            "load does not collect spans: --trace is for send and publish (each load request \
+             still carries a traceparent unless --no-traceparent)"
+        );
+    }
+    Ok(t.no_traceparent)
+}
+
 async fn load(
     spec: RequestSpec,
     opts: args::LoadOpts,
     json: bool,
+    traceparent: bool,
     pool: Option<prost_reflect::DescriptorPool>,
 ) -> anyhow::Result<ExitCode> {
     use crate::engine::load::{LoadLimit, LoadSpec, run_load};
@@ -392,6 +426,7 @@ async fn load(
         request: spec,
         limit,
         concurrency: opts.concurrency,
+        traceparent,
     };
     let cancel = tokio_util::sync::CancellationToken::new();
     let stop = cancel.clone();

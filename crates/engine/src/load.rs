@@ -17,6 +17,7 @@ use super::grpc::{GrpcClient, PreparedCall};
 use super::http::HttpClient;
 use super::recorder::Recorder;
 use super::request::RequestSpec;
+use super::trace::{TRACEPARENT, TraceHeader, Traceparents};
 
 /// When a load run stops.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -32,6 +33,9 @@ pub struct LoadSpec {
     /// Requests in flight at once (connections for HTTP/1.1 and AMQP; calls on one HTTP/2
     /// channel for gRPC).
     pub concurrency: usize,
+    /// Each request carries a W3C `traceparent` with a new trace id — unless the request sets
+    /// one, which is then sent as given on every request.
+    pub traceparent: bool,
 }
 
 /// Live counts, sent about every 100 ms.
@@ -179,6 +183,34 @@ impl Shared {
     }
 }
 
+/// A worker's trace context: which header it renews before each request, and the values.
+struct Renew {
+    /// The index of the `traceparent` added to the request's headers; `None` when switched off
+    /// or when the user set one.
+    slot: Option<usize>,
+    fresh: Traceparents,
+}
+
+impl Renew {
+    /// Adds a `traceparent` to `headers` when `on` and the user set none.
+    fn new<H: TraceHeader>(on: bool, headers: &mut Vec<H>) -> Self {
+        let mut fresh = Traceparents::new();
+        let slot = if on {
+            crate::trace::renewable(headers, &mut fresh)
+        } else {
+            None
+        };
+        Self { slot, fresh }
+    }
+
+    /// Gives the `traceparent` a new trace.
+    fn apply<H: TraceHeader>(&mut self, headers: &mut [H]) {
+        if let Some(header) = self.slot.and_then(|i| headers.get_mut(i)) {
+            header.set_value(self.fresh.new_value());
+        }
+    }
+}
+
 /// Runs the load. Progress goes to `progress` (if given); `cancel` stops it early (the report
 /// then covers what ran).
 pub async fn run_load(
@@ -201,7 +233,8 @@ pub async fn run_load(
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..concurrency {
         let shared = shared.clone();
-        let request = spec.request.clone();
+        let mut request = spec.request.clone();
+        let traceparent = spec.traceparent;
         let (http, grpc, pool) = (http.clone(), grpc.clone(), pool.clone());
         workers.spawn(async move {
             let mut tally = Tally {
@@ -210,25 +243,37 @@ pub async fn run_load(
                 examples: BTreeMap::new(),
                 latency_us: new_histogram()?,
             };
-            match &request {
+            match &mut request {
                 RequestSpec::Http(req) => {
+                    let mut renew = Renew::new(traceparent, &mut req.headers);
                     while shared.claim().is_some() {
+                        renew.apply(&mut req.headers);
                         let started = Instant::now();
                         let e = http.send(req).await;
                         shared.record(&mut tally, started, failure_kind(&e));
                     }
                 }
                 RequestSpec::Grpc(req) => {
-                    let call = PreparedCall::new(req, &pool)?;
+                    let mut renew = Renew::new(traceparent, &mut req.metadata);
+                    let mut call = PreparedCall::new(req, &pool)?;
                     while shared.claim().is_some() {
+                        if renew.slot.is_some() {
+                            call.set_metadata(TRACEPARENT, renew.fresh.new_value())?;
+                        }
                         let started = Instant::now();
                         let failure = grpc.call_prepared(&call).await;
                         shared.record(&mut tally, started, failure);
                     }
                 }
-                RequestSpec::Amqp(req) => amqp_worker(req, &shared, &mut tally).await?,
-                RequestSpec::Nats(req) => nats_worker(req, &shared, &mut tally).await?,
-                RequestSpec::Kafka(req) => kafka_worker(req, &shared, &mut tally).await?,
+                RequestSpec::Amqp(req) => {
+                    amqp_worker(req, traceparent, &shared, &mut tally).await?
+                }
+                RequestSpec::Nats(req) => {
+                    nats_worker(req, traceparent, &shared, &mut tally).await?
+                }
+                RequestSpec::Kafka(req) => {
+                    kafka_worker(req, traceparent, &shared, &mut tally).await?
+                }
             }
             Ok::<Tally, ExchangeError>(tally)
         });
@@ -296,6 +341,7 @@ pub async fn run_load(
 /// ack, core publishes for the flush.
 async fn nats_worker(
     req: &crate::nats::NatsRequest,
+    traceparent: bool,
     shared: &Shared,
     tally: &mut Tally,
 ) -> Result<(), ExchangeError> {
@@ -303,7 +349,9 @@ async fn nats_worker(
     let client = crate::nats::NatsClient::connect(&req.url, timeout).await?;
     let mut req = req.trimmed();
     req.count = 1;
+    let mut renew = Renew::new(traceparent, &mut req.headers);
     while shared.claim().is_some() {
+        renew.apply(&mut req.headers);
         let started = Instant::now();
         let e = client.execute(&req, timeout).await;
         shared.record(tally, started, failure_kind(&e));
@@ -314,15 +362,24 @@ async fn nats_worker(
 /// One Kafka connection per worker: each produce waits for its ack (per the request's acks).
 async fn kafka_worker(
     req: &crate::kafka::KafkaRequest,
+    traceparent: bool,
     shared: &Shared,
     tally: &mut Tally,
 ) -> Result<(), ExchangeError> {
     let timeout = req.timeout(Duration::from_secs(30));
     let mut req = req.trimmed();
     req.count = 1;
-    let (headers, body) = crate::kafka::prepare(&req)?;
+    let mut renew = Renew::new(traceparent, &mut req.headers);
+    let (mut headers, body) = crate::kafka::prepare(&req)?;
+    // The record's headers are the enabled rows: the traceparent is where `prepare` put it.
+    renew.slot = renew.slot.and(
+        headers
+            .iter()
+            .position(|h| h.name.eq_ignore_ascii_case(TRACEPARENT)),
+    );
     let mut producer = crate::kafka::Producer::open(&req.url, timeout).await?;
     while shared.claim().is_some() {
+        renew.apply(&mut headers);
         let started = Instant::now();
         let e = producer
             .produce(Recorder::new(timeout), &req, &headers, &body)
@@ -335,13 +392,29 @@ async fn kafka_worker(
 /// One AMQP connection and channel, publishing and awaiting each confirm.
 async fn amqp_worker(
     req: &PublishRequest,
+    traceparent: bool,
     shared: &Shared,
     tally: &mut Tally,
 ) -> Result<(), ExchangeError> {
+    let mut req = req.clone();
+    let mut renew = Renew::new(traceparent, &mut req.headers);
+    let req = &req;
+    let p = req.prepare()?;
+    let key = lapin::types::ShortString::try_new(TRACEPARENT.to_string())
+        .map_err(|e| ExchangeError::invalid_input(format!("header name: {e}")))?;
     let mut rec = Recorder::new(req.timeout);
     let (conn, channel) = connect(&mut rec, &req.url, true, "switchboard load").await?;
-    let p = req.prepare()?;
     while shared.claim().is_some() {
+        let properties = if renew.slot.is_some() {
+            let mut headers = p.headers.clone();
+            headers.insert(
+                key.clone(),
+                lapin::types::AMQPValue::LongString(renew.fresh.new_value().into()),
+            );
+            p.properties.clone().with_headers(headers)
+        } else {
+            p.properties.clone()
+        };
         let started = Instant::now();
         let confirmed = async {
             channel
@@ -350,7 +423,7 @@ async fn amqp_worker(
                     p.routing_key.clone(),
                     p.options,
                     &req.body,
-                    p.properties.clone(),
+                    properties,
                 )
                 .await?
                 .await

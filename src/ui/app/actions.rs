@@ -153,6 +153,7 @@ impl SwitchboardApp {
             request,
             limit,
             concurrency: form.concurrency.max(1),
+            traceparent: self.settings.editors.traceparent(tab),
         };
         let id = self.next_id;
         if self.backend.send(Command::Load {

@@ -124,11 +124,77 @@ pub fn inject<H: TraceHeader>(headers: &mut Vec<H>) -> Option<TraceContext> {
     Some(context)
 }
 
-/// A header of one of the request types (name and value), for [`inject`].
+/// Load mode's trace context: the index of the `traceparent` each request renews (with
+/// [`Traceparents::new_value`]) — added once at the end of `headers` — or `None` when the user set
+/// one, which every request then sends as given (as [`inject`] keeps it).
+pub fn renewable<H: TraceHeader>(headers: &mut Vec<H>, fresh: &mut Traceparents) -> Option<usize> {
+    if headers
+        .iter()
+        .any(|h| h.name().eq_ignore_ascii_case(TRACEPARENT))
+    {
+        return None;
+    }
+    headers.push(H::make(TRACEPARENT, fresh.new_value()));
+    Some(headers.len() - 1)
+}
+
+/// New `traceparent` values, fast enough for load mode: a new random trace id and span id
+/// each (splitmix64 seeded from the OS's random source), written into one buffer.
+#[derive(Debug, Clone)]
+pub struct Traceparents {
+    state: u64,
+    buf: [u8; 55],
+}
+
+impl Default for Traceparents {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Traceparents {
+    pub fn new() -> Self {
+        Self {
+            state: random_u64(),
+            buf: *b"00-00000000000000000000000000000000-0000000000000000-01",
+        }
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// `00-<new trace id>-<new span id>-01` (neither id all zeros).
+    pub fn new_value(&mut self) -> &str {
+        let (a, b) = (self.next_u64(), self.next_u64());
+        let b = if a == 0 && b == 0 { 1 } else { b };
+        let span = self.next_u64().max(1);
+        write_hex(&mut self.buf[3..19], a);
+        write_hex(&mut self.buf[19..35], b);
+        write_hex(&mut self.buf[36..52], span);
+        std::str::from_utf8(&self.buf).unwrap_or_default()
+    }
+}
+
+/// `n` as 16 lowercase hex digits into `out` (16 bytes).
+fn write_hex(out: &mut [u8], n: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = DIGITS[((n >> (60 - 4 * i)) & 0xf) as usize];
+    }
+}
+
+/// A header of one of the request types (name and value), for [`inject`] and [`renewable`].
 pub trait TraceHeader {
     fn name(&self) -> &str;
     fn value(&self) -> &str;
     fn make(name: &str, value: &str) -> Self;
+    /// Replaces the value (keeping its allocation).
+    fn set_value(&mut self, value: &str);
 }
 
 impl TraceHeader for crate::exchange::Header {
@@ -140,6 +206,10 @@ impl TraceHeader for crate::exchange::Header {
     }
     fn make(name: &str, value: &str) -> Self {
         Self::new(name, value)
+    }
+    fn set_value(&mut self, value: &str) {
+        self.value.clear();
+        self.value.push_str(value);
     }
 }
 
@@ -156,6 +226,10 @@ impl TraceHeader for crate::fields::SavedHeader {
             value: value.to_string(),
             enabled: true,
         }
+    }
+    fn set_value(&mut self, value: &str) {
+        self.value.clear();
+        self.value.push_str(value);
     }
 }
 
@@ -317,6 +391,42 @@ pub fn render_tree(spans: &[TimelineSpan]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn load_traceparents_are_valid_and_new_each_time_and_a_users_is_kept() {
+        use super::*;
+        let mut fresh = Traceparents::new();
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..10_000 {
+            let value = fresh.new_value().to_string();
+            let context = TraceContext::parse(&value).expect(&value);
+            assert!(context.sampled);
+            assert!(seen.insert(context.trace_id), "trace id repeated: {value}");
+        }
+        // Two generators (two load workers) do not repeat each other either.
+        let mut other = Traceparents::new();
+        for _ in 0..10_000 {
+            let id = TraceContext::parse(other.new_value())
+                .expect("valid")
+                .trace_id;
+            assert!(seen.insert(id));
+        }
+
+        let mut headers = vec![crate::exchange::Header::new("Accept", "*/*")];
+        let slot = renewable(&mut headers, &mut fresh).expect("added");
+        assert_eq!((slot, headers.len()), (1, 2));
+        assert_eq!(headers[1].name, TRACEPARENT);
+        let before = headers[1].value.clone();
+        headers[slot].set_value(fresh.new_value());
+        assert_ne!(headers[1].value, before);
+        assert!(TraceContext::parse(&headers[1].value).is_some());
+
+        let users = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        let mut headers = vec![crate::exchange::Header::new("TraceParent", users)];
+        assert_eq!(renewable(&mut headers, &mut fresh), None);
+        assert_eq!(headers.len(), 1);
+        assert_eq!(headers[0].value, users);
+    }
+
     #[test]
     fn a_chain_100_000_deep_is_ordered_without_recursion_and_indented_within_bounds() {
         let n = 100_000;

@@ -45,6 +45,17 @@ impl PreparedCall {
             tls: req.tls.clone(),
         })
     }
+    /// Sets (or replaces) one metadata entry of the calls to come: load mode's new
+    /// `traceparent` per call.
+    pub fn set_metadata(&mut self, name: &str, value: &str) -> Result<(), ExchangeError> {
+        let value = tonic::metadata::MetadataValue::try_from(value).map_err(|e| {
+            ExchangeError::invalid_input(format!("metadata {name}: {value:?} is not valid: {e}"))
+        })?;
+        let key = tonic::metadata::MetadataKey::from_bytes(name.as_bytes())
+            .map_err(|e| ExchangeError::invalid_input(format!("metadata name {name:?}: {e}")))?;
+        self.metadata.insert(key, value);
+        Ok(())
+    }
 }
 
 impl GrpcClient {
