@@ -589,3 +589,48 @@ async fn an_orders_record_carries_its_trace_to_the_consumer_group() {
     assert_eq!(consumer.service, "user-service");
     demo.stop().await;
 }
+
+/// Load mode's produces each carry a new `traceparent` record header (the others kept, a
+/// disabled row left out), and none when switched off.
+#[tokio::test]
+async fn load_mode_puts_a_new_traceparent_on_every_record_unless_switched_off() {
+    use switchboard::engine::RequestSpec;
+    use switchboard::engine::load::{LoadLimit, LoadSpec, run_load};
+    use switchboard::engine::trace::TraceContext;
+    let b = broker().await;
+    let url = b.url();
+    topic(&url, "traced", 1).await;
+    let pool = switchboard::engine::grpc::builtin_pool().unwrap();
+    let mut req = KafkaRequest::produce(&url, "traced", "k", "x");
+    let mut off = SavedHeader::new("off", "not sent");
+    off.enabled = false;
+    req.headers = vec![off, SavedHeader::new("kept", "yes")];
+    for traceparent in [true, false] {
+        let spec = LoadSpec {
+            request: RequestSpec::Kafka(Box::new(req.clone())),
+            limit: LoadLimit::Requests(20),
+            concurrency: 2,
+            traceparent,
+        };
+        let report = run_load(&spec, &pool, None, CancellationToken::new())
+            .await
+            .unwrap();
+        assert_eq!(report.ok, 20, "{:?}", report.errors);
+    }
+    let page = kwatch::browse(&url, "traced", 0, 0, 40).await.unwrap();
+    assert_eq!(page.messages.len(), 40);
+    let mut traces = std::collections::HashSet::new();
+    for (i, m) in page.messages.iter().enumerate() {
+        assert_eq!(m.headers["kept"], "yes", "{m:?}");
+        assert!(!m.headers.contains_key("off"), "{m:?}");
+        let traceparent = m.headers.get("traceparent").and_then(|v| v.as_str());
+        if i < 20 {
+            let value = traceparent.unwrap_or_else(|| panic!("no traceparent: {m:?}"));
+            let context = TraceContext::parse(value).expect("a valid traceparent");
+            traces.insert(context.trace_id);
+        } else {
+            assert_eq!(traceparent, None, "switched off: {m:?}");
+        }
+    }
+    assert_eq!(traces.len(), 20, "a new trace per record");
+}
