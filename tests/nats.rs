@@ -1017,3 +1017,46 @@ async fn load_mode_puts_a_new_traceparent_on_every_message_unless_switched_off()
         "the given one, as given: {values:?}"
     );
 }
+
+/// A private nats-server an earlier run of the app left running (the app was killed with
+/// SIGKILL) on the JetStream directory is stopped by the next Start, which then runs its own
+/// there; a stop forgets the pid.
+#[tokio::test]
+async fn start_stops_a_private_server_an_earlier_run_left_on_its_directory() {
+    let dir = std::env::temp_dir().join(format!("sb-nats-stale-{}", tag()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let mut left = spawn_server(port, &dir);
+    wait_listening(port).await;
+    // What the killed app's Start recorded.
+    std::fs::write(dir.join("switchboard.pid"), format!("{}\n", left.0.id())).unwrap();
+    let server = demo_services::nats_server::PrivateNats::start(&dir)
+        .await
+        .expect("a private nats-server starts");
+    assert!(
+        left.0.try_wait().unwrap().is_some(),
+        "the server left running was stopped"
+    );
+    assert!(
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err(),
+        "nothing listens where the old one did"
+    );
+    let recorded = std::fs::read_to_string(dir.join("switchboard.pid")).unwrap();
+    assert_ne!(recorded.trim(), left.0.id().to_string());
+    let js = async_nats::jetstream::new(async_nats::connect(server.url.as_str()).await.unwrap());
+    js.create_stream(async_nats::jetstream::stream::Config {
+        name: "STALE_CHECK".into(),
+        subjects: vec!["stale_check.>".into()],
+        ..Default::default()
+    })
+    .await
+    .expect("the new server owns the JetStream directory");
+    server.stop().await;
+    assert!(
+        !dir.join("switchboard.pid").exists(),
+        "a stop forgets the pid"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

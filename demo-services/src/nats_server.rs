@@ -1,6 +1,8 @@
 //! A private `nats-server` for the app when none is reachable: on a free loopback port, with
 //! JetStream storing in a folder of the app's data directory, stopped with the app (the child is
-//! killed when its handle is dropped).
+//! killed when its handle is dropped). Its pid is kept in that folder: one an earlier run left
+//! running (the app was killed with SIGKILL, which nothing can catch) is stopped by the next
+//! start, so two servers never share the JetStream directory.
 
 use std::path::Path;
 use std::time::Duration;
@@ -22,8 +24,9 @@ impl PrivateNats {
     }
 
     /// Starts `nats-server -a 127.0.0.1 -p PORT -js -sd DIR` and waits (5 s at most) until it
-    /// accepts connections.
+    /// accepts connections; first stops a server an earlier run left running on `DIR`.
     pub async fn start(store_dir: &Path) -> Result<Self, String> {
+        crate::child_guard::stop_stale(store_dir, false).await;
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| format!("no free port: {e}"))?
@@ -46,6 +49,9 @@ impl PrivateNats {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| format!("cannot run nats-server: {e}"))?;
+        if let Some(pid) = child.id() {
+            crate::child_guard::record_pid(store_dir, pid);
+        }
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         loop {
             if tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -56,10 +62,11 @@ impl PrivateNats {
                 return Ok(Self {
                     url: format!("nats://127.0.0.1:{port}"),
                     stop: Some(stop),
-                    guard: Some(tokio::spawn(guard(child, stopped))),
+                    guard: Some(tokio::spawn(guard(child, store_dir.to_path_buf(), stopped))),
                 });
             }
             if let Ok(Some(status)) = child.try_wait() {
+                crate::child_guard::forget_pid(store_dir);
                 let said = std::fs::read_to_string(&log_path).unwrap_or_default();
                 let last = said
                     .lines()
@@ -74,6 +81,7 @@ impl PrivateNats {
             }
             if tokio::time::Instant::now() >= deadline {
                 let _ = child.kill().await;
+                crate::child_guard::forget_pid(store_dir);
                 return Err(format!(
                     "nats-server did not listen within 5 s; see {}",
                     log_path.display()
@@ -97,8 +105,13 @@ impl PrivateNats {
 /// Owns the server: kills it when told to (or when its handle is dropped), and when the app is
 /// terminated by a signal (SIGTERM, SIGINT, SIGHUP) — then ends the app as the signal would
 /// have, so the server never outlives it.
-async fn guard(mut child: tokio::process::Child, stopped: tokio::sync::oneshot::Receiver<()>) {
+async fn guard(
+    mut child: tokio::process::Child,
+    dir: std::path::PathBuf,
+    stopped: tokio::sync::oneshot::Receiver<()>,
+) {
     let signal = crate::child_guard::stop_or_signal(stopped).await;
     let _ = child.kill().await;
+    crate::child_guard::forget_pid(&dir);
     crate::child_guard::exit_for(signal);
 }

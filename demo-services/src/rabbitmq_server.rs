@@ -1,7 +1,9 @@
 //! A private RabbitMQ node for the app when no broker is reachable: its own node name, free
 //! loopback ports (AMQP and Erlang distribution), its database and logs in a folder of the
 //! app's data directory, and no plugins; stopped with the app. It runs in its own process
-//! group, so stopping it stops the Erlang VM the start script launches too.
+//! group, so stopping it stops the Erlang VM the start script launches too. That group is kept
+//! in the folder's pid file: a node an earlier run left running (the app was killed with
+//! SIGKILL) is stopped by the next start.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -62,9 +64,11 @@ impl PrivateRabbit {
         *FOUND.get_or_init(|| server_script().is_some())
     }
 
-    /// Starts a node with its data in `dir` and waits until it accepts AMQP connections.
+    /// Starts a node with its data in `dir` and waits until it accepts AMQP connections; first
+    /// stops a node an earlier run left running there.
     pub async fn start(dir: &Path) -> Result<Self, String> {
         let script = server_script().ok_or("rabbitmq-server is not installed")?;
+        crate::child_guard::stop_stale(dir, true).await;
         let (port, dist_port) = (free_port()?, free_port()?);
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -105,6 +109,9 @@ impl PrivateRabbit {
             .spawn()
             .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
         let group = child.id();
+        if let Some(group) = group {
+            crate::child_guard::record_pid(dir, group);
+        }
         let deadline = tokio::time::Instant::now() + START_TIMEOUT;
         loop {
             if tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -115,12 +122,18 @@ impl PrivateRabbit {
                 return Ok(Self {
                     url: format!("amqp://guest:guest@127.0.0.1:{port}/%2f"),
                     stop: Some(stop),
-                    guard: Some(tokio::spawn(guard(child, group, stopped))),
+                    guard: Some(tokio::spawn(guard(
+                        child,
+                        group,
+                        dir.to_path_buf(),
+                        stopped,
+                    ))),
                     group,
                 });
             }
             if let Ok(Some(status)) = child.try_wait() {
                 kill_group(group).await;
+                crate::child_guard::forget_pid(dir);
                 return Err(format!(
                     "rabbitmq-server exited ({status}); see {}",
                     file("server.log").display()
@@ -128,6 +141,7 @@ impl PrivateRabbit {
             }
             if tokio::time::Instant::now() >= deadline {
                 kill_group(group).await;
+                crate::child_guard::forget_pid(dir);
                 return Err(format!(
                     "rabbitmq-server did not listen within {} s; see {}",
                     START_TIMEOUT.as_secs(),
@@ -164,10 +178,12 @@ async fn kill_group(group: Option<u32>) {
 async fn guard(
     mut child: tokio::process::Child,
     group: Option<u32>,
+    dir: PathBuf,
     stopped: tokio::sync::oneshot::Receiver<()>,
 ) {
     let signal = crate::child_guard::stop_or_signal(stopped).await;
     kill_group(group).await;
     let _ = child.kill().await;
+    crate::child_guard::forget_pid(&dir);
     crate::child_guard::exit_for(signal);
 }
