@@ -249,15 +249,22 @@ async fn tcp_connect(
         Some(socket2::Protocol::TCP),
     )?;
     socket.set_nonblocking(true)?;
+    // The local port is chosen here, so that connect(2) does little more than send the SYN.
+    let local: SocketAddr = match addr {
+        SocketAddr::V4(_) => (std::net::Ipv4Addr::UNSPECIFIED, 0).into(),
+        SocketAddr::V6(_) => (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    socket.bind(&local.into())?;
+    // The SYN leaves inside connect(2); on loopback the peer's SYN-ACK is often handled before
+    // the call returns, so the instant before the call is the SYN's (measured against a
+    // capture: after the call is 60–150 µs late, before it 10–40 µs early).
+    let syn = Instant::now();
     match socket.connect(&addr.into()) {
         Ok(()) => {}
         // Non-blocking: the SYN is on its way.
         Err(e) if rustix::io::Errno::from_io_error(&e) == Some(rustix::io::Errno::INPROGRESS) => {}
         Err(e) => return Err(e),
     }
-    // The SYN left inside connect(2), which has returned (measured against a capture, the
-    // instant before the call is tens of µs earlier: the call's port and route lookup).
-    let syn = Instant::now();
     first_syn.get_or_insert(syn);
     let stream = TcpStream::from_std(std::net::TcpStream::from(socket))?;
     // Writable once the handshake is done (or failed: the error is on the socket).
