@@ -549,6 +549,76 @@ pub(super) fn with_no_user_check_orders_wait_in_the_queue_shown_in_the_strip() {
     );
 }
 
+/// The same lesson on the other brokers: with user check *none* and the User Service stopped,
+/// orders wait as the JetStream consumer's pending messages and as the Kafka group's lag, both
+/// shown in the strip, and both drain after Start.
+#[cfg(feature = "kafka-broker")]
+#[test]
+pub(super) fn with_no_user_check_orders_wait_as_nats_pending_and_kafka_lag_shown_in_the_strip() {
+    let (mut app, _broker, names) = super::brokers::start_app_with_kafka();
+    let waiting = |a: &SwitchboardApp| {
+        let pending = match &a.strip().nats_pending {
+            Some((_, Ok(c))) => Some(c.num_pending + c.num_ack_pending),
+            _ => None,
+        };
+        let lag = match &a.strip().kafka_lag {
+            Some((_, Ok(l))) => Some(l.lag),
+            _ => None,
+        };
+        (pending, lag)
+    };
+    app.wait_secs(
+        40,
+        "the NATS consumer and the Kafka group, nothing waiting",
+        |a| waiting(a) == (Some(0), Some(0)),
+    );
+    app.assert_shown("0 pending");
+    app.assert_shown("lag 0");
+    app.click("user check");
+    app.click("none — accept, publish, let the consumer check (async)");
+    app.wait_until("the switch to reach the Order Service", |a| {
+        a.strip()
+            .services
+            .iter()
+            .any(|s| s.user_check == Some(demo_services::UserCheck::None))
+    });
+    app.harness
+        .get_all_by_label("Stop")
+        .next()
+        .unwrap()
+        .click_accesskit();
+    app.wait_until("the User Service to stop", |a| {
+        a.strip()
+            .services
+            .iter()
+            .any(|s| s.id == ServiceId::User && !s.running)
+    });
+    let order_addr = app.harness.state().demo_config().unwrap().order_http_addr;
+    for user in ["1", "2", "3"] {
+        let answer = post_order(
+            order_addr,
+            &format!(r#"{{"user_id": "{user}", "amount": 3}}"#),
+        );
+        assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    }
+    app.wait_until("3 orders pending on NATS and 3 records of Kafka lag", |a| {
+        waiting(a) == (Some(3), Some(3))
+    });
+    app.assert_shown("3 pending");
+    app.assert_shown("lag 3");
+    app.click("Start");
+    app.wait_secs(60, "both to drain", |a| waiting(a) == (Some(0), Some(0)));
+    app.wait_until("the NATS consumer's count to go on", |a| {
+        matches!(
+            a.strip().nats_consumer,
+            Some(demo_services::ConsumerState::Consuming { consumed: 3, .. })
+        )
+    });
+    app.assert_shown("3 consumed · 0 pending");
+    app.assert_shown("lag 0");
+    app._runtime.block_on(common::delete_stream(&names.stream));
+}
+
 /// `POST /orders` from outside the app (another client of the Order Service); the answer's
 /// status line and the rest.
 fn post_order(addr: std::net::SocketAddr, body: &str) -> String {

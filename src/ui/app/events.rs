@@ -94,21 +94,27 @@ impl SwitchboardApp {
             Event::Consumer(state) => self.strip.consumer = state,
             Event::QueueDepth { queue, result } => {
                 let now = self.strip.epoch.elapsed().as_secs_f64();
-                if let Ok(depth) = &result {
-                    self.strip.queue_samples.push_back((now, depth.ready));
-                }
-                while self
-                    .strip
-                    .queue_samples
-                    .front()
-                    .is_some_and(|(t, _)| now - t > QUEUE_WINDOW_SECS)
-                    && self.strip.queue_samples.len() > 1
-                {
-                    self.strip.queue_samples.pop_front();
-                }
+                let value = result.as_ref().ok().map(|d| f64::from(d.ready));
+                super::services::sample(&mut self.strip.queue_samples, now, value);
                 self.strip.queue_depth = Some((queue, result));
             }
+            Event::NatsPending { consumer, result } => {
+                let now = self.strip.epoch.elapsed().as_secs_f64();
+                let value = result
+                    .as_ref()
+                    .ok()
+                    .map(|c| (c.num_pending + c.num_ack_pending) as f64);
+                super::services::sample(&mut self.strip.nats_samples, now, value);
+                self.strip.nats_pending = Some((consumer, result));
+            }
+            Event::KafkaLag { group, result } => {
+                let now = self.strip.epoch.elapsed().as_secs_f64();
+                let value = result.as_ref().ok().map(|l| l.lag as f64);
+                super::services::sample(&mut self.strip.kafka_samples, now, value);
+                self.strip.kafka_lag = Some((group, result));
+            }
             Event::KafkaConsumer(state) => self.strip.kafka_consumer = state,
+            Event::NatsConsumer(state) => self.strip.nats_consumer = state,
             Event::Kafka { url, state } => self.strip.kafka = (url, state),
             Event::Exchanges { id, exchanges } => self.exchanges_arrived(id, exchanges),
             Event::PublishProgress { id, progress } => {

@@ -24,7 +24,23 @@ pub struct ServicesStrip {
         Result<crate::engine::amqp::probe::QueueDepth, BackendError>,
     )>,
     /// Ready counts of that queue over the last minute: (seconds since `epoch`, ready).
-    pub(super) queue_samples: std::collections::VecDeque<(f64, u32)>,
+    pub(super) queue_samples: Samples,
+    /// The User Service's durable JetStream consumer of the order stream.
+    pub nats_consumer: Option<ConsumerState>,
+    /// That consumer's name and last pending counts (or why they are unknown).
+    pub nats_pending: Option<(
+        String,
+        Result<crate::engine::nats::streams::ConsumerSummary, BackendError>,
+    )>,
+    /// Its pending + ack pending over the last minute.
+    pub(super) nats_samples: Samples,
+    /// The User Service's Kafka group: its name and last lag on the orders topic (or why not).
+    pub kafka_lag: Option<(
+        String,
+        Result<crate::engine::kafka::admin::GroupLag, BackendError>,
+    )>,
+    /// That lag over the last minute.
+    pub(super) kafka_samples: Samples,
     /// When the app started (the time axis of the sparklines).
     pub(super) epoch: Instant,
     /// The Kafka broker watched (its URL) and whether it answers.
@@ -32,6 +48,23 @@ pub struct ServicesStrip {
     /// The User Service's Kafka group member.
     pub kafka_consumer: Option<ConsumerState>,
     pub(super) service_error: Option<BackendError>,
+}
+
+/// A value over the last minute: (seconds since the strip's epoch, value).
+pub(super) type Samples = std::collections::VecDeque<(f64, f64)>;
+
+/// Adds `value` (when known) at `now` and forgets what is older than the window (keeping one).
+pub(super) fn sample(samples: &mut Samples, now: f64, value: Option<f64>) {
+    if let Some(value) = value {
+        samples.push_back((now, value));
+    }
+    while samples
+        .front()
+        .is_some_and(|(t, _)| now - t > QUEUE_WINDOW_SECS)
+        && samples.len() > 1
+    {
+        samples.pop_front();
+    }
 }
 
 impl SwitchboardApp {
@@ -306,12 +339,16 @@ impl SwitchboardApp {
                         ui.label(RichText::new("install rabbitmq-server (apt-get install rabbitmq-server)").small().weak());
                     }
                 }
-                if let Some(consumer) = &self.strip.consumer {
+                // Stopping the User Service takes its consumer away: its place is kept.
+                steady(ui, "amqp-consumer", |ui| {
+                    let Some(consumer) = &self.strip.consumer else {
+                        return ui.label("");
+                    };
                     let text = match consumer {
                         ConsumerState::Disabled => "consumer off".to_string(),
                         ConsumerState::Connecting => "consumer connecting…".to_string(),
                         ConsumerState::Consuming { consumed, dead_lettered, .. } => {
-                            format!("consumer: {consumed} consumed, {dead_lettered} dead-lettered")
+                            format!("{consumed} consumed, {dead_lettered} dead-lettered")
                         }
                         ConsumerState::Down(_) => "consumer down".to_string(),
                     };
@@ -321,8 +358,8 @@ impl SwitchboardApp {
                         ConsumerState::Down(why) => why.clone(),
                         _ => "the demo User Service's consumer of order_queue".to_string(),
                     };
-                    ui.label(RichText::new(text).small().weak()).on_hover_text(detail);
-                }
+                    ui.label(RichText::new(text).small().weak()).on_hover_text(detail)
+                });
                 self.queue_depth_ui(ui);
             });
             chip(ui, "nats", |ui| {
@@ -353,6 +390,7 @@ impl SwitchboardApp {
                         ui.label(RichText::new("install nats-server (apt-get install nats-server)").small().weak());
                     }
                 }
+                self.nats_consumer_ui(ui);
             });
             chip(ui, "kafka", |ui| {
                 let (url, state) = &self.strip.kafka;
@@ -368,22 +406,8 @@ impl SwitchboardApp {
                 status_dot(ui, health);
                 ui.label(RichText::new("Kafka broker").strong()).on_hover_text(&detail);
                 ui.label(RichText::new(text).small()).on_hover_text(&detail);
-                ui.label(RichText::new(url.trim_start_matches("kafka://")).small().weak());
-                if let Some(consumer) = &self.strip.kafka_consumer {
-                    let text = match consumer {
-                        ConsumerState::Disabled => "group user-service off".to_string(),
-                        ConsumerState::Connecting => "group user-service joining…".to_string(),
-                        ConsumerState::Consuming { consumed, .. } => {
-                            format!("group user-service: {consumed} consumed")
-                        }
-                        ConsumerState::Down(_) => "group user-service down".to_string(),
-                    };
-                    let detail = match consumer {
-                        ConsumerState::Down(why) => why.clone(),
-                        _ => "the demo User Service's consumer group on topic orders".to_string(),
-                    };
-                    ui.label(RichText::new(text).small().weak()).on_hover_text(detail);
-                }
+                // (The broker's address is on hover: the strip's row keeps room for the lag.)
+                self.kafka_group_ui(ui);
             });
             if let DemoState::Up { notes } = &self.strip.demo {
                 for note in notes {
@@ -453,8 +477,15 @@ impl SwitchboardApp {
             return;
         }
         let Some((queue, depth)) = &self.strip.queue_depth else {
-            ui.label(RichText::new("order_queue: …").small().weak());
-            self.queue_sparkline(ui);
+            steady(ui, "queue-depth", |ui| {
+                ui.label(RichText::new("order_queue: …").small().weak())
+            });
+            self.sparkline(
+                ui,
+                "queue-depth-sparkline",
+                &self.strip.queue_samples,
+                "waiting",
+            );
             return;
         };
         match depth {
@@ -464,48 +495,202 @@ impl SwitchboardApp {
                 } else {
                     format!("{} consumers", d.consumers)
                 };
-                ui.label(RichText::new(format!("{queue}: {} waiting · {consumers}", d.ready)).small())
-                    .on_hover_text("Messages ready in the queue (a passive declare, twice a second); the line is the last minute");
+                steady(ui, "queue-depth", |ui| {
+                    ui.label(RichText::new(format!("{queue}: {} waiting · {consumers}", d.ready)).small())
+                        .on_hover_text("Messages ready in the queue (a passive declare, twice a second); the line is the last minute")
+                });
             }
             Err(why) => {
                 // Short on the strip (the broker's own chip says why it is down), whole on hover.
-                let short = match why {
-                    BackendError::Exchange(e) if e.kind == crate::engine::ErrorKind::Refused => {
-                        e.message.clone()
-                    }
-                    BackendError::Exchange(e) if e.kind == crate::engine::ErrorKind::Auth => {
-                        "login refused".to_string()
-                    }
-                    _ => "broker unreachable".to_string(),
-                };
-                ui.label(RichText::new(format!("{queue}: {short}")).small().weak())
-                    .on_hover_text(format!("{queue}: {why}"));
+                steady(ui, "queue-depth", |ui| {
+                    ui.label(
+                        RichText::new(format!("{queue}: {}", short_reason(why)))
+                            .small()
+                            .weak(),
+                    )
+                    .on_hover_text(format!("{queue}: {why}"))
+                });
             }
         }
-        self.queue_sparkline(ui);
+        self.sparkline(
+            ui,
+            "queue-depth-sparkline",
+            &self.strip.queue_samples,
+            "waiting",
+        );
     }
 
-    /// The last minute of the queue's depth.
-    fn queue_sparkline(&self, ui: &mut egui::Ui) {
-        let now = self.strip.epoch.elapsed().as_secs_f64();
-        let mut points: Vec<[f64; 2]> = self
+    /// The NATS box's consumer: what the User Service's durable JetStream consumer took, and
+    /// how many orders wait for it (pending + ack pending), with the last minute of that.
+    fn nats_consumer_ui(&self, ui: &mut egui::Ui) {
+        // Drawn from the start (placeholders) so the strip keeps its layout as answers come.
+        let demo_nats = self.demo_config.as_ref().and_then(|c| c.nats.as_ref());
+        let (Some(names), DemoState::Up { .. }) = (demo_nats, &self.strip.demo) else {
+            return;
+        };
+        let mut detail = vec![format!(
+            "The demo User Service's durable pull consumer {} of stream {} (explicit acks; unknown users and unreadable orders are terminated, never redelivered).",
+            names.consumer, names.stream
+        )];
+        let took = match &self.strip.nats_consumer {
+            None | Some(ConsumerState::Disabled) => None,
+            Some(ConsumerState::Connecting) => Some("connecting…".to_string()),
+            Some(ConsumerState::Consuming {
+                consumed,
+                dead_lettered,
+                last_reject,
+            }) => {
+                detail.push(format!("{consumed} consumed, {dead_lettered} terminated."));
+                if let Some(reason) = last_reject {
+                    detail.push(format!("Last terminated: {reason}"));
+                }
+                Some(format!("{consumed} consumed"))
+            }
+            Some(ConsumerState::Down(why)) => {
+                detail.push(format!("Down: {why}"));
+                Some("down".to_string())
+            }
+        };
+        let waiting = match &self.strip.nats_pending {
+            None => "… pending".to_string(),
+            Some((_, Ok(c))) => {
+                detail.push(format!(
+                    "Waiting: {} not delivered yet, {} delivered and not acked (consumer info, twice a second); the line is the last minute.",
+                    c.num_pending, c.num_ack_pending
+                ));
+                format!("{} pending", c.num_pending + c.num_ack_pending)
+            }
+            Some((_, Err(why))) => {
+                // Why on hover only: the box keeps its width (the broker's own state says more).
+                detail.push(format!("Pending unknown: {why}"));
+                "? pending".to_string()
+            }
+        };
+        // The consumer's name is on hover: the row keeps room for the three brokers.
+        let text = match took {
+            Some(took) => format!("{took} · {waiting}"),
+            None => waiting,
+        };
+        // Terminated orders (unknown users) turn it the warning colour; the count is on hover,
+        // so the box keeps its width.
+        let terminated = matches!(
+            &self.strip.nats_consumer,
+            Some(ConsumerState::Consuming { dead_lettered, .. }) if *dead_lettered > 0
+        );
+        let mut text = RichText::new(text).small();
+        if terminated {
+            text = text.color(ui.visuals().warn_fg_color);
+        }
+        steady(ui, "nats-consumer", |ui| {
+            ui.label(text).on_hover_text(detail.join("\n"))
+        });
+        self.sparkline(
+            ui,
+            "nats-pending-sparkline",
+            &self.strip.nats_samples,
+            "pending",
+        );
+    }
+
+    /// The Kafka box's group: what the User Service's member consumed, and how far the group is
+    /// behind on the orders topic (its lag), with the last minute of that.
+    fn kafka_group_ui(&self, ui: &mut egui::Ui) {
+        let demo_kafka = self.demo_config.as_ref().and_then(|c| c.kafka.as_ref());
+        let mut detail = vec!["The demo User Service's consumer group on topic orders".to_string()];
+        let took = self
             .strip
-            .queue_samples
-            .iter()
-            .map(|(t, ready)| [t - now, f64::from(*ready)])
-            .collect();
+            .kafka_consumer
+            .as_ref()
+            .map(|consumer| match consumer {
+                ConsumerState::Disabled => "off".to_string(),
+                ConsumerState::Connecting => "joining…".to_string(),
+                ConsumerState::Consuming { consumed, .. } => format!("{consumed} consumed"),
+                ConsumerState::Down(why) => {
+                    detail.push(format!("Down: {why}"));
+                    "down".to_string()
+                }
+            });
+        let lag = match (demo_kafka, &self.strip.demo) {
+            (Some(names), DemoState::Up { .. }) => Some(match &self.strip.kafka_lag {
+                None => "lag …".to_string(),
+                Some((_, Ok(lag))) => {
+                    detail.push(format!(
+                        "Lag: records of topic {} not committed yet, over its {} partitions (committed offsets against the high watermarks, every second); the line is the last minute.",
+                        names.topic, lag.partitions
+                    ));
+                    format!("lag {}", lag.lag)
+                }
+                Some((_, Err(why))) => {
+                    detail.push(format!("Lag unknown: {why}"));
+                    "lag ?".to_string()
+                }
+            }),
+            _ => None,
+        };
+        let group = demo_kafka.map_or("user-service", |n| n.group.as_str());
+        let text = match (took, &lag) {
+            (Some(took), Some(lag)) => format!("group {group}: {took} · {lag}"),
+            (Some(took), None) => format!("group {group}: {took}"),
+            (None, Some(lag)) => format!("group {group}: {lag}"),
+            (None, None) => return,
+        };
+        steady(ui, "kafka-group", |ui| {
+            ui.label(RichText::new(text).small().weak())
+                .on_hover_text(detail.join("\n"))
+        });
+        if lag.is_some() {
+            self.sparkline(ui, "kafka-lag-sparkline", &self.strip.kafka_samples, "lag");
+        }
+    }
+
+    /// The last minute of one of the strip's values.
+    fn sparkline(&self, ui: &mut egui::Ui, id: &str, samples: &Samples, name: &str) {
+        let now = self.strip.epoch.elapsed().as_secs_f64();
+        let mut points: Vec<[f64; 2]> = samples.iter().map(|(t, v)| [t - now, *v]).collect();
         if let Some(&[_, last]) = points.last() {
             points.push([0.0, last]);
         }
         crate::ui::timeline_view::sparkline(
             ui,
-            "queue-depth-sparkline",
-            [120.0, 22.0],
+            id,
+            [SPARKLINE_WIDTH, 22.0],
             QUEUE_WINDOW_SECS,
-            "waiting",
+            name,
             points,
         );
     }
+}
+
+/// The width of the strip's sparklines (three of them share the row at 1280 px).
+const SPARKLINE_WIDTH: f32 = 64.0;
+
+/// Why a polled value is unknown, short enough for the strip (the broker's own box says why it
+/// is down; the whole message goes on hover).
+fn short_reason(why: &BackendError) -> String {
+    match why {
+        BackendError::Exchange(e) if e.kind == crate::engine::ErrorKind::Refused => {
+            e.message.clone()
+        }
+        BackendError::Exchange(e) if e.kind == crate::engine::ErrorKind::Auth => {
+            "login refused".to_string()
+        }
+        _ => "broker unreachable".to_string(),
+    }
+}
+
+/// Something in a strip box whose width never shrinks (the widest it was, remembered while the
+/// app runs), so the boxes after it do not move under the pointer when its text gets shorter
+/// or goes away (a stopped consumer, a count back to one digit).
+fn steady<R>(ui: &mut egui::Ui, key: &str, add: impl FnOnce(&mut egui::Ui) -> R) -> R {
+    let id = egui::Id::unique(("strip-steady-width", key));
+    let min = ui.data(|d| d.get_temp::<f32>(id)).unwrap_or(0.0);
+    let shown = ui.scope(|ui| {
+        ui.set_min_width(min);
+        add(ui)
+    });
+    let width = shown.response.rect.width().max(min);
+    ui.data_mut(|d| d.insert_temp(id, width));
+    shown.inner
 }
 
 /// One box of the services strip, moved to the next row before it is drawn when it would not

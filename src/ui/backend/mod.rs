@@ -192,6 +192,18 @@ pub enum Event {
         queue: String,
         result: Result<crate::engine::amqp::probe::QueueDepth, BackendError>,
     },
+    /// How many orders wait for the User Service's JetStream consumer (`consumer`, polled twice
+    /// a second while the demo runs; less often while the server is down), or why not.
+    NatsPending {
+        consumer: String,
+        result: Result<crate::engine::nats::streams::ConsumerSummary, BackendError>,
+    },
+    /// The lag of the User Service's Kafka group (`group`) on the orders topic (polled every
+    /// second while the demo runs; less often while the broker is down), or why not.
+    KafkaLag {
+        group: String,
+        result: Result<crate::engine::kafka::admin::GroupLag, BackendError>,
+    },
     /// A private RabbitMQ node listens at `url` (the demo moved to it).
     RabbitStarted {
         url: String,
@@ -236,6 +248,8 @@ pub enum Event {
     Consumer(Option<ConsumerState>),
     /// The User Service's consumer of the Kafka orders topic (group `user-service`).
     KafkaConsumer(Option<ConsumerState>),
+    /// The User Service's durable pull consumer of the NATS orders stream (`user-service`).
+    NatsConsumer(Option<ConsumerState>),
     /// Whether the Kafka broker answers (`url` is the one watched).
     Kafka {
         url: String,
@@ -569,6 +583,10 @@ struct Backend {
     tap_task: Option<JoinHandle<()>>,
     /// Polls the depth of the User Service's queue.
     queue_task: Option<JoinHandle<()>>,
+    /// Polls the pending orders of the User Service's JetStream consumer.
+    nats_pending_task: Option<JoinHandle<()>>,
+    /// Polls the lag of the User Service's Kafka group.
+    kafka_lag_task: Option<JoinHandle<()>>,
     consumer_task: Option<JoinHandle<()>>,
     history: Option<std::sync::mpsc::SyncSender<stored::HistoryOp>>,
     /// The bundled proto's descriptors.
@@ -693,6 +711,12 @@ impl Backend {
                 )
             })
             .unzip();
+        let nats_pending_task = supervisor
+            .as_ref()
+            .and_then(|s| services::nats_pending_watcher(s.config(), &outbox));
+        let kafka_lag_task = supervisor
+            .as_ref()
+            .and_then(|s| services::kafka_lag_watcher(s.config(), &outbox));
         let history = spawn_history(&options.data_dir, outbox.clone());
 
         Backend {
@@ -710,6 +734,8 @@ impl Backend {
             private_rabbit: None,
             tap_task,
             queue_task,
+            nats_pending_task,
+            kafka_lag_task,
             consumer_task,
             history,
             pool: crate::engine::grpc::builtin_pool().ok(),
@@ -731,6 +757,8 @@ impl Backend {
             private_rabbit,
             tap_task,
             queue_task,
+            nats_pending_task,
+            kafka_lag_task,
             consumer_task,
             supervisor,
             spans_task,
@@ -753,7 +781,10 @@ impl Backend {
         if let Some(task) = tap_task {
             task.abort();
         }
-        if let Some(task) = queue_task {
+        for task in [queue_task, nats_pending_task, kafka_lag_task]
+            .into_iter()
+            .flatten()
+        {
             task.abort();
         }
         if let Some(task) = consumer_task {

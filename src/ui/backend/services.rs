@@ -100,6 +100,8 @@ impl Backend {
             supervisor,
             nats_task,
             private_nats,
+            nats_pending_task,
+            consumer_task,
             ..
         } = self;
         if private_nats.is_some() {
@@ -122,6 +124,15 @@ impl Backend {
                             .await;
                     }
                     outbox.send(Event::Services(s.status())).await;
+                    // The pending count and the consumers' states now come from the new server.
+                    if let Some(task) = nats_pending_task.take() {
+                        task.abort();
+                    }
+                    *nats_pending_task = nats_pending_watcher(s.config(), outbox);
+                    if let Some(task) = consumer_task.take() {
+                        task.abort();
+                    }
+                    *consumer_task = forward_consumer(Some(s), outbox);
                 }
                 outbox.send(Event::NatsStarted { url }).await;
             }
@@ -162,17 +173,21 @@ impl Backend {
     }
 }
 
-/// Forwards the User Service consumers' state changes (its `order_queue` consumer and its
-/// Kafka group member) as events.
+/// Forwards the User Service consumers' state changes (its `order_queue` consumer, its Kafka
+/// group member and its JetStream consumer) as events.
 pub(super) fn forward_consumer(
     supervisor: Option<&Supervisor>,
     outbox: &Outbox,
 ) -> Option<JoinHandle<()>> {
     let user = supervisor?.user()?;
-    let (mut amqp, mut kafka) = (user.consumer_updates(), user.kafka_consumer_updates());
+    let (mut amqp, mut kafka, mut nats) = (
+        user.consumer_updates(),
+        user.kafka_consumer_updates(),
+        user.nats_consumer_updates(),
+    );
     let outbox = outbox.clone();
     Some(tokio::spawn(async move {
-        let (mut amqp_open, mut kafka_open) = (true, true);
+        let (mut amqp_open, mut kafka_open, mut nats_open) = (true, true, true);
         loop {
             if amqp_open {
                 let state = amqp.borrow_and_update().clone();
@@ -182,9 +197,14 @@ pub(super) fn forward_consumer(
                 let state = kafka.borrow_and_update().clone();
                 outbox.send(Event::KafkaConsumer(Some(state))).await;
             }
+            if nats_open {
+                let state = nats.borrow_and_update().clone();
+                outbox.send(Event::NatsConsumer(Some(state))).await;
+            }
             tokio::select! {
                 changed = amqp.changed(), if amqp_open => amqp_open = changed.is_ok(),
                 changed = kafka.changed(), if kafka_open => kafka_open = changed.is_ok(),
+                changed = nats.changed(), if nats_open => nats_open = changed.is_ok(),
                 else => return,
             }
         }
@@ -310,18 +330,50 @@ pub(super) fn amqp_watchers(
     )
 }
 
-/// Reports the depth of `queue` twice a second (only when it changes, or every 5 s, so a
-/// steady queue costs the UI nothing).
+/// The cadence of a poll of a broker for the strip: every `every` while it answers, reported
+/// only when the answer changes (or every 5 s, so a steady value costs the UI nothing); while
+/// it fails, asked again after 1 s, then 2, 4, 5 s (a broker that is down is not hammered).
+struct Poll<T> {
+    every: Duration,
+    last: Option<Result<T, ExchangeError>>,
+    last_sent: Instant,
+    failing: Duration,
+}
+
+impl<T: PartialEq + Clone> Poll<T> {
+    fn new(every: Duration) -> Self {
+        Self {
+            every,
+            last: None,
+            last_sent: Instant::now(),
+            failing: Duration::ZERO,
+        }
+    }
+
+    /// Whether `result` is to be sent, and how long to wait before asking again.
+    fn next(&mut self, result: &Result<T, ExchangeError>) -> (bool, Duration) {
+        let send = self.last.as_ref() != Some(result)
+            || self.last_sent.elapsed() >= Duration::from_secs(5);
+        if send {
+            self.last = Some(result.clone());
+            self.last_sent = Instant::now();
+        }
+        self.failing = match result {
+            Ok(_) => Duration::ZERO,
+            Err(_) => (self.failing * 2).clamp(Duration::from_secs(1), Duration::from_secs(5)),
+        };
+        (send, self.every.max(self.failing))
+    }
+}
+
+/// Reports the depth of `queue` twice a second (see [`Poll`]).
 pub(super) async fn watch_queue(amqp_url: String, queue: String, outbox: Outbox) {
     let mut probe = crate::engine::amqp::probe::QueueProbe::new(&amqp_url);
-    let mut last = None;
-    let mut unchanged = 0u32;
+    let mut poll = Poll::new(Duration::from_millis(500));
     loop {
         let result = probe.depth(&queue, Duration::from_secs(2)).await;
-        unchanged += 1;
-        if last.as_ref() != Some(&result) || unchanged >= 10 {
-            unchanged = 0;
-            last = Some(result.clone());
+        let (send, wait) = poll.next(&result);
+        if send {
             outbox
                 .send(Event::QueueDepth {
                     queue: queue.clone(),
@@ -329,6 +381,99 @@ pub(super) async fn watch_queue(amqp_url: String, queue: String, outbox: Outbox)
                 })
                 .await;
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// Polls the User Service's JetStream consumer of the demo's order stream, if NATS is on.
+pub(super) fn nats_pending_watcher(config: &DemoConfig, outbox: &Outbox) -> Option<JoinHandle<()>> {
+    let names = config.nats.clone()?;
+    Some(tokio::spawn(watch_nats_pending(names, outbox.clone())))
+}
+
+/// Reports the User Service's JetStream consumer (its pending and ack-pending orders) twice a
+/// second (see [`Poll`]).
+async fn watch_nats_pending(names: demo_services::NatsNames, outbox: Outbox) {
+    let mut probe = crate::engine::nats::streams::ConsumerProbe::new(&names.url);
+    let mut poll = Poll::new(Duration::from_millis(500));
+    loop {
+        let result = probe
+            .pending(&names.stream, &names.consumer, Duration::from_secs(2))
+            .await;
+        let (send, wait) = poll.next(&result);
+        if send {
+            outbox
+                .send(Event::NatsPending {
+                    consumer: names.consumer.clone(),
+                    result: result.map_err(BackendError::from),
+                })
+                .await;
+        }
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// Polls the User Service's Kafka group on the orders topic, if Kafka is on.
+pub(super) fn kafka_lag_watcher(config: &DemoConfig, outbox: &Outbox) -> Option<JoinHandle<()>> {
+    let names = config.kafka.clone()?;
+    Some(tokio::spawn(watch_kafka_lag(names, outbox.clone())))
+}
+
+/// Reports the lag of the User Service's Kafka group on the orders topic every second (see
+/// [`Poll`]).
+async fn watch_kafka_lag(names: demo_services::KafkaNames, outbox: Outbox) {
+    let mut probe = crate::engine::kafka::admin::GroupLagProbe::new(&names.url);
+    let mut poll = Poll::new(Duration::from_secs(1));
+    loop {
+        let result = probe
+            .lag(&names.group, &names.topic, Duration::from_secs(3))
+            .await;
+        let (send, wait) = poll.next(&result);
+        if send {
+            outbox
+                .send(Event::KafkaLag {
+                    group: names.group.clone(),
+                    result: result.map_err(BackendError::from),
+                })
+                .await;
+        }
+        tokio::time::sleep(wait).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_poll_reports_changes_and_backs_off_while_the_broker_is_down() {
+        let down = || -> Result<u32, ExchangeError> {
+            Err(ExchangeError {
+                kind: crate::engine::ErrorKind::ConnectionRefused,
+                phase: None,
+                message: "refused".into(),
+            })
+        };
+        let every = Duration::from_millis(500);
+        let mut poll = Poll::new(every);
+        assert_eq!(poll.next(&Ok(3)), (true, every), "the first answer is sent");
+        assert_eq!(poll.next(&Ok(3)), (false, every), "an unchanged one is not");
+        assert_eq!(poll.next(&Ok(4)), (true, every));
+        let waits: Vec<(bool, u64)> = (0..5)
+            .map(|_| {
+                let (sent, wait) = poll.next(&down());
+                (sent, wait.as_secs())
+            })
+            .collect();
+        assert_eq!(
+            waits,
+            vec![(true, 1), (false, 2), (false, 4), (false, 5), (false, 5)],
+            "down: reported once, asked less and less often"
+        );
+        assert_eq!(
+            poll.next(&Ok(4)),
+            (true, every),
+            "back up: at its pace again"
+        );
     }
 }
