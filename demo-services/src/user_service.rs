@@ -74,7 +74,8 @@ impl UserServiceConfig {
     }
 }
 
-/// State of the User Service's `order_queue` consumer.
+/// State of one of the User Service's consumers (`order_queue`, the Kafka group, the JetStream
+/// consumer).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConsumerState {
     /// No broker configured.
