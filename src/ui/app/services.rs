@@ -327,8 +327,11 @@ impl SwitchboardApp {
                 if matches!(self.strip.broker, BrokerState::Down(_)) {
                     if demo_services::rabbitmq_server::PrivateRabbit::available() {
                         let starting = self.strip.rabbit_starting.is_some();
-                        if ui
-                            .add_enabled(!starting, egui::Button::new(if starting { "Starting…" } else { "Start RabbitMQ" }))
+                        // Its width is kept while it says "Starting…": the boxes after it
+                        // stay under the pointer (a second click aimed at NATS's Start missed).
+                        if steady(ui, "rabbit-start", |ui| {
+                            ui.add_enabled(!starting, egui::Button::new(if starting { "Starting…" } else { "Start RabbitMQ" }))
+                        })
                             .on_hover_text("Start a private RabbitMQ node (free ports, data in the data directory) that stops with the app; the demo and the AMQP editor move to it")
                             .clicked()
                         {
