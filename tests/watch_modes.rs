@@ -318,48 +318,52 @@ async fn the_cli_watch_survives_a_cut_connection_and_counts_across_the_gap() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, mut lines) = mpsc::channel::<String>(64);
-    std::thread::Builder::new()
-        .name("cli-stderr".into())
-        .spawn(move || {
-            for line in std::io::BufReader::new(stderr)
-                .lines()
-                .map_while(Result::ok)
-            {
-                let _ = tx.blocking_send(line);
-            }
-        })
-        .unwrap();
-    // Publish until the tap is bound and has seen two.
+    // Both outputs, line by line: stdout says when the watch has taken a message (so it is
+    // connected before the cut — under load a cut during its first connection ended it).
+    let reader = |out: Box<dyn std::io::Read + Send>, name: &str| {
+        let (tx, rx) = mpsc::channel::<String>(64);
+        std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                    let _ = tx.blocking_send(line);
+                }
+            })
+            .unwrap();
+        rx
+    };
+    let mut lines = reader(Box::new(child.stderr.take().unwrap()), "cli-stderr");
+    let mut printed_lines = reader(Box::new(child.stdout.take().unwrap()), "cli-stdout");
     let url = amqp_url();
-    eventually(20, "the watch to be bound", || {
-        let (url, exchange) = (url.clone(), topology.exchange.clone());
-        async move {
-            let e = amqp::publish(&PublishRequest::new(
-                &url,
-                &exchange,
-                "order.created",
-                order_event(0),
-            ))
-            .await;
-            e[0].ok.then_some(())
+    let mut printed: Vec<String> = Vec::new();
+    for attempt in 0.. {
+        assert!(attempt < 40, "the watch took nothing in 40 publishes");
+        publish(&url, &topology.exchange, "order.created", order_event(attempt)).await;
+        if let Ok(Some(line)) =
+            tokio::time::timeout(Duration::from_millis(500), printed_lines.recv()).await
+        {
+            printed.push(line);
+            break;
         }
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    }
     proxy.cut();
     let mut stderr_text = String::new();
     while !stderr_text.contains("reconnected") {
         let line = tokio::time::timeout(Duration::from_secs(20), lines.recv())
             .await
-            .expect("stderr within 20 s")
-            .expect("open");
+            .expect("stderr within 20 s");
+        let Some(line) = line else {
+            panic!("the watch ended before it reconnected: {stderr_text}");
+        };
         stderr_text.push_str(&line);
         stderr_text.push('\n');
     }
     assert!(stderr_text.contains("connection lost"), "{stderr_text}");
-    for i in 0..4 {
+    // Messages that were on their way before the cut count too.
+    while let Ok(line) = printed_lines.try_recv() {
+        printed.push(line);
+    }
+    for i in 0..4usize.saturating_sub(printed.len()) {
         publish(
             &url,
             &topology.exchange,
@@ -368,14 +372,20 @@ async fn the_cli_watch_survives_a_cut_connection_and_counts_across_the_gap() {
         )
         .await;
     }
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+    while printed.len() < 4 {
+        let line = tokio::time::timeout(Duration::from_secs(20), printed_lines.recv())
+            .await
+            .expect("stdout within 20 s")
+            .expect("open");
+        printed.push(line);
+    }
+    let status = tokio::task::spawn_blocking(move || child.wait())
         .await
         .unwrap()
         .unwrap();
-    assert!(output.status.success(), "{stderr_text}");
-    let printed: Vec<serde_json::Value> = String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
+    assert!(status.success(), "{stderr_text}");
+    let printed: Vec<serde_json::Value> = printed
+        .iter()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(printed.len(), 4, "counted across the gap");
