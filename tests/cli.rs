@@ -752,7 +752,7 @@ async fn traces_reports_refused_exports_and_a_summary_at_the_end() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("export requests refused as malformed"),
+        stderr.contains("export request refused as malformed"),
         "{stderr}"
     );
     let summary = stderr.lines().last().unwrap();
@@ -765,6 +765,100 @@ async fn traces_reports_refused_exports_and_a_summary_at_the_end() {
         "{summary}"
     );
     assert!(!summary.contains(" 0 exports refused"), "{summary}");
+}
+
+/// Regression (hostile run): with its stdout not read (a full pipe, a paused pager),
+/// `switchboard traces` held every export it received (1.7 GB) and Ctrl-C did not end it. Now
+/// what cannot wait is counted as not printed, and Ctrl-C ends it at once.
+#[tokio::test]
+async fn traces_with_a_stuck_stdout_counts_what_it_could_not_print_and_stops_on_ctrl_c() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args([
+            "traces",
+            "--otlp-addr",
+            &format!("127.0.0.1:{port}"),
+            "--otlp-grpc-addr",
+            "127.0.0.1:0",
+        ])
+        // Never read: it fills at 64 KiB.
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let attribute = "x".repeat(1024);
+    let export = |n: usize| {
+        let spans: Vec<String> = (0..100)
+            .map(|i| {
+                format!(
+                    r#"{{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"{:016x}","name":"x","startTimeUnixNano":"1","endTimeUnixNano":"2","attributes":[{{"key":"a","value":{{"stringValue":"{attribute}"}}}}]}}"#,
+                    n * 1000 + i + 1
+                )
+            })
+            .collect();
+        format!(
+            r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{}]}}]}}]}}"#,
+            spans.join(",")
+        )
+    };
+    common::eventually(10, "the receiver answers", || async {
+        client
+            .post(format!("http://127.0.0.1:{port}/v1/traces"))
+            .header("content-type", "application/json")
+            .body(export(0))
+            .send()
+            .await
+            .ok()
+            .filter(|r| r.status().is_success())
+    })
+    .await;
+    for n in 1..120 {
+        let r = client
+            .post(format!("http://127.0.0.1:{port}/v1/traces"))
+            .header("content-type", "application/json")
+            .body(export(n))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{r:?}");
+    }
+    let pid = child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let ended = tokio::task::spawn_blocking(move || {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                let mut stderr = String::new();
+                std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+                return Some((status, stderr));
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                return None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    })
+    .await
+    .unwrap();
+    let (status, stderr) = ended.expect("Ctrl-C ends it within 10 s although stdout is full");
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("were not printed"), "{stderr}");
+    assert!(
+        stderr.lines().last().unwrap().contains("12000 received"),
+        "{stderr}"
+    );
 }
 
 /// `load http` puts a new traceparent (a new trace) on each request, keeps one given with -H on

@@ -132,11 +132,12 @@ pub async fn follow(a: args::TracesArgs) -> anyhow::Result<std::process::ExitCod
     printed.map(|_| std::process::ExitCode::SUCCESS)
 }
 
-/// Prints spans as they come until the command should end; how many it printed.
+/// Prints spans as they come until the command should end; how many it printed. Lines are
+/// written by a thread of their own: a stdout that takes nothing (a full pipe, a paused pager)
+/// blocks that thread, never Ctrl-C or the receiver; spans that could not wait are counted.
 async fn print_spans(a: &args::TracesArgs, receiver: &Receiver) -> anyhow::Result<u64> {
-    use std::io::Write;
     let store = receiver.store();
-    let mut batches = store.subscribe();
+    let mut follower = store.follow();
     let deadline = a.timeout.map(|t| tokio::time::Instant::now() + t);
     let until = async {
         match deadline {
@@ -149,33 +150,37 @@ async fn print_spans(a: &args::TracesArgs, receiver: &Receiver) -> anyhow::Resul
     let mut refusals = tokio::time::interval(Duration::from_secs(1));
     refusals.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut malformed_said = 0;
+    let mut missed_said = 0;
+    let (lines, written, writer_gone) = line_writer();
     let mut printed = 0u64;
-    let mut out = std::io::stdout().lock();
-    loop {
+    'follow: loop {
         let batch = tokio::select! {
             _ = &mut until => break,
             _ = tokio::signal::ctrl_c() => break,
+            _ = writer_gone.notified() => break,
             _ = refusals.tick() => {
                 let malformed = store.counts().malformed;
                 if malformed > malformed_said {
+                    let n = malformed - malformed_said;
                     eprintln!(
-                        "note: {} export requests refused as malformed ({malformed} in all; the exporter got an OTLP error)",
-                        malformed - malformed_said
+                        "note: {n} export request{} refused as malformed ({malformed} in all; the exporter got an OTLP error)",
+                        if n == 1 { "" } else { "s" }
                     );
                     malformed_said = malformed;
                 }
+                let missed = follower.missed();
+                if missed > missed_said {
+                    eprintln!(
+                        "note: {} spans not printed: they came faster than the output took them",
+                        missed - missed_said
+                    );
+                    missed_said = missed;
+                }
                 continue;
             }
-            batch = batches.recv() => batch,
+            batch = follower.recv() => batch,
         };
-        let batch = match batch {
-            Ok(batch) => batch,
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                eprintln!("note: {n} batches of spans came faster than they could be printed");
-                continue;
-            }
-            Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-        };
+        let Some(batch) = batch else { break };
         for span in batch.iter() {
             let line = if a.json {
                 // Attributes as an object, as in `send --json`.
@@ -189,18 +194,66 @@ async fn print_spans(a: &args::TracesArgs, receiver: &Receiver) -> anyhow::Resul
             } else {
                 span_line(span)
             };
-            if writeln!(out, "{line}").is_err() {
-                // stdout closed (a pipe into `head`): done.
-                return Ok(printed);
+            // Waits for room (the writer is behind) without blocking Ctrl-C or the deadline.
+            tokio::select! {
+                sent = lines.send(line) => if sent.is_err() { break 'follow },
+                _ = &mut until => break 'follow,
+                _ = tokio::signal::ctrl_c() => break 'follow,
             }
             printed += 1;
             if a.count.is_some_and(|n| printed >= n) {
-                return Ok(printed);
+                break 'follow;
             }
         }
-        let _ = out.flush();
+    }
+    // What was handed to the writer goes out, unless the output takes nothing (then the
+    // process ends without it: a full pipe must not hold the exit).
+    drop(lines);
+    let _ = tokio::time::timeout(Duration::from_millis(500), written).await;
+    // Missed while behind, or still waiting when it ended.
+    let received = store.counts().accepted;
+    let unprinted = received.saturating_sub(printed);
+    if follower.missed() > 0 && unprinted > 0 {
+        eprintln!(
+            "note: {unprinted} of the {received} spans received were not printed: they came faster than the output took them"
+        );
     }
     Ok(printed)
+}
+
+/// A thread that writes lines to stdout, fed through a bounded channel; resolves `done` when it
+/// has written all it was given, and notifies `gone` when stdout is closed (a pipe into `head`).
+fn line_writer() -> (
+    tokio::sync::mpsc::Sender<String>,
+    tokio::sync::oneshot::Receiver<()>,
+    std::sync::Arc<tokio::sync::Notify>,
+) {
+    use std::io::Write;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(1024);
+    let (done_tx, done) = tokio::sync::oneshot::channel();
+    let gone = std::sync::Arc::new(tokio::sync::Notify::new());
+    let gone_tx = gone.clone();
+    let spawned = std::thread::Builder::new()
+        .name("traces-stdout".into())
+        .spawn(move || {
+            let mut out = std::io::stdout().lock();
+            while let Some(line) = rx.blocking_recv() {
+                if writeln!(out, "{line}").is_err() {
+                    gone_tx.notify_one();
+                    return;
+                }
+                if rx.is_empty() && out.flush().is_err() {
+                    gone_tx.notify_one();
+                    return;
+                }
+            }
+            let _ = out.flush();
+            let _ = done_tx.send(());
+        });
+    if spawned.is_err() {
+        gone.notify_one();
+    }
+    (tx, done, gone)
 }
 
 /// One span as a line: when it started (UTC), service, name, kind, duration, status, ids.

@@ -88,8 +88,43 @@ pub struct SpanStore {
     max_spans: usize,
     max_bytes: usize,
     changed: tokio::sync::Notify,
-    /// Each stored batch, for those who follow them as they come (`switchboard traces`).
-    batches: tokio::sync::broadcast::Sender<std::sync::Arc<Vec<Span>>>,
+    /// Those who follow the batches as they come (`switchboard traces`).
+    followers: Mutex<Vec<FollowerSlot>>,
+}
+
+/// How many batches, and about how many bytes of spans, a follower may have waiting: past
+/// either, batches are not queued for it but counted as missed (a follower whose output is slow
+/// — a pager, a full pipe — must not hold the store's flood in memory).
+const FOLLOWER_BATCHES: usize = 64;
+const FOLLOWER_BYTES: usize = 32 * 1024 * 1024;
+
+struct FollowerSlot {
+    tx: tokio::sync::mpsc::Sender<(std::sync::Arc<Vec<Span>>, usize)>,
+    waiting_bytes: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    missed: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// The batches stored after [`SpanStore::follow`], as they come; what could not wait for it
+/// (too many or too large while it was behind) is counted in [`Follower::missed`].
+pub struct Follower {
+    rx: tokio::sync::mpsc::Receiver<(std::sync::Arc<Vec<Span>>, usize)>,
+    waiting_bytes: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    missed: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Follower {
+    /// The next batch; `None` when the store is gone.
+    pub async fn recv(&mut self) -> Option<std::sync::Arc<Vec<Span>>> {
+        let (batch, bytes) = self.rx.recv().await?;
+        self.waiting_bytes
+            .fetch_sub(bytes, std::sync::atomic::Ordering::Relaxed);
+        Some(batch)
+    }
+
+    /// Spans not queued for this follower because it was behind.
+    pub fn missed(&self) -> u64 {
+        self.missed.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 impl SpanStore {
@@ -101,14 +136,50 @@ impl SpanStore {
             max_spans: max_spans.max(1),
             max_bytes,
             changed: tokio::sync::Notify::new(),
-            batches: tokio::sync::broadcast::channel(256).0,
+            followers: Mutex::new(Vec::new()),
         }
     }
 
-    /// The batches stored from now on, as they come (a follower that falls behind is told how
-    /// many it missed: `RecvError::Lagged`).
-    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<std::sync::Arc<Vec<Span>>> {
-        self.batches.subscribe()
+    /// The batches stored from now on, as they come, bounded: a follower that falls behind
+    /// misses batches (counted) rather than holding them all.
+    pub fn follow(&self) -> Follower {
+        let (tx, rx) = tokio::sync::mpsc::channel(FOLLOWER_BATCHES);
+        let waiting_bytes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let missed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        self.followers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(FollowerSlot {
+                tx,
+                waiting_bytes: waiting_bytes.clone(),
+                missed: missed.clone(),
+            });
+        Follower {
+            rx,
+            waiting_bytes,
+            missed,
+        }
+    }
+
+    /// Hands `batch` to each follower that has room for it; counts it as missed for the others.
+    fn to_followers(&self, batch: Vec<Span>) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut followers = self.followers.lock().unwrap_or_else(|p| p.into_inner());
+        followers.retain(|f| !f.tx.is_closed());
+        if followers.is_empty() || batch.is_empty() {
+            return;
+        }
+        let bytes: usize = batch.iter().map(span_bytes).sum();
+        let count = batch.len() as u64;
+        let shared = std::sync::Arc::new(batch);
+        for f in followers.iter() {
+            let room = f.waiting_bytes.load(Relaxed) + bytes <= FOLLOWER_BYTES;
+            if room && f.tx.try_send((shared.clone(), bytes)).is_ok() {
+                f.waiting_bytes.fetch_add(bytes, Relaxed);
+            } else {
+                f.missed.fetch_add(count, Relaxed);
+            }
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -117,9 +188,14 @@ impl SpanStore {
 
     /// Keeps `spans`, dropping the oldest traces when over the bound.
     pub fn insert(&self, spans: Vec<Span>) {
-        if self.batches.receiver_count() > 0 {
-            let _ = self.batches.send(std::sync::Arc::new(spans.clone()));
-        }
+        // (Before the spans move into the store; handed over after the counts are updated, so
+        // a follower that stops at its last span reads counts that include it.)
+        let following = !self
+            .followers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty();
+        let for_followers = following.then(|| spans.clone());
         let mut inner = self.lock();
         let mut added = 0;
         let mut bytes = 0;
@@ -158,6 +234,9 @@ impl SpanStore {
             }
         }
         drop(inner);
+        if let Some(batch) = for_followers {
+            self.to_followers(batch);
+        }
         self.changed.notify_waiters();
     }
 
@@ -313,5 +392,53 @@ mod tests {
         assert!(store.spans("a").is_empty());
         assert_eq!(store.bytes(), 0);
         assert_eq!(store.counts().dropped, 1);
+    }
+
+    #[tokio::test]
+    async fn a_follower_that_falls_behind_misses_batches_instead_of_holding_them() {
+        let store = SpanStore::new(1_000_000, usize::MAX);
+        let mut follower = store.follow();
+        // Nothing is read while far more than the follower may hold arrives.
+        let big = "x".repeat(64 * 1024);
+        let mut sent = 0u64;
+        for b in 0..2000 {
+            let mut batch: Vec<Span> = (0..4).map(|i| span("t", &format!("{b}-{i}"))).collect();
+            for s in &mut batch {
+                s.attributes.push(("big".into(), big.clone().into()));
+            }
+            sent += batch.len() as u64;
+            store.insert(batch);
+        }
+        let waiting = follower
+            .waiting_bytes
+            .load(std::sync::atomic::Ordering::Relaxed);
+        assert!(
+            waiting <= FOLLOWER_BYTES,
+            "{waiting} bytes wait for the follower"
+        );
+        assert!(follower.missed() > 0);
+        let mut got = 0u64;
+        while let Ok(Some(batch)) =
+            tokio::time::timeout(std::time::Duration::from_millis(50), follower.recv()).await
+        {
+            got += batch.len() as u64;
+        }
+        assert_eq!(
+            got + follower.missed(),
+            sent,
+            "each span is either queued or counted"
+        );
+        assert_eq!(
+            follower
+                .waiting_bytes
+                .load(std::sync::atomic::Ordering::Relaxed),
+            0
+        );
+        // The store itself kept them all (its own bounds are separate).
+        assert_eq!(store.counts().accepted, sent);
+        // A follower that went away is forgotten.
+        drop(follower);
+        store.insert(vec![span("u", "1")]);
+        assert!(store.followers.lock().unwrap().is_empty());
     }
 }
