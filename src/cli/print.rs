@@ -31,21 +31,24 @@ pub fn exchange_text(e: &Exchange) -> String {
             + "█"
                 .repeat(len.min(BAR_WIDTH + 1 - start.min(BAR_WIDTH)))
                 .as_str();
-        out.push_str(&format!(
-            "  {:<17} {:>11} +{:>11}  {:<w$} {}{}\n",
+        let line = format!(
+            "  {:<17} {:>11} +{:>11}  {:<w$} {}{}",
             phase.phase.label(),
             format_us(phase.start_us),
             format_us(phase.duration_us()),
             bar,
             if phase.failed { "FAILED " } else { "" },
-            match phase.source {
-                Some(crate::engine::kernel_time::Source::Kernel) => {
-                    format!("[kernel] {}", phase.detail.as_deref().unwrap_or(""))
+            match (phase.source, phase.detail.as_deref()) {
+                (Some(crate::engine::kernel_time::Source::Kernel), Some(detail)) => {
+                    format!("[kernel] {detail}")
                 }
-                _ => phase.detail.clone().unwrap_or_default(),
+                (Some(crate::engine::kernel_time::Source::Kernel), None) => "[kernel]".to_string(),
+                (_, detail) => detail.unwrap_or_default().to_string(),
             },
             w = BAR_WIDTH + 1,
-        ));
+        );
+        out.push_str(line.trim_end());
+        out.push('\n');
     }
     if let Some(error) = &e.error {
         out.push_str(&format!("  error: {error}\n"));
@@ -58,6 +61,13 @@ pub fn exchange_text(e: &Exchange) -> String {
             if e.spans.len() == 1 { "" } else { "s" }
         ));
         out.push_str(&crate::engine::trace::render_tree(&e.spans));
+        if trace.spans_dropped > 0 {
+            out.push_str(&format!(
+                "  … {} more spans not kept (over {} per exchange)\n",
+                trace.spans_dropped,
+                crate::engine::MAX_SPANS_PER_EXCHANGE
+            ));
+        }
     }
     if let Some(response) = &e.response {
         if !response.line.is_empty() {

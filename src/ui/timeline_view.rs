@@ -356,7 +356,17 @@ fn spans_ui(
         const TIP_ATTRIBUTES: usize = 30;
         const TIP_VALUE_CHARS: usize = 200;
         let cut = |text: String| match text.char_indices().nth(TIP_VALUE_CHARS) {
-            Some((at, _)) => format!("{}… ({} bytes)", &text[..at], text.len()),
+            Some((at, _)) => {
+                // A value the receiver already cut says its size before the cut: that one.
+                let size = text
+                    .rfind("…(")
+                    .filter(|_| text.ends_with(" bytes)"))
+                    .map_or_else(
+                        || format!("…({} bytes)", text.len()),
+                        |i| text[i..].to_string(),
+                    );
+                format!("{}{size}", &text[..at])
+            }
             None => text,
         };
         for (key, value) in span.attributes.iter().take(TIP_ATTRIBUTES) {

@@ -498,7 +498,25 @@ impl SwitchboardApp {
                 } else {
                     format!("{} consumers", d.consumers)
                 };
+                // Room for "consumers" even when it says "1 consumer": the boxes after it do
+                // not move when the count changes (the User Service stopped: 1 → 0).
+                let plural = egui::WidgetText::from(
+                    RichText::new(format!(
+                        "{queue}: {} waiting · {} consumers",
+                        d.ready, d.consumers
+                    ))
+                    .small(),
+                )
+                .into_galley(
+                    ui,
+                    Some(egui::TextWrapMode::Extend),
+                    f32::INFINITY,
+                    egui::TextStyle::Small,
+                )
+                .size()
+                .x;
                 steady(ui, "queue-depth", |ui| {
+                    ui.set_min_width(plural);
                     ui.label(RichText::new(format!("{queue}: {} waiting · {consumers}", d.ready)).small())
                         .on_hover_text("Messages ready in the queue (a passive declare, twice a second); the line is the last minute")
                 });
