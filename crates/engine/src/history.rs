@@ -87,12 +87,16 @@ pub struct LoadReport {
     pub skipped_lines: usize,
 }
 
-/// A line that brings the spans of an entry's trace, which arrive after the entry was written
-/// (they replace the ones it had).
+/// A line that brings the spans of an entry's trace, which arrive after the entry was written:
+/// more of them (`add`, what is written now: each record only the spans not recorded before, so
+/// spans that trickle in do not write the whole list again each time) or, in files of earlier
+/// versions, all of them (they replace the ones it had).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct SpansRecord {
     spans_of: String,
     spans: Vec<crate::trace::TimelineSpan>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    add: bool,
 }
 
 /// The lines of a history file that hold entries, with the entries, newest within the bounds;
@@ -114,7 +118,21 @@ fn read_lines(bytes: &[u8], limits: &Limits) -> (Vec<(Vec<u8>, HistoryEntry)>, u
                     .is_some_and(|t| t.trace_id == record.spans_of)
             });
             if let Some((owner_line, entry)) = owner {
-                entry.exchange.spans = record.spans;
+                let spans = &mut entry.exchange.spans;
+                if record.add {
+                    let known: std::collections::HashSet<String> =
+                        spans.iter().map(|s| s.span_id.clone()).collect();
+                    spans.extend(
+                        record
+                            .spans
+                            .into_iter()
+                            .filter(|s| !known.contains(&s.span_id)),
+                    );
+                    spans.sort_by_key(|s| (s.start_us, s.end_us));
+                    spans.truncate(crate::exchange::MAX_SPANS_PER_EXCHANGE);
+                } else {
+                    *spans = record.spans;
+                }
                 if let Ok(merged) = serde_json::to_vec(entry) {
                     total = total + merged.len() as u64 - owner_line.len() as u64;
                     *owner_line = merged;
@@ -229,8 +247,8 @@ impl History {
         Ok(())
     }
 
-    /// Keeps `spans` with the entry of trace `trace_id`: a line appended now, merged into the
-    /// entry when the file is read (or compacted).
+    /// Adds `spans` (those not recorded before) to the entry of trace `trace_id`: a line
+    /// appended now, merged into the entry when the file is read (or compacted).
     pub fn push_spans(
         &mut self,
         trace_id: &str,
@@ -239,6 +257,7 @@ impl History {
         let record = SpansRecord {
             spans_of: trace_id.to_string(),
             spans: spans.to_vec(),
+            add: true,
         };
         let line = serde_json::to_vec(&record).map_err(std::io::Error::other)?;
         self.append(line)
@@ -360,10 +379,15 @@ mod tests {
         };
         history.push(traced(0, "t1")).unwrap();
         history.push(traced(1, "t2")).unwrap();
-        // Spans come in twice: the later record replaces the earlier.
-        history.push_spans("t1", &[span("first")]).unwrap();
+        // Spans come in twice: the later record adds to the earlier (one sent again is kept
+        // once).
+        let with_id = |name: &str, id: &str| crate::trace::TimelineSpan {
+            span_id: id.into(),
+            ..span(name)
+        };
+        history.push_spans("t1", &[with_id("first", "s1")]).unwrap();
         history
-            .push_spans("t1", &[span("first"), span("second")])
+            .push_spans("t1", &[with_id("first", "s1"), with_id("second", "s2")])
             .unwrap();
         // A trace no kept entry has is ignored, not attached elsewhere.
         history.push_spans("nobody", &[span("stray")]).unwrap();
@@ -378,10 +402,33 @@ mod tests {
             .collect();
         assert_eq!(names, ["first", "second"]);
         assert!(entries[1].exchange.spans.is_empty());
+        // A record of an earlier version (all the spans, no `add`) replaces them.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(
+                format!(
+                    "{}\n",
+                    serde_json::to_string(&SpansRecord {
+                        spans_of: "t1".into(),
+                        spans: vec![with_id("only", "s9")],
+                        add: false,
+                    })
+                    .unwrap()
+                )
+                .as_bytes(),
+            )
+            .unwrap();
+        let (_, entries, _) = History::open(&path, limits).unwrap();
+        assert_eq!(entries[0].exchange.spans.len(), 1);
+        history
+            .push_spans("t1", &[with_id("first", "s1"), with_id("second", "s2")])
+            .unwrap();
         // Compacting writes the merged entry: the spans stay.
         history.compact().unwrap();
         let (_, entries, _) = History::open(&path, limits).unwrap();
-        assert_eq!(entries[0].exchange.spans.len(), 2);
+        assert_eq!(entries[0].exchange.spans.len(), 3);
         assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 2);
     }
 

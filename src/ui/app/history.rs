@@ -45,10 +45,18 @@ impl SwitchboardApp {
                 // Only when more came: after a restart the store is empty, and the spans kept
                 // in the history must not be wiped by it.
                 if spans.len() > e.spans.len() {
-                    let before = e.spans.len();
+                    let before: std::collections::HashSet<String> =
+                        e.spans.iter().map(|s| s.span_id.clone()).collect();
                     e.place_spans(&spans);
-                    if e.spans.len() != before {
-                        placed.push((trace_id, e.spans.clone()));
+                    // The history file gets only the new ones (it adds them to the entry's).
+                    let added: Vec<_> = e
+                        .spans
+                        .iter()
+                        .filter(|s| !before.contains(&s.span_id))
+                        .cloned()
+                        .collect();
+                    if !added.is_empty() {
+                        placed.push((trace_id, added));
                     }
                 }
             }
