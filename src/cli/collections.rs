@@ -122,7 +122,7 @@ fn result_text(r: &RunResult) -> String {
             "  {} {} → {} in {}",
             x.transport.label(),
             x.target,
-            x.status.as_deref().unwrap_or("no answer"),
+            x.status_text(),
             format_us(x.total_us)
         ));
         if r.exchanges.len() > 1 {

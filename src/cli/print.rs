@@ -11,7 +11,7 @@ const BAR_WIDTH: usize = 40;
 pub fn exchange_text(e: &Exchange) -> String {
     let mut out = String::new();
     out.push_str(&format!("{} {}\n", e.transport.label(), e.target));
-    let status = e.status.as_deref().unwrap_or("no answer");
+    let status = e.status_text();
     out.push_str(&format!(
         "{} {status}  total {}  sent {} B, received {} B\n",
         if e.ok { "✔" } else { "✘" },

@@ -170,6 +170,16 @@ pub struct Exchange {
 }
 
 impl Exchange {
+    /// What came back, in a few words: the status; for an answer that started but broke off
+    /// (headers in, body cut), its line and that it broke off; else "no answer".
+    pub fn status_text(&self) -> String {
+        match (&self.status, &self.response) {
+            (Some(status), _) => status.clone(),
+            (None, Some(r)) if !r.line.is_empty() => format!("{} (broken off)", r.line),
+            _ => "no answer".to_string(),
+        }
+    }
+
     /// Replaces the spans with `spans` (of this exchange's trace) placed on its clock — but
     /// not those that began before the exchange did (another request that carried the same
     /// `traceparent`), and at most [`MAX_SPANS_PER_EXCHANGE`], the earliest (how many more there

@@ -245,12 +245,7 @@ fn summary_grid(ui: &mut egui::Ui, named: &[(&str, &Exchange)]) {
                     "target",
                     Box::new(|e: &Exchange| format!("{} {}", e.transport.label(), e.target)),
                 ),
-                (
-                    "status",
-                    Box::new(|e: &Exchange| {
-                        e.status.clone().unwrap_or_else(|| "no answer".to_string())
-                    }),
-                ),
+                ("status", Box::new(|e: &Exchange| e.status_text())),
                 ("total", Box::new(|e: &Exchange| format_us(e.total_us))),
                 (
                     "request body",
