@@ -338,7 +338,13 @@ async fn the_cli_watch_survives_a_cut_connection_and_counts_across_the_gap() {
     let mut printed: Vec<String> = Vec::new();
     for attempt in 0.. {
         assert!(attempt < 40, "the watch took nothing in 40 publishes");
-        publish(&url, &topology.exchange, "order.created", order_event(attempt)).await;
+        publish(
+            &url,
+            &topology.exchange,
+            "order.created",
+            order_event(attempt),
+        )
+        .await;
         if let Ok(Some(line)) =
             tokio::time::timeout(Duration::from_millis(500), printed_lines.recv()).await
         {
