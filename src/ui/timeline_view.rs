@@ -284,17 +284,19 @@ fn spans_ui(
                 .max(rect.left() + LABEL_WIDTH);
             (at, true)
         };
-        let name_color = if over_bar {
-            Color32::from_rgb(0x10, 0x10, 0x10)
-        } else {
-            ui.visuals().weak_text_color()
-        };
+        let name_color = ui.visuals().weak_text_color();
         let name = painter.layout_no_wrap(span.label(), FontId::proportional(11.0), name_color);
-        painter.galley(
-            pos2(name_at, rect.center().y - name.size().y / 2.0),
-            name,
-            name_color,
-        );
+        let name_pos = pos2(name_at, rect.center().y - name.size().y / 2.0);
+        if over_bar {
+            // No room beside the bar: the name on a patch of the panel's colour, readable over
+            // the bar and the wait line alike (dark text was lost on the dark panel).
+            painter.rect_filled(
+                Rect::from_min_size(name_pos, name.size()).expand(1.0),
+                2.0,
+                ui.visuals().panel_fill.gamma_multiply(0.85),
+            );
+        }
+        painter.galley(name_pos, name, name_color);
         if failed {
             painter.rect_stroke(
                 bar,
