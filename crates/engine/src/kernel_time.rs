@@ -47,6 +47,19 @@ mod imp {
     use std::os::fd::{AsFd, AsRawFd, OwnedFd};
     use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+    /// Software receive stamps, byte-keyed transmit stamps without the data (`on`: and
+    /// transmit stamps themselves).
+    fn flags(transmit: bool) -> TimestampingFlag {
+        let mut flags = TimestampingFlag::SOF_TIMESTAMPING_SOFTWARE
+            | TimestampingFlag::SOF_TIMESTAMPING_RX_SOFTWARE
+            | TimestampingFlag::SOF_TIMESTAMPING_OPT_ID
+            | TimestampingFlag::SOF_TIMESTAMPING_OPT_TSONLY;
+        if transmit {
+            flags |= TimestampingFlag::SOF_TIMESTAMPING_TX_SOFTWARE;
+        }
+        flags
+    }
+
     /// `linux/errqueue.h`: a stamp taken when the data left for the device (not
     /// `SCM_TSTAMP_SCHED` / `SCM_TSTAMP_ACK`); the libc crate does not name it.
     const SCM_TSTAMP_SND: u32 = 0;
@@ -72,14 +85,17 @@ mod imp {
         /// Switches software timestamps on for `socket` (connected: the kernel refuses byte
         /// keys on a socket that is not); `None` where the kernel refuses.
         pub fn enable(socket: &impl AsFd) -> Option<Self> {
-            let flags = TimestampingFlag::SOF_TIMESTAMPING_SOFTWARE
-                | TimestampingFlag::SOF_TIMESTAMPING_TX_SOFTWARE
-                | TimestampingFlag::SOF_TIMESTAMPING_RX_SOFTWARE
-                | TimestampingFlag::SOF_TIMESTAMPING_OPT_ID
-                | TimestampingFlag::SOF_TIMESTAMPING_OPT_TSONLY;
-            setsockopt(socket, sockopt::Timestamping, &flags).ok()?;
+            setsockopt(socket, sockopt::Timestamping, &flags(false)).ok()?;
             let fd = socket.as_fd().try_clone_to_owned().ok()?;
             Some(Self { fd })
+        }
+
+        /// Transmit stamps on (while a request is being written) or off: each stamp waits in
+        /// the socket's error queue, which counts against its receive buffer, so they are not
+        /// left on for a whole connection (a long stream or download would fill it and stall
+        /// what comes in). Byte keys go on counting across.
+        pub fn transmit_stamps(&self, on: bool) -> bool {
+            setsockopt(&self.fd, sockopt::Timestamping, &flags(on)).is_ok()
         }
 
         /// The handshake's round trip as the kernel measured it (SYN sent → SYN-ACK in),
@@ -113,8 +129,10 @@ mod imp {
             found
         }
 
-        /// Takes the transmit timestamps queued since the last call, oldest first.
-        pub fn take_sent(&self) -> Vec<TxStamp> {
+        /// Takes the transmit timestamps queued since the last call, oldest first, stopping
+        /// after the one of the send whose last byte is `until` when that is known (one call
+        /// instead of reading on to an empty queue; later ones wait for the next time).
+        pub fn take_sent(&self, until: Option<u32>) -> Vec<TxStamp> {
             let mut out = Vec::new();
             // Bounded: the queue holds what was sent since the last call, never more than the
             // socket's receive buffer allows.
@@ -153,6 +171,9 @@ mod imp {
                 }
                 if let (Some(at), Some(last_byte)) = (at, key) {
                     out.push(TxStamp { last_byte, at });
+                    if until == Some(last_byte) {
+                        break;
+                    }
                 }
             }
             out
@@ -189,8 +210,11 @@ mod imp {
         pub fn peek_arrival(&self) -> Option<Instant> {
             None
         }
-        pub fn take_sent(&self) -> Vec<TxStamp> {
+        pub fn take_sent(&self, _until: Option<u32>) -> Vec<TxStamp> {
             Vec::new()
+        }
+        pub fn transmit_stamps(&self, _on: bool) -> bool {
+            false
         }
     }
 }
@@ -219,6 +243,7 @@ mod tests {
         let mut c = std::net::TcpStream::connect(addr).unwrap();
         assert!(KernelClock::handshake_rtt(&c).is_some());
         let clock = KernelClock::enable(&c).expect("software timestamps on loopback");
+        assert!(clock.transmit_stamps(true));
         let before = Instant::now();
         c.write_all(b"hello").unwrap();
         let after = Instant::now();
@@ -232,7 +257,7 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(2));
         }
         let arrival = arrival.expect("the answer's arrival");
-        let sent = clock.take_sent();
+        let sent = clock.take_sent(None);
         assert_eq!(sent.len(), 1, "{sent:?}");
         assert_eq!(sent[0].last_byte, 4, "the send's last byte is the 5th");
         // Clock conversion is good to a few µs; the kernel stamped the send inside write().
@@ -243,7 +268,12 @@ mod tests {
         c.read_exact(&mut b).unwrap();
         assert_eq!(&b, b"world");
         assert!(clock.peek_arrival().is_none(), "nothing left to read");
-        assert!(clock.take_sent().is_empty(), "the queue was taken");
+        assert!(clock.take_sent(None).is_empty(), "the queue was taken");
+        // Off: a send is not stamped (nothing waits in the error queue).
+        assert!(clock.transmit_stamps(false));
+        c.write_all(b"again").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(clock.take_sent(None).is_empty(), "no stamp while off");
         // The clock holds a duplicate of the socket: both go before the peer sees it closed.
         drop(clock);
         drop(c);

@@ -104,7 +104,16 @@ pub struct IoMarks {
     written_total: std::sync::atomic::AtomicU64,
     /// The kernel's transmit timestamps taken from the socket and not yet matched.
     sent_stamps: Mutex<Vec<TxStamp>>,
+    /// Transmit stamps are on: from [`IoMarks::arm`] until the request is written.
+    transmit_on: std::sync::atomic::AtomicBool,
+    /// Sends while they were on (a long stream turns them off: see [`MAX_STAMPED_SENDS`]).
+    stamped_sends: std::sync::atomic::AtomicU32,
 }
+
+/// Sends stamped at most per request: each stamp waits in the socket's error queue (charged to
+/// its receive buffer) until the request's marks are read; a long client stream falls back to
+/// user-space instants rather than fill it.
+const MAX_STAMPED_SENDS: u32 = 256;
 
 /// HTTP/2 frame types and flags these marks look at.
 mod h2 {
@@ -219,24 +228,45 @@ impl IoMarks {
             armed_at: Some(Instant::now()),
             ..MarksSnapshot::default()
         };
-        if self.kernel_lock().is_some() {
+        if let Some(kernel) = self.kernel_lock().as_ref() {
             self.sent_stamps
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .clear();
+            use std::sync::atomic::Ordering::Relaxed;
+            self.stamped_sends.store(0, Relaxed);
+            if !self.transmit_on.load(Relaxed) && kernel.transmit_stamps(true) {
+                self.transmit_on.store(true, Relaxed);
+            }
+        }
+    }
+
+    /// The request is written (or too long to stamp): no more transmit stamps.
+    fn transmit_off(&self) {
+        if self
+            .transmit_on
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+            && let Some(kernel) = self.kernel_lock().as_ref()
+        {
+            kernel.transmit_stamps(false);
         }
     }
 
     /// The marks so far, with the kernel's instant of the request's last write when it has
     /// stamped it.
     pub fn snapshot(&self) -> MarksSnapshot {
+        self.transmit_off();
         let mut marks = self.lock();
         if let Some(kernel) = self.kernel_lock().as_ref()
             && marks.last_write.is_some()
             && marks.last_write_kernel.is_none()
         {
             let mut stamps = self.sent_stamps.lock().unwrap_or_else(|p| p.into_inner());
-            stamps.extend(kernel.take_sent());
+            let key = self
+                .plain
+                .then(|| marks.last_write_end.checked_sub(1).map(|k| k as u32))
+                .flatten();
+            stamps.extend(kernel.take_sent(key));
             marks.last_write_kernel = self.match_sent(&marks, &stamps);
         }
         *marks
@@ -285,6 +315,12 @@ impl IoMarks {
     }
 
     fn count_written(&self, n: usize) -> u64 {
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.transmit_on.load(Relaxed)
+            && self.stamped_sends.fetch_add(1, Relaxed) >= MAX_STAMPED_SENDS
+        {
+            self.transmit_off();
+        }
         self.written_total
             .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed)
             + n as u64
@@ -319,7 +355,11 @@ impl IoMarks {
                 marks.request_done = true;
             }
         });
+        let done = marks.request_done;
         drop(marks);
+        if done {
+            self.transmit_off();
+        }
         if preface_sent {
             let mut handshake = self.handshake.lock().unwrap_or_else(|p| p.into_inner());
             handshake.preface_sent.get_or_insert(now);
@@ -390,6 +430,9 @@ impl IoMarks {
         marks.bytes_read += n as u64;
         if marks.first_write.is_some() && marks.first_read.is_none() {
             marks.first_read = Some(now);
+            drop(marks);
+            // The answer is coming: the request was written.
+            self.transmit_off();
         }
     }
 }
@@ -678,5 +721,38 @@ mod tests {
     fn send_plain(marks: &IoMarks, n: usize) {
         let end = marks.count_written(n);
         marks.on_write(n, end, Instant::now());
+    }
+
+    /// Transmit stamps are on only while a request is written: off at its answer, off after
+    /// too many sends (their error queue counts against the receive buffer), and on again at
+    /// the next request.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn transmit_stamps_are_on_only_while_a_request_is_written() {
+        use std::sync::atomic::Ordering::Relaxed;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let socket = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let marks = IoMarks::default().with_kernel(KernelClock::enable(&socket), true);
+        assert!(!marks.transmit_on.load(Relaxed), "off until a request");
+        marks.arm();
+        assert!(marks.transmit_on.load(Relaxed));
+        send_plain(&marks, 10);
+        marks.on_read(b"HTTP/1.1 200 OK");
+        assert!(
+            !marks.transmit_on.load(Relaxed),
+            "off once the answer comes"
+        );
+        marks.arm();
+        assert!(
+            marks.transmit_on.load(Relaxed),
+            "on again for the next request"
+        );
+        for _ in 0..=MAX_STAMPED_SENDS {
+            send_plain(&marks, 1);
+        }
+        assert!(
+            !marks.transmit_on.load(Relaxed),
+            "a long stream turns them off"
+        );
     }
 }
