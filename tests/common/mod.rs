@@ -153,3 +153,76 @@ pub async fn delete_stream(name: &str) {
     let js = async_nats::jetstream::new(client);
     let _ = js.delete_stream(name).await;
 }
+
+/// Places an order (user `user_id`) through a demo whose services export their spans to a
+/// receiver of this call's own (`config` gets its endpoint), and waits for the producer and
+/// consumer spans of `system` (`messaging.system`: kafka, nats…) in the order's trace. Gives
+/// the demo (to stop) and the two spans.
+#[allow(dead_code)]
+pub async fn order_hop_spans(
+    config: impl FnOnce(String) -> DemoConfig,
+    user_id: &str,
+    system: &str,
+) -> (
+    DemoServices,
+    switchboard::engine::trace::Span,
+    switchboard::engine::trace::Span,
+) {
+    use switchboard::engine::trace::Span;
+    let receiver =
+        switchboard::engine::trace::receiver::Receiver::start("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+    let demo = DemoServices::start(config(receiver.endpoint()))
+        .await
+        .expect("demo");
+    let mut order =
+        switchboard::engine::RequestSpec::Http(switchboard::engine::http::HttpRequest {
+            method: "POST".into(),
+            body: format!(r#"{{"user_id": "{user_id}", "amount": 1.5}}"#).into_bytes(),
+            ..switchboard::engine::http::HttpRequest::get(format!(
+                "http://{}/orders",
+                demo.order.http_addr
+            ))
+        });
+    let pool = switchboard::engine::grpc::builtin_pool().unwrap();
+    let exchange = order.execute_traced(&pool).await.remove(0);
+    assert_eq!(
+        exchange.status.as_deref(),
+        Some("201 Created"),
+        "{exchange:?}"
+    );
+    let trace = exchange.trace.unwrap();
+    let of_system = |s: &Span| {
+        s.attributes
+            .iter()
+            .any(|(k, v)| k == "messaging.system" && v == system)
+    };
+    // Both exporters batch: the consumer's span may come before the producer's.
+    let spans = eventually(20, "the producer's and consumer's spans", || {
+        let store = receiver.store();
+        let trace_id = trace.trace_id.clone();
+        async move {
+            let spans = store.spans(&trace_id);
+            let both = ["producer", "consumer"]
+                .iter()
+                .all(|kind| spans.iter().any(|s| s.kind == *kind && of_system(s)));
+            both.then_some(spans)
+        }
+    })
+    .await;
+    let find = |kind: &str| {
+        spans
+            .iter()
+            .find(|s| s.kind == kind && of_system(s))
+            .unwrap()
+            .clone()
+    };
+    let (producer, consumer) = (find("producer"), find("consumer"));
+    assert_eq!(
+        consumer.parent_span_id.as_deref(),
+        Some(producer.span_id.as_str())
+    );
+    assert_eq!(consumer.service, "user-service");
+    (demo, producer, consumer)
+}
