@@ -827,6 +827,8 @@ async fn traces_with_a_stuck_stdout_counts_what_it_could_not_print_and_stops_on_
             .unwrap();
         assert!(r.status().is_success(), "{r:?}");
     }
+    // The notes still come while stdout is stuck (once a second).
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     let pid = child.id().to_string();
     assert!(
         std::process::Command::new("kill")
@@ -855,6 +857,10 @@ async fn traces_with_a_stuck_stdout_counts_what_it_could_not_print_and_stops_on_
     let (status, stderr) = ended.expect("Ctrl-C ends it within 10 s although stdout is full");
     assert!(status.success(), "{stderr}");
     assert!(stderr.contains("were not printed"), "{stderr}");
+    assert!(
+        stderr.contains("spans not printed: they came faster"),
+        "a note while stuck: {stderr}"
+    );
     assert!(
         stderr.lines().last().unwrap().contains("12000 received"),
         "{stderr}"

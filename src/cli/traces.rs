@@ -132,9 +132,10 @@ pub async fn follow(a: args::TracesArgs) -> anyhow::Result<std::process::ExitCod
     printed.map(|_| std::process::ExitCode::SUCCESS)
 }
 
-/// Prints spans as they come until the command should end; how many it printed. Lines are
-/// written by a thread of their own: a stdout that takes nothing (a full pipe, a paused pager)
-/// blocks that thread, never Ctrl-C or the receiver; spans that could not wait are counted.
+/// Prints spans as they come until the command should end; how many it printed (written, not
+/// just queued). Lines go through the watch's stdout writer, a thread of its own: a stdout that
+/// takes nothing (a full pipe, a paused pager) blocks that thread, never Ctrl-C, the deadline or
+/// the notes on stderr; a reader that closes the pipe (`| head`) ends it at once.
 async fn print_spans(a: &args::TracesArgs, receiver: &Receiver) -> anyhow::Result<u64> {
     let store = receiver.store();
     let mut follower = store.follow();
@@ -146,43 +147,50 @@ async fn print_spans(a: &args::TracesArgs, receiver: &Receiver) -> anyhow::Resul
         }
     };
     tokio::pin!(until);
-    // Refused exports are said at most once a second, with how many came since.
+    // Refused exports and spans not printed are said at most once a second.
     let mut refusals = tokio::time::interval(Duration::from_secs(1));
     refusals.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut malformed_said = 0;
-    let mut missed_said = 0;
-    let (lines, written, writer_gone) = line_writer();
-    let mut printed = 0u64;
+    let mut said = (0u64, 0u64);
+    let mut notes = |follower: &crate::engine::trace::Follower| {
+        let malformed = store.counts().malformed;
+        if malformed > said.0 {
+            let n = malformed - said.0;
+            eprintln!(
+                "note: {n} export request{} refused as malformed ({malformed} in all; the exporter got an OTLP error)",
+                if n == 1 { "" } else { "s" }
+            );
+            said.0 = malformed;
+        }
+        let missed = follower.missed();
+        if missed > said.1 {
+            eprintln!(
+                "note: {} spans not printed: they came faster than the output took them",
+                missed - said.1
+            );
+            said.1 = missed;
+        }
+    };
+    let (delivered_tx, delivered) = tokio::sync::watch::channel(0u64);
+    let mut writer = super::watching::StdoutWriter::spawn(delivered_tx)?;
+    let mut queued = 0u64;
     'follow: loop {
         let batch = tokio::select! {
             _ = &mut until => break,
             _ = tokio::signal::ctrl_c() => break,
-            _ = writer_gone.notified() => break,
+            Ok(()) = writer.reader_gone.changed() => break,
             _ = refusals.tick() => {
-                let malformed = store.counts().malformed;
-                if malformed > malformed_said {
-                    let n = malformed - malformed_said;
-                    eprintln!(
-                        "note: {n} export request{} refused as malformed ({malformed} in all; the exporter got an OTLP error)",
-                        if n == 1 { "" } else { "s" }
-                    );
-                    malformed_said = malformed;
-                }
-                let missed = follower.missed();
-                if missed > missed_said {
-                    eprintln!(
-                        "note: {} spans not printed: they came faster than the output took them",
-                        missed - missed_said
-                    );
-                    missed_said = missed;
-                }
+                notes(&follower);
                 continue;
             }
             batch = follower.recv() => batch,
         };
         let Some(batch) = batch else { break };
-        for span in batch.iter() {
-            let line = if a.json {
+        let room = a
+            .count
+            .map_or(usize::MAX, |n| n.saturating_sub(queued) as usize);
+        let mut lines = Vec::with_capacity(batch.len().min(room));
+        for span in batch.iter().take(room) {
+            let mut line = if a.json {
                 // Attributes as an object, as in `send --json`.
                 let mut value = serde_json::to_value(span)?;
                 if let Some(obj) = value.as_object_mut() {
@@ -194,66 +202,44 @@ async fn print_spans(a: &args::TracesArgs, receiver: &Receiver) -> anyhow::Resul
             } else {
                 span_line(span)
             };
-            // Waits for room (the writer is behind) without blocking Ctrl-C or the deadline.
+            line.push('\n');
+            lines.push(line);
+        }
+        queued += lines.len() as u64;
+        // Waits for the writer to have room, saying the notes meanwhile.
+        loop {
             tokio::select! {
-                sent = lines.send(line) => if sent.is_err() { break 'follow },
+                permit = writer.lines.reserve() => match permit {
+                    Ok(permit) => {
+                        permit.send(lines);
+                        break;
+                    }
+                    Err(_) => break 'follow,
+                },
                 _ = &mut until => break 'follow,
                 _ = tokio::signal::ctrl_c() => break 'follow,
+                Ok(()) = writer.reader_gone.changed() => break 'follow,
+                _ = refusals.tick() => notes(&follower),
             }
-            printed += 1;
-            if a.count.is_some_and(|n| printed >= n) {
-                break 'follow;
-            }
+        }
+        if a.count.is_some_and(|n| queued >= n) {
+            break;
         }
     }
     // What was handed to the writer goes out, unless the output takes nothing (then the
     // process ends without it: a full pipe must not hold the exit).
+    let super::watching::StdoutWriter { lines, done, .. } = writer;
     drop(lines);
-    let _ = tokio::time::timeout(Duration::from_millis(500), written).await;
-    // Missed while behind, or still waiting when it ended.
+    let _ = tokio::time::timeout(Duration::from_millis(500), done).await;
+    let printed = *delivered.borrow();
     let received = store.counts().accepted;
     let unprinted = received.saturating_sub(printed);
-    if follower.missed() > 0 && unprinted > 0 {
+    if (follower.missed() > 0 || queued > printed) && unprinted > 0 {
         eprintln!(
             "note: {unprinted} of the {received} spans received were not printed: they came faster than the output took them"
         );
     }
     Ok(printed)
-}
-
-/// A thread that writes lines to stdout, fed through a bounded channel; resolves `done` when it
-/// has written all it was given, and notifies `gone` when stdout is closed (a pipe into `head`).
-fn line_writer() -> (
-    tokio::sync::mpsc::Sender<String>,
-    tokio::sync::oneshot::Receiver<()>,
-    std::sync::Arc<tokio::sync::Notify>,
-) {
-    use std::io::Write;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(1024);
-    let (done_tx, done) = tokio::sync::oneshot::channel();
-    let gone = std::sync::Arc::new(tokio::sync::Notify::new());
-    let gone_tx = gone.clone();
-    let spawned = std::thread::Builder::new()
-        .name("traces-stdout".into())
-        .spawn(move || {
-            let mut out = std::io::stdout().lock();
-            while let Some(line) = rx.blocking_recv() {
-                if writeln!(out, "{line}").is_err() {
-                    gone_tx.notify_one();
-                    return;
-                }
-                if rx.is_empty() && out.flush().is_err() {
-                    gone_tx.notify_one();
-                    return;
-                }
-            }
-            let _ = out.flush();
-            let _ = done_tx.send(());
-        });
-    if spawned.is_err() {
-        gone.notify_one();
-    }
-    (tx, done, gone)
 }
 
 /// One span as a line: when it started (UTC), service, name, kind, duration, status, ids.

@@ -227,15 +227,15 @@ pub(super) async fn run_watch_request(
 /// read (a pager, a full pipe) never blocks Ctrl-C or the watch; counts into `delivered` only
 /// what was written.
 pub(super) struct StdoutWriter {
-    lines: tokio::sync::mpsc::Sender<Vec<String>>,
+    pub(super) lines: tokio::sync::mpsc::Sender<Vec<String>>,
     /// Fires when the thread ends: everything written, the reader gone (`None`), or a write failed.
-    done: tokio::sync::oneshot::Receiver<Option<String>>,
+    pub(super) done: tokio::sync::oneshot::Receiver<Option<String>>,
     /// Changes when standard output is a pipe whose reader closed it.
-    reader_gone: tokio::sync::watch::Receiver<()>,
+    pub(super) reader_gone: tokio::sync::watch::Receiver<()>,
 }
 
 impl StdoutWriter {
-    fn spawn(delivered: tokio::sync::watch::Sender<u64>) -> anyhow::Result<Self> {
+    pub(super) fn spawn(delivered: tokio::sync::watch::Sender<u64>) -> anyhow::Result<Self> {
         let (lines, mut rx) = tokio::sync::mpsc::channel::<Vec<String>>(4);
         let (done_tx, done) = tokio::sync::oneshot::channel();
         std::thread::Builder::new()

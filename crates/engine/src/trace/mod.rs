@@ -7,7 +7,7 @@ mod store;
 
 /// The OTLP message types, for those who build export requests (tests, benchmarks).
 pub use opentelemetry_proto as otlp;
-pub use store::{SpanStore, StoreCounts};
+pub use store::{Follower, SpanStore, StoreCounts};
 
 use serde::{Deserialize, Serialize};
 
