@@ -333,3 +333,29 @@ async fn network_phases_take_the_kernels_instants() {
     }
     demo.stop().await;
 }
+
+/// Regression (hostile run): an answer that broke off after its head (a 200 whose body is cut)
+/// keeps its status — with the error and `ok` false — and is headlined as broken off, not
+/// "no answer".
+#[tokio::test]
+async fn an_answer_broken_off_after_its_head_keeps_its_status() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut buf = [0u8; 1024];
+        let _ = s.read(&mut buf).await;
+        let _ = s
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+            .await;
+        let _ = s.write_all(&[b'x'; 5000]).await;
+    });
+    let e = http::send(&HttpRequest::get(format!("http://{addr}/"))).await;
+    assert!(!e.ok);
+    assert!(e.error.is_some(), "{e:?}");
+    assert_eq!(e.status.as_deref(), Some("200 OK"));
+    assert_eq!(e.status_text(), "HTTP/1.1 200 OK (broken off)");
+    assert_eq!(e.response.as_ref().unwrap().size_bytes, 5000);
+    assert_timeline_sane(&e);
+}

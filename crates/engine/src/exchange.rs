@@ -153,7 +153,8 @@ pub struct Exchange {
     /// True when the exchange completed and the peer reported success (HTTP 1xx–3xx, gRPC `OK`,
     /// broker ack).
     pub ok: bool,
-    /// `200 OK`, `NOT_FOUND`, `ack`…; `None` when no answer came.
+    /// `200 OK`, `NOT_FOUND`, `ack`…; for an HTTP answer that broke off after its head, the
+    /// status it gave (with `ok` false and the error); `None` when no answer came.
     pub status: Option<String>,
     pub error: Option<ExchangeError>,
     /// Microseconds from the start of the first phase to the end of the last.
@@ -174,6 +175,9 @@ impl Exchange {
     /// (headers in, body cut), its line and that it broke off; else "no answer".
     pub fn status_text(&self) -> String {
         match (&self.status, &self.response) {
+            (Some(status), Some(r)) if self.error.is_some() && !r.line.is_empty() => {
+                format!("{} (broken off)", r.line)
+            }
             (Some(status), _) => status.clone(),
             (None, Some(r)) if !r.line.is_empty() => format!("{} (broken off)", r.line),
             _ => "no answer".to_string(),
@@ -226,7 +230,9 @@ impl Exchange {
                 end_us: duration_us,
                 detail: Some(detail.into()),
                 failed: false,
-                source: None,
+                // Work on the wire (discovery's own connection) as the task saw it.
+                source: (phase.class() != super::timeline::PhaseClass::Client)
+                    .then_some(crate::kernel_time::Source::UserSpace),
             },
         );
         self.total_us += duration_us;

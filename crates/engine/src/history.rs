@@ -111,13 +111,15 @@ fn read_lines(bytes: &[u8], limits: &Limits) -> (Vec<(Vec<u8>, HistoryEntry)>, u
             continue;
         }
         if let Ok(record) = serde_json::from_slice::<SpansRecord>(line) {
-            let owner = lines.iter_mut().rev().find(|(_, e)| {
+            // Every entry of the trace (Place order keeps its POST and its delivery).
+            let owners = lines.iter_mut().filter(|(_, e)| {
                 e.exchange
                     .trace
                     .as_ref()
                     .is_some_and(|t| t.trace_id == record.spans_of)
             });
-            if let Some((owner_line, entry)) = owner {
+            for (owner_line, entry) in owners {
+                let record = record.clone();
                 let spans = &mut entry.exchange.spans;
                 if record.add {
                     let known: std::collections::HashSet<String> =

@@ -310,7 +310,15 @@ impl Recorder {
                 status,
                 response,
             } => (ok, Some(status), None, Some(response)),
-            Outcome::Failed { error, response } => (false, None, Some(error), response),
+            Outcome::Failed { error, response } => {
+                // An HTTP answer whose head came before it broke off: its status is known.
+                let status = response
+                    .as_ref()
+                    .and_then(|r| r.line.strip_prefix("HTTP/"))
+                    .and_then(|rest| rest.split_once(' '))
+                    .map(|(_, status)| status.to_string());
+                (false, status, Some(error), response)
+            }
         };
         Exchange {
             transport,

@@ -154,10 +154,7 @@ impl SwitchboardApp {
                         {
                             toggle = Some(entry.seq);
                         }
-                        let status = e
-                            .status
-                            .clone()
-                            .unwrap_or_else(|| status_word(e).to_string());
+                        let status = status_label(e);
                         // Red on the selection's blue is unreadable: a selected row is plain.
                         let color = if selected {
                             ui.visuals().strong_text_color()

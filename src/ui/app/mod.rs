@@ -593,6 +593,17 @@ fn was_cancelled(e: &Exchange) -> bool {
         .is_some_and(|error| error.kind == ErrorKind::Cancelled)
 }
 
+/// What an exchange's headline and history row call its outcome: its status; cancelled; an
+/// answer that broke off after its head ("200 OK (broken off)"); failed; no answer.
+fn status_label(e: &Exchange) -> String {
+    match &e.status {
+        _ if was_cancelled(e) => "cancelled".to_string(),
+        Some(status) if e.error.is_some() => format!("{status} (broken off)"),
+        Some(status) => status.clone(),
+        None => status_word(e).to_string(),
+    }
+}
+
 /// What an exchange without a status is called.
 fn status_word(e: &Exchange) -> &'static str {
     if was_cancelled(e) {

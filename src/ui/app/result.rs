@@ -45,14 +45,10 @@ impl SwitchboardApp {
                 ui.visuals().error_fg_color
             };
             ui.label(
-                RichText::new(
-                    e.status
-                        .clone()
-                        .unwrap_or_else(|| status_word(e).to_string()),
-                )
-                .color(color)
-                .strong()
-                .size(16.0),
+                RichText::new(status_label(e))
+                    .color(color)
+                    .strong()
+                    .size(16.0),
             );
             ui.label(RichText::new(format!("{} {}", e.transport.label(), e.target)).monospace());
             ui.label(format!("total {}", format_us(e.total_us)));
