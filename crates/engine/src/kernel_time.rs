@@ -82,8 +82,9 @@ mod imp {
     }
 
     impl KernelClock {
-        /// Switches software timestamps on for `socket` (connected: the kernel refuses byte
-        /// keys on a socket that is not); `None` where the kernel refuses.
+        /// Switches software receive timestamps and byte-keyed transmit stamps (off until
+        /// [`KernelClock::transmit_stamps`]) on for `socket` (connected: the kernel refuses
+        /// byte keys on a socket that is not); `None` where the kernel refuses.
         pub fn enable(socket: &impl AsFd) -> Option<Self> {
             setsockopt(socket, sockopt::Timestamping, &flags(false)).ok()?;
             let fd = socket.as_fd().try_clone_to_owned().ok()?;
