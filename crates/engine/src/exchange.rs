@@ -175,7 +175,7 @@ impl Exchange {
     /// (headers in, body cut), its line and that it broke off; else "no answer".
     pub fn status_text(&self) -> String {
         match (&self.status, &self.response) {
-            (Some(status), Some(r)) if self.error.is_some() && !r.line.is_empty() => {
+            (Some(_), Some(r)) if self.error.is_some() && !r.line.is_empty() => {
                 format!("{} (broken off)", r.line)
             }
             (Some(status), _) => status.clone(),

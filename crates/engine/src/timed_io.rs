@@ -100,6 +100,8 @@ pub struct IoMarks {
     /// Whether the stream's bytes are the socket's (no TLS between): the kernel's transmit
     /// timestamps are then keyed by the same byte counts as ours.
     plain: bool,
+    /// A kernel clock was given (set once, at creation): reads without one skip the peek.
+    stamped: bool,
     /// Bytes written on the connection since it opened.
     written_total: std::sync::atomic::AtomicU64,
     /// The kernel's transmit timestamps taken from the socket and not yet matched.
@@ -217,6 +219,7 @@ impl IoMarks {
     /// Timestamps from the kernel for this connection's socket (`plain`: no TLS between the
     /// socket and these marks).
     pub fn with_kernel(mut self, kernel: Option<KernelClock>, plain: bool) -> Self {
+        self.stamped = kernel.is_some();
         self.kernel = Mutex::new(kernel);
         self.plain = plain;
         self
@@ -292,6 +295,9 @@ impl IoMarks {
     /// Before a read that may take the answer's first byte: notes when the kernel received
     /// the oldest segment waiting (a peek, which takes nothing).
     fn before_read(&self) {
+        if !self.stamped {
+            return;
+        }
         let waiting = {
             let marks = self.lock();
             marks.first_write.is_some() && marks.first_read.is_none()

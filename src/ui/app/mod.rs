@@ -593,25 +593,17 @@ fn was_cancelled(e: &Exchange) -> bool {
         .is_some_and(|error| error.kind == ErrorKind::Cancelled)
 }
 
-/// What an exchange's headline and history row call its outcome: its status; cancelled; an
-/// answer that broke off after its head ("200 OK (broken off)"); failed; no answer.
+/// What an exchange's headline and history row call its outcome: cancelled, or what the
+/// engine calls it (its status; an answer that broke off; no answer) — "failed" when nothing
+/// came back because of an error.
 fn status_label(e: &Exchange) -> String {
-    match &e.status {
-        _ if was_cancelled(e) => "cancelled".to_string(),
-        Some(status) if e.error.is_some() => format!("{status} (broken off)"),
-        Some(status) => status.clone(),
-        None => status_word(e).to_string(),
-    }
-}
-
-/// What an exchange without a status is called.
-fn status_word(e: &Exchange) -> &'static str {
+    let answered = e.status.is_some() || e.response.as_ref().is_some_and(|r| !r.line.is_empty());
     if was_cancelled(e) {
-        "cancelled"
-    } else if e.error.is_some() {
-        "failed"
+        "cancelled".to_string()
+    } else if !answered && e.error.is_some() {
+        "failed".to_string()
     } else {
-        "no answer"
+        e.status_text()
     }
 }
 

@@ -132,6 +132,25 @@ pub struct TopicInfo {
     pub messages: i64,
 }
 
+/// A topic's partitions that exist (id ≥ 0) and their leaders.
+fn live_partitions(meta: &super::cluster::TopicMeta) -> Vec<(i32, i32)> {
+    meta.partitions
+        .iter()
+        .filter(|p| p.id >= 0)
+        .map(|p| (p.id, p.leader))
+        .collect()
+}
+
+/// A partition's lag for a group: what is past its commit, or its whole log when it has none
+/// (`committed` < 0), as kafka-consumer-groups counts it.
+fn partition_lag(committed: i64, low: i64, high: i64) -> i64 {
+    if committed >= 0 {
+        (high - committed).max(0)
+    } else {
+        (high - low).max(0)
+    }
+}
+
 /// Every topic of the cluster, sorted by name.
 pub async fn topics(url: &str) -> Result<Vec<TopicInfo>, ExchangeError> {
     let mut cluster = connect(url).await?;
@@ -140,12 +159,7 @@ pub async fn topics(url: &str) -> Result<Vec<TopicInfo>, ExchangeError> {
         let metas = cluster.metadata(None).await.map_err(|e| e.error(&addr))?;
         let mut out = Vec::new();
         for meta in metas {
-            let parts: Vec<(i32, i32)> = meta
-                .partitions
-                .iter()
-                .filter(|p| p.id >= 0)
-                .map(|p| (p.id, p.leader))
-                .collect();
+            let parts = live_partitions(&meta);
             let marks = watermarks(&mut cluster, &meta.name, &parts).await?;
             let partitions: Vec<PartitionInfo> = meta
                 .partitions
@@ -266,12 +280,7 @@ pub async fn groups(url: &str) -> Result<Vec<GroupInfo>, ExchangeError> {
         let metas = cluster.metadata(None).await.map_err(|e| e.error(&addr))?;
         let mut marks: HashMap<(String, i32), (i64, i64)> = HashMap::new();
         for meta in &metas {
-            let parts: Vec<(i32, i32)> = meta
-                .partitions
-                .iter()
-                .filter(|p| p.id >= 0)
-                .map(|p| (p.id, p.leader))
-                .collect();
+            let parts = live_partitions(meta);
             for (p, m) in watermarks(&mut cluster, &meta.name, &parts).await? {
                 marks.insert((meta.name.clone(), p), m);
             }
@@ -312,11 +321,7 @@ pub async fn groups(url: &str) -> Result<Vec<GroupInfo>, ExchangeError> {
                         partition: p,
                         committed: c,
                         high,
-                        lag: if c >= 0 {
-                            (high - c).max(0)
-                        } else {
-                            (high - low).max(0)
-                        },
+                        lag: partition_lag(c, low, high),
                     });
                 }
             }
@@ -478,12 +483,7 @@ impl GroupLagProbe {
             });
         };
         let meta = cluster.topic(topic).await?;
-        let parts: Vec<(i32, i32)> = meta
-            .partitions
-            .iter()
-            .filter(|p| p.id >= 0)
-            .map(|p| (p.id, p.leader))
-            .collect();
+        let parts = live_partitions(&meta);
         let marks = watermarks(cluster, topic, &parts).await?;
         let ids: Vec<i32> = parts.iter().map(|(p, _)| *p).collect();
         let committed = super::group::committed_offsets(conn, group, topic, &ids).await?;
@@ -491,10 +491,7 @@ impl GroupLagProbe {
             .iter()
             .map(|p| {
                 let (low, high) = marks.get(p).copied().unwrap_or((0, 0));
-                match committed.get(p).copied().unwrap_or(-1) {
-                    c if c >= 0 => (high - c).max(0),
-                    _ => (high - low).max(0),
-                }
+                partition_lag(committed.get(p).copied().unwrap_or(-1), low, high)
             })
             .sum();
         Ok(GroupLag {
