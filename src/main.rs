@@ -16,6 +16,12 @@ fn launch(cli: &Cli) -> anyhow::Result<()> {
         .thread_name("switchboard-io")
         .enable_all()
         .build()?;
+    // Off the UI thread: the system's receive stamping on before the first exchange.
+    runtime.spawn_blocking(|| {
+        switchboard::engine::kernel_time::keep_receive_stamps_on(std::time::Duration::from_millis(
+            500,
+        ))
+    });
     let demo = (!cli.no_demo).then(|| demo_services::DemoConfig {
         amqp_url: cli.brokers.amqp_url.clone(),
         nats: Some(demo_services::NatsNames {

@@ -304,7 +304,10 @@ async fn a_cancelled_request_keeps_its_phases_and_says_cancelled_where_it_stoppe
 #[cfg(target_os = "linux")]
 #[tokio::test]
 async fn network_phases_take_the_kernels_instants() {
-    use switchboard::engine::kernel_time::Source;
+    use switchboard::engine::kernel_time::{Source, keep_receive_stamps_on};
+    // The system's receive stamping goes on a little after the first socket asks (as the CLI
+    // and app do at start): without it the first answer may carry no stamp.
+    assert!(keep_receive_stamps_on(std::time::Duration::from_secs(5)));
     let demo = start_demo().await;
     let client = http::HttpClient::default();
     let url = format!("http://{}/user/1", demo.user.http_addr);

@@ -38,6 +38,9 @@ pub fn main_with(launch: impl FnOnce(&Cli) -> anyhow::Result<()>) -> ExitCode {
         Ok(rt) => rt,
         Err(err) => return fail(&format!("cannot start the async runtime: {err}")),
     };
+    // So that the first exchange's network phases have the kernel's stamps too (about a
+    // millisecond; a system where stamping is already on answers at once).
+    crate::engine::kernel_time::keep_receive_stamps_on(std::time::Duration::from_millis(50));
     match runtime.block_on(run(command)) {
         Ok(code) => code,
         Err(err) => fail(&format!("{err:#}")),

@@ -86,6 +86,7 @@ mod imp {
         /// [`KernelClock::transmit_stamps`]) on for `socket` (connected: the kernel refuses
         /// byte keys on a socket that is not); `None` where the kernel refuses.
         pub fn enable(socket: &impl AsFd) -> Option<Self> {
+            super::keep_receive_stamps_on(Duration::ZERO);
             setsockopt(socket, sockopt::Timestamping, &flags(false)).ok()?;
             let fd = socket.as_fd().try_clone_to_owned().ok()?;
             Some(Self { fd })
@@ -181,6 +182,83 @@ mod imp {
         }
     }
 
+    /// The socket that keeps the system's receive stamping on (see
+    /// [`super::keep_receive_stamps_on`]) and whether a datagram it sent itself came back
+    /// stamped.
+    struct Keeper {
+        socket: std::net::UdpSocket,
+        ready: bool,
+    }
+
+    static KEEPER: std::sync::Mutex<Option<Keeper>> = std::sync::Mutex::new(None);
+
+    pub fn keep_receive_stamps_on(wait: Duration) -> bool {
+        let Ok(mut keeper) = KEEPER.lock() else {
+            return false;
+        };
+        if keeper.is_none() {
+            let Ok(socket) = std::net::UdpSocket::bind("127.0.0.1:0") else {
+                return false;
+            };
+            if setsockopt(&socket, sockopt::Timestamping, &flags(false)).is_err()
+                || socket.set_nonblocking(true).is_err()
+            {
+                return false;
+            }
+            *keeper = Some(Keeper {
+                socket,
+                ready: false,
+            });
+        }
+        let Some(keeper) = keeper.as_mut() else {
+            return false;
+        };
+        let deadline = Instant::now() + wait;
+        while !keeper.ready {
+            keeper.ready = keeper.probe();
+            if keeper.ready || Instant::now() >= deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        keeper.ready
+    }
+
+    impl Keeper {
+        /// Sends itself one datagram and reads it back: stamped once stamping is in effect.
+        fn probe(&self) -> bool {
+            let Ok(own) = self.socket.local_addr() else {
+                return false;
+            };
+            if self.socket.send_to(&[0], own).is_err() {
+                return false;
+            }
+            let mut stamped = false;
+            // Loopback delivers at once; a few tries cover the datagram still being queued.
+            for _ in 0..100 {
+                let mut byte = [0u8; 1];
+                let mut iov = [std::io::IoSliceMut::new(&mut byte)];
+                let mut cmsg = nix::cmsg_space!(nix::sys::socket::Timestamps);
+                let Ok(msg) = recvmsg::<()>(
+                    self.socket.as_raw_fd(),
+                    &mut iov,
+                    Some(&mut cmsg),
+                    MsgFlags::MSG_DONTWAIT,
+                ) else {
+                    std::thread::sleep(Duration::from_micros(100));
+                    continue;
+                };
+                if let Ok(cmsgs) = msg.cmsgs() {
+                    stamped = cmsgs
+                        .into_iter()
+                        .any(|c| matches!(c, ControlMessageOwned::ScmTimestampsns(_)));
+                }
+                break;
+            }
+            stamped
+        }
+    }
+
     /// A `CLOCK_REALTIME` instant of the kernel as an [`Instant`]: read against both clocks
     /// now (a microsecond apart), so a clock step before now does not matter.
     fn to_instant(sec: i64, nsec: i64) -> Option<Instant> {
@@ -196,6 +274,10 @@ mod imp {
 mod imp {
     use super::TxStamp;
     use std::time::{Duration, Instant};
+
+    pub fn keep_receive_stamps_on(_wait: Duration) -> bool {
+        false
+    }
 
     /// No kernel timestamps here: every phase is user-space.
     #[derive(Debug)]
@@ -222,6 +304,17 @@ mod imp {
 
 pub use imp::KernelClock;
 
+/// Linux switches receive stamping on for the whole system when the first socket asks for it
+/// and off when the last one closes — both later, from a work queue. A connection's answer
+/// that arrives before that has no stamp (its phase falls back to user-space), and with one
+/// connection at a time it flaps on and off between exchanges. One socket kept for the
+/// process's life (made on the first call, or by [`KernelClock::enable`]) keeps it on; the
+/// front ends call this at start with a short `wait`, so the first exchange is stamped too.
+/// True when stamping was seen in effect (a datagram to itself came back stamped).
+pub fn keep_receive_stamps_on(wait: std::time::Duration) -> bool {
+    imp::keep_receive_stamps_on(wait)
+}
+
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
@@ -241,6 +334,8 @@ mod tests {
                 let _ = s.read(&mut b);
             })
             .unwrap();
+        // The system's stamping goes on a little after the first socket asks (a work queue).
+        assert!(keep_receive_stamps_on(std::time::Duration::from_secs(5)));
         let mut c = std::net::TcpStream::connect(addr).unwrap();
         assert!(KernelClock::handshake_rtt(&c).is_some());
         let clock = KernelClock::enable(&c).expect("software timestamps on loopback");
