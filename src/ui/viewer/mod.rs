@@ -423,7 +423,7 @@ impl ViewerTab {
         self.last_offset = 0.0;
     }
 
-    pub fn message(&self, seq: u64) -> Option<&StoredMessage> {
+    pub fn message(&self, seq: u64) -> Option<StoredMessage<'_>> {
         match self.store.get(seq)? {
             Entry::Message(m) => Some(m),
             Entry::Gap(_) => None,
@@ -435,7 +435,7 @@ impl ViewerTab {
         self.view
             .iter()
             .filter_map(|s| self.message(*s))
-            .map(StoredMessage::to_watched)
+            .map(|m| m.to_watched())
             .collect()
     }
 
@@ -453,7 +453,7 @@ impl ViewerTab {
         let store = &self.store;
         let text_key = |seq: u64| -> String {
             match store.get(seq) {
-                Some(Entry::Message(m)) => cell_text(m, key, &m.fields()),
+                Some(Entry::Message(m)) => cell_text(&m, key, &m.fields()),
                 _ => String::new(),
             }
         };

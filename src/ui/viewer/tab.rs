@@ -159,7 +159,7 @@ pub(super) fn tab_ui(
         let selected = tab
             .selected
             .and_then(|s| tab.message(s))
-            .map(StoredMessage::to_watched);
+            .map(|m| m.to_watched());
         if ui
             .add_enabled(
                 target.is_some() && selected.is_some(),
@@ -209,7 +209,7 @@ pub(super) fn tab_ui(
         .id_salt("detail")
         .auto_shrink([false, false])
         .show(ui, |ui| match tab.selected.and_then(|s| tab.message(s)) {
-            Some(m) => detail_ui(ui, m, copy_in_clear),
+            Some(m) => detail_ui(ui, &m, copy_in_clear),
             None => {
                 ui.label(
                     RichText::new("Select a message to see its properties, headers and body.")

@@ -100,8 +100,8 @@ pub(super) fn table_ui(ui: &mut egui::Ui, tab: &mut ViewerTab, height: f32) {
                         let fields = m.fields();
                         let cells = table_columns
                             .iter()
-                            .map(|(key, _)| cell_text(m, *key, &fields));
-                        for cell in cells.chain(std::iter::once(body_preview(&m.body))) {
+                            .map(|(key, _)| cell_text(&m, *key, &fields));
+                        for cell in cells.chain(std::iter::once(body_preview(m.body))) {
                             row.col(|ui| {
                                 ui.add(
                                     egui::Label::new(RichText::new(cell).monospace().size(12.0))
@@ -228,7 +228,7 @@ pub(super) fn detail_ui(ui: &mut egui::Ui, m: &StoredMessage, copy_in_clear: boo
             RichText::new(format!(
                 "{} -> {}",
                 match (m.source.is_empty(), m.transport) {
-                    (false, _) => &m.source,
+                    (false, _) => m.source,
                     (true, Transport::Amqp) => "(default)",
                     (true, _) => "(core)",
                 },
