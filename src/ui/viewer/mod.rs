@@ -180,7 +180,7 @@ pub struct ViewerTab {
     pub filter_text: String,
     filter: Filter,
     /// Sequence numbers shown, in display order.
-    pub view: Vec<u64>,
+    pub view: Shown,
     scanned_to: u64,
     pub selected: Option<u64>,
     pub live_tail: bool,
@@ -217,7 +217,7 @@ impl ViewerTab {
             store: MessageStore::with_capacity(capacity),
             filter_text: String::new(),
             filter: Filter::default(),
-            view: Vec::new(),
+            view: Shown::default(),
             scanned_to: 0,
             selected: None,
             live_tail: true,
@@ -390,20 +390,32 @@ impl ViewerTab {
     /// Brings `view` up to date with the store (new entries, evictions).
     fn refresh(&mut self) {
         let first = self.store.first_seq();
+        if self.filter.is_empty() && self.sort.is_none() {
+            // Everything, in order: a range, not a list of every sequence number (8 bytes a
+            // message at a million), and no scan of what arrived.
+            let next = self.store.next_seq();
+            if !self.live_tail {
+                self.new_since_pause += next.saturating_sub(self.scanned_to.max(first)) as usize;
+            }
+            self.view = Shown::range(first..next);
+            self.scanned_to = next;
+            return;
+        }
         let added = self
             .store
             .matching_from(self.scanned_to.max(first), &self.filter);
         if !self.live_tail {
             self.new_since_pause += added.len();
         }
-        self.view.extend(added);
+        let view = self.view.list();
+        view.extend(added);
         self.scanned_to = self.store.next_seq();
-        if self.view.first().is_some_and(|s| *s < first) {
+        if view.first().is_some_and(|s| *s < first) {
             if self.sort.is_none() {
-                let keep_from = self.view.partition_point(|s| *s < first);
-                self.view.drain(..keep_from);
+                let keep_from = view.partition_point(|s| *s < first);
+                view.drain(..keep_from);
             } else {
-                self.view.retain(|s| *s >= first);
+                view.retain(|s| *s >= first);
             }
         }
         if self.sort.is_some() {
@@ -414,9 +426,14 @@ impl ViewerTab {
     pub fn set_filter(&mut self, text: &str) {
         self.filter_text = text.to_string();
         self.filter = Filter::parse(text);
-        self.view = self
-            .store
-            .matching_from(self.store.first_seq(), &self.filter);
+        self.view = if self.filter.is_empty() && self.sort.is_none() {
+            Shown::range(self.store.first_seq()..self.store.next_seq())
+        } else {
+            Shown::list_of(
+                self.store
+                    .matching_from(self.store.first_seq(), &self.filter),
+            )
+        };
         self.scanned_to = self.store.next_seq();
         self.sort_dirty = self.sort.is_some();
         // The table shrinks or grows: that is not the user scrolling.
@@ -434,7 +451,7 @@ impl ViewerTab {
     pub fn visible_messages(&self) -> Vec<WatchedMessage> {
         self.view
             .iter()
-            .filter_map(|s| self.message(*s))
+            .filter_map(|s| self.message(s))
             .map(|m| m.to_watched())
             .collect()
     }
@@ -451,6 +468,7 @@ impl ViewerTab {
             return;
         };
         let store = &self.store;
+        let view = self.view.list();
         let text_key = |seq: u64| -> String {
             match store.get(seq) {
                 Some(Entry::Message(m)) => cell_text(&m, key, &m.fields()),
@@ -458,20 +476,73 @@ impl ViewerTab {
             }
         };
         match key {
-            SortKey::Time => self.view.sort_unstable(),
-            SortKey::Size => self.view.sort_by_key(|s| match store.get(*s) {
+            SortKey::Time => view.sort_unstable(),
+            SortKey::Size => view.sort_by_key(|s| match store.get(*s) {
                 Some(Entry::Message(m)) => m.body.len(),
                 _ => 0,
             }),
-            SortKey::Redelivered => self
-                .view
+            SortKey::Redelivered => view
                 .sort_by_key(|s| matches!(store.get(*s), Some(Entry::Message(m)) if m.redelivered)),
-            _ => self.view.sort_by_cached_key(|s| text_key(*s)),
+            _ => view.sort_by_cached_key(|s| text_key(*s)),
         }
         if !ascending {
-            self.view.reverse();
+            view.reverse();
         }
         self.sort_dirty = false;
+    }
+}
+
+/// The sequence numbers a tab shows, in display order: every stored entry (no filter, no sort)
+/// as a range, else a list.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Shown {
+    /// Set: every sequence number in it, and `list` is unused.
+    range: Option<std::ops::Range<u64>>,
+    list: Vec<u64>,
+}
+
+impl Shown {
+    pub fn range(range: std::ops::Range<u64>) -> Self {
+        Self {
+            range: Some(range),
+            list: Vec::new(),
+        }
+    }
+
+    pub fn list_of(list: Vec<u64>) -> Self {
+        Self { range: None, list }
+    }
+
+    pub fn len(&self) -> usize {
+        match &self.range {
+            Some(r) => (r.end - r.start) as usize,
+            None => self.list.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The `index`th shown sequence number.
+    pub fn get(&self, index: usize) -> Option<u64> {
+        match &self.range {
+            Some(r) => Some(r.start + index as u64).filter(|s| *s < r.end),
+            None => self.list.get(index).copied(),
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        let range = self.range.clone().unwrap_or(0..0);
+        range.chain(self.list.iter().copied())
+    }
+
+    /// As a list, to sort or edit (a range becomes one).
+    pub fn list(&mut self) -> &mut Vec<u64> {
+        if let Some(r) = self.range.take() {
+            self.list = r.collect();
+        }
+        &mut self.list
     }
 }
 
@@ -652,6 +723,30 @@ mod tests {
         assert_eq!(body_preview(b"bell\x07 esc\x1b[2J"), "bell esc [2J");
     }
 
+    /// Unfiltered and unsorted, a tab shows every stored entry as a range (no list of a million
+    /// sequence numbers); a filter or a sort makes a list, and clearing them a range again.
+    #[test]
+    fn the_view_is_a_range_until_filtered_or_sorted() {
+        let message = |body: &str| {
+            WatchedMessage::nats("orders.created", None, Named::new(), body.into(), None)
+        };
+        let mut tab = ViewerTab::new(1, "t".into(), None, 5);
+        tab.ingest((0..8).map(|i| message(&format!("m{i}"))).collect());
+        assert_eq!(tab.view, Shown::range(3..8), "evicted ones are gone");
+        assert_eq!(tab.view.get(0), Some(3));
+        assert_eq!(tab.view.get(5), None);
+        tab.set_filter("m5");
+        assert_eq!(tab.view, Shown::list_of(vec![5]));
+        tab.ingest(vec![message("m55"), message("x")]);
+        assert_eq!(tab.view.iter().collect::<Vec<_>>(), [5, 8]);
+        tab.set_filter("");
+        assert_eq!(tab.view, Shown::range(5..10));
+        tab.live_tail = false;
+        tab.ingest(vec![message("a"), message("b")]);
+        assert_eq!(tab.new_since_pause, 2);
+        assert_eq!(tab.view.len(), 5);
+    }
+
     #[test]
     fn a_reconnect_after_a_loss_leaves_a_gap_that_says_how_long() {
         let mut tab = ViewerTab::new(1, "t".into(), None, 10);
@@ -677,6 +772,6 @@ mod tests {
             gap.reason
         );
         assert!(gap.reason.contains("CONNECTION_FORCED"));
-        assert_eq!(tab.view, [0]);
+        assert_eq!(tab.view.iter().collect::<Vec<_>>(), [0]);
     }
 }

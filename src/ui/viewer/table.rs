@@ -93,7 +93,9 @@ pub(super) fn table_ui(ui: &mut egui::Ui, tab: &mut ViewerTab, height: f32) {
                 } else {
                     row.index()
                 };
-                let seq = tab.view[index];
+                let Some(seq) = tab.view.get(index) else {
+                    return;
+                };
                 row.set_selected(tab.selected == Some(seq));
                 match tab.store.get(seq) {
                     Some(Entry::Message(m)) => {
@@ -172,7 +174,7 @@ pub(super) fn table_ui(ui: &mut egui::Ui, tab: &mut ViewerTab, height: f32) {
         if tab.sort == Some((SortKey::Time, true)) {
             tab.sort = None;
         }
-        tab.view.sort_unstable();
+        tab.view.list().sort_unstable();
         tab.sort_dirty = tab.sort.is_some();
     }
 }
