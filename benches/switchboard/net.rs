@@ -289,13 +289,21 @@ pub(super) fn net_figures(quick: bool, runs: usize) -> Vec<Figure> {
             .unwrap();
     };
     let (mut app, mut cli, mut base) = (vec![], vec![], vec![]);
-    for _ in 0..runs {
-        base.push(runtime.block_on(bare_publish_to("", &queue, confirms_n)));
-        purge();
+    // The order alternates run by run (bare first, then bare last): a broker that slows down
+    // or warms up over a run must not favour one side.
+    for i in 0..runs {
+        if i % 2 == 0 {
+            base.push(runtime.block_on(bare_publish_to("", &queue, confirms_n)));
+            purge();
+        }
         app.push(app_publish_many(&runtime, &queue, confirms_n));
         purge();
         cli.push(cli_publish_count(&queue, confirms_n));
         purge();
+        if i % 2 == 1 {
+            base.push(runtime.block_on(bare_publish_to("", &queue, confirms_n)));
+            purge();
+        }
     }
     runtime.block_on(async {
         let _ = admin

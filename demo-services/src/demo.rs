@@ -83,7 +83,7 @@ pub struct DemoServices {
 pub async fn probe_broker(url: &str, topology: &Topology) -> BrokerProbe {
     let props = lapin::ConnectionProperties::default().with_connection_name("demo setup".into());
     let setup = async {
-        let conn = lapin::Connection::connect(url, props).await?;
+        let conn = switchboard_engine::amqp::connect_kept(url, props).await?;
         let declared = async {
             let channel = conn.create_channel().await?;
             topology.declare(&channel).await

@@ -655,10 +655,13 @@ async fn connect_publisher(
     topology: &Topology,
 ) -> Result<(Connection, Channel), String> {
     let props = ConnectionProperties::default().with_connection_name("demo order-service".into());
-    let conn = tokio::time::timeout(Duration::from_secs(5), Connection::connect(url, props))
-        .await
-        .map_err(|_| "timed out connecting to the broker".to_string())?
-        .map_err(|e| format!("broker unreachable ({e})"))?;
+    let conn = tokio::time::timeout(
+        Duration::from_secs(5),
+        switchboard_engine::amqp::connect_kept(url, props),
+    )
+    .await
+    .map_err(|_| "timed out connecting to the broker".to_string())?
+    .map_err(|e| format!("broker unreachable ({e})"))?;
     let channel = conn.create_channel().await.map_err(|e| e.to_string())?;
     channel
         .confirm_select(ConfirmSelectOptions::default())

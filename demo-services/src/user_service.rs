@@ -11,9 +11,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use futures_util::StreamExt;
+use lapin::ConnectionProperties;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions, BasicRejectOptions};
 use lapin::types::FieldTable;
-use lapin::{Connection, ConnectionProperties};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -631,10 +631,13 @@ async fn consume_once(
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), String> {
     let props = ConnectionProperties::default().with_connection_name("demo user-service".into());
-    let conn = tokio::time::timeout(Duration::from_secs(10), Connection::connect(url, props))
-        .await
-        .map_err(|_| "timed out connecting to the broker".to_string())?
-        .map_err(|e| format!("cannot connect to the broker: {e}"))?;
+    let conn = tokio::time::timeout(
+        Duration::from_secs(10),
+        switchboard_engine::amqp::connect_kept(url, props),
+    )
+    .await
+    .map_err(|_| "timed out connecting to the broker".to_string())?
+    .map_err(|e| format!("cannot connect to the broker: {e}"))?;
     let channel = conn.create_channel().await.map_err(|e| e.to_string())?;
     topology
         .declare(&channel)

@@ -203,6 +203,7 @@ impl Exchange {
         self.spans.sort_by_key(|s| (s.start_us, s.end_us));
         trace.spans_dropped = self.spans.len().saturating_sub(MAX_SPANS_PER_EXCHANGE) as u64;
         self.spans.truncate(MAX_SPANS_PER_EXCHANGE);
+        self.spans.shrink_to_fit();
     }
 
     /// Where the latest span ends, µs on the exchange's clock (0 without spans).

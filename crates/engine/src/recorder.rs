@@ -366,6 +366,8 @@ fn client_gaps(mut phases: Vec<Phase>) -> Vec<Phase> {
         covered = covered.max(phase.end_us);
         out.push(phase);
     }
+    // Kept in the history for the app's life: no spare room.
+    out.shrink_to_fit();
     out
 }
 

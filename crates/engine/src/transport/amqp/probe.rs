@@ -64,7 +64,7 @@ impl QueueProbe {
             check_url(&self.url)?;
             let props = ConnectionProperties::default()
                 .with_connection_name("switchboard queue depth".into());
-            let conn = Connection::connect(&self.url, props)
+            let conn = super::connect_kept(&self.url, props)
                 .await
                 .map_err(|e| lapin_failed(&e, &self.url))?;
             let channel = conn
