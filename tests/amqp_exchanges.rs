@@ -211,7 +211,13 @@ async fn publish_has_amqp_phases_and_a_watch_on_a_queue_consumes() {
     assert_eq!(exchanges.len(), 3);
     assert_eq!(
         phase_names(&exchanges[0]),
-        ["connect", "channel open", "publish", "broker confirm"]
+        [
+            "connect",
+            "AMQP handshake",
+            "channel open",
+            "publish",
+            "broker confirm"
+        ]
     );
     assert_eq!(phase_names(&exchanges[2]), ["publish", "broker confirm"]);
     for e in &exchanges {
@@ -249,7 +255,10 @@ async fn broker_errors_land_in_the_right_phase() {
     let e = &amqp::publish(&PublishRequest::new(&bad_password, "amq.topic", "x", "x")).await[0];
     let error = e.error.as_ref().unwrap();
     assert_eq!(error.kind, ErrorKind::Auth, "{error:?}");
-    assert_eq!(error.phase, Some(switchboard::engine::net::phases::CONNECT));
+    // TCP connected; the login is refused in the AMQP handshake.
+    assert_eq!(error.phase, Some(amqp::phases::HANDSHAKE));
+    assert_eq!(phase_names(e)[0], "connect");
+    assert!(!e.timeline[0].failed, "{:?}", e.timeline);
     assert!(
         !error.message.contains("wrong-password"),
         "password leaked: {}",
@@ -453,4 +462,111 @@ async fn with_no_user_check_orders_wait_in_the_queue_while_the_user_service_is_d
     assert!(missing.message.contains("does not exist"), "{missing}");
     assert_eq!(missing.kind, ErrorKind::Refused);
     demo.shutdown().await;
+}
+
+/// Connections that stay open (the demo's, the strip's queue-depth probe) ask for small frames:
+/// lapin keeps 32 frames of buffer each way, 8 MiB per connection at RabbitMQ's 128 KiB. A URL
+/// that sets `frame_max` keeps its own, and a big body still goes through (in several frames).
+#[tokio::test]
+async fn kept_connections_ask_for_small_frames_unless_the_url_says() {
+    let props = || lapin::ConnectionProperties::default();
+    let conn = amqp::connect_kept(&amqp_url(), props()).await.unwrap();
+    assert_eq!(conn.configuration().frame_max(), amqp::KEPT_FRAME_MAX);
+    let sep = if amqp_url().contains('?') { '&' } else { '?' };
+    let own = amqp::connect_kept(&format!("{}{sep}frame_max=16384", amqp_url()), props())
+        .await
+        .unwrap();
+    assert_eq!(own.configuration().frame_max(), 16384);
+    let channel = conn.create_channel().await.unwrap();
+    let queue = channel
+        .queue_declare(
+            "".into(),
+            lapin::options::QueueDeclareOptions {
+                exclusive: true,
+                ..Default::default()
+            },
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    let body = vec![7u8; 100_000];
+    channel
+        .basic_publish(
+            "".into(),
+            queue.name().as_str().into(),
+            Default::default(),
+            &body,
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    let got = tokio::time::timeout(SECS, async {
+        loop {
+            if let Some(m) = channel
+                .basic_get(queue.name().as_str().into(), Default::default())
+                .await
+                .unwrap()
+            {
+                return m.delivery.data;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(got, body);
+}
+
+/// On Linux an AMQP publish's network edges are the kernel's instants, as HTTP's are: the TCP
+/// handshake's round trip, the arrival of Connection.Open-Ok, Channel.Open-Ok / Select-Ok and
+/// Basic.Ack, and the transmit stamp of the message's last frame; the wire's order holds
+/// (handshake after TCP, confirm after publish) and the wake-ups are client time.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_publishs_phases_take_the_kernels_instants() {
+    use switchboard::engine::kernel_time::{Source, keep_receive_stamps_on};
+    assert!(keep_receive_stamps_on(Duration::from_secs(5)));
+    let mut request = PublishRequest::new(amqp_url(), "amq.topic", "sbtest.kernel.nobody", "{}");
+    request.mandatory = false;
+    request.count = 2;
+    let exchanges = amqp::publish(&request).await;
+    for (i, exchange) in exchanges.iter().enumerate() {
+        assert!(exchange.ok, "{exchange:?}");
+        assert_timeline_sane(exchange);
+        let phase = |name: &str| {
+            exchange
+                .timeline
+                .iter()
+                .find(|p| p.phase.name() == name)
+                .unwrap_or_else(|| panic!("no {name} in {:?}", exchange.timeline))
+        };
+        let mut names = vec!["publish", "confirm"];
+        if i == 0 {
+            names = vec![
+                "connect",
+                "amqp_handshake",
+                "channel_open",
+                "publish",
+                "confirm",
+            ];
+        }
+        for name in &names {
+            assert_eq!(
+                phase(name).source,
+                Some(Source::Kernel),
+                "{name}: {exchange:?}"
+            );
+        }
+        for pair in names.windows(2) {
+            assert!(
+                phase(pair[0]).end_us <= phase(pair[1]).start_us,
+                "{} ends after {} starts: {:?}",
+                pair[0],
+                pair[1],
+                exchange.timeline
+            );
+        }
+        // The confirm is the broker's time: from the message on the wire to its answer.
+        assert_eq!(phase("confirm").start_us, phase("publish").end_us);
+    }
 }

@@ -100,6 +100,11 @@ mod imp {
             setsockopt(&self.fd, sockopt::Timestamping, &flags(on)).is_ok()
         }
 
+        /// Stamping off for this socket (its marks are done with it).
+        pub fn off(&self) -> bool {
+            setsockopt(&self.fd, sockopt::Timestamping, &TimestampingFlag::empty()).is_ok()
+        }
+
         /// The handshake's round trip as the kernel measured it (SYN sent → SYN-ACK in),
         /// read right after the connection is made.
         pub fn handshake_rtt(socket: &impl AsFd) -> Option<Duration> {
@@ -297,6 +302,9 @@ mod imp {
             Vec::new()
         }
         pub fn transmit_stamps(&self, _on: bool) -> bool {
+            false
+        }
+        pub fn off(&self) -> bool {
             false
         }
     }

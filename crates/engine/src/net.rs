@@ -239,7 +239,7 @@ pub async fn open(
 /// Connects to `addr`; `first_syn` keeps when the first SYN was sent (the `connect(2)` call
 /// was made): socket creation before it is not network time. Gives the stream and when its own
 /// SYN was sent.
-async fn tcp_connect(
+pub(crate) async fn tcp_connect(
     addr: SocketAddr,
     first_syn: &mut Option<Instant>,
 ) -> std::io::Result<(TcpStream, Instant)> {

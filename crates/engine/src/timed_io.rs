@@ -36,6 +36,13 @@ pub struct MarksSnapshot {
     pub last_write_kernel: Option<Instant>,
     /// When the kernel received the segment the first read took.
     pub first_read_kernel: Option<Instant>,
+    /// The last read (of anything) since the marks were armed.
+    pub last_read: Option<Instant>,
+    /// When the kernel received the oldest segment the last read took (marks
+    /// [`following reads`](IoMarks::following_reads) only).
+    pub last_read_kernel: Option<Instant>,
+    /// The arrival peeked before the read under way.
+    peeked: Option<Instant>,
 }
 
 impl MarksSnapshot {
@@ -56,6 +63,17 @@ impl MarksSnapshot {
         let sent = self.sent().map(|(t, _)| t);
         Some(match self.first_read_kernel {
             Some(k) if k <= user && sent.is_none_or(|s| k >= s) => (k, Source::Kernel),
+            _ => (user, Source::UserSpace),
+        })
+    }
+
+    /// When what the last read took arrived, and who says so (never before the marks were
+    /// armed, never after we read it): for a protocol whose step ends with a reply, such as
+    /// AMQP's Open-Ok.
+    pub fn arrived(&self) -> Option<(Instant, Source)> {
+        let user = self.last_read?;
+        Some(match self.last_read_kernel {
+            Some(k) if k <= user && self.armed_at.is_none_or(|a| k >= a) => (k, Source::Kernel),
             _ => (user, Source::UserSpace),
         })
     }
@@ -100,8 +118,10 @@ pub struct IoMarks {
     /// Whether the stream's bytes are the socket's (no TLS between): the kernel's transmit
     /// timestamps are then keyed by the same byte counts as ours.
     plain: bool,
-    /// A kernel clock was given (set once, at creation): reads without one skip the peek.
-    stamped: bool,
+    /// A kernel clock is there: reads without one skip the peek.
+    stamped: std::sync::atomic::AtomicBool,
+    /// Every read's arrival is peeked, not only the answer's first ([`IoMarks::following_reads`]).
+    every_read: bool,
     /// Bytes written on the connection since it opened.
     written_total: std::sync::atomic::AtomicU64,
     /// The kernel's transmit timestamps taken from the socket and not yet matched.
@@ -219,10 +239,29 @@ impl IoMarks {
     /// Timestamps from the kernel for this connection's socket (`plain`: no TLS between the
     /// socket and these marks).
     pub fn with_kernel(mut self, kernel: Option<KernelClock>, plain: bool) -> Self {
-        self.stamped = kernel.is_some();
+        self.stamped = std::sync::atomic::AtomicBool::new(kernel.is_some());
         self.kernel = Mutex::new(kernel);
         self.plain = plain;
         self
+    }
+
+    /// Marks that note when every read's data arrived ([`MarksSnapshot::arrived`]), for a
+    /// protocol of steps that each end with a reply (AMQP): a peek before each read, so only
+    /// for connections whose reads are few or whose marks are [`retired`](IoMarks::retire).
+    pub fn following_reads(mut self) -> Self {
+        self.every_read = true;
+        self
+    }
+
+    /// No more kernel instants for this connection (a watch or a publishing run after its
+    /// setup is timed): the socket stops stamping and reads stop peeking.
+    pub fn retire(&self) {
+        self.stamped
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        self.transmit_off();
+        if let Some(kernel) = self.kernel_lock().take() {
+            kernel.off();
+        }
     }
 
     /// Starts a new measurement (forgets earlier marks).
@@ -295,14 +334,14 @@ impl IoMarks {
     /// Before a read that may take the answer's first byte: notes when the kernel received
     /// the oldest segment waiting (a peek, which takes nothing).
     fn before_read(&self) {
-        if !self.stamped {
+        if !self.stamped.load(std::sync::atomic::Ordering::Relaxed) {
             return;
         }
         let waiting = {
             let marks = self.lock();
             marks.first_write.is_some() && marks.first_read.is_none()
         };
-        if !waiting {
+        if !waiting && !self.every_read {
             return;
         }
         // (The kernel lock is never held while taking the marks' lock: snapshot takes them
@@ -311,9 +350,13 @@ impl IoMarks {
             Some(kernel) => kernel.peek_arrival(),
             None => return,
         };
+        let mut marks = self.lock();
         // Overwritten each time: a read that took only connection frames (HTTP/2) leaves
         // the next segment to be the answer's.
-        self.lock().first_read_kernel = at;
+        if waiting {
+            marks.first_read_kernel = at;
+        }
+        marks.peeked = at;
     }
 
     fn kernel_lock(&self) -> std::sync::MutexGuard<'_, Option<KernelClock>> {
@@ -434,6 +477,8 @@ impl IoMarks {
         let now = Instant::now();
         let mut marks = self.lock();
         marks.bytes_read += n as u64;
+        marks.last_read = Some(now);
+        marks.last_read_kernel = marks.peeked.take();
         if marks.first_write.is_some() && marks.first_read.is_none() {
             marks.first_read = Some(now);
             drop(marks);

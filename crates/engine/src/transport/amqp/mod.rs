@@ -4,7 +4,9 @@
 pub mod probe;
 pub mod publish_many;
 pub mod watch;
+mod wire;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -14,8 +16,10 @@ use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProper
 use serde::{Deserialize, Serialize};
 
 use crate::exchange::{ErrorKind, Exchange, ExchangeError, Header, Message, Transport};
+use crate::kernel_time::Source;
 use crate::payload::Body;
 use crate::recorder::{Outcome, Recorder};
+use crate::timed_io::{IoMarks, MarksSnapshot};
 
 /// The demo's broker.
 pub const DEFAULT_AMQP_URL: &str = demo_contract::DEFAULT_AMQP_URL;
@@ -356,6 +360,31 @@ pub fn classify_lapin(err: &lapin::Error, url: &str) -> (ErrorKind, String) {
     (ErrorKind::Protocol, format!("broker error: {text}"))
 }
 
+/// The frame size asked for by connections that stay open (the demo's, the services strip's
+/// queue-depth probe) unless their URL sets `frame_max`: lapin keeps 32 frames of buffer each
+/// way per connection — 8 MiB at RabbitMQ's default 128 KiB frames, 512 KiB at this. Bodies
+/// over a frame go in several.
+pub const KEPT_FRAME_MAX: u32 = 8192;
+
+/// `url` for a connection that stays open: `frame_max` [`KEPT_FRAME_MAX`] unless it sets one.
+/// `None` when lapin cannot read it (connecting then says why).
+pub fn kept_connection_uri(url: &str) -> Option<lapin::uri::AMQPUri> {
+    let mut uri: lapin::uri::AMQPUri = url.parse().ok()?;
+    uri.query.frame_max.get_or_insert(KEPT_FRAME_MAX);
+    Some(uri)
+}
+
+/// Connects a connection that stays open, with small frames (see [`KEPT_FRAME_MAX`]).
+pub async fn connect_kept(
+    url: &str,
+    props: lapin::ConnectionProperties,
+) -> lapin::Result<Connection> {
+    match kept_connection_uri(url) {
+        Some(uri) => Connection::connect_uri(uri, props).await,
+        None => Connection::connect(url, props).await,
+    }
+}
+
 /// Reads an AMQP URL as every publish, watch and peek does before connecting: `Ok` when lapin
 /// accepts it.
 pub fn check_url(url: &str) -> Result<(), ExchangeError> {
@@ -368,7 +397,9 @@ pub fn check_url(url: &str) -> Result<(), ExchangeError> {
     }
 }
 
-/// Connects and opens a channel, recording `connect` and `channel_open`.
+/// Connects and opens a channel, recording `connect` (TCP), `amqp_handshake` and
+/// `channel_open` (see [`connect_timed`]); the connection's marks are retired, as for a
+/// connection that goes on to watch or to publish many.
 /// `name` is the client-provided connection name the broker shows (management UI,
 /// `rabbitmqctl list_connections client_properties`).
 pub(crate) async fn connect(
@@ -377,16 +408,100 @@ pub(crate) async fn connect(
     confirms: bool,
     name: &str,
 ) -> Result<(Connection, Channel), ExchangeError> {
+    let (conn, channel, marks) = connect_timed(rec, url, confirms, name).await?;
+    if let Some(marks) = marks {
+        marks.retire();
+    }
+    Ok((conn, channel))
+}
+
+/// Connects through a socket of ours ([`wire`]) and opens a channel: `connect` is the TCP
+/// handshake (the SYN to the kernel's round trip), `amqp_handshake` runs from the protocol
+/// header to the arrival of Connection.Open-Ok (a refused login fails there), `channel_open`
+/// from Channel.Open written to the arrival of its Open-Ok (Confirm.Select-Ok with
+/// `confirms`). Gives the connection's marks, to time what follows on it.
+pub(crate) async fn connect_timed(
+    rec: &mut Recorder,
+    url: &str,
+    confirms: bool,
+    name: &str,
+) -> Result<(Connection, Channel, Option<Arc<IoMarks>>), ExchangeError> {
     check_url(url)?;
+    let uri: lapin::uri::AMQPUri = url.parse().map_err(|e| {
+        ExchangeError::invalid_input(format!("malformed AMQP URL {}: {e}", redact_url(url)))
+    })?;
+    let tls = matches!(uri.scheme, lapin::uri::AMQPScheme::AMQPS);
     let props = ConnectionProperties::default().with_connection_name(name.into());
-    let conn = rec
-        .step(
+    let seen = Arc::new(wire::Seen::default());
+    let start = Instant::now();
+    let connected = match rec.within(wire::connect(uri, props, seen.clone())).await {
+        Ok(Ok(conn)) => Ok(conn),
+        Ok(Err(e)) => Err(classify_lapin(&e, url)),
+        Err(_) => Err((ErrorKind::Timeout, rec.timeout_message())),
+    };
+    let opened = seen.opened();
+    // The TCP handshake, when there was one.
+    let mut handshake_start = start;
+    if let Some(o) = &opened {
+        rec.push(
             crate::net::phases::CONNECT,
-            Connection::connect(url, props),
-            |e| classify_lapin(&e, url),
-        )
-        .await?;
-    rec.detail(redact_url(url));
+            o.syn,
+            o.connected,
+            Some(if o.failed.is_empty() {
+                o.peer.to_string()
+            } else {
+                format!("{}, after {}", o.peer, o.failed.join("; "))
+            }),
+        );
+        rec.source(if o.kernel_rtt {
+            Source::Kernel
+        } else {
+            Source::UserSpace
+        });
+        handshake_start = o.connected;
+    }
+    let snapshot = opened.as_ref().map(|o| o.marks.snapshot());
+    if let Some(first_write) = snapshot.as_ref().and_then(|s| s.first_write) {
+        handshake_start = handshake_start.max(first_write);
+    }
+    let conn = match connected {
+        Ok(conn) => conn,
+        // Without a TCP connection connecting failed; with one, the AMQP handshake did.
+        Err((kind, message)) => {
+            let phase = if opened.is_some() {
+                phases::HANDSHAKE
+            } else {
+                crate::net::phases::CONNECT
+            };
+            return Err(rec.fail(phase, handshake_start, kind, message));
+        }
+    };
+    let detail = if tls {
+        format!("TLS + AMQP, {}", redact_url(url))
+    } else {
+        redact_url(url)
+    };
+    match &snapshot {
+        Some(snapshot) => {
+            let (end, source) = snapshot
+                .arrived()
+                .unwrap_or((Instant::now(), Source::UserSpace));
+            rec.push(phases::HANDSHAKE, handshake_start, end, Some(detail));
+            rec.source(source);
+        }
+        None => {
+            rec.push(
+                crate::net::phases::CONNECT,
+                start,
+                Instant::now(),
+                Some(detail),
+            );
+        }
+    }
+    let marks = opened.map(|o| o.marks);
+    if let Some(marks) = &marks {
+        marks.arm();
+    }
     let open = async {
         let channel = conn.create_channel().await?;
         if confirms {
@@ -401,10 +516,28 @@ pub(crate) async fn connect(
             classify_lapin(&e, url)
         })
         .await?;
+    if let Some(marks) = &marks {
+        reply_edges(rec, &marks.snapshot());
+    }
     if confirms {
         rec.detail("publisher confirms on");
     }
-    Ok((conn, channel))
+    Ok((conn, channel, marks))
+}
+
+/// Moves the last phase's edges onto the wire: from its first write to the arrival of what
+/// its last read took (a step that ends with the broker's reply).
+fn reply_edges(rec: &mut Recorder, snapshot: &MarksSnapshot) {
+    if let Some(first_write) = snapshot.first_write {
+        rec.start_last_at(first_write);
+    }
+    match snapshot.arrived() {
+        Some((at, source)) => {
+            rec.end_last_at(at);
+            rec.source(source);
+        }
+        None => rec.source(Source::UserSpace),
+    }
 }
 
 /// Publishes `count` messages; one exchange per message (the first one carries the connect and
@@ -428,21 +561,22 @@ pub async fn publish(req: &PublishRequest) -> Vec<Exchange> {
             return out;
         }
     };
-    let (conn, channel) = match connect(&mut rec, &req.url, true, "switchboard publish").await {
-        Ok(pair) => pair,
-        Err(error) => {
-            out.push(rec.finish(
-                Transport::Amqp,
-                req.target(),
-                request_msg,
-                Outcome::Failed {
-                    error,
-                    response: None,
-                },
-            ));
-            return out;
-        }
-    };
+    let (conn, channel, marks) =
+        match connect_timed(&mut rec, &req.url, true, "switchboard publish").await {
+            Ok(connected) => connected,
+            Err(error) => {
+                out.push(rec.finish(
+                    Transport::Amqp,
+                    req.target(),
+                    request_msg,
+                    Outcome::Failed {
+                        error,
+                        response: None,
+                    },
+                ));
+                return out;
+            }
+        };
     for i in 0..req.count.max(1) {
         // Each copy in a trace of its own.
         let copy = if i > 0 {
@@ -456,7 +590,7 @@ pub async fn publish(req: &PublishRequest) -> Vec<Exchange> {
             Some((shown, p)) => (shown.clone(), p),
             None => (request_msg.clone(), &prepared),
         };
-        let outcome = publish_one(&mut rec, req, prepared, &channel).await;
+        let outcome = publish_one(&mut rec, req, prepared, &channel, marks.as_deref()).await;
         let failed = matches!(outcome, Outcome::Failed { .. });
         out.push(rec.finish(Transport::Amqp, req.target(), shown, outcome));
         if failed && !channel.status().connected() {
@@ -488,8 +622,12 @@ async fn publish_one(
     req: &PublishRequest,
     prepared: &Prepared,
     channel: &Channel,
+    marks: Option<&IoMarks>,
 ) -> Outcome {
     let url = req.url.clone();
+    if let Some(marks) = marks {
+        marks.arm();
+    }
     let published = rec
         .step(
             crate::amqp::phases::PUBLISH,
@@ -513,9 +651,34 @@ async fn publish_one(
         }
     };
     rec.detail(format!("{} bytes", req.body.len()));
-    let start = Instant::now();
+    // On the wire the publish ends when the kernel sent its last frame; the broker's wait
+    // starts there and ends when its answer (Basic.Ack, or Basic.Return first) arrived.
+    let mut sent = None;
+    if let Some(marks) = marks {
+        let snapshot = marks.snapshot();
+        if let Some(first_write) = snapshot.first_write {
+            rec.start_last_at(first_write);
+        }
+        match snapshot.sent() {
+            Some((at, source)) => {
+                rec.end_last_at(at);
+                rec.source(source);
+                sent = Some(at);
+            }
+            None => rec.source(Source::UserSpace),
+        }
+    }
+    let mut start = Instant::now();
     let confirmation = rec.within(confirm).await;
-    let end = Instant::now();
+    let mut end = Instant::now();
+    let mut source = Source::UserSpace;
+    if let Some(marks) = marks
+        && let Some((at, from)) = marks.snapshot().answered()
+    {
+        end = at;
+        source = from;
+        start = sent.unwrap_or(start).min(at);
+    }
     let response = |line: &str| Message {
         line: line.to_string(),
         ..Message::default()
@@ -528,6 +691,7 @@ async fn publish_one(
                 end,
                 Some("ack".to_string()),
             );
+            rec.source(source);
             Outcome::Answered {
                 ok: true,
                 status: "ack".to_string(),
@@ -592,6 +756,10 @@ pub use crate::watch::{Watch, WatchSource, WatchedMessage};
 pub mod phases {
     use crate::timeline::{PhaseClass, PhaseKind};
 
+    /// The AMQP connection handshake: protocol header, Start/Start-Ok (the login), Tune/Tune-Ok,
+    /// Open/Open-Ok (the virtual host) — after TCP (and TLS for `amqps://`).
+    pub const HANDSHAKE: PhaseKind =
+        PhaseKind::new("amqp_handshake", "AMQP handshake", PhaseClass::Connect);
     /// Opening a channel (and enabling confirms).
     pub const CHANNEL_OPEN: PhaseKind =
         PhaseKind::new("channel_open", "channel open", PhaseClass::Connect);
@@ -609,6 +777,7 @@ pub mod phases {
     pub const DELIVERY: PhaseKind = PhaseKind::new("delivery", "delivery", PhaseClass::Receive);
 
     pub const ALL: &[PhaseKind] = &[
+        HANDSHAKE,
         CHANNEL_OPEN,
         DECLARE,
         BIND,
