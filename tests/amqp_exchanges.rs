@@ -570,3 +570,92 @@ async fn a_publishs_phases_take_the_kernels_instants() {
         assert_eq!(phase("confirm").start_us, phase("publish").end_us);
     }
 }
+
+/// Regression (hostile run): lapin's URL parser put `localhost` in place of an IP address, so
+/// `amqp://10.0.0.5` connected to this machine. The address in the URL is the one connected to
+/// (127.0.0.2, where only a peer that speaks NATS listens), and a peer that is not a broker is
+/// named by what it said, in the AMQP handshake.
+#[tokio::test]
+async fn an_ip_address_in_the_url_is_the_one_connected_to_and_a_foreign_peer_is_named() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.2:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let _ = s.write_all(b"INFO {\"server_id\":\"x\"}\r\n").await;
+            let mut buf = [0u8; 64];
+            let _ = s.read(&mut buf).await;
+            let _ = s.write_all(b"-ERR 'Unknown Protocol Operation'\r\n").await;
+        }
+    });
+    let url = format!("amqp://guest:s3cret@127.0.0.2:{port}/%2f");
+    let mut request = PublishRequest::new(&url, "amq.topic", "x", "{}");
+    request.timeout = Duration::from_secs(5);
+    let e = &amqp::publish(&request).await[0];
+    let error = e.error.as_ref().expect("no broker there");
+    assert_eq!(
+        e.timeline[0..]
+            .iter()
+            .find(|p| p.phase.name() == "connect")
+            .and_then(|p| p.detail.clone()),
+        Some(format!("127.0.0.2:{port}")),
+        "{e:?}"
+    );
+    assert_eq!(error.phase, Some(amqp::phases::HANDSHAKE), "{error:?}");
+    assert!(error.message.contains("NATS server"), "{error:?}");
+    assert!(!error.message.contains("s3cret"), "{error:?}");
+
+    let parsed = amqp::parse_uri("amqp://guest:guest@[::1]:5673/%2f").unwrap();
+    assert_eq!(parsed.authority.host, "::1");
+    assert_eq!(
+        amqp::broker_addr("amqp://guest:guest@[::1]:5673/%2f").as_deref(),
+        Some("[::1]:5673")
+    );
+    assert_eq!(
+        amqp::parse_uri("amqp://h.example:5673/v")
+            .unwrap()
+            .authority
+            .host,
+        "h.example"
+    );
+}
+
+/// Regression (hostile run): a host name is resolved in a `dns` phase of its own, and a name
+/// that does not resolve is a DNS error there (it was "protocol" in `connect`); URLs the
+/// general redaction rule cannot read still have their password masked.
+#[tokio::test]
+async fn host_names_resolve_in_a_dns_phase_and_odd_urls_keep_their_password() {
+    let e = &amqp::publish(&PublishRequest::new(
+        "amqp://guest:guest@no-such-host.invalid:5672/%2f",
+        "amq.topic",
+        "x",
+        "{}",
+    ))
+    .await[0];
+    let error = e.error.as_ref().unwrap();
+    assert_eq!(error.kind, ErrorKind::Dns, "{error:?}");
+    assert_eq!(error.phase, Some(switchboard::engine::net::phases::DNS));
+
+    let url = amqp_url().replacen("127.0.0.1", "localhost", 1);
+    let mut request = PublishRequest::new(&url, "amq.topic", "sbtest.dns.nobody", "{}");
+    request.mandatory = false;
+    let e = &amqp::publish(&request).await[0];
+    assert!(e.ok, "{e:?}");
+    assert_eq!(phase_names(e)[..2], ["DNS", "connect"], "{e:?}");
+    assert_timeline_sane(e);
+
+    for url in [
+        "amqp://gu est:s3cr3t PW@127.0.0.1:5672/%2f",
+        "amqp:/guest:s3cr3tPW@127.0.0.1",
+        "amqp:guest:s3cr3tPW@127.0.0.1",
+    ] {
+        assert!(!amqp::redact_url(url).contains("s3cr3t"), "{url}");
+        let e = &amqp::publish(&PublishRequest::new(url, "amq.topic", "x", "{}")).await[0];
+        let error = e.error.as_ref().unwrap();
+        assert!(!error.message.contains("s3cr3t"), "{url}: {error:?}");
+        if !url.contains(' ') {
+            // One slash, or none: no host, not a vhost named after the credentials.
+            assert_eq!(error.kind, ErrorKind::InvalidInput, "{url}: {error:?}");
+        }
+    }
+}

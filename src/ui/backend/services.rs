@@ -280,8 +280,7 @@ pub(super) async fn watch_port(addr: String, outbox: Outbox, event: impl Fn(Brok
 }
 
 pub(super) fn broker_addr(url: &str) -> Option<String> {
-    let uri: lapin::uri::AMQPUri = url.parse().ok()?;
-    Some(format!("{}:{}", uri.authority.host, uri.authority.port))
+    crate::engine::amqp::broker_addr(url)
 }
 
 /// Keeps a tap on the demo's exchange, reconnecting with backoff, and broadcasts deliveries.

@@ -226,10 +226,61 @@ pub(crate) async fn close(conn: &Connection, reason: &str) {
 }
 
 /// Hides the password of a URL (`amqp://guest:••••@host/vhost`), with the one redaction rule
-/// of [`crate::credentials`].
+/// of [`crate::credentials`]; a URL that rule cannot read (a space in the password, one slash
+/// after the scheme) still has everything between the user's `:` and the `@` masked.
 pub fn redact_url(url: &str) -> String {
-    crate::credentials::redact(crate::credentials::Field::Url, url)
-        .unwrap_or_else(|| url.to_string())
+    let redacted = crate::credentials::redact(crate::credentials::Field::Url, url)
+        .unwrap_or_else(|| url.to_string());
+    mask_userinfo(&redacted)
+}
+
+/// `scheme:[//]user:secret@rest` → `scheme:[//]user:••••@rest` (a lone `token@` is masked
+/// whole); anything else as it is.
+fn mask_userinfo(url: &str) -> String {
+    const MASK: &str = "••••";
+    let Some(colon) = url.find(':') else {
+        return url.to_string();
+    };
+    let start = colon + 1 + url[colon + 1..].len() - url[colon + 1..].trim_start_matches('/').len();
+    let limit = url[start..].find('?').map_or(url.len(), |i| start + i);
+    let Some(at) = url[start..limit].rfind('@').map(|i| start + i) else {
+        return url.to_string();
+    };
+    let secret_start = url[start..at].find(':').map_or(start, |i| start + i + 1);
+    let secret = &url[secret_start..at];
+    if secret.is_empty() || secret == MASK {
+        return url.to_string();
+    }
+    format!("{}{MASK}{}", &url[..secret_start], &url[at..])
+}
+
+/// Reads an AMQP URL as lapin does, with the host it names: lapin's parser keeps only a
+/// domain name and puts `localhost` in place of an IP address (so `amqp://10.0.0.5` and
+/// `amqp://[::1]` would connect to this machine). A URL without a host is refused.
+pub fn parse_uri(url: &str) -> Result<lapin::uri::AMQPUri, String> {
+    let parsed = url::Url::parse(url).map_err(|e| e.to_string())?;
+    let host = match parsed.host() {
+        Some(url::Host::Ipv4(ip)) => Some(ip.to_string()),
+        Some(url::Host::Ipv6(ip)) => Some(ip.to_string()),
+        Some(url::Host::Domain(_)) => None,
+        None => return Err("it names no host".to_string()),
+    };
+    let mut uri: lapin::uri::AMQPUri = url.parse()?;
+    if let Some(host) = host {
+        uri.authority.host = host;
+    }
+    Ok(uri)
+}
+
+/// `host:port` of an AMQP URL (`[v6]:port` for an IPv6 address), as the services strip shows it.
+pub fn broker_addr(url: &str) -> Option<String> {
+    let uri = parse_uri(url).ok()?;
+    let host = &uri.authority.host;
+    Some(if host.contains(':') {
+        format!("[{host}]:{}", uri.authority.port)
+    } else {
+        format!("{host}:{}", uri.authority.port)
+    })
 }
 
 /// What to publish.
@@ -317,6 +368,23 @@ pub(crate) struct Prepared {
 pub fn classify_lapin(err: &lapin::Error, url: &str) -> (ErrorKind, String) {
     let text = err.to_string();
     let lower = text.to_ascii_lowercase();
+    if let lapin::ErrorKind::IOError(io) = err.kind()
+        && io.kind() == std::io::ErrorKind::TimedOut
+    {
+        return (
+            ErrorKind::Timeout,
+            format!("connecting to {} timed out: {io}", redact_url(url)),
+        );
+    }
+    if lower.contains("corrupt message") || lower.contains("invalidcontenttype") {
+        return (
+            ErrorKind::Tls,
+            format!(
+                "TLS handshake with {} failed: the server did not answer in TLS — is this port plain AMQP? (amqps:// is usually port 5671, amqp:// 5672): {text}",
+                redact_url(url)
+            ),
+        );
+    }
     if lower.contains("access_refused")
         || lower.contains("access refused")
         || lower.contains("authentication")
@@ -369,7 +437,7 @@ pub const KEPT_FRAME_MAX: u32 = 8192;
 /// `url` for a connection that stays open: `frame_max` [`KEPT_FRAME_MAX`] unless it sets one.
 /// `None` when lapin cannot read it (connecting then says why).
 pub fn kept_connection_uri(url: &str) -> Option<lapin::uri::AMQPUri> {
-    let mut uri: lapin::uri::AMQPUri = url.parse().ok()?;
+    let mut uri = parse_uri(url).ok()?;
     uri.query.frame_max.get_or_insert(KEPT_FRAME_MAX);
     Some(uri)
 }
@@ -388,12 +456,16 @@ pub async fn connect_kept(
 /// Reads an AMQP URL as every publish, watch and peek does before connecting: `Ok` when lapin
 /// accepts it.
 pub fn check_url(url: &str) -> Result<(), ExchangeError> {
-    match url.parse::<lapin::uri::AMQPUri>() {
+    match parse_uri(url) {
         Ok(_) => Ok(()),
-        Err(e) => Err(ExchangeError::invalid_input(format!(
-            "malformed AMQP URL {}: {e} (expected amqp://user:password@host:5672/vhost)",
-            redact_url(url)
-        ))),
+        Err(e) => {
+            // lapin's message may quote the URL, password and all.
+            let shown = redact_url(url);
+            let e = e.replace(url, &shown);
+            Err(ExchangeError::invalid_input(format!(
+                "malformed AMQP URL {shown}: {e} (expected amqp://user:password@host:5672/vhost)"
+            )))
+        }
     }
 }
 
@@ -427,14 +499,21 @@ pub(crate) async fn connect_timed(
     name: &str,
 ) -> Result<(Connection, Channel, Option<Arc<IoMarks>>), ExchangeError> {
     check_url(url)?;
-    let uri: lapin::uri::AMQPUri = url.parse().map_err(|e| {
+    let mut uri = parse_uri(url).map_err(|e| {
         ExchangeError::invalid_input(format!("malformed AMQP URL {}: {e}", redact_url(url)))
     })?;
+    // Asked for up front (the broker's usual maximum; a smaller one of the broker's wins), lapin
+    // sizes its buffers once instead of growing them after Tune — milliseconds of client time.
+    uri.query.frame_max.get_or_insert(DEFAULT_FRAME_MAX);
     let tls = matches!(uri.scheme, lapin::uri::AMQPScheme::AMQPS);
+    let addrs = resolve(rec, &uri.authority.host, uri.authority.port).await?;
     let props = ConnectionProperties::default().with_connection_name(name.into());
     let seen = Arc::new(wire::Seen::default());
     let start = Instant::now();
-    let connected = match rec.within(wire::connect(uri, props, seen.clone())).await {
+    let connected = match rec
+        .within(wire::connect(uri, props, seen.clone(), addrs))
+        .await
+    {
         Ok(Ok(conn)) => Ok(conn),
         Ok(Err(e)) => Err(classify_lapin(&e, url)),
         Err(_) => Err((ErrorKind::Timeout, rec.timeout_message())),
@@ -467,12 +546,22 @@ pub(crate) async fn connect_timed(
     let conn = match connected {
         Ok(conn) => conn,
         // Without a TCP connection connecting failed; with one, the AMQP handshake did.
-        Err((kind, message)) => {
+        Err((kind, mut message)) => {
             let phase = if opened.is_some() {
                 phases::HANDSHAKE
             } else {
                 crate::net::phases::CONNECT
             };
+            if kind == ErrorKind::Protocol
+                && let Some(said) = opened
+                    .as_ref()
+                    .and_then(|o| not_amqp(&o.marks.first_bytes()))
+            {
+                message = format!(
+                    "the peer at {} is not an AMQP 0-9-1 broker: {said}",
+                    redact_url(url)
+                );
+            }
             return Err(rec.fail(phase, handshake_start, kind, message));
         }
     };
@@ -525,6 +614,61 @@ pub(crate) async fn connect_timed(
     Ok((conn, channel, marks))
 }
 
+/// The frame size a one-off connection asks for unless its URL sets one: RabbitMQ's default.
+const DEFAULT_FRAME_MAX: u32 = 131_072;
+
+/// The broker's addresses: an IP address as it is, a host name through a `dns` phase.
+async fn resolve(
+    rec: &mut Recorder,
+    host: &str,
+    port: u16,
+) -> Result<Vec<std::net::SocketAddr>, ExchangeError> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
+        return Ok(vec![std::net::SocketAddr::new(ip, port)]);
+    }
+    let lookup = tokio::net::lookup_host((bare.to_string(), port));
+    let addrs: Vec<std::net::SocketAddr> = rec
+        .step(crate::net::phases::DNS, lookup, |e| {
+            (ErrorKind::Dns, format!("cannot resolve host {bare:?}: {e}"))
+        })
+        .await?
+        .collect();
+    if addrs.is_empty() {
+        let start = Instant::now();
+        return Err(rec.fail(
+            crate::net::phases::DNS,
+            start,
+            ErrorKind::Dns,
+            format!("host {bare:?} has no addresses"),
+        ));
+    }
+    let list: Vec<String> = addrs.iter().map(|a| a.ip().to_string()).collect();
+    rec.detail(list.join(", "));
+    Ok(addrs)
+}
+
+/// What a peer that is not an AMQP broker said first (NATS's `INFO {…}`, an HTTP answer…);
+/// `None` when it looks like AMQP (a method frame on channel 0, or the protocol header a
+/// broker answers a version it does not speak with) or said nothing.
+fn not_amqp(head: &[u8]) -> Option<String> {
+    if head.is_empty() || head.starts_with(b"AMQP") || head.starts_with(&[1, 0, 0]) {
+        return None;
+    }
+    let shown: String = String::from_utf8_lossy(&head[..head.len().min(24)])
+        .chars()
+        .map(|c| if c.is_control() { '.' } else { c })
+        .collect();
+    let what = if head.starts_with(b"INFO ") {
+        " (a NATS server)"
+    } else if head.starts_with(b"HTTP/") {
+        " (an HTTP server)"
+    } else {
+        ""
+    };
+    Some(format!("it said {shown:?}…{what}"))
+}
+
 /// Moves the last phase's edges onto the wire: from its first write to the arrival of what
 /// its last read took (a step that ends with the broker's reply).
 fn reply_edges(rec: &mut Recorder, snapshot: &MarksSnapshot) {
@@ -544,6 +688,8 @@ fn reply_edges(rec: &mut Recorder, snapshot: &MarksSnapshot) {
 /// channel phases).
 pub async fn publish(req: &PublishRequest) -> Vec<Exchange> {
     let mut out = Vec::new();
+    // The timeout is the whole run's, however many copies.
+    let deadline = Instant::now() + req.timeout;
     let mut rec = Recorder::new(req.timeout);
     let request_msg = request_message(req);
     let prepared = match req.prepare() {
@@ -596,7 +742,7 @@ pub async fn publish(req: &PublishRequest) -> Vec<Exchange> {
         if failed && !channel.status().connected() {
             break;
         }
-        rec = Recorder::new(req.timeout);
+        rec = Recorder::new(deadline.saturating_duration_since(Instant::now()));
     }
     crate::amqp::close(&conn, "bye").await;
     out

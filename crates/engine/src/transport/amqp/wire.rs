@@ -9,7 +9,7 @@
 //! not lapin's connection thread waking up.
 
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -111,6 +111,7 @@ pub(crate) async fn connect(
     uri: AMQPUri,
     props: ConnectionProperties,
     seen: Arc<Seen>,
+    addrs: Vec<SocketAddr>,
 ) -> lapin::Result<Connection> {
     let tokio = Tokio::current();
     let runtime = Runtime::new(RuntimeParts::new(tokio.clone(), WatchedTokio(tokio)));
@@ -118,35 +119,26 @@ pub(crate) async fn connect(
         uri,
         runtime,
         async move |uri: AMQPUri, _runtime: Runtime<Kit>| {
-            open(&uri, &seen).await.map_err(lapin::Error::from)
+            open(&uri, &addrs, &seen).await.map_err(lapin::Error::from)
         },
         props,
     )
     .await
 }
 
-/// Resolves the broker's host, connects to the first address that answers (timed like
-/// [`crate::net::open`]'s `connect`), switches on the kernel's timestamps and does TLS for
-/// `amqps://`.
+/// Connects to the first of the broker's addresses (resolved by the caller, in its `dns`
+/// phase) that answers — timed like [`crate::net::open`]'s `connect` —, switches on the
+/// kernel's timestamps and does TLS for `amqps://`.
 async fn open(
     uri: &AMQPUri,
+    addrs: &[SocketAddr],
     seen: &Seen,
 ) -> io::Result<AsyncTcpStream<Compat<TimedIo<tokio::net::TcpStream>>>> {
-    let host = uri
-        .authority
-        .host
-        .trim_start_matches('[')
-        .trim_end_matches(']');
-    let port = uri.authority.port;
-    let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
-        Ok(ip) => vec![SocketAddr::new(ip, port)],
-        Err(_) => tokio::net::lookup_host((host, port)).await?.collect(),
-    };
     let limit = uri.query.connection_timeout.map(Duration::from_millis);
     let mut first_syn = None;
     let mut failed = Vec::new();
     let mut last_err = None;
-    for addr in addrs {
+    for &addr in addrs {
         let attempt = crate::net::tcp_connect(addr, &mut first_syn);
         let attempt = match limit {
             Some(limit) => match tokio::time::timeout(limit, attempt).await {
@@ -201,7 +193,7 @@ async fn open(
     Err(last_err.unwrap_or_else(|| {
         io::Error::new(
             io::ErrorKind::NotFound,
-            format!("host {host:?} has no addresses"),
+            format!("host {:?} has no addresses", uri.authority.host),
         )
     }))
 }
