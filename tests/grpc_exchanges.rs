@@ -22,6 +22,12 @@ fn request(addr: std::net::SocketAddr, json: &str) -> GrpcRequest {
 
 #[tokio::test]
 async fn lookup_found_has_grpc_phases_and_proto3_json() {
+    // The system's receive stamping goes on a little after the first socket asks (see
+    // kernel_time): on, before the exchange whose sources are checked below.
+    #[cfg(target_os = "linux")]
+    assert!(switchboard::engine::kernel_time::keep_receive_stamps_on(
+        std::time::Duration::from_secs(5)
+    ));
     let demo = start_demo().await;
     let pool = grpc::builtin_pool().unwrap();
     let exchange = grpc::call(&request(demo.user.grpc_addr, r#"{"user_id":"1"}"#), &pool).await;
@@ -53,10 +59,16 @@ async fn lookup_found_has_grpc_phases_and_proto3_json() {
         handshake.contains("server SETTINGS +") && handshake.contains("ours acknowledged +"),
         "{handshake}"
     );
-    // On Linux the wire's instants are the kernel's: the handshake's round trip, the last
-    // request frame's transmit timestamp, the answer's receive timestamp.
+    // On Linux the wire's instants are the kernel's: the handshake's round trip, the arrival of
+    // the server's SETTINGS / ACK, the last request frame's transmit timestamp, the answer's
+    // receive timestamp.
     #[cfg(target_os = "linux")]
-    for name in ["connect", "request_sent", "response_headers"] {
+    for name in [
+        "connect",
+        "http2_handshake",
+        "request_sent",
+        "response_headers",
+    ] {
         use switchboard::engine::kernel_time::Source;
         assert_eq!(
             phase(name).source,

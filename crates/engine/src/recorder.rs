@@ -174,6 +174,11 @@ impl Recorder {
             end,
             Some(detail),
         );
+        self.source(if h.done_by_kernel() {
+            crate::kernel_time::Source::Kernel
+        } else {
+            crate::kernel_time::Source::UserSpace
+        });
     }
 
     /// Adds a completed phase measured between two instants.

@@ -90,6 +90,9 @@ pub struct Http2Handshake {
     pub server_settings: Option<Instant>,
     /// The server's acknowledgement of our SETTINGS read.
     pub settings_acked: Option<Instant>,
+    /// The server's SETTINGS / its ACK instants are the kernel's arrivals of their segments.
+    pub server_settings_kernel: bool,
+    pub settings_acked_kernel: bool,
 }
 
 impl Http2Handshake {
@@ -99,6 +102,15 @@ impl Http2Handshake {
             .into_iter()
             .flatten()
             .max()
+    }
+
+    /// Whether [`Http2Handshake::done_at`] is the kernel's instant (an arrival it stamped).
+    pub fn done_by_kernel(&self) -> bool {
+        let Some(done) = self.done_at() else {
+            return false;
+        };
+        (self.settings_acked == Some(done) && self.settings_acked_kernel)
+            || (self.server_settings == Some(done) && self.server_settings_kernel)
     }
 }
 
@@ -341,7 +353,9 @@ impl IoMarks {
             let marks = self.lock();
             marks.first_write.is_some() && marks.first_read.is_none()
         };
-        if !waiting && !self.every_read {
+        // HTTP/2: the server's SETTINGS and its ACK of ours end the handshake when they arrive.
+        let handshaking = self.http2 && self.handshake().settings_acked.is_none();
+        if !waiting && !self.every_read && !handshaking {
             return;
         }
         // (The kernel lock is never held while taking the marks' lock: snapshot takes them
@@ -421,6 +435,8 @@ impl IoMarks {
         let now = Instant::now();
         let mut marks = self.lock();
         marks.bytes_read += data.len() as u64;
+        // When the kernel received what this read took (peeked before it), if it said.
+        let arrival = marks.peeked.take().filter(|k| *k <= now);
         // (server SETTINGS seen, ACK of ours seen): one read may carry both.
         let mut settings = (false, false);
         frames.feed(data, |frame, _, ended| {
@@ -439,11 +455,13 @@ impl IoMarks {
         drop(marks);
         if settings.0 || settings.1 {
             let mut handshake = self.handshake.lock().unwrap_or_else(|p| p.into_inner());
-            if settings.0 {
-                handshake.server_settings.get_or_insert(now);
+            if settings.0 && handshake.server_settings.is_none() {
+                handshake.server_settings = Some(arrival.unwrap_or(now));
+                handshake.server_settings_kernel = arrival.is_some();
             }
-            if settings.1 {
-                handshake.settings_acked.get_or_insert(now);
+            if settings.1 && handshake.settings_acked.is_none() {
+                handshake.settings_acked = Some(arrival.unwrap_or(now));
+                handshake.settings_acked_kernel = arrival.is_some();
             }
         }
     }
