@@ -540,8 +540,8 @@ pub(crate) async fn connect_timed(
         handshake_start = o.connected;
     }
     let snapshot = opened.as_ref().map(|o| o.marks.snapshot());
-    if let Some(first_write) = snapshot.as_ref().and_then(|s| s.first_write) {
-        handshake_start = handshake_start.max(first_write);
+    if let Some(first_frame) = snapshot.as_ref().and_then(first_frame_left) {
+        handshake_start = handshake_start.max(first_frame);
     }
     let conn = match connected {
         Ok(conn) => conn,
@@ -669,11 +669,21 @@ fn not_amqp(head: &[u8]) -> Option<String> {
     Some(format!("it said {shown:?}…{what}"))
 }
 
+/// When a step's first frame left: its transmit stamp where the kernel gave one — a step that
+/// waits for a reply writes one send before the reply's first read, the one [`MarksSnapshot::sent`]
+/// stamps —, else our instant before that write.
+fn first_frame_left(snapshot: &MarksSnapshot) -> Option<Instant> {
+    match snapshot.sent() {
+        Some((at, Source::Kernel)) => Some(at),
+        _ => snapshot.first_write,
+    }
+}
+
 /// Moves the last phase's edges onto the wire: from its first write to the arrival of what
 /// its last read took (a step that ends with the broker's reply).
 fn reply_edges(rec: &mut Recorder, snapshot: &MarksSnapshot) {
-    if let Some(first_write) = snapshot.first_write {
-        rec.start_last_at(first_write);
+    if let Some(first_frame) = first_frame_left(snapshot) {
+        rec.start_last_at(first_frame);
     }
     match snapshot.arrived() {
         Some((at, source)) => {
