@@ -39,11 +39,11 @@ static DICTIONARY: LazyLock<Dictionary> = LazyLock::new(|| Dictionary {
     strings: RwLock::new(Vec::new()),
 });
 
-/// The id of `s`, added if there is room.
-fn intern(s: &str) -> Option<u32> {
+/// The id of `s` and the dictionary's copy of it, added if there is room.
+fn intern(s: &str) -> Option<(u32, &'static str)> {
     let mut ids = DICTIONARY.ids.lock().ok()?;
-    if let Some(id) = ids.get(s) {
-        return Some(*id);
+    if let Some((kept, id)) = ids.get_key_value(s) {
+        return Some((*id, *kept));
     }
     if ids.len() >= DICT_CAP {
         return None;
@@ -55,7 +55,7 @@ fn intern(s: &str) -> Option<u32> {
     let id = u32::try_from(strings.len()).ok()?;
     strings.push(kept);
     ids.insert(kept, id);
-    Some(id)
+    Some((id, kept))
 }
 
 fn dictionary_string(id: u32) -> &'static str {
@@ -72,9 +72,18 @@ fn dictionary_string(id: u32) -> &'static str {
 /// and header names), so values that differ every time (ids) never fill it.
 #[derive(Debug, Default)]
 pub struct Writer {
-    /// Hash of the string written at each place of the previous message.
-    previous: Vec<u64>,
+    /// What was written at each place of the previous message.
+    previous: Vec<Previous>,
     place: usize,
+}
+
+/// A place's string in the previous message: its hash, and once it is in the dictionary, the
+/// dictionary's copy and id — the next message's same string is then one comparison, no hash
+/// and no lock.
+#[derive(Debug, Default, Clone, Copy)]
+struct Previous {
+    hash: u64,
+    interned: Option<(&'static str, u32)>,
 }
 
 impl Writer {
@@ -87,13 +96,22 @@ impl Writer {
         let place = self.place;
         self.place += 1;
         if s.len() <= DICT_MAX_LEN && !s.is_empty() {
-            // One seeded hasher for every writer: a string hashes the same every time.
-            let hash = FIXED.hash_one(s);
             if self.previous.len() <= place {
-                self.previous.resize(place + 1, 0);
+                self.previous.resize(place + 1, Previous::default());
             }
-            let repeated = std::mem::replace(&mut self.previous[place], hash) == hash;
-            if repeated && let Some(id) = intern(s) {
+            let previous = &mut self.previous[place];
+            let known = match previous.interned {
+                Some((kept, id)) if kept == s => Some(id),
+                _ => {
+                    // One seeded hasher for every writer: a string hashes the same every time.
+                    let hash = FIXED.hash_one(s);
+                    let repeated = std::mem::replace(&mut previous.hash, hash) == hash;
+                    previous.interned =
+                        if repeated { intern(s) } else { None }.map(|(id, kept)| (kept, id));
+                    previous.interned.map(|(_, id)| id)
+                }
+            };
+            if let Some(id) = known {
                 out.push(DICT_STRING);
                 varint(out, u64::from(id));
                 return;
