@@ -97,6 +97,41 @@ pub(crate) fn tls_config(
     Ok(Arc::new(config))
 }
 
+/// The addresses of `host` (`[v6]` brackets allowed): an IP address as it is, a host name
+/// through a `dns` phase (its detail lists what it resolved to).
+pub(crate) async fn resolve(
+    rec: &mut Recorder,
+    host: &str,
+    port: u16,
+) -> Result<Vec<SocketAddr>, ExchangeError> {
+    let bare_host = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare_host.parse::<std::net::IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    let lookup = tokio::net::lookup_host((bare_host.to_string(), port));
+    let addrs: Vec<SocketAddr> = rec
+        .step(crate::net::phases::DNS, lookup, |e| {
+            (
+                ErrorKind::Dns,
+                format!("cannot resolve host {bare_host:?}: {e}"),
+            )
+        })
+        .await?
+        .collect();
+    if addrs.is_empty() {
+        let start = Instant::now();
+        return Err(rec.fail(
+            crate::net::phases::DNS,
+            start,
+            ErrorKind::Dns,
+            format!("host {bare_host:?} has no addresses"),
+        ));
+    }
+    let list: Vec<String> = addrs.iter().map(|a| a.ip().to_string()).collect();
+    rec.detail(list.join(", "));
+    Ok(addrs)
+}
+
 /// Resolves `host`, connects to the first address that accepts, and does TLS if `alpn` is
 /// given, recording `dns` (skipped for IP literals), `connect` and `tls` phases.
 pub async fn open(
@@ -107,33 +142,7 @@ pub async fn open(
     tls: &TlsOptions,
 ) -> Result<Opened, ExchangeError> {
     let bare_host = host.trim_start_matches('[').trim_end_matches(']');
-    let addrs: Vec<SocketAddr> = match bare_host.parse::<std::net::IpAddr>() {
-        Ok(ip) => vec![SocketAddr::new(ip, port)],
-        Err(_) => {
-            let lookup = tokio::net::lookup_host((bare_host.to_string(), port));
-            let addrs: Vec<SocketAddr> = rec
-                .step(crate::net::phases::DNS, lookup, |e| {
-                    (
-                        ErrorKind::Dns,
-                        format!("cannot resolve host {bare_host:?}: {e}"),
-                    )
-                })
-                .await?
-                .collect();
-            if addrs.is_empty() {
-                let start = Instant::now();
-                return Err(rec.fail(
-                    crate::net::phases::DNS,
-                    start,
-                    ErrorKind::Dns,
-                    format!("host {bare_host:?} has no addresses"),
-                ));
-            }
-            let list: Vec<String> = addrs.iter().map(|a| a.ip().to_string()).collect();
-            rec.detail(list.join(", "));
-            addrs
-        }
-    };
+    let addrs = resolve(rec, host, port).await?;
 
     // TLS settings are read before connecting: a bad CA file fails at once, and building them
     // is not counted between the handshake and TLS.

@@ -506,7 +506,7 @@ pub(crate) async fn connect_timed(
     // sizes its buffers once instead of growing them after Tune — milliseconds of client time.
     uri.query.frame_max.get_or_insert(DEFAULT_FRAME_MAX);
     let tls = matches!(uri.scheme, lapin::uri::AMQPScheme::AMQPS);
-    let addrs = resolve(rec, &uri.authority.host, uri.authority.port).await?;
+    let addrs = crate::net::resolve(rec, &uri.authority.host, uri.authority.port).await?;
     let props = ConnectionProperties::default().with_connection_name(name.into());
     let seen = Arc::new(wire::Seen::default());
     let start = Instant::now();
@@ -617,37 +617,6 @@ pub(crate) async fn connect_timed(
 /// The frame size a one-off connection asks for unless its URL sets one: RabbitMQ's default.
 const DEFAULT_FRAME_MAX: u32 = 131_072;
 
-/// The broker's addresses: an IP address as it is, a host name through a `dns` phase.
-async fn resolve(
-    rec: &mut Recorder,
-    host: &str,
-    port: u16,
-) -> Result<Vec<std::net::SocketAddr>, ExchangeError> {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
-        return Ok(vec![std::net::SocketAddr::new(ip, port)]);
-    }
-    let lookup = tokio::net::lookup_host((bare.to_string(), port));
-    let addrs: Vec<std::net::SocketAddr> = rec
-        .step(crate::net::phases::DNS, lookup, |e| {
-            (ErrorKind::Dns, format!("cannot resolve host {bare:?}: {e}"))
-        })
-        .await?
-        .collect();
-    if addrs.is_empty() {
-        let start = Instant::now();
-        return Err(rec.fail(
-            crate::net::phases::DNS,
-            start,
-            ErrorKind::Dns,
-            format!("host {bare:?} has no addresses"),
-        ));
-    }
-    let list: Vec<String> = addrs.iter().map(|a| a.ip().to_string()).collect();
-    rec.detail(list.join(", "));
-    Ok(addrs)
-}
-
 /// What a peer that is not an AMQP broker said first (NATS's `INFO {…}`, an HTTP answer…);
 /// `None` when it looks like AMQP (a method frame on channel 0, or the protocol header a
 /// broker answers a version it does not speak with) or said nothing.
@@ -702,8 +671,14 @@ pub async fn publish(req: &PublishRequest) -> Vec<Exchange> {
     let deadline = Instant::now() + req.timeout;
     let mut rec = Recorder::new(req.timeout);
     let request_msg = request_message(req);
-    let prepared = match req.prepare() {
-        Ok(p) => p,
+    let setup = async {
+        let prepared = req.prepare()?;
+        let connected = connect_timed(&mut rec, &req.url, true, "switchboard publish").await?;
+        Ok::<_, ExchangeError>((prepared, connected))
+    }
+    .await;
+    let (prepared, (conn, channel, marks)) = match setup {
+        Ok(setup) => setup,
         Err(error) => {
             out.push(rec.finish(
                 Transport::Amqp,
@@ -717,22 +692,6 @@ pub async fn publish(req: &PublishRequest) -> Vec<Exchange> {
             return out;
         }
     };
-    let (conn, channel, marks) =
-        match connect_timed(&mut rec, &req.url, true, "switchboard publish").await {
-            Ok(connected) => connected,
-            Err(error) => {
-                out.push(rec.finish(
-                    Transport::Amqp,
-                    req.target(),
-                    request_msg,
-                    Outcome::Failed {
-                        error,
-                        response: None,
-                    },
-                ));
-                return out;
-            }
-        };
     for i in 0..req.count.max(1) {
         // Each copy in a trace of its own.
         let copy = if i > 0 {
