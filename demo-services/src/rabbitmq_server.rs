@@ -23,12 +23,11 @@ pub struct PrivateRabbit {
 }
 
 impl Drop for PrivateRabbit {
-    /// Dropped without `stop` (the runtime went away first): the Erlang VM is not the child the
-    /// runtime would kill, so the whole group is killed here.
+    /// Dropped before `stop` finished (never called, or its wait cut short when the runtime
+    /// went away — a test's app ends so): the Erlang VM is not the child the runtime would
+    /// kill, so the whole group is killed here.
     fn drop(&mut self) {
-        if self.stop.is_some()
-            && let Some(group) = self.group
-        {
+        if let Some(group) = self.group {
             let _ = std::process::Command::new("kill")
                 .args(["-KILL", "--", &format!("-{group}")])
                 .status();
@@ -160,6 +159,8 @@ impl PrivateRabbit {
         if let Some(guard) = self.guard.take() {
             let _ = guard.await;
         }
+        // Stopped: nothing left for Drop to kill (and the group's id may be reused).
+        self.group = None;
     }
 }
 
