@@ -594,7 +594,7 @@ async fn an_ip_address_in_the_url_is_the_one_connected_to_and_a_foreign_peer_is_
     let e = &amqp::publish(&request).await[0];
     let error = e.error.as_ref().expect("no broker there");
     assert_eq!(
-        e.timeline[0..]
+        e.timeline
             .iter()
             .find(|p| p.phase.name() == "connect")
             .and_then(|p| p.detail.clone()),

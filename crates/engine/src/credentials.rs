@@ -281,6 +281,34 @@ fn redact_urls(text: &str, found: &mut Vec<String>) -> Option<String> {
     Some(out)
 }
 
+/// One URL (a broker's, as shown in a timeline or an error) without its password or token:
+/// [`redact`]'s rule, and for a URL that rule cannot read (a space in the password, one slash
+/// after the scheme) everything literal between the user's `:` and the `@` masked too. Only
+/// for a value that is one URL: in free text an `@` may be anything.
+pub fn redact_url(url: &str) -> String {
+    let redacted = redact(Field::Url, url).unwrap_or_else(|| url.to_string());
+    mask_userinfo(&redacted)
+}
+
+/// `scheme:[//]user:secret@rest` → `scheme:[//]user:••••@rest` (a lone `token@` is masked
+/// whole) when the secret is literal; anything else as it is.
+fn mask_userinfo(url: &str) -> String {
+    let Some(colon) = url.find(':') else {
+        return url.to_string();
+    };
+    let after = &url[colon + 1..];
+    let start = colon + 1 + after.len() - after.trim_start_matches('/').len();
+    let limit = url[start..].find('?').map_or(url.len(), |i| start + i);
+    let Some(at) = url[start..limit].rfind('@').map(|i| start + i) else {
+        return url.to_string();
+    };
+    let secret_start = url[start..at].find(':').map_or(start, |i| start + i + 1);
+    if !is_literal(&url[secret_start..at]) {
+        return url.to_string();
+    }
+    format!("{}{MASK}{}", &url[..secret_start], &url[at..])
+}
+
 /// Splits `scheme://user:password@host/...` into (before the password, password, after).
 pub fn url_password(url: &str) -> Option<(&str, &str, &str)> {
     let sep = url.find("://")?;
@@ -505,6 +533,25 @@ mod tests {
     use super::*;
     use crate::collection::saved::{SavedAmqp, SavedHttp};
     use crate::{Body, ErrorKind, ExchangeError, Transport};
+
+    #[test]
+    fn one_url_keeps_no_literal_secret_even_where_the_text_rule_cannot_read_it() {
+        for (url, shown) in [
+            ("amqp://guest:s3cr3t@h/v", "amqp://guest:••••@h/v"),
+            (
+                "amqp://gu est:s3 cr3t@h:5672/%2f",
+                "amqp://gu est:••••@h:5672/%2f",
+            ),
+            ("amqp:/guest:s3cr3t@127.0.0.1", "amqp:/guest:••••@127.0.0.1"),
+            ("amqp:guest:s3cr3t@127.0.0.1", "amqp:guest:••••@127.0.0.1"),
+            ("nats://s3cr3t tok@h:4222", "nats://••••@h:4222"),
+            // References and URLs without credentials stay as they are.
+            ("amqp://guest:{{pw}}@h/v", "amqp://guest:{{pw}}@h/v"),
+            ("amqp://h:5672/v?x=a@b", "amqp://h:5672/v?x=a@b"),
+        ] {
+            assert_eq!(redact_url(url), shown, "{url}");
+        }
+    }
 
     fn named(name: &str, value: &str) -> Option<String> {
         redact(Field::Named(name), value)

@@ -225,33 +225,9 @@ pub(crate) async fn close(conn: &Connection, reason: &str) {
     let _ = tokio::time::timeout(Duration::from_secs(2), conn.close(200, reason.into())).await;
 }
 
-/// Hides the password of a URL (`amqp://guest:••••@host/vhost`), with the one redaction rule
-/// of [`crate::credentials`]; a URL that rule cannot read (a space in the password, one slash
-/// after the scheme) still has everything between the user's `:` and the `@` masked.
+/// Hides the password of a URL (`amqp://guest:••••@host/vhost`): [`crate::credentials::redact_url`].
 pub fn redact_url(url: &str) -> String {
-    let redacted = crate::credentials::redact(crate::credentials::Field::Url, url)
-        .unwrap_or_else(|| url.to_string());
-    mask_userinfo(&redacted)
-}
-
-/// `scheme:[//]user:secret@rest` → `scheme:[//]user:••••@rest` (a lone `token@` is masked
-/// whole); anything else as it is.
-fn mask_userinfo(url: &str) -> String {
-    const MASK: &str = "••••";
-    let Some(colon) = url.find(':') else {
-        return url.to_string();
-    };
-    let start = colon + 1 + url[colon + 1..].len() - url[colon + 1..].trim_start_matches('/').len();
-    let limit = url[start..].find('?').map_or(url.len(), |i| start + i);
-    let Some(at) = url[start..limit].rfind('@').map(|i| start + i) else {
-        return url.to_string();
-    };
-    let secret_start = url[start..at].find(':').map_or(start, |i| start + i + 1);
-    let secret = &url[secret_start..at];
-    if secret.is_empty() || secret == MASK {
-        return url.to_string();
-    }
-    format!("{}{MASK}{}", &url[..secret_start], &url[at..])
+    crate::credentials::redact_url(url)
 }
 
 /// Reads an AMQP URL as lapin does, with the host it names: lapin's parser keeps only a
@@ -456,17 +432,19 @@ pub async fn connect_kept(
 /// Reads an AMQP URL as every publish, watch and peek does before connecting: `Ok` when lapin
 /// accepts it.
 pub fn check_url(url: &str) -> Result<(), ExchangeError> {
-    match parse_uri(url) {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            // lapin's message may quote the URL, password and all.
-            let shown = redact_url(url);
-            let e = e.replace(url, &shown);
-            Err(ExchangeError::invalid_input(format!(
-                "malformed AMQP URL {shown}: {e} (expected amqp://user:password@host:5672/vhost)"
-            )))
-        }
-    }
+    checked_uri(url).map(|_| ())
+}
+
+/// The URL read by [`parse_uri`], or the user's error (credentials masked).
+fn checked_uri(url: &str) -> Result<lapin::uri::AMQPUri, ExchangeError> {
+    parse_uri(url).map_err(|e| {
+        // lapin's message may quote the URL, password and all.
+        let shown = redact_url(url);
+        let e = e.replace(url, &shown);
+        ExchangeError::invalid_input(format!(
+            "malformed AMQP URL {shown}: {e} (expected amqp://user:password@host:5672/vhost)"
+        ))
+    })
 }
 
 /// Connects and opens a channel, recording `connect` (TCP), `amqp_handshake` and
@@ -498,10 +476,7 @@ pub(crate) async fn connect_timed(
     confirms: bool,
     name: &str,
 ) -> Result<(Connection, Channel, Option<Arc<IoMarks>>), ExchangeError> {
-    check_url(url)?;
-    let mut uri = parse_uri(url).map_err(|e| {
-        ExchangeError::invalid_input(format!("malformed AMQP URL {}: {e}", redact_url(url)))
-    })?;
+    let mut uri = checked_uri(url)?;
     // Asked for up front (the broker's usual maximum; a smaller one of the broker's wins), lapin
     // sizes its buffers once instead of growing them after Tune — milliseconds of client time.
     uri.query.frame_max.get_or_insert(DEFAULT_FRAME_MAX);

@@ -159,10 +159,9 @@ impl NatsRequest {
     }
 }
 
-/// Hides the password or token of a URL, with the one redaction rule of [`crate::credentials`].
+/// Hides the password or token of a URL: [`crate::credentials::redact_url`].
 pub fn redact_url(url: &str) -> String {
-    crate::credentials::redact(crate::credentials::Field::Url, url)
-        .unwrap_or_else(|| url.to_string())
+    crate::credentials::redact_url(url)
 }
 
 /// Checks a subject: not empty, no whitespace, no empty tokens (`a..b`, a leading or trailing
