@@ -1011,3 +1011,126 @@ async fn start_stops_a_private_server_an_earlier_run_left_on_its_directory() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Runs a watch handing its messages over in `form`; returns its event receiver.
+fn start_as(
+    watch: NatsWatch,
+    form: switchboard::engine::watched::Form,
+    cancel: &CancellationToken,
+) -> mpsc::Receiver<WatchEvent> {
+    let (tx, rx) = mpsc::channel(64);
+    tokio::spawn(WatchRequest::Nats(watch).run_as(tx, cancel.clone(), None, form));
+    rx
+}
+
+/// Stores what `rx` brings until `n` messages are in; returns the store and how many batches
+/// came in the stored form.
+async fn store_all(
+    rx: &mut mpsc::Receiver<WatchEvent>,
+    n: u64,
+) -> (switchboard::engine::store::MessageStore, usize) {
+    let mut store = switchboard::engine::store::MessageStore::with_capacity(10_000);
+    let mut stored_batches = 0;
+    while store.received < n {
+        match tokio::time::timeout(SECS, rx.recv()).await {
+            Ok(Some(WatchEvent::Messages(batch))) => batch.into_iter().for_each(|m| store.push(m)),
+            Ok(Some(WatchEvent::Stored(batch))) => {
+                stored_batches += 1;
+                store.push_prepared(&batch);
+            }
+            Ok(Some(WatchEvent::Failed(e))) => panic!("watch failed: {e}"),
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(_) => panic!("only {} of {n} messages arrived", store.received),
+        }
+    }
+    (store, stored_batches)
+}
+
+/// Every stored message back as a watched one, its receive time left out.
+fn contents(store: &switchboard::engine::store::MessageStore) -> Vec<serde_json::Value> {
+    store
+        .iter()
+        .map(|e| match e {
+            switchboard::engine::store::Entry::Message(m) => {
+                let mut json = serde_json::to_value(m.to_watched()).unwrap();
+                json.as_object_mut().unwrap().remove("received_at_ms");
+                json
+            }
+            switchboard::engine::store::Entry::Gap(g) => panic!("a gap: {}", g.reason),
+        })
+        .collect()
+}
+
+/// The viewer runs its NATS taps in the stored form (each message converted once, straight
+/// from the client's): a subject tap and a stream tap store exactly what the watched form
+/// stores — subject, reply-to, headers, body, stream position — and the form is really used.
+#[tokio::test]
+async fn the_viewers_stored_form_keeps_what_the_watched_form_does() {
+    use switchboard::engine::watched::Form;
+    let t = tag();
+    let (stream, subject) = make_stream(&t).await;
+    let cancel = CancellationToken::new();
+    // The subject itself: JetStream acks the core publishes that carry a reply subject on it.
+    let tap = || NatsWatch::subject(nats_url(), subject.clone());
+    let mut core_watched = start_as(tap(), Form::Watched, &cancel);
+    let mut core_stored = start_as(tap(), Form::Stored, &cancel);
+    connected(&mut core_watched).await;
+    connected(&mut core_stored).await;
+    let c = client().await;
+    let js = async_nats::jetstream::new(c.clone());
+    let n = 600u64;
+    let mut acks = Vec::new();
+    for i in 0..n {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("X-N", i.to_string().as_str());
+        if i % 2 == 0 {
+            headers.append("X-N", "again");
+        }
+        let body = format!(r#"{{"n":{i},"text":"ünïcode"}}"#);
+        if i % 3 == 0 {
+            // Core, with a reply subject (the stream keeps it too).
+            c.publish_with_reply_and_headers(
+                subject.clone(),
+                // Outside the stream's subjects: JetStream's acks to it are not stored.
+                format!("sbtest.{t}.replies.{i}"),
+                headers,
+                body.into(),
+            )
+            .await
+            .unwrap();
+        } else {
+            acks.push(
+                js.publish_with_headers(subject.clone(), headers, body.into())
+                    .await
+                    .unwrap(),
+            );
+        }
+    }
+    c.flush().await.unwrap();
+    for a in acks {
+        a.await.unwrap();
+    }
+    let (a, _) = store_all(&mut core_watched, n).await;
+    let (b, stored) = store_all(&mut core_stored, n).await;
+    assert!(stored > 0, "the subject tap sent no stored batch");
+    let core = contents(&a);
+    assert_eq!(core.len(), n as usize);
+    assert_eq!(core, contents(&b));
+    assert_eq!(core[3]["reply_to"], format!("sbtest.{t}.replies.3"));
+    assert_eq!(core[0]["headers"]["X-N"], serde_json::json!(["0", "again"]));
+
+    let on_stream = || NatsWatch::stream(nats_url(), NatsWatchMode::StreamTap, &stream);
+    let mut tap_watched = start_as(on_stream(), Form::Watched, &cancel);
+    let mut tap_stored = start_as(on_stream(), Form::Stored, &cancel);
+    let (a, _) = store_all(&mut tap_watched, n).await;
+    let (b, stored) = store_all(&mut tap_stored, n).await;
+    assert!(stored > 0, "the stream tap sent no stored batch");
+    let taps = contents(&a);
+    assert_eq!(taps, contents(&b));
+    assert_eq!(taps[599]["stream_seq"], 600);
+    assert_eq!(taps[599]["stream"], stream.as_str());
+    assert_eq!(taps[599]["body"]["text"], "ünïcode", "{}", taps[599]);
+    cancel.cancel();
+    delete_stream(&stream).await;
+}

@@ -284,7 +284,8 @@ pub async fn consume_orders(
                         break false;
                     }
                     Some(WatchEvent::Notice(notice)) => tracing::info!("kafka consumer: {notice}"),
-                    Some(WatchEvent::PeekDone { .. }) => {}
+                    // Run in the watched form: no stored batches.
+                    Some(WatchEvent::PeekDone { .. } | WatchEvent::Stored(_)) => {}
                 }
             }
         };

@@ -187,6 +187,8 @@ pub(super) async fn run_watch_request(
                 }
             }
             Some(WatchEvent::Notice(notice)) => eprintln!("watch: {notice}"),
+            // The CLI runs its watches in the watched form: stored batches never come.
+            Some(WatchEvent::Stored(_)) => {}
             Some(WatchEvent::PeekDone { count }) => {
                 if !a.json {
                     if spec.transport() == crate::engine::Transport::Amqp {

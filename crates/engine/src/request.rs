@@ -122,6 +122,24 @@ impl WatchRequest {
             Self::Kafka(w) => crate::kafka::watch::run(w, events, cancel, delivered).await,
         }
     }
+
+    /// [`WatchRequest::run`], with messages handed over in `form` where the transport can
+    /// (NATS subject and stream taps; the others send [`WatchEvent::Messages`] whatever the
+    /// form).
+    ///
+    /// [`WatchEvent::Messages`]: crate::watched::WatchEvent::Messages
+    pub async fn run_as(
+        self,
+        events: tokio::sync::mpsc::Sender<crate::watched::WatchEvent>,
+        cancel: tokio_util::sync::CancellationToken,
+        delivered: Option<crate::watched::Delivered>,
+        form: crate::watched::Form,
+    ) {
+        match self {
+            Self::Nats(w) => crate::nats::watch::run_as(w, events, cancel, delivered, form).await,
+            other => other.run(events, cancel, delivered).await,
+        }
+    }
 }
 
 /// Publish many of any broker: N copies or a numbered series at a rate, with progress.

@@ -289,7 +289,7 @@ pub enum Event {
     /// Messages for watch `id`, ready to store.
     WatchMessages {
         id: u64,
-        batch: Vec<Prepared>,
+        batch: Prepared,
     },
     /// A message was sent on open stream `id`, or could not be (invalid JSON…).
     StreamSent {

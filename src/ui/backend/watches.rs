@@ -15,34 +15,37 @@ impl Backend {
         let cancel = CancellationToken::new();
         watches.insert(id, cancel.clone());
         let (tx, mut rx) = mpsc::channel(16);
-        tokio::spawn(spec.run(tx, cancel, Some(delivered)));
+        tokio::spawn(spec.run_as(
+            tx,
+            cancel,
+            Some(delivered),
+            crate::engine::watched::Form::Stored,
+        ));
         let outbox = outbox.clone();
         tokio::spawn(async move {
             // Messages are converted to their stored form here, off the UI thread.
             let mut interner = crate::engine::store::Interner::default();
+            let mut record_bytes = 256;
             while let Some(event) = rx.recv().await {
                 let (event, after) = match event {
                     WatchEvent::Messages(first) => {
                         // Batches that queued up meanwhile go to the UI as one event:
                         // a fast broker must not be limited by events per frame. Each
-                        // is converted as it is taken (no copying of whole batches).
-                        let queued = first.len() * (1 + rx.len());
-                        let mut batch: Vec<Prepared> =
-                            Vec::with_capacity(queued.min(COALESCE + 512));
-                        batch.extend(first.into_iter().map(|m| Prepared::new(m, &mut interner)));
-                        let mut after = None;
-                        while batch.len() < COALESCE {
-                            match rx.try_recv() {
-                                Ok(WatchEvent::Messages(more)) => batch.extend(
-                                    more.into_iter().map(|m| Prepared::new(m, &mut interner)),
-                                ),
-                                Ok(other) => {
-                                    after = Some(Event::Watch { id, event: other });
-                                    break;
-                                }
-                                Err(_) => break,
-                            }
+                        // is converted as it is taken (no copying of whole batches), into
+                        // one buffer of records.
+                        let queued = (first.len() * (1 + rx.len())).min(COALESCE + 512);
+                        let mut batch = Prepared::with_capacity(queued, record_bytes);
+                        for m in first {
+                            batch.add(m, &mut interner);
                         }
+                        let after = coalesce(&mut rx, &mut batch, &mut interner, id);
+                        // The next batch's buffer starts at this one's average record.
+                        record_bytes = (batch.record_bytes() / batch.len().max(1)).clamp(64, 4096);
+                        (Event::WatchMessages { id, batch }, after)
+                    }
+                    // Converted by the watch itself (a NATS tap).
+                    WatchEvent::Stored(mut batch) => {
+                        let after = coalesce(&mut rx, &mut batch, &mut interner, id);
                         (Event::WatchMessages { id, batch }, after)
                     }
                     event => (Event::Watch { id, event }, None),
@@ -136,6 +139,29 @@ impl Backend {
 /// stays under glibc's 128 KiB mmap threshold, so batches reuse heap memory instead of mapping
 /// and zeroing fresh pages each time.
 pub(super) const COALESCE: usize = 1024;
+
+/// Adds the batches already queued in `rx` to `batch`, up to [`COALESCE`] messages; the first
+/// other event met comes back, to be sent after the batch.
+fn coalesce(
+    rx: &mut mpsc::Receiver<WatchEvent>,
+    batch: &mut Prepared,
+    interner: &mut crate::engine::store::Interner,
+    id: u64,
+) -> Option<Event> {
+    while batch.len() < COALESCE {
+        match rx.try_recv() {
+            Ok(WatchEvent::Messages(more)) => {
+                for m in more {
+                    batch.add(m, interner);
+                }
+            }
+            Ok(WatchEvent::Stored(mut more)) => batch.append(&mut more),
+            Ok(other) => return Some(Event::Watch { id, event: other }),
+            Err(_) => break,
+        }
+    }
+    None
+}
 
 /// Writes JSON Lines atomically: a temporary file next to the target, fsync, rename.
 pub(super) fn export(

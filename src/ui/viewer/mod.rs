@@ -282,6 +282,7 @@ impl ViewerTab {
                 self.status = TabStatus::Watching { queue };
             }
             WatchEvent::Messages(batch) => self.ingest(batch),
+            WatchEvent::Stored(batch) => self.ingest_prepared(batch),
             WatchEvent::Lost { reason, retry_in } => {
                 if self.lost.is_none() {
                     self.lost = Some((crate::engine::recorder::unix_ms(), reason.clone()));
@@ -314,15 +315,13 @@ impl ViewerTab {
     }
 
     /// Stores messages already converted off the UI thread.
-    pub fn ingest_prepared(&mut self, batch: Vec<Prepared>) {
+    pub fn ingest_prepared(&mut self, batch: Prepared) {
         if self.store.received == 0
-            && let Some(first) = batch.first()
+            && let Some(transport) = batch.transport()
         {
-            self.transport = first.transport();
+            self.transport = transport;
         }
-        for message in batch {
-            self.store.push_prepared(message);
-        }
+        self.store.push_prepared(&batch);
         if let Some(delivered) = &self.delivered {
             delivered.send_replace(self.store.received);
         }

@@ -43,34 +43,69 @@ pub struct StoredMessage<'a> {
 #[derive(Debug, Default)]
 pub struct Interner {
     writer: codec::Writer,
-    scratch: Vec<u8>,
 }
 
 impl Interner {
-    /// The head of `message`'s record: source, key, fields and headers (its body follows).
-    fn head(&mut self, message: &WatchedMessage) -> Vec<u8> {
+    /// Appends the head of `message`'s record to `out`: source, key, fields and headers (its
+    /// body follows).
+    fn write_head(&mut self, message: &MessageRef<'_>, out: &mut Vec<u8>) {
         let w = &mut self.writer;
-        let out = &mut self.scratch;
-        out.clear();
         w.begin();
-        w.string(out, &message.source);
-        w.string(out, &message.key);
-        w.fields(out, &message.fields);
-        w.map(out, &message.headers);
-        out.as_slice().to_vec()
+        w.string(out, message.source);
+        w.string(out, message.key);
+        w.fields(out, message.fields);
+        w.map(out, message.headers);
     }
 }
 
-/// A message converted to its stored form, ready to push (the work can be done off the UI
-/// thread).
-#[derive(Debug, Clone, PartialEq)]
+/// A message's parts, borrowed: what a watch stores without building a [`WatchedMessage`]
+/// first (a fast stream tap converts straight from the client's message).
+#[derive(Debug, Clone, Copy)]
+pub struct MessageRef<'a> {
+    pub transport: Transport,
+    pub received_at_ms: u64,
+    pub source: &'a str,
+    pub key: &'a str,
+    pub redelivered: bool,
+    pub fields: &'a Fields,
+    pub headers: &'a Named,
+    pub body: &'a [u8],
+    pub truncated: bool,
+}
+
+impl<'a> MessageRef<'a> {
+    pub fn of(message: &'a WatchedMessage) -> Self {
+        Self {
+            transport: message.transport,
+            received_at_ms: message.received_at_ms,
+            source: &message.source,
+            key: &message.key,
+            redelivered: message.redelivered,
+            fields: &message.fields,
+            headers: &message.headers,
+            body: &message.body.bytes,
+            truncated: message.body.truncated,
+        }
+    }
+}
+
+/// Messages converted to their stored form, ready to push: their records in one buffer (the
+/// work is done off the UI thread, and a batch of any size is two allocations, freed by the
+/// UI thread at once rather than two per message).
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Prepared {
+    records: Vec<u8>,
+    items: Vec<Item>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Item {
     received_at_ms: u64,
     transport: Transport,
     flags: u8,
-    head: Vec<u8>,
-    /// Moved from the message: copied once, into the store's log.
-    body: Vec<u8>,
+    /// Length of the record's head (source, key, fields, headers); the body follows.
+    head_len: u32,
+    body_len: u32,
 }
 
 const REDELIVERED: u8 = 1;
@@ -78,26 +113,74 @@ const TRUNCATED: u8 = 2;
 const GAP: u8 = 4;
 
 impl Prepared {
-    pub fn transport(&self) -> Transport {
-        self.transport
+    /// Room for `messages` messages of about `record_bytes` each.
+    pub fn with_capacity(messages: usize, record_bytes: usize) -> Self {
+        Self {
+            records: Vec::with_capacity(messages.saturating_mul(record_bytes)),
+            items: Vec::with_capacity(messages),
+        }
     }
 
-    pub fn new(message: WatchedMessage, interner: &mut Interner) -> Self {
-        let head = interner.head(&message);
+    /// The messages' transport (of the first one).
+    pub fn transport(&self) -> Option<Transport> {
+        self.items.first().map(|i| i.transport)
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Bytes of records held (the average record size of the next batch).
+    pub fn record_bytes(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Converts `message` and adds it.
+    pub fn add(&mut self, message: WatchedMessage, interner: &mut Interner) {
+        self.add_ref(MessageRef::of(&message), interner);
+    }
+
+    /// Converts a borrowed message and adds it.
+    pub fn add_ref(&mut self, message: MessageRef<'_>, interner: &mut Interner) {
+        let start = self.records.len();
+        interner.write_head(&message, &mut self.records);
+        let head_len = self.records.len() - start;
+        self.records.extend_from_slice(message.body);
         let mut flags = 0;
         if message.redelivered {
             flags |= REDELIVERED;
         }
-        if message.body.truncated {
+        if message.truncated {
             flags |= TRUNCATED;
         }
-        Self {
+        self.items.push(Item {
             received_at_ms: message.received_at_ms,
             transport: message.transport,
             flags,
-            head,
-            body: message.body.bytes,
-        }
+            head_len: u32::try_from(head_len).unwrap_or(u32::MAX),
+            body_len: u32::try_from(message.body.len()).unwrap_or(u32::MAX),
+        });
+    }
+
+    /// Moves `other`'s messages after these.
+    pub fn append(&mut self, other: &mut Prepared) {
+        self.records.append(&mut other.records);
+        self.items.append(&mut other.items);
+    }
+
+    /// Each message: its item and its record (head, then body).
+    fn records(&self) -> impl Iterator<Item = (&Item, &[u8])> {
+        let mut at = 0usize;
+        self.items.iter().map(move |item| {
+            let len = item.head_len as usize + item.body_len as usize;
+            let record = self.records.get(at..at + len).unwrap_or_default();
+            at += len;
+            (item, record)
+        })
     }
 }
 
@@ -437,20 +520,24 @@ impl MessageStore {
     }
 
     pub fn push(&mut self, message: WatchedMessage) {
-        let prepared = Prepared::new(message, &mut self.interned);
-        self.push_prepared(prepared);
+        let mut one = Prepared::default();
+        one.add(message, &mut self.interned);
+        self.push_prepared(&one);
     }
 
-    pub fn push_prepared(&mut self, prepared: Prepared) {
-        self.received += 1;
-        self.received_bytes += prepared.body.len() as u64;
-        self.push_entry(
-            prepared.received_at_ms,
-            prepared.transport,
-            prepared.flags,
-            &[&prepared.head, &prepared.body],
-            prepared.head.len(),
-        );
+    /// Stores messages converted by [`Prepared::add`] (with any interner).
+    pub fn push_prepared(&mut self, batch: &Prepared) {
+        for (item, record) in batch.records() {
+            self.received += 1;
+            self.received_bytes += u64::from(item.body_len);
+            self.push_entry(
+                item.received_at_ms,
+                item.transport,
+                item.flags,
+                &[record],
+                item.head_len as usize,
+            );
+        }
     }
 
     /// Marks where the watch lost its connection.
@@ -577,6 +664,52 @@ mod tests {
                 body.to_vec(),
             )
         }
+    }
+
+    /// Batches converted off the UI thread (by another interner, joined by `append`) store what
+    /// pushing each message does: bodies, keys, headers, fields, flags, in order.
+    #[test]
+    fn prepared_batches_store_what_single_pushes_do() {
+        let mut messages: Vec<WatchedMessage> = (0..5)
+            .map(|i| {
+                let body = format!("{{\"n\":{i}}}");
+                message(body.as_bytes(), &format!("key.{}", i % 2), Some(("h", "v")))
+            })
+            .collect();
+        messages[1].redelivered = true;
+        messages[2].body.truncated = true;
+        messages[3].body.bytes.clear();
+        let mut one_by_one = MessageStore::with_capacity(100);
+        for m in &messages {
+            one_by_one.push(m.clone());
+        }
+        let mut interner = Interner::default();
+        let mut first = Prepared::with_capacity(2, 16);
+        let mut second = Prepared::default();
+        for (i, m) in messages.iter().enumerate() {
+            let batch = if i < 3 { &mut first } else { &mut second };
+            batch.add(m.clone(), &mut interner);
+        }
+        first.append(&mut second);
+        assert!(second.is_empty());
+        assert_eq!(first.len(), 5);
+        assert_eq!(first.transport(), Some(Transport::Amqp));
+        let mut batched = MessageStore::with_capacity(100);
+        batched.push_prepared(&first);
+        let all = |s: &MessageStore| -> Vec<WatchedMessage> {
+            s.iter()
+                .map(|e| match e {
+                    Entry::Message(m) => m.to_watched(),
+                    Entry::Gap(g) => panic!("gap {}", g.reason),
+                })
+                .collect()
+        };
+        assert_eq!(all(&batched), all(&one_by_one));
+        assert_eq!(batched.received_bytes, one_by_one.received_bytes);
+        let stored = all(&batched);
+        assert!(stored[1].redelivered && stored[2].body.truncated);
+        assert_eq!(&*stored[4].key, "key.0");
+        assert_eq!(stored[4].body.bytes, br#"{"n":4}"#);
     }
 
     /// The log drops whole chunks as the oldest entries go: a full store of a long-running

@@ -23,7 +23,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::{check_subject, classify_connect, parse_url, redact_url};
 use crate::exchange::{ErrorKind, ExchangeError};
-use crate::watched::{BATCH, Delivered, Named, StreamPosition, WatchEvent, WatchedMessage};
+use crate::store::{Interner, MessageRef, Prepared};
+use crate::watched::{
+    BATCH, Clock, Delivered, Fields, Form, Named, StreamPosition, WatchEvent, WatchedMessage,
+};
 
 /// How a NATS watch gets its messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -361,9 +364,9 @@ fn ack_position(reply: &str) -> Option<(&str, StreamPosition)> {
     ))
 }
 
-fn stream_message(m: &jetstream::Message, names: &mut Names) -> WatchedMessage {
-    let fast = m.reply.as_deref().and_then(ack_position);
-    let position = match fast {
+/// Where a JetStream message sits in its stream.
+fn position(m: &jetstream::Message, names: &mut Names) -> Option<StreamPosition> {
+    match m.reply.as_deref().and_then(ack_position) {
         Some((stream, position)) => Some(StreamPosition {
             stream: shared(&mut names.stream, stream),
             ..position
@@ -375,7 +378,11 @@ fn stream_message(m: &jetstream::Message, names: &mut Names) -> WatchedMessage {
             timestamp_ms: unix_ms(&info.published),
             delivered: u64::try_from(info.delivered).unwrap_or(0),
         }),
-    };
+    }
+}
+
+fn stream_message(m: &jetstream::Message, names: &mut Names) -> WatchedMessage {
+    let position = position(m, names);
     WatchedMessage::nats(
         shared(&mut names.subject, m.subject.as_str()),
         None,
@@ -383,6 +390,146 @@ fn stream_message(m: &jetstream::Message, names: &mut Names) -> WatchedMessage {
         m.payload.to_vec(),
         position,
     )
+}
+
+/// A batch being filled, in the form the watch was asked for: watched messages, or records in
+/// the store's form converted straight from the client's messages (no copy of the body, no
+/// `WatchedMessage` on the way).
+struct Sink {
+    form: Form,
+    watched: Vec<WatchedMessage>,
+    stored: Prepared,
+    interner: Interner,
+    clock: Clock,
+    names: Names,
+    /// The stream sequence of the last message added.
+    last_seq: Option<u64>,
+    /// The average record of the last stored batch (the next one's buffer).
+    record_bytes: usize,
+}
+
+impl Sink {
+    fn new(form: Form) -> Self {
+        Self {
+            form,
+            watched: Vec::new(),
+            stored: Prepared::default(),
+            interner: Interner::default(),
+            clock: Clock::default(),
+            names: Names::default(),
+            last_seq: None,
+            record_bytes: 256,
+        }
+    }
+
+    /// Starts a batch of up to `want` messages (after a wait: the clock is read again).
+    fn start(&mut self, want: usize) {
+        self.clock.stale();
+        match self.form {
+            Form::Watched => self.watched = Vec::with_capacity(want),
+            Form::Stored => self.stored = Prepared::with_capacity(want, self.record_bytes),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self.form {
+            Form::Watched => self.watched.len(),
+            Form::Stored => self.stored.len(),
+        }
+    }
+
+    fn add_core(&mut self, m: async_nats::Message) {
+        let at_ms = self.clock.now_ms();
+        match self.form {
+            Form::Watched => {
+                let mut watched = core_message(m);
+                watched.received_at_ms = at_ms;
+                self.watched.push(watched);
+            }
+            Form::Stored => {
+                let fields = Fields::Nats {
+                    reply_to: m
+                        .reply
+                        .as_ref()
+                        .map(|r| r.to_string())
+                        .filter(|r| !r.is_empty()),
+                    stream: None,
+                };
+                let headers = headers_named(m.headers.as_ref());
+                self.stored.add_ref(
+                    MessageRef {
+                        transport: crate::exchange::Transport::Nats,
+                        received_at_ms: at_ms,
+                        source: "",
+                        key: m.subject.as_str(),
+                        redelivered: false,
+                        fields: &fields,
+                        headers: &headers,
+                        body: &m.payload,
+                        truncated: false,
+                    },
+                    &mut self.interner,
+                );
+            }
+        }
+    }
+
+    fn add_stream(&mut self, m: &jetstream::Message) {
+        let at_ms = self.clock.now_ms();
+        let position = position(m, &mut self.names);
+        self.last_seq = position.as_ref().map(|p| p.stream_seq).or(self.last_seq);
+        match self.form {
+            Form::Watched => {
+                let mut watched = WatchedMessage::nats(
+                    shared(&mut self.names.subject, m.subject.as_str()),
+                    None,
+                    headers_named(m.headers.as_ref()),
+                    m.payload.to_vec(),
+                    position,
+                );
+                watched.received_at_ms = at_ms;
+                self.watched.push(watched);
+            }
+            Form::Stored => {
+                let redelivered = position.as_ref().is_some_and(|p| p.delivered > 1);
+                let source = position.as_ref().map(|p| p.stream.clone());
+                let fields = Fields::Nats {
+                    reply_to: None,
+                    stream: position,
+                };
+                let headers = headers_named(m.headers.as_ref());
+                self.stored.add_ref(
+                    MessageRef {
+                        transport: crate::exchange::Transport::Nats,
+                        received_at_ms: at_ms,
+                        source: source.as_deref().unwrap_or(""),
+                        key: m.subject.as_str(),
+                        redelivered,
+                        fields: &fields,
+                        headers: &headers,
+                        body: &m.payload,
+                        truncated: false,
+                    },
+                    &mut self.interner,
+                );
+            }
+        }
+    }
+
+    /// The batch as an event (`None` when empty).
+    fn take(&mut self) -> Option<WatchEvent> {
+        if self.len() == 0 {
+            return None;
+        }
+        Some(match self.form {
+            Form::Watched => WatchEvent::Messages(std::mem::take(&mut self.watched)),
+            Form::Stored => {
+                let batch = std::mem::take(&mut self.stored);
+                self.record_bytes = (batch.record_bytes() / batch.len().max(1)).clamp(64, 4096);
+                WatchEvent::Stored(batch)
+            }
+        })
+    }
 }
 
 /// Connects a watch's client; lost connections and reconnections go to `events` as a gap and a
@@ -502,9 +649,20 @@ pub async fn run(
     cancel: CancellationToken,
     delivered: Option<Delivered>,
 ) {
+    run_as(spec, events, cancel, delivered, Form::Watched).await;
+}
+
+/// [`run`], with subject and stream taps handing their messages over in `form`.
+pub async fn run_as(
+    spec: NatsWatch,
+    events: mpsc::Sender<WatchEvent>,
+    cancel: CancellationToken,
+    delivered: Option<Delivered>,
+    form: Form,
+) {
     let result = tokio::select! {
         _ = cancel.cancelled() => Ok(()),
-        r = run_inner(&spec, &events, &cancel, delivered) => r,
+        r = run_inner(&spec, &events, &cancel, delivered, form) => r,
     };
     if let Err(error) = result {
         let _ = events.send(WatchEvent::Failed(error)).await;
@@ -516,6 +674,7 @@ async fn run_inner(
     events: &mpsc::Sender<WatchEvent>,
     cancel: &CancellationToken,
     delivered: Option<Delivered>,
+    form: Form,
 ) -> Result<(), ExchangeError> {
     spec.check()?;
     let (client, reconnects) = connect(spec, events).await?;
@@ -523,8 +682,12 @@ async fn run_inner(
         super::require_jetstream(&client)?;
     }
     let result = match spec.mode {
-        NatsWatchMode::Subject | NatsWatchMode::QueueGroup => core(spec, &client, events).await,
-        NatsWatchMode::StreamTap => stream_tap(spec, &client, events, reconnects).await,
+        NatsWatchMode::Subject | NatsWatchMode::QueueGroup => {
+            core(spec, &client, events, Sink::new(form)).await
+        }
+        NatsWatchMode::StreamTap => {
+            stream_tap(spec, &client, events, reconnects, Sink::new(form)).await
+        }
         NatsWatchMode::Consume => consume(spec, &client, events, cancel, delivered).await,
         NatsWatchMode::Peek => peek(spec, &client, events).await,
     };
@@ -542,18 +705,15 @@ async fn connected(events: &mpsc::Sender<WatchEvent>, what: String) -> bool {
         .is_ok()
 }
 
-/// Forwards a stream of messages in batches (what is already there goes in one batch), up to
-/// the limit. Returns when the stream ends, the limit is reached or the receiver is gone.
-async fn forward<S, T, F>(
-    mut stream: S,
+/// Forwards a core subscription's messages in batches (what is already there goes in one
+/// batch), up to the limit. Returns when the subscription ends, the limit is reached or the
+/// receiver is gone.
+async fn forward(
+    mut stream: async_nats::Subscriber,
     limit: Option<u64>,
     events: &mpsc::Sender<WatchEvent>,
-    mut convert: F,
-) -> Result<(), ExchangeError>
-where
-    S: futures_util::Stream<Item = T> + Unpin,
-    F: FnMut(T) -> Result<Option<WatchedMessage>, ExchangeError>,
-{
+    mut sink: Sink,
+) -> Result<(), ExchangeError> {
     let mut sent: u64 = 0;
     loop {
         let want = limit.map_or(BATCH, |l| (l.saturating_sub(sent) as usize).min(BATCH));
@@ -563,25 +723,19 @@ where
         let Some(first) = stream.next().await else {
             return Ok(());
         };
-        let mut batch = Vec::new();
-        if let Some(m) = convert(first)? {
-            batch.push(m);
-        }
-        while batch.len() < want {
+        sink.start(want);
+        sink.add_core(first);
+        while sink.len() < want {
             match futures_util::FutureExt::now_or_never(stream.next()) {
-                Some(Some(item)) => {
-                    if let Some(m) = convert(item)? {
-                        batch.push(m);
-                    }
-                }
+                Some(Some(m)) => sink.add_core(m),
                 _ => break,
             }
         }
-        if batch.is_empty() {
+        sent += sink.len() as u64;
+        let Some(batch) = sink.take() else {
             continue;
-        }
-        sent += batch.len() as u64;
-        if events.send(WatchEvent::Messages(batch)).await.is_err() {
+        };
+        if events.send(batch).await.is_err() {
             return Ok(());
         }
     }
@@ -591,6 +745,7 @@ async fn core(
     spec: &NatsWatch,
     client: &async_nats::Client,
     events: &mpsc::Sender<WatchEvent>,
+    sink: Sink,
 ) -> Result<(), ExchangeError> {
     let subject = spec.subject.trim().to_string();
     let sub = match spec.mode {
@@ -609,7 +764,7 @@ async fn core(
     if !connected(events, spec.describe()).await {
         return Ok(());
     }
-    forward(sub, spec.limit, events, |m| Ok(Some(core_message(m)))).await
+    forward(sub, spec.limit, events, sink).await
 }
 
 fn consumer_failed(e: impl std::fmt::Display) -> ExchangeError {
@@ -624,13 +779,13 @@ async fn stream_tap(
     client: &async_nats::Client,
     events: &mpsc::Sender<WatchEvent>,
     mut reconnects: tokio::sync::watch::Receiver<u64>,
+    mut sink: Sink,
 ) -> Result<(), ExchangeError> {
     let js = jetstream::new(client.clone());
     let name = spec.stream.trim();
     // Where to resume when the consumer has to be made again (after a server restart or a
     // stream that went away): right after the last message seen, so nothing is seen twice.
     let mut resume: Option<u64> = None;
-    let mut names = Names::default();
     let mut sent: u64 = 0;
     let mut backoff = Duration::from_millis(250);
     let mut first = true;
@@ -716,29 +871,42 @@ async fn stream_tap(
             };
             // Each message is converted as it is taken (no batch of JetStream messages, whose
             // buffer would be a fresh mapping every time).
-            let mut batch: Vec<WatchedMessage> = Vec::with_capacity(want);
-            batch.push(stream_message(&first_message, &mut names));
+            sink.start(want);
+            sink.add_stream(&first_message);
             drop(first_message);
-            // What is already there, and once more after letting the connection read on: a
-            // fast stream fills batches instead of waking the viewer for a handful each time.
-            for round in 0..2 {
-                while batch.len() < want {
-                    match futures_util::FutureExt::now_or_never(messages.next()) {
-                        Some(Some(Ok(m))) => batch.push(stream_message(&m, &mut names)),
-                        _ => break,
+            // What is already there. Every `YIELD_EVERY` messages other tasks get to run: the
+            // ordered consumer asks the server for more (through a task of async-nats, woken on
+            // this thread, which runs only when this one yields) once half of its 500 are
+            // taken, and that request must not wait for the batch to fill — the server would
+            // sit idle for a round trip every 500 messages. And, when only a handful were
+            // there, once more after letting the connection read on: a fast stream fills
+            // batches instead of waking the viewer for a handful each time.
+            let mut waited = false;
+            while sink.len() < want {
+                match futures_util::FutureExt::now_or_never(messages.next()) {
+                    Some(Some(Ok(m))) => {
+                        sink.add_stream(&m);
+                        if sink.len().is_multiple_of(YIELD_EVERY) {
+                            tokio::task::yield_now().await;
+                            sink.clock.stale();
+                        }
                     }
-                }
-                if round == 0 && batch.len() < want.min(64) && batch.len() > 1 {
-                    tokio::task::yield_now().await;
-                } else {
-                    break;
+                    None if !waited && sink.len() > 1 && sink.len() < want.min(64) => {
+                        waited = true;
+                        tokio::task::yield_now().await;
+                        sink.clock.stale();
+                    }
+                    _ => break,
                 }
             }
-            if let Some(seq) = batch.last().and_then(WatchedMessage::stream_seq) {
+            if let Some(seq) = sink.last_seq {
                 resume = Some(seq + 1);
             }
-            sent += batch.len() as u64;
-            if events.send(WatchEvent::Messages(batch)).await.is_err() {
+            sent += sink.len() as u64;
+            let Some(batch) = sink.take() else {
+                continue;
+            };
+            if events.send(batch).await.is_err() {
                 return Ok(());
             }
         }
@@ -853,6 +1021,9 @@ async fn consume(
         }
     }
 }
+
+/// A stream tap lets other tasks run after this many messages of a batch (see `stream_tap`).
+const YIELD_EVERY: usize = 64;
 
 /// Most messages one pull request of a consume asks for.
 const CONSUME_BATCH: u64 = 256;
