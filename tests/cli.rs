@@ -1029,3 +1029,47 @@ async fn run_sends_a_traceparent_per_request_unless_told_not_to() {
     assert!(a[1].is_empty(), "--no-traceparent sends none: {a:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Regression (hostile run): a refused login is headlined "failed" — the broker answered with
+/// a refusal, so "no answer" misled — and "nothing sent" (not the body's size), with the
+/// refusal on stderr and a non-zero exit; an answer (a 404 lookup) keeps its status and size.
+#[tokio::test]
+async fn a_refused_login_is_headlined_failed_not_no_answer() {
+    let url = common::amqp_url().replacen("guest:guest@", "guest:not-the-password@", 1);
+    assert_ne!(url, common::amqp_url(), "the test URL carries guest:guest");
+    let out = run(vec![
+        "publish".into(),
+        url,
+        "--exchange".into(),
+        "amq.topic".into(),
+        "--routing-key".into(),
+        "sbtest.refused".into(),
+        "--body".into(),
+        "{}".into(),
+    ])
+    .await;
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let headline = stdout.lines().nth(1).unwrap_or_default();
+    assert!(headline.starts_with("✘ failed"), "{stdout}");
+    assert!(!stdout.contains("no answer"), "{stdout}");
+    // The publish never left: nothing claims its 2 bytes were sent.
+    assert!(headline.contains("nothing sent"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("error:"), "{stderr}");
+
+    let demo = start_demo().await;
+    let out = run(vec![
+        "send".into(),
+        "http".into(),
+        format!("http://{}/user/999", demo.user.http_addr),
+    ])
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let headline = stdout.lines().nth(1).unwrap_or_default();
+    assert!(
+        headline.contains("404") && headline.contains("sent "),
+        "{stdout}"
+    );
+    demo.stop().await;
+}

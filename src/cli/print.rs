@@ -11,12 +11,13 @@ const BAR_WIDTH: usize = 40;
 pub fn exchange_text(e: &Exchange) -> String {
     let mut out = String::new();
     out.push_str(&format!("{} {}\n", e.transport.label(), e.target));
-    let status = e.status_text();
+    let status = e.outcome_label();
     out.push_str(&format!(
-        "{} {status}  total {}  sent {} B, received {} B\n",
+        "{} {status}  total {}  {}, received {} B\n",
         if e.ok { "✔" } else { "✘" },
         format_us(e.total_us),
-        e.request.size_bytes,
+        e.sent_bytes()
+            .map_or("nothing sent".to_string(), |n| format!("sent {n} B")),
         e.response.as_ref().map_or(0, |r| r.size_bytes),
     ));
     let total = e.total_us.max(1);

@@ -571,8 +571,10 @@ pub(super) fn start_runs_a_private_rabbitmq_node_and_the_demo_moves_to_it() {
     let history = &app.harness.state().history_view().history;
     let order = &history[history.len() - 2].exchange;
     assert_eq!(order.status.as_deref(), Some("201 Created"));
+    let delivery = &history[history.len() - 1].exchange;
     assert!(
-        history[history.len() - 1].exchange.ok,
-        "the delivery reached the app's tap"
+        delivery.ok,
+        "the delivery reached the app's tap: {:?} {:?}",
+        delivery.status, delivery.error
     );
 }

@@ -34,11 +34,33 @@ struct TestApp {
     _runtime: tokio::runtime::Runtime,
 }
 
-/// A fresh data directory (history, secrets, the sample collection) for one app.
+/// A fresh data directory (history, secrets, the sample collection) for one app. A test
+/// may start several apps on one directory (restarts), so directories outlive their apps: each
+/// run of these tests removes the ones earlier runs left (older than an hour).
 fn temp_data_dir() -> std::path::PathBuf {
+    static SWEEP: std::sync::Once = std::sync::Once::new();
+    SWEEP.call_once(sweep_old_data_dirs);
     let dir = std::env::temp_dir().join(format!("sb-ui-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// Removes `sb-ui-*` directories of earlier runs (not touched for an hour).
+fn sweep_old_data_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > std::time::Duration::from_secs(3600));
+        if old && entry.file_name().to_string_lossy().starts_with("sb-ui-") {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 fn start_app() -> TestApp {

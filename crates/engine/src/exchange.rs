@@ -184,6 +184,30 @@ impl Exchange {
         }
     }
 
+    /// What a headline calls the outcome: "cancelled"; "failed" when nothing came back because
+    /// of an error (a refused connection or login, a timeout…; the error says which); else
+    /// [`Exchange::status_text`].
+    pub fn outcome_label(&self) -> String {
+        let answered =
+            self.status.is_some() || self.response.as_ref().is_some_and(|r| !r.line.is_empty());
+        match &self.error {
+            Some(e) if e.kind == ErrorKind::Cancelled => "cancelled".to_string(),
+            Some(_) if !answered => "failed".to_string(),
+            _ => self.status_text(),
+        }
+    }
+
+    /// The request's size if it left: `None` when the exchange failed before anything was
+    /// written (a refused connection or login, a bad certificate), so nothing claims a publish
+    /// that never happened was sent.
+    pub fn sent_bytes(&self) -> Option<u64> {
+        let written = self
+            .timeline
+            .iter()
+            .any(|p| p.phase.class() == crate::timeline::PhaseClass::Send);
+        (self.error.is_none() || written).then_some(self.request.size_bytes)
+    }
+
     /// Replaces the spans with `spans` (of this exchange's trace) placed on its clock — but
     /// not those that began before the exchange did (another request that carried the same
     /// `traceparent`), and at most [`MAX_SPANS_PER_EXCHANGE`], the earliest (how many more there

@@ -593,18 +593,10 @@ fn was_cancelled(e: &Exchange) -> bool {
         .is_some_and(|error| error.kind == ErrorKind::Cancelled)
 }
 
-/// What an exchange's headline and history row call its outcome: cancelled, or what the
-/// engine calls it (its status; an answer that broke off; no answer) — "failed" when nothing
-/// came back because of an error.
+/// What an exchange's headline and history row call its outcome (the CLI's headline says the
+/// same).
 fn status_label(e: &Exchange) -> String {
-    let answered = e.status.is_some() || e.response.as_ref().is_some_and(|r| !r.line.is_empty());
-    if was_cancelled(e) {
-        "cancelled".to_string()
-    } else if !answered && e.error.is_some() {
-        "failed".to_string()
-    } else {
-        e.status_text()
-    }
+    e.outcome_label()
 }
 
 fn outcome_of(e: &Exchange) -> EditorOutcome {

@@ -54,8 +54,9 @@ impl SwitchboardApp {
             ui.label(format!("total {}", format_us(e.total_us)));
             ui.label(
                 RichText::new(format!(
-                    "sent {} B · received {} B",
-                    e.request.size_bytes,
+                    "{} · received {} B",
+                    e.sent_bytes()
+                        .map_or("nothing sent".to_string(), |n| format!("sent {n} B")),
                     e.response.as_ref().map_or(0, |r| r.size_bytes)
                 ))
                 .weak(),
