@@ -16,8 +16,7 @@ pub fn exchange_text(e: &Exchange) -> String {
         "{} {status}  total {}  {}, received {} B\n",
         if e.ok { "✔" } else { "✘" },
         format_us(e.total_us),
-        e.sent_bytes()
-            .map_or("nothing sent".to_string(), |n| format!("sent {n} B")),
+        e.sent_text(),
         e.response.as_ref().map_or(0, |r| r.size_bytes),
     ));
     let total = e.total_us.max(1);

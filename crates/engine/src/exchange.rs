@@ -208,6 +208,12 @@ impl Exchange {
         (self.error.is_none() || written).then_some(self.request.size_bytes)
     }
 
+    /// "sent N B", or "nothing sent" (see [`Exchange::sent_bytes`]).
+    pub fn sent_text(&self) -> String {
+        self.sent_bytes()
+            .map_or("nothing sent".to_string(), |n| format!("sent {n} B"))
+    }
+
     /// Replaces the spans with `spans` (of this exchange's trace) placed on its clock — but
     /// not those that began before the exchange did (another request that carried the same
     /// `traceparent`), and at most [`MAX_SPANS_PER_EXCHANGE`], the earliest (how many more there

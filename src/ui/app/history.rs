@@ -166,7 +166,7 @@ impl SwitchboardApp {
                         {
                             toggle = Some(entry.seq);
                         }
-                        let status = status_label(e);
+                        let status = e.outcome_label();
                         // Red on the selection's blue is unreadable: a selected row is plain.
                         let color = if selected {
                             ui.visuals().strong_text_color()

@@ -593,12 +593,6 @@ fn was_cancelled(e: &Exchange) -> bool {
         .is_some_and(|error| error.kind == ErrorKind::Cancelled)
 }
 
-/// What an exchange's headline and history row call its outcome (the CLI's headline says the
-/// same).
-fn status_label(e: &Exchange) -> String {
-    e.outcome_label()
-}
-
 fn outcome_of(e: &Exchange) -> EditorOutcome {
     match &e.error {
         None => EditorOutcome::Sent(format!(

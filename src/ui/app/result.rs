@@ -45,7 +45,7 @@ impl SwitchboardApp {
                 ui.visuals().error_fg_color
             };
             ui.label(
-                RichText::new(status_label(e))
+                RichText::new(e.outcome_label())
                     .color(color)
                     .strong()
                     .size(16.0),
@@ -55,8 +55,7 @@ impl SwitchboardApp {
             ui.label(
                 RichText::new(format!(
                     "{} · received {} B",
-                    e.sent_bytes()
-                        .map_or("nothing sent".to_string(), |n| format!("sent {n} B")),
+                    e.sent_text(),
                     e.response.as_ref().map_or(0, |r| r.size_bytes)
                 ))
                 .weak(),

@@ -40,7 +40,7 @@ impl Backend {
                         }
                         let after = coalesce(&mut rx, &mut batch, &mut interner, id);
                         // The next batch's buffer starts at this one's average record.
-                        record_bytes = (batch.record_bytes() / batch.len().max(1)).clamp(64, 4096);
+                        record_bytes = batch.average_record();
                         (Event::WatchMessages { id, batch }, after)
                     }
                     // Converted by the watch itself (a NATS tap).

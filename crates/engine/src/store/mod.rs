@@ -134,9 +134,10 @@ impl Prepared {
         self.items.is_empty()
     }
 
-    /// Bytes of records held (the average record size of the next batch).
-    pub fn record_bytes(&self) -> usize {
-        self.records.len()
+    /// The average record of this batch, as the size to reserve per message in the next one
+    /// (64 B to 4 KiB).
+    pub fn average_record(&self) -> usize {
+        (self.records.len() / self.items.len().max(1)).clamp(64, 4096)
     }
 
     /// Converts `message` and adds it.
