@@ -30,9 +30,11 @@
 //! - `nats_request_p50`: a `user.get` request/reply through the engine (one kept connection,
 //!   timeline captured: subscribe inbox, publish, flush, reply) against a bare async-nats
 //!   `client.request` loop on one connection, in µs.
-//! - `nats_tap_ingest_rate`: messages/s a viewer tab ingests from a stream tap (ordered
-//!   consumer) of a pre-filled stream with the UI drawing 60 frames a second, against a bare
-//!   async-nats ordered consumer reading the same stream.
+//! - `nats_tap_ingest_rate`: messages/s a viewer tab ingests from a stream tap of a pre-filled
+//!   stream with the UI drawing 60 frames a second, against a bare async-nats ordered consumer
+//!   (what a bare client taps a stream with) reading the same stream.
+//! - `nats_tap_ingest_rate_vs_pull`: the same viewer runs against a bare pull consumer with
+//!   the tap's own settings and 2000-message window (the tap's client cost alone).
 //!
 //! - `kafka_produce_ack_p50`: a produce (acks=all) through the engine on a kept connection
 //!   (timeline captured: produce, ack) against a bare kafka-protocol produce loop on one

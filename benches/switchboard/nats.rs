@@ -70,7 +70,8 @@ pub(super) fn nats_figures(quick: bool, runs: usize) -> Vec<Figure> {
         }
         (demo, stream)
     });
-    let (mut p50, mut base_p50, mut tap, mut tap_base) = (vec![], vec![], vec![], vec![]);
+    let (mut p50, mut base_p50, mut tap, mut tap_base, mut tap_pull) =
+        (vec![], vec![], vec![], vec![], vec![]);
     for _ in 0..runs {
         runtime.block_on(async {
             if wanted("nats_request_p50") {
@@ -103,6 +104,7 @@ pub(super) fn nats_figures(quick: bool, runs: usize) -> Vec<Figure> {
             }
             if wanted("nats_tap_ingest_rate") {
                 tap_base.push(bare_ordered(&stream, tap_n).await);
+                tap_pull.push(bare_pull(&stream, tap_n).await);
             }
         });
         if wanted("nats_tap_ingest_rate") {
@@ -127,8 +129,14 @@ pub(super) fn nats_figures(quick: bool, runs: usize) -> Vec<Figure> {
         Figure {
             name: "nats_tap_ingest_rate",
             unit: "msg/s",
-            samples: tap,
+            samples: tap.clone(),
             baseline: Some(tap_base),
+        },
+        Figure {
+            name: "nats_tap_ingest_rate_vs_pull",
+            unit: "msg/s",
+            samples: tap,
+            baseline: Some(tap_pull),
         },
     ]
 }
@@ -146,6 +154,36 @@ pub(super) async fn bare_ordered(stream: &str, n: u64) -> f64 {
         .await
         .unwrap();
     let mut messages = consumer.messages().await.unwrap();
+    let mut got = 0;
+    while got < n {
+        use futures_util::StreamExt;
+        match messages.next().await {
+            Some(Ok(_)) => got += 1,
+            Some(Err(_)) => {}
+            None => break,
+        }
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+/// A bare async-nats pull consumer with the stream tap's settings (ephemeral, no acks) and
+/// window (2000 messages in flight) reading `n` messages of `stream`: messages per second,
+/// counted as `bare_ordered` does. The viewer's tap reads through such a consumer, so this is
+/// the baseline that leaves the deeper window out of the ratio.
+pub(super) async fn bare_pull(stream: &str, n: u64) -> f64 {
+    use async_nats::jetstream::consumer::pull;
+    let start = Instant::now();
+    let client = async_nats::connect(NATS_URL).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    let s = js.get_stream(stream).await.unwrap();
+    let config: pull::Config = pull::OrderedConfig::default().into();
+    let consumer = s.create_consumer(config).await.unwrap();
+    let mut messages = consumer
+        .stream()
+        .max_messages_per_batch(2000)
+        .messages()
+        .await
+        .unwrap();
     let mut got = 0;
     while got < n {
         use futures_util::StreamExt;

@@ -8,7 +8,8 @@
 //! and a **peek** (messages read by sequence, nothing created on the server).
 //!
 //! Reports the same [`WatchEvent`]s as AMQP's watch; async-nats reconnects by itself (core
-//! subscriptions are renewed, ordered consumers recreated where they left off) and each lost
+//! subscriptions are renewed), a stream tap's consumer is made again after the last message
+//! seen (after a reconnect, missed heartbeats or a message lost on the way) and each lost
 //! connection is reported as a gap.
 
 use std::collections::VecDeque;
@@ -383,6 +384,14 @@ fn position(m: &jetstream::Message, names: &mut Names) -> Option<StreamPosition>
 
 fn stream_message(m: &jetstream::Message, names: &mut Names) -> WatchedMessage {
     let position = position(m, names);
+    stream_message_at(m, names, position)
+}
+
+fn stream_message_at(
+    m: &jetstream::Message,
+    names: &mut Names,
+    position: Option<StreamPosition>,
+) -> WatchedMessage {
     WatchedMessage::nats(
         shared(&mut names.subject, m.subject.as_str()),
         None,
@@ -404,6 +413,8 @@ struct Sink {
     names: Names,
     /// The stream sequence of the last message added.
     last_seq: Option<u64>,
+    /// The consumer sequence of the last message added (0: none yet from this consumer).
+    consumer_seq: u64,
     /// The average record of the last stored batch (the next one's buffer).
     record_bytes: usize,
 }
@@ -418,6 +429,7 @@ impl Sink {
             clock: Clock::default(),
             names: Names::default(),
             last_seq: None,
+            consumer_seq: 0,
             record_bytes: 256,
         }
     }
@@ -453,18 +465,37 @@ impl Sink {
         }
     }
 
-    fn add_stream(&mut self, m: &jetstream::Message) {
+    /// Whether a message at `position` is the next of this consumer (then it is the last seen).
+    /// A message without a position (not a `$JS.ACK` reply) cannot be checked and is taken.
+    fn in_order(&mut self, position: Option<&StreamPosition>) -> bool {
+        let Some(p) = position else {
+            return true;
+        };
+        if p.consumer_seq != self.consumer_seq + 1 {
+            return false;
+        }
+        self.consumer_seq = p.consumer_seq;
+        self.last_seq = Some(p.stream_seq);
+        true
+    }
+
+    /// Adds the next message of a stream tap's consumer. `false`, and nothing added, when it is
+    /// not the one after the last: a message was lost on the way (async-nats drops what a full
+    /// subscription buffer cannot take), and the consumer is made again after the last one seen
+    /// (what async-nats's ordered consumer does by the same check).
+    fn add_stream(&mut self, m: &jetstream::Message) -> bool {
+        let position = position(m, &mut self.names);
+        if !self.in_order(position.as_ref()) {
+            return false;
+        }
         let at_ms = self.clock.now_ms();
         match self.form {
             Form::Watched => {
-                let mut watched = stream_message(m, &mut self.names);
+                let mut watched = stream_message_at(m, &mut self.names, position);
                 watched.received_at_ms = at_ms;
-                self.last_seq = watched.stream_seq().or(self.last_seq);
                 self.watched.push(watched);
             }
             Form::Stored => {
-                let position = position(m, &mut self.names);
-                self.last_seq = position.as_ref().map(|p| p.stream_seq).or(self.last_seq);
                 let redelivered = position.as_ref().is_some_and(StreamPosition::redelivered);
                 let source = position.as_ref().map(|p| p.stream.clone());
                 let fields = Fields::nats(None, position);
@@ -472,6 +503,7 @@ impl Sink {
                 self.store(at_ms, source, m.subject.as_str(), redelivered, &fields, m);
             }
         }
+        true
     }
 
     /// Adds a message's record in the store's form: its subject, headers and body read from
@@ -778,7 +810,12 @@ async fn stream_tap(
     loop {
         let opened = async {
             let stream = get_stream(&js, name).await?;
-            let config = consumer::pull::OrderedConfig {
+            // An ordered consumer's settings (ephemeral, no acks, memory storage, one
+            // replica), read through a plain pull consumer: async-nats's ordered consumer keeps
+            // at most 500 messages in flight, which held a tap of a full stream to ≈ 0.8 of
+            // what the server can send while a frame was drawn (#13). The ordered consumer's
+            // guarantee, every message once and in order, is kept by `Sink::add_stream`.
+            let config: consumer::pull::Config = consumer::pull::OrderedConfig {
                 filter_subject: spec.subject.trim().to_string(),
                 deliver_policy: match resume {
                     Some(start_sequence) => {
@@ -788,12 +825,21 @@ async fn stream_tap(
                 },
                 description: Some("switchboard stream tap (ordered, ephemeral, no acks)".into()),
                 ..Default::default()
-            };
+            }
+            .into();
+            let state = &stream.cached_info().state;
+            let window = tap_window(state.messages, state.bytes);
             let consumer = stream
                 .create_consumer(config)
                 .await
                 .map_err(consumer_failed)?;
-            consumer.messages().await.map_err(consumer_failed)
+            consumer
+                .stream()
+                .max_messages_per_batch(window)
+                .heartbeat(TAP_HEARTBEAT)
+                .messages()
+                .await
+                .map_err(consumer_failed)
         }
         .await;
         let mut messages = match opened {
@@ -834,9 +880,12 @@ async fn stream_tap(
             return Ok(());
         }
         backoff = Duration::from_millis(250);
+        sink.consumer_seq = 0;
         // Batches of what is already there, up to the limit; an error (missed heartbeats, a
-        // lost connection, a deleted consumer) makes the consumer again from `resume`.
-        loop {
+        // lost connection, a deleted consumer) or a lost message makes the consumer again
+        // from `resume`.
+        let mut lost = false;
+        while !lost {
             let want = spec
                 .limit
                 .map_or(BATCH, |l| (l.saturating_sub(sent) as usize).min(BATCH));
@@ -858,21 +907,24 @@ async fn stream_tap(
             // Each message is converted as it is taken (no batch of JetStream messages, whose
             // buffer would be a fresh mapping every time).
             sink.start(want);
-            sink.add_stream(&first_message);
+            if !sink.add_stream(&first_message) {
+                break;
+            }
             drop(first_message);
             // What is already there. Every `YIELD_EVERY` messages other tasks get to run: the
-            // ordered consumer asks the server for more (through a task of async-nats, woken on
-            // this thread, which runs only when this one yields) once half of its 500 are
-            // taken, and that request need not wait for the batch to fill. (Measured alone it
-            // changed nothing in the tap bench: the window of 500 is what limits it, see #13.)
-            // And, when only a handful were
+            // consumer asks the server for more (through a task of async-nats, woken on this
+            // thread, which runs only when this one yields) once half of its window is taken,
+            // and that request need not wait for the batch to fill. And, when only a handful were
             // there, once more after letting the connection read on: a fast stream fills
             // batches instead of waking the viewer for a handful each time.
             let mut waited = false;
             while sink.len() < want {
                 match futures_util::FutureExt::now_or_never(messages.next()) {
                     Some(Some(Ok(m))) => {
-                        sink.add_stream(&m);
+                        if !sink.add_stream(&m) {
+                            lost = true;
+                            break;
+                        }
                         if sink.len().is_multiple_of(YIELD_EVERY) {
                             tokio::task::yield_now().await;
                             sink.clock.stale();
@@ -1011,6 +1063,25 @@ async fn consume(
 
 /// A stream tap lets other tasks run after this many messages of a batch (see `stream_tap`).
 const YIELD_EVERY: usize = 64;
+
+/// How often the server tells an idle stream tap it is still there (as async-nats's ordered
+/// consumer); two missed make the consumer again.
+const TAP_HEARTBEAT: Duration = Duration::from_secs(15);
+
+/// Most messages a stream tap keeps in flight (asked of the server, not yet taken).
+const TAP_WINDOW: usize = 2000;
+
+/// Bytes a stream tap's window is meant to hold at most, judged by the stream's average message.
+const TAP_WINDOW_BYTES: u64 = 16 << 20;
+
+/// The stream tap's window: `TAP_WINDOW` messages, fewer when the stream's messages are large
+/// (a stream of 1 MB messages is read 16 at a time, not 2000), never under 16.
+fn tap_window(messages: u64, bytes: u64) -> usize {
+    let average = bytes.checked_div(messages).unwrap_or(0).max(1);
+    usize::try_from(TAP_WINDOW_BYTES / average)
+        .unwrap_or(TAP_WINDOW)
+        .clamp(16, TAP_WINDOW)
+}
 
 /// Most messages one pull request of a consume asks for.
 const CONSUME_BATCH: u64 = 256;
@@ -1192,6 +1263,37 @@ mod tests {
         ] {
             assert!(ack_position(other).is_none(), "{other}");
         }
+    }
+
+    #[test]
+    fn a_stream_tap_takes_its_consumers_messages_only_in_order() {
+        let at = |consumer_seq: u64, stream_seq: u64| StreamPosition {
+            stream: Arc::from("ORDERS"),
+            stream_seq,
+            consumer_seq,
+            timestamp_ms: 0,
+            delivered: 1,
+        };
+        let mut sink = Sink::new(Form::Watched);
+        assert!(sink.in_order(Some(&at(1, 10))));
+        assert!(sink.in_order(Some(&at(2, 11))));
+        // Consumer sequence 3 never arrived: 4 is refused, the last seen stays stream seq 11.
+        assert!(!sink.in_order(Some(&at(4, 13))));
+        assert_eq!(sink.last_seq, Some(11));
+        assert!(!sink.in_order(Some(&at(2, 11))), "a repeat is refused too");
+        // The consumer made again (from stream seq 12) starts at 1.
+        sink.consumer_seq = 0;
+        assert!(sink.in_order(Some(&at(1, 12))));
+        assert_eq!(sink.last_seq, Some(12));
+        assert!(sink.in_order(None), "an unplaced message is taken as it is");
+    }
+
+    #[test]
+    fn a_stream_taps_window_holds_about_16_mib() {
+        assert_eq!(tap_window(0, 0), TAP_WINDOW);
+        assert_eq!(tap_window(300_000, 300_000 * 140), TAP_WINDOW);
+        assert_eq!(tap_window(100, 100 << 20), 16);
+        assert_eq!(tap_window(100, 100 * (32 << 10)), 512);
     }
 
     #[test]
