@@ -470,6 +470,109 @@ async fn the_demo_produces_orders_keyed_by_user_and_its_user_service_consumes_th
     demo.stop().await;
 }
 
+/// The demo on a loopback address where nothing listens, its embedded broker on first use.
+async fn demo_on_demand() -> (demo_services::DemoServices, String) {
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("kafka://{}", free.local_addr().unwrap());
+    drop(free);
+    let config = demo_services::DemoConfig {
+        amqp_url: common::amqp_url(),
+        topology: common::unique_topology(),
+        kafka: Some(demo_services::KafkaNames::at(&url)),
+        ..demo_services::DemoConfig::ephemeral()
+    };
+    let demo = demo_services::DemoServices::start(config)
+        .await
+        .expect("demo");
+    (demo, url)
+}
+
+fn embedded_phase(demo: &demo_services::DemoServices) -> demo_services::kafka_broker::Phase {
+    let setup = demo.kafka.as_ref().expect("Kafka on");
+    setup
+        .embedded
+        .as_ref()
+        .expect("an embedded broker held")
+        .phase()
+}
+
+#[tokio::test]
+async fn the_demos_embedded_broker_starts_when_a_client_first_talks_to_it_not_before() {
+    use demo_services::kafka_broker::Phase;
+    let (demo, url) = demo_on_demand().await;
+    assert!(demo.kafka.as_ref().unwrap().embedded());
+    assert_eq!(embedded_phase(&demo), Phase::Held);
+    common::eventually(5, "the Kafka consumer waits for the broker", || async {
+        matches!(
+            demo.user.kafka_consumer_state(),
+            demo_services::ConsumerState::Waiting(_)
+        )
+        .then_some(())
+    })
+    .await;
+    // A port probe (connect, close, no byte) answers and starts nothing.
+    let addr = url.trim_start_matches("kafka://").to_string();
+    drop(
+        tokio::net::TcpStream::connect(&addr)
+            .await
+            .expect("the address is held"),
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(embedded_phase(&demo), Phase::Held);
+    // The first client that talks is answered by the started broker, the topic already there.
+    let topics = admin::topics(&url)
+        .await
+        .expect("answered through the doorbell");
+    let orders = topics.iter().find(|t| t.topic == "orders").expect("orders");
+    assert_eq!(orders.partitions.len(), 3);
+    assert_eq!(embedded_phase(&demo), Phase::Running);
+    // Then the User Service's consumer joins.
+    common::eventually(20, "the Kafka consumer leaves its wait", || async {
+        (!matches!(
+            demo.user.kafka_consumer_state(),
+            demo_services::ConsumerState::Waiting(_)
+        ))
+        .then_some(())
+    })
+    .await;
+    demo.stop().await;
+}
+
+#[tokio::test]
+async fn the_demos_first_order_starts_its_embedded_broker_and_is_consumed() {
+    let (demo, url) = demo_on_demand().await;
+    let response: serde_json::Value = reqwest::Client::new()
+        .post(format!("http://{}/orders", demo.order.http_addr))
+        .json(&serde_json::json!({"user_id": "3", "amount": 1.5}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let published = &response["published_kafka"];
+    assert_eq!(published["topic"], "orders", "{response}");
+    assert_eq!(published["offset"], 0, "{response}");
+    assert_eq!(
+        embedded_phase(&demo),
+        demo_services::kafka_broker::Phase::Running
+    );
+    common::eventually(20, "the user service's Kafka consumer", || async {
+        matches!(
+            demo.user.kafka_consumer_state(),
+            demo_services::ConsumerState::Consuming { consumed, .. } if consumed >= 1
+        )
+        .then_some(())
+    })
+    .await;
+    let groups = admin::groups(&url).await.unwrap();
+    assert!(
+        groups.iter().any(|g| g.group == "user-service"),
+        "{groups:?}"
+    );
+    demo.stop().await;
+}
+
 #[tokio::test]
 async fn produce_many_pipelines_a_numbered_series_and_a_future_start_reads_nothing_old() {
     use switchboard::engine::kafka::publish_many::{KafkaPublishMany, publish_many};

@@ -209,7 +209,7 @@ pub fn kafka_line(
             "Kafka          {}{}  topic '{}' ({} partitions, key = user id) -> group '{}'",
             names.url,
             if setup.embedded() {
-                " (embedded broker)"
+                " (embedded broker, starts on first use)"
             } else {
                 ""
             },

@@ -1,9 +1,20 @@
 //! An embedded Kafka-protocol broker: tansu, with memory storage, on a task of this process —
 //! so the demo's Kafka flow needs nothing installed. Started only on a loopback address where
 //! nothing listens; a user's own cluster is never shadowed.
+//!
+//! The demo starts it **on first use** ([`OnDemandKafka`]): until then a listener of ours holds
+//! the address (a port probe sees it answer, nobody else takes it) and the broker's code and
+//! memory are not touched (≈ 9 MB of the idle app's resident memory, #21). The first connection
+//! that sends a byte, or [`ring`] (the demo's producer), starts it there, creates the demo's
+//! topic and hands that connection over; later connections reach the broker directly.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
 
 use tansu_broker::broker::Broker;
 use tansu_broker::coordinator::group::administrator::Controller;
@@ -87,4 +98,198 @@ impl Drop for EmbeddedKafka {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// Where an on-demand broker stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phase {
+    /// Its address is held; nobody has used it yet.
+    Held,
+    Starting,
+    Running,
+    /// It could not start (the message says why).
+    Failed(String),
+}
+
+/// What [`ring`] and [`started`] reach an on-demand broker by.
+#[derive(Debug, Clone)]
+struct Door {
+    phase: watch::Receiver<Phase>,
+    wake: mpsc::Sender<()>,
+}
+
+/// The on-demand brokers of this process, by address.
+fn doors() -> &'static Mutex<HashMap<SocketAddr, Door>> {
+    static DOORS: OnceLock<Mutex<HashMap<SocketAddr, Door>>> = OnceLock::new();
+    DOORS.get_or_init(Default::default)
+}
+
+fn door(addr: SocketAddr) -> Option<Door> {
+    doors().lock().ok()?.get(&addr).cloned()
+}
+
+/// The embedded broker, started on first use (see the module's text); dropping it stops it.
+#[derive(Debug)]
+pub struct OnDemandKafka {
+    pub addr: SocketAddr,
+    phase: watch::Receiver<Phase>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl OnDemandKafka {
+    /// Holds `addr` (loopback only) for a broker started on first use, which then creates
+    /// `topic` with `partitions` before anyone is served.
+    pub async fn hold(addr: SocketAddr, topic: &str, partitions: i32) -> Result<Self, String> {
+        if !addr.ip().is_loopback() {
+            return Err(format!(
+                "the embedded broker binds loopback addresses only, not {addr}"
+            ));
+        }
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("cannot hold {addr} for the embedded Kafka broker: {e}"))?;
+        let (phase_tx, phase) = watch::channel(Phase::Held);
+        let (wake_tx, wake) = mpsc::channel(1);
+        if let Ok(mut doors) = doors().lock() {
+            doors.insert(
+                addr,
+                Door {
+                    phase: phase.clone(),
+                    wake: wake_tx,
+                },
+            );
+        }
+        let topic = (topic.to_string(), partitions);
+        let task = tokio::spawn(doorbell(listener, addr, topic, phase_tx, wake));
+        Ok(Self { addr, phase, task })
+    }
+
+    /// `kafka://host:port` of the broker.
+    pub fn url(&self) -> String {
+        format!("kafka://{}", self.addr)
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.phase.borrow().clone()
+    }
+}
+
+impl Drop for OnDemandKafka {
+    fn drop(&mut self) {
+        self.task.abort();
+        if let Ok(mut doors) = doors().lock()
+            && doors
+                .get(&self.addr)
+                .is_some_and(|d| d.phase.same_channel(&self.phase))
+        {
+            doors.remove(&self.addr);
+        }
+    }
+}
+
+/// Starts the on-demand broker of this process at `addr`, if there is one and it has not
+/// started, and waits until it runs. `Ok` at once when this process holds no broker there.
+pub async fn ring(addr: SocketAddr) -> Result<(), String> {
+    let Some(door) = door(addr) else {
+        return Ok(());
+    };
+    let _ = door.wake.try_send(());
+    running(door.phase).await
+}
+
+/// Whether this process holds an on-demand broker at `addr` that is not running yet.
+pub fn unstarted(addr: SocketAddr) -> bool {
+    door(addr).is_some_and(|d| matches!(*d.phase.borrow(), Phase::Held | Phase::Starting))
+}
+
+/// Waits, without starting it, until the on-demand broker of this process at `addr` runs (at
+/// once when this process holds none there); `Err` when it failed or was stopped.
+pub async fn started(addr: SocketAddr) -> Result<(), String> {
+    match door(addr) {
+        Some(door) => running(door.phase).await,
+        None => Ok(()),
+    }
+}
+
+async fn running(mut phase: watch::Receiver<Phase>) -> Result<(), String> {
+    let phase = phase
+        .wait_for(|p| matches!(p, Phase::Running | Phase::Failed(_)))
+        .await
+        .map_err(|_| "the embedded Kafka broker was stopped".to_string())?;
+    match &*phase {
+        Phase::Failed(why) => Err(why.clone()),
+        _ => Ok(()),
+    }
+}
+
+/// Holds the address until a connection sends a byte or someone rings, then starts the
+/// broker there, creates the topic, and relays the connections that rang meanwhile. Keeps the
+/// broker until the task is aborted.
+async fn doorbell(
+    listener: TcpListener,
+    addr: SocketAddr,
+    (topic, partitions): (String, i32),
+    phase: watch::Sender<Phase>,
+    mut wake: mpsc::Receiver<()>,
+) {
+    let (rung_tx, mut rung) = mpsc::channel::<TcpStream>(16);
+    let mut first = None;
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((conn, _)) = accepted else { continue };
+                let rung_tx = rung_tx.clone();
+                tokio::spawn(async move {
+                    // A port probe connects and closes without a byte: it rings nothing.
+                    let mut byte = [0u8; 1];
+                    if matches!(conn.peek(&mut byte).await, Ok(n) if n > 0) {
+                        let _ = rung_tx.send(conn).await;
+                    }
+                });
+            }
+            Some(conn) = rung.recv() => {
+                first = Some(conn);
+                break;
+            }
+            Some(()) = wake.recv() => break,
+        }
+    }
+    // The address is the broker's now (tansu binds it itself).
+    drop(listener);
+    phase.send_replace(Phase::Starting);
+    let broker = match EmbeddedKafka::start(addr).await {
+        Ok(broker) => broker,
+        Err(why) => {
+            phase.send_replace(Phase::Failed(why));
+            return;
+        }
+    };
+    if let Err(e) =
+        switchboard_engine::kafka::admin::create_topic(&broker.url(), &topic, partitions).await
+    {
+        tracing::warn!(error = %e.message, "the embedded Kafka broker could not create {topic}");
+    }
+    phase.send_replace(Phase::Running);
+    tracing::info!("the embedded Kafka broker started on first use at {addr}");
+    drop(rung_tx);
+    if let Some(conn) = first {
+        tokio::spawn(relay(conn, addr));
+    }
+    // Connections that rang while it started (their tasks hold the last senders).
+    while let Some(conn) = rung.recv().await {
+        tokio::spawn(relay(conn, addr));
+    }
+    // Held until the task is aborted (the owner dropped): the broker stops with it.
+    let _broker = broker;
+    std::future::pending::<()>().await;
+}
+
+/// Passes a connection that rang the doorbell on to the broker, both ways, until either closes.
+async fn relay(mut conn: TcpStream, addr: SocketAddr) {
+    let Ok(mut broker) = TcpStream::connect(addr).await else {
+        return;
+    };
+    let _ = conn.set_nodelay(true);
+    let _ = broker.set_nodelay(true);
+    let _ = tokio::io::copy_bidirectional(&mut conn, &mut broker).await;
 }

@@ -2,8 +2,10 @@
 //! (3 partitions, created if missing; key = the user id, the correlation id in a header) and
 //! the User Service consumes it as group `user-service`, with its own counters.
 //!
-//! When nothing listens on the demo's own loopback Kafka address, the demo starts an embedded
-//! broker there (feature `kafka`); a cluster the user points at is never started or shadowed.
+//! When nothing listens on the demo's own loopback Kafka address, the demo holds it for an
+//! embedded broker (feature `kafka`) that starts on first use: the first order, or the first
+//! client that talks to it (see `kafka_broker`); a cluster the user points at is never started
+//! or shadowed. Until then the User Service's consumer waits.
 //! Kafka is optional: down, the demo says so and HTTP, gRPC, RabbitMQ and NATS keep working.
 
 use std::time::Duration;
@@ -63,9 +65,9 @@ fn loopback_addr(url: &str) -> Option<std::net::SocketAddr> {
 #[derive(Debug)]
 pub struct KafkaSetup {
     pub probe: crate::demo::BrokerProbe,
-    /// The broker this process started, if it did.
+    /// The broker this process holds (started on first use), if it does.
     #[cfg(feature = "kafka")]
-    pub embedded: Option<crate::kafka_broker::EmbeddedKafka>,
+    pub embedded: Option<crate::kafka_broker::OnDemandKafka>,
 }
 
 impl KafkaSetup {
@@ -81,38 +83,70 @@ impl KafkaSetup {
     }
 }
 
-/// Connects to the broker of `names` — starting the embedded one when nothing listens on a
-/// loopback address and the feature is on — and creates the orders topic if missing.
+/// Starts the embedded broker this process holds at `url` (if it does and it has not started)
+/// and waits until it runs; `Ok` at once for any other broker.
+pub async fn ring_broker(url: &str) -> Result<(), String> {
+    #[cfg(feature = "kafka")]
+    if let Some(addr) = loopback_addr(url) {
+        return crate::kafka_broker::ring(addr).await;
+    }
+    let _ = url;
+    Ok(())
+}
+
+/// Waits, without starting it, until the embedded broker this process holds at `url` runs; at
+/// once for any other broker. `Err` when it failed or was stopped.
+pub async fn broker_started(url: &str) -> Result<(), String> {
+    #[cfg(feature = "kafka")]
+    if let Some(addr) = loopback_addr(url) {
+        return crate::kafka_broker::started(addr).await;
+    }
+    let _ = url;
+    Ok(())
+}
+
+/// Whether this process holds an embedded broker at `url` that has not started yet.
+pub fn broker_unstarted(url: &str) -> bool {
+    #[cfg(feature = "kafka")]
+    if let Some(addr) = loopback_addr(url) {
+        return crate::kafka_broker::unstarted(addr);
+    }
+    let _ = url;
+    false
+}
+
+/// Connects to the broker of `names` — holding the address for the embedded one (started on
+/// first use) when nothing listens on a loopback address and the feature is on — and creates
+/// the orders topic if missing (the embedded broker creates it when it starts).
 pub async fn setup(names: &KafkaNames) -> KafkaSetup {
     let reachable = admin::connect(&names.url).await;
-    #[cfg(feature = "kafka")]
-    let mut embedded = None;
     if let Err(e) = reachable {
         #[cfg(feature = "kafka")]
         if e.kind == switchboard_engine::ErrorKind::ConnectionRefused
             && let Some(addr) = loopback_addr(&names.url)
         {
-            match crate::kafka_broker::EmbeddedKafka::start(addr).await {
-                Ok(broker) => embedded = Some(broker),
-                Err(why) => {
-                    return KafkaSetup {
-                        probe: crate::demo::BrokerProbe::Unreachable(why),
-                        embedded: None,
-                    };
-                }
-            }
-        }
-        #[cfg(feature = "kafka")]
-        let started = embedded.is_some();
-        #[cfg(not(feature = "kafka"))]
-        let started = false;
-        if !started {
-            return KafkaSetup {
-                probe: crate::demo::BrokerProbe::Unreachable(e.message),
-                #[cfg(feature = "kafka")]
-                embedded,
+            return match crate::kafka_broker::OnDemandKafka::hold(
+                addr,
+                &names.topic,
+                names.partitions,
+            )
+            .await
+            {
+                Ok(broker) => KafkaSetup {
+                    probe: crate::demo::BrokerProbe::Reachable,
+                    embedded: Some(broker),
+                },
+                Err(why) => KafkaSetup {
+                    probe: crate::demo::BrokerProbe::Unreachable(why),
+                    embedded: None,
+                },
             };
         }
+        return KafkaSetup {
+            probe: crate::demo::BrokerProbe::Unreachable(e.message),
+            #[cfg(feature = "kafka")]
+            embedded: None,
+        };
     }
     let probe = match admin::create_topic(&names.url, &names.topic, names.partitions).await {
         Ok(_) => crate::demo::BrokerProbe::Reachable,
@@ -121,7 +155,7 @@ pub async fn setup(names: &KafkaNames) -> KafkaSetup {
     KafkaSetup {
         probe,
         #[cfg(feature = "kafka")]
-        embedded,
+        embedded: None,
     }
 }
 
@@ -169,6 +203,7 @@ impl OrderProducer {
                 .map(|(k, v)| switchboard_engine::fields::SavedHeader::new(k, v)),
         );
         let (headers, body) = switchboard_engine::kafka::prepare(&req).map_err(|e| e.message)?;
+        ring_broker(&names.url).await?;
         let mut slot = self.producer.lock().await;
         if slot.is_none() {
             *slot = Some(
@@ -251,6 +286,16 @@ pub async fn consume_orders(
     let mut spec = KafkaWatch::tap(&names.url, &names.topic);
     spec.group = names.group.clone();
     spec.from = "earliest".into();
+    // The embedded broker starts on first use: the consumer is not that use.
+    if broker_unstarted(&names.url) {
+        let _ = state.send(ConsumerState::Waiting(
+            "waits for the embedded broker, which starts with the first order or the first client that talks to it".into(),
+        ));
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = broker_started(&names.url) => {}
+        }
+    }
     let _ = state.send(ConsumerState::Connecting);
     loop {
         let cancel = tokio_util::sync::CancellationToken::new();

@@ -90,6 +90,8 @@ pub enum ConsumerState {
     },
     /// The broker is unreachable or the channel failed; retrying with backoff.
     Down(String),
+    /// Not started yet, for the reason given (Kafka's embedded broker starts on first use).
+    Waiting(String),
 }
 
 /// A consumer's counts, shared by its runs: they survive its reconnections and, kept by the

@@ -44,7 +44,7 @@ pub struct Brokers {
     #[arg(long, default_value = crate::engine::nats::DEFAULT_NATS_URL)]
     pub nats_url: String,
     /// Kafka broker the demo services use (topic `orders`, group `user-service`; in the app, the Kafka editor too);
-    /// the demo starts an embedded broker there when nothing listens on it.
+    /// the demo holds it for an embedded broker, started on first use, when nothing listens on it.
     #[arg(long, default_value = crate::engine::kafka::DEFAULT_KAFKA_URL)]
     pub kafka_url: String,
 }

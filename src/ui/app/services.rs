@@ -354,11 +354,12 @@ impl SwitchboardApp {
                             format!("{consumed} consumed, {dead_lettered} dead-lettered")
                         }
                         ConsumerState::Down(_) => "consumer down".to_string(),
+                        ConsumerState::Waiting(_) => "consumer waiting".to_string(),
                     };
                     // The reasons are long: on hover, so the strip keeps its shape.
                     let detail = match consumer {
                         ConsumerState::Consuming { last_reject: Some(reason), .. } => format!("last rejected: {reason}"),
-                        ConsumerState::Down(why) => why.clone(),
+                        ConsumerState::Down(why) | ConsumerState::Waiting(why) => why.clone(),
                         _ => "the demo User Service's consumer of order_queue".to_string(),
                     };
                     ui.label(RichText::new(text).small().weak()).on_hover_text(detail)
@@ -571,6 +572,10 @@ impl SwitchboardApp {
                 detail.push(format!("Down: {why}"));
                 Some("down".to_string())
             }
+            Some(ConsumerState::Waiting(why)) => {
+                detail.push(format!("Waiting: {why}"));
+                Some("waiting".to_string())
+            }
         };
         let waiting = match &self.strip.nats_pending {
             None => "… pending".to_string(),
@@ -630,9 +635,14 @@ impl SwitchboardApp {
                     detail.push(format!("Down: {why}"));
                     "down".to_string()
                 }
+                ConsumerState::Waiting(why) => {
+                    detail.push(format!("Waiting: {why}"));
+                    "starts on first use".to_string()
+                }
             });
+        let waiting = matches!(self.strip.kafka_consumer, Some(ConsumerState::Waiting(_)));
         let lag = match (demo_kafka, &self.strip.demo) {
-            (Some(names), DemoState::Up { .. }) => Some(match &self.strip.kafka_lag {
+            (Some(names), DemoState::Up { .. }) if !waiting => Some(match &self.strip.kafka_lag {
                 None => "lag …".to_string(),
                 Some((_, Ok(lag))) => {
                     detail.push(format!(

@@ -421,6 +421,8 @@ pub(super) fn kafka_lag_watcher(config: &DemoConfig, outbox: &Outbox) -> Option<
 /// Reports the lag of the User Service's Kafka group on the orders topic every second (see
 /// [`Poll`]).
 async fn watch_kafka_lag(names: demo_services::KafkaNames, outbox: Outbox) {
+    // The demo's embedded broker starts on first use: polling it is not that use.
+    let _ = demo_services::kafka_flow::broker_started(&names.url).await;
     let mut probe = crate::engine::kafka::admin::GroupLagProbe::new(&names.url);
     let mut poll = Poll::new(Duration::from_secs(1));
     loop {
