@@ -519,12 +519,14 @@ async fn the_demos_embedded_broker_starts_when_a_client_first_talks_to_it_not_be
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(embedded_phase(&demo), Phase::Held);
-    // The first client that talks is answered by the started broker, the topic already there.
-    let topics = admin::topics(&url)
-        .await
-        .expect("answered through the doorbell");
-    let orders = topics.iter().find(|t| t.topic == "orders").expect("orders");
-    assert_eq!(orders.partitions.len(), 3);
+    // The first clients that talk, all at once, are answered by the started broker with the
+    // topic already there (none of them reaches it before the topic exists).
+    let firsts = (0..6).map(|_| admin::topics(&url));
+    for topics in futures_util::future::join_all(firsts).await {
+        let topics = topics.expect("answered through the doorbell");
+        let orders = topics.iter().find(|t| t.topic == "orders");
+        assert_eq!(orders.map(|o| o.partitions.len()), Some(3), "{topics:?}");
+    }
     assert_eq!(embedded_phase(&demo), Phase::Running);
     // Then the User Service's consumer joins.
     common::eventually(20, "the Kafka consumer leaves its wait", || async {
@@ -536,6 +538,15 @@ async fn the_demos_embedded_broker_starts_when_a_client_first_talks_to_it_not_be
     })
     .await;
     demo.stop().await;
+}
+
+#[tokio::test]
+async fn the_embedded_broker_is_not_held_on_port_zero_or_a_non_loopback_address() {
+    use demo_services::kafka_broker::OnDemandKafka;
+    let zero = OnDemandKafka::hold("127.0.0.1:0".parse().unwrap(), "orders", 3).await;
+    assert!(zero.unwrap_err().contains("port 0"));
+    let outside = OnDemandKafka::hold("192.0.2.1:9092".parse().unwrap(), "orders", 3).await;
+    assert!(outside.unwrap_err().contains("loopback"));
 }
 
 #[tokio::test]

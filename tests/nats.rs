@@ -399,6 +399,106 @@ async fn a_stream_tap_leaves_durable_consumers_alone_and_consume_takes() {
 }
 
 #[tokio::test]
+async fn a_stream_tap_reads_a_recreated_stream_from_its_start_and_removes_its_consumer() {
+    let t = tag();
+    let (stream, subject) = make_stream(&t).await;
+    let js = async_nats::jetstream::new(client().await);
+    let publish = |body: String| {
+        let (js, subject) = (js.clone(), subject.clone());
+        async move {
+            js.publish(subject, body.into())
+                .await
+                .unwrap()
+                .await
+                .unwrap()
+        }
+    };
+    for i in 0..5 {
+        publish(format!("old{i}")).await;
+    }
+    let (mut rx, cancel) = start(NatsWatch::stream(
+        nats_url(),
+        NatsWatchMode::StreamTap,
+        &stream,
+    ));
+    connected(&mut rx).await;
+    assert_eq!(messages(&mut rx, 5).await.len(), 5);
+    // The same name made again: its sequences start over at 1.
+    js.delete_stream(&stream).await.unwrap();
+    let (again, _) = make_stream(&t).await;
+    assert_eq!(again, stream);
+    for i in 0..3 {
+        publish(format!("new{i}")).await;
+    }
+    let mut notice = None;
+    let mut got = Vec::new();
+    while got.len() < 3 {
+        match tokio::time::timeout(Duration::from_secs(30), rx.recv()).await {
+            Ok(Some(WatchEvent::Messages(batch))) => got.extend(batch),
+            Ok(Some(WatchEvent::Notice(n))) => notice = Some(n),
+            Ok(Some(_)) => {}
+            other => panic!("the new stream's messages did not come: {other:?} ({got:?})"),
+        }
+    }
+    let seqs: Vec<_> = got.iter().map(|m| m.stream_seq()).collect();
+    assert_eq!(seqs, [Some(1), Some(2), Some(3)]);
+    assert_eq!(got[0].body.bytes, b"new0");
+    let notice = notice.expect("the tap says the stream was made again");
+    assert!(notice.contains("created again"), "{notice}");
+    // Stopped, the tap removes its consumer at once (not after 30 s of inactivity).
+    let mut s = js.get_stream(&stream).await.unwrap();
+    assert_eq!(s.info().await.unwrap().state.consumer_count, 1);
+    cancel.cancel();
+    drop(rx);
+    let mut left = usize::MAX;
+    for _ in 0..50 {
+        left = s.info().await.unwrap().state.consumer_count;
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(left, 0, "the tap's consumer is deleted when it stops");
+    js.delete_stream(&stream).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_stream_tap_hands_large_messages_on_in_small_batches() {
+    let t = tag();
+    let (stream, subject) = make_stream(&t).await;
+    let js = async_nats::jetstream::new(client().await);
+    let body = vec![b'x'; 300 << 10];
+    for _ in 0..12 {
+        js.publish(subject.clone(), body.clone().into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let (mut rx, cancel) = start(NatsWatch::stream(
+        nats_url(),
+        NatsWatchMode::StreamTap,
+        &stream,
+    ));
+    connected(&mut rx).await;
+    let mut sizes = Vec::new();
+    while sizes.iter().sum::<usize>() < 12 {
+        match tokio::time::timeout(SECS, rx.recv()).await.unwrap() {
+            Some(WatchEvent::Messages(batch)) => {
+                assert!(batch.iter().all(|m| m.body.bytes.len() == 300 << 10));
+                sizes.push(batch.len());
+            }
+            Some(WatchEvent::Failed(e)) => panic!("{e}"),
+            _ => {}
+        }
+    }
+    cancel.cancel();
+    // 1 MiB of bodies fills a batch: never more than 4 of 300 KB (512 is the count limit).
+    assert!(sizes.iter().all(|n| *n <= 4), "{sizes:?}");
+    js.delete_stream(&stream).await.unwrap();
+}
+
+#[tokio::test]
 async fn a_queue_group_member_takes_messages_from_the_others() {
     let t = tag();
     let subject = format!("sbtest.{t}.work");

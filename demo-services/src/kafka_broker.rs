@@ -5,8 +5,11 @@
 //! The demo starts it **on first use** ([`OnDemandKafka`]): until then a listener of ours holds
 //! the address (a port probe sees it answer, nobody else takes it) and the broker's code and
 //! memory are not touched (≈ 9 MB of the idle app's resident memory, #21). The first connection
-//! that sends a byte, or [`ring`] (the demo's producer), starts it there, creates the demo's
-//! topic and hands that connection over; later connections reach the broker directly.
+//! that sends a byte, or [`ring`] (the demo's producer), starts it on a private port that
+//! advertises the held address, creates the demo's topic there, and only then are connections
+//! passed on, that one and every later one: nobody ever sees the broker without its topic.
+//! (tansu binds its own listener: handing the address over would leave a moment where a
+//! client reaches it before the topic exists.)
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -35,6 +38,15 @@ impl EmbeddedKafka {
 
     /// Starts a broker listening on `addr` (loopback only) and waits until it accepts.
     pub async fn start(addr: SocketAddr) -> Result<Self, String> {
+        Self::start_advertising(addr, addr).await
+    }
+
+    /// Starts a broker listening on `addr` that names `advertised` as its address in metadata
+    /// (where its clients connect after bootstrapping), and waits until it accepts.
+    pub async fn start_advertising(
+        addr: SocketAddr,
+        advertised: SocketAddr,
+    ) -> Result<Self, String> {
         if !addr.ip().is_loopback() {
             return Err(format!(
                 "the embedded broker binds loopback addresses only, not {addr}"
@@ -43,6 +55,9 @@ impl EmbeddedKafka {
         let url: url::Url = format!("tcp://{addr}")
             .parse()
             .map_err(|e| format!("broker address {addr}: {e}"))?;
+        let advertised: url::Url = format!("tcp://{advertised}")
+            .parse()
+            .map_err(|e| format!("broker address {advertised}: {e}"))?;
         let storage: url::Url = "memory://tansu/"
             .parse()
             .map_err(|e| format!("storage URL: {e}"))?;
@@ -50,7 +65,7 @@ impl EmbeddedKafka {
             .node_id(1)
             .cluster_id("switchboard-demo")
             .incarnation_id(uuid::Uuid::new_v4())
-            .advertised_listener(url.clone())
+            .advertised_listener(advertised)
             .storage(storage)
             .listener(url)
             .silent(true)
@@ -145,6 +160,11 @@ impl OnDemandKafka {
                 "the embedded broker binds loopback addresses only, not {addr}"
             ));
         }
+        if addr.port() == 0 {
+            return Err(format!(
+                "give the embedded broker a port ({addr}: port 0 would be a port nobody is told)"
+            ));
+        }
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|e| format!("cannot hold {addr} for the embedded Kafka broker: {e}"))?;
@@ -223,8 +243,8 @@ async fn running(mut phase: watch::Receiver<Phase>) -> Result<(), String> {
 }
 
 /// Holds the address until a connection sends a byte or someone rings, then starts the
-/// broker there, creates the topic, and relays the connections that rang meanwhile. Keeps the
-/// broker until the task is aborted.
+/// broker behind it with the topic created, and from then on passes every connection on.
+/// Keeps the broker until the task is aborted.
 async fn doorbell(
     listener: TcpListener,
     addr: SocketAddr,
@@ -254,37 +274,72 @@ async fn doorbell(
             Some(()) = wake.recv() => break,
         }
     }
-    // The address is the broker's now (tansu binds it itself).
-    drop(listener);
     phase.send_replace(Phase::Starting);
-    let broker = match EmbeddedKafka::start(addr).await {
+    let broker = match start_behind(addr, &topic, partitions).await {
         Ok(broker) => broker,
         Err(why) => {
             phase.send_replace(Phase::Failed(why));
             return;
         }
     };
-    if let Err(e) =
-        switchboard_engine::kafka::admin::create_topic(&broker.url(), &topic, partitions).await
-    {
-        tracing::warn!(error = %e.message, "the embedded Kafka broker could not create {topic}");
-    }
     phase.send_replace(Phase::Running);
     tracing::info!("the embedded Kafka broker started on first use at {addr}");
-    drop(rung_tx);
+    let upstream = broker.addr;
     if let Some(conn) = first {
-        tokio::spawn(relay(conn, addr));
+        tokio::spawn(relay(conn, upstream));
     }
-    // Connections that rang while it started (their tasks hold the last senders).
-    while let Some(conn) = rung.recv().await {
-        tokio::spawn(relay(conn, addr));
+    // From now on every connection is passed on: those that rang while it started (their
+    // tasks hold senders) and every new one. `broker` lives as long as this task.
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                if let Ok((conn, _)) = accepted {
+                    tokio::spawn(relay(conn, upstream));
+                }
+            }
+            Some(conn) = rung.recv() => {
+                tokio::spawn(relay(conn, upstream));
+            }
+        }
     }
-    // Held until the task is aborted (the owner dropped): the broker stops with it.
-    let _broker = broker;
-    std::future::pending::<()>().await;
 }
 
-/// Passes a connection that rang the doorbell on to the broker, both ways, until either closes.
+/// Starts the broker on a free private port, advertising `addr`, with `topic` created.
+async fn start_behind(
+    addr: SocketAddr,
+    topic: &str,
+    partitions: i32,
+) -> Result<EmbeddedKafka, String> {
+    let mut last = String::new();
+    // A free port can be taken between finding it and binding it: a few tries.
+    for _ in 0..3 {
+        let private = free_port(addr.ip())?;
+        match EmbeddedKafka::start_advertising(private, addr).await {
+            Ok(broker) => {
+                let url = broker.url();
+                switchboard_engine::kafka::admin::create_topic(&url, topic, partitions)
+                    .await
+                    .map_err(|e| {
+                        format!(
+                            "the embedded Kafka broker could not create {topic}: {}",
+                            e.message
+                        )
+                    })?;
+                return Ok(broker);
+            }
+            Err(why) => last = why,
+        }
+    }
+    Err(last)
+}
+
+fn free_port(ip: std::net::IpAddr) -> Result<SocketAddr, String> {
+    let probe = std::net::TcpListener::bind(SocketAddr::new(ip, 0))
+        .map_err(|e| format!("no free port for the embedded Kafka broker: {e}"))?;
+    probe.local_addr().map_err(|e| e.to_string())
+}
+
+/// Passes a connection on to the broker at `addr`, both ways, until either side closes.
 async fn relay(mut conn: TcpStream, addr: SocketAddr) {
     let Ok(mut broker) = TcpStream::connect(addr).await else {
         return;

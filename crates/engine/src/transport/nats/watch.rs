@@ -415,6 +415,8 @@ struct Sink {
     last_seq: Option<u64>,
     /// The consumer sequence of the last message added (0: none yet from this consumer).
     consumer_seq: u64,
+    /// Body bytes in the batch being filled.
+    bytes: usize,
     /// The average record of the last stored batch (the next one's buffer).
     record_bytes: usize,
 }
@@ -430,6 +432,7 @@ impl Sink {
             names: Names::default(),
             last_seq: None,
             consumer_seq: 0,
+            bytes: 0,
             record_bytes: 256,
         }
     }
@@ -437,10 +440,16 @@ impl Sink {
     /// Starts a batch of up to `want` messages (after a wait: the clock is read again).
     fn start(&mut self, want: usize) {
         self.clock.stale();
+        self.bytes = 0;
         match self.form {
             Form::Watched => self.watched = Vec::with_capacity(want),
             Form::Stored => self.stored = Prepared::with_capacity(want, self.record_bytes),
         }
+    }
+
+    /// Whether the batch should be handed on: `want` messages, or `BATCH_BYTES` of bodies.
+    fn full(&self, want: usize) -> bool {
+        self.len() >= want || self.bytes >= BATCH_BYTES
     }
 
     fn len(&self) -> usize {
@@ -452,6 +461,7 @@ impl Sink {
 
     fn add_core(&mut self, m: async_nats::Message) {
         let at_ms = self.clock.now_ms();
+        self.bytes += m.payload.len();
         match self.form {
             Form::Watched => {
                 let mut watched = core_message(m);
@@ -489,6 +499,7 @@ impl Sink {
             return false;
         }
         let at_ms = self.clock.now_ms();
+        self.bytes += m.payload.len();
         match self.form {
             Form::Watched => {
                 let mut watched = stream_message_at(m, &mut self.names, position);
@@ -743,7 +754,7 @@ async fn forward(
         };
         sink.start(want);
         sink.add_core(first);
-        while sink.len() < want {
+        while !sink.full(want) {
             match futures_util::FutureExt::now_or_never(stream.next()) {
                 Some(Some(m)) => sink.add_core(m),
                 _ => break,
@@ -807,9 +818,23 @@ async fn stream_tap(
     let mut sent: u64 = 0;
     let mut backoff = Duration::from_millis(250);
     let mut first = true;
+    // When the stream was created: a stream deleted and made again under the same name starts
+    // its sequences at 1, so `resume` means nothing in it.
+    let mut created = None;
+    let mut cleanup = Cleanup {
+        js: js.clone(),
+        stream: name.to_string(),
+        consumer: None,
+    };
     loop {
         let opened = async {
             let stream = get_stream(&js, name).await?;
+            let made = stream.cached_info().created;
+            let recreated = created.is_some_and(|c| c != made);
+            if recreated {
+                resume = None;
+            }
+            created = Some(made);
             // An ordered consumer's settings (ephemeral, no acks, memory storage, one
             // replica), read through a plain pull consumer: async-nats's ordered consumer keeps
             // at most 500 messages in flight, which held a tap of a full stream to ≈ 0.8 of
@@ -821,33 +846,48 @@ async fn stream_tap(
                     Some(start_sequence) => {
                         consumer::DeliverPolicy::ByStartSequence { start_sequence }
                     }
+                    None if recreated => consumer::DeliverPolicy::All,
                     None => start_at(&spec.from)?,
                 },
                 description: Some("switchboard stream tap (ordered, ephemeral, no acks)".into()),
                 ..Default::default()
             }
             .into();
-            let state = &stream.cached_info().state;
-            let window = tap_window(state.messages, state.bytes);
+            let window_bytes = tap_window_bytes(client.server_info().max_payload);
             let consumer = stream
                 .create_consumer(config)
                 .await
                 .map_err(consumer_failed)?;
-            consumer
+            cleanup.replace(consumer.cached_info().name.clone());
+            let messages = consumer
                 .stream()
-                .max_messages_per_batch(window)
+                .max_messages_per_batch(TAP_WINDOW)
+                .max_bytes_per_batch(window_bytes)
                 .heartbeat(TAP_HEARTBEAT)
                 .messages()
                 .await
-                .map_err(consumer_failed)
+                .map_err(consumer_failed)?;
+            Ok((messages, recreated))
         }
         .await;
         let mut messages = match opened {
-            Ok(m) => m,
+            Ok((m, recreated)) => {
+                if recreated
+                    && events
+                        .send(WatchEvent::Notice(format!(
+                            "stream {name:?} was deleted and created again: its sequences start over, so the tap reads the new stream from its start"
+                        )))
+                        .await
+                        .is_err()
+                {
+                    return Ok(());
+                }
+                m
+            }
             // A first failure ends the watch; later ones are waited out.
             Err(e) if first => return Err(e),
             Err(e) => {
-                let reason = format!("{}; waiting for it", e.message);
+                let reason = format!("{}; waiting for it to come back", e.message);
                 if events
                     .send(WatchEvent::Lost {
                         reason,
@@ -918,7 +958,7 @@ async fn stream_tap(
             // there, once more after letting the connection read on: a fast stream fills
             // batches instead of waking the viewer for a handful each time.
             let mut waited = false;
-            while sink.len() < want {
+            while !sink.full(want) {
                 match futures_util::FutureExt::now_or_never(messages.next()) {
                     Some(Some(Ok(m))) => {
                         if !sink.add_stream(&m) {
@@ -1061,6 +1101,42 @@ async fn consume(
     }
 }
 
+/// Deletes a stream tap's consumer when the tap stops or makes another, rather than leaving
+/// it listed on the server for the 30 s until it would expire on its own. Best effort, on a
+/// task of its own (a tap is stopped by dropping it).
+struct Cleanup {
+    js: jetstream::Context,
+    stream: String,
+    consumer: Option<String>,
+}
+
+impl Cleanup {
+    fn replace(&mut self, consumer: String) {
+        if let Some(old) = self.consumer.replace(consumer) {
+            self.delete(old);
+        }
+    }
+
+    fn delete(&self, consumer: String) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (js, stream) = (self.js.clone(), self.stream.clone());
+        runtime.spawn(async move {
+            let deleted = js.delete_consumer_from_stream(consumer, stream);
+            let _ = tokio::time::timeout(Duration::from_secs(2), deleted).await;
+        });
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Some(consumer) = self.consumer.take() {
+            self.delete(consumer);
+        }
+    }
+}
+
 /// A stream tap lets other tasks run after this many messages of a batch (see `stream_tap`).
 const YIELD_EVERY: usize = 64;
 
@@ -1071,17 +1147,19 @@ const TAP_HEARTBEAT: Duration = Duration::from_secs(15);
 /// Most messages a stream tap keeps in flight (asked of the server, not yet taken).
 const TAP_WINDOW: usize = 2000;
 
-/// Bytes a stream tap's window is meant to hold at most, judged by the stream's average message.
-const TAP_WINDOW_BYTES: u64 = 16 << 20;
+/// Most bytes a stream tap keeps in flight, unless the server allows larger messages.
+const TAP_WINDOW_BYTES: usize = 16 << 20;
 
-/// The stream tap's window: `TAP_WINDOW` messages, fewer when the stream's messages are large
-/// (a stream of 1 MB messages is read 16 at a time, not 2000), never under 16.
-fn tap_window(messages: u64, bytes: u64) -> usize {
-    let average = bytes.checked_div(messages).unwrap_or(0).max(1);
-    usize::try_from(TAP_WINDOW_BYTES / average)
-        .unwrap_or(TAP_WINDOW)
-        .clamp(16, TAP_WINDOW)
+/// The bytes a stream tap asks for at a time: `TAP_WINDOW_BYTES`, or room for two of the
+/// largest messages the server takes (a message larger than a pull's byte limit would stall it).
+fn tap_window_bytes(max_payload: usize) -> usize {
+    TAP_WINDOW_BYTES.max(max_payload.saturating_mul(2))
 }
+
+/// A batch of watched messages is handed on once it holds this many bytes of bodies, whatever
+/// its count: 512 messages of 1 MB would be half a gigabyte, and the CLI's and the viewer's
+/// queues hold 16–64 batches.
+const BATCH_BYTES: usize = 1 << 20;
 
 /// Most messages one pull request of a consume asks for.
 const CONSUME_BATCH: u64 = 256;
@@ -1289,11 +1367,20 @@ mod tests {
     }
 
     #[test]
-    fn a_stream_taps_window_holds_about_16_mib() {
-        assert_eq!(tap_window(0, 0), TAP_WINDOW);
-        assert_eq!(tap_window(300_000, 300_000 * 140), TAP_WINDOW);
-        assert_eq!(tap_window(100, 100 << 20), 16);
-        assert_eq!(tap_window(100, 100 * (32 << 10)), 512);
+    fn a_stream_taps_window_holds_16_mib_or_two_of_the_largest_messages() {
+        assert_eq!(tap_window_bytes(1 << 20), 16 << 20);
+        assert_eq!(tap_window_bytes(64 << 20), 128 << 20);
+    }
+
+    #[test]
+    fn a_batch_is_handed_on_at_its_count_or_its_bytes() {
+        let mut sink = Sink::new(Form::Watched);
+        sink.start(10);
+        assert!(!sink.full(10));
+        sink.bytes = BATCH_BYTES;
+        assert!(sink.full(10), "1 MiB of bodies fills a batch");
+        sink.start(10);
+        assert_eq!(sink.bytes, 0, "a new batch starts empty");
     }
 
     #[test]
