@@ -689,10 +689,17 @@ pub async fn run_as(
     delivered: Option<Delivered>,
     form: Form,
 ) {
+    let deletion = Deletion::default();
     let result = tokio::select! {
         _ = cancel.cancelled() => Ok(()),
-        r = run_inner(&spec, &events, &cancel, delivered, form) => r,
+        r = run_inner(&spec, &events, &cancel, delivered, form, &deletion) => r,
     };
+    // A stream tap's consumer is deleted as it stops: waited for (briefly), so that a CLI
+    // exiting right after does not leave it behind.
+    let pending = deletion.lock().ok().and_then(|mut d| d.take());
+    if let Some(pending) = pending {
+        let _ = tokio::time::timeout(Duration::from_secs(2), pending).await;
+    }
     if let Err(error) = result {
         let _ = events.send(WatchEvent::Failed(error)).await;
     }
@@ -704,6 +711,7 @@ async fn run_inner(
     cancel: &CancellationToken,
     delivered: Option<Delivered>,
     form: Form,
+    deletion: &Deletion,
 ) -> Result<(), ExchangeError> {
     spec.check()?;
     let (client, reconnects) = connect(spec, events).await?;
@@ -715,7 +723,8 @@ async fn run_inner(
             core(spec, &client, events, Sink::new(form)).await
         }
         NatsWatchMode::StreamTap => {
-            stream_tap(spec, &client, events, reconnects, Sink::new(form)).await
+            let tap = (reconnects, Sink::new(form), deletion);
+            stream_tap(spec, &client, events, tap).await
         }
         NatsWatchMode::Consume => consume(spec, &client, events, cancel, delivered).await,
         NatsWatchMode::Peek => peek(spec, &client, events).await,
@@ -807,8 +816,7 @@ async fn stream_tap(
     spec: &NatsWatch,
     client: &async_nats::Client,
     events: &mpsc::Sender<WatchEvent>,
-    mut reconnects: tokio::sync::watch::Receiver<u64>,
-    mut sink: Sink,
+    (mut reconnects, mut sink, deletion): (tokio::sync::watch::Receiver<u64>, Sink, &Deletion),
 ) -> Result<(), ExchangeError> {
     let js = jetstream::new(client.clone());
     let name = spec.stream.trim();
@@ -825,6 +833,7 @@ async fn stream_tap(
         js: js.clone(),
         stream: name.to_string(),
         consumer: None,
+        deletion: deletion.clone(),
     };
     loop {
         let opened = async {
@@ -1108,7 +1117,12 @@ struct Cleanup {
     js: jetstream::Context,
     stream: String,
     consumer: Option<String>,
+    /// The last deletion started, for `run_as` to wait for.
+    deletion: Deletion,
 }
+
+/// A stream tap's last consumer deletion in progress.
+type Deletion = Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>;
 
 impl Cleanup {
     fn replace(&mut self, consumer: String) {
@@ -1122,10 +1136,13 @@ impl Cleanup {
             return;
         };
         let (js, stream) = (self.js.clone(), self.stream.clone());
-        runtime.spawn(async move {
+        let task = runtime.spawn(async move {
             let deleted = js.delete_consumer_from_stream(consumer, stream);
             let _ = tokio::time::timeout(Duration::from_secs(2), deleted).await;
         });
+        if let Ok(mut last) = self.deletion.lock() {
+            *last = Some(task);
+        }
     }
 }
 
