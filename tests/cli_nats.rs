@@ -303,3 +303,50 @@ fn a_watch_ends_when_its_reader_closes_the_pipe_though_nothing_arrives() {
     };
     assert!(status.success(), "{status:?}");
 }
+
+#[tokio::test]
+async fn a_stream_tap_stopped_by_sigterm_ends_cleanly_and_leaves_no_consumer() {
+    use std::io::Read;
+    let t = tag();
+    let stream = format!("SBTERM_{t}");
+    let js = async_nats::jetstream::new(async_nats::connect(nats_url()).await.unwrap());
+    js.create_stream(async_nats::jetstream::stream::Config {
+        name: stream.clone(),
+        subjects: vec![format!("sbterm_{t}.>")],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["watch", &nats_url(), "--stream", &stream])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut banner = [0u8; 9];
+    let mut stderr = child.stderr.take().unwrap();
+    let banner =
+        tokio::task::spawn_blocking(move || stderr.read_exact(&mut banner).map(|()| banner))
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(&banner, b"watching:");
+    let mut s = js.get_stream(&stream).await.unwrap();
+    assert_eq!(s.info().await.unwrap().state.consumer_count, 1);
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        status.success(),
+        "SIGTERM ends a watch as Ctrl-C does: {status:?}"
+    );
+    // Its consumer is gone with it (not left for the server's 30 s inactivity).
+    assert_eq!(s.info().await.unwrap().state.consumer_count, 0);
+    delete_stream(&stream).await;
+}

@@ -433,10 +433,10 @@ async fn load(
     };
     let cancel = tokio_util::sync::CancellationToken::new();
     let stop = cancel.clone();
+    let mut signal = StopSignal::new();
     let ctrl_c = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            stop.cancel();
-        }
+        signal.recv().await;
+        stop.cancel();
     });
     let report = run_load(&spec, &pool, None, cancel).await;
     ctrl_c.abort();
@@ -534,5 +534,37 @@ fn report(exchanges: &[Exchange], json: bool, show_credentials: bool) -> ExitCod
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// Ctrl-C, or SIGTERM (`kill`, a process manager): a watch, a load or a trace follow stops as
+/// cleanly on either — what it holds on a server (a stream tap's consumer) is given back.
+/// Made once, before the work starts, so a signal that comes between two waits is not lost.
+pub(crate) struct StopSignal {
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignal {
+    pub(crate) fn new() -> Self {
+        Self {
+            terminate: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .ok(),
+        }
+    }
+
+    /// Waits for Ctrl-C or SIGTERM.
+    pub(crate) async fn recv(&mut self) {
+        let terminate = async {
+            match &mut self.terminate {
+                Some(signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = terminate => {}
+        }
     }
 }

@@ -170,13 +170,14 @@ async fn print_spans(a: &args::TracesArgs, receiver: &Receiver) -> anyhow::Resul
             said.1 = missed;
         }
     };
+    let mut stop = super::StopSignal::new();
     let (delivered_tx, delivered) = tokio::sync::watch::channel(0u64);
     let mut writer = super::watching::StdoutWriter::spawn(delivered_tx)?;
     let mut queued = 0u64;
     'follow: loop {
         let batch = tokio::select! {
             _ = &mut until => break,
-            _ = tokio::signal::ctrl_c() => break,
+            () = stop.recv() => break,
             Ok(()) = writer.reader_gone.changed() => break,
             _ = refusals.tick() => {
                 notes(&follower);
@@ -217,7 +218,7 @@ async fn print_spans(a: &args::TracesArgs, receiver: &Receiver) -> anyhow::Resul
                     Err(_) => break 'follow,
                 },
                 _ = &mut until => break 'follow,
-                _ = tokio::signal::ctrl_c() => break 'follow,
+                () = stop.recv() => break 'follow,
                 Ok(()) = writer.reader_gone.changed() => break 'follow,
                 _ = refusals.tick() => notes(&follower),
             }

@@ -71,6 +71,7 @@ pub(super) async fn run_watch_request(
     show_credentials: bool,
 ) -> anyhow::Result<ExitCode> {
     use crate::engine::watch::{self, WatchEvent};
+    let mut stop = super::StopSignal::new();
     let (tx, mut rx) = tokio::sync::mpsc::channel(64);
     let cancel = tokio_util::sync::CancellationToken::new();
     // A consume acknowledges only what was printed; the rest stays in (or goes back to) the queue.
@@ -106,7 +107,7 @@ pub(super) async fn run_watch_request(
                 interrupted = true;
                 break timed_out(received);
             }
-            _ = tokio::signal::ctrl_c() => {
+            () = stop.recv() => {
                 interrupted = true;
                 break Ok(());
             }
@@ -162,7 +163,7 @@ pub(super) async fn run_watch_request(
                         interrupted = true;
                         break writer.failure().await.map_or(Ok(()), Err);
                     },
-                    _ = tokio::signal::ctrl_c() => {
+                    () = stop.recv() => {
                         interrupted = true;
                         break Ok(());
                     }
@@ -212,7 +213,7 @@ pub(super) async fn run_watch_request(
     if !interrupted && outcome.is_ok() {
         tokio::select! {
             _ = done => {}
-            _ = tokio::signal::ctrl_c() => {}
+            () = stop.recv() => {}
         }
     }
     cancel.cancel();
