@@ -427,17 +427,7 @@ async fn the_demo_produces_orders_keyed_by_user_and_its_user_service_consumes_th
         .expect("orders created");
     assert_eq!(orders.partitions.len(), 3);
 
-    let http = reqwest::Client::new();
-    let response: serde_json::Value = http
-        .post(format!("http://{}/orders", demo.order.http_addr))
-        .header("x-correlation-id", "corr-kafka")
-        .json(&serde_json::json!({"user_id": "2", "amount": 3.5}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let response = place_order(&demo, "2", Some("corr-kafka")).await;
     let published = &response["published_kafka"];
     assert_eq!(published["topic"], "orders", "{response}");
     assert_eq!(published["partition"], kafka::partition_for_key(b"2", 3));
@@ -453,6 +443,18 @@ async fn the_demo_produces_orders_keyed_by_user_and_its_user_service_consumes_th
     assert_eq!(event["event"], "OrderCreated");
 
     // The User Service reads it as group user-service: its counter moves, the lag goes to 0.
+    kafka_consumed(&demo).await;
+    common::eventually(20, "group user-service caught up", || async {
+        let groups = admin::groups(&names.url).await.ok()?;
+        let g = groups.into_iter().find(|g| g.group == "user-service")?;
+        (g.lag == 0 && !g.offsets.is_empty()).then_some(())
+    })
+    .await;
+    demo.stop().await;
+}
+
+/// Waits (20 s at most) until the User Service's Kafka consumer has read an order.
+async fn kafka_consumed(demo: &demo_services::DemoServices) {
     common::eventually(20, "the user service's Kafka consumer", || async {
         matches!(
             demo.user.kafka_consumer_state(),
@@ -461,13 +463,21 @@ async fn the_demo_produces_orders_keyed_by_user_and_its_user_service_consumes_th
         .then_some(())
     })
     .await;
-    common::eventually(20, "group user-service caught up", || async {
-        let groups = admin::groups(&names.url).await.ok()?;
-        let g = groups.into_iter().find(|g| g.group == "user-service")?;
-        (g.lag == 0 && !g.offsets.is_empty()).then_some(())
-    })
-    .await;
-    demo.stop().await;
+}
+
+/// Places an order with the demo's Order Service: its JSON answer.
+async fn place_order(
+    demo: &demo_services::DemoServices,
+    user_id: &str,
+    correlation_id: Option<&str>,
+) -> serde_json::Value {
+    let mut post = reqwest::Client::new()
+        .post(format!("http://{}/orders", demo.order.http_addr))
+        .json(&serde_json::json!({"user_id": user_id, "amount": 3.5}));
+    if let Some(id) = correlation_id {
+        post = post.header("x-correlation-id", id);
+    }
+    post.send().await.unwrap().json().await.unwrap()
 }
 
 /// The demo on a loopback address where nothing listens, its embedded broker on first use.
@@ -552,15 +562,7 @@ async fn the_embedded_broker_is_not_held_on_port_zero_or_a_non_loopback_address(
 #[tokio::test]
 async fn the_demos_first_order_starts_its_embedded_broker_and_is_consumed() {
     let (demo, url) = demo_on_demand().await;
-    let response: serde_json::Value = reqwest::Client::new()
-        .post(format!("http://{}/orders", demo.order.http_addr))
-        .json(&serde_json::json!({"user_id": "3", "amount": 1.5}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let response = place_order(&demo, "3", None).await;
     let published = &response["published_kafka"];
     assert_eq!(published["topic"], "orders", "{response}");
     assert_eq!(published["offset"], 0, "{response}");
@@ -568,14 +570,7 @@ async fn the_demos_first_order_starts_its_embedded_broker_and_is_consumed() {
         embedded_phase(&demo),
         demo_services::kafka_broker::Phase::Running
     );
-    common::eventually(20, "the user service's Kafka consumer", || async {
-        matches!(
-            demo.user.kafka_consumer_state(),
-            demo_services::ConsumerState::Consuming { consumed, .. } if consumed >= 1
-        )
-        .then_some(())
-    })
-    .await;
+    kafka_consumed(&demo).await;
     let groups = admin::groups(&url).await.unwrap();
     assert!(
         groups.iter().any(|g| g.group == "user-service"),

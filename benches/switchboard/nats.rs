@@ -153,17 +153,8 @@ pub(super) async fn bare_ordered(stream: &str, n: u64) -> f64 {
         .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig::default())
         .await
         .unwrap();
-    let mut messages = consumer.messages().await.unwrap();
-    let mut got = 0;
-    while got < n {
-        use futures_util::StreamExt;
-        match messages.next().await {
-            Some(Ok(_)) => got += 1,
-            Some(Err(_)) => {}
-            None => break,
-        }
-    }
-    n as f64 / start.elapsed().as_secs_f64()
+    let messages = consumer.messages().await.unwrap();
+    read(messages, n, start).await
 }
 
 /// A bare async-nats pull consumer with the stream tap's settings (ephemeral, no acks) and
@@ -178,15 +169,25 @@ pub(super) async fn bare_pull(stream: &str, n: u64) -> f64 {
     let s = js.get_stream(stream).await.unwrap();
     let config: pull::Config = pull::OrderedConfig::default().into();
     let consumer = s.create_consumer(config).await.unwrap();
-    let mut messages = consumer
+    let messages = consumer
         .stream()
         .max_messages_per_batch(2000)
         .messages()
         .await
         .unwrap();
+    read(messages, n, start).await
+}
+
+/// Reads `n` messages of a consumer's stream: messages per second since `start`.
+async fn read<T, E>(
+    messages: impl futures_util::Stream<Item = Result<T, E>>,
+    n: u64,
+    start: Instant,
+) -> f64 {
+    use futures_util::StreamExt;
+    let mut messages = std::pin::pin!(messages);
     let mut got = 0;
     while got < n {
-        use futures_util::StreamExt;
         match messages.next().await {
             Some(Ok(_)) => got += 1,
             Some(Err(_)) => {}
