@@ -323,13 +323,15 @@ async fn a_stream_tap_stopped_by_sigterm_ends_cleanly_and_leaves_no_consumer() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut banner = [0u8; 9];
+    // The banner read, stderr is kept open (a closed one would make the CLI's last words fail).
     let mut stderr = child.stderr.take().unwrap();
-    let banner =
-        tokio::task::spawn_blocking(move || stderr.read_exact(&mut banner).map(|()| banner))
-            .await
-            .unwrap()
-            .unwrap();
+    let (mut stderr, banner) = tokio::task::spawn_blocking(move || {
+        let mut banner = [0u8; 9];
+        stderr.read_exact(&mut banner).unwrap();
+        (stderr, banner)
+    })
+    .await
+    .unwrap();
     assert_eq!(&banner, b"watching:");
     let mut s = js.get_stream(&stream).await.unwrap();
     assert_eq!(s.info().await.unwrap().state.consumer_count, 1);
@@ -342,9 +344,11 @@ async fn a_stream_tap_stopped_by_sigterm_ends_cleanly_and_leaves_no_consumer() {
         .await
         .unwrap()
         .unwrap();
+    let mut said = String::new();
+    stderr.read_to_string(&mut said).unwrap();
     assert!(
         status.success(),
-        "SIGTERM ends a watch as Ctrl-C does: {status:?}"
+        "SIGTERM ends a watch as Ctrl-C does: {status:?} {said}"
     );
     // Its consumer is gone with it (not left for the server's 30 s inactivity).
     assert_eq!(s.info().await.unwrap().state.consumer_count, 0);

@@ -47,11 +47,7 @@ impl EmbeddedKafka {
         addr: SocketAddr,
         advertised: SocketAddr,
     ) -> Result<Self, String> {
-        if !addr.ip().is_loopback() {
-            return Err(format!(
-                "the embedded broker binds loopback addresses only, not {addr}"
-            ));
-        }
+        loopback_only(addr)?;
         let url: url::Url = format!("tcp://{addr}")
             .parse()
             .map_err(|e| format!("broker address {addr}: {e}"))?;
@@ -115,6 +111,17 @@ impl Drop for EmbeddedKafka {
     }
 }
 
+/// The embedded broker binds loopback addresses only: a user's network is never served.
+fn loopback_only(addr: SocketAddr) -> Result<(), String> {
+    if addr.ip().is_loopback() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the embedded broker binds loopback addresses only, not {addr}"
+        ))
+    }
+}
+
 /// Where an on-demand broker stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Phase {
@@ -155,11 +162,7 @@ impl OnDemandKafka {
     /// Holds `addr` (loopback only) for a broker started on first use, which then creates
     /// `topic` with `partitions` before anyone is served.
     pub async fn hold(addr: SocketAddr, topic: &str, partitions: i32) -> Result<Self, String> {
-        if !addr.ip().is_loopback() {
-            return Err(format!(
-                "the embedded broker binds loopback addresses only, not {addr}"
-            ));
-        }
+        loopback_only(addr)?;
         if addr.port() == 0 {
             return Err(format!(
                 "give the embedded broker a port ({addr}: port 0 would be a port nobody is told)"
@@ -182,11 +185,6 @@ impl OnDemandKafka {
         let topic = (topic.to_string(), partitions);
         let task = tokio::spawn(doorbell(listener, addr, topic, phase_tx, wake));
         Ok(Self { addr, phase, task })
-    }
-
-    /// `kafka://host:port` of the broker.
-    pub fn url(&self) -> String {
-        format!("kafka://{}", self.addr)
     }
 
     pub fn phase(&self) -> Phase {

@@ -723,8 +723,7 @@ async fn run_inner(
             core(spec, &client, events, Sink::new(form)).await
         }
         NatsWatchMode::StreamTap => {
-            let tap = (reconnects, Sink::new(form), deletion);
-            stream_tap(spec, &client, events, tap).await
+            stream_tap(spec, &client, events, reconnects, Sink::new(form), deletion).await
         }
         NatsWatchMode::Consume => consume(spec, &client, events, cancel, delivered).await,
         NatsWatchMode::Peek => peek(spec, &client, events).await,
@@ -816,7 +815,9 @@ async fn stream_tap(
     spec: &NatsWatch,
     client: &async_nats::Client,
     events: &mpsc::Sender<WatchEvent>,
-    (mut reconnects, mut sink, deletion): (tokio::sync::watch::Receiver<u64>, Sink, &Deletion),
+    mut reconnects: tokio::sync::watch::Receiver<u64>,
+    mut sink: Sink,
+    deletion: &Deletion,
 ) -> Result<(), ExchangeError> {
     let js = jetstream::new(client.clone());
     let name = spec.stream.trim();
