@@ -1073,3 +1073,70 @@ async fn a_refused_login_is_headlined_failed_not_no_answer() {
     );
     demo.stop().await;
 }
+
+/// `switchboard … | head -1`, or a supervisor that closed stderr: the CLI neither panics (exit
+/// 101) nor prints a stray error; the exit code is still the exchange's own.
+#[tokio::test]
+async fn a_closed_stdout_or_stderr_ends_the_command_quietly_with_its_own_exit_code() {
+    fn closed() -> std::process::Stdio {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        writer.into()
+    }
+    let proto = concat!(env!("CARGO_MANIFEST_DIR"), "/proto/user.proto");
+    let run = |args: &[&str], stdout_closed: bool| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+        command.args(args);
+        if stdout_closed {
+            command
+                .stdout(closed())
+                .stderr(std::process::Stdio::piped());
+        } else {
+            command
+                .stdout(std::process::Stdio::piped())
+                .stderr(closed());
+        }
+        command.output().unwrap()
+    };
+    let describe = [
+        "grpc",
+        "describe",
+        "127.0.0.1:1",
+        "user.UserService",
+        "--proto",
+        proto,
+    ];
+    // Describing from a file prints on stdout only; its reader is gone.
+    let out = run(&describe, true);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A refused request prints the exchange and a one-line error: with either side closed the
+    // command still fails with 1, as the exchange did.
+    let refused = ["send", "http", "http://127.0.0.1:1/user/1"];
+    for stdout_closed in [true, false] {
+        let out = run(&refused, stdout_closed);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "stdout closed {stdout_closed}: {out:?}"
+        );
+    }
+    let out = run(&refused, true);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(
+        stderr.lines().filter(|l| l.starts_with("error: ")).count(),
+        1,
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let out = run(&refused, false);
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .contains("127.0.0.1:1")
+    );
+}

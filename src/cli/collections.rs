@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 
 use super::args;
+use super::out::{errln, out, outln};
 use super::print::format_us;
 use crate::engine::collection::{
     self, COLLECTION_FILE, Collection, Loaded, SavedRequest, SecretStore, import,
@@ -31,7 +32,7 @@ fn secrets() -> anyhow::Result<SecretStore> {
 /// unresolved), not a reason to refuse running.
 fn secrets_or_empty() -> SecretStore {
     SecretStore::load(&SecretStore::default_path()).unwrap_or_else(|e| {
-        eprintln!("warning: secrets not used: {e}");
+        errln!("warning: secrets not used: {e}");
         SecretStore::default()
     })
 }
@@ -49,7 +50,13 @@ pub async fn run(a: args::RunArgs, show_credentials: bool) -> anyhow::Result<Exi
         traceparent: !a.no_traceparent,
     };
     let json = a.json;
+    // The first failed write to stdout: later results are not printed, and the command ends
+    // with it once the run is over (a closed stdout is no error).
+    let mut unprinted: Option<anyhow::Error> = None;
     let results = collection::run::run(&collection, &secrets_or_empty(), &options, |r| {
+        if unprinted.is_some() {
+            return;
+        }
         let masked;
         let r = if show_credentials {
             r
@@ -64,17 +71,22 @@ pub async fn run(a: args::RunArgs, show_credentials: bool) -> anyhow::Result<Exi
             };
             &masked
         };
-        if json {
-            print_json(r);
+        let printed = if json {
+            print_json(r)
         } else {
-            print!("{}", result_text(r));
-        }
+            out!("{}", result_text(r))
+        };
+        unprinted = printed.err();
     })
     .await?;
+    // A reader that closed stdout still gets the summary on stderr and the earned exit code.
+    if let Some(err) = unprinted.filter(|err| !super::out::stdout_closed(err)) {
+        return Err(err);
+    }
     let failed = results.iter().filter(|r| !r.passed).count();
     let skipped = results.iter().filter(|r| r.skipped.is_some()).count();
     let passed = results.len() - failed - skipped;
-    eprintln!(
+    errln!(
         "{}: {passed} passed, {failed} failed{}",
         collection.name(),
         if skipped > 0 {
@@ -91,11 +103,10 @@ pub async fn run(a: args::RunArgs, show_credentials: bool) -> anyhow::Result<Exi
 }
 
 /// One JSON line per exchange: the exchange's own fields, then which request and how it did.
-fn print_json(r: &RunResult) {
+fn print_json(r: &RunResult) -> anyhow::Result<()> {
     let summary = serde_json::to_value(r).unwrap_or_default();
     if r.exchanges.is_empty() {
-        println!("{summary}");
-        return;
+        return outln!("{summary}");
     }
     for exchange in &r.exchanges {
         let mut value = serde_json::to_value(exchange).unwrap_or_default();
@@ -104,8 +115,9 @@ fn print_json(r: &RunResult) {
                 obj.insert(k.clone(), v.clone());
             }
         }
-        println!("{value}");
+        outln!("{value}")?;
     }
+    Ok(())
 }
 
 fn result_text(r: &RunResult) -> String {
@@ -167,13 +179,13 @@ pub fn import(i: args::Import) -> anyhow::Result<ExitCode> {
         ),
     };
     for warning in &imported.warnings {
-        eprintln!("warning: {warning}");
+        errln!("warning: {warning}");
     }
     let written = import::write_into(&dir, &imported, &mut secrets)?;
     for rel in &written {
-        println!("{}", dir.join(rel).display());
+        outln!("{}", dir.join(rel).display())?;
     }
-    eprintln!(
+    errln!(
         "imported {} request(s) into {}{}",
         written.len(),
         dir.display(),
@@ -240,6 +252,6 @@ pub fn export(e: args::Export) -> anyhow::Result<ExitCode> {
     } else {
         import::export_grpcurl(&request)?
     };
-    println!("{line}");
+    outln!("{line}")?;
     Ok(ExitCode::SUCCESS)
 }

@@ -52,7 +52,7 @@ pub(super) async fn send_grpc(
         Ok(loaded) => loaded,
         Err(error) => {
             let exchange = grpc::discovery_failed(&request, discovery, error);
-            return Ok(report(&[exchange], a.json, show_credentials));
+            return report(&[exchange], a.json, show_credentials);
         }
     };
     let method = grpc::find_method(&pool, &request.method).ok();
@@ -82,7 +82,7 @@ pub(super) async fn send_grpc(
                                 }
                             }
                             Err(e) => {
-                                eprintln!("error: stdin line {}: {}", i + 1, e.message);
+                                errln!("error: stdin line {}: {}", i + 1, e.message);
                                 return;
                             }
                         }
@@ -101,13 +101,14 @@ pub(super) async fn send_grpc(
             let mut n = 0;
             while let Some(m) = rx.recv().await {
                 n += 1;
-                println!(
+                outln!(
                     "<- #{n} at {} ({} B): {}",
                     print::format_us(m.at_us),
                     m.size_bytes,
                     m.json
-                );
+                )?;
             }
+            anyhow::Ok(())
         }));
         Some(tx)
     } else {
@@ -141,12 +142,14 @@ pub(super) async fn send_grpc(
             discovery.as_millis()
         );
     }
-    if let Some(printer) = printer {
-        let _ = printer.await;
+    if let Some(printer) = printer
+        && let Ok(Err(unprinted)) = printer.await
+    {
+        return Err(unprinted);
     }
     let mut exchanges = [exchange];
     traced.collect(&mut exchanges).await;
-    Ok(report(&exchanges, a.json, show_credentials))
+    report(&exchanges, a.json, show_credentials)
 }
 
 /// The descriptors to call `addr` with: `--proto` files, a `--protoset`, or the server's

@@ -8,6 +8,7 @@ use crate::engine::kafka::watch::KafkaWatch;
 use crate::engine::kafka::{Acks, Compression, KafkaRequest, admin};
 
 use super::args;
+use super::out::outln;
 
 /// Whether a URL names a Kafka broker (the scheme picks the transport of `publish`/`watch`).
 pub fn is_kafka_url(url: &str) -> bool {
@@ -108,13 +109,13 @@ pub async fn command(c: args::KafkaCommand, default_url: &str) -> anyhow::Result
             let topics = admin::topics(&url).await?;
             if json {
                 for t in &topics {
-                    println!("{}", serde_json::to_string(t)?);
+                    outln!("{}", serde_json::to_string(t)?)?;
                 }
             } else if topics.is_empty() {
-                println!("no topics at {url}");
+                outln!("no topics at {url}")?;
             } else {
                 for t in &topics {
-                    println!(
+                    outln!(
                         "{}{}  {} partition{}, {} message{}",
                         t.topic,
                         if t.internal { " (internal)" } else { "" },
@@ -122,9 +123,9 @@ pub async fn command(c: args::KafkaCommand, default_url: &str) -> anyhow::Result
                         if t.partitions.len() == 1 { "" } else { "s" },
                         t.messages,
                         if t.messages == 1 { "" } else { "s" },
-                    );
+                    )?;
                     for p in &t.partitions {
-                        println!(
+                        outln!(
                             "  partition {:>3}  leader {:>3}  offsets {}..{}  {} message{}",
                             p.partition,
                             p.leader,
@@ -132,7 +133,7 @@ pub async fn command(c: args::KafkaCommand, default_url: &str) -> anyhow::Result
                             p.high,
                             p.messages,
                             if p.messages == 1 { "" } else { "s" }
-                        );
+                        )?;
                     }
                 }
             }
@@ -142,22 +143,22 @@ pub async fn command(c: args::KafkaCommand, default_url: &str) -> anyhow::Result
             let groups = admin::groups(&url).await?;
             if json {
                 for g in &groups {
-                    println!("{}", serde_json::to_string(g)?);
+                    outln!("{}", serde_json::to_string(g)?)?;
                 }
             } else if groups.is_empty() {
-                println!("no consumer groups at {url}");
+                outln!("no consumer groups at {url}")?;
             } else {
                 for g in &groups {
-                    println!(
+                    outln!(
                         "{}  {}  {} member{}  lag {}",
                         g.group,
                         if g.state.is_empty() { "-" } else { &g.state },
                         g.members.len(),
                         if g.members.len() == 1 { "" } else { "s" },
                         g.lag
-                    );
+                    )?;
                     for m in &g.members {
-                        println!("  member {m}");
+                        outln!("  member {m}")?;
                     }
                     for o in &g.offsets {
                         let committed = if o.committed < 0 {
@@ -165,10 +166,13 @@ pub async fn command(c: args::KafkaCommand, default_url: &str) -> anyhow::Result
                         } else {
                             o.committed.to_string()
                         };
-                        println!(
+                        outln!(
                             "  {}[{}]  committed {committed}  end {}  lag {}",
-                            o.topic, o.partition, o.high, o.lag
-                        );
+                            o.topic,
+                            o.partition,
+                            o.high,
+                            o.lag
+                        )?;
                     }
                 }
             }

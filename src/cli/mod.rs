@@ -5,11 +5,13 @@ mod collections;
 mod grpc_call;
 mod kafka;
 mod nats;
+pub(crate) mod out;
 mod print;
 mod traces;
 mod watching;
 
 use grpc_call::{grpc_pool, grpc_request, send_grpc};
+use out::{errln, out, outln};
 use watching::watch;
 
 use std::process::ExitCode;
@@ -43,6 +45,7 @@ pub fn main_with(launch: impl FnOnce(&Cli) -> anyhow::Result<()>) -> ExitCode {
     crate::engine::kernel_time::keep_receive_stamps_on(std::time::Duration::from_millis(50));
     match runtime.block_on(run(command)) {
         Ok(code) => code,
+        Err(err) if out::stdout_closed(&err) => ExitCode::SUCCESS,
         Err(err) => fail(&format!("{err:#}")),
     }
 }
@@ -60,7 +63,7 @@ fn init_tracing() {
 
 /// Prints one error line on stderr and returns the failure exit code.
 pub fn fail(message: &str) -> ExitCode {
-    eprintln!("error: {}", message.replace('\n', " "));
+    errln!("error: {}", message.replace('\n', " "));
     ExitCode::FAILURE
 }
 
@@ -115,7 +118,7 @@ async fn send(
         }
     };
     traced.collect(&mut exchanges).await;
-    Ok(report(&exchanges, json, show_credentials))
+    report(&exchanges, json, show_credentials)
 }
 
 async fn publish(a: args::PublishArgs) -> anyhow::Result<ExitCode> {
@@ -150,7 +153,7 @@ async fn publish(a: args::PublishArgs) -> anyhow::Result<ExitCode> {
         }
     };
     traced.collect(&mut exchanges).await;
-    Ok(report(&exchanges, a.json, show_credentials))
+    report(&exchanges, a.json, show_credentials)
 }
 
 /// `publish --count N` (AMQP, no `--json`/`--trace`): N copies on one connection with up to
@@ -171,17 +174,17 @@ async fn publish_count(request: PublishRequest) -> anyhow::Result<ExitCode> {
     )
     .await?;
     let secs = done.elapsed.as_secs_f64();
-    println!(
+    outln!(
         "published {} of {count} to {target}: {} confirmed, {} failed, in {secs:.3} s ({:.0} msg/s)",
         done.published,
         done.confirmed,
         done.failed,
         done.rate()
-    );
+    )?;
     if done.confirmed == count {
         Ok(ExitCode::SUCCESS)
     } else {
-        eprintln!(
+        errln!(
             "error: {} of {count} messages were not confirmed (nacked, or returned as unroutable: --allow-unroutable accepts those)",
             count - done.confirmed
         );
@@ -211,7 +214,7 @@ async fn tools(command: Command) -> anyhow::Result<ExitCode> {
             match service {
                 None => {
                     for name in listed {
-                        println!("{name}");
+                        outln!("{name}")?;
                     }
                 }
                 Some(service) => {
@@ -222,7 +225,7 @@ async fn tools(command: Command) -> anyhow::Result<ExitCode> {
                         )
                     })?;
                     for m in found.methods() {
-                        println!("{}.{}", found.full_name(), m.name());
+                        outln!("{}.{}", found.full_name(), m.name())?;
                     }
                 }
             }
@@ -235,7 +238,7 @@ async fn tools(command: Command) -> anyhow::Result<ExitCode> {
             timeout,
         }) => {
             let pool = grpc_pool(&addr, None, &protos, timeout, &Default::default()).await?;
-            print!("{}", crate::engine::descriptors::describe(&pool, &symbol)?);
+            out!("{}", crate::engine::descriptors::describe(&pool, &symbol)?)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Load(l) => {
@@ -442,9 +445,9 @@ async fn load(
     ctrl_c.abort();
     let report = report?;
     if json {
-        println!("{}", report.to_json());
+        outln!("{}", report.to_json())?;
     } else {
-        print!("{}", print::load_text(&report));
+        out!("{}", print::load_text(&report))?;
     }
     Ok(if report.ok == report.requests {
         ExitCode::SUCCESS
@@ -511,14 +514,20 @@ pub(crate) fn shown(exchange: &Exchange, show_credentials: bool) -> std::borrow:
 }
 
 /// Prints exchanges and picks the exit code: success only if every exchange is ok.
-fn report(exchanges: &[Exchange], json: bool, show_credentials: bool) -> ExitCode {
+fn report(exchanges: &[Exchange], json: bool, show_credentials: bool) -> anyhow::Result<ExitCode> {
     let mut all_ok = true;
+    // A reader that closed stdout still gets the exit code the exchanges earned.
+    let mut stdout_open = true;
     for exchange in exchanges {
         let exchange = &shown(exchange, show_credentials);
-        if json {
-            println!("{}", exchange.to_json_line());
-        } else {
-            print!("{}", print::exchange_text(exchange));
+        let printed = match (stdout_open, json) {
+            (false, _) => Ok(()),
+            (true, true) => outln!("{}", exchange.to_json_line()),
+            (true, false) => out!("{}", print::exchange_text(exchange)),
+        };
+        match printed {
+            Err(err) if out::stdout_closed(&err) => stdout_open = false,
+            printed => printed?,
         }
         // The one-line error on stderr, for scripts; in a terminal the text above ends with
         // the same line already, so it is not said twice.
@@ -526,15 +535,15 @@ fn report(exchanges: &[Exchange], json: bool, show_credentials: bool) -> ExitCod
         if let Some(error) = &exchange.error
             && !said
         {
-            eprintln!("error: {}", error.to_string().replace('\n', " "));
+            errln!("error: {}", error.to_string().replace('\n', " "));
         }
         all_ok &= exchange.ok;
     }
-    if all_ok {
+    Ok(if all_ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
-    }
+    })
 }
 
 /// Ctrl-C, or SIGTERM (`kill`, a process manager): a watch, a load or a trace follow stops as

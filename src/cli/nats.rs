@@ -9,6 +9,7 @@ use crate::engine::nats::watch::{NatsWatch, NatsWatchMode};
 use crate::engine::nats::{NatsOp, NatsRequest};
 
 use super::args::{self, ModeArg};
+use super::out::outln;
 
 /// Whether a URL names a NATS server (the scheme picks the transport of `publish`/`watch`).
 pub fn is_nats_url(url: &str) -> bool {
@@ -129,13 +130,13 @@ pub async fn command(c: args::NatsCommand) -> anyhow::Result<ExitCode> {
             let list = streams::list(&url, timeout).await?;
             if json {
                 for s in &list {
-                    println!("{}", serde_json::to_string(s)?);
+                    outln!("{}", serde_json::to_string(s)?)?;
                 }
             } else if list.is_empty() {
-                println!("no streams");
+                outln!("no streams")?;
             } else {
                 for s in &list {
-                    println!(
+                    outln!(
                         "{}{}  subjects {}  {} messages, {} bytes, seq {}..{}",
                         s.name,
                         s.kv_bucket
@@ -147,9 +148,9 @@ pub async fn command(c: args::NatsCommand) -> anyhow::Result<ExitCode> {
                         s.bytes,
                         s.first_seq,
                         s.last_seq
-                    );
+                    )?;
                     for c in &s.consumers {
-                        println!(
+                        outln!(
                             "  {} {}: {} pending, {} ack pending, {} redelivered, delivered up to seq {}",
                             if c.durable { "durable" } else { "ephemeral" },
                             c.name,
@@ -157,7 +158,7 @@ pub async fn command(c: args::NatsCommand) -> anyhow::Result<ExitCode> {
                             c.num_ack_pending,
                             c.num_redelivered,
                             c.delivered_stream_seq
-                        );
+                        )?;
                     }
                 }
             }
@@ -174,19 +175,19 @@ pub async fn command(c: args::NatsCommand) -> anyhow::Result<ExitCode> {
         } => {
             let print = |e: &streams::KvEntry| {
                 if json {
-                    println!("{}", serde_json::to_string(e).unwrap_or_default());
+                    outln!("{}", serde_json::to_string(e).unwrap_or_default())
                 } else {
                     let value = match (&e.value, &e.value_base64) {
                         (Some(text), _) => text.clone(),
                         (None, Some(b64)) => format!("(binary, base64) {b64}"),
                         (None, None) => String::new(),
                     };
-                    println!("{} rev {} {}: {value}", e.key, e.revision, e.operation);
+                    outln!("{} rev {} {}: {value}", e.key, e.revision, e.operation)
                 }
             };
             match op {
                 args::KvOp::Get => match streams::kv_get(&url, &bucket, &key, timeout).await? {
-                    Some(e) => print(&e),
+                    Some(e) => print(&e)?,
                     None => anyhow::bail!("key {key:?} is not in bucket {bucket:?}"),
                 },
                 args::KvOp::Put => {
@@ -196,12 +197,12 @@ pub async fn command(c: args::NatsCommand) -> anyhow::Result<ExitCode> {
                     let bytes = super::read_body(&value)?;
                     let revision = streams::kv_put(&url, &bucket, &key, bytes, timeout).await?;
                     if json {
-                        println!(
+                        outln!(
                             "{}",
                             serde_json::json!({ "key": key, "revision": revision })
-                        );
+                        )?;
                     } else {
-                        println!("{key} rev {revision}");
+                        outln!("{key} rev {revision}")?;
                     }
                 }
                 args::KvOp::History => {
@@ -210,7 +211,7 @@ pub async fn command(c: args::NatsCommand) -> anyhow::Result<ExitCode> {
                         anyhow::bail!("key {key:?} has no history in bucket {bucket:?}");
                     }
                     for e in &history {
-                        print(e);
+                        print(e)?;
                     }
                 }
             }

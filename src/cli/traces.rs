@@ -9,6 +9,7 @@ use crate::engine::trace::receiver::Receiver;
 use crate::engine::trace::{TraceContext, TraceHeader};
 
 use super::args;
+use super::out::errln;
 
 /// What `--trace` waits for after the last new span: longer than the services' export delay.
 const QUIET: Duration = Duration::from_millis(500);
@@ -29,7 +30,7 @@ impl Traced {
                 anyhow::anyhow!("the OTLP receiver cannot listen on {}: {e}", t.otlp_addr)
             })?;
             if let Some(why) = r.fallback() {
-                eprintln!(
+                errln!(
                     "note: {why}; spans are received at {} instead (OTEL_EXPORTER_OTLP_ENDPOINT)",
                     r.endpoint()
                 );
@@ -76,7 +77,7 @@ impl Traced {
             }
             let spans = store.settle(&trace_id, QUIET, deadline).await;
             if spans.is_empty() {
-                eprintln!(
+                errln!(
                     "note: no spans of trace {trace_id} arrived at {} within {:.1} s: do the services export there?",
                     receiver.endpoint(),
                     self.wait.as_secs_f64()
@@ -112,16 +113,16 @@ pub async fn follow(a: args::TracesArgs) -> anyhow::Result<std::process::ExitCod
         .into_iter()
         .flatten()
     {
-        eprintln!("note: {why}; a free port is used instead");
+        errln!("note: {why}; a free port is used instead");
     }
-    eprintln!(
+    errln!(
         "receiving spans: OTLP/HTTP {}, OTLP/gRPC {} (set OTEL_EXPORTER_OTLP_ENDPOINT to one of them)",
         receiver.endpoint(),
         receiver.grpc_endpoint().unwrap_or_default()
     );
     let printed = print_spans(&a, &receiver).await;
     let counts = receiver.store().counts();
-    eprintln!(
+    errln!(
         "{} spans printed; {} received, {} dropped to stay within the store's bounds, \
          {} exports refused as malformed",
         printed.as_ref().map_or(0, |n| *n),
@@ -155,7 +156,7 @@ async fn print_spans(a: &args::TracesArgs, receiver: &Receiver) -> anyhow::Resul
         let malformed = store.counts().malformed;
         if malformed > said.0 {
             let n = malformed - said.0;
-            eprintln!(
+            errln!(
                 "note: {n} export request{} refused as malformed ({malformed} in all; the exporter got an OTLP error)",
                 if n == 1 { "" } else { "s" }
             );
@@ -163,7 +164,7 @@ async fn print_spans(a: &args::TracesArgs, receiver: &Receiver) -> anyhow::Resul
         }
         let missed = follower.missed();
         if missed > said.1 {
-            eprintln!(
+            errln!(
                 "note: {} spans not printed: they came faster than the output took them",
                 missed - said.1
             );
@@ -236,7 +237,7 @@ async fn print_spans(a: &args::TracesArgs, receiver: &Receiver) -> anyhow::Resul
     let received = store.counts().accepted;
     let unprinted = received.saturating_sub(printed);
     if (follower.missed() > 0 || queued > printed) && unprinted > 0 {
-        eprintln!(
+        errln!(
             "note: {unprinted} of the {received} spans received were not printed: they came faster than the output took them"
         );
     }

@@ -123,15 +123,13 @@ pub(super) async fn run_watch_request(
             Some(WatchEvent::Connected { queue, reconnected }) => {
                 if reconnected {
                     let gap = lost_at.take().map_or(0.0, |t| t.elapsed().as_secs_f64());
-                    eprintln!(
-                        "watch: reconnected after a {gap:.1} s gap; {received} messages so far"
-                    );
+                    errln!("watch: reconnected after a {gap:.1} s gap; {received} messages so far");
                 } else if !a.json {
                     let queue = match spec.transport() {
                         crate::engine::Transport::Amqp => format!(" (queue {queue})"),
                         _ => String::new(),
                     };
-                    eprintln!(
+                    errln!(
                         "watching: {}{queue} — {} (Ctrl-C to stop)",
                         spec.describe(),
                         spec.explanation()
@@ -176,28 +174,28 @@ pub(super) async fn run_watch_request(
             Some(WatchEvent::Lost { reason, retry_in }) => {
                 lost_at.get_or_insert_with(std::time::Instant::now);
                 if reason.ends_with("waiting for it to come back") {
-                    eprintln!(
+                    errln!(
                         "watch: {reason}; next look in {:.2} s",
                         retry_in.as_secs_f64()
                     );
                 } else {
-                    eprintln!(
+                    errln!(
                         "watch: connection lost ({reason}); reconnecting in {:.2} s",
                         retry_in.as_secs_f64()
                     );
                 }
             }
-            Some(WatchEvent::Notice(notice)) => eprintln!("watch: {notice}"),
+            Some(WatchEvent::Notice(notice)) => errln!("watch: {notice}"),
             // The CLI runs its watches in the watched form: stored batches never come.
             Some(WatchEvent::Stored(_)) => {}
             Some(WatchEvent::PeekDone { count }) => {
                 if !a.json {
                     if spec.transport() == crate::engine::Transport::Amqp {
-                        eprintln!(
+                        errln!(
                             "peeked {count} messages and put them back (now marked redelivered)"
                         );
                     } else {
-                        eprintln!("peeked {count} messages (read by sequence, nothing acked)");
+                        errln!("peeked {count} messages (read by sequence, nothing acked)");
                     }
                 }
                 break Ok(());
