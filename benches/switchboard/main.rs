@@ -341,7 +341,7 @@ fn main() {
     }
     let mut figures = Vec::new();
     if only("net") {
-        figures.extend(net_figures(quick, if quick { 2 } else { 5 }));
+        figures.extend(net_figures(quick, if quick { 4 } else { 6 }));
     }
     if only("app") {
         figures.push(Figure {

@@ -41,6 +41,35 @@ where
     out
 }
 
+/// Round trips in µs of `n` sequential calls each of `bare` and `engine`, taken in blocks of 25
+/// that alternate (and swap which goes first each block): a machine that gets busier or quieter
+/// during the run hits both sides alike, so their ratio holds on a noisy machine.
+pub(super) async fn paired_round_trips<B, BF, E, EF>(
+    n: usize,
+    mut bare: B,
+    mut engine: E,
+) -> (Vec<f64>, Vec<f64>)
+where
+    B: FnMut() -> BF,
+    BF: std::future::Future<Output = bool>,
+    E: FnMut() -> EF,
+    EF: std::future::Future<Output = bool>,
+{
+    const BLOCK: usize = 25;
+    let (mut b, mut e) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for block in 0..n.div_ceil(BLOCK) {
+        let size = BLOCK.min(n - block * BLOCK);
+        if block % 2 == 0 {
+            b.extend(round_trips(size, &mut bare).await);
+            e.extend(round_trips(size, &mut engine).await);
+        } else {
+            e.extend(round_trips(size, &mut engine).await);
+            b.extend(round_trips(size, &mut bare).await);
+        }
+    }
+    (b, e)
+}
+
 /// Requests per second of `concurrency` workers doing `n` requests in all with `f`.
 pub(super) async fn load_loop<F, Fut>(n: usize, concurrency: usize, f: F) -> f64
 where
@@ -89,22 +118,24 @@ pub(super) fn net_figures(quick: bool, runs: usize) -> Vec<Figure> {
         let (mut http_load, mut http_load_base, mut grpc_load, mut grpc_load_base) =
             (vec![], vec![], vec![], vec![]);
         let (mut confirms, mut confirms_base) = (vec![], vec![]);
-        for _ in 0..runs {
+        for run in 0..runs {
             // HTTP round trip on one kept-alive connection.
             let bare = reqwest::Client::new();
             let _ = bare.get(&url).send().await.unwrap().bytes().await;
-            let b = round_trips(n, || {
-                let (bare, url) = (bare.clone(), url.clone());
-                async move { bare_get(&bare, &url).await }
-            })
-            .await;
             let client = HttpClient::default();
             let req = HttpRequest::get(&url);
             let _ = client.send(&req).await;
-            let e = round_trips(n, || {
-                let (client, req) = (client.clone(), req.clone());
-                async move { client.send(&req).await.ok }
-            })
+            let (b, e) = paired_round_trips(
+                n,
+                || {
+                    let (bare, url) = (bare.clone(), url.clone());
+                    async move { bare_get(&bare, &url).await }
+                },
+                || {
+                    let (client, req) = (client.clone(), req.clone());
+                    async move { client.send(&req).await.ok }
+                },
+            )
             .await;
             http_p50.push(percentile(&e, 0.5));
             http_p99.push(percentile(&e, 0.99));
@@ -119,17 +150,6 @@ pub(super) fn net_figures(quick: bool, runs: usize) -> Vec<Figure> {
                 .unwrap();
             let tonic_client =
                 demo_services::proto::user_service_client::UserServiceClient::new(channel);
-            let b = round_trips(n, || {
-                let mut c = tonic_client.clone();
-                async move {
-                    c.get_user_info(demo_services::proto::UserRequest {
-                        user_id: "1".into(),
-                    })
-                    .await
-                    .is_ok()
-                }
-            })
-            .await;
             let gclient = GrpcClient::default();
             let greq = GrpcRequest {
                 addr: demo.user.grpc_addr.to_string(),
@@ -140,10 +160,23 @@ pub(super) fn net_figures(quick: bool, runs: usize) -> Vec<Figure> {
                 tls: Default::default(),
             };
             let _ = gclient.call(&greq, &pool).await;
-            let e = round_trips(n, || {
-                let (c, r, p) = (gclient.clone(), greq.clone(), pool.clone());
-                async move { c.call(&r, &p).await.ok }
-            })
+            let (b, e) = paired_round_trips(
+                n,
+                || {
+                    let mut c = tonic_client.clone();
+                    async move {
+                        c.get_user_info(demo_services::proto::UserRequest {
+                            user_id: "1".into(),
+                        })
+                        .await
+                        .is_ok()
+                    }
+                },
+                || {
+                    let (c, r, p) = (gclient.clone(), greq.clone(), pool.clone());
+                    async move { c.call(&r, &p).await.ok }
+                },
+            )
             .await;
             grpc_p50.push(percentile(&e, 0.5));
             grpc_p99.push(percentile(&e, 0.99));
@@ -210,9 +243,15 @@ pub(super) fn net_figures(quick: bool, runs: usize) -> Vec<Figure> {
             assert_eq!(r.ok, load_n as u64);
             grpc_load.push(r.throughput());
 
-            // AMQP publish with confirms, 1000 in flight: engine vs bare lapin.
-            confirms_base.push(bare_publish_confirms(confirms_n).await);
-            confirms.push(engine_publish_confirms(confirms_n).await);
+            // AMQP publish with confirms, 1000 in flight: engine vs bare lapin, which goes
+            // first alternating run by run.
+            if run % 2 == 0 {
+                confirms_base.push(bare_publish_confirms(confirms_n).await);
+                confirms.push(engine_publish_confirms(confirms_n).await);
+            } else {
+                confirms.push(engine_publish_confirms(confirms_n).await);
+                confirms_base.push(bare_publish_confirms(confirms_n).await);
+            }
         }
         demo.stop().await;
         vec![

@@ -12,9 +12,8 @@ use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer as _};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, SdkTracer, SdkTracerProvider,
-};
+use opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor;
+use opentelemetry_sdk::trace::{BatchConfigBuilder, SdkTracer, SdkTracerProvider};
 
 /// The demo's two service names, as they appear on a trace.
 pub const ORDER_SERVICE: &str = "order-service";
@@ -32,7 +31,8 @@ pub struct Telemetry {
 
 impl Telemetry {
     /// A tracer for `service` exporting to `endpoint` (`http://127.0.0.1:4318`; `/v1/traces`
-    /// is added). Spans are batched and sent from a thread of their own.
+    /// is added). Spans are batched and sent by a task on the caller's tokio runtime (the SDK's
+    /// default processor takes a thread per service, with its whole queue allocated up front).
     pub fn start(service: &'static str, endpoint: &str) -> Result<Self, String> {
         use opentelemetry_otlp::{WithExportConfig, WithHttpConfig as _};
         let url = format!("{}/v1/traces", endpoint.trim_end_matches('/'));
@@ -49,7 +49,7 @@ impl Telemetry {
             .with_timeout(Duration::from_secs(3))
             .build()
             .map_err(|e| format!("OTLP exporter: {e}"))?;
-        let processor = BatchSpanProcessor::builder(exporter)
+        let processor = BatchSpanProcessor::builder(exporter, opentelemetry_sdk::runtime::Tokio)
             .with_batch_config(
                 BatchConfigBuilder::default()
                     .with_scheduled_delay(EXPORT_DELAY)
@@ -100,8 +100,8 @@ impl Telemetry {
     }
 }
 
-/// The exporter's HTTP client: the demo's own async client, run on the demo's runtime (the
-/// SDK's batch thread has none). The SDK's default blocking client would bring a runtime and
+/// The exporter's HTTP client: the demo's own async client, always run on the demo's runtime,
+/// whichever thread polls the export. The SDK's default blocking client would bring a runtime and
 /// a root certificate store of its own per service, megabytes for a loopback POST.
 #[derive(Debug, Clone)]
 struct RuntimeClient {

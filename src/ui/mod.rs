@@ -17,6 +17,7 @@ pub mod settings;
 pub mod state;
 pub mod streams_view;
 pub mod timeline_view;
+pub mod trim;
 pub mod viewer;
 
 pub use app::{AppOptions, Script, SwitchboardApp};

@@ -5,8 +5,13 @@ use super::*;
 impl SwitchboardApp {
     /// Applies every pending backend event (called once per frame).
     pub fn drain_events(&mut self) {
+        let mut any = false;
         while let Ok(event) = self.backend.events.try_recv() {
             self.apply(event);
+            any = true;
+        }
+        if any {
+            self.trimmer.activity();
         }
     }
 

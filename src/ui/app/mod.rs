@@ -185,6 +185,8 @@ pub struct SwitchboardApp {
     /// the secret store held, so that the copy put aside (`settings.json.bak`) still finds
     /// them.
     settings_salvaged: bool,
+    /// Gives the allocator's freed memory back once the app goes quiet after a burst.
+    trimmer: super::trim::Trimmer,
 }
 
 impl SwitchboardApp {
@@ -316,6 +318,7 @@ impl SwitchboardApp {
             data_dir,
             show_settings: false,
             settings_salvaged: settings_problem.is_some(),
+            trimmer: super::trim::Trimmer::start(),
             traces: None,
             spans_seen: 0,
         };
