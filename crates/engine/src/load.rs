@@ -403,7 +403,14 @@ async fn amqp_worker(
     let key = lapin::types::ShortString::try_new(TRACEPARENT.to_string())
         .map_err(|e| ExchangeError::invalid_input(format!("header name: {e}")))?;
     let mut rec = Recorder::new(req.timeout);
-    let (conn, channel) = connect(&mut rec, &req.url, true, "switchboard load").await?;
+    let (conn, channel) = connect(
+        &mut rec,
+        &req.url,
+        true,
+        "switchboard load",
+        crate::amqp::DEFAULT_FRAME_MAX,
+    )
+    .await?;
     while shared.claim().is_some() {
         let properties = if renew.slot.is_some() {
             let mut headers = p.headers.clone();

@@ -405,7 +405,7 @@ pub fn classify_lapin(err: &lapin::Error, url: &str) -> (ErrorKind, String) {
 }
 
 /// The frame size asked for by connections that stay open (the demo's, the services strip's
-/// queue-depth probe) unless their URL sets `frame_max`: lapin keeps 32 frames of buffer each
+/// queue-depth probe, watches) unless their URL sets `frame_max`: lapin keeps 32 frames of buffer each
 /// way per connection — 8 MiB at RabbitMQ's default 128 KiB frames, 512 KiB at this. Bodies
 /// over a frame go in several.
 pub const KEPT_FRAME_MAX: u32 = 8192;
@@ -452,13 +452,16 @@ fn checked_uri(url: &str) -> Result<lapin::uri::AMQPUri, ExchangeError> {
 /// connection that goes on to watch or to publish many.
 /// `name` is the client-provided connection name the broker shows (management UI,
 /// `rabbitmqctl list_connections client_properties`).
+/// `frame_max` is asked for unless the URL sets one: [`KEPT_FRAME_MAX`] for a connection that
+/// stays open (a watch), [`DEFAULT_FRAME_MAX`] for one that ends with its work.
 pub(crate) async fn connect(
     rec: &mut Recorder,
     url: &str,
     confirms: bool,
     name: &str,
+    frame_max: u32,
 ) -> Result<(Connection, Channel), ExchangeError> {
-    let (conn, channel, marks) = connect_timed(rec, url, confirms, name).await?;
+    let (conn, channel, marks) = connect_timed(rec, url, confirms, name, frame_max).await?;
     if let Some(marks) = marks {
         marks.retire();
     }
@@ -475,11 +478,12 @@ pub(crate) async fn connect_timed(
     url: &str,
     confirms: bool,
     name: &str,
+    frame_max: u32,
 ) -> Result<(Connection, Channel, Option<Arc<IoMarks>>), ExchangeError> {
     let mut uri = checked_uri(url)?;
-    // Asked for up front (the broker's usual maximum; a smaller one of the broker's wins), lapin
-    // sizes its buffers once instead of growing them after Tune — milliseconds of client time.
-    uri.query.frame_max.get_or_insert(DEFAULT_FRAME_MAX);
+    // Asked for up front (a smaller one of the broker's wins), lapin sizes its buffers once
+    // instead of growing them after Tune — milliseconds of client time.
+    uri.query.frame_max.get_or_insert(frame_max);
     let tls = matches!(uri.scheme, lapin::uri::AMQPScheme::AMQPS);
     let addrs = crate::net::resolve(rec, &uri.authority.host, uri.authority.port).await?;
     let props = ConnectionProperties::default().with_connection_name(name.into());
@@ -590,7 +594,7 @@ pub(crate) async fn connect_timed(
 }
 
 /// The frame size a one-off connection asks for unless its URL sets one: RabbitMQ's default.
-const DEFAULT_FRAME_MAX: u32 = 131_072;
+pub(crate) const DEFAULT_FRAME_MAX: u32 = 131_072;
 
 /// What a peer that is not an AMQP broker said first (NATS's `INFO {…}`, an HTTP answer…);
 /// `None` when it looks like AMQP (a method frame on channel 0, or the protocol header a
@@ -648,7 +652,14 @@ pub async fn publish(req: &PublishRequest) -> Vec<Exchange> {
     let request_msg = request_message(req);
     let setup = async {
         let prepared = req.prepare()?;
-        let connected = connect_timed(&mut rec, &req.url, true, "switchboard publish").await?;
+        let connected = connect_timed(
+            &mut rec,
+            &req.url,
+            true,
+            "switchboard publish",
+            DEFAULT_FRAME_MAX,
+        )
+        .await?;
         Ok::<_, ExchangeError>((prepared, connected))
     }
     .await;

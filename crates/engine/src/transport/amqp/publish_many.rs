@@ -58,7 +58,14 @@ pub async fn publish_many(
 ) -> Result<Progress, ExchangeError> {
     let req = &job.request;
     let mut rec = Recorder::new(req.timeout);
-    let (conn, channel) = connect(&mut rec, &req.url, true, "switchboard publish many").await?;
+    let (conn, channel) = connect(
+        &mut rec,
+        &req.url,
+        true,
+        "switchboard publish many",
+        crate::amqp::DEFAULT_FRAME_MAX,
+    )
+    .await?;
     let prepared = req.prepare()?;
     let template = String::from_utf8(req.body.clone())
         .ok()

@@ -17,7 +17,9 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::amqp::{Properties, classify_lapin, connect, table_to_json};
+use crate::amqp::{
+    DEFAULT_FRAME_MAX, KEPT_FRAME_MAX, Properties, classify_lapin, connect, table_to_json,
+};
 use crate::exchange::{ErrorKind, ExchangeError};
 use crate::recorder::Recorder;
 
@@ -189,7 +191,8 @@ impl Watch {
                 format!("switchboard tap {exchange} {binding}")
             }
         };
-        let (conn, channel) = connect(&mut rec, url, false, &name).await?;
+        // It stays open: small frames keep lapin's buffers at 512 KiB, not 8 MiB.
+        let (conn, channel) = connect(&mut rec, url, false, &name, KEPT_FRAME_MAX).await?;
         let (queue, acks) = match source {
             WatchSource::Queue(name) => {
                 check_queue(&mut rec, &channel, url, name).await?;
@@ -356,8 +359,14 @@ pub async fn peek(
     timeout: Duration,
 ) -> Result<Vec<WatchedMessage>, ExchangeError> {
     let mut rec = Recorder::new(timeout);
-    let (conn, channel) =
-        connect(&mut rec, url, false, &format!("switchboard peek {queue}")).await?;
+    let (conn, channel) = connect(
+        &mut rec,
+        url,
+        false,
+        &format!("switchboard peek {queue}"),
+        DEFAULT_FRAME_MAX,
+    )
+    .await?;
     check_queue(&mut rec, &channel, url, queue).await?;
     let mut out = Vec::new();
     let mut last_tag = None;
