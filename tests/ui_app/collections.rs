@@ -510,6 +510,71 @@ pub(super) fn reload_picks_up_changes_made_outside_and_follows_them_in_a_clean_e
     assert!(!app.harness.state().is_dirty(EditorKind::Http));
 }
 
+/// A span that reaches the receiver before its exchange reaches the history (the services
+/// export as they finish; the exchange comes through the backend's queue) is placed on it all
+/// the same: the app does not wait for a further span to look again.
+#[test]
+pub(super) fn a_span_that_arrives_before_its_exchange_is_placed_on_it() {
+    use switchboard::engine::trace::{ExchangeTrace, Span};
+    use switchboard::engine::{Exchange, Message};
+    let mut app = start_app();
+    app.wait_until("the trace receiver", |a| matches!(a.traces(), Some(Ok(_))));
+    let store = match app.harness.state().traces() {
+        Some(Ok(up)) => up.store.clone(),
+        _ => unreachable!(),
+    };
+    let trace_id = "0af7651916cd43dd8448eb211c80319c";
+    let started_unix_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as u64;
+    store.insert(vec![Span {
+        trace_id: trace_id.into(),
+        span_id: "b7ad6b7169203331".into(),
+        parent_span_id: Some("00f067aa0ba902b7".into()),
+        service: "user-service".into(),
+        name: "GET /user/{id}".into(),
+        kind: "server".into(),
+        start_unix_ns: (started_unix_us + 100) * 1000,
+        end_unix_ns: (started_unix_us + 400) * 1000,
+        status: "ok".into(),
+        attributes: vec![],
+    }]);
+    // Frames pass with the span in the store and no exchange of its trace yet.
+    app.harness.run_steps(3);
+    let exchange = Exchange {
+        transport: Transport::Http,
+        target: "GET http://127.0.0.1:1/user/1".into(),
+        started_at_ms: started_unix_us / 1000,
+        ok: true,
+        status: Some("200 OK".into()),
+        error: None,
+        total_us: 500,
+        timeline: vec![],
+        request: Message::default(),
+        response: Some(Message::default()),
+        trace: Some(ExchangeTrace {
+            trace_id: trace_id.into(),
+            span_id: "00f067aa0ba902b7".into(),
+            started_unix_us,
+            spans_dropped: 0,
+        }),
+        spans: vec![],
+    };
+    app.harness
+        .state_mut()
+        .apply(switchboard::ui::backend::Event::Exchanges {
+            id: 1_000_000,
+            exchanges: vec![exchange],
+        });
+    app.wait_secs(5, "the span placed on its exchange", |a| {
+        a.history_view()
+            .history
+            .last()
+            .is_some_and(|e| e.exchange.spans.len() == 1)
+    });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Credentials at rest
 

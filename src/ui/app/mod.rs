@@ -367,6 +367,10 @@ impl SwitchboardApp {
             });
             seqs.push(seq);
         }
+        // Their spans may have reached the store before them (the services export as they
+        // finish, the exchange comes through the backend's queue): look again next frame even
+        // if no new span comes.
+        self.spans_seen = u64::MAX;
         if self.history_view.history.len() > HISTORY_LIMIT {
             let excess = self.history_view.history.len() - HISTORY_LIMIT;
             let gone: Vec<u64> = self
