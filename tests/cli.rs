@@ -1139,4 +1139,39 @@ async fn a_closed_stdout_or_stderr_ends_the_command_quietly_with_its_own_exit_co
             .unwrap()
             .contains("127.0.0.1:1")
     );
+    // `publish --count` whose messages are returned unroutable: its error line and exit 1 stay.
+    let amqp = amqp_url();
+    let unroutable = [
+        "publish",
+        amqp.as_str(),
+        "--exchange",
+        "amq.topic",
+        "--routing-key",
+        "sbtest.closed-stdout.nobody",
+        "--body",
+        "x",
+        "--count",
+        "3",
+    ];
+    let out = run(&unroutable, true);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("were not confirmed"), "{stderr}");
+    // A load whose reader is gone stops at once instead of running its 60 s.
+    let started = std::time::Instant::now();
+    let out = run(
+        &[
+            "load",
+            "http",
+            "http://127.0.0.1:1/user/1",
+            "--duration",
+            "60",
+        ],
+        true,
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{out:?}"
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
 }

@@ -260,15 +260,25 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// Runs the demo in the foreground until Ctrl-C, printing where each service listens.
+/// Runs the demo in the foreground until Ctrl-C, printing where each service listens (the
+/// `demo-services` binary; `switchboard demo` has its own, with SIGTERM too). A stdout that
+/// cannot be written stops the demo with that error, never a panic.
 pub async fn run_foreground(config: DemoConfig) -> anyhow::Result<()> {
+    use std::io::Write as _;
     let demo = DemoServices::start(config).await?;
-    for line in demo.describe() {
-        println!("{line}");
+    let banner = (|| {
+        let mut out = std::io::stdout().lock();
+        for line in demo.describe() {
+            writeln!(out, "{line}")?;
+        }
+        writeln!(out, "Press Ctrl-C to stop.")
+    })();
+    if let Err(err) = banner {
+        demo.stop().await;
+        return Err(err.into());
     }
-    println!("Press Ctrl-C to stop.");
     tokio::signal::ctrl_c().await?;
-    println!("Stopping...");
+    let _ = writeln!(std::io::stdout(), "Stopping...");
     demo.stop().await;
     Ok(())
 }

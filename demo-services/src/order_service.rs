@@ -136,7 +136,7 @@ impl OrderServiceHandle {
         let _ = self.shutdown.send(true);
         crate::user_service::join_or_abort(self.task.take()).await;
         if let Some(t) = &self.telemetry {
-            t.shutdown();
+            t.shutdown().await;
         }
     }
 }

@@ -86,16 +86,20 @@ impl Telemetry {
         parent.with_span(span)
     }
 
-    /// Sends what is buffered and stops, off the async runtime (the export may block).
-    pub fn shutdown(&self) {
+    /// Sends what is buffered and stops: waits (at most 3 s) for the last batch to be exported,
+    /// so that the spans of what was done just before a stop (Ctrl-C right after a lookup) are
+    /// not lost. The SDK's shutdown blocks, so it runs on a blocking thread while the batch task
+    /// and the exporter go on on this runtime.
+    pub async fn shutdown(&self) {
         let provider = self.provider.clone();
-        let spawned = std::thread::Builder::new()
-            .name("otlp-exporter-shutdown".into())
-            .spawn(move || {
-                let _ = provider.shutdown_with_timeout(Duration::from_secs(2));
-            });
-        if let Err(err) = spawned {
-            tracing::warn!(%err, "the OTLP exporter was not flushed");
+        let flushed = tokio::task::spawn_blocking(move || {
+            provider.shutdown_with_timeout(Duration::from_secs(2))
+        });
+        match tokio::time::timeout(Duration::from_secs(3), flushed).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(err))) => tracing::warn!(%err, "the OTLP exporter was not flushed"),
+            Ok(Err(err)) => tracing::warn!(%err, "the OTLP exporter was not flushed"),
+            Err(_) => tracing::warn!("the OTLP exporter was not flushed within 3 s"),
         }
     }
 }

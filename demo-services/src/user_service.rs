@@ -195,7 +195,7 @@ impl UserServiceHandle {
         let _ = self.shutdown.send(true);
         join_or_abort(self.tasks.drain(..)).await;
         if let Some(t) = &self.telemetry {
-            t.shutdown();
+            t.shutdown().await;
         }
     }
 }

@@ -95,18 +95,25 @@ pub(super) async fn send_grpc(
         }
     }
     let mut printer = None;
+    // A printer that cannot write (its reader closed stdout) ends the stream's call.
+    let cancel = tokio_util::sync::CancellationToken::new();
     let observer = if server_streaming && !a.json {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<grpc::Received>(256);
+        let cancel = cancel.clone();
         printer = Some(tokio::spawn(async move {
             let mut n = 0;
             while let Some(m) = rx.recv().await {
                 n += 1;
-                outln!(
+                let printed = outln!(
                     "<- #{n} at {} ({} B): {}",
                     print::format_us(m.at_us),
                     m.size_bytes,
                     m.json
-                )?;
+                );
+                if printed.is_err() {
+                    cancel.cancel();
+                    return printed;
+                }
             }
             anyhow::Ok(())
         }));
@@ -115,7 +122,10 @@ pub(super) async fn send_grpc(
         None
     };
     let context = traced.context(&mut request.metadata);
-    let call = grpc::call_streaming(&request, &pool, None, input, observer);
+    let call = crate::engine::recorder::cancellable(
+        cancel,
+        grpc::call_streaming(&request, &pool, None, input, observer),
+    );
     let mut exchange = super::traces::in_trace(context, call).await;
     exchange.prepend_phase(
         grpc::phases::DISCOVER,
@@ -142,6 +152,7 @@ pub(super) async fn send_grpc(
             discovery.as_millis()
         );
     }
+    // The reader stopped reading the stream: it ends there, quietly, as a watch does.
     if let Some(printer) = printer
         && let Ok(Err(unprinted)) = printer.await
     {

@@ -82,10 +82,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let show_credentials = a.shown.show_credentials;
             watch(a, show_credentials).await
         }
-        Command::Demo(a) => {
-            demo_services::demo::run_foreground(a.config()).await?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Demo(a) => demo(a.config()).await,
         Command::Traces(a) => traces::follow(a).await,
         Command::Run(a) => {
             let show_credentials = a.shown.show_credentials;
@@ -95,6 +92,27 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Export(e) => collections::export(e),
         other => tools(other).await,
     }
+}
+
+/// `demo`: the services in the foreground, saying where each listens, until Ctrl-C or SIGTERM;
+/// stopping flushes their last spans. A reader that closes stdout stops them too.
+async fn demo(config: demo_services::DemoConfig) -> anyhow::Result<ExitCode> {
+    let mut signal = StopSignal::new();
+    let demo = demo_services::DemoServices::start(config).await?;
+    let banner = (|| -> anyhow::Result<()> {
+        for line in demo.describe() {
+            outln!("{line}")?;
+        }
+        outln!("Press Ctrl-C to stop.")
+    })();
+    if let Err(err) = banner {
+        demo.stop().await;
+        return Err(err);
+    }
+    signal.recv().await;
+    let _ = outln!("Stopping...");
+    demo.stop().await;
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn send(
@@ -174,13 +192,18 @@ async fn publish_count(request: PublishRequest) -> anyhow::Result<ExitCode> {
     )
     .await?;
     let secs = done.elapsed.as_secs_f64();
-    outln!(
+    let summary = outln!(
         "published {} of {count} to {target}: {} confirmed, {} failed, in {secs:.3} s ({:.0} msg/s)",
         done.published,
         done.confirmed,
         done.failed,
         done.rate()
-    )?;
+    );
+    // A reader that closed stdout still gets the error line and the exit status.
+    match summary {
+        Err(err) if !out::stdout_closed(&err) => return Err(err),
+        _ => {}
+    }
     if done.confirmed == count {
         Ok(ExitCode::SUCCESS)
     } else {
@@ -437,8 +460,13 @@ async fn load(
     let cancel = tokio_util::sync::CancellationToken::new();
     let stop = cancel.clone();
     let mut signal = StopSignal::new();
+    // A reader that closed stdout (`| head`, a pager quit) will see nothing: the load stops.
+    let mut reader_gone = watching::stdout_reader_gone()?;
     let ctrl_c = tokio::spawn(async move {
-        signal.recv().await;
+        tokio::select! {
+            () = signal.recv() => {}
+            Ok(()) = reader_gone.changed() => {}
+        }
         stop.cancel();
     });
     let report = run_load(&spec, &pool, None, cancel).await;

@@ -232,7 +232,10 @@ async fn print_spans(a: &args::TracesArgs, receiver: &Receiver) -> anyhow::Resul
     // process ends without it: a full pipe must not hold the exit).
     let super::watching::StdoutWriter { lines, done, .. } = writer;
     drop(lines);
-    let _ = tokio::time::timeout(Duration::from_millis(500), done).await;
+    // A write that failed (a full disk; not a reader gone) is the command's error.
+    if let Ok(Ok(Some(failure))) = tokio::time::timeout(Duration::from_millis(500), done).await {
+        anyhow::bail!("{failure}");
+    }
     let printed = *delivered.borrow();
     let received = store.counts().accepted;
     let unprinted = received.saturating_sub(printed);

@@ -208,9 +208,15 @@ pub(super) async fn run_watch_request(
     // presses Ctrl-C meanwhile; only what was written counts as shown.
     let StdoutWriter { lines, done, .. } = writer;
     drop(lines);
+    let mut outcome = outcome;
     if !interrupted && outcome.is_ok() {
         tokio::select! {
-            _ = done => {}
+            // A write that failed (a full disk; not a reader gone) fails the watch.
+            written = done => {
+                if let Ok(Some(failure)) = written {
+                    outcome = Err(failure);
+                }
+            }
             () = stop.recv() => {}
         }
     }
@@ -262,30 +268,7 @@ impl StdoutWriter {
                 }
                 let _ = done_tx.send(failure);
             })?;
-        let (gone_tx, reader_gone) = tokio::sync::watch::channel(());
-        // Waits for the pipe's reader to go away: poll() reports an error on the write end
-        // then, and never for a terminal or a file (nothing else is asked for).
-        std::thread::Builder::new()
-            .name("watch-stdout-reader".into())
-            .spawn(move || {
-                use rustix::event::{PollFd, PollFlags, poll};
-                let stdout = std::io::stdout();
-                loop {
-                    let mut fds = [PollFd::new(&stdout, PollFlags::empty())];
-                    match poll(&mut fds, None) {
-                        Ok(_) if fds[0].revents().intersects(PollFlags::ERR | PollFlags::HUP) => {
-                            gone_tx.send_replace(());
-                            return;
-                        }
-                        Ok(_) | Err(rustix::io::Errno::INTR) => {}
-                        // An invalid or unpollable descriptor: nothing to watch.
-                        Err(_) => return,
-                    }
-                    if fds[0].revents().contains(PollFlags::NVAL) {
-                        return;
-                    }
-                }
-            })?;
+        let reader_gone = stdout_reader_gone()?;
         Ok(Self {
             lines,
             done,
@@ -300,6 +283,35 @@ impl StdoutWriter {
             Err(_) => Some("standard output closed".to_string()),
         }
     }
+}
+
+/// Changes when standard output is a pipe whose reader closed it (a pager quit, `head` done),
+/// whether or not anything is written: a thread waits for poll() to report an error on the
+/// write end, which it never does for a terminal or a file.
+pub(super) fn stdout_reader_gone() -> anyhow::Result<tokio::sync::watch::Receiver<()>> {
+    let (gone_tx, reader_gone) = tokio::sync::watch::channel(());
+    std::thread::Builder::new()
+        .name("watch-stdout-reader".into())
+        .spawn(move || {
+            use rustix::event::{PollFd, PollFlags, poll};
+            let stdout = std::io::stdout();
+            loop {
+                let mut fds = [PollFd::new(&stdout, PollFlags::empty())];
+                match poll(&mut fds, None) {
+                    Ok(_) if fds[0].revents().intersects(PollFlags::ERR | PollFlags::HUP) => {
+                        gone_tx.send_replace(());
+                        return;
+                    }
+                    Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                    // An invalid or unpollable descriptor: nothing to watch.
+                    Err(_) => return,
+                }
+                if fds[0].revents().contains(PollFlags::NVAL) {
+                    return;
+                }
+            }
+        })?;
+    Ok(reader_gone)
 }
 
 /// A write error worth reporting; a reader that closed the pipe is not one.
