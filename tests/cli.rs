@@ -1175,3 +1175,37 @@ async fn a_closed_stdout_or_stderr_ends_the_command_quietly_with_its_own_exit_co
     );
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
 }
+
+/// A gRPC server stream whose stdout reader is gone ends at once, quietly, even while no message
+/// comes (user 2 has no orders), instead of running to its timeout.
+#[tokio::test]
+async fn a_grpc_stream_ends_when_its_reader_is_gone() {
+    let demo = start_demo().await;
+    let addr = demo.user.grpc_addr.to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let started = std::time::Instant::now();
+        let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args([
+                "send",
+                "grpc",
+                &addr,
+                "user.UserService/WatchOrders",
+                "-d",
+                r#"{"user_id":"2"}"#,
+                "--timeout",
+                "60",
+            ])
+            .stdout(writer)
+            .output()
+            .unwrap();
+        (out, started.elapsed())
+    })
+    .await
+    .unwrap();
+    let (out, took) = out;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(took < std::time::Duration::from_secs(30), "{took:?}");
+    demo.stop().await;
+}

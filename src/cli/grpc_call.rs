@@ -122,11 +122,31 @@ pub(super) async fn send_grpc(
         None
     };
     let context = traced.context(&mut request.metadata);
+    // A stream's reader that goes away ends it, even while nothing arrives (`| head -1`).
+    let reader_left = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let left_watch = if server_streaming {
+        let mut gone = super::watching::stdout_reader_gone()?;
+        let (cancel, left) = (cancel.clone(), reader_left.clone());
+        Some(tokio::spawn(async move {
+            if gone.changed().await.is_ok() {
+                left.store(true, std::sync::atomic::Ordering::SeqCst);
+                cancel.cancel();
+            }
+        }))
+    } else {
+        None
+    };
     let call = crate::engine::recorder::cancellable(
         cancel,
         grpc::call_streaming(&request, &pool, None, input, observer),
     );
     let mut exchange = super::traces::in_trace(context, call).await;
+    if let Some(watch) = left_watch {
+        watch.abort();
+    }
+    if reader_left.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(super::out::StdoutClosed.into());
+    }
     exchange.prepend_phase(
         grpc::phases::DISCOVER,
         discovery.as_micros() as u64,

@@ -109,7 +109,12 @@ async fn demo(config: demo_services::DemoConfig) -> anyhow::Result<ExitCode> {
         demo.stop().await;
         return Err(err);
     }
-    signal.recv().await;
+    // A reader that closed stdout (`demo | head -1`) stops it too.
+    let mut reader_gone = watching::stdout_reader_gone()?;
+    tokio::select! {
+        () = signal.recv() => {}
+        Ok(()) = reader_gone.changed() => {}
+    }
     let _ = outln!("Stopping...");
     demo.stop().await;
     Ok(ExitCode::SUCCESS)

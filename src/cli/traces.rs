@@ -175,11 +175,17 @@ async fn print_spans(a: &args::TracesArgs, receiver: &Receiver) -> anyhow::Resul
     let (delivered_tx, delivered) = tokio::sync::watch::channel(0u64);
     let mut writer = super::watching::StdoutWriter::spawn(delivered_tx)?;
     let mut queued = 0u64;
+    // What the writer said if it stopped during the follow (a failed write, a reader gone).
+    let mut ended = None;
     'follow: loop {
         let batch = tokio::select! {
             _ = &mut until => break,
             () = stop.recv() => break,
             Ok(()) = writer.reader_gone.changed() => break,
+            written = &mut writer.done => {
+                ended = Some(written);
+                break;
+            }
             _ = refusals.tick() => {
                 notes(&follower);
                 continue;
@@ -221,6 +227,10 @@ async fn print_spans(a: &args::TracesArgs, receiver: &Receiver) -> anyhow::Resul
                 _ = &mut until => break 'follow,
                 () = stop.recv() => break 'follow,
                 Ok(()) = writer.reader_gone.changed() => break 'follow,
+                written = &mut writer.done => {
+                    ended = Some(written);
+                    break 'follow;
+                }
                 _ = refusals.tick() => notes(&follower),
             }
         }
@@ -233,7 +243,13 @@ async fn print_spans(a: &args::TracesArgs, receiver: &Receiver) -> anyhow::Resul
     let super::watching::StdoutWriter { lines, done, .. } = writer;
     drop(lines);
     // A write that failed (a full disk; not a reader gone) is the command's error.
-    if let Ok(Ok(Some(failure))) = tokio::time::timeout(Duration::from_millis(500), done).await {
+    let written = match ended {
+        Some(written) => written,
+        None => tokio::time::timeout(Duration::from_millis(500), done)
+            .await
+            .unwrap_or(Ok(None)),
+    };
+    if let Ok(Some(failure)) = written {
         anyhow::bail!("{failure}");
     }
     let printed = *delivered.borrow();

@@ -117,6 +117,15 @@ pub(super) async fn run_watch_request(
                 interrupted = true;
                 break Ok(());
             }
+            // The writer stopped between messages: a failed write (a full disk) is the
+            // watch's error now, not at the next message; a reader gone is a quiet end.
+            written = &mut writer.done => {
+                interrupted = true;
+                break match written {
+                    Ok(Some(failure)) => Err(failure),
+                    _ => Ok(()),
+                };
+            }
             event = rx.recv() => event,
         };
         match event {
