@@ -4,7 +4,9 @@
 //! 64 KB at a time around each page it touches, so every byte of code and relocation the binary
 //! carries costs resident memory. `--icf=all` folds identical functions (monomorphised copies
 //! that compile to the same code); `-z pack-relative-relocs` stores the position-independent
-//! binary's relocations as a compact RELR table instead of 24 bytes each (2.9 MB read at start).
+//! binary's relocations as a compact RELR table instead of 24 bytes each (2.9 MB read at start);
+//! such a binary needs glibc 2.36 or later to start (Debian 12 and later), which the
+//! `GLIBC_ABI_DT_RELR` symbol version it requires tells the loader and packaging tools.
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     let release = std::env::var("PROFILE").is_ok_and(|p| p == "release");
