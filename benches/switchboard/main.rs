@@ -52,7 +52,8 @@
 //! JSON object per figure: name, value, unit, baseline, ratio, min, max, runs). A group name
 //! (`app`, `viewer`, `net`, `nats`, `kafka`, `traces`) runs only that group; `--only NAME[,NAME…]`
 //! then measures only the figures whose names start with one of them (and skips the work of the
-//! others where it can): `scripts/bench --quick nats --only nats_tap`.
+//! others where it can): `scripts/bench --quick nats --only nats_tap`. `--grpc-calls engine|bare
+//! N` makes only N gRPC lookups (engine or bare tonic), for a profiler: see `net::grpc_calls`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader};
@@ -302,6 +303,12 @@ fn main() {
             .map(|list| list.split(',').map(str::to_string).collect())
             .unwrap_or_default(),
     );
+    if let Some(i) = args.iter().position(|a| a == "--grpc-calls") {
+        let engine = args.get(i + 1).is_some_and(|s| s == "engine");
+        let n = args.get(i + 2).and_then(|s| s.parse().ok()).unwrap_or(1000);
+        grpc_calls(engine, n);
+        return;
+    }
     // `scripts/bench viewer` or `scripts/bench app` runs one group.
     let only = |group: &str| {
         !args.iter().any(|a| {

@@ -498,3 +498,57 @@ pub(super) async fn engine_publish_confirms(n: u64) -> f64 {
     assert_eq!(done.confirmed, n);
     n as f64 / done.elapsed.as_secs_f64()
 }
+
+/// `--grpc-calls engine|bare N`: N sequential lookups on one gRPC channel and nothing else, for
+/// a profiler. Under `valgrind --tool=callgrind` the difference between two values of N, per
+/// call, is what one call costs (client and in-process server); engine minus bare is the
+/// engine's own cost per call.
+pub(super) fn grpc_calls(engine: bool, n: usize) {
+    use switchboard::engine::grpc::{GrpcClient, GrpcRequest};
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let demo = bench_demo().await;
+        let start = std::time::Instant::now();
+        if engine {
+            let pool = switchboard::engine::grpc::builtin_pool().unwrap();
+            let client = GrpcClient::default();
+            let req = GrpcRequest {
+                addr: demo.user.grpc_addr.to_string(),
+                method: switchboard::engine::grpc::DEFAULT_METHOD.to_string(),
+                metadata: vec![],
+                json: r#"{"user_id":"1"}"#.to_string(),
+                timeout: Duration::from_secs(10),
+                tls: Default::default(),
+            };
+            for _ in 0..n {
+                assert!(client.call(&req, &pool).await.ok);
+            }
+        } else {
+            let channel =
+                tonic::transport::Endpoint::from_shared(format!("http://{}", demo.user.grpc_addr))
+                    .unwrap()
+                    .connect()
+                    .await
+                    .unwrap();
+            let client = demo_services::proto::user_service_client::UserServiceClient::new(channel);
+            for _ in 0..n {
+                let mut c = client.clone();
+                let request = demo_services::proto::UserRequest {
+                    user_id: "1".into(),
+                };
+                assert!(c.get_user_info(request).await.is_ok());
+            }
+        }
+        eprintln!(
+            "{} gRPC calls ({}) in {:?}",
+            n,
+            if engine { "engine" } else { "bare tonic" },
+            start.elapsed()
+        );
+        demo.stop().await;
+    });
+}

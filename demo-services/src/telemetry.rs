@@ -12,8 +12,9 @@ use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer as _};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor;
-use opentelemetry_sdk::trace::{BatchConfigBuilder, SdkTracer, SdkTracerProvider};
+use opentelemetry_sdk::trace::{
+    BatchConfigBuilder, BatchSpanProcessor, SdkTracer, SdkTracerProvider,
+};
 
 /// The demo's two service names, as they appear on a trace.
 pub const ORDER_SERVICE: &str = "order-service";
@@ -21,6 +22,11 @@ pub const USER_SERVICE: &str = "user-service";
 
 /// How soon a finished span is sent: short, so a trace shows up while the user looks at it.
 const EXPORT_DELAY: Duration = Duration::from_millis(100);
+
+/// How many finished spans wait for export at most (the SDK allocates its whole queue up front:
+/// its default of 2,048 costs ~0.8 MB per service; a demo exchange makes a handful of spans and
+/// the queue is emptied every [`EXPORT_DELAY`]).
+const MAX_QUEUED_SPANS: usize = 256;
 
 /// One service's tracer, exporting to one OTLP endpoint.
 #[derive(Debug)]
@@ -31,8 +37,8 @@ pub struct Telemetry {
 
 impl Telemetry {
     /// A tracer for `service` exporting to `endpoint` (`http://127.0.0.1:4318`; `/v1/traces`
-    /// is added). Spans are batched and sent by a task on the caller's tokio runtime (the SDK's
-    /// default processor takes a thread per service, with its whole queue allocated up front).
+    /// is added). Spans are batched and sent from a thread of their own; the HTTP request itself
+    /// runs on the caller's tokio runtime.
     pub fn start(service: &'static str, endpoint: &str) -> Result<Self, String> {
         use opentelemetry_otlp::{WithExportConfig, WithHttpConfig as _};
         let url = format!("{}/v1/traces", endpoint.trim_end_matches('/'));
@@ -49,10 +55,11 @@ impl Telemetry {
             .with_timeout(Duration::from_secs(3))
             .build()
             .map_err(|e| format!("OTLP exporter: {e}"))?;
-        let processor = BatchSpanProcessor::builder(exporter, opentelemetry_sdk::runtime::Tokio)
+        let processor = BatchSpanProcessor::builder(exporter)
             .with_batch_config(
                 BatchConfigBuilder::default()
                     .with_scheduled_delay(EXPORT_DELAY)
+                    .with_max_queue_size(MAX_QUEUED_SPANS)
                     .build(),
             )
             .build();
@@ -88,8 +95,8 @@ impl Telemetry {
 
     /// Sends what is buffered and stops: waits (at most 3 s) for the last batch to be exported,
     /// so that the spans of what was done just before a stop (Ctrl-C right after a lookup) are
-    /// not lost. The SDK's shutdown blocks, so it runs on a blocking thread while the batch task
-    /// and the exporter go on on this runtime.
+    /// not lost. The SDK's shutdown blocks, so it runs on a blocking thread while the exporter's
+    /// request goes on on this runtime.
     pub async fn shutdown(&self) {
         let provider = self.provider.clone();
         let flushed = tokio::task::spawn_blocking(move || {
@@ -101,6 +108,22 @@ impl Telemetry {
             Ok(Err(err)) => tracing::warn!(%err, "the OTLP exporter was not flushed"),
             Err(_) => tracing::warn!("the OTLP exporter was not flushed within 3 s"),
         }
+    }
+}
+
+/// The last handle of a provider shuts it down, flushing what is buffered; the batch thread's
+/// export then runs on the demo's runtime. Dropped on a runtime worker (a service's task ending),
+/// that flush would wait, up to the SDK's 5 s, for a worker to run the export — the very worker
+/// that waits, and the other too when both services stop at once. A thread of its own does it.
+impl Drop for Telemetry {
+    fn drop(&mut self) {
+        let provider = self.provider.clone();
+        let _ = std::thread::Builder::new()
+            .name("otel-shutdown".into())
+            .spawn(move || {
+                // Already shut down by `shutdown`: an error that says so, nothing to do.
+                let _ = provider.shutdown();
+            });
     }
 }
 
@@ -232,3 +255,57 @@ pub fn inject(cx: &Context) -> Vec<(String, String)> {
 
 pub use opentelemetry::trace::SpanKind as Kind;
 pub use opentelemetry::{Context as TraceContext, KeyValue as Attribute};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The services hold their tracers in tasks. When they stop, the task that drops the last
+    /// handle runs the provider's shutdown on a runtime worker: it must not wait for a task of
+    /// that runtime (the SDK's async-runtime processor did, with no timeout: with both workers
+    /// waiting, nothing ran the tasks they waited for, and the runtime never shut down — a CI
+    /// run hung at the end of a UI test).
+    #[test]
+    fn services_that_stop_and_drop_their_tracers_let_the_runtime_shut_down() {
+        for round in 0..5 {
+            let (done, finished) = std::sync::mpsc::sync_channel(1);
+            let runs = std::thread::Builder::new().name(format!("round-{round}"));
+            runs.spawn(move || {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(async {
+                    let mut stops = Vec::new();
+                    for service in [USER_SERVICE, ORDER_SERVICE] {
+                        // Nothing listens on the discard port: exports fail at once.
+                        let telemetry = Telemetry::start(service, "http://127.0.0.1:9").unwrap();
+                        let cx = telemetry.start_span(
+                            "GET /user/{id}",
+                            SpanKind::Server,
+                            &Context::new(),
+                            Vec::new(),
+                        );
+                        end(&cx, None);
+                        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+                        tokio::spawn(async move {
+                            let _ = stopped.await;
+                            drop(telemetry);
+                        });
+                        stops.push(stop);
+                    }
+                    drop(stops);
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                });
+                drop(runtime);
+                let _ = done.send(());
+            })
+            .unwrap();
+            assert!(
+                finished.recv_timeout(Duration::from_secs(30)).is_ok(),
+                "round {round}: the runtime did not shut down within 30 s"
+            );
+        }
+    }
+}

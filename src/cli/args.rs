@@ -425,7 +425,7 @@ pub struct HttpArgs {
     pub body: Option<String>,
     #[command(flatten)]
     pub tls: TlsArgs,
-    /// Print one JSON object per exchange.
+    /// Print JSON instead of text: one object per exchange (`load`: one summary object).
     #[arg(long)]
     pub json: bool,
     /// Give up after this many seconds (the whole exchange).

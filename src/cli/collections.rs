@@ -80,8 +80,8 @@ pub async fn run(a: args::RunArgs, show_credentials: bool) -> anyhow::Result<Exi
     })
     .await?;
     // A reader that closed stdout still gets the summary on stderr and the earned exit code.
-    if let Some(err) = unprinted.filter(|err| !super::out::stdout_closed(err)) {
-        return Err(err);
+    if let Some(err) = unprinted {
+        super::out::still_open(Err(err))?;
     }
     let failed = results.iter().filter(|r| !r.passed).count();
     let skipped = results.iter().filter(|r| r.skipped.is_some()).count();

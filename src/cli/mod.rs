@@ -205,10 +205,7 @@ async fn publish_count(request: PublishRequest) -> anyhow::Result<ExitCode> {
         done.rate()
     );
     // A reader that closed stdout still gets the error line and the exit status.
-    match summary {
-        Err(err) if !out::stdout_closed(&err) => return Err(err),
-        _ => {}
-    }
+    out::still_open(summary)?;
     if done.confirmed == count {
         Ok(ExitCode::SUCCESS)
     } else {
@@ -558,10 +555,7 @@ fn report(exchanges: &[Exchange], json: bool, show_credentials: bool) -> anyhow:
             (true, true) => outln!("{}", exchange.to_json_line()),
             (true, false) => out!("{}", print::exchange_text(exchange)),
         };
-        match printed {
-            Err(err) if out::stdout_closed(&err) => stdout_open = false,
-            printed => printed?,
-        }
+        stdout_open = out::still_open(printed)? && stdout_open;
         // The one-line error on stderr, for scripts; in a terminal the text above ends with
         // the same line already, so it is not said twice.
         let said = !json && std::io::IsTerminal::is_terminal(&std::io::stdout());

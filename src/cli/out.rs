@@ -38,6 +38,17 @@ pub fn stdout_closed(err: &anyhow::Error) -> bool {
     err.chain().any(|e| e.is::<StdoutClosed>())
 }
 
+/// What printing came to, for a command that keeps the exit status its work earned when its
+/// reader goes away: `Ok(false)` when stdout was closed, `Ok(true)` when printed; other write
+/// errors stay errors.
+pub fn still_open(printed: anyhow::Result<()>) -> anyhow::Result<bool> {
+    match printed {
+        Ok(()) => Ok(true),
+        Err(err) if stdout_closed(&err) => Ok(false),
+        Err(err) => Err(err),
+    }
+}
+
 /// `println!` for the CLI: `outln!(...)?` stops the command when stdout is closed.
 macro_rules! outln {
     ($($arg:tt)*) => {
