@@ -41,8 +41,10 @@ impl Encoder for DynamicEncoder {
     type Error = Status;
 
     fn encode(&mut self, item: Self::Item, dst: &mut EncodeBuf<'_>) -> Result<(), Self::Error> {
-        item.encode(dst)
-            .map_err(|e| Status::internal(format!("cannot encode the request: {e}")))
+        // `encode` would first measure the message to check the buffer's room: an `EncodeBuf`
+        // grows as it is written, and measuring a dynamic message walks all its fields.
+        item.encode_raw(dst);
+        Ok(())
     }
 }
 

@@ -15,7 +15,7 @@ pub(super) async fn run(
     observer: Option<mpsc::Sender<Received>>,
     cancel: tokio_util::sync::CancellationToken,
 ) -> Result<Outcome, Failure> {
-    let addr = parse_addr(&req.addr).map_err(|e| (e, None))?;
+    let addr = parse_addr_via(client, &req.addr).map_err(|e| (e, None))?;
     let method = find_method(pool, &req.method).map_err(|e| (e, None))?;
     let streaming = method.is_client_streaming() || method.is_server_streaming();
     // Streaming calls take their request messages from `input` when given, else from the JSON
@@ -47,11 +47,9 @@ pub(super) async fn run(
         }
     };
 
-    let path = http::uri::PathAndQuery::from_maybe_shared(format!(
-        "/{}/{}",
-        method.parent_service().full_name(),
-        method.name()
-    ))
+    let path = http::uri::PathAndQuery::from_maybe_shared(
+        ["/", method.parent_service().full_name(), "/", method.name()].concat(),
+    )
     .map_err(|e| {
         (
             ExchangeError::invalid_input(format!("bad method path: {e}")),
