@@ -188,7 +188,6 @@ pub(crate) fn parse_addr(addr: &str) -> Result<Addr, ExchangeError> {
     })
 }
 
-/// Metadata as it came on the wire (`-bin` values in their base64).
 /// [`parse_addr`], through `client`'s cache of the addresses it has read.
 pub(crate) fn parse_addr_via(
     client: Option<&GrpcClient>,
@@ -210,6 +209,7 @@ pub(crate) fn parse_addr_via(
     Ok(parsed)
 }
 
+/// Metadata as it came on the wire (`-bin` values in their base64).
 fn metadata_list(map: &tonic::metadata::MetadataMap) -> Vec<Header> {
     use tonic::metadata::KeyAndValueRef;
     map.iter()
