@@ -6,11 +6,7 @@ use super::*;
 /// against a bare fetch loop — on an embedded broker of the bench's own.
 pub(super) fn kafka_figures(quick: bool, runs: usize) -> Vec<Figure> {
     use switchboard::engine::kafka::{KafkaRequest, Producer, admin};
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = bench_runtime();
     let n = if quick { 300 } else { 3000 };
     // The same count in quick runs: with fewer the connection setup and 60 fps frames dominate.
     let tap_n: u64 = 100_000;

@@ -281,6 +281,15 @@ async fn bare_consume(queue: &str, n: u64) -> f64 {
     rate
 }
 
+/// The runtime every group measures on: two workers, like the machines it runs on.
+fn bench_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 type AppHarness = egui_kittest::Harness<'static, switchboard::ui::SwitchboardApp>;
 
 /// The name prefixes `--only` asked for (none: every figure).

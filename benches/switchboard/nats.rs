@@ -8,11 +8,7 @@ pub(super) const NATS_URL: &str = switchboard::engine::nats::DEFAULT_NATS_URL;
 /// against a bare ordered consumer.
 pub(super) fn nats_figures(quick: bool, runs: usize) -> Vec<Figure> {
     use switchboard::engine::nats::{NatsClient, NatsRequest};
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = bench_runtime();
     let n = if quick { 300 } else { 3000 };
     // The same count in quick runs: with fewer the connection setup and 60 fps frames dominate
     // (at 100,000 the viewer's run lasted ≈ 0.3 s, of which ≈ 10–20 ms are its connection and

@@ -95,14 +95,10 @@ where
 /// reqwest / tonic / lapin in the same run.
 pub(super) fn net_figures(quick: bool, runs: usize) -> Vec<Figure> {
     use switchboard::engine::RequestSpec;
-    use switchboard::engine::grpc::{GrpcClient, GrpcRequest};
+    use switchboard::engine::grpc::GrpcClient;
     use switchboard::engine::http::{HttpClient, HttpRequest};
     use switchboard::engine::load::{LoadLimit, LoadSpec, run_load};
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = bench_runtime();
     let n = if quick { 300 } else { 3000 };
     let load_n = if quick { 2000 } else { 20_000 };
     let confirms_n = if quick { 5_000 } else { 50_000 };
@@ -143,22 +139,9 @@ pub(super) fn net_figures(quick: bool, runs: usize) -> Vec<Figure> {
             http_base_p99.push(percentile(&b, 0.99));
 
             // gRPC unary round trip on one channel.
-            let channel = tonic::transport::Endpoint::from_shared(grpc_url.clone())
-                .unwrap()
-                .connect()
-                .await
-                .unwrap();
-            let tonic_client =
-                demo_services::proto::user_service_client::UserServiceClient::new(channel);
+            let tonic_client = bare_grpc_client(&grpc_url).await;
             let gclient = GrpcClient::default();
-            let greq = GrpcRequest {
-                addr: demo.user.grpc_addr.to_string(),
-                method: switchboard::engine::grpc::DEFAULT_METHOD.to_string(),
-                metadata: vec![],
-                json: r#"{"user_id":"1"}"#.to_string(),
-                timeout: Duration::from_secs(10),
-                tls: Default::default(),
-            };
+            let greq = grpc_lookup(&demo);
             let _ = gclient.call(&greq, &pool).await;
             let (b, e) = paired_round_trips(
                 n,
@@ -499,42 +482,47 @@ pub(super) async fn engine_publish_confirms(n: u64) -> f64 {
     n as f64 / done.elapsed.as_secs_f64()
 }
 
+/// The engine's request for user 1 from the bench demo's User Service.
+fn grpc_lookup(demo: &demo_services::DemoServices) -> switchboard::engine::grpc::GrpcRequest {
+    switchboard::engine::grpc::GrpcRequest {
+        addr: demo.user.grpc_addr.to_string(),
+        method: switchboard::engine::grpc::DEFAULT_METHOD.to_string(),
+        metadata: vec![],
+        json: r#"{"user_id":"1"}"#.to_string(),
+        timeout: Duration::from_secs(10),
+        tls: Default::default(),
+    }
+}
+
+/// The baseline: a generated tonic client on one channel to `url`.
+async fn bare_grpc_client(
+    url: &str,
+) -> demo_services::proto::user_service_client::UserServiceClient<tonic::transport::Channel> {
+    let channel = tonic::transport::Endpoint::from_shared(url.to_string())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    demo_services::proto::user_service_client::UserServiceClient::new(channel)
+}
+
 /// `--grpc-calls engine|bare N`: N sequential lookups on one gRPC channel and nothing else, for
 /// a profiler. Under `valgrind --tool=callgrind` the difference between two values of N, per
 /// call, is what one call costs (client and in-process server); engine minus bare is the
 /// engine's own cost per call.
 pub(super) fn grpc_calls(engine: bool, n: usize) {
-    use switchboard::engine::grpc::{GrpcClient, GrpcRequest};
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    bench_runtime().block_on(async {
         let demo = bench_demo().await;
         let start = std::time::Instant::now();
         if engine {
             let pool = switchboard::engine::grpc::builtin_pool().unwrap();
-            let client = GrpcClient::default();
-            let req = GrpcRequest {
-                addr: demo.user.grpc_addr.to_string(),
-                method: switchboard::engine::grpc::DEFAULT_METHOD.to_string(),
-                metadata: vec![],
-                json: r#"{"user_id":"1"}"#.to_string(),
-                timeout: Duration::from_secs(10),
-                tls: Default::default(),
-            };
+            let client = switchboard::engine::grpc::GrpcClient::default();
+            let req = grpc_lookup(&demo);
             for _ in 0..n {
                 assert!(client.call(&req, &pool).await.ok);
             }
         } else {
-            let channel =
-                tonic::transport::Endpoint::from_shared(format!("http://{}", demo.user.grpc_addr))
-                    .unwrap()
-                    .connect()
-                    .await
-                    .unwrap();
-            let client = demo_services::proto::user_service_client::UserServiceClient::new(channel);
+            let client = bare_grpc_client(&format!("http://{}", demo.user.grpc_addr)).await;
             for _ in 0..n {
                 let mut c = client.clone();
                 let request = demo_services::proto::UserRequest {

@@ -15,11 +15,7 @@ const EXPORTERS: usize = 4;
 /// `otlp_ingest_spans_per_s`: spans/s the receiver stores, posted as OTLP/HTTP protobuf by 4
 /// concurrent exporters on kept-alive connections, against an axum server that only decodes.
 pub(super) fn traces_figures(quick: bool, runs: usize) -> Vec<Figure> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = bench_runtime();
     let exports_per_exporter = if quick { 100 } else { 300 };
     // Distinct traces, as services would send them.
     let bodies: Vec<Vec<u8>> = (0..64u64).map(export_body).collect();

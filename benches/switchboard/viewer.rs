@@ -200,11 +200,7 @@ pub(super) fn percentile(samples: &[f64], p: f64) -> f64 {
 }
 
 pub(super) fn viewer_figures(quick: bool, runs: usize) -> Vec<Figure> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = bench_runtime();
     let n: u64 = if quick { 20_000 } else { 100_000 };
     let queue = format!("sbbench-{}", std::process::id());
     let setup = runtime.block_on(declare_queue(&queue));

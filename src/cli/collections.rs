@@ -52,9 +52,9 @@ pub async fn run(a: args::RunArgs, show_credentials: bool) -> anyhow::Result<Exi
     let json = a.json;
     // The first failed write to stdout: later results are not printed, and the command ends
     // with it once the run is over (a closed stdout is no error).
-    let mut unprinted: Option<anyhow::Error> = None;
+    let mut printed: anyhow::Result<()> = Ok(());
     let results = collection::run::run(&collection, &secrets_or_empty(), &options, |r| {
-        if unprinted.is_some() {
+        if printed.is_err() {
             return;
         }
         let masked;
@@ -71,18 +71,15 @@ pub async fn run(a: args::RunArgs, show_credentials: bool) -> anyhow::Result<Exi
             };
             &masked
         };
-        let printed = if json {
+        printed = if json {
             print_json(r)
         } else {
             out!("{}", result_text(r))
         };
-        unprinted = printed.err();
     })
     .await?;
     // A reader that closed stdout still gets the summary on stderr and the earned exit code.
-    if let Some(err) = unprinted {
-        super::out::still_open(Err(err))?;
-    }
+    super::out::still_open(printed)?;
     let failed = results.iter().filter(|r| !r.passed).count();
     let skipped = results.iter().filter(|r| r.skipped.is_some()).count();
     let passed = results.len() - failed - skipped;

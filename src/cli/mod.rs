@@ -550,12 +550,14 @@ fn report(exchanges: &[Exchange], json: bool, show_credentials: bool) -> anyhow:
     let mut stdout_open = true;
     for exchange in exchanges {
         let exchange = &shown(exchange, show_credentials);
-        let printed = match (stdout_open, json) {
-            (false, _) => Ok(()),
-            (true, true) => outln!("{}", exchange.to_json_line()),
-            (true, false) => out!("{}", print::exchange_text(exchange)),
-        };
-        stdout_open = out::still_open(printed)? && stdout_open;
+        if stdout_open {
+            let printed = if json {
+                outln!("{}", exchange.to_json_line())
+            } else {
+                out!("{}", print::exchange_text(exchange))
+            };
+            stdout_open = out::still_open(printed)?;
+        }
         // The one-line error on stderr, for scripts; in a terminal the text above ends with
         // the same line already, so it is not said twice.
         let said = !json && std::io::IsTerminal::is_terminal(&std::io::stdout());
