@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use prost_reflect::prost::Message as _;
 use prost_reflect::{DescriptorPool, DynamicMessage, Value};
-use switchboard::engine::codec::DynamicCodec;
+use switchboard::engine::codec::{Decoded, DynamicCodec};
 use switchboard::engine::descriptors;
 use switchboard::engine::grpc::{self, GrpcRequest};
 use switchboard::engine::{BodyView, Header};
@@ -77,11 +77,11 @@ impl tonic::server::NamedService for Fidelity {
 
 struct Echo(DescriptorPool);
 
-impl tonic::server::UnaryService<DynamicMessage> for Echo {
+impl tonic::server::UnaryService<Decoded> for Echo {
     type Response = DynamicMessage;
     type Future = BoxFuture<tonic::Response<DynamicMessage>, tonic::Status>;
-    fn call(&mut self, request: tonic::Request<DynamicMessage>) -> Self::Future {
-        let answer = reply(&self.0, request.into_inner());
+    fn call(&mut self, request: tonic::Request<Decoded>) -> Self::Future {
+        let answer = reply(&self.0, request.into_inner().message);
         Box::pin(async move { Ok(tonic::Response::new(answer)) })
     }
 }
@@ -91,12 +91,12 @@ struct Tail(DescriptorPool);
 type Replies =
     futures_util::stream::Iter<std::vec::IntoIter<Result<DynamicMessage, tonic::Status>>>;
 
-impl tonic::server::ServerStreamingService<DynamicMessage> for Tail {
+impl tonic::server::ServerStreamingService<Decoded> for Tail {
     type Response = DynamicMessage;
     type ResponseStream = Replies;
     type Future = BoxFuture<tonic::Response<Replies>, tonic::Status>;
-    fn call(&mut self, request: tonic::Request<DynamicMessage>) -> Self::Future {
-        let topic = request.into_inner();
+    fn call(&mut self, request: tonic::Request<Decoded>) -> Self::Future {
+        let topic = request.into_inner().message;
         let answers = vec![Ok(reply(&self.0, topic.clone())), Ok(reply(&self.0, topic))];
         Box::pin(async move { Ok(tonic::Response::new(futures_util::stream::iter(answers))) })
     }

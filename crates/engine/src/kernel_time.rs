@@ -79,6 +79,9 @@ mod imp {
     #[derive(Debug)]
     pub struct KernelClock {
         fd: OwnedFd,
+        /// Room for the control messages of one `recvmsg`, kept between calls (a peek and a
+        /// read of the error queue each exchange).
+        cmsg: Vec<u8>,
     }
 
     impl KernelClock {
@@ -89,7 +92,12 @@ mod imp {
             super::keep_receive_stamps_on(Duration::ZERO);
             setsockopt(socket, sockopt::Timestamping, &flags(false)).ok()?;
             let fd = socket.as_fd().try_clone_to_owned().ok()?;
-            Some(Self { fd })
+            let cmsg = nix::cmsg_space!(
+                nix::sys::socket::Timestamps,
+                libc::sock_extended_err,
+                libc::sockaddr_in6
+            );
+            Some(Self { fd, cmsg })
         }
 
         /// Transmit stamps on (while a request is being written) or off: each stamp waits in
@@ -113,14 +121,13 @@ mod imp {
         }
 
         /// When the oldest segment waiting to be read arrived; `None` when nothing waits.
-        pub fn peek_arrival(&self) -> Option<Instant> {
+        pub fn peek_arrival(&mut self) -> Option<Instant> {
             let mut byte = [0u8; 1];
             let mut iov = [std::io::IoSliceMut::new(&mut byte)];
-            let mut cmsg = nix::cmsg_space!(nix::sys::socket::Timestamps);
             let msg = recvmsg::<()>(
                 self.fd.as_raw_fd(),
                 &mut iov,
-                Some(&mut cmsg),
+                Some(&mut self.cmsg),
                 MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT,
             )
             .ok()?;
@@ -139,22 +146,17 @@ mod imp {
         /// Takes the transmit timestamps queued since the last call, oldest first, stopping
         /// after the one of the send whose last byte is `until` when that is known (one call
         /// instead of reading on to an empty queue; later ones wait for the next time).
-        pub fn take_sent(&self, until: Option<u32>) -> Vec<TxStamp> {
+        pub fn take_sent(&mut self, until: Option<u32>) -> Vec<TxStamp> {
             let mut out = Vec::new();
             // Bounded: the queue holds what was sent since the last call, never more than the
             // socket's receive buffer allows.
             for _ in 0..4096 {
                 let mut buf = [0u8; 0];
                 let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-                let mut cmsg = nix::cmsg_space!(
-                    nix::sys::socket::Timestamps,
-                    libc::sock_extended_err,
-                    libc::sockaddr_in6
-                );
                 let Ok(msg) = recvmsg::<()>(
                     self.fd.as_raw_fd(),
                     &mut iov,
-                    Some(&mut cmsg),
+                    Some(&mut self.cmsg),
                     MsgFlags::MSG_ERRQUEUE | MsgFlags::MSG_DONTWAIT,
                 ) else {
                     break;
@@ -295,10 +297,10 @@ mod imp {
         pub fn handshake_rtt<T>(_socket: &T) -> Option<Duration> {
             None
         }
-        pub fn peek_arrival(&self) -> Option<Instant> {
+        pub fn peek_arrival(&mut self) -> Option<Instant> {
             None
         }
-        pub fn take_sent(&self, _until: Option<u32>) -> Vec<TxStamp> {
+        pub fn take_sent(&mut self, _until: Option<u32>) -> Vec<TxStamp> {
             Vec::new()
         }
         pub fn transmit_stamps(&self, _on: bool) -> bool {
@@ -346,7 +348,7 @@ mod tests {
         assert!(keep_receive_stamps_on(std::time::Duration::from_secs(5)));
         let mut c = std::net::TcpStream::connect(addr).unwrap();
         assert!(KernelClock::handshake_rtt(&c).is_some());
-        let clock = KernelClock::enable(&c).expect("software timestamps on loopback");
+        let mut clock = KernelClock::enable(&c).expect("software timestamps on loopback");
         assert!(clock.transmit_stamps(true));
         let before = Instant::now();
         c.write_all(b"hello").unwrap();

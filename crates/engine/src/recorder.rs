@@ -41,6 +41,10 @@ pub struct Recorder {
     cancel: Option<CancellationToken>,
     /// The trace context the request carries, when it runs inside [`crate::trace::traced`].
     trace: Option<crate::trace::TraceContext>,
+    /// The deadline's timer: made at the exchange's first wait and kept for the later ones,
+    /// so an exchange registers one timer, not one per phase (each registration and removal
+    /// takes the runtime's timer lock and may wake its driver).
+    timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
 }
 
 /// Gaps between phases shorter than this are measurement noise, not shown as client time.
@@ -75,6 +79,7 @@ impl Recorder {
             http2: None,
             cancel: CANCEL.try_with(CancellationToken::clone).ok(),
             trace: crate::trace::current(),
+            timer: None,
         }
     }
 
@@ -96,23 +101,27 @@ impl Recorder {
     }
 
     /// `fut`, cut short at the deadline or when the user cancels.
-    pub fn within<F: Future>(
-        &self,
+    pub fn within<'a, F: Future + 'a>(
+        &'a mut self,
         fut: F,
-    ) -> impl Future<Output = Result<F::Output, Cut>> + use<F> {
+    ) -> impl Future<Output = Result<F::Output, Cut>> + 'a {
         let deadline = self.deadline;
-        let cancel = self.cancel.clone();
+        let cancel = self.cancel.as_ref();
+        let timer = &mut self.timer;
         async move {
             let stopped = async {
                 match cancel {
-                    Some(c) => c.cancelled_owned().await,
+                    Some(c) => c.cancelled().await,
                     None => std::future::pending().await,
                 }
             };
+            let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+            // As `timeout_at`: what `fut` has is taken before the deadline is looked at.
             tokio::select! {
                 biased;
                 _ = stopped => Err(Cut),
-                r = tokio::time::timeout_at(deadline, fut) => r.map_err(|_| Cut),
+                r = fut => Ok(r),
+                _ = timer.as_mut() => Err(Cut),
             }
         }
     }

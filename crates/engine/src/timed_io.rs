@@ -311,7 +311,7 @@ impl IoMarks {
     pub fn snapshot(&self) -> MarksSnapshot {
         self.transmit_off();
         let mut marks = self.lock();
-        if let Some(kernel) = self.kernel_lock().as_ref()
+        if let Some(kernel) = self.kernel_lock().as_mut()
             && marks.last_write.is_some()
             && marks.last_write_kernel.is_none()
         {
@@ -343,11 +343,12 @@ impl IoMarks {
             .max()
     }
 
-    /// Before a read that may take the answer's first byte: notes when the kernel received
-    /// the oldest segment waiting (a peek, which takes nothing).
-    fn before_read(&self) {
+    /// Whether the next read is to be peeked at first ([`IoMarks::before_read`]): when it may
+    /// take the answer's first byte (or, for connections that follow every read, any reply).
+    /// `Some(waiting)`: a peek, and whether the request is out with no answer begun.
+    fn peek_wanted(&self) -> Option<bool> {
         if !self.stamped.load(std::sync::atomic::Ordering::Relaxed) {
-            return;
+            return None;
         }
         let waiting = {
             let marks = self.lock();
@@ -355,12 +356,15 @@ impl IoMarks {
         };
         // HTTP/2: the server's SETTINGS and its ACK of ours end the handshake when they arrive.
         let handshaking = self.http2 && self.handshake().settings_acked.is_none();
-        if !waiting && !self.every_read && !handshaking {
-            return;
-        }
+        (waiting || self.every_read || handshaking).then_some(waiting)
+    }
+
+    /// Before a read that may take the answer's first byte: notes when the kernel received
+    /// the oldest segment waiting (a peek, which takes nothing).
+    fn before_read(&self, waiting: bool) {
         // (The kernel lock is never held while taking the marks' lock: snapshot takes them
         // the other way round.)
-        let at = match self.kernel_lock().as_ref() {
+        let at = match self.kernel_lock().as_mut() {
             Some(kernel) => kernel.peek_arrival(),
             None => return,
         };
@@ -553,7 +557,37 @@ impl<T> Drop for TimedIo<T> {
     }
 }
 
-impl<T: AsyncRead + Unpin> AsyncRead for TimedIo<T> {
+/// A stream that can say whether its socket is readable without reading (no system call: the
+/// runtime's readiness), so a peek is not made at an empty socket.
+pub trait Readable {
+    /// Ready when a read may find data (or an error); else the waker is kept for when it may.
+    fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<()>;
+}
+
+impl Readable for tokio::net::TcpStream {
+    fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<()> {
+        // An error is for the read to report.
+        self.poll_read_ready(cx).map(|_| ())
+    }
+}
+
+impl<A: Readable, B> Readable for tokio_util::either::Either<A, B> {
+    /// A TLS stream (right) may hold decrypted data while its socket is empty: always ready.
+    fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<()> {
+        match self {
+            tokio_util::either::Either::Left(a) => a.poll_readable(cx),
+            tokio_util::either::Either::Right(_) => Poll::Ready(()),
+        }
+    }
+}
+
+impl Readable for tokio::io::Empty {
+    fn poll_readable(&self, _cx: &mut Context<'_>) -> Poll<()> {
+        Poll::Ready(())
+    }
+}
+
+impl<T: AsyncRead + Readable + Unpin> AsyncRead for TimedIo<T> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -561,7 +595,14 @@ impl<T: AsyncRead + Unpin> AsyncRead for TimedIo<T> {
     ) -> Poll<std::io::Result<()>> {
         let before = buf.filled().len();
         let this = &mut *self;
-        this.marks.before_read();
+        if let Some(waiting) = this.marks.peek_wanted() {
+            // Peek only at a socket said to be readable: at an empty one the peek is a
+            // system call for nothing (the read after it waits for readiness anyway).
+            if this.inner.poll_readable(cx).is_pending() {
+                return Poll::Pending;
+            }
+            this.marks.before_read(waiting);
+        }
         let result = Pin::new(&mut this.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = result {
             let data = &buf.filled()[before..];

@@ -6,6 +6,14 @@ use prost_reflect::{DynamicMessage, MessageDescriptor};
 use tonic::Status;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 
+/// A message decoded as the response type, with its encoded size (what the decoder was
+/// handed: the gRPC frame's payload, decompressed) — known here without measuring the message.
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    pub message: DynamicMessage,
+    pub size: u64,
+}
+
 /// Encodes `DynamicMessage`s and decodes them as `response`.
 #[derive(Debug, Clone)]
 pub struct DynamicCodec {
@@ -20,7 +28,7 @@ impl DynamicCodec {
 
 impl Codec for DynamicCodec {
     type Encode = DynamicMessage;
-    type Decode = DynamicMessage;
+    type Decode = Decoded;
     type Encoder = DynamicEncoder;
     type Decoder = DynamicDecoder;
 
@@ -52,10 +60,12 @@ impl Encoder for DynamicEncoder {
 pub struct DynamicDecoder(MessageDescriptor);
 
 impl Decoder for DynamicDecoder {
-    type Item = DynamicMessage;
+    type Item = Decoded;
     type Error = Status;
 
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Self::Item>, Self::Error> {
+        use bytes::Buf as _;
+        let size = src.remaining() as u64;
         let mut message = DynamicMessage::new(self.0.clone());
         message.merge(src).map_err(|e| {
             Status::internal(format!(
@@ -63,6 +73,6 @@ impl Decoder for DynamicDecoder {
                 self.0.full_name()
             ))
         })?;
-        Ok(Some(message))
+        Ok(Some(Decoded { message, size }))
     }
 }

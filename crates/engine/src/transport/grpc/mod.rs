@@ -180,15 +180,15 @@ pub(crate) fn parse_addr(addr: &str) -> Result<Addr, ExchangeError> {
 pub(crate) fn parse_addr_via(
     client: Option<&GrpcClient>,
     addr: &str,
-) -> Result<Addr, ExchangeError> {
+) -> Result<Arc<Addr>, ExchangeError> {
     let Some(client) = client else {
-        return parse_addr(addr);
+        return parse_addr(addr).map(Arc::new);
     };
     let mut known = client.addrs.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(parsed) = known.get(addr) {
         return Ok(parsed.clone());
     }
-    let parsed = parse_addr(addr)?;
+    let parsed = Arc::new(parse_addr(addr)?);
     // A handful of addresses in practice; a client fed endless new ones forgets them.
     if known.len() >= 64 {
         known.clear();
@@ -205,21 +205,36 @@ fn metadata_list(map: &tonic::metadata::MetadataMap) -> Vec<Header> {
             KeyAndValueRef::Ascii(k, v) => (k.as_str(), v.as_encoded_bytes()),
             KeyAndValueRef::Binary(k, v) => (k.as_str(), v.as_encoded_bytes()),
         })
-        .map(|(k, v)| Header::new(k, String::from_utf8_lossy(v)))
+        .map(|(k, v)| {
+            // Metadata values are ASCII but for a misbehaving peer: checked, not scanned for
+            // replacement characters.
+            let value = match std::str::from_utf8(v) {
+                Ok(text) => text.to_owned(),
+                Err(_) => String::from_utf8_lossy(v).into_owned(),
+            };
+            Header::new(k, value)
+        })
         .collect()
 }
 
+// `call`, `call_with` and `call_streaming` hand back the future of the one below rather than
+// wrapping it in an async fn of their own: each layer would move the call's (large) state once
+// more on every call.
+
 /// Makes one unary call on a fresh connection and records its timeline.
-pub async fn call(req: &GrpcRequest, pool: &DescriptorPool) -> Exchange {
-    call_with(req, pool, None).await
+pub fn call<'a>(
+    req: &'a GrpcRequest,
+    pool: &'a DescriptorPool,
+) -> impl Future<Output = Exchange> + 'a {
+    call_with(req, pool, None)
 }
 
-async fn call_with(
-    req: &GrpcRequest,
-    pool: &DescriptorPool,
-    client: Option<&GrpcClient>,
-) -> Exchange {
-    call_streaming(req, pool, client, None, None).await
+fn call_with<'a>(
+    req: &'a GrpcRequest,
+    pool: &'a DescriptorPool,
+    client: Option<&'a GrpcClient>,
+) -> impl Future<Output = Exchange> + 'a {
+    call_streaming(req, pool, client, None, None)
 }
 
 /// A message received on a stream, as it arrives.
@@ -235,13 +250,13 @@ pub struct Received {
 /// Makes a call of any kind. For streaming methods, request messages come from `input` (sent
 /// as they arrive; the stream half-closes when the sender is dropped) or else from the JSON,
 /// and each response message is also sent to `observer` as it arrives.
-pub async fn call_streaming(
-    req: &GrpcRequest,
-    pool: &DescriptorPool,
-    client: Option<&GrpcClient>,
+pub fn call_streaming<'a>(
+    req: &'a GrpcRequest,
+    pool: &'a DescriptorPool,
+    client: Option<&'a GrpcClient>,
     input: Option<mpsc::Receiver<DynamicMessage>>,
     observer: Option<mpsc::Sender<Received>>,
-) -> Exchange {
+) -> impl Future<Output = Exchange> + 'a {
     call_streaming_until(
         req,
         pool,
@@ -250,7 +265,6 @@ pub async fn call_streaming(
         observer,
         tokio_util::sync::CancellationToken::new(),
     )
-    .await
 }
 
 /// [`call_streaming`] that `cancel` ends gracefully: the exchange keeps what was sent and
@@ -405,10 +419,13 @@ type OpenChannel = (tonic::transport::Channel, Arc<IoMarks>);
 /// channel's timeline has no connect phase. Cloning shares the channels.
 #[derive(Clone, Default)]
 pub struct GrpcClient {
-    channels: Arc<Mutex<std::collections::HashMap<String, OpenChannel>>>,
+    channels: Arc<Mutex<FastMap<OpenChannel>>>,
     /// Addresses as given, read (a send repeats its address: reading it is a URL parse).
-    addrs: Arc<Mutex<std::collections::HashMap<String, Addr>>>,
+    addrs: Arc<Mutex<FastMap<Arc<Addr>>>>,
 }
+
+/// A map keyed by address text, hashed with foldhash (see the engine's Cargo.toml).
+type FastMap<V> = std::collections::HashMap<String, V, foldhash::fast::RandomState>;
 
 impl std::fmt::Debug for GrpcClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -440,8 +457,12 @@ impl GrpcClient {
     }
 
     /// Makes one unary call, reusing this address's channel when there is one.
-    pub async fn call(&self, req: &GrpcRequest, pool: &DescriptorPool) -> Exchange {
-        call_with(req, pool, Some(self)).await
+    pub fn call<'a>(
+        &'a self,
+        req: &'a GrpcRequest,
+        pool: &'a DescriptorPool,
+    ) -> impl Future<Output = Exchange> + 'a {
+        call_with(req, pool, Some(self))
     }
 }
 

@@ -22,7 +22,9 @@ fn options() -> SerializeOptions {
 /// Proto3 JSON keeping fields that have their default value; unknown `Any` types shown as
 /// their type URL and base64 bytes (see [`Rendered::notes`]).
 pub fn render(message: &DynamicMessage) -> Rendered {
-    let mut out = Vec::new();
+    // Room for a small message's JSON from the start: grown from nothing, the text is copied
+    // four or five times on the way (the body keeps the capacity it ends with either way).
+    let mut out = Vec::with_capacity(128);
     let mut serializer = serde_json::Serializer::new(&mut out);
     if message
         .serialize_with_options(&mut serializer, &options())

@@ -269,8 +269,8 @@ pub(super) async fn streaming_call(
         let at = Instant::now();
         match next {
             Ok(Ok(Some(reply))) => {
-                let size = reply.encoded_len() as u64;
-                let rendered = self::proto_json::render(&reply);
+                let size = reply.size;
+                let rendered = self::proto_json::render(&reply.message);
                 notes.extend(rendered.notes);
                 let json = rendered.json;
                 rec.push(

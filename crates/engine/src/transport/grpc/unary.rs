@@ -61,7 +61,9 @@ pub(super) async fn run(
             Some(input) => Input::Channel(input),
             None => Input::Messages(messages),
         };
-        return streaming_call(
+        // Boxed: its state would otherwise make every unary call's future as large as a
+        // stream's, moved and zeroed on each call.
+        return Box::pin(streaming_call(
             rec,
             &method,
             path,
@@ -71,7 +73,7 @@ pub(super) async fn run(
             observer,
             request_msg,
             cancel,
-        )
+        ))
         .await;
     };
     let mut grpc = tonic::client::Grpc::new(channel);
@@ -161,8 +163,8 @@ pub(super) async fn run(
     let mut notes = Vec::new();
     match message {
         Ok(Ok(Some(reply))) => {
-            let size = reply.encoded_len() as u64;
-            let rendered = self::proto_json::render(&reply);
+            let size = reply.size;
+            let rendered = self::proto_json::render(&reply.message);
             notes = rendered.notes;
             response_msg.body = Body::new(rendered.json.into_bytes());
             response_msg.size_bytes = size;
