@@ -419,13 +419,13 @@ type OpenChannel = (tonic::transport::Channel, Arc<IoMarks>);
 /// channel's timeline has no connect phase. Cloning shares the channels.
 #[derive(Clone, Default)]
 pub struct GrpcClient {
-    channels: Arc<Mutex<FastMap<OpenChannel>>>,
+    channels: Arc<Mutex<AddrMap<OpenChannel>>>,
     /// Addresses as given, read (a send repeats its address: reading it is a URL parse).
-    addrs: Arc<Mutex<FastMap<Arc<Addr>>>>,
+    addrs: Arc<Mutex<AddrMap<Arc<Addr>>>>,
 }
 
-/// A map keyed by address text, hashed with foldhash (see the engine's Cargo.toml).
-type FastMap<V> = std::collections::HashMap<String, V, foldhash::fast::RandomState>;
+/// A map keyed by address text.
+type AddrMap<V> = std::collections::HashMap<String, V>;
 
 impl std::fmt::Debug for GrpcClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
