@@ -419,13 +419,10 @@ type OpenChannel = (tonic::transport::Channel, Arc<IoMarks>);
 /// channel's timeline has no connect phase. Cloning shares the channels.
 #[derive(Clone, Default)]
 pub struct GrpcClient {
-    channels: Arc<Mutex<AddrMap<OpenChannel>>>,
+    channels: Arc<Mutex<std::collections::HashMap<String, OpenChannel>>>,
     /// Addresses as given, read (a send repeats its address: reading it is a URL parse).
-    addrs: Arc<Mutex<AddrMap<Arc<Addr>>>>,
+    addrs: Arc<Mutex<std::collections::HashMap<String, Arc<Addr>>>>,
 }
-
-/// A map keyed by address text.
-type AddrMap<V> = std::collections::HashMap<String, V>;
 
 impl std::fmt::Debug for GrpcClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
